@@ -1,0 +1,21 @@
+# The civgis web/worker image (docker-compose.yml). System GDAL/GEOS/PROJ for GeoDjango, MapServer for the
+# embedded OGC engine; Python packages pinned in pyproject.toml.
+FROM debian:12-slim
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        python3 python3-venv gdal-bin libgdal-dev libgeos-dev libproj-dev cgi-mapserver mapserver-bin gettext \
+        ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml ./
+COPY geo geo
+COPY layers layers
+COPY analysis analysis
+COPY web web
+COPY locale locale
+COPY manage.py ./
+RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir . \
+    && msgfmt -o locale/en/LC_MESSAGES/django.mo locale/en/LC_MESSAGES/django.po
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1
+RUN useradd --system --home /app civgis && mkdir -p /data && chown civgis /data
+USER civgis
+EXPOSE 8000

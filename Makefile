@@ -1,0 +1,52 @@
+# The two commands a newcomer needs:  make demo  ·  make test   (README.md)
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
+APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
+	mapserver-bin python3-venv gettext
+PYTEST_ARGS ?=
+
+.PHONY: install system-packages demo test lint clean-var
+
+install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	pgv=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
+	if [ -n "$$pgv" ] && ! ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1; then \
+	  missing="$$missing postgresql-$$pgv-postgis-3"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  pgv=$$(ls /usr/lib/postgresql | sort -n | tail -1); \
+	  ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1 || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	      postgresql-$$pgv-postgis-3 >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po
+	msgfmt --check-format -o $@ $<
+
+demo: install
+	$(PY) -m geo.localstack demo
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m geo.localstack run test --fresh -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean-var:
+	rm -rf .var

@@ -1,0 +1,74 @@
+"""Liveness of everything the platform needs: /api/health."""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from layers.ogc import get_engine
+
+from .tasks import worker_probe
+
+WORKER_TIMEOUT_S = 3.0
+PROBE_QUEUE = "celery"  # Celery's default queue, the one every worker consumes
+
+
+def _timed(check):
+    start = time.perf_counter()
+    try:
+        result = check()
+    except Exception as exc:  # noqa: BLE001 - a health check reports every failure, whatever its type
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    result["ms"] = round((time.perf_counter() - start) * 1000, 1)
+    return result
+
+
+def check_database() -> dict:
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('server_version'), PostGIS_Lib_Version(), PostGIS_GEOS_Version(),"
+                    " PostGIS_PROJ_Version()")
+        server, postgis, geos, proj = cur.fetchone()
+    return {"ok": True, "postgresql": server, "postgis": postgis, "geos": geos, "proj": proj}
+
+
+def check_redis() -> dict:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    info = client.info("server")
+    return {"ok": True, "version": info["redis_version"]}
+
+
+def check_worker() -> dict:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "mode": "eager", "detail": "tasks run in the web process (CELERY_TASK_ALWAYS_EAGER)"}
+    result = worker_probe.apply_async(expires=WORKER_TIMEOUT_S, queue=PROBE_QUEUE)
+    try:
+        reply = result.get(timeout=WORKER_TIMEOUT_S)
+    except Exception:
+        result.revoke()
+        return {"ok": False, "error": f"no Celery worker answered within {WORKER_TIMEOUT_S:.0f} s"}
+    return {"ok": True, "worker": reply["hostname"]}
+
+
+def check_ogc_engine() -> dict:
+    status = get_engine().status()
+    out = {"ok": status.ok, "engine": status.engine, "version": status.version}
+    if status.detail:
+        out["error" if not status.ok else "detail"] = status.detail
+    return out
+
+
+@never_cache
+def health(request):
+    checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
+    # Without Redis no task can reach a worker: say so instead of waiting out the probe's timeout.
+    if checks["redis"]["ok"]:
+        checks["celery_worker"] = _timed(check_worker)
+    else:
+        checks["celery_worker"] = {"ok": False, "error": "not checked: Redis (the broker) is down"}
+    checks["ogc_engine"] = {"engine": settings.OGC_ENGINE, **_timed(check_ogc_engine)}
+    ok = all(c["ok"] for c in checks.values())
+    return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503,
+                        json_dumps_params={"ensure_ascii": False})

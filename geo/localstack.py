@@ -1,0 +1,371 @@
+"""Private PostgreSQL+PostGIS and Redis for the demo and the tests.
+
+Runs before Django is configured (it decides what DATABASE_URL and REDIS_URL are), so it imports nothing of
+Django. Each stack lives in `.var/<name>/`: `pgdata/`, `run/` (Unix socket), `redis/`, logs.
+
+    python -m geo.localstack demo                 # the `make demo` flow
+    python -m geo.localstack run test --fresh -- pytest …   # run a command against a stack
+    python -m geo.localstack env demo             # print the env of a running stack (for a shell)
+
+A service is started only when its URL is not already set in the environment; what this process started it
+also stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_DIR / ".var"
+DB_NAME = "civgis"
+DB_USER = "civgis"
+PG_PORT = {"demo": 54329, "test": 54339}
+
+
+class StackError(RuntimeError):
+    """A local service could not be started; the message says which and where its log is."""
+
+
+def _pg_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise StackError("PostgreSQL server binaries not found under /usr/lib/postgresql (run `make install`)")
+    return Path(found[-1]).parent
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, what: str, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    raise StackError(f"{what} did not become ready within {timeout:.0f} s; log {log}:\n{tail}")
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster in a project folder, reachable only through its own Unix socket."""
+
+    def __init__(self, root: Path, port: int):
+        self.root = root
+        self.port = port
+        self.bindir = _pg_bindir()
+        self.datadir = self._owned_dir("pgdata")
+        self.sockdir = self._owned_dir("run")
+        self.log = self.root / "postgres.log"
+        self.started_here = False
+
+    def _owned_dir(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(path, "postgres", "postgres")
+            os.chmod(path, 0o700)
+        return path
+
+    @property
+    def url(self) -> str:
+        host = urllib.parse.quote(str(self.sockdir), safe="")
+        return f"postgis://{DB_USER}@{host}:{self.port}/{DB_NAME}"
+
+    def _run(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_postgres(cmd), capture_output=True, text=True, **kw)
+
+    def _psql(self, sql: str, db: str = DB_NAME) -> subprocess.CompletedProcess:
+        return self._run([str(self.bindir / "psql"), "-X", "-q", "-h", str(self.sockdir), "-p", str(self.port),
+                          "-U", DB_USER, "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql])
+
+    def is_running(self) -> bool:
+        return self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status"]).returncode == 0
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.datadir / "PG_VERSION").exists():
+            res = self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", DB_USER,
+                             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
+            if res.returncode:
+                raise StackError(f"initdb failed in {self.datadir}:\n{res.stderr}")
+        if not self.is_running():
+            if self.log.exists() and os.geteuid() == 0:
+                shutil.chown(self.log, "postgres", "postgres")
+            opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.sockdir}' -p {self.port} "
+                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off "
+                    "-c shared_buffers=256MB -c max_connections=100")
+            if os.geteuid() == 0:
+                self.log.touch()
+                shutil.chown(self.log, "postgres", "postgres")
+            res = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.log),
+                             "-o", opts, "-w", "-t", "30", "start"])
+            if res.returncode:
+                raise StackError(f"PostgreSQL did not start; log {self.log}:\n{res.stdout}{res.stderr}")
+            self.started_here = True
+        if self._psql("SELECT 1", db=DB_NAME).returncode:
+            res = self._psql(f"CREATE DATABASE {DB_NAME}", db="postgres")
+            if res.returncode:
+                raise StackError(f"could not create database {DB_NAME}: {res.stderr}")
+        res = self._psql("CREATE EXTENSION IF NOT EXISTS postgis")
+        if res.returncode:
+            raise StackError(f"PostGIS is not installed for this PostgreSQL ({self.bindir}): {res.stderr}")
+
+    def stop(self) -> None:
+        if self.started_here and self.is_running():
+            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+
+
+class RedisServer:
+    """A Redis server on a free loopback port, persisting into a project folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = root / "redis"
+        self.port_file = self.dir / "port"
+        self.log = root / "redis.log"
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.port_file.exists():
+            self.port = int(self.port_file.read_text())
+            if self._ping():
+                return  # another run of ours already serves it
+        redis = shutil.which("redis-server")
+        if not redis:
+            raise StackError("redis-server not found (run `make install`)")
+        self.port = _free_port()
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [redis, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                 "--save", "60 100", "--appendonly", "no", "--protected-mode", "yes"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _wait(self._ping, "Redis", self.log, timeout=15)
+        self.port_file.write_text(str(self.port))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.proc:
+            self.port_file.unlink(missing_ok=True)
+
+
+class Stack:
+    """The services a command needs, taken from the environment or started privately under .var/<name>."""
+
+    def __init__(self, name: str, fresh: bool = False):
+        self.root = VAR_DIR / name
+        if fresh and self.root.exists():
+            self._wipe()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.postgres = None if os.environ.get("DATABASE_URL") else PostgresCluster(
+            self._reachable_root(), PG_PORT.get(name, 54349))
+        self.redis = None if os.environ.get("REDIS_URL") else RedisServer(self.root)
+
+    def _wipe(self) -> None:
+        pg = PostgresCluster(self._reachable_root(), 0)
+        if pg.is_running():
+            pg._run([str(pg.bindir / "pg_ctl"), "-D", str(pg.datadir), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(pg.root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _reachable_root(self) -> Path:
+        """The cluster's folder: under .var when the postgres user can reach it, else a sibling in /var/tmp.
+
+        Running as root from a checkout under /root (mode 700) the postgres user cannot enter .var, so the
+        cluster goes to /var/tmp/civgis-<hash>/ and .var/<name>/pg links to it.
+        """
+        local = self.root / "pg"
+        if os.geteuid() != 0:
+            return local
+        probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(self.root)])
+        if probe.returncode == 0 and not local.is_symlink():
+            return local
+        import hashlib
+
+        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+        outside = Path("/var/tmp") / f"civgis-{digest}"
+        outside.mkdir(parents=True, exist_ok=True)
+        if not local.is_symlink():
+            local.symlink_to(outside)
+        return outside
+
+    def start(self) -> dict[str, str]:
+        env = dict(os.environ)
+        try:
+            if self.postgres:
+                self.postgres.start()
+                env["DATABASE_URL"] = self.postgres.url
+            if self.redis:
+                self.redis.start()
+                env["REDIS_URL"] = self.redis.url
+        except BaseException:
+            self.stop()
+            raise
+        env.setdefault("CIVGIS_DATA_DIR", str(self.root / "data"))
+        return env
+
+    def stop(self) -> None:
+        for service in (self.redis, self.postgres):
+            if service:
+                service.stop()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, str(PROJECT_DIR / "manage.py"), *args], env=env, check=True)
+
+
+def _health(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def demo(args: argparse.Namespace) -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    stack = Stack("demo")
+    children: list[subprocess.Popen] = []
+
+    def shutdown(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        print("civgis: starting PostGIS and Redis …", flush=True)
+        env = stack.start()
+        env.setdefault("CIVGIS_ENV", "development")
+        _manage(env, "migrate", "--no-input", "-v", "0")
+        _manage(env, "collectstatic", "--no-input", "-v", "0")
+        _manage(env, "make_demo_city", "--size", os.environ.get("DEMO_SIZE", "1"), "--if-missing")
+        logs = stack.root / "logs"
+        logs.mkdir(exist_ok=True)
+        bindir = Path(sys.executable).parent
+        children.append(subprocess.Popen(
+            [str(bindir / "celery"), "-A", "geo", "worker", "--loglevel", "INFO", "--concurrency", "2",
+             "--hostname", "civgis-demo@%h"],
+            cwd=PROJECT_DIR, env=env, stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT))
+        children.append(subprocess.Popen(
+            [str(bindir / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+             "--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "web.log")],
+            cwd=PROJECT_DIR, env=env))
+        base = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 60
+        status, body = 0, ""
+        while time.monotonic() < deadline:
+            if any(c.poll() is not None for c in children):
+                raise StackError(f"a server exited at start; see {logs}/web.log and worker.log")
+            status, body = _health(base + "api/health")
+            if status == 200:
+                break
+            time.sleep(0.5)
+        print(f"civgis: health {status or 'unreachable'} {body[:400]}", flush=True)
+        print(f"\ncivgis is running at {base}  (API docs: {base}api/v1/docs/)  — Ctrl-C stops it.\n",
+              flush=True)
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        print("civgis: a server stopped; shutting down", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\ncivgis: stopping …", flush=True)
+        return 0
+    except (StackError, subprocess.CalledProcessError) as exc:
+        print(f"civgis: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        stack.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack(args.name, fresh=args.fresh)
+    try:
+        env = stack.start()
+        return subprocess.run(args.command, env=env).returncode
+    except StackError as exc:
+        print(f"civgis: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+def print_env(args: argparse.Namespace) -> int:
+    root = VAR_DIR / args.name
+    port_file = root / "redis" / "port"
+    pg_root = root / "pg"
+    print(f"export DATABASE_URL='{PostgresCluster(pg_root.resolve(), PG_PORT.get(args.name, 54349)).url}'")
+    if port_file.exists():
+        print(f"export REDIS_URL='redis://127.0.0.1:{port_file.read_text().strip()}/0'")
+    print(f"export CIVGIS_DATA_DIR='{root / 'data'}'")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m geo.localstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("demo", help="start everything and serve the demo until Ctrl-C").set_defaults(func=demo)
+    p_run = sub.add_parser("run", help="run a command against a private stack")
+    p_run.add_argument("name")
+    p_run.add_argument("--fresh", action="store_true", help="wipe the stack's folder first")
+    p_run.set_defaults(func=run)
+    p_env = sub.add_parser("env", help="print the environment of a running stack")
+    p_env.add_argument("name")
+    p_env.set_defaults(func=print_env)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[: len(argv) - len(command) - (1 if command else 0)])
+    if args.action == "run" and not command:
+        parser.error("run needs a command after --")
+    args.command = command
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Settings, all from the environment (see README "Configuration")."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true/false)")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+CIVGIS_ENV = os.environ.get("CIVGIS_ENV", "development")
+if CIVGIS_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"CIVGIS_ENV={CIVGIS_ENV!r}: use 'development' or 'production'")
+PRODUCTION = CIVGIS_ENV == "production"
+
+DEBUG = env_bool("DEBUG", not PRODUCTION)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if PRODUCTION:
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("production (CIVGIS_ENV=production) refuses to start without SECRET_KEY")
+    if DEBUG:
+        raise ImproperlyConfigured("production (CIVGIS_ENV=production) refuses to start with DEBUG on")
+elif not SECRET_KEY:
+    SECRET_KEY = "development-only-not-secret"  # noqa: S105 - never used in production (checked above)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "geo",
+    "layers",
+    "analysis",
+    "web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "geo.urls"
+WSGI_APPLICATION = "geo.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make demo` / `make test` start a private PostGIS and set it; "
+        "or point it at a PostGIS server, e.g. postgis://user:pass@host:5432/civgis")
+DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
+    raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme (PostGIS is the one database)")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# GeoDjango's system GDAL (3.6) never parses an uploaded SRS: CRS definitions from users are read with pyproj.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True  # a crashed worker's job is redelivered, not lost
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Layers are stored in this CRS (TWD97 / TM2 zone 121 unless configured otherwise).
+WORKING_SRID = int(os.environ.get("WORKING_SRID", "3826"))
+
+# Where generated and imported files live (rasters, uploads, exports).
+DATA_DIR = Path(os.environ.get("CIVGIS_DATA_DIR", BASE_DIR / ".var" / "data"))
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_URL = "/static/"
+
+OGC_ENGINE = os.environ.get("OGC_ENGINE", "geoserver" if os.environ.get("GEOSERVER_URL") else "mapserver")
+if OGC_ENGINE not in {"mapserver", "geoserver"}:
+    raise ImproperlyConfigured(f"OGC_ENGINE={OGC_ENGINE!r}: use 'mapserver' or 'geoserver'")
+GEOSERVER_URL = os.environ.get("GEOSERVER_URL", "").rstrip("/")
+GEOSERVER_USER = os.environ.get("GEOSERVER_USER", "admin")
+GEOSERVER_PASSWORD = os.environ.get("GEOSERVER_PASSWORD", "")
+if OGC_ENGINE == "geoserver" and not GEOSERVER_URL:
+    raise ImproperlyConfigured("OGC_ENGINE=geoserver needs GEOSERVER_URL")
+MAPSERV_BIN = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
+
+LANGUAGE_CODE = "zh-hant"
+LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Taipei"
+USE_I18N = True
+USE_TZ = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "civgis API",
+    "DESCRIPTION": "城市空間決策支援平台 — layers, analysis and decision support for city governments.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

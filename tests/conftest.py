@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
+
+
+def test_database_url(db_name: str) -> str:
+    """DATABASE_URL of this run with the database name replaced (the test database pytest-django made)."""
+    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    return urllib.parse.urlunsplit(parts._replace(path="/" + db_name))
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real `celery worker` process on the test database and the test Redis; yields its node name."""
+    from django.db import connection
+
+    from geo.celery import app
+
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    env = dict(os.environ, DATABASE_URL=test_database_url(db_name))
+    node = f"pytest-{os.getpid()}@localhost"
+    log = open(Path(settings.DATA_DIR).parent / "pytest-worker.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "geo", "worker", "--pool", "solo", "--loglevel", "INFO",
+         "--hostname", node, "--without-gossip", "--without-mingle"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"celery worker exited with {proc.returncode}; see {log.name}")
+            if any(node in reply for reply in app.control.ping(timeout=0.5)):
+                break
+        else:
+            pytest.fail(f"celery worker did not answer a ping within 60 s; see {log.name}")
+        yield node
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def pytest_configure(config):
+    # WhiteNoise warns about a missing STATIC_ROOT; the demo fills it with collectstatic, tests need it only to exist.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_openapi_schema_is_served(client):
+    resp = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert resp.status_code == 200
+    schema = resp.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "civgis API"
+
+
+def test_interactive_docs_point_at_the_schema(client):
+    resp = client.get("/api/v1/docs/")
+    assert resp.status_code == 200
+    assert b"/api/v1/schema/" in resp.content
+
+
+def test_home_page_in_traditional_chinese_by_default(client):
+    resp = client.get("/")
+    assert resp.status_code == 200
+    text = resp.content.decode()
+    assert '<html lang="zh-hant">' in text
+    assert "城市空間決策支援平台" in text
+
+
+def test_home_page_switches_to_english(client):
+    resp = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+    text = resp.content.decode()
+    assert '<html lang="en">' in text
+    assert "City spatial decision-support platform" in text
