@@ -5,8 +5,11 @@ import time
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.response import Response
 
 from layers.ogc import get_engine
 
@@ -60,7 +63,16 @@ def check_ogc_engine() -> dict:
     return out
 
 
-@never_cache
+@extend_schema(
+    operation_id="health",
+    summary="Liveness of the database, PostGIS, Redis, the Celery workers and the OGC engine",
+    tags=["system"],
+    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="every check passed"),
+               503: OpenApiResponse(OpenApiTypes.OBJECT, description="at least one check failed (see `checks`)")},
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
 def health(request):
     checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
     # Without Redis no task can reach a worker: say so instead of waiting out the probe's timeout.
@@ -70,5 +82,6 @@ def health(request):
         checks["celery_worker"] = {"ok": False, "error": "not checked: Redis (the broker) is down"}
     checks["ogc_engine"] = {"engine": settings.OGC_ENGINE, **_timed(check_ogc_engine)}
     ok = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503,
-                        json_dumps_params={"ensure_ascii": False})
+    response = Response({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+    add_never_cache_headers(response)
+    return response

@@ -269,7 +269,9 @@ def demo(args: argparse.Namespace) -> int:
     def shutdown(*_):
         raise KeyboardInterrupt
 
+    # Ctrl-C reaches only this process (the servers run in their own sessions) and stops them in order.
     signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
     try:
         print("civgis: starting PostGIS and Redis …", flush=True)
         env = stack.start()
@@ -283,11 +285,12 @@ def demo(args: argparse.Namespace) -> int:
         children.append(subprocess.Popen(
             [str(bindir / "celery"), "-A", "geo", "worker", "--loglevel", "INFO", "--concurrency", "2",
              "--hostname", "civgis-demo@%h"],
-            cwd=PROJECT_DIR, env=env, stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT))
+            cwd=PROJECT_DIR, env=env, stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True))
         children.append(subprocess.Popen(
             [str(bindir / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
              "--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "web.log")],
-            cwd=PROJECT_DIR, env=env))
+            cwd=PROJECT_DIR, env=env, start_new_session=True))
         base = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 60
         status, body = 0, ""
