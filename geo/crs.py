@@ -29,9 +29,9 @@ NAMED_CRS = {
     TWD67_TM2_121: "TWD67 / TM2 121",
 }
 
-# Lon/lat box around Taiwan and its outlying islands (Kinmen, Matsu, Penghu, Orchid Island); coordinates
-# outside it are almost certainly a wrong CRS or swapped axes.
-TAIWAN_LONLAT_BOUNDS = (118.0, 21.5, 123.0, 26.5)
+# Lon/lat box around the territory Taiwan administers (Kinmen, Matsu, Penghu, Pratas, Taiping Island in the
+# south, Pengjia in the north-east); coordinates outside it are a wrong CRS or swapped axes.
+TAIWAN_LONLAT_BOUNDS = (114.0, 10.0, 124.8, 26.6)
 
 
 class UnknownCRSError(ValueError):

@@ -50,7 +50,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_gis",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -115,6 +117,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Layers are stored in this CRS (TWD97 / TM2 zone 121 unless configured otherwise).
 WORKING_SRID = int(os.environ.get("WORKING_SRID", "3826"))
 
+# Imports: the largest upload accepted, how far an archive may unpack, when a silent worker counts as dead,
+# and how many earlier versions of each layer keep their data for restoring.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 2 * 1024**3))
+IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("IMPORT_MAX_UNPACKED_BYTES", 8 * 1024**3))
+IMPORT_STALE_AFTER_S = int(os.environ.get("IMPORT_STALE_AFTER_S", 120))
+LAYER_VERSIONS_KEPT = int(os.environ.get("LAYER_VERSIONS_KEPT", 5))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+
 # Where generated and imported files live (rasters, uploads, exports).
 DATA_DIR = Path(os.environ.get("CIVGIS_DATA_DIR", BASE_DIR / ".var" / "data"))
 MEDIA_ROOT = DATA_DIR / "media"
@@ -143,6 +154,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -155,6 +167,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Swagger UI served from our own static files: the platform must work without internet. (ReDoc is left
     # out: its page loads Google Fonts.)
+    "ENUM_NAME_OVERRIDES": {
+        "LayerKindEnum": "layers.models.Layer.Kind",
+        "StyleKindEnum": "layers.models.Style.Kind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }

@@ -2,11 +2,18 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
 
 from .health import health
 
+token_view = extend_schema_view(post=extend_schema(summary="Exchange username and password for an API token",
+                                                   tags=["auth"]))(ObtainAuthToken).as_view()
+
 api_v1 = [
+    path("", include("layers.urls")),
+    path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
@@ -15,6 +22,7 @@ urlpatterns = [
     path("api/health", health, name="health"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("web.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,53 @@
+"""Creating import jobs and handing them to the workers."""
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from layers.models import ImportJob
+
+from .errors import ImportProblem
+from .sources import SUPPORTED
+
+
+def create(path: Path, name: str, options: dict, user=None) -> ImportJob:
+    return ImportJob.objects.create(source_path=str(path), source_name=name, options=options,
+                                    created_by=user if user and user.is_authenticated else None)
+
+
+def submit(job: ImportJob) -> ImportJob:
+    from layers.tasks import import_job
+
+    result = import_job.delay(job.pk)
+    ImportJob.objects.filter(pk=job.pk).update(task_id=result.id or "")
+    job.task_id = result.id or ""
+    return job
+
+
+def save_upload(files) -> list[tuple[Path, str]]:
+    """Store uploaded files in a folder of their own; returns the (path, name) of each dataset among them.
+
+    Loose shapefile parts uploaded together become one dataset, named by their .shp.
+    """
+    folder = Path(settings.DATA_DIR) / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    saved = []
+    for upload in files:
+        name = Path(upload.name).name  # never a path the client chose
+        if not name or name.startswith("."):
+            raise ImportProblem(f"unacceptable file name {upload.name!r}")
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise ImportProblem(f"the file is {upload.size / 2**20:,.0f} MiB, over the import limit of "
+                                f"{settings.IMPORT_MAX_BYTES / 2**20:,.0f} MiB", file=name)
+        dest = folder / name
+        with open(dest, "wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        saved.append(dest)
+    datasets = [(p, p.name) for p in saved if p.suffix.lower() in SUPPORTED]
+    if not datasets:
+        parts = ", ".join(p.name for p in saved)
+        raise ImportProblem(f"nothing importable in the upload ({parts}); a shapefile needs its .shp, .shx and "
+                            ".dbf together (or zipped)")
+    return datasets

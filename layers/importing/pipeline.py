@@ -1,0 +1,269 @@
+"""One import job from start to finish.
+
+    expand the upload into sources → read each → clean, reproject → load into a staging table
+    → in one transaction: swap the staging tables in and write the catalog rows
+
+Staging tables live in their own schema that nothing serves, so a crash at any point leaves the layer's
+previous version served and intact; the staging leftovers are dropped when the job is marked failed.
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from layers import catalog
+from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
+from layers.naming import column_names, layer_slug, table_name
+from layers.pgload import write_features
+
+from .errors import ImportProblem
+from .geometry import clean, reproject
+from .rasters import prepare_raster
+from .readers import read_features
+from .sources import Source, expand
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A source read, cleaned and loaded into staging, waiting to be swapped in."""
+
+    source: Source
+    kind: str
+    staging: str  # staging table, or the staged COG's path for rasters
+    count: int
+    geometry_type: str = ""
+    attributes: list[dict] = field(default_factory=list)
+    source_crs: str = ""
+    messages: list[str] = field(default_factory=list)
+
+
+class JobReport:
+    """Progress, messages and a heartbeat on the job row, written at once so pollers see them."""
+
+    def __init__(self, job: ImportJob):
+        self.job = job
+
+    def progress(self, percent: int, message: str | None = None) -> None:
+        if message:
+            self.job.messages.append(message)
+        self.job.progress = max(self.job.progress, min(int(percent), 99))
+        ImportJob.objects.filter(pk=self.job.pk).update(progress=self.job.progress, messages=self.job.messages,
+                                                        heartbeat_at=timezone.now())
+
+
+def staging_prefix(job: ImportJob) -> str:
+    return f"job{job.pk}_"
+
+
+def run_job(job_id: int) -> ImportJob:
+    job = ImportJob.objects.get(pk=job_id)
+    if job.finished:
+        return job  # a redelivered message for a job already done
+    if job.status == ImportJob.Status.RUNNING:
+        # The message came back because the worker that had it died mid-import.
+        fail(job, {"message": "the worker running this import stopped before finishing; nothing was changed "
+                              "and the previous version is still served — start the import again"})
+        return job
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
+                                               heartbeat_at=timezone.now())
+    job.refresh_from_db()
+    report = JobReport(job)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"import-{job.pk}-", dir=_work_dir()) as work:
+            sources = expand(Path(job.source_path), job.source_name, Path(work))
+            if job.options.get("layer") and len(sources) > 1:
+                raise ImportProblem(f"re-importing a layer needs exactly one layer in the upload; found "
+                                    f"{len(sources)}: {', '.join(s.label for s in sources)}", file=job.source_name)
+            report.progress(5, f"found {len(sources)} layer(s): {', '.join(s.label for s in sources)}")
+            prepared = []
+            for i, source in enumerate(sources):
+                step = (90 - 5) / len(sources)
+                prepared.append(prepare(job, source, i, report, 5 + i * step, step))
+            with transaction.atomic():
+                layers = [publish(job, p) for p in prepared]
+        counts = {layer.slug: p.count for layer, p in zip(layers, prepared, strict=True)}
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+            counts={**job.counts, "features": counts}, messages=job.messages)
+    except ImportProblem as problem:
+        fail(job, problem.as_dict())
+    except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
+        log.exception("import job %s failed", job.pk)
+        fail(job, {"message": f"internal error while importing: {type(exc).__name__}: {exc}"})
+    finally:
+        _discard_upload(job)
+    job.refresh_from_db()
+    return job
+
+
+def fail(job: ImportJob, error: dict) -> None:
+    catalog.drop_staging(staging_prefix(job))
+    for staged in Path(settings.MEDIA_ROOT, "rasters", "_staging").glob(f"{staging_prefix(job)}*"):
+        staged.unlink(missing_ok=True)
+    job.refresh_from_db()
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
+                                               errors=[*job.errors, error])
+
+
+def reap_stale_jobs() -> int:
+    """Fail jobs whose worker stopped sending heartbeats (killed, out of memory, machine restarted)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
+    stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
+    for job in stale:
+        fail(job, {"message": f"the worker stopped responding (no progress for {settings.IMPORT_STALE_AFTER_S} s); "
+                              "nothing was changed and the previous version is still served — start the import "
+                              "again"})
+        _discard_upload(job)
+    return len(stale)
+
+
+def _work_dir() -> str:
+    path = Path(settings.DATA_DIR) / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def _discard_upload(job: ImportJob) -> None:
+    """Uploads are copied into the data folder for the worker; batch imports read files in place."""
+    upload_dir = Path(settings.DATA_DIR) / "uploads"
+    path = Path(job.source_path)
+    if path.is_relative_to(upload_dir) and path.parent != upload_dir:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start: float, span: float) -> Prepared:
+    staging = f"{staging_prefix(job)}{index}"
+    if source.format == "geotiff":
+        report.progress(start, f"{source.label}: reading raster")
+        staged = prepare_raster(source, staging, job.options.get("crs"), settings.WORKING_SRID)
+        for message in staged.messages:
+            report.progress(start + span, f"{source.label}: {message}")
+        return Prepared(source, "raster", str(staged.path), 0, attributes=staged.bands,
+                        source_crs=staged.source_crs, messages=staged.messages)
+
+    report.progress(start, f"{source.label}: reading")
+    data = read_features(source, job.options.get("crs"), job.options.get("encoding"))
+    messages = [f"{source.label}: {m}" for m in data.messages]
+    columns = data.columns
+    geoms, gtype, count = None, "", len(data)
+    if data.geoms is not None:
+        report.progress(start + span * 0.3, f"{source.label}: {len(data):,} features read; CRS {data.crs.name} "
+                                            f"({data.crs_note})")
+        geoms, keep, gtype, cleaned = clean(data.geoms)
+        messages += [f"{source.label}: {m}" for m in cleaned.messages]
+        if not len(geoms):
+            raise ImportProblem("no feature has a usable geometry", file=source.name)
+        if not keep.all():
+            columns = [_take(c, keep) for c in columns]
+        geoms = reproject(geoms, data.crs, settings.WORKING_SRID)
+        count = len(geoms)
+        job.counts.setdefault("repaired", 0)
+        job.counts["repaired"] += cleaned.repaired
+        job.counts["dropped"] = job.counts.get("dropped", 0) + cleaned.dropped_empty
+    names = column_names([c.source_name for c in columns])
+    for name, column in zip(names, columns, strict=True):
+        if name != column.source_name.lower():
+            messages.append(f"{source.label}: column {column.source_name!r} stored as {name!r}")
+    report.progress(start + span * 0.6, f"{source.label}: loading {count:,} rows")
+    with transaction.atomic(), connection.cursor() as cur:
+        write_features(cur.cursor, STAGING_SCHEMA, staging,
+                       {n: (c.pgtype, c.values) for n, c in zip(names, columns, strict=True)},
+                       geoms, gtype or None, settings.WORKING_SRID)
+    for m in messages:
+        report.progress(start + span, m)
+    attributes = [{"name": n, "type": c.pgtype, "label": c.source_name, "source": c.source_name}
+                  for n, c in zip(names, columns, strict=True)]
+    return Prepared(source, "vector" if geoms is not None else "table", staging, count, gtype, attributes,
+                    _crs_label(data.crs) if data.crs else "", messages)
+
+
+def _take(column, keep: np.ndarray):
+    values = column.values
+    kept = values[keep] if isinstance(values, np.ndarray) else [v for v, k in zip(values, keep, strict=True) if k]
+    return type(column)(column.source_name, column.pgtype, kept)
+
+
+def _crs_label(crs) -> str:
+    code = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{code}" if code else crs.name
+
+
+def publish(job: ImportJob, prepared: Prepared) -> Layer:
+    """Inside the job's transaction: create or find the layer, swap its data in, record the version."""
+    layer = _target_layer(job, prepared)
+    number = (layer.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    if prepared.kind == "raster":
+        final = Path(settings.MEDIA_ROOT) / "rasters" / layer.table_name / f"v{number}.tif"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(prepared.staging, final)
+        layer.raster_path = str(final.relative_to(settings.MEDIA_ROOT))
+        with rasterio.open(final) as ds:
+            native = list(ds.bounds)
+        info = {"attributes": prepared.attributes, "feature_count": 0, "geometry_type": "",
+                "native_extent": native, "extent": catalog.extent_lonlat(native, settings.WORKING_SRID)}
+    else:
+        catalog.swap_in(layer, prepared.staging)
+        labels = {a["name"]: a["label"] for a in prepared.attributes}
+        info = catalog.describe_table("layerdata", layer.table_name, labels)
+        for attr in info["attributes"]:
+            attr["source"] = next((a["source"] for a in prepared.attributes if a["name"] == attr["name"]), "")
+    version = LayerVersion.objects.create(
+        layer=layer, number=number, table_name=layer.table_name if prepared.kind != "raster" else "",
+        raster_path=layer.raster_path if prepared.kind == "raster" else "", feature_count=info["feature_count"],
+        source_name=prepared.source.label, job=job, created_by=job.created_by)
+    layer.kind = prepared.kind
+    layer.feature_count = info["feature_count"]
+    layer.geometry_type = info["geometry_type"]
+    layer.attributes = info["attributes"]
+    layer.native_extent = info["native_extent"]
+    layer.extent = info["extent"]
+    layer.source_crs = prepared.source_crs
+    layer.srid = settings.WORKING_SRID
+    layer.current_version = version
+    layer.save()
+    catalog.default_style(layer)
+    job.layers.add(layer)
+    return layer
+
+
+def _target_layer(job: ImportJob, prepared: Prepared) -> Layer:
+    options = job.options
+    if options.get("layer"):
+        return Layer.objects.select_for_update(of=("self",)).get(slug=options["layer"])
+    stem = Path(prepared.source.name.split("/")[-1]).stem
+    if prepared.source.layer and prepared.source.layer != stem:
+        title = f"{stem} {prepared.source.layer}"
+    else:
+        title = stem
+    slug = options.get("slug") if options.get("slug") and not prepared.source.layer else layer_slug(title)
+    existing = Layer.objects.select_for_update(of=("self",)).filter(slug=slug).first()
+    if existing:
+        if options.get("mode") != "upsert":
+            raise ImportProblem(f"a layer {slug!r} already exists; re-import it (a new version) or choose another "
+                                "slug", file=prepared.source.name)
+        if job.created_by and not existing.can_edit(job.created_by):
+            raise ImportProblem(f"layer {slug!r} belongs to another agency; you may not replace its data",
+                                file=prepared.source.name)
+        return existing
+    theme = Theme.objects.filter(slug=options["theme"]).first() if options.get("theme") else None
+    layer = Layer.objects.create(
+        slug=slug, table_name=table_name(slug), title_zh=options.get("title") or title,
+        title_en=options.get("title_en", ""), abstract=options.get("abstract", ""),
+        keywords=options.get("keywords", []), theme=theme,
+        visibility=options.get("visibility", Layer.Visibility.INTERNAL),
+        owner_agency_id=options.get("owner_agency"), source=options.get("source") or prepared.source.name,
+        license=options.get("license", ""), created_by=job.created_by)
+    return layer
+

@@ -1,0 +1,72 @@
+"""GeoTIFF import: check the CRS, reproject to the working CRS, store as a Cloud-Optimized GeoTIFF."""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rasterio
+import rasterio.shutil
+from django.conf import settings
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import CRSError, RasterioIOError
+from rasterio.vrt import WarpedVRT
+
+from .errors import ImportProblem, NeedsCRS
+from .sources import Source
+
+
+@dataclass
+class StagedRaster:
+    path: Path
+    source_crs: str
+    bands: list[dict]
+    messages: list[str] = field(default_factory=list)
+
+
+def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int) -> StagedRaster:
+    out = Path(settings.MEDIA_ROOT) / "rasters" / "_staging" / f"{staging}.tif"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    messages = []
+    try:
+        with rasterio.open(source.path) as src:
+            crs = src.crs
+            if crs_hint:
+                try:
+                    crs = CRS.from_user_input(f"EPSG:{crs_hint}" if str(crs_hint).isdigit() else crs_hint)
+                except CRSError as exc:
+                    raise ImportProblem(f"the CRS given {crs_hint!r} is not a CRS PROJ knows",
+                                        file=source.name) from exc
+            if not crs:
+                raise NeedsCRS("the GeoTIFF has no coordinate reference system; import it again giving its CRS, "
+                               "e.g. crs=4326 or crs=3826", file=source.name)
+            if src.transform.is_identity:
+                raise ImportProblem("the GeoTIFF has no georeferencing (no geotransform)", file=source.name)
+            nodata = "NaN" if src.nodata is not None and math.isnan(src.nodata) else src.nodata  # JSON has no NaN
+            bands = [{"name": f"band_{i}", "type": dtype, "label": desc or f"band {i}", "nodata": nodata}
+                     for i, (dtype, desc) in enumerate(zip(src.dtypes, src.descriptions, strict=True), start=1)]
+            target = CRS.from_epsg(srid)
+            resampling = Resampling.bilinear if src.dtypes[0].startswith("float") else Resampling.nearest
+            if crs != target:
+                with WarpedVRT(src, src_crs=crs, crs=target, resampling=resampling) as vrt:
+                    _write_cog(vrt, out, resampling)
+                messages.append(f"reprojected from {crs.to_string()} to EPSG:{srid}")
+            else:
+                _write_cog(src, out, resampling)
+            source_crs = crs.to_string()
+        with rasterio.open(out) as cog:
+            messages.append(f"stored as Cloud-Optimized GeoTIFF, {cog.width}×{cog.height} px, "
+                            f"{len(cog.overviews(1))} overview levels")
+    except RasterioIOError as exc:
+        out.unlink(missing_ok=True)
+        raise ImportProblem(f"not a readable GeoTIFF ({str(exc)[:200]})", file=source.name) from exc
+    except ImportProblem:
+        out.unlink(missing_ok=True)
+        raise
+    return StagedRaster(out, source_crs, bands, messages)
+
+
+def _write_cog(dataset, path: Path, resampling: Resampling) -> None:
+    rasterio.shutil.copy(dataset, path, driver="COG", COMPRESS="DEFLATE",
+                         PREDICTOR="3" if dataset.dtypes[0].startswith("float") else "2",
+                         OVERVIEW_RESAMPLING=resampling.name.upper(), BLOCKSIZE=256)

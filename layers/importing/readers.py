@@ -1,0 +1,272 @@
+"""Reading a source into arrays: geometries, typed attribute columns, and the CRS the data is in."""
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyogrio.raw
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geo.crs import TAIWAN_LONLAT_BOUNDS
+
+from .encoding import shapefile_encoding, text_file_encoding
+from .errors import ImportProblem, NeedsCRS, row_list
+from .sources import Source
+
+
+@dataclass
+class Column:
+    source_name: str
+    pgtype: str
+    values: np.ndarray | list
+
+
+@dataclass
+class FeatureData:
+    source: Source
+    geoms: np.ndarray | None  # shapely geometries; None for a table without geometry
+    columns: list[Column]
+    crs: CRS | None
+    crs_note: str = ""
+    messages: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.geoms) if self.geoms is not None else (len(self.columns[0].values) if self.columns else 0)
+
+
+def parse_crs(text: str | int, what: str, file: str) -> CRS:
+    try:
+        return CRS.from_user_input(f"EPSG:{text}" if str(text).isdigit() else text)
+    except CRSError as exc:
+        raise ImportProblem(f"{what} {str(text)[:80]!r} is not a CRS PROJ knows", file=file) from exc
+
+
+def read_features(source: Source, crs_hint: str | None = None, encoding: str | None = None) -> FeatureData:
+    if source.format == "csv":
+        data = read_csv(source, crs_hint, encoding)
+    else:
+        data = read_ogr(source, encoding)
+        if crs_hint:
+            hinted = parse_crs(crs_hint, "the CRS given", source.name)
+            if data.crs is not None and data.crs != hinted:
+                data.messages.append(f"the file says {data.crs.name}; using the CRS given instead: {hinted.name}")
+            data.crs, data.crs_note = hinted, "given with the import"
+    if data.geoms is not None and data.crs is None and source.format == "geojson" and _all_degrees(data.geoms):
+        # GeoJSON (RFC 7946) and TopoJSON coordinates are lon/lat unless said otherwise; say that we read them so.
+        data.crs = CRS.from_epsg(4326)
+        data.crs_note = "no CRS in the file; its coordinates are degrees, read as lon/lat"
+    if data.geoms is not None and data.crs is None:
+        raise NeedsCRS("the data has no coordinate reference system (no .prj or CRS in the file); "
+                       "import it again giving its CRS, e.g. crs=3826 for TWD97 TM2 or crs=4326 for lon/lat",
+                       file=source.name)
+    return data
+
+
+def _all_degrees(geoms: np.ndarray) -> bool:
+    xy = shapely.get_coordinates(geoms)
+    return bool(len(xy)) and bool(np.all(np.abs(xy[:, 0]) <= 180) and np.all(np.abs(xy[:, 1]) <= 90))
+
+
+# --- GDAL-readable formats -----------------------------------------------------------------------------------
+
+_DTYPES = {"int16": "integer", "int32": "integer", "int64": "bigint", "uint8": "integer", "float32": "double precision",
+           "float64": "double precision", "bool": "boolean", "object": "text"}
+
+
+def read_ogr(source: Source, encoding: str | None) -> FeatureData:
+    messages = []
+    if source.format in ("shapefile", "dbf") and not encoding:
+        encoding, how = shapefile_encoding(source.path, source.name)
+        messages.append(f"text encoding {encoding} ({how})")
+    try:
+        meta, _fids, wkb, values = pyogrio.raw.read(source.path, layer=source.layer, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise ImportProblem(f"text is not valid {encoding or 'UTF-8'}: {exc.reason}", file=source.name) from exc
+    except Exception as exc:  # pyogrio raises DataSourceError/DataLayerError/GEOSException … all mean unreadable
+        raise ImportProblem(f"cannot read this file: {_gdal_message(exc)}", file=source.name) from exc
+    columns = []
+    for name, dtype, array in zip(meta["fields"], meta["dtypes"], values, strict=True):
+        columns.append(_column(str(name), str(dtype), array))
+    geoms = None
+    if wkb is not None and meta.get("geometry_type"):
+        geoms = shapely.from_wkb(wkb, on_invalid="warn")
+    crs = None
+    if meta.get("crs"):
+        crs = parse_crs(meta["crs"], "the file's CRS", source.name)
+    if geoms is not None and not len(geoms):
+        raise ImportProblem("the layer has no features", file=source.name)
+    return FeatureData(source, geoms, columns, crs, "from the file" if crs else "", messages)
+
+
+def _gdal_message(exc: Exception) -> str:
+    return str(exc).split("\n")[0][:300]
+
+
+def _column(name: str, dtype: str, array: np.ndarray) -> Column:
+    if dtype.startswith("datetime64"):
+        values = [None if np.isnat(v) else v.astype("datetime64[ms]").item() for v in array]
+        return Column(name, "timestamptz", values)
+    return Column(name, _DTYPES.get(dtype, "text"), array)
+
+
+# --- CSV with coordinate columns or WKT --------------------------------------------------------------------------
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_()（）\-.:：]", "", name).lower().replace("座", "坐")
+
+
+LON_NAMES = {"lon", "lng", "long", "longitude", "經度", "wgs84經度", "經度wgs84", "xwgs84", "wgs84x"}
+LAT_NAMES = {"lat", "latitude", "緯度", "wgs84緯度", "緯度wgs84", "ywgs84", "wgs84y"}
+X_NAMES = {"x", "x坐標", "坐標x", "twd97x", "xtwd97", "x坐標twd97", "坐標xtwd97", "twd97x坐標", "橫坐標", "easting",
+           "twd67x", "xtwd67", "x坐標twd67", "坐標xtwd67"}
+Y_NAMES = {"y", "y坐標", "坐標y", "twd97y", "ytwd97", "y坐標twd97", "坐標ytwd97", "twd97y坐標", "縱坐標", "northing",
+           "twd67y", "ytwd67", "y坐標twd67", "坐標ytwd67"}
+WKT_NAMES = {"wkt", "geom", "geometry", "the_geom", "thegeom", "shape", "幾何"}
+
+
+def _find(header: list[str], names: set[str]) -> int | None:
+    for i, h in enumerate(header):
+        if _norm(h) in names:
+            return i
+    return None
+
+
+def read_csv(source: Source, crs_hint: str | None, encoding: str | None) -> FeatureData:
+    raw = source.path.read_bytes()
+    messages = []
+    if encoding:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ImportProblem(f"the file is not valid {encoding} text", file=source.name) from exc
+    else:
+        encoding, how = text_file_encoding(raw, source.name)
+        text = raw.decode(encoding)
+        messages.append(f"text encoding {encoding} ({how})")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows_numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not rows_numbered:
+        raise ImportProblem("the CSV file has no rows", file=source.name)
+
+    found = _find_header(rows_numbered[:5])
+    if found:
+        header_pos, line_no, header, (lon, lat, x, y, wkt) = found
+    else:
+        header_pos, (line_no, header) = 0, rows_numbered[0]
+        lon = lat = x = y = wkt = None
+        messages.append("no coordinate columns (lon/lat, 經度/緯度, X/Y, TWD97X/TWD97Y or WKT): imported as a table "
+                        "without geometry")
+    if header_pos:
+        messages.append(f"skipped {header_pos} title row(s) before the header on line {line_no}")
+    body = rows_numbered[header_pos + 1:]
+    if not body:
+        raise ImportProblem("the CSV file has a header but no data rows", file=source.name)
+    width = len(header)
+    short = [n for n, r in body if len(r) < width and len(r) > 0]
+    body = [(n, r + [""] * (width - len(r))) for n, r in body]
+    if short:
+        messages.append(f"{len(short)} short row(s) padded with empty values ({row_list(short)})")
+
+    line_numbers = [n for n, _r in body]
+    geoms, crs, note, coord_cols = None, None, "", set()
+    if {lon, lat, x, y, wkt} == {None}:
+        pass
+    elif wkt is not None and not ((lon is not None and lat is not None) or (x is not None and y is not None)):
+        geoms = _wkt_geometries(source, body, header, wkt)
+        coords = shapely.get_coordinates(geoms)
+        crs, note = _csv_crs(source, header[wkt], "", coords[:, 0], coords[:, 1], False, crs_hint)
+        coord_cols = {wkt}
+    else:
+        use_lonlat = lon is not None and lat is not None
+        cx, cy = (lon, lat) if use_lonlat else (x, y)
+        xs, ys = _numbers(source, body, header, cx), _numbers(source, body, header, cy)
+        crs, note = _csv_crs(source, header[cx], header[cy], xs, ys, use_lonlat, crs_hint)
+        _check_plausible(source, crs, xs, ys, line_numbers)
+        geoms = shapely.points(xs, ys)
+        coord_cols = {cx, cy}
+    columns = [_typed_column(h, [r[i] for _n, r in body]) for i, h in enumerate(header) if i not in coord_cols]
+    return FeatureData(source, geoms, columns, crs, note, messages)
+
+
+def _find_header(rows):
+    """The first of the leading rows that names coordinate or WKT columns (a title row may come before it)."""
+    for pos, (line_no, header) in enumerate(rows):
+        cols = (_find(header, LON_NAMES), _find(header, LAT_NAMES), _find(header, X_NAMES), _find(header, Y_NAMES),
+                _find(header, WKT_NAMES))
+        lon, lat, x, y, wkt = cols
+        if (lon is not None and lat is not None) or (x is not None and y is not None) or wkt is not None:
+            return pos, line_no, header, cols
+    return None
+
+
+def _numbers(source: Source, body, header, col: int) -> np.ndarray:
+    out, bad = np.empty(len(body)), []
+    for k, (line, row) in enumerate(body):
+        try:
+            out[k] = float(row[col].strip().replace(",", ""))
+        except ValueError:
+            bad.append(line)
+    if bad:
+        raise ImportProblem(f"column {header[col]!r} is not a number on {row_list(bad)}", file=source.name,
+                            rows=bad, field=header[col])
+    return out
+
+
+def _csv_crs(source, xname, yname, xs, ys, lonlat, crs_hint) -> tuple[CRS, str]:
+    """The CRS of coordinate columns: given, or read from their names and value ranges — and said so."""
+    cols = f"columns {xname}/{yname}" if yname else f"column {xname}"
+    if crs_hint:
+        return parse_crs(crs_hint, "the CRS given", source.name), "given with the import"
+    if lonlat:
+        return CRS.from_epsg(4326), f"WGS84 lon/lat ({cols})"
+    if "67" in _norm(xname + yname):
+        return CRS.from_epsg(3828), f"TWD67 TM2 ({cols} say TWD67)"
+    if np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90):
+        return CRS.from_epsg(4326), f"WGS84 lon/lat ({cols} hold degrees)"
+    if np.all((xs > 100_000) & (xs < 400_000)):
+        return CRS.from_epsg(3826), f"TWD97 TM2 zone 121 ({cols} hold TM2 metres)"
+    raise NeedsCRS(f"{cols} hold neither degrees nor TWD97 TM2 metres; import it again giving its CRS "
+                   "(e.g. crs=3825 for Penghu/Kinmen TM2)", file=source.name)
+
+
+def _check_plausible(source, crs: CRS, xs, ys, lines) -> None:
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(xs, ys)
+    west, south, east, north = TAIWAN_LONLAT_BOUNDS
+    outside = ~((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))
+    if outside.any():
+        bad = [lines[i] for i in np.flatnonzero(outside)]
+        swapped = " (are X and Y, or lon and lat, swapped?)" if np.mean(
+            (ys >= west) & (ys <= east) & (xs >= south) & (xs <= north)) > 0.5 else ""
+        raise ImportProblem(f"coordinates fall outside Taiwan on {row_list(bad)}{swapped}; read as {crs.name}",
+                            file=source.name, rows=bad)
+
+
+def _wkt_geometries(source, body, header, col) -> np.ndarray:
+    texts = [r[col] for _n, r in body]
+    geoms = shapely.from_wkt(texts, on_invalid="ignore")
+    bad = [line for (line, _r), g, t in zip(body, geoms, texts, strict=True) if g is None and t.strip()]
+    if bad:
+        raise ImportProblem(f"column {header[col]!r} is not valid WKT on {row_list(bad)}", file=source.name,
+                            rows=bad, field=header[col])
+    return geoms
+
+
+def _typed_column(name: str, texts: list[str]) -> Column:
+    """Integer, float or text, whichever every non-empty value fits; empty cells become NULL."""
+    stripped = [t.strip() for t in texts]
+    present = [t for t in stripped if t]
+    if present and all(re.fullmatch(r"[+-]?\d{1,18}", t) for t in present) and not any(
+            len(t.lstrip("+-")) > 1 and t.lstrip("+-").startswith("0") for t in present):
+        return Column(name, "bigint", [int(t) if t else None for t in stripped])
+    if present:
+        try:
+            return Column(name, "double precision", [float(t) if t else None for t in stripped])
+        except ValueError:
+            pass
+    return Column(name, "text", [t if t else None for t in stripped])

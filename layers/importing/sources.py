@@ -1,0 +1,174 @@
+"""What is in an upload or a batch folder: which files to read as which layers, unpacking archives safely."""
+
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pyogrio
+from django.conf import settings
+
+from .errors import ImportProblem
+
+VECTOR_FORMATS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson",
+                  ".topojson": "geojson", ".kml": "kml", ".csv": "csv"}
+RASTER_FORMATS = {".tif": "geotiff", ".tiff": "geotiff"}
+TABLE_FORMATS = {".dbf": "dbf"}  # a dBASE table on its own (no .shp beside it): attributes only
+ARCHIVES = {".zip", ".kmz"}
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".fix", ".xml", ".qmd"}
+SUPPORTED = set(VECTOR_FORMATS) | set(RASTER_FORMATS) | set(TABLE_FORMATS) | ARCHIVES
+
+# A member this much larger than its compressed size is a decompression bomb, not data.
+MAX_COMPRESSION_RATIO = 200
+MIN_SIZE_FOR_RATIO_CHECK = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path  # the file to open
+    name: str  # what the user knows it as: the uploaded file, or "archive.zip/member.shp"
+    format: str
+    layer: str | None = None  # one layer of a multi-layer file (GeoPackage)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} › {self.layer}" if self.layer else self.name
+
+
+def batch_inputs(folder: Path) -> tuple[list[Path], list[str]]:
+    """The importable files under a folder (one job each) and problems found while looking.
+
+    Shapefiles count once, by their .shp; a .dbf or .shx without its .shp is reported, not skipped silently.
+    """
+    files, problems = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        ext = path.suffix.lower()
+        if ext == ".dbf" and _sibling(path, ".shp"):
+            continue  # read with its shapefile
+        if ext in (".dbf", ".shx") and _sibling(path, ".shx" if ext == ".dbf" else ".dbf") and not _sibling(
+                path, ".shp"):
+            if ext == ".shx":
+                problems.append(f"{path.relative_to(folder)}: shapefile without its .shp")
+            continue
+        if ext in SUPPORTED:
+            files.append(path)
+    return files, problems
+
+
+def expand(path: Path, name: str, workdir: Path) -> list[Source]:
+    """The layer sources in one uploaded file (archives unpacked into workdir, GeoPackages split by layer)."""
+    _check_file(path, name)
+    ext = path.suffix.lower()
+    if ext in ARCHIVES:
+        target = workdir / f"unzipped-{len(list(workdir.glob('unzipped-*')))}"
+        members = safe_extract(path, name, target)
+        sources = []
+        for member in members:
+            member_ext = member.suffix.lower()
+            if member_ext == ".dbf" and (_sibling(member, ".shp") or _sibling(member, ".shx")):
+                continue  # part of a shapefile (complete or not: the .shp check reports it)
+            if member_ext in SUPPORTED - ARCHIVES:
+                sources += expand(member, f"{name}/{member.relative_to(target).as_posix()}", workdir)
+        if not sources:
+            orphans = [m.name for m in members if m.suffix.lower() in (".dbf", ".shx", ".prj")]
+            hint = f" (found {', '.join(orphans)} but no .shp)" if orphans else ""
+            raise ImportProblem(f"the archive holds no file civgis can import{hint}", file=name)
+        return sources
+    if ext == ".shp":
+        missing = [part for part in (".shx", ".dbf") if not _sibling(path, part)]
+        if missing:
+            raise ImportProblem(f"the shapefile is incomplete: {' and '.join(missing)} missing beside the .shp "
+                                "(upload all parts together, or zip them)", file=name)
+        return [Source(path, name, "shapefile")]
+    if ext == ".gpkg":
+        try:
+            layers = pyogrio.list_layers(path)
+        except Exception as exc:
+            raise ImportProblem(f"not a readable GeoPackage ({exc})", file=name) from exc
+        if not len(layers):
+            raise ImportProblem("the GeoPackage holds no layers", file=name)
+        return [Source(path, name, "gpkg", str(layer)) for layer, _geom in layers]
+    if ext in VECTOR_FORMATS:
+        return [Source(path, name, VECTOR_FORMATS[ext])]
+    if ext in RASTER_FORMATS:
+        return [Source(path, name, "geotiff")]
+    if ext in TABLE_FORMATS:
+        if _sibling(path, ".shx"):
+            raise ImportProblem("the shapefile is incomplete: .shp missing beside the .dbf and .shx", file=name)
+        return [Source(path, name, "dbf")]
+    raise ImportProblem(f"unsupported file type {ext or '(no extension)'}; civgis imports "
+                        f"{', '.join(sorted(SUPPORTED))} and shapefiles", file=name)
+
+
+def _check_file(path: Path, name: str) -> None:
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportProblem("the file is empty", file=name)
+    limit = settings.IMPORT_MAX_BYTES
+    if size > limit:
+        raise ImportProblem(f"the file is {size / 2**20:,.0f} MiB, over the import limit of "
+                            f"{limit / 2**20:,.0f} MiB", file=name)
+
+
+def _sibling(path: Path, ext: str) -> Path | None:
+    for candidate in path.parent.glob(path.stem + ".*"):
+        if candidate.stem == path.stem and candidate.suffix.lower() == ext:
+            return candidate
+    return None
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """Zip names without the UTF-8 flag are cp437 to Python; Taiwanese tools write them in Big5."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("cp950")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
+    """Unpack a zip refusing entries that escape the folder, and archives that inflate beyond the limits."""
+    if not zipfile.is_zipfile(archive):
+        raise ImportProblem("not a valid zip archive (corrupt or truncated)", file=name)
+    limit = settings.IMPORT_MAX_UNPACKED_BYTES
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            for info in infos:
+                member = _member_name(info)
+                parts = PurePosixPath(member.replace("\\", "/")).parts
+                if member.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", member):
+                    raise ImportProblem(f"archive entry {member!r} points outside the archive's folder; "
+                                        "the archive was refused", file=name)
+            declared = sum(i.file_size for i in infos)
+            if declared > limit:
+                raise ImportProblem(f"the archive would unpack to {declared / 2**20:,.0f} MiB, over the limit of "
+                                    f"{limit / 2**20:,.0f} MiB", file=name)
+            for info in infos:
+                if (info.file_size > MIN_SIZE_FOR_RATIO_CHECK
+                        and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+                    ratio = info.file_size // max(info.compress_size, 1)
+                    raise ImportProblem(f"archive entry {_member_name(info)!r} inflates {ratio:,}× (a decompression "
+                                        "bomb?); the archive was refused", file=name)
+            target.mkdir(parents=True)
+            written, out = 0, []
+            for info in infos:
+                dest = target / _member_name(info).replace("\\", "/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(dest, "wb") as dst:
+                    # the sizes in the archive's directory can lie: count what actually comes out
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > limit:
+                            raise ImportProblem("the archive unpacks to more than the limit of "
+                                                f"{limit / 2**20:,.0f} MiB; the archive was refused", file=name)
+                        dst.write(chunk)
+                out.append(dest)
+            return out
+    except zipfile.BadZipFile as exc:
+        raise ImportProblem(f"the zip archive is corrupt ({exc})", file=name) from exc
+    except ImportProblem:
+        shutil.rmtree(target, ignore_errors=True)
+        raise

@@ -1,0 +1,216 @@
+"""The layer catalog: themes, layers, their styles and versions, and the import jobs that fill them.
+
+A vector layer's data lives in its own PostGIS table, `layerdata.<table_name>`; earlier versions are kept as
+tables in `layerversions`. A raster layer's data is a Cloud-Optimized GeoTIFF under MEDIA_ROOT/rasters/.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+DATA_SCHEMA = "layerdata"
+VERSIONS_SCHEMA = "layerversions"
+STAGING_SCHEMA = "layerstaging"
+
+slug_validator = RegexValidator(r"^[a-z][a-z0-9_-]{0,49}$",
+                                "a slug is 1–50 lower-case letters, digits, '-' or '_', starting with a letter")
+
+
+class Theme(models.Model):
+    """A node of the thematic tree, e.g. 交通 › 道路."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name_zh = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name_zh"]
+
+    def __str__(self):
+        return " › ".join(t.name_zh for t in self.ancestry())
+
+    def ancestry(self) -> list["Theme"]:
+        node, chain = self, []
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain[::-1]
+
+    def descendant_ids(self) -> list[int]:
+        ids, frontier = [self.pk], [self.pk]
+        while frontier:
+            frontier = list(Theme.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+            ids += frontier
+        return ids
+
+
+class LayerQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "LayerQuerySet":
+        """Public layers for everyone; internal ones for any signed-in user; restricted ones for their groups."""
+        if user is not None and user.is_authenticated and user.is_superuser:
+            return self
+        if user is None or not user.is_authenticated:
+            return self.filter(visibility=Layer.Visibility.PUBLIC)
+        groups = user.groups.all()
+        return self.filter(
+            Q(visibility__in=[Layer.Visibility.PUBLIC, Layer.Visibility.INTERNAL])
+            | Q(allowed_groups__in=groups) | Q(owner_agency__in=groups)
+        ).distinct()
+
+
+class Layer(models.Model):
+    class Kind(models.TextChoices):
+        VECTOR = "vector", _("向量")
+        RASTER = "raster", _("網格")
+        TABLE = "table", _("表格")
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", _("公開")
+        INTERNAL = "internal", _("內部（登入使用者）")
+        RESTRICTED = "restricted", _("限定群組")
+
+    slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
+    title_zh = models.CharField(max_length=200)
+    title_en = models.CharField(max_length=200, blank=True)
+    abstract = models.TextField(blank=True)
+    keywords = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+    owner_agency = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="owned_layers")
+    theme = models.ForeignKey(Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="layers")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.VECTOR)
+    geometry_type = models.CharField(max_length=30, blank=True)
+    source_crs = models.CharField(max_length=60, blank=True, help_text="the CRS the data arrived in")
+    srid = models.IntegerField(default=3826, help_text="the CRS the data is stored in")
+    extent = models.PolygonField(srid=4326, null=True, blank=True)
+    native_extent = ArrayField(models.FloatField(), size=4, null=True, blank=True,
+                               help_text="minx, miny, maxx, maxy in the stored CRS")
+    feature_count = models.BigIntegerField(default=0)
+    attributes = models.JSONField(default=list, blank=True,
+                                  help_text="[{name, type, label, source}] of the table's columns")
+    source = models.CharField(max_length=300, blank=True)
+    license = models.CharField(max_length=200, blank=True)
+    update_frequency = models.CharField(max_length=40, blank=True)
+    visibility = models.CharField(max_length=12, choices=Visibility.choices, default=Visibility.INTERNAL)
+    allowed_groups = models.ManyToManyField(Group, blank=True, related_name="visible_layers")
+    table_name = models.CharField(max_length=63, blank=True)
+    raster_path = models.CharField(max_length=500, blank=True)
+    current_version = models.ForeignKey("LayerVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LayerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["theme__order", "title_zh"]
+
+    def __str__(self):
+        return f"{self.slug} ({self.title_zh})"
+
+    def can_edit(self, user) -> bool:
+        """Edit rights: admins and members of the owner agency."""
+        if not (user and user.is_authenticated):
+            return False
+        if user.is_superuser or user.is_staff:
+            return True
+        return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
+
+
+class LayerVersion(models.Model):
+    """One import of a layer: who brought what when. The newest is served; earlier ones can be restored."""
+
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    table_name = models.CharField(max_length=63, blank=True, help_text="where this version's rows are kept")
+    raster_path = models.CharField(max_length=500, blank=True)
+    feature_count = models.BigIntegerField(default=0)
+    source_name = models.CharField(max_length=300, blank=True)
+    job = models.ForeignKey("ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["layer", "number"], name="unique_layer_version")]
+
+    def __str__(self):
+        return f"{self.layer.slug} v{self.number}"
+
+
+class Style(models.Model):
+    """How a layer is drawn: single symbol, categories of an attribute, or graduated classes, plus labels."""
+
+    class Kind(models.TextChoices):
+        SINGLE = "single", _("單一符號")
+        CATEGORIZED = "categorized", _("類別")
+        GRADUATED = "graduated", _("分級")
+
+    class Method(models.TextChoices):
+        QUANTILES = "quantiles", _("分位數")
+        EQUAL_INTERVAL = "equal_interval", _("等距")
+        NATURAL_BREAKS = "natural_breaks", _("自然斷點")
+
+    layer = models.OneToOneField(Layer, on_delete=models.CASCADE, related_name="style")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SINGLE)
+    attribute = models.CharField(max_length=63, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices, blank=True)
+    class_count = models.PositiveSmallIntegerField(default=5)
+    ramp = models.CharField(max_length=30, default="YlOrRd")
+    fill_color = models.CharField(max_length=9, default="#3388ff")
+    stroke_color = models.CharField(max_length=9, default="#1f4e79")
+    stroke_width = models.FloatField(default=1.0)
+    opacity = models.FloatField(default=0.7)
+    point_size = models.FloatField(default=6.0)
+    classes = models.JSONField(default=list, blank=True,
+                               help_text="computed: [{label, value | min,max, color}] in drawing order")
+    label_attribute = models.CharField(max_length=63, blank=True)
+    label_size = models.FloatField(default=11.0)
+    label_color = models.CharField(max_length=9, default="#222222")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("等待中")
+        RUNNING = "running", _("匯入中")
+        SUCCEEDED = "succeeded", _("完成")
+        FAILED = "failed", _("失敗")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    source_name = models.CharField(max_length=300, help_text="the file (or folder entry) being imported")
+    source_path = models.CharField(max_length=500, help_text="where the uploaded file waits for the worker")
+    options = models.JSONField(default=dict, blank=True,
+                               help_text="slug, title, crs, encoding, theme, visibility, target layer …")
+    messages = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    layers = models.ManyToManyField(Layer, blank=True, related_name="import_jobs")
+    task_id = models.CharField(max_length=50, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"import #{self.pk} {self.source_name} [{self.status}]"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

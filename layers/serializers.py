@@ -1,0 +1,198 @@
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from . import catalog
+from .models import ImportJob, Layer, LayerVersion, Style, Theme
+from .styles import RAMPS, StyleError, compute_classes
+
+
+class ThemeSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="slug", queryset=Theme.objects.all(), allow_null=True,
+                                          required=False)
+    path = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Theme
+        fields = ["slug", "name_zh", "name_en", "parent", "order", "path"]
+
+    def get_path(self, theme) -> list[str]:
+        return [t.name_zh for t in theme.ancestry()]
+
+
+class LayerSerializer(serializers.ModelSerializer):
+    """A catalog entry as listed and searched."""
+
+    theme = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    theme_path = serializers.SerializerMethodField()
+    owner_agency = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    bbox = serializers.SerializerMethodField(help_text="lon/lat bounding box: [west, south, east, north]")
+    version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Layer
+        fields = ["slug", "title_zh", "title_en", "kind", "geometry_type", "feature_count", "theme", "theme_path",
+                  "visibility", "owner_agency", "bbox", "version", "updated_at"]
+
+    def get_theme_path(self, layer) -> list[str]:
+        return [t.name_zh for t in layer.theme.ancestry()] if layer.theme else []
+
+    def get_bbox(self, layer) -> list[float] | None:
+        return [round(v, 7) for v in layer.extent.extent] if layer.extent else None
+
+    def get_version(self, layer) -> int | None:
+        return layer.current_version.number if layer.current_version else None
+
+
+class StyleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Style
+        exclude = ["id", "layer"]
+        read_only_fields = ["classes", "updated_at"]
+
+    def validate_ramp(self, value):
+        if value not in RAMPS:
+            raise serializers.ValidationError(f"unknown colour ramp {value!r}; use one of {', '.join(RAMPS)}")
+        return value
+
+    def validate(self, attrs):
+        kind = attrs.get("kind", getattr(self.instance, "kind", Style.Kind.SINGLE))
+        attribute = attrs.get("attribute", getattr(self.instance, "attribute", ""))
+        if kind != Style.Kind.SINGLE and not attribute:
+            raise serializers.ValidationError({"attribute": f"a {kind} style needs an attribute to classify"})
+        if kind == Style.Kind.GRADUATED and not attrs.get("method", getattr(self.instance, "method", "")):
+            raise serializers.ValidationError({"method": "graduated classes need a method: "
+                                                         + ", ".join(Style.Method.values)})
+        label = attrs.get("label_attribute")
+        layer = self.instance.layer
+        if label and label not in {a["name"] for a in layer.attributes}:
+            raise serializers.ValidationError({"label_attribute": f"layer {layer.slug!r} has no attribute {label!r}"})
+        return attrs
+
+    def update(self, instance, validated_data):
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        try:
+            instance.classes = compute_classes(instance)
+        except StyleError as exc:
+            raise serializers.ValidationError({"attribute": str(exc)}) from exc
+        instance.save()
+        return instance
+
+
+class LayerDetailSerializer(LayerSerializer):
+    """Everything the catalog knows about a layer; metadata fields are writable by its editors."""
+
+    theme = serializers.SlugRelatedField(slug_field="slug", queryset=Theme.objects.all(), allow_null=True,
+                                         required=False)
+    allowed_groups = serializers.SlugRelatedField(slug_field="name", queryset=Group.objects.all(), many=True,
+                                                  required=False)
+    style = StyleSerializer(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    attribute_labels = serializers.DictField(child=serializers.CharField(max_length=100), write_only=True,
+                                             required=False, help_text="{column name: label} to rename labels")
+
+    class Meta(LayerSerializer.Meta):
+        fields = LayerSerializer.Meta.fields + [
+            "abstract", "keywords", "attributes", "attribute_labels", "source_crs", "srid", "native_extent",
+            "source", "license", "update_frequency", "allowed_groups", "table_name", "raster_path", "style",
+            "created_by", "created_at"]
+        read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
+                            "native_extent", "table_name", "raster_path", "created_at"]
+
+    def validate_attribute_labels(self, value):
+        names = {a["name"] for a in self.instance.attributes}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise serializers.ValidationError(f"no such attribute(s): {', '.join(unknown)}")
+        return value
+
+    def update(self, instance, validated_data):
+        labels = validated_data.pop("attribute_labels", None)
+        if labels:
+            instance.attributes = [{**a, "label": labels.get(a["name"], a["label"])} for a in instance.attributes]
+        return super().update(instance, validated_data)
+
+
+class LayerVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    current = serializers.SerializerMethodField()
+    restorable = serializers.SerializerMethodField()
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = LayerVersion
+        fields = ["number", "feature_count", "source_name", "note", "created_by", "created_at", "job", "current",
+                  "restorable"]
+
+    def get_current(self, version) -> bool:
+        return version.layer.current_version_id == version.pk
+
+    def get_restorable(self, version) -> bool:
+        if self.get_current(version):
+            return False
+        if version.raster_path:
+            return True
+        return bool(version.table_name) and catalog.table_exists("layerversions", version.table_name)
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    layers = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="importjob-detail")
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "url", "status", "progress", "source_name", "options", "messages", "errors", "counts",
+                  "layers", "created_by", "created_at", "started_at", "finished_at"]
+
+
+class UploadSerializer(serializers.Serializer):
+    """A file upload that becomes an import job (or several: one per file)."""
+
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False,
+                                  help_text="the file(s): zip, shapefile parts together, GeoPackage, GeoJSON, KML/KMZ, "
+                                            "CSV or GeoTIFF")
+    slug = serializers.RegexField(r"^[a-z][a-z0-9_-]{0,49}$", required=False)
+    title = serializers.CharField(max_length=200, required=False)
+    title_en = serializers.CharField(max_length=200, required=False)
+    abstract = serializers.CharField(required=False)
+    keywords = serializers.ListField(child=serializers.CharField(max_length=60), required=False)
+    theme = serializers.SlugRelatedField(slug_field="slug", queryset=Theme.objects.all(), required=False)
+    visibility = serializers.ChoiceField(Layer.Visibility.choices, required=False)
+    owner_agency = serializers.SlugRelatedField(slug_field="name", queryset=Group.objects.all(), required=False)
+    crs = serializers.CharField(max_length=2000, required=False,
+                                help_text="the data's CRS when the file does not say (EPSG code or WKT)")
+    encoding = serializers.ChoiceField(["utf-8", "cp950", "big5"], required=False,
+                                       help_text="text encoding when it cannot be detected")
+    license = serializers.CharField(max_length=200, required=False)
+
+    def validate_owner_agency(self, group):
+        user = self.context["request"].user
+        if not (user.is_superuser or user.groups.filter(pk=group.pk).exists()):
+            raise serializers.ValidationError(f"you are not a member of {group.name!r}")
+        return group
+
+    def validate_crs(self, value):
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(f"EPSG:{value}" if value.isdigit() else value)
+        except CRSError as exc:
+            raise serializers.ValidationError(f"{value[:80]!r} is not a CRS PROJ knows") from exc
+        return value
+
+    def job_options(self, mode: str) -> dict:
+        data = self.validated_data
+        user = self.context["request"].user
+        options = {k: data[k] for k in ("slug", "title", "title_en", "abstract", "keywords", "visibility", "crs",
+                                         "license") if k in data}
+        if data.get("encoding"):
+            options["encoding"] = "cp950" if data["encoding"] == "big5" else data["encoding"]
+        if data.get("theme"):
+            options["theme"] = data["theme"].slug
+        agency = data.get("owner_agency") or user.groups.order_by("name").first()
+        if agency:
+            options["owner_agency"] = agency.pk
+        options["mode"] = mode
+        return options

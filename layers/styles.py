@@ -1,0 +1,110 @@
+"""Turning a Style's settings into drawable classes: one symbol, categories of a value, or graduated ranges.
+
+Class breaks come from mapclassify (quantiles, equal interval, natural breaks = Fisher–Jenks, which is
+deterministic, unlike k-means based breaks). The result is stored on the style, so the viewer, the SLD and
+the mapfile all draw from the same classes.
+"""
+
+import mapclassify
+import numpy as np
+from django.db import connection
+from psycopg2 import sql
+
+from .models import DATA_SCHEMA, Layer, Style
+
+# ColorBrewer sequential ramps (5 classes are interpolated to any count) and a qualitative palette.
+RAMPS = {
+    "YlOrRd": ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"],
+    "Blues": ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"],
+    "Greens": ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"],
+    "Reds": ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"],
+    "Purples": ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"],
+    "RdYlGn": ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"],
+    "Viridis": ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"],
+}
+QUALITATIVE = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#b2df8a",
+               "#fb9a99", "#fdbf6f", "#cab2d6", "#ffff99"]
+OTHER_COLOR = "#bdbdbd"
+MAX_CATEGORIES = len(QUALITATIVE)
+SAMPLE_ROWS = 200_000
+CLASSIFIERS = {
+    Style.Method.QUANTILES: mapclassify.Quantiles,
+    Style.Method.EQUAL_INTERVAL: mapclassify.EqualInterval,
+    Style.Method.NATURAL_BREAKS: mapclassify.FisherJenks,
+}
+JENKS_MAX_VALUES = 4000  # Fisher–Jenks is O(n²k): above this, classify evenly spaced quantiles of the data
+NUMERIC_TYPES = {"integer", "bigint", "smallint", "double precision", "real", "numeric"}
+
+
+class StyleError(ValueError):
+    pass
+
+
+def ramp_colors(ramp: str, count: int) -> list[str]:
+    if ramp not in RAMPS:
+        raise StyleError(f"unknown colour ramp {ramp!r}; use one of {', '.join(RAMPS)}")
+    stops = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in RAMPS[ramp]], dtype=float)
+    positions = np.linspace(0, len(stops) - 1, count)
+    out = []
+    for p in positions:
+        lo = int(np.floor(p))
+        hi = min(lo + 1, len(stops) - 1)
+        rgb = stops[lo] + (stops[hi] - stops[lo]) * (p - lo)
+        out.append("#" + "".join(f"{int(round(v)):02x}" for v in rgb))
+    return out
+
+
+def compute_classes(style: Style) -> list[dict]:
+    layer = style.layer
+    if style.kind == Style.Kind.SINGLE:
+        return [{"label": layer.title_zh, "color": style.fill_color}]
+    attr = next((a for a in layer.attributes if a["name"] == style.attribute), None)
+    if attr is None:
+        names = ", ".join(a["name"] for a in layer.attributes) or "(none)"
+        raise StyleError(f"layer {layer.slug!r} has no attribute {style.attribute!r}; its attributes are {names}")
+    if style.kind == Style.Kind.CATEGORIZED:
+        return _categories(layer, style)
+    if attr["type"] not in NUMERIC_TYPES:
+        raise StyleError(f"graduated classes need a numeric attribute; {style.attribute!r} is {attr['type']}")
+    return _graduated(layer, style)
+
+
+def _categories(layer: Layer, style: Style) -> list[dict]:
+    col = sql.Identifier(style.attribute)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {c}::text, count(*) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 "
+                            "ORDER BY count(*) DESC, 1 LIMIT {n}").format(
+            c=col, t=sql.Identifier(DATA_SCHEMA, layer.table_name), n=sql.Literal(MAX_CATEGORIES + 1)))
+        rows = cur.fetchall()
+    classes = [{"value": value, "label": value, "color": QUALITATIVE[i], "count": n}
+               for i, (value, n) in enumerate(rows[:MAX_CATEGORIES])]
+    if len(rows) > MAX_CATEGORIES:
+        classes.append({"value": None, "label": "其他 (other)", "color": OTHER_COLOR, "other": True})
+    return classes
+
+
+def _graduated(layer: Layer, style: Style) -> list[dict]:
+    if style.method not in CLASSIFIERS:
+        raise StyleError(f"graduated classes need a method: {', '.join(CLASSIFIERS)}")
+    table = sql.Identifier(DATA_SCHEMA, layer.table_name)
+    sample = sql.SQL("TABLESAMPLE SYSTEM ({})").format(sql.Literal(
+        min(100.0, 100.0 * SAMPLE_ROWS / layer.feature_count))) if layer.feature_count > SAMPLE_ROWS else sql.SQL("")
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {c}::float8 FROM {t} {s} WHERE {c} IS NOT NULL").format(
+            c=sql.Identifier(style.attribute), t=table, s=sample))
+        values = np.fromiter((v for (v,) in cur.fetchall()), dtype=float)
+    if len(values) < 2 or values.min() == values.max():
+        raise StyleError(f"attribute {style.attribute!r} has fewer than two distinct values; use a single symbol")
+    k = max(2, min(style.class_count, len(np.unique(values))))
+    fit_on = values
+    if style.method == Style.Method.NATURAL_BREAKS and len(values) > JENKS_MAX_VALUES:
+        fit_on = np.quantile(values, np.linspace(0, 1, JENKS_MAX_VALUES))  # deterministic, unlike random sampling
+    bins = CLASSIFIERS[style.method](fit_on, k=k).bins
+    lows = np.concatenate([[values.min()], bins[:-1]])
+    colors = ramp_colors(style.ramp, len(bins))
+    return [{"min": float(lo), "max": float(hi), "label": f"{_fmt(lo)} – {_fmt(hi)}", "color": color}
+            for lo, hi, color in zip(lows, bins, colors, strict=True)]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"

@@ -1,0 +1,15 @@
+from celery import shared_task
+from celery.signals import worker_ready
+
+from .importing.pipeline import reap_stale_jobs, run_job
+
+
+@shared_task(name="layers.import_job", acks_late=True, reject_on_worker_lost=True)
+def import_job(job_id: int) -> str:
+    return run_job(job_id).status
+
+
+@worker_ready.connect
+def _reap_on_start(**_kwargs):
+    # A worker that starts may be the replacement of one that died mid-import: settle those jobs first.
+    reap_stale_jobs()

@@ -1,0 +1,195 @@
+"""Catalog REST API: /api/v1/layers/, /api/v1/imports/, /api/v1/themes/."""
+
+from django.contrib.gis.geos import Polygon
+from django.db import transaction
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+
+from . import catalog
+from .importing import jobs
+from .importing.errors import ImportProblem
+from .importing.pipeline import reap_stale_jobs
+from .models import ImportJob, Layer, Theme
+from .permissions import CanEditLayer
+from .serializers import (
+    ImportJobSerializer,
+    LayerDetailSerializer,
+    LayerSerializer,
+    LayerVersionSerializer,
+    StyleSerializer,
+    ThemeSerializer,
+    UploadSerializer,
+)
+
+
+def parse_bbox(text: str) -> Polygon:
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValidationError({"bbox": "give bbox=west,south,east,north in lon/lat degrees, "
+                                       "e.g. bbox=121.2,24.9,121.4,25.1"}) from None
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValidationError({"bbox": f"{text!r} is not a lon/lat box with west < east and south < north"})
+    box = Polygon.from_bbox((west, south, east, north))
+    box.srid = 4326
+    return box
+
+
+def _start_imports(request, options: dict) -> list[ImportJob]:
+    try:
+        datasets = jobs.save_upload(request.FILES.getlist("files"))
+    except ImportProblem as problem:
+        raise ValidationError(problem.as_dict()) from problem
+    if options.get("layer") and len(datasets) > 1:
+        raise ValidationError({"files": "re-import one dataset at a time"})
+    created = [jobs.create(path, name, options, request.user) for path, name in datasets]
+    transaction.on_commit(lambda: [jobs.submit(job) for job in created])
+    return created
+
+
+UPLOAD_SCHEMA = {"multipart/form-data": UploadSerializer}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List and search the layers you may see", parameters=[
+        OpenApiParameter("q", str, description="text in title, abstract, keywords or slug"),
+        OpenApiParameter("theme", str, description="theme slug (its sub-themes included)"),
+        OpenApiParameter("bbox", str, description="west,south,east,north in lon/lat: layers whose extent meets it"),
+        OpenApiParameter("kind", str, enum=Layer.Kind.values),
+    ]),
+    retrieve=extend_schema(summary="A layer's metadata, attributes and style"),
+    partial_update=extend_schema(summary="Update metadata (owner agency or admin)"),
+    update=extend_schema(summary="Replace metadata (owner agency or admin)"),
+    destroy=extend_schema(summary="Delete a layer and its data (owner agency or admin)"),
+)
+class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                   mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    lookup_field = "slug"
+    lookup_value_regex = r"[a-z][a-z0-9_-]*"
+    permission_classes = [IsAuthenticatedOrReadOnly, CanEditLayer]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        qs = Layer.objects.visible_to(self.request.user).select_related(
+            "theme", "owner_agency", "current_version", "style", "created_by")
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        if q := params.get("q", "").strip():
+            qs = qs.filter(Q(title_zh__icontains=q) | Q(title_en__icontains=q) | Q(abstract__icontains=q)
+                           | Q(slug__icontains=q) | Q(keywords__icontains=q))
+        if theme := params.get("theme"):
+            node = Theme.objects.filter(slug=theme).first()
+            if node is None:
+                raise ValidationError({"theme": f"no theme {theme!r}"})
+            qs = qs.filter(theme_id__in=node.descendant_ids())
+        if bbox := params.get("bbox"):
+            qs = qs.filter(extent__intersects=parse_bbox(bbox))
+        if kind := params.get("kind"):
+            if kind not in Layer.Kind.values:
+                raise ValidationError({"kind": f"use one of {', '.join(Layer.Kind.values)}"})
+            qs = qs.filter(kind=kind)
+        return qs
+
+    def get_serializer_class(self):
+        return LayerSerializer if self.action == "list" else LayerDetailSerializer
+
+    @extend_schema(summary="Create layers by uploading files: returns the import jobs to poll",
+                   request=UPLOAD_SCHEMA, responses={202: ImportJobSerializer(many=True)})
+    def create(self, request):
+        if not request.user.is_authenticated:
+            return Response({"detail": "sign in to upload layers"}, status=status.HTTP_401_UNAUTHORIZED)
+        upload = UploadSerializer(data=request.data, context={"request": request})
+        upload.is_valid(raise_exception=True)
+        created = _start_imports(request, upload.job_options(mode="create"))
+        return Response(ImportJobSerializer(created, many=True, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    def perform_destroy(self, layer):
+        with transaction.atomic():
+            catalog.drop_layer_data(layer)
+            layer.delete()
+
+    @extend_schema(summary="Re-import: a new version of this layer from an uploaded file (atomic swap)",
+                   request=UPLOAD_SCHEMA, responses={202: ImportJobSerializer(many=True)})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def reimport(self, request, slug=None):
+        layer = self.get_object()
+        upload = UploadSerializer(data=request.data, context={"request": request})
+        upload.is_valid(raise_exception=True)
+        options = {**upload.job_options(mode="upsert"), "layer": layer.slug}
+        created = _start_imports(request, options)
+        return Response(ImportJobSerializer(created, many=True, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(methods=["GET"], summary="The layer's style", responses=StyleSerializer)
+    @extend_schema(methods=["PUT", "PATCH"], summary="Change the style (classes are recomputed from the data)",
+                   request=StyleSerializer, responses=StyleSerializer)
+    @action(detail=True, methods=["get", "put", "patch"], parser_classes=[JSONParser])
+    def style(self, request, slug=None):
+        layer = self.get_object()
+        style = catalog.default_style(layer)
+        if request.method == "GET":
+            return Response(StyleSerializer(style).data)
+        serializer = StyleSerializer(style, data=request.data, partial=request.method == "PATCH")
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+    @extend_schema(summary="The layer's versions, newest first", responses=LayerVersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, slug=None):
+        layer = self.get_object()
+        return Response(LayerVersionSerializer(layer.versions.select_related("layer", "created_by"), many=True).data)
+
+    @extend_schema(summary="Serve an earlier version again (it becomes the newest version)", request=None,
+                   parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)],
+                   responses=LayerVersionSerializer)
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>\d+)/restore")
+    def restore(self, request, slug=None, number=None):
+        layer = self.get_object()
+        version = get_object_or_404(layer.versions, number=int(number))
+        if layer.current_version_id == version.pk:
+            raise ValidationError({"version": f"version {version.number} is already the one served"})
+        if not version.raster_path and not (version.table_name and catalog.table_exists("layerversions",
+                                                                                       version.table_name)):
+            raise ValidationError({"version": f"version {version.number}'s data is no longer kept "
+                                              "(only the newest earlier versions are)"})
+        with transaction.atomic():
+            layer = Layer.objects.select_for_update(of=("self",)).get(pk=layer.pk)
+            restored = catalog.restore(layer, version, request.user)
+        return Response(LayerVersionSerializer(restored).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(summary="Import jobs (yours; all of them for admins)"),
+                    retrieve=extend_schema(summary="One import job: status, progress, messages, errors, counts"))
+class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ImportJobSerializer
+    queryset = ImportJob.objects.none()  # for the schema; get_queryset filters by user
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        reap_stale_jobs()  # a job whose worker died shows as failed, not running forever
+        qs = ImportJob.objects.prefetch_related("layers").select_related("created_by")
+        user = self.request.user
+        return qs if user.is_superuser or user.is_staff else qs.filter(created_by=user)
+
+
+class ThemeViewSet(viewsets.ModelViewSet):
+    """The thematic tree; anyone may read it, admins shape it."""
+
+    serializer_class = ThemeSerializer
+    queryset = Theme.objects.select_related("parent")
+    lookup_field = "slug"
+    pagination_class = None
+
+    def get_permissions(self):
+        return [] if self.request.method in ("GET", "HEAD", "OPTIONS") else [IsAdminUser()]
