@@ -8,10 +8,13 @@ import numpy as np
 import pyogrio.raw
 import shapely
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from psycopg2 import sql
 
 from geo.crs import transform
+from layers.catalog import default_style, describe_table, extent_lonlat
+from layers.models import Layer, LayerVersion, Theme
 from layers.pgload import write_features
 
 from .city import SRID, DemoCity
@@ -28,7 +31,8 @@ def dem_path() -> Path:
 def is_loaded(schema: str = DEMO_SCHEMA) -> bool:
     with connection.cursor() as cur:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{schema}.parcels"])
-        return cur.fetchone()[0] and dem_path().exists()
+        tables = cur.fetchone()[0]
+    return tables and dem_path().exists() and Layer.objects.filter(slug="parcels", table_name="parcels").exists()
 
 
 def store(city: DemoCity, schema: str = DEMO_SCHEMA, progress=print) -> dict[str, int]:
@@ -52,6 +56,66 @@ def store(city: DemoCity, schema: str = DEMO_SCHEMA, progress=print) -> dict[str
     os.replace(partial, path)
     progress(f"  DEM: {path} ({city.terrain.elevation.shape[1]}×{city.terrain.elevation.shape[0]} px)")
     return counts
+
+
+# layer → (theme, owner agency, visibility, abstract)
+CATALOG = {
+    "districts": ("admin", "民政局", "public", "行政區界與人口統計（示範城市）"),
+    "villages": ("population", "民政局", "public", "村里界、戶數、人口與年齡結構（示範城市）"),
+    "roads": ("roads", "交通局", "public", "道路中心線：路名、道路等級、路寬、車道數、速限與節點編號"),
+    "parcels": ("cadastre", "地政局", "internal", "地籍宗地：地段、地號、使用分區、公私有別與公告土地現值"),
+    "buildings": ("buildings", "都市發展局", "public", "建物輪廓、樓層數、高度、用途與建造年份"),
+    "facilities": ("facilities", "都市發展局", "public", "學校、公園、圖書館與國民運動中心"),
+    "wifi_hotspots": ("wifi", "資訊科技局", "public", "免費無線上網熱點位置、頻寬與容量"),
+    "wifi_usage": ("wifi", "資訊科技局", "internal", "熱點每日連線數、使用人數、流量與尖峰同時連線"),
+    "air_sensors": ("air-quality", "環境保護局", "public", "空氣品質微型感測器位置與狀態"),
+    "air_readings": ("air-quality", "環境保護局", "public", "感測器逐時 PM2.5、PM10、溫度與濕度"),
+    "rivers": ("water", "水務局", "public", "河川中心線"),
+    "flood_zones": ("flooding", "水務局", "public", "淹水潛勢範圍與淹水深度分級（24 小時 350 毫米情境）"),
+}
+DEM_ENTRY = ("demo-dem", "數值地形模型", "Digital elevation model", "terrain", "水務局", "public")
+
+
+def register(city: DemoCity, schema: str = DEMO_SCHEMA) -> list[Layer]:
+    """Describe the demo tables in the catalog (themes, agencies, version 1), replacing earlier entries."""
+    layers = []
+    with transaction.atomic():
+        for name, layer_table in city.layers.items():
+            theme, agency, visibility, abstract = CATALOG[name]
+            info = describe_table(schema, name)
+            kind = Layer.Kind.VECTOR if layer_table.geometry_type else Layer.Kind.TABLE
+            layers.append(_entry(name.replace("_", "-"), name, layer_table.title_zh, layer_table.title_en, theme,
+                                 agency, visibility, abstract, kind, info, city))
+        slug, zh, en, theme, agency, visibility = DEM_ENTRY
+        native = list(city.terrain.transform * (0, city.terrain.elevation.shape[0])) + list(
+            city.terrain.transform * (city.terrain.elevation.shape[1], 0))
+        info = {"attributes": [{"name": "band_1", "type": "float32", "label": "elevation (m)"}], "feature_count": 0,
+                "geometry_type": "", "native_extent": native, "extent": extent_lonlat(native, SRID)}
+        dem = _entry(slug, "", zh, en, theme, agency, visibility, "20 m 數值地形模型（示範城市）", Layer.Kind.RASTER,
+                     info, city)
+        dem.raster_path = str(dem_path().relative_to(settings.MEDIA_ROOT))
+        dem.save()
+        LayerVersion.objects.filter(layer=dem).update(raster_path=dem.raster_path)
+        layers.append(dem)
+    return layers
+
+
+def _entry(slug, table, title_zh, title_en, theme, agency, visibility, abstract, kind, info, city) -> Layer:
+    Layer.objects.filter(slug=slug).delete()
+    layer = Layer.objects.create(
+        slug=slug, table_name=table, title_zh=title_zh, title_en=title_en, abstract=abstract,
+        keywords=["示範城市", "demo"], theme=Theme.objects.filter(slug=theme).first(),
+        owner_agency=Group.objects.get_or_create(name=agency)[0], visibility=visibility, kind=kind,
+        geometry_type=info["geometry_type"], feature_count=info["feature_count"], attributes=info["attributes"],
+        native_extent=info["native_extent"], extent=info["extent"], source_crs=f"EPSG:{SRID}",
+        srid=settings.WORKING_SRID, source=f"civgis demo city, seed {city.seed}, size {city.size}",
+        license="CC0 (synthetic data)", update_frequency="static")
+    version = LayerVersion.objects.create(layer=layer, number=1, table_name=table, feature_count=layer.feature_count,
+                                          source_name="make_demo_city", note="generated")
+    layer.current_version = version
+    layer.save()
+    default_style(layer)
+    return layer
 
 
 def write_geopackage(city: DemoCity, path: Path) -> None:

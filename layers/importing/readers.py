@@ -40,9 +40,13 @@ class FeatureData:
 
 def parse_crs(text: str | int, what: str, file: str) -> CRS:
     try:
-        return CRS.from_user_input(f"EPSG:{text}" if str(text).isdigit() else text)
+        crs = CRS.from_user_input(f"EPSG:{text}" if str(text).isdigit() else text)
     except CRSError as exc:
         raise ImportProblem(f"{what} {str(text)[:80]!r} is not a CRS PROJ knows", file=file) from exc
+    # An ESRI .prj names a datum ("D_TWD_1967") without its shift to WGS84/TWD97; the EPSG definition carries
+    # it, so a recognised CRS is reprojected through EPSG's transformations (~850 m matter for TWD67).
+    code = crs.to_epsg(min_confidence=70)
+    return CRS.from_epsg(code) if code else crs
 
 
 def read_features(source: Source, crs_hint: str | None = None, encoding: str | None = None) -> FeatureData:

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from layers.democity.city import generate
-from layers.democity.store import DEMO_SCHEMA, is_loaded, store, write_geopackage
+from layers.democity.store import DEMO_SCHEMA, is_loaded, register, store, write_geopackage
 
 
 class Command(BaseCommand):
@@ -36,4 +36,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  wrote {gpkg}")
         if not no_db:
             store(city, schema, progress=self.stdout.write)
+            if schema == DEMO_SCHEMA:
+                self.stdout.write(f"  catalog: {len(register(city, schema))} layers registered")
         self.stdout.write(self.style.SUCCESS(f"demo city ready in {time.perf_counter() - start:.1f} s"))
