@@ -128,7 +128,14 @@ def extent_lonlat(native: list[float], srid: int) -> Polygon:
 
     from geo.crs import transform
 
-    box = shapely.segmentize(shapely.box(*native), max((native[2] - native[0]) / 16, 1e-9))
+    west, south, east, north = native
+    # a single point (or a straight N-S/E-W line) has no area: pad it by half a metre so the box is a polygon
+    pad = 0.5 if srid != 4326 else 5e-6
+    if east - west <= 0:
+        west, east = west - pad, east + pad
+    if north - south <= 0:
+        south, north = south - pad, north + pad
+    box = shapely.segmentize(shapely.box(west, south, east, north), max(east - west, north - south) / 16)
     lonlat = transform(box, srid, 4326)
     poly = Polygon.from_bbox(lonlat.bounds)
     poly.srid = 4326

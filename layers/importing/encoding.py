@@ -44,7 +44,8 @@ def shapefile_encoding(shp: Path, name: str) -> tuple[str, str]:
             how = "language driver byte 0x4F (Big5)" if DBF_LANGUAGE_DRIVERS.get(ldid) == "cp950" else \
                 "text decodes as Big5, not UTF-8"
             return encoding, how
-    row, field, _value = next((r, f, v) for r, f, v in non_ascii if not decodes(v, "cp950", truncated_ok=True))
+    row, field, _value = next((r, f, v) for r, f, v in non_ascii
+                              if not any(decodes(v, e, truncated_ok=True) for e in CANDIDATES))
     raise ImportProblem(f"text in field {field!r} of record {row} is neither UTF-8 nor Big5; save the .dbf "
                         "as UTF-8 or add a .cpg file naming its encoding", file=name, rows=[row], field=field)
 
