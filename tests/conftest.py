@@ -12,7 +12,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 
 
-def test_database_url(db_name: str) -> str:
+def worker_database_url(db_name: str) -> str:
     """DATABASE_URL of this run with the database name replaced (the test database pytest-django made)."""
     parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
     return urllib.parse.urlunsplit(parts._replace(path="/" + db_name))
@@ -27,7 +27,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         db_name = connection.settings_dict["NAME"]
-    env = dict(os.environ, DATABASE_URL=test_database_url(db_name))
+    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name))
     node = f"pytest-{os.getpid()}@localhost"
     log = open(Path(settings.DATA_DIR).parent / "pytest-worker.log", "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -51,6 +51,16 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def themes(db):
+    """The default theme tree (a migration makes it; transactional tests truncate it away, so make it again)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
 
 
 def pytest_configure(config):

@@ -95,7 +95,7 @@ def test_stored_in_twd97_with_spatial_indexes(stored, city):
 def test_all_stored_geometries_are_valid(stored, city):
     for name, layer in city.layers.items():
         if layer.geometry_type:
-            assert query(f"SELECT count(*) FROM layerdata.{name} WHERE NOT ST_IsValid(geom)") == [(0,)], name  # noqa: S608
+            assert query(f"SELECT count(*) FROM layerdata.{name} WHERE NOT ST_IsValid(geom)") == [(0,)], name
 
 
 def test_parcels_tile_the_city_without_gaps_or_overlaps(stored):

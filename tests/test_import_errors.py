@@ -3,10 +3,10 @@
 import zipfile
 from pathlib import Path
 
+import importfiles as files
 import pytest
 from django.db import connection
 
-import importfiles as files
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
 from layers.models import ImportJob, Layer

@@ -32,7 +32,7 @@ def assert_ok(job: ImportJob) -> list[Layer]:
 
 
 def places_in_twd97(table: str) -> dict[str, tuple[float, float]]:
-    return {name: (x, y) for name, x, y in rows(f'SELECT name, ST_X(geom), ST_Y(geom) FROM layerdata."{table}"')}  # noqa: S608
+    return {name: (x, y) for name, x, y in rows(f'SELECT name, ST_X(geom), ST_Y(geom) FROM layerdata."{table}"')}
 
 
 def expected_twd97() -> dict[str, tuple[float, float]]:
@@ -99,8 +99,8 @@ def test_geopackage_imports_every_layer_and_repairs(tmp_path):
     assert zones.geometry_type == "MultiPolygon"  # the repaired bow-tie became two triangles
     assert job.counts["repaired"] == 1
     assert any("1 invalid geometry was repaired" in m for m in job.messages)
-    assert rows(f'SELECT count(*) FROM layerdata."{zones.table_name}" WHERE NOT ST_IsValid(geom)') == [(0,)]  # noqa: S608
-    assert rows(f'SELECT zone FROM layerdata."{zones.table_name}" ORDER BY fid') == [("甲",), ("乙",)]  # noqa: S608
+    assert rows(f'SELECT count(*) FROM layerdata."{zones.table_name}" WHERE NOT ST_IsValid(geom)') == [(0,)]
+    assert rows(f'SELECT zone FROM layerdata."{zones.table_name}" ORDER BY fid') == [("甲",), ("乙",)]
 
 
 def test_geojson(tmp_path):
@@ -127,7 +127,7 @@ def test_csv_lonlat_utf8_with_bom_and_cr_line_ends(tmp_path):
     assert [a["label"] for a in layer.attributes] == ["名稱", "等級"]
     assert [a["type"] for a in layer.attributes] == ["text", "bigint"]
     name_col = layer.attributes[0]["name"]
-    got = {n for (n,) in rows(f'SELECT "{name_col}" FROM layerdata.sites')}  # noqa: S608
+    got = {n for (n,) in rows(f'SELECT "{name_col}" FROM layerdata.sites')}
     assert got == {p[0] for p in files.PLACES}
 
 
