@@ -189,9 +189,7 @@ def _parcels(rng, lat: Lattice, use, village_of, village_names, district_of, dis
     spans = np.array(spans)
     blocks = np.array(blocks)
     kinds = np.array(kinds, dtype=object)
-    rings = [lat.ring(*s) for s in spans]
-    ring_index = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    geoms = shapely.polygons(shapely.linearrings(np.concatenate(rings), indices=ring_index))
+    geoms = lat.polygons(spans)
     n = len(geoms)
 
     village = village_of[blocks[:, 0], blocks[:, 1]]

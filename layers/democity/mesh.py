@@ -10,6 +10,7 @@ neighbours', parcels share boundaries vertex for vertex: no gaps, no overlaps, n
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 # Road classes by position of the line in the lattice: (class code, zh name, width range m, lanes, km/h)
 ARTERIAL = ("arterial", "主要幹道", (30.0, 40.0), 6, 60)
@@ -44,13 +45,19 @@ class Lattice:
         i0, i1, j0, j1 = self.cell_span(a, b)
         return self.fine[[i0, i1, i1, i0], [j0, j0, j1, j1]]
 
-    def ring(self, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
-        """Counter-clockwise ring (closed) around fine rectangle [i0,i1]×[j0,j1], through every grid point."""
-        ii = np.concatenate([np.arange(i0, i1), np.full(j1 - j0, i1), np.arange(i1, i0, -1), np.full(j1 - j0, i0),
-                             [i0]])
-        jj = np.concatenate([np.full(i1 - i0, j0), np.arange(j0, j1), np.full(i1 - i0, j1), np.arange(j1, j0, -1),
-                             [j0]])
-        return self.fine[ii, jj]
+    def polygons(self, spans: np.ndarray) -> np.ndarray:
+        """Polygons around fine rectangles [i0,i1]×[j0,j1] (rows of spans), each ring counter-clockwise through
+        every grid point on its boundary. Rectangles of one size share an index template: no per-parcel loop."""
+        w = spans[:, 1] - spans[:, 0]
+        h = spans[:, 3] - spans[:, 2]
+        polys = np.empty(len(spans), dtype=object)
+        for size in np.unique(np.stack([w, h], axis=1), axis=0):
+            sel = np.flatnonzero((w == size[0]) & (h == size[1]))
+            di, dj = _ring_template(*size)
+            ii = spans[sel, 0, None] + di[None, :]
+            jj = spans[sel, 2, None] + dj[None, :]
+            polys[sel] = shapely.polygons(self.fine[ii, jj])
+        return polys
 
 
 def build_lattice(rng: np.random.Generator, nx: int, ny: int, origin: tuple[float, float]) -> Lattice:
@@ -99,6 +106,13 @@ def build_lattice(rng: np.random.Generator, nx: int, ny: int, origin: tuple[floa
     fine = ((1 - U) * (1 - V) * corners[A, B] + U * (1 - V) * corners[A + 1, B]
             + U * V * corners[A + 1, B + 1] + (1 - U) * V * corners[A, B + 1])
     return Lattice(nx, ny, centres, road_wx, road_wy, fine, fx0, fy0)
+
+
+def _ring_template(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index offsets of a w×h rectangle's boundary, counter-clockwise from its lower-left corner, closed."""
+    di = np.concatenate([np.arange(w), np.full(h, w), np.arange(w, 0, -1), np.zeros(h, int), [0]])
+    dj = np.concatenate([np.zeros(w, int), np.arange(h), np.full(w, h), np.arange(h, 0, -1), [0]])
+    return di, dj
 
 
 def _fine_params(nsub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import rasterio
 import rasterio.features
 import shapely
 from rasterio.transform import from_origin
+from scipy.ndimage import distance_transform_edt
 
 DEM_PIXEL_M = 20.0
 DEM_NODATA = -9999.0
@@ -54,7 +55,7 @@ def build_terrain(rng: np.random.Generator, bounds: tuple[float, float, float, f
         r = rng.uniform(300, 1200)
         elevation += rng.uniform(5, 25) * np.exp(-((X - hx) ** 2 + (Y - hy) ** 2) / (2 * r * r))
 
-    rivers, valley = _rivers(rng, (west, south, east, north), X, Y, len(river_names))
+    rivers, valley = _rivers(rng, (west, south, east, north), transform, X.shape, len(river_names))
     elevation -= 7.0 * valley
     pits = np.zeros_like(X)
     for _ in range(max(2, n_hills // 2)):
@@ -79,11 +80,11 @@ def build_terrain(rng: np.random.Generator, bounds: tuple[float, float, float, f
                    zone_class)
 
 
-def _rivers(rng, bounds, X, Y, count):
+def _rivers(rng, bounds, transform, shape, count):
     """Meandering rivers flowing from the south-east edge to the north-west, and their valley profile 0..1."""
     west, south, east, north = bounds
     lines = []
-    valley = np.zeros_like(X)
+    valley = np.zeros(shape)
     for i in range(count):
         start = np.array([east, south + (i + 0.5) / count * (north - south) * 0.8])
         end = np.array([west, south + (i + 0.9) / count * (north - south) * 0.9])
@@ -95,7 +96,9 @@ def _rivers(rng, bounds, X, Y, count):
         pts = along + np.outer(wiggle, normal)
         line = shapely.LineString(pts)
         lines.append(line)
-        dist = shapely.distance(shapely.points(X.ravel(), Y.ravel()), line).reshape(X.shape)
+        # distance to the river: rasterise it, then a Euclidean distance transform (pixel-exact, fast)
+        on_river = rasterio.features.rasterize([line], out_shape=shape, transform=transform, all_touched=True)
+        dist = distance_transform_edt(on_river == 0) * DEM_PIXEL_M
         width = rng.uniform(180, 320)
         valley = np.maximum(valley, np.exp(-(dist**2) / (2 * width * width)))
     return lines, valley
