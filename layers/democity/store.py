@@ -15,7 +15,7 @@ from psycopg2 import sql
 from geo.crs import transform
 from layers.catalog import default_style, describe_table, extent_lonlat
 from layers.models import Layer, LayerVersion, Theme
-from layers.pgload import write_features
+from layers.pgload import EWKB, write_features
 
 from .city import SRID, DemoCity
 from .terrain import write_dem
@@ -42,8 +42,8 @@ def store(city: DemoCity, schema: str = DEMO_SCHEMA, progress=print) -> dict[str
     with transaction.atomic(), connection.cursor() as cur:
         raw = cur.cursor  # the psycopg2 cursor, for COPY
         for name, layer in city.layers.items():
-            geoms = None if layer.geoms is None else transform(layer.geoms, SRID, srid)
-            counts[name] = write_features(raw, schema, name, layer.columns, geoms, layer.geometry_type, srid)
+            ewkb = None if layer.geoms is None else EWKB.from_geometries(transform(layer.geoms, SRID, srid), srid)
+            counts[name] = write_features(raw, schema, name, layer.columns, ewkb, layer.geometry_type, srid)
             about = {"title_zh": layer.title_zh, "title_en": layer.title_en,
                      "source": f"civgis demo city, seed {city.seed}, size {city.size}"}
             cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(

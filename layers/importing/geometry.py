@@ -18,7 +18,13 @@ class CleanReport:
     dropped_empty: int = 0
     repaired: int = 0
     promoted_to_multi: int = 0
+    flattened_z: bool = False
     messages: list[str] = field(default_factory=list)
+
+    @property
+    def changed_geometries(self) -> bool:
+        """Whether any kept geometry differs from the file's (so the file's own WKB cannot be reused)."""
+        return bool(self.repaired or self.promoted_to_multi or self.flattened_z)
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -30,6 +36,7 @@ def clean(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, CleanReport]:
     report = CleanReport()
     if shapely.has_z(geoms).any():
         geoms = shapely.force_2d(geoms)
+        report.flattened_z = True
         report.messages.append("Z coordinates were dropped (layers are stored in 2D)")
 
     invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)

@@ -20,11 +20,12 @@ import rasterio
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from pyproj import CRS
 
 from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, table_name
-from layers.pgload import write_features
+from layers.pgload import EWKB, write_features
 
 from .errors import ImportProblem
 from .geometry import clean, reproject
@@ -92,7 +93,7 @@ def run_job(job_id: int) -> ImportJob:
                 step = (90 - 5) / len(sources)
                 prepared.append(prepare(job, source, i, report, 5 + i * step, step))
             with transaction.atomic():
-                layers = [publish(job, p) for p in prepared]
+                layers = [publish(job, p, only=len(prepared) == 1) for p in prepared]
         counts = {layer.slug: p.count for layer, p in zip(layers, prepared, strict=True)}
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
@@ -112,6 +113,8 @@ def fail(job: ImportJob, error: dict) -> None:
     catalog.drop_staging(staging_prefix(job))
     for staged in Path(settings.MEDIA_ROOT, "rasters", "_staging").glob(f"{staging_prefix(job)}*"):
         staged.unlink(missing_ok=True)
+    for work in Path(_work_dir()).glob(f"import-{job.pk}-*"):  # left by a worker that died
+        shutil.rmtree(work, ignore_errors=True)
     job.refresh_from_db()
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
                                                errors=[*job.errors, error])
@@ -157,7 +160,7 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
     data = read_features(source, job.options.get("crs"), job.options.get("encoding"))
     messages = [f"{source.label}: {m}" for m in data.messages]
     columns = data.columns
-    geoms, gtype, count = None, "", len(data)
+    geoms, ewkb, gtype, count = None, None, "", len(data)
     if data.geoms is not None:
         report.progress(start + span * 0.3, f"{source.label}: {len(data):,} features read; CRS {data.crs.name} "
                                             f"({data.crs_note})")
@@ -167,7 +170,11 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
             raise ImportProblem("no feature has a usable geometry", file=source.name)
         if not keep.all():
             columns = [_take(c, keep) for c in columns]
-        geoms = reproject(geoms, data.crs, settings.WORKING_SRID)
+        srid = settings.WORKING_SRID
+        if data.wkb is not None and not cleaned.changed_geometries and data.crs == CRS.from_epsg(srid):
+            ewkb = EWKB.from_wkb(data.wkb[keep], srid)  # the file's own bytes: no re-encoding
+        else:
+            ewkb = EWKB.from_geometries(reproject(geoms, data.crs, srid), srid)
         count = len(geoms)
         job.counts.setdefault("repaired", 0)
         job.counts["repaired"] += cleaned.repaired
@@ -180,7 +187,7 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
     with transaction.atomic(), connection.cursor() as cur:
         write_features(cur.cursor, STAGING_SCHEMA, staging,
                        {n: (c.pgtype, c.values) for n, c in zip(names, columns, strict=True)},
-                       geoms, gtype or None, settings.WORKING_SRID)
+                       ewkb, gtype or None, settings.WORKING_SRID)
     for m in messages:
         report.progress(start + span, m)
     attributes = [{"name": n, "type": c.pgtype, "label": c.source_name, "source": c.source_name}
@@ -200,9 +207,9 @@ def _crs_label(crs) -> str:
     return f"EPSG:{code}" if code else crs.name
 
 
-def publish(job: ImportJob, prepared: Prepared) -> Layer:
+def publish(job: ImportJob, prepared: Prepared, only: bool = True) -> Layer:
     """Inside the job's transaction: create or find the layer, swap its data in, record the version."""
-    layer = _target_layer(job, prepared)
+    layer = _target_layer(job, prepared, only)
     number = (layer.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     if prepared.kind == "raster":
         final = Path(settings.MEDIA_ROOT) / "rasters" / layer.table_name / f"v{number}.tif"
@@ -238,16 +245,17 @@ def publish(job: ImportJob, prepared: Prepared) -> Layer:
     return layer
 
 
-def _target_layer(job: ImportJob, prepared: Prepared) -> Layer:
+def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
     options = job.options
     if options.get("layer"):
         return Layer.objects.select_for_update(of=("self",)).get(slug=options["layer"])
     stem = Path(prepared.source.name.split("/")[-1]).stem
-    if prepared.source.layer and prepared.source.layer != stem:
+    if prepared.source.layer and prepared.source.layer != stem and not only:
         title = f"{stem} {prepared.source.layer}"
     else:
         title = stem
-    slug = options.get("slug") if options.get("slug") and not prepared.source.layer else layer_slug(title)
+    # a slug given with the upload names its only layer; files with several layers get one slug each
+    slug = options["slug"] if options.get("slug") and only else layer_slug(title)
     existing = Layer.objects.select_for_update(of=("self",)).filter(slug=slug).first()
     if existing:
         if options.get("mode") != "upsert":

@@ -33,6 +33,7 @@ class FeatureData:
     crs: CRS | None
     crs_note: str = ""
     messages: list[str] = field(default_factory=list)
+    wkb: np.ndarray | None = None  # the file's own WKB, when it has some
 
     def __len__(self) -> int:
         return len(self.geoms) if self.geoms is not None else (len(self.columns[0].values) if self.columns else 0)
@@ -103,7 +104,7 @@ def read_ogr(source: Source, encoding: str | None) -> FeatureData:
         crs = parse_crs(meta["crs"], "the file's CRS", source.name)
     if geoms is not None and not len(geoms):
         raise ImportProblem("the layer has no features", file=source.name)
-    return FeatureData(source, geoms, columns, crs, "from the file" if crs else "", messages)
+    return FeatureData(source, geoms, columns, crs, "from the file" if crs else "", messages, wkb)
 
 
 def _gdal_message(exc: Exception) -> str:
