@@ -29,6 +29,7 @@ COPY_TRAILER = b"\xff\xff"
 PG_EPOCH_DATE = date(2000, 1, 1)
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 EWKB_SRID_FLAG = 0x20000000
+UNIX_TO_PG_DAYS = 10_957  # 1970-01-01 → 2000-01-01
 
 
 @dataclass
@@ -94,40 +95,60 @@ def write_features(cur, schema: str, table: str, columns: dict[str, tuple[str, S
 
 @dataclass
 class EWKB:
-    """Geometries for a geometry column's binary COPY, which wants EWKB (WKB with the SRID inside).
+    """Geometries for a geometry column's binary COPY, which wants EWKB (WKB with the SRID inside), flat.
 
-    Either EWKB from GEOS, or a file's own little-endian 2D WKB kept as read, `splice_srid` set: each row's
-    first 5 bytes (byte order, type) are then rewritten into a 9-byte EWKB head and the rest is sent as it is.
+    Either EWKB from GEOS, or a file's own little-endian 2D WKB as read (an Arrow buffer, no copy), with
+    `splice_srid` set: each row's 5-byte WKB head is then rewritten into a 9-byte EWKB head on the way out.
     """
 
-    wkb: np.ndarray  # bytes objects
+    data: np.ndarray  # uint8: every geometry's bytes, back to back
+    offsets: np.ndarray  # int64, len + 1
     splice_srid: int | None = None
 
     def __len__(self) -> int:
-        return len(self.wkb)
+        return len(self.offsets) - 1
 
     @classmethod
     def from_geometries(cls, geoms: np.ndarray, srid: int) -> "EWKB":
-        return cls(shapely.to_wkb(shapely.set_srid(geoms, int(srid)), include_srid=True))
+        wkb = shapely.to_wkb(shapely.set_srid(geoms, int(srid)), include_srid=True)
+        lengths = np.fromiter(map(len, wkb), np.int64, len(wkb))
+        return cls(np.frombuffer(b"".join(wkb), np.uint8), np.concatenate([[0], np.cumsum(lengths)]))
 
     @classmethod
-    def from_wkb(cls, wkb: np.ndarray, srid: int) -> "EWKB":
-        if not all(w[0] == 1 for w in wkb):
-            return cls.from_geometries(shapely.from_wkb(wkb), srid)  # big-endian WKB: let GEOS re-encode it
-        return cls(wkb, int(srid))
+    def from_arrow(cls, wkb, srid: int) -> "EWKB":
+        """A file's WKB column (pyarrow BinaryArray without nulls), spliced with the SRID as it is copied."""
+        data, offsets = arrow_buffers(wkb)
+        if len(offsets) > 1 and not (data[offsets[:-1]] == 1).all():
+            # big-endian WKB: let GEOS re-encode it
+            return cls.from_geometries(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)), srid)
+        return cls(data, offsets, int(srid))
 
-    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, list]:
-        """(EWKB lengths, head bytes (n×k) to send before the tails, tails) for rows start:stop."""
-        chunk = self.wkb[start:stop]
-        lengths = np.fromiter(map(len, chunk), np.int64, len(chunk))
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, Field]:
+        """(EWKB lengths, fixed head bytes n×k, variable tails) of rows start:stop."""
+        offsets = self.offsets[start:stop + 1]
+        lengths = np.diff(offsets)
         if self.splice_srid is None:
-            return lengths, np.empty((len(chunk), 0), np.uint8), list(chunk)
-        heads = np.frombuffer(b"".join(w[:5] for w in chunk), np.uint8).reshape(-1, 5)
-        ewkb_heads = np.empty((len(chunk), 9), np.uint8)
+            return lengths, np.empty((len(lengths), 0), np.uint8), Field(lengths, self.data[offsets[0]:offsets[-1]])
+        heads = self.data[offsets[:-1, None] + np.arange(5)]
+        ewkb_heads = np.empty((len(lengths), 9), np.uint8)
         ewkb_heads[:, :5] = heads
         ewkb_heads[:, 4] |= np.uint8(EWKB_SRID_FLAG >> 24)  # little-endian type: the flag is in its last byte
         ewkb_heads[:, 5:] = np.frombuffer(np.array(self.splice_srid, "<u4").tobytes(), np.uint8)
-        return lengths + 4, ewkb_heads, [w[5:] for w in chunk]
+        keep = np.ones(offsets[-1] - offsets[0], bool)
+        keep[(offsets[:-1, None] - offsets[0] + np.arange(5)).ravel()] = False
+        return lengths + 4, ewkb_heads, Field(lengths - 5, self.data[offsets[0]:offsets[-1]][keep])
+
+
+def arrow_buffers(array) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, int64 offsets rebased to 0) of a pyarrow string/binary array, without copying the bytes."""
+    import pyarrow as pa
+
+    wide = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    _validity, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int64 if wide else np.int32, len(array) + 1, array.offset * (
+        8 if wide else 4)).astype(np.int64)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    return data[offsets[0]:offsets[-1]], offsets - offsets[0]
 
 
 # --- values to binary COPY fields --------------------------------------------------------------------------------
@@ -139,8 +160,21 @@ def _fixed(values: np.ndarray, null: np.ndarray, dtype: str) -> Field:
     return Field(lengths, arr.view(np.uint8).reshape(len(arr), width))
 
 
+def _is_arrow(values) -> bool:
+    return type(values).__module__.startswith("pyarrow")
+
+
 def _nulls(values) -> tuple[np.ndarray, np.ndarray]:
-    """(values with NULLs filled, NULL mask) for a list / object array that may hold None or NaN."""
+    """(values with NULLs filled, NULL mask) for a list, numpy or Arrow array that may hold None or NaN."""
+    if _is_arrow(values):
+        import pyarrow as pa
+
+        null = values.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_timestamp(values.type):
+            values = values.cast(pa.timestamp("us", tz=values.type.tz)).cast(pa.int64())
+        elif pa.types.is_date(values.type):
+            values = values.cast(pa.date32()).cast(pa.int32())
+        return values.fill_null(0).to_numpy(zero_copy_only=False), null
     arr = np.asarray(values)
     if arr.dtype == object:
         null = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in arr), bool, len(arr))
@@ -154,10 +188,22 @@ def _nulls(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _text(values) -> Field:
+    if _is_arrow(values):
+        import pyarrow as pa
+
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.string())
+        data, offsets = arrow_buffers(values)
+        lengths = np.diff(offsets)
+        if values.null_count:
+            lengths[values.is_null().to_numpy(zero_copy_only=False)] = -1
+        return Field(lengths, data)
     arr = np.asarray(values, dtype=object)
-    null = np.fromiter((v is None for v in arr), bool, len(arr))
+    null = np.equal(arr, None)
+    if null.any() or not all(isinstance(v, str) for v in arr):
+        arr = np.array(["" if v is None else str(v) for v in arr], dtype=object)
     # One encode of all values joined by NUL (which PostgreSQL text cannot hold), then split by its positions.
-    joined = "\0".join("" if v is None else str(v) for v in arr).encode("utf-8")
+    joined = "\0".join(arr).encode("utf-8")
     flat = np.frombuffer(joined, dtype=np.uint8)
     cuts = np.flatnonzero(flat == 0)
     bounds = np.concatenate([[-1], cuts, [len(flat)]])
@@ -180,9 +226,13 @@ def _field(pgtype: str, values) -> Field:
     if pgtype == "boolean":
         return _fixed(filled.astype(bool), null, "u1")
     if pgtype == "date":
+        if _is_arrow(values):  # days since 1970 → since 2000
+            return _fixed(filled.astype(np.int64) - UNIX_TO_PG_DAYS, null, ">i4")
         days = np.array([0 if n else (v - PG_EPOCH_DATE).days for v, n in zip(filled, null, strict=True)])
         return _fixed(days, null, ">i4")
     if pgtype == "timestamptz":
+        if _is_arrow(values):  # microseconds since 1970 → since 2000
+            return _fixed(filled.astype(np.int64) - UNIX_TO_PG_DAYS * 86_400_000_000, null, ">i8")
         micros = np.array([0 if n else _micros(v) for v, n in zip(filled, null, strict=True)], dtype=np.int64)
         return _fixed(micros, null, ">i8")
     raise ValueError(f"unsupported column type {pgtype!r}")
@@ -196,46 +246,44 @@ def _micros(value: datetime) -> int:
 
 
 def encode_rows(fields: list[Field], geometry: tuple | None = None) -> bytes:
-    """The binary COPY tuples of a chunk (no header or trailer).
+    """The binary COPY tuples of a chunk (no header or trailer), built by scattering each field into one buffer.
 
-    The attribute fields are scattered into one numpy buffer; the geometry, always the last column, is joined on
-    as bytes: row prefixes and geometry tails interleaved by one bytes.join.
+    The geometry, always the last column, is (lengths, fixed head bytes, variable tail bytes).
     """
     n = len(fields[0].lengths)
     sizes = [4 + np.maximum(f.lengths, 0) for f in fields]
-    row_len = 2 + np.sum(sizes, axis=0)
     if geometry is not None:
         geom_lengths, heads, tails = geometry
-        row_len = row_len + 4 + heads.shape[1]
+        sizes.append(4 + geom_lengths)
+    row_len = 2 + np.sum(sizes, axis=0)
     row_start = np.concatenate([[0], np.cumsum(row_len)[:-1]])
     out = np.empty(int(row_len.sum()), dtype=np.uint8)
-    count = np.frombuffer(np.array(len(fields) + (geometry is not None), ">i2").tobytes(), np.uint8)
+    count = np.frombuffer(np.array(len(sizes), ">i2").tobytes(), np.uint8)
     out[(row_start[:, None] + np.arange(2)).ravel()] = np.tile(count, n)
     pos = row_start + 2
-    for field, size in zip(fields, sizes, strict=True):
-        out[(pos[:, None] + np.arange(4)).ravel()] = field.lengths.astype(">i4").view(np.uint8)
-        data_pos = pos + 4
+    for field in fields:
+        _put_field(out, pos, field.lengths, field)
+        pos = pos + 4 + np.maximum(field.lengths, 0)
+    if geometry is not None:
+        _put_field(out, pos, geom_lengths, Field(np.full(n, heads.shape[1]), heads))
+        _put_field(out, pos + 4 + heads.shape[1], None, tails)
+    return out.tobytes()
+
+
+def _put_field(out: np.ndarray, pos: np.ndarray, length_prefix: np.ndarray | None, field: Field) -> None:
+    """Write a field's values (and before them their big-endian int32 lengths, unless None) at `pos`."""
+    if length_prefix is not None:
+        out[(pos[:, None] + np.arange(4)).ravel()] = length_prefix.astype(">i4").view(np.uint8)
+        pos = pos + 4
+    if field.fixed:
         present = field.lengths >= 0
-        if field.fixed:
-            width = field.data.shape[1]
-            out[(data_pos[present, None] + np.arange(width)).ravel()] = field.data[present].ravel()
-        else:
-            lengths = np.maximum(field.lengths, 0)
-            src_start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            dest = np.repeat(data_pos - src_start, lengths) + np.arange(int(lengths.sum()))
-            out[dest] = field.data
-        pos = pos + size
-    if geometry is None:
-        return out.tobytes()
-    out[(pos[:, None] + np.arange(4)).ravel()] = geom_lengths.astype(">i4").view(np.uint8)
-    if heads.shape[1]:
-        out[(pos[:, None] + 4 + np.arange(heads.shape[1])).ravel()] = heads.ravel()
-    view = memoryview(out)
-    bounds = np.append(row_start, len(out)).tolist()
-    parts = [None] * (2 * n)
-    parts[0::2] = [view[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    parts[1::2] = tails
-    return b"".join(parts)
+        width = field.data.shape[1]
+        if width:
+            out[(pos[present, None] + np.arange(width)).ravel()] = field.data[present].ravel()
+        return
+    lengths = np.maximum(field.lengths, 0)
+    src_start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    out[np.repeat(pos - src_start, lengths) + np.arange(int(lengths.sum()))] = field.data
 
 
 def _encoded_chunks(columns: dict[str, tuple[str, Sequence]], ewkb: EWKB | None, n: int) -> Iterator[bytes]:

@@ -172,7 +172,8 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
             columns = [_take(c, keep) for c in columns]
         srid = settings.WORKING_SRID
         if data.wkb is not None and not cleaned.changed_geometries and data.crs == CRS.from_epsg(srid):
-            ewkb = EWKB.from_wkb(data.wkb[keep], srid)  # the file's own bytes: no re-encoding
+            wkb = data.wkb if keep.all() else data.wkb.filter(keep)
+            ewkb = EWKB.from_arrow(wkb, srid)  # the file's own bytes: no re-encoding
         else:
             ewkb = EWKB.from_geometries(reproject(geoms, data.crs, srid), srid)
         count = len(geoms)
@@ -198,7 +199,12 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
 
 def _take(column, keep: np.ndarray):
     values = column.values
-    kept = values[keep] if isinstance(values, np.ndarray) else [v for v, k in zip(values, keep, strict=True) if k]
+    if isinstance(values, np.ndarray):
+        kept = values[keep]
+    elif isinstance(values, list):
+        kept = [v for v, k in zip(values, keep, strict=True) if k]
+    else:  # Arrow
+        kept = values.filter(keep)
     return type(column)(column.source_name, column.pgtype, kept)
 
 
