@@ -32,6 +32,9 @@ from layers.democity.store import write_geopackage  # noqa: E402
 from layers.importing import jobs  # noqa: E402
 from layers.importing.pipeline import run_job  # noqa: E402
 from layers.models import Layer  # noqa: E402
+from layers.pgload import tune_allocator  # noqa: E402
+
+tune_allocator()  # as the Celery workers do
 
 
 def gpkg_for(size: float) -> Path:

@@ -11,21 +11,23 @@ import logging
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import psycopg2
 import rasterio
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from pyproj import CRS
 
 from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, table_name
-from layers.pgload import EWKB, write_features
+from layers.pgload import EWKB, finish_table, finish_table_in_parallel, load_rows
 
 from .errors import ImportProblem
 from .geometry import clean, reproject
@@ -159,53 +161,98 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
     report.progress(start, f"{source.label}: reading")
     data = read_features(source, job.options.get("crs"), job.options.get("encoding"))
     messages = [f"{source.label}: {m}" for m in data.messages]
-    columns = data.columns
-    geoms, ewkb, gtype, count = None, None, "", len(data)
-    if data.geoms is not None:
-        report.progress(start + span * 0.3, f"{source.label}: {len(data):,} features read; CRS {data.crs.name} "
-                                            f"({data.crs_note})")
-        geoms, keep, gtype, cleaned = clean(data.geoms)
-        messages += [f"{source.label}: {m}" for m in cleaned.messages]
-        if not len(geoms):
-            raise ImportProblem("no feature has a usable geometry", file=source.name)
-        if not keep.all():
-            columns = [_take(c, keep) for c in columns]
-        srid = settings.WORKING_SRID
-        if data.wkb is not None and not cleaned.changed_geometries and data.crs == CRS.from_epsg(srid):
-            wkb = data.wkb if keep.all() else data.wkb.filter(keep)
-            ewkb = EWKB.from_arrow(wkb, srid)  # the file's own bytes: no re-encoding
-        else:
-            ewkb = EWKB.from_geometries(reproject(geoms, data.crs, srid), srid)
-        count = len(geoms)
-        job.counts.setdefault("repaired", 0)
-        job.counts["repaired"] += cleaned.repaired
-        job.counts["dropped"] = job.counts.get("dropped", 0) + cleaned.dropped_empty
-    names = column_names([c.source_name for c in columns])
-    for name, column in zip(names, columns, strict=True):
+    names = column_names([c.source_name for c in data.columns])
+    for name, column in zip(names, data.columns, strict=True):
         if name != column.source_name.lower():
             messages.append(f"{source.label}: column {column.source_name!r} stored as {name!r}")
-    report.progress(start + span * 0.6, f"{source.label}: loading {count:,} rows")
-    with transaction.atomic(), connection.cursor() as cur:
-        write_features(cur.cursor, STAGING_SCHEMA, staging,
-                       {n: (c.pgtype, c.values) for n, c in zip(names, columns, strict=True)},
-                       ewkb, gtype or None, settings.WORKING_SRID)
+    if data.has_geometry:
+        report.progress(start + span * 0.3, f"{source.label}: {len(data):,} features read; CRS {data.crs.name} "
+                                            f"({data.crs_note})")
+    report.progress(start + span * 0.4, f"{source.label}: loading {len(data):,} rows")
+    loaded = _load(data, names, staging, messages)
     for m in messages:
         report.progress(start + span, m)
+    job.counts["repaired"] = job.counts.get("repaired", 0) + loaded.repaired
+    job.counts["dropped"] = job.counts.get("dropped", 0) + loaded.dropped
     attributes = [{"name": n, "type": c.pgtype, "label": c.source_name, "source": c.source_name}
-                  for n, c in zip(names, columns, strict=True)]
-    return Prepared(source, "vector" if geoms is not None else "table", staging, count, gtype, attributes,
-                    _crs_label(data.crs) if data.crs else "", messages)
+                  for n, c in zip(names, data.columns, strict=True)]
+    return Prepared(source, "vector" if data.has_geometry else "table", staging, loaded.count, loaded.geometry_type,
+                    attributes, _crs_label(data.crs) if data.crs else "", messages)
 
 
-def _take(column, keep: np.ndarray):
-    values = column.values
+@dataclass
+class _Loaded:
+    count: int
+    geometry_type: str = ""
+    repaired: int = 0
+    dropped: int = 0
+
+
+class _NotAsDeclared(Exception):
+    """The file's geometries need changes after all (invalid, mixed, empty): load the cleaned ones instead."""
+
+
+def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
+    """Load into a committed staging table, keys and indexes included.
+
+    Fast path: when the file's WKB is already in the working CRS and declares a simple geometry type, its bytes
+    are copied as they are while a second thread parses and validates them; only if that check finds something
+    to repair does the load start again with the cleaned geometries.
+    """
+    srid = settings.WORKING_SRID
+    columns = {n: (c.pgtype, c.values) for n, c in zip(names, data.columns, strict=True)}
+    result = checked = None
+    if not data.has_geometry:
+        result = _Loaded(len(data))
+        _load_rows(staging, columns, None, None, srid)
+    elif (data.wkb is not None and data.declared_type and not data.wkb.null_count
+          and data.crs == CRS.from_epsg(srid)):
+        with ThreadPoolExecutor(1) as pool:
+            checking = pool.submit(clean, data.geoms)
+            try:
+                _load_rows(staging, columns, EWKB.from_arrow(data.wkb, srid), data.declared_type, srid,
+                           before_commit=lambda: _as_declared(checking.result(), data.declared_type))
+                result = _Loaded(len(data), data.declared_type)
+            except (_NotAsDeclared, DatabaseError, psycopg2.DataError):
+                # e.g. a shapefile "of LineStrings" holding MultiLineStrings: PostGIS refuses them mid-COPY
+                checked = checking.result()
+    if result is None:
+        geoms, keep, gtype, cleaned = checked or clean(data.geoms)
+        messages += [f"{data.source.label}: {m}" for m in cleaned.messages]
+        if not len(geoms):
+            raise ImportProblem("no feature has a usable geometry", file=data.source.name)
+        if not keep.all():
+            columns = {n: (t, _take(v, keep)) for n, (t, v) in columns.items()}
+        _load_rows(staging, columns, EWKB.from_geometries(reproject(geoms, data.crs, srid), srid), gtype, srid)
+        result = _Loaded(len(geoms), gtype, cleaned.repaired, cleaned.dropped_empty)
+    has_geometry = result.geometry_type != ""
+    if connection.in_atomic_block:  # e.g. inside a test's transaction: other connections cannot see the table
+        with connection.cursor() as cur:
+            finish_table(cur.cursor, STAGING_SCHEMA, staging, has_geometry)
+    else:
+        finish_table_in_parallel(STAGING_SCHEMA, staging, has_geometry)
+    return result
+
+
+def _as_declared(checked, declared: str) -> None:
+    _geoms, keep, gtype, cleaned = checked
+    if not keep.all() or cleaned.changed_geometries or gtype != declared:
+        raise _NotAsDeclared
+
+
+def _load_rows(staging, columns, ewkb, gtype, srid, before_commit=None) -> None:
+    with transaction.atomic(), connection.cursor() as cur:
+        load_rows(cur.cursor, STAGING_SCHEMA, staging, columns, ewkb, gtype, srid)
+        if before_commit:
+            before_commit()
+
+
+def _take(values, keep: np.ndarray):
     if isinstance(values, np.ndarray):
-        kept = values[keep]
-    elif isinstance(values, list):
-        kept = [v for v, k in zip(values, keep, strict=True) if k]
-    else:  # Arrow
-        kept = values.filter(keep)
-    return type(column)(column.source_name, column.pgtype, kept)
+        return values[keep]
+    if isinstance(values, list):
+        return [v for v, k in zip(values, keep, strict=True) if k]
+    return values.filter(keep)  # Arrow
 
 
 def _crs_label(crs) -> str:

@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pyogrio.raw
@@ -25,18 +26,37 @@ class Column:
     values: np.ndarray | list
 
 
+SIMPLE_TYPES = {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+
+
 @dataclass
 class FeatureData:
     source: Source
-    geoms: np.ndarray | None  # shapely geometries; None for a table without geometry
+    points: np.ndarray | None  # shapely geometries made while reading (CSV); files keep their WKB instead
     columns: list[Column]
     crs: CRS | None
     crs_note: str = ""
     messages: list[str] = field(default_factory=list)
     wkb: object = None  # the file's own WKB (a pyarrow BinaryArray), when it has some
+    declared_type: str | None = None  # the geometry type the file declares for its layer, if a simple 2D one
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.points is not None or self.wkb is not None
+
+    @cached_property
+    def geoms(self) -> np.ndarray | None:
+        """Shapely geometries, parsed from the WKB on first use (the import parses them in a second thread)."""
+        if self.points is not None or self.wkb is None:
+            return self.points
+        return shapely.from_wkb(self.wkb.to_numpy(zero_copy_only=False), on_invalid="warn")
 
     def __len__(self) -> int:
-        return len(self.geoms) if self.geoms is not None else (len(self.columns[0].values) if self.columns else 0)
+        if self.wkb is not None:
+            return len(self.wkb)
+        if self.points is not None:
+            return len(self.points)
+        return len(self.columns[0].values) if self.columns else 0
 
 
 def parse_crs(text: str | int, what: str, file: str) -> CRS:
@@ -60,11 +80,11 @@ def read_features(source: Source, crs_hint: str | None = None, encoding: str | N
             if data.crs is not None and data.crs != hinted:
                 data.messages.append(f"the file says {data.crs.name}; using the CRS given instead: {hinted.name}")
             data.crs, data.crs_note = hinted, "given with the import"
-    if data.geoms is not None and data.crs is None and source.format == "geojson" and _all_degrees(data.geoms):
+    if data.has_geometry and data.crs is None and source.format == "geojson" and _all_degrees(data.geoms):
         # GeoJSON (RFC 7946) and TopoJSON coordinates are lon/lat unless said otherwise; say that we read them so.
         data.crs = CRS.from_epsg(4326)
         data.crs_note = "no CRS in the file; its coordinates are degrees, read as lon/lat"
-    if data.geoms is not None and data.crs is None:
+    if data.has_geometry and data.crs is None:
         raise NeedsCRS("the data has no coordinate reference system (no .prj or CRS in the file); "
                        "import it again giving its CRS, e.g. crs=3826 for TWD97 TM2 or crs=4326 for lon/lat",
                        file=source.name)
@@ -92,16 +112,16 @@ def read_ogr(source: Source, encoding: str | None) -> FeatureData:
         raise ImportProblem(f"cannot read this file: {_gdal_message(exc)}", file=source.name) from exc
     columns = [_column(str(name), table.column(str(name)).combine_chunks()) for name in meta["fields"]]
     geometry_name = meta.get("geometry_name") or "wkb_geometry"
-    wkb = geoms = None
+    wkb = None
     if meta.get("geometry_type") and geometry_name in table.column_names:
         wkb = table.column(geometry_name).combine_chunks()
-        geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="warn")
+        if not len(wkb):
+            raise ImportProblem("the layer has no features", file=source.name)
     crs = None
     if meta.get("crs"):
         crs = parse_crs(meta["crs"], "the file's CRS", source.name)
-    if geoms is not None and not len(geoms):
-        raise ImportProblem("the layer has no features", file=source.name)
-    return FeatureData(source, geoms, columns, crs, "from the file" if crs else "", messages, wkb)
+    declared = meta.get("geometry_type") if meta.get("geometry_type") in SIMPLE_TYPES else None
+    return FeatureData(source, None, columns, crs, "from the file" if crs else "", messages, wkb, declared)
 
 
 def _gdal_message(exc: Exception) -> str:
