@@ -72,9 +72,9 @@ def finish_table(cur, schema: str, table: str, has_geometry: bool) -> None:
 
 
 def finish_table_in_parallel(schema: str, table: str, has_geometry: bool) -> None:
-    """The same for a committed table, the GiST index built on a second connection while the primary key and
-    ANALYZE run on the first (their locks do not conflict): the index is the slowest step, and we have cores."""
-    primary, gist, analyze = _finishing_statements(schema, table, has_geometry, grouped=True)
+    """The same for a committed table: the key's unique index and the GiST index are built at once on two
+    connections (both take SHARE locks, which do not conflict), then the key adopts its index and ANALYZE runs."""
+    unique, gist, adopt, analyze = _finishing_statements(schema, table, has_geometry, grouped=True)
 
     def run(statements):
         from django.db import connection
@@ -87,18 +87,20 @@ def finish_table_in_parallel(schema: str, table: str, has_geometry: bool) -> Non
             connection.close()
 
     with ThreadPoolExecutor(2) as pool:
-        for done in [pool.submit(run, [primary, analyze]), pool.submit(run, gist)]:
+        for done in [pool.submit(run, [unique]), pool.submit(run, gist)]:
             done.result()
+    run([adopt, analyze])
 
 
 def _finishing_statements(schema: str, table: str, has_geometry: bool, grouped: bool = False):
     target = sql.Identifier(schema, table)
-    primary = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (fid)").format(
-        target, sql.Identifier(f"{table}_pkey"))
+    key = sql.Identifier(f"{table}_pkey")
+    unique = sql.SQL("CREATE UNIQUE INDEX {} ON {} (fid)").format(key, target)
     gist = [sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
         sql.Identifier(f"{table}_geom_gist"), target)] if has_geometry else []
+    adopt = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(target, key, key)
     analyze = sql.SQL("ANALYZE {}").format(target)
-    return (primary, gist, analyze) if grouped else [primary, *gist, analyze]
+    return (unique, gist, adopt, analyze) if grouped else [unique, *gist, adopt, analyze]
 
 
 def load_rows(cur, schema: str, table: str, columns: dict[str, tuple[str, Sequence]], ewkb: "EWKB | None",

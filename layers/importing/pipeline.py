@@ -208,7 +208,7 @@ def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
     elif (data.wkb is not None and data.declared_type and not data.wkb.null_count
           and data.crs == CRS.from_epsg(srid)):
         with ThreadPoolExecutor(1) as pool:
-            checking = pool.submit(clean, data.geoms)
+            checking = pool.submit(lambda: clean(data.geoms))  # parse and validate off this thread
             try:
                 _load_rows(staging, columns, EWKB.from_arrow(data.wkb, srid), data.declared_type, srid,
                            before_commit=lambda: _as_declared(checking.result(), data.declared_type))
