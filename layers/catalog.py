@@ -73,6 +73,10 @@ def copy_version_to_staging(layer: Layer, version: LayerVersion, staging_table: 
         target, sql.Identifier(VERSIONS_SCHEMA, version.table_name)))
 
 
+def drop_staging_table(table: str) -> None:
+    _exec(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGING_SCHEMA, table)))
+
+
 def drop_staging(prefix: str) -> None:
     """Drop the staging tables a job made (their names start with the job's prefix)."""
     rows = _exec("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
@@ -88,8 +92,10 @@ def drop_layer_data(layer: Layer) -> None:
         _exec(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(VERSIONS_SCHEMA, version.table_name)))
 
 
-def describe_table(schema: str, table: str, labels: dict[str, str] | None = None) -> dict:
-    """Columns, count, geometry type and extents of a table, for the catalog."""
+def describe_table(schema: str, table: str, labels: dict[str, str] | None = None,
+                   known: tuple[int, list[float] | None] | None = None) -> dict:
+    """Columns, count, geometry type and extents of a table, for the catalog. `known` (count, native extent),
+    when the caller has them from loading the rows, saves a scan of the table."""
     labels = labels or {}
     columns = _exec(
         "SELECT column_name, CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END"
@@ -103,15 +109,18 @@ def describe_table(schema: str, table: str, labels: dict[str, str] | None = None
     if has_geom:
         (gtype, srid), = _exec("SELECT type, srid FROM geometry_columns WHERE f_table_schema = %s"
                                " AND f_table_name = %s AND f_geometry_column = 'geom'", [schema, table])
-        (count, xmin, ymin, xmax, ymax), = _exec(sql.SQL(
-            "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
-            " FROM (SELECT count(*) n, ST_Extent(geom) e FROM {}) s").format(target))
+        if known:
+            count, (xmin, ymin, xmax, ymax) = known[0], known[1] or (None,) * 4
+        else:
+            (count, xmin, ymin, xmax, ymax), = _exec(sql.SQL(
+                "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
+                " FROM (SELECT count(*) n, ST_Extent(geom) e FROM {}) s").format(target))
         info.update(feature_count=count, geometry_type=_geometry_type_name(gtype), srid=srid)
         if xmin is not None:
             info["native_extent"] = [xmin, ymin, xmax, ymax]
             info["extent"] = extent_lonlat(info["native_extent"], srid)
     else:
-        info["feature_count"] = _exec(sql.SQL("SELECT count(*) FROM {}").format(target))[0][0]
+        info["feature_count"] = known[0] if known else _exec(sql.SQL("SELECT count(*) FROM {}").format(target))[0][0]
     return info
 
 

@@ -64,35 +64,46 @@ def create_table(cur, schema: str, table: str, columns: Sequence[tuple[str, str]
     cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(fields)))
 
 
-def finish_table(cur, schema: str, table: str, has_geometry: bool) -> None:
+def finish_table(cur, schema: str, table: str, has_geometry: bool, query=None) -> list | None:
     """Primary key, spatial index and planner statistics, built after the data is in (in the caller's
-    transaction; see finish_table_in_parallel for a committed table)."""
-    for statement in _finishing_statements(schema, table, has_geometry):
+    transaction; see finish_table_in_parallel for a committed table). `query`, if given, runs too: its rows
+    are returned."""
+    unique, gist, adopt, analyze = _finishing_statements(schema, table, has_geometry)
+    rows = None
+    for statement in [unique, *gist, adopt, analyze] + ([query] if query is not None else []):
         cur.execute(statement)
+        if statement is query:
+            rows = cur.fetchall()
+    return rows
 
 
-def finish_table_in_parallel(schema: str, table: str, has_geometry: bool) -> None:
-    """The same for a committed table: the key's unique index and the GiST index are built at once on two
-    connections (both take SHARE locks, which do not conflict), then the key adopts its index and ANALYZE runs."""
-    unique, gist, adopt, analyze = _finishing_statements(schema, table, has_geometry, grouped=True)
+def finish_table_in_parallel(schema: str, table: str, has_geometry: bool, query=None) -> list | None:
+    """The same for a committed table, on two connections: the GiST index (the slowest step) on one, the key's
+    unique index and then `query` (e.g. a validity scan) on the other — CREATE INDEX takes SHARE locks, which do
+    not conflict; then the key adopts its index and ANALYZE runs."""
+    unique, gist, adopt, analyze = _finishing_statements(schema, table, has_geometry)
 
-    def run(statements):
+    def run(statements, fetch=False):
         from django.db import connection
 
         try:
             with connection.cursor() as cur:
                 for statement in statements:
                     cur.execute(statement)
+                return cur.fetchall() if fetch else None
         finally:
             connection.close()
 
     with ThreadPoolExecutor(2) as pool:
-        for done in [pool.submit(run, [unique]), pool.submit(run, gist)]:
-            done.result()
+        first = pool.submit(run, [unique] + ([query] if query is not None else []), query is not None)
+        second = pool.submit(run, gist)
+        rows = first.result()
+        second.result()
     run([adopt, analyze])
+    return rows
 
 
-def _finishing_statements(schema: str, table: str, has_geometry: bool, grouped: bool = False):
+def _finishing_statements(schema: str, table: str, has_geometry: bool):
     target = sql.Identifier(schema, table)
     key = sql.Identifier(f"{table}_pkey")
     unique = sql.SQL("CREATE UNIQUE INDEX {} ON {} (fid)").format(key, target)
@@ -100,7 +111,7 @@ def _finishing_statements(schema: str, table: str, has_geometry: bool, grouped: 
         sql.Identifier(f"{table}_geom_gist"), target)] if has_geometry else []
     adopt = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(target, key, key)
     analyze = sql.SQL("ANALYZE {}").format(target)
-    return (unique, gist, adopt, analyze) if grouped else [unique, *gist, adopt, analyze]
+    return unique, gist, adopt, analyze
 
 
 def load_rows(cur, schema: str, table: str, columns: dict[str, tuple[str, Sequence]], ewkb: "EWKB | None",

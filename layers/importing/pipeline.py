@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import psycopg2
 import rasterio
+import shapely
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg2 import sql
 from pyproj import CRS
 
 from layers import catalog
@@ -50,6 +51,7 @@ class Prepared:
     attributes: list[dict] = field(default_factory=list)
     source_crs: str = ""
     messages: list[str] = field(default_factory=list)
+    bounds: list[float] | None = None  # native extent, known from loading
 
 
 class JobReport:
@@ -177,7 +179,7 @@ def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start
     attributes = [{"name": n, "type": c.pgtype, "label": c.source_name, "source": c.source_name}
                   for n, c in zip(names, data.columns, strict=True)]
     return Prepared(source, "vector" if data.has_geometry else "table", staging, loaded.count, loaded.geometry_type,
-                    attributes, _crs_label(data.crs) if data.crs else "", messages)
+                    attributes, _crs_label(data.crs) if data.crs else "", messages, loaded.bounds)
 
 
 @dataclass
@@ -186,65 +188,62 @@ class _Loaded:
     geometry_type: str = ""
     repaired: int = 0
     dropped: int = 0
-
-
-class _NotAsDeclared(Exception):
-    """The file's geometries need changes after all (invalid, mixed, empty): load the cleaned ones instead."""
+    bounds: list[float] | None = None
 
 
 def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
-    """Load into a committed staging table, keys and indexes included.
+    """Load into a committed staging table, keys, index and statistics included.
 
     Fast path: when the file's WKB is already in the working CRS and declares a simple geometry type, its bytes
-    are copied as they are while a second thread parses and validates them; only if that check finds something
-    to repair does the load start again with the cleaned geometries.
+    are copied as they are (PostGIS checks each one's type) and PostGIS checks validity while the GiST index is
+    built, on the core that would otherwise idle. Only if that finds an empty or invalid geometry is the table
+    dropped and loaded again from geometries cleaned here (parsed, repaired, promoted, reprojected).
     """
     srid = settings.WORKING_SRID
     columns = {n: (c.pgtype, c.values) for n, c in zip(names, data.columns, strict=True)}
-    result = checked = None
     if not data.has_geometry:
-        result = _Loaded(len(data))
         _load_rows(staging, columns, None, None, srid)
-    elif (data.wkb is not None and data.declared_type and not data.wkb.null_count
-          and data.crs == CRS.from_epsg(srid)):
-        with ThreadPoolExecutor(1) as pool:
-            checking = pool.submit(lambda: clean(data.geoms))  # parse and validate off this thread
-            try:
-                _load_rows(staging, columns, EWKB.from_arrow(data.wkb, srid), data.declared_type, srid,
-                           before_commit=lambda: _as_declared(checking.result(), data.declared_type))
-                result = _Loaded(len(data), data.declared_type)
-            except (_NotAsDeclared, DatabaseError, psycopg2.DataError):
-                # e.g. a shapefile "of LineStrings" holding MultiLineStrings: PostGIS refuses them mid-COPY
-                checked = checking.result()
-    if result is None:
-        geoms, keep, gtype, cleaned = checked or clean(data.geoms)
-        messages += [f"{data.source.label}: {m}" for m in cleaned.messages]
-        if not len(geoms):
-            raise ImportProblem("no feature has a usable geometry", file=data.source.name)
-        if not keep.all():
-            columns = {n: (t, _take(v, keep)) for n, (t, v) in columns.items()}
-        _load_rows(staging, columns, EWKB.from_geometries(reproject(geoms, data.crs, srid), srid), gtype, srid)
-        result = _Loaded(len(geoms), gtype, cleaned.repaired, cleaned.dropped_empty)
-    has_geometry = result.geometry_type != ""
+        _finish(staging, False)
+        return _Loaded(len(data))
+    if data.wkb is not None and data.declared_type and data.crs == CRS.from_epsg(srid):
+        try:
+            _load_rows(staging, columns, EWKB.from_arrow(data.wkb, srid), data.declared_type, srid)
+        except psycopg2.DataError:
+            pass  # e.g. a shapefile "of LineStrings" holding MultiLineStrings: PostGIS refuses them mid-COPY
+        else:
+            (bad, *bounds), = _finish(staging, True, _validity_scan(staging))
+            if not bad:
+                return _Loaded(len(data), data.declared_type, bounds=bounds)
+            catalog.drop_staging_table(staging)
+    geoms, keep, gtype, cleaned = clean(data.geoms)
+    messages += [f"{data.source.label}: {m}" for m in cleaned.messages]
+    if not len(geoms):
+        raise ImportProblem("no feature has a usable geometry", file=data.source.name)
+    if not keep.all():
+        columns = {n: (t, _take(v, keep)) for n, (t, v) in columns.items()}
+    geoms = reproject(geoms, data.crs, srid)
+    _load_rows(staging, columns, EWKB.from_geometries(geoms, srid), gtype, srid)
+    _finish(staging, True)
+    return _Loaded(len(geoms), gtype, cleaned.repaired, cleaned.dropped_empty,
+                   [float(v) for v in shapely.total_bounds(geoms)])
+
+
+def _validity_scan(staging: str):
+    return sql.SQL("SELECT count(*) FILTER (WHERE geom IS NULL OR ST_IsEmpty(geom) OR NOT ST_IsValid(geom)),"
+                   " ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)),"
+                   " ST_YMax(ST_Extent(geom)) FROM {}").format(sql.Identifier(STAGING_SCHEMA, staging))
+
+
+def _finish(staging: str, has_geometry: bool, query=None):
     if connection.in_atomic_block:  # e.g. inside a test's transaction: other connections cannot see the table
         with connection.cursor() as cur:
-            finish_table(cur.cursor, STAGING_SCHEMA, staging, has_geometry)
-    else:
-        finish_table_in_parallel(STAGING_SCHEMA, staging, has_geometry)
-    return result
+            return finish_table(cur.cursor, STAGING_SCHEMA, staging, has_geometry, query)
+    return finish_table_in_parallel(STAGING_SCHEMA, staging, has_geometry, query)
 
 
-def _as_declared(checked, declared: str) -> None:
-    _geoms, keep, gtype, cleaned = checked
-    if not keep.all() or cleaned.changed_geometries or gtype != declared:
-        raise _NotAsDeclared
-
-
-def _load_rows(staging, columns, ewkb, gtype, srid, before_commit=None) -> None:
+def _load_rows(staging, columns, ewkb, gtype, srid) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         load_rows(cur.cursor, STAGING_SCHEMA, staging, columns, ewkb, gtype, srid)
-        if before_commit:
-            before_commit()
 
 
 def _take(values, keep: np.ndarray):
@@ -276,7 +275,7 @@ def publish(job: ImportJob, prepared: Prepared, only: bool = True) -> Layer:
     else:
         catalog.swap_in(layer, prepared.staging)
         labels = {a["name"]: a["label"] for a in prepared.attributes}
-        info = catalog.describe_table("layerdata", layer.table_name, labels)
+        info = catalog.describe_table("layerdata", layer.table_name, labels, known=(prepared.count, prepared.bounds))
         for attr in info["attributes"]:
             attr["source"] = next((a["source"] for a in prepared.attributes if a["name"] == attr["name"]), "")
     version = LayerVersion.objects.create(

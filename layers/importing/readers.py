@@ -46,7 +46,7 @@ class FeatureData:
 
     @cached_property
     def geoms(self) -> np.ndarray | None:
-        """Shapely geometries, parsed from the WKB on first use (the import parses them in a second thread)."""
+        """Shapely geometries, parsed from the WKB on first use (a clean file on the fast path is never parsed)."""
         if self.points is not None or self.wkb is None:
             return self.points
         return shapely.from_wkb(self.wkb.to_numpy(zero_copy_only=False), on_invalid="warn")
