@@ -188,3 +188,23 @@ def test_reimport_is_a_new_version_and_restore_brings_the_old_back(tmp_path):
     assert restored.number == 3 and layer.current_version == restored
     assert rows("SELECT count(*) FROM layerdata.sites") == [(3,)] and layer.feature_count == 3
     assert rows("SELECT count(*) FROM layerversions.sites__v2") == [(2,)]
+
+
+def test_fast_path_falls_back_for_null_and_multi_geometries(tmp_path):
+    """A GeoPackage already in TWD97 is copied as it is, unless a geometry needs care: then it is cleaned."""
+    import numpy as np
+    import shapely
+
+    squares = np.array([shapely.box(280_000, 2_765_000, 280_100, 2_765_100), None,
+                        shapely.box(281_000, 2_765_000, 281_100, 2_765_100)], dtype=object)
+    path = files.write_vector(tmp_path / "lots.gpkg", squares, {"n": np.array([1, 2, 3])}, "EPSG:3826", "GPKG")
+    job = run_import(path)
+    [layer] = assert_ok(job)
+    assert layer.feature_count == 2 and job.counts["dropped"] == 1
+    assert rows("SELECT n FROM layerdata.lots ORDER BY fid") == [(1,), (3,)]
+    clean = files.write_vector(tmp_path / "clean.gpkg", squares[[0, 2]], {"n": np.array([1, 3])}, "EPSG:3826",
+                               "GPKG")
+    job = run_import(clean)
+    [layer] = assert_ok(job)
+    assert layer.feature_count == 2 and job.counts.get("dropped", 0) == 0
+    assert layer.native_extent == [280_000, 2_765_000, 281_100, 2_765_100]

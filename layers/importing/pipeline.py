@@ -205,7 +205,7 @@ def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
         _load_rows(staging, columns, None, None, srid)
         _finish(staging, False)
         return _Loaded(len(data))
-    if data.wkb is not None and data.declared_type and data.crs == CRS.from_epsg(srid):
+    if data.wkb is not None and not data.wkb.null_count and data.declared_type and data.crs == CRS.from_epsg(srid):
         try:
             _load_rows(staging, columns, EWKB.from_arrow(data.wkb, srid), data.declared_type, srid)
         except psycopg2.DataError:
