@@ -368,21 +368,36 @@ def _encoded_chunks(columns: dict[str, tuple[str, Sequence]], ewkb: EWKB | None,
 def _prefetch(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
     """Encode the next chunks in a thread while PostgreSQL ingests the current one (numpy frees the GIL)."""
     q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
     done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce():
         try:
             for chunk in chunks:
-                q.put(chunk)
+                if not put(chunk):
+                    return  # the consumer gave up (the COPY failed): stop encoding
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            q.put(exc)
-        q.put(done)
+            put(exc)
+            return
+        put(done)
 
     threading.Thread(target=produce, daemon=True).start()
-    while (item := q.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class _ChunkReader(io.RawIOBase):

@@ -37,3 +37,15 @@ def test_home_page_switches_to_english(client):
     text = resp.content.decode()
     assert '<html lang="en">' in text
     assert "City spatial decision-support platform" in text
+
+
+def test_openapi_schema_validates_without_warnings():
+    """The schema is part of the API: every view documents its parameters and responses."""
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_DIR
+
+    res = subprocess.run([sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file",
+                          "/dev/null"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
