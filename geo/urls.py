@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
+
+from layers.serving.views import tilejson, vector_tile
 
 from .health import health
 
@@ -21,6 +23,9 @@ api_v1 = [
 urlpatterns = [
     path("api/health", health, name="health"),
     path("api/v1/", include(api_v1)),
+    re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.mvt$", vector_tile,
+            name="vector-tile"),
+    re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)\.json$", tilejson, name="tilejson"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

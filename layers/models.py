@@ -101,6 +101,10 @@ class Layer(models.Model):
     allowed_groups = models.ManyToManyField(Group, blank=True, related_name="visible_layers")
     table_name = models.CharField(max_length=63, blank=True)
     raster_path = models.CharField(max_length=500, blank=True)
+    min_zoom = models.PositiveSmallIntegerField(default=0, help_text="vector tiles start at this zoom (set from "
+                                                "the layer's density on import: no tile carries ~8k+ features)")
+    tile_attributes = ArrayField(models.CharField(max_length=63), default=list, blank=True,
+                                 help_text="attributes in tiles below zoom 14 (all attributes from 14 on)")
     current_version = models.ForeignKey("LayerVersion", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -214,3 +218,16 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class LayerUsage(models.Model):
+    """Requests to a layer in a month, by kind (features, tile, download, …), flushed from Redis counters."""
+
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="usage")
+    month = models.DateField(help_text="first day of the month")
+    kind = models.CharField(max_length=20)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-month", "kind"]
+        constraints = [models.UniqueConstraint(fields=["layer", "month", "kind"], name="unique_layer_usage")]

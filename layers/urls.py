@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .serving.views import FeatureListView, FeatureView, UsageView
 from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
 
 router = DefaultRouter()
@@ -7,4 +9,9 @@ router.register("layers", LayerViewSet, basename="layer")
 router.register("imports", ImportJobViewSet, basename="importjob")
 router.register("themes", ThemeViewSet, basename="theme")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("layers/<slug:slug>/features/", FeatureListView.as_view(), name="layer-features"),
+    path("layers/<slug:slug>/features/<int:fid>/", FeatureView.as_view(), name="layer-feature"),
+    path("layers/<slug:slug>/usage/", UsageView.as_view(), name="layer-usage"),
+    *router.urls,
+]

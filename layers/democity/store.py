@@ -16,6 +16,7 @@ from geo.crs import transform
 from layers.catalog import default_style, describe_table, extent_lonlat
 from layers.models import Layer, LayerVersion, Theme
 from layers.pgload import EWKB, write_features
+from layers.serving.tiles import min_zoom_for
 
 from .city import SRID, DemoCity
 from .terrain import write_dem
@@ -58,6 +59,13 @@ def store(city: DemoCity, schema: str = DEMO_SCHEMA, progress=print) -> dict[str
     return counts
 
 
+# attributes in the overview tiles (below zoom 14)
+TILE_ATTRIBUTES = {
+    "districts": ["name", "population"], "villages": ["name", "district", "population", "density_per_km2"],
+    "roads": ["name", "road_class", "width_m"], "parcels": ["land_use_code"], "buildings": ["floors", "height_m"],
+    "facilities": ["name", "kind"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
+    "rivers": ["name"], "flood_zones": ["depth_class"],
+}
 # layer → (theme, owner agency, visibility, abstract)
 CATALOG = {
     "districts": ("admin", "民政局", "public", "行政區界與人口統計（示範城市）"),
@@ -109,7 +117,9 @@ def _entry(slug, table, title_zh, title_en, theme, agency, visibility, abstract,
         geometry_type=info["geometry_type"], feature_count=info["feature_count"], attributes=info["attributes"],
         native_extent=info["native_extent"], extent=info["extent"], source_crs=f"EPSG:{SRID}",
         srid=settings.WORKING_SRID, source=f"civgis demo city, seed {city.seed}, size {city.size}",
-        license="CC0 (synthetic data)", update_frequency="static")
+        license="CC0 (synthetic data)", update_frequency="static",
+        min_zoom=min_zoom_for(info["feature_count"], info["native_extent"]) if kind == Layer.Kind.VECTOR else 0,
+        tile_attributes=TILE_ATTRIBUTES.get(table, []))
     version = LayerVersion.objects.create(layer=layer, number=1, table_name=table, feature_count=layer.feature_count,
                                           source_name="make_demo_city", note="generated")
     layer.current_version = version

@@ -29,6 +29,7 @@ from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, table_name
 from layers.pgload import EWKB, finish_table, finish_table_in_parallel, load_rows
+from layers.serving.tiles import min_zoom_for
 
 from .errors import ImportProblem
 from .geometry import clean, reproject
@@ -291,6 +292,8 @@ def publish(job: ImportJob, prepared: Prepared, only: bool = True) -> Layer:
     layer.source_crs = prepared.source_crs
     layer.srid = settings.WORKING_SRID
     layer.current_version = version
+    if prepared.kind == "vector":
+        layer.min_zoom = min_zoom_for(layer.feature_count, layer.native_extent)
     layer.save()
     catalog.default_style(layer)
     job.layers.add(layer)

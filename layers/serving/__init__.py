@@ -1,0 +1,1 @@
+"""Everything that reads a layer for a client: features, tiles, downloads, raster tiles, usage counts."""

@@ -1,0 +1,55 @@
+"""GeoJSON features of a layer, built by PostgreSQL (one query for the page, one for the total)."""
+
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, Layer
+
+from . import query
+
+
+def _precision(srid: int) -> int:
+    return 7 if srid in (4326, 3824, 4258) else 2  # ~1 cm either way
+
+
+def feature_sql(layer: Layer, names: list[str], srid: int) -> sql.Composable:
+    props = sql.SQL(", ").join(sql.Identifier("t", n) for n in names) if names else sql.SQL("")
+    props_json = sql.SQL("(SELECT to_json(p) FROM (SELECT {}) p)").format(props) if names else sql.SQL("'{}'::json")
+    geometry = (sql.SQL("ST_AsGeoJSON(ST_Transform(t.geom, {}), {})::json").format(
+        sql.Literal(srid), sql.Literal(_precision(srid))) if layer.kind == Layer.Kind.VECTOR else sql.SQL("NULL"))
+    return sql.SQL("json_build_object('type', 'Feature', 'id', t.fid, 'geometry', {}, 'properties', {})::text").format(
+        geometry, props_json)
+
+
+def collection(layer: Layer, params) -> tuple[str, int, int]:
+    """(FeatureCollection JSON, number matched, number returned) for one page."""
+    names = query.properties(layer, params)
+    srid = query.output_srid(params)
+    limit, offset = query.page(params)
+    conditions = query.where(layer, params)
+    table = sql.Identifier(DATA_SCHEMA, layer.table_name)
+    page_sql = sql.SQL("SELECT {} FROM {} t{}{} LIMIT {} OFFSET {}").format(
+        feature_sql(layer, names, srid), table, query.where_sql(conditions), query.order_by(layer, params),
+        sql.Literal(limit), sql.Literal(offset))
+    with connection.cursor() as cur:
+        cur.execute(page_sql)
+        features = [row[0] for row in cur.fetchall()]
+        if conditions or offset or len(features) == limit:
+            cur.execute(sql.SQL("SELECT count(*) FROM {} t{}").format(table, query.where_sql(conditions)))
+            matched = cur.fetchone()[0]
+        else:
+            matched = len(features)
+    crs = f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+    body = (f'{{"type":"FeatureCollection","numberMatched":{matched},"numberReturned":{len(features)},'
+            f'"crs":"{crs}","features":[' + ",".join(features) + "]")
+    return body, matched, len(features)
+
+
+def one(layer: Layer, fid: int, params) -> str | None:
+    names = query.properties(layer, params)
+    srid = query.output_srid(params)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {} FROM {} t WHERE t.fid = {}").format(
+            feature_sql(layer, names, srid), sql.Identifier(DATA_SCHEMA, layer.table_name), sql.Literal(fid)))
+        row = cur.fetchone()
+    return row[0] if row else None

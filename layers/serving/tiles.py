@@ -1,0 +1,88 @@
+"""Mapbox vector tiles from ST_AsMVT, filtered through the layer's GiST index in its own CRS.
+
+Keeping tiles small enough for a browser is part of serving: a layer has a minimum zoom (set from its density
+on import), carries only its chosen attributes below zoom 14, and below zoom 14 its lines and polygons are
+simplified to a tile pixel and those smaller than a pixel are left out.
+"""
+
+import math
+
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, Layer
+
+from . import query
+from .access import BadRequest
+
+EXTENT = 4096
+BUFFER = 64
+MAX_ZOOM = 22
+DETAIL_ZOOM = 14  # from here on: every attribute, no simplification
+WEB_MERCATOR_WIDTH = 2 * math.pi * 6378137
+MAX_FEATURES_PER_TILE = 8000
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    if not 0 <= z <= MAX_ZOOM:
+        raise BadRequest(f"zoom {z} is out of range 0–{MAX_ZOOM}")
+    if not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise BadRequest(f"tile {z}/{x}/{y} does not exist: x and y must be in 0–{2**z - 1} at zoom {z}")
+
+
+def pixel_m(z: int) -> float:
+    """Size of one tile-grid unit (1/4096 of a tile) in metres at zoom z, roughly (Web Mercator at the equator;
+    TWD97 metres near Taiwan are within 10 % of it, which is plenty for simplification)."""
+    return WEB_MERCATOR_WIDTH / 2**z / EXTENT * math.cos(math.radians(24))
+
+
+def tile_sql(layer: Layer, z: int, x: int, y: int, params) -> sql.Composable:
+    names = [a["name"] for a in layer.attributes]
+    if z < DETAIL_ZOOM:
+        names = [n for n in layer.tile_attributes if n in names]
+    geom = sql.SQL("t.geom")
+    keep = []
+    if z < DETAIL_ZOOM and layer.geometry_type not in ("Point", "MultiPoint"):
+        tolerance = pixel_m(z)
+        geom = sql.SQL("ST_Simplify(t.geom, {}, true)").format(sql.Literal(tolerance))
+        # smaller than a pixel both ways: invisible, so not sent
+        keep.append(sql.SQL("(ST_XMax(t.geom) - ST_XMin(t.geom) > {p} OR ST_YMax(t.geom) - ST_YMin(t.geom) > {p})")
+                    .format(p=sql.Literal(tolerance)))
+    margin = sql.Literal(WEB_MERCATOR_WIDTH / 2**z * BUFFER / EXTENT)
+    conditions = [sql.SQL("t.geom && ST_Transform(ST_Expand(b.e, {}), {})").format(margin, sql.Literal(layer.srid)),
+                  *keep, *query.where(layer, params)]
+    columns = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier("t", n)) for n in names)
+    return sql.SQL(
+        "WITH b AS (SELECT ST_TileEnvelope({z}, {x}, {y}) AS e) "
+        "SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
+        "SELECT t.fid{columns}, ST_AsMVTGeom(ST_Transform({geom}, 3857), b.e, {extent}, {buffer}, true) AS geom "
+        "FROM {table} t, b WHERE {where}) q WHERE q.geom IS NOT NULL"
+    ).format(z=sql.Literal(z), x=sql.Literal(x), y=sql.Literal(y), name=sql.Literal(layer.slug),
+             extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), columns=columns, geom=geom,
+             table=sql.Identifier(DATA_SCHEMA, layer.table_name), where=sql.SQL(" AND ").join(conditions))
+
+
+def tile(layer: Layer, z: int, x: int, y: int, params) -> bytes:
+    check_tile(z, x, y)
+    if layer.kind != Layer.Kind.VECTOR:
+        raise BadRequest(f"layer {layer.slug!r} is a {layer.kind} layer: it has no vector tiles")
+    if z < layer.min_zoom:
+        return b""
+    with connection.cursor() as cur:
+        cur.execute(tile_sql(layer, z, x, y, params))
+        return bytes(cur.fetchone()[0] or b"")
+
+
+def min_zoom_for(feature_count: int, native_extent: list[float] | None) -> int:
+    """The lowest zoom whose tiles carry at most ~MAX_FEATURES_PER_TILE features at the layer's mean density."""
+    if not native_extent or feature_count <= MAX_FEATURES_PER_TILE:
+        return 0
+    west, south, east, north = native_extent
+    area = max((east - west) * (north - south), 1.0)
+    density = feature_count / area
+    for z in range(0, MAX_ZOOM + 1):
+        tile_side = WEB_MERCATOR_WIDTH / 2**z * math.cos(math.radians(24))
+        # dense cities are ~4× their mean density: aim the densest tiles, not the average ones, at the cap
+        if 4 * density * tile_side**2 <= MAX_FEATURES_PER_TILE:
+            return z
+    return MAX_ZOOM

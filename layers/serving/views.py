@@ -1,0 +1,163 @@
+"""Serving layers: features (GeoJSON), vector tiles, TileJSON, usage counts.
+
+Every path answers 404 for a layer the user may not see, exactly as for one that does not exist, and counts
+the request (serving.usage).
+"""
+
+import json
+from urllib.parse import urlencode
+
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.views import APIView
+
+from layers.models import Layer, LayerUsage
+
+from . import features, tiles, usage
+from .access import BadRequest, visible_layer
+
+GEOJSON = "application/geo+json"
+FEATURE_PARAMS = [
+    OpenApiParameter("bbox", str, description="west,south,east,north in lon/lat"),
+    OpenApiParameter("properties", str, description="attributes to include, comma-separated (default: all)"),
+    OpenApiParameter("sort", str, description="attributes to sort by, '-' for descending: sort=-land_value,fid"),
+    OpenApiParameter("crs", str, description="output CRS as an EPSG code: 4326 (default), 3826, 3857 …"),
+    OpenApiParameter("limit", int, description="page size, 1–10,000 (default 100)"),
+    OpenApiParameter("offset", int, description="features to skip"),
+    OpenApiParameter("<attribute>[__op]", str, description="filters: =, __ne, __lt, __lte, __gt, __gte, "
+                     "__in (comma-separated), __like / __ilike (text, % wildcards), __isnull (true/false)"),
+]
+
+
+def bad_request(exc: BadRequest) -> JsonResponse:
+    return JsonResponse({"detail": str(exc)}, status=400, json_dumps_params={"ensure_ascii": False})
+
+
+def cache_headers(response: HttpResponse, layer: Layer) -> HttpResponse:
+    """Clients may keep a layer's tiles until it changes: the ETag names the served version and metadata."""
+    version = layer.current_version_id or 0
+    response["ETag"] = f'"{layer.pk}-{version}-{int(layer.updated_at.timestamp())}"'
+    if layer.visibility == Layer.Visibility.PUBLIC:
+        response["Cache-Control"] = "public, max-age=300"
+    else:
+        response["Cache-Control"] = "private, max-age=300"
+        response["Vary"] = "Cookie, Authorization"
+    return response
+
+
+def not_modified(request, layer: Layer) -> HttpResponse | None:
+    probe = cache_headers(HttpResponse(), layer)
+    if request.headers.get("If-None-Match") == probe["ETag"]:
+        response = HttpResponse(status=304)
+        return cache_headers(response, layer)
+    return None
+
+
+class FeatureListView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Features of a layer as GeoJSON, filtered, sorted and paged", parameters=FEATURE_PARAMS,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON FeatureCollection "
+                                                   "with numberMatched, numberReturned and next/prev links"),
+                              400: OpenApiResponse(description="a bad parameter, named in `detail`"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, "features")
+        if layer.kind == Layer.Kind.RASTER:
+            return bad_request(BadRequest(f"layer {slug!r} is a raster: read it as tiles or by point"))
+        try:
+            body, matched, returned = features.collection(layer, request.query_params)
+        except BadRequest as exc:
+            return bad_request(exc)
+        links = _page_links(request, matched, returned)
+        return HttpResponse(body + ',"links":' + json.dumps(links) + "}", content_type=GEOJSON)
+
+
+def _page_links(request, matched: int, returned: int) -> list[dict]:
+    params = request.query_params.copy()
+    limit = int(params.get("limit", 100))
+    offset = int(params.get("offset", 0))
+    base = request.build_absolute_uri(request.path)
+    links = [{"rel": "self", "href": request.build_absolute_uri(), "type": GEOJSON}]
+    if offset + returned < matched:
+        params["offset"] = offset + limit
+        links.append({"rel": "next", "href": f"{base}?{urlencode(params, doseq=True)}", "type": GEOJSON})
+    if offset > 0:
+        params["offset"] = max(0, offset - limit)
+        links.append({"rel": "prev", "href": f"{base}?{urlencode(params, doseq=True)}", "type": GEOJSON})
+    return links
+
+
+class FeatureView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="One feature by id", parameters=FEATURE_PARAMS[1:2] + FEATURE_PARAMS[3:4],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON Feature"),
+                              404: OpenApiResponse(description="no such feature or layer")})
+    def get(self, request, slug, fid):
+        layer = visible_layer(request, slug, "features")
+        try:
+            feature = features.one(layer, int(fid), request.query_params)
+        except BadRequest as exc:
+            return bad_request(exc)
+        if feature is None:
+            return JsonResponse({"detail": f"layer {slug!r} has no feature {fid}"}, status=404)
+        return HttpResponse(feature, content_type=GEOJSON)
+
+
+class UsageView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(summary="Requests to a layer per month and kind (owner agency and admins)",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, None)
+        if not layer.can_edit(request.user):
+            return JsonResponse({"detail": "usage figures are for the layer's owner agency and admins"}, status=403)
+        totals: dict[tuple[str, str], int] = {}
+        for row in LayerUsage.objects.filter(layer=layer):
+            totals[(row.month.strftime("%Y-%m"), row.kind)] = row.count
+        for (month, slug_, kind), n in usage.pending().items():
+            if slug_ == layer.slug:
+                totals[(month, kind)] = totals.get((month, kind), 0) + n
+        months: dict[str, dict[str, int]] = {}
+        for (month, kind), n in sorted(totals.items(), reverse=True):
+            months.setdefault(month, {})[kind] = n
+        return JsonResponse({"layer": layer.slug, "months": months})
+
+
+@require_GET
+def vector_tile(request, slug, z, x, y):
+    layer = visible_layer(request, slug, "tile")
+    cached = not_modified(request, layer)
+    if cached:
+        return cached
+    try:
+        data = tiles.tile(layer, int(z), int(x), int(y), request.GET)
+    except BadRequest as exc:
+        return bad_request(exc)
+    response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile", status=200 if data else 204)
+    return cache_headers(response, layer)
+
+
+@require_GET
+def tilejson(request, slug):
+    layer = visible_layer(request, slug, "metadata")
+    if layer.kind != Layer.Kind.VECTOR:
+        return bad_request(BadRequest(f"layer {slug!r} is a {layer.kind} layer: it has no vector tiles"))
+    template = request.build_absolute_uri(reverse("vector-tile", args=[slug, 0, 0, 0])).replace(
+        "/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
+    fields = {a["name"]: a.get("label") or a["type"] for a in layer.attributes}
+    doc = {
+        "tilejson": "3.0.0", "name": layer.title_zh, "description": layer.abstract, "version": "1.0.0",
+        "attribution": layer.owner_agency.name if layer.owner_agency else "", "scheme": "xyz", "tiles": [template],
+        "minzoom": layer.min_zoom, "maxzoom": tiles.MAX_ZOOM,
+        "bounds": list(layer.extent.extent) if layer.extent else [-180, -85.05, 180, 85.05],
+        "vector_layers": [{"id": layer.slug, "description": layer.title_zh, "minzoom": layer.min_zoom,
+                           "maxzoom": tiles.MAX_ZOOM, "fields": fields}],
+    }
+    return cache_headers(JsonResponse(doc, json_dumps_params={"ensure_ascii": False}), layer)

@@ -1,0 +1,210 @@
+"""Serving the demo city's layers: features, vector tiles, TileJSON, usage — with permissions on every path."""
+
+import math
+
+import mapbox_vector_tile
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from rest_framework.test import APIClient
+
+from layers.democity.city import generate
+from layers.democity.store import register, store
+from layers.models import Layer
+from layers.serving import usage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def city(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        import importlib
+
+        from django.apps import apps
+
+        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
+        demo = generate(seed=11, size=0.2)
+        store(demo, progress=lambda _m: None)
+        register(demo)
+        yield demo
+        Layer.objects.all().delete()
+        with connection.cursor() as cur:
+            cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
+
+
+@pytest.fixture
+def clerk(city):
+    user = User.objects.create_user("clerk", password="pw")
+    user.groups.add(Group.objects.get(name="地政局"))
+    return user
+
+
+def client(user=None) -> APIClient:
+    c = APIClient()
+    if user:
+        c.force_login(user)  # a session, as the viewer has: tiles are plain views
+    return c
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def city_centre() -> tuple[float, float]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Transform(ST_SetSRID(ST_Centroid("
+                    "ST_Extent(geom))::geometry, 3826), 4326) c FROM layerdata.parcels) s")
+        return cur.fetchone()
+
+
+def centre_tile(z: int) -> tuple[int, int, int]:
+    return (z, *tile_of(*city_centre(), z))
+
+
+def test_features_are_geojson_with_paging(city):
+    resp = client().get("/api/v1/layers/roads/features/?limit=5&properties=name,width_m")
+    assert resp.status_code == 200 and resp["Content-Type"] == "application/geo+json"
+    body = resp.json()
+    assert body["type"] == "FeatureCollection" and body["numberReturned"] == 5
+    assert body["numberMatched"] == len(city.layers["roads"])
+    feature = body["features"][0]
+    assert set(feature["properties"]) == {"name", "width_m"} and feature["geometry"]["type"] == "LineString"
+    lon, lat = feature["geometry"]["coordinates"][0]
+    assert 121 < lon < 121.6 and 24.7 < lat < 25.2
+    nxt = next(link["href"] for link in body["links"] if link["rel"] == "next")
+    second = client().get(nxt).json()
+    assert {f["id"] for f in second["features"]}.isdisjoint({f["id"] for f in body["features"]})
+
+
+def test_filters_sort_crs_and_bbox(city):
+    c = client()
+    wide = c.get("/api/v1/layers/roads/features/?road_class=arterial&sort=-width_m,fid&limit=1000").json()
+    assert wide["numberMatched"] == sum(1 for v in city.layers["roads"].columns["road_class"][1] if v == "arterial")
+    widths = [f["properties"]["width_m"] for f in wide["features"]]
+    assert widths == sorted(widths, reverse=True)
+    some = c.get("/api/v1/layers/roads/features/?road_class__in=arterial,collector&width_m__gte=20").json()
+    assert all(f["properties"]["width_m"] >= 20 for f in some["features"])
+    like = c.get("/api/v1/layers/roads/features/?name__like=%25路%25&limit=3").json()
+    assert all("路" in f["properties"]["name"] for f in like["features"])
+    tm2 = c.get("/api/v1/layers/roads/features/?crs=3826&limit=1").json()
+    x, y = tm2["features"][0]["geometry"]["coordinates"][0]
+    assert 250_000 < x < 310_000 and 2_740_000 < y < 2_790_000 and tm2["crs"].endswith("/3826")
+    everything = c.get("/api/v1/layers/roads/features/?limit=1").json()["numberMatched"]
+    west, south = city_centre()
+    boxed = c.get(f"/api/v1/layers/roads/features/?bbox={west},{south},{west + 0.01},{south + 0.01}&limit=1").json()
+    assert 0 < boxed["numberMatched"] < everything
+
+
+@pytest.mark.parametrize("query, message", [
+    ("nope=1", "unknown filter 'nope'"),
+    ("width_m=wide", "not a valid double precision"),
+    ("width_m__near=3", "unknown operator __near"),
+    ("width_m__like=3", "LIKE needs a text attribute"),
+    ("limit=100000", "limit must be between 1 and 10,000"),
+    ("limit=x", "whole numbers"),
+    ("crs=999999", "EPSG:999999 is not a CRS"),
+    ("crs=web", "give an EPSG code"),
+    ("bbox=1,2,3", "west,south,east,north"),
+    ("properties=nope", "no attribute(s) nope"),
+    ("sort=nope", "no attribute 'nope'"),
+])
+def test_bad_feature_queries_are_400_with_a_reason(city, query, message):
+    resp = client().get(f"/api/v1/layers/roads/features/?{query}")
+    assert resp.status_code == 400
+    assert message in resp.json()["detail"]
+
+
+def test_one_feature(city):
+    resp = client().get("/api/v1/layers/roads/features/1/?crs=3826")
+    assert resp.status_code == 200 and resp.json()["id"] == 1
+    assert client().get("/api/v1/layers/roads/features/999999/").status_code == 404
+
+
+def test_every_path_hides_layers_the_user_may_not_see(city, clerk):
+    """parcels are internal: anonymous users get 404 everywhere, as for a layer that does not exist."""
+    z, x, y = centre_tile(14)
+    paths = ["/api/v1/layers/parcels/features/", "/api/v1/layers/parcels/features/1/",
+             f"/tiles/parcels/{z}/{x}/{y}.mvt", "/tiles/parcels.json", "/api/v1/layers/parcels/"]
+    for path in paths:
+        assert client().get(path).status_code == 404, path
+        assert client().get(path.replace("parcels", "no-such-layer")).status_code == 404, path
+        assert client(clerk).get(path).status_code == 200, path
+    Layer.objects.filter(slug="parcels").update(visibility="restricted")
+    other = User.objects.create_user("other")
+    for path in paths:
+        assert client(other).get(path).status_code == 404, path
+        assert client(clerk).get(path).status_code == 200, path  # owner agency 地政局
+    assert "parcels" not in {e["slug"] for e in client(other).get("/api/v1/layers/?limit=100").json()["results"]}
+
+
+def test_vector_tile_with_cache_headers(city, clerk):
+    z, x, y = centre_tile(15)
+    resp = client(clerk).get(f"/tiles/parcels/{z}/{x}/{y}.mvt")
+    assert resp.status_code == 200 and resp["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    decoded = mapbox_vector_tile.decode(resp.content)
+    parcels = decoded["parcels"]["features"]
+    assert parcels and {"land_use", "parcel_no"} <= set(parcels[0]["properties"])
+    assert resp["Cache-Control"].startswith("private") and resp["ETag"]
+    again = client(clerk).get(f"/tiles/parcels/{z}/{x}/{y}.mvt", HTTP_IF_NONE_MATCH=resp["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    layer = Layer.objects.get(slug="parcels")
+    layer.save()  # metadata changed (as a re-import or restore changes the version): the ETag changes
+    assert client(clerk).get(f"/tiles/parcels/{z}/{x}/{y}.mvt", HTTP_IF_NONE_MATCH=resp["ETag"]).status_code == 200
+    public = client().get(f"/tiles/roads/{z}/{x}/{y}.mvt")
+    assert public["Cache-Control"].startswith("public")
+
+
+def test_overview_tiles_are_trimmed_and_simplified(city):
+    z, x, y = centre_tile(12)
+    resp = client().get(f"/tiles/roads/{z}/{x}/{y}.mvt")
+    roads = mapbox_vector_tile.decode(resp.content)["roads"]["features"]
+    assert roads and set(roads[0]["properties"]) <= {"name", "road_class", "width_m"}
+
+
+def test_tiles_below_min_zoom_are_empty_and_bad_tiles_400(city, clerk):
+    layer = Layer.objects.get(slug="parcels")
+    Layer.objects.filter(pk=layer.pk).update(min_zoom=14)
+    z, x, y = centre_tile(10)
+    assert client(clerk).get(f"/tiles/parcels/{z}/{x}/{y}.mvt").status_code == 204
+    for path, message in [("/tiles/roads/23/0/0.mvt", "zoom 23 is out of range"),
+                          ("/tiles/roads/3/8/0.mvt", "does not exist"), ("/tiles/roads/3/-1/0.mvt", "does not exist"),
+                          ("/tiles/demo-dem/3/0/0.mvt", "raster layer")]:
+        resp = client().get(path)
+        assert resp.status_code == 400 and message in resp.json()["detail"], path
+
+
+def test_tilejson(city):
+    doc = client().get("/tiles/roads.json").json()
+    assert doc["tiles"][0].endswith("/tiles/roads/{z}/{x}/{y}.mvt")
+    assert doc["vector_layers"][0]["id"] == "roads" and "width_m" in doc["vector_layers"][0]["fields"]
+    west, south, east, north = doc["bounds"]
+    assert 121 < west < east < 121.6 and 24.7 < south < north < 25.2
+
+
+def test_min_zoom_follows_density(city):
+    from layers.serving.tiles import min_zoom_for
+
+    assert Layer.objects.get(slug="districts").min_zoom == 0
+    extent = [255_000, 2_745_000, 300_000, 2_782_000]
+    size_50_parcels, size_5_parcels = min_zoom_for(960_000, extent), min_zoom_for(96_000, extent)
+    assert size_50_parcels == size_5_parcels + 2  # ten times denser: about two zoom levels later (4× per level)
+    assert 13 <= size_50_parcels <= 16
+
+
+def test_requests_are_counted_and_flushed(city, clerk):
+    usage._redis().delete(*usage._redis().keys("civgis:usage:*") or ["none"])
+    for _ in range(3):
+        client().get("/api/v1/layers/roads/features/?limit=1")
+    client().get("/tiles/roads/14/0/0.mvt")
+    client().get("/tiles/roads.json")
+    admin = User.objects.create_superuser("root")
+    months = client(admin).get("/api/v1/layers/roads/usage/").json()["months"]
+    [counts] = months.values()
+    assert counts == {"features": 3, "tile": 1, "metadata": 1}
+    assert usage.flush() == 3
+    assert client(admin).get("/api/v1/layers/roads/usage/").json()["months"] == months
+    assert client(clerk).get("/api/v1/layers/roads/usage/").status_code == 403  # roads belong to 交通局
