@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .serving.views import FeatureListView, FeatureView, UsageView
+from .serving.views import DownloadView, FeatureListView, FeatureView, UsageView
 from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
 
 router = DefaultRouter()
@@ -13,5 +13,6 @@ urlpatterns = [
     path("layers/<slug:slug>/features/", FeatureListView.as_view(), name="layer-features"),
     path("layers/<slug:slug>/features/<int:fid>/", FeatureView.as_view(), name="layer-feature"),
     path("layers/<slug:slug>/usage/", UsageView.as_view(), name="layer-usage"),
+    path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
     *router.urls,
 ]

@@ -208,3 +208,58 @@ def test_requests_are_counted_and_flushed(city, clerk):
     assert usage.flush() == 3
     assert client(admin).get("/api/v1/layers/roads/usage/").json()["months"] == months
     assert client(clerk).get("/api/v1/layers/roads/usage/").status_code == 403  # roads belong to 交通局
+
+
+def download(c, path):
+    resp = c.get(path)
+    body = b"".join(resp.streaming_content) if resp.streaming else resp.content
+    return resp, body
+
+
+def test_download_geojson_and_csv_stream_the_filtered_subset(city):
+    import csv
+    import io
+    import json
+
+    resp, body = download(client(), "/api/v1/layers/roads/download/?road_class=arterial")
+    assert resp.streaming and 'filename="roads.geojson"' in resp["Content-Disposition"]
+    doc = json.loads(body)
+    arterials = sum(1 for v in city.layers["roads"].columns["road_class"][1] if v == "arterial")
+    assert len(doc["features"]) == arterials and {f["properties"]["road_class"] for f in doc["features"]} == {
+        "arterial"}
+    resp, body = download(client(), "/api/v1/layers/wifi-hotspots/download/?format=csv&coords=xy&crs=3826")
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][-2:] == ["x", "y"] and len(rows) - 1 == len(city.layers["wifi_hotspots"])
+    assert 250_000 < float(rows[1][-2]) < 310_000
+    resp, body = download(client(), "/api/v1/layers/roads/download/?format=csv&limit=3")
+    assert rows and body.decode("utf-8-sig").splitlines()[0].endswith(",wkt")
+
+
+def test_download_geopackage_and_shapefile(city, tmp_path):
+    import zipfile
+
+    import pyogrio
+
+    resp, body = download(client(), "/api/v1/layers/facilities/download/?format=gpkg&kind=library")
+    (tmp_path / "f.gpkg").write_bytes(body)
+    meta, _f, _g, fields = pyogrio.raw.read(tmp_path / "f.gpkg")
+    libraries = sum(1 for k in city.layers["facilities"].columns["kind"][1] if k == "library")
+    assert len(fields[0]) == libraries and meta["crs"] == "EPSG:3826"
+    resp, body = download(client(), "/api/v1/layers/facilities/download/?format=shp&crs=4326")
+    (tmp_path / "f.zip").write_bytes(body)
+    with zipfile.ZipFile(tmp_path / "f.zip") as zf:
+        names = set(zf.namelist())
+        assert {"facilities.shp", "facilities.shx", "facilities.dbf", "facilities.prj", "facilities.cpg"} <= names
+        zf.extractall(tmp_path / "shp")
+    meta, _f, _g, fields = pyogrio.raw.read(tmp_path / "shp" / "facilities.shp")
+    assert meta["crs"] == "EPSG:4326" and "圖書館" in "".join(str(v) for v in fields[meta["fields"].tolist().index(
+        "kind_zh")])
+
+
+def test_download_bad_input_and_hidden_layers(city):
+    for query, message in [("format=xls", "use one of"), ("format=csv&coords=xy", "coords=xy is for point layers"),
+                           ("nope=1", "unknown filter")]:
+        resp = client().get(f"/api/v1/layers/roads/download/?{query}")
+        assert resp.status_code == 400 and message in resp.json()["detail"], query
+    assert client().get("/api/v1/layers/parcels/download/").status_code == 404

@@ -5,9 +5,10 @@ the request (serving.usage).
 """
 
 import json
+import shutil
 from urllib.parse import urlencode
 
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 
 from layers.models import Layer, LayerUsage
 
-from . import features, tiles, usage
+from . import downloads, features, tiles, usage
 from .access import BadRequest, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -161,3 +162,37 @@ def tilejson(request, slug):
                            "maxzoom": tiles.MAX_ZOOM, "fields": fields}],
     }
     return cache_headers(JsonResponse(doc, json_dumps_params={"ensure_ascii": False}), layer)
+
+
+class DownloadView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Download a layer or a filtered subset (streamed)", parameters=[
+        OpenApiParameter("format", str, enum=list(downloads.FORMATS), description="default geojson"),
+        OpenApiParameter("coords", str, enum=["wkt", "xy"], description="CSV geometry: WKT, or X/Y for points"),
+        *FEATURE_PARAMS[:4], FEATURE_PARAMS[-1]],
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY), 400: OpenApiResponse(description="bad parameter")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, "download")
+        params = request.query_params
+        fmt = params.get("format", "geojson")
+        if fmt not in downloads.FORMATS:
+            return bad_request(BadRequest(f"format={fmt!r}: use one of {', '.join(downloads.FORMATS)}"))
+        if layer.kind == Layer.Kind.RASTER:
+            return bad_request(BadRequest(f"layer {slug!r} is a raster: download its tiles or ask for the COG"))
+        if layer.kind == Layer.Kind.TABLE and fmt == "shp":
+            return bad_request(BadRequest("a table without geometry downloads as csv, geojson or gpkg"))
+        try:
+            if fmt == "geojson":
+                response = StreamingHttpResponse(downloads.geojson(layer, params), content_type=downloads.FORMATS[fmt])
+            elif fmt == "csv":
+                response = StreamingHttpResponse(downloads.csv_rows(layer, params), content_type=downloads.FORMATS[fmt])
+            else:
+                path = downloads.ogr_file(layer, params, "GPKG" if fmt == "gpkg" else "ESRI Shapefile")
+                response = FileResponse(open(path, "rb"), content_type=downloads.FORMATS[fmt])  # noqa: SIM115
+                response._resource_closers.append(lambda: shutil.rmtree(path.parent, ignore_errors=True))
+        except BadRequest as exc:
+            return bad_request(exc)
+        extension = {"shp": "zip"}.get(fmt, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{layer.table_name}.{extension}"'
+        return response
