@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .serving.views import DownloadView, FeatureListView, FeatureView, UsageView
+from .serving.views import DownloadView, FeatureListView, FeatureView, PointValueView, UsageView
 from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
 
 router = DefaultRouter()
@@ -14,5 +14,6 @@ urlpatterns = [
     path("layers/<slug:slug>/features/<int:fid>/", FeatureView.as_view(), name="layer-feature"),
     path("layers/<slug:slug>/usage/", UsageView.as_view(), name="layer-usage"),
     path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
+    path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),
     *router.urls,
 ]

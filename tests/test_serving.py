@@ -263,3 +263,33 @@ def test_download_bad_input_and_hidden_layers(city):
         resp = client().get(f"/api/v1/layers/roads/download/?{query}")
         assert resp.status_code == 400 and message in resp.json()["detail"], query
     assert client().get("/api/v1/layers/parcels/download/").status_code == 404
+
+
+def test_raster_tiles_and_point_values(city, settings):
+    import rasterio
+
+    from layers.democity.store import dem_path
+
+    z, x, y = centre_tile(13)
+    resp = client().get(f"/tiles/demo-dem/{z}/{x}/{y}.png")
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/png"
+    from rasterio.io import MemoryFile
+
+    with MemoryFile(resp.content) as memory, memory.open() as png:
+        assert (png.width, png.height, png.count) == (256, 256, 4)
+        assert png.read(4).max() == 255  # opaque where the DEM is
+    assert client().get("/tiles/demo-dem/3/0/0.png").status_code == 204  # far from Taiwan: nothing to draw
+    lon, lat = city_centre()
+    value = client().get(f"/api/v1/layers/demo-dem/point/?lon={lon}&lat={lat}").json()
+    with rasterio.open(dem_path()) as dem:
+        expected = next(dem.sample([(value["x"], value["y"])]))[0]
+    assert value["inside"] and value["value"] == pytest.approx(float(expected))
+    outside = client().get("/api/v1/layers/demo-dem/point/?lon=120.0&lat=22.0").json()
+    assert outside["inside"] is False and outside["value"] is None
+    for path, message in [("/api/v1/layers/demo-dem/point/?lon=abc&lat=1", "give lon and lat"),
+                          ("/api/v1/layers/roads/point/?lon=121.3&lat=25", "not a raster")]:
+        resp = client().get(path)
+        assert resp.status_code == 400 and message in resp.json()["detail"]
+    Layer.objects.filter(slug="demo-dem").update(visibility="internal")
+    assert client().get(f"/tiles/demo-dem/{z}/{x}/{y}.png").status_code == 404
+    assert client().get(f"/api/v1/layers/demo-dem/point/?lon={lon}&lat={lat}").status_code == 404

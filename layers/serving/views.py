@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, tiles, usage
+from . import downloads, features, rasters, tiles, usage
 from .access import BadRequest, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -196,3 +196,37 @@ class DownloadView(APIView):
         extension = {"shp": "zip"}.get(fmt, fmt)
         response["Content-Disposition"] = f'attachment; filename="{layer.table_name}.{extension}"'
         return response
+
+
+@require_GET
+def raster_tile(request, slug, z, x, y):
+    layer = visible_layer(request, slug, "tile")
+    cached = not_modified(request, layer)
+    if cached:
+        return cached
+    try:
+        png = rasters.png_tile(layer, int(z), int(x), int(y))
+    except BadRequest as exc:
+        return bad_request(exc)
+    response = HttpResponse(png or b"", content_type="image/png", status=200 if png else 204)
+    return cache_headers(response, layer)
+
+
+class PointValueView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="A raster layer's value at a point (e.g. elevation)", parameters=[
+        OpenApiParameter("lon", float, required=True), OpenApiParameter("lat", float, required=True)],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="value (null outside or on nodata)")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, "point")
+        try:
+            lon, lat = float(request.query_params["lon"]), float(request.query_params["lat"])
+        except (KeyError, ValueError):
+            return bad_request(BadRequest("give lon and lat in degrees, e.g. ?lon=121.3&lat=24.99"))
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            return bad_request(BadRequest(f"lon={lon}, lat={lat} is not a point on Earth"))
+        try:
+            return JsonResponse(rasters.value_at(layer, lon, lat))
+        except BadRequest as exc:
+            return bad_request(exc)
