@@ -275,7 +275,8 @@ def test_raster_tiles_and_point_values(city, settings):
     assert resp.status_code == 200 and resp["Content-Type"] == "image/png"
     from rasterio.io import MemoryFile
 
-    with MemoryFile(resp.content) as memory, memory.open() as png:
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning), MemoryFile(resp.content) as memory, \
+            memory.open() as png:
         assert (png.width, png.height, png.count) == (256, 256, 4)
         assert png.read(4).max() == 255  # opaque where the DEM is
     assert client().get("/tiles/demo-dem/3/0/0.png").status_code == 204  # far from Taiwan: nothing to draw

@@ -55,7 +55,7 @@ def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int
                 _write_cog(src, out, resampling)
             source_crs = crs.to_string()
         with rasterio.open(out) as cog:
-            stats = cog.statistics(1, approx=True)
+            [stats] = cog.stats(indexes=[1], approx=True)
             bands[0].update(min=stats.min, max=stats.max)  # the default colour ramp's span
             messages.append(f"stored as Cloud-Optimized GeoTIFF, {cog.width}×{cog.height} px, "
                             f"{len(cog.overviews(1))} overview levels")

@@ -28,9 +28,11 @@ def collection(layer: Layer, params) -> tuple[str, int, int]:
     limit, offset = query.page(params)
     conditions = query.where(layer, params)
     table = sql.Identifier(DATA_SCHEMA, layer.table_name)
-    page_sql = sql.SQL("SELECT {} FROM {} t{}{} LIMIT {} OFFSET {}").format(
+    # Page first (an index scan when sorted by id), then build JSON for those rows only: PostgreSQL would
+    # otherwise build every matching row's JSON before sorting (1 s per 10k-row page of 200k parcels, not 0.1 s).
+    page_sql = sql.SQL("SELECT {} FROM (SELECT t.* FROM {} t{}{} LIMIT {} OFFSET {}) t{}").format(
         feature_sql(layer, names, srid), table, query.where_sql(conditions), query.order_by(layer, params),
-        sql.Literal(limit), sql.Literal(offset))
+        sql.Literal(limit), sql.Literal(offset), query.order_by(layer, params))
     with connection.cursor() as cur:
         cur.execute(page_sql)
         features = [row[0] for row in cur.fetchall()]

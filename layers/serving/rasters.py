@@ -1,6 +1,7 @@
 """Raster layers: XYZ PNG tiles from the stored Cloud-Optimized GeoTIFF, coloured with the layer's ramp, and
 the value at a point. Overviews in the COG make low-zoom tiles cheap (rasterio reads the right level)."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import rasterio
 from django.conf import settings
 from pyproj import Transformer
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
@@ -42,7 +44,7 @@ def value_range(layer: Layer, dataset) -> tuple[float, float]:
     band = next((b for b in layer.attributes if b.get("name") == "band_1"), {})
     if "min" in band and "max" in band:
         return band["min"], band["max"]
-    stats = dataset.statistics(1, approx=True)
+    [stats] = dataset.stats(indexes=[1], approx=True)
     return stats.min, stats.max
 
 
@@ -71,7 +73,8 @@ def png_tile(layer: Layer, z: int, x: int, y: int) -> bytes | None:
     rgba[3] = np.where(valid, 255, 0)
     if not valid.any():
         return None
-    with MemoryFile() as memory:
+    with warnings.catch_warnings(), MemoryFile() as memory:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a map tile's PNG carries no georeference
         with memory.open(driver="PNG", width=TILE_SIZE, height=TILE_SIZE, count=4, dtype="uint8") as png:
             png.write(rgba)
         return memory.read()
