@@ -61,7 +61,8 @@ def not_modified(request, layer: Layer) -> HttpResponse | None:
 class FeatureListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Features of a layer as GeoJSON, filtered, sorted and paged", parameters=FEATURE_PARAMS,
+    @extend_schema(operation_id="layer_features", summary="Features of a layer as GeoJSON, filtered, sorted and paged",
+                   parameters=FEATURE_PARAMS,
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON FeatureCollection "
                                                    "with numberMatched, numberReturned and next/prev links"),
                               400: OpenApiResponse(description="a bad parameter, named in `detail`"),
@@ -96,7 +97,8 @@ def _page_links(request, matched: int, returned: int) -> list[dict]:
 class FeatureView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="One feature by id", parameters=FEATURE_PARAMS[1:2] + FEATURE_PARAMS[3:4],
+    @extend_schema(operation_id="layer_feature", summary="One feature by id",
+                   parameters=FEATURE_PARAMS[1:2] + FEATURE_PARAMS[3:4],
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON Feature"),
                               404: OpenApiResponse(description="no such feature or layer")})
     def get(self, request, slug, fid):
@@ -113,7 +115,8 @@ class FeatureView(APIView):
 class UsageView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="Requests to a layer per month and kind (owner agency and admins)",
+    @extend_schema(operation_id="layer_usage",
+                   summary="Requests to a layer per month and kind (owner agency and admins)",
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
     def get(self, request, slug):
         layer = visible_layer(request, slug, None)
@@ -167,7 +170,8 @@ def tilejson(request, slug):
 class DownloadView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Download a layer or a filtered subset (streamed)", parameters=[
+    @extend_schema(operation_id="layer_download", summary="Download a layer or a filtered subset (streamed)",
+                   parameters=[
         OpenApiParameter("format", str, enum=list(downloads.FORMATS), description="default geojson"),
         OpenApiParameter("coords", str, enum=["wkt", "xy"], description="CSV geometry: WKT, or X/Y for points"),
         *FEATURE_PARAMS[:4], FEATURE_PARAMS[-1]],
@@ -215,7 +219,8 @@ def raster_tile(request, slug, z, x, y):
 class PointValueView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="A raster layer's value at a point (e.g. elevation)", parameters=[
+    @extend_schema(operation_id="layer_point_value", summary="A raster layer's value at a point (e.g. elevation)",
+                   parameters=[
         OpenApiParameter("lon", float, required=True), OpenApiParameter("lat", float, required=True)],
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="value (null outside or on nodata)")})
     def get(self, request, slug):
