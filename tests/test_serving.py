@@ -28,7 +28,9 @@ def city(django_db_setup, django_db_blocker):
         store(demo, progress=lambda _m: None)
         register(demo)
         yield demo
+        # what this module committed outside the tests' transactions goes again
         Layer.objects.all().delete()
+        Group.objects.all().delete()
         with connection.cursor() as cur:
             cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
 
@@ -124,21 +126,32 @@ def test_one_feature(city):
     assert client().get("/api/v1/layers/roads/features/999999/").status_code == 404
 
 
-def test_every_path_hides_layers_the_user_may_not_see(city, clerk):
-    """parcels are internal: anonymous users get 404 everywhere, as for a layer that does not exist."""
+HIDDEN_PATHS = ["/api/v1/layers/parcels/", "/api/v1/layers/parcels/features/", "/api/v1/layers/parcels/features/1/",
+                "/tiles/parcels/{z}/{x}/{y}.mvt", "/tiles/parcels.json", "/api/v1/layers/parcels/download/",
+                "/api/v1/layers/parcels/download/?format=gpkg"]
+
+
+@pytest.mark.parametrize("template", HIDDEN_PATHS)
+def test_each_path_hides_layers_the_user_may_not_see(city, clerk, template):
+    """parcels are internal: anonymous users get 404, as for a layer that does not exist; restricted to their
+    agency, other signed-in users get 404 too."""
     z, x, y = centre_tile(14)
-    paths = ["/api/v1/layers/parcels/features/", "/api/v1/layers/parcels/features/1/",
-             f"/tiles/parcels/{z}/{x}/{y}.mvt", "/tiles/parcels.json", "/api/v1/layers/parcels/"]
-    for path in paths:
-        assert client().get(path).status_code == 404, path
-        assert client().get(path.replace("parcels", "no-such-layer")).status_code == 404, path
-        assert client(clerk).get(path).status_code == 200, path
+    path = template.format(z=z, x=x, y=y)
+    assert client().get(path).status_code == 404
+    assert client().get(path.replace("parcels", "no-such-layer")).status_code == 404
+    assert client(clerk).get(path).status_code == 200
     Layer.objects.filter(slug="parcels").update(visibility="restricted")
     other = User.objects.create_user("other")
-    for path in paths:
-        assert client(other).get(path).status_code == 404, path
-        assert client(clerk).get(path).status_code == 200, path  # owner agency 地政局
+    assert client(other).get(path).status_code == 404
+    assert client(clerk).get(path).status_code == 200  # the owner agency, 地政局
+    Layer.objects.filter(slug="parcels").update(visibility="internal")
+
+
+def test_search_results_hide_restricted_layers(city, clerk):
+    Layer.objects.filter(slug="parcels").update(visibility="restricted")
+    other = User.objects.create_user("other")
     assert "parcels" not in {e["slug"] for e in client(other).get("/api/v1/layers/?limit=100").json()["results"]}
+    assert "parcels" in {e["slug"] for e in client(clerk).get("/api/v1/layers/?limit=100").json()["results"]}
 
 
 def test_vector_tile_with_cache_headers(city, clerk):

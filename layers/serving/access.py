@@ -27,8 +27,7 @@ def request_user(request):
 def visible_layer(request, slug: str, kind: str | None) -> Layer:
     """The layer if this user may see it — else 404, exactly as for a layer that does not exist — counted as a
     request of `kind` (None: not counted, e.g. reading the usage figures themselves)."""
-    layer = (Layer.objects.visible_to(request_user(request)).select_related("current_version")
-             .filter(slug=slug).first())
+    layer = Layer.objects.visible_to(request_user(request)).filter(slug=slug).first()
     if layer is None:
         raise Http404(f"no layer {slug!r}")
     if kind:
