@@ -1,0 +1,104 @@
+"""What an analysis request names: geometries drawn on the map (GeoJSON in some CRS) or stored features,
+and layers — each checked, with a 400 that says what is wrong, or a 403 that does not say whether a layer exists."""
+
+import json
+import math
+
+import shapely
+from django.db import connection
+from psycopg2 import sql
+from pyproj.exceptions import CRSError
+from shapely.validation import explain_validity
+
+from geo.crs import crs_from_epsg, transform
+from layers.models import DATA_SCHEMA, Layer
+
+MAX_DISTANCE_M = 50_000
+
+
+class AnalysisInputError(ValueError):
+    status = 400
+
+
+class LayerNotAvailable(AnalysisInputError):
+    """Missing and invisible layers get the same answer: no hint that a restricted layer exists."""
+
+    status = 403
+
+
+def srid_of(value) -> int:
+    text = str(value if value is not None else 4326)
+    code = text.rsplit(":", 1)[-1]
+    if not code.isdigit():
+        raise AnalysisInputError(f"crs {text!r}: give an EPSG code, e.g. 4326 or 3826")
+    try:
+        crs_from_epsg(int(code))
+    except (ValueError, CRSError) as exc:
+        raise AnalysisInputError(f"crs {text!r}: EPSG:{code} is not a CRS this server knows") from exc
+    return int(code)
+
+
+def geometry(value, srid: int, what: str = "geometry", polygons_only: bool = False):
+    """A shapely geometry from GeoJSON (dict or text); must be non-empty, finite and valid."""
+    if value is None:
+        raise AnalysisInputError(f"{what}: missing (a GeoJSON geometry)")
+    try:
+        geom = shapely.from_geojson(json.dumps(value) if isinstance(value, dict) else str(value))
+    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        raise AnalysisInputError(f"{what}: not a GeoJSON geometry ({str(exc)[:120]})") from exc
+    if geom is None or geom.is_empty:
+        raise AnalysisInputError(f"{what}: the geometry is empty")
+    coords = shapely.get_coordinates(geom)
+    if not all(math.isfinite(v) for v in coords.ravel()):
+        raise AnalysisInputError(f"{what}: coordinates must be finite numbers")
+    if srid in (4326, 3824) and not ((abs(coords[:, 0]) <= 180).all() and (abs(coords[:, 1]) <= 90).all()):
+        raise AnalysisInputError(f"{what}: lon/lat out of range for EPSG:{srid} (are the axes swapped?)")
+    if not geom.is_valid:
+        raise AnalysisInputError(f"{what}: invalid geometry — {explain_validity(geom)}")
+    if polygons_only and geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise AnalysisInputError(f"{what}: this needs a polygon, got a {geom.geom_type}")
+    return geom
+
+
+def distance_m(value, what: str = "distance") -> float:
+    try:
+        metres = float(value)
+    except (TypeError, ValueError):
+        raise AnalysisInputError(f"{what}: give metres as a number") from None
+    if not 0 < metres <= MAX_DISTANCE_M:
+        raise AnalysisInputError(f"{what}: {metres:g} m is outside 0–{MAX_DISTANCE_M:,} m")
+    return metres
+
+
+def readable_layer(slug, user, kinds=(Layer.Kind.VECTOR,)) -> Layer:
+    layer = Layer.objects.visible_to(user).filter(slug=str(slug)).first()
+    if layer is None:
+        raise LayerNotAvailable(f"layer {slug!r} is not available to you")
+    if layer.kind not in kinds:
+        raise AnalysisInputError(f"layer {slug!r} is a {layer.kind} layer; this needs a {' or '.join(kinds)} layer")
+    return layer
+
+
+def stored_feature(layer: Layer, fid) -> tuple:
+    """(geometry in the working CRS, srid) of one stored feature."""
+    try:
+        fid = int(fid)
+    except (TypeError, ValueError):
+        raise AnalysisInputError("id: give the feature's integer id") from None
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT ST_AsBinary(geom) FROM {} WHERE fid = %s").format(
+            sql.Identifier(DATA_SCHEMA, layer.table_name)), [fid])
+        row = cur.fetchone()
+    if row is None:
+        raise AnalysisInputError(f"layer {layer.slug!r} has no feature {fid}")
+    return shapely.from_wkb(bytes(row[0])), layer.srid
+
+
+def subject(data: dict, user, working_srid: int, what: str = "geometry", polygons_only: bool = False):
+    """The request's geometry in the working CRS: drawn (`geometry` + `crs`) or stored (`layer` + `id`)."""
+    if data.get("layer") is not None and data.get("id") is not None and what == "geometry":
+        geom, srid = stored_feature(readable_layer(data["layer"], user), data["id"])
+    else:
+        srid = srid_of(data.get("crs"))
+        geom = geometry(data.get(what), srid, what, polygons_only)
+    return transform(geom, srid, working_srid) if srid != working_srid else geom

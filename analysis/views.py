@@ -1,0 +1,96 @@
+"""Analysis API: measurement, distance, nearest features, buffer summaries (synchronous, small requests)."""
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import buffer, inputs, measure
+
+RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
+             403: OpenApiResponse(description="a layer that is not available to you")}
+
+
+class AnalysisView(APIView):
+    """Input problems answer 400 (or 403 for layers), with the reason in `detail`."""
+
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            return Response({"detail": "send a JSON object"}, status=400)
+        try:
+            return Response(self.answer(request.data, request.user))
+        except inputs.AnalysisInputError as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+
+
+class MeasureView(AnalysisView):
+    @extend_schema(operation_id="analysis_measure", request=OpenApiTypes.OBJECT, responses=RESPONSES,
+                   summary="Length, area and perimeter of a drawn geometry (GeoJSON + crs, default 4326) or of a "
+                           "stored feature (layer + id): geodesic and planar TWD97, in m/km/m²/ha/km²/坪")
+    def post(self, request):
+        return super().post(request)
+
+    def answer(self, data, user):
+        srid = settings.WORKING_SRID
+        return measure.figures(inputs.subject(data, user, srid), srid)
+
+
+class DistanceView(AnalysisView):
+    @extend_schema(operation_id="analysis_distance", request=OpenApiTypes.OBJECT, responses=RESPONSES,
+                   summary="Shortest distance between two geometries (`from`, `to`, optional `crs`)")
+    def post(self, request):
+        return super().post(request)
+
+    def answer(self, data, user):
+        srid = inputs.srid_of(data.get("crs"))
+        return measure.distance(inputs.geometry(data.get("from"), srid, "from"),
+                                inputs.geometry(data.get("to"), srid, "to"), srid)
+
+
+class NearestView(AnalysisView):
+    @extend_schema(operation_id="analysis_nearest", request=OpenApiTypes.OBJECT, responses=RESPONSES,
+                   summary="The `count` (≤ 100) features of `layer` nearest to `geometry`, with distances")
+    def post(self, request):
+        return super().post(request)
+
+    def answer(self, data, user):
+        layer = inputs.readable_layer(data.get("layer"), user)
+        try:
+            count = int(data.get("count", 5))
+        except (TypeError, ValueError):
+            raise inputs.AnalysisInputError("count: give a whole number") from None
+        if not 1 <= count <= measure.MAX_NEAREST:
+            raise inputs.AnalysisInputError(f"count must be between 1 and {measure.MAX_NEAREST}")
+        geom = inputs.subject({"geometry": data.get("geometry"), "crs": data.get("crs")}, user, layer.srid)
+        return {"layer": layer.slug, "nearest": measure.nearest(layer, geom, count)}
+
+
+class BufferView(AnalysisView):
+    @extend_schema(operation_id="analysis_buffer", request=OpenApiTypes.OBJECT, responses=RESPONSES,
+                   summary="Buffer (環域) a drawn geometry or a stored feature by one or more `distances` (m) and "
+                           "summarise `layers` inside each zone: counts, sums, means, features, area-weighted "
+                           "counts for area layers")
+    def post(self, request):
+        return super().post(request)
+
+    def answer(self, data, user):
+        distances = data.get("distances", data.get("distance"))
+        if not isinstance(distances, list):
+            distances = [distances]
+        if not distances or len(distances) > 10:
+            raise inputs.AnalysisInputError("distances: give 1 to 10 distances in metres, e.g. [300, 500, 1000]")
+        metres = [inputs.distance_m(d, "distances") for d in distances]
+        srid = settings.WORKING_SRID
+        geom = inputs.subject(data, user, srid)
+        wanted = []
+        for entry in data.get("layers", []):
+            spec = entry if isinstance(entry, dict) else {"layer": entry}
+            apportion = spec.get("apportion")
+            if apportion is not None and not isinstance(apportion, list):
+                raise inputs.AnalysisInputError("apportion: give a list of attribute names")
+            wanted.append((inputs.readable_layer(spec.get("layer"), user), apportion))
+        return buffer.buffer_report(geom, srid, metres, wanted)
