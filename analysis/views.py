@@ -1,13 +1,17 @@
 """Analysis API: measurement, distance, nearest features, buffer summaries (synchronous, small requests)."""
 
 from django.conf import settings
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import buffer, inputs, measure
+from layers.models import Layer
+from layers.serializers import ImportJobSerializer
+
+from . import buffer, inputs, jobs, measure, overlay, widening
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
@@ -94,3 +98,69 @@ class BufferView(AnalysisView):
                 raise inputs.AnalysisInputError("apportion: give a list of attribute names")
             wanted.append((inputs.readable_layer(spec.get("layer"), user), apportion))
         return buffer.buffer_report(geom, srid, metres, wanted)
+
+
+class JobView(APIView):
+    """Analyses that produce a layer run as jobs: 202 with the job to poll at /api/v1/imports/{id}/."""
+
+    permission_classes = [IsAuthenticated]
+    analysis = ""
+
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else None
+        if data is None:
+            return Response({"detail": "send a JSON object"}, status=400)
+        try:
+            options, name = self.validate(data, request.user)
+        except inputs.AnalysisInputError as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        if data.get("visibility", "internal") not in Layer.Visibility.values:
+            return Response({"detail": f"visibility: use one of {', '.join(Layer.Visibility.values)}"}, status=400)
+        agency = request.user.groups.order_by("name").first()
+        options.update(analysis=self.analysis, mode="create", title=str(data.get("title") or name)[:200],
+                       theme="analysis-results", visibility=data.get("visibility", "internal"),
+                       owner_agency=agency.pk if agency else None)
+        job = jobs.create(name, options, request.user)
+        job.options["slug"] = f"result-{job.pk}"
+        job.save(update_fields=["options"])
+        transaction.on_commit(lambda: jobs.submit(job))
+        return Response(ImportJobSerializer(job, context={"request": request}).data, status=202)
+
+
+class OverlayView(JobView):
+    analysis = "overlay"
+
+    @extend_schema(operation_id="analysis_overlay", request=OpenApiTypes.OBJECT,
+                   responses={202: ImportJobSerializer, 400: OpenApiResponse(description="bad input, explained"),
+                              403: OpenApiResponse(description="a layer that is not available to you")},
+                   summary="Overlay two layers (operation: intersect, union, erase, clip, identity, spatial_join; "
+                           "a, b: layer slugs; a_filter, b_filter; for spatial_join predicate, distance, join) into "
+                           "a new layer, as a job")
+    def post(self, request):
+        return super().post(request)
+
+    def validate(self, data, user):
+        a, b = inputs.readable_layer(data.get("a"), user), inputs.readable_layer(data.get("b"), user)
+        operation = str(data.get("operation", ""))
+        overlay.check(operation, a, b, data)
+        keep = ("operation", "a_filter", "b_filter", "predicate", "distance", "join")
+        options = {k: data[k] for k in keep if k in data} | {"a": a.slug, "b": b.slug}
+        return options, f"{operation} {a.title_zh} × {b.title_zh}"
+
+
+class RoadWideningView(JobView):
+    analysis = "road_widening"
+
+    @extend_schema(operation_id="analysis_road_widening", request=OpenApiTypes.OBJECT,
+                   responses={202: ImportJobSerializer, 400: OpenApiResponse(description="bad input, explained")},
+                   summary="Road widening impact (road: {layer, id | filter} or centreline + crs; target_width or "
+                           "widen_each_side; parcels, buildings, parcel_filter): affected parcels and buildings as a "
+                           "new layer (download it as CSV for the report), as a job")
+    def post(self, request):
+        return super().post(request)
+
+    def validate(self, data, user):
+        widening.check(data, user)
+        keep = ("road", "centreline", "crs", "target_width", "widen_each_side", "parcels", "buildings",
+                "parcel_filter")
+        return {k: data[k] for k in keep if k in data}, "道路拓寬影響"

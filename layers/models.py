@@ -97,6 +97,8 @@ class Layer(models.Model):
     source = models.CharField(max_length=300, blank=True)
     license = models.CharField(max_length=200, blank=True)
     update_frequency = models.CharField(max_length=40, blank=True)
+    provenance = models.JSONField(default=dict, blank=True,
+                                  help_text="for analysis results: the operation, inputs, parameters, who and when")
     visibility = models.CharField(max_length=12, choices=Visibility.choices, default=Visibility.INTERNAL)
     allowed_groups = models.ManyToManyField(Group, blank=True, related_name="visible_layers")
     table_name = models.CharField(max_length=63, blank=True)
@@ -191,9 +193,14 @@ class ImportJob(models.Model):
         SUCCEEDED = "succeeded", _("完成")
         FAILED = "failed", _("失敗")
 
+    class Kind(models.TextChoices):
+        IMPORT = "import", _("匯入")
+        ANALYSIS = "analysis", _("分析")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMPORT)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)
-    source_name = models.CharField(max_length=300, help_text="the file (or folder entry) being imported")
+    source_name = models.CharField(max_length=300, help_text="the file being imported, or the analysis asked for")
     source_path = models.CharField(max_length=500, help_text="where the uploaded file waits for the worker")
     options = models.JSONField(default=dict, blank=True,
                                help_text="slug, title, crs, encoding, theme, visibility, target layer …")

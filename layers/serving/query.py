@@ -44,8 +44,9 @@ def _value(text: str, pgtype: str, param: str):
     return text
 
 
-def where(layer: Layer, params) -> list[sql.Composable]:
-    """AND-ed conditions from the filter parameters (bbox included); unknown names are an error."""
+def where(layer: Layer, params, alias: str = "t") -> list[sql.Composable]:
+    """AND-ed conditions from the filter parameters (bbox included), on table alias `alias`; unknown names are an
+    error."""
     types = attribute_types(layer)
     conditions = []
     for param in params:
@@ -55,7 +56,7 @@ def where(layer: Layer, params) -> list[sql.Composable]:
         if name not in types:
             known = ", ".join(types) or "(none)"
             raise BadRequest(f"unknown filter {param!r}: layer {layer.slug!r} has attributes {known}")
-        column = sql.Identifier("t", name)
+        column = sql.Identifier(alias, name)
         for text in params.getlist(param):
             if op == "in":
                 values = [_value(v, types[name], param) for v in text.split(",") if v != ""]
@@ -77,7 +78,8 @@ def where(layer: Layer, params) -> list[sql.Composable]:
         west, south, east, north = parse_bbox(params["bbox"])
         envelope = sql.SQL("ST_Transform(ST_MakeEnvelope({}, {}, {}, {}, 4326), {})").format(
             sql.Literal(west), sql.Literal(south), sql.Literal(east), sql.Literal(north), sql.Literal(layer.srid))
-        conditions.append(sql.SQL("t.geom && {e} AND ST_Intersects(t.geom, {e})").format(e=envelope))
+        geom = sql.Identifier(alias, "geom")
+        conditions.append(sql.SQL("{g} && {e} AND ST_Intersects({g}, {e})").format(g=geom, e=envelope))
     return conditions
 
 

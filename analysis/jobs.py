@@ -1,0 +1,100 @@
+"""Long analyses as jobs: the same job rows, progress, heartbeats and clean-up as imports, and results that
+become catalog layers through the same staging-and-swap path (with provenance: inputs, parameters, who, when)."""
+
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg2 import sql
+
+from layers import catalog
+from layers.importing.pipeline import JobReport, Prepared, fail, publish, staging_prefix
+from layers.importing.sources import Source
+from layers.models import STAGING_SCHEMA, ImportJob, Layer
+from layers.pgload import finish_table, finish_table_in_parallel
+
+from . import overlay, widening
+from .inputs import AnalysisInputError, readable_layer
+
+log = logging.getLogger(__name__)
+
+
+def create(name: str, options: dict, user) -> ImportJob:
+    return ImportJob.objects.create(kind=ImportJob.Kind.ANALYSIS, source_name=name, source_path="", options=options,
+                                    created_by=user if user and user.is_authenticated else None)
+
+
+def submit(job: ImportJob) -> ImportJob:
+    from .tasks import analysis_job
+
+    result = analysis_job.delay(job.pk)
+    ImportJob.objects.filter(pk=job.pk).update(task_id=result.id or "")
+    return job
+
+
+def run(job_id: int) -> ImportJob:
+    job = ImportJob.objects.get(pk=job_id)
+    if job.finished:
+        return job
+    if job.status == ImportJob.Status.RUNNING:
+        fail(job, {"message": "the worker running this analysis stopped before finishing; start it again"})
+        return job
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
+                                               heartbeat_at=timezone.now())
+    job.refresh_from_db()
+    report = JobReport(job)
+    staging = f"{staging_prefix(job)}0"
+    try:
+        user = job.created_by
+        options = job.options
+        with transaction.atomic():
+            if options["analysis"] == "overlay":
+                a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
+                overlay.build(staging, options["operation"], a, b, options, report.progress)
+                inputs = [a.slug, b.slug]
+            else:
+                inputs = widening.build(staging, options, user, report.progress)
+        _type_geometry(staging, settings.WORKING_SRID)
+        _finish(staging)
+        report.progress(90, "result indexed")
+        info = catalog.describe_table(STAGING_SCHEMA, staging)
+        attributes = [{**a, "source": a["name"]} for a in info["attributes"]]
+        prepared = Prepared(Source(None, job.source_name, "analysis"), "vector", staging, info["feature_count"],
+                            info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}",
+                            bounds=info["native_extent"])
+        with transaction.atomic():
+            layer = publish(job, prepared)
+            Layer.objects.filter(pk=layer.pk).update(provenance={
+                "analysis": options["analysis"], "inputs": inputs,
+                "parameters": {k: v for k, v in options.items() if k not in ("title", "slug", "mode")},
+                "by": user.username if user else None, "at": timezone.now().isoformat(), "job": job.pk})
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+            counts={"features": {layer.slug: prepared.count}}, messages=job.messages)
+    except AnalysisInputError as problem:
+        fail(job, {"message": str(problem)})
+    except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
+        log.exception("analysis job %s failed", job.pk)
+        fail(job, {"message": f"internal error in the analysis: {type(exc).__name__}: {exc}"})
+    job.refresh_from_db()
+    return job
+
+
+def _type_geometry(staging: str, srid: int) -> None:
+    """CREATE TABLE AS leaves `geom` untyped: give it its one geometry type (or Geometry) and the SRID."""
+    table = sql.Identifier(STAGING_SCHEMA, staging)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT DISTINCT ST_GeometryType(geom) FROM {}").format(table))
+        kinds = [k[3:] for (k,) in cur.fetchall() if k]
+        kind = kinds[0] if len(kinds) == 1 else "Geometry"
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN geom TYPE geometry({}, {}) USING ST_SetSRID(geom, {})").format(
+            table, sql.SQL(kind), sql.Literal(srid), sql.Literal(srid)))
+
+
+def _finish(staging: str) -> None:
+    if connection.in_atomic_block:
+        with connection.cursor() as cur:
+            finish_table(cur.cursor, STAGING_SCHEMA, staging, True)
+    else:
+        finish_table_in_parallel(STAGING_SCHEMA, staging, True)

@@ -1,0 +1,128 @@
+"""Road widening (道路拓寬) impact: which parcels and buildings a wider road takes, and how much of each.
+
+The road is a stored feature, the features of a road layer matching a filter (e.g. every segment of 中正路),
+or a drawn centre line. Its new corridor is the centre line buffered by half the target width (flat ends), or
+by half its current width plus the widening on each side. Every parcel the corridor touches becomes a row of
+the result layer: its attributes (owner, land use …), the area taken (m², 坪), the share of the parcel taken,
+and the buildings standing on the part taken.
+"""
+
+import shapely
+from django.conf import settings
+from django.db import connection
+from psycopg2 import sql
+
+from geo.units import PING_M2
+from layers.models import DATA_SCHEMA, STAGING_SCHEMA
+
+from .inputs import AnalysisInputError, geometry, readable_layer, srid_of
+from .overlay import conditions
+
+MAX_WIDTH_M = 200
+
+
+def _width(value, what: str) -> float:
+    try:
+        metres = float(value)
+    except (TypeError, ValueError):
+        raise AnalysisInputError(f"{what}: give metres as a number") from None
+    if not 0 < metres <= MAX_WIDTH_M:
+        raise AnalysisInputError(f"{what}: {metres:g} m is outside 0–{MAX_WIDTH_M} m")
+    return metres
+
+
+def centre_line(options: dict, user) -> tuple:
+    """(centre line in the working CRS, current width or None, road layer slug or None)."""
+    road = options.get("road")
+    if road:
+        layer = readable_layer(road.get("layer"), user)
+        if layer.geometry_type not in ("LineString", "MultiLineString"):
+            raise AnalysisInputError(f"road: layer {layer.slug!r} has {layer.geometry_type} features, not lines")
+        if road.get("id") is not None:
+            where = [sql.SQL("r.fid = {}").format(sql.Literal(int(road["id"])))]
+        else:
+            where = conditions(layer, road.get("filter") or {}, "r")
+            if not where:
+                raise AnalysisInputError("road: give an `id` or a `filter` naming the road's segments")
+        has_width = any(a["name"] == "width_m" for a in layer.attributes)
+        width = sql.SQL("avg(r.width_m)") if has_width else sql.SQL("NULL")
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("SELECT ST_AsBinary(ST_LineMerge(ST_Union(r.geom))), {} FROM {} r WHERE {}").format(
+                width, sql.Identifier(DATA_SCHEMA, layer.table_name), sql.SQL(" AND ").join(where)))
+            wkb, current = cur.fetchone()
+        if wkb is None:
+            raise AnalysisInputError(f"road: no feature of {layer.slug!r} matches")
+        return shapely.from_wkb(bytes(wkb)), current, layer.slug
+    srid = srid_of(options.get("crs"))
+    line = geometry(options.get("centreline"), srid, "centreline")
+    if line.geom_type not in ("LineString", "MultiLineString"):
+        raise AnalysisInputError(f"centreline: a road centre line is a line, not a {line.geom_type}")
+    from geo.crs import transform
+
+    return transform(line, srid, settings.WORKING_SRID), None, None
+
+
+def half_width(options: dict, current: float | None) -> float:
+    if options.get("target_width") is not None:
+        return _width(options["target_width"], "target_width") / 2
+    if options.get("widen_each_side") is not None:
+        extra = _width(options["widen_each_side"], "widen_each_side")
+        if current is None:
+            raise AnalysisInputError("widen_each_side needs the road's current width (a width_m attribute); give "
+                                     "target_width instead")
+        return current / 2 + extra
+    raise AnalysisInputError("give target_width (the new total width, m) or widen_each_side (m)")
+
+
+def check(options: dict, user) -> None:
+    line, current, _slug = centre_line(options, user)
+    half_width(options, current)
+    readable_layer(options.get("parcels", "parcels"), user)
+    if options.get("buildings"):
+        readable_layer(options["buildings"], user)
+
+
+def build(staging: str, options: dict, user, progress) -> list[str]:
+    line, current, road_slug = centre_line(options, user)
+    half = half_width(options, current)
+    parcels = readable_layer(options.get("parcels", "parcels"), user)
+    buildings = readable_layer(options["buildings"], user) if options.get("buildings") else None
+    filters = conditions(parcels, options.get("parcel_filter"), "p")
+    attrs = [a["name"] for a in parcels.attributes
+             if a["name"] not in ("affected_m2", "affected_ping", "affected_pct", "buildings_touched",
+                                  "building_ids", "parcel_fid")]
+    columns = sql.SQL("").join(sql.SQL(", p.{}").format(sql.Identifier(n)) for n in attrs)
+    if buildings:
+        touched = sql.SQL(
+            "LEFT JOIN LATERAL (SELECT count(*) AS n, string_agg(b.fid::text, ',' ORDER BY b.fid) AS ids FROM {} b"
+            " WHERE b.geom && x.piece AND ST_Intersects(b.geom, x.piece)) bt ON true").format(
+            sql.Identifier(DATA_SCHEMA, buildings.table_name))
+        touched_cols = sql.SQL("coalesce(bt.n, 0)::integer AS buildings_touched, bt.ids AS building_ids")
+    else:
+        touched, touched_cols = sql.SQL(""), sql.SQL("NULL::integer AS buildings_touched, NULL::text AS building_ids")
+    where = sql.SQL(" AND ").join([sql.SQL("p.geom && c.g AND ST_Intersects(p.geom, c.g)"), *filters])
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS rw_corridor")  # two analyses in one transaction (tests)
+        cur.execute(sql.SQL("CREATE TEMP TABLE rw_corridor ON COMMIT DROP AS SELECT "
+                            "ST_Buffer(ST_GeomFromWKB(%s, {}), %s, 'endcap=flat join=round') AS g").format(
+            sql.Literal(parcels.srid)), [shapely.to_wkb(line), half])
+        progress(30, f"corridor {2 * half:g} m wide along {line.length:,.0f} m of centre line")
+        cur.execute(sql.SQL(
+            "CREATE TABLE {target} AS SELECT (row_number() OVER (ORDER BY p.fid))::integer AS fid,"
+            " p.fid AS parcel_fid{columns}, round(ST_Area(x.piece)::numeric, 2)::float8 AS affected_m2,"
+            " round((ST_Area(x.piece) / {ping})::numeric, 2)::float8 AS affected_ping,"
+            " round((100 * ST_Area(x.piece) / NULLIF(ST_Area(p.geom), 0))::numeric, 2)::float8 AS affected_pct,"
+            " {touched_cols}, ST_Multi(ST_CollectionExtract(ST_MakeValid(x.piece), 3)) AS geom"
+            " FROM {parcels} p, rw_corridor c, LATERAL (SELECT ST_Intersection(p.geom, c.g) AS piece) x {touched}"
+            " WHERE {where} AND ST_Area(x.piece) > 0.01"
+        ).format(target=sql.Identifier(STAGING_SCHEMA, staging), columns=columns, ping=sql.Literal(PING_M2),
+                 touched_cols=touched_cols, parcels=sql.Identifier(DATA_SCHEMA, parcels.table_name),
+                 touched=touched, where=where))
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(
+            sql.Identifier(STAGING_SCHEMA, staging)))
+        cur.execute(sql.SQL("SELECT count(*), coalesce(sum(affected_m2), 0), coalesce(sum(buildings_touched), 0)"
+                            " FROM {}").format(sql.Identifier(STAGING_SCHEMA, staging)))
+        n, area, touched_total = cur.fetchone()
+    progress(70, f"{n} parcels affected, {area:,.1f} m² ({area / PING_M2:,.1f} 坪) taken, "
+                 f"{touched_total} buildings touched")
+    return [s for s in (road_slug, parcels.slug, buildings.slug if buildings else None) if s]
