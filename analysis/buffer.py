@@ -90,3 +90,76 @@ def buffer_report(geom, srid: int, distances: list[float], layers: list[tuple[La
             "summaries": [summarize(layer, zone, apportion) for layer, apportion in layers],
         })
     return {"zones": report, "crs_of_rings": "EPSG:4326", "buffered_in": f"EPSG:{srid}"}
+
+
+def check_layer(options: dict, user) -> None:
+    """A whole-layer buffer request: a readable layer, distances or a distance attribute, a valid filter."""
+    from .inputs import distance_m, readable_layer
+    from .overlay import conditions
+
+    layer = readable_layer(options.get("layer"), user)
+    conditions(layer, options.get("filter"), "t")
+    attribute = options.get("distance_attribute")
+    if attribute:
+        if attribute not in {a["name"] for a in layer.attributes if a["type"] in NUMERIC}:
+            raise AnalysisInputError(f"distance_attribute: layer {layer.slug!r} has no numeric attribute {attribute!r}")
+        if options.get("distances"):
+            raise AnalysisInputError("give distances or distance_attribute, not both")
+        return
+    distances = options.get("distances")
+    if not isinstance(distances, list) or not 1 <= len(distances) <= 10:
+        raise AnalysisInputError("distances: give 1 to 10 distances in metres, e.g. [300, 500, 1000]")
+    for d in distances:
+        distance_m(d, "distances")
+
+
+def build_layer(staging: str, options: dict, user, progress) -> list[str]:
+    """Buffers of every (filtered) feature of a layer: rings per distance, dissolved per ring or per feature."""
+    from layers.models import STAGING_SCHEMA
+
+    from .inputs import readable_layer
+    from .overlay import conditions
+
+    layer = readable_layer(options["input"], user)
+    where = conditions(layer, options.get("filter"), "t")
+    where_sql = sql.SQL(" AND ").join(where) if where else sql.SQL("true")
+    table = sql.Identifier(DATA_SCHEMA, layer.table_name)
+    target = sql.Identifier(STAGING_SCHEMA, staging)
+    dissolve = bool(options.get("dissolve"))
+    with connection.cursor() as cur:
+        if options.get("distance_attribute"):
+            radius = sql.Identifier("t", options["distance_attribute"])
+            attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(a["name"])) for a in layer.attributes)
+            body = sql.SQL("SELECT t.fid AS source_fid{attrs}, ST_Multi(ST_Buffer(t.geom, {r}, 'quad_segs=16'))"
+                           " AS geom FROM {t} t WHERE {w} AND {r} > 0").format(
+                attrs=attrs, r=radius, t=table, w=where_sql)
+            if dissolve:
+                body = sql.SQL("SELECT NULL::integer AS source_fid, ST_Multi(ST_Union(geom)) AS geom FROM ({}) d"
+                               ).format(body)
+        else:
+            distances = sorted({float(d) for d in options["distances"]})
+            def ring(lo: float, d: float) -> sql.Composable:
+                outer = sql.SQL("ST_Buffer(t.geom, {}, 'quad_segs=16')").format(sql.Literal(d))
+                inner = sql.SQL("ST_Buffer(t.geom, {}, 'quad_segs=16')").format(sql.Literal(lo))
+                shape = sql.SQL("ST_Difference({}, {})").format(outer, inner) if lo else outer
+                return sql.SQL("SELECT t.fid AS source_fid, {d}::float8 AS distance_m, {lo}::float8 AS inner_m,"
+                               " ST_Multi(ST_CollectionExtract({shape}, 3)) AS geom FROM {t} t WHERE {w}").format(
+                    d=sql.Literal(d), lo=sql.Literal(lo), shape=shape, t=table, w=where_sql)
+
+            rings = sql.SQL(" UNION ALL ").join(
+                ring(lo, d) for lo, d in zip([0.0, *distances[:-1]], distances, strict=True))
+            if dissolve:  # one ring per distance over all features: union the buffers, then cut the rings
+                zones = sql.SQL(" UNION ALL ").join(
+                    sql.SQL("SELECT {d}::float8 AS d, ST_Union(ST_Buffer(t.geom, {d}, 'quad_segs=16')) AS g FROM {t} t"
+                            " WHERE {w}").format(d=sql.Literal(d), t=table, w=where_sql) for d in distances)
+                rings = sql.SQL(
+                    "SELECT NULL::integer AS source_fid, z.d AS distance_m, coalesce(lag(z.d) OVER w, 0) AS inner_m,"
+                    " ST_Multi(ST_CollectionExtract(CASE WHEN lag(z.g) OVER w IS NULL THEN z.g"
+                    " ELSE ST_Difference(z.g, lag(z.g) OVER w) END, 3)) AS geom FROM ({}) z WINDOW w AS (ORDER BY z.d)"
+                ).format(zones)
+            body = rings
+        cur.execute(sql.SQL("CREATE TABLE {} AS SELECT (row_number() OVER ())::integer AS fid, * FROM ({}) b"
+                            " WHERE NOT ST_IsEmpty(geom)").format(target, body))
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(target))
+    progress(70, "buffers drawn")
+    return [layer.slug]

@@ -14,7 +14,7 @@ from layers.importing.sources import Source
 from layers.models import STAGING_SCHEMA, ImportJob, Layer
 from layers.pgload import finish_table, finish_table_in_parallel
 
-from . import overlay, widening
+from . import buffer, overlay, widening
 from .inputs import AnalysisInputError, readable_layer
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def run(job_id: int) -> ImportJob:
                 a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
                 overlay.build(staging, options["operation"], a, b, options, report.progress)
                 inputs = [a.slug, b.slug]
+            elif options["analysis"] == "buffer_layer":
+                inputs = buffer.build_layer(staging, options, user, report.progress)
             else:
                 inputs = widening.build(staging, options, user, report.progress)
         _type_geometry(staging, settings.WORKING_SRID)

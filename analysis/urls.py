@@ -1,12 +1,13 @@
 from django.urls import path
 
-from .views import BufferView, DistanceView, MeasureView, NearestView, OverlayView, RoadWideningView
+from .views import BufferLayerView, BufferView, DistanceView, MeasureView, NearestView, OverlayView, RoadWideningView
 
 urlpatterns = [
     path("measure/", MeasureView.as_view(), name="analysis-measure"),
     path("distance/", DistanceView.as_view(), name="analysis-distance"),
     path("nearest/", NearestView.as_view(), name="analysis-nearest"),
     path("buffer/", BufferView.as_view(), name="analysis-buffer"),
+    path("buffer-layer/", BufferLayerView.as_view(), name="analysis-buffer-layer"),
     path("overlay/", OverlayView.as_view(), name="analysis-overlay"),
     path("road-widening/", RoadWideningView.as_view(), name="analysis-road-widening"),
 ]

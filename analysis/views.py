@@ -164,3 +164,20 @@ class RoadWideningView(JobView):
         keep = ("road", "centreline", "crs", "target_width", "widen_each_side", "parcels", "buildings",
                 "parcel_filter")
         return {k: data[k] for k in keep if k in data}, "道路拓寬影響"
+
+
+class BufferLayerView(JobView):
+    analysis = "buffer_layer"
+
+    @extend_schema(operation_id="analysis_buffer_layer", request=OpenApiTypes.OBJECT,
+                   responses={202: ImportJobSerializer, 400: OpenApiResponse(description="bad input, explained")},
+                   summary="Buffer every (filtered) feature of a layer by distances (rings) or by a distance "
+                           "attribute, dissolved or not, into a new layer, as a job")
+    def post(self, request):
+        return super().post(request)
+
+    def validate(self, data, user):
+        buffer.check_layer(data, user)
+        keep = ("filter", "distances", "distance_attribute", "dissolve")
+        # "input", not "layer": in a job's options "layer" names the layer a job replaces (re-imports)
+        return {k: data[k] for k in keep if k in data} | {"input": data["layer"]}, f"環域 {data.get('layer')}"

@@ -198,3 +198,35 @@ def test_bad_road_widening_requests(user, street_blocks, body, message):
     client.force_authenticate(user)
     resp = client.post("/api/v1/analysis/road-widening/", body, format="json")
     assert resp.status_code == 400 and message in resp.json()["detail"]
+
+
+def run_buffer_layer(user, **body):
+    client = APIClient()
+    client.force_authenticate(user)
+    resp = client.post("/api/v1/analysis/buffer-layer/", body, format="json")
+    if resp.status_code != 202:
+        return resp
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    return job.layers.get()
+
+
+def test_whole_layer_buffers_as_rings_and_dissolved(user, tmp_path):
+    make_layer(tmp_path, "stops", [shapely.Point(X0, Y0), shapely.Point(X0 + 150, Y0), shapely.Point(X0 + 5000, Y0)],
+               ["a", "b", "c"], reach=[100.0, 50.0, 0.0])
+    rings = run_buffer_layer(user, layer="stops", distances=[100, 200], filter={"name__in": "a,b"})
+    got = rows(rings, "source_fid, distance_m, inner_m, round(ST_Area(geom))")
+    assert [r[:3] for r in got] == [(1, 100, 0), (2, 100, 0), (1, 200, 100), (2, 200, 100)]
+    assert got[0][3] == pytest.approx(np.pi * 100**2, rel=2e-3)
+    assert got[2][3] == pytest.approx(np.pi * (200**2 - 100**2), rel=2e-3)
+    dissolved = run_buffer_layer(user, layer="stops", distances=[100], dissolve=True, filter={"name__in": "a,b"})
+    assert not hasattr(dissolved, "status_code"), dissolved.json()
+    (area,), = rows(dissolved, "round(ST_Area(geom))")
+    lens = 2 * 100**2 * np.arccos(75 / 100) - 75 * np.sqrt(4 * 100**2 - 150**2)  # overlap of two r=100 circles
+    assert area == pytest.approx(2 * np.pi * 100**2 - lens, rel=3e-3)
+    by_attribute = run_buffer_layer(user, layer="stops", distance_attribute="reach")
+    assert not hasattr(by_attribute, "status_code"), by_attribute.json()
+    assert [round(a) for (a,) in rows(by_attribute, "ST_Area(geom)")] == pytest.approx(
+        [np.pi * 100**2, np.pi * 50**2], rel=3e-3)  # the zero-reach stop has no buffer
+    bad = run_buffer_layer(user, layer="stops", distances=[100], distance_attribute="reach")
+    assert bad.status_code == 400 and "not both" in bad.json()["detail"]
