@@ -9,7 +9,7 @@ from django.utils import timezone
 from psycopg2 import sql
 
 from layers import catalog
-from layers.importing.pipeline import JobReport, Prepared, fail, publish, staging_prefix
+from layers.importing.pipeline import JobReport, Prepared, fail, heartbeat, publish, staging_prefix
 from layers.importing.sources import Source
 from layers.models import STAGING_SCHEMA, ImportJob, Layer
 from layers.pgload import finish_table, finish_table_in_parallel
@@ -45,40 +45,41 @@ def run(job_id: int) -> ImportJob:
     job.refresh_from_db()
     report = JobReport(job)
     staging = f"{staging_prefix(job)}0"
-    try:
-        user = job.created_by
-        options = job.options
-        with transaction.atomic():
-            if options["analysis"] == "overlay":
-                a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
-                overlay.build(staging, options["operation"], a, b, options, report.progress)
-                inputs = [a.slug, b.slug]
-            elif options["analysis"] == "buffer_layer":
-                inputs = buffer.build_layer(staging, options, user, report.progress)
-            else:
-                inputs = widening.build(staging, options, user, report.progress)
-        _type_geometry(staging, settings.WORKING_SRID)
-        _finish(staging)
-        report.progress(90, "result indexed")
-        info = catalog.describe_table(STAGING_SCHEMA, staging)
-        attributes = [{**a, "source": a["name"]} for a in info["attributes"]]
-        prepared = Prepared(Source(None, job.source_name, "analysis"), "vector", staging, info["feature_count"],
-                            info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}",
-                            bounds=info["native_extent"])
-        with transaction.atomic():
-            layer = publish(job, prepared)
-            Layer.objects.filter(pk=layer.pk).update(provenance={
-                "analysis": options["analysis"], "inputs": inputs,
-                "parameters": {k: v for k, v in options.items() if k not in ("title", "slug", "mode")},
-                "by": user.username if user else None, "at": timezone.now().isoformat(), "job": job.pk})
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
-            counts={"features": {layer.slug: prepared.count}}, messages=job.messages)
-    except AnalysisInputError as problem:
-        fail(job, {"message": str(problem)})
-    except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
-        log.exception("analysis job %s failed", job.pk)
-        fail(job, {"message": f"internal error in the analysis: {type(exc).__name__}: {exc}"})
+    with heartbeat(job.pk):  # fresh while long SQL runs, so the reaper leaves it alone
+        try:
+            user = job.created_by
+            options = job.options
+            with transaction.atomic():
+                if options["analysis"] == "overlay":
+                    a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
+                    overlay.build(staging, options["operation"], a, b, options, report.progress)
+                    inputs = [a.slug, b.slug]
+                elif options["analysis"] == "buffer_layer":
+                    inputs = buffer.build_layer(staging, options, user, report.progress)
+                else:
+                    inputs = widening.build(staging, options, user, report.progress)
+            _type_geometry(staging, settings.WORKING_SRID)
+            _finish(staging)
+            report.progress(90, "result indexed")
+            info = catalog.describe_table(STAGING_SCHEMA, staging)
+            attributes = [{**a, "source": a["name"]} for a in info["attributes"]]
+            prepared = Prepared(Source(None, job.source_name, "analysis"), "vector", staging, info["feature_count"],
+                                info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}",
+                                bounds=info["native_extent"])
+            with transaction.atomic():
+                layer = publish(job, prepared)
+                Layer.objects.filter(pk=layer.pk).update(provenance={
+                    "analysis": options["analysis"], "inputs": inputs,
+                    "parameters": {k: v for k, v in options.items() if k not in ("title", "slug", "mode")},
+                    "by": user.username if user else None, "at": timezone.now().isoformat(), "job": job.pk})
+            ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+                status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
+                heartbeat_at=timezone.now(), counts={"features": {layer.slug: prepared.count}}, messages=job.messages)
+        except AnalysisInputError as problem:
+            fail(job, {"message": str(problem)})
+        except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
+            log.exception("analysis job %s failed", job.pk)
+            fail(job, {"message": f"internal error in the analysis: {type(exc).__name__}: {exc}"})
     job.refresh_from_db()
     return job
 

@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -33,4 +31,6 @@ urlpatterns = [
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("web.urls")),
-] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+]
+# MEDIA (rasters, uploads) is never served as plain files: rasters go out through the tile and point views, which
+# check the layer's visibility.

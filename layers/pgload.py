@@ -234,7 +234,8 @@ def _nulls(values) -> tuple[np.ndarray, np.ndarray]:
             values = values.cast(pa.timestamp("us", tz=values.type.tz)).cast(pa.int64())
         elif pa.types.is_date(values.type):
             values = values.cast(pa.date32()).cast(pa.int32())
-        return values.fill_null(0).to_numpy(zero_copy_only=False), null
+        fill = False if pa.types.is_boolean(values.type) else 0
+        return values.fill_null(fill).to_numpy(zero_copy_only=False), null
     arr = np.asarray(values)
     if arr.dtype == object:
         null = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in arr), bool, len(arr))

@@ -60,6 +60,9 @@ def ramp_colors(ramp: str, count: int) -> list[str]:
 
 def compute_classes(style: Style) -> list[dict]:
     layer = style.layer
+    if style.kind != Style.Kind.SINGLE and layer.kind == Layer.Kind.RASTER:
+        raise StyleError("a raster is coloured by a graduated ramp over its values; categories and attributes are "
+                         "for vector layers")
     if style.kind == Style.Kind.SINGLE:
         return [{"label": layer.title_zh, "color": style.fill_color}]
     attr = next((a for a in layer.attributes if a["name"] == style.attribute), None)

@@ -83,6 +83,8 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         if self.action != "list":
             return qs
         params = self.request.query_params
+        if any("\0" in value for value in params.values()):
+            raise ValidationError({"detail": "a NUL character is not allowed in a query"})
         if q := params.get("q", "").strip():
             qs = qs.filter(Q(title_zh__icontains=q) | Q(title_en__icontains=q) | Q(abstract__icontains=q)
                            | Q(slug__icontains=q) | Q(keywords__icontains=q))
@@ -165,6 +167,9 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
                                               "(only the newest earlier versions are)"})
         with transaction.atomic():
             layer = Layer.objects.select_for_update(of=("self",)).get(pk=layer.pk)
+            version = layer.versions.select_for_update().get(pk=version.pk)  # a concurrent restore may have won
+            if layer.current_version_id == version.pk or not (version.raster_path or version.table_name):
+                raise ValidationError({"version": f"version {version.number} was just restored by someone else"})
             restored = catalog.restore(layer, version, request.user)
         return Response(LayerVersionSerializer(restored).data, status=status.HTTP_201_CREATED)
 

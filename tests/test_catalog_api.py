@@ -228,3 +228,32 @@ def poll(client, job_id, timeout=60):
             return job
         time.sleep(0.2)
     raise AssertionError(f"import {job_id} did not finish in {timeout} s: {job}")
+
+
+def test_one_upload_with_loose_shapefile_parts_and_another_file(users, tmp_path, settings):
+    from pathlib import Path
+
+    shp = files.shapefile(tmp_path / "parts", "roads")
+    uploads = [SimpleUploadedFile(p.name, p.read_bytes()) for p in sorted((tmp_path / "parts").iterdir())]
+    uploads.append(SimpleUploadedFile("sites.csv", b"name,lon,lat\na,121.3,25.0\n"))
+    resp = client_for(users["clerk"]).post("/api/v1/layers/", {"files": uploads}, format="multipart")
+    assert resp.status_code == 202
+    created = resp.json()
+    assert sorted(j["source_name"] for j in created) == ["roads.shp", "sites.csv"]  # the .dbf is part of roads
+    folder = Path(jobs.create.__globals__["ImportJob"].objects.get(pk=created[0]["id"]).source_path).parent
+    first = run_job(created[0]["id"])
+    assert first.status == "succeeded" and folder.exists()  # the other dataset still needs the folder
+    second = run_job(created[1]["id"])
+    assert second.status == "succeeded" and not folder.exists()
+    assert shp.exists()
+
+
+def test_reimport_keeps_the_kind_and_slugs_of_hidden_layers_reveal_nothing(layers, users, tmp_path):
+    tif = files.geotiff(tmp_path / "dem.tif")
+    job = run_job(jobs.create(tif, "dem.tif", {"mode": "upsert", "layer": "public-sites"}).pk)
+    assert job.status == "failed" and "a re-import must bring vector data" in job.errors[0]["message"]
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"name,lon,lat\na,121.3,25.0\n")
+    job = run_job(jobs.create(path, "x.csv", {"mode": "create", "slug": "land-only"}, users["driver"]).pk)
+    assert job.status == "failed" and "not available" in job.errors[0]["message"]
+    assert "exists" not in job.errors[0]["message"]

@@ -208,3 +208,23 @@ def test_fast_path_falls_back_for_null_and_multi_geometries(tmp_path):
     [layer] = assert_ok(job)
     assert layer.feature_count == 2 and job.counts.get("dropped", 0) == 0
     assert layer.native_extent == [280_000, 2_765_000, 281_100, 2_765_100]
+
+
+def test_booleans_with_nulls_and_array_attributes(tmp_path):
+    import json
+
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.3, 25.0]},
+         "properties": {"ok": True, "tags": ["公園", "廁所"]}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.31, 25.01]},
+         "properties": {"ok": None, "tags": None}}]}
+    (tmp_path / "flags.geojson").write_text(json.dumps(doc, ensure_ascii=False))
+    [layer] = assert_ok(run_import(tmp_path / "flags.geojson"))
+    assert {a["name"]: a["type"] for a in layer.attributes} == {"ok": "boolean", "tags": "text"}
+    assert rows("SELECT ok, tags FROM layerdata.flags ORDER BY fid") == [(True, '["公園", "廁所"]'), (None, None)]
+
+
+def test_csv_with_a_nul_byte_is_refused_by_line(tmp_path):
+    (tmp_path / "odd.csv").write_bytes(b"name,lon,lat\na,121.3,25.0\nb\x00,121.3,25.0\n")
+    job = run_import(tmp_path / "odd.csv")
+    assert job.status == "failed" and "line 3 holds a NUL character" in job.errors[0]["message"]

@@ -307,3 +307,20 @@ def test_raster_tiles_and_point_values(city, settings):
     Layer.objects.filter(slug="demo-dem").update(visibility="internal")
     assert client().get(f"/tiles/demo-dem/{z}/{x}/{y}.png").status_code == 404
     assert client().get(f"/api/v1/layers/demo-dem/point/?lon={lon}&lat={lat}").status_code == 404
+
+
+@pytest.mark.parametrize("query, message", [
+    ("crs=%C2%B2", "give an EPSG code"),
+    ("offset=99999999999999999999", "offset must be between"),
+    ("name=a%00b", "NUL character"),
+])
+def test_more_bad_queries_are_400_not_500(city, query, message):
+    resp = client().get(f"/api/v1/layers/roads/features/?{query}")
+    assert resp.status_code == 400 and message in resp.json()["detail"]
+
+
+def test_raster_layers_have_no_features_and_search_refuses_nul(city):
+    resp = client().get("/api/v1/layers/demo-dem/features/1/")
+    assert resp.status_code == 400 and "raster" in resp.json()["detail"]
+    assert client().get("/api/v1/layers/?q=a%00").status_code == 400
+    assert client().get("/media/rasters/demo_dem.tif").status_code == 404  # rasters only through checked views

@@ -1,5 +1,6 @@
 """Creating import jobs and handing them to the workers."""
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -28,26 +29,36 @@ def submit(job: ImportJob) -> ImportJob:
 def save_upload(files) -> list[tuple[Path, str]]:
     """Store uploaded files in a folder of their own; returns the (path, name) of each dataset among them.
 
-    Loose shapefile parts uploaded together become one dataset, named by their .shp.
+    Loose shapefile parts uploaded together become one dataset, named by their .shp. A rejected upload leaves
+    nothing on disk.
     """
     folder = Path(settings.DATA_DIR) / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    saved = []
-    for upload in files:
-        name = Path(upload.name).name  # never a path the client chose
-        if not name or name.startswith("."):
-            raise ImportProblem(f"unacceptable file name {upload.name!r}")
-        if upload.size > settings.IMPORT_MAX_BYTES:
-            raise ImportProblem(f"the file is {upload.size / 2**20:,.0f} MiB, over the import limit of "
-                                f"{settings.IMPORT_MAX_BYTES / 2**20:,.0f} MiB", file=name)
-        dest = folder / name
-        with open(dest, "wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        saved.append(dest)
-    datasets = [(p, p.name) for p in saved if p.suffix.lower() in SUPPORTED]
-    if not datasets:
-        parts = ", ".join(p.name for p in saved)
-        raise ImportProblem(f"nothing importable in the upload ({parts}); a shapefile needs its .shp, .shx and "
-                            ".dbf together (or zipped)")
-    return datasets
+    try:
+        saved = []
+        for upload in files:
+            name = Path(upload.name).name  # never a path the client chose
+            if not name or name.startswith("."):
+                raise ImportProblem(f"unacceptable file name {upload.name!r}")
+            if upload.size > settings.IMPORT_MAX_BYTES:
+                raise ImportProblem(f"the file is {upload.size / 2**20:,.0f} MiB, over the import limit of "
+                                    f"{settings.IMPORT_MAX_BYTES / 2**20:,.0f} MiB", file=name)
+            dest = folder / name
+            try:
+                with open(dest, "wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+            except OSError as exc:
+                raise ImportProblem(f"cannot store the file ({exc.strerror})", file=name[:100]) from exc
+            saved.append(dest)
+        shp_stems = {p.stem.lower() for p in saved if p.suffix.lower() == ".shp"}
+        datasets = [(p, p.name) for p in saved if p.suffix.lower() in SUPPORTED
+                    and not (p.suffix.lower() == ".dbf" and p.stem.lower() in shp_stems)]
+        if not datasets:
+            parts = ", ".join(p.name for p in saved)
+            raise ImportProblem(f"nothing importable in the upload ({parts}); a shapefile needs its .shp, .shx and "
+                                ".dbf together (or zipped)")
+        return datasets
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -11,6 +11,8 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +71,30 @@ class JobReport:
                                                         heartbeat_at=timezone.now())
 
 
+@contextmanager
+def heartbeat(job_id: int, every_s: float = 10.0):
+    """Keep the job's heartbeat fresh while long steps (a COPY, an index build) send no progress, so only a job
+    whose worker really died looks stale."""
+    stop = threading.Event()
+
+    def beat():
+        from django.db import connection as own
+
+        try:
+            while not stop.wait(every_s):
+                ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def staging_prefix(job: ImportJob) -> str:
     return f"job{job.pk}_"
 
@@ -87,7 +113,7 @@ def run_job(job_id: int) -> ImportJob:
     job.refresh_from_db()
     report = JobReport(job)
     try:
-        with tempfile.TemporaryDirectory(prefix=f"import-{job.pk}-", dir=_work_dir()) as work:
+        with heartbeat(job.pk), tempfile.TemporaryDirectory(prefix=f"import-{job.pk}-", dir=_work_dir()) as work:
             sources = expand(Path(job.source_path), job.source_name, Path(work))
             if job.options.get("layer") and len(sources) > 1:
                 raise ImportProblem(f"re-importing a layer needs exactly one layer in the upload; found "
@@ -97,10 +123,16 @@ def run_job(job_id: int) -> ImportJob:
             for i, source in enumerate(sources):
                 step = (90 - 5) / len(sources)
                 prepared.append(prepare(job, source, i, report, 5 + i * step, step))
-            with transaction.atomic():
-                layers = [publish(job, p, only=len(prepared) == 1) for p in prepared]
+            moved: list[Path] = []
+            try:
+                with transaction.atomic():
+                    layers = [publish(job, p, only=len(prepared) == 1, moved=moved) for p in prepared]
+            except BaseException:
+                for raster in moved:  # the catalog never pointed at them
+                    raster.unlink(missing_ok=True)
+                raise
         counts = {layer.slug: p.count for layer, p in zip(layers, prepared, strict=True)}
-        ImportJob.objects.filter(pk=job.pk).update(
+        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
             status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
             counts={**job.counts, "features": counts}, messages=job.messages)
     except ImportProblem as problem:
@@ -147,7 +179,12 @@ def _discard_upload(job: ImportJob) -> None:
     """Uploads are copied into the data folder for the worker; batch imports read files in place."""
     upload_dir = Path(settings.DATA_DIR) / "uploads"
     path = Path(job.source_path)
-    if path.is_relative_to(upload_dir) and path.parent != upload_dir:
+    if not job.source_path or not path.is_relative_to(upload_dir) or path.parent == upload_dir:
+        return
+    # one upload may hold several datasets, one job each: the folder goes with the last of them
+    others = ImportJob.objects.filter(source_path__startswith=f"{path.parent}/").exclude(pk=job.pk).exclude(
+        status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED])
+    if not others.exists():
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
@@ -260,14 +297,19 @@ def _crs_label(crs) -> str:
     return f"EPSG:{code}" if code else crs.name
 
 
-def publish(job: ImportJob, prepared: Prepared, only: bool = True) -> Layer:
+def publish(job: ImportJob, prepared: Prepared, only: bool = True, moved: list | None = None) -> Layer:
     """Inside the job's transaction: create or find the layer, swap its data in, record the version."""
     layer = _target_layer(job, prepared, only)
+    if layer.current_version_id and layer.kind != prepared.kind:
+        raise ImportProblem(f"layer {layer.slug!r} is a {layer.kind} layer; a re-import must bring {layer.kind} data,"
+                            f" not {prepared.kind}", file=prepared.source.name)
     number = (layer.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     if prepared.kind == "raster":
         final = Path(settings.MEDIA_ROOT) / "rasters" / layer.table_name / f"v{number}.tif"
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(prepared.staging, final)
+        if moved is not None:
+            moved.append(final)  # removed again if the transaction does not commit
         layer.raster_path = str(final.relative_to(settings.MEDIA_ROOT))
         with rasterio.open(final) as ds:
             native = list(ds.bounds)
@@ -312,6 +354,8 @@ def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
     # a slug given with the upload names its only layer; files with several layers get one slug each
     slug = options["slug"] if options.get("slug") and only else layer_slug(title)
     existing = Layer.objects.select_for_update(of=("self",)).filter(slug=slug).first()
+    if existing and job.created_by and not Layer.objects.visible_to(job.created_by).filter(pk=existing.pk).exists():
+        raise ImportProblem(f"the slug {slug!r} is not available; choose another", file=prepared.source.name)
     if existing:
         if options.get("mode") != "upsert":
             raise ImportProblem(f"a layer {slug!r} already exists; re-import it (a new version) or choose another "

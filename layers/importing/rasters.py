@@ -54,7 +54,7 @@ def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int
             else:
                 _write_cog(src, out, resampling)
             source_crs = crs.to_string()
-        with rasterio.open(out) as cog:
+        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(out) as cog:  # no .aux.xml beside the COG
             [stats] = cog.stats(indexes=[1], approx=True)
             bands[0].update(min=stats.min, max=stats.max)  # the default colour ramp's span
             messages.append(f"stored as Cloud-Optimized GeoTIFF, {cog.width}×{cog.height} px, "

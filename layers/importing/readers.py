@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -143,6 +144,10 @@ def _column(name: str, array) -> Column:
         pgtype = "date"
     elif pa.types.is_timestamp(kind):
         pgtype = "timestamptz"
+    elif pa.types.is_nested(kind):  # lists and structs (GeoJSON arrays/objects): kept as JSON text
+        pgtype = "text"
+        array = pa.array([None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                          for v in array.to_pylist()], pa.string())
     else:
         pgtype = "text"
     return Column(name, pgtype, array)
@@ -182,6 +187,10 @@ def read_csv(source: Source, crs_hint: str | None, encoding: str | None) -> Feat
         encoding, how = text_file_encoding(raw, source.name)
         text = raw.decode(encoding)
         messages.append(f"text encoding {encoding} ({how})")
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        raise ImportProblem(f"line {line} holds a NUL character, which is not text; is this really a CSV file?",
+                            file=source.name, rows=[line])
     rows = list(csv.reader(io.StringIO(text, newline="")))
     rows_numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not rows_numbered:

@@ -108,25 +108,29 @@ def ogr_file(layer: Layer, params, driver: str) -> Path:
         columns.append(sql.SQL("ST_Transform(t.geom, {}) AS geom").format(sql.Literal(srid)))
     statement = sql.SQL("SELECT {} FROM {} t{} ORDER BY t.fid").format(
         sql.SQL(", ").join(columns), sql.Identifier(DATA_SCHEMA, layer.table_name), query.where_sql(conditions))
-    folder = Path(tempfile.mkdtemp(prefix="download-", dir=_tmp()))
-    target = folder / (f"{layer.table_name}.gpkg" if driver == "GPKG" else layer.table_name)
     connection.ensure_connection()
-    command = ["ogr2ogr", "-f", driver, str(target), _pg_source(), "-sql", statement.as_string(connection.connection),
-               "-nln", layer.table_name, "-a_srs", f"EPSG:{srid}"]
-    if driver == "ESRI Shapefile":
-        command += ["-lco", "ENCODING=UTF-8"]  # writes the .cpg
-    env = {**os.environ, "PGPASSWORD": settings.DATABASES["default"].get("PASSWORD") or ""}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
-    if done.returncode:
+    statement_text = statement.as_string(connection.connection)
+    folder = Path(tempfile.mkdtemp(prefix="download-", dir=_tmp()))
+    try:
+        target = folder / (f"{layer.table_name}.gpkg" if driver == "GPKG" else layer.table_name)
+        command = ["ogr2ogr", "-f", driver, str(target), _pg_source(), "-sql", statement_text,
+                   "-nln", layer.table_name, "-a_srs", f"EPSG:{srid}"]
+        if driver == "ESRI Shapefile":
+            command += ["-lco", "ENCODING=UTF-8"]  # writes the .cpg
+        env = {**os.environ, "PGPASSWORD": settings.DATABASES["default"].get("PASSWORD") or ""}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+        if done.returncode:
+            raise RuntimeError(f"ogr2ogr failed: {done.stderr[-500:]}")
+        if driver == "GPKG":
+            return target
+        archive = folder / f"{layer.table_name}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for part in sorted(target.iterdir()):
+                zf.write(part, part.name)
+        return archive
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
-        raise RuntimeError(f"ogr2ogr failed: {done.stderr[-500:]}")
-    if driver == "GPKG":
-        return target
-    archive = folder / f"{layer.table_name}.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for part in sorted(target.iterdir()):
-            zf.write(part, part.name)
-    return archive
+        raise
 
 
 def _pg_source() -> str:

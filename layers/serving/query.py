@@ -6,6 +6,7 @@ against the layer's attributes and every value converted to the column's type be
 psycopg2.sql Literal; nothing is concatenated into SQL.
 """
 
+import re
 from datetime import date, datetime
 
 from django.db import connection
@@ -18,6 +19,7 @@ from .access import BadRequest
 RESERVED = {"bbox", "limit", "offset", "properties", "sort", "crs", "f", "format", "page", "filename", "coords"}
 OPERATORS = {"": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "like": "LIKE", "ilike": "ILIKE"}
 INTEGER = {"integer", "bigint", "smallint"}
+MAX_OFFSET = 2**62
 FLOAT = {"double precision", "real", "numeric"}
 
 
@@ -26,6 +28,8 @@ def attribute_types(layer: Layer) -> dict[str, str]:
 
 
 def _value(text: str, pgtype: str, param: str):
+    if "\0" in text:
+        raise BadRequest(f"{param}: a NUL character is not allowed")
     try:
         if pgtype in INTEGER:
             return int(text)
@@ -127,7 +131,7 @@ def output_srid(params, default: int = 4326) -> int:
     if not text:
         return default
     code = text.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-    if not code.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", code):
         raise BadRequest(f"crs={text!r}: give an EPSG code, e.g. crs=3826 or crs=EPSG:4326")
     with connection.cursor() as cur:
         cur.execute("SELECT 1 FROM spatial_ref_sys WHERE srid = %s", [int(code)])
@@ -144,6 +148,6 @@ def page(params, default: int = 100, maximum: int = 10_000) -> tuple[int, int]:
         raise BadRequest("limit and offset must be whole numbers") from None
     if not 1 <= limit <= maximum:
         raise BadRequest(f"limit must be between 1 and {maximum:,}")
-    if offset < 0:
-        raise BadRequest("offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"offset must be between 0 and {MAX_OFFSET:,}")
     return limit, offset

@@ -53,7 +53,7 @@ def png_tile(layer: Layer, z: int, x: int, y: int) -> bytes | None:
     check_tile(z, x, y)
     path = raster_path(layer)
     bounds = tile_bounds(z, x, y)
-    with rasterio.open(path) as src:
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:  # stats must not write .aux.xml
         raster_box = transform_bounds(src.crs, "EPSG:3857", *src.bounds)
         if bounds[0] > raster_box[2] or bounds[2] < raster_box[0] or bounds[1] > raster_box[3] or \
                 bounds[3] < raster_box[1]:

@@ -103,6 +103,8 @@ class FeatureView(APIView):
                               404: OpenApiResponse(description="no such feature or layer")})
     def get(self, request, slug, fid):
         layer = visible_layer(request, slug, "features")
+        if layer.kind == Layer.Kind.RASTER:
+            return bad_request(BadRequest(f"layer {slug!r} is a raster: read it as tiles or by point"))
         try:
             feature = features.one(layer, int(fid), request.query_params)
         except BadRequest as exc:
