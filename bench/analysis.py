@@ -1,0 +1,185 @@
+"""Analysis benchmark on the size-10 demo city: overlay and road widening, against plain SQL and GeoPandas.
+
+    .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/analysis.py
+
+1. Intersect the parcels (~200k) with the flood-prone zones. Ours: the whole job (cut the zones into indexed
+   pieces, intersect, repair, index the result, ANALYZE, catalog entry). Plain SQL: the obvious
+   `CREATE TABLE … AS SELECT …, ST_Intersection(…) … JOIN … ON ST_Intersects(…)` (polygons extracted, no index).
+   GeoPandas: read both layers from a GeoPackage, `overlay(how="intersection")`, write a GeoPackage.
+2. Road widening to 40 m along a ~5 km arterial: ours (the job), plain SQL, GeoPandas (buffer, overlay, areas).
+
+Each figure is the median of 3 runs; results are checked to agree (feature counts, total area).
+Not part of the test suite.
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import geopandas  # noqa: E402
+import pyogrio  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from analysis import jobs  # noqa: E402
+from layers.democity.city import generate  # noqa: E402
+from layers.democity.store import write_geopackage  # noqa: E402
+from layers.models import Layer  # noqa: E402
+from layers.pgload import tune_allocator  # noqa: E402
+
+tune_allocator()
+SIZE = 10
+RUNS = 3
+WIDTH = 40.0
+
+
+def sql_rows(statement, params=None):
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall() if cur.description else None
+
+
+def ensure_city() -> Path:
+    count = sql_rows("SELECT CASE WHEN to_regclass('layerdata.parcels') IS NULL THEN 0 ELSE "
+                     "(SELECT reltuples::bigint FROM pg_class WHERE oid = 'layerdata.parcels'::regclass) END")[0][0]
+    if count < 150_000 or not Layer.objects.filter(slug="flood-zones").exists():
+        print(f"generating the size-{SIZE} demo city …", flush=True)
+        call_command("make_demo_city", size=SIZE, verbosity=0)
+    gpkg = Path(tempfile.gettempdir()) / f"civgis-bench-city-{SIZE}.gpkg"
+    if not gpkg.exists():
+        city = generate(2026, SIZE)
+        city.layers = {k: v for k, v in city.layers.items() if k in ("parcels", "flood_zones", "roads")}
+        write_geopackage(city, gpkg)
+    return gpkg
+
+
+def timed(fn, runs=RUNS):
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def run_job(user, options, name):
+    job = jobs.create(name, {**options, "mode": "create", "title": name, "visibility": "internal"}, user)
+    job.options["slug"] = f"bench-{job.pk}"
+    job.save(update_fields=["options"])
+    job = jobs.run(job.pk)
+    assert job.status == "succeeded", job.errors
+    layer = job.layers.get()
+    (n, area), = sql_rows(f"SELECT count(*), sum(ST_Area(geom)) FROM layerdata.{layer.table_name}")  # noqa: S608
+    layer.delete()
+    sql_rows(f"DROP TABLE layerdata.{layer.table_name}")  # noqa: S608
+    return n, area
+
+
+def plain_sql(statement):
+    sql_rows("DROP TABLE IF EXISTS bench_result; CREATE SCHEMA IF NOT EXISTS bench")
+    sql_rows(statement)
+    (n, area), = sql_rows("SELECT count(*), sum(ST_Area(geom)) FROM bench_result")
+    sql_rows("DROP TABLE bench_result")
+    return n, area
+
+
+def report(title, ours, sql_time, gpd_time):
+    print(f"{title}: civgis {ours:.2f} s, plain SQL {sql_time:.2f} s, GeoPandas {gpd_time:.2f} s — "
+          f"civgis/SQL {ours / sql_time:.2f} (target ≤ 1.3), GeoPandas/civgis {gpd_time / ours:.1f}× (target ≥ 5)")
+
+
+def bench_intersect(user, gpkg):
+    ours, (n1, a1) = timed(lambda: run_job(user, {"analysis": "overlay", "operation": "intersect", "a": "parcels",
+                                                  "b": "flood-zones"}, "bench intersect"))
+    statement = ("CREATE TABLE bench_result AS SELECT p.*, f.depth_class, f.zone_id,"
+                 " ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Intersection(p.geom, f.geom)), 3)) AS geom2"
+                 " FROM layerdata.parcels p JOIN layerdata.flood_zones f ON ST_Intersects(p.geom, f.geom);"
+                 " ALTER TABLE bench_result DROP COLUMN geom; ALTER TABLE bench_result RENAME geom2 TO geom;"
+                 " DELETE FROM bench_result WHERE ST_IsEmpty(geom)")
+    sql_time, (n2, a2) = timed(lambda: plain_sql(statement))
+
+    def with_geopandas():
+        parcels = pyogrio.read_dataframe(gpkg, layer="parcels")
+        zones = pyogrio.read_dataframe(gpkg, layer="flood_zones")
+        out = geopandas.overlay(parcels, zones[["depth_class", "zone_id", "geometry"]], how="intersection",
+                                keep_geom_type=True)
+        path = Path(tempfile.gettempdir()) / "civgis-bench-gpd.gpkg"
+        path.unlink(missing_ok=True)
+        pyogrio.write_dataframe(out, path, layer="out")
+        return len(out), float(out.area.sum())
+
+    gpd_time, (n3, a3) = timed(with_geopandas)
+    print(f"parcels × flood zones: {n1:,} pieces (SQL {n2:,}, GeoPandas {n3:,}); area {a1 / 1e6:.4f} km² "
+          f"(SQL {a2 / 1e6:.4f}, GeoPandas {a3 / 1e6:.4f})")
+    report("intersect", ours, sql_time, gpd_time)
+
+
+def long_road() -> tuple[str, float]:
+    (name, length), = sql_rows(
+        "SELECT road_name, sum(length_m) FROM layerdata.roads WHERE road_class = 'arterial' GROUP BY road_name"
+        " HAVING sum(length_m) >= 4500 ORDER BY abs(sum(length_m) - 5000) LIMIT 1")
+    return name, length
+
+
+def bench_widening(user, gpkg):
+    name, length = long_road()
+    ours, (n1, a1) = timed(lambda: run_job(user, {"analysis": "road_widening", "road": {
+        "layer": "roads", "filter": {"road_name": name}}, "target_width": WIDTH, "parcels": "parcels",
+        "buildings": "buildings"}, "bench widening"))
+    statement = (
+        "CREATE TABLE bench_result AS WITH c AS (SELECT ST_Buffer(ST_LineMerge(ST_Union(geom)), %s,"
+        " 'endcap=flat join=round') AS g FROM layerdata.roads WHERE road_name = %s)"
+        " SELECT p.fid, p.parcel_no, p.owner_type, p.land_use, ST_Area(ST_Intersection(p.geom, c.g)) AS taken,"
+        " (SELECT count(*) FROM layerdata.buildings b WHERE ST_Intersects(b.geom, ST_Intersection(p.geom, c.g)))"
+        " AS buildings, ST_Multi(ST_CollectionExtract(ST_Intersection(p.geom, c.g), 3)) AS geom"
+        " FROM layerdata.parcels p, c WHERE ST_Intersects(p.geom, c.g);"
+        " DELETE FROM bench_result WHERE taken <= 0.01")
+
+    def with_sql():
+        sql_rows("DROP TABLE IF EXISTS bench_result")
+        sql_rows(statement, [WIDTH / 2, name])
+        (n, area), = sql_rows("SELECT count(*), sum(ST_Area(geom)) FROM bench_result")
+        sql_rows("DROP TABLE bench_result")
+        return n, area
+
+    sql_time, (n2, a2) = timed(with_sql)
+
+    def with_geopandas():
+        roads = pyogrio.read_dataframe(gpkg, layer="roads", where=f"road_name = '{name}'")
+        parcels = pyogrio.read_dataframe(gpkg, layer="parcels")
+        corridor = geopandas.GeoDataFrame(geometry=[roads.union_all().buffer(WIDTH / 2, cap_style="flat")],
+                                          crs=parcels.crs)
+        hit = geopandas.overlay(parcels, corridor, how="intersection", keep_geom_type=True)
+        hit["taken"] = hit.area
+        hit = hit[hit["taken"] > 0.01]
+        path = Path(tempfile.gettempdir()) / "civgis-bench-gpd-road.gpkg"
+        path.unlink(missing_ok=True)
+        pyogrio.write_dataframe(hit, path, layer="out")
+        return len(hit), float(hit["taken"].sum())
+
+    gpd_time, (n3, a3) = timed(with_geopandas)
+    print(f"widening {name} ({length / 1000:.1f} km) to {WIDTH:g} m: {n1:,} parcels (SQL {n2:,}, GeoPandas {n3:,}),"
+          f" {a1:,.0f} m² taken (SQL {a2:,.0f}, GeoPandas {a3:,.0f})")
+    report("road widening", ours, sql_time, gpd_time)
+
+
+def main():
+    gpkg = ensure_city()
+    user = User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})[0]
+    bench_intersect(user, gpkg)
+    bench_widening(user, gpkg)
+
+
+if __name__ == "__main__":
+    main()
