@@ -79,7 +79,8 @@ def _where(parts: list[sql.Composable]) -> sql.Composable:
 
 def _polygons(expr: sql.Composable, dim: int) -> sql.Composable:
     """Only the wanted dimension, as Multi*, repaired if GEOS left it invalid."""
-    return sql.SQL("ST_Multi(ST_CollectionExtract(ST_MakeValid({}), {}))").format(expr, sql.Literal(dim))
+    return sql.SQL("ST_Multi(ST_CollectionExtract((SELECT CASE WHEN ST_IsValid(x) THEN x ELSE ST_MakeValid(x) END"
+                   " FROM (SELECT {} AS x OFFSET 0) v), {}))").format(expr, sql.Literal(dim))
 
 
 def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progress) -> None:
@@ -151,15 +152,19 @@ PER_A = sql.SQL("(SELECT a_fid, bool_or(whole) AS whole, ST_UnaryUnion(ST_Collec
                 " GROUP BY a_fid)")
 
 
+def _pair_output(dim: int) -> sql.Composable:
+    """A whole feature goes out as it is (valid already); only clipped parts need extracting and checking."""
+    return sql.SQL("CASE WHEN p.whole THEN ST_Multi(a.geom) ELSE {} END").format(_polygons(sql.SQL("p.g"), dim))
+
+
 def _pairs_sql(a_table, b_table, a_select, b_select, dim):
     return sql.SQL("SELECT p.a_fid{}, p.b_fid{}, {} AS geom FROM ov_pairs p JOIN {} a ON a.fid = p.a_fid"
-                   " JOIN {} b ON b.fid = p.b_fid").format(a_select, b_select, _polygons(PAIR_GEOM, dim),
-                                                          a_table, b_table)
+                   " JOIN {} b ON b.fid = p.b_fid").format(a_select, b_select, _pair_output(dim), a_table, b_table)
 
 
 def _clip_sql(a_table, a_select, dim):
     return sql.SQL("SELECT p.a_fid{}, NULL::integer AS b_fid, {} AS geom FROM {} p JOIN {} a ON a.fid = p.a_fid"
-                   ).format(a_select, _polygons(PAIR_GEOM, dim), PER_A, a_table)
+                   ).format(a_select, _pair_output(dim), PER_A, a_table)
 
 
 def _erase_sql(a_table, a_where, a_select, b_nulls, dim):
