@@ -12,7 +12,7 @@ from layers import catalog
 from layers.importing.pipeline import JobReport, Prepared, fail, heartbeat, publish, staging_prefix
 from layers.importing.sources import Source
 from layers.models import STAGING_SCHEMA, ImportJob, Layer
-from layers.pgload import finish_table, finish_table_in_parallel
+from layers.pgload import finish_table_auto
 
 from . import buffer, overlay, widening
 from .inputs import AnalysisInputError, readable_layer
@@ -96,8 +96,4 @@ def _type_geometry(staging: str, srid: int) -> None:
 
 
 def _finish(staging: str) -> None:
-    if connection.in_atomic_block:
-        with connection.cursor() as cur:
-            finish_table(cur.cursor, STAGING_SCHEMA, staging, True)
-    else:
-        finish_table_in_parallel(STAGING_SCHEMA, staging, True)
+    finish_table_auto(STAGING_SCHEMA, staging, True)

@@ -77,6 +77,23 @@ def finish_table(cur, schema: str, table: str, has_geometry: bool, query=None) -
     return rows
 
 
+PARALLEL_FINISH_MIN_ROWS = 50_000  # below this, two more connections cost more than they save
+
+
+def finish_table_auto(schema: str, table: str, has_geometry: bool, query=None) -> list | None:
+    """finish_table for a committed table: on two connections when it is big, on this one when it is small or
+    when the caller is inside a transaction (other connections could not see the table)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        if not connection.in_atomic_block:
+            cur.execute(sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {}) s").format(
+                sql.Identifier(schema, table), sql.Literal(PARALLEL_FINISH_MIN_ROWS)))
+            if cur.fetchone()[0] >= PARALLEL_FINISH_MIN_ROWS:
+                return finish_table_in_parallel(schema, table, has_geometry, query)
+        return finish_table(cur.cursor, schema, table, has_geometry, query)
+
+
 def finish_table_in_parallel(schema: str, table: str, has_geometry: bool, query=None) -> list | None:
     """The same for a committed table, on two connections: the GiST index (the slowest step) on one, the key's
     unique index and then `query` (e.g. a validity scan) on the other — CREATE INDEX takes SHARE locks, which do

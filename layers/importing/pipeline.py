@@ -30,7 +30,7 @@ from pyproj import CRS
 from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, table_name
-from layers.pgload import EWKB, finish_table, finish_table_in_parallel, load_rows
+from layers.pgload import EWKB, finish_table_auto, load_rows
 from layers.serving.tiles import min_zoom_for
 
 from .errors import ImportProblem
@@ -273,10 +273,7 @@ def _validity_scan(staging: str):
 
 
 def _finish(staging: str, has_geometry: bool, query=None):
-    if connection.in_atomic_block:  # e.g. inside a test's transaction: other connections cannot see the table
-        with connection.cursor() as cur:
-            return finish_table(cur.cursor, STAGING_SCHEMA, staging, has_geometry, query)
-    return finish_table_in_parallel(STAGING_SCHEMA, staging, has_geometry, query)
+    return finish_table_auto(STAGING_SCHEMA, staging, has_geometry, query)
 
 
 def _load_rows(staging, columns, ewkb, gtype, srid) -> None:
