@@ -60,14 +60,19 @@ def geometry(value, srid: int, what: str = "geometry", polygons_only: bool = Fal
     return geom
 
 
-def distance_m(value, what: str = "distance") -> float:
+def metres(value, what: str, maximum: float) -> float:
+    """A positive length in metres, at most `maximum`, or a 400 naming the field."""
     try:
-        metres = float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise AnalysisInputError(f"{what}: give metres as a number") from None
-    if not 0 < metres <= MAX_DISTANCE_M:
-        raise AnalysisInputError(f"{what}: {metres:g} m is outside 0–{MAX_DISTANCE_M:,} m")
-    return metres
+    if not 0 < number <= maximum:
+        raise AnalysisInputError(f"{what}: {number:g} m is outside 0–{maximum:,g} m")
+    return number
+
+
+def distance_m(value, what: str = "distance") -> float:
+    return metres(value, what, MAX_DISTANCE_M)
 
 
 def readable_layer(slug, user, kinds=(Layer.Kind.VECTOR,)) -> Layer:

@@ -15,20 +15,14 @@ from psycopg2 import sql
 from geo.units import PING_M2
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
-from .inputs import AnalysisInputError, geometry, readable_layer, srid_of
+from .inputs import AnalysisInputError, geometry, metres, readable_layer, srid_of
 from .overlay import conditions
 
 MAX_WIDTH_M = 200
 
 
 def _width(value, what: str) -> float:
-    try:
-        metres = float(value)
-    except (TypeError, ValueError):
-        raise AnalysisInputError(f"{what}: give metres as a number") from None
-    if not 0 < metres <= MAX_WIDTH_M:
-        raise AnalysisInputError(f"{what}: {metres:g} m is outside 0–{MAX_WIDTH_M} m")
-    return metres
+    return metres(value, what, MAX_WIDTH_M)
 
 
 def centre_line(options: dict, user) -> tuple:

@@ -136,18 +136,24 @@ class UsageView(APIView):
         return JsonResponse({"layer": layer.slug, "months": months})
 
 
-@require_GET
-def vector_tile(request, slug, z, x, y):
+def _tile(request, slug, z, x, y, render, content_type: str) -> HttpResponse:
+    """A tile answer: 304 when the client has this version, 204 when there is nothing to draw, 400 when the
+    tile does not exist."""
     layer = visible_layer(request, slug, "tile")
     cached = not_modified(request, layer)
     if cached:
         return cached
     try:
-        data = tiles.tile(layer, int(z), int(x), int(y), request.GET)
+        data = render(layer, int(z), int(x), int(y))
     except BadRequest as exc:
         return bad_request(exc)
-    response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile", status=200 if data else 204)
-    return cache_headers(response, layer)
+    return cache_headers(HttpResponse(data or b"", content_type=content_type, status=200 if data else 204), layer)
+
+
+@require_GET
+def vector_tile(request, slug, z, x, y):
+    return _tile(request, slug, z, x, y, lambda layer, *zxy: tiles.tile(layer, *zxy, request.GET),
+                 "application/vnd.mapbox-vector-tile")
 
 
 @require_GET
@@ -206,16 +212,7 @@ class DownloadView(APIView):
 
 @require_GET
 def raster_tile(request, slug, z, x, y):
-    layer = visible_layer(request, slug, "tile")
-    cached = not_modified(request, layer)
-    if cached:
-        return cached
-    try:
-        png = rasters.png_tile(layer, int(z), int(x), int(y))
-    except BadRequest as exc:
-        return bad_request(exc)
-    response = HttpResponse(png or b"", content_type="image/png", status=200 if png else 204)
-    return cache_headers(response, layer)
+    return _tile(request, slug, z, x, y, rasters.png_tile, "image/png")
 
 
 class PointValueView(APIView):
