@@ -49,15 +49,15 @@ def run(job_id: int) -> ImportJob:
         try:
             user = job.created_by
             options = job.options
-            with transaction.atomic():
-                if options["analysis"] == "overlay":
-                    a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
-                    overlay.build(staging, options["operation"], a, b, options, report.progress)
-                    inputs = [a.slug, b.slug]
-                elif options["analysis"] == "buffer_layer":
-                    inputs = buffer.build_layer(staging, options, user, report.progress)
-                else:
-                    inputs = widening.build(staging, options, user, report.progress)
+            if options["analysis"] == "overlay":
+                # not in one transaction: the pairs are computed on two connections, which must see the pieces
+                # (all its tables are in the staging schema, dropped with the job if it fails)
+                a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
+                overlay.build(staging, options["operation"], a, b, options, report.progress)
+                inputs = [a.slug, b.slug]
+            else:
+                with transaction.atomic():
+                    inputs = _build(staging, options, user, report.progress)
             _type_geometry(staging, settings.WORKING_SRID)
             _finish(staging)
             report.progress(90, "result indexed")
@@ -82,6 +82,12 @@ def run(job_id: int) -> ImportJob:
             fail(job, {"message": f"internal error in the analysis: {type(exc).__name__}: {exc}"})
     job.refresh_from_db()
     return job
+
+
+def _build(staging: str, options: dict, user, progress) -> list[str]:
+    if options["analysis"] == "buffer_layer":
+        return buffer.build_layer(staging, options, user, progress)
+    return widening.build(staging, options, user, progress)
 
 
 def _type_geometry(staging: str, srid: int) -> None:

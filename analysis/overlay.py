@@ -14,6 +14,7 @@ from django.http import QueryDict
 from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA, Layer
+from layers.pgload import run_on_own_connections
 from layers.serving import query
 
 from .inputs import AnalysisInputError, distance_m
@@ -103,27 +104,41 @@ def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progr
         if operation == "spatial_join":
             cur.execute(_spatial_join(target, a, b, a_table, b_table, a_where, b_where, a_select, b_select, options))
             return
-        cur.execute("DROP TABLE IF EXISTS ov_b, ov_raw, ov_pairs")  # two analyses in one transaction (tests)
+        pieces_table = sql.Identifier(STAGING_SCHEMA, f"{staging}_b")
+        raws = [sql.Identifier(STAGING_SCHEMA, f"{staging}_r{k}") for k in range(2)]
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS ov_pairs, {}, {}, {}").format(pieces_table, *raws))
         cur.execute(sql.SQL(
-            "CREATE TEMP TABLE ov_b ON COMMIT DROP AS SELECT b.fid AS b_fid, ST_Subdivide(b.geom, {}) AS g "
-            "FROM {} b WHERE {}").format(sql.Literal(SUBDIVIDE_VERTICES), b_table, b_where))
-        cur.execute("CREATE INDEX ON ov_b USING gist (g); ANALYZE ov_b")
+            "CREATE TABLE {} AS SELECT (row_number() OVER ())::integer AS piece, b.fid AS b_fid,"
+            " ST_Subdivide(b.geom, {}) AS g FROM {} b WHERE {}").format(
+            pieces_table, sql.Literal(SUBDIVIDE_VERTICES), b_table, b_where))
+        cur.execute(sql.SQL("CREATE INDEX ON {t} USING gist (g); ANALYZE {t}").format(t=pieces_table))
         progress(30, "overlay layer cut into indexed pieces")
+
         # Each candidate pair once, in join order (piece by piece, so PostGIS reuses the prepared piece for
         # ST_Intersects/ST_Within): grouping in the same query would sort first and compute after, unprepared (5×).
-        cur.execute(sql.SQL(
-            "CREATE TEMP TABLE ov_raw ON COMMIT DROP AS SELECT a.fid AS a_fid, s.b_fid, w.whole,"
-            " CASE WHEN w.whole THEN NULL ELSE ST_Intersection(a.geom, s.g) END AS piece"
-            " FROM ov_b s JOIN {} a ON a.geom && s.g AND ST_Intersects(a.geom, s.g),"
-            " LATERAL (SELECT ST_Within(a.geom, s.g) AS whole OFFSET 0) w WHERE {}").format(a_table, a_where))
+        # Outside a transaction the pieces are shared out to two connections, one core each.
+        def raw(k: int, share: int) -> sql.Composable:
+            return sql.SQL(
+                "CREATE TABLE {} AS SELECT a.fid AS a_fid, s.b_fid, w.whole,"
+                " CASE WHEN w.whole THEN NULL ELSE ST_Intersection(a.geom, s.g) END AS piece"
+                " FROM {} s JOIN {} a ON a.geom && s.g AND ST_Intersects(a.geom, s.g),"
+                " LATERAL (SELECT ST_Within(a.geom, s.g) AS whole OFFSET 0) w WHERE s.piece % {} = {} AND {}"
+            ).format(raws[k], pieces_table, a_table, sql.Literal(share), sql.Literal(k), a_where)
+
+        if connection.in_atomic_block:  # other connections could not see the pieces
+            cur.execute(raw(0, 1))
+            cur.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {} LIMIT 0").format(raws[1], raws[0]))
+        else:
+            run_on_own_connections([[raw(0, 2)], [raw(1, 2)]])
         # a feature cut by several pieces of one B feature: its parts are merged back (rare, so grouped apart)
-        cur.execute(
-            "CREATE TEMP TABLE ov_pairs ON COMMIT DROP AS"
-            " WITH n AS (SELECT a_fid, b_fid, count(*) AS parts FROM ov_raw GROUP BY a_fid, b_fid)"
-            " SELECT r.a_fid, r.b_fid, r.whole, r.piece AS g FROM ov_raw r JOIN n USING (a_fid, b_fid)"
-            " WHERE n.parts = 1"
+        cur.execute(sql.SQL(
+            "CREATE TEMP TABLE ov_pairs AS"
+            " WITH r AS (SELECT * FROM {} UNION ALL SELECT * FROM {}),"
+            " n AS (SELECT a_fid, b_fid, count(*) AS parts FROM r GROUP BY a_fid, b_fid)"
+            " SELECT r.a_fid, r.b_fid, r.whole, r.piece AS g FROM r JOIN n USING (a_fid, b_fid) WHERE n.parts = 1"
             " UNION ALL SELECT r.a_fid, r.b_fid, bool_or(r.whole), ST_UnaryUnion(ST_Collect(r.piece))"
-            " FROM ov_raw r JOIN n USING (a_fid, b_fid) WHERE n.parts > 1 GROUP BY r.a_fid, r.b_fid")
+            " FROM r JOIN n USING (a_fid, b_fid) WHERE n.parts > 1 GROUP BY r.a_fid, r.b_fid").format(*raws))
+        cur.execute(sql.SQL("DROP TABLE {}, {}, {}").format(pieces_table, *raws))
         cur.execute("DELETE FROM ov_pairs WHERE NOT whole AND (g IS NULL OR ST_IsEmpty(g))")
         progress(65, "pairs intersected")
         pieces = {
@@ -139,6 +154,7 @@ def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progr
         cur.execute(sql.SQL("CREATE TABLE {} AS SELECT (row_number() OVER (ORDER BY a_fid, b_fid))::integer AS fid, *"
                             " FROM ({}) r WHERE NOT ST_IsEmpty(geom)").format(target, union))
         cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(target))
+        cur.execute("DROP TABLE ov_pairs")  # a temporary table: the worker's session lives on
 
 
 def _pgtype(layer: Layer, name: str) -> str:

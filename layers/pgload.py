@@ -98,26 +98,33 @@ def finish_table_in_parallel(schema: str, table: str, has_geometry: bool, query=
     """The same for a committed table, on two connections: the GiST index (the slowest step) on one, the key's
     unique index and then `query` (e.g. a validity scan) on the other — CREATE INDEX takes SHARE locks, which do
     not conflict; then the key adopts its index and ANALYZE runs."""
-    unique, gist, adopt, analyze = _finishing_statements(schema, table, has_geometry)
+    from django.db import connection
 
-    def run(statements, fetch=False):
+    unique, gist, adopt, analyze = _finishing_statements(schema, table, has_geometry)
+    rows, _ = run_on_own_connections([[unique] + ([query] if query is not None else []), gist])
+    with connection.cursor() as cur:
+        cur.execute(adopt)
+        cur.execute(analyze)
+    return rows if query is not None else None
+
+
+def run_on_own_connections(groups: list[list]) -> list:
+    """Run each group of statements on a connection of its own, the groups at the same time (autocommit, so
+    they only see committed tables); returns each group's last result rows (or None)."""
+
+    def run(statements):
         from django.db import connection
 
         try:
             with connection.cursor() as cur:
                 for statement in statements:
                     cur.execute(statement)
-                return cur.fetchall() if fetch else None
+                return cur.fetchall() if cur.description else None
         finally:
             connection.close()
 
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(run, [unique] + ([query] if query is not None else []), query is not None)
-        second = pool.submit(run, gist)
-        rows = first.result()
-        second.result()
-    run([adopt, analyze])
-    return rows
+    with ThreadPoolExecutor(len(groups)) as pool:
+        return [done.result() for done in [pool.submit(run, group) for group in groups]]
 
 
 def _finishing_statements(schema: str, table: str, has_geometry: bool):

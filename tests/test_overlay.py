@@ -231,3 +231,16 @@ def test_whole_layer_buffers_as_rings_and_dissolved(user, tmp_path):
         [np.pi * 100**2, np.pi * 50**2], rel=3e-3)  # the zero-reach stop has no buffer
     bad = run_buffer_layer(user, layer="stops", distances=[100], distance_attribute="reach")
     assert bad.status_code == 400 and "not both" in bad.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlay_outside_a_transaction_shares_the_pieces_between_two_connections(user, lots_and_zones,
+                                                                                 monkeypatch):
+    """As on a worker: the pair computation runs on two connections; the answer is the same."""
+    monkeypatch.setattr(analysis_jobs, "submit", lambda job: job)
+    result = overlay(user, operation="intersect", a="lots", b="zones")
+    assert rows(result, "name, zones_name, round(ST_Area(geom))") == [("L1", "Z1", 2500), ("L2", "Z1", 2500),
+                                                                      ("L4", "Z2", 3600)]
+    with connection.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'layerstaging'")
+        assert cur.fetchall() == []  # pieces and partial pair tables are gone
