@@ -94,6 +94,11 @@ def _type_geometry(staging: str, srid: int) -> None:
     """CREATE TABLE AS leaves `geom` untyped: give it its one geometry type (or Geometry) and the SRID."""
     table = sql.Identifier(STAGING_SCHEMA, staging)
     with connection.cursor() as cur:
+        cur.execute("SELECT type, srid FROM geometry_columns WHERE f_table_schema = %s AND f_table_name = %s",
+                    [STAGING_SCHEMA, staging])
+        declared = cur.fetchone()
+        if declared and declared[0] != "GEOMETRY" and declared[1] == srid:
+            return  # typed by the SELECT already
         cur.execute(sql.SQL("SELECT DISTINCT ST_GeometryType(geom) FROM {}").format(table))
         kinds = [k[3:] for (k,) in cur.fetchall() if k]
         kind = kinds[0] if len(kinds) == 1 else "Geometry"

@@ -24,6 +24,7 @@ PREDICATES = ("intersects", "within", "contains", "dwithin")
 POLYGONS = ("Polygon", "MultiPolygon")
 DIMENSION = {"Point": 1, "MultiPoint": 1, "LineString": 2, "MultiLineString": 2, "Polygon": 3, "MultiPolygon": 3}
 SUBDIVIDE_VERTICES = 256
+TYPE_OF_DIMENSION = {1: "MultiPoint", 2: "MultiLineString", 3: "MultiPolygon"}
 
 
 def check(operation: str, a: Layer, b: Layer, options: dict) -> None:
@@ -142,14 +143,14 @@ def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progr
         cur.execute("DELETE FROM ov_pairs WHERE NOT whole AND (g IS NULL OR ST_IsEmpty(g))")
         progress(65, "pairs intersected")
         pieces = {
-            "intersect": _pairs_sql(a_table, b_table, a_select, b_select, dim),
-            "clip": _clip_sql(a_table, a_select, dim),
-            "erase": _erase_sql(a_table, a_where, a_select, b_nulls, dim),
+            "intersect": _pairs_sql(a_table, b_table, a_select, b_select, dim, a.srid),
+            "clip": _clip_sql(a_table, a_select, dim, a.srid),
+            "erase": _erase_sql(a_table, a_where, a_select, b_nulls, dim, a.srid),
         }
         parts = {"intersect": ["intersect"], "clip": ["clip"], "erase": ["erase"],
                  "identity": ["intersect", "erase"], "union": ["intersect", "erase", "b_only"]}[operation]
         if "b_only" in parts:
-            pieces["b_only"] = _b_only_sql(b_table, b_where, a_table, a_nulls, b_select)
+            pieces["b_only"] = _b_only_sql(b_table, b_where, a_table, a_nulls, b_select, a.srid)
         union = sql.SQL(" UNION ALL ").join(pieces[p] for p in parts)
         cur.execute(sql.SQL("CREATE TABLE {} AS SELECT (row_number() OVER (ORDER BY a_fid, b_fid))::integer AS fid, *"
                             " FROM ({}) r WHERE NOT ST_IsEmpty(geom)").format(target, union))
@@ -173,32 +174,39 @@ def _pair_output(dim: int) -> sql.Composable:
     return sql.SQL("CASE WHEN p.whole THEN ST_Multi(a.geom) ELSE {} END").format(_polygons(sql.SQL("p.g"), dim))
 
 
-def _pairs_sql(a_table, b_table, a_select, b_select, dim):
+def _typed(expr: sql.Composable, dim: int, srid: int) -> sql.Composable:
+    """Typed in the SELECT, so the result table needs no rewrite to get its geometry type."""
+    return sql.SQL("({})::geometry({}, {})").format(expr, sql.SQL(TYPE_OF_DIMENSION[dim]), sql.Literal(srid))
+
+
+def _pairs_sql(a_table, b_table, a_select, b_select, dim, srid):
     return sql.SQL("SELECT p.a_fid{}, p.b_fid{}, {} AS geom FROM ov_pairs p JOIN {} a ON a.fid = p.a_fid"
-                   " JOIN {} b ON b.fid = p.b_fid").format(a_select, b_select, _pair_output(dim), a_table, b_table)
+                   " JOIN {} b ON b.fid = p.b_fid").format(a_select, b_select, _typed(_pair_output(dim), dim, srid),
+                                                          a_table, b_table)
 
 
-def _clip_sql(a_table, a_select, dim):
+def _clip_sql(a_table, a_select, dim, srid):
     return sql.SQL("SELECT p.a_fid{}, NULL::integer AS b_fid, {} AS geom FROM {} p JOIN {} a ON a.fid = p.a_fid"
-                   ).format(a_select, _pair_output(dim), PER_A, a_table)
+                   ).format(a_select, _typed(_pair_output(dim), dim, srid), PER_A, a_table)
 
 
-def _erase_sql(a_table, a_where, a_select, b_nulls, dim):
+def _erase_sql(a_table, a_where, a_select, b_nulls, dim, srid):
     rest = sql.SQL("CASE WHEN p.a_fid IS NULL THEN a.geom WHEN p.whole THEN 'GEOMETRYCOLLECTION EMPTY'::geometry"
                    " ELSE ST_Difference(a.geom, p.g) END")
     return sql.SQL("SELECT a.fid AS a_fid{}, NULL::integer AS b_fid{}, {} AS geom FROM {} a LEFT JOIN {} p"
-                   " ON p.a_fid = a.fid WHERE {}").format(a_select, b_nulls, _polygons(rest, dim), a_table, PER_A,
-                                                         a_where)
+                   " ON p.a_fid = a.fid WHERE {}").format(a_select, b_nulls, _typed(_polygons(rest, dim), dim, srid),
+                                                         a_table, PER_A, a_where)
 
 
-def _b_only_sql(b_table, b_where, a_table, a_nulls, b_select):
+def _b_only_sql(b_table, b_where, a_table, a_nulls, b_select, srid):
     covered = sql.SQL("(SELECT p.b_fid, ST_UnaryUnion(ST_Collect({})) AS g FROM ov_pairs p JOIN {} a"
                       " ON a.fid = p.a_fid GROUP BY p.b_fid)").format(PAIR_GEOM, a_table)
     return sql.SQL(
         "SELECT NULL::integer AS a_fid{}, b.fid AS b_fid{}, {} AS geom FROM {} b LEFT JOIN {} c ON c.b_fid = b.fid"
         " WHERE {}"
-    ).format(a_nulls, b_select, _polygons(sql.SQL("CASE WHEN c.g IS NULL THEN b.geom ELSE ST_Difference(b.geom, c.g)"
-                                                  " END"), 3), b_table, covered, b_where)
+    ).format(a_nulls, b_select, _typed(_polygons(sql.SQL(
+        "CASE WHEN c.g IS NULL THEN b.geom ELSE ST_Difference(b.geom, c.g) END"), 3), 3, srid), b_table, covered,
+        b_where)
 
 
 def _spatial_join(target, a, b, a_table, b_table, a_where, b_where, a_select, b_select, options):
