@@ -7,7 +7,7 @@ from psycopg2 import sql
 from shapely.ops import nearest_points
 
 from geo.crs import TWD97_TM2_121, WGS84, transform
-from geo.units import GRS80, all_areas, convert_length
+from geo.units import GRS80, all_areas, convert_length, geodesic_area, geodesic_length
 from layers.models import DATA_SCHEMA, Layer
 
 MAX_NEAREST = 100
@@ -28,11 +28,10 @@ def figures(geom, srid: int) -> dict:
     kind = geom.geom_type
     out = {"type": kind, "geodesic": {}, "planar_twd97": {}}
     if kind in ("LineString", "MultiLineString", "LinearRing"):
-        out["geodesic"]["length"] = lengths(GRS80.geometry_length(lonlat))
+        out["geodesic"]["length"] = lengths(geodesic_length(lonlat))
         out["planar_twd97"]["length"] = lengths(tm2.length)
     elif kind in ("Polygon", "MultiPolygon"):
-        area, perimeter = GRS80.geometry_area_perimeter(lonlat)
-        out["geodesic"].update(area=areas(abs(area)), perimeter=lengths(perimeter))
+        out["geodesic"].update(area=areas(geodesic_area(lonlat)), perimeter=lengths(geodesic_length(lonlat)))
         out["planar_twd97"].update(area=areas(tm2.area), perimeter=lengths(tm2.length))
     else:
         out["geodesic"]["length"] = out["planar_twd97"]["length"] = lengths(0.0)

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,13 @@ from . import buffer, inputs, jobs, measure, overlay, widening
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
+JOB_RESPONSES = {202: ImportJobSerializer, 400: RESPONSES[400], 403: RESPONSES[403]}
+
+
+def documented(operation_id: str, summary: str, responses=RESPONSES):
+    """The OpenAPI entry of an analysis view's POST."""
+    return extend_schema_view(post=extend_schema(operation_id=operation_id, request=OpenApiTypes.OBJECT,
+                                                 responses=responses, summary=summary))
 
 
 class AnalysisView(APIView):
@@ -31,36 +38,30 @@ class AnalysisView(APIView):
             return Response({"detail": str(exc)}, status=exc.status)
 
 
+@documented(
+    "analysis_measure",
+    "Length, area and perimeter of a drawn geometry (GeoJSON + crs, default 4326) or of a stored feature "
+    "(layer + id): geodesic and planar TWD97, in m/km/m²/ha/km²/坪")
 class MeasureView(AnalysisView):
-    @extend_schema(operation_id="analysis_measure", request=OpenApiTypes.OBJECT, responses=RESPONSES,
-                   summary="Length, area and perimeter of a drawn geometry (GeoJSON + crs, default 4326) or of a "
-                           "stored feature (layer + id): geodesic and planar TWD97, in m/km/m²/ha/km²/坪")
-    def post(self, request):
-        return super().post(request)
-
     def answer(self, data, user):
         srid = settings.WORKING_SRID
         return measure.figures(inputs.subject(data, user, srid), srid)
 
 
+@documented(
+    "analysis_distance",
+    "Shortest distance between two geometries (`from`, `to`, optional `crs`)")
 class DistanceView(AnalysisView):
-    @extend_schema(operation_id="analysis_distance", request=OpenApiTypes.OBJECT, responses=RESPONSES,
-                   summary="Shortest distance between two geometries (`from`, `to`, optional `crs`)")
-    def post(self, request):
-        return super().post(request)
-
     def answer(self, data, user):
         srid = inputs.srid_of(data.get("crs"))
         return measure.distance(inputs.geometry(data.get("from"), srid, "from"),
                                 inputs.geometry(data.get("to"), srid, "to"), srid)
 
 
+@documented(
+    "analysis_nearest",
+    "The `count` (≤ 100) features of `layer` nearest to `geometry`, with distances")
 class NearestView(AnalysisView):
-    @extend_schema(operation_id="analysis_nearest", request=OpenApiTypes.OBJECT, responses=RESPONSES,
-                   summary="The `count` (≤ 100) features of `layer` nearest to `geometry`, with distances")
-    def post(self, request):
-        return super().post(request)
-
     def answer(self, data, user):
         layer = inputs.readable_layer(data.get("layer"), user)
         try:
@@ -73,14 +74,11 @@ class NearestView(AnalysisView):
         return {"layer": layer.slug, "nearest": measure.nearest(layer, geom, count)}
 
 
+@documented(
+    "analysis_buffer",
+    "Buffer (環域) a drawn geometry or a stored feature by one or more `distances` (m) and summarise "
+    "`layers` inside each zone: counts, sums, means, features, area-weighted counts for area layers")
 class BufferView(AnalysisView):
-    @extend_schema(operation_id="analysis_buffer", request=OpenApiTypes.OBJECT, responses=RESPONSES,
-                   summary="Buffer (環域) a drawn geometry or a stored feature by one or more `distances` (m) and "
-                           "summarise `layers` inside each zone: counts, sums, means, features, area-weighted "
-                           "counts for area layers")
-    def post(self, request):
-        return super().post(request)
-
     def answer(self, data, user):
         distances = data.get("distances", data.get("distance"))
         if not isinstance(distances, list):
@@ -127,17 +125,14 @@ class JobView(APIView):
         return Response(ImportJobSerializer(job, context={"request": request}).data, status=202)
 
 
+@documented(
+    "analysis_overlay",
+    "Overlay two layers (operation: intersect, union, erase, clip, identity, spatial_join; a, b: layer "
+    "slugs; a_filter, b_filter; for spatial_join predicate, distance, join) into a new layer, as a job",
+    JOB_RESPONSES,
+)
 class OverlayView(JobView):
     analysis = "overlay"
-
-    @extend_schema(operation_id="analysis_overlay", request=OpenApiTypes.OBJECT,
-                   responses={202: ImportJobSerializer, 400: OpenApiResponse(description="bad input, explained"),
-                              403: OpenApiResponse(description="a layer that is not available to you")},
-                   summary="Overlay two layers (operation: intersect, union, erase, clip, identity, spatial_join; "
-                           "a, b: layer slugs; a_filter, b_filter; for spatial_join predicate, distance, join) into "
-                           "a new layer, as a job")
-    def post(self, request):
-        return super().post(request)
 
     def validate(self, data, user):
         a, b = inputs.readable_layer(data.get("a"), user), inputs.readable_layer(data.get("b"), user)
@@ -148,16 +143,15 @@ class OverlayView(JobView):
         return options, f"{operation} {a.title_zh} × {b.title_zh}"
 
 
+@documented(
+    "analysis_road_widening",
+    "Road widening impact (road: {layer, id | filter} or centreline + crs; target_width or "
+    "widen_each_side; parcels, buildings, parcel_filter): affected parcels and buildings as a new layer "
+    "(download it as CSV for the report), as a job",
+    JOB_RESPONSES,
+)
 class RoadWideningView(JobView):
     analysis = "road_widening"
-
-    @extend_schema(operation_id="analysis_road_widening", request=OpenApiTypes.OBJECT,
-                   responses={202: ImportJobSerializer, 400: OpenApiResponse(description="bad input, explained")},
-                   summary="Road widening impact (road: {layer, id | filter} or centreline + crs; target_width or "
-                           "widen_each_side; parcels, buildings, parcel_filter): affected parcels and buildings as a "
-                           "new layer (download it as CSV for the report), as a job")
-    def post(self, request):
-        return super().post(request)
 
     def validate(self, data, user):
         widening.check(data, user)
@@ -166,15 +160,14 @@ class RoadWideningView(JobView):
         return {k: data[k] for k in keep if k in data}, "道路拓寬影響"
 
 
+@documented(
+    "analysis_buffer_layer",
+    "Buffer every (filtered) feature of a layer by distances (rings) or by a distance attribute, "
+    "dissolved or not, into a new layer, as a job",
+    JOB_RESPONSES,
+)
 class BufferLayerView(JobView):
     analysis = "buffer_layer"
-
-    @extend_schema(operation_id="analysis_buffer_layer", request=OpenApiTypes.OBJECT,
-                   responses={202: ImportJobSerializer, 400: OpenApiResponse(description="bad input, explained")},
-                   summary="Buffer every (filtered) feature of a layer by distances (rings) or by a distance "
-                           "attribute, dissolved or not, into a new layer, as a job")
-    def post(self, request):
-        return super().post(request)
 
     def validate(self, data, user):
         buffer.check_layer(data, user)

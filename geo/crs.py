@@ -9,7 +9,6 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-from django.conf import settings
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
@@ -20,15 +19,6 @@ TWD97_TM2_119 = 3825
 TWD97_TM2_121 = 3826
 TWD67_TM2_121 = 3828
 
-NAMED_CRS = {
-    WGS84: "WGS 84 經緯度",
-    WEB_MERCATOR: "Web Mercator",
-    TWD97_GEOGRAPHIC: "TWD97 經緯度",
-    TWD97_TM2_119: "TWD97 / TM2 119 (澎湖、金門、馬祖)",
-    TWD97_TM2_121: "TWD97 / TM2 121 (臺灣本島)",
-    TWD67_TM2_121: "TWD67 / TM2 121",
-}
-
 # Lon/lat box around the territory Taiwan administers (Kinmen, Matsu, Penghu, Pratas, Taiping Island in the
 # south, Pengjia in the north-east); coordinates outside it are a wrong CRS or swapped axes.
 TAIWAN_LONLAT_BOUNDS = (114.0, 10.0, 124.8, 26.6)
@@ -38,25 +28,12 @@ class UnknownCRSError(ValueError):
     """A CRS given by code or WKT that PROJ does not know."""
 
 
-def working_srid() -> int:
-    return settings.WORKING_SRID
-
-
 @lru_cache(maxsize=64)
 def crs_from_epsg(code: int) -> CRS:
     try:
         return CRS.from_epsg(int(code))
     except (CRSError, ValueError) as exc:
         raise UnknownCRSError(f"EPSG:{code} is not a coordinate reference system PROJ knows") from exc
-
-
-def epsg_of(crs_text: str) -> int | None:
-    """The EPSG code of a WKT / PROJ string / 'EPSG:n' text, or None when it has no confident match."""
-    try:
-        crs = CRS.from_user_input(crs_text)
-    except CRSError as exc:
-        raise UnknownCRSError(f"cannot read this CRS definition: {crs_text[:80]!r}") from exc
-    return crs.to_epsg(min_confidence=70)
 
 
 @lru_cache(maxsize=64)
@@ -69,14 +46,9 @@ def transform(geom, src_srid: int, dst_srid: int):
     """Reproject a shapely geometry (or an array of them) between EPSG codes."""
     if src_srid == dst_srid:
         return geom
-    tf = transformer(src_srid, dst_srid)
+    return apply(geom, transformer(src_srid, dst_srid))
+
+
+def apply(geom, tf: Transformer):
+    """A shapely geometry (or array of them) through a pyproj transformer, all coordinates in one call."""
     return shapely.transform(geom, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
-
-
-def to_working(geom, src_srid: int):
-    return transform(geom, src_srid, working_srid())
-
-
-def is_in_taiwan(lon: float, lat: float) -> bool:
-    west, south, east, north = TAIWAN_LONLAT_BOUNDS
-    return west <= lon <= east and south <= lat <= north

@@ -21,11 +21,6 @@ def _exec(query, params=None):
         return cur.fetchall() if cur.description else None
 
 
-def ensure_schemas() -> None:
-    for schema in (DATA_SCHEMA, VERSIONS_SCHEMA, STAGING_SCHEMA):
-        _exec(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-
-
 def table_exists(schema: str, table: str) -> bool:
     return _exec("SELECT to_regclass(%s) IS NOT NULL", [f'"{schema}"."{table}"'])[0][0]
 
@@ -63,17 +58,6 @@ def prune_versions(layer: Layer) -> None:
     for version in old[settings.LAYER_VERSIONS_KEPT:]:
         _exec(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(VERSIONS_SCHEMA, version.table_name)))
         LayerVersion.objects.filter(pk=version.pk).update(table_name="", note=(version.note + " (data pruned)")[:300])
-
-
-def copy_version_to_staging(layer: Layer, version: LayerVersion, staging_table: str) -> None:
-    if not version.table_name or not table_exists(VERSIONS_SCHEMA, version.table_name):
-        raise LookupError(f"version {version.number} of {layer.slug} has no data left to restore")
-    target = sql.Identifier(STAGING_SCHEMA, staging_table)
-    _exec(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-    _exec(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
-        target, sql.Identifier(VERSIONS_SCHEMA, version.table_name)))
-    _exec(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
-        target, sql.Identifier(VERSIONS_SCHEMA, version.table_name)))
 
 
 def drop_staging_table(table: str) -> None:

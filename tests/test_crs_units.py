@@ -69,4 +69,3 @@ def test_transform_arrays_and_unknown_code():
     assert shapely.get_x(out)[0] == pytest.approx(250_000.0, abs=1e-6)
     with pytest.raises(crs.UnknownCRSError, match="EPSG:999999"):
         crs.transform(pts, 999999, 3826)
-    assert crs.is_in_taiwan(121.5, 25.0) and not crs.is_in_taiwan(25.0, 121.5)

@@ -6,6 +6,8 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
+from geo.crs import apply
+
 # shapely type id → family; 7 (GeometryCollection) has none
 FAMILY_OF_TYPE = {0: "Point", 4: "Point", 1: "LineString", 2: "LineString", 5: "LineString", 3: "Polygon",
                   6: "Polygon"}
@@ -88,5 +90,4 @@ def reproject(geoms: np.ndarray, source: CRS, target_srid: int) -> np.ndarray:
     target = CRS.from_epsg(target_srid)
     if source == target:
         return geoms
-    tf = Transformer.from_crs(source, target, always_xy=True)
-    return shapely.transform(geoms, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
+    return apply(geoms, Transformer.from_crs(source, target, always_xy=True))

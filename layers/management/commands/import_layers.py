@@ -5,7 +5,6 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from geo.celery import app
-from layers.catalog import ensure_schemas
 from layers.importing import jobs
 from layers.importing.pipeline import reap_stale_jobs, run_job
 from layers.importing.sources import SUPPORTED, batch_inputs
@@ -38,7 +37,6 @@ class Command(BaseCommand):
             owner = get_user_model().objects.filter(username=user).first()
             if owner is None:
                 raise CommandError(f"no user {user!r}")
-        ensure_schemas()
         job_options = {"mode": "upsert", "visibility": visibility}
         for key, value in (("theme", theme), ("crs", crs), ("encoding", encoding)):
             if value:
