@@ -1,7 +1,12 @@
-"""The interface every OGC engine implements (publishing methods arrive with the OGC services issue)."""
+"""The interface every OGC engine implements, and the errors they raise.
+
+An engine publishes catalog layers (with their styles and theme groups) and answers OGC requests for them.
+Publishing is driven only by `layers.ogc.publishing` (Celery jobs); every method here is idempotent:
+publishing twice equals publishing once, withdrawing a layer that is not published does nothing.
+"""
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -12,9 +17,38 @@ class EngineStatus:
     detail: str = ""
 
 
+@dataclass
+class OWSResponse:
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict = field(default_factory=dict)
+
+
+class PublishError(RuntimeError):
+    """The engine refused or could not be reached; the job retries and the layer shows the reason."""
+
+
 class OGCEngine(ABC):
     name: str
 
     @abstractmethod
     def status(self) -> EngineStatus:
         """Whether the engine can answer requests now, and its version."""
+
+    @abstractmethod
+    def publish(self, layer) -> None:
+        """Serve `layer` (a layers.models.Layer) with its current data, metadata, style and theme group."""
+
+    @abstractmethod
+    def withdraw(self, slug: str) -> None:
+        """Stop serving the layer named `slug` and drop what was created for it (style, group membership)."""
+
+    def push_style(self, layer) -> None:
+        """Apply the layer's current style; engines that keep styles apart from layers override this."""
+        self.publish(layer)
+
+    @abstractmethod
+    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str]) -> OWSResponse:
+        """Answer one OGC request (`params`: query parameters, upper-case keys) showing only the layer slugs in
+        `visible`; the caller (layers.ogc.views) has already refused requests naming layers outside it."""

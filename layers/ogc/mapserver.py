@@ -24,3 +24,13 @@ class MapServerEngine(OGCEngine):
         if missing:
             return EngineStatus(self.name, False, match.group(1), f"built without {', '.join(missing)}")
         return EngineStatus(self.name, True, match.group(1))
+
+    # publishing and serving arrive in the next commits of the OGC issue
+    def publish(self, layer) -> None:
+        raise NotImplementedError
+
+    def withdraw(self, slug: str) -> None:
+        raise NotImplementedError
+
+    def ows(self, params, body, visible):
+        raise NotImplementedError
