@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
-	mapserver-bin python3-venv gettext
+	mapserver-bin python3-mapscript python3-venv gettext
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages demo test lint clean-var
@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# MapServer's Python binding comes from Debian (built against its MapServer 8); the venv sees only it
+	ln -sfn /usr/lib/python3/dist-packages/mapscript $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/mapscript
 	touch $@
 
 locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po

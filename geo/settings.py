@@ -142,6 +142,13 @@ GEOSERVER_PASSWORD = os.environ.get("GEOSERVER_PASSWORD", "")
 if OGC_ENGINE == "geoserver" and not GEOSERVER_URL:
     raise ImproperlyConfigured("OGC_ENGINE=geoserver needs GEOSERVER_URL")
 MAPSERV_BIN = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
+# OGC services at /ows: limits that keep one request from tying up a worker, and the service's identity.
+OGC_MAX_IMAGE_SIZE = int(os.environ.get("OGC_MAX_IMAGE_SIZE", 4096))
+OGC_MAX_FEATURES = int(os.environ.get("OGC_MAX_FEATURES", 50_000))
+OGC_SERVICE_TITLE = os.environ.get("OGC_SERVICE_TITLE", "civgis 城市空間資料服務")
+OGC_CONTACT_ORGANIZATION = os.environ.get("OGC_CONTACT_ORGANIZATION", "civgis")
+OGC_SERVICE_ABSTRACT = os.environ.get("OGC_SERVICE_ABSTRACT",
+                                      "本市各機關空間圖層之 WMS / WFS 服務（TWD97 / EPSG:3826）")
 
 LANGUAGE_CODE = "zh-hant"
 LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]

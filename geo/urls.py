@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 
+from layers.ogc.views import ows
 from layers.serving.views import raster_tile, tilejson, vector_tile
 
 from .health import health
@@ -27,6 +28,8 @@ urlpatterns = [
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.png$", raster_tile,
             name="raster-tile"),
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)\.json$", tilejson, name="tilejson"),
+    path("ows", ows, name="ows"),
+    path("ows/<slug:theme>", ows, name="ows-theme"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

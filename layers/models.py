@@ -76,6 +76,12 @@ class Layer(models.Model):
         INTERNAL = "internal", _("內部（登入使用者）")
         RESTRICTED = "restricted", _("限定群組")
 
+    class OgcStatus(models.TextChoices):
+        PENDING = "pending", _("發布中")
+        PUBLISHED = "published", _("已發布")
+        FAILED = "failed", _("發布失敗")
+        WITHDRAWN = "withdrawn", _("已下架")
+
     slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
     title_zh = models.CharField(max_length=200)
     title_en = models.CharField(max_length=200, blank=True)
@@ -107,6 +113,10 @@ class Layer(models.Model):
                                                 "the layer's density on import: no tile carries ~8k+ features)")
     tile_attributes = ArrayField(models.CharField(max_length=63), default=list, blank=True,
                                  help_text="attributes in tiles below zoom 14 (all attributes from 14 on)")
+    ogc_status = models.CharField(max_length=10, choices=OgcStatus.choices, default=OgcStatus.PENDING,
+                                  help_text="WMS/WFS publishing, kept by layers.ogc.publishing")
+    ogc_error = models.TextField(blank=True, help_text="why the last publish failed (it is retried)")
+    ogc_published_at = models.DateTimeField(null=True, blank=True)
     current_version = models.ForeignKey("LayerVersion", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -13,3 +13,4 @@ def import_job(job_id: int) -> str:
 def _reap_on_start(**_kwargs):
     # A worker that starts may be the replacement of one that died mid-import: settle those jobs first.
     reap_stale_jobs()
+from .ogc.publishing import sync_layer  # noqa: E402,F401 - registers the publishing task

@@ -18,6 +18,7 @@ from .importing import jobs
 from .importing.errors import ImportProblem
 from .importing.pipeline import reap_stale_jobs
 from .models import ImportJob, Layer, Theme
+from .ogc import publishing
 from .permissions import CanEditLayer
 from .serializers import (
     ImportJobSerializer,
@@ -115,8 +116,12 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         return Response(ImportJobSerializer(created, many=True, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
 
+    def perform_update(self, serializer):
+        publishing.follow(serializer.save(), publishing.PUBLISH)  # titles, abstract, theme, visibility …
+
     def perform_destroy(self, layer):
         with transaction.atomic():
+            publishing.follow(layer, publishing.WITHDRAW)
             catalog.drop_layer_data(layer)
             layer.delete()
 
@@ -144,6 +149,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         serializer = StyleSerializer(style, data=request.data, partial=request.method == "PATCH")
         serializer.is_valid(raise_exception=True)
         serializer.save()
+        publishing.follow(layer, publishing.STYLE)
         return Response(serializer.data)
 
     @extend_schema(summary="The layer's versions, newest first", responses=LayerVersionSerializer(many=True))
@@ -171,6 +177,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             if layer.current_version_id == version.pk or not (version.raster_path or version.table_name):
                 raise ValidationError({"version": f"version {version.number} was just restored by someone else"})
             restored = catalog.restore(layer, version, request.user)
+            publishing.follow(layer, publishing.PUBLISH)
         return Response(LayerVersionSerializer(restored).data, status=status.HTTP_201_CREATED)
 
 

@@ -15,6 +15,7 @@ from psycopg2 import sql
 from geo.crs import transform
 from layers.catalog import default_style, describe_table, extent_lonlat
 from layers.models import Layer, LayerVersion, Theme
+from layers.ogc import publishing
 from layers.pgload import EWKB, write_features
 from layers.serving.tiles import min_zoom_for
 
@@ -128,6 +129,7 @@ def _entry(slug, table, title_zh, title_en, theme, agency, visibility, abstract,
     layer.current_version = version
     layer.save()
     default_style(layer)
+    publishing.follow(layer, publishing.PUBLISH)
     return layer
 
 

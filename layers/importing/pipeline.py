@@ -30,6 +30,7 @@ from pyproj import CRS
 from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, table_name
+from layers.ogc import publishing
 from layers.pgload import EWKB, finish_table_auto, load_rows
 from layers.serving.tiles import min_zoom_for
 
@@ -335,6 +336,7 @@ def publish(job: ImportJob, prepared: Prepared, only: bool = True, moved: list |
         layer.min_zoom = min_zoom_for(layer.feature_count, layer.native_extent)
     layer.save()
     catalog.default_style(layer)
+    publishing.follow(layer, publishing.PUBLISH)
     job.layers.add(layer)
     return layer
 

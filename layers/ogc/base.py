@@ -49,6 +49,8 @@ class OGCEngine(ABC):
         self.publish(layer)
 
     @abstractmethod
-    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str]) -> OWSResponse:
-        """Answer one OGC request (`params`: query parameters, upper-case keys) showing only the layer slugs in
-        `visible`; the caller (layers.ogc.views) has already refused requests naming layers outside it."""
+    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "") -> OWSResponse:
+        """Answer one OGC request (`params`: query parameters, upper-case keys; `body`: a POSTed XML request)
+        showing only the layer slugs in `visible`, with `url` (the public /ows address) as the online resource
+        in capabilities. The caller (layers.ogc.views) has already refused requests naming layers outside
+        `visible`; the engine hides them too, so a request it did not parse cannot reach them."""

@@ -2,7 +2,7 @@
 
 import requests
 
-from .base import EngineStatus, OGCEngine
+from .base import EngineStatus, OGCEngine, PublishError
 
 
 class GeoServerEngine(OGCEngine):
@@ -23,3 +23,13 @@ class GeoServerEngine(OGCEngine):
         resources = resp.json().get("about", {}).get("resource", [])
         version = next((r.get("Version", "") for r in resources if r.get("@name") == "GeoServer"), "")
         return EngineStatus(self.name, True, str(version))
+
+    # replaced by the GeoServer engine branch of the OGC issue
+    def publish(self, layer) -> None:
+        raise PublishError("GeoServer publishing is not built yet")
+
+    def withdraw(self, slug: str) -> None:
+        raise PublishError("GeoServer publishing is not built yet")
+
+    def ows(self, params, body, visible, url=""):
+        raise PublishError("GeoServer serving is not built yet")

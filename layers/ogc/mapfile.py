@@ -1,0 +1,289 @@
+"""The MapServer mapfile, generated from the catalog: one LAYER per published vector or raster layer, its
+style as CLASSes (the same classes the viewer and the SLD draw), its theme as the WMS layer tree.
+
+The file is rewritten whole and swapped in with a rename, so a reader (mapserv or the /ows process) never sees
+half a file; writing it twice from the same catalog gives the same bytes.
+"""
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from layers.models import DATA_SCHEMA, Layer
+from layers.styles import ramp_colors
+
+SRS_LIST = "EPSG:3826 EPSG:4326 EPSG:3857 EPSG:3828 EPSG:900913"
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+MAPSERVER_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE", "MultiLineString": "LINE",
+                   "Polygon": "POLYGON", "MultiPolygon": "POLYGON"}
+GML_TYPES = {"MultiPolygon": "multipolygon", "Polygon": "polygon", "MultiLineString": "multilinestring",
+             "LineString": "line", "MultiPoint": "multipoint", "Point": "point"}
+
+
+def path() -> Path:
+    return Path(settings.DATA_DIR) / "ows" / "civgis.map"
+
+
+def quote(value) -> str:
+    """A mapfile string literal (MapServer reads backslash escapes inside double quotes)."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def connection_string() -> str:
+    """libpq keywords for the layer CONNECTION, from DATABASE_URL (a Unix socket dir is a `host` too)."""
+    db = settings.DATABASES["default"]
+    parts = {"dbname": db["NAME"], "user": db.get("USER"), "password": db.get("PASSWORD"), "host": db.get("HOST"),
+             "port": db.get("PORT")}
+    return " ".join("{}='{}'".format(k, str(v).replace("\\", "\\\\").replace("'", "\\'"))
+                    for k, v in parts.items() if v)
+
+
+def published_layers():
+    return (Layer.objects.filter(kind__in=[Layer.Kind.VECTOR, Layer.Kind.RASTER])
+            .exclude(ogc_status=Layer.OgcStatus.WITHDRAWN)
+            .select_related("style", "theme__parent__parent").order_by("theme__order", "slug"))
+
+
+def render(layers) -> str:
+    layers = list(layers)
+    extent = _union_extent(layers)
+    out = [
+        "MAP",
+        '  NAME "civgis"',
+        f"  EXTENT {' '.join(f'{v:.3f}' for v in extent)}",
+        "  SIZE 256 256",
+        f"  MAXSIZE {settings.OGC_MAX_IMAGE_SIZE}",
+        "  UNITS METERS",
+        "  IMAGECOLOR 255 255 255",
+        f'  PROJECTION "init=epsg:{settings.WORKING_SRID}" END',
+        *([f"  FONTSET {quote(_fontset())}"] if CJK_FONT.exists() else []),
+        '  SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
+        '  OUTPUTFORMAT NAME "png" DRIVER "AGG/PNG" MIMETYPE "image/png" IMAGEMODE RGBA TRANSPARENT ON '
+        'EXTENSION "png" FORMATOPTION "GAMMA=0.75" END',
+        '  OUTPUTFORMAT NAME "jpeg" DRIVER "AGG/JPEG" MIMETYPE "image/jpeg" IMAGEMODE RGB EXTENSION "jpg" '
+        'FORMATOPTION "QUALITY=85" END',
+        '  OUTPUTFORMAT NAME "geojson" DRIVER "OGR/GEOJSON" MIMETYPE "application/json; subtype=geojson" '
+        'FORMATOPTION "STORAGE=stream" FORMATOPTION "FORM=SIMPLE" FORMATOPTION "LCO:RFC7946=NO" END',
+        '  OUTPUTFORMAT NAME "GTiff" DRIVER "GDAL/GTiff" MIMETYPE "image/tiff" IMAGEMODE FLOAT32 '
+        'EXTENSION "tif" END',
+        "  LEGEND KEYSIZE 18 12 LABEL TYPE TRUETYPE FONT \"cjk\" SIZE 9 COLOR 0 0 0 END END"
+        if CJK_FONT.exists() else "  LEGEND KEYSIZE 18 12 END",
+        "  WEB",
+        "    METADATA",
+        *_metadata({
+            "ows_title": settings.OGC_SERVICE_TITLE,
+            "ows_abstract": settings.OGC_SERVICE_ABSTRACT,
+            "ows_keywordlist": "civgis,城市空間資料,Taiwan,TWD97",
+            "ows_srs": SRS_LIST,
+            "ows_enable_request": "*",
+            "ows_encoding": "UTF-8",
+            "ows_contactorganization": settings.OGC_CONTACT_ORGANIZATION,
+            "ows_fees": "none",
+            "ows_accessconstraints": "none",
+            "wms_bbox_extended": "true",
+            "wms_feature_info_mime_type": "application/vnd.ogc.gml,text/plain,geojson",
+            "wms_getfeatureinfo_formatlist": "geojson",
+            "wfs_getfeature_formatlist": "geojson",
+            "wfs_maxfeatures": str(settings.OGC_MAX_FEATURES),
+            "wfs_namespace_prefix": "civgis",
+            "wfs_namespace_uri": "https://civgis.example.gov.tw/ows",
+            "wfs_compute_number_matched": "true",
+            "wcs_label": settings.OGC_SERVICE_TITLE,
+        }, 6),
+        "    END",
+        "  END",
+    ]
+    for layer in layers:
+        out += _raster_layer(layer) if layer.kind == Layer.Kind.RASTER else _vector_layer(layer)
+    out.append("END")
+    return "\n".join(out) + "\n"
+
+
+def write(layers=None, check=None) -> Path:
+    """Render the mapfile for `layers` (default: every published layer) and swap it in atomically, after
+    `check(path)` (e.g. parsing it with mapscript) accepted the new file."""
+    target = path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = render(published_layers() if layers is None else layers)
+    if target.exists() and target.read_text(encoding="utf-8") == text:
+        return target  # unchanged: keep the mtime, so serving processes keep their parsed map
+    tmp = target.with_name(f".{target.stem}-{os.getpid()}.map")  # MapServer loads only *.map files
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the database password
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    try:
+        if check:
+            check(tmp)
+    except Exception:
+        tmp.unlink()
+        raise
+    os.replace(tmp, target)
+    return target
+
+
+def _fontset() -> Path:
+    fontset = path().parent / "fonts.txt"
+    fontset.parent.mkdir(parents=True, exist_ok=True)
+    fontset.write_text(f"cjk {CJK_FONT}\n", encoding="utf-8")
+    return fontset
+
+
+def _metadata(items: dict, indent: int) -> list[str]:
+    return [f"{' ' * indent}{quote(k)} {quote(v)}" for k, v in items.items() if v not in (None, "")]
+
+
+def _union_extent(layers) -> tuple[float, float, float, float]:
+    extents = [lyr.native_extent for lyr in layers if lyr.native_extent]
+    if not extents:
+        return (147000.0, 2400000.0, 353000.0, 2800000.0)  # Taiwan's main island in TWD97
+    return (min(e[0] for e in extents), min(e[1] for e in extents),
+            max(e[2] for e in extents), max(e[3] for e in extents))
+
+
+def theme_path(layer: Layer) -> str:
+    """The WMS layer tree position, e.g. "/交通/道路" (MapServer nests capabilities by `wms_layer_group`)."""
+    if layer.theme is None:
+        return ""
+    return "/" + "/".join(t.name_zh.replace("/", "／") for t in layer.theme.ancestry())
+
+
+def _common_metadata(layer: Layer) -> dict:
+    extent = layer.native_extent or _union_extent([])
+    return {
+        "ows_title": layer.title_zh,
+        "ows_abstract": layer.abstract or layer.title_en,
+        "ows_keywordlist": ",".join([*layer.keywords, *( [layer.theme.name_zh] if layer.theme else [])]),
+        "ows_extent": " ".join(f"{v:.3f}" for v in extent),
+        "ows_srs": SRS_LIST,
+        "wms_layer_group": theme_path(layer),
+        "ows_attribution_title": layer.source,
+    }
+
+
+def _vector_layer(layer: Layer) -> list[str]:
+    kind = MAPSERVER_TYPES.get(layer.geometry_type, "POLYGON")
+    style = getattr(layer, "style", None)
+    data = f"geom FROM {DATA_SCHEMA}.{layer.table_name} USING UNIQUE fid USING SRID={layer.srid}"
+    metadata = {
+        **_common_metadata(layer),
+        "gml_include_items": "all",
+        "wms_include_items": "all",
+        "gml_exclude_items": "geom",
+        "gml_types": "auto",
+        "gml_featureid": "fid",
+        "gml_geometries": "geom",
+        "gml_geom_type": GML_TYPES.get(layer.geometry_type, "multipolygon"),
+        "wfs_getfeature_formatlist": "geojson",
+    }
+    lines = [
+        "  LAYER",
+        f"    NAME {quote(layer.slug)}",
+        f"    TYPE {kind}",
+        "    STATUS ON",
+        "    CONNECTIONTYPE POSTGIS",
+        f"    CONNECTION {quote(connection_string())}",
+        '    PROCESSING "CLOSE_CONNECTION=DEFER"',
+        f"    DATA {quote(data)}",
+        f'    PROJECTION "init=epsg:{layer.srid}" END',
+        f"    EXTENT {metadata['ows_extent']}",
+        '    TEMPLATE "query"',  # makes the layer queryable (GetFeatureInfo); the GML/GeoJSON output ignores it
+        "    TOLERANCE 4 TOLERANCEUNITS PIXELS",
+        "    METADATA",
+        *_metadata(metadata, 6),
+        "    END",
+    ]
+    if style and style.label_attribute and CJK_FONT.exists():
+        lines.append(f"    LABELITEM {quote(style.label_attribute)}")
+    if style and style.kind != "single" and style.attribute:
+        lines.append(f"    CLASSITEM {quote(style.attribute)}")
+    for cls in classes_of(layer):
+        lines += _vector_class(cls, kind, style, layer)
+    lines.append("  END")
+    return lines
+
+
+def classes_of(layer: Layer) -> list[dict]:
+    """The style's stored classes (a single class with the layer's title when there is no style)."""
+    style = getattr(layer, "style", None)
+    if style is None or not style.classes:
+        return [{"label": layer.title_zh, "color": style.fill_color if style else "#3388ff"}]
+    return style.classes
+
+
+def expression(cls: dict, attribute: str, first: bool) -> str | None:
+    """The MapServer EXPRESSION of a class: categories compare text, graduated classes take (min, max] like
+    mapclassify (the first also takes its minimum); the "other" class and single symbols match everything."""
+    if cls.get("other") or not attribute:
+        return None
+    if "value" in cls:
+        return f'("[{attribute}]" eq {quote(cls["value"])})'
+    if "min" in cls:
+        low = ">=" if first else ">"
+        return f"([{attribute}] {low} {cls['min']!r} AND [{attribute}] <= {cls['max']!r})"
+    return None
+
+
+def _vector_class(cls: dict, kind: str, style, layer: Layer) -> list[str]:
+    attribute = style.attribute if style and style.kind != "single" else ""
+    expr = expression(cls, attribute, cls is classes_of(layer)[0])
+    opacity = round(100 * (style.opacity if style else 0.7))
+    stroke = style.stroke_color if style else "#1f4e79"
+    width = style.stroke_width if style else 1.0
+    lines = ["    CLASS", f"      NAME {quote(cls.get('label') or layer.title_zh)}"]
+    if expr:
+        lines.append(f"      EXPRESSION {expr}")
+    if kind == "POLYGON":
+        lines.append(f'      STYLE COLOR "{cls["color"]}" OPACITY {opacity} END')
+        lines.append(f'      STYLE OUTLINECOLOR "{stroke}" WIDTH {width:g} END')
+    elif kind == "LINE":
+        lines.append(f'      STYLE COLOR "{cls["color"]}" WIDTH {max(width, 1.5):g} END')
+    else:
+        size = style.point_size if style else 6
+        lines.append(f'      STYLE SYMBOL "circle" SIZE {size:g} COLOR "{cls["color"]}" OUTLINECOLOR "{stroke}" '
+                     f"OPACITY {max(opacity, 80)} END")
+    if style and style.label_attribute and CJK_FONT.exists():
+        lines.append(f'      LABEL TYPE TRUETYPE FONT "cjk" SIZE {style.label_size:g} COLOR "{style.label_color}" '
+                     'OUTLINECOLOR 255 255 255 OUTLINEWIDTH 2 MINDISTANCE 200 PARTIALS FALSE '
+                     f'POSITION AUTO {"ANGLE FOLLOW " if kind == "LINE" else ""}END')
+    lines.append("    END")
+    return lines
+
+
+def _raster_layer(layer: Layer) -> list[str]:
+    """A raster coloured like its PNG tiles: the style's graduated classes, else the ramp over the band's range."""
+    style = getattr(layer, "style", None)
+    band = next((b for b in layer.attributes if b.get("name") == "band_1"), {})
+    metadata = {**_common_metadata(layer), "wcs_label": layer.title_zh, "wcs_rangeset_name": "band_1",
+                "wcs_rangeset_label": band.get("label", "value"), "wcs_bandcount": str(len(layer.attributes) or 1),
+                "wcs_formats": "GTiff", "wcs_nativeformat": "GTiff", "wms_include_items": "all"}
+    lines = [
+        "  LAYER",
+        f"    NAME {quote(layer.slug)}",
+        "    TYPE RASTER",
+        "    STATUS ON",
+        f"    DATA {quote(Path(settings.MEDIA_ROOT) / layer.raster_path)}",
+        f'    PROJECTION "init=epsg:{layer.srid}" END',
+        f"    EXTENT {metadata['ows_extent']}",
+        '    PROCESSING "RESAMPLE=BILINEAR"',
+        '    TEMPLATE "query"',
+        "    METADATA",
+        *_metadata(metadata, 6),
+        "    END",
+    ]
+    if style and style.kind == "graduated" and style.classes:
+        for i, cls in enumerate(style.classes):
+            lines += ["    CLASS", f"      NAME {quote(cls['label'])}",
+                      f"      EXPRESSION {expression(cls, 'pixel', i == 0)}",
+                      f'      STYLE COLOR "{cls["color"]}" END', "    END"]
+    elif "min" in band and "max" in band:
+        stops = ramp_colors(style.ramp if style else "Viridis", 5)
+        low, high = float(band["min"]), float(band["max"])
+        step = (high - low) / (len(stops) - 1) or 1.0
+        for i in range(len(stops) - 1):
+            a, b = low + i * step, low + (i + 1) * step
+            lines += ["    CLASS", f"      NAME {quote(f'{a:,.0f} – {b:,.0f}')}",
+                      f"      EXPRESSION ([pixel] >= {a!r} AND [pixel] <= {b!r})",
+                      f'      STYLE COLORRANGE "{stops[i]}" "{stops[i + 1]}" DATARANGE {a!r} {b!r} END', "    END"]
+    lines.append("  END")
+    return lines

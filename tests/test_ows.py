@@ -1,0 +1,342 @@
+"""/ows through real OGC clients: OWSLib (WMS 1.1.1 / 1.3.0, WFS 2.0) and GDAL's WFS driver, against the
+embedded MapServer engine serving a small demo city over HTTP; figures checked against the database."""
+
+import json
+import subprocess
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import numpy as np
+import pytest
+import requests
+from django.contrib.auth.models import Group, User
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
+from lxml import etree
+from owslib.fes2 import Filter, PropertyIsEqualTo
+from owslib.wfs import WebFeatureService
+from owslib.wms import WebMapService
+from rasterio.io import MemoryFile
+from rest_framework.authtoken.models import Token
+
+from layers.democity.city import generate
+from layers.democity.store import register, store
+from layers.models import Layer, Theme
+from layers.ogc import mapfile, publishing
+from layers.ogc.base import PublishError
+
+# the data is committed by the module fixture (the engine reads it on its own connections); each test runs in
+# a transaction that is rolled back, and asks for the test database through this mark
+pytestmark = pytest.mark.django_db
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def ows_url(django_db_setup, django_db_blocker):
+    """The demo city committed and published, served over HTTP by a thread of this process."""
+    with django_db_blocker.unblock():
+        import importlib
+
+        from django.apps import apps
+
+        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
+        demo = generate(seed=11, size=0.2)
+        store(demo, progress=lambda _m: None)
+        register(demo)
+        restricted = Layer.objects.get(slug="flood-zones")
+        restricted.visibility = Layer.Visibility.RESTRICTED
+        restricted.save()
+        publishing.publish_all()
+        server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=_Server,
+                             handler_class=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_port}/ows"
+        server.shutdown()
+        Layer.objects.all().delete()
+        Group.objects.all().delete()
+        User.objects.filter(username__startswith="ows-").delete()
+
+
+@pytest.fixture(scope="module")
+def token(ows_url):
+    user = User.objects.create_user("ows-clerk", password="pw")
+    return Token.objects.create(user=user).key
+
+
+def sql_one(statement, params=None):
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchone()
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    """(bands, rows, cols) of a PNG answer; fails loudly on an exception report instead of an image."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:300]
+    with MemoryFile(data) as mem, mem.open() as img:
+        return img.read()
+
+
+def painted(pixels: np.ndarray) -> int:
+    """Pixels a layer drew: opaque ones on a transparent PNG, non-white ones on an opaque one."""
+    if pixels.shape[0] == 4:
+        return int((pixels[3] > 0).sum())
+    return int((pixels[:3] < 250).any(axis=0).sum())
+
+
+def layer_bbox(slug: str, srid: int) -> tuple[float, float, float, float]:
+    table = Layer.objects.get(slug=slug).table_name
+    return sql_one(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("
+                   f"ST_SetSRID(ST_Extent(geom), 3826), %s) AS e FROM layerdata.{table}) x", [srid])
+
+
+def test_wms_130_capabilities_tree_titles_bboxes_and_only_public_layers(ows_url):
+    wms = WebMapService(ows_url, version="1.3.0")
+    assert wms.identification.title == "civgis 城市空間資料服務"
+    public = set(Layer.objects.filter(visibility="public", kind__in=["vector", "raster"])
+                 .values_list("slug", flat=True))
+    named = {name for name in wms.contents if Layer.objects.filter(slug=name).exists()}
+    assert named == public
+    assert "parcels" not in wms.contents and "flood-zones" not in wms.contents  # internal, restricted
+    roads = wms["roads"]
+    assert roads.title == Layer.objects.get(slug="roads").title_zh
+    assert {"EPSG:3826", "EPSG:4326", "EPSG:3857"} <= {bbox[4] for bbox in roads.crs_list}
+    # the layer tree follows the themes: roads sit under 交通 › 道路
+    chain, node = [], roads.parent
+    while node is not None:
+        chain.append(node.title)
+        node = node.parent
+    assert chain == ["道路", "交通", wms.identification.title]
+    west, south, east, north = layer_bbox("roads", 4326)
+    assert roads.boundingBoxWGS84 == pytest.approx((west, south, east, north), abs=1e-4)
+
+
+def test_wms_getmap_draws_features_where_they_are_in_3857_and_4326(ows_url):
+    for version in ("1.1.1", "1.3.0"):
+        wms = WebMapService(ows_url, version=version)
+        minx, miny, maxx, maxy = layer_bbox("buildings", 3857)
+        pixels = png_pixels(wms.getmap(layers=["buildings"], srs="EPSG:3857", bbox=(minx, miny, maxx, maxy),
+                                       size=(256, 256), format="image/png", transparent=True).read())
+        assert painted(pixels) > 500
+        # a box well away from the city: nothing drawn
+        empty = png_pixels(wms.getmap(layers=["buildings"], srs="EPSG:3857",
+                                      bbox=(minx - 50_000, miny - 50_000, minx - 40_000, miny - 40_000),
+                                      size=(64, 64), format="image/png", transparent=True).read())
+        assert painted(empty) == 0
+    # WMS 1.3.0 in EPSG:4326 takes lat,lon order: the same picture as 1.1.1's lon,lat
+    west, south, east, north = layer_bbox("roads", 4326)
+    common = {"SERVICE": "WMS", "REQUEST": "GetMap", "LAYERS": "roads", "STYLES": "", "WIDTH": "200",
+              "HEIGHT": "200", "FORMAT": "image/png", "TRANSPARENT": "TRUE"}
+    new = png_pixels(requests.get(ows_url, params={**common, "VERSION": "1.3.0", "CRS": "EPSG:4326",
+                                                   "BBOX": f"{south},{west},{north},{east}"}).content)
+    old = png_pixels(requests.get(ows_url, params={**common, "VERSION": "1.1.1", "SRS": "EPSG:4326",
+                                                   "BBOX": f"{west},{south},{east},{north}"}).content)
+    assert painted(new) > 300
+    assert np.mean(new[3] != old[3]) < 0.01
+    jpeg = requests.get(ows_url, params={**common, "VERSION": "1.1.1", "SRS": "EPSG:4326", "FORMAT": "image/jpeg",
+                                         "BBOX": f"{west},{south},{east},{north}"})
+    assert jpeg.headers["Content-Type"] == "image/jpeg" and jpeg.content[:2] == b"\xff\xd8"
+
+
+def test_wms_raster_layer_and_legend_follow_the_style(ows_url):
+    wms = WebMapService(ows_url, version="1.3.0")
+    minx, miny, maxx, maxy = Layer.objects.get(slug="demo-dem").native_extent
+    dem = png_pixels(wms.getmap(layers=["demo-dem"], srs="EPSG:3826", bbox=(minx, miny, maxx, maxy), size=(128, 128),
+                                format="image/png", transparent=True).read())
+    assert painted(dem) > 0.9 * 128 * 128 and len(np.unique(dem[0])) > 3  # coloured by elevation
+    params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic", "FORMAT": "image/png",
+              "SLD_VERSION": "1.1.0"}
+    facilities = Layer.objects.get(slug="facilities")
+    style = facilities.style
+    style.kind, style.attribute = "categorized", "kind"
+    from layers.styles import compute_classes
+
+    style.classes = compute_classes(style)
+    style.save()
+    publishing.apply("facilities", publishing.STYLE)
+    single = png_pixels(requests.get(ows_url, params={**params, "LAYER": "roads"}).content)
+    categories = png_pixels(requests.get(ows_url, params={**params, "LAYER": "facilities"}).content)
+    # one legend row per class: the categorized legend is as many rows tall as the style has classes
+    assert categories.shape[1] >= len(style.classes) * 12 > single.shape[1]
+    assert f'"[kind]" eq "{style.classes[0]["value"]}"' in mapfile.path().read_text()
+
+
+def test_wms_getfeatureinfo_answers_the_feature_under_the_point(ows_url):
+    fid, x, y, name = sql_one("SELECT fid, ST_X(p), ST_Y(p), name FROM (SELECT fid, name, ST_PointOnSurface(geom) AS p"
+                              " FROM layerdata.villages ORDER BY fid LIMIT 1) v")
+    params = {"SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetFeatureInfo", "LAYERS": "villages",
+              "QUERY_LAYERS": "villages", "SRS": "EPSG:3826", "BBOX": f"{x - 50},{y - 50},{x + 50},{y + 50}",
+              "WIDTH": "101", "HEIGHT": "101", "X": "50", "Y": "50", "INFO_FORMAT": "geojson", "STYLES": ""}
+    answer = requests.get(ows_url, params=params)
+    features = json.loads(answer.content)["features"]
+    assert [f["properties"]["name"] for f in features] == [name]
+    assert int(features[0]["properties"]["fid"]) == fid
+    gml = requests.get(ows_url, params={**params, "INFO_FORMAT": "application/vnd.ogc.gml"}).content.decode()
+    assert name in gml
+
+
+def test_wfs_20_features_bbox_filter_paging_and_geojson_match_the_database(ows_url):
+    wfs = WebFeatureService(ows_url, version="2.0.0")
+    names = {name.removeprefix("civgis:") for name in wfs.contents}
+    assert {"roads", "villages", "buildings"} <= names
+    assert "parcels" not in names and "flood-zones" not in names
+    schema = wfs.get_schema("civgis:villages")
+    assert {"name", "population", "households"} <= set(schema["properties"])
+
+    (total,) = sql_one("SELECT count(*) FROM layerdata.buildings")
+    page = json.loads(wfs.getfeature(typename=["civgis:buildings"], outputFormat="geojson", maxfeatures=10,
+                                     startindex=5).read())
+    assert len(page["features"]) == 10
+    (sixth,) = sql_one("SELECT fid FROM layerdata.buildings ORDER BY fid OFFSET 5 LIMIT 1")
+    assert int(page["features"][0]["properties"]["fid"]) == sixth
+    minx, miny, maxx, maxy = layer_bbox("buildings", 3826)
+    box = (minx, miny, (minx + maxx) / 2, (miny + maxy) / 2)
+    (inside,) = sql_one("SELECT count(*) FROM layerdata.buildings WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 3826)",
+                        list(box))
+    found = json.loads(wfs.getfeature(typename=["civgis:buildings"], bbox=(*box, "urn:ogc:def:crs:EPSG::3826"),
+                                      outputFormat="geojson", srsname="urn:ogc:def:crs:EPSG::3826").read())
+    assert 0 < len(found["features"]) == inside < total
+
+    (kind, n_kind) = sql_one("SELECT kind, count(*) FROM layerdata.facilities GROUP BY kind ORDER BY 2 DESC LIMIT 1")
+    # OWSLib sends a filter in a POSTed GetFeature (its GET puts it in a non-standard `query` parameter)
+    equal = Filter(PropertyIsEqualTo(propertyname="kind", literal=kind)).toXML()
+    filtered = wfs.getfeature(typename=["civgis:facilities"], filter=etree.tostring(equal).decode(),
+                              outputFormat="geojson", method="POST")
+    features = json.loads(filtered.read())["features"]
+    assert len(features) == n_kind
+    as_kvp = requests.get(ows_url, params={"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
+                                           "TYPENAMES": "civgis:facilities", "OUTPUTFORMAT": "geojson",
+                                           "FILTER": etree.tostring(equal).decode()})
+    assert len(as_kvp.json()["features"]) == n_kind and {f["properties"]["kind"] for f in features} == {kind}
+    gml = wfs.getfeature(typename=["civgis:roads"], maxfeatures=3).read()
+    assert b"wfs:FeatureCollection" in gml and gml.count(b"<civgis:roads") == 3
+
+
+def test_gdal_wfs_driver_reads_the_layers_with_the_database_counts(ows_url):
+    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", f"WFS:{ows_url}?SERVICE=WFS&VERSION=2.0.0", "villages"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    (n,) = sql_one("SELECT count(*) FROM layerdata.villages")
+    assert f"Feature Count: {n}" in out.stdout
+    assert "population:" in out.stdout
+
+
+def test_signed_in_requests_see_what_the_user_may_see(ows_url, token):
+    anonymous = requests.get(ows_url, params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"})
+    assert b"<Name>parcels</Name>" not in anonymous.content and b"flood-zones" not in anonymous.content
+    signed = requests.get(ows_url, params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"},
+                          headers={"Authorization": f"Token {token}"})
+    assert b"<Name>parcels</Name>" in signed.content  # internal: any signed-in user
+    assert b"flood-zones" not in signed.content  # restricted to 水務局 and its groups
+    assert signed.headers["Cache-Control"].startswith("private")
+    minx, miny, maxx, maxy = layer_bbox("parcels", 3826)
+    getmap = {"SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "parcels", "STYLES": "",
+              "SRS": "EPSG:3826", "BBOX": f"{minx},{miny},{maxx},{maxy}", "WIDTH": "128", "HEIGHT": "128",
+              "FORMAT": "image/png", "TRANSPARENT": "TRUE"}
+    refused = requests.get(ows_url, params=getmap)
+    assert refused.status_code == 400 and b"LayerNotDefined" in refused.content
+    assert painted(png_pixels(requests.get(ows_url, params=getmap,
+                                           headers={"Authorization": f"Token {token}"}).content)) > 1000
+    # WFS POST with the layer named only inside the XML body is refused the same way
+    body = ('<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0">'
+            '<wfs:Query typeNames="flood-zones"/></wfs:GetFeature>')
+    posted = requests.post(ows_url, data=body.encode(), headers={"Content-Type": "application/xml"})
+    assert posted.status_code == 400 and b"LayerNotDefined" in posted.content
+
+
+@pytest.mark.parametrize(("params", "code", "text"), [
+    ({"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "no-such-layer", "CRS": "EPSG:3857",
+      "BBOX": "0,0,1,1", "WIDTH": "10", "HEIGHT": "10", "FORMAT": "image/png"}, "LayerNotDefined", "no-such-layer"),
+    ({"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "roads", "CRS": "EPSG:3857",
+      "BBOX": "5,0,1,1", "WIDTH": "10", "HEIGHT": "10", "FORMAT": "image/png"}, "InvalidParameterValue", "BBOX"),
+    ({"SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "roads", "SRS": "EPSG:3857",
+      "BBOX": "0,0,1", "WIDTH": "10", "HEIGHT": "10", "FORMAT": "image/png"}, "InvalidParameterValue", "BBOX"),
+    ({"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "roads", "CRS": "EPSG:3857",
+      "BBOX": "0,0,1,1", "WIDTH": "100000", "HEIGHT": "10", "FORMAT": "image/png"}, "InvalidParameterValue", "WIDTH"),
+    ({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "roads",
+      "FILTER": "<fes:Filter><fes:PropertyIsEqualTo>"}, "InvalidParameterValue", "FILTER"),
+    ({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "civgis:nothing"},
+     "LayerNotDefined", "nothing"),
+    ({"REQUEST": "GetCapabilities"}, "MissingParameterValue", "SERVICE"),
+    ({"SERVICE": "WMTS", "REQUEST": "GetCapabilities"}, "InvalidParameterValue", "SERVICE"),
+])
+def test_bad_requests_get_ogc_exception_reports(ows_url, params, code, text):
+    answer = requests.get(ows_url, params=params)
+    assert answer.status_code == 400
+    report = etree.fromstring(answer.content)
+    assert report.tag.endswith("ExceptionReport")
+    assert code in answer.text and text in answer.text
+
+
+def test_engine_errors_are_reports_too(ows_url):
+    # things only the engine can judge (an unknown CRS) still come back as an OGC report, not a 500
+    answer = requests.get(ows_url, params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "roads",
+                                           "CRS": "EPSG:999999", "BBOX": "0,0,1,1", "WIDTH": "10", "HEIGHT": "10",
+                                           "FORMAT": "image/png", "STYLES": ""})
+    assert answer.status_code == 400 and b'ServiceException code="InvalidSRS"' in answer.content
+
+
+def test_per_theme_endpoint_serves_that_subtree_only(ows_url):
+    wms = WebMapService(ows_url + "/transport", version="1.3.0")
+    transport = Theme.objects.get(slug="transport")
+    expected = set(Layer.objects.filter(theme_id__in=transport.descendant_ids(), visibility="public")
+                   .values_list("slug", flat=True))
+    assert expected and {n for n in wms.contents if Layer.objects.filter(slug=n).exists()} == expected
+
+
+def test_publishing_is_idempotent_and_withdraw_removes_the_layer(ows_url):
+    publishing.apply("roads", publishing.PUBLISH)
+    before = mapfile.path().read_bytes()
+    publishing.apply("roads", publishing.PUBLISH)
+    assert mapfile.path().read_bytes() == before  # publishing twice = once
+    assert Layer.objects.get(slug="roads").ogc_status == "published"
+    publishing.apply("rivers", publishing.WITHDRAW)
+    caps = requests.get(ows_url, params={"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetCapabilities"})
+    assert b"rivers" not in caps.content and b"roads" in caps.content
+    assert Layer.objects.get(slug="rivers").ogc_status == "withdrawn"
+    publishing.apply("rivers", publishing.PUBLISH)  # back: a withdrawn layer can be published again
+    assert b"<Name>rivers</Name>" in requests.get(
+        ows_url, params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"}).content
+
+
+def test_a_failed_publish_is_visible_on_the_layer_and_retried(ows_url, monkeypatch):
+    from layers.ogc import mapserver
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mapserver.mapfile, "write", broken)
+    with pytest.raises(PublishError):
+        publishing.apply("roads", publishing.PUBLISH)
+    retried = []
+    monkeypatch.setattr(publishing.sync_layer, "retry", lambda **kw: retried.append(kw) or RuntimeError("retry"))
+    with pytest.raises(RuntimeError):
+        publishing.sync_layer.run("roads", publishing.PUBLISH)
+    roads = Layer.objects.get(slug="roads")
+    assert roads.ogc_status == "failed" and "disk full" in roads.ogc_error
+    assert retried and retried[0]["countdown"] > 0
+    monkeypatch.undo()
+    publishing.apply("roads", publishing.PUBLISH)
+    roads.refresh_from_db()
+    assert roads.ogc_status == "published" and roads.ogc_error == ""
+
+
+def test_wcs_serves_the_dem_values(ows_url):
+    minx, miny, maxx, maxy = Layer.objects.get(slug="demo-dem").native_extent
+    answer = requests.get(ows_url, params={"SERVICE": "WCS", "VERSION": "1.0.0", "REQUEST": "GetCoverage",
+                                           "COVERAGE": "demo-dem", "CRS": "EPSG:3826", "FORMAT": "GTiff",
+                                           "BBOX": f"{minx},{miny},{maxx},{maxy}", "WIDTH": "50", "HEIGHT": "50"})
+    assert answer.headers["Content-Type"].startswith("image/tiff"), answer.content[:300]
+    with MemoryFile(answer.content) as mem, mem.open() as ds:
+        values = ds.read(1)
+    band = next(a for a in Layer.objects.get(slug="demo-dem").attributes if a["name"] == "band_1")
+    assert band["min"] - 1 <= float(values.min()) < float(values.max()) <= band["max"] + 1
