@@ -90,13 +90,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, workers: int = 3) -> subprocess.Popen:
     # as deployed: production settings (DEBUG off, no SQL recording)
-    env = {**os.environ, "CIVGIS_ENV": "production", "SECRET_KEY": "bench-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "CIVGIS_ENV": "production", "SECRET_KEY": "bench-" + "x" * 40,
+           "ALLOWED_HOSTS": "127.0.0.1",
            "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"}
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
-         "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+        [str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/tiles/parcels.json", timeout=1)

@@ -279,6 +279,7 @@ def demo(args: argparse.Namespace) -> int:
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "collectstatic", "--no-input", "-v", "0")
         _manage(env, "make_demo_city", "--size", os.environ.get("DEMO_SIZE", "1"), "--if-missing")
+        _manage(env, "publish_ogc", "-v", "0")
         logs = stack.root / "logs"
         logs.mkdir(exist_ok=True)
         bindir = Path(sys.executable).parent

@@ -33,6 +33,12 @@ class MapServerEngine(OGCEngine):
         missing = [s for s in ("WMS_SERVER", "WFS_SERVER", "INPUT=POSTGIS") if s not in out]
         if missing:
             return EngineStatus(self.name, False, match.group(1), f"built without {', '.join(missing)}")
+        try:
+            import mapscript  # what /ows serves with
+        except ImportError as exc:
+            return EngineStatus(self.name, False, match.group(1), f"mapscript (python3-mapscript) missing: {exc}")
+        if mapscript.msGetVersionInt() // 10000 != int(match.group(1).split(".")[0]):
+            return EngineStatus(self.name, False, match.group(1), f"mapscript is {mapscript.msGetVersion()[:30]}")
         return EngineStatus(self.name, True, match.group(1))
 
     def publish(self, layer) -> None:
