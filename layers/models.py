@@ -70,6 +70,7 @@ class Layer(models.Model):
         VECTOR = "vector", _("向量")
         RASTER = "raster", _("網格")
         TABLE = "table", _("表格")
+        SERVICE = "service", _("外部服務")
 
     class Visibility(models.TextChoices):
         PUBLIC = "public", _("公開")
@@ -81,6 +82,7 @@ class Layer(models.Model):
         PUBLISHED = "published", _("已發布")
         FAILED = "failed", _("發布失敗")
         WITHDRAWN = "withdrawn", _("已下架")
+        NOT_SERVED = "none", _("不發布（表格或外部服務）")
 
     slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
     title_zh = models.CharField(max_length=200)
@@ -109,6 +111,8 @@ class Layer(models.Model):
     allowed_groups = models.ManyToManyField(Group, blank=True, related_name="visible_layers")
     table_name = models.CharField(max_length=63, blank=True)
     raster_path = models.CharField(max_length=500, blank=True)
+    service = models.JSONField(default=dict, blank=True,
+                               help_text="for external WMS/WMTS/XYZ layers: what a map client needs to draw them")
     min_zoom = models.PositiveSmallIntegerField(default=0, help_text="vector tiles start at this zoom (set from "
                                                 "the layer's density on import: no tile carries ~8k+ features)")
     tile_attributes = ArrayField(models.CharField(max_length=63), default=list, blank=True,

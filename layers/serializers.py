@@ -94,10 +94,11 @@ class LayerDetailSerializer(LayerSerializer):
     class Meta(LayerSerializer.Meta):
         fields = LayerSerializer.Meta.fields + [
             "abstract", "keywords", "attributes", "attribute_labels", "source_crs", "srid", "native_extent",
-            "source", "license", "update_frequency", "allowed_groups", "table_name", "raster_path", "style",
-            "created_by", "created_at"]
+            "source", "license", "update_frequency", "allowed_groups", "table_name", "raster_path", "service",
+            "ogc_status", "ogc_error", "ogc_published_at", "style", "created_by", "created_at"]
         read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
-                            "native_extent", "table_name", "raster_path", "created_at"]
+                            "native_extent", "table_name", "raster_path", "service", "ogc_status", "ogc_error",
+                            "ogc_published_at", "created_at"]
 
     def validate_attribute_labels(self, value):
         names = {a["name"] for a in self.instance.attributes}
@@ -144,6 +145,33 @@ class ImportJobSerializer(serializers.ModelSerializer):
         model = ImportJob
         fields = ["id", "url", "status", "progress", "source_name", "options", "messages", "errors", "counts",
                   "layers", "created_by", "created_at", "started_at", "finished_at"]
+
+
+class ServiceRegistrationSerializer(serializers.Serializer):
+    """An external WMS / WMTS layer or XYZ tile template to list in the catalog (checked against the service)."""
+
+    type = serializers.ChoiceField(["wms", "wmts", "xyz"])
+    url = serializers.URLField(max_length=1000, help_text="WMS/WMTS capabilities endpoint, or an XYZ template with "
+                                                          "{z}/{x}/{y}")
+    layer = serializers.CharField(max_length=200, required=False, default="",
+                                  help_text="the service's layer name (WMS, WMTS)")
+    slug = serializers.RegexField(r"^[a-z][a-z0-9_-]{0,49}$")
+    title = serializers.CharField(max_length=200, required=False)
+    title_en = serializers.CharField(max_length=200, required=False)
+    theme = serializers.SlugRelatedField(slug_field="slug", queryset=Theme.objects.all(), required=False)
+    visibility = serializers.ChoiceField(Layer.Visibility.choices, default=Layer.Visibility.INTERNAL)
+    attribution = serializers.CharField(max_length=300, required=False, default="",
+                                        help_text="who provides the service, shown on the map")
+
+    def validate_slug(self, value):
+        if Layer.objects.filter(slug=value).exists():
+            raise serializers.ValidationError(f"a layer {value!r} exists already")
+        return value
+
+    def validate(self, attrs):
+        if attrs["type"] != "xyz" and not attrs.get("layer"):
+            raise serializers.ValidationError({"layer": f"name the {attrs['type'].upper()} layer to show"})
+        return attrs
 
 
 class UploadSerializer(serializers.Serializer):

@@ -18,13 +18,14 @@ from .importing import jobs
 from .importing.errors import ImportProblem
 from .importing.pipeline import reap_stale_jobs
 from .models import ImportJob, Layer, Theme
-from .ogc import publishing
+from .ogc import external, publishing
 from .permissions import CanEditLayer
 from .serializers import (
     ImportJobSerializer,
     LayerDetailSerializer,
     LayerSerializer,
     LayerVersionSerializer,
+    ServiceRegistrationSerializer,
     StyleSerializer,
     ThemeSerializer,
     UploadSerializer,
@@ -115,6 +116,31 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         created = _start_imports(request, upload.job_options(mode="create"))
         return Response(ImportJobSerializer(created, many=True, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Register another agency's WMS / WMTS layer or an XYZ tile template as a catalog layer "
+                           "(checked against the service's capabilities)",
+                   request=ServiceRegistrationSerializer, responses={201: LayerDetailSerializer})
+    @action(detail=False, methods=["post"], url_path="services", parser_classes=[JSONParser])
+    def register_service(self, request):
+        if not request.user.is_authenticated:
+            return Response({"detail": "sign in to register services"}, status=status.HTTP_401_UNAUTHORIZED)
+        form = ServiceRegistrationSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            found = external.describe(data["type"], data["url"], data["layer"])
+        except external.ServiceError as exc:
+            field, _, message = str(exc).partition(": ")
+            raise ValidationError({field: message}) from None
+        bbox = found["bbox"]
+        layer = Layer.objects.create(
+            slug=data["slug"], kind=Layer.Kind.SERVICE, title_zh=data.get("title") or found["title"] or data["slug"],
+            title_en=data.get("title_en", ""), abstract=found["abstract"], theme=data.get("theme"),
+            visibility=data["visibility"], owner_agency=request.user.groups.order_by("name").first(),
+            source=data["attribution"] or data["url"], service=found["service"], created_by=request.user,
+            extent=Polygon.from_bbox(bbox) if bbox else None, ogc_status=Layer.OgcStatus.NOT_SERVED)
+        return Response(LayerDetailSerializer(layer, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         publishing.follow(serializer.save(), publishing.PUBLISH)  # titles, abstract, theme, visibility …

@@ -340,3 +340,96 @@ def test_wcs_serves_the_dem_values(ows_url):
         values = ds.read(1)
     band = next(a for a in Layer.objects.get(slug="demo-dem").attributes if a["name"] == "band_1")
     assert band["min"] - 1 <= float(values.min()) < float(values.max()) <= band["max"] + 1
+
+
+WMTS_CAPABILITIES = """<?xml version="1.0" encoding="UTF-8"?>
+<Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1"
+  xmlns:xlink="http://www.w3.org/1999/xlink" version="1.0.0">
+ <ows:ServiceIdentification><ows:Title>國土測繪圖資服務雲</ows:Title><ows:ServiceType>OGC WMTS</ows:ServiceType>
+  <ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion></ows:ServiceIdentification>
+ <ows:OperationsMetadata><ows:Operation name="GetTile"><ows:DCP><ows:HTTP><ows:Get xlink:href="{base}?">
+  <ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>KVP</ows:Value></ows:AllowedValues>
+  </ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation></ows:OperationsMetadata>
+ <Contents>
+  <Layer><ows:Title>臺灣通用電子地圖</ows:Title><ows:Identifier>EMAP</ows:Identifier>
+   <ows:WGS84BoundingBox><ows:LowerCorner>119.3 21.8</ows:LowerCorner><ows:UpperCorner>122.1 25.4</ows:UpperCorner>
+   </ows:WGS84BoundingBox>
+   <Style isDefault="true"><ows:Identifier>default</ows:Identifier></Style><Format>image/png</Format>
+   <TileMatrixSetLink><TileMatrixSet>GoogleMapsCompatible</TileMatrixSet></TileMatrixSetLink>
+   <ResourceURL format="image/png" resourceType="tile"
+    template="{base}/EMAP/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}"/>
+  </Layer>
+  <TileMatrixSet><ows:Identifier>GoogleMapsCompatible</ows:Identifier>
+   <ows:SupportedCRS>urn:ogc:def:crs:EPSG::3857</ows:SupportedCRS>
+   <TileMatrix><ows:Identifier>0</ows:Identifier><ScaleDenominator>559082264.0287178</ScaleDenominator>
+    <TopLeftCorner>-20037508.3427892 20037508.3427892</TopLeftCorner><TileWidth>256</TileWidth>
+    <TileHeight>256</TileHeight><MatrixWidth>1</MatrixWidth><MatrixHeight>1</MatrixHeight></TileMatrix>
+  </TileMatrixSet>
+ </Contents>
+</Capabilities>"""
+
+
+@pytest.fixture
+def editor(ows_url):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(User.objects.create_user("ows-editor", password="pw"))
+    return client
+
+
+def test_an_external_wms_layer_is_registered_from_its_capabilities(ows_url, editor):
+    answer = editor.post("/api/v1/layers/services/", {"type": "wms", "url": ows_url, "layer": "roads",
+                                                      "slug": "other-roads", "attribution": "鄰近縣市交通局"},
+                         format="json")
+    assert answer.status_code == 201, answer.json()
+    layer = answer.json()
+    assert layer["kind"] == "service" and layer["title_zh"] == Layer.objects.get(slug="roads").title_zh
+    assert layer["service"] == {"type": "wms", "url": ows_url, "layer": "roads", "version": "1.3.0",
+                                "format": "image/png"}
+    assert layer["bbox"] == pytest.approx(list(layer_bbox("roads", 4326)), abs=1e-4)
+    features = editor.get("/api/v1/layers/other-roads/features/")
+    assert features.status_code == 400 and "another agency's WMS service" in features.json()["detail"]
+
+
+@pytest.mark.parametrize(("body", "field", "text"), [
+    ({"type": "wms", "layer": "no-such"}, "layer", "offers no layer 'no-such'; it offers"),
+    ({"type": "wms", "url": "http://127.0.0.1:9/ows", "layer": "roads"}, "url", "could not read the WMS"),
+    ({"type": "xyz", "url": "https://tiles.example/{z}/{x}.png"}, "url", "needs {y}"),
+    ({"type": "wms"}, "layer", "name the WMS layer"),
+])
+def test_unusable_services_are_refused_with_the_reason(ows_url, editor, body, field, text):
+    answer = editor.post("/api/v1/layers/services/", {"url": ows_url, "slug": "bad-service", **body}, format="json")
+    assert answer.status_code == 400
+    assert text in str(answer.json()[field])
+    assert not Layer.objects.filter(slug="bad-service").exists()
+
+
+def test_an_external_wmts_layer_gets_a_web_mercator_tile_template(editor):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Capabilities(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = WMTS_CAPABILITIES.format(base=f"http://127.0.0.1:{self.server.server_port}/wmts").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Capabilities)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/wmts"
+    try:
+        answer = editor.post("/api/v1/layers/services/", {"type": "wmts", "url": f"{base}?SERVICE=WMTS",
+                                                          "layer": "EMAP", "slug": "nlsc-emap",
+                                                          "visibility": "public"}, format="json")
+    finally:
+        server.shutdown()
+    assert answer.status_code == 201, answer.json()
+    service = answer.json()["service"]
+    assert service["tile_url"] == f"{base}/EMAP/default/GoogleMapsCompatible/{{z}}/{{y}}/{{x}}"
+    assert answer.json()["title_zh"] == "臺灣通用電子地圖"
+    assert answer.json()["bbox"] == pytest.approx([119.3, 21.8, 122.1, 25.4])

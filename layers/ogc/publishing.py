@@ -28,6 +28,7 @@ def follow(layer: Layer, change: str) -> None:
     if change not in (PUBLISH, STYLE, WITHDRAW):
         raise ValueError(f"unknown publishing change {change!r}")
     if layer.kind not in SERVED_KINDS:
+        Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.NOT_SERVED)
         return
     slug = layer.slug
     if change != WITHDRAW:

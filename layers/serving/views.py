@@ -58,6 +58,16 @@ def not_modified(request, layer: Layer) -> HttpResponse | None:
     return None
 
 
+
+def without_table(layer: Layer, raster_hint: str) -> BadRequest | None:
+    """Why a feature request cannot be answered from this layer (a raster, or another agency's service)."""
+    if layer.kind == Layer.Kind.RASTER:
+        return BadRequest(f"layer {layer.slug!r} is a raster: {raster_hint}")
+    if layer.kind == Layer.Kind.SERVICE:
+        return BadRequest(f"layer {layer.slug!r} is another agency's {layer.service.get('type', '').upper()} "
+                          "service: the map draws it from there")
+    return None
+
 class FeatureListView(APIView):
     permission_classes = [AllowAny]
 
@@ -69,8 +79,8 @@ class FeatureListView(APIView):
                               404: OpenApiResponse(description="no such layer, or not one you may see")})
     def get(self, request, slug):
         layer = visible_layer(request, slug, "features")
-        if layer.kind == Layer.Kind.RASTER:
-            return bad_request(BadRequest(f"layer {slug!r} is a raster: read it as tiles or by point"))
+        if problem := without_table(layer, "read it as tiles or by point"):
+            return bad_request(problem)
         try:
             body, matched, returned = features.collection(layer, request.query_params)
         except BadRequest as exc:
@@ -103,8 +113,8 @@ class FeatureView(APIView):
                               404: OpenApiResponse(description="no such feature or layer")})
     def get(self, request, slug, fid):
         layer = visible_layer(request, slug, "features")
-        if layer.kind == Layer.Kind.RASTER:
-            return bad_request(BadRequest(f"layer {slug!r} is a raster: read it as tiles or by point"))
+        if problem := without_table(layer, "read it as tiles or by point"):
+            return bad_request(problem)
         try:
             feature = features.one(layer, int(fid), request.query_params)
         except BadRequest as exc:
@@ -190,8 +200,8 @@ class DownloadView(APIView):
         fmt = params.get("format", "geojson")
         if fmt not in downloads.FORMATS:
             return bad_request(BadRequest(f"format={fmt!r}: use one of {', '.join(downloads.FORMATS)}"))
-        if layer.kind == Layer.Kind.RASTER:
-            return bad_request(BadRequest(f"layer {slug!r} is a raster: download its tiles or ask for the COG"))
+        if problem := without_table(layer, "download its tiles or ask for the COG"):
+            return bad_request(problem)
         if layer.kind == Layer.Kind.TABLE and fmt == "shp":
             return bad_request(BadRequest("a table without geometry downloads as csv, geojson or gpkg"))
         try:
