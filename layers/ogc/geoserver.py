@@ -146,21 +146,29 @@ class GeoServerEngine(OGCEngine):
             self.rest.send("PUT", group, payloads.layer_group(name, title, self.workspace, [*members, member]))
 
     def _leave_groups(self, member_name: str, keep: Collection[str] = ()) -> None:
-        """Take `member_name` out of every group of the workspace (but `keep`); a group left empty is deleted
-        (GeoServer refuses empty groups) and leaves its own parent."""
-        for name in payloads.layer_group_names(self.rest.get(self._ws("layergroups"))):
-            if name in keep:
+        """Take `member_name` out of every group of the workspace but `keep`."""
+        names = payloads.layer_group_names(self.rest.get(self._ws("layergroups")))
+        groups = {name: payloads.read_layer_group(self.rest.get(self._ws("layergroups", name))) for name in names}
+        self._remove_member(groups, member_name, keep)
+
+    def _remove_member(self, groups: dict, member_name: str, keep: Collection[str]) -> None:
+        for name in list(groups):
+            if name in keep or name not in groups:  # gone in a recursive call
                 continue
-            group = self._ws("layergroups", name)
-            title, members = payloads.read_layer_group(self.rest.get(group))
+            title, members = groups[name]
             left = [m for m in members if m[0] != member_name]
             if len(left) == len(members):
                 continue
+            group = self._ws("layergroups", name)
             if left:
+                groups[name] = (title, left)
                 self.rest.send("PUT", group, payloads.layer_group(name, title, self.workspace, left))
             else:
+                # GeoServer refuses empty groups, and deleting a group another group holds: leave the parents
+                # first, then delete
+                del groups[name]
+                self._remove_member(groups, f"{self.workspace}:{name}", ())
                 self.rest.delete(group)
-                self._leave_groups(f"{self.workspace}:{name}")
 
     def withdraw(self, slug: str) -> None:
         if not self.rest.exists(self._ws()):
