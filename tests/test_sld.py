@@ -1,0 +1,156 @@
+"""SLD 1.0 documents from catalog styles. No SLD 1.0 XSD is available offline, so the structure is checked with
+lxml: namespaces, one Rule per class titled like the class, filters with the classes' literals, colours, and the
+element order the SLD 1.0 schema prescribes."""
+
+import pytest
+from django.db import connection
+from lxml import etree
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, Layer, Style
+from layers.ogc.sld import OGC_NS, SLD_NS, class_rules, render_sld
+from layers.styles import MAX_CATEGORIES, compute_classes
+
+NS = {"sld": SLD_NS, "ogc": OGC_NS}
+SYMBOLIZERS = {"PolygonSymbolizer", "LineSymbolizer", "PointSymbolizer", "TextSymbolizer", "RasterSymbolizer"}
+# SLD 1.0 Rule content, in schema order
+RULE_ORDER = ["Name", "Title", "Abstract", "LegendGraphic", "Filter", "ElseFilter", "MinScaleDenominator",
+              "MaxScaleDenominator", "Symbolizer"]
+
+
+def parse(doc: bytes):
+    root = etree.fromstring(doc)
+    assert etree.QName(root) == etree.QName(SLD_NS, "StyledLayerDescriptor")
+    assert root.get("version") == "1.0.0"
+    return root
+
+
+def css(el, name: str) -> str:
+    return el.find(f"sld:CssParameter[@name='{name}']", NS).text
+
+
+def assert_rule_order(root):
+    for rule in root.iterfind(".//sld:Rule", NS):
+        tags = [etree.QName(c).localname for c in rule]
+        positions = [RULE_ORDER.index("Symbolizer" if t in SYMBOLIZERS else t) for t in tags]
+        assert positions == sorted(positions), tags
+        assert any(t in SYMBOLIZERS for t in tags), "a rule draws nothing"
+
+
+@pytest.fixture
+def zones_table(db):
+    """A polygon table with more categories than the palette has colours, and a numeric column."""
+    table = "sld_zones"
+    categories = [f"zone-{i:02d}" for i in range(MAX_CATEGORIES + 3)]
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("CREATE TABLE {t} (id serial PRIMARY KEY, zone text, people integer, name text, "
+                            "geom geometry(Polygon, 3826))").format(t=sql.Identifier(DATA_SCHEMA, table)))
+        for i, zone in enumerate(categories):
+            for j in range(i + 1):  # zone-00 once, zone-01 twice, …: counts order the categories
+                cur.execute(sql.SQL("INSERT INTO {t} (zone, people, name, geom) VALUES (%s, %s, %s, "
+                                    "ST_MakeEnvelope(%s, 0, %s, 10, 3826))").format(t=sql.Identifier(DATA_SCHEMA,
+                                                                                                      table)),
+                            [zone, (i * 37 + j * 11) % 500, f"區{i}", i * 10, i * 10 + 9])
+    return Layer.objects.create(slug="zones", title_zh="分區", kind=Layer.Kind.VECTOR, geometry_type="Polygon",
+                                table_name=table, attributes=[{"name": "zone", "type": "text"},
+                                                              {"name": "people", "type": "integer"},
+                                                              {"name": "name", "type": "text"}])
+
+
+def test_categorized_polygons_from_computed_classes(zones_table):
+    style = Style.objects.create(layer=zones_table, kind=Style.Kind.CATEGORIZED, attribute="zone", opacity=0.55)
+    style.classes = compute_classes(style)
+    root = parse(render_sld(zones_table, style))
+
+    rules = root.findall("sld:NamedLayer/sld:UserStyle/sld:FeatureTypeStyle/sld:Rule", NS)
+    assert root.findtext("sld:NamedLayer/sld:Name", namespaces=NS) == "zones"
+    assert len(rules) == len(style.classes)
+    assert [r.findtext("sld:Title", namespaces=NS) for r in rules] == [c["label"] for c in style.classes]
+    for rule, cls in zip(rules, style.classes, strict=True):
+        fill = rule.find("sld:PolygonSymbolizer/sld:Fill", NS)
+        assert (css(fill, "fill"), float(css(fill, "fill-opacity"))) == (cls["color"], 0.55)
+        if cls.get("other"):
+            assert rule.find("sld:ElseFilter", NS) is not None and rule.find("ogc:Filter", NS) is None
+        else:
+            equal = rule.find("ogc:Filter/ogc:PropertyIsEqualTo", NS)
+            assert equal.findtext("ogc:PropertyName", namespaces=NS) == "zone"
+            assert equal.findtext("ogc:Literal", namespaces=NS) == cls["value"]
+    assert style.classes[-1].get("other"), "the table has more categories than colours: an 'other' class"
+    assert rules[-1].find("sld:ElseFilter", NS) is not None
+    assert_rule_order(root)
+
+
+def test_graduated_lines_use_half_open_ranges_with_the_last_closed(zones_table):
+    zones_table.geometry_type = "MultiLineString"
+    style = Style.objects.create(layer=zones_table, kind=Style.Kind.GRADUATED, attribute="people",
+                                 method=Style.Method.QUANTILES, class_count=4, stroke_width=2.5)
+    style.classes = compute_classes(style)
+    root = parse(render_sld(zones_table, style))
+
+    rules = root.findall(".//sld:Rule", NS)
+    assert len(rules) == len(style.classes) >= 2
+    for i, (rule, cls) in enumerate(zip(rules, style.classes, strict=True)):
+        both = rule.find("ogc:Filter/ogc:And", NS)
+        low, high = list(both)
+        assert etree.QName(low).localname == "PropertyIsGreaterThanOrEqualTo"
+        last = i == len(rules) - 1
+        assert etree.QName(high).localname == ("PropertyIsLessThanOrEqualTo" if last else "PropertyIsLessThan")
+        assert float(low.findtext("ogc:Literal", namespaces=NS)) == cls["min"]
+        assert float(high.findtext("ogc:Literal", namespaces=NS)) == cls["max"]
+        stroke = rule.find("sld:LineSymbolizer/sld:Stroke", NS)
+        assert (css(stroke, "stroke"), float(css(stroke, "stroke-width"))) == (cls["color"], 2.5)
+    assert rule.find("sld:PolygonSymbolizer", NS) is None
+    assert_rule_order(root)
+
+
+def test_single_symbol_points_with_labels():
+    layer = Layer(slug="sensors", title_zh="空品感測器", kind=Layer.Kind.VECTOR, geometry_type="MultiPoint")
+    style = Style(layer=layer, fill_color="#33a02c", stroke_color="#000000", point_size=9, label_attribute="name",
+                  label_size=12, label_color="#444444")
+    root = parse(render_sld(layer, style))
+
+    (rule,) = root.findall(".//sld:Rule", NS)
+    assert rule.findtext("sld:Title", namespaces=NS) == layer.title_zh
+    assert rule.find("ogc:Filter", NS) is None
+    graphic = rule.find("sld:PointSymbolizer/sld:Graphic", NS)
+    assert graphic.findtext("sld:Mark/sld:WellKnownName", namespaces=NS) == "circle"
+    assert css(graphic.find("sld:Mark/sld:Fill", NS), "fill") == "#33a02c"
+    assert float(graphic.findtext("sld:Size", namespaces=NS)) == 9
+    text = rule.find("sld:TextSymbolizer", NS)
+    assert text.findtext("sld:Label/ogc:PropertyName", namespaces=NS) == "name"
+    assert float(css(text.find("sld:Font", NS), "font-size")) == 12
+    assert css(text.find("sld:Fill", NS), "fill") == "#444444"
+    assert_rule_order(root)
+
+
+def test_raster_color_map_carries_the_classes():
+    layer = Layer(slug="dem", title_zh="地形", kind=Layer.Kind.RASTER)
+    classes = [{"min": 0.0, "max": 20.5, "label": "0 – 20.5", "color": "#ffffb2"},
+               {"min": 20.5, "max": 80.0, "label": "20.5 – 80", "color": "#fd8d3c"},
+               {"min": 80.0, "max": 400.0, "label": "80 – 400", "color": "#bd0026"}]
+    root = parse(render_sld(layer, Style(layer=layer, opacity=0.8, classes=classes)))
+
+    (rule,) = root.findall(".//sld:Rule", NS)  # one RasterSymbolizer: more would paint the raster again
+    raster = rule.find("sld:RasterSymbolizer", NS)
+    assert float(raster.findtext("sld:Opacity", namespaces=NS)) == 0.8
+    entries = raster.findall("sld:ColorMap/sld:ColorMapEntry", NS)
+    assert [(e.get("color"), float(e.get("quantity")), e.get("label")) for e in entries] == [
+        (c["color"], c["max"], c["label"]) for c in classes]
+    assert_rule_order(root)
+
+
+def test_single_symbol_raster_keeps_its_own_colours():
+    layer = Layer(slug="ortho", title_zh="正射影像", kind=Layer.Kind.RASTER)
+    root = parse(render_sld(layer, Style(layer=layer, classes=[{"label": "正射影像", "color": "#3388ff"}])))
+    assert root.find(".//sld:RasterSymbolizer", NS) is not None
+    assert root.find(".//sld:ColorMap", NS) is None
+
+
+def test_class_rules_are_the_engine_neutral_reading_of_classes():
+    layer = Layer(slug="x", title_zh="x")
+    style = Style(layer=layer, attribute="kind", classes=[{"value": "a", "label": "A", "color": "#111111"},
+                                                          {"value": None, "label": "其他", "color": "#222222",
+                                                           "other": True}])
+    assert [(r.test, r.value) for r in class_rules(style)] == [("equals", "a"), ("else", "")]
+    empty = Style(layer=layer, fill_color="#abcdef")
+    assert [(r.test, r.color, r.label) for r in class_rules(empty)] == [("all", "#abcdef", "x")]
