@@ -1,11 +1,20 @@
 """SLD 1.0 documents from catalog styles. No SLD 1.0 XSD is available offline, so the structure is checked with
 lxml: namespaces, one Rule per class titled like the class, filters with the classes' literals, colours, and the
-element order the SLD 1.0 schema prescribes."""
+element order the SLD 1.0 schema prescribes. MapServer (`mapserv`, when installed) then draws features with the
+SLD, which shows that a real engine reads it and that its filters pick the right class."""
+
+import os
+import shutil
+import subprocess
+import urllib.parse
+import warnings
 
 import pytest
 from django.db import connection
 from lxml import etree
 from psycopg2 import sql
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
 
 from layers.models import DATA_SCHEMA, Layer, Style
 from layers.ogc.sld import OGC_NS, SLD_NS, class_rules, render_sld
@@ -154,3 +163,72 @@ def test_class_rules_are_the_engine_neutral_reading_of_classes():
     assert [(r.test, r.value) for r in class_rules(style)] == [("equals", "a"), ("else", "")]
     empty = Style(layer=layer, fill_color="#abcdef")
     assert [(r.test, r.color, r.label) for r in class_rules(empty)] == [("all", "#abcdef", "x")]
+
+
+MAPSERV = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
+needs_mapserv = pytest.mark.skipif(not shutil.which(MAPSERV), reason=f"{MAPSERV} not installed")
+
+
+def mapserv_draw(folder, attribute: str, values: list[str], sld: bytes):
+    """Squares 10 units wide side by side, one per value of `attribute`, drawn by `mapserv` with `sld`; the RGB
+    colour at each square's centre."""
+    features = "\n".join(f'FEATURE POINTS {i * 10} 0 {i * 10} 10 {i * 10 + 10} 10 {i * 10 + 10} 0 {i * 10} 0 END '
+                         f'ITEMS "{v}" END' for i, v in enumerate(values))
+    width = 10 * len(values)
+    mapfile = folder / "sld.map"
+    mapfile.write_text(f"""MAP
+  EXTENT 0 0 {width} 10
+  SIZE {width * 10} 100
+  IMAGECOLOR 255 255 255
+  PROJECTION "init=epsg:3826" END
+  WEB METADATA "wms_enable_request" "*" "wms_srs" "EPSG:3826" "wms_title" "sld" END END
+  OUTPUTFORMAT NAME "png" DRIVER "AGG/PNG" MIMETYPE "image/png" IMAGEMODE RGB EXTENSION "png" END
+  LAYER
+    NAME "zones" TYPE POLYGON STATUS ON
+    PROJECTION "init=epsg:3826" END
+    METADATA "wms_title" "zones" END
+    PROCESSING "ITEMS={attribute}"
+    {features}
+    CLASS STYLE COLOR 0 0 0 END END
+  END
+END
+""")
+    config = folder / "mapserver.conf"
+    config.write_text(f'CONFIG ENV MS_MAP_PATTERN "^{folder}/.*\\.map$" END END\n')
+    query = urllib.parse.urlencode({
+        "map": str(mapfile), "SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "zones",
+        "STYLES": "", "SRS": "EPSG:3826", "BBOX": f"0,0,{width},10", "WIDTH": str(width * 10), "HEIGHT": "100",
+        "FORMAT": "image/png", "SLD_BODY": sld.decode()})
+    env = dict(os.environ, QUERY_STRING=query, REQUEST_METHOD="GET", MAPSERVER_CONFIG_FILE=str(config),
+               SERVER_NAME="localhost", SERVER_PORT="80", SCRIPT_NAME="/ows")
+    out = subprocess.run([MAPSERV], env=env, capture_output=True, timeout=30).stdout
+    head, _, png = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"Content-Type: image/png"), out[:600]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain PNG
+        with MemoryFile(png) as mem, mem.open() as img:
+            pixels = img.read()
+    return ["#" + "".join(f"{int(b):02x}" for b in pixels[:, 50, i * 100 + 50]) for i in range(len(values))]
+
+
+@needs_mapserv
+def test_mapserver_draws_categories_and_the_other_class(tmp_path):
+    layer = Layer(slug="zones", title_zh="分區", kind=Layer.Kind.VECTOR, geometry_type="Polygon")
+    style = Style(layer=layer, kind=Style.Kind.CATEGORIZED, attribute="zone", opacity=1.0, classes=[
+        {"value": "住宅區", "label": "住宅區", "color": "#e31a1c"},
+        {"value": "商業區", "label": "商業區", "color": "#1f78b4"},
+        {"value": None, "label": "其他 (other)", "color": "#bdbdbd", "other": True}])
+    drawn = mapserv_draw(tmp_path, "zone", ["商業區", "住宅區", "工業區"], render_sld(layer, style))
+    assert drawn == ["#1f78b4", "#e31a1c", "#bdbdbd"]
+
+
+@needs_mapserv
+def test_mapserver_draws_graduated_ranges_with_the_top_value_in_the_last_class(tmp_path):
+    layer = Layer(slug="zones", title_zh="人口", kind=Layer.Kind.VECTOR, geometry_type="Polygon")
+    classes = [{"min": 0.0, "max": 10.0, "label": "0 – 10", "color": "#ffffb2"},
+               {"min": 10.0, "max": 20.0, "label": "10 – 20", "color": "#fd8d3c"},
+               {"min": 20.0, "max": 30.0, "label": "20 – 30", "color": "#bd0026"}]
+    style = Style(layer=layer, kind=Style.Kind.GRADUATED, attribute="people", opacity=1.0, classes=classes)
+    values = ["0", "9.5", "10", "20", "30"]  # class edges: a break belongs to the class above, the maximum to the last
+    drawn = mapserv_draw(tmp_path, "people", values, render_sld(layer, style))
+    assert drawn == ["#ffffb2", "#ffffb2", "#fd8d3c", "#bd0026", "#bd0026"]
