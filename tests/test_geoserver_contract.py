@@ -207,6 +207,18 @@ def test_a_layer_moved_to_another_theme_leaves_its_old_group(fake, engine, roads
                              group_path("disaster"): [f"{WS}:{theme_group_name(roads.theme)}"]}
 
 
+def test_a_renamed_theme_retitles_its_group(fake, engine, roads):
+    engine.publish(roads)
+    Theme.objects.filter(slug="roads").update(name_zh="道路路網")
+    roads.refresh_from_db()
+
+    engine.publish(roads)
+
+    group = xml(fake.resources[group_path("roads")])
+    assert group.findtext("title") == "道路路網"
+    assert fake.group_members(group_path("roads")) == [f"{WS}:roads"]
+
+
 @pytest.mark.parametrize("method, path, what", [
     ("POST", "/workspaces", "creating workspace"),
     ("POST", "/workspaces/civgis/datastores/layerdata/featuretypes", "POST /workspaces/civgis/datastores"),

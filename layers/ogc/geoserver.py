@@ -141,9 +141,10 @@ class GeoServerEngine(OGCEngine):
         if not self.rest.exists(group):
             self.rest.send("POST", self._ws("layergroups"), payloads.layer_group(name, title, self.workspace, [member]))
             return
-        _old_title, members = payloads.read_layer_group(self.rest.get(group))
-        if member not in members:
-            self.rest.send("PUT", group, payloads.layer_group(name, title, self.workspace, [*members, member]))
+        old_title, members = payloads.read_layer_group(self.rest.get(group))
+        if member not in members or old_title != title:  # a renamed theme retitles its group
+            wanted = members if member in members else [*members, member]
+            self.rest.send("PUT", group, payloads.layer_group(name, title, self.workspace, wanted))
 
     def _leave_groups(self, member_name: str, keep: Collection[str] = ()) -> None:
         """Take `member_name` out of every group of the workspace but `keep`."""
