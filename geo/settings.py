@@ -141,6 +141,11 @@ GEOSERVER_USER = os.environ.get("GEOSERVER_USER", "admin")
 GEOSERVER_PASSWORD = os.environ.get("GEOSERVER_PASSWORD", "")
 if OGC_ENGINE == "geoserver" and not GEOSERVER_URL:
     raise ImproperlyConfigured("OGC_ENGINE=geoserver needs GEOSERVER_URL")
+GEOSERVER_WORKSPACE = os.environ.get("GEOSERVER_WORKSPACE", "civgis")
+# The database and MEDIA_ROOT as GeoServer reaches them (its host names, its mount of the media volume);
+# by default the same as ours, as in docker-compose.yml.
+GEOSERVER_DATABASE_URL = os.environ.get("GEOSERVER_DATABASE_URL", os.environ["DATABASE_URL"])
+GEOSERVER_DATA_PREFIX = os.environ.get("GEOSERVER_DATA_PREFIX", str(MEDIA_ROOT))
 MAPSERV_BIN = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
 # OGC services at /ows: limits that keep one request from tying up a worker, and the service's identity.
 OGC_MAX_IMAGE_SIZE = int(os.environ.get("OGC_MAX_IMAGE_SIZE", 4096))

@@ -13,6 +13,8 @@ from django.conf import settings
 from layers.models import DATA_SCHEMA, Layer
 from layers.styles import ramp_colors
 
+from .sld import ClassRule, class_rules
+
 SRS_LIST = "EPSG:3826 EPSG:4326 EPSG:3857 EPSG:3828 EPSG:900913"
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 MAPSERVER_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE", "MultiLineString": "LINE",
@@ -195,52 +197,39 @@ def _vector_layer(layer: Layer) -> list[str]:
     ]
     if style and style.label_attribute and CJK_FONT.exists():
         lines.append(f"    LABELITEM {quote(style.label_attribute)}")
-    if style and style.kind != "single" and style.attribute:
-        lines.append(f"    CLASSITEM {quote(style.attribute)}")
-    for cls in classes_of(layer):
-        lines += _vector_class(cls, kind, style, layer)
+    rules = class_rules(style) if style else [ClassRule(label=layer.title_zh, color="#3388ff", test="all")]
+    for rule in rules:
+        lines += _vector_class(rule, kind, style, layer)
     lines.append("  END")
     return lines
 
 
-def classes_of(layer: Layer) -> list[dict]:
-    """The style's stored classes (a single class with the layer's title when there is no style)."""
-    style = getattr(layer, "style", None)
-    if style is None or not style.classes:
-        return [{"label": layer.title_zh, "color": style.fill_color if style else "#3388ff"}]
-    return style.classes
-
-
-def expression(cls: dict, attribute: str, first: bool) -> str | None:
-    """The MapServer EXPRESSION of a class: categories compare text, graduated classes take (min, max] like
-    mapclassify (the first also takes its minimum); the "other" class and single symbols match everything."""
-    if cls.get("other") or not attribute:
-        return None
-    if "value" in cls:
-        return f'("[{attribute}]" eq {quote(cls["value"])})'
-    if "min" in cls:
-        low = ">=" if first else ">"
-        return f"([{attribute}] {low} {cls['min']!r} AND [{attribute}] <= {cls['max']!r})"
+def expression(rule: ClassRule, item: str) -> str | None:
+    """The MapServer EXPRESSION of a class (None: it takes every feature left, e.g. the "other" class)."""
+    if rule.test == "equals":
+        return f'("[{item}]" eq {quote(rule.value)})'
+    if rule.test == "range":
+        low = ">=" if rule.low_inclusive else ">"
+        return f"([{item}] {low} {rule.low!r} AND [{item}] <= {rule.high!r})"
     return None
 
 
-def _vector_class(cls: dict, kind: str, style, layer: Layer) -> list[str]:
-    attribute = style.attribute if style and style.kind != "single" else ""
-    expr = expression(cls, attribute, cls is classes_of(layer)[0])
+def _vector_class(rule: ClassRule, kind: str, style, layer: Layer) -> list[str]:
+    expr = expression(rule, rule.attribute)
     opacity = round(100 * (style.opacity if style else 0.7))
     stroke = style.stroke_color if style else "#1f4e79"
     width = style.stroke_width if style else 1.0
-    lines = ["    CLASS", f"      NAME {quote(cls.get('label') or layer.title_zh)}"]
+    lines = ["    CLASS", f"      NAME {quote(rule.label or layer.title_zh)}"]
     if expr:
         lines.append(f"      EXPRESSION {expr}")
     if kind == "POLYGON":
-        lines.append(f'      STYLE COLOR "{cls["color"]}" OPACITY {opacity} END')
+        lines.append(f'      STYLE COLOR "{rule.color}" OPACITY {opacity} END')
         lines.append(f'      STYLE OUTLINECOLOR "{stroke}" WIDTH {width:g} END')
     elif kind == "LINE":
-        lines.append(f'      STYLE COLOR "{cls["color"]}" WIDTH {max(width, 1.5):g} END')
+        lines.append(f'      STYLE COLOR "{rule.color}" WIDTH {max(width, 1.5):g} END')
     else:
         size = style.point_size if style else 6
-        lines.append(f'      STYLE SYMBOL "circle" SIZE {size:g} COLOR "{cls["color"]}" OUTLINECOLOR "{stroke}" '
+        lines.append(f'      STYLE SYMBOL "circle" SIZE {size:g} COLOR "{rule.color}" OUTLINECOLOR "{stroke}" '
                      f"OPACITY {max(opacity, 80)} END")
     if style and style.label_attribute and CJK_FONT.exists():
         lines.append(f'      LABEL TYPE TRUETYPE FONT "cjk" SIZE {style.label_size:g} COLOR "{style.label_color}" '
@@ -272,10 +261,9 @@ def _raster_layer(layer: Layer) -> list[str]:
         "    END",
     ]
     if style and style.kind == "graduated" and style.classes:
-        for i, cls in enumerate(style.classes):
-            lines += ["    CLASS", f"      NAME {quote(cls['label'])}",
-                      f"      EXPRESSION {expression(cls, 'pixel', i == 0)}",
-                      f'      STYLE COLOR "{cls["color"]}" END', "    END"]
+        for rule in class_rules(style):
+            lines += ["    CLASS", f"      NAME {quote(rule.label)}", f"      EXPRESSION {expression(rule, 'pixel')}",
+                      f'      STYLE COLOR "{rule.color}" END', "    END"]
     elif "min" in band and "max" in band:
         stops = ramp_colors(style.ramp if style else "Viridis", 5)
         low, high = float(band["min"]), float(band["max"])
