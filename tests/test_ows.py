@@ -116,6 +116,9 @@ def test_wms_130_capabilities_tree_titles_bboxes_and_only_public_layers(ows_url)
         chain.append(node.title)
         node = node.parent
     assert chain == ["道路", "交通", wms.identification.title]
+    # groups are categories, not requestable layers (a group request would be refused as an unknown layer)
+    raw = requests.get(ows_url, params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"}).text
+    assert "<Title>交通</Title>" in raw and "<Name>交通</Name>" not in raw
     west, south, east, north = layer_bbox("roads", 4326)
     assert roads.boundingBoxWGS84 == pytest.approx((west, south, east, north), abs=1e-4)
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from . import mapfile
 from .base import EngineStatus, OGCEngine, OWSResponse, PublishError
+from .capabilities_filter import filter_capabilities
 from .exceptions import OWSException
 
 
@@ -86,6 +87,10 @@ class MapServerEngine(OGCEngine):
                 payload = mapscript.msIO_getStdoutBufferBytes()
                 mapscript.msIO_resetHandlers()
                 mapscript.msResetErrorList()
+        if failure is None and params.get("REQUEST", "").lower() == "getcapabilities" and b"<" in payload[:100]:
+            # theme groups stay in the tree but lose their names: a group request is refused like any unknown
+            # layer name by the front (views.check), so capabilities must not offer it
+            payload = filter_capabilities(payload, visible)
         if failure is not None:
             if EXCEPTION_REPORT.search(payload[:2000]):
                 return OWSResponse(400, content_type, payload)
