@@ -1,6 +1,15 @@
 from django.urls import path
 
-from .views import BufferLayerView, BufferView, DistanceView, MeasureView, NearestView, OverlayView, RoadWideningView
+from .views import (
+    BufferLayerView,
+    BufferView,
+    DistanceView,
+    MeasureView,
+    NearestView,
+    OverlayView,
+    RoadWideningReportView,
+    RoadWideningView,
+)
 
 urlpatterns = [
     path("measure/", MeasureView.as_view(), name="analysis-measure"),
@@ -10,4 +19,5 @@ urlpatterns = [
     path("buffer-layer/", BufferLayerView.as_view(), name="analysis-buffer-layer"),
     path("overlay/", OverlayView.as_view(), name="analysis-overlay"),
     path("road-widening/", RoadWideningView.as_view(), name="analysis-road-widening"),
+    path("road-widening/report/", RoadWideningReportView.as_view(), name="analysis-road-widening-report"),
 ]

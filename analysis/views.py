@@ -1,7 +1,10 @@
 """Analysis API: measurement, distance, nearest features, buffer summaries (synchronous, small requests)."""
 
+import json
+
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -96,6 +99,23 @@ class BufferView(AnalysisView):
                 raise inputs.AnalysisInputError("apportion: give a list of attribute names")
             wanted.append((inputs.readable_layer(spec.get("layer"), user), apportion))
         return buffer.buffer_report(geom, srid, metres, wanted)
+
+
+@documented(
+    "analysis_road_widening_report",
+    "Road widening impact at once (same input as road-widening/, corridors up to 20 km): the affected parcels "
+    "as GeoJSON (lon/lat) with area and share taken and buildings touched, and the totals; nothing is saved")
+class RoadWideningReportView(AnalysisView):
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            return Response({"detail": "send a JSON object"}, status=400)
+        try:
+            found = widening.report(request.data, request.user)
+        except inputs.AnalysisInputError as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        features = found.pop("features_json")  # already JSON text from PostGIS: spliced in, not re-encoded
+        head = json.dumps(found, ensure_ascii=False)[:-1]
+        return HttpResponse(f'{head}, "features": {features}}}', content_type="application/geo+json")
 
 
 class JobView(APIView):

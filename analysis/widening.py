@@ -7,6 +7,9 @@ the result layer: its attributes (owner, land use …), the area taken (m², 坪
 and the buildings standing on the part taken.
 """
 
+import json
+from dataclasses import dataclass
+
 import shapely
 from django.conf import settings
 from django.db import connection
@@ -76,7 +79,26 @@ def check(options: dict, user) -> None:
         readable_layer(options["buildings"], user)
 
 
-def build(staging: str, options: dict, user, progress) -> list[str]:
+MAX_REPORT_LENGTH_M = 20_000  # longer corridors: run the job (POST road-widening/)
+
+
+@dataclass
+class Corridor:
+    """The affected-parcels SELECT of one widening request, and what it was made from."""
+
+    query: sql.Composed
+    params: list
+    columns: list[str]  # the SELECT's columns besides geom
+    half_width: float
+    length_m: float
+    inputs: list[str]
+
+
+def corridor(options: dict, user) -> Corridor:
+    """One SELECT of every parcel the widened road takes: its attributes, the area and share taken, and the
+    buildings standing on the part taken. The corridor is cut into small pieces for the index search (a long
+    road's bounding box holds far more parcels than the road touches), and parcels wholly inside it are taken
+    whole instead of clipped."""
     line, current, road_slug = centre_line(options, user)
     half = half_width(options, current)
     parcels = readable_layer(options.get("parcels", "parcels"), user)
@@ -89,34 +111,72 @@ def build(staging: str, options: dict, user, progress) -> list[str]:
     if buildings:
         touched = sql.SQL(
             "LEFT JOIN LATERAL (SELECT count(*) AS n, string_agg(b.fid::text, ',' ORDER BY b.fid) AS ids FROM {} b"
-            " WHERE b.geom && x.piece AND ST_Intersects(b.geom, x.piece)) bt ON true").format(
+            " WHERE b.geom && t.piece AND ST_Intersects(b.geom, t.piece)) bt ON true").format(
             sql.Identifier(DATA_SCHEMA, buildings.table_name))
         touched_cols = sql.SQL("coalesce(bt.n, 0)::integer AS buildings_touched, bt.ids AS building_ids")
     else:
         touched, touched_cols = sql.SQL(""), sql.SQL("NULL::integer AS buildings_touched, NULL::text AS building_ids")
-    where = sql.SQL(" AND ").join([sql.SQL("p.geom && c.g AND ST_Intersects(p.geom, c.g)"), *filters])
+    table = sql.Identifier(DATA_SCHEMA, parcels.table_name)
+    query = sql.SQL(
+        "WITH c AS (SELECT ST_Buffer(ST_GeomFromWKB(%s, {srid}), %s, 'endcap=flat join=round') AS g),"
+        " cut AS (SELECT ST_Subdivide(c.g, 32) AS g FROM c),"
+        " hit AS (SELECT DISTINCT p.fid FROM {parcels} p JOIN cut ON p.geom && cut.g AND ST_Intersects(p.geom, cut.g)"
+        " WHERE {where}),"
+        # materialized: each piece is cut once, not once per use of it
+        " pieces AS MATERIALIZED (SELECT p.fid, CASE WHEN ST_Covers(c.g, p.geom) THEN p.geom"
+        " ELSE ST_MakeValid(ST_Intersection(p.geom, c.g)) END AS piece FROM hit JOIN {parcels} p USING (fid), c),"
+        " taken AS MATERIALIZED (SELECT fid, piece, ST_Area(piece) AS area FROM pieces)"
+        " SELECT (row_number() OVER (ORDER BY p.fid))::integer AS fid, p.fid AS parcel_fid{columns},"
+        " round(t.area::numeric, 2)::float8 AS affected_m2,"
+        " round((t.area / {ping})::numeric, 2)::float8 AS affected_ping,"
+        " round((100 * t.area / NULLIF(ST_Area(p.geom), 0))::numeric, 2)::float8 AS affected_pct,"
+        " {touched_cols}, ST_Multi(ST_CollectionExtract(t.piece, 3))::geometry(MultiPolygon, {srid}) AS geom"
+        " FROM taken t JOIN {parcels} p USING (fid) {touched}"
+        " WHERE t.area > 0.01"
+    ).format(srid=sql.Literal(parcels.srid), parcels=table, columns=columns, ping=sql.Literal(PING_M2),
+             touched_cols=touched_cols, touched=touched,
+             where=sql.SQL(" AND ").join([sql.SQL("true"), *filters]))
+    inputs = [s for s in (road_slug, parcels.slug, buildings.slug if buildings else None) if s]
+    names = ["fid", "parcel_fid", *attrs, "affected_m2", "affected_ping", "affected_pct", "buildings_touched",
+             "building_ids"]
+    return Corridor(query, [shapely.to_wkb(line), half], names, half, line.length, inputs)
+
+
+def build(staging: str, options: dict, user, progress) -> list[str]:
+    found = corridor(options, user)
+    progress(30, f"corridor {2 * found.half_width:g} m wide along {found.length_m:,.0f} m of centre line")
+    target = sql.Identifier(STAGING_SCHEMA, staging)
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS rw_corridor")  # two analyses in one transaction (tests)
-        cur.execute(sql.SQL("CREATE TEMP TABLE rw_corridor ON COMMIT DROP AS SELECT "
-                            "ST_Buffer(ST_GeomFromWKB(%s, {}), %s, 'endcap=flat join=round') AS g").format(
-            sql.Literal(parcels.srid)), [shapely.to_wkb(line), half])
-        progress(30, f"corridor {2 * half:g} m wide along {line.length:,.0f} m of centre line")
-        cur.execute(sql.SQL(
-            "CREATE TABLE {target} AS SELECT (row_number() OVER (ORDER BY p.fid))::integer AS fid,"
-            " p.fid AS parcel_fid{columns}, round(ST_Area(x.piece)::numeric, 2)::float8 AS affected_m2,"
-            " round((ST_Area(x.piece) / {ping})::numeric, 2)::float8 AS affected_ping,"
-            " round((100 * ST_Area(x.piece) / NULLIF(ST_Area(p.geom), 0))::numeric, 2)::float8 AS affected_pct,"
-            " {touched_cols}, ST_Multi(ST_CollectionExtract(ST_MakeValid(x.piece), 3)) AS geom"
-            " FROM {parcels} p, rw_corridor c, LATERAL (SELECT ST_Intersection(p.geom, c.g) AS piece) x {touched}"
-            " WHERE {where} AND ST_Area(x.piece) > 0.01"
-        ).format(target=sql.Identifier(STAGING_SCHEMA, staging), columns=columns, ping=sql.Literal(PING_M2),
-                 touched_cols=touched_cols, parcels=sql.Identifier(DATA_SCHEMA, parcels.table_name),
-                 touched=touched, where=where))
-        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(
-            sql.Identifier(STAGING_SCHEMA, staging)))
+        cur.execute(sql.SQL("CREATE TABLE {} AS ").format(target) + found.query, found.params)
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(target))
         cur.execute(sql.SQL("SELECT count(*), coalesce(sum(affected_m2), 0), coalesce(sum(buildings_touched), 0)"
-                            " FROM {}").format(sql.Identifier(STAGING_SCHEMA, staging)))
+                            " FROM {}").format(target))
         n, area, touched_total = cur.fetchone()
     progress(70, f"{n} parcels affected, {area:,.1f} m² ({area / PING_M2:,.1f} 坪) taken, "
                  f"{touched_total} buildings touched")
-    return [s for s in (road_slug, parcels.slug, buildings.slug if buildings else None) if s]
+    return found.inputs
+
+
+def report(options: dict, user) -> dict:
+    """The affected parcels at once, as GeoJSON in lon/lat with totals (what the map shows before saving)."""
+    found = corridor(options, user)
+    if found.length_m > MAX_REPORT_LENGTH_M:
+        raise AnalysisInputError(f"the centre line is {found.length_m / 1000:,.1f} km long; up to "
+                                 f"{MAX_REPORT_LENGTH_M / 1000:g} km answer at once, run longer roads as a job "
+                                 "(POST /api/v1/analysis/road-widening/)")
+    # GeoJSON geometry from PostGIS, properties encoded here: cheaper than PostgreSQL's row-to-JSON of a geometry row
+    wrapped = sql.SQL("SELECT {}, ST_AsGeoJSON(ST_Transform(r.geom, 4326), 7) FROM ({}) r ORDER BY r.fid").format(
+        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(n)) for n in found.columns), found.query)
+    with connection.cursor() as cur:
+        cur.execute(wrapped, found.params)
+        rows = cur.fetchall()
+    features = ",".join(
+        f'{{"type": "Feature", "id": {row[0]}, "properties": '
+        f"{json.dumps(dict(zip(found.columns, row[:-1], strict=True)), ensure_ascii=False, default=str)}, "
+        f'"geometry": {row[-1]}}}' for row in rows)
+    count, area = len(rows), sum(row[found.columns.index("affected_m2")] for row in rows)
+    touched = sum(row[found.columns.index("buildings_touched")] or 0 for row in rows)
+    totals = {"parcels": count, "affected_m2": round(area, 2), "affected_ping": round(area / PING_M2, 2),
+              "buildings_touched": touched, "corridor_width_m": round(2 * found.half_width, 3),
+              "centre_line_m": round(found.length_m, 1)}
+    return {"type": "FeatureCollection", "totals": totals, "inputs": found.inputs, "features_json": f"[{features}]"}

@@ -1,5 +1,7 @@
 """Overlay and road widening on layers whose answers are known by hand, plus property tests on random polygons."""
 
+import json
+
 import importfiles as files
 import numpy as np
 import pytest
@@ -186,6 +188,31 @@ def test_road_widening_by_target_width_and_by_street_name(user, street_blocks, m
     report = client.get(f"/api/v1/layers/{result.slug}/download/?format=csv")
     text = b"".join(report.streaming_content).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("parcel_fid,name,owner,affected_m2,affected_ping,affected_pct")
+
+
+def test_road_widening_report_answers_at_once_with_whole_and_clipped_parcels(user, street_blocks):
+    client = APIClient()
+    client.force_authenticate(user)
+    line = {"type": "LineString", "coordinates": [[X0 - 50, Y0], [X0 + 150, Y0]]}
+    resp = client.post("/api/v1/analysis/road-widening/report/", {"centreline": line, "crs": 3826,
+                                                                   "target_width": 30, "buildings": "buildings"},
+                       format="json")
+    assert resp.status_code == 200, resp.content
+    answer = json.loads(resp.content)
+    assert answer["totals"] == {"parcels": 2, "affected_m2": 1000.0, "affected_ping": 302.5, "buildings_touched": 1,
+                                "corridor_width_m": 30.0, "centre_line_m": 200.0}
+    props = [f["properties"] for f in answer["features"]]
+    assert [(p["name"], p["affected_m2"], p["affected_pct"], p["building_ids"]) for p in props] == [
+        ("north", 500.0, 10.0, "1"), ("south", 500.0, 10.0, None)]
+    lon, lat = answer["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert 121 < lon < 122 and 24 < lat < 26  # lon/lat for the map
+    # 120 m wide: the blocks (10–60 m from the centre line) lie wholly inside and are taken whole
+    resp = client.post("/api/v1/analysis/road-widening/report/", {"centreline": line, "crs": 3826,
+                                                                   "target_width": 120}, format="json")
+    props = [f["properties"] for f in json.loads(resp.content)["features"]]
+    assert [(p["name"], p["affected_m2"], p["affected_pct"]) for p in props] == [
+        ("north", 5000.0, 100.0), ("south", 5000.0, 100.0)]
+    assert Layer.objects.filter(kind="vector").count() == 3  # nothing saved
 
 
 @pytest.mark.parametrize("body, message", [
