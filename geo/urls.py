@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 
 from layers.ogc.views import ows
 from layers.serving.views import raster_tile, tilejson, vector_tile
+from web.api import open_shared
 
 from .health import health
 
@@ -15,6 +16,7 @@ token_view = extend_schema_view(post=extend_schema(summary="Exchange username an
 api_v1 = [
     path("", include("layers.urls")),
     path("analysis/", include("analysis.urls")),
+    path("", include("web.api_urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -28,6 +30,7 @@ urlpatterns = [
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.png$", raster_tile,
             name="raster-tile"),
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)\.json$", tilejson, name="tilejson"),
+    path("s/<str:code>", open_shared, name="shared-view-open"),
     path("ows", ows, name="ows"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,125 @@
+"""REST API of the map workplace: markers (/api/v1/markers/) and share links (/api/v1/views/, /s/<code>)."""
+
+from django.db.models import F, Q
+from django.shortcuts import get_object_or_404, redirect
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from .models import Marker, SharedView
+from .viewstate import ViewStateError, clean, visible_part
+
+
+class MarkerSerializer(GeoFeatureModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    group = serializers.SlugRelatedField(slug_field="name", read_only=False, allow_null=True, required=False,
+                                         queryset=Marker.group.field.related_model.objects.all())
+    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False,
+                                   error_messages={"invalid": "give a colour as #rrggbb"})
+    editable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Marker
+        geo_field = "location"
+        fields = ["id", "title", "text", "color", "icon", "group", "owner", "editable", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_editable(self, marker) -> bool:
+        return marker.owner_id == self.context["request"].user.pk
+
+    def validate_group(self, group):
+        user = self.context["request"].user
+        if group is not None and not user.groups.filter(pk=group.pk).exists():
+            raise serializers.ValidationError(f"you can share only with your own groups; you are not in {group.name!r}")
+        return group
+
+    def validate_location(self, point):
+        if point.srid not in (None, 4326):
+            point.transform(4326)
+        if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
+            raise serializers.ValidationError("give the marker's position as longitude, latitude (EPSG:4326)")
+        return point
+
+
+class IsOwnerOrReadOnly(permissions.BasePermission):
+    def has_object_permission(self, request, view, marker):
+        return request.method in permissions.SAFE_METHODS or marker.owner_id == request.user.pk
+
+
+@extend_schema(tags=["markers"])
+class MarkerViewSet(viewsets.ModelViewSet):
+    """Your markers and those your groups share with you (GeoJSON); only the owner edits, moves or deletes."""
+
+    serializer_class = MarkerSerializer
+    permission_classes = [permissions.IsAuthenticated, IsOwnerOrReadOnly]
+    pagination_class = None  # one FeatureCollection: a person's markers are few
+
+    def get_queryset(self):
+        user = self.request.user
+        return (Marker.objects.filter(Q(owner=user) | Q(group__in=user.groups.all()))
+                .select_related("owner", "group").distinct())
+
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user)
+
+
+def marker_snapshot(markers) -> list[dict]:
+    return [{"title": m.title, "text": m.text, "color": m.color, "icon": m.icon,
+             "location": [round(m.location.x, 7), round(m.location.y, 7)]} for m in markers]
+
+
+class ShareRequest(serializers.Serializer):
+    state = serializers.JSONField(help_text="{center: [lon, lat], zoom, mode: 2d|3d, bearing, pitch, basemap, "
+                                            "layers: [{slug, opacity, visible}]}")
+    markers = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                    help_text="ids of markers (yours or shared with you) to show in the view")
+
+
+class SharedViewCreate(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(tags=["share"], summary="Make a short link to a map view", request=ShareRequest,
+                   responses={201: OpenApiResponse(OpenApiTypes.OBJECT, description="{code, url, state}"),
+                              400: OpenApiResponse(description="a bad view description, the field named")})
+    def post(self, request):
+        form = ShareRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            state = visible_part(clean(form.validated_data["state"]), request.user)
+        except ViewStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        ids = form.validated_data["markers"]
+        if ids:
+            if not request.user.is_authenticated:
+                return Response({"markers": "sign in to share markers"}, status=status.HTTP_400_BAD_REQUEST)
+            readable = MarkerViewSet(request=request).get_queryset().filter(pk__in=ids)
+            missing = sorted(set(ids) - set(readable.values_list("pk", flat=True)))
+            if missing:
+                return Response({"markers": f"no marker(s) {missing} of yours or shared with you"},
+                                status=status.HTTP_400_BAD_REQUEST)
+            state["markers"] = marker_snapshot(readable.order_by("pk"))
+        shared = SharedView.objects.create(state=state, created_by=request.user if request.user.is_authenticated
+                                           else None)
+        return Response({"code": shared.code, "url": request.build_absolute_uri(f"/s/{shared.code}"),
+                         "state": state}, status=status.HTTP_201_CREATED)
+
+
+class SharedViewDetail(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(tags=["share"], summary="The view behind a short link, with the layers you may see",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 404: OpenApiResponse(description="no link")})
+    def get(self, request, code):
+        shared = get_object_or_404(SharedView, code=code)
+        SharedView.objects.filter(pk=shared.pk).update(opened=F("opened") + 1)
+        return Response({"code": shared.code, "state": visible_part(shared.state, request.user),
+                         "created_at": shared.created_at})
+
+
+def open_shared(request, code):
+    """/s/<code>: the viewer, opened on the shared view."""
+    shared = get_object_or_404(SharedView, code=code)
+    return redirect(f"/?view={shared.code}")

@@ -1,0 +1,63 @@
+"""A map view as the viewer describes it (centre, zoom, 2D/3D, layers with opacity, markers), checked.
+
+The same description is stored behind a share link and sent to the print service; `visible_part` cuts it down
+to what the person opening it may see, so a link made by a signed-in user shows only public layers to
+someone signed out.
+"""
+
+from layers.models import Layer
+
+MAX_LAYERS = 200
+MAX_MARKERS = 500
+MODES = ("2d", "3d")
+
+
+class ViewStateError(ValueError):
+    """A view description that cannot be used: the message names the field (answered 400)."""
+
+
+def _number(value, field: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ViewStateError(f"{field}: give a number")
+    if not low <= value <= high:
+        raise ViewStateError(f"{field}: {value} is outside {low}–{high}")
+    return float(value)
+
+
+def clean(state) -> dict:
+    if not isinstance(state, dict):
+        raise ViewStateError("state: give an object with center, zoom and layers")
+    center = state.get("center")
+    if not isinstance(center, list | tuple) or len(center) != 2:
+        raise ViewStateError("state.center: give [longitude, latitude]")
+    out = {
+        "center": [_number(center[0], "state.center[0] (longitude)", -180, 180),
+                   _number(center[1], "state.center[1] (latitude)", -85, 85)],
+        "zoom": _number(state.get("zoom"), "state.zoom", 0, 22),
+        "mode": state.get("mode", "2d"),
+        "bearing": _number(state.get("bearing", 0), "state.bearing", -360, 360),
+        "pitch": _number(state.get("pitch", 0), "state.pitch", 0, 85),
+        "basemap": str(state.get("basemap", ""))[:60],
+        "layers": [],
+    }
+    if out["mode"] not in MODES:
+        raise ViewStateError(f"state.mode: use {' or '.join(MODES)}")
+    layers = state.get("layers", [])
+    if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+        raise ViewStateError(f"state.layers: give a list of at most {MAX_LAYERS} layers")
+    for i, entry in enumerate(layers):
+        if isinstance(entry, str):
+            entry = {"slug": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("slug"), str):
+            raise ViewStateError(f"state.layers[{i}]: give {{slug, opacity, visible}}")
+        out["layers"].append({"slug": entry["slug"][:50],
+                              "opacity": _number(entry.get("opacity", 1), f"state.layers[{i}].opacity", 0, 1),
+                              "visible": bool(entry.get("visible", True))})
+    return out
+
+
+def visible_part(state: dict, user) -> dict:
+    """The view with only the layers `user` may see (the others are left out without a word)."""
+    wanted = [entry["slug"] for entry in state.get("layers", [])]
+    allowed = set(Layer.objects.visible_to(user).filter(slug__in=wanted).values_list("slug", flat=True))
+    return {**state, "layers": [entry for entry in state.get("layers", []) if entry["slug"] in allowed]}
