@@ -2,6 +2,7 @@
 embedded MapServer engine serving a small demo city over HTTP; figures checked against the database."""
 
 import json
+import re
 import subprocess
 import threading
 from socketserver import ThreadingMixIn
@@ -62,6 +63,9 @@ def ows_url(django_db_setup, django_db_blocker):
         thread.start()
         yield f"http://127.0.0.1:{server.server_port}/ows"
         server.shutdown()
+        import mapscript
+
+        mapscript.msConnPoolCloseUnreferenced()  # MapServer keeps its PostGIS connections open between requests
         Layer.objects.all().delete()
         Group.objects.all().delete()
         User.objects.filter(username__startswith="ows-").delete()
@@ -436,3 +440,30 @@ def test_an_external_wmts_layer_gets_a_web_mercator_tile_template(editor):
     assert service["tile_url"] == f"{base}/EMAP/default/GoogleMapsCompatible/{{z}}/{{y}}/{{x}}"
     assert answer.json()["title_zh"] == "臺灣通用電子地圖"
     assert answer.json()["bbox"] == pytest.approx([119.3, 21.8, 122.1, 25.4])
+
+
+def test_print_a_view_as_one_page_pdf_with_title_legend_and_scale(ows_url, tmp_path):
+    from rest_framework.test import APIClient
+
+    west, south, east, north = layer_bbox("buildings", 4326)
+    state = {"center": [(west + east) / 2, (south + north) / 2], "zoom": 15,
+             "layers": [{"slug": "villages", "opacity": 0.5}, {"slug": "roads"}, {"slug": "buildings"},
+                        {"slug": "parcels"}]}
+    client = APIClient()
+    answer = client.post("/api/v1/print/", {"state": state, "title": "中正路拓寬範圍圖", "paper": "A3"}, format="json")
+    assert answer.status_code == 200, answer.content[:300]
+    assert answer["Content-Type"] == "application/pdf"
+    pdf = tmp_path / "map.pdf"
+    pdf.write_bytes(answer.content)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M) and "1190.55 x 841.89 pts" in info  # one A3 landscape page
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "中正路拓寬範圍圖" in text and "圖例" in text and "列印日期" in text
+    assert re.search(r"\b(1|2|5)0* 公(里|尺)", text)  # the scale bar's length
+    assert "civgis demo city" in text
+
+    png = client.post("/api/v1/print/", {"state": state, "format": "png"}, format="json")
+    assert painted(png_pixels(png.content)) > 10_000
+    # signed out, an internal layer alone cannot be printed, and says so
+    refused = client.post("/api/v1/print/", {"state": {**state, "layers": ["parcels"]}}, format="json")
+    assert refused.status_code == 400 and "none of the view's layers" in refused.json()["detail"]

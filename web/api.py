@@ -1,7 +1,9 @@
 """REST API of the map workplace: markers (/api/v1/markers/) and share links (/api/v1/views/, /s/<code>)."""
 
 from django.db.models import F, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
@@ -9,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from . import printing
 from .models import Marker, SharedView
 from .viewstate import ViewStateError, clean, visible_part
 
@@ -123,3 +126,49 @@ def open_shared(request, code):
     """/s/<code>: the viewer, opened on the shared view."""
     shared = get_object_or_404(SharedView, code=code)
     return redirect(f"/?view={shared.code}")
+
+
+class PrintRequest(serializers.Serializer):
+    state = serializers.JSONField(required=False, help_text="the view, as for share links")
+    view = serializers.CharField(required=False, help_text="or the code of a share link")
+    title = serializers.CharField(max_length=120, default="civgis 地圖")
+    paper = serializers.ChoiceField(list(printing.PAPERS), default="A4")
+    orientation = serializers.ChoiceField(list(printing.ORIENTATIONS), default="landscape")
+    format = serializers.ChoiceField(["pdf", "png"], default="pdf")
+
+    def validate(self, attrs):
+        if "state" not in attrs and "view" not in attrs:
+            raise serializers.ValidationError({"state": "give the view (state) or a share link's code (view)"})
+        return attrs
+
+
+class PrintView(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(tags=["share"], summary="Print a map view: a one-page A4/A3 PDF with title, legend, scale bar, "
+                                           "north arrow and date, or a PNG of the map",
+                   request=PrintRequest,
+                   responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
+                              400: OpenApiResponse(description="a bad view, the field named")})
+    def post(self, request):
+        form = PrintRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            if "view" in data:
+                state = get_object_or_404(SharedView, code=data["view"]).state
+            else:
+                state = clean(data["state"])
+            job = printing.PrintJob(visible_part(state, request.user) | {"markers": state.get("markers", [])},
+                                    data["title"], data["paper"], data["orientation"])
+            if data["format"] == "png":
+                body, content_type = printing.render_png(job, request.user), "image/png"
+            else:
+                body, content_type = printing.render_pdf(job, request.user), "application/pdf"
+        except ViewStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        except printing.PrintError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_502_BAD_GATEWAY)
+        filename = f"civgis-{timezone.localdate().isoformat()}.{data['format']}"
+        return HttpResponse(body, content_type=content_type,
+                            headers={"Content-Disposition": f'attachment; filename="{filename}"'})

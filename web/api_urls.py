@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .api import MarkerViewSet, SharedViewCreate, SharedViewDetail
+from .api import MarkerViewSet, PrintView, SharedViewCreate, SharedViewDetail
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -11,4 +11,5 @@ urlpatterns = [
     *router.urls,
     path("views/", SharedViewCreate.as_view(), name="shared-view-create"),
     path("views/<str:code>/", SharedViewDetail.as_view(), name="shared-view"),
+    path("print/", PrintView.as_view(), name="print"),
 ]
