@@ -188,6 +188,11 @@ def test_road_widening_by_target_width_and_by_street_name(user, street_blocks, m
     report = client.get(f"/api/v1/layers/{result.slug}/download/?format=csv")
     text = b"".join(report.streaming_content).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("parcel_fid,name,owner,affected_m2,affected_ping,affected_pct")
+    page = client.get(f"/api/v1/layers/{result.slug}/download/?format=html")  # standalone folium map
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    body = page.content.decode()
+    assert "<title>道路拓寬影響</title>" in body and "分析：road_widening" in body and "L.map(" in body
+    assert body.count('"name": "north"') == 1 and body.count('"name": "south"') == 1
 
 
 def test_road_widening_report_answers_at_once_with_whole_and_clipped_parcels(user, street_blocks):

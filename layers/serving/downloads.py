@@ -26,7 +26,8 @@ from .access import BadRequest
 from .features import feature_sql
 
 FORMATS = {"geojson": "application/geo+json", "csv": "text/csv; charset=utf-8",
-           "gpkg": "application/geopackage+sqlite3", "shp": "application/zip"}
+           "gpkg": "application/geopackage+sqlite3", "shp": "application/zip",
+           "html": "text/html; charset=utf-8"}
 BATCH = 5000
 
 

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, rasters, tiles, usage
+from . import downloads, features, html_map, rasters, tiles, usage
 from .access import BadRequest, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -209,6 +209,10 @@ class DownloadView(APIView):
                 response = StreamingHttpResponse(downloads.geojson(layer, params), content_type=downloads.FORMATS[fmt])
             elif fmt == "csv":
                 response = StreamingHttpResponse(downloads.csv_rows(layer, params), content_type=downloads.FORMATS[fmt])
+            elif fmt == "html":
+                if layer.kind == Layer.Kind.TABLE:
+                    return bad_request(BadRequest("a table without geometry has no map; download it as csv"))
+                response = HttpResponse(html_map.render(layer, params), content_type=downloads.FORMATS[fmt])
             else:
                 path = downloads.ogr_file(layer, params, "GPKG" if fmt == "gpkg" else "ESRI Shapefile")
                 response = FileResponse(open(path, "rb"), content_type=downloads.FORMATS[fmt])  # noqa: SIM115

@@ -1,0 +1,92 @@
+"""A layer (typically an analysis result) as a standalone interactive HTML map, built with folium: the features
+coloured by the layer's style classes, attributes on click, a legend, and the analysis provenance.
+
+The page loads Leaflet and the OpenStreetMap basemap from the internet when it is opened, as folium pages do;
+it is meant to be mailed or attached to a report, not served by the platform.
+"""
+
+import html
+import json
+
+import folium
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, Layer
+from layers.ogc.sld import ClassRule, class_rules
+
+from . import query
+from .access import BadRequest
+from .features import feature_sql
+
+MAX_FEATURES = 20_000
+POPUP_FIELDS = 20
+
+
+def _matches(rule: ClassRule, value) -> bool:
+    if rule.test == "equals":
+        return value is not None and str(value) == rule.value
+    if rule.test == "range":
+        if value is None:
+            return False
+        low_ok = value >= rule.low if rule.low_inclusive else value > rule.low
+        return low_ok and value <= rule.high
+    return True  # "all" and "else" (reached only when no earlier class matched)
+
+
+def colour_of(rules: list[ClassRule], properties: dict) -> str:
+    for rule in rules:
+        if _matches(rule, properties.get(rule.attribute) if rule.attribute else None):
+            return rule.color
+    return "#bdbdbd"
+
+
+def render(layer: Layer, params) -> str:
+    conditions = query.where(layer, params)
+    names = query.properties(layer, params)
+    statement = sql.SQL("SELECT {} FROM {} t{} ORDER BY t.fid LIMIT {}").format(
+        feature_sql(layer, names, 4326), sql.Identifier(DATA_SCHEMA, layer.table_name), query.where_sql(conditions),
+        sql.Literal(MAX_FEATURES + 1))
+    with connection.cursor() as cur:
+        cur.execute(statement)
+        features = [json.loads(row[0]) for row in cur.fetchall()]
+    if len(features) > MAX_FEATURES:
+        raise BadRequest(f"an HTML map holds at most {MAX_FEATURES:,} features; filter the layer (e.g. bbox=…) or "
+                         "download it as GeoPackage")
+    style = getattr(layer, "style", None)
+    rules = class_rules(style) if style else [ClassRule(label=layer.title_zh, color="#3388ff", test="all")]
+    opacity = style.opacity if style else 0.7
+    for feature in features:
+        feature["properties"]["_colour"] = colour_of(rules, feature["properties"])
+
+    west, south, east, north = layer.extent.extent if layer.extent else (120.0, 22.0, 122.0, 25.5)
+    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True, prefer_canvas=len(features) > 2000)
+    fmap.fit_bounds([[south, west], [north, east]])
+    shown = [n for n in names if n != "fid"][:POPUP_FIELDS]
+    labels = {a["name"]: a.get("label") or a["name"] for a in layer.attributes}
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features}, name=layer.title_zh,
+        style_function=lambda f: {"color": f["properties"]["_colour"], "fillColor": f["properties"]["_colour"],
+                                  "weight": 1.5, "fillOpacity": opacity},
+        marker=folium.CircleMarker(radius=5),
+        popup=folium.GeoJsonPopup(fields=shown, aliases=[labels.get(n, n) for n in shown]) if shown else None,
+    ).add_to(fmap)
+    fmap.get_root().html.add_child(folium.Element(_panel(layer, rules)))
+    fmap.get_root().title = layer.title_zh
+    return fmap.get_root().render()
+
+
+def _panel(layer: Layer, rules: list[ClassRule]) -> str:
+    rows = "".join(f'<div><span style="display:inline-block;width:12px;height:12px;background:{r.color};'
+                   f'margin-right:6px"></span>{html.escape(r.label)}</div>' for r in rules)
+    provenance = ""
+    if layer.provenance:
+        params = json.dumps(layer.provenance.get("parameters", {}), ensure_ascii=False)
+        analysis = html.escape(str(layer.provenance.get("analysis")))
+        provenance = (f"<div style='margin-top:6px;color:#555'>分析：{analysis}"
+                      f"；輸入：{html.escape(', '.join(layer.provenance.get('inputs', [])))}"
+                      f"<br>參數：{html.escape(params[:300])}<br>{html.escape(str(layer.provenance.get('by') or ''))} "
+                      f"{html.escape(str(layer.provenance.get('at') or '')[:16])}</div>")
+    return ("<div style='position:fixed;top:10px;right:10px;z-index:9999;background:white;padding:8px 10px;"
+            "font:13px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:320px'>"
+            f"<b>{html.escape(layer.title_zh)}</b><div>{layer.feature_count:,} 筆</div>{rows}{provenance}</div>")
