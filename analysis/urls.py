@@ -1,6 +1,16 @@
 from django.urls import path
 
-from .views import BufferLayerView, BufferView, DistanceView, MeasureView, NearestView, OverlayView, RoadWideningView
+from .views import (
+    BufferLayerView,
+    BufferView,
+    DistanceView,
+    MeasureView,
+    NearestView,
+    OverlayView,
+    RoadWideningView,
+    SitingReportView,
+    SitingView,
+)
 
 urlpatterns = [
     path("measure/", MeasureView.as_view(), name="analysis-measure"),
@@ -10,4 +20,6 @@ urlpatterns = [
     path("buffer-layer/", BufferLayerView.as_view(), name="analysis-buffer-layer"),
     path("overlay/", OverlayView.as_view(), name="analysis-overlay"),
     path("road-widening/", RoadWideningView.as_view(), name="analysis-road-widening"),
+    path("siting/", SitingView.as_view(), name="analysis-siting"),
+    path("siting/<int:job_id>/<str:name>", SitingReportView.as_view(), name="analysis-siting-report"),
 ]

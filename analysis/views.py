@@ -1,17 +1,22 @@
 """Analysis API: measurement, distance, nearest features, buffer summaries (synchronous, small requests)."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import transaction
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from layers.models import Layer
+from layers.models import ImportJob, Layer
 from layers.serializers import ImportJobSerializer
 
 from . import buffer, inputs, jobs, measure, overlay, widening
+from .siting import job as siting_job
+from .siting import report as siting_report
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
@@ -174,3 +179,40 @@ class BufferLayerView(JobView):
         keep = ("filter", "distances", "distance_attribute", "dissolve")
         # "input", not "layer": in a job's options "layer" names the layer a job replaces (re-imports)
         return {k: data[k] for k in keep if k in data} | {"input": data["layer"]}, f"環域 {data.get('layer')}"
+
+
+@documented(
+    "analysis_siting",
+    "Facility siting (公有場館選址): candidates ({layer, filter}, default parcels), constraints (exclude_layers, "
+    "min_area_m2, max_slope_deg from the DEM), weighted factors (kind distance | population | attribute | "
+    "category) normalised and combined into a score with each factor's contribution, and optionally allocation "
+    "(model covering | p_median, k, radius, demand, existing, network, capacity, pool, time_limit, gap) solved "
+    "exactly by CBC: a ranked candidate layer, a chosen-sites layer and a report (HTML map + CSV), as a job",
+    JOB_RESPONSES,
+)
+class SitingView(JobView):
+    analysis = "siting"
+
+    def validate(self, data, user):
+        return siting_job.check(data, user), str(data.get("title") or "公有場館選址")
+
+
+class SitingReportView(APIView):
+    """A siting job's report, for whoever may see the job's result layer (others get 404, as for layers)."""
+
+    permission_classes = [AllowAny]
+    FILES = {"report.html": "text/html; charset=utf-8", "candidates.csv": "text/csv; charset=utf-8"}
+
+    @extend_schema(operation_id="analysis_siting_report", summary="A siting job's report: report.html (map and "
+                   "numbers) or candidates.csv (the ranked candidates)",
+                   parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(FILES))],
+                   responses={200: OpenApiResponse(OpenApiTypes.BINARY), 404: OpenApiResponse(description="no such "
+                                                                                                "report for you")})
+    def get(self, request, job_id: int, name: str):
+        job = ImportJob.objects.filter(pk=job_id, kind=ImportJob.Kind.ANALYSIS).first()
+        visible = job is not None and job.layers.filter(
+            pk__in=Layer.objects.visible_to(request.user).values("pk")).exists()
+        path = Path(settings.MEDIA_ROOT) / siting_report.REPORTS / f"job{job_id}" / name
+        if name not in self.FILES or not visible or not path.exists():
+            raise Http404("no such report")
+        return FileResponse(path.open("rb"), content_type=self.FILES[name])  # noqa: SIM115 - closed by Django

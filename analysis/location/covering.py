@@ -81,6 +81,7 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
         position[candidates] = np.arange(len(candidates))
         seconds["model"] = time.perf_counter() - t1
         solution = solve(lm, time_limit=time_limit, gap=gap, start=[int(position[j]) for j in order])
+        seconds["model"] += solution.load_seconds
         seconds["solve"] = solution.seconds
         chosen = [int(candidates[j]) for j in np.flatnonzero(solution.values[:len(candidates)] > 0.5)]
         bound, solved_gap, status = base - solution.bound, solution.gap, solution.status

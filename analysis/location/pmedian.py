@@ -79,6 +79,7 @@ def p_median(distance: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.
                          if capacity is None else None)
         if solution.status == "infeasible":
             raise ValueError("no choice of sites can serve all the demand within the capacities")
+        seconds["model"] += solution.load_seconds
         seconds["solve"] = solution.seconds
         chosen = [j for j in np.flatnonzero(solution.values[:n] > 0.5) if not fixed[j]]
         status, bound, solved_gap = solution.status, solution.bound, solution.gap

@@ -1,0 +1,94 @@
+"""Location-allocation on map data: demand points, candidate and existing sites, straight-line or road
+distances — the shared step of facility siting, hotspot and sensor planning."""
+
+import numpy as np
+import shapely
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA
+
+from ..inputs import AnalysisInputError, distance_m, readable_layer
+from ..location import distances
+from ..location.covering import maximal_covering
+from ..location.pmedian import p_median
+from ..location.result import Siting
+from ..location.road_network import RoadGraph
+
+MODELS = ("covering", "p_median")
+NEAREST_SITES = 50  # p-median pairs per demand point on large instances (exact for that restriction)
+DENSE_PAIRS = 400_000
+
+
+def check(spec, user, n_max: int = 200) -> dict:
+    """The allocation options, checked: model, k, radius, network layer, time limit, gap."""
+    if not isinstance(spec, dict):
+        raise AnalysisInputError("allocation: give an object with model, k and radius")
+    model = spec.get("model", "covering")
+    if model not in MODELS:
+        raise AnalysisInputError(f"allocation.model: use {' or '.join(MODELS)}")
+    try:
+        k = int(spec.get("k"))
+    except (TypeError, ValueError):
+        raise AnalysisInputError("allocation.k: give the number of new sites (a whole number)") from None
+    if not 1 <= k <= n_max:
+        raise AnalysisInputError(f"allocation.k: {k} is outside 1–{n_max}")
+    out = {**spec, "model": model, "k": k}
+    if model == "covering" or spec.get("radius") is not None:
+        out["radius"] = distance_m(spec.get("radius"), "allocation.radius")
+    if spec.get("network"):
+        layer = readable_layer(spec["network"], user)
+        if layer.geometry_type not in ("LineString", "MultiLineString"):
+            raise AnalysisInputError(f"allocation.network: layer {layer.slug!r} has {layer.geometry_type} features, "
+                                     "not road lines")
+    for key, low, high in (("time_limit", 1, 600), ("gap", 0, 0.5)):
+        if spec.get(key) is not None:
+            try:
+                value = float(spec[key])
+            except (TypeError, ValueError):
+                raise AnalysisInputError(f"allocation.{key}: give a number") from None
+            if not low <= value <= high:
+                raise AnalysisInputError(f"allocation.{key}: {value:g} is outside {low:g}–{high:g}")
+    if spec.get("capacity") is not None and model != "p_median":
+        raise AnalysisInputError("allocation.capacity: capacities apply to the p_median model")
+    return out
+
+
+def road_graph(slug: str, user) -> RoadGraph:
+    layer = readable_layer(slug, user)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT ST_AsBinary(geom) FROM {}").format(sql.Identifier(DATA_SCHEMA, layer.table_name)))
+        lines = shapely.from_wkb([bytes(r[0]) for r in cur.fetchall()])
+    return RoadGraph(lines)
+
+
+def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.ndarray, fixed: np.ndarray,
+             user) -> Siting:
+    """Sites 0…n-1 of `site_xy`; `fixed` marks the existing ones, kept open."""
+    if not len(demand_xy):
+        raise AnalysisInputError("allocation: there is no demand to serve (no demand point with weight)")
+    k = spec["k"]
+    if k > int((~fixed).sum()):
+        raise AnalysisInputError(f"allocation.k: {k} new sites asked for, but only {int((~fixed).sum())} candidates "
+                                 "pass the constraints")
+    graph = road_graph(spec["network"], user) if spec.get("network") else None
+    options = {"time_limit": float(spec.get("time_limit", 60)), "gap": float(spec.get("gap", 0))}
+    try:
+        if spec["model"] == "covering":
+            radius = spec["radius"]
+            cover = graph.distances(demand_xy, site_xy, radius) if graph else distances.within(demand_xy, site_xy,
+                                                                                                radius)
+            return maximal_covering(cover, weight, k, fixed, **options)
+        limit = spec.get("radius")
+        if graph:
+            dist = graph.distances(demand_xy, site_xy, limit or 50_000)
+        elif len(demand_xy) * len(site_xy) <= DENSE_PAIRS:
+            dist = distances.nearest(demand_xy, site_xy, len(site_xy))
+        else:
+            dist = distances.nearest(demand_xy, site_xy, NEAREST_SITES)
+        capacity = None
+        if spec.get("capacity") is not None:
+            capacity = np.full(len(site_xy), float(spec["capacity"]))
+        return p_median(dist, weight, k, fixed, capacity=capacity, **options)
+    except ValueError as exc:  # the models' own explanations (unreachable demand, capacities too small …)
+        raise AnalysisInputError(f"allocation: {exc}") from exc
