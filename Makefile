@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
-	mapserver-bin python3-venv gettext
+	mapserver-bin python3-venv gettext mosquitto
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages demo test lint clean-var

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import mip
 import numpy as np
 
 from .mps import LinearModel, write
@@ -40,6 +39,8 @@ def solve(model: LinearModel, time_limit: float = 60, gap: float = 0.0, start: l
           threads: int = 1) -> Solution:
     """Proven optimal when `gap` is 0 and time allows; otherwise the best solution and its proven gap.
     `start` names integer columns set to 1 in a known feasible solution (a warm start, e.g. the greedy one)."""
+    import mip  # here, not at module level: importing it prints a banner into every manage.py command
+
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="civgis-mip-") as folder:
         path = Path(folder) / "model.mps"
