@@ -126,3 +126,22 @@ def test_road_distances_follow_the_streets():
     assert graph.distances(np.array([[0.0, 0.0]]), np.array([[100.0, 100.0]]), limit=150).nnz == 0
     off_road = graph.distances(np.array([[0.0, 10.0]]), np.array([[100.0, 90.0]]), limit=500)
     assert off_road.toarray()[0, 0] == pytest.approx(10 + 200 + 10)  # walking to the street at both ends
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_minimum_spacing_matches_brute_force(seed):
+    """Sensors must stand ≥ 300 m apart (and from the existing one): the optimum over spaced subsets only."""
+    demand, sites, weight = instance(seed + 200, n_demand=30, n_sites=10)
+    fixed = np.zeros(len(sites), bool)
+    fixed[0] = True
+    cover = distances.within(demand, sites, 250)
+    conflicts = distances.closer_than(sites, 300)
+    close = conflicts.toarray() > 0
+    k = 2
+    spaced = [c for c in itertools.combinations(range(1, len(sites)), k)
+              if not any(close[a, b] for a, b in itertools.combinations((0, *c), 2))]
+    best = max(covered_weight(cover, weight, [0, *c]) for c in spaced)
+    result = maximal_covering(cover, weight, k, fixed, conflicts=conflicts)
+    assert result.objective == best and result.status == "optimal"
+    assert not any(close[a, b] for a, b in itertools.combinations([0, *result.chosen], 2))
+    assert result.objective <= maximal_covering(cover, weight, k, fixed).objective

@@ -194,3 +194,37 @@ def test_bad_siting_requests(planner, tmp_path):
     for body, status, message in BAD_REQUESTS:  # one layer for all cases: an import per case would be slow
         resp = client.post("/api/v1/analysis/siting/", {"candidates": "lots", **body}, format="json")
         assert resp.status_code == status and message in resp.json()["detail"], (body, resp.content)
+
+
+def test_sensor_placement_keeps_a_minimum_spacing(planner, demo_city):
+    """Air-quality sensors on street lights (road parcels): cover people and industry, ≥ 400 m apart and from
+    the sensors already up (a spacing this small city can still meet; a wide one is refused, see below)."""
+    body = {"candidates": {"layer": "parcels", "filter": {"land_use_code": "road"}},
+            "factors": [{"kind": "population", "layer": "villages", "attribute": "population", "radius": 500}],
+            "allocation": {"model": "covering", "k": 3, "radius": 500, "min_spacing": 400, "pool": 150,
+                           "existing": {"layer": "air-sensors"},
+                           "demand": [{"layer": "villages", "attribute": "population"},
+                                      {"layer": "parcels", "filter": {"land_use_code": "industrial"},
+                                       "attribute": "area_m2", "scale": 0.01}]}}
+    job, _client = run_siting(planner, body)
+    a = job.counts["result"]["allocation"]
+    assert a["status"] == "optimal" and len(a["chosen"]) == 3
+    sites = next(layer for layer in job.layers.all() if layer.slug.endswith("-sites"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT min(ST_Distance(a.geom, b.geom)) FROM layerdata.{sites.table_name} a, "
+                    f"layerdata.{sites.table_name} b WHERE a.fid < b.fid AND (a.status = 'new' OR b.status = 'new')")
+        assert cur.fetchone()[0] >= 400
+    assert "parcels" in job.layers.first().provenance["inputs"]
+
+
+def test_a_spacing_no_k_sites_can_keep_fails_the_job_with_the_reason(planner, demo_city):
+    client = APIClient()
+    client.force_authenticate(planner)
+    resp = client.post("/api/v1/analysis/siting/", {
+        "candidates": {"layer": "parcels", "filter": {"land_use_code": "road"}},
+        "factors": [{"kind": "population", "layer": "villages", "attribute": "population", "radius": 500}],
+        "allocation": {"k": 3, "radius": 500, "min_spacing": 3000, "existing": {"layer": "air-sensors"},
+                       "demand": {"layer": "villages", "attribute": "population"}}}, format="json")
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "failed" and "keep the minimum spacing" in job.errors[0]["message"]
+    assert not job.layers.exists()

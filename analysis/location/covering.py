@@ -45,19 +45,32 @@ def reduced(coverage: sparse.csr_matrix, weight: np.ndarray, fixed: np.ndarray):
     return cover[~single], w[~single], own, candidates, base
 
 
-def model(cover: sparse.csr_matrix, w: np.ndarray, own: np.ndarray, k: int) -> LinearModel:
+def model(cover: sparse.csr_matrix, w: np.ndarray, own: np.ndarray, k: int, too_close: np.ndarray | None = None,
+          blocked: np.ndarray | None = None) -> LinearModel:
+    """too_close: candidate pairs (a, b) that may not both open (x_a + x_b ≤ 1); blocked: candidates that may
+    not open at all (too close to an existing site)."""
     m, n = cover.shape
-    matrix = sparse.vstack([sparse.hstack([-cover, sparse.identity(m)]),
-                            sparse.hstack([sparse.csr_matrix(np.ones((1, n))), sparse.csr_matrix((1, m))])]).tocsc()
-    return LinearModel(cost=np.concatenate([-own, -w]), matrix=matrix,
-                       row_lower=np.concatenate([np.full(m, -np.inf), [k]]),
-                       row_upper=np.concatenate([np.zeros(m), [k]]),
-                       lower=np.zeros(n + m), upper=np.ones(n + m), n_integer=n)
+    blocks = [sparse.hstack([-cover, sparse.identity(m)]),
+              sparse.hstack([sparse.csr_matrix(np.ones((1, n))), sparse.csr_matrix((1, m))])]
+    lower, upper = [np.full(m, -np.inf), [k]], [np.zeros(m), [k]]
+    if too_close is not None and len(too_close):
+        rows = np.repeat(np.arange(len(too_close)), 2)
+        blocks.append(sparse.csr_matrix((np.ones(rows.size), (rows, too_close.ravel())), shape=(len(too_close), n + m)))
+        lower.append(np.full(len(too_close), -np.inf))
+        upper.append(np.ones(len(too_close)))
+    column_upper = np.ones(n + m)
+    if blocked is not None:
+        column_upper[:n][blocked] = 0
+    return LinearModel(cost=np.concatenate([-own, -w]), matrix=sparse.vstack(blocks).tocsc(),
+                       row_lower=np.concatenate(lower), row_upper=np.concatenate(upper),
+                       lower=np.zeros(n + m), upper=column_upper, n_integer=n)
 
 
 def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.ndarray | None = None,
-                     method: str = "auto", time_limit: float = 60, gap: float = 0.0) -> Siting:
-    """coverage: demand × sites (nonzero = within reach); weight per demand point; fixed: mask of open sites."""
+                     method: str = "auto", time_limit: float = 60, gap: float = 0.0,
+                     conflicts: sparse.spmatrix | None = None) -> Siting:
+    """coverage: demand × sites (nonzero = within reach); weight per demand point; fixed: mask of open sites;
+    conflicts: sites × sites, nonzero where two sites are too close to both be open (a minimum spacing)."""
     t0 = time.perf_counter()
     n_sites = coverage.shape[1]
     weight = np.asarray(weight, dtype=float)
@@ -67,7 +80,10 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     coverage = pattern(coverage)
     covered_by_fixed = np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0
     allowed = ~fixed
-    order, _ = greedy.cover_order(coverage, weight, k, allowed, covered_by_fixed)
+    if conflicts is not None:
+        conflicts = pattern(conflicts)
+        allowed &= ~(np.asarray(conflicts[:, fixed].sum(axis=1)).ravel() > 0)
+    order, _ = greedy.cover_order(coverage, weight, k, allowed, covered_by_fixed, conflicts)
     seconds = {"greedy": time.perf_counter() - t0}
     exact = method == "exact" or (method == "auto" and coverage.nnz <= MAX_EXACT_PAIRS)
     bound = solved_gap = None
@@ -76,13 +92,20 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     if exact and k > 0:
         t1 = time.perf_counter()
         cover, w, own, candidates, base = reduced(coverage, weight, fixed)
-        lm = model(cover, w, own, k)
         position = np.full(n_sites, -1)
         position[candidates] = np.arange(len(candidates))
+        too_close = None
+        if conflicts is not None:
+            pairs = sparse.triu(conflicts, k=1).tocoo()
+            free = ~fixed[pairs.row] & ~fixed[pairs.col]
+            too_close = np.column_stack([position[pairs.row[free]], position[pairs.col[free]]])
+        lm = model(cover, w, own, k, too_close, ~allowed[candidates])
         seconds["model"] = time.perf_counter() - t1
         solution = solve(lm, time_limit=time_limit, gap=gap, start=[int(position[j]) for j in order])
         seconds["model"] += solution.load_seconds
         seconds["solve"] = solution.seconds
+        if solution.status == "infeasible":
+            raise ValueError(f"no {k} sites keep the minimum spacing from each other and the existing sites")
         chosen = [int(candidates[j]) for j in np.flatnonzero(solution.values[:len(candidates)] > 0.5)]
         bound, solved_gap, status = base - solution.bound, solution.gap, solution.status
     is_open = fixed.copy()
@@ -92,7 +115,10 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     only_chosen = np.zeros(n_sites, bool)
     only_chosen[chosen] = True
     ranked, gains = greedy.cover_order(coverage, weight, len(chosen), only_chosen, covered_by_fixed)
-    nxt = greedy.cover_order(coverage, weight, 1, ~is_open, covered)[1]
+    further = ~is_open
+    if conflicts is not None:
+        further &= ~(np.asarray(conflicts[:, is_open].sum(axis=1)).ravel() > 0)
+    nxt = greedy.cover_order(coverage, weight, 1, further, covered)[1]
     seconds["total"] = time.perf_counter() - t0
     return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective,
                   bound=bound, gap=solved_gap, status=status, method=EXACT if status != "heuristic" else HEURISTIC,

@@ -41,3 +41,11 @@ def pattern(matrix: sparse.spmatrix) -> sparse.csr_matrix:
     out = sparse.csr_matrix((np.ones(len(matrix.indices)), matrix.indices, matrix.indptr), shape=matrix.shape)
     out.sum_duplicates()
     return out
+
+
+def closer_than(site_xy: np.ndarray, spacing: float) -> sparse.csr_matrix:
+    """Sites × sites, 1 where two different sites are closer than `spacing` (a minimum spacing's conflicts)."""
+    pairs = cKDTree(site_xy).query_pairs(spacing, output_type="ndarray") if len(site_xy) else np.zeros((0, 2), int)
+    pairs = pairs[np.hypot(*(site_xy[pairs[:, 0]] - site_xy[pairs[:, 1]]).T) < spacing]
+    rows, cols = np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]]
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(site_xy), len(site_xy)))

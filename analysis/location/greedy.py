@@ -6,8 +6,9 @@ from scipy import sparse
 
 
 def cover_order(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, allowed: np.ndarray,
-                covered: np.ndarray) -> tuple[list[int], list[float]]:
-    """Up to k allowed columns, each the one adding the most uncovered weight; (columns, gains)."""
+                covered: np.ndarray, conflicts: sparse.csr_matrix | None = None) -> tuple[list[int], list[float]]:
+    """Up to k allowed columns, each the one adding the most uncovered weight (and not in conflict with one
+    already picked); (columns, gains)."""
     coverage = coverage.tocsr()
     by_site = coverage.tocsc()
     open_weight = np.where(covered, 0.0, weight)
@@ -16,11 +17,15 @@ def cover_order(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, allowed
     order, added = [], []
     for _ in range(min(k, int(allowed.sum()))):
         j = int(np.argmax(gains))
+        if gains[j] == -np.inf:
+            break  # nothing allowed is left (the spacing rules out the rest)
         rows = by_site.indices[by_site.indptr[j]:by_site.indptr[j + 1]]
         fresh = rows[open_weight[rows] > 0]
         order.append(j)
         added.append(float(gains[j]))
         gains[j] = -np.inf
+        if conflicts is not None:
+            gains[conflicts.indices[conflicts.indptr[j]:conflicts.indptr[j + 1]]] = -np.inf
         if len(fresh):
             gains -= np.asarray(coverage[fresh].T @ open_weight[fresh]).ravel()
             open_weight[fresh] = 0.0

@@ -49,6 +49,10 @@ def check(spec, user, n_max: int = 200) -> dict:
                 raise AnalysisInputError(f"allocation.{key}: give a number") from None
             if not low <= value <= high:
                 raise AnalysisInputError(f"allocation.{key}: {value:g} is outside {low:g}–{high:g}")
+    if spec.get("min_spacing") is not None:
+        if model != "covering":
+            raise AnalysisInputError("allocation.min_spacing: a minimum spacing applies to the covering model")
+        out["min_spacing"] = distance_m(spec["min_spacing"], "allocation.min_spacing")
     if spec.get("capacity") is not None and model != "p_median":
         raise AnalysisInputError("allocation.capacity: capacities apply to the p_median model")
     return out
@@ -78,7 +82,8 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
             radius = spec["radius"]
             cover = graph.distances(demand_xy, site_xy, radius) if graph else distances.within(demand_xy, site_xy,
                                                                                                 radius)
-            return maximal_covering(cover, weight, k, fixed, **options)
+            conflicts = distances.closer_than(site_xy, spec["min_spacing"]) if spec.get("min_spacing") else None
+            return maximal_covering(cover, weight, k, fixed, conflicts=conflicts, **options)
         limit = spec.get("radius")
         if graph:
             dist = graph.distances(demand_xy, site_xy, limit or 50_000)

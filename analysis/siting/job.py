@@ -37,9 +37,7 @@ def check(data: dict, user) -> dict:
             features._attribute(layer, spec["attribute"], f"factor {spec['name']!r}")
     if data.get("allocation") is not None:
         spec = allocation.check(data["allocation"], user)
-        spec["demand"] = _layer_spec(spec.get("demand"), "allocation.demand")
-        demand_layer = readable_layer(spec["demand"]["layer"], user)
-        conditions(demand_layer, spec["demand"].get("filter"), "t")
+        spec["demand"] = check_demand(spec.get("demand"), user)
         if spec.get("existing") is not None:
             spec["existing"] = _layer_spec(spec["existing"], "allocation.existing")
             conditions(readable_layer(spec["existing"]["layer"], user), spec["existing"].get("filter"), "t")
@@ -49,6 +47,38 @@ def check(data: dict, user) -> dict:
                                      f"1–{MAX_POOL}")
         options["allocation"] = spec
     return options
+
+
+def check_demand(value, user) -> list[dict]:
+    """One demand source or several (e.g. population and pollution sources), each scaled by `scale`."""
+    specs = value if isinstance(value, list) else [value]
+    if not 1 <= len(specs) <= 5:
+        raise AnalysisInputError("allocation.demand: give one to five demand sources")
+    out = []
+    for i, spec in enumerate(specs):
+        what = "allocation.demand" if len(specs) == 1 else f"allocation.demand[{i}]"
+        spec = _layer_spec(spec, what)
+        conditions(readable_layer(spec["layer"], user), spec.get("filter"), "t")
+        try:
+            scale = float(spec.get("scale", 1))
+        except (TypeError, ValueError):
+            raise AnalysisInputError(f"{what}.scale: give a number") from None
+        if not 0 < scale <= 1e6:
+            raise AnalysisInputError(f"{what}.scale: {scale:g} is outside 0–1,000,000")
+        out.append({**spec, "scale": scale})
+    return out
+
+
+def demand_of(specs: list[dict], user) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """All demand sources' points and scaled weights together; the layers used."""
+    xy, weight, used = [np.zeros((0, 2))], [np.zeros(0)], []
+    for spec in specs:
+        layer = readable_layer(spec["layer"], user)
+        points, values = demand.demand_points(layer, spec.get("attribute"), spec.get("filter"))
+        xy.append(points)
+        weight.append(values * spec["scale"])
+        used.append(layer.slug)
+    return np.concatenate(xy), np.concatenate(weight), used
 
 
 def _column(name: str, prefix: str) -> str:
@@ -90,9 +120,7 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
     if options.get("allocation"):
         spec = options["allocation"]
         pool = np.flatnonzero((rank >= 1) & (rank <= spec.get("pool", 1000)))
-        demand_layer = readable_layer(spec["demand"]["layer"], user)
-        dxy, weight = demand.demand_points(demand_layer, spec["demand"].get("attribute"),
-                                                       spec["demand"].get("filter"))
+        dxy, weight, demand_layers = demand_of(spec["demand"], user)
         existing = {"fid": np.zeros(0, np.int64), "xy": np.zeros((0, 2))}
         if spec.get("existing"):
             existing_layer = readable_layer(spec["existing"]["layer"], user)
@@ -111,7 +139,7 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
             "fixed": [int(existing["fid"][j - len(pool)]) for j in sites.fixed]}
         if spec["model"] == "covering":
             summary["allocation"]["uncovered"] = float(weight.sum()) - sites.objective
-        inputs.append(demand_layer.slug)
+        inputs += demand_layers
         progress(75, _allocation_message(summary["allocation"]))
     reasons = np.array(["; ".join(r for r, m in found.excluded.items() if m[i]) for i in range(n)], dtype=object)
     columns = [("source_fid", "integer", found.fid.tolist()), ("feasible", "boolean", feasible.tolist()),
