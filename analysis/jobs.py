@@ -17,6 +17,7 @@ from layers.pgload import finish_table_auto
 from . import buffer, overlay, widening
 from .inputs import AnalysisInputError, readable_layer
 from .siting import job as siting_job
+from .wifi import recommend as wifi_recommend
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ def _build(staging: str, options: dict, user, progress) -> tuple[list[str], list
     """(input layer slugs, further result tables as (table, title suffix, slug suffix), result summary)."""
     if options["analysis"] == "siting":
         return siting_job.build(staging, options, user, progress)
+    if options["analysis"] == "wifi_recommend":
+        return wifi_recommend.build(staging, options, user, progress)
     if options["analysis"] == "buffer_layer":
         return buffer.build_layer(staging, options, user, progress), [], {}
     return widening.build(staging, options, user, progress), [], {}

@@ -10,6 +10,9 @@ from .views import (
     RoadWideningView,
     SitingReportView,
     SitingView,
+    WifiCoverageView,
+    WifiRecommendView,
+    WifiUsageView,
 )
 
 urlpatterns = [
@@ -22,4 +25,7 @@ urlpatterns = [
     path("road-widening/", RoadWideningView.as_view(), name="analysis-road-widening"),
     path("siting/", SitingView.as_view(), name="analysis-siting"),
     path("siting/<int:job_id>/<str:name>", SitingReportView.as_view(), name="analysis-siting-report"),
+    path("wifi/usage/", WifiUsageView.as_view(), name="analysis-wifi-usage"),
+    path("wifi/coverage/", WifiCoverageView.as_view(), name="analysis-wifi-coverage"),
+    path("wifi/recommend/", WifiRecommendView.as_view(), name="analysis-wifi-recommend"),
 ]

@@ -17,6 +17,9 @@ from layers.serializers import ImportJobSerializer
 from . import buffer, inputs, jobs, measure, overlay, widening
 from .siting import job as siting_job
 from .siting import report as siting_report
+from .wifi import coverage as wifi_coverage
+from .wifi import recommend as wifi_recommend
+from .wifi import usage as wifi_usage
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
@@ -216,3 +219,39 @@ class SitingReportView(APIView):
         if name not in self.FILES or not visible or not path.exists():
             raise Http404("no such report")
         return FileResponse(path.open("rb"), content_type=self.FILES[name])  # noqa: SIM115 - closed by Django
+
+
+@documented(
+    "analysis_wifi_usage",
+    "Wi-Fi hotspot use (免費無線上網熱點): per hotspot mean daily sessions, traffic, utilisation and days at "
+    "capacity, flagged under-used or overloaded (hotspots, usage, columns, under_share, overload_share); with "
+    "`hotspot` also that hotspot's daily series for its chart")
+class WifiUsageView(AnalysisView):
+    def answer(self, data, user):
+        out = wifi_usage.stats(data, user)
+        if data.get("hotspot") is not None:
+            out["series"] = wifi_usage.series(data, user, str(data["hotspot"]))
+        return out
+
+
+@documented(
+    "analysis_wifi_coverage",
+    "Wi-Fi coverage: per hotspot the area, people (demand, default villages' population) and points of interest "
+    "(pois) within `radius`; people reached overall; the gaps (gap_cell squares) ranked by people out of reach")
+class WifiCoverageView(AnalysisView):
+    def answer(self, data, user):
+        return wifi_coverage.report(data, user)
+
+
+@documented(
+    "analysis_wifi_recommend",
+    "Where to add `k` Wi-Fi hotspots (or, with relocate_underused, move the under-used ones too): maximal covering "
+    "of people and points of interest within `radius` from candidates, existing hotspots kept; the coverage "
+    "before, after and gained, and the new hotspots as a layer, as a job",
+    JOB_RESPONSES,
+)
+class WifiRecommendView(JobView):
+    analysis = "wifi_recommend"
+
+    def validate(self, data, user):
+        return wifi_recommend.check(data, user), str(data.get("title") or "熱點增設建議")

@@ -76,7 +76,7 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
         raise AnalysisInputError(f"allocation.k: {k} new sites asked for, but only {int((~fixed).sum())} candidates "
                                  "pass the constraints")
     graph = road_graph(spec["network"], user) if spec.get("network") else None
-    options = {"time_limit": float(spec.get("time_limit", 60)), "gap": float(spec.get("gap", 0))}
+    options = {"time_limit": float(spec.get("time_limit") or 60), "gap": float(spec.get("gap") or 0)}
     try:
         if spec["model"] == "covering":
             radius = spec["radius"]

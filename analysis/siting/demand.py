@@ -36,14 +36,15 @@ def spread(polygons: np.ndarray, values: np.ndarray, cell: float = GRID_M) -> tu
     return np.concatenate(xy_parts), np.concatenate(w_parts)
 
 
-def demand_points(layer: Layer, attribute: str | None, filters: dict | None) -> tuple[np.ndarray, np.ndarray]:
+def demand_points(layer: Layer, attribute: str | None, filters: dict | None,
+                  cell: float = GRID_M) -> tuple[np.ndarray, np.ndarray]:
     """(xy, weight) of the demand: points weighted by `attribute` (or 1 each), areas spread over a grid."""
     if layer.geometry_type in ("Polygon", "MultiPolygon"):
         if not attribute:
             raise AnalysisInputError("demand.attribute: an area layer needs the attribute to spread "
                                               "(e.g. population)")
         polygons, values = features.polygons_with(layer, attribute, filters)
-        return spread(polygons, values)
+        return spread(polygons, values, cell)
     found = features.points(layer, filters, [attribute] if attribute else [], "demand")
     weight = np.ones(len(found["fid"])) if not attribute else np.array(
         [float(v or 0) for v in found[attribute]], dtype=float)

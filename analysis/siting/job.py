@@ -69,12 +69,13 @@ def check_demand(value, user) -> list[dict]:
     return out
 
 
-def demand_of(specs: list[dict], user) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """All demand sources' points and scaled weights together; the layers used."""
+def demand_of(specs: list[dict], user, cell: float = demand.GRID_M) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """All demand sources' points and scaled weights together (areas spread on a grid of `cell` m); the layers
+    used."""
     xy, weight, used = [np.zeros((0, 2))], [np.zeros(0)], []
     for spec in specs:
         layer = readable_layer(spec["layer"], user)
-        points, values = demand.demand_points(layer, spec.get("attribute"), spec.get("filter"))
+        points, values = demand.demand_points(layer, spec.get("attribute"), spec.get("filter"), cell)
         xy.append(points)
         weight.append(values * spec["scale"])
         used.append(layer.slug)
@@ -85,7 +86,7 @@ def _column(name: str, prefix: str) -> str:
     return f"{prefix}_{re.sub(r'[^0-9a-z]+', '_', name.lower()).strip('_') or 'factor'}"[:60]
 
 
-def _create_from_arrays(target: sql.Composable, columns: list[tuple[str, str, list]], geometry: sql.Composable,
+def create_from_arrays(target: sql.Composable, columns: list[tuple[str, str, list]], geometry: sql.Composable,
                         source: sql.Composable, source_key: str) -> None:
     """CREATE TABLE target AS the arrays (one row per element) joined to `source` on its fid for the geometry."""
     names = [c[0] for c in columns]
@@ -155,7 +156,7 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
     for name, values in found.attributes.items():
         columns.append((name, "text", [None if v is None else str(v) for v in values]))
     source = sql.Identifier(DATA_SCHEMA, layer.table_name)
-    _create_from_arrays(sql.Identifier(STAGING_SCHEMA, staging), columns, sql.SQL("s.geom"), source, "source_fid")
+    create_from_arrays(sql.Identifier(STAGING_SCHEMA, staging), columns, sql.SQL("s.geom"), source, "source_fid")
     if sites is not None:
         extras.append(_sites_table(staging, found, pool, sites, existing, source, layer.srid))
     summary["report"] = report.write(report.folder(staging), found, summary, sites,
