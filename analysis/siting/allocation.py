@@ -8,7 +8,7 @@ from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA
 
-from ..inputs import AnalysisInputError, distance_m, readable_layer
+from ..inputs import AnalysisInputError, distance_m, number, readable_layer
 from ..location import distances
 from ..location.covering import maximal_covering
 from ..location.pmedian import p_median
@@ -43,12 +43,7 @@ def check(spec, user, n_max: int = 200) -> dict:
                                      "not road lines")
     for key, low, high in (("time_limit", 1, 600), ("gap", 0, 0.5)):
         if spec.get(key) is not None:
-            try:
-                value = float(spec[key])
-            except (TypeError, ValueError):
-                raise AnalysisInputError(f"allocation.{key}: give a number") from None
-            if not low <= value <= high:
-                raise AnalysisInputError(f"allocation.{key}: {value:g} is outside {low:g}–{high:g}")
+            number(spec[key], f"allocation.{key}", low, high)
     if spec.get("min_spacing") is not None:
         if model != "covering":
             raise AnalysisInputError("allocation.min_spacing: a minimum spacing applies to the covering model")

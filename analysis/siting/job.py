@@ -9,7 +9,7 @@ from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
-from ..inputs import AnalysisInputError, readable_layer
+from ..inputs import AnalysisInputError, number, readable_layer
 from ..overlay import conditions
 from . import allocation, demand, features, report, suitability
 
@@ -59,13 +59,7 @@ def check_demand(value, user) -> list[dict]:
         what = "allocation.demand" if len(specs) == 1 else f"allocation.demand[{i}]"
         spec = _layer_spec(spec, what)
         conditions(readable_layer(spec["layer"], user), spec.get("filter"), "t")
-        try:
-            scale = float(spec.get("scale", 1))
-        except (TypeError, ValueError):
-            raise AnalysisInputError(f"{what}.scale: give a number") from None
-        if not 0 < scale <= 1e6:
-            raise AnalysisInputError(f"{what}.scale: {scale:g} is outside 0–1,000,000")
-        out.append({**spec, "scale": scale})
+        out.append({**spec, "scale": number(spec.get("scale", 1), f"{what}.scale", 0, 1e6, True)})
     return out
 
 
@@ -169,14 +163,11 @@ def _sites_table(staging, found, pool, sites, existing, source, srid: int) -> tu
     """The chosen new sites and the existing ones, as points, with what each adds."""
     table = f"{staging}_sites"
     new = [int(found.fid[pool[j]]) for j in sites.chosen]
+    create_from_arrays(sql.Identifier(STAGING_SCHEMA, table), [
+        ("status", "text", ["new"] * len(new)), ("pick_order", "integer", list(range(1, len(new) + 1))),
+        ("source_fid", "integer", new), ("marginal_gain", "float8", [float(g) for g in sites.marginal_gain])],
+        sql.SQL("ST_PointOnSurface(s.geom)"), source, "source_fid")
     with connection.cursor() as cur:
-        cur.execute(sql.SQL(
-            "CREATE TABLE {t} AS SELECT (row_number() OVER (ORDER BY u.pick_order))::integer AS fid,"
-            " 'new'::text AS status, u.pick_order, u.source_fid, u.marginal_gain,"
-            " ST_PointOnSurface(s.geom) AS geom FROM unnest(%s::int[], %s::int[], %s::float8[])"
-            " AS u(source_fid, pick_order, marginal_gain) JOIN {src} s ON s.fid = u.source_fid").format(
-            t=sql.Identifier(STAGING_SCHEMA, table), src=source),
-            [new, list(range(1, len(new) + 1)), [float(g) for g in sites.marginal_gain]])
         if len(existing["fid"]):
             cur.execute(sql.SQL(
                 "INSERT INTO {t} (fid, status, pick_order, source_fid, marginal_gain, geom)"
@@ -185,8 +176,6 @@ def _sites_table(staging, found, pool, sites, existing, source, srid: int) -> tu
                 " AS u(fid, x, y)").format(t=sql.Identifier(STAGING_SCHEMA, table), n=sql.Literal(len(new)),
                                           srid=sql.Literal(srid)),
                 [existing["fid"].tolist(), existing["xy"][:, 0].tolist(), existing["xy"][:, 1].tolist()])
-        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(
-            sql.Identifier(STAGING_SCHEMA, table)))
     return table, " — 選定與既有場址", "sites"
 
 

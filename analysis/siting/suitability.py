@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from geo.crs import transformer
 
-from ..inputs import AnalysisInputError, distance_m, readable_layer
+from ..inputs import AnalysisInputError, distance_m, number, readable_layer
 from . import demand, features
 
 FACTOR_KINDS = ("distance", "population", "attribute", "category")
@@ -55,16 +55,6 @@ class Assessment:
         return rank
 
 
-def _weight(spec: dict, what: str) -> float:
-    try:
-        weight = float(spec.get("weight", 1))
-    except (TypeError, ValueError):
-        raise AnalysisInputError(f"{what}.weight: give a number") from None
-    if not 0 < weight <= 1000:
-        raise AnalysisInputError(f"{what}.weight: {weight:g} is outside 0–1,000")
-    return weight
-
-
 def check_factors(factors, user) -> list[dict]:
     """The factor list, checked: kinds, layers, directions, weights and unique names."""
     if not isinstance(factors, list) or not 1 <= len(factors) <= 12:
@@ -91,7 +81,7 @@ def check_factors(factors, user) -> list[dict]:
             raise AnalysisInputError(f"{what}.attribute: name the candidates' attribute to score")
         if kind == "category" and not isinstance(spec.get("scores"), dict):
             raise AnalysisInputError(f"{what}.scores: give a score (0–1) per category, e.g. {{\"住宅區\": 1}}")
-        out.append({**spec, "name": name, "weight": _weight(spec, what)})
+        out.append({**spec, "name": name, "weight": number(spec.get("weight", 1), f"{what}.weight", 0, 1000, True)})
     return out
 
 
@@ -144,12 +134,7 @@ def check_constraints(spec, user) -> dict:
         readable_layer(slug, user)
     for key, top in (("min_area_m2", 1e7), ("max_slope_deg", 90)):
         if spec.get(key) is not None:
-            try:
-                value = float(spec[key])
-            except (TypeError, ValueError):
-                raise AnalysisInputError(f"constraints.{key}: give a number") from None
-            if not 0 <= value <= top:
-                raise AnalysisInputError(f"constraints.{key}: {value:g} is outside 0–{top:g}")
+            number(spec[key], f"constraints.{key}", 0, top)
     if spec.get("max_slope_deg") is not None:
         readable_layer(spec.get("dem", "demo-dem"), user, kinds=("raster",))
     return spec

@@ -6,7 +6,7 @@ from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
-from ..inputs import AnalysisInputError, readable_layer
+from ..inputs import AnalysisInputError, number, readable_layer
 from ..location import distances
 from ..overlay import conditions
 from ..siting import allocation, features
@@ -26,10 +26,7 @@ def check(data: dict, user) -> dict:
                              "time_limit": data.get("time_limit"), "gap": data.get("gap")}, user)
     if data.get("relocate_underused"):
         usage.sources(data, user)
-    try:
-        poi_weight = float(data.get("poi_weight", 100))
-    except (TypeError, ValueError):
-        raise AnalysisInputError("poi_weight: give the number of people a point of interest counts as") from None
+    poi_weight = number(data.get("poi_weight", 100), "poi_weight (people a point of interest counts as)", 0, 1e6)
     coverage.hotspot_points(data, user)
     keep = ("hotspots", "usage", "columns", "filter", "relocate_underused", "under_share", "overload_share")
     return {**{k: data[k] for k in keep if k in data}, **options, "candidates": candidates, "allocation": spec,

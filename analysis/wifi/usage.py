@@ -11,21 +11,11 @@ from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, Layer
 
-from ..inputs import AnalysisInputError, readable_layer
+from ..inputs import AnalysisInputError, number, readable_layer
 
 COLUMNS = {"id": "hotspot_id", "capacity": "max_users", "name": "name", "day": "day", "sessions": "sessions",
            "traffic": "traffic_mb", "peak": "peak_concurrent"}
 HOTSPOT_COLUMNS = ("id", "capacity", "name")
-
-
-def _share(value, what: str, default: float) -> float:
-    try:
-        share = float(value if value is not None else default)
-    except (TypeError, ValueError):
-        raise AnalysisInputError(f"{what}: give a share between 0 and 1") from None
-    if not 0 < share < 1:
-        raise AnalysisInputError(f"{what}: {share:g} is not between 0 and 1")
-    return share
 
 
 def sources(data: dict, user) -> tuple[Layer, Layer, dict]:
@@ -44,8 +34,8 @@ def sources(data: dict, user) -> tuple[Layer, Layer, dict]:
 
 def stats(data: dict, user) -> dict:
     hotspots, usage, c = sources(data, user)
-    under = _share(data.get("under_share"), "under_share", 0.35)
-    overload = _share(data.get("overload_share"), "overload_share", 0.2)
+    under = number(data.get("under_share", 0.35), "under_share", 0, 1, True)
+    overload = number(data.get("overload_share", 0.2), "overload_share", 0, 1, True)
     h, u = sql.Identifier("h", c["id"]), sql.Identifier("u", c["id"])
     with connection.cursor() as cur:
         cur.execute(sql.SQL(
