@@ -5,7 +5,9 @@
 HTTP: gunicorn (2 workers) serving the app; 4 client threads post batches of 500 readings, each thread for its
 own devices. MQTT: the private Mosquitto; one publisher sends messages of 500 readings (QoS 1) while one
 consumer (iot.mqtt.Consumer, as the Celery task runs it) stores them. Rate = readings stored / wall time from
-the first send to the last reading in the table. Not part of the test suite.
+the first send to the last reading in the table. Then the table at scale: 2,000,000 more readings (200 sensors ×
+10,000 minutes, written by SQL), and the time of a chart query (one sensor, one day, hourly means) and of the
+latest-values map. Not part of the test suite.
 """
 
 import json
@@ -148,6 +150,46 @@ def main():
     print(f"MQTT: {n:,} of {expected:,} readings stored from {messages:,} messages in {seconds:.2f} s = "
           f"{n / seconds:,.0f} readings/s; loss {expected - n}")
     print("rejects:", {f"{r.source}/{r.reason}": r.count for r in RejectCount.objects.all()} or "none")
+    at_scale()
+
+
+def at_scale(sensors: int = 200, minutes: int = 10_000):
+    from django.db import connection
+    from django.test import Client
+
+    devs = [d for d, _t in devices("bench-scale")[:1]]
+    for i in range(1, sensors):
+        Device.objects.update_or_create(device_id=f"bench-scale-{i}", defaults={"token_hash": f"scale-{i}"})
+    ids = list(Device.objects.filter(device_id__startswith="bench-scale-").values_list("pk", flat=True))
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM iot_observation WHERE device_id = ANY(%s)", [ids])
+        t0 = time.perf_counter()
+        # in time order, as feeds arrive: what BRIN is built for
+        cur.execute("INSERT INTO iot_observation (device_id, quantity_id, observed_at, value, received_at)"
+                    " SELECT d, (SELECT id FROM iot_quantity WHERE code = 'pm25'), %s + m * interval '1 minute',"
+                    " (d * 7 + m) %% 300, now() FROM generate_series(0, %s - 1) m, unnest(%s::bigint[]) d"
+                    " ORDER BY m, d", [T0, minutes, ids])
+        cur.execute("ANALYZE iot_observation")
+        load = time.perf_counter() - t0
+        cur.execute("SELECT count(*), pg_size_pretty(pg_relation_size('iot_obs_time_brin')),"
+                    " pg_size_pretty(pg_relation_size('iot_observation_pkey')) FROM iot_observation")
+        rows, brin, pkey = cur.fetchone()
+    client = Client()
+    day = (T0 + timedelta(days=3)).isoformat()
+    end = (T0 + timedelta(days=4)).isoformat()
+    timings = []
+    for _ in range(5):
+        t1 = time.perf_counter()
+        resp = client.get(f"/api/v1/iot/sensors/{devs[0].device_id}/series/",
+                          {"quantity": "pm25", "start": day, "end": end, "bucket": "hour"})
+        timings.append(time.perf_counter() - t1)
+    assert resp.status_code == 200 and len(resp.json()["points"]) == 24
+    t2 = time.perf_counter()
+    client.get("/api/v1/iot/sensors/latest/")
+    latest = time.perf_counter() - t2
+    print(f"scale: {rows:,} readings in the table ({sensors * minutes:,} written in {load:.1f} s; BRIN {brin}, "
+          f"primary key {pkey}); one sensor's day as 24 hourly means {1000 * sorted(timings)[2]:.1f} ms (median "
+          f"of 5); latest-values map {1000 * latest:.1f} ms")
 
 
 if __name__ == "__main__":

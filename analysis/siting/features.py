@@ -15,7 +15,8 @@ def _table(layer: Layer) -> sql.Composable:
     return sql.Identifier(DATA_SCHEMA, layer.table_name)
 
 
-def _attribute(layer: Layer, name: str, what: str) -> str:
+def attribute(layer: Layer, name: str, what: str) -> str:
+    """The attribute name, if the layer has it; else a 400 listing what it has."""
     if not any(a["name"] == name for a in layer.attributes):
         known = ", ".join(a["name"] for a in layer.attributes)
         raise AnalysisInputError(f"{what}: layer {layer.slug!r} has no attribute {name!r} (it has {known})")
@@ -24,7 +25,7 @@ def _attribute(layer: Layer, name: str, what: str) -> str:
 
 def points(layer: Layer, filters: dict | None, attributes: list[str] = (), what: str = "layer") -> dict:
     """fid, x, y (a point on each feature's surface) and the named attributes of the (filtered) features."""
-    names = [_attribute(layer, n, what) for n in attributes]
+    names = [attribute(layer, n, what) for n in attributes]
     where = conditions(layer, filters, "t")
     cols = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(n)) for n in names)
     with connection.cursor() as cur:
@@ -73,13 +74,13 @@ def areas(layer: Layer, fids: np.ndarray) -> np.ndarray:
     return np.array([found.get(int(f), 0.0) for f in fids], dtype=float)
 
 
-def polygons_with(layer: Layer, attribute: str, filters: dict | None) -> tuple[np.ndarray, np.ndarray]:
+def polygons_with(layer: Layer, value_name: str, filters: dict | None) -> tuple[np.ndarray, np.ndarray]:
     """(shapely polygons, attribute values) of an area layer, e.g. villages and their population."""
-    _attribute(layer, attribute, "demand")
+    attribute(layer, value_name, "demand")
     where = conditions(layer, filters, "t")
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SELECT ST_AsBinary(t.geom), t.{} FROM {} t{}").format(
-            sql.Identifier(attribute), _table(layer),
+            sql.Identifier(value_name), _table(layer),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")))
         rows = cur.fetchall()
     return (shapely.from_wkb([bytes(r[0]) for r in rows]),

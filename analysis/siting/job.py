@@ -34,7 +34,7 @@ def check(data: dict, user) -> dict:
                "factors": suitability.check_factors(data.get("factors"), user)}
     for spec in options["factors"]:
         if spec["kind"] in ("attribute", "category"):
-            features._attribute(layer, spec["attribute"], f"factor {spec['name']!r}")
+            features.attribute(layer, spec["attribute"], f"factor {spec['name']!r}")
     if data.get("allocation") is not None:
         spec = allocation.check(data["allocation"], user)
         spec["demand"] = check_demand(spec.get("demand"), user)
