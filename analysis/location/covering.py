@@ -17,7 +17,7 @@ from . import greedy
 from .distances import pattern
 from .mps import LinearModel
 from .result import EXACT, HEURISTIC, Siting
-from .solver import solve
+from .solver import SolverError, solve
 
 MAX_EXACT_PAIRS = 20_000_000  # above this the greedy heuristic answers (and says so)
 
@@ -87,7 +87,7 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     seconds = {"greedy": time.perf_counter() - t0}
     exact = method == "exact" or (method == "auto" and coverage.nnz <= MAX_EXACT_PAIRS)
     bound = solved_gap = None
-    status = "heuristic"
+    status, note = "heuristic", ""
     chosen = order
     if exact and k > 0:
         t1 = time.perf_counter()
@@ -101,13 +101,17 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
             too_close = np.column_stack([position[pairs.row[free]], position[pairs.col[free]]])
         lm = model(cover, w, own, k, too_close, ~allowed[candidates])
         seconds["model"] = time.perf_counter() - t1
-        solution = solve(lm, time_limit=time_limit, gap=gap, start=[int(position[j]) for j in order])
-        seconds["model"] += solution.load_seconds
-        seconds["solve"] = solution.seconds
-        if solution.status == "infeasible":
-            raise ValueError(f"no {k} sites keep the minimum spacing from each other and the existing sites")
-        chosen = [int(candidates[j]) for j in np.flatnonzero(solution.values[:len(candidates)] > 0.5)]
-        bound, solved_gap, status = base - solution.bound, solution.gap, solution.status
+        try:
+            solution = solve(lm, time_limit=time_limit, gap=gap, start=[int(position[j]) for j in order])
+        except SolverError as exc:  # nothing found in time: the greedy answer stands, labelled as such
+            note = f" ({exc})"
+        else:
+            seconds["model"] += solution.load_seconds
+            seconds["solve"] = solution.seconds
+            if solution.status == "infeasible":
+                raise ValueError(f"no {k} sites keep the minimum spacing from each other and the existing sites")
+            chosen = [int(candidates[j]) for j in np.flatnonzero(solution.values[:len(candidates)] > 0.5)]
+            bound, solved_gap, status = base - solution.bound, solution.gap, solution.status
     is_open = fixed.copy()
     is_open[chosen] = True
     covered = np.asarray(coverage[:, is_open].sum(axis=1)).ravel() > 0
@@ -121,5 +125,6 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     nxt = greedy.cover_order(coverage, weight, 1, further, covered)[1]
     seconds["total"] = time.perf_counter() - t0
     return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective,
-                  bound=bound, gap=solved_gap, status=status, method=EXACT if status != "heuristic" else HEURISTIC,
-                  marginal_gain=gains, next_gain=nxt[0] if nxt else 0.0, seconds=seconds, covered=covered)
+                  bound=bound, gap=solved_gap, status=status,
+                  method=EXACT if status != "heuristic" else HEURISTIC + note, marginal_gain=gains,
+                  next_gain=nxt[0] if nxt else 0.0, seconds=seconds, covered=covered)

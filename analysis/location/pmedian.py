@@ -15,8 +15,8 @@ from scipy import sparse
 
 from . import greedy
 from .mps import LinearModel
-from .result import EXACT, HEURISTIC, Siting
-from .solver import solve
+from .result import EXACT_HIGHS, HEURISTIC, Siting
+from .solver import SolverError, solve
 
 MAX_EXACT_PAIRS = 2_000_000
 
@@ -70,20 +70,27 @@ def p_median(distance: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.
     start_from = _nearest_open(distance, fixed, penalty)
     order, _ = greedy.median_order(distance, weight, k, ~fixed, start_from)
     seconds = {"greedy": time.perf_counter() - t0}
-    status, bound, solved_gap, chosen = "heuristic", None, None, order
+    status, bound, solved_gap, chosen, note = "heuristic", None, None, order, ""
     if method == "exact" or (method == "auto" and distance.nnz <= MAX_EXACT_PAIRS):
         t1 = time.perf_counter()
         lm = model(distance, weight, k, fixed, capacity)
         seconds["model"] = time.perf_counter() - t1
-        solution = solve(lm, time_limit=time_limit, gap=gap, start=[*np.flatnonzero(fixed), *order]
-                         if capacity is None else None)
-        if solution.status == "infeasible":
-            raise ValueError("no choice of sites can serve all the demand within the capacities")
-        seconds["model"] += solution.load_seconds
-        seconds["solve"] = solution.seconds
-        chosen = [j for j in np.flatnonzero(solution.values[:n] > 0.5) if not fixed[j]]
-        status, bound, solved_gap = solution.status, solution.bound, solution.gap
-        shares = solution.values[n:]
+        try:
+            solution = solve(lm, time_limit=time_limit, gap=gap, solver="highs",
+                             start=[*np.flatnonzero(fixed), *order] if capacity is None else None)
+        except SolverError as exc:
+            if capacity is not None:  # the greedy pick ignores capacities: it is no answer here
+                raise ValueError(f"{exc}; with capacities only the exact model answers — allow more time") from exc
+            note = f" ({exc})"  # the greedy answer stands, labelled as such
+        else:
+            if solution.status == "infeasible":
+                raise ValueError("no choice of sites can serve all the demand within the capacities" if capacity
+                                 is not None else "no choice of sites serves every demand point through its pairs")
+            seconds["model"] += solution.load_seconds
+            seconds["solve"] = solution.seconds
+            chosen = [j for j in np.flatnonzero(solution.values[:n] > 0.5) if not fixed[j]]
+            status, bound, solved_gap = solution.status, solution.bound, solution.gap
+            shares = solution.values[n:]
     is_open = fixed.copy()
     is_open[chosen] = True
     nearest = _nearest_open(distance, is_open, penalty, want_site=True)
@@ -97,7 +104,7 @@ def p_median(distance: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.
     nxt = greedy.median_order(distance, weight, 1, ~is_open, nearest[0])[1]
     seconds["total"] = time.perf_counter() - t0
     return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective, bound=bound,
-                  gap=solved_gap, status=status, method=EXACT if status != "heuristic" else HEURISTIC,
+                  gap=solved_gap, status=status, method=EXACT_HIGHS if status != "heuristic" else HEURISTIC + note,
                   marginal_gain=cuts, next_gain=nxt[0] if nxt else 0.0, seconds=seconds, assignment=assignment)
 
 

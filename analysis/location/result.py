@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EXACT = "exact (CBC)"
+EXACT_HIGHS = "exact (HiGHS)"
 HEURISTIC = "greedy heuristic: no optimality proven"
 
 

@@ -1,7 +1,9 @@
-"""Solving a LinearModel with CBC (through python-mip, in process), reporting the proven optimality gap.
+"""Solving a LinearModel with CBC (python-mip, in process, from our MPS file) or HiGHS (highspy, the matrix
+passed as arrays), reporting the proven optimality gap.
 
-CBC was chosen by measurement (README, "Solver choice"): on the 10k × 2k maximal covering instance it proves
-optimality in ~0.5 s where HiGHS needs ~9 s, most of them in its root LP.
+Each model has the solver that measured best on it (README, "Solver choice"): on maximal covering CBC proves
+optimality ~20× sooner than HiGHS (whose root LP is slow there); on p-median HiGHS solves in seconds what CBC
+does not finish in a minute.
 """
 
 import tempfile
@@ -36,9 +38,15 @@ class SolverError(RuntimeError):
 
 
 def solve(model: LinearModel, time_limit: float = 60, gap: float = 0.0, start: list[int] | None = None,
-          threads: int = 1) -> Solution:
+          solver: str = "cbc") -> Solution:
     """Proven optimal when `gap` is 0 and time allows; otherwise the best solution and its proven gap.
     `start` names integer columns set to 1 in a known feasible solution (a warm start, e.g. the greedy one)."""
+    if solver == "highs":
+        return _highs(model, time_limit, gap, start)
+    return _cbc(model, time_limit, gap, start)
+
+
+def _cbc(model: LinearModel, time_limit: float, gap: float, start: list[int] | None) -> Solution:
     import mip  # here, not at module level: importing it prints a banner into every manage.py command
 
     t0 = time.perf_counter()
@@ -47,7 +55,7 @@ def solve(model: LinearModel, time_limit: float = 60, gap: float = 0.0, start: l
         write(model, path)
         cbc = mip.Model(sense=mip.MINIMIZE, solver_name=mip.CBC)
         cbc.verbose = 0
-        cbc.threads = threads
+        cbc.threads = 1
         cbc.read(str(path))
     loaded = time.perf_counter()
     columns = cbc.vars
@@ -65,5 +73,45 @@ def solve(model: LinearModel, time_limit: float = 60, gap: float = 0.0, start: l
     objective, bound = float(cbc.objective_value), float(cbc.objective_bound)
     # CBC's "optimal" means "within the gap asked for": only a closed gap is reported as proven optimal
     closed = status == mip.OptimizationStatus.OPTIMAL and (gap == 0 or objective - bound <= 1e-9 * abs(objective))
+    return Solution(values, objective, objective if closed else bound, "optimal" if closed else "feasible", seconds,
+                    load)
+
+
+def _highs(model: LinearModel, time_limit: float, gap: float, start: list[int] | None) -> Solution:
+    import highspy
+
+    t0 = time.perf_counter()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("threads", 1)
+    n_rows, n_cols = model.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = model.cost, model.lower, model.upper
+    lp.row_lower_ = np.where(np.isinf(model.row_lower), -highspy.kHighsInf, model.row_lower)
+    lp.row_upper_ = np.where(np.isinf(model.row_upper), highspy.kHighsInf, model.row_upper)
+    matrix = model.matrix.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * model.n_integer + [highspy.HighsVarType.kContinuous] * (
+        n_cols - model.n_integer)
+    h.passModel(lp)
+    if start:  # a partial solution: the integer columns; HiGHS completes the rest
+        ones = np.zeros(model.n_integer)
+        ones[np.asarray(start, dtype=int)] = 1.0
+        h.setSolution(model.n_integer, np.arange(model.n_integer, dtype=np.int32), ones)
+    loaded = time.perf_counter()
+    h.run()
+    seconds, load = time.perf_counter() - loaded, loaded - t0
+    status, info = h.getModelStatus(), h.getInfo()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return Solution(np.zeros(n_cols), float("inf"), float("inf"), "infeasible", seconds, load)
+    if info.primal_solution_status != 2:  # 2 = feasible
+        raise SolverError(f"HiGHS stopped without a solution ({h.modelStatusToString(status)}) after {seconds:.1f} s")
+    values = np.asarray(h.getSolution().col_value, dtype=float)
+    objective, bound = float(info.objective_function_value), float(info.mip_dual_bound)
+    closed = status == highspy.HighsModelStatus.kOptimal and (gap == 0 or objective - bound <= 1e-9 * abs(objective))
     return Solution(values, objective, objective if closed else bound, "optimal" if closed else "feasible", seconds,
                     load)

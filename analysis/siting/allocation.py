@@ -8,7 +8,7 @@ from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA
 
-from ..inputs import AnalysisInputError, distance_m, number, readable_layer
+from ..inputs import AnalysisInputError, distance_m, metres, number, readable_layer
 from ..location import distances
 from ..location.covering import maximal_covering
 from ..location.pmedian import p_median
@@ -16,8 +16,8 @@ from ..location.result import Siting
 from ..location.road_network import RoadGraph
 
 MODELS = ("covering", "p_median")
-NEAREST_SITES = 50  # p-median pairs per demand point on large instances (exact for that restriction)
-DENSE_PAIRS = 400_000
+MAX_MEDIAN_PAIRS = 300_000  # demand points × sites the exact p-median takes in about a minute here (README)
+DEMAND_CELL_M = {"covering": 100.0, "p_median": 250.0}  # areas spread over a grid: coarser for the p-median
 
 
 def check(spec, user, n_max: int = 200) -> dict:
@@ -33,7 +33,8 @@ def check(spec, user, n_max: int = 200) -> dict:
         raise AnalysisInputError("allocation.k: give the number of new sites (a whole number)") from None
     if not 1 <= k <= n_max:
         raise AnalysisInputError(f"allocation.k: {k} is outside 1–{n_max}")
-    out = {**spec, "model": model, "k": k}
+    out = {**spec, "model": model, "k": k,
+           "demand_cell": metres(spec.get("demand_cell", DEMAND_CELL_M[model]), "allocation.demand_cell", 2000)}
     if model == "covering" or spec.get("radius") is not None:
         out["radius"] = distance_m(spec.get("radius"), "allocation.radius")
     if spec.get("network"):
@@ -79,13 +80,16 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
                                                                                                 radius)
             conflicts = distances.closer_than(site_xy, spec["min_spacing"]) if spec.get("min_spacing") else None
             return maximal_covering(cover, weight, k, fixed, conflicts=conflicts, **options)
-        limit = spec.get("radius")
-        if graph:
-            dist = graph.distances(demand_xy, site_xy, limit or 50_000)
-        elif len(demand_xy) * len(site_xy) <= DENSE_PAIRS:
-            dist = distances.nearest(demand_xy, site_xy, len(site_xy))
+        pairs = len(demand_xy) * len(site_xy)
+        if pairs > MAX_MEDIAN_PAIRS:
+            raise AnalysisInputError(
+                f"allocation: a p-median of {len(demand_xy):,} demand points × {len(site_xy):,} sites ({pairs:,} pairs)"
+                f" is more than the exact model takes ({MAX_MEDIAN_PAIRS:,}): lower allocation.pool or make "
+                "allocation.demand_cell coarser")
+        if graph:  # every site within the limit (all of them in a city, by default)
+            dist = graph.distances(demand_xy, site_xy, spec.get("radius") or 50_000)
         else:
-            dist = distances.nearest(demand_xy, site_xy, NEAREST_SITES)
+            dist = distances.nearest(demand_xy, site_xy, len(site_xy))
         capacity = None
         if spec.get("capacity") is not None:
             capacity = np.full(len(site_xy), float(spec["capacity"]))

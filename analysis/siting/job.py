@@ -115,7 +115,7 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
     if options.get("allocation"):
         spec = options["allocation"]
         pool = np.flatnonzero((rank >= 1) & (rank <= spec.get("pool", 1000)))
-        dxy, weight, demand_layers = demand_of(spec["demand"], user)
+        dxy, weight, demand_layers = demand_of(spec["demand"], user, spec["demand_cell"])
         existing = {"fid": np.zeros(0, np.int64), "xy": np.zeros((0, 2))}
         if spec.get("existing"):
             existing_layer = readable_layer(spec["existing"]["layer"], user)
