@@ -23,6 +23,7 @@ def folder(staging: str) -> Path:
 def _csv(path: Path, found, rank: np.ndarray, chosen_at: dict[int, tuple[int, float]]) -> None:
     names = list(found.raw)
     feasible = np.flatnonzero(rank > 0)
+    score = found.score
     with path.open("w", newline="", encoding="utf-8-sig") as out:
         writer = csv.writer(out)
         writer.writerow(["rank", "source_fid", "score", "chosen", "pick_order", "marginal_gain",
@@ -30,7 +31,7 @@ def _csv(path: Path, found, rank: np.ndarray, chosen_at: dict[int, tuple[int, fl
                          *found.attributes])
         for i in feasible[np.argsort(rank[feasible])]:
             order, gain = chosen_at.get(int(i), (None, None))
-            writer.writerow([int(rank[i]), int(found.fid[i]), round(float(found.score[i]), 6), order is not None,
+            writer.writerow([int(rank[i]), int(found.fid[i]), round(float(score[i]), 6), order is not None,
                              order, gain, *[found.raw[n][i] for n in names],
                              *[round(float(found.contribution[n][i]), 6) for n in names],
                              *[found.attributes[a][i] for a in found.attributes]])
@@ -44,7 +45,7 @@ def _table(rows: list[list], head: list[str]) -> str:
 
 def write(where: Path, found, summary: dict, sites, pool, existing, srid: int, spec: dict | None) -> dict:
     where.mkdir(parents=True, exist_ok=True)
-    rank = found.rank()
+    rank, score = found.rank(), found.score
     chosen_at = {}
     if sites is not None:
         for order, (j, g) in enumerate(zip(sites.chosen, sites.marginal_gain, strict=True), start=1):
@@ -58,9 +59,9 @@ def write(where: Path, found, summary: dict, sites, pool, existing, srid: int, s
     fmap = folium.Map(location=centre, zoom_start=13, tiles="OpenStreetMap")
     ranked = folium.FeatureGroup(name=f"前 {MAPPED_CANDIDATES} 名候選 (best candidates)").add_to(fmap)
     for i in best:
-        folium.CircleMarker([lat[i], lon[i]], radius=4, color="#555", fill=True, fill_opacity=0.4 + 0.6 *
-                            float(found.score[i]), tooltip=f"#{rank[i]} fid {found.fid[i]} score "
-                            f"{found.score[i]:.3f}").add_to(ranked)
+        folium.CircleMarker([lat[i], lon[i]], radius=4, color="#555", fill=True,
+                            fill_opacity=0.4 + 0.6 * float(score[i]),
+                            tooltip=f"#{rank[i]} fid {found.fid[i]} score {score[i]:.3f}").add_to(ranked)
     rows = []
     if sites is not None:
         chosen = folium.FeatureGroup(name="選定場址 (chosen sites)").add_to(fmap)
@@ -69,14 +70,14 @@ def write(where: Path, found, summary: dict, sites, pool, existing, srid: int, s
                           tooltip=f"{order}. fid {found.fid[i]}: +{gain:,.0f}").add_to(chosen)
             if spec.get("radius") and spec["model"] == "covering":
                 folium.Circle([lat[i], lon[i]], radius=spec["radius"], color="red", fill=False).add_to(chosen)
-            rows.append([order, int(found.fid[i]), int(rank[i]), f"{found.score[i]:.3f}", f"{gain:,.0f}"])
+            rows.append([order, int(found.fid[i]), int(rank[i]), f"{score[i]:.3f}", f"{gain:,.0f}"])
         if len(existing["fid"]):
             ex_lon, ex_lat = to_lonlat.transform(existing["xy"][:, 0], existing["xy"][:, 1])
             kept = folium.FeatureGroup(name="既有設施 (existing)").add_to(fmap)
             for x, y, fid in zip(ex_lon, ex_lat, existing["fid"], strict=True):
                 folium.Marker([y, x], icon=folium.Icon(color="blue"), tooltip=f"existing fid {fid}").add_to(kept)
     folium.LayerControl().add_to(fmap)
-    top = [[int(rank[i]), int(found.fid[i]), f"{found.score[i]:.3f}",
+    top = [[int(rank[i]), int(found.fid[i]), f"{score[i]:.3f}",
             *[f"{found.contribution[n][i]:.3f}" for n in found.contribution]]
            for i in np.flatnonzero((rank > 0) & (rank <= 20))[np.argsort(rank[(rank > 0) & (rank <= 20)])]]
     parts = ["<div style='font-family:sans-serif;max-width:60em;margin:1em'>", "<h1>公有場館選址 Facility siting</h1>",

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from django.conf import settings
-from scipy.spatial import cKDTree
 
 from geo.crs import transformer
 
 from ..inputs import AnalysisInputError, distance_m, number, readable_layer
+from ..location.distances import within
 from . import demand, features
 
 FACTOR_KINDS = ("distance", "population", "attribute", "category")
@@ -158,10 +158,7 @@ def factor_values(spec: dict, found: dict, user) -> tuple[np.ndarray, bool]:
     if kind == "population":
         layer = readable_layer(spec["layer"], user)
         dxy, weight = demand.demand_points(layer, spec.get("attribute"), spec.get("filter"))
-        if not len(dxy):
-            return np.zeros(len(xy)), True
-        near = cKDTree(dxy).query_ball_point(xy, float(spec["radius"]), return_sorted=False)
-        return np.array([weight[i].sum() for i in near]), True
+        return np.asarray(within(xy, dxy, float(spec["radius"])) @ weight).ravel(), True
     values = found[spec["attribute"]]
     if kind == "attribute":
         try:
