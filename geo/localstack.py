@@ -324,12 +324,14 @@ def demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     try:
-        print("civgis: starting PostGIS and Redis …", flush=True)
+        print("civgis: starting PostGIS, Redis and Mosquitto …", flush=True)
         env = stack.start()
         env.setdefault("CIVGIS_ENV", "development")
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "collectstatic", "--no-input", "-v", "0")
         _manage(env, "make_demo_city", "--size", os.environ.get("DEMO_SIZE", "1"), "--if-missing")
+        _manage(env, "demo_feeds")
+        env.setdefault("IOT_MQTT_CONSUMER", "true")  # one of the worker's two slots consumes the sensor feeds
         logs = stack.root / "logs"
         logs.mkdir(exist_ok=True)
         bindir = Path(sys.executable).parent

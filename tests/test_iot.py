@@ -140,3 +140,25 @@ def test_the_consumer_runs_as_a_celery_task(tokens):
     handled = mqtt_consumer.apply(kwargs={"seconds": 2.5}).get()
     sender.join()
     assert handled == 1 and Observation.objects.get().value == 7.0
+
+
+def test_demo_feeds_take_in_the_demo_readings_once(db, themes):
+    from django.core.management import call_command
+    from django.db import connection
+
+    from iot.models import Alert
+    from layers.democity.city import generate
+    from layers.democity.store import register, store
+
+    city = generate(seed=5, size=0.2)
+    store(city, progress=lambda _m: None)
+    register(city)
+    call_command("demo_feeds")
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(pm25) + count(pm10) + count(temperature_c) + count(humidity_pct),"
+                    " count(*) FILTER (WHERE pm25 > 35.5) FROM layerdata.air_readings")
+        readings, high = cur.fetchone()
+    assert Observation.objects.count() == readings and not RejectCount.objects.filter(count__gt=0).exists()
+    assert Alert.objects.count() == high > 0
+    call_command("demo_feeds")  # a second run changes nothing
+    assert Observation.objects.count() == readings
