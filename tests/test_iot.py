@@ -162,3 +162,25 @@ def test_demo_feeds_take_in_the_demo_readings_once(db, themes):
     assert Alert.objects.count() == high > 0
     call_command("demo_feeds")  # a second run changes nothing
     assert Observation.objects.count() == readings
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_celery_worker_runs_the_consumer(celery_worker_process):
+    """The consumer as it runs in production: a task on a worker process, storing what arrives meanwhile."""
+    import importlib
+
+    from django.apps import apps
+
+    from iot.models import Device
+    from iot.tokens import new_token
+
+    importlib.import_module("iot.migrations.0002_quantities").create(apps, None)  # flushed by transactional tests
+    token, hashed = new_token()
+    Device.objects.create(device_id="W-1", token_hash=hashed)
+    result = mqtt_consumer.delay(seconds=5)
+    sender = publish_later([("civgis/sensors/W-1/observations",
+                             json.dumps({"token": token, "observations": [reading(1, 8.0), reading(2, 9.0)]}))],
+                           delay=2.0)
+    assert result.get(timeout=60) == 1
+    sender.join()
+    assert sorted(Observation.objects.values_list("value", flat=True)) == [8.0, 9.0]

@@ -11,7 +11,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 SNAP_GRID_M = 0.1
-SITES_PER_PASS = 256  # Dijkstra answers a dense sites × nodes block: bound its memory
+BLOCK_CELLS = 20_000_000  # Dijkstra answers a dense sites × nodes block: at most this many float64s (160 MB)
 
 
 class RoadGraph:
@@ -40,8 +40,9 @@ class RoadGraph:
         d_node, d_off = self.snap(demand_xy)
         s_node, s_off = self.snap(site_xy)
         rows, cols, vals = [], [], []
-        for start in range(0, len(site_xy), SITES_PER_PASS):
-            block = slice(start, start + SITES_PER_PASS)
+        per_pass = max(1, min(256, BLOCK_CELLS // len(self.nodes_xy)))
+        for start in range(0, len(site_xy), per_pass):
+            block = slice(start, start + per_pass)
             reach = csgraph.dijkstra(self.graph, directed=False, indices=s_node[block], limit=limit)
             along = reach[:, d_node] + d_off[None, :] + s_off[block, None]  # sites × demand
             site_i, demand_i = np.nonzero(along <= limit)
