@@ -5,6 +5,7 @@ import importfiles as files
 import numpy as np
 import pytest
 import shapely
+from conftest import run_analysis_job
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
@@ -48,11 +49,7 @@ def planner(db, monkeypatch):
 def run_siting(user, body):
     client = APIClient()
     client.force_authenticate(user)
-    resp = client.post("/api/v1/analysis/siting/", body, format="json")
-    assert resp.status_code == 202, resp.content
-    job = analysis_jobs.run(resp.json()["id"])
-    assert job.status == "succeeded", job.errors
-    return job, client
+    return run_analysis_job(client, "siting", body), client
 
 
 def rows(slug, columns):

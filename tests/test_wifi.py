@@ -5,6 +5,7 @@ import importfiles as files
 import numpy as np
 import pytest
 import shapely
+from conftest import run_analysis_job
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
@@ -80,11 +81,7 @@ def test_coverage_people_pois_and_gaps(city):
 
 
 def run(city, body):
-    resp = city.post("/api/v1/analysis/wifi/recommend/", body, format="json")
-    assert resp.status_code == 202, resp.content
-    job = analysis_jobs.run(resp.json()["id"])
-    assert job.status == "succeeded", job.errors
-    return job
+    return run_analysis_job(city, "wifi/recommend", body)
 
 
 def test_recommend_additions_and_moving_the_under_used(city):
