@@ -181,6 +181,11 @@ BAD_REQUESTS = [
       "allocation": {"k": 1, "radius": 500, "model": "p_centre"}}, 400, "allocation.model"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value"}], "allocation": {"k": 1, "radius": 500}}, 400,
      "allocation.demand"),
+    ({"factors": [{"kind": "population", "layer": "lots", "radius": 500}]}, 400,
+     "factors[0].attribute: 'lots' is an area layer"),
+    ({"factors": [{"kind": "attribute", "attribute": "land_value"}],
+      "allocation": {"k": 1, "radius": 500, "demand": {"layer": "lots", "attribute": "people"}}}, 400,
+     "allocation.demand.attribute: layer 'lots' has no attribute 'people'"),
 ]
 
 

@@ -7,7 +7,8 @@ import shapely
 
 from layers.models import Layer
 
-from ..inputs import AnalysisInputError
+from ..inputs import AnalysisInputError, readable_layer
+from ..overlay import conditions
 from . import features
 
 GRID_M = 100.0
@@ -41,11 +42,23 @@ def demand_points(layer: Layer, attribute: str | None, filters: dict | None,
     """(xy, weight) of the demand: points weighted by `attribute` (or 1 each), areas spread over a grid."""
     if layer.geometry_type in ("Polygon", "MultiPolygon"):
         if not attribute:
-            raise AnalysisInputError("demand.attribute: an area layer needs the attribute to spread "
-                                              "(e.g. population)")
+            raise AnalysisInputError(f"demand.attribute: {layer.slug!r} is an area layer; name the count to "
+                                     "spread over it (e.g. population)")
         polygons, values = features.polygons_with(layer, attribute, filters)
         return spread(polygons, values, cell)
     found = features.points(layer, filters, [attribute] if attribute else [], "demand")
     weight = np.ones(len(found["fid"])) if not attribute else np.array(
         [float(v or 0) for v in found[attribute]], dtype=float)
     return found["xy"], weight
+
+
+def check_source(spec: dict, user, what: str) -> Layer:
+    """A demand source's layer and attribute, checked before a job starts: areas need the count to spread."""
+    layer = readable_layer(spec.get("layer"), user)
+    conditions(layer, spec.get("filter"), "t")
+    if spec.get("attribute"):
+        features.attribute(layer, spec["attribute"], f"{what}.attribute")
+    elif layer.geometry_type in ("Polygon", "MultiPolygon"):
+        raise AnalysisInputError(f"{what}.attribute: {layer.slug!r} is an area layer; name the count to spread "
+                                 "over it (e.g. population)")
+    return layer

@@ -58,7 +58,7 @@ def check_demand(value, user) -> list[dict]:
     for i, spec in enumerate(specs):
         what = "allocation.demand" if len(specs) == 1 else f"allocation.demand[{i}]"
         spec = _layer_spec(spec, what)
-        conditions(readable_layer(spec["layer"], user), spec.get("filter"), "t")
+        demand.check_source(spec, user, what)
         out.append({**spec, "scale": number(spec.get("scale", 1), f"{what}.scale", 0, 1e6, True)})
     return out
 

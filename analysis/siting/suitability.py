@@ -73,9 +73,10 @@ def check_factors(factors, user) -> list[dict]:
         seen.add(name)
         if kind in PREFER and spec.get("prefer", PREFER[kind][0]) not in PREFER[kind]:
             raise AnalysisInputError(f"{what}.prefer: use {' or '.join(PREFER[kind])}")
-        if kind in ("distance", "population"):
+        if kind == "distance":
             readable_layer(spec.get("layer"), user)
         if kind == "population":
+            demand.check_source(spec, user, what)
             distance_m(spec.get("radius"), f"{what}.radius")
         if kind in ("attribute", "category") and not spec.get("attribute"):
             raise AnalysisInputError(f"{what}.attribute: name the candidates' attribute to score")
