@@ -10,6 +10,7 @@ COPY pyproject.toml ./
 COPY geo geo
 COPY layers layers
 COPY analysis analysis
+COPY iot iot
 COPY web web
 COPY locale locale
 COPY manage.py ./

@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
 	mapserver-bin python3-mapscript python3-venv gettext poppler-utils \
-	fonts-wqy-zenhei
+	fonts-wqy-zenhei mosquitto
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages demo test lint clean-var

@@ -71,6 +71,17 @@ def metres(value, what: str, maximum: float) -> float:
     return number
 
 
+def number(value, what: str, low: float, high: float, low_open: bool = False) -> float:
+    """A number in [low, high] (or (low, high] with low_open), or a 400 naming the field."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise AnalysisInputError(f"{what}: give a number") from None
+    if not (low < out if low_open else low <= out) or not out <= high or math.isnan(out):
+        raise AnalysisInputError(f"{what}: {out:g} is outside {low:,g}–{high:,g}")
+    return out
+
+
 def distance_m(value, what: str = "distance") -> float:
     return metres(value, what, MAX_DISTANCE_M)
 

@@ -16,6 +16,8 @@ from layers.pgload import finish_table_auto
 
 from . import buffer, overlay, widening
 from .inputs import AnalysisInputError, readable_layer
+from .siting import job as siting_job
+from .wifi import recommend as wifi_recommend
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +56,27 @@ def run(job_id: int) -> ImportJob:
                 # (all its tables are in the staging schema, dropped with the job if it fails)
                 a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
                 overlay.build(staging, options["operation"], a, b, options, report.progress)
-                inputs = [a.slug, b.slug]
+                inputs, extras, summary = [a.slug, b.slug], [], {}
             else:
                 with transaction.atomic():
-                    inputs = _build(staging, options, user, report.progress)
-            _type_geometry(staging, settings.WORKING_SRID)
-            _finish(staging)
+                    inputs, extras, summary = _build(staging, options, user, report.progress)
+            provenance = {"analysis": options["analysis"], "inputs": inputs,
+                          "parameters": {k: v for k, v in options.items() if k not in ("title", "slug", "mode")},
+                          "by": user.username if user else None, "at": timezone.now().isoformat(), "job": job.pk}
+            if summary:
+                provenance["result"] = summary
+            tables = [(staging, "", ""), *extras]
+            prepared = [_prepare(job, table) for table, _title, _slug in tables]
             report.progress(90, "result indexed")
-            info = catalog.describe_table(STAGING_SCHEMA, staging)
-            attributes = [{**a, "source": a["name"]} for a in info["attributes"]]
-            prepared = Prepared(Source(None, job.source_name, "analysis"), "vector", staging, info["feature_count"],
-                                info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}",
-                                bounds=info["native_extent"])
-            with transaction.atomic():
-                layer = publish(job, prepared)
-                Layer.objects.filter(pk=layer.pk).update(provenance={
-                    "analysis": options["analysis"], "inputs": inputs,
-                    "parameters": {k: v for k, v in options.items() if k not in ("title", "slug", "mode")},
-                    "by": user.username if user else None, "at": timezone.now().isoformat(), "job": job.pk})
+            counts = {}
+            with transaction.atomic():  # all result layers or none
+                for ready, (_table, title_suffix, slug_suffix) in zip(prepared, tables, strict=True):
+                    layer = _publish(job, ready, provenance, title_suffix, slug_suffix)
+                    counts[layer.slug] = ready.count
             ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
                 status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
-                heartbeat_at=timezone.now(), counts={"features": {layer.slug: prepared.count}}, messages=job.messages)
+                heartbeat_at=timezone.now(), counts={"features": counts, **({"result": summary} if summary else {})},
+                messages=job.messages)
         except AnalysisInputError as problem:
             fail(job, {"message": str(problem)})
         except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
@@ -84,10 +86,37 @@ def run(job_id: int) -> ImportJob:
     return job
 
 
-def _build(staging: str, options: dict, user, progress) -> list[str]:
+def _build(staging: str, options: dict, user, progress) -> tuple[list[str], list[tuple[str, str, str]], dict]:
+    """(input layer slugs, further result tables as (table, title suffix, slug suffix), result summary)."""
+    if options["analysis"] == "siting":
+        return siting_job.build(staging, options, user, progress)
+    if options["analysis"] == "wifi_recommend":
+        return wifi_recommend.build(staging, options, user, progress)
     if options["analysis"] == "buffer_layer":
-        return buffer.build_layer(staging, options, user, progress)
-    return widening.build(staging, options, user, progress)
+        return buffer.build_layer(staging, options, user, progress), [], {}
+    return widening.build(staging, options, user, progress), [], {}
+
+
+def _prepare(job: ImportJob, staging: str) -> Prepared:
+    """A result table typed and indexed, described for publishing."""
+    _type_geometry(staging, settings.WORKING_SRID)
+    _finish(staging)
+    info = catalog.describe_table(STAGING_SCHEMA, staging)
+    attributes = [{**a, "source": a["name"]} for a in info["attributes"]]
+    return Prepared(Source(None, job.source_name, "analysis"), "vector", staging, info["feature_count"],
+                    info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}", bounds=info["native_extent"])
+
+
+def _publish(job: ImportJob, prepared: Prepared, provenance: dict, title_suffix: str, slug_suffix: str) -> Layer:
+    options = job.options
+    if slug_suffix:  # publish names its layer from the job's options: a further layer gets its own slug and title
+        job.options = {**options, "slug": f"{options['slug']}-{slug_suffix}", "title": options["title"] + title_suffix}
+    try:
+        layer = publish(job, prepared)
+    finally:
+        job.options = options
+    Layer.objects.filter(pk=layer.pk).update(provenance=provenance)
+    return layer
 
 
 def _type_geometry(staging: str, srid: int) -> None:

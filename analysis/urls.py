@@ -9,6 +9,11 @@ from .views import (
     OverlayView,
     RoadWideningReportView,
     RoadWideningView,
+    SitingReportView,
+    SitingView,
+    WifiCoverageView,
+    WifiRecommendView,
+    WifiUsageView,
 )
 
 urlpatterns = [
@@ -20,4 +25,9 @@ urlpatterns = [
     path("overlay/", OverlayView.as_view(), name="analysis-overlay"),
     path("road-widening/", RoadWideningView.as_view(), name="analysis-road-widening"),
     path("road-widening/report/", RoadWideningReportView.as_view(), name="analysis-road-widening-report"),
+    path("siting/", SitingView.as_view(), name="analysis-siting"),
+    path("siting/<int:job_id>/<str:name>", SitingReportView.as_view(), name="analysis-siting-report"),
+    path("wifi/usage/", WifiUsageView.as_view(), name="analysis-wifi-usage"),
+    path("wifi/coverage/", WifiCoverageView.as_view(), name="analysis-wifi-coverage"),
+    path("wifi/recommend/", WifiRecommendView.as_view(), name="analysis-wifi-recommend"),
 ]

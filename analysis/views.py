@@ -1,20 +1,26 @@
 """Analysis API: measurement, distance, nearest features, buffer summaries (synchronous, small requests)."""
 
 import json
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from layers.models import Layer
+from layers.models import ImportJob, Layer
 from layers.serializers import ImportJobSerializer
 
 from . import buffer, inputs, jobs, measure, overlay, widening
+from .siting import job as siting_job
+from .siting import report as siting_report
+from .wifi import coverage as wifi_coverage
+from .wifi import recommend as wifi_recommend
+from .wifi import usage as wifi_usage
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
@@ -194,3 +200,76 @@ class BufferLayerView(JobView):
         keep = ("filter", "distances", "distance_attribute", "dissolve")
         # "input", not "layer": in a job's options "layer" names the layer a job replaces (re-imports)
         return {k: data[k] for k in keep if k in data} | {"input": data["layer"]}, f"環域 {data.get('layer')}"
+
+
+@documented(
+    "analysis_siting",
+    "Facility siting (公有場館選址): candidates ({layer, filter}, default parcels), constraints (exclude_layers, "
+    "min_area_m2, max_slope_deg from the DEM), weighted factors (kind distance | population | attribute | "
+    "category) normalised and combined into a score with each factor's contribution, and optionally allocation "
+    "(model covering | p_median, k, radius, demand, existing, network, capacity, pool, time_limit, gap) solved "
+    "exactly by CBC: a ranked candidate layer, a chosen-sites layer and a report (HTML map + CSV), as a job",
+    JOB_RESPONSES,
+)
+class SitingView(JobView):
+    analysis = "siting"
+
+    def validate(self, data, user):
+        return siting_job.check(data, user), str(data.get("title") or "公有場館選址")
+
+
+class SitingReportView(APIView):
+    """A siting job's report, for whoever may see the job's result layer (others get 404, as for layers)."""
+
+    permission_classes = [AllowAny]
+    FILES = {"report.html": "text/html; charset=utf-8", "candidates.csv": "text/csv; charset=utf-8"}
+
+    @extend_schema(operation_id="analysis_siting_report", summary="A siting job's report: report.html (map and "
+                   "numbers) or candidates.csv (the ranked candidates)",
+                   parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, enum=list(FILES))],
+                   responses={200: OpenApiResponse(OpenApiTypes.BINARY), 404: OpenApiResponse(description="no such "
+                                                                                                "report for you")})
+    def get(self, request, job_id: int, name: str):
+        job = ImportJob.objects.filter(pk=job_id, kind=ImportJob.Kind.ANALYSIS).first()
+        visible = job is not None and job.layers.filter(
+            pk__in=Layer.objects.visible_to(request.user).values("pk")).exists()
+        path = Path(settings.MEDIA_ROOT) / siting_report.REPORTS / f"job{job_id}" / name
+        if name not in self.FILES or not visible or not path.exists():
+            raise Http404("no such report")
+        return FileResponse(path.open("rb"), content_type=self.FILES[name])  # noqa: SIM115 - closed by Django
+
+
+@documented(
+    "analysis_wifi_usage",
+    "Wi-Fi hotspot use (免費無線上網熱點): per hotspot mean daily sessions, traffic, utilisation and days at "
+    "capacity, flagged under-used or overloaded (hotspots, usage, columns, under_share, overload_share); with "
+    "`hotspot` also that hotspot's daily series for its chart")
+class WifiUsageView(AnalysisView):
+    def answer(self, data, user):
+        out = wifi_usage.stats(data, user)
+        if data.get("hotspot") is not None:
+            out["series"] = wifi_usage.series(data, user, str(data["hotspot"]))
+        return out
+
+
+@documented(
+    "analysis_wifi_coverage",
+    "Wi-Fi coverage: per hotspot the area, people (demand, default villages' population) and points of interest "
+    "(pois) within `radius`; people reached overall; the gaps (gap_cell squares) ranked by people out of reach")
+class WifiCoverageView(AnalysisView):
+    def answer(self, data, user):
+        return wifi_coverage.report(data, user)
+
+
+@documented(
+    "analysis_wifi_recommend",
+    "Where to add `k` Wi-Fi hotspots (or, with relocate_underused, move the under-used ones too): maximal covering "
+    "of people and points of interest within `radius` from candidates, existing hotspots kept; the coverage "
+    "before, after and gained, and the new hotspots as a layer, as a job",
+    JOB_RESPONSES,
+)
+class WifiRecommendView(JobView):
+    analysis = "wifi_recommend"
+
+    def validate(self, data, user):
+        return wifi_recommend.check(data, user), str(data.get("title") or "熱點增設建議")

@@ -1,7 +1,7 @@
-"""Private PostgreSQL+PostGIS and Redis for the demo and the tests.
+"""Private PostgreSQL+PostGIS, Redis and Mosquitto (MQTT) for the demo and the tests.
 
 Runs before Django is configured (it decides what DATABASE_URL and REDIS_URL are), so it imports nothing of
-Django. Each stack lives in `.var/<name>/`: `pgdata/`, `run/` (Unix socket), `redis/`, logs.
+Django. Each stack lives in `.var/<name>/`: `pgdata/`, `run/` (Unix socket), `redis/`, `mosquitto/`, logs.
 
     python -m geo.localstack demo                 # the `make demo` flow
     python -m geo.localstack run test --fresh -- pytest …   # run a command against a stack
@@ -134,28 +134,30 @@ class PostgresCluster:
             self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
 
 
-class RedisServer:
-    """A Redis server on a free loopback port, persisting into a project folder."""
+class LoopbackServer:
+    """A server on a free loopback port, with its files in a project folder; the subclass says how to run it."""
+
+    name = ""
+    binary = ""
+    scheme = ""
 
     def __init__(self, root: Path):
         self.root = root
-        self.dir = root / "redis"
+        self.dir = root / self.name
         self.port_file = self.dir / "port"
-        self.log = root / "redis.log"
+        self.log = root / f"{self.name}.log"
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def _ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        raise NotImplementedError
+
+    def _command(self, binary: str) -> list[str]:
+        raise NotImplementedError
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -163,16 +165,14 @@ class RedisServer:
             self.port = int(self.port_file.read_text())
             if self._ping():
                 return  # another run of ours already serves it
-        redis = shutil.which("redis-server")
-        if not redis:
-            raise StackError("redis-server not found (run `make install`)")
+        binary = shutil.which(self.binary)
+        if not binary:
+            raise StackError(f"{self.binary} not found (run `make install`)")
         self.port = _free_port()
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [redis, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                 "--save", "60 100", "--appendonly", "no", "--protected-mode", "yes"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(self._ping, "Redis", self.log, timeout=15)
+            self.proc = subprocess.Popen(self._command(binary), stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        _wait(self._ping, self.name, self.log, timeout=15)
         self.port_file.write_text(str(self.port))
 
     def stop(self) -> None:
@@ -186,6 +186,53 @@ class RedisServer:
             self.port_file.unlink(missing_ok=True)
 
 
+class RedisServer(LoopbackServer):
+    """Redis, persisting into the stack's folder."""
+
+    name, binary, scheme = "redis", "redis-server", "redis"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def _command(self, binary: str) -> list[str]:
+        return [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "60 100",
+                "--appendonly", "no", "--protected-mode", "yes"]
+
+
+# MQTT CONNECT (protocol 3.1.1, clean session, keep-alive 5 s, client id "ping") and the CONNACK that accepts it
+MQTT_CONNECT = b"\x10\x10\x00\x04MQTT\x04\x02\x00\x05\x00\x04ping"
+MQTT_CONNACK_OK = b"\x20\x02\x00\x00"
+
+
+class MosquittoBroker(LoopbackServer):
+    """An MQTT broker (Mosquitto) for the sensor feeds; anonymous clients on loopback only."""
+
+    name, binary, scheme = "mosquitto", "mosquitto", "mqtt"
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(MQTT_CONNECT)
+                return s.recv(4) == MQTT_CONNACK_OK
+        except OSError:
+            return False
+
+    def _command(self, binary: str) -> list[str]:
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        "max_queued_messages 100000\n")
+        return [binary, "-c", str(conf)]
+
+
 class Stack:
     """The services a command needs, taken from the environment or started privately under .var/<name>."""
 
@@ -197,6 +244,7 @@ class Stack:
         self.postgres = None if os.environ.get("DATABASE_URL") else PostgresCluster(
             self._reachable_root(), PG_PORT.get(name, 54349))
         self.redis = None if os.environ.get("REDIS_URL") else RedisServer(self.root)
+        self.mqtt = None if os.environ.get("MQTT_URL") else MosquittoBroker(self.root)
 
     def _wipe(self) -> None:
         pg = PostgresCluster(self._reachable_root(), 0)
@@ -235,6 +283,9 @@ class Stack:
             if self.redis:
                 self.redis.start()
                 env["REDIS_URL"] = self.redis.url
+            if self.mqtt:
+                self.mqtt.start()
+                env["MQTT_URL"] = self.mqtt.url
         except BaseException:
             self.stop()
             raise
@@ -242,7 +293,7 @@ class Stack:
         return env
 
     def stop(self) -> None:
-        for service in (self.redis, self.postgres):
+        for service in (self.mqtt, self.redis, self.postgres):
             if service:
                 service.stop()
 
@@ -273,13 +324,15 @@ def demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     try:
-        print("civgis: starting PostGIS and Redis …", flush=True)
+        print("civgis: starting PostGIS, Redis and Mosquitto …", flush=True)
         env = stack.start()
         env.setdefault("CIVGIS_ENV", "development")
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "collectstatic", "--no-input", "-v", "0")
         _manage(env, "make_demo_city", "--size", os.environ.get("DEMO_SIZE", "1"), "--if-missing")
         _manage(env, "publish_ogc", "-v", "0")
+        _manage(env, "demo_feeds")
+        env.setdefault("IOT_MQTT_CONSUMER", "true")  # one of the worker's two slots consumes the sensor feeds
         logs = stack.root / "logs"
         logs.mkdir(exist_ok=True)
         bindir = Path(sys.executable).parent
@@ -346,6 +399,9 @@ def print_env(args: argparse.Namespace) -> int:
     print(f"export DATABASE_URL='{PostgresCluster(pg_root.resolve(), PG_PORT.get(args.name, 54349)).url}'")
     if port_file.exists():
         print(f"export REDIS_URL='redis://127.0.0.1:{port_file.read_text().strip()}/0'")
+    mqtt_port = root / "mosquitto" / "port"
+    if mqtt_port.exists():
+        print(f"export MQTT_URL='mqtt://127.0.0.1:{mqtt_port.read_text().strip()}'")
     print(f"export CIVGIS_DATA_DIR='{root / 'data'}'")
     return 0
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "geo",
     "layers",
     "analysis",
+    "iot",
     "web",
 ]
 
@@ -105,6 +106,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+MQTT_URL = os.environ.get("MQTT_URL", "")  # the sensor feeds' broker, mqtt://host:port
+IOT_MQTT_CONSUMER = env_bool("IOT_MQTT_CONSUMER", False)  # a worker starts the MQTT consumer task when it is up
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

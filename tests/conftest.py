@@ -66,3 +66,14 @@ def themes(db):
 def pytest_configure(config):
     # WhiteNoise warns about a missing STATIC_ROOT; the demo fills it with collectstatic, tests need it only to exist.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+def run_analysis_job(client, path: str, body: dict):
+    """POST an analysis that answers 202 with a job, run the job here and return it, succeeded."""
+    from analysis import jobs as analysis_jobs
+
+    resp = client.post(f"/api/v1/analysis/{path}/", body, format="json")
+    assert resp.status_code == 202, resp.content
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    return job

@@ -16,7 +16,7 @@ def compose():
 
 def test_services_and_healthchecks(compose):
     services = compose["services"]
-    assert set(services) == {"postgis", "redis", "geoserver", "web", "worker"}
+    assert set(services) == {"postgis", "redis", "mosquitto", "geoserver", "web", "worker"}
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert service.get("restart") == "unless-stopped", name
@@ -29,6 +29,7 @@ def test_app_waits_for_healthy_dependencies(compose):
         assert deps["postgis"]["condition"] == "service_healthy"
         assert deps["redis"]["condition"] == "service_healthy"
     assert services["web"]["depends_on"]["geoserver"]["condition"] == "service_healthy"
+    assert services["worker"]["depends_on"]["mosquitto"]["condition"] == "service_healthy"  # it consumes the feeds
 
 
 def test_app_points_at_the_compose_services(compose):
@@ -38,6 +39,7 @@ def test_app_points_at_the_compose_services(compose):
         url = r"postgis://civgis:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgis:5432/civgis"
         assert re.fullmatch(url, env["DATABASE_URL"])
         assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert env["MQTT_URL"] == "mqtt://mosquitto:1883"
         assert env["GEOSERVER_URL"] == "http://geoserver:8080/geoserver"
         assert env["OGC_ENGINE"] == "geoserver"
     assert "celery" in compose["services"]["worker"]["command"]
@@ -63,6 +65,6 @@ def test_secrets_come_from_the_environment_and_are_required():
 
 def test_dockerfile_builds_what_compose_runs():
     dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
-    for folder in ("geo", "layers", "analysis", "web"):
+    for folder in ("geo", "layers", "analysis", "iot", "web"):
         assert f"COPY {folder} {folder}" in dockerfile
     assert "cgi-mapserver" in dockerfile and "libgdal-dev" in dockerfile

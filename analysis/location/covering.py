@@ -1,0 +1,130 @@
+"""Maximal covering: open k new sites (besides the existing ones) to cover the most demand weight within reach.
+
+    maximise Σ w_i y_i   s.t.  y_i ≤ Σ_{j covers i} x_j,   Σ x_j = k,   x binary,   0 ≤ y ≤ 1
+
+y may be continuous: with x integer the best y_i is min(1, Σ x_j), itself 0 or 1. Before solving, demand the
+existing sites already cover (and demand nothing can cover) leaves the model, demand points with the same set of
+covering sites become one row (weights added), and a row one site alone covers becomes that site's own
+objective term — the same optimum with fewer rows.
+"""
+
+import time
+
+import numpy as np
+from scipy import sparse
+
+from . import greedy
+from .distances import pattern
+from .mps import LinearModel
+from .result import EXACT, HEURISTIC, Siting
+from .solver import SolverError, solve
+
+MAX_EXACT_PAIRS = 20_000_000  # above this the greedy heuristic answers (and says so)
+
+
+def _merge_identical_rows(cover: sparse.csr_matrix, weight: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    keys = [cover.indices[a:b].tobytes() for a, b in zip(cover.indptr[:-1], cover.indptr[1:], strict=True)]
+    group: dict[bytes, int] = {}
+    which = np.fromiter((group.setdefault(k, len(group)) for k in keys), np.int64, len(keys))
+    first = np.full(len(group), len(keys))
+    np.minimum.at(first, which, np.arange(len(keys)))
+    return cover[first], np.bincount(which, weights=weight, minlength=len(group))
+
+
+def reduced(coverage: sparse.csr_matrix, weight: np.ndarray, fixed: np.ndarray):
+    """(rows × candidate columns, row weights, per-candidate own weight, candidate → site index, base weight)."""
+    coverage = pattern(coverage)
+    by_fixed = np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0
+    base = float(weight[by_fixed].sum())
+    candidates = np.flatnonzero(~fixed)
+    cover = coverage[:, candidates].tocsr()
+    keep = ~by_fixed & (np.diff(cover.indptr) > 0) & (weight > 0)
+    cover, w = _merge_identical_rows(cover[keep], weight[keep])
+    single = np.diff(cover.indptr) == 1
+    own = np.bincount(cover.indices[cover.indptr[:-1][single]], weights=w[single], minlength=len(candidates))
+    return cover[~single], w[~single], own, candidates, base
+
+
+def model(cover: sparse.csr_matrix, w: np.ndarray, own: np.ndarray, k: int, too_close: np.ndarray | None = None,
+          blocked: np.ndarray | None = None) -> LinearModel:
+    """too_close: candidate pairs (a, b) that may not both open (x_a + x_b ≤ 1); blocked: candidates that may
+    not open at all (too close to an existing site)."""
+    m, n = cover.shape
+    blocks = [sparse.hstack([-cover, sparse.identity(m)]),
+              sparse.hstack([sparse.csr_matrix(np.ones((1, n))), sparse.csr_matrix((1, m))])]
+    lower, upper = [np.full(m, -np.inf), [k]], [np.zeros(m), [k]]
+    if too_close is not None and len(too_close):
+        rows = np.repeat(np.arange(len(too_close)), 2)
+        blocks.append(sparse.csr_matrix((np.ones(rows.size), (rows, too_close.ravel())), shape=(len(too_close), n + m)))
+        lower.append(np.full(len(too_close), -np.inf))
+        upper.append(np.ones(len(too_close)))
+    column_upper = np.ones(n + m)
+    if blocked is not None:
+        column_upper[:n][blocked] = 0
+    return LinearModel(cost=np.concatenate([-own, -w]), matrix=sparse.vstack(blocks).tocsc(),
+                       row_lower=np.concatenate(lower), row_upper=np.concatenate(upper),
+                       lower=np.zeros(n + m), upper=column_upper, n_integer=n)
+
+
+def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.ndarray | None = None,
+                     method: str = "auto", time_limit: float = 60, gap: float = 0.0,
+                     conflicts: sparse.spmatrix | None = None) -> Siting:
+    """coverage: demand × sites (nonzero = within reach); weight per demand point; fixed: mask of open sites;
+    conflicts: sites × sites, nonzero where two sites are too close to both be open (a minimum spacing)."""
+    t0 = time.perf_counter()
+    n_sites = coverage.shape[1]
+    weight = np.asarray(weight, dtype=float)
+    fixed = np.zeros(n_sites, bool) if fixed is None else np.asarray(fixed, bool)
+    if not 0 <= k <= int((~fixed).sum()):
+        raise ValueError(f"k = {k}: there are {int((~fixed).sum())} candidate sites")
+    coverage = pattern(coverage)
+    covered_by_fixed = np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0
+    allowed = ~fixed
+    if conflicts is not None:
+        conflicts = pattern(conflicts)
+        allowed &= ~(np.asarray(conflicts[:, fixed].sum(axis=1)).ravel() > 0)
+    order, _ = greedy.cover_order(coverage, weight, k, allowed, covered_by_fixed, conflicts)
+    seconds = {"greedy": time.perf_counter() - t0}
+    exact = method == "exact" or (method == "auto" and coverage.nnz <= MAX_EXACT_PAIRS)
+    bound = solved_gap = None
+    status, note = "heuristic", ""
+    chosen = order
+    if exact and k > 0:
+        t1 = time.perf_counter()
+        cover, w, own, candidates, base = reduced(coverage, weight, fixed)
+        position = np.full(n_sites, -1)
+        position[candidates] = np.arange(len(candidates))
+        too_close = None
+        if conflicts is not None:
+            pairs = sparse.triu(conflicts, k=1).tocoo()
+            free = ~fixed[pairs.row] & ~fixed[pairs.col]
+            too_close = np.column_stack([position[pairs.row[free]], position[pairs.col[free]]])
+        lm = model(cover, w, own, k, too_close, ~allowed[candidates])
+        seconds["model"] = time.perf_counter() - t1
+        try:
+            solution = solve(lm, time_limit=time_limit, gap=gap, start=[int(position[j]) for j in order])
+        except SolverError as exc:  # nothing found in time: the greedy answer stands, labelled as such
+            note = f" ({exc})"
+        else:
+            seconds["model"] += solution.load_seconds
+            seconds["solve"] = solution.seconds
+            if solution.status == "infeasible":
+                raise ValueError(f"no {k} sites keep the minimum spacing from each other and the existing sites")
+            chosen = [int(candidates[j]) for j in np.flatnonzero(solution.values[:len(candidates)] > 0.5)]
+            bound, solved_gap, status = base - solution.bound, solution.gap, solution.status
+    is_open = fixed.copy()
+    is_open[chosen] = True
+    covered = np.asarray(coverage[:, is_open].sum(axis=1)).ravel() > 0
+    objective = float(weight[covered].sum())
+    only_chosen = np.zeros(n_sites, bool)
+    only_chosen[chosen] = True
+    ranked, gains = greedy.cover_order(coverage, weight, len(chosen), only_chosen, covered_by_fixed)
+    further = ~is_open
+    if conflicts is not None:
+        further &= ~(np.asarray(conflicts[:, is_open].sum(axis=1)).ravel() > 0)
+    nxt = greedy.cover_order(coverage, weight, 1, further, covered)[1]
+    seconds["total"] = time.perf_counter() - t0
+    return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective,
+                  bound=bound, gap=solved_gap, status=status,
+                  method=EXACT if status != "heuristic" else HEURISTIC + note, marginal_gain=gains,
+                  next_gain=nxt[0] if nxt else 0.0, seconds=seconds, covered=covered)

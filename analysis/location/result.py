@@ -1,0 +1,32 @@
+"""What a location-allocation run answers: the sites, the objective, how sure we are, and what each site adds."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EXACT = "exact (CBC)"
+EXACT_HIGHS = "exact (HiGHS)"
+HEURISTIC = "greedy heuristic: no optimality proven"
+
+
+@dataclass
+class Siting:
+    chosen: list[int]  # new sites, ordered by marginal gain (the first adds most)
+    fixed: list[int]  # existing sites kept open
+    objective: float  # covered weight (covering) or total weighted distance (p-median)
+    bound: float | None  # best proven bound on the objective (None for the heuristic)
+    gap: float | None  # relative optimality gap proven by the solver (0 = optimal; None for the heuristic)
+    status: str  # optimal, feasible (within the gap or time asked), heuristic
+    method: str
+    marginal_gain: list[float]  # per chosen site, in order; they add up to the new sites' total effect
+    next_gain: float  # what the best further site would add (the k + 1-th, given the chosen ones)
+    seconds: dict = field(default_factory=dict)
+    assignment: np.ndarray | None = None  # per demand point: the serving site (p-median) or -1
+    covered: np.ndarray | None = None  # per demand point: covered or not (covering)
+
+    def summary(self) -> dict:
+        return {"chosen": [int(j) for j in self.chosen], "fixed": [int(j) for j in self.fixed],
+                "objective": round(self.objective, 6), "bound": None if self.bound is None else round(self.bound, 6),
+                "gap": self.gap, "status": self.status, "method": self.method,
+                "marginal_gain": [round(g, 6) for g in self.marginal_gain], "next_gain": round(self.next_gain, 6),
+                "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}

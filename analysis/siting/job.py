@@ -1,0 +1,191 @@
+"""The facility siting job: suitability of the candidates, location-allocation among the best of them, and
+the answer as two layers (ranked candidates; chosen and existing sites) plus a report (HTML map and CSV)."""
+
+import re
+
+import numpy as np
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, STAGING_SCHEMA
+
+from ..inputs import AnalysisInputError, number, readable_layer
+from ..overlay import conditions
+from . import allocation, demand, features, report, suitability
+
+MAX_POOL = 3000
+
+
+def _layer_spec(spec, what: str, default: str | None = None) -> dict:
+    if spec is None and default:
+        return {"layer": default}
+    if isinstance(spec, str):
+        return {"layer": spec}
+    if not isinstance(spec, dict) or not spec.get("layer"):
+        raise AnalysisInputError(f"{what}: give {{\"layer\": slug, \"filter\": {{…}}}}")
+    return spec
+
+
+def check(data: dict, user) -> dict:
+    candidates = _layer_spec(data.get("candidates"), "candidates", "parcels")
+    layer = readable_layer(candidates["layer"], user)
+    conditions(layer, candidates.get("filter"), "t")
+    options = {"candidates": candidates, "constraints": suitability.check_constraints(data.get("constraints"), user),
+               "factors": suitability.check_factors(data.get("factors"), user)}
+    for spec in options["factors"]:
+        if spec["kind"] in ("attribute", "category"):
+            features.attribute(layer, spec["attribute"], f"factor {spec['name']!r}")
+    if data.get("allocation") is not None:
+        spec = allocation.check(data["allocation"], user)
+        spec["demand"] = check_demand(spec.get("demand"), user)
+        if spec.get("existing") is not None:
+            spec["existing"] = _layer_spec(spec["existing"], "allocation.existing")
+            conditions(readable_layer(spec["existing"]["layer"], user), spec["existing"].get("filter"), "t")
+        pool = spec.get("pool", 1000)
+        if not isinstance(pool, int) or not 1 <= pool <= MAX_POOL:
+            raise AnalysisInputError(f"allocation.pool: the number of best-scoring candidates to choose among, "
+                                     f"1–{MAX_POOL}")
+        options["allocation"] = spec
+    return options
+
+
+def check_demand(value, user) -> list[dict]:
+    """One demand source or several (e.g. population and pollution sources), each scaled by `scale`."""
+    specs = value if isinstance(value, list) else [value]
+    if not 1 <= len(specs) <= 5:
+        raise AnalysisInputError("allocation.demand: give one to five demand sources")
+    out = []
+    for i, spec in enumerate(specs):
+        what = "allocation.demand" if len(specs) == 1 else f"allocation.demand[{i}]"
+        spec = _layer_spec(spec, what)
+        demand.check_source(spec, user, what)
+        out.append({**spec, "scale": number(spec.get("scale", 1), f"{what}.scale", 0, 1e6, True)})
+    return out
+
+
+def demand_of(specs: list[dict], user, cell: float = demand.GRID_M) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """All demand sources' points and scaled weights together (areas spread on a grid of `cell` m); the layers
+    used."""
+    xy, weight, used = [np.zeros((0, 2))], [np.zeros(0)], []
+    for spec in specs:
+        layer = readable_layer(spec["layer"], user)
+        points, values = demand.demand_points(layer, spec.get("attribute"), spec.get("filter"), cell)
+        xy.append(points)
+        weight.append(values * spec["scale"])
+        used.append(layer.slug)
+    return np.concatenate(xy), np.concatenate(weight), used
+
+
+def _column(name: str, prefix: str) -> str:
+    return f"{prefix}_{re.sub(r'[^0-9a-z]+', '_', name.lower()).strip('_') or 'factor'}"[:60]
+
+
+def create_from_arrays(target: sql.Composable, columns: list[tuple[str, str, list]], geometry: sql.Composable,
+                        source: sql.Composable, source_key: str) -> None:
+    """CREATE TABLE target AS the arrays (one row per element) joined to `source` on its fid for the geometry."""
+    names = [c[0] for c in columns]
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL(
+            "CREATE TABLE {target} AS SELECT (row_number() OVER (ORDER BY u.{key}))::integer AS fid, {cols}, {geom}"
+            " AS geom FROM unnest({arrays}) AS u({names}) JOIN {source} s ON s.fid = u.{key}").format(
+            target=target, key=sql.Identifier(source_key),
+            cols=sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(n)) for n in names), geom=geometry,
+            arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(c[1])) for c in columns),
+            names=sql.SQL(", ").join(sql.Identifier(n) for n in names), source=source),
+            [c[2] for c in columns])
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(target))
+
+
+def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[tuple[str, str, str]], dict]:
+    """(input layer slugs, extra result tables as (table, title suffix, slug suffix), summary)."""
+    layer = readable_layer(options["candidates"]["layer"], user)
+    found = suitability.assess(layer, options["candidates"].get("filter"), options["constraints"],
+                               options["factors"], user)
+    feasible, score, rank = found.feasible, found.score, found.rank()
+    progress(40, f"{len(found.fid):,} candidates, {int(feasible.sum()):,} pass the constraints "
+                 + "; ".join(f"{int(m.sum()):,} {reason}" for reason, m in found.excluded.items()))
+    inputs = [layer.slug] + [f["layer"] for f in options["factors"] if f.get("layer")]
+    summary = {"candidates": len(found.fid), "feasible": int(feasible.sum()),
+               "excluded": {reason: int(m.sum()) for reason, m in found.excluded.items()},
+               "weights": {f["name"]: f["weight"] for f in options["factors"]}}
+    n = len(found.fid)
+    chosen_order = np.zeros(n, np.int64)
+    gain = np.full(n, np.nan)
+    extras, sites = [], None
+    if options.get("allocation"):
+        spec = options["allocation"]
+        pool = np.flatnonzero((rank >= 1) & (rank <= spec.get("pool", 1000)))
+        dxy, weight, demand_layers = demand_of(spec["demand"], user, spec["demand_cell"])
+        existing = {"fid": np.zeros(0, np.int64), "xy": np.zeros((0, 2))}
+        if spec.get("existing"):
+            existing_layer = readable_layer(spec["existing"]["layer"], user)
+            existing = features.points(existing_layer, spec["existing"].get("filter"), [], "allocation.existing")
+            inputs.append(existing_layer.slug)
+        site_xy = np.concatenate([found.xy[pool], existing["xy"]])
+        fixed = np.r_[np.zeros(len(pool), bool), np.ones(len(existing["fid"]), bool)]
+        progress(55, f"choosing {spec['k']} of the best {len(pool):,} candidates for {len(dxy):,} demand points "
+                     f"({weight.sum():,.0f} in all), {len(existing['fid'])} existing sites kept")
+        sites = allocation.allocate(spec, dxy, weight, site_xy, fixed, user)
+        for order, (j, g) in enumerate(zip(sites.chosen, sites.marginal_gain, strict=True), start=1):
+            chosen_order[pool[j]], gain[pool[j]] = order, g
+        summary["allocation"] = sites.summary() | {
+            "model": spec["model"], "k": spec["k"], "demand_total": float(weight.sum()),
+            "chosen": [int(found.fid[pool[j]]) for j in sites.chosen],
+            "fixed": [int(existing["fid"][j - len(pool)]) for j in sites.fixed]}
+        if spec["model"] == "covering":
+            summary["allocation"]["uncovered"] = float(weight.sum()) - sites.objective
+        inputs += demand_layers
+        progress(75, _allocation_message(summary["allocation"]))
+    reasons = np.array(["; ".join(r for r, m in found.excluded.items() if m[i]) for i in range(n)], dtype=object)
+    columns = [("source_fid", "integer", found.fid.tolist()), ("feasible", "boolean", feasible.tolist()),
+               ("excluded_by", "text", [r or None for r in reasons]),
+               ("score", "float8", [None if np.isnan(s) else round(float(s), 6) for s in score]),
+               ("rank", "integer", [int(r) or None for r in rank]),
+               ("chosen", "boolean", (chosen_order > 0).tolist()),
+               ("pick_order", "integer", [int(o) or None for o in chosen_order]),
+               ("marginal_gain", "float8", [None if np.isnan(g) else float(g) for g in gain])]
+    for name, raw in found.raw.items():
+        columns.append((_column(name, "value"), "float8", [None if not np.isfinite(v) else float(v) for v in raw]))
+        columns.append((_column(name, "contrib"), "float8", [round(float(v), 6) for v in found.contribution[name]]))
+    for name, values in found.attributes.items():
+        columns.append((name, "text", [None if v is None else str(v) for v in values]))
+    source = sql.Identifier(DATA_SCHEMA, layer.table_name)
+    create_from_arrays(sql.Identifier(STAGING_SCHEMA, staging), columns, sql.SQL("s.geom"), source, "source_fid")
+    if sites is not None:
+        extras.append(_sites_table(staging, found, pool, sites, existing, source, layer.srid))
+    summary["report"] = report.write(report.folder(staging), found, summary, sites,
+                                     pool if sites is not None else None, existing if sites is not None else None,
+                                     layer.srid, options.get("allocation"))
+    return inputs, extras, summary
+
+
+def _sites_table(staging, found, pool, sites, existing, source, srid: int) -> tuple[str, str, str]:
+    """The chosen new sites and the existing ones, as points, with what each adds."""
+    table = f"{staging}_sites"
+    new = [int(found.fid[pool[j]]) for j in sites.chosen]
+    create_from_arrays(sql.Identifier(STAGING_SCHEMA, table), [
+        ("status", "text", ["new"] * len(new)), ("pick_order", "integer", list(range(1, len(new) + 1))),
+        ("source_fid", "integer", new), ("marginal_gain", "float8", [float(g) for g in sites.marginal_gain])],
+        sql.SQL("ST_PointOnSurface(s.geom)"), source, "source_fid")
+    with connection.cursor() as cur:
+        if len(existing["fid"]):
+            cur.execute(sql.SQL(
+                "INSERT INTO {t} (fid, status, pick_order, source_fid, marginal_gain, geom)"
+                " SELECT {n} + row_number() OVER (ORDER BY u.x, u.y), 'existing', NULL, u.fid, NULL,"
+                " ST_SetSRID(ST_MakePoint(u.x, u.y), {srid}) FROM unnest(%s::int[], %s::float8[], %s::float8[])"
+                " AS u(fid, x, y)").format(t=sql.Identifier(STAGING_SCHEMA, table), n=sql.Literal(len(new)),
+                                          srid=sql.Literal(srid)),
+                [existing["fid"].tolist(), existing["xy"][:, 0].tolist(), existing["xy"][:, 1].tolist()])
+    return table, " — 選定與既有場址", "sites"
+
+
+def _allocation_message(a: dict) -> str:
+    quality = ("proven optimal" if a["status"] == "optimal" else
+               f"gap ≤ {100 * a['gap']:.2f} % (proven)" if a["gap"] is not None else a["method"])
+    if a["model"] == "covering":
+        what = f"{a['objective']:,.0f} of {a['demand_total']:,.0f} demand covered"
+    else:
+        what = f"total weighted distance {a['objective']:,.0f} for {a['demand_total']:,.0f} demand"
+    return (f"{a['k']} sites chosen: {what}, {quality}; "
+            f"marginal gains {', '.join(f'{g:,.0f}' for g in a['marginal_gain'])}; a further site would add "
+            f"{a['next_gain']:,.0f}")

@@ -1,0 +1,188 @@
+"""Suitability of candidate sites: constraints exclude (each with its reason), weighted factors score.
+
+Each factor's raw value (a distance, a population, an attribute) is normalised to 0–1 over the candidates that
+pass the constraints (1 = best, whichever way "best" points), multiplied by its share of the total weight, and
+added: the score is 0–1 and each factor's contribution is kept, so the user sees why a parcel ranks where it does.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from django.conf import settings
+
+from geo.crs import transformer
+
+from ..inputs import AnalysisInputError, distance_m, number, readable_layer
+from ..location.distances import within
+from . import demand, features
+
+FACTOR_KINDS = ("distance", "population", "attribute", "category")
+PREFER = {"distance": ("near", "far"), "attribute": ("high", "low")}
+
+
+@dataclass
+class Assessment:
+    fid: np.ndarray
+    xy: np.ndarray
+    excluded: dict[str, np.ndarray]  # reason → mask
+    raw: dict[str, np.ndarray] = field(default_factory=dict)  # factor name → its value per candidate
+    contribution: dict[str, np.ndarray] = field(default_factory=dict)  # factor name → weighted normalised value
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> np.ndarray:
+        out = np.ones(len(self.fid), bool)
+        for mask in self.excluded.values():
+            out &= ~mask
+        return out
+
+    @property
+    def score(self) -> np.ndarray:
+        total = np.zeros(len(self.fid))
+        for part in self.contribution.values():
+            total += np.nan_to_num(part)
+        return np.where(self.feasible, total, np.nan)
+
+    def rank(self) -> np.ndarray:
+        """1 for the best feasible candidate (ties broken by fid), 0 for excluded ones."""
+        score = self.score
+        order = np.lexsort((self.fid, -np.nan_to_num(score, nan=-np.inf)))
+        rank = np.zeros(len(score), np.int64)
+        feasible = order[self.feasible[order]]
+        rank[feasible] = np.arange(1, len(feasible) + 1)
+        return rank
+
+
+def check_factors(factors, user) -> list[dict]:
+    """The factor list, checked: kinds, layers, directions, weights and unique names."""
+    if not isinstance(factors, list) or not 1 <= len(factors) <= 12:
+        raise AnalysisInputError("factors: give a list of 1 to 12 factors")
+    seen, out = set(), []
+    for i, spec in enumerate(factors):
+        what = f"factors[{i}]"
+        if not isinstance(spec, dict):
+            raise AnalysisInputError(f"{what}: each factor is an object with a kind")
+        kind = spec.get("kind")
+        if kind not in FACTOR_KINDS:
+            raise AnalysisInputError(f"{what}.kind: use one of {', '.join(FACTOR_KINDS)}")
+        name = str(spec.get("name") or spec.get("layer") or spec.get("attribute") or kind)
+        if name in seen:
+            raise AnalysisInputError(f"{what}.name: {name!r} is used twice; give each factor its own name")
+        seen.add(name)
+        if kind in PREFER and spec.get("prefer", PREFER[kind][0]) not in PREFER[kind]:
+            raise AnalysisInputError(f"{what}.prefer: use {' or '.join(PREFER[kind])}")
+        if kind == "distance":
+            readable_layer(spec.get("layer"), user)
+        if kind == "population":
+            demand.check_source(spec, user, what)
+            distance_m(spec.get("radius"), f"{what}.radius")
+        if kind in ("attribute", "category") and not spec.get("attribute"):
+            raise AnalysisInputError(f"{what}.attribute: name the candidates' attribute to score")
+        if kind == "category" and not isinstance(spec.get("scores"), dict):
+            raise AnalysisInputError(f"{what}.scores: give a score (0–1) per category, e.g. {{\"住宅區\": 1}}")
+        out.append({**spec, "name": name, "weight": number(spec.get("weight", 1), f"{what}.weight", 0, 1000, True)})
+    return out
+
+
+def slope_degrees(dem_slug: str, user, xy: np.ndarray, srid: int) -> np.ndarray:
+    """Slope (degrees) of the DEM at each point, from its elevation gradient; NaN outside the raster."""
+    layer = readable_layer(dem_slug, user, kinds=("raster",))
+    with rasterio.open(Path(settings.MEDIA_ROOT) / layer.raster_path) as ds:
+        elevation = ds.read(1, masked=True).astype(float).filled(np.nan)
+        dem_srid = ds.crs.to_epsg() if ds.crs else srid
+        tf = ds.transform
+    dz_dy, dz_dx = np.gradient(elevation, abs(tf.e), abs(tf.a))
+    slope = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
+    x, y = xy[:, 0], xy[:, 1]
+    if dem_srid != srid:
+        x, y = transformer(srid, dem_srid).transform(x, y)
+    row, col = rasterio.transform.rowcol(tf, np.asarray(x), np.asarray(y), op=np.floor)
+    row, col = np.asarray(row, dtype=int), np.asarray(col, dtype=int)
+    inside = (row >= 0) & (row < slope.shape[0]) & (col >= 0) & (col < slope.shape[1])
+    out = np.full(len(xy), np.nan)
+    out[inside] = slope[row[inside], col[inside]]
+    return out
+
+
+def constraints(layer, fid: np.ndarray, xy: np.ndarray, spec: dict, user) -> dict[str, np.ndarray]:
+    out = {}
+    for slug in spec.get("exclude_layers", []):
+        other = readable_layer(slug, user)
+        out[f"in {other.slug}"] = features.intersecting(layer, fid, other)
+    if spec.get("min_area_m2") is not None:
+        minimum = float(spec["min_area_m2"])
+        out[f"smaller than {minimum:g} m²"] = features.areas(layer, fid) < minimum
+    if spec.get("max_slope_deg") is not None:
+        limit = float(spec["max_slope_deg"])
+        slope = slope_degrees(spec.get("dem", "demo-dem"), user, xy, layer.srid)
+        out[f"slope over {limit:g}°"] = ~(slope <= limit)  # NaN (outside the DEM) is excluded too
+    return out
+
+
+def check_constraints(spec, user) -> dict:
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise AnalysisInputError("constraints: give an object (exclude_layers, min_area_m2, max_slope_deg, dem)")
+    unknown = set(spec) - {"exclude_layers", "min_area_m2", "max_slope_deg", "dem"}
+    if unknown:
+        raise AnalysisInputError(f"constraints: unknown key(s) {', '.join(sorted(unknown))}")
+    if not isinstance(spec.get("exclude_layers", []), list):
+        raise AnalysisInputError("constraints.exclude_layers: give a list of layer slugs")
+    for slug in spec.get("exclude_layers", []):
+        readable_layer(slug, user)
+    for key, top in (("min_area_m2", 1e7), ("max_slope_deg", 90)):
+        if spec.get(key) is not None:
+            number(spec[key], f"constraints.{key}", 0, top)
+    if spec.get("max_slope_deg") is not None:
+        readable_layer(spec.get("dem", "demo-dem"), user, kinds=("raster",))
+    return spec
+
+
+def _normalised(values: np.ndarray, feasible: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    pool = values[feasible & np.isfinite(values)]
+    if not len(pool) or pool.max() == pool.min():
+        return np.where(np.isfinite(values), 1.0, 0.0)
+    norm = (values - pool.min()) / (pool.max() - pool.min())
+    norm = np.clip(np.nan_to_num(norm, nan=0.0 if higher_is_better else 1.0), 0, 1)
+    return norm if higher_is_better else 1 - norm
+
+
+def factor_values(spec: dict, found: dict, user) -> tuple[np.ndarray, bool]:
+    """(raw value per candidate, higher is better)."""
+    kind, xy = spec["kind"], found["xy"]
+    if kind == "distance":
+        layer = readable_layer(spec["layer"], user)
+        return features.nearest_distance(xy, layer, spec.get("filter")), spec.get("prefer", "near") == "far"
+    if kind == "population":
+        layer = readable_layer(spec["layer"], user)
+        dxy, weight = demand.demand_points(layer, spec.get("attribute"), spec.get("filter"))
+        return np.asarray(within(xy, dxy, float(spec["radius"])) @ weight).ravel(), True
+    values = found[spec["attribute"]]
+    if kind == "attribute":
+        try:
+            numbers = np.array([np.nan if v is None else float(v) for v in values])
+        except (TypeError, ValueError):
+            raise AnalysisInputError(f"factor {spec['name']!r}: attribute {spec['attribute']!r} is not numeric; "
+                                     "use kind category with scores") from None
+        return numbers, spec.get("prefer", "high") == "high"
+    scores = {str(k): float(v) for k, v in spec["scores"].items()}
+    return np.array([scores.get(str(v), 0.0) for v in values]), True
+
+
+def assess(layer, filters: dict | None, constraint_spec: dict, factors: list[dict], user) -> Assessment:
+    wanted = sorted({f["attribute"] for f in factors if f["kind"] in ("attribute", "category")})
+    found = features.points(layer, filters, wanted, "candidates")
+    if not len(found["fid"]):
+        raise AnalysisInputError(f"candidates: no feature of {layer.slug!r} matches the filter")
+    result = Assessment(found["fid"], found["xy"], constraints(layer, found["fid"], found["xy"], constraint_spec, user),
+                        attributes={n: found[n] for n in wanted})
+    feasible = result.feasible
+    total_weight = sum(f["weight"] for f in factors)
+    for spec in factors:
+        raw, higher = factor_values(spec, found, user)
+        result.raw[spec["name"]] = raw
+        result.contribution[spec["name"]] = spec["weight"] / total_weight * _normalised(raw, feasible, higher)
+    return result

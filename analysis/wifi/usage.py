@@ -1,0 +1,84 @@
+"""Each hotspot's use from its daily usage records: sessions, traffic, how full it gets, and flags.
+
+Under-used: mean daily sessions below `under_share` of the median hotspot's. Overloaded: peak concurrent users
+at the hotspot's capacity on at least `overload_share` of its days.
+"""
+
+import statistics
+
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, Layer
+
+from ..inputs import AnalysisInputError, number, readable_layer
+
+COLUMNS = {"id": "hotspot_id", "capacity": "max_users", "name": "name", "day": "day", "sessions": "sessions",
+           "traffic": "traffic_mb", "peak": "peak_concurrent"}
+HOTSPOT_COLUMNS = ("id", "capacity", "name")
+
+
+def sources(data: dict, user) -> tuple[Layer, Layer, dict]:
+    """The hotspot layer, the usage table and the column names, checked."""
+    hotspots = readable_layer(data.get("hotspots", "wifi-hotspots"), user)
+    usage = readable_layer(data.get("usage", "wifi-usage"), user, kinds=(Layer.Kind.TABLE, Layer.Kind.VECTOR))
+    columns = {**COLUMNS, **(data.get("columns") or {})}
+    for key, column in columns.items():
+        # the id joins the two; the other columns belong to one of them
+        layers = (hotspots, usage) if key == "id" else (hotspots,) if key in HOTSPOT_COLUMNS else (usage,)
+        for one in layers:
+            if not any(a["name"] == column for a in one.attributes):
+                raise AnalysisInputError(f"columns.{key}: layer {one.slug!r} has no attribute {column!r}")
+    return hotspots, usage, columns
+
+
+def stats(data: dict, user) -> dict:
+    hotspots, usage, c = sources(data, user)
+    under = number(data.get("under_share", 0.35), "under_share", 0, 1, True)
+    overload = number(data.get("overload_share", 0.2), "overload_share", 0, 1, True)
+    h, u = sql.Identifier("h", c["id"]), sql.Identifier("u", c["id"])
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL(
+            "SELECT {hid}::text, {name}::text, {cap}, count(u.*), coalesce(avg({sessions}), 0)::float8,"
+            " coalesce(avg({traffic}), 0)::float8, avg({peak}::float8 / NULLIF({cap}, 0)),"
+            " coalesce(avg(({peak} >= {cap})::int), 0)::float8, min({day})::text, max({day})::text"
+            " FROM {hotspots} h LEFT JOIN {usage} u ON {uid}::text = {hid}::text GROUP BY 1, 2, 3 ORDER BY 1").format(
+            hid=h, uid=u, name=sql.Identifier("h", c["name"]), cap=sql.Identifier("h", c["capacity"]),
+            sessions=sql.Identifier("u", c["sessions"]), traffic=sql.Identifier("u", c["traffic"]),
+            peak=sql.Identifier("u", c["peak"]), day=sql.Identifier("u", c["day"]),
+            hotspots=sql.Identifier(DATA_SCHEMA, hotspots.table_name),
+            usage=sql.Identifier(DATA_SCHEMA, usage.table_name)))
+        rows = cur.fetchall()
+    with_records = [r[4] for r in rows if r[3]]
+    median = statistics.median(with_records) if with_records else 0
+    out = []
+    for hid, name, capacity, days, sessions, traffic, utilisation, full_share, first, last in rows:
+        flags = []
+        if days == 0:
+            flags.append("no usage records")
+        elif sessions < under * median:
+            flags.append("under-used")
+        if days and full_share >= overload:
+            flags.append("overloaded")
+        out.append({"id": hid, "name": name, "capacity": capacity, "days": days, "first_day": first, "last_day": last,
+                    "mean_sessions": round(sessions, 2), "mean_traffic_mb": round(traffic, 2),
+                    "mean_utilisation": None if utilisation is None else round(utilisation, 4),
+                    "days_at_capacity_share": round(full_share, 4), "flags": flags})
+    return {"hotspots": out, "median_sessions": median, "rules": {
+        "under-used": f"mean daily sessions < {under:g} × the median hotspot's ({median:,.1f})",
+        "overloaded": f"peak concurrent users at capacity on ≥ {overload:.0%} of days"}}
+
+
+def series(data: dict, user, hotspot_id: str) -> list[dict]:
+    """One hotspot's daily records, for its chart."""
+    _hotspots, usage, c = sources(data, user)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {day}::text, {sessions}, {traffic}, {peak} FROM {usage} WHERE {id}::text = %s"
+                            " ORDER BY {day}").format(
+            day=sql.Identifier(c["day"]), sessions=sql.Identifier(c["sessions"]), traffic=sql.Identifier(c["traffic"]),
+            peak=sql.Identifier(c["peak"]), usage=sql.Identifier(DATA_SCHEMA, usage.table_name),
+            id=sql.Identifier(c["id"])), [hotspot_id])
+        rows = cur.fetchall()
+    if not rows:
+        raise AnalysisInputError(f"hotspot {hotspot_id!r} has no usage records")
+    return [{"day": d, "sessions": s, "traffic_mb": t, "peak_concurrent": p} for d, s, t, p in rows]

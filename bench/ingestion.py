@@ -1,0 +1,196 @@
+"""Sustained ingestion of sensor readings over HTTP and MQTT on loopback, with zero loss checked by counts.
+
+    .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/ingestion.py
+
+HTTP: gunicorn (2 workers) serving the app; 4 client threads post batches of 500 readings, each thread for its
+own devices. MQTT: the private Mosquitto; one publisher sends messages of 500 readings (QoS 1) while one
+consumer (iot.mqtt.Consumer, as the Celery task runs it) stores them. Rate = readings stored / wall time from
+the first send to the last reading in the table. Then the table at scale: 2,000,000 more readings (200 sensors ×
+10,000 minutes, written by SQL), and the time of a chart query (one sensor, one day, hourly means) and of the
+latest-values map. Not part of the test suite.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import paho.mqtt.client as paho  # noqa: E402
+import requests  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from iot.models import Device, Observation, RejectCount  # noqa: E402
+from iot.mqtt import Consumer  # noqa: E402
+from iot.tokens import new_token  # noqa: E402
+
+BATCH = 500
+PER_DEVICE = 10_000  # readings per device and channel
+DEVICES = 8
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def devices(prefix: str) -> list[tuple[Device, str]]:
+    out = []
+    for i in range(DEVICES):
+        token, hashed = new_token()
+        device, _ = Device.objects.update_or_create(device_id=f"{prefix}-{i}", defaults={"token_hash": hashed})
+        Observation.objects.filter(device=device).delete()
+        out.append((device, token))
+    return out
+
+
+def batches(device_index: int):
+    """PER_DEVICE readings at one-minute steps, in batches of BATCH."""
+    for start in range(0, PER_DEVICE, BATCH):
+        yield [{"quantity": "pm25", "value": float((device_index * 7 + i) % 300),
+                "observed_at": (T0 + timedelta(minutes=start + i)).isoformat()} for i in range(BATCH)]
+
+
+def stored(devs) -> int:
+    return Observation.objects.filter(device__in=[d for d, _t in devs]).count()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(devs) -> tuple[float, int]:
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind",
+                               f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"], cwd=ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/iot/observations/"
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/api/v1/iot/rejects/", timeout=10)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+
+        def send(index_and_token):
+            index, token = index_and_token
+            session = requests.Session()
+            accepted = 0
+            for batch in batches(index):
+                resp = session.post(url, json={"observations": batch}, headers={"Authorization": f"Device {token}"})
+                resp.raise_for_status()
+                accepted += resp.json()["accepted"]
+            return accepted
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            accepted = sum(pool.map(send, [(i, t) for i, (_d, t) in enumerate(devs)]))
+        return time.perf_counter() - t0, accepted
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def mqtt(devs) -> tuple[float, int]:
+    parts = urllib.parse.urlsplit(os.environ["MQTT_URL"])
+    stop = threading.Event()
+    consumer = Consumer(client_id="bench-consumer")
+    worker = threading.Thread(target=consumer.run, kwargs={"stop": stop})
+    worker.start()
+    time.sleep(0.5)  # subscribed
+    publisher = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-sensors")
+    publisher.max_inflight_messages_set(100)
+    publisher.connect(parts.hostname, parts.port)
+    publisher.loop_start()
+    expected = DEVICES * PER_DEVICE
+    t0 = time.perf_counter()
+    infos = []
+    for i, (device, token) in enumerate(devs):
+        for batch in batches(i):
+            infos.append(publisher.publish(f"civgis/sensors/{device.device_id}/observations",
+                                           json.dumps({"token": token, "observations": batch}), qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    deadline = time.monotonic() + 300
+    while stored(devs) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    worker.join()
+    consumer.close()
+    publisher.loop_stop()
+    publisher.disconnect()
+    return elapsed, consumer.messages
+
+
+def main():
+    call_command("migrate", verbosity=0)
+    RejectCount.objects.all().delete()
+    expected = DEVICES * PER_DEVICE
+    devs = devices("bench-http")
+    seconds, accepted = http(devs)
+    n = stored(devs)
+    print(f"HTTP: {n:,} of {expected:,} readings stored ({accepted:,} acknowledged) in {seconds:.2f} s = "
+          f"{n / seconds:,.0f} readings/s; loss {expected - n}", flush=True)
+    devs = devices("bench-mqtt")
+    seconds, messages = mqtt(devs)
+    n = stored(devs)
+    print(f"MQTT: {n:,} of {expected:,} readings stored from {messages:,} messages in {seconds:.2f} s = "
+          f"{n / seconds:,.0f} readings/s; loss {expected - n}")
+    print("rejects:", {f"{r.source}/{r.reason}": r.count for r in RejectCount.objects.all()} or "none")
+    at_scale()
+
+
+def at_scale(sensors: int = 200, minutes: int = 10_000):
+    from django.db import connection
+    from django.test import Client
+
+    devs = [d for d, _t in devices("bench-scale")[:1]]
+    for i in range(1, sensors):
+        Device.objects.update_or_create(device_id=f"bench-scale-{i}", defaults={"token_hash": f"scale-{i}"})
+    ids = list(Device.objects.filter(device_id__startswith="bench-scale-").values_list("pk", flat=True))
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM iot_observation WHERE device_id = ANY(%s)", [ids])
+        t0 = time.perf_counter()
+        # in time order, as feeds arrive: what BRIN is built for
+        cur.execute("INSERT INTO iot_observation (device_id, quantity_id, observed_at, value, received_at)"
+                    " SELECT d, (SELECT id FROM iot_quantity WHERE code = 'pm25'), %s + m * interval '1 minute',"
+                    " (d * 7 + m) %% 300, now() FROM generate_series(0, %s - 1) m, unnest(%s::bigint[]) d"
+                    " ORDER BY m, d", [T0, minutes, ids])
+        cur.execute("ANALYZE iot_observation")
+        load = time.perf_counter() - t0
+        cur.execute("SELECT count(*), pg_size_pretty(pg_relation_size('iot_obs_time_brin')),"
+                    " pg_size_pretty(pg_relation_size('iot_observation_pkey')) FROM iot_observation")
+        rows, brin, pkey = cur.fetchone()
+    client = Client()
+    day = (T0 + timedelta(days=3)).isoformat()
+    end = (T0 + timedelta(days=4)).isoformat()
+    timings = []
+    for _ in range(5):
+        t1 = time.perf_counter()
+        resp = client.get(f"/api/v1/iot/sensors/{devs[0].device_id}/series/",
+                          {"quantity": "pm25", "start": day, "end": end, "bucket": "hour"})
+        timings.append(time.perf_counter() - t1)
+    assert resp.status_code == 200 and len(resp.json()["points"]) == 24
+    t2 = time.perf_counter()
+    client.get("/api/v1/iot/sensors/latest/")
+    latest = time.perf_counter() - t2
+    print(f"scale: {rows:,} readings in the table ({sensors * minutes:,} written in {load:.1f} s; BRIN {brin}, "
+          f"primary key {pkey}); one sensor's day as 24 hourly means {1000 * sorted(timings)[2]:.1f} ms (median "
+          f"of 5); latest-values map {1000 * latest:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Devices, what they measure, their observations (BRIN on time: stays small and fast at millions of rows),
+the latest value of each, thresholds and the alerts they raise, and counts of rejected readings by reason."""
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import BrinIndex
+
+from layers.models import Layer
+
+
+class Quantity(models.Model):
+    """A measured quantity and the range a reading must fall in (outside it the reading is rejected)."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    unit = models.CharField(max_length=20, blank=True)
+    min_value = models.FloatField()
+    max_value = models.FloatField()
+
+    def __str__(self):
+        return self.code
+
+
+class Device(models.Model):
+    """A sensor: its id, where it stands (its feature in a registry layer, or a point), and its token's hash."""
+
+    device_id = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    layer = models.ForeignKey(Layer, null=True, blank=True, on_delete=models.SET_NULL,
+                              help_text="the registry layer the sensor is a feature of")
+    feature_fid = models.IntegerField(null=True, blank=True)
+    location = models.PointField(srid=settings.WORKING_SRID, null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the device token")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.device_id
+
+
+class Observation(models.Model):
+    """One reading. No surrogate key: (device, quantity, time) is the key, so a repeated reading is a conflict."""
+
+    pk = models.CompositePrimaryKey("device_id", "quantity_id", "observed_at")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, db_constraint=False, db_index=False)
+    quantity = models.ForeignKey(Quantity, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    observed_at = models.DateTimeField()
+    value = models.FloatField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [BrinIndex(fields=["observed_at"], name="iot_obs_time_brin")]
+
+
+class Latest(models.Model):
+    pk = models.CompositePrimaryKey("device_id", "quantity_id")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE)
+    quantity = models.ForeignKey(Quantity, on_delete=models.CASCADE)
+    observed_at = models.DateTimeField()
+    value = models.FloatField()
+
+
+class Threshold(models.Model):
+    """Readings above `above` raise an alert (for one device, or for all when device is empty)."""
+
+    quantity = models.ForeignKey(Quantity, on_delete=models.CASCADE)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.CASCADE)
+    above = models.FloatField()
+    label = models.CharField(max_length=100, blank=True)
+
+
+class Alert(models.Model):
+    device = models.ForeignKey(Device, on_delete=models.CASCADE)
+    quantity = models.ForeignKey(Quantity, on_delete=models.CASCADE)
+    threshold = models.ForeignKey(Threshold, on_delete=models.CASCADE)
+    value = models.FloatField()
+    observed_at = models.DateTimeField()
+    raised_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-raised_at"])]
+
+
+class RejectCount(models.Model):
+    """Rejected readings by reason and channel: nothing is dropped without being counted."""
+
+    source = models.CharField(max_length=10)  # http, mqtt
+    reason = models.CharField(max_length=60)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "reason"], name="iot_reject_source_reason")]
