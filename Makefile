@@ -6,12 +6,16 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
-	mapserver-bin python3-venv gettext
+	mapserver-bin python3-venv gettext chromium fonts-noto-cjk
+# The viewer's front end: npm packages pinned by package-lock.json, bundled by esbuild into static files.
+FRONTEND := web/frontend
+NODE_STAMP := $(FRONTEND)/node_modules/.installed
+BUNDLE := web/static/web/dist/.built
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages demo test lint clean-var
 
-install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo
+install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo $(BUNDLE)
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -19,6 +23,7 @@ system-packages:
 	pgv=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
 	if [ -n "$$pgv" ] && ! ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1; then \
 	  missing="$$missing postgresql-$$pgv-postgis-3"; fi; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -33,6 +38,14 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BUNDLE): $(NODE_STAMP) $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)
+	cd $(FRONTEND) && node build.mjs
 	touch $@
 
 locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po

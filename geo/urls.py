@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 
-from layers.serving.views import raster_tile, tilejson, vector_tile
+from layers.serving.views import raster_tile, terrain_tile, tilejson, vector_tile
 
 from .health import health
 
@@ -26,6 +26,8 @@ urlpatterns = [
             name="vector-tile"),
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.png$", raster_tile,
             name="raster-tile"),
+    re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)/terrain/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.png$", terrain_tile,
+            name="terrain-tile"),
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)\.json$", tilejson, name="tilejson"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -61,6 +62,34 @@ def themes(db):
     from django.apps import apps
 
     importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
+
+
+@contextlib.contextmanager
+def committed_demo_city(django_db_blocker, seed: int, size: float):
+    """A demo city stored, registered and committed (visible to other processes, e.g. a live server) for a module
+    of tests; removed again afterwards."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    from layers.democity.city import generate
+    from layers.democity.store import register, store
+    from layers.models import Layer
+
+    with django_db_blocker.unblock():
+        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
+        demo = generate(seed=seed, size=size)
+        store(demo, progress=lambda _m: None)
+        register(demo)
+        try:
+            yield demo
+        finally:
+            Layer.objects.all().delete()
+            Group.objects.all().delete()
+            with connection.cursor() as cur:
+                cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
 
 
 def pytest_configure(config):

@@ -4,12 +4,11 @@ import math
 
 import mapbox_vector_tile
 import pytest
+from conftest import committed_demo_city
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
 
-from layers.democity.city import generate
-from layers.democity.store import register, store
 from layers.models import Layer
 from layers.serving import usage
 
@@ -18,21 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def city(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        import importlib
-
-        from django.apps import apps
-
-        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
-        demo = generate(seed=11, size=0.2)
-        store(demo, progress=lambda _m: None)
-        register(demo)
+    with committed_demo_city(django_db_blocker, seed=11, size=0.2) as demo:
         yield demo
-        # what this module committed outside the tests' transactions goes again
-        Layer.objects.all().delete()
-        Group.objects.all().delete()
-        with connection.cursor() as cur:
-            cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
 
 
 @pytest.fixture
