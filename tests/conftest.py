@@ -1,4 +1,5 @@
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -90,6 +91,14 @@ def committed_demo_city(django_db_blocker, seed: int, size: float):
             Group.objects.all().delete()
             with connection.cursor() as cur:
                 cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a lon/lat point at zoom z."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
 
 
 def pytest_configure(config):

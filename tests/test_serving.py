@@ -1,10 +1,9 @@
 """Serving the demo city's layers: features, vector tiles, TileJSON, usage — with permissions on every path."""
 
-import math
 
 import mapbox_vector_tile
 import pytest
-from conftest import committed_demo_city
+from conftest import committed_demo_city, tile_of
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
@@ -33,13 +32,6 @@ def client(user=None) -> APIClient:
     if user:
         c.force_login(user)  # a session, as the viewer has: tiles are plain views
     return c
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
 
 
 def city_centre() -> tuple[float, float]:

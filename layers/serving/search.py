@@ -28,10 +28,10 @@ def _layer_sql(layer: Layer, attribute: str, pattern: str) -> sql.Composable:
     column = sql.Identifier(attribute)
     return sql.SQL(
         "SELECT v::text, n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-        "SELECT {c} AS v, count(*) AS n, ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, {srid}), 4326) e "
+        "SELECT {c} AS v, count(*) AS n, ST_Extent(ST_Transform(geom, 4326)) e "
         "FROM {t} "
         "WHERE {c} ILIKE {p} GROUP BY {c} ORDER BY length({c}), {c} LIMIT {n}) m"
-    ).format(c=column, srid=sql.Literal(layer.srid), t=sql.Identifier(DATA_SCHEMA, layer.table_name),
+    ).format(c=column, t=sql.Identifier(DATA_SCHEMA, layer.table_name),
              p=sql.Literal(pattern), n=sql.Literal(PER_LAYER))
 
 
