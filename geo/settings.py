@@ -187,7 +187,7 @@ try:
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"VIEWER_BASEMAPS is not JSON: {exc}") from None
 VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,villages,rivers,roads")
-VIEWER_DEFAULT_LAYERS = env_list("VIEWER_DEFAULT_LAYERS", "buildings,facilities")
+VIEWER_DEFAULT_LAYERS = env_list("VIEWER_DEFAULT_LAYERS", "facilities,buildings,villages")  # top first
 VIEWER_TERRAIN_LAYER = os.environ.get("VIEWER_TERRAIN_LAYER", "demo-dem")
 
 if PRODUCTION:

@@ -105,9 +105,10 @@ def test_search_respects_visibility_and_checks_its_input(city):
 
 
 def decode(png: bytes) -> np.ndarray:
-    with warnings.catch_warnings(), MemoryFile(png) as memory, memory.open() as src:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        r, g, b = (band.astype(np.float64) for band in src.read())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a map tile carries no georeference
+        with MemoryFile(png) as memory, memory.open() as src:
+            r, g, b = (band.astype(np.float64) for band in src.read())
     return -10000 + (r * 65536 + g * 256 + b) * 0.1
 
 

@@ -2,6 +2,7 @@
 first map): the layers this user may see with their styles, the theme tree, basemaps, URLs and strings."""
 
 from django.conf import settings
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -42,7 +43,6 @@ def layer_entry(layer: Layer) -> dict:
         "visibility": layer.visibility, "attributes": [{"name": a["name"], "label": a.get("label") or a["name"]}
                                                        for a in layer.attributes],
         "style": style_of(layer), "height_attribute": height_attribute(layer),
-        "on": layer.slug in settings.VIEWER_DEFAULT_LAYERS,
     }
 
 
@@ -68,8 +68,9 @@ def basemaps(visible: dict[str, Layer]) -> list[dict]:
 
 
 def initial_bbox(layers: list[dict]) -> list[float]:
-    boxes = [entry["bbox"] for entry in layers if entry["bbox"] and entry["on"]] or \
-        [entry["bbox"] for entry in layers if entry["bbox"]] or [[119.3, 21.8, 122.1, 25.4]]  # Taiwan
+    """Where the map opens: around the layers switched on by default, else all layers, else Taiwan."""
+    boxes = [e["bbox"] for e in layers if e["bbox"] and e["slug"] in settings.VIEWER_DEFAULT_LAYERS] or \
+        [e["bbox"] for e in layers if e["bbox"]] or [[119.3, 21.8, 122.1, 25.4]]
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
@@ -83,6 +84,7 @@ def viewer_config(user) -> dict:
     return {
         "lang": "en" if get_language() == "en" else "zh-hant",
         "layers": entries,
+        "default_layers": [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible],  # top first
         "themes": [{"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en,
                     "parent": t.parent.slug if t.parent_id else None}
                    for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
@@ -98,5 +100,6 @@ def viewer_config(user) -> dict:
                 "/0/", "/{fid}/"),
             "search": reverse("search"), "measure": reverse("analysis-measure"),
         },
+        "images_url": static("web/dist/images/"),
         "strings": viewer_strings(),
     }

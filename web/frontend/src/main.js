@@ -1,6 +1,6 @@
 // The map at `/`: wires the 2D map, the layer panel, search, coordinates, measuring and the 3D view together.
 import { config, t } from "./config.js";
-import { createMap, followState, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
+import { createMap, followState, identifyAndHover, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
 import { createSearch } from "./search.js";
@@ -13,6 +13,7 @@ setBasemap(map, config.basemaps[0]?.id);
 followState(map);
 trackCursor(map, $("pos-wgs84"), $("pos-twd97"));
 const measure = createMeasure(map, $("measure-output"));
+identifyAndHover(map, () => measure.active);
 let map3d = null;
 let view = "2d";
 

@@ -7,6 +7,8 @@ import { state, subscribe } from "./state.js";
 import { leafletStyle } from "./symbology.js";
 import { showFeature } from "./identify.js";
 
+L.Icon.Default.imagePath = config.images_url;
+
 const HIGHLIGHT = { color: "#ff6d00", weight: 3, fill: true, fillColor: "#ffd180", fillOpacity: 0.6, radius: 8 };
 const drawn = {};
 export const tileTimings = [];
@@ -26,7 +28,9 @@ function vectorLayer(layer, pane) {
   const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }), {
     pane,
     rendererFactory: L.canvas.tile,
-    interactive: pane !== "basemap",
+    // the map, not each layer's canvas, takes the pointer (a top canvas would swallow the clicks meant for the
+    // layers under it): identify and hover hit-test the features VectorGrid keeps per tile (featureAt)
+    interactive: false,
     maxNativeZoom: 20,
     minZoom: layer.min_zoom,
     vectorTileLayerStyles: { [layer.slug]: (properties) => leafletStyle(layer, properties) },
@@ -59,19 +63,65 @@ function overlay(layer) {
     return L.tileLayer(url("raster_tile", { slug: layer.slug }), { maxNativeZoom: 18, maxZoom: 20,
       bounds: L.latLngBounds([[layer.bbox[1], layer.bbox[0]], [layer.bbox[3], layer.bbox[2]]]) });
   }
-  const grid = vectorLayer(layer, "overlayPane");
-  grid.on("click", (e) => showFeature(grid._map, layer, e.layer.properties, e.latlng));
+  return vectorLayer(layer, "overlayPane");
+}
+
+// The feature of a vector layer drawn under a point, from the tile VectorGrid drew it in (the last drawn wins).
+export function featureAt(grid, latlng) {
+  const z = grid._tileZoom;
+  if (z === undefined || !grid._vectorTiles) return null;
+  const size = grid.getTileSize();
+  const pixel = grid._map.project(latlng, z);
+  const coords = pixel.unscaleBy(size).floor();
+  coords.z = z;
+  const renderer = grid._vectorTiles[grid._tileCoordsToKey(coords)];
+  if (!renderer || !renderer._features) return null;
+  const local = pixel.subtract(coords.scaleBy(size));
+  let hit = null;
+  for (const { feature } of Object.values(renderer._features)) {
+    if (!feature._pxBounds) feature.makeInteractive(); // VectorGrid's name for "compute the pixel bounds"
+    if (feature._containsPoint(local)) hit = feature;
+  }
+  return hit;
+}
+
+// the top-most switched-on vector layer with a feature under the point
+function topFeatureAt(latlng) {
+  for (const slug of state.active) {
+    const layer = layersBySlug[slug];
+    if (layer.kind !== "vector" || !drawn[slug]) continue;
+    const feature = featureAt(drawn[slug], latlng);
+    if (feature) return { layer, grid: drawn[slug], feature };
+  }
+  return null;
+}
+
+export function identifyAndHover(map, isBusy) {
+  map.on("click", (e) => {
+    if (isBusy()) return;
+    const hit = topFeatureAt(e.latlng);
+    if (hit) showFeature(map, hit.layer, hit.feature.properties, e.latlng);
+  });
   let hovered = null;
-  grid.on("mouseover", (e) => {
-    hovered = e.layer.properties.fid;
-    grid.setFeatureStyle(hovered, HIGHLIGHT);
-    grid.getContainer().style.cursor = "pointer";
+  let pending = null;
+  map.on("mousemove", (e) => {
+    pending = e.latlng;
+    requestAnimationFrame(() => {
+      if (!pending) return;
+      const hit = topFeatureAt(pending);
+      pending = null;
+      const id = hit ? hit.feature.properties.fid : null;
+      if (hovered && (!hit || hovered.grid !== hit.grid || hovered.id !== id)) {
+        hovered.grid.resetFeatureStyle(hovered.id);
+        hovered = null;
+      }
+      if (hit && !hovered) {
+        hit.grid.setFeatureStyle(id, HIGHLIGHT);
+        hovered = { grid: hit.grid, id };
+      }
+      map.getContainer().style.cursor = hit ? "pointer" : "";
+    });
   });
-  grid.on("mouseout", () => {
-    if (hovered !== null) grid.resetFeatureStyle(hovered);
-    hovered = null;
-  });
-  return grid;
 }
 
 export function syncLayers(map) {

@@ -4,7 +4,7 @@ import { config } from "./config.js";
 
 const listeners = [];
 export const state = {
-  active: config.layers.filter((l) => l.on).map((l) => l.slug),
+  active: [...config.default_layers],
   opacity: Object.fromEntries(config.layers.map((l) => [l.slug, l.style.opacity ?? 0.8])),
 };
 
