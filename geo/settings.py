@@ -186,7 +186,7 @@ try:
     VIEWER_BASEMAPS = json.loads(os.environ.get("VIEWER_BASEMAPS", "[]"))
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"VIEWER_BASEMAPS is not JSON: {exc}") from None
-VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,villages,rivers,roads")
+VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,rivers,roads")
 VIEWER_DEFAULT_LAYERS = env_list("VIEWER_DEFAULT_LAYERS", "facilities,buildings,villages")  # top first
 VIEWER_TERRAIN_LAYER = os.environ.get("VIEWER_TERRAIN_LAYER", "demo-dem")
 

@@ -128,6 +128,7 @@ def browser(facts, server):
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "performance.json").unlink(missing_ok=True)
     # Playwright's sync API keeps an event loop in this thread, which Django's guard takes for async code; the
     # tests read nothing from the database while it runs (see `facts`), only pytest-django's per-test transaction
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -169,6 +170,7 @@ def settle(page):
 
 
 def shot(page, name: str):
+    page.wait_for_timeout(400)  # tiles fade in
     page.screenshot(path=SHOTS / f"{name}.png")
 
 
@@ -206,12 +208,17 @@ def go_to(page, text: str):
     page.get_by_role("button", name="坐標定位").click()
     page.get_by_label("經度, 緯度 (WGS84) 或 X, Y (TWD97)").fill(text)
     page.keyboard.press("Enter")
+    page.wait_for_function("civgis.map.getZoom() >= 17 && !civgis.map._animatingZoom")  # it flies to zoom 17
     settle(page)
 
 
-def map_bounds(page) -> tuple[float, float, float, float]:
-    return tuple(page.evaluate("(() => { const b = civgis.map.getBounds(); "
-                               "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()"))
+def wait_for_view_on(page, box, factor: float):
+    """Until the map (after its animation) shows all of box, and not more than `factor` times its width or height."""
+    page.wait_for_function("""([w, s, e, n, f]) => { const b = civgis.map.getBounds();
+        return !civgis.map._animatingZoom && b.getWest() <= w && b.getSouth() <= s && b.getEast() >= e
+            && b.getNorth() >= n
+            && (b.getEast() - b.getWest() < f * (e - w) || b.getNorth() - b.getSouth() < f * (n - s));
+    }""", arg=[*box, factor])
 
 
 def test_first_map_in_traditional_chinese_with_the_demo_layers(page):
@@ -258,11 +265,8 @@ def test_toggle_layers_reorder_and_zoom_to_a_layer(facts, page):
     assert page.evaluate("civgis.state.active[0]") == "villages"
 
     page.locator("#layer-tree").get_by_role("button", name="圖層定位：淹水潛勢區").click()
+    wait_for_view_on(page, facts["flood_box"], 4)  # zoomed to it, not just somewhere around
     settle(page)
-    west, south, east, north = facts["flood_box"]
-    w, s, e, n = map_bounds(page)
-    assert w <= west and s <= south and e >= east and n >= north
-    assert (e - w) < 4 * (east - west) or (n - s) < 4 * (north - south)  # zoomed to it, not just somewhere around
     shot(page, "02-layers-toggled-zoomed-to-flood-zones")
 
 
@@ -298,10 +302,8 @@ def test_search_a_village_name_zooms_to_it(facts, page):
     page.get_by_role("searchbox", name="搜尋地名、路名或村里").fill(name)
     page.keyboard.press("Enter")
     page.locator("#status").get_by_text(f"已定位至 {name}").wait_for()
+    wait_for_view_on(page, box, 6)
     settle(page)
-    w, s, e, n = map_bounds(page)
-    assert w <= box[0] and s <= box[1] and e >= box[2] and n >= box[3]
-    assert (e - w) < 6 * (box[2] - box[0])
     shot(page, "04-search-village")
 
     road = facts["road"]
@@ -415,6 +417,8 @@ def test_phone_layout_and_keyboard_and_screen_reader_labels(server, browser):
         phone.get_by_role("button", name="☰ 圖層").click()
         assert phone.locator("#panel").is_visible()
         shot(phone, "08-phone-layer-panel")
+        phone.get_by_role("button", name="✕ 關閉").click()
+        assert not phone.locator("#panel").is_visible()
         assert not phone.errors
     finally:
         phone.context.close()

@@ -44,10 +44,13 @@ for (const button of document.querySelectorAll("[data-measure]")) {
 }
 $("measure-finish").addEventListener("click", () => measure.finish());
 $("basemap").addEventListener("change", (e) => setBasemap(map, e.target.value));
-$("panel-toggle").addEventListener("click", () => {
-  const open = document.body.classList.toggle("panel-open");
+function showPanel(open) {
+  document.body.classList.toggle("panel-open", open);
   $("panel-toggle").setAttribute("aria-expanded", String(open));
-});
+  (open ? $("panel-close") : $("panel-toggle")).focus();
+}
+$("panel-toggle").addEventListener("click", () => showPanel(!document.body.classList.contains("panel-open")));
+$("panel-close").addEventListener("click", () => showPanel(false));
 
 async function switchView(target) {
   if (target === view) return;

@@ -54,6 +54,7 @@ function timeTiles(grid) {
   grid.on("tileload", (e) => {
     const key = `${e.coords.z}/${e.coords.x}/${e.coords.y}`;
     if (started[key] !== undefined) tileTimings.push({ key, ms: performance.now() - started[key], at: performance.now() });
+    if (tileTimings.length > 2000) tileTimings.splice(0, 1000); // a map open all day keeps the recent ones
     delete started[key];
   });
 }
