@@ -63,8 +63,9 @@ def store(city: DemoCity, schema: str = DEMO_SCHEMA, progress=print) -> dict[str
 # attributes in the overview tiles (below zoom 14)
 TILE_ATTRIBUTES = {
     "districts": ["name", "population"], "villages": ["name", "district", "population", "density_per_km2"],
-    "roads": ["name", "road_class", "width_m"], "parcels": ["land_use_code"], "buildings": ["floors", "height_m"],
-    "facilities": ["name", "kind"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
+    "roads": ["name", "road_class", "width_m"], "parcels": ["land_use_code", "land_use"],
+    "buildings": ["floors", "height_m"],
+    "facilities": ["name", "kind", "kind_zh"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
     "rivers": ["name"], "flood_zones": ["depth_class"],
 }
 # layer → (theme, owner agency, visibility, abstract)
@@ -88,11 +89,11 @@ DEMO_STYLES = {
     "villages": {"kind": "graduated", "attribute": "density_per_km2", "method": "quantiles", "ramp": "YlOrRd",
                  "stroke_color": "#8c6d4f", "opacity": 0.55, "label_attribute": "name"},
     "roads": {"fill_color": "#6b6b6b", "stroke_color": "#6b6b6b", "stroke_width": 1.5, "label_attribute": "name"},
-    "parcels": {"kind": "categorized", "attribute": "land_use_code", "stroke_color": "#555555",
+    "parcels": {"kind": "categorized", "attribute": "land_use", "stroke_color": "#555555",
                 "stroke_width": 0.5, "opacity": 0.5},
     "buildings": {"kind": "graduated", "attribute": "height_m", "method": "quantiles", "ramp": "Purples",
                   "stroke_color": "#54278f", "stroke_width": 0.5, "opacity": 0.8},
-    "facilities": {"kind": "categorized", "attribute": "kind", "point_size": 7.0, "stroke_color": "#ffffff",
+    "facilities": {"kind": "categorized", "attribute": "kind_zh", "point_size": 7.0, "stroke_color": "#ffffff",
                    "opacity": 0.95, "label_attribute": "name"},
     "wifi_hotspots": {"fill_color": "#00897b", "stroke_color": "#ffffff", "point_size": 5.0, "opacity": 0.9},
     "air_sensors": {"kind": "categorized", "attribute": "status", "point_size": 5.0, "stroke_color": "#ffffff",

@@ -32,6 +32,7 @@ function vectorLayer(layer, pane) {
     // layers under it): identify and hover hit-test the features VectorGrid keeps per tile (featureAt)
     interactive: false,
     maxNativeZoom: 20,
+    maxZoom: 20, // GridLayer stacks zoom levels by maxZoom: without it an older level may stay on top
     minZoom: layer.min_zoom,
     vectorTileLayerStyles: { [layer.slug]: (properties) => leafletStyle(layer, properties) },
     // ST_AsMVT puts fid in the feature id, not the properties; keep it for identify
