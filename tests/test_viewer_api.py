@@ -51,6 +51,17 @@ def test_page_embeds_only_the_layers_the_visitor_may_see(city):
     assert [b["id"] for b in signed_in["basemaps"]] == ["platform", "none"]  # offline default first
 
 
+def test_configured_basemaps_come_first(city, settings):
+    settings.VIEWER_BASEMAPS = [{"id": "emap", "name_zh": "臺灣通用電子地圖", "name_en": "Taiwan e-map", "type": "wmts",
+                                 "url": "https://wmts.example.gov.tw/wmts", "layer": "EMAP"}]
+    basemaps = page_config(client())["basemaps"]
+    assert [b["id"] for b in basemaps] == ["emap", "platform", "none"]
+    assert basemaps[0]["name"] == "臺灣通用電子地圖" and basemaps[0]["layer"] == "EMAP"
+    assert page_config(client(language="en"))["basemaps"][0]["name"] == "Taiwan e-map"
+    platform = basemaps[1]
+    assert [layer["slug"] for layer in platform["layers"]] == ["districts", "rivers", "roads"]
+
+
 def test_page_has_no_cdn_and_speaks_both_languages(city):
     zh = client().get("/").content.decode()
     assert '<html lang="zh-hant">' in zh and "圖層目錄" in zh

@@ -264,6 +264,12 @@ def test_toggle_layers_reorder_and_zoom_to_a_layer(facts, page):
     page.locator(".active-layer[data-slug=villages]").drag_to(page.locator(".active-layer[data-slug=facilities]"))
     assert page.evaluate("civgis.state.active[0]") == "villages"
 
+    page.locator("#layer-tree").get_by_role("button", name="圖層資訊：淹水潛勢區").click()
+    dialog = page.locator("#metadata-dialog")
+    dialog.get_by_text("水務局").wait_for()  # the owner agency, from the catalog API
+    assert "淹水潛勢範圍" in dialog.inner_text()
+    dialog.get_by_role("button", name="關閉").click()
+
     page.locator("#layer-tree").get_by_role("button", name="圖層定位：淹水潛勢區").click()
     wait_for_view_on(page, facts["flood_box"], 4)  # zoomed to it, not just somewhere around
     settle(page)
@@ -286,6 +292,12 @@ def test_sign_in_then_identify_a_parcel_shows_its_number(facts, page):
     px, py = page.evaluate(f"(() => {{ const p = civgis.map.latLngToContainerPoint([{lat}, {lon}]); "
                            "return [p.x, p.y]; })()")
     page.mouse.move(box["x"] + px, box["y"] + py)
+    # the status bar tells where the pointer is, in both systems
+    shown_x, shown_y = (float(v) for v in page.locator("#pos-twd97").inner_text().split(","))
+    assert (shown_x, shown_y) == pytest.approx((x, y), abs=3)  # within a pixel or two at zoom 17
+    shown_lon, shown_lat = (float(v) for v in page.locator("#pos-wgs84").inner_text().split(","))
+    assert (shown_lon, shown_lat) == pytest.approx((lon, lat), abs=3e-5)
+    page.wait_for_timeout(100)  # the hover is checked on the next animation frame
     assert page.evaluate("Object.keys(Object.values(civgis.map._layers).find(l => (l._url || '')"
                          ".includes('/parcels/'))._overriddenStyles).length") == 1  # hover highlight
     page.mouse.click(box["x"] + px, box["y"] + py)
