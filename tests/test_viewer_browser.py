@@ -388,6 +388,12 @@ def test_3d_view_extrudes_buildings_on_terrain_and_comes_back_to_the_same_place(
     heights = page.evaluate("civgis.map3d.queryRenderedFeatures({layers: ['overlay:buildings']})"
                             ".map(f => f.properties.height_m)")
     assert max(heights) > 3
+    page.locator("#map3d canvas").click()  # identify in 3D: the full attributes of what is under the pointer
+    popup = page.locator(".maplibregl-popup.identify")
+    popup.locator("table.attributes").wait_for()
+    assert popup.locator("h3").inner_text() in {"建物", "村里界與人口", "公共設施"}
+    assert popup.locator("tr").count() >= 3
+    page.keyboard.press("Escape")
     bearing = page.evaluate("civgis.map3d.getBearing()")
     page.locator("#map3d canvas").focus()
     page.keyboard.press("Shift+ArrowLeft")  # rotate, from the keyboard

@@ -17,18 +17,22 @@ export function attributeTable(layer, properties) {
   return `<table class="attributes">${rows.join("")}</table>`;
 }
 
-export async function showFeature(map, layer, tileProperties, latlng) {
-  const popup = L.popup({ maxWidth: 360, maxHeight: 320, className: "identify" })
-    .setLatLng(latlng)
-    .setContent(`<h3>${escape(layerTitle(layer))}</h3><p>${escape(t("loading"))}</p>`)
-    .openOn(map);
+export const loadingContent = (layer) => `<h3>${escape(layerTitle(layer))}</h3><p>${escape(t("loading"))}</p>`;
+
+// The popup's content: every attribute of the feature, or the tile's own when the API cannot be reached.
+export async function featureContent(layer, fid, tileProperties) {
   let properties = tileProperties;
   try {
-    const response = await fetch(url("feature", { slug: layer.slug, fid: tileProperties.fid }),
-      { credentials: "same-origin" });
+    const response = await fetch(url("feature", { slug: layer.slug, fid }), { credentials: "same-origin" });
     if (response.ok) properties = (await response.json()).properties;
   } catch {
     // the tile's own attributes are still worth showing
   }
-  popup.setContent(`<h3>${escape(layerTitle(layer))}</h3>${attributeTable(layer, properties)}`);
+  return `<h3>${escape(layerTitle(layer))}</h3>${attributeTable(layer, properties)}`;
+}
+
+export async function showFeature(map, layer, tileProperties, latlng) {
+  const popup = L.popup({ maxWidth: 360, maxHeight: 320, className: "identify" })
+    .setLatLng(latlng).setContent(loadingContent(layer)).openOn(map);
+  popup.setContent(await featureContent(layer, tileProperties.fid, tileProperties));
 }

@@ -4,7 +4,7 @@ import maplibregl from "maplibre-gl";
 import { config, layersBySlug, url } from "./config.js";
 import { state, subscribe } from "./state.js";
 import { isLine, isPoint, maplibreColor } from "./symbology.js";
-import { attributeTable } from "./identify.js";
+import { featureContent, loadingContent } from "./identify.js";
 
 const absolute = (path) => new URL(path, location.origin).href.replaceAll("%7B", "{").replaceAll("%7D", "}");
 const OVERLAY = "overlay:";
@@ -81,12 +81,13 @@ export function create3d(container, view, onIdentify) {
     syncOverlays(map);
     subscribe(() => syncOverlays(map));
   });
-  map.on("click", (e) => {
+  map.on("click", async (e) => {
     const hit = map.queryRenderedFeatures(e.point).find((f) => f.layer.id.startsWith(OVERLAY));
     if (!hit) return;
     const layer = layersBySlug[hit.layer.id.slice(OVERLAY.length).replace(/:outline$/, "")];
-    new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(e.lngLat)
-      .setHTML(attributeTable(layer, { ...hit.properties })).addTo(map);
+    const popup = new maplibregl.Popup({ maxWidth: "360px", className: "identify" }).setLngLat(e.lngLat)
+      .setHTML(loadingContent(layer)).addTo(map);
+    popup.setHTML(await featureContent(layer, hit.id, { ...hit.properties }));
     onIdentify?.(layer, hit);
   });
   return map;
