@@ -7,12 +7,16 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
 	mapserver-bin python3-mapscript python3-venv gettext poppler-utils \
-	fonts-wqy-zenhei mosquitto
+	fonts-wqy-zenhei mosquitto chromium fonts-noto-cjk
+# The viewer's front end: npm packages pinned by package-lock.json, bundled by esbuild into static files.
+FRONTEND := web/frontend
+NODE_STAMP := $(FRONTEND)/node_modules/.installed
+BUNDLE := web/static/web/dist/.built
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages demo test lint clean-var
 
-install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo
+install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo $(BUNDLE)
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -20,6 +24,7 @@ system-packages:
 	pgv=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
 	if [ -n "$$pgv" ] && ! ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1; then \
 	  missing="$$missing postgresql-$$pgv-postgis-3"; fi; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -36,6 +41,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@# MapServer's Python binding comes from Debian (built against its MapServer 8); the venv sees only it
 	ln -sfn /usr/lib/python3/dist-packages/mapscript $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/mapscript
+	touch $@
+
+$(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BUNDLE): $(NODE_STAMP) $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)
+	cd $(FRONTEND) && node build.mjs
 	touch $@
 
 locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po

@@ -1,5 +1,6 @@
 """Settings, all from the environment (see README "Configuration")."""
 
+import json
 import os
 from pathlib import Path
 
@@ -191,6 +192,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
+
+# The map viewer at `/`. Basemaps: a JSON list of XYZ or WMTS entries, e.g. the national NLSC maps in production:
+# [{"id": "emap", "name_zh": "臺灣通用電子地圖", "name_en": "Taiwan e-map", "type": "wmts",
+#   "url": "https://wmts.nlsc.gov.tw/wmts", "layer": "EMAP", "attribution": "© 內政部國土測繪中心"}].
+# The offline basemap drawn from the platform's own layers is always offered (and first when nothing is set).
+try:
+    VIEWER_BASEMAPS = json.loads(os.environ.get("VIEWER_BASEMAPS", "[]"))
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"VIEWER_BASEMAPS is not JSON: {exc}") from None
+VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,rivers,roads")
+VIEWER_DEFAULT_LAYERS = env_list("VIEWER_DEFAULT_LAYERS", "facilities,buildings,villages")  # top first
+VIEWER_TERRAIN_LAYER = os.environ.get("VIEWER_TERRAIN_LAYER", "demo-dem")
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

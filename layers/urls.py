@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .serving.views import DownloadView, FeatureListView, FeatureView, PointValueView, UsageView
+from .serving.views import DownloadView, FeatureListView, FeatureView, PointValueView, SearchView, UsageView
 from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
 
 router = DefaultRouter()
@@ -15,5 +15,6 @@ urlpatterns = [
     path("layers/<slug:slug>/usage/", UsageView.as_view(), name="layer-usage"),
     path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
     path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),
+    path("search/", SearchView.as_view(), name="search"),
     *router.urls,
 ]

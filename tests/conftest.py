@@ -1,3 +1,5 @@
+import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -61,6 +63,42 @@ def themes(db):
     from django.apps import apps
 
     importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
+
+
+@contextlib.contextmanager
+def committed_demo_city(django_db_blocker, seed: int, size: float):
+    """A demo city stored, registered and committed (visible to other processes, e.g. a live server) for a module
+    of tests; removed again afterwards."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    from layers.democity.city import generate
+    from layers.democity.store import register, store
+    from layers.models import Layer
+
+    with django_db_blocker.unblock():
+        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
+        demo = generate(seed=seed, size=size)
+        store(demo, progress=lambda _m: None)
+        register(demo)
+        try:
+            yield demo
+        finally:
+            Layer.objects.all().delete()
+            Group.objects.all().delete()
+            with connection.cursor() as cur:
+                cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a lon/lat point at zoom z."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
 
 
 def pytest_configure(config):

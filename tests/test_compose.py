@@ -68,3 +68,6 @@ def test_dockerfile_builds_what_compose_runs():
     for folder in ("geo", "layers", "analysis", "iot", "web"):
         assert f"COPY {folder} {folder}" in dockerfile
     assert "cgi-mapserver" in dockerfile and "libgdal-dev" in dockerfile
+    # the map viewer's bundle is built from the lock file, not taken from the build context
+    assert "npm ci" in dockerfile and "COPY --from=viewer" in dockerfile
+    assert "web/static/web/dist" in (PROJECT_DIR / ".dockerignore").read_text().split()

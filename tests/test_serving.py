@@ -1,15 +1,13 @@
 """Serving the demo city's layers: features, vector tiles, TileJSON, usage — with permissions on every path."""
 
-import math
 
 import mapbox_vector_tile
 import pytest
+from conftest import committed_demo_city, tile_of
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
 
-from layers.democity.city import generate
-from layers.democity.store import register, store
 from layers.models import Layer
 from layers.serving import usage
 
@@ -18,21 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def city(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        import importlib
-
-        from django.apps import apps
-
-        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
-        demo = generate(seed=11, size=0.2)
-        store(demo, progress=lambda _m: None)
-        register(demo)
+    with committed_demo_city(django_db_blocker, seed=11, size=0.2) as demo:
         yield demo
-        # what this module committed outside the tests' transactions goes again
-        Layer.objects.all().delete()
-        Group.objects.all().delete()
-        with connection.cursor() as cur:
-            cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
 
 
 @pytest.fixture
@@ -47,13 +32,6 @@ def client(user=None) -> APIClient:
     if user:
         c.force_login(user)  # a session, as the viewer has: tiles are plain views
     return c
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
 
 
 def city_centre() -> tuple[float, float]:

@@ -1,9 +1,29 @@
-from django.shortcuts import render
+from django.contrib.auth import authenticate, login, logout
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from layers.models import Layer
+from .viewer import viewer_config
 
 
 def home(request):
-    """The start page until the map viewer lands: the catalog the visitor may see, and where the API lives."""
-    layers = Layer.objects.visible_to(request.user).select_related("theme", "owner_agency")
-    return render(request, "web/home.html", {"layers": layers})
+    """The map viewer: what this visitor may see, drawn in 2D (Leaflet) or 3D (MapLibre GL)."""
+    return render(request, "web/viewer.html", {"config": viewer_config(request.user),
+                                               "sign_in_failed": request.session.pop("sign_in_failed", False)})
+
+
+@require_POST
+def sign_in(request):
+    """Session sign-in from the viewer's dialog; back to the map, now showing the layers this user may see."""
+    user = authenticate(request, username=request.POST.get("username", ""), password=request.POST.get("password", ""))
+    if user is None:
+        request.session["sign_in_failed"] = _("帳號或密碼不正確")
+    else:
+        login(request, user)
+    return redirect("home")
+
+
+@require_POST
+def sign_out(request):
+    logout(request)
+    return redirect("home")

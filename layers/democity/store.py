@@ -18,6 +18,7 @@ from layers.models import Layer, LayerVersion, Theme
 from layers.ogc import publishing
 from layers.pgload import EWKB, write_features
 from layers.serving.tiles import min_zoom_for
+from layers.styles import compute_classes, ramp_colors
 
 from .city import SRID, DemoCity
 from .terrain import write_dem
@@ -63,8 +64,9 @@ def store(city: DemoCity, schema: str = DEMO_SCHEMA, progress=print) -> dict[str
 # attributes in the overview tiles (below zoom 14)
 TILE_ATTRIBUTES = {
     "districts": ["name", "population"], "villages": ["name", "district", "population", "density_per_km2"],
-    "roads": ["name", "road_class", "width_m"], "parcels": ["land_use_code"], "buildings": ["floors", "height_m"],
-    "facilities": ["name", "kind"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
+    "roads": ["name", "road_class", "width_m"], "parcels": ["land_use_code", "land_use"],
+    "buildings": ["floors", "height_m"],
+    "facilities": ["name", "kind", "kind_zh"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
     "rivers": ["name"], "flood_zones": ["depth_class"],
 }
 # layer → (theme, owner agency, visibility, abstract)
@@ -81,6 +83,26 @@ CATALOG = {
     "air_readings": ("air-quality", "環境保護局", "public", "感測器逐時 PM2.5、PM10、溫度與濕度"),
     "rivers": ("water", "水務局", "public", "河川中心線"),
     "flood_zones": ("flooding", "水務局", "public", "淹水潛勢範圍與淹水深度分級（24 小時 350 毫米情境）"),
+}
+# how the demo layers are drawn (the viewer's colours and legends come from these classes)
+DEMO_STYLES = {
+    "districts": {"fill_color": "#f2efe9", "stroke_color": "#7a6f63", "stroke_width": 2.0, "opacity": 0.2},
+    "villages": {"kind": "graduated", "attribute": "density_per_km2", "method": "quantiles", "ramp": "YlOrRd",
+                 "stroke_color": "#8c6d4f", "opacity": 0.55, "label_attribute": "name"},
+    "roads": {"fill_color": "#6b6b6b", "stroke_color": "#6b6b6b", "stroke_width": 1.5, "label_attribute": "name"},
+    "parcels": {"kind": "categorized", "attribute": "land_use", "stroke_color": "#555555",
+                "stroke_width": 0.5, "opacity": 0.5},
+    "buildings": {"kind": "graduated", "attribute": "height_m", "method": "quantiles", "ramp": "Purples",
+                  "stroke_color": "#54278f", "stroke_width": 0.5, "opacity": 0.8},
+    "facilities": {"kind": "categorized", "attribute": "kind_zh", "point_size": 7.0, "stroke_color": "#ffffff",
+                   "opacity": 0.95, "label_attribute": "name"},
+    "wifi_hotspots": {"fill_color": "#00897b", "stroke_color": "#ffffff", "point_size": 5.0, "opacity": 0.9},
+    "air_sensors": {"kind": "categorized", "attribute": "status", "point_size": 5.0, "stroke_color": "#ffffff",
+                    "opacity": 0.9},
+    "rivers": {"fill_color": "#4a90d9", "stroke_color": "#4a90d9", "stroke_width": 3.0, "opacity": 0.9},
+    "flood_zones": {"kind": "categorized", "attribute": "depth_class", "stroke_color": "#08519c",
+                    "stroke_width": 0.5, "opacity": 0.5},
+    "": {"kind": "graduated", "attribute": "band_1", "method": "equal_interval", "ramp": "Greens", "opacity": 0.6},
 }
 DEM_ENTRY = ("demo-dem", "數值地形模型", "Digital elevation model", "terrain", "水務局", "public")
 
@@ -128,9 +150,26 @@ def _entry(slug, table, title_zh, title_en, theme, agency, visibility, abstract,
                                           source_name="make_demo_city", note="generated")
     layer.current_version = version
     layer.save()
-    default_style(layer)
+    _demo_style(layer, DEMO_STYLES.get(table, {}))
     publishing.follow(layer, publishing.PUBLISH)
     return layer
+
+
+def _demo_style(layer: Layer, settings_: dict) -> None:
+    style = default_style(layer)
+    for key, value in settings_.items():
+        setattr(style, key, value)
+    if layer.kind == Layer.Kind.RASTER:
+        # a raster's ramp spans its band's range (compute_classes classifies vector attributes only)
+        band = layer.attributes[0]
+        step = (band["max"] - band["min"]) / style.class_count
+        colors = ramp_colors(style.ramp, style.class_count)
+        style.classes = [{"min": band["min"] + i * step, "max": band["min"] + (i + 1) * step, "color": c,
+                          "label": f"{band['min'] + i * step:,.0f} – {band['min'] + (i + 1) * step:,.0f} m"}
+                         for i, c in enumerate(colors)]
+    else:
+        style.classes = compute_classes(style)
+    style.save()
 
 
 def write_geopackage(city: DemoCity, path: Path) -> None:

@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, html_map, rasters, tiles, usage
-from .access import BadRequest, visible_layer
+from . import downloads, features, html_map, rasters, search, tiles, usage
+from .access import BadRequest, request_user, visible_layer
 
 GEOJSON = "application/geo+json"
 FEATURE_PARAMS = [
@@ -227,6 +227,30 @@ class DownloadView(APIView):
 @require_GET
 def raster_tile(request, slug, z, x, y):
     return _tile(request, slug, z, x, y, rasters.png_tile, "image/png")
+
+
+@require_GET
+def terrain_tile(request, slug, z, x, y):
+    """A raster's values as Mapbox terrain-RGB (elevation for MapLibre's 3D terrain)."""
+    return _tile(request, slug, z, x, y, rasters.terrain_rgb_tile, "image/png")
+
+
+class SearchView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="search_places", summary="Find places by name in the layers you may see",
+                   parameters=[OpenApiParameter("q", str, required=True, description="text to find, e.g. 中正路")],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="matches with layer, "
+                                                   "attribute, value, count and lon/lat bbox"),
+                              400: OpenApiResponse(description="q missing or too long")})
+    def get(self, request):
+        layers = Layer.objects.visible_to(request_user(request)).filter(kind=Layer.Kind.VECTOR)
+        try:
+            results = search.search(layers, request.query_params.get("q", ""))
+        except BadRequest as exc:
+            return bad_request(exc)
+        return JsonResponse({"q": request.query_params.get("q", ""), "results": results},
+                            json_dumps_params={"ensure_ascii": False})
 
 
 class PointValueView(APIView):

@@ -1,0 +1,502 @@
+"""The map viewer in a real browser: Playwright driving Debian's Chromium (headless, no downloaded browser) against
+gunicorn serving the test database with the demo city (size 1, as `make demo` makes it).
+
+Every test asserts on what the page shows. Screenshots go to .var/screenshots/ for a person to look at; the
+first-map time and the tile latencies while panning go to .var/screenshots/performance.json (reported, not
+asserted).
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_DIR, committed_demo_city, worker_database_url
+from django.contrib.auth.models import User
+from django.db import connection, connections
+from pyproj import Geod, Transformer
+
+from layers.models import Layer, Style
+
+CHROMIUM = "/usr/bin/chromium"
+# WebGL (the 3D view) on a machine without a GPU: SwiftShader through ANGLE
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+BUNDLE = PROJECT_DIR / "web" / "static" / "web" / "dist" / "main.js"
+SHOTS = PROJECT_DIR / ".var" / "screenshots"
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "planner-pw-2026"
+GRS80 = Geod(ellps="GRS80")
+
+# django_db: pytest-django sets the test database up only when some test of the session is marked so
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
+
+
+@pytest.fixture(scope="module")
+def city(django_db_setup, django_db_blocker):
+    with committed_demo_city(django_db_blocker, seed=2026, size=1) as demo:
+        with django_db_blocker.unblock():
+            User.objects.create_user("planner", password=PASSWORD)
+        yield demo
+        with django_db_blocker.unblock():
+            User.objects.filter(username="planner").delete()
+
+
+@pytest.fixture(scope="module")
+def facts(city, django_db_blocker) -> dict:
+    """What the page should show, read from the database before the browser starts (Django's connection must not
+    be used while Playwright's event loop runs in this thread)."""
+
+    def one(sql: str, params=()):
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    with django_db_blocker.unblock():
+        lon, lat = one("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Transform(ST_SetSRID(ST_Centroid(ST_Extent(geom)"
+                       "::geometry), 3826), 4326) c FROM layerdata.parcels) s")
+        # the largest parcel near the centre, and a point inside it
+        section, number, plon, plat = one(
+            "SELECT section, parcel_no, ST_X(p), ST_Y(p) FROM (SELECT section, parcel_no, ST_Area(geom) a, "
+            "ST_Transform(ST_PointOnSurface(geom), 4326) p FROM layerdata.parcels ORDER BY geom <-> ST_Transform("
+            "ST_SetSRID(ST_MakePoint(%s, %s), 4326), 3826) LIMIT 20) s ORDER BY a DESC LIMIT 1", [lon, lat])
+        village, *village_box = one(
+            "SELECT name, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT name, ST_Transform(geom, "
+            "4326) e FROM layerdata.villages ORDER BY population DESC LIMIT 1) v")
+        (road,) = one("SELECT name FROM layerdata.roads GROUP BY name ORDER BY count(*) DESC, name LIMIT 1")
+        return {
+            "centre": (lon, lat), "parcel": {"section": section, "number": number, "point": (plon, plat)},
+            "village": village, "village_box": village_box, "road": road,
+            "flood_box": Layer.objects.get(slug="flood-zones").extent.extent,
+            "flood_legend": [c["label"] for c in Style.objects.get(layer__slug="flood-zones").classes],
+        }
+
+
+@pytest.fixture(scope="module")
+def server(city, django_db_blocker):
+    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static."""
+    if not BUNDLE.exists():
+        pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true")
+    log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the viewer's server did not start; see {log.name}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+        # the server's sessions end a moment after it exits; the test database is dropped after this module
+        with django_db_blocker.unblock(), connection.cursor() as cur:
+            for _ in range(50):
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            [db_name])
+                if cur.fetchone()[0] == 0:
+                    break
+                time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def browser(facts, server):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "performance.json").unlink(missing_ok=True)
+    # Playwright's sync API keeps an event loop in this thread, which Django's guard takes for async code; the
+    # tests read nothing from the database while it runs (see `facts`), only pytest-django's per-test transaction
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+            connections.close_all()  # the ones Django opened while the loop ran (the test database is dropped later)
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def new_page(browser, server, viewport=DESKTOP, locale="zh-TW"):
+    context = browser.new_context(viewport=viewport, locale=locale, base_url=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return page
+
+
+@pytest.fixture
+def page(server, browser):
+    page = new_page(browser, server)
+    yield page
+    page.context.close()
+    assert not page.errors, f"script errors on the page: {page.errors}"
+
+
+def open_map(page):
+    page.goto("/")
+    page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
+
+
+def settle(page):
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+
+
+def shot(page, name: str):
+    page.wait_for_timeout(400)  # tiles fade in
+    page.screenshot(path=SHOTS / f"{name}.png")
+
+
+def record(**figures):
+    """Performance figures, merged into one file a person (and the README) reads."""
+    path = SHOTS / "performance.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.update(figures)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def sign_in(page):
+    page.get_by_role("button", name="登入").click()
+    dialog = page.locator("#sign-in-dialog")
+    dialog.get_by_label("帳號").fill("planner")
+    dialog.get_by_label("密碼").fill(PASSWORD)
+    dialog.get_by_role("button", name="登入").click()
+    page.wait_for_selector("#signed-in-as")
+    page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
+
+
+TO_LONLAT = "points => points.map(p => { const l = civgis.map.containerPointToLatLng(p); return [l.lng, l.lat]; })"
+
+
+def checkbox(page, layer_title: str):
+    return page.locator("#layer-tree").get_by_label(layer_title, exact=True)
+
+
+def go_to(page, text: str):
+    page.get_by_role("button", name="坐標定位").click()
+    page.get_by_label("經度, 緯度 (WGS84) 或 X, Y (TWD97)").fill(text)
+    page.keyboard.press("Enter")
+    page.wait_for_function("civgis.map.getZoom() >= 17 && !civgis.map._animatingZoom")  # it flies to zoom 17
+    settle(page)
+
+
+def wait_for_view_on(page, box, factor: float):
+    """Until the map (after its animation) shows all of box, and not more than `factor` times its width or height."""
+    page.wait_for_function("""([w, s, e, n, f]) => { const b = civgis.map.getBounds();
+        return !civgis.map._animatingZoom && b.getWest() <= w && b.getSouth() <= s && b.getEast() >= e
+            && b.getNorth() >= n
+            && (b.getEast() - b.getWest() < f * (e - w) || b.getNorth() - b.getSouth() < f * (n - s));
+    }""", arg=[*box, factor])
+
+
+def test_first_map_in_traditional_chinese_with_the_demo_layers(page):
+    page.goto("/")
+    page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
+    settle(page)
+    timings = page.evaluate("civgis.tileTimings.map(t => t.at)")
+    record(first_tile_drawn_ms=round(min(timings)), initial_view_complete_ms=round(max(timings)),
+           initial_tiles=len(timings))
+    assert page.locator("html").get_attribute("lang") == "zh-hant"
+    assert page.get_by_role("heading", name="已開啟圖層").is_visible()
+    assert page.get_by_role("heading", name="圖層目錄").is_visible()
+    # the catalog shows what an anonymous visitor may see: public layers, not the internal cadastre
+    assert checkbox(page, "村里界與人口").is_checked()
+    assert checkbox(page, "建物").is_checked()
+    assert checkbox(page, "地籍宗地").count() == 0
+    assert page.locator("#map canvas").count() > 0
+    assert re.search(r"\d+ (m|km)", page.locator(".leaflet-control-scale").inner_text())
+    shot(page, "01-first-map-1366x768")
+
+
+def test_toggle_layers_reorder_and_zoom_to_a_layer(facts, page):
+    open_map(page)
+    with page.expect_response(lambda r: "/tiles/flood-zones/" in r.url and r.status == 200):
+        checkbox(page, "淹水潛勢區").check()
+    item = page.locator(".active-layer[data-slug=flood-zones]")
+    assert [li.inner_text().strip() for li in item.locator(".legend li").all()] == facts["flood_legend"]
+    assert page.evaluate("civgis.state.active[0]") == "flood-zones"  # a layer switched on goes on top
+
+    checkbox(page, "建物").uncheck()
+    assert page.locator(".active-layer[data-slug=buildings]").count() == 0
+    assert not page.evaluate("Object.values(civgis.map._layers).some(l => (l._url || '').includes('/buildings/'))")
+
+    slider = item.get_by_label("透明度：淹水潛勢區")
+    slider.focus()
+    page.keyboard.press("Home")  # the slider answers the keyboard: 0 …
+    for _ in range(3):
+        page.keyboard.press("PageUp")  # … then +10 three times
+    assert page.evaluate("Object.values(civgis.map._layers).find(l => (l._url || '').includes('/flood-zones/'))"
+                         ".getContainer().style.opacity") == "0.3"
+    page.get_by_role("button", name="下移：淹水潛勢區").click()
+    assert page.evaluate("civgis.state.active.indexOf('flood-zones')") == 1
+    page.locator(".active-layer[data-slug=villages]").drag_to(page.locator(".active-layer[data-slug=facilities]"))
+    assert page.evaluate("civgis.state.active[0]") == "villages"
+
+    page.locator("#layer-tree").get_by_role("button", name="圖層資訊：淹水潛勢區").click()
+    dialog = page.locator("#metadata-dialog")
+    dialog.get_by_text("水務局").wait_for()  # the owner agency, from the catalog API
+    assert "淹水潛勢範圍" in dialog.inner_text()
+    dialog.get_by_role("button", name="關閉").click()
+
+    page.locator("#layer-tree").get_by_role("button", name="圖層定位：淹水潛勢區").click()
+    wait_for_view_on(page, facts["flood_box"], 4)  # zoomed to it, not just somewhere around
+    settle(page)
+    shot(page, "02-layers-toggled-zoomed-to-flood-zones")
+
+
+def test_sign_in_then_identify_a_parcel_shows_its_number(facts, page):
+    open_map(page)
+    assert checkbox(page, "地籍宗地").count() == 0
+    sign_in(page)
+    assert "planner" in page.locator("#signed-in-as").inner_text()
+    parcel = facts["parcel"]
+    lon, lat = parcel["point"]
+    checkbox(page, "地籍宗地").check()
+    # go to a point 5 m north (in TWD97 X, Y): the located-point marker then stands clear of the parcel's point
+    x, y = Transformer.from_crs(4326, 3826, always_xy=True).transform(lon, lat)
+    go_to(page, f"{x:.2f}, {y + 5:.2f}")
+    assert "已定位至" in page.locator("#status").inner_text()
+    box = page.locator("#map").bounding_box()
+    px, py = page.evaluate(f"(() => {{ const p = civgis.map.latLngToContainerPoint([{lat}, {lon}]); "
+                           "return [p.x, p.y]; })()")
+    page.mouse.move(box["x"] + px, box["y"] + py)
+    # the status bar tells where the pointer is, in both systems
+    shown_x, shown_y = (float(v) for v in page.locator("#pos-twd97").inner_text().split(","))
+    assert (shown_x, shown_y) == pytest.approx((x, y), abs=3)  # within a pixel or two at zoom 17
+    shown_lon, shown_lat = (float(v) for v in page.locator("#pos-wgs84").inner_text().split(","))
+    assert (shown_lon, shown_lat) == pytest.approx((lon, lat), abs=3e-5)
+    page.wait_for_timeout(100)  # the hover is checked on the next animation frame
+    assert page.evaluate("Object.keys(Object.values(civgis.map._layers).find(l => (l._url || '')"
+                         ".includes('/parcels/'))._overriddenStyles).length") == 1  # hover highlight
+    page.mouse.click(box["x"] + px, box["y"] + py)
+    popup = page.locator(".identify")
+    popup.get_by_text(parcel["number"], exact=True).wait_for()
+    assert popup.locator("h3").inner_text() == "地籍宗地"
+    assert parcel["section"] in popup.inner_text()
+    shot(page, "03-signed-in-identify-parcel")
+
+
+def test_search_a_village_name_zooms_to_it(facts, page):
+    name, box = facts["village"], facts["village_box"]
+    open_map(page)
+    page.get_by_role("searchbox", name="搜尋地名、路名或村里").fill(name)
+    page.keyboard.press("Enter")
+    page.locator("#status").get_by_text(f"已定位至 {name}").wait_for()
+    wait_for_view_on(page, box, 6)
+    settle(page)
+    shot(page, "04-search-village")
+
+    road = facts["road"]
+    page.get_by_role("searchbox", name="搜尋地名、路名或村里").fill(road[:2])
+    page.keyboard.press("Enter")
+    results = page.locator("#search-results")
+    results.get_by_role("button", name=re.compile(re.escape(road))).first.click()
+    page.locator("#status").get_by_text(f"已定位至 {road}").wait_for()
+    assert checkbox(page, "道路中心線").is_checked()  # the matched layer is switched on
+    settle(page)
+    shot(page, "04-search-road")
+
+
+def test_measure_a_known_line_and_area_with_the_analysis_api(facts, page):
+    lon, lat = facts["centre"]
+    open_map(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    page.get_by_role("button", name="量距離").click()
+    box = page.locator("#map").bounding_box()
+    points = [(150, 420), (650, 420)]
+    for px, py in points:
+        page.mouse.click(box["x"] + px, box["y"] + py)
+    page.keyboard.press("Enter")
+    output = page.locator("#measure-output")
+    output.get_by_text("公尺").wait_for()
+    vertices = json.loads(output.get_attribute("data-geometry"))["coordinates"]
+    clicked = page.evaluate(TO_LONLAT, points)
+    assert sum(vertices, []) == pytest.approx(sum(clicked, []), abs=1e-5)  # the line measured is the one clicked
+    shown = float(re.search(r"距離 ([\d,.]+) 公尺", output.inner_text())[1].replace(",", ""))
+    _, _, geodesic = GRS80.inv(*vertices[0], *vertices[1])
+    assert shown == pytest.approx(geodesic, abs=0.01)  # the API's geodesic figure, as displayed (2 decimals)
+    assert 300 < shown < 2000
+    shot(page, "05-measure-line")
+
+    page.get_by_role("button", name="量面積").click()
+    square = [(200, 200), (500, 200), (500, 500), (200, 500)]
+    for px, py in square:
+        page.mouse.click(box["x"] + px, box["y"] + py)
+    page.keyboard.press("Enter")
+    output.get_by_text("坪").wait_for()
+    text = output.inner_text()
+    m2 = float(re.search(r"面積 ([\d,.]+) 平方公尺", text)[1].replace(",", ""))
+    ping = float(re.search(r"＝ ([\d,.]+) 坪", text)[1].replace(",", ""))
+    corners = json.loads(output.get_attribute("data-geometry"))["coordinates"][0][:-1]
+    assert len(corners) == 4
+    area, _ = GRS80.polygon_area_perimeter([c[0] for c in corners], [c[1] for c in corners])
+    assert m2 == pytest.approx(abs(area), rel=1e-6)
+    assert ping == pytest.approx(m2 / (400 / 121), abs=0.01)  # 1 坪 = 400/121 m²
+    shot(page, "05-measure-area")
+
+
+def test_3d_view_extrudes_buildings_on_terrain_and_comes_back_to_the_same_place(facts, page):
+    lon, lat = facts["centre"]
+    open_map(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    before = page.evaluate("[civgis.map.getCenter().lng, civgis.map.getCenter().lat, civgis.map.getZoom()]")
+    with page.expect_response(lambda r: "/tiles/demo-dem/terrain/" in r.url and r.status == 200, timeout=30_000):
+        page.get_by_role("button", name="3D 檢視").click()
+        page.wait_for_function("civgis.map3d && civgis.map3d.loaded() && civgis.map3d.getLayer('overlay:buildings')",
+                               timeout=30_000)
+    assert page.locator("#map3d canvas.maplibregl-canvas").is_visible()
+    assert not page.locator("#map").is_visible()
+    assert page.evaluate("civgis.map3d.getLayer('overlay:buildings').type") == "fill-extrusion"
+    assert page.evaluate("!!civgis.map3d.getTerrain()")
+    assert page.evaluate("civgis.map3d.getPitch()") > 0
+    centre = page.evaluate("[civgis.map3d.getCenter().lng, civgis.map3d.getCenter().lat, civgis.map3d.getZoom()]")
+    assert centre[:2] == pytest.approx(before[:2], abs=1e-5) and centre[2] == pytest.approx(before[2] - 1)
+    page.wait_for_function("civgis.map3d.queryRenderedFeatures({layers: ['overlay:buildings']}).length > 0",
+                           timeout=30_000)
+    heights = page.evaluate("civgis.map3d.queryRenderedFeatures({layers: ['overlay:buildings']})"
+                            ".map(f => f.properties.height_m)")
+    assert max(heights) > 3
+    page.locator("#map3d canvas").click()  # identify in 3D: the full attributes of what is under the pointer
+    popup = page.locator(".maplibregl-popup.identify")
+    popup.locator("table.attributes").wait_for()
+    assert popup.locator("h3").inner_text() in {"建物", "村里界與人口", "公共設施"}
+    assert popup.locator("tr").count() >= 3
+    page.keyboard.press("Escape")
+    bearing = page.evaluate("civgis.map3d.getBearing()")
+    page.locator("#map3d canvas").focus()
+    page.keyboard.press("Shift+ArrowLeft")  # rotate, from the keyboard
+    page.wait_for_function(f"Math.abs(civgis.map3d.getBearing() - ({bearing})) > 5")
+    page.wait_for_timeout(1500)
+    shot(page, "06-3d-buildings-terrain")
+
+    page.get_by_role("button", name="2D 檢視").click()
+    assert page.locator("#map").is_visible()
+    after = page.evaluate("[civgis.map.getCenter().lng, civgis.map.getCenter().lat, civgis.map.getZoom()]")
+    assert after[:2] == pytest.approx(before[:2], abs=1e-5) and after[2] == before[2]
+    assert page.evaluate("civgis.state.active") == ["facilities", "buildings", "villages"]
+    settle(page)
+    shot(page, "06-back-to-2d")
+
+
+def test_english_switch(page):
+    open_map(page)
+    with page.expect_navigation():
+        page.get_by_label("語言").select_option("en")
+    page.wait_for_function("document.documentElement.lang === 'en' && window.civgis", timeout=20_000)
+    assert page.get_by_role("button", name="Measure distance").is_visible()
+    assert page.get_by_role("heading", name="Layers on the map").is_visible()
+    assert page.locator(".active-layer .opacity").first.inner_text().strip() == "Opacity"
+    assert checkbox(page, "Villages and population").is_checked()
+    settle(page)
+    shot(page, "07-english")
+
+
+def test_phone_layout_and_keyboard_and_screen_reader_labels(server, browser):
+    phone = new_page(browser, server, viewport=PHONE)
+    try:
+        open_map(phone)
+        settle(phone)
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert not phone.locator("#panel").is_visible()
+        assert phone.locator("#map").bounding_box()["height"] > PHONE["height"] / 2
+        shot(phone, "08-phone-map")
+        phone.get_by_role("button", name="☰ 圖層").click()
+        assert phone.locator("#panel").is_visible()
+        shot(phone, "08-phone-layer-panel")
+        phone.get_by_role("button", name="✕ 關閉").click()
+        assert not phone.locator("#panel").is_visible()
+        assert not phone.errors
+    finally:
+        phone.context.close()
+
+    page = new_page(browser, server)
+    try:
+        open_map(page)
+        # every control has a name a screen reader can say
+        unnamed = page.evaluate("""[...document.querySelectorAll('button, input, select, [role=application]')]
+            .filter(el => el.offsetParent !== null)
+            .filter(el => !(el.getAttribute('aria-label') || el.title || (el.labels && el.labels.length)
+                            || el.textContent.trim()))
+            .map(el => el.outerHTML.slice(0, 80))""")
+        assert unnamed == []
+        # the keyboard reaches the search box first and works the layer tree
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") in ("search-input", "panel-toggle")
+        page.focus("#layer-rivers")
+        page.keyboard.press("Space")
+        assert page.evaluate("civgis.state.active[0]") == "rivers"
+        page.focus("#map")
+        zoom = page.evaluate("civgis.map.getZoom()")
+        page.keyboard.press("+")
+        page.wait_for_function(f"civgis.map.getZoom() > {zoom}")
+        assert not page.errors
+    finally:
+        page.context.close()
+
+
+def test_panning_at_z16_over_the_parcels_reports_tile_latency(facts, page):
+    lon, lat = facts["centre"]
+    open_map(page)
+    sign_in(page)
+    checkbox(page, "地籍宗地").check()
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    page.get_by_role("button", name="縮小").click()
+    page.wait_for_function("civgis.map.getZoom() === 16")
+    settle(page)
+    page.evaluate("performance.setResourceTimingBufferSize(5000); performance.clearResourceTimings()")
+    box = page.locator("#map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2 + 80  # off the located-point marker
+    for dx, dy in [(-450, 0), (-450, 0), (0, -300), (450, 0), (450, 0), (450, 0), (0, 300), (-450, 0)]:
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx + dx, cy + dy, steps=8)
+        page.mouse.up()
+        settle(page)
+    entries = page.evaluate("performance.getEntriesByType('resource')"
+                            ".filter(e => e.name.includes('/tiles/parcels/16/'))"
+                            ".map(e => [e.duration, e.responseStart - e.requestStart, e.transferSize])")
+    # tiles seen before come from the browser's cache (transferSize 0): latency counts the ones fetched. `duration`
+    # is what the map waited (queueing behind the browser's 6 connections included); `server` is the request's
+    # time to first byte once sent
+    fetched = [(d, server) for d, server, size in entries if size > 0]
+    assert fetched, "panning requested no parcel tiles"
+    waited = sorted(d for d, _ in fetched)
+    served = sorted(server for _, server in fetched)
+    record(pan_z16_parcel_tiles_fetched=len(fetched), pan_z16_parcel_tiles_from_cache=len(entries) - len(fetched),
+           pan_z16_parcel_tile_p50_ms=round(percentile(waited, 50), 1),
+           pan_z16_parcel_tile_p95_ms=round(percentile(waited, 95), 1),
+           pan_z16_parcel_tile_server_p50_ms=round(percentile(served, 50), 1),
+           pan_z16_parcel_tile_server_p95_ms=round(percentile(served, 95), 1))
+    shot(page, "09-pan-z16-parcels")

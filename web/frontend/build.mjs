@@ -1,0 +1,22 @@
+// Bundles the viewer into web/static/web/dist (served by Django/WhiteNoise): no CDN, works offline.
+// The 3D view (MapLibre GL, ~1 MB) is split into its own chunk and loaded only when asked for.
+import * as esbuild from "esbuild";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+
+const out = "../static/web/dist";
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+await esbuild.build({
+  entryPoints: ["src/main.js", "src/viewer.css"],
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  minify: true,
+  sourcemap: true,
+  target: ["es2020"],
+  outdir: out,
+  loader: { ".png": "file", ".svg": "file" },
+  logLevel: "warning",
+});
+// Leaflet's marker images are referenced by its CSS and L.Icon.Default
+cpSync("node_modules/leaflet/dist/images", `${out}/images`, { recursive: true });

@@ -1,0 +1,178 @@
+// The 2D map (Leaflet): basemaps, the platform's vector and raster tiles in the panel's order, identify on
+// click and a highlight on hover.
+import L from "./leaflet-global.js";
+import "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.js";
+import { config, layersBySlug, layerTitle, t, url } from "./config.js";
+import { state, subscribe } from "./state.js";
+import { leafletStyle } from "./symbology.js";
+import { showFeature } from "./identify.js";
+
+L.Icon.Default.imagePath = config.images_url;
+
+const HIGHLIGHT = { color: "#ff6d00", weight: 3, fill: true, fillColor: "#ffd180", fillOpacity: 0.6, radius: 8 };
+const drawn = {};
+export const tileTimings = [];
+
+export function createMap(element) {
+  const map = L.map(element, { zoomControl: false, preferCanvas: true, minZoom: 6, maxZoom: 20,
+    attributionControl: true });
+  L.control.zoom({ position: "topright", zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
+  L.control.scale({ metric: true, imperial: false, position: "bottomright" }).addTo(map);
+  map.createPane("basemap").style.zIndex = 150;
+  const [w, s, e, n] = config.initial_bbox;
+  map.fitBounds([[s, w], [n, e]]);
+  return map;
+}
+
+function vectorLayer(layer, pane) {
+  const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }), {
+    pane,
+    rendererFactory: L.canvas.tile,
+    // the map, not each layer's canvas, takes the pointer (a top canvas would swallow the clicks meant for the
+    // layers under it): identify and hover hit-test the features VectorGrid keeps per tile (featureAt)
+    interactive: false,
+    maxNativeZoom: 20,
+    maxZoom: 20, // GridLayer stacks zoom levels by maxZoom: without it an older level may stay on top
+    minZoom: layer.min_zoom,
+    vectorTileLayerStyles: { [layer.slug]: (properties) => leafletStyle(layer, properties) },
+    // ST_AsMVT puts fid in the feature id, not the properties; keep it for identify
+    getFeatureId: (feature) => {
+      feature.properties.fid = feature.id;
+      return feature.id;
+    },
+    fetchOptions: { credentials: "same-origin" },
+  });
+  timeTiles(grid);
+  return grid;
+}
+
+// tile latency as the browser saw it (request to drawn), for the performance report
+function timeTiles(grid) {
+  const started = {};
+  grid.on("tileloadstart", (e) => {
+    started[`${e.coords.z}/${e.coords.x}/${e.coords.y}`] = performance.now();
+  });
+  grid.on("tileload", (e) => {
+    const key = `${e.coords.z}/${e.coords.x}/${e.coords.y}`;
+    if (started[key] !== undefined) tileTimings.push({ key, ms: performance.now() - started[key], at: performance.now() });
+    if (tileTimings.length > 2000) tileTimings.splice(0, 1000); // a map open all day keeps the recent ones
+    delete started[key];
+  });
+}
+
+function overlay(layer) {
+  if (layer.kind === "raster") {
+    return L.tileLayer(url("raster_tile", { slug: layer.slug }), { maxNativeZoom: 18, maxZoom: 20,
+      bounds: L.latLngBounds([[layer.bbox[1], layer.bbox[0]], [layer.bbox[3], layer.bbox[2]]]) });
+  }
+  return vectorLayer(layer, "overlayPane");
+}
+
+// The feature of a vector layer drawn under a point, from the tile VectorGrid drew it in (the last drawn wins).
+export function featureAt(grid, latlng) {
+  const z = grid._tileZoom;
+  if (z === undefined || !grid._vectorTiles) return null;
+  const size = grid.getTileSize();
+  const pixel = grid._map.project(latlng, z);
+  const coords = pixel.unscaleBy(size).floor();
+  coords.z = z;
+  const renderer = grid._vectorTiles[grid._tileCoordsToKey(coords)];
+  if (!renderer || !renderer._features) return null;
+  const local = pixel.subtract(coords.scaleBy(size));
+  let hit = null;
+  for (const { feature } of Object.values(renderer._features)) {
+    if (!feature._pxBounds) feature.makeInteractive(); // VectorGrid's name for "compute the pixel bounds"
+    if (feature._containsPoint(local)) hit = feature;
+  }
+  return hit;
+}
+
+// the top-most switched-on vector layer with a feature under the point
+function topFeatureAt(latlng) {
+  for (const slug of state.active) {
+    const layer = layersBySlug[slug];
+    if (layer.kind !== "vector" || !drawn[slug]) continue;
+    const feature = featureAt(drawn[slug], latlng);
+    if (feature) return { layer, grid: drawn[slug], feature };
+  }
+  return null;
+}
+
+export function identifyAndHover(map, isBusy) {
+  map.on("click", (e) => {
+    if (isBusy()) return;
+    const hit = topFeatureAt(e.latlng);
+    if (hit) showFeature(map, hit.layer, hit.feature.properties, e.latlng);
+  });
+  let hovered = null;
+  let pending = null;
+  map.on("mousemove", (e) => {
+    pending = e.latlng;
+    requestAnimationFrame(() => {
+      if (!pending) return;
+      const hit = topFeatureAt(pending);
+      pending = null;
+      const id = hit ? hit.feature.properties.fid : null;
+      if (hovered && (!hit || hovered.grid !== hit.grid || hovered.id !== id)) {
+        hovered.grid.resetFeatureStyle(hovered.id);
+        hovered = null;
+      }
+      if (hit && !hovered) {
+        hit.grid.setFeatureStyle(id, HIGHLIGHT);
+        hovered = { grid: hit.grid, id };
+      }
+      map.getContainer().style.cursor = hit ? "pointer" : "";
+    });
+  });
+}
+
+export function syncLayers(map) {
+  for (const slug of Object.keys(drawn)) {
+    if (!state.active.includes(slug)) {
+      map.removeLayer(drawn[slug]);
+      delete drawn[slug];
+    }
+  }
+  state.active.forEach((slug, i) => {
+    const layer = layersBySlug[slug];
+    if (!drawn[slug]) drawn[slug] = overlay(layer).addTo(map);
+    drawn[slug].setZIndex(state.active.length - i + 10);
+    drawn[slug].setOpacity(state.opacity[slug]);
+  });
+}
+
+export function followState(map) {
+  syncLayers(map);
+  subscribe(() => syncLayers(map));
+}
+
+// Basemaps: XYZ or WMTS (KVP) entries from the settings, or one drawn from the platform's own layers (offline).
+export function basemapLayer(entry) {
+  if (entry.type === "platform") {
+    const group = L.layerGroup();
+    for (const layer of entry.layers) group.addLayer(vectorLayer(layer, "basemap"));
+    return group;
+  }
+  let template = entry.url;
+  if (entry.type === "wmts") {
+    template += (template.includes("?") ? "&" : "?") + "SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0" +
+      `&LAYER=${entry.layer}&STYLE=default&TILEMATRIXSET=${entry.matrix_set || "GoogleMapsCompatible"}` +
+      `&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&FORMAT=${entry.format || "image/png"}`;
+  }
+  return L.tileLayer(template, { pane: "basemap", maxZoom: 20, maxNativeZoom: entry.max_zoom || 19,
+    attribution: entry.attribution || "" });
+}
+
+let currentBasemap = null;
+export function setBasemap(map, id) {
+  if (currentBasemap) map.removeLayer(currentBasemap);
+  const entry = config.basemaps.find((b) => b.id === id);
+  currentBasemap = entry ? basemapLayer(entry).addTo(map) : null;
+}
+
+export function zoomToLayer(map, slug) {
+  const [w, s, e, n] = layersBySlug[slug].bbox;
+  map.fitBounds([[s, w], [n, e]]);
+}
+
+export { layerTitle };

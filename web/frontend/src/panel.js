@@ -1,0 +1,145 @@
+// The layer panel: the catalog as a tree of themes (search, checkboxes, zoom to layer, metadata) and the layers
+// switched on, in draw order (drag or arrow buttons to reorder, opacity, legend).
+import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
+import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
+import { isLine, isPoint } from "./symbology.js";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== false && value !== undefined) node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) if (child !== null) node.append(child);
+  return node;
+}
+
+function themeName(theme) {
+  return config.lang === "en" && theme.name_en ? theme.name_en : theme.name_zh;
+}
+
+export function legend(layer) {
+  const style = layer.style;
+  const classes = style.classes && style.classes.length ? style.classes : [{ label: layerTitle(layer), color: style.fill_color }];
+  const shape = layer.kind === "raster" ? "ramp" : isLine(layer) ? "line" : isPoint(layer) ? "point" : "area";
+  return el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
+    classes.map((c) => el("li", {},
+      el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
+        "aria-hidden": "true" }),
+      String(c.label ?? c.value ?? ""))));
+}
+
+function tree(onZoom, onInfo) {
+  const byParent = {};
+  for (const theme of config.themes) (byParent[theme.parent || ""] ||= []).push(theme);
+  const layersOf = {};
+  for (const layer of config.layers) (layersOf[layer.theme || ""] ||= []).push(layer);
+
+  function layerRow(layer) {
+    const id = `layer-${layer.slug}`;
+    return el("li", { class: "layer-row", "data-slug": layer.slug, "data-search": `${layer.title_zh} ${layer.title_en} ${layer.slug}`.toLowerCase() },
+      el("input", { type: "checkbox", id, checked: state.active.includes(layer.slug),
+        onchange: (e) => setActive(layer.slug, e.target.checked) }),
+      el("label", { for: id }, layerTitle(layer)),
+      el("button", { type: "button", class: "icon", title: t("zoom_to_layer"),
+        "aria-label": `${t("zoom_to_layer")}：${layerTitle(layer)}`, onclick: () => onZoom(layer.slug) }, "⌖"),
+      el("button", { type: "button", class: "icon", title: t("layer_info"),
+        "aria-label": `${t("layer_info")}：${layerTitle(layer)}`, onclick: () => onInfo(layer.slug) }, "ⓘ"));
+  }
+
+  function branch(theme) {
+    const children = (byParent[theme.slug] || []).map(branch).filter(Boolean);
+    const rows = (layersOf[theme.slug] || []).map(layerRow);
+    if (!children.length && !rows.length) return null;
+    return el("li", { class: "theme" }, el("details", { open: true }, el("summary", {}, themeName(theme)),
+      el("ul", { role: "group" }, ...children, ...rows)));
+  }
+
+  const roots = (byParent[""] || []).map(branch).filter(Boolean);
+  const loose = (layersOf[""] || []).map(layerRow);
+  return el("ul", { class: "tree" }, ...roots, ...loose);
+}
+
+function activeItem(slug, index, onZoom, onInfo) {
+  const layer = layersBySlug[slug];
+  const title = layerTitle(layer);
+  const item = el("li", { class: "active-layer", draggable: "true", "data-slug": slug },
+    el("div", { class: "row" },
+      el("span", { class: "grip", "aria-hidden": "true", title: t("drag_to_reorder") }, "⠿"),
+      el("span", { class: "title" }, title),
+      el("button", { type: "button", class: "icon", "aria-label": `${t("move_up")}：${title}`, title: t("move_up"),
+        disabled: index === 0, onclick: () => moveTo(slug, index - 1) }, "▲"),
+      el("button", { type: "button", class: "icon", "aria-label": `${t("move_down")}：${title}`, title: t("move_down"),
+        disabled: index === state.active.length - 1, onclick: () => moveTo(slug, index + 1) }, "▼"),
+      el("button", { type: "button", class: "icon", "aria-label": `${t("zoom_to_layer")}：${title}`,
+        title: t("zoom_to_layer"), onclick: () => onZoom(slug) }, "⌖"),
+      el("button", { type: "button", class: "icon", "aria-label": `${t("layer_info")}：${title}`,
+        title: t("layer_info"), onclick: () => onInfo(slug) }, "ⓘ"),
+      el("button", { type: "button", class: "icon", "aria-label": `${t("hide_layer")}：${title}`,
+        title: t("hide_layer"), onclick: () => setActive(slug, false) }, "✕")),
+    el("label", { class: "opacity" }, t("opacity"),
+      el("input", { type: "range", min: "0", max: "100", value: String(Math.round(state.opacity[slug] * 100)),
+        "aria-label": `${t("opacity")}：${title}`,
+        oninput: (e) => setOpacity(slug, Number(e.target.value) / 100) })),
+    legend(layer));
+  item.addEventListener("dragstart", (e) => {
+    e.dataTransfer.setData("text/plain", slug);
+    item.classList.add("dragging");
+  });
+  item.addEventListener("dragend", () => item.classList.remove("dragging"));
+  item.addEventListener("dragover", (e) => e.preventDefault());
+  item.addEventListener("drop", (e) => {
+    e.preventDefault();
+    moveTo(e.dataTransfer.getData("text/plain"), index);
+  });
+  return item;
+}
+
+export async function showMetadata(slug) {
+  const dialog = document.getElementById("metadata-dialog");
+  const body = dialog.querySelector(".body");
+  body.textContent = t("loading");
+  dialog.showModal();
+  const info = await (await fetch(url("layer", { slug }), { credentials: "same-origin" })).json();
+  const rows = [
+    [t("meta_title"), layerTitle(info)], [t("meta_abstract"), info.abstract], [t("meta_theme"), info.theme_path.join(" › ")],
+    [t("meta_agency"), info.owner_agency], [t("meta_kind"), `${info.kind} ${info.geometry_type || ""}`],
+    [t("meta_count"), numberFormat.format(info.feature_count)], [t("meta_visibility"), t(`visibility_${info.visibility}`)],
+    [t("meta_crs"), `${info.source_crs} → EPSG:${info.srid}`], [t("meta_source"), info.source], [t("meta_license"), info.license],
+    [t("meta_updated"), `${info.update_frequency} · v${info.version} · ${info.updated_at.slice(0, 10)}`],
+    [t("meta_attributes"), info.attributes.map((a) => `${a.label} (${a.type})`).join("、")],
+  ];
+  body.replaceChildren(el("dl", {}, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v || "—")])));
+  dialog.querySelector("h2").textContent = layerTitle(info);
+}
+
+export function buildPanel({ onZoom }) {
+  const treeBox = document.getElementById("layer-tree");
+  const activeList = document.getElementById("active-list");
+  treeBox.replaceChildren(tree(onZoom, showMetadata));
+  document.getElementById("layer-filter").addEventListener("input", (e) => {
+    const q = e.target.value.trim().toLowerCase();
+    for (const row of treeBox.querySelectorAll(".layer-row")) row.hidden = q !== "" && !row.dataset.search.includes(q);
+    for (const theme of [...treeBox.querySelectorAll(".theme")].reverse()) {
+      theme.hidden = ![...theme.querySelectorAll(".layer-row")].some((r) => !r.hidden);
+    }
+  });
+  const render = () => {
+    activeList.replaceChildren(...state.active.map((slug, i) => activeItem(slug, i, onZoom, showMetadata)));
+    document.getElementById("active-empty").hidden = state.active.length > 0;
+    for (const box of treeBox.querySelectorAll("input[type=checkbox]")) {
+      box.checked = state.active.includes(box.id.slice("layer-".length));
+    }
+  };
+  render();
+  // an opacity drag re-renders nothing (keeps the slider's focus); other changes redraw the list
+  let last = state.active.join();
+  subscribe(() => {
+    if (state.active.join() !== last) {
+      last = state.active.join();
+      const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
+      render();
+      if (focused) activeList.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
+    }
+  });
+}

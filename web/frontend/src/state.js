@@ -1,0 +1,37 @@
+// The layers switched on, their draw order (top first) and opacity: one state that both the 2D and the 3D map
+// follow, so switching views keeps the same layers.
+import { config } from "./config.js";
+
+const listeners = [];
+export const state = {
+  active: [...config.default_layers],
+  opacity: Object.fromEntries(config.layers.map((l) => [l.slug, l.style.opacity ?? 0.8])),
+};
+
+export function subscribe(fn) {
+  listeners.push(fn);
+}
+
+function changed() {
+  for (const fn of listeners) fn(state);
+}
+
+export function setActive(slug, on) {
+  const i = state.active.indexOf(slug);
+  if (on && i < 0) state.active.unshift(slug);
+  if (!on && i >= 0) state.active.splice(i, 1);
+  changed();
+}
+
+export function moveTo(slug, index) {
+  const i = state.active.indexOf(slug);
+  if (i < 0) return;
+  state.active.splice(i, 1);
+  state.active.splice(Math.max(0, Math.min(index, state.active.length)), 0, slug);
+  changed();
+}
+
+export function setOpacity(slug, value) {
+  state.opacity[slug] = value;
+  changed();
+}

@@ -1,0 +1,53 @@
+// A layer's stored style (single, categorized or graduated classes) → colours for a feature, for Leaflet paths
+// and for MapLibre expressions; the legend draws from the same classes.
+
+export function colorFor(style, properties) {
+  const classes = style.classes || [];
+  if (style.kind === "categorized") {
+    const value = properties[style.attribute];
+    const hit = classes.find((c) => !c.other && String(c.value) === String(value));
+    return hit ? hit.color : (classes.find((c) => c.other) || {}).color || style.fill_color;
+  }
+  if (style.kind === "graduated") {
+    const value = Number(properties[style.attribute]);
+    const hit = classes.find((c) => value >= c.min && value <= c.max);
+    return hit ? hit.color : style.fill_color;
+  }
+  return style.fill_color;
+}
+
+export function isLine(layer) {
+  return /LineString/.test(layer.geometry_type);
+}
+
+export function isPoint(layer) {
+  return /Point/.test(layer.geometry_type);
+}
+
+// Leaflet path options for one feature of a vector layer
+export function leafletStyle(layer, properties) {
+  const style = layer.style;
+  const color = colorFor(style, properties);
+  if (isLine(layer)) return { color, weight: style.stroke_width, opacity: 1 };
+  if (isPoint(layer)) {
+    return { radius: style.point_size / 1.5, fill: true, fillColor: color, fillOpacity: 1, color: style.stroke_color,
+      weight: 1 };
+  }
+  return { fill: true, fillColor: color, fillOpacity: 0.75, color: style.stroke_color, weight: style.stroke_width,
+    opacity: 0.9 };
+}
+
+// A MapLibre colour expression for the same classes
+export function maplibreColor(style) {
+  const classes = style.classes || [];
+  if (style.kind === "categorized") {
+    const pairs = classes.filter((c) => !c.other).flatMap((c) => [String(c.value), c.color]);
+    const other = (classes.find((c) => c.other) || {}).color || style.fill_color;
+    return pairs.length ? ["match", ["to-string", ["get", style.attribute]], ...pairs, other] : style.fill_color;
+  }
+  if (style.kind === "graduated" && classes.length) {
+    const steps = classes.slice(1).flatMap((c) => [c.min, c.color]);
+    return ["step", ["to-number", ["get", style.attribute], 0], classes[0].color, ...steps];
+  }
+  return style.fill_color;
+}

@@ -1,0 +1,105 @@
+"""What the map page needs to know, in one JSON document embedded in the page (no extra request before the
+first map): the layers this user may see with their styles, the theme tree, basemaps, URLs and strings."""
+
+from django.conf import settings
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from layers.models import Layer, Style, Theme
+from layers.styles import compute_classes
+
+from .strings import viewer_strings
+
+HEIGHT_ATTRIBUTES = ("height_m", "height", "building_height")
+STYLE_FIELDS = ("kind", "attribute", "classes", "fill_color", "stroke_color", "stroke_width", "opacity", "point_size",
+                "label_attribute")
+# the offline basemap: the platform's own layers in quiet colours
+BASEMAP_COLORS = {"Polygon": ("#f1eee8", "#b9b2a6"), "LineString": ("#c9c3b8", "#c9c3b8")}
+BASEMAP_WATER = "#a9c8e8"
+
+
+def style_of(layer: Layer) -> dict:
+    style = getattr(layer, "style", None) or Style(layer=layer)
+    out = {field: getattr(style, field) for field in STYLE_FIELDS}
+    if not out["classes"] and style.kind == Style.Kind.SINGLE:
+        out["classes"] = compute_classes(style)
+    return out
+
+
+def height_attribute(layer: Layer) -> str | None:
+    if "Polygon" not in layer.geometry_type:
+        return None
+    names = {a["name"] for a in layer.attributes}
+    return next((h for h in HEIGHT_ATTRIBUTES if h in names), None)
+
+
+def layer_entry(layer: Layer) -> dict:
+    return {
+        "slug": layer.slug, "title_zh": layer.title_zh, "title_en": layer.title_en, "kind": layer.kind,
+        "geometry_type": layer.geometry_type, "theme": layer.theme.slug if layer.theme else None,
+        "bbox": [round(v, 6) for v in layer.extent.extent] if layer.extent else None, "min_zoom": layer.min_zoom,
+        "visibility": layer.visibility, "attributes": [{"name": a["name"], "label": a.get("label") or a["name"]}
+                                                       for a in layer.attributes],
+        "style": style_of(layer), "height_attribute": height_attribute(layer),
+    }
+
+
+def basemap_layer(layer: Layer) -> dict:
+    kind = "LineString" if "LineString" in layer.geometry_type else "Polygon"
+    fill, stroke = BASEMAP_COLORS[kind]
+    if layer.slug in ("rivers",) or "water" in (layer.theme.slug if layer.theme else ""):
+        fill = stroke = BASEMAP_WATER
+    return {"slug": layer.slug, "geometry_type": layer.geometry_type, "min_zoom": layer.min_zoom, "kind": "vector",
+            "bbox": [round(v, 6) for v in layer.extent.extent] if layer.extent else None, "height_attribute": None,
+            "style": {"kind": "single", "classes": [], "fill_color": fill, "stroke_color": stroke,
+                      "stroke_width": 1.0 if kind == "Polygon" else 1.5, "opacity": 1, "point_size": 4}}
+
+
+def basemaps(visible: dict[str, Layer]) -> list[dict]:
+    platform = {"id": "platform", "type": "platform", "name": _("城市底圖（本平台圖層，離線可用）"),
+                "layers": [basemap_layer(visible[s]) for s in settings.VIEWER_BASEMAP_LAYERS
+                           if s in visible and visible[s].kind == Layer.Kind.VECTOR]}
+    english = get_language() == "en"
+    configured = [{**b, "name": (b.get("name_en") if english else None) or b.get("name_zh") or b["id"]}
+                  for b in settings.VIEWER_BASEMAPS]
+    return [*configured, platform, {"id": "none", "type": "none", "name": _("無底圖")}]
+
+
+def initial_bbox(layers: list[dict]) -> list[float]:
+    """Where the map opens: around the layers switched on by default, else all layers, else Taiwan."""
+    boxes = [e["bbox"] for e in layers if e["bbox"] and e["slug"] in settings.VIEWER_DEFAULT_LAYERS] or \
+        [e["bbox"] for e in layers if e["bbox"]] or [[119.3, 21.8, 122.1, 25.4]]
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def viewer_config(user) -> dict:
+    layers = list(Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
+                  .select_related("theme", "style").order_by("theme__order", "title_zh"))
+    visible = {layer.slug: layer for layer in layers}
+    entries = [layer_entry(layer) for layer in layers]
+    terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
+    tile = "/{z}/{x}/{y}"
+    return {
+        "lang": "en" if get_language() == "en" else "zh-hant",
+        "layers": entries,
+        "default_layers": [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible],  # top first
+        "themes": [{"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en,
+                    "parent": t.parent.slug if t.parent_id else None}
+                   for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
+        "basemaps": basemaps(visible),
+        "terrain": {"slug": terrain.slug, "bbox": [round(v, 6) for v in terrain.extent.extent]}
+        if terrain and terrain.kind == Layer.Kind.RASTER and terrain.extent else None,
+        "initial_bbox": initial_bbox(entries),
+        "urls": {
+            "vector_tile": "/tiles/{slug}" + tile + ".mvt", "raster_tile": "/tiles/{slug}" + tile + ".png",
+            "terrain_tile": "/tiles/{slug}/terrain" + tile + ".png",
+            "layer": reverse("layer-detail", args=["xslugx"]).replace("xslugx", "{slug}"),
+            "feature": reverse("layer-feature", args=["xslugx", 0]).replace("xslugx", "{slug}").replace(
+                "/0/", "/{fid}/"),
+            "search": reverse("search"), "measure": reverse("analysis-measure"),
+        },
+        "images_url": static("web/dist/images/"),
+        "strings": viewer_strings(),
+    }
