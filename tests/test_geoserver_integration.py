@@ -9,13 +9,10 @@ CI (no Docker engine there).
 import os
 
 import pytest
-from django.contrib.auth.models import Group
-from django.db import connection
+from conftest import committed_demo_city
 from lxml import etree
 from rasterio.io import MemoryFile
 
-from layers.democity.city import generate
-from layers.democity.store import register, store
 from layers.models import Layer
 from layers.ogc.geoserver import GeoServerEngine
 
@@ -25,20 +22,8 @@ pytestmark = [pytest.mark.django_db,
 
 @pytest.fixture(scope="module")
 def city(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        import importlib
-
-        from django.apps import apps
-
-        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
-        demo = generate(seed=5, size=0.2)
-        store(demo, progress=lambda _m: None)
-        register(demo)
+    with committed_demo_city(django_db_blocker, seed=5, size=0.2) as demo:
         yield demo
-        Layer.objects.all().delete()
-        Group.objects.all().delete()
-        with connection.cursor() as cur:
-            cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import numpy as np
 import pytest
 import requests
-from django.contrib.auth.models import Group, User
+from conftest import committed_demo_city
+from django.contrib.auth.models import User
 from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from lxml import etree
@@ -21,8 +22,6 @@ from owslib.wms import WebMapService
 from rasterio.io import MemoryFile
 from rest_framework.authtoken.models import Token
 
-from layers.democity.city import generate
-from layers.democity.store import register, store
 from layers.models import Layer, Theme
 from layers.ogc import mapfile, publishing
 from layers.ogc.base import PublishError
@@ -44,15 +43,7 @@ class _QuietHandler(WSGIRequestHandler):
 @pytest.fixture(scope="module")
 def ows_url(django_db_setup, django_db_blocker):
     """The demo city committed and published, served over HTTP by a thread of this process."""
-    with django_db_blocker.unblock():
-        import importlib
-
-        from django.apps import apps
-
-        importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
-        demo = generate(seed=11, size=0.2)
-        store(demo, progress=lambda _m: None)
-        register(demo)
+    with committed_demo_city(django_db_blocker, seed=11, size=0.2):
         restricted = Layer.objects.get(slug="flood-zones")
         restricted.visibility = Layer.Visibility.RESTRICTED
         restricted.save()
@@ -66,8 +57,6 @@ def ows_url(django_db_setup, django_db_blocker):
         import mapscript
 
         mapscript.msConnPoolCloseUnreferenced()  # MapServer keeps its PostGIS connections open between requests
-        Layer.objects.all().delete()
-        Group.objects.all().delete()
         User.objects.filter(username__startswith="ows-").delete()
 
 
