@@ -506,3 +506,28 @@ def test_panning_at_z16_over_the_parcels_reports_tile_latency(facts, page):
            pan_z16_parcel_tile_server_p50_ms=round(percentile(served, 50), 1),
            pan_z16_parcel_tile_server_p95_ms=round(percentile(served, 95), 1))
     shot(page, "09-pan-z16-parcels")
+
+
+def test_another_agencys_wms_registered_in_the_catalog_is_drawn_on_the_map(server, page):
+    # registered over HTTP, as a user would (the server commits it); the "other agency" is our own /ows
+    def call(path, body, token=None):
+        request = urllib.request.Request(server + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  **({"Authorization": f"Token {token}"} if token else {})})
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    token = call("/api/v1/auth/token/", {"username": "planner", "password": PASSWORD})["token"]
+    call("/api/v1/layers/services/", {"type": "wms", "url": server + "/ows", "layer": "roads",
+                                       "slug": "neighbour-roads", "title": "鄰近縣市道路（WMS）",
+                                       "visibility": "public", "attribution": "鄰近縣市交通局"}, token)
+    open_map(page)
+    with page.expect_response(lambda r: "/ows?" in r.url and "REQUEST=GetMap" in r.url.replace("request=", "REQUEST=")
+                              and "roads" in r.url and r.status == 200) as answer:
+        checkbox(page, "鄰近縣市道路（WMS）").check()
+    assert answer.value.headers["content-type"] == "image/png"
+    legend = page.locator(".active-layer[data-slug=neighbour-roads] .legend img")
+    legend.wait_for()
+    assert "GetLegendGraphic" in legend.get_attribute("src")
+    settle(page)
+    shot(page, "10-external-wms-layer")

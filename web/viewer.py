@@ -43,6 +43,7 @@ def layer_entry(layer: Layer) -> dict:
         "visibility": layer.visibility, "attributes": [{"name": a["name"], "label": a.get("label") or a["name"]}
                                                        for a in layer.attributes],
         "style": style_of(layer), "height_attribute": height_attribute(layer),
+        "service": layer.service if layer.kind == Layer.Kind.SERVICE else None, "source": layer.source,
     }
 
 

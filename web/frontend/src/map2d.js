@@ -6,6 +6,7 @@ import { config, layersBySlug, layerTitle, t, url } from "./config.js";
 import { state, subscribe } from "./state.js";
 import { leafletStyle } from "./symbology.js";
 import { showFeature } from "./identify.js";
+import { serviceLayer2d } from "./services.js";
 
 L.Icon.Default.imagePath = config.images_url;
 
@@ -61,6 +62,7 @@ function timeTiles(grid) {
 }
 
 function overlay(layer) {
+  if (layer.kind === "service") return serviceLayer2d(layer, "overlayPane");
   if (layer.kind === "raster") {
     return L.tileLayer(url("raster_tile", { slug: layer.slug }), { maxNativeZoom: 18, maxZoom: 20,
       bounds: L.latLngBounds([[layer.bbox[1], layer.bbox[0]], [layer.bbox[3], layer.bbox[2]]]) });

@@ -3,6 +3,7 @@
 import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint } from "./symbology.js";
+import { serviceLegendUrl } from "./services.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -19,6 +20,12 @@ function themeName(theme) {
 }
 
 export function legend(layer) {
+  if (layer.kind === "service") {
+    const picture = serviceLegendUrl(layer);
+    return el("div", { class: "legend" }, picture
+      ? el("img", { src: picture, alt: t("legend_of", { layer: layerTitle(layer) }), loading: "lazy" })
+      : el("span", {}, layer.source || ""));
+  }
   const style = layer.style;
   const classes = style.classes && style.classes.length ? style.classes : [{ label: layerTitle(layer), color: style.fill_color }];
   const shape = layer.kind === "raster" ? "ramp" : isLine(layer) ? "line" : isPoint(layer) ? "point" : "area";

@@ -5,6 +5,7 @@ import { config, layersBySlug, url } from "./config.js";
 import { state, subscribe } from "./state.js";
 import { isLine, isPoint, maplibreColor } from "./symbology.js";
 import { featureContent, loadingContent } from "./identify.js";
+import { serviceSource3d } from "./services.js";
 
 const absolute = (path) => new URL(path, location.origin).href.replaceAll("%7B", "{").replaceAll("%7D", "}");
 const OVERLAY = "overlay:";
@@ -59,7 +60,10 @@ function syncOverlays(map) {
   for (const slug of [...state.active].reverse()) {
     const layer = layersBySlug[slug];
     const id = OVERLAY + slug;
-    if (layer.kind === "raster") {
+    if (layer.kind === "service") {
+      map.addSource(id, serviceSource3d(layer));
+      map.addLayer({ id, type: "raster", source: id, paint: { "raster-opacity": state.opacity[slug] } });
+    } else if (layer.kind === "raster") {
       map.addSource(id, { type: "raster", tiles: [absolute(url("raster_tile", { slug }))], tileSize: 256, bounds: layer.bbox });
       map.addLayer({ id, type: "raster", source: id, paint: { "raster-opacity": state.opacity[slug] } });
     } else {
