@@ -152,8 +152,12 @@ def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progr
         if "b_only" in parts:
             pieces["b_only"] = _b_only_sql(b_table, b_where, a_table, a_nulls, b_select, a.srid)
         union = sql.SQL(" UNION ALL ").join(pieces[p] for p in parts)
+        # OFFSET 0: each output geometry is built once (else the emptiness test is pushed into the joins and
+        # builds it a second time); the memory keeps the joins' hash tables and the fid sort off disk
+        cur.execute("SET work_mem = '128MB'")
         cur.execute(sql.SQL("CREATE TABLE {} AS SELECT (row_number() OVER (ORDER BY a_fid, b_fid))::integer AS fid, *"
-                            " FROM ({}) r WHERE NOT ST_IsEmpty(geom)").format(target, union))
+                            " FROM (SELECT * FROM ({}) u OFFSET 0) r WHERE NOT ST_IsEmpty(geom)").format(target, union))
+        cur.execute("RESET work_mem")
         cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(target))
         cur.execute("DROP TABLE ov_pairs")  # a temporary table: the worker's session lives on
 
