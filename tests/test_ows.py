@@ -217,6 +217,16 @@ def test_wfs_20_features_bbox_filter_paging_and_geojson_match_the_database(ows_u
     assert b"wfs:FeatureCollection" in gml and gml.count(b"<civgis:roads") == 3
 
 
+def test_wfs_110_counts_and_geojson(ows_url):
+    (n,) = sql_one("SELECT count(*) FROM layerdata.villages")
+    hits = requests.get(ows_url, params={"SERVICE": "WFS", "VERSION": "1.1.0", "REQUEST": "GetFeature",
+                                         "TYPENAME": "civgis:villages", "RESULTTYPE": "hits"})
+    assert f'numberOfFeatures="{n}"' in hits.text
+    features = requests.get(ows_url, params={"SERVICE": "WFS", "VERSION": "1.1.0", "REQUEST": "GetFeature",
+                                             "TYPENAME": "civgis:villages", "OUTPUTFORMAT": "geojson"}).json()
+    assert len(features["features"]) == n
+
+
 def test_gdal_wfs_driver_reads_the_layers_with_the_database_counts(ows_url):
     out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", f"WFS:{ows_url}?SERVICE=WFS&VERSION=2.0.0", "villages"],
                          capture_output=True, text=True, timeout=60)
