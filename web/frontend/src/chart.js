@@ -48,14 +48,15 @@ export function lineChart(container, points, label) {
 export function barChart(container, bars, label) {
   const top = Math.max(...bars.map((b) => b.value), 1e-9);
   const step = (W - PAD.left - PAD.right) / bars.length;
+  const room = H - PAD.top - PAD.bottom - 12; // the tallest bar leaves room for its figure above it
   const chart = frame(`${label}：${bars.map((b) => `${b.label} ${numberFormat.format(b.value)}`).join("、")}`);
   bars.forEach((b, i) => {
-    const h = (b.value / top) * (H - PAD.top - PAD.bottom);
+    const h = (b.value / top) * room;
     const x0 = PAD.left + i * step + step * 0.15;
     chart.append(
       svg("rect", { x: x0, y: H - PAD.bottom - h, width: step * 0.7, height: Math.max(h, 0.5), class: "bar" }),
       svg("text", { x: x0 + step * 0.35, y: H - 6, "text-anchor": "middle" }, b.label),
-      svg("text", { x: x0 + step * 0.35, y: Math.max(PAD.top + 8, H - PAD.bottom - h - 3), "text-anchor": "middle" },
+      svg("text", { x: x0 + step * 0.35, y: H - PAD.bottom - h - 3, "text-anchor": "middle" },
         numberFormat.format(Math.round(b.value))),
     );
   });

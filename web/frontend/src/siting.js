@@ -72,8 +72,12 @@ export function siteRequest() {
   };
 }
 
-function scoreColor(score) {
-  return RAMP[Math.min(RAMP.length - 1, Math.floor((score ?? 0) * RAMP.length))];
+// the ramp spans the scores shown (the best few hundred are close together on the 0–1 scale)
+function scoreColors(features) {
+  const scores = features.map((f) => f.properties.score);
+  const lo = Math.min(...scores);
+  const span = Math.max(...scores) - lo || 1;
+  return (score) => RAMP[Math.min(RAMP.length - 1, Math.floor(((score - lo) / span) * RAMP.length))];
 }
 
 function column(name, prefix) {
@@ -100,6 +104,7 @@ function showContributions(properties) {
 
 function drawResult(candidates, sites, allocation) {
   drawn.clearLayers();
+  const scoreColor = scoreColors(candidates.features);
   const shapes = L.geoJSON(candidates, {
     style: (f) => ({ color: f.properties.chosen ? "#0d47a1" : "#7f2704", weight: f.properties.chosen ? 3 : 0.6,
       fillColor: scoreColor(f.properties.score), fillOpacity: 0.85 }),
@@ -121,7 +126,8 @@ function drawResult(candidates, sites, allocation) {
   setLegend(map, t("legend_siting"), [
     { color: "#1565c0", label: t("legend_new_site") }, { color: "#616161", label: t("legend_existing_site") },
     { color: RAMP[4], label: t("legend_high_score") }, { color: RAMP[1], label: t("legend_low_score") }]);
-  if (shapes.getLayers().length) map.fitBounds(shapes.getBounds(), { padding: [20, 20] });
+  const everything = L.featureGroup(drawn.getLayers());
+  if (everything.getLayers().length) map.fitBounds(everything.getBounds(), { padding: [20, 20] });
 }
 
 async function showResult(job) {
