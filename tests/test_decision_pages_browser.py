@@ -209,3 +209,16 @@ def test_phone_size_and_labels(browser, server, path):
         assert not phone.errors
     finally:
         phone.context.close()
+
+
+def test_english_switch_keeps_the_page(page):
+    page.goto("/sensors/")
+    with page.expect_navigation():
+        page.get_by_label("語言").select_option("en")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.url.endswith("/sensors/")
+    assert page.get_by_role("heading", name="Latest values").is_visible()
+    assert page.get_by_role("link", name="Facility siting").is_visible()
+    page.locator("#sensors tr").first.wait_for()
+    assert page.get_by_label("Quantity", exact=True).locator("option:checked").inner_text() == "PM2.5 (fine particles)"
+    shot(page, "decision-06-sensors-english")
