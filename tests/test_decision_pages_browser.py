@@ -170,8 +170,12 @@ def test_wifi_page_flags_chart_coverage_and_recommendation(page, celery_worker_p
     shot(page, "decision-03-wifi")
 
 
-def test_sensor_page_latest_values_series_alerts(page):
-    page.goto("/sensors/")
+def test_sensor_page_latest_values_series_alerts_and_placement(page, celery_worker_process):
+    page.goto("/")
+    page.wait_for_load_state("networkidle")  # the map's tiles, which would otherwise queue ahead of the page's requests
+    page.get_by_text("決策支援", exact=True).click()  # the viewer's menu leads to the pages
+    page.get_by_role("link", name="物聯網感測器").click()
+    page.wait_for_url("**/sensors/")
     rows = page.locator("#sensors tr")
     rows.first.wait_for()
     latest = api(page, "/api/v1/iot/sensors/latest/")["body"]["features"]
@@ -194,6 +198,18 @@ def test_sensor_page_latest_values_series_alerts(page):
     page.get_by_label("量測項目", exact=True).select_option("temperature_c")  # the map and table follow the quantity
     assert number(row.locator("td.value").inner_text()) == pytest.approx(
         sensor["properties"]["latest"]["temperature_c"]["value"], abs=0.01)
+
+    sign_in(page)  # placement reads the cadastre
+    page.get_by_label("新增數量 k").fill("2")
+    page.get_by_label("最小間距（公尺）").fill("400")
+    page.get_by_role("button", name="建議位置").click()
+    page.locator("#placement-result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    job = api(page, f"/api/v1/imports/{page.locator('#placement-result').get_attribute('data-job')}/")["body"]
+    a = job["counts"]["result"]["allocation"]
+    assert job["options"]["allocation"]["min_spacing"] == 400 and len(a["chosen"]) == 2
+    assert number(page.locator("#placement-covered").inner_text()) == pytest.approx(a["objective"], abs=0.01)
+    assert page.locator(".site-pin").count() == 2 and page.locator("#placement-gains li").count() == 2
+    shot(page, "decision-04-sensors-placement")
 
 
 @pytest.mark.parametrize("path", ["/siting/", "/wifi/", "/sensors/"])

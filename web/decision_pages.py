@@ -69,6 +69,7 @@ def wifi_page(request):
 @ensure_csrf_cookie
 def sensors_page(request):
     config = page_config(request, {
-        "iot_latest": reverse("iot-latest"), "iot_alerts": reverse("iot-alerts"), "iot_rejects": reverse("iot-rejects"),
+        "siting": reverse("analysis-siting"), "iot_latest": reverse("iot-latest"), "iot_alerts": reverse("iot-alerts"),
+        "iot_rejects": reverse("iot-rejects"),
         "iot_series": reverse("iot-series", args=["xidx"]).replace("xidx", "{id}")})
     return _render(request, "web/sensors.html", config)

@@ -58,4 +58,7 @@ def decision_strings() -> dict[str, str]:
         "low": _("低"),
         "high": _("高"),
         "alert_line": _("{at} {id} {quantity} {value}（門檻 {above}）"),
+        "placement_title": _("空氣品質感測器增設建議"),
+        "new_sensor": _("建議感測器 {n}"),
+        "placement_gain": _("第 {n} 處增加涵蓋 {gain}"),
     }

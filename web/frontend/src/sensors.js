@@ -1,11 +1,13 @@
 // 物聯網感測器 at /sensors/: each sensor's latest value of a quantity on the map (/iot/sensors/latest/), its
-// series as a chart (/iot/sensors/{id}/series/), the threshold alerts and how many readings were rejected.
+// series as a chart (/iot/sensors/{id}/series/), the threshold alerts, how many readings were rejected, and where
+// to add sensors (sensor-placement.js).
 import L from "./leaflet-global.js";
 import { numberFormat, t, url } from "./config.js";
 import { getJson } from "./api.js";
 import { lineChart } from "./chart.js";
 import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
+import { wirePlacement } from "./sensor-placement.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -99,4 +101,5 @@ async function load() {
 
 $("quantity").addEventListener("change", draw);
 load().catch((err) => { $("load-error").textContent = err.message; });
+wirePlacement(map);
 window.civgis = { map, page };
