@@ -25,3 +25,12 @@ export function lonLatBounds(features) {
   const points = features.filter((f) => f.geometry).map((f) => [f.geometry.coordinates[1], f.geometry.coordinates[0]]);
   return points.length ? L.latLngBounds(points) : null;
 }
+
+// a new site as the pages draw it: its pick order in a blue pin and, when it serves a radius, the circle it covers
+export function addNumberedSite(group, [lon, lat], n, title, radius = null) {
+  if (radius) {
+    L.circle([lat, lon], { radius, color: "#1565c0", weight: 1, fillOpacity: 0.06, interactive: false }).addTo(group);
+  }
+  L.marker([lat, lon], { title, keyboard: false,
+    icon: L.divIcon({ className: "site-pin", html: String(n), iconSize: [24, 24] }) }).addTo(group);
+}

@@ -6,6 +6,7 @@ import { numberFormat, t, url } from "./config.js";
 import { getJson } from "./api.js";
 import { runJob } from "./jobs.js";
 import { el } from "./panel.js";
+import { addNumberedSite } from "./pagemap.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,10 +37,8 @@ export function wirePlacement(map) {
       const sites = await getJson(`${url("features", { slug: job.layers.find((s) => s.endsWith("-sites")) })}?status=new`);
       drawn.clearLayers();
       for (const f of sites.features) {
-        const [lon, lat] = f.geometry.coordinates;
-        L.circle([lat, lon], { radius, color: "#1565c0", weight: 1, fillOpacity: 0.06, interactive: false }).addTo(drawn);
-        L.marker([lat, lon], { title: t("new_sensor", { n: f.properties.pick_order }), keyboard: false,
-          icon: L.divIcon({ className: "site-pin", html: String(f.properties.pick_order), iconSize: [24, 24] }) }).addTo(drawn);
+        const n = f.properties.pick_order;
+        addNumberedSite(drawn, f.geometry.coordinates, n, t("new_sensor", { n }), radius);
       }
       $("placement-covered").textContent = numberFormat.format(a.objective);
       $("placement-gains").replaceChildren(...a.marginal_gain.map((g, i) => el("li", {},

@@ -7,7 +7,7 @@ import { config, numberFormat, t, url } from "./config.js";
 import { getJson } from "./api.js";
 import { runJob } from "./jobs.js";
 import { barChart } from "./chart.js";
-import { createPageMap, setLegend } from "./pagemap.js";
+import { addNumberedSite, createPageMap, setLegend } from "./pagemap.js";
 import { createWizard } from "./wizard.js";
 import { el } from "./panel.js";
 
@@ -110,18 +110,18 @@ function drawResult(candidates, sites, allocation) {
       fillColor: scoreColor(f.properties.score), fillOpacity: 0.85 }),
     onEachFeature: (f, layer) => layer.on("click", () => showContributions(f.properties)),
   }).addTo(drawn);
+  const radius = allocation.model === "covering" ? allocation.radius : null;
   for (const f of sites.features) {
-    const [lon, lat] = f.geometry.coordinates;
-    const isNew = f.properties.status === "new";
-    if (allocation.model === "covering") {
-      L.circle([lat, lon], { radius: allocation.radius, color: isNew ? "#1565c0" : "#616161", weight: 1,
-        fillOpacity: 0.06, interactive: false }).addTo(drawn);
+    const n = f.properties.pick_order;
+    if (f.properties.status === "new") {
+      addNumberedSite(drawn, f.geometry.coordinates, n, t("site_new", { n }), radius);
+      continue;
     }
-    const marker = isNew
-      ? L.marker([lat, lon], { title: t("site_new", { n: f.properties.pick_order }), keyboard: false,
-        icon: L.divIcon({ className: "site-pin", html: String(f.properties.pick_order), iconSize: [24, 24] }) })
-      : L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#616161", fillOpacity: 1 });
-    marker.addTo(drawn);
+    const [lon, lat] = f.geometry.coordinates;
+    if (radius) {
+      L.circle([lat, lon], { radius, color: "#616161", weight: 1, fillOpacity: 0.06, interactive: false }).addTo(drawn);
+    }
+    L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#616161", fillOpacity: 1 }).addTo(drawn);
   }
   setLegend(map, t("legend_siting"), [
     { color: "#1565c0", label: t("legend_new_site") }, { color: "#616161", label: t("legend_existing_site") },

@@ -6,7 +6,7 @@ import { config, numberFormat, t, url } from "./config.js";
 import { getJson, postJson } from "./api.js";
 import { runJob } from "./jobs.js";
 import { lineChart } from "./chart.js";
-import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
+import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
 
 const $ = (id) => document.getElementById(id);
@@ -106,12 +106,8 @@ $("recommend-form").addEventListener("submit", async (e) => {
     const result = await getJson(`${url("features", { slug: job.layers[0] })}?limit=1000`);
     added.clearLayers();
     for (const f of result.features) {
-      const [lon, lat] = f.geometry.coordinates;
-      L.marker([lat, lon], { title: t("new_hotspot", { n: f.properties.pick_order }), keyboard: false,
-        icon: L.divIcon({ className: "site-pin", html: String(f.properties.pick_order), iconSize: [24, 24] }) })
-        .addTo(added);
-      L.circle([lat, lon], { radius: Number($("radius").value), color: "#1565c0", weight: 1, fillOpacity: 0.08,
-        interactive: false }).addTo(added);
+      const n = f.properties.pick_order;
+      addNumberedSite(added, f.geometry.coordinates, n, t("new_hotspot", { n }), Number($("radius").value));
     }
     $("recommend-result").dataset.job = String(job.id);
     $("recommend-result").hidden = false;
