@@ -19,6 +19,8 @@ const SHOWN_CANDIDATES = 300;
 const RAMP = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]; // score 0 → 1
 const drawn = L.layerGroup().addTo(map);
 const page = { job: null, candidates: [] };
+// scores and contributions are 0–1: three decimals tell the best candidates apart
+const scoreFormat = new Intl.NumberFormat(config.lang === "en" ? "en" : "zh-TW", { maximumFractionDigits: 3 });
 
 // weights: each slider tells its value beside it
 for (const name of FACTORS) {
@@ -89,14 +91,14 @@ function showContributions(properties) {
   const weights = page.job.counts.result.weights;
   const total = Object.values(weights).reduce((a, b) => a + b, 0);
   $("contrib-title").textContent = t("contrib_of", { rank: properties.rank ?? "—", fid: properties.source_fid,
-    score: numberFormat.format(properties.score ?? 0) });
+    score: scoreFormat.format(properties.score ?? 0) });
   $("contrib").replaceChildren(...Object.keys(weights).map((name) => {
     const part = properties[column(name, "contrib")] ?? 0;
     const share = weights[name] / total;
     return el("tr", { "data-factor": name },
       el("th", { scope: "row" }, t(`factor_${name}`)),
       el("td", {}, numberFormat.format(properties[column(name, "value")] ?? NaN)),
-      el("td", {}, numberFormat.format(part)),
+      el("td", {}, scoreFormat.format(part)),
       el("td", {}, el("meter", { min: "0", max: String(share), value: String(part), "aria-label": t(`factor_${name}`) })));
   }));
   $("contrib-box").hidden = false;
@@ -169,7 +171,7 @@ async function showResult(job) {
     el("td", {}, String(f.properties.rank)),
     el("td", {}, el("button", { type: "button", class: "link", onclick: () => showContributions(f.properties) },
       t("candidate_fid", { fid: f.properties.source_fid }))),
-    el("td", {}, numberFormat.format(f.properties.score)),
+    el("td", {}, scoreFormat.format(f.properties.score)),
     el("td", {}, f.properties.chosen ? t("chosen_mark", { n: f.properties.pick_order }) : ""))));
   drawResult(candidates, sites, { model: a.model, radius: page.radius });
   $("result").hidden = false;

@@ -118,7 +118,15 @@ $("recommend-form").addEventListener("submit", async (e) => {
   }
 });
 
-if (config.signed_in) {
-  loadUsage().catch((err) => { $("usage-error").textContent = err.message; });
+// signed out, the hotspots (a public layer) are still shown, uncoloured: their use is internal
+async function loadPlaces() {
+  const layer = await getJson(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`);
+  for (const f of layer.features) {
+    const [lon, lat] = f.geometry.coordinates;
+    L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: "#00897b", fillOpacity: 1 })
+      .bindTooltip(f.properties.name).addTo(spots);
+  }
 }
-window.civgis = { map, page };
+
+(config.signed_in ? loadUsage() : loadPlaces()).catch((err) => { $("usage-error").textContent = err.message; });
+window.civgis = { map, page, spots };
