@@ -1,10 +1,12 @@
 import contextlib
 import math
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,115 @@ def run_analysis_job(client, path: str, body: dict):
     job = analysis_jobs.run(resp.json()["id"])
     assert job.status == "succeeded", job.errors
     return job
+
+
+# Browser tests (test_viewer_browser.py, test_decision_pages_browser.py): gunicorn on the test database serving the
+# built bundle, Debian's Chromium driven by Playwright. A module using them defines `city` (its committed data)
+# and `facts` (what its pages should show, read before the browser starts).
+CHROMIUM = "/usr/bin/chromium"
+# WebGL (the 3D view) on a machine without a GPU: SwiftShader through ANGLE
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+BUNDLE = PROJECT_DIR / "web" / "static" / "web" / "dist" / "main.js"
+SHOTS = PROJECT_DIR / ".var" / "screenshots"
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+# the visible controls a screen reader could not name (no label, title, aria-label or text)
+UNNAMED_CONTROLS = """[...document.querySelectorAll('button, input, select, [role=application]')]
+    .filter(el => el.offsetParent !== null)
+    .filter(el => !(el.getAttribute('aria-label') || el.title || (el.labels && el.labels.length)
+                    || el.textContent.trim()))
+    .map(el => el.outerHTML.slice(0, 80))"""
+
+
+@pytest.fixture(scope="module")
+def server(city, django_db_blocker):
+    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static."""
+    from django.db import connection
+
+    if not BUNDLE.exists():
+        pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true")
+    log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the viewer's server did not start; see {log.name}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+        # the server's sessions end a moment after it exits; the test database is dropped after this module
+        with django_db_blocker.unblock(), connection.cursor() as cur:
+            for _ in range(50):
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            [db_name])
+                if cur.fetchone()[0] == 0:
+                    break
+                time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def browser(facts, server):
+    """Chromium for a module of browser tests; the module's `city` and `facts` fixtures come first (what the pages
+    should show is read from the database before Playwright's event loop runs in this thread)."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # Playwright's sync API keeps an event loop in this thread, which Django's guard takes for async code; the
+    # tests read nothing from the database while it runs (see `facts`), only pytest-django's per-test transaction
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+            connections.close_all()  # the ones Django opened while the loop ran (the test database is dropped later)
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def new_page(browser, server, viewport=DESKTOP, locale="zh-TW"):
+    context = browser.new_context(viewport=viewport, locale=locale, base_url=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return page
+
+
+@pytest.fixture
+def page(server, browser):
+    page = new_page(browser, server)
+    yield page
+    page.context.close()
+    assert not page.errors, f"script errors on the page: {page.errors}"
+
+
+def settle(page):
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+
+
+def shot(page, name: str):
+    page.wait_for_timeout(400)  # tiles fade in
+    page.screenshot(path=SHOTS / f"{name}.png")

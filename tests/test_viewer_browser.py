@@ -7,30 +7,17 @@ asserted).
 """
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, committed_demo_city, worker_database_url
+from conftest import CHROMIUM, PHONE, SHOTS, UNNAMED_CONTROLS, committed_demo_city, new_page, settle, shot
 from django.contrib.auth.models import User
-from django.db import connection, connections
+from django.db import connection
 from pyproj import Geod, Transformer
 
 from layers.models import Layer, Style
 
-CHROMIUM = "/usr/bin/chromium"
-# WebGL (the 3D view) on a machine without a GPU: SwiftShader through ANGLE
-CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
-BUNDLE = PROJECT_DIR / "web" / "static" / "web" / "dist" / "main.js"
-SHOTS = PROJECT_DIR / ".var" / "screenshots"
-DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "planner-pw-2026"
 GRS80 = Geod(ellps="GRS80")
 
@@ -59,6 +46,7 @@ def facts(city, django_db_blocker) -> dict:
             cur.execute(sql, params)
             return cur.fetchone()
 
+    (SHOTS / "performance.json").unlink(missing_ok=True)  # this run's figures only
     with django_db_blocker.unblock():
         lon, lat = one("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Transform(ST_SetSRID(ST_Centroid(ST_Extent(geom)"
                        "::geometry), 3826), 4326) c FROM layerdata.parcels) s")
@@ -79,99 +67,9 @@ def facts(city, django_db_blocker) -> dict:
         }
 
 
-@pytest.fixture(scope="module")
-def server(city, django_db_blocker):
-    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static."""
-    if not BUNDLE.exists():
-        pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true")
-    log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-"],
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/", timeout=5) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the viewer's server did not start; see {log.name}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
-        # the server's sessions end a moment after it exits; the test database is dropped after this module
-        with django_db_blocker.unblock(), connection.cursor() as cur:
-            for _ in range(50):
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                            [db_name])
-                if cur.fetchone()[0] == 0:
-                    break
-                time.sleep(0.1)
-
-
-@pytest.fixture(scope="module")
-def browser(facts, server):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / "performance.json").unlink(missing_ok=True)
-    # Playwright's sync API keeps an event loop in this thread, which Django's guard takes for async code; the
-    # tests read nothing from the database while it runs (see `facts`), only pytest-django's per-test transaction
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-            connections.close_all()  # the ones Django opened while the loop ran (the test database is dropped later)
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-
-
-def new_page(browser, server, viewport=DESKTOP, locale="zh-TW"):
-    context = browser.new_context(viewport=viewport, locale=locale, base_url=server)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
-
-
-@pytest.fixture
-def page(server, browser):
-    page = new_page(browser, server)
-    yield page
-    page.context.close()
-    assert not page.errors, f"script errors on the page: {page.errors}"
-
-
 def open_map(page):
     page.goto("/")
     page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
-
-
-def settle(page):
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(300)
-
-
-def shot(page, name: str):
-    page.wait_for_timeout(400)  # tiles fade in
-    page.screenshot(path=SHOTS / f"{name}.png")
 
 
 def record(**figures):
@@ -452,11 +350,7 @@ def test_phone_layout_and_keyboard_and_screen_reader_labels(server, browser):
     try:
         open_map(page)
         # every control has a name a screen reader can say
-        unnamed = page.evaluate("""[...document.querySelectorAll('button, input, select, [role=application]')]
-            .filter(el => el.offsetParent !== null)
-            .filter(el => !(el.getAttribute('aria-label') || el.title || (el.labels && el.labels.length)
-                            || el.textContent.trim()))
-            .map(el => el.outerHTML.slice(0, 80))""")
+        unnamed = page.evaluate(UNNAMED_CONTROLS)
         assert unnamed == []
         # the keyboard reaches the search box first and works the layer tree
         page.keyboard.press("Tab")

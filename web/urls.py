@@ -1,9 +1,13 @@
 from django.urls import path
 
+from .decision_pages import sensors_page, siting_page, wifi_page
 from .views import home, sign_in, sign_out
 
 urlpatterns = [
     path("", home, name="home"),
     path("sign-in/", sign_in, name="sign-in"),
     path("sign-out/", sign_out, name="sign-out"),
+    path("siting/", siting_page, name="siting-page"),
+    path("wifi/", wifi_page, name="wifi-page"),
+    path("sensors/", sensors_page, name="sensors-page"),
 ]

@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate, login, logout
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -12,18 +13,24 @@ def home(request):
                                                "sign_in_failed": request.session.pop("sign_in_failed", False)})
 
 
+def _back(request):
+    """Where the sign-in form came from (the map or a decision page), if it is one of ours."""
+    target = request.POST.get("next", "")
+    return target if url_has_allowed_host_and_scheme(target, {request.get_host()}) else "home"
+
+
 @require_POST
 def sign_in(request):
-    """Session sign-in from the viewer's dialog; back to the map, now showing the layers this user may see."""
+    """Session sign-in from a page's dialog; back to that page, now showing the layers this user may see."""
     user = authenticate(request, username=request.POST.get("username", ""), password=request.POST.get("password", ""))
     if user is None:
         request.session["sign_in_failed"] = _("帳號或密碼不正確")
     else:
         login(request, user)
-    return redirect("home")
+    return redirect(_back(request))
 
 
 @require_POST
 def sign_out(request):
     logout(request)
-    return redirect("home")
+    return redirect(_back(request))

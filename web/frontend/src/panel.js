@@ -5,7 +5,7 @@ import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
 
-function el(tag, attrs = {}, ...children) {
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);

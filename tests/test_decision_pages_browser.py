@@ -1,0 +1,242 @@
+"""The decision pages in a real browser (the same gunicorn + Debian Chromium set-up as the viewer's tests, on the
+size-1 demo city with its sensor feeds taken in): the siting wizard run to the end on a real Celery worker, the
+Wi-Fi hotspot page and the sensor page. Each test compares what the page shows with what the API answers.
+Screenshots go to .var/screenshots/ (decision-*.png)."""
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM, PHONE, UNNAMED_CONTROLS, committed_demo_city, new_page, shot
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from layers.models import ImportJob
+
+PASSWORD = "planner-pw-2026"
+JOB_TIMEOUT_MS = 120_000
+# the page's numbers: zh-TW grouping, at most two decimals
+NUMBER = re.compile(r"-?[\d,]+(?:\.\d+)?")
+FLAG_ZH = {"under-used": "低使用", "overloaded": "超載", "no usage records": "無使用紀錄"}
+
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason="Debian's chromium is not installed")]
+
+
+@pytest.fixture(scope="module")
+def city(django_db_setup, django_db_blocker):
+    from iot.models import Alert, Device, Latest, Observation, Quantity, RejectCount, Threshold
+
+    with committed_demo_city(django_db_blocker, seed=2026, size=1) as demo:
+        with django_db_blocker.unblock():
+            User.objects.create_user("planner", password=PASSWORD)
+            # a threshold this week's readings cross (the demo's own, 35.5 µg/m³, may not be reached in this city)
+            Threshold.objects.create(quantity=Quantity.objects.get(code="pm25"), device=None, above=20,
+                                     label="PM2.5 測試門檻")
+            call_command("demo_feeds")  # the sensors' week of readings, as `make demo` takes them in
+        yield demo
+        with django_db_blocker.unblock():
+            ImportJob.objects.filter(created_by__username="planner").delete()
+            User.objects.filter(username="planner").delete()
+            for model in (Alert, Latest, Observation, Threshold, Device, RejectCount):
+                model.objects.all().delete()
+
+
+@pytest.fixture(scope="module")
+def facts(city):
+    return {}  # these pages are checked against the API, read through the page's own session
+
+
+def number(text: str) -> float:
+    return float(NUMBER.search(text)[0].replace(",", ""))
+
+
+def api(page, path: str, body: dict | None = None):
+    """The API as the page's session sees it (a POST carries the CSRF token like the page's script)."""
+    return page.evaluate("""async ([path, body]) => {
+        const token = (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "";
+        const r = await fetch(path, body === null ? {} : {method: "POST", body: JSON.stringify(body),
+            headers: {"Content-Type": "application/json", "X-CSRFToken": token}});
+        return {status: r.status, body: await r.json()}; }""", [path, body])
+
+
+def sign_in(page):
+    page.get_by_role("button", name="登入").click()
+    dialog = page.locator("#sign-in-dialog")
+    dialog.get_by_label("帳號").fill("planner")
+    dialog.get_by_label("密碼").fill(PASSWORD)
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="登入").click()
+    page.wait_for_selector("#signed-in-as")
+
+
+def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, celery_worker_process):
+    page.goto("/siting/")
+    assert page.locator("html").get_attribute("lang") == "zh-hant"
+    sign_in(page)
+    assert page.url.endswith("/siting/")  # back on the wizard after signing in
+    page.get_by_label("場館類型").select_option("sports_centre")
+    assert page.get_by_label("住宅區").is_checked() and not page.get_by_label("工業區").is_checked()
+    page.get_by_role("button", name="下一步").click()
+    assert page.get_by_role("heading", name="2. 限制條件").is_visible()
+    assert page.get_by_label("排除淹水潛勢區內的宗地").is_checked()
+    page.get_by_label("最小宗地面積").fill("1500")
+    page.get_by_role("button", name="下一步").click()
+    page.get_by_label("服務範圍內人口", exact=True).focus()
+    page.keyboard.press("End")  # the weight sliders answer the keyboard
+    assert page.locator("#w-population-value").inner_text() == "5"
+    page.get_by_role("button", name="下一步").click()
+    assert page.get_by_label("需求圖層").input_value() == "villages"
+    assert page.get_by_label("需求數量欄位").input_value() == "population"
+    page.get_by_role("button", name="下一步").click()
+    k = 3
+    page.get_by_label("新設場址數 k").fill(str(k))
+    page.get_by_label("涵蓋半徑（公尺）").fill("1200")
+    shot(page, "decision-01-siting-wizard-allocation-step")
+    page.get_by_role("button", name="執行選址").click()
+    page.locator("#result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    assert "完成 100%" in page.locator("#job-message").inner_text()
+
+    job_id = page.locator("#result").get_attribute("data-job")
+    job = api(page, f"/api/v1/imports/{job_id}/")["body"]
+    a = job["counts"]["result"]["allocation"]
+    assert job["status"] == "succeeded" and a["model"] == "covering" and len(a["chosen"]) == k
+    assert page.locator("#chosen-count").inner_text() == str(k)
+    assert number(page.locator("#covered").inner_text()) == pytest.approx(a["objective"], abs=0.01)
+    assert number(page.locator("#uncovered").inner_text()) == pytest.approx(a["uncovered"], abs=0.01)
+    assert page.locator(".site-pin").count() == k  # the chosen sites, numbered on the map
+    gains = page.locator("#gains tr")
+    assert gains.count() == k + 1  # each site's gain and what one more would add
+    assert [number(gains.nth(i).locator("td").nth(2).inner_text()) for i in range(k)] == pytest.approx(
+        a["marginal_gain"], abs=0.01)
+    assert page.locator("#gain-chart svg rect.bar").count() == k + 1
+
+    first = page.locator("#top-candidates tr").first
+    assert first.locator("td").first.inner_text() == "1"
+    first.get_by_role("button").click()  # the best candidate: each factor's part of its score
+    contributions = page.locator("#contrib tr")
+    assert contributions.count() == 4
+    score = number(first.locator("td").nth(2).inner_text())
+    parts = [number(contributions.nth(i).locator("td").nth(1).inner_text()) for i in range(4)]
+    assert sum(parts) == pytest.approx(score, abs=0.003)  # each shown to three decimals
+    assert "服務範圍內人口" in page.locator("#contrib").inner_text()
+    for link, kind in (("報告（HTML 地圖）", "text/html"), ("候選地排名（CSV）", "text/csv")):
+        href = page.get_by_role("link", name=link).get_attribute("href")
+        assert href == f"/api/v1/analysis/siting/{job_id}/{'report.html' if kind == 'text/html' else 'candidates.csv'}"
+        response = page.request.get(href)
+        assert response.ok and response.headers["content-type"].startswith(kind)
+    page.wait_for_timeout(500)
+    shot(page, "decision-02-siting-result")
+
+
+def test_wifi_page_flags_chart_coverage_and_recommendation(page, celery_worker_process):
+    page.goto("/wifi/")
+    assert page.get_by_role("note").is_visible()  # signed out: told why the use is not shown …
+    places = api(page, "/api/v1/layers/wifi-hotspots/features/?limit=10000")["body"]["numberReturned"]
+    page.wait_for_function(f"civgis.spots.getLayers().length === {places}")  # … the hotspots are, uncoloured
+    sign_in(page)
+    rows = page.locator("#hotspots tr")
+    rows.first.wait_for()
+    usage = api(page, "/api/v1/analysis/wifi/usage/", {})["body"]["hotspots"]
+    assert rows.count() == len(usage)
+    shown = {r.get_attribute("data-hotspot"): r.locator("td.flag").inner_text().strip() for r in rows.all()}
+    expected = {h["id"]: next((FLAG_ZH[f] for f in ("overloaded", "under-used", "no usage records") if f in h["flags"]),
+                              "正常") for h in usage}
+    assert shown == expected
+    flagged = next(h for h in usage if h["flags"])
+    page.locator(f"#hotspots tr[data-hotspot='{flagged['id']}']").get_by_role("button").click()
+    series = api(page, "/api/v1/analysis/wifi/usage/", {"hotspot": flagged["id"]})["body"]["series"]
+    line = page.locator("#usage-chart svg polyline")
+    line.wait_for()
+    assert len(line.get_attribute("points").split()) == len(series)
+    assert page.locator("#chart-flags").inner_text() == expected[flagged["id"]]
+    assert flagged["name"] in page.locator("#chart-title").inner_text()
+
+    page.get_by_label("熱點半徑（公尺）").fill("150")
+    page.get_by_role("button", name="計算涵蓋").click()
+    page.locator("#coverage-result").wait_for(state="visible", timeout=30_000)
+    coverage = api(page, "/api/v1/analysis/wifi/coverage/", {"radius": 150})["body"]
+    assert number(page.locator("#covered-people").inner_text()) == pytest.approx(
+        coverage["total"]["covered_population"], abs=0.01)
+    assert page.locator("#gaps li").count() == min(10, len(coverage["gaps"])) > 0
+
+    page.get_by_label("增設數量 k").fill("2")
+    page.get_by_role("button", name="建議位置").click()
+    page.locator("#recommend-result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    job = api(page, f"/api/v1/imports/{page.locator('#recommend-result').get_attribute('data-job')}/")["body"]
+    assert job["options"] and job["options"]["allocation"]["k"] == 2
+    assert number(page.locator("#gain").inner_text()) == pytest.approx(job["counts"]["result"]["gain"], abs=0.01)
+    assert job["counts"]["result"]["gain"] > 0
+    assert page.locator(".site-pin").count() == 2
+    shot(page, "decision-03-wifi")
+
+
+def test_sensor_page_latest_values_series_alerts_and_placement(page, celery_worker_process):
+    page.goto("/")
+    page.wait_for_load_state("networkidle")  # the map's tiles, which would otherwise queue ahead of the page's requests
+    page.get_by_text("決策支援", exact=True).click()  # the viewer's menu leads to the pages
+    page.get_by_role("link", name="物聯網感測器").click()
+    page.wait_for_url("**/sensors/")
+    rows = page.locator("#sensors tr")
+    rows.first.wait_for()
+    latest = api(page, "/api/v1/iot/sensors/latest/")["body"]["features"]
+    assert rows.count() == len(latest)
+    sensor = next(f for f in latest if "pm25" in f["properties"]["latest"])
+    device = sensor["properties"]["device_id"]
+    row = page.locator(f"#sensors tr[data-sensor='{device}']")
+    assert number(row.locator("td.value").inner_text()) == pytest.approx(
+        sensor["properties"]["latest"]["pm25"]["value"], abs=0.01)
+    row.get_by_role("button").click()
+    series = api(page, f"/api/v1/iot/sensors/{device}/series/?quantity=pm25&bucket=hour")["body"]["points"]
+    line = page.locator("#series-chart svg polyline")
+    line.wait_for()
+    assert len(line.get_attribute("points").split()) == len(series) > 1
+    alerts = api(page, "/api/v1/iot/alerts/")["body"]["alerts"]
+    assert page.locator("#alerts li").count() == min(20, len(alerts)) > 0
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+    shot(page, "decision-04-sensors")
+
+    page.get_by_label("量測項目", exact=True).select_option("temperature_c")  # the map and table follow the quantity
+    assert number(row.locator("td.value").inner_text()) == pytest.approx(
+        sensor["properties"]["latest"]["temperature_c"]["value"], abs=0.01)
+
+    sign_in(page)  # placement reads the cadastre
+    page.get_by_label("新增數量 k").fill("2")
+    page.get_by_label("最小間距（公尺）").fill("400")
+    page.get_by_role("button", name="建議位置").click()
+    page.locator("#placement-result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    job = api(page, f"/api/v1/imports/{page.locator('#placement-result').get_attribute('data-job')}/")["body"]
+    a = job["counts"]["result"]["allocation"]
+    assert job["options"]["allocation"]["min_spacing"] == 400 and len(a["chosen"]) == 2
+    assert number(page.locator("#placement-covered").inner_text()) == pytest.approx(a["objective"], abs=0.01)
+    assert page.locator(".site-pin").count() == 2 and page.locator("#placement-gains li").count() == 2
+    shot(page, "decision-04-sensors-placement")
+
+
+@pytest.mark.parametrize("path", ["/siting/", "/wifi/", "/sensors/"])
+def test_phone_size_and_labels(browser, server, path):
+    phone = new_page(browser, server, viewport=PHONE)
+    try:
+        phone.goto(path)
+        phone.wait_for_load_state("networkidle")
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert phone.locator("#map").bounding_box()["height"] > 300
+        assert phone.evaluate(UNNAMED_CONTROLS) == []
+        shot(phone, f"decision-05-phone-{path.strip('/')}")
+        assert not phone.errors
+    finally:
+        phone.context.close()
+
+
+def test_english_switch_keeps_the_page(page):
+    page.goto("/sensors/")
+    with page.expect_navigation():
+        page.get_by_label("語言").select_option("en")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.url.endswith("/sensors/")
+    assert page.get_by_role("heading", name="Latest values").is_visible()
+    assert page.get_by_role("link", name="Facility siting").is_visible()
+    page.locator("#sensors tr").first.wait_for()
+    assert page.get_by_label("Quantity", exact=True).locator("option:checked").inner_text() == "PM2.5 (fine particles)"
+    shot(page, "decision-06-sensors-english")

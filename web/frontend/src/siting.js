@@ -1,0 +1,202 @@
+// 公有場館選址 at /siting/: a wizard that builds the siting job's request (facility kind and the existing ones,
+// constraints, factor weights, demand, allocation), runs the job with its progress, then shows the chosen sites
+// and ranked candidates on the map, covered demand, the marginal gain of each site and, for a candidate, what
+// each factor contributed to its score.
+import L from "./leaflet-global.js";
+import { config, numberFormat, t, url } from "./config.js";
+import { getJson } from "./api.js";
+import { runJob } from "./jobs.js";
+import { barChart } from "./chart.js";
+import { addNumberedSite, createPageMap, setLegend } from "./pagemap.js";
+import { createWizard } from "./wizard.js";
+import { el } from "./panel.js";
+
+const $ = (id) => document.getElementById(id);
+const map = createPageMap($("map"));
+const wizard = createWizard($("wizard"));
+const FACTORS = ["roads", "population", "existing", "land_value"];
+const SHOWN_CANDIDATES = 300;
+const RAMP = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]; // score 0 → 1
+const drawn = L.layerGroup().addTo(map);
+const page = { job: null, candidates: [] };
+// scores and contributions are 0–1: three decimals tell the best candidates apart
+const scoreFormat = new Intl.NumberFormat(config.lang === "en" ? "en" : "zh-TW", { maximumFractionDigits: 3 });
+
+// weights: each slider tells its value beside it
+for (const name of FACTORS) {
+  const slider = $(`w-${name}`);
+  const shown = () => { $(`w-${name}-value`).value = slider.value; };
+  slider.addEventListener("input", shown);
+  shown();
+}
+
+// demand: any vector layer, and one of its attributes as the count (villages' population by default)
+function fillAttributes() {
+  const layer = config.layers.find((l) => l.slug === $("demand-layer").value);
+  const names = layer ? layer.attributes : [];
+  $("demand-attribute").replaceChildren(...names.map((a) => el("option", { value: a.name,
+    selected: a.name === "population" }, `${a.label} (${a.name})`)));
+}
+$("demand-layer").replaceChildren(...config.layers.filter((l) => l.kind === "vector").map((l) => el("option",
+  { value: l.slug, selected: l.slug === "villages" }, config.lang === "en" && l.title_en ? l.title_en : l.title_zh)));
+$("demand-layer").addEventListener("change", fillAttributes);
+fillAttributes();
+
+function number(id) {
+  const text = $(id).value.trim();
+  return text === "" ? null : Number(text);
+}
+
+export function siteRequest() {
+  const kind = $("facility-kind").value;
+  const uses = [...document.querySelectorAll("input[name=land_use]:checked")].map((b) => b.value);
+  const demand = { layer: $("demand-layer").value, attribute: $("demand-attribute").value };
+  const existing = $("keep-existing").checked ? { layer: "facilities", filter: { kind } } : null;
+  const weight = Object.fromEntries(FACTORS.map((f) => [f, Number($(`w-${f}`).value)]));
+  const factors = [
+    { name: "roads", kind: "distance", layer: "roads", prefer: "near" },
+    { name: "population", kind: "population", ...demand, radius: number("population-radius") },
+    { name: "existing", kind: "distance", layer: "facilities", filter: { kind }, prefer: "far" },
+    { name: "land_value", kind: "attribute", attribute: "land_value", prefer: "low" },
+  ].map((f) => ({ ...f, weight: weight[f.name] })).filter((f) => f.weight > 0);
+  const model = document.querySelector("input[name=model]:checked").value;
+  const allocation = { model, k: number("k"), pool: number("pool"), demand };
+  if (model === "covering") allocation.radius = number("radius");
+  if (existing) allocation.existing = existing;
+  if (document.querySelector("input[name=distance]:checked").value === "roads") allocation.network = "roads";
+  const constraints = { exclude_layers: $("exclude-flood").checked ? ["flood-zones"] : [],
+    min_area_m2: number("min-area") };
+  if (number("max-slope") !== null) constraints.max_slope_deg = number("max-slope");
+  return {
+    title: `${$("facility-kind").selectedOptions[0].textContent.trim()} ${t("siting_title")}`,
+    candidates: { layer: "parcels", ...(uses.length ? { filter: { land_use_code__in: uses.join(",") } } : {}) },
+    constraints, factors, allocation,
+  };
+}
+
+// the ramp spans the scores shown (the best few hundred are close together on the 0–1 scale)
+function scoreColors(features) {
+  const scores = features.map((f) => f.properties.score);
+  const lo = Math.min(...scores);
+  const span = Math.max(...scores) - lo || 1;
+  return (score) => RAMP[Math.min(RAMP.length - 1, Math.floor(((score - lo) / span) * RAMP.length))];
+}
+
+function column(name, prefix) {
+  return `${prefix}_${name.toLowerCase().replace(/[^0-9a-z]+/g, "_").replace(/^_|_$/g, "")}`;
+}
+
+// what each factor added to one candidate's score (the weighted, normalised value), with its raw value
+function showContributions(properties) {
+  const weights = page.job.counts.result.weights;
+  const total = Object.values(weights).reduce((a, b) => a + b, 0);
+  $("contrib-title").textContent = t("contrib_of", { rank: properties.rank ?? "—", fid: properties.source_fid,
+    score: scoreFormat.format(properties.score ?? 0) });
+  $("contrib").replaceChildren(...Object.keys(weights).map((name) => {
+    const part = properties[column(name, "contrib")] ?? 0;
+    const share = weights[name] / total;
+    return el("tr", { "data-factor": name },
+      el("th", { scope: "row" }, t(`factor_${name}`)),
+      el("td", {}, numberFormat.format(properties[column(name, "value")] ?? NaN)),
+      el("td", {}, scoreFormat.format(part)),
+      el("td", {}, el("meter", { min: "0", max: String(share), value: String(part), "aria-label": t(`factor_${name}`) })));
+  }));
+  $("contrib-box").hidden = false;
+}
+
+function drawResult(candidates, sites, allocation) {
+  drawn.clearLayers();
+  const scoreColor = scoreColors(candidates.features);
+  const shapes = L.geoJSON(candidates, {
+    style: (f) => ({ color: f.properties.chosen ? "#0d47a1" : "#7f2704", weight: f.properties.chosen ? 3 : 0.6,
+      fillColor: scoreColor(f.properties.score), fillOpacity: 0.85 }),
+    onEachFeature: (f, layer) => layer.on("click", () => showContributions(f.properties)),
+  }).addTo(drawn);
+  const radius = allocation.model === "covering" ? allocation.radius : null;
+  for (const f of sites.features) {
+    const n = f.properties.pick_order;
+    if (f.properties.status === "new") {
+      addNumberedSite(drawn, f.geometry.coordinates, n, t("site_new", { n }), radius);
+      continue;
+    }
+    const [lon, lat] = f.geometry.coordinates;
+    if (radius) {
+      L.circle([lat, lon], { radius, color: "#616161", weight: 1, fillOpacity: 0.06, interactive: false }).addTo(drawn);
+    }
+    L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#616161", fillOpacity: 1 }).addTo(drawn);
+  }
+  setLegend(map, t("legend_siting"), [
+    { color: "#1565c0", label: t("legend_new_site") }, { color: "#616161", label: t("legend_existing_site") },
+    { color: RAMP[4], label: t("legend_high_score") }, { color: RAMP[1], label: t("legend_low_score") }]);
+  const everything = L.featureGroup(drawn.getLayers());
+  if (everything.getLayers().length) map.fitBounds(everything.getBounds(), { padding: [20, 20] });
+}
+
+async function showResult(job) {
+  page.job = job;
+  const result = job.counts.result;
+  const a = result.allocation;
+  const ranked = job.layers.find((s) => !s.endsWith("-sites"));
+  const sitesLayer = job.layers.find((s) => s.endsWith("-sites"));
+  const covering = a.model === "covering";
+  $("chosen-count").textContent = String(a.chosen.length);
+  $("covered-label").textContent = t(covering ? "covered_demand" : "total_distance");
+  $("covered").textContent = numberFormat.format(a.objective);
+  $("covered").dataset.value = String(a.objective);
+  $("uncovered").textContent = covering ? numberFormat.format(a.uncovered) : "—";
+  $("demand-total").textContent = numberFormat.format(a.demand_total);
+  $("covered-share").textContent = covering ? `${numberFormat.format((100 * a.objective) / a.demand_total)}%` : "—";
+  $("solver").textContent = a.status === "optimal" ? t("proven_optimal")
+    : a.gap !== null && a.gap !== undefined ? t("proven_gap", { gap: numberFormat.format(100 * a.gap) }) : a.method;
+  $("feasible").textContent = t("feasible_of", { feasible: numberFormat.format(result.feasible),
+    all: numberFormat.format(result.candidates) });
+  $("excluded").replaceChildren(...Object.entries(result.excluded).map(([reason, n]) =>
+    el("li", {}, `${reason}: ${numberFormat.format(n)}`)));
+  let cumulative = 0;
+  $("gains").replaceChildren(...a.marginal_gain.map((g, i) => {
+    cumulative += g;
+    return el("tr", {}, el("td", {}, String(i + 1)), el("td", {}, String(a.chosen[i])),
+      el("td", {}, numberFormat.format(g)), el("td", {}, numberFormat.format(cumulative)));
+  }), el("tr", { class: "next" }, el("td", {}, "+1"), el("td", {}, "—"), el("td", {}, numberFormat.format(a.next_gain)),
+    el("td", {}, "")));
+  barChart($("gain-chart"), [...a.marginal_gain.map((g, i) => ({ label: `#${i + 1}`, value: g })),
+    { label: "+1", value: a.next_gain }], t("gain_chart"));
+  $("report-html").href = url("siting_report", { id: job.id, name: "report.html" });
+  $("report-csv").href = url("siting_report", { id: job.id, name: "candidates.csv" });
+  const [candidates, sites] = await Promise.all([
+    getJson(`${url("features", { slug: ranked })}?rank__lte=${SHOWN_CANDIDATES}&sort=rank&limit=${SHOWN_CANDIDATES}`),
+    getJson(`${url("features", { slug: sitesLayer })}?limit=1000`)]);
+  page.candidates = candidates.features;
+  $("top-candidates").replaceChildren(...candidates.features.slice(0, 10).map((f) => el("tr", {},
+    el("td", {}, String(f.properties.rank)),
+    el("td", {}, el("button", { type: "button", class: "link", onclick: () => showContributions(f.properties) },
+      t("candidate_fid", { fid: f.properties.source_fid }))),
+    el("td", {}, scoreFormat.format(f.properties.score)),
+    el("td", {}, f.properties.chosen ? t("chosen_mark", { n: f.properties.pick_order }) : ""))));
+  drawResult(candidates, sites, { model: a.model, radius: page.radius });
+  $("result").hidden = false;
+  $("result").dataset.job = String(job.id);
+}
+
+$("siting-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = siteRequest();
+  $("run-error").textContent = "";
+  wizard.show(5);
+  if (!body.factors.length) {
+    $("run-error").textContent = t("no_factor");
+    return;
+  }
+  page.radius = body.allocation.radius;
+  $("run").disabled = true;
+  $("result").hidden = true;
+  try {
+    await showResult(await runJob(url("siting"), body, $("job-progress"), $("job-message")));
+  } catch (err) {
+    $("run-error").textContent = err.message;
+  } finally {
+    $("run").disabled = false;
+  }
+});
+
+window.civgis = { map, siteRequest, page };

@@ -1,0 +1,132 @@
+// 免費無線上網熱點 at /wifi/: the hotspots coloured by their use flag (/wifi/usage/), a hotspot's daily sessions as
+// a chart, coverage and the gaps ranked by people out of reach (/wifi/coverage/), and where k new hotspots would
+// reach the most people (/wifi/recommend/, a job) with the expected gain.
+import L from "./leaflet-global.js";
+import { config, numberFormat, t, url } from "./config.js";
+import { getJson, postJson } from "./api.js";
+import { runJob } from "./jobs.js";
+import { lineChart } from "./chart.js";
+import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
+import { el } from "./panel.js";
+
+const $ = (id) => document.getElementById(id);
+const map = createPageMap($("map"));
+const FLAG_COLORS = { "under-used": "#1e88e5", normal: "#43a047", overloaded: "#e53935", "no usage records": "#9e9e9e" };
+const spots = L.layerGroup().addTo(map);
+const gapsDrawn = L.layerGroup().addTo(map);
+const added = L.layerGroup().addTo(map);
+const page = { usage: null, markers: {} };
+
+// one flag per hotspot for its colour: overloaded wins over under-used (both can hold on different days)
+export function flagOf(hotspot) {
+  for (const flag of ["overloaded", "under-used", "no usage records"]) if (hotspot.flags.includes(flag)) return flag;
+  return "normal";
+}
+
+async function showSeries(id) {
+  const hotspot = page.usage.hotspots.find((h) => h.id === id);
+  $("chart-title").textContent = t("usage_of", { name: hotspot.name, id });
+  $("chart-flags").textContent = t(`flag_${flagOf(hotspot)}`);
+  $("chart-stats").textContent = t("usage_stats", { sessions: numberFormat.format(hotspot.mean_sessions),
+    traffic: numberFormat.format(hotspot.mean_traffic_mb), capacity: numberFormat.format(100 * hotspot.days_at_capacity_share) });
+  $("usage-chart").textContent = t("loading");
+  $("chart-box").hidden = false;
+  $("chart-box").dataset.hotspot = id;
+  const body = await postJson(url("wifi_usage"), { hotspot: id });
+  lineChart($("usage-chart"), body.series.map((p) => ({ x: new Date(p.day), y: p.sessions })), t("sessions_per_day"));
+  const marker = page.markers[id];
+  if (marker) marker.openTooltip();
+}
+
+async function loadUsage() {
+  const [usage, layer] = await Promise.all([postJson(url("wifi_usage"), {}),
+    getJson(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`)]);
+  page.usage = usage;
+  const where = Object.fromEntries(layer.features.map((f) => [String(f.properties.hotspot_id), f]));
+  spots.clearLayers();
+  for (const h of usage.hotspots) {
+    const feature = where[h.id];
+    if (!feature) continue;
+    const [lon, lat] = feature.geometry.coordinates;
+    const flag = flagOf(h);
+    page.markers[h.id] = L.circleMarker([lat, lon], { radius: 7, color: "#fff", weight: 1.5, fillColor: FLAG_COLORS[flag],
+      fillOpacity: 1 }).bindTooltip(`${h.name}｜${t(`flag_${flag}`)}`).on("click", () => showSeries(h.id)).addTo(spots);
+  }
+  setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
+  const counts = {};
+  for (const h of usage.hotspots) counts[flagOf(h)] = (counts[flagOf(h)] || 0) + 1;
+  $("flag-summary").textContent = Object.keys(FLAG_COLORS).map((f) => `${t(`flag_${f}`)} ${counts[f] || 0}`).join("、");
+  $("usage-rules").textContent = `${usage.rules["under-used"]}; ${usage.rules.overloaded}`;
+  $("hotspots").replaceChildren(...usage.hotspots.map((h) => el("tr", { "data-hotspot": h.id },
+    el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSeries(h.id) }, h.name)),
+    el("td", {}, numberFormat.format(h.mean_sessions)),
+    el("td", { class: "flag" }, el("span", { class: "dot", style: `--dot:${FLAG_COLORS[flagOf(h)]}`, "aria-hidden": "true" }),
+      t(`flag_${flagOf(h)}`)))));
+  const bounds = lonLatBounds(layer.features);
+  if (bounds) map.fitBounds(bounds, { padding: [30, 30] });
+}
+
+$("coverage-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("coverage-error").textContent = "";
+  $("coverage-result").hidden = true;
+  try {
+    const body = await postJson(url("wifi_coverage"), { radius: Number($("radius").value) });
+    const total = body.total;
+    $("covered-people").textContent = numberFormat.format(total.covered_population);
+    $("all-people").textContent = numberFormat.format(total.population);
+    $("covered-share").textContent = `${numberFormat.format(100 * total.covered_share)}%`;
+    $("covered-area").textContent = numberFormat.format(total.covered_area_m2 / 1e6);
+    gapsDrawn.clearLayers();
+    const top = body.gaps.slice(0, 10);
+    L.geoJSON({ type: "FeatureCollection", features: top.map((g) => ({ type: "Feature", geometry: g.geometry,
+      properties: g })) }, { style: { color: "#6a1b9a", weight: 1.5, fillColor: "#ce93d8", fillOpacity: 0.5 },
+    onEachFeature: (f, layer) => layer.bindTooltip(t("gap_tip", { rank: f.properties.rank,
+      people: numberFormat.format(f.properties.population) })) }).addTo(gapsDrawn);
+    $("gaps").replaceChildren(...top.map((g) => el("li", {}, t("gap_tip", { rank: g.rank, people: numberFormat.format(g.population) }))));
+    $("coverage-result").hidden = false;
+  } catch (err) {
+    $("coverage-error").textContent = err.message;
+  }
+});
+
+$("recommend-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("recommend-error").textContent = "";
+  $("recommend-result").hidden = true;
+  $("recommend").disabled = true;
+  try {
+    const job = await runJob(url("wifi_recommend"), { k: Number($("rec-k").value), radius: Number($("radius").value),
+      relocate_underused: $("relocate").checked }, $("rec-progress"), $("rec-message"));
+    const r = job.counts.result;
+    $("before").textContent = numberFormat.format(r.before);
+    $("after").textContent = numberFormat.format(r.after);
+    $("gain").textContent = numberFormat.format(r.gain);
+    $("moved").textContent = r.moved.length ? r.moved.join("、") : t("none");
+    const result = await getJson(`${url("features", { slug: job.layers[0] })}?limit=1000`);
+    added.clearLayers();
+    for (const f of result.features) {
+      const n = f.properties.pick_order;
+      addNumberedSite(added, f.geometry.coordinates, n, t("new_hotspot", { n }), Number($("radius").value));
+    }
+    $("recommend-result").dataset.job = String(job.id);
+    $("recommend-result").hidden = false;
+  } catch (err) {
+    $("recommend-error").textContent = err.message;
+  } finally {
+    $("recommend").disabled = false;
+  }
+});
+
+// signed out, the hotspots (a public layer) are still shown, uncoloured: their use is internal
+async function loadPlaces() {
+  const layer = await getJson(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`);
+  for (const f of layer.features) {
+    const [lon, lat] = f.geometry.coordinates;
+    L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: "#00897b", fillOpacity: 1 })
+      .bindTooltip(f.properties.name).addTo(spots);
+  }
+}
+
+(config.signed_in ? loadUsage() : loadPlaces()).catch((err) => { $("usage-error").textContent = err.message; });
+window.civgis = { map, page, spots };
