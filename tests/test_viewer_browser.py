@@ -8,6 +8,7 @@ asserted).
 
 import json
 import re
+import urllib.request
 from pathlib import Path
 
 import pytest
