@@ -11,7 +11,7 @@ const FORMATS = ["geojson", "csv", "gpkg", "shp", "html"];
 
 function downloads() {
   const vector = state.active.filter((slug) => layersBySlug[slug]?.kind === "vector");
-  if (!vector.length) return [el("p", { class: "hint" }, t("export_no_layers"))];
+  if (!vector.length) return [el("li", { class: "hint" }, t("export_no_layers"))];
   return vector.map((slug) => el("li", {}, el("span", {}, layerTitle(layersBySlug[slug])), " ",
     FORMATS.map((format) => el("a", { href: `${url("download", { slug })}?format=${format}`, download: "",
       "aria-label": t("export_download_named", { layer: layerTitle(layersBySlug[slug]), format: t(`format_${format}`) }) },
