@@ -45,6 +45,7 @@ def tool_strings() -> dict[str, str]:
         "buffer_count": _("筆數"),
         "buffer_weighted": _("面積加權估計"),
         "buffer_sums": _("屬性合計"),
+        "buffer_figures": _("統計"),
         "csv_export": _("匯出 CSV"),
         "overlay_a": _("輸入圖層 (A)"),
         "overlay_b": _("套疊圖層 (B)"),

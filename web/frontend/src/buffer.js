@@ -25,19 +25,22 @@ export function summaryRows(report, layersBySlug) {
   }));
 }
 
-function figures(pairs) {
-  return pairs.length ? el("ul", { class: "figures" }, pairs.map(([name, value]) =>
-    el("li", {}, `${name} `, el("data", { value: String(value) }, numberFormat.format(value))))) : "—";
+function figures(pairs, kind) {
+  return el("ul", { class: `figures ${kind}` }, pairs.map(([name, value]) =>
+    el("li", {}, `${name} `, el("data", { value: String(value) }, numberFormat.format(value)))));
 }
 
+// area layers show their area-weighted estimates (a village's whole population would overstate a zone); other
+// layers the sums of their numeric attributes. The CSV holds both.
 function table(rows) {
-  const head = ["buffer_distance", "buffer_zone_area", "buffer_layer", "buffer_count", "buffer_weighted", "buffer_sums"];
-  return el("table", { class: "results", "aria-label": t("buffer_table") },
+  const head = ["buffer_distance", "buffer_zone_area", "buffer_layer", "buffer_count", "buffer_figures"];
+  return el("div", { class: "table-scroll" }, el("table", { class: "results", "aria-label": t("buffer_table") },
     el("thead", {}, el("tr", {}, head.map((key) => el("th", { scope: "col" }, t(key))))),
     el("tbody", {}, rows.map((r) => el("tr", {},
       el("td", {}, numberFormat.format(r.distance)), el("td", {}, numberFormat.format(r.area_ha)),
       el("th", { scope: "row" }, r.layer), el("td", {}, numberFormat.format(r.count)),
-      el("td", {}, figures(r.weighted)), el("td", {}, figures(r.sums))))));
+      el("td", {}, r.weighted.length ? [el("span", { class: "hint" }, t("buffer_weighted")), figures(r.weighted, "weighted")]
+        : r.sums.length ? [el("span", { class: "hint" }, t("buffer_sums")), figures(r.sums, "sums")] : "—"))))));
 }
 
 function csv(rows) {

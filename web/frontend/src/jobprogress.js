@@ -1,6 +1,6 @@
 // A job's progress as a person sees it: a progress bar (upload, then the job's own percentage), its state in words,
 // the import report (counts, messages) and its errors with the file, row and field they name.
-import { numberFormat, t } from "./config.js";
+import { layersBySlug, layerTitle, numberFormat, t } from "./config.js";
 import { el } from "./panel.js";
 
 function problem(error) {
@@ -35,7 +35,8 @@ export function jobProgress(name) {
       const features = job.counts?.features || {};
       if (job.status === "succeeded") {
         parts.push(el("p", {}, Object.entries(features).map(([slug, n]) =>
-          t("job_loaded", { layer: slug, n: numberFormat.format(n) })).join("；") || t("job_done")));
+          t("job_loaded", { layer: layersBySlug[slug] ? layerTitle(layersBySlug[slug]) : slug,
+            n: numberFormat.format(n) })).join("；") || t("job_done")));
       }
       if (job.messages?.length && job.status === "succeeded") {
         parts.push(el("details", {}, el("summary", {}, t("job_messages", { n: job.messages.length })),

@@ -29,7 +29,10 @@ export async function followResultJob(job, list, title) {
   const progress = jobProgress(title);
   list.replaceChildren(progress.node);
   const done = await pollJob(job.id, progress.update);
-  if (done.status === "succeeded") await showNewLayer(done.options.slug);
+  if (done.status === "succeeded") {
+    await showNewLayer(done.options.slug);
+    progress.update(done); // now with the new layer's title
+  }
   return done;
 }
 
@@ -77,5 +80,5 @@ export function createOverlayTool() {
     return form;
   }
 
-  return { id: "overlay", title: "tool_overlay", glyph: "⧉", render: () => (node ||= build()) };
+  return { id: "overlay", title: "tool_overlay", glyph: "▣", render: () => (node ||= build()) };
 }

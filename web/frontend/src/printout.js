@@ -49,5 +49,5 @@ export function createPrintTool(live) {
       status, el("h3", {}, t("export_data")), files);
   }
 
-  return { id: "print", title: "tool_print", glyph: "⎙", render: () => (node ||= build()) };
+  return { id: "print", title: "tool_print", glyph: "▤", render: () => (node ||= build()) };
 }

@@ -48,7 +48,10 @@ async function uploadOne(files, list) {
     const shown = i === 0 ? progress : jobProgress(job.source_name);
     if (i > 0) list.append(shown.node);
     const done = await pollJob(job.id, shown.update);
-    if (done.status === "succeeded") for (const slug of done.layers) await showNewLayer(slug);
+    if (done.status === "succeeded") {
+      for (const slug of done.layers) await showNewLayer(slug);
+      shown.update(done); // now with the new layers' titles
+    }
   }));
 }
 
