@@ -1,5 +1,6 @@
 // Drawing a point, line or polygon on the 2D map with plain Leaflet events (click the vertices, double-click or
 // Enter to finish, Esc to cancel), or picking a feature of a switched-on layer: what the analysis tools start from.
+// From the keyboard: pan with the arrows, Space puts a vertex (or the point) at the crosshair in the map's centre.
 import L from "./leaflet-global.js";
 import { topFeatureAt } from "./map2d.js";
 
@@ -9,6 +10,8 @@ export const isDrawing = () => busy;
 
 // One interaction at a time; resolves with what was drawn or picked, or null when cancelled.
 function interact(map, onClick, onFinish) {
+  // tools draw on the 2D map: from the 3D view, go back to it first
+  if (document.body.classList.contains("view-3d")) document.getElementById("view-toggle").click();
   return new Promise((resolve) => {
     busy = true;
     document.body.classList.add("drawing");
@@ -33,7 +36,10 @@ function interact(map, onClick, onFinish) {
       end(onFinish());
     }
     function key(e) {
-      if (e.key === "Escape") {
+      if (e.key === " " && document.activeElement === map.getContainer()) {
+        e.preventDefault();
+        click({ latlng: map.getCenter() });
+      } else if (e.key === "Escape") {
         e.stopPropagation();
         end(null);
       } else if (e.key === "Enter" && onFinish) {
