@@ -142,7 +142,13 @@ def test_road_widening_colours_the_parcels_taken_and_shows_the_totals(facts, pag
     tool = open_tool(page, "道路拓寬")
     assert checkbox(page, "道路中心線").is_checked()  # roads are picked from this layer
     tool.get_by_role("button", name="畫線").click()
-    click_map(page, (600, 250), (950, 560))
+    # from the keyboard: a vertex at the crosshair, pan with the arrows, another vertex, Enter
+    page.focus("#map")
+    page.keyboard.press("Space")
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown", "ArrowRight", "ArrowDown"):
+        page.keyboard.press(key)
+        page.wait_for_function("!civgis.map._panAnim || !civgis.map._panAnim._inProgress")
+    page.keyboard.press("Space")
     page.keyboard.press("Enter")
     tool.get_by_text("已選：繪製的線").wait_for()
     tool.get_by_label("拓寬後路寬（公尺）").fill("24")
@@ -150,6 +156,7 @@ def test_road_widening_colours_the_parcels_taken_and_shows_the_totals(facts, pag
         tool.get_by_role("button", name="計算影響範圍").click()
     totals = answer.value.json()["totals"]
     assert totals["parcels"] > 0 and totals["corridor_width_m"] == 24
+    assert 300 < totals["centre_line_m"] < 700  # five keyboard pans of 80 px at zoom 17 (~1.2 m a pixel)
     tool.get_by_text(f"受影響宗地 {totals['parcels']} 筆").wait_for()
     shown = {key: number(tool.locator(f"[data-total={key}]").inner_text()) for key in
              ("widening_parcels", "widening_area_m2", "widening_area_ping", "widening_buildings")}

@@ -7,6 +7,7 @@ import { el } from "./panel.js";
 import { postJSON, saveBlob } from "./api.js";
 import { subjectPicker, subjectRequest } from "./subject.js";
 import { toCsv } from "./csv.js";
+import { fitBesidePanel } from "./workbar.js";
 
 const RING_COLORS = ["#c2185b", "#ef6c00", "#2e7d32", "#1565c0", "#6a1b9a"];
 const DEFAULT_SUMMARISED = ["villages", "facilities"];
@@ -102,7 +103,7 @@ export function createBufferTool(map, layersBySlug) {
       L.geoJSON(zone.ring, { style: { color, weight: 2, fillColor: color, fillOpacity: 0.15 }, interactive: false })
         .addTo(rings);
     });
-    map.fitBounds(rings.getBounds(), { padding: [20, 20] });
+    fitBesidePanel(map, rings.getBounds());
   }
 
   return { id: "buffer", title: "tool_buffer", glyph: "◎", render: () => (node ||= build()) };

@@ -8,6 +8,7 @@ import { postJSON } from "./api.js";
 import { subjectPicker } from "./subject.js";
 import { followResultJob } from "./overlay.js";
 import { setActive, state } from "./state.js";
+import { fitBesidePanel } from "./workbar.js";
 
 const ROADS = "roads";
 // share of the parcel taken (%) → colour, light to dark
@@ -49,7 +50,7 @@ export function createWideningTool(map) {
       section: f.properties.section ?? "", number: f.properties.parcel_no ?? f.properties.parcel_fid,
       pct: numberFormat.format(f.properties.affected_pct), m2: numberFormat.format(f.properties.affected_m2) })) })
       .addTo(parcels);
-    if (report.features.length) map.fitBounds(parcels.getBounds(), { padding: [30, 30], maxZoom: 18 });
+    if (report.features.length) fitBesidePanel(map, parcels.getBounds());
   }
 
   function build() {

@@ -43,3 +43,13 @@ export function createWorkbar(bar, panel, tools) {
   });
   return { close, get open() { return open?.tool.id ?? null; } };
 }
+
+// Fit the map to a result without putting it under the open tool's panel
+export function fitBesidePanel(map, bounds, maxZoom = 18) {
+  const panel = document.getElementById("tool-panel");
+  const mapBox = map.getContainer().getBoundingClientRect();
+  const covered = panel.hidden ? 0 : Math.max(0, panel.getBoundingClientRect().right - mapBox.left);
+  // on a phone the panel covers the map's width: fit to the whole map instead
+  const left = covered < mapBox.width * 0.6 ? covered + 20 : 20;
+  map.fitBounds(bounds, { paddingTopLeft: [left, 20], paddingBottomRight: [20, 20], maxZoom });
+}
