@@ -312,18 +312,20 @@ def test_print_the_view_as_a_one_page_pdf_with_its_title(published, facts, page,
     shot(page, "16-tool-print")
 
 
-def test_tools_on_a_phone(server, browser):
-    phone = new_page(browser, server, viewport=PHONE)
+def test_tools_on_a_phone_in_english(server, browser):
+    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
     try:
         open_map(phone)
-        phone.locator("#workbar").get_by_role("button", name="環域分析").click()
-        assert phone.locator("#tool-panel").is_visible()
+        phone.locator("#workbar").get_by_role("button", name="Buffer").click()
+        panel = phone.locator("#tool-panel")
+        assert panel.get_by_role("heading", name="Buffer").is_visible()
+        assert panel.get_by_label("Distances (m, separated by commas)").is_visible()
         assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
-        panel = phone.locator("#tool-panel").bounding_box()
-        assert panel["x"] >= 0 and panel["x"] + panel["width"] <= PHONE["width"]
-        shot(phone, "17-phone-buffer-tool")
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "17-phone-buffer-tool-english")
         phone.keyboard.press("Escape")
-        assert not phone.locator("#tool-panel").is_visible()
+        assert not panel.is_visible()
         assert not phone.errors
     finally:
         phone.context.close()
