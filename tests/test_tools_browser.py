@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 from test_viewer_browser import (  # noqa: F401 - fixtures, requested by name
+    DESKTOP,
     PHONE,
     TO_LONLAT,
     browser,
@@ -20,7 +21,6 @@ from test_viewer_browser import (  # noqa: F401 - fixtures, requested by name
     go_to,
     new_page,
     open_map,
-    page,
     server,
     settle,
     shot,
@@ -37,6 +37,31 @@ def published(city, django_db_blocker):
 
     with django_db_blocker.unblock():
         publishing.publish_all()
+
+
+@pytest.fixture(scope="module")
+def session(browser, server):
+    """One browser context for the module's desktop tests: its pages share the tile cache (each test opening the
+    whole city afresh was most of the time) and, once signed in, the session."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-TW", base_url=server)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(session):
+    page = session.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    page.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def signed_in(page):
+    if page.locator("#signed-in-as").count() == 0:
+        sign_in(page)
 
 
 def number(text: str) -> float:
@@ -107,7 +132,7 @@ def test_buffer_of_a_drawn_point_shows_the_api_figures_and_exports_csv(facts, pa
 
 def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_worker_process, page):
     open_map(page)
-    sign_in(page)
+    signed_in(page)
     tool = open_tool(page, "圖層套疊")
     tool.get_by_label("輸入圖層 (A)").select_option("buildings")
     tool.get_by_label("套疊圖層 (B)").select_option("flood-zones")
@@ -137,7 +162,7 @@ def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_wor
 def test_road_widening_colours_the_parcels_taken_and_shows_the_totals(facts, page):
     lon, lat = facts["centre"]
     open_map(page)
-    sign_in(page)
+    signed_in(page)
     go_to(page, f"{lon:.6f}, {lat:.6f}")
     tool = open_tool(page, "道路拓寬")
     assert checkbox(page, "道路中心線").is_checked()  # roads are picked from this layer
@@ -183,7 +208,7 @@ BROKEN = "name,lon,lat\na,121.3,25.0\nb,121.2E,25.0\nc,121.1,24.9\nd,,24.9\n"
 
 def test_upload_a_good_and_a_broken_file_by_drag_and_drop(celery_worker_process, page):
     open_map(page)
-    sign_in(page)
+    signed_in(page)
     tool = open_tool(page, "圖檔上傳")
     # dropped on the zone as a person would (a DataTransfer with two files)
     page.evaluate("""([good, broken]) => {
@@ -212,7 +237,7 @@ def test_upload_a_good_and_a_broken_file_by_drag_and_drop(celery_worker_process,
 
 def test_add_a_marker_reload_and_see_it_then_move_and_delete_it(page):
     open_map(page)
-    sign_in(page)
+    signed_in(page)
     tool = open_tool(page, "地圖標記")
     tool.get_by_role("button", name="新增標記（點選地圖）").click()
     click_map(page, (760, 300))
@@ -256,7 +281,7 @@ def test_add_a_marker_reload_and_see_it_then_move_and_delete_it(page):
 def test_share_link_opened_signed_out_shows_the_same_view_with_public_layers(facts, page, server, browser):
     lon, lat = facts["centre"]
     open_map(page)
-    sign_in(page)
+    signed_in(page)
     go_to(page, f"{lon:.6f}, {lat:.6f}")  # first: the cadastre's tiles are light at zoom 17
     checkbox(page, "地籍宗地").check()  # internal: not for someone signed out
     checkbox(page, "淹水潛勢區").check()
