@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .decision_pages import sensors_page, siting_page, wifi_page
-from .views import home, sign_in, sign_out
+from .views import home, sign_in, sign_out, viewer_layers
 
 urlpatterns = [
     path("", home, name="home"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("siting/", siting_page, name="siting-page"),
     path("wifi/", wifi_page, name="wifi-page"),
     path("sensors/", sensors_page, name="sensors-page"),
+    path("viewer/layers.json", viewer_layers, name="viewer-layers"),
 ]

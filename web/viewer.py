@@ -11,6 +11,7 @@ from layers.models import Layer, Style, Theme
 from layers.styles import compute_classes
 
 from .strings import viewer_strings
+from .tool_strings import tool_strings
 
 HEIGHT_ATTRIBUTES = ("height_m", "height", "building_height")
 STYLE_FIELDS = ("kind", "attribute", "classes", "fill_color", "stroke_color", "stroke_width", "opacity", "point_size",
@@ -75,9 +76,27 @@ def initial_bbox(layers: list[dict]) -> list[float]:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
+def visible_layers(user) -> list[Layer]:
+    return list(Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
+                .select_related("theme", "style").order_by("theme__order", "title_zh"))
+
+
+def tool_urls() -> dict:
+    """The APIs the viewer's tools call (buffer, overlay, road widening, upload, markers, share, print)."""
+    return {
+        "buffer": reverse("analysis-buffer"), "overlay": reverse("analysis-overlay"),
+        "widening_report": reverse("analysis-road-widening-report"), "widening": reverse("analysis-road-widening"),
+        "upload": reverse("layer-list"), "job": reverse("importjob-detail", args=[0]).replace("/0/", "/{id}/"),
+        "markers": reverse("marker-list"), "marker": reverse("marker-detail", args=[0]).replace("/0/", "/{id}/"),
+        "share": reverse("shared-view-create"), "shared_view": reverse("shared-view", args=["xcodex"]).replace(
+            "xcodex", "{code}"),
+        "print": reverse("print"), "viewer_layers": reverse("viewer-layers"),
+        "download": reverse("layer-download", args=["xslugx"]).replace("xslugx", "{slug}"),
+    }
+
+
 def viewer_config(user) -> dict:
-    layers = list(Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
-                  .select_related("theme", "style").order_by("theme__order", "title_zh"))
+    layers = visible_layers(user)
     visible = {layer.slug: layer for layer in layers}
     entries = [layer_entry(layer) for layer in layers]
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
@@ -100,7 +119,10 @@ def viewer_config(user) -> dict:
             "feature": reverse("layer-feature", args=["xslugx", 0]).replace("xslugx", "{slug}").replace(
                 "/0/", "/{fid}/"),
             "search": reverse("search"), "measure": reverse("analysis-measure"),
+            **tool_urls(),
         },
+        "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
+        if user.is_authenticated else None,
         "images_url": static("web/dist/images/"),
-        "strings": viewer_strings(),
+        "strings": {**viewer_strings(), **tool_strings()},
     }

@@ -1,10 +1,11 @@
 from django.contrib.auth import authenticate, login, logout
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .viewer import viewer_config
+from .viewer import layer_entry, viewer_config, visible_layers
 
 
 def home(request):
@@ -34,3 +35,8 @@ def sign_in(request):
 def sign_out(request):
     logout(request)
     return redirect(_back(request))
+
+
+def viewer_layers(request):
+    """The layers this visitor may see, as the page's config lists them: the tools add new results to the tree."""
+    return JsonResponse({"layers": [layer_entry(layer) for layer in visible_layers(request.user)]})

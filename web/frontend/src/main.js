@@ -6,6 +6,8 @@ import { setActive, state } from "./state.js";
 import { createSearch } from "./search.js";
 import { goTo, trackCursor } from "./coords.js";
 import { createMeasure } from "./measure.js";
+import { isDrawing } from "./draw.js";
+import { startTools } from "./tools.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -13,7 +15,7 @@ setBasemap(map, config.basemaps[0]?.id);
 followState(map);
 trackCursor(map, $("pos-wgs84"), $("pos-twd97"));
 const measure = createMeasure(map, $("measure-output"));
-identifyAndHover(map, () => measure.active);
+identifyAndHover(map, () => measure.active || isDrawing());
 let map3d = null;
 let view = "2d";
 
@@ -82,8 +84,10 @@ async function switchView(target) {
   toggle.setAttribute("aria-pressed", String(view === "3d"));
   $("status").textContent = t(view === "3d" ? "now_3d" : "now_2d");
   for (const b of document.querySelectorAll("[data-measure], #measure-finish")) b.disabled = view === "3d";
+  return map3d;
 }
 $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d" : "3d"));
 
 // for the browser tests and for anyone curious in the console: the live objects, never a stand-in
 window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView };
+window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }) });

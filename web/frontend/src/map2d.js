@@ -90,7 +90,7 @@ export function featureAt(grid, latlng) {
 }
 
 // the top-most switched-on vector layer with a feature under the point
-function topFeatureAt(latlng) {
+export function topFeatureAt(latlng) {
   for (const slug of state.active) {
     const layer = layersBySlug[slug];
     if (layer.kind !== "vector" || !drawn[slug]) continue;

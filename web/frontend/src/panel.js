@@ -120,11 +120,30 @@ export async function showMetadata(slug) {
   dialog.querySelector("h2").textContent = layerTitle(info);
 }
 
+let redrawTree = () => {};
+
+// Layers made after the page loaded (analysis results, uploads): into the config and the tree
+export function addLayers(entries) {
+  const fresh = entries.filter((entry) => !layersBySlug[entry.slug]);
+  for (const entry of fresh) {
+    config.layers.push(entry);
+    layersBySlug[entry.slug] = entry;
+    state.opacity[entry.slug] = entry.style.opacity ?? 0.8;
+  }
+  if (fresh.length) redrawTree();
+  return fresh;
+}
+
 export function buildPanel({ onZoom }) {
   const treeBox = document.getElementById("layer-tree");
   const activeList = document.getElementById("active-list");
+  const filter = document.getElementById("layer-filter");
+  redrawTree = () => {
+    treeBox.replaceChildren(tree(onZoom, showMetadata));
+    filter.dispatchEvent(new Event("input"));
+  };
   treeBox.replaceChildren(tree(onZoom, showMetadata));
-  document.getElementById("layer-filter").addEventListener("input", (e) => {
+  filter.addEventListener("input", (e) => {
     const q = e.target.value.trim().toLowerCase();
     for (const row of treeBox.querySelectorAll(".layer-row")) row.hidden = q !== "" && !row.dataset.search.includes(q);
     for (const theme of [...treeBox.querySelectorAll(".theme")].reverse()) {

@@ -3,7 +3,7 @@
 // between sensors — the new places drawn on the sensor map with what each adds.
 import L from "./leaflet-global.js";
 import { numberFormat, t, url } from "./config.js";
-import { getJson } from "./api.js";
+import { getJSON } from "./api.js";
 import { runJob } from "./jobs.js";
 import { el } from "./panel.js";
 import { addNumberedSite } from "./pagemap.js";
@@ -34,7 +34,7 @@ export function wirePlacement(map) {
       const job = await runJob(url("siting"), placementRequest(Number($("placement-k").value), radius,
         Number($("placement-spacing").value)), $("placement-progress"), $("placement-message"));
       const a = job.counts.result.allocation;
-      const sites = await getJson(`${url("features", { slug: job.layers.find((s) => s.endsWith("-sites")) })}?status=new`);
+      const sites = await getJSON(`${url("features", { slug: job.layers.find((s) => s.endsWith("-sites")) })}?status=new`);
       drawn.clearLayers();
       for (const f of sites.features) {
         const n = f.properties.pick_order;

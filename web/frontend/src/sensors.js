@@ -3,7 +3,7 @@
 // to add sensors (sensor-placement.js).
 import L from "./leaflet-global.js";
 import { numberFormat, t, url } from "./config.js";
-import { getJson } from "./api.js";
+import { getJSON } from "./api.js";
 import { lineChart } from "./chart.js";
 import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
@@ -39,7 +39,7 @@ async function showSeries(deviceId) {
   $("series-chart").textContent = t("loading");
   $("series-box").hidden = false;
   $("series-box").dataset.sensor = deviceId;
-  const series = await getJson(`${url("iot_series", { id: encodeURIComponent(deviceId) })}?quantity=${quantity}&bucket=hour`);
+  const series = await getJSON(`${url("iot_series", { id: encodeURIComponent(deviceId) })}?quantity=${quantity}&bucket=hour`);
   if (!series.points.length) {
     $("series-chart").textContent = t("no_readings");
     return;
@@ -79,8 +79,8 @@ function draw() {
 }
 
 async function load() {
-  const [latest, alerts, rejects] = await Promise.all([getJson(url("iot_latest")), getJson(url("iot_alerts")),
-    getJson(url("iot_rejects"))]);
+  const [latest, alerts, rejects] = await Promise.all([getJSON(url("iot_latest")), getJSON(url("iot_alerts")),
+    getJSON(url("iot_rejects"))]);
   page.latest = latest;
   const quantities = [...new Set(latest.features.flatMap((f) => Object.keys(f.properties.latest)))].sort();
   $("quantity").replaceChildren(...quantities.map((q) => el("option", { value: q, selected: q === "pm25" }, t(`quantity_${q}`))));

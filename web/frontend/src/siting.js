@@ -4,7 +4,7 @@
 // each factor contributed to its score.
 import L from "./leaflet-global.js";
 import { config, numberFormat, t, url } from "./config.js";
-import { getJson } from "./api.js";
+import { getJSON } from "./api.js";
 import { runJob } from "./jobs.js";
 import { barChart } from "./chart.js";
 import { addNumberedSite, createPageMap, setLegend } from "./pagemap.js";
@@ -164,8 +164,8 @@ async function showResult(job) {
   $("report-html").href = url("siting_report", { id: job.id, name: "report.html" });
   $("report-csv").href = url("siting_report", { id: job.id, name: "candidates.csv" });
   const [candidates, sites] = await Promise.all([
-    getJson(`${url("features", { slug: ranked })}?rank__lte=${SHOWN_CANDIDATES}&sort=rank&limit=${SHOWN_CANDIDATES}`),
-    getJson(`${url("features", { slug: sitesLayer })}?limit=1000`)]);
+    getJSON(`${url("features", { slug: ranked })}?rank__lte=${SHOWN_CANDIDATES}&sort=rank&limit=${SHOWN_CANDIDATES}`),
+    getJSON(`${url("features", { slug: sitesLayer })}?limit=1000`)]);
   page.candidates = candidates.features;
   $("top-candidates").replaceChildren(...candidates.features.slice(0, 10).map((f) => el("tr", {},
     el("td", {}, String(f.properties.rank)),

@@ -3,7 +3,7 @@
 // reach the most people (/wifi/recommend/, a job) with the expected gain.
 import L from "./leaflet-global.js";
 import { config, numberFormat, t, url } from "./config.js";
-import { getJson, postJson } from "./api.js";
+import { getJSON, postJSON } from "./api.js";
 import { runJob } from "./jobs.js";
 import { lineChart } from "./chart.js";
 import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
@@ -32,15 +32,15 @@ async function showSeries(id) {
   $("usage-chart").textContent = t("loading");
   $("chart-box").hidden = false;
   $("chart-box").dataset.hotspot = id;
-  const body = await postJson(url("wifi_usage"), { hotspot: id });
+  const body = await postJSON(url("wifi_usage"), { hotspot: id });
   lineChart($("usage-chart"), body.series.map((p) => ({ x: new Date(p.day), y: p.sessions })), t("sessions_per_day"));
   const marker = page.markers[id];
   if (marker) marker.openTooltip();
 }
 
 async function loadUsage() {
-  const [usage, layer] = await Promise.all([postJson(url("wifi_usage"), {}),
-    getJson(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`)]);
+  const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), {}),
+    getJSON(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`)]);
   page.usage = usage;
   const where = Object.fromEntries(layer.features.map((f) => [String(f.properties.hotspot_id), f]));
   spots.clearLayers();
@@ -71,7 +71,7 @@ $("coverage-form").addEventListener("submit", async (e) => {
   $("coverage-error").textContent = "";
   $("coverage-result").hidden = true;
   try {
-    const body = await postJson(url("wifi_coverage"), { radius: Number($("radius").value) });
+    const body = await postJSON(url("wifi_coverage"), { radius: Number($("radius").value) });
     const total = body.total;
     $("covered-people").textContent = numberFormat.format(total.covered_population);
     $("all-people").textContent = numberFormat.format(total.population);
@@ -103,7 +103,7 @@ $("recommend-form").addEventListener("submit", async (e) => {
     $("after").textContent = numberFormat.format(r.after);
     $("gain").textContent = numberFormat.format(r.gain);
     $("moved").textContent = r.moved.length ? r.moved.join("、") : t("none");
-    const result = await getJson(`${url("features", { slug: job.layers[0] })}?limit=1000`);
+    const result = await getJSON(`${url("features", { slug: job.layers[0] })}?limit=1000`);
     added.clearLayers();
     for (const f of result.features) {
       const n = f.properties.pick_order;
@@ -120,7 +120,7 @@ $("recommend-form").addEventListener("submit", async (e) => {
 
 // signed out, the hotspots (a public layer) are still shown, uncoloured: their use is internal
 async function loadPlaces() {
-  const layer = await getJson(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`);
+  const layer = await getJSON(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`);
   for (const f of layer.features) {
     const [lon, lat] = f.geometry.coordinates;
     L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: "#00897b", fillOpacity: 1 })

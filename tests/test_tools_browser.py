@@ -1,0 +1,349 @@
+"""The viewer's working tools in a real browser (issue 8): buffer, overlay, road widening, upload, markers, share
+links, print. Same set-up as tests/test_viewer_browser.py (browser fixtures from conftest, the city and its facts
+imported from there, not copied): gunicorn on the test database with the size-1 demo city, Debian's Chromium driven by Playwright, plus a real Celery worker
+for the jobs (overlay, imports). Every test asserts on what the page shows; screenshots go to .var/screenshots/.
+"""
+# ruff: noqa: F811 - the fixtures imported from test_viewer_browser are requested by name as arguments
+
+import json
+import re
+import subprocess
+
+import pytest
+from conftest import DESKTOP, PHONE, new_page, settle, shot
+from test_viewer_browser import (  # noqa: F401 - city and facts are fixtures, requested by name
+    TO_LONLAT,
+    checkbox,
+    city,
+    facts,
+    go_to,
+    open_map,
+    sign_in,
+)
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(scope="module")
+def published(city, django_db_blocker):
+    """The demo layers published to the OGC engine: the print service draws the map through it."""
+    from layers.ogc import publishing
+
+    with django_db_blocker.unblock():
+        publishing.publish_all()
+
+
+@pytest.fixture(scope="module")
+def session(browser, server):
+    """One browser context for the module's desktop tests: its pages share the tile cache (each test opening the
+    whole city afresh was most of the time) and, once signed in, the session."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-TW", base_url=server)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(session):
+    page = session.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    page.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def signed_in(page):
+    if page.locator("#signed-in-as").count() == 0:
+        sign_in(page)
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def open_tool(page, name: str):
+    page.locator("#workbar").get_by_role("button", name=name).click()
+    page.locator("#tool-panel").wait_for()
+    return page.locator("#tool-panel")
+
+
+def click_map(page, *points):
+    box = page.locator("#map").bounding_box()
+    for px, py in points:
+        page.mouse.click(box["x"] + px, box["y"] + py)
+
+
+def test_buffer_of_a_drawn_point_shows_the_api_figures_and_exports_csv(facts, page, tmp_path):
+    lon, lat = facts["centre"]
+    open_map(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    tool = open_tool(page, "環域分析")
+    assert tool.get_by_role("checkbox", name="村里界與人口").is_checked()
+    tool.get_by_role("button", name="畫點").click()
+    spot = (700, 420)
+    [clicked] = page.evaluate(TO_LONLAT, [spot])
+    click_map(page, spot)
+    tool.get_by_text("已選：繪製的點").wait_for()
+    tool.get_by_label("環域距離（公尺，以逗號分隔）").fill("250, 600")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/analysis/buffer/")) as answer:
+        tool.get_by_role("button", name="執行環域分析").click()
+    sent = json.loads(answer.value.request.post_data)
+    assert sent["distances"] == [250, 600]
+    assert sent["geometry"]["coordinates"] == pytest.approx(clicked, abs=2e-5)  # the clicked pixel, give or take one
+    report = answer.value.json()
+    tool.get_by_text("完成：2 個環域").wait_for()
+    rows = tool.locator("table.results tbody tr")
+    assert rows.count() == 4  # 2 zones × (villages, facilities)
+    expected = [(z["distance_m"], z["zone_area"]["ha"], s) for z in report["zones"] for s in z["summaries"]]
+    for row, (distance, hectares, summary) in zip(rows.all(), expected, strict=True):
+        cells = row.locator("td, th").all_inner_texts()
+        assert number(cells[0]) == distance
+        assert number(cells[1]) == pytest.approx(hectares, abs=0.005)
+        assert cells[2] == {"villages": "村里界與人口", "facilities": "公共設施"}[summary["layer"]]
+        assert number(cells[3]) == summary["count"]
+        # the area-weighted estimates (population, households … of the villages), as the API made them
+        weighted = row.locator("ul.weighted data")
+        assert weighted.evaluate_all("els => els.map(e => Number(e.value))") == \
+            list(summary.get("area_weighted", {}).values())
+        assert [number(v) for v in weighted.all_inner_texts()] == \
+            pytest.approx(list(summary.get("area_weighted", {}).values()), abs=0.01)
+    assert report["zones"][0]["summaries"][0]["count"] > 0
+    assert "population" in report["zones"][1]["summaries"][0]["area_weighted"]
+    # the rings are on the map (two, one per distance)
+    assert page.evaluate("Object.values(civgis.map._layers).filter(l => l.feature && l.options.fillOpacity === 0.15)"
+                         ".length") == 2
+    with page.expect_download() as download:
+        tool.get_by_role("button", name="匯出 CSV").click()
+    path = tmp_path / "buffer.csv"
+    download.value.save_as(path)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("距離 (m),面積 (公頃),圖層,筆數,")
+    assert len(lines) == 5 and lines[1].startswith("250,")
+    settle(page)
+    shot(page, "10-tool-buffer")
+
+
+def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_worker_process, page):
+    open_map(page)
+    signed_in(page)
+    tool = open_tool(page, "圖層套疊")
+    tool.get_by_label("輸入圖層 (A)").select_option("buildings")
+    tool.get_by_label("套疊圖層 (B)").select_option("flood-zones")
+    tool.get_by_label("套疊方式").select_option("intersect")
+    tool.get_by_label("結果圖層名稱").fill("淹水潛勢區內建物")
+    page.evaluate("""() => { window.progressSeen = [];
+        new MutationObserver(() => document.querySelectorAll('#tool-panel progress')
+            .forEach(p => window.progressSeen.push(p.value)))
+        .observe(document.getElementById('tool-panel'), {subtree: true, attributes: true, childList: true}); }""")
+    tool.get_by_role("button", name="執行套疊").click()
+    job = tool.locator("li.job")
+    job.get_by_role("progressbar", name="淹水潛勢區內建物 進度").wait_for()
+    page.wait_for_function("document.querySelector('#tool-panel li.job')?.dataset.status === 'succeeded'",
+                           timeout=90_000)
+    assert job.get_by_role("progressbar").get_attribute("value") == "100"
+    assert "完成" in job.locator(".job-state").inner_text()
+    tool.get_by_text("已加入圖層目錄並開啟：淹水潛勢區內建物").wait_for()
+    assert page.evaluate("window.progressSeen.length") > 0
+    assert checkbox(page, "淹水潛勢區內建物").is_checked()  # in the tree, under 分析成果, switched on
+    assert re.match(r"result-\d+", page.evaluate("civgis.state.active[0]"))
+    page.wait_for_function("civgis.tileTimings.some(t => t.key) && [...document.querySelectorAll('.active-layer')]"
+                           ".some(li => li.dataset.slug.startsWith('result-'))")
+    settle(page)
+    shot(page, "11-tool-overlay")
+
+
+def test_road_widening_colours_the_parcels_taken_and_shows_the_totals(facts, page):
+    lon, lat = facts["centre"]
+    open_map(page)
+    signed_in(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    tool = open_tool(page, "道路拓寬")
+    assert checkbox(page, "道路中心線").is_checked()  # roads are picked from this layer
+    tool.get_by_role("button", name="畫線").click()
+    # from the keyboard: a vertex at the crosshair, pan with the arrows, another vertex, Enter
+    page.focus("#map")
+    page.keyboard.press("Space")
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown", "ArrowRight", "ArrowDown"):
+        page.keyboard.press(key)
+        page.wait_for_function("!civgis.map._panAnim || !civgis.map._panAnim._inProgress")
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")
+    tool.get_by_text("已選：繪製的線").wait_for()
+    tool.get_by_label("拓寬後路寬（公尺）").fill("24")
+    with page.expect_response(lambda r: r.url.endswith("/road-widening/report/")) as answer:
+        tool.get_by_role("button", name="計算影響範圍").click()
+    totals = answer.value.json()["totals"]
+    assert totals["parcels"] > 0 and totals["corridor_width_m"] == 24
+    assert 300 < totals["centre_line_m"] < 700  # five keyboard pans of 80 px at zoom 17 (~1.2 m a pixel)
+    tool.get_by_text(f"受影響宗地 {totals['parcels']} 筆").wait_for()
+    shown = {key: number(tool.locator(f"[data-total={key}]").inner_text()) for key in
+             ("widening_parcels", "widening_area_m2", "widening_area_ping", "widening_buildings")}
+    assert shown == {"widening_parcels": totals["parcels"],
+                     "widening_area_m2": pytest.approx(totals["affected_m2"], abs=0.01),
+                     "widening_area_ping": pytest.approx(totals["affected_ping"], abs=0.01),
+                     "widening_buildings": totals["buildings_touched"]}
+    # one coloured parcel piece per affected parcel, in the colour of its share taken
+    fills = page.evaluate("Object.values(civgis.map._layers).filter(l => l.feature && l.feature.properties"
+                          " && 'affected_pct' in l.feature.properties).map(l => [l.feature.properties.affected_pct,"
+                          " l.options.fillColor])")
+    assert len(fills) == totals["parcels"]
+    assert all(color == "#a50f15" for pct, color in fills if pct >= 75)
+    assert tool.get_by_role("button", name="存成圖層").is_visible()
+    settle(page)
+    shot(page, "12-tool-road-widening")
+
+
+GOOD = {"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"name": f"巡查點 {i}", "note": "社區回報"},
+     "geometry": {"type": "Point", "coordinates": [121.30 + i * 0.001, 24.99]}} for i in range(3)]}
+BROKEN = "name,lon,lat\na,121.3,25.0\nb,121.2E,25.0\nc,121.1,24.9\nd,,24.9\n"
+
+
+def test_upload_a_good_and_a_broken_file_by_drag_and_drop(celery_worker_process, page):
+    open_map(page)
+    signed_in(page)
+    tool = open_tool(page, "圖檔上傳")
+    # dropped on the zone as a person would (a DataTransfer with two files)
+    page.evaluate("""([good, broken]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([good], "巡查點.geojson", {type: "application/geo+json"}));
+        data.items.add(new File([broken], "bad.csv", {type: "text/csv"}));
+        document.querySelector('#tool-panel .dropzone').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""", [json.dumps(GOOD, ensure_ascii=False), BROKEN])
+    good = tool.locator("li.job", has_text="巡查點.geojson")
+    bad = tool.locator("li.job", has_text="bad.csv")
+    page.wait_for_function("[...document.querySelectorAll('#tool-panel li.job')].filter(li => "
+                           "['succeeded', 'failed'].includes(li.dataset.status)).length === 2", timeout=90_000)
+    assert good.get_attribute("data-status") == "succeeded"
+    assert re.search(r"：3 筆", good.locator(".job-report").inner_text())
+    assert good.get_by_role("progressbar").get_attribute("value") == "100"
+    assert bad.get_attribute("data-status") == "failed"
+    error = bad.get_by_role("alert").inner_text()
+    assert "bad.csv" in error and "第 3, 5 列" in error and "欄位 lon" in error  # which file, rows and field
+    assert "失敗" in bad.locator(".job-state").inner_text()
+    slug = page.evaluate("civgis.state.active[0]")
+    assert page.locator(f".active-layer[data-slug='{slug}']").is_visible()  # the new layer, switched on
+    settle(page)
+    shot(page, "13-tool-upload")
+
+
+def test_add_a_marker_reload_and_see_it_then_move_and_delete_it(page):
+    open_map(page)
+    signed_in(page)
+    tool = open_tool(page, "地圖標記")
+    tool.get_by_role("button", name="新增標記（點選地圖）").click()
+    click_map(page, (760, 300))
+    tool.get_by_label("標題").fill("路口積水")
+    tool.get_by_label("說明").fill("下雨時積水約 20 公分")
+    tool.get_by_label("顏色").fill("#1f78b4")
+    tool.get_by_label("圖示").select_option("warning")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/markers/") and r.request.method == "POST") as made:
+        tool.get_by_role("button", name="儲存").click()
+    assert made.value.status == 201
+    created = made.value.json()  # read before the reload drops the response
+    marker_id = created["id"]
+    tool.locator(f"[data-marker='{marker_id}']").get_by_text("路口積水").wait_for()
+    shot(page, "14-tool-markers")
+
+    page.reload()
+    page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
+    icon = page.locator(".map-marker[title='路口積水']")
+    icon.wait_for()  # stored on the server: back after a reload
+    assert icon.locator("[data-icon=warning]").count() == 1
+    icon.click()
+    page.locator(".marker-popup").get_by_text("下雨時積水約 20 公分").wait_for()
+    box = icon.bounding_box()
+    with page.expect_response(lambda r: r.request.method == "PATCH") as moved:
+        page.mouse.move(box["x"] + 13, box["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 113, box["y"] + 70, steps=6)
+        page.mouse.up()
+    assert moved.value.status == 200
+    before = created["geometry"]["coordinates"]
+    after = moved.value.json()["geometry"]["coordinates"]
+    assert after[0] > before[0] and after[1] < before[1]  # dragged right and down
+    tool = open_tool(page, "地圖標記")
+    tool.get_by_role("button", name="編輯標記：路口積水").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        tool.get_by_role("button", name="刪除").click()
+    assert deleted.value.status == 204
+    assert page.locator(".map-marker[title='路口積水']").count() == 0
+
+
+def test_share_link_opened_signed_out_shows_the_same_view_with_public_layers(facts, page, server, browser):
+    lon, lat = facts["centre"]
+    open_map(page)
+    signed_in(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")  # first: the cadastre's tiles are light at zoom 17
+    checkbox(page, "地籍宗地").check()  # internal: not for someone signed out
+    checkbox(page, "淹水潛勢區").check()
+    page.locator(".active-layer[data-slug=flood-zones]").get_by_label("透明度：淹水潛勢區").fill("40")
+    view = page.evaluate("[civgis.map.getCenter().lng, civgis.map.getCenter().lat, civgis.map.getZoom(), "
+                         "civgis.state.active]")
+    tool = open_tool(page, "分享")
+    tool.get_by_role("button", name="建立分享連結").click()
+    tool.get_by_text("分享連結已建立").wait_for()
+    link = tool.get_by_label("分享連結").input_value()
+    assert re.fullmatch(rf"{re.escape(server)}/s/[A-Za-z0-9]{{8}}", link)
+    shot(page, "15-tool-share")
+
+    stranger = new_page(browser, server)  # a fresh context: no session
+    try:
+        stranger.goto(link)
+        assert "/?view=" in stranger.url
+        stranger.locator("#status").get_by_text("已開啟分享的地圖檢視").wait_for()
+        shown = stranger.evaluate("[civgis.map.getCenter().lng, civgis.map.getCenter().lat, civgis.map.getZoom(), "
+                                  "civgis.state.active, civgis.state.opacity['flood-zones']]")
+        assert shown[:2] == pytest.approx(view[:2], abs=1e-6) and shown[2] == view[2]
+        assert shown[3] == [slug for slug in view[3] if slug != "parcels"]  # same layers, same order, public only
+        assert shown[4] == pytest.approx(0.4)
+        assert checkbox(stranger, "地籍宗地").count() == 0
+        settle(stranger)
+        shot(stranger, "15-share-opened-signed-out")
+        assert not stranger.errors
+    finally:
+        stranger.context.close()
+
+
+def test_print_the_view_as_a_one_page_pdf_with_its_title(published, facts, page, tmp_path):
+    lon, lat = facts["centre"]
+    open_map(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    tool = open_tool(page, "輸出")
+    tool.get_by_label("標題").fill("中正路周邊現況圖")
+    tool.get_by_label("紙張").select_option("A4")
+    links = tool.get_by_role("list", name="下載圖層資料")
+    assert links.get_by_role("link", name="下載 建物（互動網頁地圖）").get_attribute("href") == \
+        "/api/v1/layers/buildings/download/?format=html"
+    with page.expect_download(timeout=60_000) as download:
+        tool.get_by_role("button", name="下載 PDF").click()
+    pdf = tmp_path / "map.pdf"
+    download.value.save_as(pdf)
+    assert download.value.suggested_filename.endswith(".pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M) and "841.89 x 595.276 pts" in info  # one A4 landscape page
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "中正路周邊現況圖" in text and "圖例" in text
+    tool.get_by_text("PDF 已下載").wait_for()
+    shot(page, "16-tool-print")
+
+
+def test_tools_on_a_phone_in_english(server, browser):
+    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    try:
+        open_map(phone)
+        phone.locator("#workbar").get_by_role("button", name="Buffer").click()
+        panel = phone.locator("#tool-panel")
+        assert panel.get_by_role("heading", name="Buffer").is_visible()
+        assert panel.get_by_label("Distances (m, separated by commas)").is_visible()
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "17-phone-buffer-tool-english")
+        phone.keyboard.press("Escape")
+        assert not panel.is_visible()
+        assert not phone.errors
+    finally:
+        phone.context.close()

@@ -1,0 +1,23 @@
+// The working tools on the map, put on the tool bar in the order staff use them; and a shared view (?view=code)
+// put back when the page opens with one.
+import { createWorkbar } from "./workbar.js";
+import { createBufferTool } from "./buffer.js";
+import { createOverlayTool } from "./overlay.js";
+import { createWideningTool } from "./widening.js";
+import { createUploadTool } from "./upload.js";
+import { createMarkersTool } from "./markers.js";
+import { createShareTool, restoreSharedView } from "./share.js";
+import { createPrintTool } from "./printout.js";
+import { layersBySlug } from "./config.js";
+import { setBasemap } from "./map2d.js";
+
+export function startTools({ map, live, switchView, status }) {
+  const markers = createMarkersTool(map);
+  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createWideningTool(map), createUploadTool(),
+    markers, createShareTool(live, markers), createPrintTool(live)];
+  const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
+  const code = new URLSearchParams(location.search).get("view");
+  const restored = code ? restoreSharedView(code, { map, switchView, markers, status,
+    setBasemap: (id) => setBasemap(map, id) }) : Promise.resolve(null);
+  return { bar, markers, restored };
+}
