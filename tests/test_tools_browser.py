@@ -1,7 +1,8 @@
 """The viewer's working tools in a real browser (issue 8): buffer, overlay, road widening, upload, markers, share
 links, print. Same set-up as tests/test_viewer_browser.py (browser fixtures from conftest, the city and its facts
-imported from there, not copied): gunicorn on the test database with the size-1 demo city, Debian's Chromium driven by Playwright, plus a real Celery worker
-for the jobs (overlay, imports). Every test asserts on what the page shows; screenshots go to .var/screenshots/.
+imported from there, not copied): gunicorn on the test database with the size-1 demo city, Debian's Chromium
+driven by Playwright, plus a real Celery worker for the jobs (overlay, imports). Every test asserts on what the
+page shows; screenshots go to .var/screenshots/.
 """
 # ruff: noqa: F811 - the fixtures imported from test_viewer_browser are requested by name as arguments
 
