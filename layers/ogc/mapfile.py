@@ -125,9 +125,15 @@ def write(layers=None, check=None) -> Path:
 
 
 def _fontset() -> Path:
+    """MapServer's font list, written once and swapped in whole: a map being parsed elsewhere (a worker, another
+    web process) must never read it half written."""
     fontset = path().parent / "fonts.txt"
-    fontset.parent.mkdir(parents=True, exist_ok=True)
-    fontset.write_text(f"cjk {CJK_FONT}\n", encoding="utf-8")
+    text = f"cjk {CJK_FONT}\n"
+    if not fontset.exists() or fontset.read_text(encoding="utf-8") != text:
+        fontset.parent.mkdir(parents=True, exist_ok=True)
+        tmp = fontset.with_name(f".fonts-{os.getpid()}.txt")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, fontset)
     return fontset
 
 

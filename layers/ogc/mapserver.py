@@ -87,16 +87,16 @@ class MapServerEngine(OGCEngine):
                 payload = mapscript.msIO_getStdoutBufferBytes()
                 mapscript.msIO_resetHandlers()
                 mapscript.msResetErrorList()
-        if failure is None and params.get("REQUEST", "").lower() == "getcapabilities" and b"<" in payload[:100]:
-            # theme groups stay in the tree but lose their names: a group request is refused like any unknown
-            # layer name by the front (views.check), so capabilities must not offer it
-            payload = filter_capabilities(payload, visible)
+        if EXCEPTION_REPORT.search(payload[:2000]):
+            return OWSResponse(400, content_type, payload)
         if failure is not None:
-            if EXCEPTION_REPORT.search(payload[:2000]):
-                return OWSResponse(400, content_type, payload)
             if not payload:
                 raise OWSException("NoApplicableCode", f"the map engine failed: {failure}", status=503)
             log.warning("MapServer reported %s but answered; serving the answer", failure)
+        if params.get("REQUEST", "").lower() == "getcapabilities" and b"<" in payload[:100]:
+            # theme groups stay in the tree but lose their names: a group request is refused like any unknown
+            # layer name by the front (views.check), so capabilities must not offer it
+            payload = filter_capabilities(payload, visible)
         return OWSResponse(200, content_type, payload)
 
 
