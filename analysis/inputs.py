@@ -86,13 +86,24 @@ def distance_m(value, what: str = "distance") -> float:
     return metres(value, what, MAX_DISTANCE_M)
 
 
+def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
+    """A function slug → Layer over the layers a request names, read in one query: a layer the user may not read
+    (or that does not exist) raises LayerNotAvailable, one of another kind AnalysisInputError."""
+    found = {layer.slug: layer for layer in Layer.objects.visible_to(user).filter(slug__in=[str(s) for s in slugs])}
+
+    def lookup(slug) -> Layer:
+        layer = found.get(str(slug))
+        if layer is None:
+            raise LayerNotAvailable(f"layer {slug!r} is not available to you")
+        if layer.kind not in kinds:
+            raise AnalysisInputError(f"layer {slug!r} is a {layer.kind} layer; this needs a {' or '.join(kinds)} "
+                                     "layer")
+        return layer
+    return lookup
+
+
 def readable_layer(slug, user, kinds=(Layer.Kind.VECTOR,)) -> Layer:
-    layer = Layer.objects.visible_to(user).filter(slug=str(slug)).first()
-    if layer is None:
-        raise LayerNotAvailable(f"layer {slug!r} is not available to you")
-    if layer.kind not in kinds:
-        raise AnalysisInputError(f"layer {slug!r} is a {layer.kind} layer; this needs a {' or '.join(kinds)} layer")
-    return layer
+    return layer_lookup(user, [slug], kinds)(slug)
 
 
 def stored_feature(layer: Layer, fid) -> tuple:

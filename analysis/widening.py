@@ -18,7 +18,7 @@ from psycopg2 import sql
 from geo.units import PING_M2
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
-from .inputs import AnalysisInputError, geometry, metres, readable_layer, srid_of
+from .inputs import AnalysisInputError, geometry, layer_lookup, metres, readable_layer, srid_of
 from .overlay import conditions
 
 MAX_WIDTH_M = 200
@@ -28,11 +28,11 @@ def _width(value, what: str) -> float:
     return metres(value, what, MAX_WIDTH_M)
 
 
-def centre_line(options: dict, user) -> tuple:
+def centre_line(options: dict, user, lookup=None) -> tuple:
     """(centre line in the working CRS, current width or None, road layer slug or None)."""
     road = options.get("road")
     if road:
-        layer = readable_layer(road.get("layer"), user)
+        layer = (lookup or layer_lookup(user, [road.get("layer")]))(road.get("layer"))
         if layer.geometry_type not in ("LineString", "MultiLineString"):
             raise AnalysisInputError(f"road: layer {layer.slug!r} has {layer.geometry_type} features, not lines")
         if road.get("id") is not None:
@@ -99,10 +99,12 @@ def corridor(options: dict, user) -> Corridor:
     buildings standing on the part taken. The corridor is cut into small pieces for the index search (a long
     road's bounding box holds far more parcels than the road touches), and parcels wholly inside it are taken
     whole instead of clipped."""
-    line, current, road_slug = centre_line(options, user)
+    road = options.get("road") or {}
+    lookup = layer_lookup(user, [options.get("parcels", "parcels"), options.get("buildings"), road.get("layer")])
+    line, current, road_slug = centre_line(options, user, lookup)
     half = half_width(options, current)
-    parcels = readable_layer(options.get("parcels", "parcels"), user)
-    buildings = readable_layer(options["buildings"], user) if options.get("buildings") else None
+    parcels = lookup(options.get("parcels", "parcels"))
+    buildings = lookup(options["buildings"]) if options.get("buildings") else None
     filters = conditions(parcels, options.get("parcel_filter"), "p")
     attrs = [a["name"] for a in parcels.attributes
              if a["name"] not in ("affected_m2", "affected_ping", "affected_pct", "buildings_touched",
