@@ -11,7 +11,6 @@ client (median) gives the ratio (target ≤ 1.15); requests/s at 1, 2 and 4 conc
 Not part of the test suite.
 """
 
-import math
 import os
 import random
 import statistics
@@ -29,23 +28,25 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving import ensure_city, free_port, start_server  # noqa: E402  (sets up Django)
 
+from geo.crs import WEB_MERCATOR, transformer  # noqa: E402
 from layers.models import Layer  # noqa: E402
 from layers.ogc import mapfile  # noqa: E402
 from layers.ogc.publishing import publish_all  # noqa: E402
+from layers.serving.tiles import WEB_MERCATOR_WIDTH  # noqa: E402
 
 REQUESTS_PER_CLIENT = 60
-EARTH = 6378137.0
 
 
 def views(n: int, seed: int = 7) -> list[str]:
     """BBOXes (EPSG:3857) of random z15/z16 tiles inside the parcels' extent."""
     west, south, east, north = Layer.objects.get(slug="parcels").extent.extent
     rng = random.Random(seed)
+    to_mercator = transformer(4326, WEB_MERCATOR)
     out = []
     for _ in range(n):
         lon, lat = rng.uniform(west, east), rng.uniform(south, north)
-        x, y = EARTH * math.radians(lon), EARTH * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-        half = math.pi * EARTH / 2 ** rng.choice((15, 16))
+        x, y = to_mercator.transform(lon, lat)
+        half = WEB_MERCATOR_WIDTH / 2 ** (rng.choice((15, 16)) + 1)
         out.append(f"{x - half:.2f},{y - half:.2f},{x + half:.2f},{y + half:.2f}")
     return out
 

@@ -20,9 +20,11 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from geo.crs import WEB_MERCATOR, transformer
 from layers.models import Layer
 from layers.ogc import get_engine
 from layers.ogc.publishing import SERVED_KINDS
+from layers.serving.tiles import WEB_MERCATOR_WIDTH
 
 from .viewstate import ViewStateError
 
@@ -33,8 +35,8 @@ ORIENTATIONS = {"landscape": landscape, "portrait": portrait}
 # Traditional Chinese (shown by every reader, but its text cannot be extracted).
 FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 FONT = "civgis-cjk"
-EARTH_RADIUS = 6378137.0
-WEB_MERCATOR_RES_Z0 = 2 * math.pi * EARTH_RADIUS / 256  # metres per screen pixel at zoom 0
+_MERCATOR = transformer(4326, WEB_MERCATOR)
+WEB_MERCATOR_RES_Z0 = WEB_MERCATOR_WIDTH / 256  # metres per screen pixel at zoom 0
 SCREEN_DPI = 96
 PRINT_DPI = 150
 MARGIN = 28
@@ -63,16 +65,11 @@ def _font() -> str:
     return "MSung-Light"
 
 
-def _mercator(lon: float, lat: float) -> tuple[float, float]:
-    return (EARTH_RADIUS * math.radians(lon),
-            EARTH_RADIUS * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)))
-
-
 def map_bbox(state: dict, width_pt: float, height_pt: float) -> tuple[float, float, float, float]:
     """The EPSG:3857 box the view shows on a frame of this size: the screen's ground resolution at its zoom,
     with a screen pixel taken as 1/96 inch, so the print covers what the screen would at that size."""
     res = WEB_MERCATOR_RES_Z0 / 2 ** state["zoom"]
-    x, y = _mercator(*state["center"])
+    x, y = _MERCATOR.transform(*state["center"])
     half_w = width_pt / 72 * SCREEN_DPI * res / 2
     half_h = height_pt / 72 * SCREEN_DPI * res / 2
     return x - half_w, y - half_h, x + half_w, y + half_h
@@ -171,7 +168,7 @@ def render_png(job: PrintJob, user, width_px: int = 1600, height_px: int = 1000)
 def _markers(pdf, font, markers, bbox, x0, y0, w, h):
     minx, miny, maxx, maxy = bbox
     for mark in markers:
-        mx, my = _mercator(*mark["location"])
+        mx, my = _MERCATOR.transform(*mark["location"])
         if not (minx <= mx <= maxx and miny <= my <= maxy):
             continue
         px, py = x0 + (mx - minx) / (maxx - minx) * w, y0 + (my - miny) / (maxy - miny) * h
