@@ -3,6 +3,8 @@ and layers — each checked, with a 400 that says what is wrong, or a 403 that d
 
 import json
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import shapely
 from django.db import connection
@@ -14,6 +16,7 @@ from geo.crs import crs_from_epsg, transform
 from layers.models import DATA_SCHEMA, Layer
 
 MAX_DISTANCE_M = 50_000
+_reads: ContextVar[dict | None] = ContextVar("analysis_layer_reads", default=None)
 
 
 class AnalysisInputError(ValueError):
@@ -98,8 +101,23 @@ def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
         if layer.kind not in kinds:
             raise AnalysisInputError(f"layer {slug!r} is a {layer.kind} layer; this needs a {' or '.join(kinds)} "
                                      "layer")
+        reads = _reads.get()
+        if reads is not None:
+            reads[layer.pk] = layer
         return layer
     return lookup
+
+
+@contextmanager
+def recording_reads():
+    """Collects every layer an analysis reads (each goes through `layer_lookup`), in a dict pk → Layer: the
+    sources of its result, whichever parameter named them (factors, constraints, the DEM, demand, networks …)."""
+    reads: dict = {}
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
 
 
 def readable_layer(slug, user, kinds=(Layer.Kind.VECTOR,)) -> Layer:

@@ -15,7 +15,7 @@ from layers.models import STAGING_SCHEMA, ImportJob, Layer
 from layers.pgload import finish_table_auto
 
 from . import buffer, overlay, widening
-from .inputs import AnalysisInputError, readable_layer
+from .inputs import AnalysisInputError, readable_layer, recording_reads
 from .siting import job as siting_job
 from .wifi import recommend as wifi_recommend
 
@@ -47,7 +47,8 @@ def run(job_id: int) -> ImportJob:
     job.refresh_from_db()
     report = JobReport(job)
     staging = f"{staging_prefix(job)}0"
-    with heartbeat(job.pk):  # fresh while long SQL runs, so the reaper leaves it alone
+    # fresh while long SQL runs, so the reaper leaves it alone; every layer read is a source of the result
+    with heartbeat(job.pk), recording_reads() as reads:
         try:
             user = job.created_by
             options = job.options
@@ -70,8 +71,11 @@ def run(job_id: int) -> ImportJob:
             report.progress(90, "result indexed")
             counts = {}
             with transaction.atomic():  # all result layers or none
+                first = None
                 for ready, (_table, title_suffix, slug_suffix) in zip(prepared, tables, strict=True):
-                    layer = _publish(job, ready, provenance, title_suffix, slug_suffix)
+                    layer = _publish(job, ready, provenance, title_suffix, slug_suffix, first)
+                    first = first or layer.slug
+                    layer.derive_from(list(reads.values()))
                     counts[layer.slug] = ready.count
             ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
                 status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
@@ -107,10 +111,13 @@ def _prepare(job: ImportJob, staging: str) -> Prepared:
                     info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}", bounds=info["native_extent"])
 
 
-def _publish(job: ImportJob, prepared: Prepared, provenance: dict, title_suffix: str, slug_suffix: str) -> Layer:
+def _publish(job: ImportJob, prepared: Prepared, provenance: dict, title_suffix: str, slug_suffix: str,
+             first: str | None) -> Layer:
     options = job.options
     if slug_suffix:  # publish names its layer from the job's options: a further layer gets its own slug and title
-        job.options = {**options, "slug": f"{options['slug']}-{slug_suffix}", "title": options["title"] + title_suffix}
+        base = first or options["slug"]
+        job.options = {**options, "slug": f"{base[:49 - len(slug_suffix)]}-{slug_suffix}",
+                       "title": options["title"] + title_suffix}
     try:
         layer = publish(job, prepared)
     finally:

@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from layers.models import ImportJob, Layer
+from layers.models import ImportJob, Layer, slug_validator
 from layers.serializers import ImportJobSerializer
 
 from . import buffer, inputs, jobs, measure, overlay, widening
@@ -24,6 +24,7 @@ from .wifi import usage as wifi_usage
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
+SLUG = slug_validator.regex
 JOB_RESPONSES = {202: ImportJobSerializer, 400: RESPONSES[400], 403: RESPONSES[403]}
 
 
@@ -140,12 +141,16 @@ class JobView(APIView):
             return Response({"detail": str(exc)}, status=exc.status)
         if data.get("visibility", "internal") not in Layer.Visibility.values:
             return Response({"detail": f"visibility: use one of {', '.join(Layer.Visibility.values)}"}, status=400)
+        wanted = data.get("slug")
+        if wanted is not None and not (isinstance(wanted, str) and SLUG.fullmatch(wanted)):
+            return Response({"detail": f"slug: {slug_validator.message}"}, status=400)
         agency = request.user.groups.order_by("name").first()
         options.update(analysis=self.analysis, mode="create", title=str(data.get("title") or name)[:200],
                        theme="analysis-results", visibility=data.get("visibility", "internal"),
                        owner_agency=agency.pk if agency else None)
         job = jobs.create(name, options, request.user)
-        job.options["slug"] = f"result-{job.pk}"
+        # taken (by a layer the user may see or not): the result gets the next free slug, named in the job
+        job.options["slug"] = wanted or f"result-{job.pk}"
         job.save(update_fields=["options"])
         transaction.on_commit(lambda: jobs.submit(job))
         return Response(ImportJobSerializer(job, context={"request": request}).data, status=202)

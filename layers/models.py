@@ -10,6 +10,8 @@ from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db.models import Q
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,18 +53,45 @@ class Theme(models.Model):
         return ids
 
 
+RESERVED_SLUGS = frozenset({"services"})  # route names under /api/v1/layers/ that a layer slug would shadow
+
+
 class LayerQuerySet(models.QuerySet):
     def visible_to(self, user) -> "LayerQuerySet":
-        """Public layers for everyone; internal ones for any signed-in user; restricted ones for their groups."""
+        """Public layers for everyone; internal ones for any signed-in user; restricted ones for their groups —
+        and a layer derived from others (an analysis result) only for those who may see every one of its sources,
+        whatever its own visibility, owner agency or maker."""
         if user is not None and user.is_authenticated and user.is_superuser:
             return self
         if user is None or not user.is_authenticated:
-            return self.filter(visibility=Layer.Visibility.PUBLIC)
-        groups = user.groups.all()
-        return self.filter(
-            Q(visibility__in=[Layer.Visibility.PUBLIC, Layer.Visibility.INTERNAL])
-            | Q(allowed_groups__in=groups) | Q(owner_agency__in=groups)
-        ).distinct()
+            readable = Q(visibility=Layer.Visibility.PUBLIC)
+            recorded = Q(visibility=Layer.Visibility.PUBLIC)
+        else:
+            group_ids = list(user.groups.values_list("pk", flat=True))
+            open_to_all = Q(visibility__in=[Layer.Visibility.PUBLIC, Layer.Visibility.INTERNAL])
+            readable = open_to_all | Q(allowed_groups__in=group_ids) | Q(owner_agency__in=group_ids)
+            recorded = open_to_all | Q(groups__overlap=group_ids)
+        base = Layer.objects.filter(readable).values("pk")
+        # a source still in the catalog is judged by its rule now; a deleted one by its rule when it was deleted
+        blocked = LayerSource.objects.filter(Q(source__isnull=False) & ~Q(source__in=base)
+                                             | Q(source__isnull=True) & ~recorded).values("result_id")
+        return self.filter(pk__in=base).exclude(pk__in=blocked)
+
+    def free_slug(self, wanted: str) -> str:
+        """`wanted`, or `wanted-2`, `-3` … the first slug no layer has (visible to the asker or not), that is not
+        reserved and whose table name is free: the same answer for everyone, so it tells no one whether a layer
+        they may not see holds the slug."""
+        base, n, slug = wanted, 2, wanted
+        while slug in RESERVED_SLUGS or Layer.objects.filter(Q(slug=slug) | Q(table_name=_table_of(slug))).exists():
+            suffix = f"-{n}"
+            slug, n = base[:50 - len(suffix)].rstrip("-_") + suffix, n + 1
+        return slug
+
+
+def _table_of(slug: str) -> str:
+    from .naming import table_name
+
+    return table_name(slug)
 
 
 class Layer(models.Model):
@@ -132,9 +161,38 @@ class Layer(models.Model):
 
     class Meta:
         ordering = ["theme__order", "title_zh"]
+        # two slugs can map to one table name ('a-b', 'a_b'): one layer must never take over another's table
+        constraints = [models.UniqueConstraint(fields=["table_name"], condition=~Q(table_name=""),
+                                               name="unique_layer_table")]
 
     def __str__(self):
         return f"{self.slug} ({self.title_zh})"
+
+    def derive_from(self, inputs: list["Layer"]) -> None:
+        """Make this layer an analysis result of `inputs`: it records them and their own sources (the transitive
+        closure, flat), and takes the most restrictive visibility among its own and theirs, with the groups of
+        every restricted one — `visible_to` then shows it only to those who may see all of them."""
+        links = {}
+        for layer in inputs:
+            if layer.pk != self.pk:
+                links.setdefault(layer.pk, LayerSource.of(self, layer))
+            for link in layer.source_links.all():
+                key = link.source_id if link.source_id is not None else f"gone-{link.pk}"
+                links.setdefault(key, LayerSource(result=self, source_id=link.source_id, slug=link.slug,
+                                                  visibility=link.visibility, groups=link.groups))
+        LayerSource.objects.bulk_create(links.values())
+        rank = list(self.Visibility.values)  # public < internal < restricted
+        self.visibility = max([self.visibility, *(link.visibility for link in links.values())], key=rank.index)
+        self.save(update_fields=["visibility"])
+        restricted = [link for link in links.values() if link.visibility == self.Visibility.RESTRICTED]
+        self.allowed_groups.add(*{pk for link in restricted for pk in link.groups})
+
+    def access_groups(self) -> list[int]:
+        """The groups a restricted layer is open to: its allowed groups and its owner agency."""
+        groups = set(self.allowed_groups.values_list("pk", flat=True))
+        if self.owner_agency_id:
+            groups.add(self.owner_agency_id)
+        return sorted(groups)
 
     def can_edit(self, user) -> bool:
         """Edit rights: admins and members of the owner agency."""
@@ -143,6 +201,34 @@ class Layer(models.Model):
         if user.is_superuser or user.is_staff:
             return True
         return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
+
+
+class LayerSource(models.Model):
+    """A layer an analysis result was made from, directly or through other results, with the source's access
+    rule as recorded (when the result was made, refreshed when the source is deleted): a result never becomes
+    more visible than any of its sources, even after one is deleted."""
+
+    result = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="source_links")
+    source = models.ForeignKey(Layer, null=True, on_delete=models.SET_NULL, related_name="derived_links")
+    slug = models.CharField(max_length=50, help_text="the source's slug, for the record")
+    visibility = models.CharField(max_length=12, choices=Layer.Visibility.choices)
+    groups = ArrayField(models.IntegerField(), default=list, blank=True,
+                        help_text="ids of the groups a restricted source is open to")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["result", "source"], name="unique_layer_source")]
+
+    @classmethod
+    def of(cls, result: Layer, source: Layer) -> "LayerSource":
+        return cls(result=result, source=source, slug=source.slug, visibility=source.visibility,
+                   groups=source.access_groups())
+
+
+@receiver(pre_delete, sender=Layer)
+def _record_rule_of_deleted_source(sender, instance: Layer, **kwargs):
+    """Before a source goes (and its link with it), keep its rule on every result made from it."""
+    LayerSource.objects.filter(source=instance).update(visibility=instance.visibility,
+                                                       groups=instance.access_groups())
 
 
 class LayerVersion(models.Model):

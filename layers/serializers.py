@@ -155,18 +155,14 @@ class ServiceRegistrationSerializer(serializers.Serializer):
                                                           "{z}/{x}/{y}")
     layer = serializers.CharField(max_length=200, required=False, default="",
                                   help_text="the service's layer name (WMS, WMTS)")
-    slug = serializers.RegexField(r"^[a-z][a-z0-9_-]{0,49}$")
+    slug = serializers.RegexField(r"^[a-z][a-z0-9_-]{0,49}$", help_text="the slug wanted; if it is taken, the "
+                                  "layer gets the next free one (slug-2, …) and the answer names it")
     title = serializers.CharField(max_length=200, required=False)
     title_en = serializers.CharField(max_length=200, required=False)
     theme = serializers.SlugRelatedField(slug_field="slug", queryset=Theme.objects.all(), required=False)
     visibility = serializers.ChoiceField(Layer.Visibility.choices, default=Layer.Visibility.INTERNAL)
     attribution = serializers.CharField(max_length=300, required=False, default="",
                                         help_text="who provides the service, shown on the map")
-
-    def validate_slug(self, value):
-        if Layer.objects.filter(slug=value).exists():
-            raise serializers.ValidationError(f"a layer {value!r} exists already")
-        return value
 
     def validate(self, attrs):
         if attrs["type"] != "xyz" and not attrs.get("layer"):

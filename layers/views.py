@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from . import catalog
 from .importing import jobs
 from .importing.errors import ImportProblem
-from .importing.pipeline import reap_stale_jobs
+from .importing.pipeline import create_with_free_slug, reap_stale_jobs
 from .models import ImportJob, Layer, Theme
 from .ogc import external, publishing
 from .permissions import CanEditLayer
@@ -133,8 +133,9 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             field, _, message = str(exc).partition(": ")
             raise ValidationError({field: message}) from None
         bbox = found["bbox"]
-        layer = Layer.objects.create(
-            slug=data["slug"], kind=Layer.Kind.SERVICE, title_zh=data.get("title") or found["title"] or data["slug"],
+        layer = create_with_free_slug(
+            Layer.objects.free_slug(data["slug"]), kind=Layer.Kind.SERVICE,
+            title_zh=data.get("title") or found["title"] or data["slug"],
             title_en=data.get("title_en", ""), abstract=found["abstract"], theme=data.get("theme"),
             visibility=data["visibility"], owner_agency=request.user.groups.order_by("name").first(),
             source=data["attribution"] or data["url"], service=found["service"], created_by=request.user,

@@ -74,8 +74,11 @@ class MarkerViewSet(viewsets.ModelViewSet):
 
 
 def marker_snapshot(markers) -> list[dict]:
+    """The markers as the link keeps them; one shared with a group keeps the group, so that only its members see
+    it in the link (a private one was the maker's to give)."""
     return [{"title": m.title, "text": m.text, "color": m.color, "icon": m.icon,
-             "location": [round(m.location.x, 7), round(m.location.y, 7)]} for m in markers]
+             "location": [round(m.location.x, 7), round(m.location.y, 7)],
+             **({"group": m.group_id} if m.group_id else {})} for m in markers]
 
 
 class ShareRequest(serializers.Serializer):
@@ -111,7 +114,7 @@ class SharedViewCreate(APIView):
         shared = SharedView.objects.create(state=state, created_by=request.user if request.user.is_authenticated
                                            else None)
         return Response({"code": shared.code, "url": request.build_absolute_uri(f"/s/{shared.code}"),
-                         "state": state}, status=status.HTTP_201_CREATED)
+                         "state": visible_part(state, request.user)}, status=status.HTTP_201_CREATED)
 
 
 class SharedViewDetail(APIView):
@@ -163,8 +166,8 @@ class PrintView(APIView):
                 state = get_object_or_404(SharedView, code=data["view"]).state
             else:
                 state = clean(data["state"])
-            job = printing.PrintJob(visible_part(state, request.user) | {"markers": state.get("markers", [])},
-                                    data["title"], data["paper"], data["orientation"])
+            job = printing.PrintJob(visible_part(state, request.user), data["title"], data["paper"],
+                                    data["orientation"])
             if data["format"] == "png":
                 body, content_type = printing.render_png(job, request.user), "image/png"
             else:

@@ -57,7 +57,12 @@ def clean(state) -> dict:
 
 
 def visible_part(state: dict, user) -> dict:
-    """The view with only the layers `user` may see (the others are left out without a word)."""
+    """The view with only the layers `user` may see and the markers shared with them (the others are left out
+    without a word): a marker a link keeps with a group shows only to that group's members."""
     wanted = [entry["slug"] for entry in state.get("layers", [])]
     allowed = set(Layer.objects.visible_to(user).filter(slug__in=wanted).values_list("slug", flat=True))
-    return {**state, "layers": [entry for entry in state.get("layers", []) if entry["slug"] in allowed]}
+    groups = set(user.groups.values_list("pk", flat=True)) if user is not None and user.is_authenticated else set()
+    markers = [{k: v for k, v in m.items() if k != "group"} for m in state.get("markers", [])
+               if m.get("group") is None or m["group"] in groups]
+    return {**state, "layers": [entry for entry in state.get("layers", []) if entry["slug"] in allowed],
+            **({"markers": markers} if "markers" in state else {})}

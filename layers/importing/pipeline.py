@@ -22,7 +22,7 @@ import psycopg2
 import rasterio
 import shapely
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 from pyproj import CRS
@@ -353,23 +353,34 @@ def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
     # a slug given with the upload names its only layer; files with several layers get one slug each
     slug = options["slug"] if options.get("slug") and only else layer_slug(title)
     existing = Layer.objects.select_for_update(of=("self",)).filter(slug=slug).first()
-    if existing and job.created_by and not Layer.objects.visible_to(job.created_by).filter(pk=existing.pk).exists():
-        raise ImportProblem(f"the slug {slug!r} is not available; choose another", file=prepared.source.name)
-    if existing:
-        if options.get("mode") != "upsert":
-            raise ImportProblem(f"a layer {slug!r} already exists; re-import it (a new version) or choose another "
-                                "slug", file=prepared.source.name)
-        if job.created_by and not existing.can_edit(job.created_by):
-            raise ImportProblem(f"layer {slug!r} belongs to another agency; you may not replace its data",
-                                file=prepared.source.name)
-        return existing
+    if existing and options.get("mode") == "upsert" and _may_replace(job.created_by, existing):
+        return existing  # a batch import, or its editors, bring a new version
+    # a slug held by any other layer — one the user may see or not — gives the same answer: the next free one
+    free = Layer.objects.free_slug(slug)
+    if free != slug:
+        job.messages.append(f"{prepared.source.label}: the slug {slug!r} is taken; the layer is {free!r}")
+        slug = free
     theme = Theme.objects.filter(slug=options["theme"]).first() if options.get("theme") else None
-    layer = Layer.objects.create(
-        slug=slug, table_name=table_name(slug), title_zh=options.get("title") or title,
+    fields = dict(
+        title_zh=options.get("title") or title,
         title_en=options.get("title_en", ""), abstract=options.get("abstract", ""),
         keywords=options.get("keywords", []), theme=theme,
         visibility=options.get("visibility", Layer.Visibility.INTERNAL),
         owner_agency_id=options.get("owner_agency"), source=options.get("source") or prepared.source.name,
         license=options.get("license", ""), created_by=job.created_by)
-    return layer
+    return create_with_free_slug(slug, **fields)
 
+
+def create_with_free_slug(slug: str, **fields) -> Layer:
+    """A new layer under `slug` or, if a concurrent request took it meanwhile, the next free one."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Layer.objects.create(slug=slug, table_name=table_name(slug), **fields)
+        except IntegrityError:
+            slug = Layer.objects.free_slug(slug)
+    raise ImportProblem("could not find a free slug for the new layer; try again")
+
+
+def _may_replace(user, layer: Layer) -> bool:
+    return user is None or (layer.can_edit(user) and Layer.objects.visible_to(user).filter(pk=layer.pk).exists())
