@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from analysis import jobs as analysis_jobs
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
-from layers.models import Layer, LayerSource
+from layers.models import Layer
 from layers.ogc import views as ows_views
 from web import printing
 from web.models import Marker
@@ -192,6 +192,8 @@ def test_a_result_of_two_agencies_restricted_layers_needs_both(world, engine):
 
 
 def test_a_result_stays_hidden_when_an_input_is_deleted_or_its_owner_opens_it(world, engine):
+    from layers.models import LayerSource
+
     result = make_result(world, "overlay").layers.get()
     colleague = client_of(world["owner_agency"])
     # the result's own editors (its owner agency) cannot open it beyond its inputs
