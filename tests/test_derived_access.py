@@ -334,13 +334,6 @@ def test_a_free_slug_is_granted_as_asked(world):
     assert bad.status_code == 400 and "slug" in bad.json()["detail"]
 
 
-def test_reimporting_a_hidden_layer_is_a_404_like_a_missing_one(world):
-    other = client_of(world["other_agency"])
-    for slug in ("secret-zones", "no-such-layer"):
-        resp = other.post(f"/api/v1/layers/{slug}/reimport/", {"files": [_csv_upload("x.csv")]}, format="multipart")
-        assert resp.status_code == 404, slug
-
-
 def test_existing_results_get_sources_from_their_provenance(world):
     """The data migration: a result made before sources were recorded is linked to the inputs its provenance
     names; an input that is gone leaves it to administrators."""
