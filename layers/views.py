@@ -134,7 +134,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             raise ValidationError({field: message}) from None
         bbox = found["bbox"]
         layer = create_with_free_slug(
-            Layer.objects.free_slug(data["slug"]), kind=Layer.Kind.SERVICE,
+            Layer.objects.free_slug(data["slug"]), with_table=False, kind=Layer.Kind.SERVICE,
             title_zh=data.get("title") or found["title"] or data["slug"],
             title_en=data.get("title_en", ""), abstract=found["abstract"], theme=data.get("theme"),
             visibility=data["visibility"], owner_agency=request.user.groups.order_by("name").first(),

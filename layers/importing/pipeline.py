@@ -371,12 +371,12 @@ def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
     return create_with_free_slug(slug, **fields)
 
 
-def create_with_free_slug(slug: str, **fields) -> Layer:
+def create_with_free_slug(slug: str, with_table: bool = True, **fields) -> Layer:
     """A new layer under `slug` or, if a concurrent request took it meanwhile, the next free one."""
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                return Layer.objects.create(slug=slug, table_name=table_name(slug), **fields)
+                return Layer.objects.create(slug=slug, table_name=table_name(slug) if with_table else "", **fields)
         except IntegrityError:
             slug = Layer.objects.free_slug(slug)
     raise ImportProblem("could not find a free slug for the new layer; try again")
