@@ -64,18 +64,26 @@ class AuditMiddleware:
         a DELETE is about to remove."""
         if not request.path.startswith(API):
             return None
-        if (request.method in WRITES and request.content_type == "application/json"
-                and int(request.META.get("CONTENT_LENGTH") or 0) <= SMALL_JSON):
+        if request.method in WRITES and request.content_type == "application/json" and _small(request):
             try:
                 request._audit_body = json.loads(request.body or b"{}")
             except ValueError:
                 request._audit_body = None
-        if "slug" in view_kwargs and (request.resolver_match.url_name or "").startswith("layer-"):
+        name = request.resolver_match.url_name or ""
+        recorded = request.method in WRITES or ROUTES.get(name, {}).get("action") == "export"
+        if recorded and "slug" in view_kwargs and name.startswith("layer-"):  # never on the hot read paths
             from layers.models import Layer
 
             request._audit_layer_id = Layer.objects.filter(slug=view_kwargs["slug"]).values_list(
                 "pk", flat=True).first()
         return None
+
+
+def _small(request) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) <= SMALL_JSON
+    except ValueError:  # Django reads such a body as empty; so do we
+        return False
 
 
 def _route(request) -> tuple[str, dict] | None:

@@ -247,6 +247,8 @@ def test_changes_exports_and_sign_ins_are_entries_at_once(layers, people, tmp_pa
                         format="json")
     assert shared.status_code == 201, shared.content
     assert one(action="create", object_type="shared_view").object_id == shared.json()["code"]
+    garbled = clerk.post("/api/v1/views/", b"{}", content_type="application/json", CONTENT_LENGTH="abc")
+    assert garbled.status_code == 400  # Django reads the body as empty; the audit's look at it must not fail
     assert publishing.apply("bus-stops", publishing.WITHDRAW) == "withdrawn"
     assert one(action="withdraw", object_label="bus-stops").detail["change"] == "withdraw"
     # sign-ins: token and session, success and failure
