@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "analysis",
     "iot",
     "web",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +160,13 @@ OGC_SERVICE_TITLE = os.environ.get("OGC_SERVICE_TITLE", "civgis 城市空間資�
 OGC_CONTACT_ORGANIZATION = os.environ.get("OGC_CONTACT_ORGANIZATION", "civgis")
 OGC_SERVICE_ABSTRACT = os.environ.get("OGC_SERVICE_ABSTRACT",
                                       "本市各機關空間圖層之 WMS / WFS 服務（TWD97 / EPSG:3826）")
+
+# The audit log: how long entries are kept, and how many reverse proxies in front of the app append to
+# X-Forwarded-For (0: the client address is REMOTE_ADDR; the header is whatever the client sent).
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", 365))
+if AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(f"AUDIT_RETENTION_DAYS={AUDIT_RETENTION_DAYS}: keep at least one day")
+AUDIT_TRUSTED_PROXIES = int(os.environ.get("AUDIT_TRUSTED_PROXIES", 0))
 
 LANGUAGE_CODE = "zh-hant"
 LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]

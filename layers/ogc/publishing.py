@@ -12,6 +12,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from audit.events import recorded_publishing
 from layers.models import Layer
 
 from . import get_engine
@@ -48,6 +49,7 @@ def sync_layer(self, slug: str, change: str) -> str:
         raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
 
 
+@recorded_publishing
 def apply(slug: str, change: str) -> str:
     """Make the engine match the catalog for one layer, now; the layer's status records the outcome."""
     engine = get_engine()
