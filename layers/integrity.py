@@ -18,7 +18,7 @@ def lonlat_bbox(layer, digits: int) -> list[float] | None:
     if layer.extent is None:
         return None
     box = [round(v, digits) for v in layer.extent.extent]
-    if not _on_globe(box):
+    if not (_on_globe(box) and _finite_polygon(layer.extent)):
         log.error("layer %s: its extent %s is not a lon/lat box; left out until it is re-imported", layer.slug, box)
         return None
     return box
@@ -34,7 +34,7 @@ def finite(values) -> list[float] | None:
 def servable(layer) -> bool:
     """Whether a layer's extents are usable by the OGC engine (finite native extent, lon/lat box on the globe)."""
     native_ok = layer.native_extent is None or finite(layer.native_extent) is not None
-    lonlat_ok = layer.extent is None or _on_globe(layer.extent.extent)
+    lonlat_ok = layer.extent is None or (_on_globe(layer.extent.extent) and _finite_polygon(layer.extent))
     if not (native_ok and lonlat_ok):
         log.error("layer %s: broken extent (native %s); not served over OGC until it is re-imported", layer.slug,
                   layer.native_extent)
@@ -56,3 +56,8 @@ def _on_globe(box) -> bool:
         return False
     west, south, east, north = box
     return -180 <= west <= east <= 180 and -90 <= south <= north <= 90
+
+
+def _finite_polygon(polygon) -> bool:
+    """GEOS leaves NaN corners out of an extent, so the polygon's own coordinates are checked."""
+    return all(math.isfinite(v) for ring in polygon.coords for point in ring for v in point)

@@ -59,7 +59,7 @@ def layer_entries(layers: list[Layer]) -> list[dict]:
         except Exception:  # noqa: BLE001 - e.g. a style that cannot be drawn
             integrity.log.exception("layer %s: no viewer entry; left out", layer.slug)
             entry = None
-        if entry is not None:
+        if entry is not None and not (layer.extent is not None and entry["bbox"] is None):  # a broken extent
             entries.append(entry)
     return entries
 
