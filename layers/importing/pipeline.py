@@ -110,6 +110,7 @@ def run_job(job_id: int) -> ImportJob:
         # The message came back because the worker that had it died mid-import.
         fail(job, {"message": "the worker running this import stopped before finishing; nothing was changed "
                               "and the previous version is still served — start the import again"})
+        job.refresh_from_db()
         return job
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
                                                heartbeat_at=timezone.now())
