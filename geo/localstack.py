@@ -312,6 +312,14 @@ def _health(url: str) -> tuple[int, str]:
         return 0, str(exc)
 
 
+def demo_env(env: dict[str, str]) -> dict[str, str]:
+    """The demo's settings: development defaults, but DEBUG off (a city may run the demo on its LAN, and DEBUG
+    pages show tracebacks and server paths to anyone); static files are collected and served by WhiteNoise."""
+    env.setdefault("CIVGIS_ENV", "development")
+    env.setdefault("DEBUG", "false")
+    return env
+
+
 def demo(args: argparse.Namespace) -> int:
     port = int(os.environ.get("PORT", "8000"))
     stack = Stack("demo")
@@ -325,8 +333,7 @@ def demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, shutdown)
     try:
         print("civgis: starting PostGIS, Redis and Mosquitto …", flush=True)
-        env = stack.start()
-        env.setdefault("CIVGIS_ENV", "development")
+        env = demo_env(stack.start())
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "collectstatic", "--no-input", "-v", "0")
         _manage(env, "make_demo_city", "--size", os.environ.get("DEMO_SIZE", "1"), "--if-missing")

@@ -44,3 +44,6 @@ urlpatterns = [
 ]
 # MEDIA (rasters, uploads) is never served as plain files: rasters go out through the tile and point views, which
 # check the layer's visibility.
+
+handler404 = "geo.errors.not_found"
+handler500 = "geo.errors.server_error"

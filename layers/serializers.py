@@ -1,7 +1,7 @@
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from . import catalog
+from . import catalog, integrity
 from .models import ImportJob, Layer, LayerVersion, Style, Theme
 from .styles import RAMPS, StyleError, compute_classes
 
@@ -19,6 +19,20 @@ class ThemeSerializer(serializers.ModelSerializer):
         return [t.name_zh for t in theme.ancestry()]
 
 
+class SkippingBrokenListSerializer(serializers.ListSerializer):
+    """A list in which a layer that cannot be represented is left out (and logged), not the whole list lost."""
+
+    def to_representation(self, data):
+        items = data.all() if hasattr(data, "all") else data
+        out = []
+        for item in items:
+            try:
+                out.append(self.child.to_representation(item))
+            except Exception:  # noqa: BLE001 - one broken catalog row must not fail the list for everyone
+                integrity.log.exception("layer %s: cannot be listed; left out", getattr(item, "slug", item))
+        return out
+
+
 class LayerSerializer(serializers.ModelSerializer):
     """A catalog entry as listed and searched."""
 
@@ -32,12 +46,13 @@ class LayerSerializer(serializers.ModelSerializer):
         model = Layer
         fields = ["slug", "title_zh", "title_en", "kind", "geometry_type", "feature_count", "theme", "theme_path",
                   "visibility", "owner_agency", "bbox", "version", "updated_at"]
+        list_serializer_class = SkippingBrokenListSerializer
 
     def get_theme_path(self, layer) -> list[str]:
         return [t.name_zh for t in layer.theme.ancestry()] if layer.theme else []
 
     def get_bbox(self, layer) -> list[float] | None:
-        return [round(v, 7) for v in layer.extent.extent] if layer.extent else None
+        return integrity.lonlat_bbox(layer, 7)
 
     def get_version(self, layer) -> int | None:
         return layer.current_version.number if layer.current_version else None
@@ -99,6 +114,11 @@ class LayerDetailSerializer(LayerSerializer):
         read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
                             "native_extent", "table_name", "raster_path", "service", "ogc_status", "ogc_error",
                             "ogc_published_at", "created_at"]
+
+    def to_representation(self, instance):
+        out = super().to_representation(instance)
+        out["native_extent"] = integrity.finite(out.get("native_extent"))  # JSON has no NaN or Infinity
+        return out
 
     def validate_attribute_labels(self, value):
         names = {a["name"] for a in self.instance.attributes}
@@ -173,7 +193,8 @@ class ServiceRegistrationSerializer(serializers.Serializer):
 class UploadSerializer(serializers.Serializer):
     """A file upload that becomes an import job (or several: one per file)."""
 
-    files = serializers.ListField(child=serializers.FileField(), allow_empty=False,
+    # an empty file is let through to the import, which refuses it by name (DRF's own message names none)
+    files = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False,
                                   help_text="the file(s): zip, shapefile parts together, GeoPackage, GeoJSON, KML/KMZ, "
                                             "CSV or GeoTIFF")
     slug = serializers.RegexField(r"^[a-z][a-z0-9_-]{0,49}$", required=False)

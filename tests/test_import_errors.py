@@ -173,3 +173,78 @@ def test_failed_reimport_keeps_the_previous_version_served(tmp_path, nothing_lef
         cur.execute("SELECT name FROM layerdata.sites")
         assert cur.fetchall() == [("a",)]
     assert tables("layerstaging") == set()
+
+
+def waiting_upload(settings, name: str = "sites.csv") -> Path:
+    """An upload as the API stores it for the worker: a folder of its own under DATA_DIR/uploads."""
+    folder = Path(settings.DATA_DIR) / "uploads" / f"test-{name}-{id(settings)}"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(files.csv_bytes(["name", "lon", "lat"], [["a", 121.3, 25.0]]))
+    return folder / name
+
+
+def died_mid_import(upload: Path) -> ImportJob:
+    """A job whose worker was killed mid-import: running, with a staging table and a work folder left over."""
+    from django.utils import timezone
+
+    from layers.importing.pipeline import _work_dir, staging_prefix
+
+    job = jobs.create(upload, upload.name, {"mode": "upsert"})
+    ImportJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now(),
+                                               heartbeat_at=timezone.now())
+    with connection.cursor() as cur:
+        cur.execute(f'CREATE TABLE layerstaging."{staging_prefix(job)}0" (fid integer)')
+    (Path(_work_dir()) / f"import-{job.pk}-dead" / "unzipped-0").mkdir(parents=True)
+    return job
+
+
+def test_a_redelivered_job_whose_worker_died_removes_its_upload(settings, nothing_left_behind):
+    upload = waiting_upload(settings)
+    job = died_mid_import(upload)
+    assert run_job(job.pk).status == "failed"  # the broker gave the message back to another worker
+    assert "stopped before finishing" in ImportJob.objects.get(pk=job.pk).errors[0]["message"]
+    assert not upload.parent.exists()
+    nothing_left_behind()
+
+
+def test_a_stale_job_reaped_removes_its_upload(settings, nothing_left_behind):
+    from layers.importing.pipeline import reap_stale_jobs
+
+    upload = waiting_upload(settings)
+    job = died_mid_import(upload)
+    settings.IMPORT_STALE_AFTER_S = -1
+    assert reap_stale_jobs() == 1
+    assert ImportJob.objects.get(pk=job.pk).status == "failed"
+    assert not upload.parent.exists()
+    nothing_left_behind()
+
+
+def test_a_redelivered_finished_job_removes_an_upload_left_behind(settings):
+    upload = waiting_upload(settings)
+    job = jobs.create(upload, upload.name, {"mode": "upsert"})
+    ImportJob.objects.filter(pk=job.pk).update(status="succeeded")  # its worker died before cleaning up
+    assert run_job(job.pk).status == "succeeded"
+    assert not upload.parent.exists()
+
+
+def test_an_internal_error_shows_no_internals(tmp_path, monkeypatch, nothing_left_behind):
+    from layers.importing import pipeline
+
+    def broken(*_args, **_kwargs):
+        raise OSError(f"[Errno 5] Input/output error: '{tmp_path}/work/x.csv'")
+
+    monkeypatch.setattr(pipeline, "read_features", broken)
+    (tmp_path / "sites.csv").write_bytes(files.csv_bytes(["name", "lon", "lat"], [["a", 121.3, 25.0]]))
+    error = failed_with(run_import(tmp_path / "sites.csv"), "sites.csv", "internal error", "server log")
+    assert str(tmp_path) not in error["message"] and "Errno" not in error["message"]
+    nothing_left_behind()
+
+
+def test_library_messages_lose_their_server_paths(tmp_path, nothing_left_behind):
+    (tmp_path / "junk.gpkg").write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
+    error = failed_with(run_import(tmp_path / "junk.gpkg"), "junk.gpkg", "not a readable GeoPackage")
+    assert str(tmp_path) not in error["message"]
+    (tmp_path / "dem.tif").write_bytes(b"GIF89a not a tiff")
+    error = failed_with(run_import(tmp_path / "dem.tif"), "dem.tif", "not a readable GeoTIFF")
+    assert str(tmp_path) not in error["message"] and "/" not in error["message"]
+    nothing_left_behind()

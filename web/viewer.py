@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from layers import integrity
 from layers.models import Layer, Style, Theme
 from layers.styles import compute_classes
 
@@ -40,12 +41,27 @@ def layer_entry(layer: Layer) -> dict:
     return {
         "slug": layer.slug, "title_zh": layer.title_zh, "title_en": layer.title_en, "kind": layer.kind,
         "geometry_type": layer.geometry_type, "theme": layer.theme.slug if layer.theme else None,
-        "bbox": [round(v, 6) for v in layer.extent.extent] if layer.extent else None, "min_zoom": layer.min_zoom,
+        "bbox": integrity.lonlat_bbox(layer, 6), "min_zoom": layer.min_zoom,
         "visibility": layer.visibility, "attributes": [{"name": a["name"], "label": a.get("label") or a["name"]}
                                                        for a in layer.attributes],
         "style": style_of(layer), "height_attribute": height_attribute(layer),
         "service": layer.service if layer.kind == Layer.Kind.SERVICE else None, "source": layer.source,
     }
+
+
+def layer_entries(layers: list[Layer]) -> list[dict]:
+    """The entries of the layers that can be drawn; a layer whose stored metadata is broken is left out (and
+    logged) rather than breaking the page for everyone."""
+    entries = []
+    for layer in layers:
+        try:
+            entry = integrity.json_safe(layer_entry(layer), layer.slug)
+        except Exception:  # noqa: BLE001 - e.g. a style that cannot be drawn
+            integrity.log.exception("layer %s: no viewer entry; left out", layer.slug)
+            entry = None
+        if entry is not None and not (layer.extent is not None and entry["bbox"] is None):  # a broken extent
+            entries.append(entry)
+    return entries
 
 
 def basemap_layer(layer: Layer) -> dict:
@@ -54,7 +70,7 @@ def basemap_layer(layer: Layer) -> dict:
     if layer.slug in ("rivers",) or "water" in (layer.theme.slug if layer.theme else ""):
         fill = stroke = BASEMAP_WATER
     return {"slug": layer.slug, "geometry_type": layer.geometry_type, "min_zoom": layer.min_zoom, "kind": "vector",
-            "bbox": [round(v, 6) for v in layer.extent.extent] if layer.extent else None, "height_attribute": None,
+            "bbox": integrity.lonlat_bbox(layer, 6), "height_attribute": None,
             "style": {"kind": "single", "classes": [], "fill_color": fill, "stroke_color": stroke,
                       "stroke_width": 1.0 if kind == "Polygon" else 1.5, "opacity": 1, "point_size": 4}}
 
@@ -97,8 +113,9 @@ def tool_urls() -> dict:
 
 def viewer_config(user) -> dict:
     layers = visible_layers(user)
-    visible = {layer.slug: layer for layer in layers}
-    entries = [layer_entry(layer) for layer in layers]
+    entries = layer_entries(layers)
+    drawn = {entry["slug"] for entry in entries}
+    visible = {layer.slug: layer for layer in layers if layer.slug in drawn}
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
     tile = "/{z}/{x}/{y}"
     return {
@@ -109,8 +126,8 @@ def viewer_config(user) -> dict:
                     "parent": t.parent.slug if t.parent_id else None}
                    for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
         "basemaps": basemaps(visible),
-        "terrain": {"slug": terrain.slug, "bbox": [round(v, 6) for v in terrain.extent.extent]}
-        if terrain and terrain.kind == Layer.Kind.RASTER and terrain.extent else None,
+        "terrain": {"slug": terrain.slug, "bbox": integrity.lonlat_bbox(terrain, 6)}
+        if terrain and terrain.kind == Layer.Kind.RASTER and integrity.lonlat_bbox(terrain, 6) else None,
         "initial_bbox": initial_bbox(entries),
         "urls": {
             "vector_tile": "/tiles/{slug}" + tile + ".mvt", "raster_tile": "/tiles/{slug}" + tile + ".png",

@@ -5,7 +5,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .viewer import layer_entry, viewer_config, visible_layers
+from .viewer import layer_entries, viewer_config, visible_layers
 
 
 def home(request):
@@ -39,4 +39,4 @@ def sign_out(request):
 
 def viewer_layers(request):
     """The layers this visitor may see, as the page's config lists them: the tools add new results to the tree."""
-    return JsonResponse({"layers": [layer_entry(layer) for layer in visible_layers(request.user)]})
+    return JsonResponse({"layers": layer_entries(visible_layers(request.user))})

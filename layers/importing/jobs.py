@@ -8,7 +8,7 @@ from django.conf import settings
 
 from layers.models import ImportJob
 
-from .errors import ImportProblem
+from .errors import ImportProblem, human_size
 from .sources import SUPPORTED
 
 
@@ -40,9 +40,11 @@ def save_upload(files) -> list[tuple[Path, str]]:
             name = Path(upload.name).name  # never a path the client chose
             if not name or name.startswith("."):
                 raise ImportProblem(f"unacceptable file name {upload.name!r}")
+            if not upload.size:
+                raise ImportProblem("the file is empty (0 bytes)", file=name)
             if upload.size > settings.IMPORT_MAX_BYTES:
-                raise ImportProblem(f"the file is {upload.size / 2**20:,.0f} MiB, over the import limit of "
-                                    f"{settings.IMPORT_MAX_BYTES / 2**20:,.0f} MiB", file=name)
+                raise ImportProblem(f"the file is {human_size(upload.size)}, over the import limit of "
+                                    f"{human_size(settings.IMPORT_MAX_BYTES)}", file=name)
             dest = folder / name
             try:
                 with open(dest, "wb") as out:

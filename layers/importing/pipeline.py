@@ -34,7 +34,8 @@ from layers.ogc import publishing
 from layers.pgload import EWKB, finish_table_auto, load_rows
 from layers.serving.tiles import min_zoom_for
 
-from .errors import ImportProblem
+from . import area
+from .errors import ImportProblem, without_server_paths
 from .geometry import clean, reproject
 from .rasters import prepare_raster
 from .readers import read_features
@@ -66,7 +67,7 @@ class JobReport:
 
     def progress(self, percent: int, message: str | None = None) -> None:
         if message:
-            self.job.messages.append(message)
+            self.job.messages.append(without_server_paths(message))
         self.job.progress = max(self.job.progress, min(int(percent), 99))
         ImportJob.objects.filter(pk=self.job.pk).update(progress=self.job.progress, messages=self.job.messages,
                                                         heartbeat_at=timezone.now())
@@ -103,11 +104,13 @@ def staging_prefix(job: ImportJob) -> str:
 def run_job(job_id: int) -> ImportJob:
     job = ImportJob.objects.get(pk=job_id)
     if job.finished:
-        return job  # a redelivered message for a job already done
+        _discard_upload(job)  # a redelivered message for a job already done: its worker may have died after it
+        return job
     if job.status == ImportJob.Status.RUNNING:
         # The message came back because the worker that had it died mid-import.
         fail(job, {"message": "the worker running this import stopped before finishing; nothing was changed "
                               "and the previous version is still served — start the import again"})
+        job.refresh_from_db()
         return job
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
                                                heartbeat_at=timezone.now())
@@ -138,9 +141,11 @@ def run_job(job_id: int) -> ImportJob:
             counts={**job.counts, "features": counts}, messages=job.messages)
     except ImportProblem as problem:
         fail(job, problem.as_dict())
-    except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
-        log.exception("import job %s failed", job.pk)
-        fail(job, {"message": f"internal error while importing: {type(exc).__name__}: {exc}"})
+    except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason
+        log.exception("import job %s failed", job.pk)  # the details are for the server's log, not the user
+        fail(job, {"message": f"{job.source_name}: internal error while importing; nothing was changed. The "
+                              f"administrators find the details in the server log (import job {job.pk}).",
+                   "file": job.source_name})
     finally:
         _discard_upload(job)
     job.refresh_from_db()
@@ -148,14 +153,18 @@ def run_job(job_id: int) -> ImportJob:
 
 
 def fail(job: ImportJob, error: dict) -> None:
+    """End the job as failed and remove everything it made: staging tables, staged rasters, work folders and
+    the upload itself (however it ended: bad input, an internal error, a dead worker)."""
     catalog.drop_staging(staging_prefix(job))
     for staged in Path(settings.MEDIA_ROOT, "rasters", "_staging").glob(f"{staging_prefix(job)}*"):
         staged.unlink(missing_ok=True)
     for work in Path(_work_dir()).glob(f"import-{job.pk}-*"):  # left by a worker that died
         shutil.rmtree(work, ignore_errors=True)
     job.refresh_from_db()
+    error = {**error, "message": without_server_paths(error["message"])}
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
                                                errors=[*job.errors, error])
+    _discard_upload(job)
 
 
 def reap_stale_jobs() -> int:
@@ -166,7 +175,6 @@ def reap_stale_jobs() -> int:
         fail(job, {"message": f"the worker stopped responding (no progress for {settings.IMPORT_STALE_AFTER_S} s); "
                               "nothing was changed and the previous version is still served — start the import "
                               "again"})
-        _discard_upload(job)
     return len(stale)
 
 
@@ -251,9 +259,11 @@ def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
             pass  # e.g. a shapefile "of LineStrings" holding MultiLineStrings: PostGIS refuses them mid-COPY
         else:
             (bad, *bounds), = _finish(staging, True, _validity_scan(staging))
-            if not bad:
+            if not bad and area.total_inside(bounds, data.crs):
                 return _Loaded(len(data), data.declared_type, bounds=bounds)
             catalog.drop_staging_table(staging)
+    rows, noun = (data.row_numbers, "row") if data.row_numbers is not None else (None, "feature")
+    area.check(data.geoms, data.crs, data.source.name, rows, noun)
     geoms, keep, gtype, cleaned = clean(data.geoms)
     messages += [f"{data.source.label}: {m}" for m in cleaned.messages]
     if not len(geoms):
@@ -261,6 +271,8 @@ def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
     if not keep.all():
         columns = {n: (t, _take(v, keep)) for n, (t, v) in columns.items()}
     geoms = reproject(geoms, data.crs, srid)
+    kept_rows = np.asarray(rows if rows is not None else np.arange(1, len(keep) + 1))[keep].tolist()
+    area.check(geoms, CRS.from_epsg(srid), data.source.name, kept_rows, noun, working=True)
     _load_rows(staging, columns, EWKB.from_geometries(geoms, srid), gtype, srid)
     _finish(staging, True)
     return _Loaded(len(geoms), gtype, cleaned.repaired, cleaned.dropped_empty,

@@ -11,7 +11,9 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import CRSError, RasterioIOError
 from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
 
+from . import area
 from .errors import ImportProblem, NeedsCRS
 from .sources import Source
 
@@ -30,6 +32,7 @@ def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int
     messages = []
     try:
         with rasterio.open(source.path) as src:
+            _check_readable(src, source.name)
             crs = src.crs
             if crs_hint:
                 try:
@@ -42,6 +45,7 @@ def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int
                                "e.g. crs=4326 or crs=3826", file=source.name)
             if src.transform.is_identity:
                 raise ImportProblem("the GeoTIFF has no georeferencing (no geotransform)", file=source.name)
+            _check_area(src.bounds, crs, source.name)
             nodata = "NaN" if src.nodata is not None and math.isnan(src.nodata) else src.nodata  # JSON has no NaN
             bands = [{"name": f"band_{i}", "type": dtype, "label": desc or f"band {i}", "nodata": nodata}
                      for i, (dtype, desc) in enumerate(zip(src.dtypes, src.descriptions, strict=True), start=1)]
@@ -55,6 +59,7 @@ def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int
                 _write_cog(src, out, resampling)
             source_crs = crs.to_string()
         with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(out) as cog:  # no .aux.xml beside the COG
+            _check_area(cog.bounds, cog.crs, source.name)  # reprojected into the storage CRS, still in its area
             [stats] = cog.stats(indexes=[1], approx=True)
             bands[0].update(min=stats.min, max=stats.max)  # the default colour ramp's span
             messages.append(f"stored as Cloud-Optimized GeoTIFF, {cog.width}×{cog.height} px, "
@@ -66,6 +71,25 @@ def prepare_raster(source: Source, staging: str, crs_hint: str | None, srid: int
         out.unlink(missing_ok=True)
         raise
     return StagedRaster(out, source_crs, bands, messages)
+
+
+def _check_readable(src, name: str) -> None:
+    """A truncated GeoTIFF opens (its header is there) but its last block is missing: read that one block."""
+    try:
+        src.read(1, window=Window(src.width - 1, src.height - 1, 1, 1))
+    except RasterioIOError as exc:
+        raise ImportProblem("the GeoTIFF is truncated or damaged: its image data cannot be read", file=name) from exc
+
+
+def _check_area(bounds, crs: CRS, name: str) -> None:
+    from pyproj import CRS as ProjCRS
+
+    proj_crs = ProjCRS.from_wkt(crs.to_wkt())
+    if not area.total_inside(tuple(bounds), proj_crs):
+        found = area.area_of(proj_crs)
+        where = f" ({found.describe()})" if found else ""
+        raise ImportProblem(f"the GeoTIFF's extent {', '.join(f'{v:.6g}' for v in bounds)} lies outside the area of "
+                            f"its CRS{where}; does it belong to another CRS? give crs= with the import", file=name)
 
 
 def _write_cog(dataset, path: Path, resampling: Resampling) -> None:

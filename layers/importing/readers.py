@@ -40,6 +40,7 @@ class FeatureData:
     messages: list[str] = field(default_factory=list)
     wkb: object = None  # the file's own WKB (a pyarrow BinaryArray), when it has some
     declared_type: str | None = None  # the geometry type the file declares for its layer, if a simple 2D one
+    row_numbers: list[int] | None = None  # each row's line in a text file (CSV); features are numbered from 1
 
     @property
     def has_geometry(self) -> bool:
@@ -126,7 +127,8 @@ def read_ogr(source: Source, encoding: str | None) -> FeatureData:
 
 
 def _gdal_message(exc: Exception) -> str:
-    return str(exc).split("\n")[0][:300]
+    # GDAL's advice to prefix a driver name is for its command-line users, not for someone uploading a file
+    return str(exc).split("\n")[0].split("; It might help to specify")[0][:300]
 
 
 def _column(name: str, array) -> Column:
@@ -233,7 +235,7 @@ def read_csv(source: Source, crs_hint: str | None, encoding: str | None) -> Feat
         geoms = shapely.points(xs, ys)
         coord_cols = {cx, cy}
     columns = [_typed_column(h, [r[i] for _n, r in body]) for i, h in enumerate(header) if i not in coord_cols]
-    return FeatureData(source, geoms, columns, crs, note, messages)
+    return FeatureData(source, geoms, columns, crs, note, messages, row_numbers=line_numbers)
 
 
 def _find_header(rows):

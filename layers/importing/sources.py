@@ -3,13 +3,14 @@
 import re
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pyogrio
 from django.conf import settings
 
-from .errors import ImportProblem
+from .errors import ImportProblem, human_size, without_server_paths
 
 VECTOR_FORMATS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson",
                   ".topojson": "geojson", ".kml": "kml", ".csv": "csv"}
@@ -107,8 +108,8 @@ def _check_file(path: Path, name: str) -> None:
         raise ImportProblem("the file is empty", file=name)
     limit = settings.IMPORT_MAX_BYTES
     if size > limit:
-        raise ImportProblem(f"the file is {size / 2**20:,.0f} MiB, over the import limit of "
-                            f"{limit / 2**20:,.0f} MiB", file=name)
+        raise ImportProblem(f"the file is {human_size(size)}, over the import limit of {human_size(limit)}",
+                            file=name)
 
 
 def _sibling(path: Path, ext: str) -> Path | None:
@@ -129,10 +130,16 @@ def _member_name(info: zipfile.ZipInfo) -> str:
 
 
 def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
-    """Unpack a zip refusing entries that escape the folder, and archives that inflate beyond the limits."""
+    """Unpack a zip refusing entries that escape the folder, and archives that inflate beyond the limits.
+
+    The sizes in the archive's directory can lie, so the limits are checked on what actually comes out, while
+    it comes out: the total unpacked size, and its ratio to the archive's size on disk (a bomb split over many
+    members that each look harmless still adds up). Whatever was unpacked is removed when the archive is refused.
+    """
     if not zipfile.is_zipfile(archive):
         raise ImportProblem("not a valid zip archive (corrupt or truncated)", file=name)
     limit = settings.IMPORT_MAX_UNPACKED_BYTES
+    member = ""
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
@@ -144,8 +151,8 @@ def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
                                         "the archive was refused", file=name)
             declared = sum(i.file_size for i in infos)
             if declared > limit:
-                raise ImportProblem(f"the archive would unpack to {declared / 2**20:,.0f} MiB, over the limit of "
-                                    f"{limit / 2**20:,.0f} MiB", file=name)
+                raise ImportProblem(f"the archive would unpack to {human_size(declared)}, over the limit of "
+                                    f"{human_size(limit)}", file=name)
             for info in infos:
                 if (info.file_size > MIN_SIZE_FOR_RATIO_CHECK
                         and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
@@ -153,22 +160,44 @@ def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
                     raise ImportProblem(f"archive entry {_member_name(info)!r} inflates {ratio:,}× (a decompression "
                                         "bomb?); the archive was refused", file=name)
             target.mkdir(parents=True)
-            written, out = 0, []
+            budget = _UnpackBudget(name, limit, archive.stat().st_size)
+            out, member = [], ""
             for info in infos:
-                dest = target / _member_name(info).replace("\\", "/")
+                member = _member_name(info)
+                dest = target / member.replace("\\", "/")
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(dest, "wb") as dst:
-                    # the sizes in the archive's directory can lie: count what actually comes out
                     while chunk := src.read(1 << 20):
-                        written += len(chunk)
-                        if written > limit:
-                            raise ImportProblem("the archive unpacks to more than the limit of "
-                                                f"{limit / 2**20:,.0f} MiB; the archive was refused", file=name)
+                        budget.take(len(chunk))
                         dst.write(chunk)
                 out.append(dest)
             return out
-    except zipfile.BadZipFile as exc:
-        raise ImportProblem(f"the zip archive is corrupt ({exc})", file=name) from exc
-    except ImportProblem:
+    except BaseException as exc:
         shutil.rmtree(target, ignore_errors=True)
+        if isinstance(exc, ImportProblem | KeyboardInterrupt | SystemExit):
+            raise
+        if isinstance(exc, RuntimeError | NotImplementedError) and not isinstance(exc, RecursionError):
+            # an encrypted member, or a compression method Python cannot unpack (deflate64, …)
+            why = "it is encrypted (password-protected)" if "encrypted" in str(exc) else without_server_paths(str(exc))
+            raise ImportProblem(f"the zip archive cannot be unpacked: entry {member!r}: {why}; zip it again without "
+                                "a password, with ordinary (deflate) compression", file=name) from exc
+        if isinstance(exc, zipfile.BadZipFile | EOFError | zlib.error):
+            raise ImportProblem(f"the zip archive is corrupt ({without_server_paths(str(exc))})", file=name) from exc
         raise
+
+
+class _UnpackBudget:
+    """Counts the bytes coming out of an archive and stops at the size limit or at a bomb's ratio."""
+
+    def __init__(self, name: str, limit: int, archive_size: int):
+        self.name, self.limit, self.archive_size, self.written = name, limit, max(archive_size, 1), 0
+
+    def take(self, size: int) -> None:
+        self.written += size
+        if self.written > self.limit:
+            raise ImportProblem(f"the archive unpacks to more than the limit of {human_size(self.limit)}; the "
+                                "archive was refused", file=self.name)
+        if self.written > MIN_SIZE_FOR_RATIO_CHECK and self.written > MAX_COMPRESSION_RATIO * self.archive_size:
+            raise ImportProblem(f"the archive inflates more than {MAX_COMPRESSION_RATIO}× its size of "
+                                f"{self.archive_size:,} bytes (a decompression bomb?); the archive was refused",
+                                file=self.name)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from layers import integrity
 from layers.models import DATA_SCHEMA, Layer
 from layers.styles import ramp_colors
 
@@ -48,7 +49,7 @@ def published_layers():
 
 
 def render(layers) -> str:
-    layers = list(layers)
+    layers = [layer for layer in layers if integrity.servable(layer)]  # one broken extent would fail the map
     extent = _union_extent(layers)
     out = [
         "MAP",
@@ -97,7 +98,10 @@ def render(layers) -> str:
         "  END",
     ]
     for layer in layers:
-        out += _raster_layer(layer) if layer.kind == Layer.Kind.RASTER else _vector_layer(layer)
+        try:
+            out += _raster_layer(layer) if layer.kind == Layer.Kind.RASTER else _vector_layer(layer)
+        except Exception:  # noqa: BLE001 - e.g. a style that cannot be drawn: the other layers are still served
+            integrity.log.exception("layer %s: not written to the mapfile", layer.slug)
     out.append("END")
     return "\n".join(out) + "\n"
 
