@@ -216,7 +216,7 @@ def test_a_new_route_without_an_entry_fails():
 # ---------------------------------------------------------------------------------------------------------------
 # Running the matrix
 # ---------------------------------------------------------------------------------------------------------------
-TALLY = {"combinations": 0, "requests": 0, "leaks": 0}
+TALLY = {"combinations": 0, "requests": 0, "leaks": 0, "known": 0}
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
             pw.tear_down()
             print(f"\npermission matrix: {len(ROUTES)} routes × {len(pw.ACTORS)} roles × {len(pw.VISIBILITIES)} "
                   f"visibilities; {TALLY['combinations']} combinations checked with {TALLY['requests']} requests; "
-                  f"{TALLY['leaks']} leaks")
+                  f"{TALLY['leaks']} leaks (and {TALLY['known']} in the calls marked as fixed on another branch)")
 
 
 @pytest.fixture(autouse=True)
@@ -358,7 +358,7 @@ def test_route_reveals_nothing_the_caller_may_not_see(world, route, index):
                                         f"that does not exist {absent.status} {absent.text[:200]!r}")
             if not entry.per_layer:
                 break  # a call about everything one may see: once per caller, checked against every hidden layer
-    TALLY["leaks"] += len(problems)
+    TALLY["known" if entry.known else "leaks"] += len(problems)
     assert not problems, "\n".join(problems)
 
 
