@@ -4,6 +4,7 @@ chart, alerts, reject counts, and registering the devices of a registry layer.""
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -12,6 +13,8 @@ from rest_framework.views import APIView
 
 from analysis.inputs import AnalysisInputError, readable_layer
 from geo.crs import transformer
+from layers.models import Layer
+from layers.serving.access import request_user
 
 from . import registry
 from .ingest import MAX_BATCH, UNKNOWN_DEVICE, count_rejects, device_for, ingest
@@ -19,6 +22,16 @@ from .models import Alert, Device, RejectCount
 
 BAD = OpenApiResponse(description="bad input, explained")
 BUCKETS = ("minute", "hour", "day")
+
+
+def visible_layer_ids(request) -> list[int]:
+    return list(Layer.objects.visible_to(request_user(request)).values_list("pk", flat=True))
+
+
+def visible_devices(request):
+    """Sensors follow their registry layer: a device of a layer the caller may not see is, to them, no device
+    at all (its id, name, place and readings stay hidden). Devices without a layer are the platform's own."""
+    return Device.objects.filter(Q(layer__isnull=True) | Q(layer__in=visible_layer_ids(request)))
 
 
 class ObservationsView(APIView):
@@ -59,7 +72,8 @@ class LatestView(APIView):
             cur.execute("SELECT d.device_id, d.name, ST_X(d.location), ST_Y(d.location), ST_SRID(d.location),"
                         " q.code, q.unit, l.value, l.observed_at FROM iot_device d JOIN iot_latest l ON"
                         " l.device_id = d.id JOIN iot_quantity q ON q.id = l.quantity_id WHERE d.active"
-                        " ORDER BY d.device_id, q.code")
+                        " AND (d.layer_id IS NULL OR d.layer_id = ANY(%s)) ORDER BY d.device_id, q.code",
+                        [visible_layer_ids(request)])
             rows = cur.fetchall()
         features: dict[str, dict] = {}
         for device_id, name, x, y, srid, code, unit, value, observed in rows:
@@ -94,7 +108,7 @@ class SeriesView(APIView):
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 400: BAD, 404: OpenApiResponse(
                        description="no such sensor")})
     def get(self, request, device_id: str):
-        device = Device.objects.filter(device_id=device_id).first()
+        device = visible_devices(request).filter(device_id=device_id).first()
         if device is None:
             return Response({"detail": f"no sensor {device_id!r}"}, status=404)
         bucket = request.query_params.get("bucket", "hour")
@@ -124,7 +138,8 @@ class AlertsView(APIView):
     @extend_schema(operation_id="iot_alerts", summary="The latest threshold alerts (up to 200)",
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
     def get(self, request):
-        alerts = Alert.objects.select_related("device", "quantity", "threshold").order_by("-raised_at", "-id")[:200]
+        alerts = (Alert.objects.filter(device__in=visible_devices(request))
+                  .select_related("device", "quantity", "threshold").order_by("-raised_at", "-id")[:200])
         return Response({"alerts": [{"device_id": a.device.device_id, "quantity": a.quantity.code, "value": a.value,
                                      "above": a.threshold.above, "label": a.threshold.label,
                                      "observed_at": a.observed_at, "raised_at": a.raised_at} for a in alerts]})

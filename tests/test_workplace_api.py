@@ -122,3 +122,14 @@ def test_markers_in_a_link_must_be_readable_by_its_maker(people, layers):
     answer = as_user(alice).post("/api/v1/views/", {"state": {"center": [121.3, 24.9], "zoom": 12},
                                                     "markers": [private.pk]}, format="json")
     assert answer.status_code == 400 and str(private.pk) in answer.json()["markers"]
+
+
+@pytest.mark.parametrize("body, fmt", [
+    ({"type": "Feature", "geometry": '{"type": "Point", "coordinates": [121.3, 25]}', "properties": '{"title": "x"}'},
+     "multipart"),
+    ({"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.3, 25]}, "properties": ["title"]}, "json"),
+])
+def test_a_marker_whose_properties_are_not_an_object_is_a_400(people, body, fmt):
+    """Found by schemathesis: a form post (properties as text) or a list answered 500."""
+    answer = as_user(people[0]).post("/api/v1/markers/", body, format=fmt)
+    assert answer.status_code == 400 and "properties" in answer.json()

@@ -30,6 +30,13 @@ class MarkerSerializer(GeoFeatureModelSerializer):
         fields = ["id", "title", "text", "color", "icon", "group", "owner", "editable", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
+    def to_internal_value(self, data):
+        # rest_framework_gis flattens `properties` into the fields by item assignment: anything but a JSON object
+        # there (a form field's text, a list) would end in a TypeError, i.e. a 500
+        if not isinstance(data, dict) or not isinstance(data.get("properties", {}), dict):
+            raise serializers.ValidationError({"properties": "send a GeoJSON Feature whose properties are an object"})
+        return super().to_internal_value(data)
+
     def get_editable(self, marker) -> bool:
         return marker.owner_id == self.context["request"].user.pk
 
