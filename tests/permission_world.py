@@ -93,16 +93,21 @@ def _points(spec: LayerSpec) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
+# a number standing alone: not inside a longer number nor inside an identifier such as a random hex id (folium's
+# element ids once held a feature count by chance)
+NUMBER_START, NUMBER_END = r"(?<![0-9A-Za-z_.])", r"(?![0-9A-Za-z_])"
+
+
 def _metre_tells(values: list[float]) -> list[re.Pattern]:
     """A pattern for the integer metres of a projected CRS anywhere in [min, max] of `values` (±100 m)."""
     hundreds = range(int(min(values)) // 100 - 1, int(max(values)) // 100 + 2)
-    return [re.compile(r"(?<![\d.])(?:" + "|".join(str(h) for h in hundreds) + r")\d\d(?![\d])")]
+    return [re.compile(NUMBER_START + "(?:" + "|".join(str(h) for h in hundreds) + r")\d\d" + NUMBER_END)]
 
 
 def _tells(spec: LayerSpec, table: str) -> list[re.Pattern]:
     words = [spec.slug, table, spec.title_zh, spec.title_en, spec.attribute, spec.value]
     found = [re.compile(re.escape(w)) for w in words]
-    found.append(re.compile(rf"(?<![\d.]){spec.count}(?![\d])"))
+    found.append(re.compile(NUMBER_START + str(spec.count) + NUMBER_END))
     with connection.cursor() as cur:
         for srid in (3826, 3857):
             cur.execute(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("
