@@ -173,6 +173,17 @@ KNOWN: tuple[Known, ...] = (
     Known(r"observed_at|觀測時間", "date", "觀測時間", "Observed at"),
     Known(r"day|date|日期", "date", "日期", "Date"),
     Known(r"year|年|年份|年度", "date", "年份", "Year", "year", 0),
+    # analysis results (road widening) and generic suffixes: the unit is in the name
+    Known(r"affected_m2", "measure", "徵收面積", "Area taken", "m2", 2),
+    Known(r"affected_ping", "measure", "徵收面積（坪）", "Area taken (ping)", "ping", 2),
+    Known(r"affected_pct", "ratio", "徵收比例", "Share taken", "percent", 1),
+    Known(r"buildings_touched", "count", "受影響建物數", "Buildings affected", "items"),
+    Known(r"building_ids", "identifier", "受影響建物編號", "Buildings affected (IDs)"),
+    Known(r"(?P<stem>[a-z][a-z0-9_]*)_m2", "measure", "{stem}", "{stem}", "m2", 2),
+    Known(r"(?P<stem>[a-z][a-z0-9_]*)_ha", "measure", "{stem}", "{stem}", "ha", 2),
+    Known(r"(?P<stem>[a-z][a-z0-9_]*)_km2", "measure", "{stem}", "{stem}", "km2", 4),
+    Known(r"(?P<stem>[a-z][a-z0-9_]*)_ping", "measure", "{stem}", "{stem}", "ping", 2),
+    Known(r"(?P<stem>[a-z][a-z0-9_]*)_(?:pct|percent)", "ratio", "{stem}", "{stem}", "percent", 1),
     Known(r"x|x_twd97|坐標x|坐標x\(twd97\)|lon|longitude|經度", "measure", "X 坐標", "X coordinate", "", 6, "none"),
     Known(r"y|y_twd97|坐標y|坐標y\(twd97\)|lat|latitude|緯度", "measure", "Y 坐標", "Y coordinate", "", 6, "none"),
 )
@@ -231,10 +242,13 @@ def guess(name: str, pgtype: str, source: str = "", values: list | None = None) 
         kind, zh, en = entry.kind, _fill(entry.zh, groups, 0), _fill(entry.en, groups, 1)
         unit, decimals, aggregate = entry.unit, entry.decimals, entry.aggregate
         if "stem" in groups:
-            zh, en = f"{_words(groups['stem'])} 編號", f"{_words(groups['stem'])} ID"
-    else:
+            stem = _words(groups["stem"])
+            zh, en = (f"{stem} 編號", f"{stem} ID") if kind == "identifier" else (stem, stem)
+    else:  # unknown numbers are averaged, not summed: a total of 'years' is how nonsense figures happen
         kind, zh, en, unit, decimals, aggregate = _by_values(name, pgtype, numbers, values), source or name, \
             _words(name), "", None, None
+        if kind == "measure":
+            aggregate = "mean"
     if kind in SUMMABLE_KINDS + ("ratio",) and not numeric and not _all_numeric_text(values):
         kind = "text"  # e.g. a "population" column holding notes
     if pgtype in ("date", "timestamptz", "timestamp with time zone", "timestamp without time zone", "timestamp"):
@@ -244,8 +258,9 @@ def guess(name: str, pgtype: str, source: str = "", values: list | None = None) 
     if decimals is None:
         decimals = decimals_of(numbers) if numeric and kind in ("measure", "ratio") else \
             _DEFAULT_DECIMALS.get(kind, 0)
-    if numeric and kind in ("measure", "ratio") and numbers:
-        decimals = max(decimals, min(decimals_of(numbers), MAX_DECIMALS)) if not hit else decimals
+    if numeric and kind in ("measure", "ratio") and numbers and hit:
+        # a known column shows its usual decimals, more (up to two) when its values carry them: 1000.05 m²
+        decimals = max(decimals, min(decimals_of(numbers), decimals + 2))
     if _has_cjk(source):
         zh = source.strip()  # the data producer's own Chinese header says it best (出入口名稱, not 名稱)
     zh_unit, en_unit = UNITS.get(unit, (unit, unit))
@@ -288,6 +303,14 @@ def _has_cjk(text: str) -> bool:
     return bool(text) and re.search(r"[\u3400-\u9fff]", text) is not None
 
 
+def described(attribute: dict) -> dict:
+    """An attribute as stored, described by a guess from its names if it never was (a raster band, an old entry)."""
+    if "kind" in attribute and "aggregate" in attribute:
+        return attribute
+    entry = describe(attribute["name"], attribute.get("type", ""), attribute.get("source", ""), previous=attribute)
+    return {**attribute, **entry}
+
+
 DESCRIBED_FIELDS = ("label", "label_en", "unit", "unit_en", "kind", "decimals", "aggregate")
 
 
@@ -312,7 +335,7 @@ def validate_edit(attribute: dict, edit: dict) -> dict:
     unknown = sorted(set(edit) - set(DESCRIBED_FIELDS))
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}; editable: {', '.join(DESCRIBED_FIELDS)}")
-    merged = {**attribute, **edit}
+    merged = {**described(attribute), **edit}
     for key in ("label", "label_en", "unit", "unit_en"):
         if key in edit and (not isinstance(edit[key], str) or len(edit[key]) > 100):
             raise ValueError(f"{key}: give text of at most 100 characters")
