@@ -369,3 +369,21 @@ def round_value(attribute: dict, value):
         return None
     rounded = round(value, decimals)
     return int(rounded) if decimals == 0 else rounded
+
+
+def format_number(attribute: dict, value) -> str:
+    """A number as a page shows it: the attribute's decimals, thousands separators (not in years or codes)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    decimals = int(attribute.get("decimals") or 0)
+    grouping = "," if attribute.get("kind") not in ("date", "identifier") else ""
+    return f"{value:{grouping}.{decimals}f}"
+
+
+def title_of(attribute: dict, english: bool = False) -> str:
+    """'人口密度（人/平方公里）' / 'Population density (people/km²)': what a legend or a column header says."""
+    label = (attribute.get("label_en") if english else None) or attribute.get("label") or attribute["name"]
+    unit = attribute.get("unit_en" if english else "unit") or ""
+    if not unit or attribute.get("kind") == "date":
+        return label
+    return f"{label} ({unit})" if english else f"{label}（{unit}）"

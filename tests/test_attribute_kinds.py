@@ -222,3 +222,29 @@ def test_editors_correct_what_an_attribute_is_and_a_reimport_keeps_it(town, tmp_
     assert by_name(houses)["height_m"]["label"] == "建物高度"  # nothing half-written
     run_import(tmp_path / "houses.gpkg", layer=houses.slug)
     assert by_name(houses)["height_m"]["label_en"] == "Building height"
+
+
+def test_legends_in_ascending_order_with_a_no_data_class_and_a_titled_unit(tmp_path):
+    from layers.catalog import default_style
+    from layers.ogc.sld import legend_title, render_sld
+    from layers.styles import compute_classes
+
+    zones = np.array([shapely.box(280_000 + 10 * i, 2_765_000, 280_008 + 10 * i, 2_765_008) for i in range(6)])
+    # the deepest class is the commonest: by count it would come first
+    depth = np.array(["2.0–3.0 m", "2.0–3.0 m", "2.0–3.0 m", "0.5–1.0 m", "0.3–0.5 m", None], dtype=object)
+    files.write_vector(tmp_path / "floods.gpkg", zones, {"depth_class": depth,
+                                                         "density_per_km2": np.array([5.0, 9, 12, 30, 31, np.nan])},
+                       "EPSG:3826", "GPKG")
+    layer = run_import(tmp_path / "floods.gpkg")
+    style = default_style(layer)
+    style.kind, style.attribute = "categorized", "depth_class"
+    classes = compute_classes(style)
+    assert [c["label"] for c in classes] == ["0.3–0.5 m", "0.5–1.0 m", "2.0–3.0 m", "無資料 (no data)"]
+    assert classes[-1]["no_data"] and classes[-1]["count"] == 1
+    style.kind, style.attribute, style.method, style.class_count = "graduated", "density_per_km2", "quantiles", 2
+    style.classes = compute_classes(style)
+    assert style.classes[-1].get("no_data") and all(c["min"] <= c["max"] for c in style.classes[:-1])
+    assert [c["min"] for c in style.classes[:-1]] == sorted(c["min"] for c in style.classes[:-1])
+    assert legend_title(layer, style).endswith("：人口密度（人/平方公里），分位數")
+    sld = render_sld(layer, style).decode()
+    assert "PropertyIsNull" in sld and "人/平方公里</Title>" in sld
