@@ -116,13 +116,13 @@ def check_buffer_table(tool, report, lang: str):
         shown = row.locator("ul.figures li")
         assert shown.evaluate_all("els => els.map(e => e.dataset.name)") == [f["name"] for f in summary["figures"]]
         for item, figure in zip(shown.all(), summary["figures"], strict=True):
-            text = item.inner_text()
+            text = " ".join(item.inner_text().split())
             assert text.startswith(figure[label]) and (figure[unit] or "") in text, (text, figure)
             assert not re.search(r"\d\.\d{5,}", text)  # no float noise
             if figure["statistic"] == "estimate" and figure["kind"] == "count":
                 assert re.search(r"(約|about) [\d,]+ ", text) and isinstance(figure["value"], int), text
         if summary["layer"] == "buildings":
-            year = row.locator("li[data-name=year_built]").inner_text()
+            year = " ".join(row.locator("li[data-name=year_built]").inner_text().split())
             assert re.fullmatch(r"(建造年份 平均 \d{4} 年（\d{4} – \d{4}）|Year built mean \d{4} \(\d{4} – \d{4}\))",
                                 year), year
             assert row.locator("li[data-name=year_built]").get_attribute("data-statistic") == "mean"
