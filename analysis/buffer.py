@@ -2,25 +2,26 @@
 
 Zones are cumulative ("within 500 m"); rings are the bands between consecutive distances, for the map.
 Buffers are drawn in the working CRS (TWD97 TM2: within 0.01 % of true distances across Taiwan).
-For area layers such as villages, count attributes (population, households …) are apportioned by the share of
-each polygon's area inside the zone — an area-weighted estimate, which assumes people are spread evenly.
+For area layers such as villages, attributes that add up (population, households, areas …) are apportioned by
+the share of each polygon's area inside the zone — an area-weighted estimate, which assumes people are spread
+evenly; the others are summarised as their kind allows (layers.attribute_kinds): never a sum of years.
 """
-
-import re
 
 import shapely
 from django.db import connection
 from psycopg2 import sql
 
 from geo.crs import WGS84, transform
+from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
 from .inputs import AnalysisInputError
 from .measure import areas
 
-NUMERIC = {"integer", "bigint", "double precision", "numeric", "real", "smallint"}
-COUNT_LIKE = re.compile(r"^(population|households|pop|count|male|female|age_.*|.*_count|people|residents)$")
+NUMERIC = attribute_kinds.NUMERIC_TYPES
 LISTED = 100
+ESTIMATE_NOTE = ("area-weighted estimate: each polygon's value times the share of its area inside the zone "
+                 "(assumes an even spread); counts rounded to whole numbers")
 
 
 def zones(geom, distances: list[float]) -> list[tuple[float, object, object]]:
@@ -34,27 +35,63 @@ def zones(geom, distances: list[float]) -> list[tuple[float, object, object]]:
     return out
 
 
+def _figure(attribute: dict, statistic: str, value, low=None, high=None) -> dict:
+    """One figure of a summary with what a page needs to show it: labels, unit, kind, decimals."""
+    about = {k: attribute.get(k) for k in ("name", "label", "label_en", "unit", "unit_en", "kind", "decimals")}
+    if value is None and statistic != "mean":
+        value = 0  # nothing inside the zone adds up to nothing
+    figure = {**about, "statistic": statistic, "value": _rounded(attribute, value)}
+    if statistic == "mean":
+        figure.update(min=_rounded(attribute, low), max=_rounded(attribute, high))
+    return figure
+
+
+def _rounded(attribute: dict, value):
+    if value is None:
+        return None
+    value = float(value)
+    if attribute["kind"] == "count" or attribute.get("decimals", 0) == 0:
+        return int(round(value))  # people, households, years: whole numbers, an estimate included
+    return round(value, attribute["decimals"])
+
+
 def summarize(layer: Layer, zone, apportion: list[str] | None = None) -> dict:
-    """Counts, sums and means of numeric attributes, a list of features, and area-weighted counts."""
-    numeric = [a["name"] for a in layer.attributes if a["type"] in NUMERIC and not a["name"].endswith("_id")]
+    """What falls inside a zone, figure by figure as each attribute's kind allows: counts and measures summed (on
+    area layers, area-weighted: an estimate), heights, years and ratios averaged with their range, identifiers,
+    categories and text never added up. Also the features inside (up to LISTED)."""
+    attributes = [attribute_kinds.described(a) for a in layer.attributes]
+    numeric = {a["name"]: a for a in attributes if a["type"] in NUMERIC}
+    summed = [a for a in numeric.values() if a["aggregate"] == "sum"]
+    averaged = [a for a in numeric.values() if a["aggregate"] == "mean"]
     polygons = layer.geometry_type in ("Polygon", "MultiPolygon")
     if apportion is None:
-        apportion = [n for n in numeric if COUNT_LIKE.match(n)] if polygons else []
+        apportion = [a["name"] for a in summed] if polygons else []
     unknown = [n for n in apportion if n not in numeric]
     if unknown:
         raise AnalysisInputError(f"apportion: layer {layer.slug!r} has no numeric attribute(s) {', '.join(unknown)}")
     if apportion and not polygons:
         raise AnalysisInputError(f"apportion: layer {layer.slug!r} has {layer.geometry_type} features; only area "
                                  "layers can be apportioned by area")
+    not_additive = [n for n in apportion if numeric[n]["aggregate"] != "sum"]
+    if not_additive:
+        named = ", ".join(f"{n!r} ({numeric[n]['kind']})" for n in not_additive)
+        raise AnalysisInputError(
+            f"apportion: {named} of layer "
+            f"{layer.slug!r} cannot be added up, so not apportioned by area; only counts and measures can")
     label = next((a["name"] for a in layer.attributes if a["name"] in ("name", "title", "label")), None)
     table = sql.Identifier(DATA_SCHEMA, layer.table_name)
-    stats = [sql.SQL("count(*)")]
-    for n in numeric:
-        stats += [sql.SQL("sum({c})").format(c=sql.Identifier("t", n)), sql.SQL("avg({c})").format(
-            c=sql.Identifier("t", n))]
     share = sql.SQL("ST_Area(ST_Intersection(t.geom, z.g)) / NULLIF(ST_Area(t.geom), 0)")
-    for n in apportion:
-        stats.append(sql.SQL("sum({c} * {share})").format(c=sql.Identifier("t", n), share=share))
+    plan = []  # (attribute, statistic, SQL expressions)
+    for a in summed:
+        column = sql.Identifier("t", a["name"])
+        if a["name"] in apportion:
+            plan.append((a, "estimate", [sql.SQL("sum({c} * {share})").format(c=column, share=share)]))
+        else:
+            plan.append((a, "sum", [sql.SQL("sum({})").format(column)]))
+    for a in averaged:
+        column = sql.Identifier("t", a["name"])
+        plan.append((a, "mean", [sql.SQL("{}({})").format(sql.SQL(f), column) for f in ("avg", "min", "max")]))
+    stats = [sql.SQL("count(*)")] + [expr for _a, _s, exprs in plan for expr in exprs]
     where = sql.SQL("t.geom && z.g AND ST_Intersects(t.geom, z.g)")
     zone_sql = sql.SQL("WITH z AS (SELECT ST_GeomFromWKB(%s, {srid}) AS g) ").format(srid=sql.Literal(layer.srid))
     with connection.cursor() as cur:
@@ -65,17 +102,13 @@ def summarize(layer: Layer, zone, apportion: list[str] | None = None) -> dict:
         cur.execute(zone_sql + sql.SQL("SELECT t.fid, {} FROM {} t, z WHERE {} ORDER BY t.fid LIMIT {}").format(
             sql.Identifier("t", label) if label else sql.SQL("NULL"), table, where, sql.Literal(LISTED)), [wkb])
         listed = [{"id": fid, "label": name} for fid, name in cur.fetchall()]
-    out = {"layer": layer.slug, "title": layer.title_zh, "count": row[0], "sum": {}, "mean": {}, "features": listed,
-           "features_listed": len(listed)}
     values = iter(row[1:])
-    for n in numeric:
-        total, mean = next(values), next(values)
-        out["sum"][n] = float(total) if total is not None else None
-        out["mean"][n] = float(mean) if mean is not None else None
-    if apportion:
-        out["area_weighted"] = {n: round(float(v or 0), 1) for n, v in zip(apportion, values, strict=True)}
-        out["area_weighted_note"] = ("area-weighted estimate: each polygon's value times the share of its area "
-                                     "inside the zone (assumes an even spread)")
+    figures = [_figure(a, statistic, *[next(values) for _ in exprs]) for a, statistic, exprs in plan]
+    out = {"layer": layer.slug, "title": layer.title_zh, "title_en": layer.title_en, "count": row[0],
+           "figures": [f for f in figures if f["value"] is not None], "features": listed,
+           "features_listed": len(listed)}
+    if any(f["statistic"] == "estimate" for f in out["figures"]):
+        out["estimate_note"] = ESTIMATE_NOTE
     return out
 
 

@@ -12,7 +12,10 @@ from django.contrib.gis.geos import Polygon
 from django.db import connection, transaction
 from psycopg2 import sql
 
+from . import attribute_kinds
 from .models import DATA_SCHEMA, STAGING_SCHEMA, VERSIONS_SCHEMA, Layer, LayerVersion, Style
+
+SAMPLE_ROWS = 1000
 
 
 def _exec(query, params=None):
@@ -83,18 +86,23 @@ def drop_layer_data(layer: Layer) -> None:
 
 
 def describe_table(schema: str, table: str, labels: dict[str, str] | None = None,
-                   known: tuple[int, list[float] | None] | None = None) -> dict:
-    """Columns, count, geometry type and extents of a table, for the catalog. `known` (count, native extent),
-    when the caller has them from loading the rows, saves a scan of the table."""
+                   known: tuple[int, list[float] | None] | None = None, previous: list[dict] | None = None) -> dict:
+    """Columns, count, geometry type and extents of a table, for the catalog. Each column is described
+    (labels, unit, kind: layers.attribute_kinds) from its name, its original name in `labels` and a sample of its
+    values; `previous` descriptions of the same columns are kept. `known` (count, native extent), when the caller
+    has them from loading the rows, saves a scan of the table."""
     labels = labels or {}
+    before = {a["name"]: a for a in previous or []}
     columns = _exec(
         "SELECT column_name, CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END"
         " FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
         [schema, table])
-    attrs = [{"name": name, "type": dtype, "label": labels.get(name, name)} for name, dtype in columns
-             if name not in ("fid", "geom")]
-    has_geom = any(name == "geom" for name, _t in columns)
     target = sql.Identifier(schema, table)
+    described = [(name, dtype) for name, dtype in columns if name not in ("fid", "geom")]
+    samples = _samples(target, [name for name, _t in described])
+    attrs = [attribute_kinds.describe(name, dtype, labels.get(name, ""), samples.get(name), before.get(name))
+             for name, dtype in described]
+    has_geom = any(name == "geom" for name, _t in columns)
     info = {"attributes": attrs, "geometry_type": "", "native_extent": None, "extent": None}
     if has_geom:
         (gtype, srid), = _exec("SELECT type, srid FROM geometry_columns WHERE f_table_schema = %s"
@@ -112,6 +120,21 @@ def describe_table(schema: str, table: str, labels: dict[str, str] | None = None
     else:
         info["feature_count"] = known[0] if known else _exec(sql.SQL("SELECT count(*) FROM {}").format(target))[0][0]
     return info
+
+
+def _samples(target: sql.Composable, names: list[str]) -> dict[str, list]:
+    """Up to SAMPLE_ROWS values of each column (the first rows: enough to tell years, codes and decimals apart)."""
+    if not names:
+        return {}
+    rows = _exec(sql.SQL("SELECT {} FROM {} LIMIT {}").format(
+        sql.SQL(", ").join(sql.Identifier(n) for n in names), target, sql.Literal(SAMPLE_ROWS)))
+    return {name: [_plain(row[i]) for row in rows] for i, name in enumerate(names)}
+
+
+def _plain(value):
+    from decimal import Decimal
+
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _geometry_type_name(pg_type: str | None) -> str:
@@ -161,8 +184,7 @@ def restore(layer: Layer, version: LayerVersion, user) -> LayerVersion:
         LayerVersion.objects.filter(pk=version.pk).update(
             table_name="", note=(version.note + f" (data now served as version {number})").strip()[:300])
         swap_in(layer, staging)
-        labels = {a["name"]: a["label"] for a in layer.attributes}
-        info = describe_table(DATA_SCHEMA, layer.table_name, labels)
+        info = describe_table(DATA_SCHEMA, layer.table_name, previous=layer.attributes)
         layer.attributes = info["attributes"]
         layer.geometry_type = info["geometry_type"]
         layer.native_extent = info["native_extent"]

@@ -130,7 +130,9 @@ class Layer(models.Model):
                                help_text="minx, miny, maxx, maxy in the stored CRS")
     feature_count = models.BigIntegerField(default=0)
     attributes = models.JSONField(default=list, blank=True,
-                                  help_text="[{name, type, label, source}] of the table's columns")
+                                  help_text="[{name, type, source, label, label_en, unit, unit_en, kind, "
+                                            "decimals, aggregate}] of the table's columns "
+                                            "(layers.attribute_kinds)")
     source = models.CharField(max_length=300, blank=True)
     license = models.CharField(max_length=200, blank=True)
     update_frequency = models.CharField(max_length=40, blank=True)

@@ -1,7 +1,7 @@
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from . import catalog, integrity
+from . import attribute_kinds, catalog, integrity
 from .models import ImportJob, Layer, LayerVersion, Style, Theme
 from .styles import RAMPS, StyleError, compute_classes
 
@@ -104,11 +104,16 @@ class LayerDetailSerializer(LayerSerializer):
     style = StyleSerializer(read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     attribute_labels = serializers.DictField(child=serializers.CharField(max_length=100), write_only=True,
-                                             required=False, help_text="{column name: label} to rename labels")
+                                             required=False, help_text="{column name: zh-Hant label} to rename labels")
+    attribute_descriptions = serializers.DictField(
+        child=serializers.DictField(), write_only=True, required=False,
+        help_text="{column name: {label, label_en, unit, unit_en, kind, decimals, aggregate}}: correct what an "
+                  "attribute is (kind: " + ", ".join(attribute_kinds.KINDS) + "; aggregate: sum, mean or none)")
 
     class Meta(LayerSerializer.Meta):
         fields = LayerSerializer.Meta.fields + [
-            "abstract", "keywords", "attributes", "attribute_labels", "source_crs", "srid", "native_extent",
+            "abstract", "keywords", "attributes", "attribute_labels", "attribute_descriptions", "source_crs", "srid",
+            "native_extent",
             "source", "license", "update_frequency", "allowed_groups", "table_name", "raster_path", "service",
             "ogc_status", "ogc_error", "ogc_published_at", "style", "created_by", "created_at"]
         read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
@@ -120,17 +125,44 @@ class LayerDetailSerializer(LayerSerializer):
         out["native_extent"] = integrity.finite(out.get("native_extent"))  # JSON has no NaN or Infinity
         return out
 
-    def validate_attribute_labels(self, value):
+    def _unknown_names(self, value):
         names = {a["name"] for a in self.instance.attributes}
         unknown = sorted(set(value) - names)
         if unknown:
             raise serializers.ValidationError(f"no such attribute(s): {', '.join(unknown)}")
+
+    def validate_attribute_labels(self, value):
+        self._unknown_names(value)
+        return {name: {"label": label} for name, label in value.items()}
+
+    def validate_attribute_descriptions(self, value):
+        self._unknown_names(value)
         return value
 
+    def validate(self, attrs):
+        """Labels and descriptions together, each edit checked against the attribute it changes."""
+        edits = {}
+        for source in ("attribute_labels", "attribute_descriptions"):
+            for name, edit in attrs.pop(source, {}).items():
+                edits.setdefault(name, {}).update(edit)
+        if edits:
+            described, problems = [], {}
+            for attribute in self.instance.attributes:
+                if attribute["name"] not in edits:
+                    described.append(attribute)
+                    continue
+                try:
+                    described.append(attribute_kinds.validate_edit(attribute, edits[attribute["name"]]))
+                except ValueError as exc:
+                    problems[attribute["name"]] = str(exc)
+            if problems:
+                raise serializers.ValidationError({"attribute_descriptions": problems})
+            attrs["attributes"] = described
+        return super().validate(attrs)
+
     def update(self, instance, validated_data):
-        labels = validated_data.pop("attribute_labels", None)
-        if labels:
-            instance.attributes = [{**a, "label": labels.get(a["name"], a["label"])} for a in instance.attributes]
+        if "attributes" in validated_data:
+            instance.attributes = validated_data.pop("attributes")
         return super().update(instance, validated_data)
 
 

@@ -5,6 +5,7 @@ deterministic, unlike k-means based breaks). The result is stored on the style, 
 the mapfile all draw from the same classes.
 """
 
+import re
 import warnings
 
 import mapclassify
@@ -12,6 +13,7 @@ import numpy as np
 from django.db import connection
 from psycopg2 import sql
 
+from . import attribute_kinds
 from .models import DATA_SCHEMA, Layer, Style
 
 # ColorBrewer sequential ramps (5 classes are interpolated to any count) and a qualitative palette.
@@ -27,6 +29,8 @@ RAMPS = {
 QUALITATIVE = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3", "#b2df8a",
                "#fb9a99", "#fdbf6f", "#cab2d6", "#ffff99"]
 OTHER_COLOR = "#bdbdbd"
+NO_DATA_COLOR = "#f0f0f0"
+LEADING_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
 MAX_CATEGORIES = len(QUALITATIVE)
 SAMPLE_ROWS = 200_000
 CLASSIFIERS = {
@@ -78,16 +82,42 @@ def compute_classes(style: Style) -> list[dict]:
 
 def _categories(layer: Layer, style: Style) -> list[dict]:
     col = sql.Identifier(style.attribute)
+    table = sql.Identifier(DATA_SCHEMA, layer.table_name)
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SELECT {c}::text, count(*) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 "
                             "ORDER BY count(*) DESC, 1 LIMIT {n}").format(
-            c=col, t=sql.Identifier(DATA_SCHEMA, layer.table_name), n=sql.Literal(MAX_CATEGORIES + 1)))
+            c=col, t=table, n=sql.Literal(MAX_CATEGORIES + 1)))
         rows = cur.fetchall()
+    shown = sorted(rows[:MAX_CATEGORIES], key=_category_order(rows[:MAX_CATEGORIES]))
     classes = [{"value": value, "label": value, "color": QUALITATIVE[i], "count": n}
-               for i, (value, n) in enumerate(rows[:MAX_CATEGORIES])]
+               for i, (value, n) in enumerate(shown)]
+    classes += _no_data(layer, style)
     if len(rows) > MAX_CATEGORIES:
         classes.append({"value": None, "label": "其他 (other)", "color": OTHER_COLOR, "other": True})
     return classes
+
+
+def _leading_number(text: str) -> float | None:
+    match = LEADING_NUMBER.match(text or "")
+    return float(match.group(1)) if match else None
+
+
+def _category_order(rows):
+    """Categories that are ranges or levels ('0.3–0.5 m', '1.0–2.0 m') in ascending order; others by how many
+    features they have (the commonest first)."""
+    if rows and all(_leading_number(value) is not None for value, _n in rows):
+        return lambda row: (_leading_number(row[0]), row[0])
+    return lambda row: (-row[1], row[0])
+
+
+def _no_data(layer: Layer, style: Style) -> list[dict]:
+    """A no-data class when some features have no value: they are drawn, and the legend says what they are."""
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) FROM {t} WHERE {c} IS NULL").format(
+            c=sql.Identifier(style.attribute), t=sql.Identifier(DATA_SCHEMA, layer.table_name)))
+        missing = cur.fetchone()[0]
+    return [{"value": None, "label": "無資料 (no data)", "color": NO_DATA_COLOR, "no_data": True,
+             "count": missing}] if missing else []
 
 
 def _graduated(layer: Layer, style: Style) -> list[dict]:
@@ -111,9 +141,8 @@ def _graduated(layer: Layer, style: Style) -> list[dict]:
         bins = CLASSIFIERS[style.method](fit_on, k=k).bins
     lows = np.concatenate([[values.min()], bins[:-1]])
     colors = ramp_colors(style.ramp, len(bins))
-    return [{"min": float(lo), "max": float(hi), "label": f"{_fmt(lo)} – {_fmt(hi)}", "color": color}
-            for lo, hi, color in zip(lows, bins, colors, strict=True)]
-
-
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    attribute = attribute_kinds.described(next(a for a in layer.attributes if a["name"] == style.attribute))
+    shown = attribute_kinds.format_number
+    return [{"min": float(lo), "max": float(hi), "label": f"{shown(attribute, lo)} – {shown(attribute, hi)}",
+             "color": color}
+            for lo, hi, color in zip(lows, bins, colors, strict=True)] + _no_data(layer, style)

@@ -102,13 +102,18 @@ def test_buffer_rings_counts_sums_and_area_weighted_population(city_layers):
     assert [z["distance_m"] for z in body["zones"]] == [300, 500, 1000]
     shops = [z["summaries"][0] for z in body["zones"]]
     assert [s["count"] for s in shops] == [1, 2, 3]
-    assert [s["sum"]["sales"] for s in shops] == [10, 30, 60] and shops[1]["mean"]["sales"] == 15
+    sales = [{f["name"]: f for f in s["figures"]}["sales"] for s in shops]
+    assert [(f["statistic"], f["value"]) for f in sales] == [("mean", 10), ("mean", 15), ("mean", 20)]
+    assert (sales[2]["min"], sales[2]["max"]) == (10, 30)  # an unknown number is averaged, never summed
     assert [f["label"] for f in shops[1]["features"]] == ["甲", "乙"]
     villages = body["zones"][0]["summaries"][1]
     # a 300 m circle centred on the corner both villages share: a quarter circle in each, below the line y=2,765,000
     quarter = math.pi * 300**2 / 4 / 1_000_000 * 1000
-    assert villages["area_weighted"]["population"] == pytest.approx(2 * quarter, rel=1e-3)
-    assert "area-weighted estimate" in villages["area_weighted_note"]
+    [population] = [f for f in villages["figures"] if f["name"] == "population"]
+    assert population["statistic"] == "estimate" and population["value"] == round(2 * quarter)
+    assert (population["label"], population["label_en"], population["unit"], population["kind"]) == \
+        ("人口數", "Population", "人", "count")
+    assert "area-weighted estimate" in villages["estimate_note"]
     ring = shapely.geometry.shape(body["zones"][1]["ring"])
     assert ring.geom_type == "Polygon" and len(ring.interiors) == 1  # the 300–500 m band
     assert body["zones"][0]["zone_area"]["m2"] == pytest.approx(math.pi * 300**2, rel=1e-3)

@@ -75,42 +75,72 @@ def click_map(page, *points):
         page.mouse.click(box["x"] + px, box["y"] + py)
 
 
-def test_buffer_of_a_drawn_point_shows_the_api_figures_and_exports_csv(facts, page, tmp_path):
-    lon, lat = facts["centre"]
-    open_map(page)
-    go_to(page, f"{lon:.6f}, {lat:.6f}")
-    tool = open_tool(page, "環域分析")
-    assert tool.get_by_role("checkbox", name="村里界與人口").is_checked()
-    tool.get_by_role("button", name="畫點").click()
-    spot = (700, 420)
+TITLES = {"zh": {"villages": "村里界與人口", "facilities": "公共設施", "buildings": "建物"},
+          "en": {"villages": "Villages and population", "facilities": "Public facilities", "buildings": "Buildings"}}
+BUFFER_UI = {"zh": ("環域分析", "畫點", "已選：繪製的點", "環域距離（公尺，以逗號分隔）", "執行環域分析",
+                    "完成：2 個環域", "匯出 CSV"),
+             "en": ("Buffer", "Point", "Chosen: the point drawn", "Distances (m, separated by commas)", "Run buffer",
+                    "Done: 2 zones", "Export CSV")}
+
+
+def run_buffer(page, lang: str, spot=(700, 420)):
+    """A buffer of a clicked point by 250 and 600 m over villages, facilities and buildings: (request, report)."""
+    tool_name, point, chosen, distances, run, done, _csv = BUFFER_UI[lang]
+    tool = open_tool(page, tool_name)
+    assert tool.get_by_role("checkbox", name=TITLES[lang]["villages"]).is_checked()
+    tool.get_by_role("checkbox", name=TITLES[lang]["buildings"]).check()
+    tool.get_by_role("button", name=point, exact=True).click()
     [clicked] = page.evaluate(TO_LONLAT, [spot])
     click_map(page, spot)
-    tool.get_by_text("已選：繪製的點").wait_for()
-    tool.get_by_label("環域距離（公尺，以逗號分隔）").fill("250, 600")
+    tool.get_by_text(chosen).wait_for()
+    tool.get_by_label(distances).fill("250, 600")
     with page.expect_response(lambda r: r.url.endswith("/api/v1/analysis/buffer/")) as answer:
-        tool.get_by_role("button", name="執行環域分析").click()
-    sent = json.loads(answer.value.request.post_data)
-    assert sent["distances"] == [250, 600]
-    assert sent["geometry"]["coordinates"] == pytest.approx(clicked, abs=2e-5)  # the clicked pixel, give or take one
-    report = answer.value.json()
-    tool.get_by_text("完成：2 個環域").wait_for()
+        tool.get_by_role("button", name=run).click()
+    tool.get_by_text(done).wait_for()
+    return tool, clicked, json.loads(answer.value.request.post_data), answer.value.json()
+
+
+def check_buffer_table(tool, report, lang: str):
+    """Each row shows the API's figures as their kind allows: estimates of whole people, years and heights as
+    means with a range, never a sum of years; the labels and units in the page's language."""
     rows = tool.locator("table.results tbody tr")
-    assert rows.count() == 4  # 2 zones × (villages, facilities)
     expected = [(z["distance_m"], z["zone_area"]["ha"], s) for z in report["zones"] for s in z["summaries"]]
+    assert rows.count() == len(expected) == 6  # 2 zones × (villages, facilities, buildings)
+    label, unit = ("label", "unit") if lang == "zh" else ("label_en", "unit_en")
     for row, (distance, hectares, summary) in zip(rows.all(), expected, strict=True):
         cells = row.locator("td, th").all_inner_texts()
         assert number(cells[0]) == distance
         assert number(cells[1]) == pytest.approx(hectares, abs=0.005)
-        assert cells[2] == {"villages": "村里界與人口", "facilities": "公共設施"}[summary["layer"]]
+        assert cells[2] == TITLES[lang][summary["layer"]]
         assert number(cells[3]) == summary["count"]
-        # the area-weighted estimates (population, households … of the villages), as the API made them
-        weighted = row.locator("ul.weighted data")
-        assert weighted.evaluate_all("els => els.map(e => Number(e.value))") == \
-            list(summary.get("area_weighted", {}).values())
-        assert [number(v) for v in weighted.all_inner_texts()] == \
-            pytest.approx(list(summary.get("area_weighted", {}).values()), abs=0.01)
+        shown = row.locator("ul.figures li")
+        assert shown.evaluate_all("els => els.map(e => e.dataset.name)") == [f["name"] for f in summary["figures"]]
+        for item, figure in zip(shown.all(), summary["figures"], strict=True):
+            text = " ".join(item.inner_text().split())
+            assert text.startswith(figure[label]) and (figure[unit] or "") in text, (text, figure)
+            assert not re.search(r"\d\.\d{5,}", text)  # no float noise
+            if figure["statistic"] == "estimate" and figure["kind"] == "count":
+                assert re.search(r"(約|about) [\d,]+ ", text) and isinstance(figure["value"], int), text
+        if summary["layer"] == "buildings":
+            year = " ".join(row.locator("li[data-name=year_built]").inner_text().split())
+            assert re.fullmatch(r"(建造年份 平均 \d{4} 年（\d{4} – \d{4}）|Year built mean \d{4} \(\d{4} – \d{4}\))",
+                                year), year
+            assert row.locator("li[data-name=year_built]").get_attribute("data-statistic") == "mean"
+            assert row.locator("li[data-name=height_m]").get_attribute("data-statistic") == "mean"
+    villages = report["zones"][1]["summaries"][0]
+    population = next(f for f in villages["figures"] if f["name"] == "population")
+    assert population["statistic"] == "estimate" and isinstance(population["value"], int)
+
+
+def test_buffer_of_a_drawn_point_shows_the_api_figures_and_exports_csv(facts, page, tmp_path):
+    lon, lat = facts["centre"]
+    open_map(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    tool, clicked, sent, report = run_buffer(page, "zh")
+    assert sent["distances"] == [250, 600]
+    assert sent["geometry"]["coordinates"] == pytest.approx(clicked, abs=2e-5)  # the clicked pixel, give or take one
     assert report["zones"][0]["summaries"][0]["count"] > 0
-    assert "population" in report["zones"][1]["summaries"][0]["area_weighted"]
+    check_buffer_table(tool, report, "zh")
     # the rings are on the map (two, one per distance)
     assert page.evaluate("Object.values(civgis.map._layers).filter(l => l.feature && l.options.fillOpacity === 0.15)"
                          ".length") == 2
@@ -118,11 +148,31 @@ def test_buffer_of_a_drawn_point_shows_the_api_figures_and_exports_csv(facts, pa
         tool.get_by_role("button", name="匯出 CSV").click()
     path = tmp_path / "buffer.csv"
     download.value.save_as(path)
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    text = path.read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
     assert lines[0].startswith("距離 (m),面積 (公頃),圖層,筆數,")
-    assert len(lines) == 5 and lines[1].startswith("250,")
+    for column in ("人口數（人）：面積加權估計", "建造年份：平均", "高度（公尺）：最大"):
+        assert column in lines[0].split(",")
+    assert len(lines) == 7 and lines[1].startswith("250,")
+    assert not re.search(r"\d\.\d{5,}", text)  # figures rounded by their format: no 2226.7000000000003
     settle(page)
     shot(page, "10-tool-buffer")
+
+
+def test_buffer_table_in_english(facts, server, browser):
+    english = new_page(browser, server, locale="en-US")
+    try:
+        lon, lat = facts["centre"]
+        open_map(english)
+        english.evaluate(f"civgis.map.setView([{lat}, {lon}], 17, {{ animate: false }})")
+        settle(english)
+        tool, _clicked, _sent, report = run_buffer(english, "en")
+        check_buffer_table(tool, report, "en")
+        assert "人" not in tool.locator("table.results").inner_text()
+        shot(english, "10-tool-buffer-english")
+        assert not english.errors
+    finally:
+        english.context.close()
 
 
 def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_worker_process, page):

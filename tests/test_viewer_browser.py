@@ -60,9 +60,14 @@ def facts(city, django_db_blocker) -> dict:
             "SELECT name, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT name, ST_Transform(geom, "
             "4326) e FROM layerdata.villages ORDER BY population DESC LIMIT 1) v")
         (road,) = one("SELECT name FROM layerdata.roads GROUP BY name ORDER BY count(*) DESC, name LIMIT 1")
+        # a point in the most populous village that no building covers (for identify on the villages)
+        village_point = one(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(ST_Difference(v.geom, (SELECT "
+            "ST_Union(ST_Buffer(b.geom, 30)) FROM layerdata.buildings b WHERE b.geom && v.geom))), 4326) p "
+            "FROM layerdata.villages v ORDER BY population DESC LIMIT 1) s")
         return {
             "centre": (lon, lat), "parcel": {"section": section, "number": number, "point": (plon, plat)},
-            "village": village, "village_box": village_box, "road": road,
+            "village": village, "village_box": village_box, "road": road, "village_point": village_point,
             "flood_box": Layer.objects.get(slug="flood-zones").extent.extent,
             "flood_legend": [c["label"] for c in Style.objects.get(layer__slug="flood-zones").classes],
         }
@@ -142,6 +147,9 @@ def test_first_map_in_traditional_chinese_with_the_demo_layers(browser, server, 
     assert checkbox(page, "地籍宗地").count() == 0
     assert page.locator("#map canvas").count() > 0
     assert re.search(r"\d+ (m|km)", page.locator(".leaflet-control-scale").inner_text())
+    # legends say what they show: the villages are coloured by density per km², not population
+    legends = page.locator(".active-layer .legend-title").all_inner_texts()
+    assert "人口密度（人/平方公里） · 分位數" in legends and "高度（公尺） · 分位數" in legends
     shot(page, "01-first-map-1366x768")
 
 
@@ -211,6 +219,12 @@ def test_sign_in_then_identify_a_parcel_shows_its_number(facts, page):
     popup.get_by_text(parcel["number"], exact=True).wait_for()
     assert popup.locator("h3").inner_text() == "地籍宗地"
     assert parcel["section"] in popup.inner_text()
+    # labels a city officer reads, values with their units
+    rows = dict(zip(popup.locator("th").all_inner_texts(), popup.locator("td").all_inner_texts(), strict=True))
+    assert rows["地號"] == parcel["number"] and rows["地段"] == parcel["section"]
+    assert re.fullmatch(r"[\d,]+\.\d\d 平方公尺（([\d,.]+ 公頃，)?[\d,]+\.\d 坪）", rows["面積"]), rows["面積"]
+    assert rows["公告土地現值"].endswith(" 元/平方公尺") and rows["宗地編號"].isdigit()
+    assert not {"parcel_id", "land_use_code", "area_m2", "land_value"} & set(rows)
     shot(page, "03-signed-in-identify-parcel")
 
 
@@ -327,6 +341,49 @@ def test_english_switch(page):
     assert checkbox(page, "Villages and population").is_checked()
     settle(page)
     shot(page, "07-english")
+
+
+def identify_at(page, lon: float, lat: float):
+    """Click the map at a lon/lat (centred at zoom 16) and wait for the identify popup."""
+    page.evaluate(f"civgis.map.setView([{lat}, {lon}], 16, {{ animate: false }})")
+    settle(page)
+    box = page.locator("#map").bounding_box()
+    px, py = page.evaluate(f"(() => {{ const p = civgis.map.latLngToContainerPoint([{lat}, {lon}]); "
+                           "return [p.x, p.y]; })()")
+    page.mouse.move(box["x"] + px, box["y"] + py)
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + px, box["y"] + py)
+    popup = page.locator(".identify")
+    popup.locator("table.attributes").wait_for()
+    return popup, dict(zip(popup.locator("th").all_inner_texts(), popup.locator("td").all_inner_texts(), strict=True))
+
+
+def test_identify_and_legends_in_both_languages_carry_labels_and_units(facts, server, browser):
+    lon, lat = facts["village_point"]
+    for locale, expect in (("zh-TW", {"title": "村里界與人口", "population": "人口數", "unit": " 人",
+                                      "young": "0–14 歲人口", "density": "人口密度",
+                                      "legend": "人口密度（人/平方公里） · 分位數"}),
+                           ("en-US", {"title": "Villages and population", "population": "Population",
+                                      "unit": " people", "young": "Population aged 0–14",
+                                      "density": "Population density", "legend":
+                                          "Population density (people/km²) · quantiles"})):
+        page = new_page(browser, server, locale=locale)
+        try:
+            open_map(page)
+            legends = page.locator(".active-layer .legend-title").all_inner_texts()
+            assert expect["legend"] in legends, legends
+            page.locator("#layer-tree").get_by_label(
+                "建物" if locale == "zh-TW" else "Buildings", exact=True).uncheck()
+            popup, rows = identify_at(page, lon, lat)
+            assert popup.locator("h3").inner_text() == expect["title"]
+            assert rows[expect["population"]].endswith(expect["unit"]) and "." not in rows[expect["population"]]
+            assert rows[expect["young"]].endswith(expect["unit"])
+            assert "/" in rows[expect["density"]]  # per km², not people
+            assert not [name for name in rows if "_" in name], rows  # no column names
+            shot(page, f"08-identify-and-legend-{locale}")
+            assert not page.errors, page.errors
+        finally:
+            page.context.close()
 
 
 def test_phone_layout_and_keyboard_and_screen_reader_labels(server, browser):

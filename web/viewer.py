@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from layers import integrity
+from layers import attribute_kinds, integrity
 from layers.models import Layer, Style, Theme
 from layers.styles import compute_classes
 
@@ -15,8 +15,8 @@ from .strings import viewer_strings
 from .tool_strings import tool_strings
 
 HEIGHT_ATTRIBUTES = ("height_m", "height", "building_height")
-STYLE_FIELDS = ("kind", "attribute", "classes", "fill_color", "stroke_color", "stroke_width", "opacity", "point_size",
-                "label_attribute")
+STYLE_FIELDS = ("kind", "attribute", "method", "classes", "fill_color", "stroke_color", "stroke_width", "opacity",
+                "point_size", "label_attribute")
 # the offline basemap: the platform's own layers in quiet colours
 BASEMAP_COLORS = {"Polygon": ("#f1eee8", "#b9b2a6"), "LineString": ("#c9c3b8", "#c9c3b8")}
 BASEMAP_WATER = "#a9c8e8"
@@ -37,13 +37,18 @@ def height_attribute(layer: Layer) -> str | None:
     return next((h for h in HEIGHT_ATTRIBUTES if h in names), None)
 
 
+def attribute_entry(attribute: dict) -> dict:
+    """What a page needs to show an attribute's values: its labels, unit, kind and decimals in both languages."""
+    described = attribute_kinds.described(attribute)
+    return {k: described.get(k) for k in ("name", "label", "label_en", "unit", "unit_en", "kind", "decimals")}
+
+
 def layer_entry(layer: Layer) -> dict:
     return {
         "slug": layer.slug, "title_zh": layer.title_zh, "title_en": layer.title_en, "kind": layer.kind,
         "geometry_type": layer.geometry_type, "theme": layer.theme.slug if layer.theme else None,
         "bbox": integrity.lonlat_bbox(layer, 6), "min_zoom": layer.min_zoom,
-        "visibility": layer.visibility, "attributes": [{"name": a["name"], "label": a.get("label") or a["name"]}
-                                                       for a in layer.attributes],
+        "visibility": layer.visibility, "attributes": [attribute_entry(a) for a in layer.attributes],
         "style": style_of(layer), "height_attribute": height_attribute(layer),
         "service": layer.service if layer.kind == Layer.Kind.SERVICE else None, "source": layer.source,
     }

@@ -121,8 +121,9 @@ def register(city: DemoCity, schema: str = DEMO_SCHEMA) -> list[Layer]:
         native = list(city.terrain.transform @ (0, city.terrain.elevation.shape[0])) + list(
             city.terrain.transform @ (city.terrain.elevation.shape[1], 0))
         elevation = city.terrain.elevation
-        band = {"name": "band_1", "type": "float32", "label": "elevation (m)", "min": float(elevation.min()),
-                "max": float(elevation.max())}
+        band = {"name": "band_1", "type": "float32", "label": "高程", "label_en": "Elevation", "unit": "公尺",
+                "unit_en": "m", "kind": "measure", "decimals": 0, "aggregate": "mean",
+                "min": float(elevation.min()), "max": float(elevation.max())}
         info = {"attributes": [band], "feature_count": 0,
                 "geometry_type": "", "native_extent": native, "extent": extent_lonlat(native, SRID)}
         dem = _entry(slug, "", zh, en, theme, agency, visibility, "20 m 數值地形模型（示範城市）", Layer.Kind.RASTER,

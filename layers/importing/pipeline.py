@@ -328,7 +328,8 @@ def publish(job: ImportJob, prepared: Prepared, only: bool = True, moved: list |
     else:
         catalog.swap_in(layer, prepared.staging)
         labels = {a["name"]: a["label"] for a in prepared.attributes}
-        info = catalog.describe_table("layerdata", layer.table_name, labels, known=(prepared.count, prepared.bounds))
+        info = catalog.describe_table("layerdata", layer.table_name, labels, known=(prepared.count, prepared.bounds),
+                                      previous=layer.attributes)
         for attr in info["attributes"]:
             attr["source"] = next((a["source"] for a in prepared.attributes if a["name"] == attr["name"]), "")
     version = LayerVersion.objects.create(

@@ -218,6 +218,8 @@ def expression(rule: ClassRule, item: str) -> str | None:
     """The MapServer EXPRESSION of a class (None: it takes every feature left, e.g. the "other" class)."""
     if rule.test == "equals":
         return f'("[{item}]" eq {quote(rule.value)})'
+    if rule.test == "null":
+        return f'("[{item}]" eq "")'  # MapServer reads a NULL as an empty string
     if rule.test == "range":
         low = ">=" if rule.low_inclusive else ">"
         return f"([{item}] {low} {rule.low!r} AND [{item}] <= {rule.high!r})"

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from layers import attribute_kinds
+
 SLD_NS = "http://www.opengis.net/sld"
 OGC_NS = "http://www.opengis.net/ogc"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -25,7 +27,7 @@ class ClassRule:
 
     label: str
     color: str
-    test: str  # "all" | "equals" | "range" | "else"
+    test: str  # "all" | "equals" | "range" | "null" | "else"
     attribute: str = ""
     value: str = ""
     low: float = 0.0
@@ -35,11 +37,17 @@ class ClassRule:
 
 def class_rules(style) -> list[ClassRule]:
     classes = style.classes or [{"label": style.layer.title_zh, "color": style.fill_color}]
+    unit = _unit(style)
     rules = []
     for i, cls in enumerate(classes):
-        common = {"label": str(cls.get("label", "")), "color": cls.get("color") or style.fill_color}
+        label = str(cls.get("label", ""))
+        if unit and "max" in cls:
+            label = f"{label} {unit}"  # a legend says what its numbers are
+        common = {"label": label, "color": cls.get("color") or style.fill_color}
         if cls.get("other"):
             rules.append(ClassRule(test="else", **common))
+        elif cls.get("no_data"):
+            rules.append(ClassRule(test="null", attribute=style.attribute, **common))
         elif "min" in cls and "max" in cls:
             rules.append(ClassRule(test="range", attribute=style.attribute, low=float(cls["min"]),
                                    high=float(cls["max"]), low_inclusive=i == 0, **common))
@@ -48,6 +56,23 @@ def class_rules(style) -> list[ClassRule]:
         else:
             rules.append(ClassRule(test="all", **common))
     return rules
+
+
+def _unit(style) -> str:
+    attribute = next((a for a in style.layer.attributes if a.get("name") == style.attribute), None)
+    return "" if attribute is None else attribute_kinds.described(attribute).get("unit", "")
+
+
+def legend_title(layer, style) -> str:
+    """The layer's title and, for classes of an attribute, the attribute's label, unit and classification method:
+    '村里界與人口：人口密度（人/平方公里），分位數'."""
+    attribute = next((a for a in layer.attributes if a.get("name") == getattr(style, "attribute", "")), None)
+    if attribute is None or style.kind == "single":
+        return layer.title_zh
+    title = f"{layer.title_zh}：{attribute_kinds.title_of(attribute_kinds.described(attribute))}"
+    if style.kind == "graduated" and style.method:
+        title += f"，{style.get_method_display()}"
+    return title
 
 
 def render_sld(layer, style=None) -> bytes:
@@ -59,7 +84,7 @@ def render_sld(layer, style=None) -> bytes:
     _sub(named, "Name", layer.slug)
     user = _sub(named, "UserStyle")
     _sub(user, "Name", layer.slug)
-    _sub(user, "Title", layer.title_zh)
+    _sub(user, "Title", legend_title(layer, style) if layer.kind != "raster" else layer.title_zh)
     fts = _sub(user, "FeatureTypeStyle")
     if layer.kind == "raster":
         # one rule: several RasterSymbolizers would paint the raster several times; the ColorMap entries carry
@@ -119,6 +144,9 @@ def _filter(rule_el, rule: ClassRule):
         _sub(rule_el, "ElseFilter")
     elif rule.test == "equals":
         _comparison(_sub(rule_el, "Filter", ns=_ogc), "PropertyIsEqualTo", rule.attribute, rule.value)
+    elif rule.test == "null":
+        _sub(_sub(_sub(rule_el, "Filter", ns=_ogc), "PropertyIsNull", ns=_ogc), "PropertyName", rule.attribute,
+             ns=_ogc)
     elif rule.test == "range":
         both = _sub(_sub(rule_el, "Filter", ns=_ogc), "And", ns=_ogc)
         lower = "PropertyIsGreaterThanOrEqualTo" if rule.low_inclusive else "PropertyIsGreaterThan"

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg2 import sql
 
+from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
 from . import query
@@ -59,7 +60,8 @@ def csv_rows(layer: Layer, params) -> Iterator[bytes]:
     xy = params.get("coords", "wkt") == "xy"
     if xy and layer.geometry_type != "Point":
         raise BadRequest("coords=xy is for point layers; use coords=wkt")
-    columns = [sql.Identifier("t", n) for n in names]
+    described = {a["name"]: attribute_kinds.described(a) for a in layer.attributes}
+    columns = [_as_shown(described[n]) if n in described else sql.Identifier("t", n) for n in names]
     if layer.kind == Layer.Kind.VECTOR:
         geom = sql.SQL("ST_Transform(t.geom, {})").format(sql.Literal(srid))
         columns += ([sql.SQL("ST_X({g}), ST_Y({g})").format(g=geom)] if xy
@@ -79,6 +81,14 @@ def csv_rows(layer: Layer, params) -> Iterator[bytes]:
             writer.writerows(batch)
             yield buffer.getvalue().encode()
     return rows()
+
+
+def _as_shown(attribute: dict) -> sql.Composable:
+    """A fractional column rounded to the attribute's decimals: a CSV holds 2226.7, not 2226.7000000000003."""
+    column = sql.Identifier("t", attribute["name"])
+    if attribute["type"] not in ("double precision", "real", "numeric"):
+        return column
+    return sql.SQL("round({}::numeric, {})").format(column, sql.Literal(int(attribute.get("decimals", 2))))
 
 
 def _batches(statement: sql.Composable):

@@ -26,6 +26,8 @@ POPUP_FIELDS = 20
 def _matches(rule: ClassRule, value) -> bool:
     if rule.test == "equals":
         return value is not None and str(value) == rule.value
+    if rule.test == "null":
+        return value is None
     if rule.test == "range":
         if value is None:
             return False

@@ -1,8 +1,9 @@
 // 環域分析: buffer a drawn shape or a picked feature by one or more distances and summarise layers inside each
-// zone (POST /api/v1/analysis/buffer/); rings on the map, a table of counts, sums and area-weighted figures,
-// and the same table as CSV.
+// zone (POST /api/v1/analysis/buffer/); rings on the map, a table of counts and of each layer's figures as their
+// kind allows (sums, area-weighted estimates, means with ranges), and the same table as CSV.
 import L from "./leaflet-global.js";
-import { config, layerTitle, numberFormat, t, url } from "./config.js";
+import { config, layerTitle, t, url } from "./config.js";
+import { attributeLabel, attributeTitle, csvNumber, formatFigure, formatNumber } from "./values.js";
 import { el } from "./panel.js";
 import { postJSON, saveBlob } from "./api.js";
 import { subjectPicker, subjectRequest } from "./subject.js";
@@ -12,48 +13,55 @@ import { fitBesidePanel } from "./workbar.js";
 const RING_COLORS = ["#c2185b", "#ef6c00", "#2e7d32", "#1565c0", "#6a1b9a"];
 const DEFAULT_SUMMARISED = ["villages", "facilities"];
 
-const label = (layer, name) => layer?.attributes.find((a) => a.name === name)?.label || name;
-
-// one row per zone and layer: what the table shows and the CSV holds
+// one row per zone and layer: what the table shows and the CSV holds; each figure comes labelled from the API
 export function summaryRows(report, layersBySlug) {
   return report.zones.flatMap((zone) => zone.summaries.map((s) => {
     const layer = layersBySlug[s.layer];
-    return {
-      distance: zone.distance_m, area_ha: zone.zone_area.ha, layer: layer ? layerTitle(layer) : s.title, count: s.count,
-      weighted: Object.entries(s.area_weighted || {}).map(([name, value]) => [label(layer, name), value]),
-      sums: Object.entries(s.sum).filter(([, v]) => v !== null).map(([name, value]) => [label(layer, name), value]),
-    };
+    return { distance: zone.distance_m, area_ha: zone.zone_area.ha, layer: layer ? layerTitle(layer) : s.title,
+      count: s.count, figures: s.figures };
   }));
 }
 
-function figures(pairs, kind) {
-  return el("ul", { class: `figures ${kind}` }, pairs.map(([name, value]) =>
-    el("li", {}, `${name} `, el("data", { value: String(value) }, numberFormat.format(value)))));
+// area layers' counts and measures are area-weighted estimates (a village's whole population would overstate a
+// zone), said so and rounded to whole people; heights, years and ratios are averages with their range
+function figures(list) {
+  const estimated = list.some((f) => f.statistic === "estimate");
+  return [estimated ? el("span", { class: "hint" }, t("buffer_weighted")) : null,
+    el("ul", { class: "figures" }, list.map((f) => el("li", { "data-name": f.name, "data-kind": f.kind,
+      "data-statistic": f.statistic }, el("span", { class: "figure-label" }, `${attributeLabel(f)} `),
+    el("data", { value: String(f.value) }, formatFigure(f)))))];
 }
 
-// area layers show their area-weighted estimates (a village's whole population would overstate a zone); other
-// layers the sums of their numeric attributes. The CSV holds both.
 function table(rows) {
   const head = ["buffer_distance", "buffer_zone_area", "buffer_layer", "buffer_count", "buffer_figures"];
   return el("div", { class: "table-scroll" }, el("table", { class: "results", "aria-label": t("buffer_table") },
     el("thead", {}, el("tr", {}, head.map((key) => el("th", { scope: "col" }, t(key))))),
     el("tbody", {}, rows.map((r) => el("tr", {},
-      el("td", {}, numberFormat.format(r.distance)), el("td", {}, numberFormat.format(r.area_ha)),
-      el("th", { scope: "row" }, r.layer), el("td", {}, numberFormat.format(r.count)),
-      el("td", {}, r.weighted.length ? [el("span", { class: "hint" }, t("buffer_weighted")), figures(r.weighted, "weighted")]
-        : r.sums.length ? [el("span", { class: "hint" }, t("buffer_sums")), figures(r.sums, "sums")] : "—"))))));
+      el("td", {}, formatNumber(r.distance, 0)), el("td", {}, formatNumber(r.area_ha, 2)),
+      el("th", { scope: "row" }, r.layer), el("td", {}, formatNumber(r.count, 0)),
+      el("td", {}, r.figures.length ? figures(r.figures) : "—"))))));
+}
+
+// CSV columns of one figure: a sum or an estimate is one number; a mean comes with its minimum and maximum
+function csvColumns(f) {
+  const title = attributeTitle(f);
+  if (f.statistic === "mean") {
+    return [[`${title}：${t("figure_average")}`, f.value], [`${title}：${t("figure_min")}`, f.min],
+      [`${title}：${t("figure_max")}`, f.max]];
+  }
+  return [[f.statistic === "estimate" ? `${title}：${t("buffer_weighted")}` : title, f.value]];
 }
 
 function csv(rows) {
-  const weighted = [...new Set(rows.flatMap((r) => r.weighted.map(([n]) => n)))];
-  const sums = [...new Set(rows.flatMap((r) => r.sums.map(([n]) => n)))];
-  const header = [t("buffer_distance"), t("buffer_zone_area"), t("buffer_layer"), t("buffer_count"),
-    ...weighted.map((n) => `${t("buffer_weighted")}:${n}`), ...sums.map((n) => `${t("buffer_sums")}:${n}`)];
-  return toCsv([header, ...rows.map((r) => {
-    const w = Object.fromEntries(r.weighted);
-    const s = Object.fromEntries(r.sums);
-    return [r.distance, r.area_ha, r.layer, r.count, ...weighted.map((n) => w[n] ?? ""), ...sums.map((n) => s[n] ?? "")];
-  })]);
+  const header = [];
+  const decimals = {};
+  const cells = rows.map((r) => Object.fromEntries(r.figures.flatMap((f) => csvColumns(f).map(([name, value]) => {
+    if (!(name in decimals)) { header.push(name); decimals[name] = f.decimals; }
+    return [name, value];
+  }))));
+  return toCsv([[t("buffer_distance"), t("buffer_zone_area"), t("buffer_layer"), t("buffer_count"), ...header],
+    ...rows.map((r, i) => [csvNumber(r.distance, 0), csvNumber(r.area_ha, 2), r.layer, r.count,
+      ...header.map((name) => csvNumber(cells[i][name], decimals[name]))])]);
 }
 
 export function createBufferTool(map, layersBySlug) {

@@ -1,7 +1,8 @@
 // Identify: a clicked feature's attributes, read in full from the features API (tiles below zoom 14 carry only
-// a few), shown with the layer's attribute labels.
+// a few), shown with the layer's attribute labels and each value with its unit, in the page's language.
 import L from "./leaflet-global.js";
 import { layerTitle, t, url } from "./config.js";
+import { attributeLabel, formatValue } from "./values.js";
 
 function escape(text) {
   const div = document.createElement("div");
@@ -10,10 +11,10 @@ function escape(text) {
 }
 
 export function attributeTable(layer, properties) {
-  const labels = Object.fromEntries(layer.attributes.map((a) => [a.name, a.label || a.name]));
   const rows = layer.attributes
     .filter((a) => a.name in properties)
-    .map((a) => `<tr><th scope="row">${escape(labels[a.name])}</th><td>${escape(properties[a.name])}</td></tr>`);
+    .map((a) => `<tr data-attribute="${escape(a.name)}"><th scope="row">${escape(attributeLabel(a))}</th>`
+      + `<td>${escape(formatValue(a, properties[a.name]))}</td></tr>`);
   return `<table class="attributes">${rows.join("")}</table>`;
 }
 

@@ -4,6 +4,7 @@ import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
+import { attributeTitle } from "./values.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -29,11 +30,22 @@ export function legend(layer) {
   const style = layer.style;
   const classes = style.classes && style.classes.length ? style.classes : [{ label: layerTitle(layer), color: style.fill_color }];
   const shape = layer.kind === "raster" ? "ramp" : isLine(layer) ? "line" : isPoint(layer) ? "point" : "area";
-  return el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
+  const title = legendTitle(layer);
+  const list = el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
     classes.map((c) => el("li", {},
       el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
         "aria-hidden": "true" }),
-      String(c.label ?? c.value ?? ""))));
+      c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : String(c.label ?? c.value ?? ""))));
+  return title ? el("div", { class: "legend-box" }, el("p", { class: "legend-title" }, title), list) : list;
+}
+
+// what a legend of classes shows: "人口密度（人/平方公里）· 分位數" (nothing for a single symbol)
+export function legendTitle(layer) {
+  const style = layer.style;
+  if (style.kind === "single" || !style.attribute) return "";
+  const attribute = layer.attributes.find((a) => a.name === style.attribute);
+  const title = attribute ? attributeTitle(attribute) : style.attribute;
+  return style.kind === "graduated" && style.method ? `${title} · ${t(`method_${style.method}`)}` : title;
 }
 
 function tree(onZoom, onInfo) {
@@ -114,7 +126,7 @@ export async function showMetadata(slug) {
     [t("meta_count"), numberFormat.format(info.feature_count)], [t("meta_visibility"), t(`visibility_${info.visibility}`)],
     [t("meta_crs"), `${info.source_crs} → EPSG:${info.srid}`], [t("meta_source"), info.source], [t("meta_license"), info.license],
     [t("meta_updated"), `${info.update_frequency} · v${info.version} · ${info.updated_at.slice(0, 10)}`],
-    [t("meta_attributes"), info.attributes.map((a) => `${a.label} (${a.type})`).join("、")],
+    [t("meta_attributes"), info.attributes.map((a) => attributeTitle(a)).join("、")],
   ];
   body.replaceChildren(el("dl", {}, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v || "—")])));
   dialog.querySelector("h2").textContent = layerTitle(info);

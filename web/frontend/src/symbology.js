@@ -3,14 +3,16 @@
 
 export function colorFor(style, properties) {
   const classes = style.classes || [];
+  const value = properties[style.attribute];
+  if (style.kind !== "single" && (value === null || value === undefined)) {
+    return (classes.find((c) => c.no_data) || {}).color || style.fill_color;
+  }
   if (style.kind === "categorized") {
-    const value = properties[style.attribute];
-    const hit = classes.find((c) => !c.other && String(c.value) === String(value));
+    const hit = classes.find((c) => !c.other && !c.no_data && String(c.value) === String(value));
     return hit ? hit.color : (classes.find((c) => c.other) || {}).color || style.fill_color;
   }
   if (style.kind === "graduated") {
-    const value = Number(properties[style.attribute]);
-    const hit = classes.find((c) => value >= c.min && value <= c.max);
+    const hit = classes.find((c) => !c.no_data && Number(value) >= c.min && Number(value) <= c.max);
     return hit ? hit.color : style.fill_color;
   }
   return style.fill_color;
@@ -39,15 +41,20 @@ export function leafletStyle(layer, properties) {
 
 // A MapLibre colour expression for the same classes
 export function maplibreColor(style) {
-  const classes = style.classes || [];
+  const all = style.classes || [];
+  const classes = all.filter((c) => !c.no_data);
+  const noData = (all.find((c) => c.no_data) || {}).color;
+  // features without a value take the no-data class's colour, not the first class's
+  const orNoData = (expression) => (noData
+    ? ["case", ["==", ["typeof", ["get", style.attribute]], "null"], noData, expression] : expression);
   if (style.kind === "categorized") {
     const pairs = classes.filter((c) => !c.other).flatMap((c) => [String(c.value), c.color]);
     const other = (classes.find((c) => c.other) || {}).color || style.fill_color;
-    return pairs.length ? ["match", ["to-string", ["get", style.attribute]], ...pairs, other] : style.fill_color;
+    return pairs.length ? orNoData(["match", ["to-string", ["get", style.attribute]], ...pairs, other]) : style.fill_color;
   }
   if (style.kind === "graduated" && classes.length) {
     const steps = classes.slice(1).flatMap((c) => [c.min, c.color]);
-    return ["step", ["to-number", ["get", style.attribute], 0], classes[0].color, ...steps];
+    return orNoData(["step", ["to-number", ["get", style.attribute], 0], classes[0].color, ...steps]);
   }
   return style.fill_color;
 }
