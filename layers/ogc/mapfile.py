@@ -154,7 +154,11 @@ def extent_text(extent, srid: int) -> str:
 
 
 def _union_extent(layers) -> tuple[float, float, float, float]:
-    extents = [lyr.native_extent for lyr in layers if lyr.native_extent]
+    return union_extent([lyr.native_extent for lyr in layers if lyr.native_extent])
+
+
+def union_extent(extents) -> tuple[float, float, float, float]:
+    """The box around (minx, miny, maxx, maxy) extents in the working CRS; Taiwan's when there are none."""
     if not extents:
         return (147000.0, 2400000.0, 353000.0, 2800000.0)  # Taiwan's main island in TWD97
     return (min(e[0] for e in extents), min(e[1] for e in extents),
