@@ -19,7 +19,8 @@ LOWER = {"westBoundLongitude", "southBoundLatitude", "minx", "miny"}  # the rest
 
 
 def filter_capabilities(body: bytes, visible: frozenset[str]) -> bytes:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    # comments go too: MapServer's tell its version and build options, and which metadata the mapfile lacks
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)
     tree = etree.fromstring(body, parser).getroottree()
     entries = [el for el in tree.iter() if isinstance(el.tag, str) and etree.QName(el).localname in ENTRY_TAGS]
     for el in reversed(entries):  # children before their parents, so a group sees what is left inside it

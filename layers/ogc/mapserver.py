@@ -87,6 +87,8 @@ class MapServerEngine(OGCEngine):
                 payload = mapscript.msIO_getStdoutBufferBytes()
                 mapscript.msIO_resetHandlers()
                 mapscript.msResetErrorList()
+        status_header, payload = _leading_headers(payload)
+        content_type = status_header.get(b"content-type", b"").decode() or content_type
         if EXCEPTION_REPORT.search(payload[:2000]):
             return OWSResponse(400, content_type, without_paths(payload))
         if failure is not None:
@@ -105,6 +107,22 @@ class MapServerEngine(OGCEngine):
 _dispatch_lock = threading.Lock()
 EXCEPTION_REPORT = re.compile(rb"<(\w+:)?(ServiceExceptionReport|ExceptionReport)\b")
 log = logging.getLogger(__name__)
+
+
+HEADER = re.compile(rb"([A-Za-z-]+): ([^\r\n]*)\r?\n")
+
+
+def _leading_headers(payload: bytes) -> tuple[dict[bytes, bytes], bytes]:
+    """CGI headers MapServer left at the start of an answer (mapscript strips Content-Type only when it comes
+    first; some errors write `Status:` before it), and the answer without them."""
+    headers, at = {}, 0
+    while match := HEADER.match(payload, at):
+        headers[match.group(1).lower()] = match.group(2).strip()
+        at = match.end()
+    blank = re.compile(rb"\r?\n").match(payload, at)
+    if not headers or not blank:
+        return {}, payload
+    return headers, payload[blank.end():]
 
 
 # an absolute file path in a message (not a URL's path: that follows "/" or ":" or a word)

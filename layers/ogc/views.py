@@ -30,6 +30,9 @@ NAMESPACE_PREFIXES = ("civgis:", "ms:")
 PAGING_MINIMUM = {"COUNT": 1, "MAXFEATURES": 1, "STARTINDEX": 0}  # WFS: positive counts, a non-negative index
 COVERAGE_REQUESTS = ("getcoverage", "describecoverage")
 DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+# what would make the engine fetch an address the client chose (server-side request forgery)
+REFERENCE_TAGS = ("OnlineResource", "RemoteOWS", "ExternalGraphic")
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 BODY_NAME_TAGS = ("TypeName", "Name", "CoverageId", "Coverage")  # elements of a POSTed request naming layers
 
 
@@ -112,6 +115,7 @@ def check(params: dict[str, str], root: etree._Element | None, visible: frozense
         if name not in visible:  # unknown and not-allowed look the same: no hint that a layer exists
             raise OWSException("LayerNotDefined", f"no layer named {name!r}", "layers")
     _check_coverages(params, root, names, rasters)
+    _check_styles(params, root)
     _check_size(params)
     _check_bbox(params)
     if service == "WFS" and root is None:
@@ -171,6 +175,24 @@ def _check_coverages(params: dict[str, str], root, names: list[str], rasters: fr
             locator = "coverageid" if "COVERAGEID" in params else "coverage"
             raise OWSException("InvalidParameterValue", f"{name!r} is a vector layer: WCS serves raster layers "
                                "only; read it through WFS", locator)
+
+
+def _check_styles(params: dict[str, str], root) -> None:
+    """No request makes the server fetch an address: SLD by URL is refused, and so are an SLD_BODY or a POSTed
+    request that point at other resources (MapServer would download them)."""
+    if "SLD" in params:
+        raise OWSException("InvalidParameterValue", "SLD by URL is not accepted (the server fetches no addresses "
+                           "for a request): send the style document itself in SLD_BODY", "sld")
+    documents = [(root, "the POSTed request", "")] if root is not None else []
+    if params.get("SLD_BODY"):
+        documents.append((parse_xml(params["SLD_BODY"].encode(), "SLD_BODY", "InvalidParameterValue", "sld_body"),
+                          "SLD_BODY", "sld_body"))
+    for document, what, locator in documents:
+        for element in document.iter(tag=etree.Element):
+            if etree.QName(element).localname in REFERENCE_TAGS or element.get(XLINK_HREF) is not None:
+                raise OWSException("InvalidParameterValue", f"{what} points at another resource "
+                                   f"({etree.QName(element).localname}): it is not fetched; give the style inline",
+                                   locator)
 
 
 def _check_paging(params: dict[str, str]) -> None:
