@@ -121,8 +121,7 @@ ROUTES: dict[str, list[Call]] = {
     "tilejson": [get("/tiles/{slug}.json")],
     "search": [get("/api/v1/search/?q={value}"), get("/api/v1/search/?q=VAL-1")],
     # OGC: capabilities of everything one may see, and each request naming a layer (KVP and POSTed XML)
-    "ows": [get(WMS + "GetCapabilities", known="ogc"), get("/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities",
-                                                           known="ogc"),
+    "ows": [get(WMS + "GetCapabilities"), get("/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"),
             get(WFS + "GetCapabilities"), get("/ows?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetCapabilities"),
             get("/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCapabilities"),
             get(WMS + "GetMap&LAYERS={slug}&STYLES=&CRS=EPSG:3857&BBOX={bbox3857}&WIDTH=64&HEIGHT=64"
@@ -135,7 +134,7 @@ ROUTES: dict[str, list[Call]] = {
             get(WFS + "DescribeFeatureType&TYPENAMES={slug}"),
             get("/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID={slug}"),
             post("/ows", GETFEATURE_XML)],
-    "ows-theme": [get("/ows/{theme}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities", known="ogc"),
+    "ows-theme": [get("/ows/{theme}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"),
                   get("/ows/{theme}?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES={slug}&COUNT=2")],
     # analysis (a layer one may not see answers 403, as a missing one)
     "analysis-measure": [post("/api/v1/analysis/measure/", {"layer": "{slug}", "id": 1}),

@@ -6,10 +6,12 @@ half a file; writing it twice from the same catalog gives the same bytes.
 """
 
 import os
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 from django.conf import settings
 
+from geo.crs import crs_from_epsg
 from layers import integrity
 from layers.models import DATA_SCHEMA, Layer
 from layers.styles import ramp_colors
@@ -54,7 +56,7 @@ def render(layers) -> str:
     out = [
         "MAP",
         '  NAME "civgis"',
-        f"  EXTENT {' '.join(f'{v:.3f}' for v in extent)}",
+        f"  EXTENT {extent_text(extent, settings.WORKING_SRID)}",
         "  SIZE 256 256",
         f"  MAXSIZE {settings.OGC_MAX_IMAGE_SIZE}",
         "  UNITS METERS",
@@ -145,8 +147,22 @@ def _metadata(items: dict, indent: int) -> list[str]:
     return [f"{' ' * indent}{quote(k)} {quote(v)}" for k, v in items.items() if v not in (None, "")]
 
 
+def extent_text(extent, srid: int) -> str:
+    """minx miny maxx maxy rounded outward (to a mm, or 1e-8 degree): MapServer answers WFS GetFeature and hits
+    with the features inside the EXTENT, so a box rounded to the nearest value drops the features on its edges.
+    Decimal, because the exact binary value must be rounded, not its shortest decimal spelling."""
+    step = Decimal("1e-8") if crs_from_epsg(srid).is_geographic else Decimal("0.001")
+    low, high = extent[:2], extent[2:]
+    return " ".join([*(str(Decimal(v).quantize(step, ROUND_FLOOR)) for v in low),
+                     *(str(Decimal(v).quantize(step, ROUND_CEILING)) for v in high)])
+
+
 def _union_extent(layers) -> tuple[float, float, float, float]:
-    extents = [lyr.native_extent for lyr in layers if lyr.native_extent]
+    return union_extent([lyr.native_extent for lyr in layers if lyr.native_extent])
+
+
+def union_extent(extents) -> tuple[float, float, float, float]:
+    """The box around (minx, miny, maxx, maxy) extents in the working CRS; Taiwan's when there are none."""
     if not extents:
         return (147000.0, 2400000.0, 353000.0, 2800000.0)  # Taiwan's main island in TWD97
     return (min(e[0] for e in extents), min(e[1] for e in extents),
@@ -166,7 +182,7 @@ def _common_metadata(layer: Layer) -> dict:
         "ows_title": layer.title_zh,
         "ows_abstract": layer.abstract or layer.title_en,
         "ows_keywordlist": ",".join([*layer.keywords, *( [layer.theme.name_zh] if layer.theme else [])]),
-        "ows_extent": " ".join(f"{v:.3f}" for v in extent),
+        "ows_extent": extent_text(extent, layer.srid),
         "ows_srs": SRS_LIST,
         "wms_layer_group": theme_path(layer),
         "ows_attribution_title": layer.source,

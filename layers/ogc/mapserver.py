@@ -79,7 +79,7 @@ class MapServerEngine(OGCEngine):
             try:
                 served.OWSDispatch(request)
                 failure = None
-            except mapscript.MapServerError as exc:
+            except Exception as exc:  # noqa: BLE001 - mapscript raises MapServerError, OSError, MemoryError …
                 failure = exc  # usually with its OGC exception report already written to the buffer
             finally:
                 content_type = mapscript.msIO_stripStdoutBufferContentType() or "application/octet-stream"
@@ -87,11 +87,15 @@ class MapServerEngine(OGCEngine):
                 payload = mapscript.msIO_getStdoutBufferBytes()
                 mapscript.msIO_resetHandlers()
                 mapscript.msResetErrorList()
+        status_header, payload = _leading_headers(payload)
+        content_type = status_header.get(b"content-type", b"").decode() or content_type
         if EXCEPTION_REPORT.search(payload[:2000]):
-            return OWSResponse(400, content_type, payload)
+            return OWSResponse(400, content_type, without_paths(payload))
         if failure is not None:
             if not payload:
-                raise OWSException("NoApplicableCode", f"the map engine failed: {failure}", status=503)
+                log.warning("MapServer failed without an answer: %s", failure)
+                raise OWSException("NoApplicableCode", "the map engine could not answer this request: "
+                                   + without_paths(str(failure).encode()).decode(errors="replace").strip())
             log.warning("MapServer reported %s but answered; serving the answer", failure)
         if params.get("REQUEST", "").lower() == "getcapabilities" and b"<" in payload[:100]:
             # theme groups stay in the tree but lose their names: a group request is refused like any unknown
@@ -105,13 +109,42 @@ EXCEPTION_REPORT = re.compile(rb"<(\w+:)?(ServiceExceptionReport|ExceptionReport
 log = logging.getLogger(__name__)
 
 
+HEADER = re.compile(rb"([A-Za-z-]+): ([^\r\n]*)\r?\n")
+
+
+def _leading_headers(payload: bytes) -> tuple[dict[bytes, bytes], bytes]:
+    """CGI headers MapServer left at the start of an answer (mapscript strips Content-Type only when it comes
+    first; some errors write `Status:` before it), and the answer without them."""
+    headers, at = {}, 0
+    while match := HEADER.match(payload, at):
+        headers[match.group(1).lower()] = match.group(2).strip()
+        at = match.end()
+    blank = re.compile(rb"\r?\n").match(payload, at)
+    if not headers or not blank:
+        return {}, payload
+    return headers, payload[blank.end():]
+
+
+# an absolute file path in a message (not a URL's path: that follows "/" or ":" or a word)
+FILE_PATH = re.compile(rb"(?<![\w:/.])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def without_paths(message: bytes) -> bytes:
+    """An engine message with server file paths cut out (MapServer names its files in some errors)."""
+    return FILE_PATH.sub(b"(file)", message)
+
+
 @lru_cache(maxsize=16)
 def _parsed(path: str, mtime_ns: int, visible: frozenset[str]):
-    """The mapfile parsed once per (version, set of visible layers); each request serves a clone of it."""
+    """The mapfile parsed once per (version, set of visible layers), reduced to those layers, with the map's
+    extent theirs (it is the capabilities' root bounding box); each request serves a clone of it."""
     import mapscript
 
     served = mapscript.mapObj(path)
     for index in reversed(range(served.numlayers)):
         if served.getLayer(index).name not in visible:
             served.removeLayer(index)
+    extents = [served.getLayer(i).extent for i in range(served.numlayers)]
+    box = mapfile.union_extent([(e.minx, e.miny, e.maxx, e.maxy) for e in extents if e.minx <= e.maxx])
+    served.extent = mapscript.rectObj(*box)  # not setExtent: that widens the box to the image's shape
     return served

@@ -7,6 +7,7 @@ one theme's subtree.
 """
 
 import logging
+import re
 import time
 
 from django.conf import settings
@@ -26,7 +27,21 @@ log = logging.getLogger("civgis.ows")
 SERVICES = ("WMS", "WFS", "WCS")
 LAYER_PARAMETERS = ("LAYERS", "QUERY_LAYERS", "LAYER", "TYPENAME", "TYPENAMES", "COVERAGE", "COVERAGEID")
 NAMESPACE_PREFIXES = ("civgis:", "ms:")
-XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+PAGING_MINIMUM = {"COUNT": 1, "MAXFEATURES": 1, "STARTINDEX": 0}  # WFS: positive counts, a non-negative index
+COVERAGE_REQUESTS = ("getcoverage", "describecoverage")
+DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+# what would make the engine fetch an address the client chose (server-side request forgery)
+REFERENCE_TAGS = ("OnlineResource", "RemoteOWS", "ExternalGraphic")
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+BODY_NAME_TAGS = ("TypeName", "Name", "CoverageId", "Coverage")  # elements of a POSTed request naming layers
+
+
+def xml_parser() -> etree.XMLParser:
+    """A parser for XML from outside: no entities, no DTD loaded, no network, no huge trees; comments and
+    processing instructions are dropped (the engine gets the request without them). A parser per call: lxml
+    parsers are not thread-safe."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                           huge_tree=False, remove_comments=True, remove_pis=True)
 
 
 @csrf_exempt
@@ -42,10 +57,13 @@ def ows(request, theme: str | None = None):
     elif request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     user = request_user(request)
-    visible = _visible(user, theme)
+    visible, rasters = _visible(user, theme)
     names: list[str] = []
     try:
-        names = check(params, body, visible)
+        root = parse_xml(body, "the POSTed request") if body is not None else None
+        names = check(params, root, visible, rasters)
+        if root is not None:  # what was checked is what the engine reads: without comments, PIs or a DOCTYPE
+            body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         result = get_engine().ows(params, body, visible, url=request.build_absolute_uri(request.path) + "?")
     except OWSException as problem:
         answer = exception_response(problem, params)
@@ -63,7 +81,8 @@ def ows(request, theme: str | None = None):
     return response
 
 
-def _visible(user, theme: str | None) -> frozenset[str]:
+def _visible(user, theme: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """(the layer slugs `user` may request here, those of them that are rasters)"""
     layers = (Layer.objects.visible_to(user).filter(kind__in=SERVED_KINDS)
               .exclude(ogc_status=Layer.OgcStatus.WITHDRAWN))
     if theme is not None:
@@ -71,14 +90,17 @@ def _visible(user, theme: str | None) -> frozenset[str]:
         if node is None:
             raise Http404(f"no theme {theme!r}")
         layers = layers.filter(theme_id__in=node.descendant_ids())
-    return frozenset(layers.values_list("slug", flat=True))
+    kinds = dict(layers.values_list("slug", "kind"))
+    return frozenset(kinds), frozenset(slug for slug, kind in kinds.items() if kind == Layer.Kind.RASTER)
 
 
-def check(params: dict[str, str], body: bytes | None, visible: frozenset[str]) -> list[str]:
-    """The layer names the request uses, after refusing what the engine should not see; raises OWSException."""
+def check(params: dict[str, str], root: etree._Element | None, visible: frozenset[str],
+          rasters: frozenset[str] = frozenset()) -> list[str]:
+    """The layer names the request uses, after refusing what the engine should not see or cannot answer well
+    (`root`: a POSTed request, parsed); raises OWSException."""
     service = params.get("SERVICE", "").upper()
-    if body is not None:
-        names = _names_in_body(body)
+    if root is not None:
+        names = _names_in_body(root)
     else:
         if not service:
             raise OWSException("MissingParameterValue", "SERVICE is missing: use WMS, WFS or WCS", "service")
@@ -92,14 +114,34 @@ def check(params: dict[str, str], body: bytes | None, visible: frozenset[str]) -
     for name in names:
         if name not in visible:  # unknown and not-allowed look the same: no hint that a layer exists
             raise OWSException("LayerNotDefined", f"no layer named {name!r}", "layers")
+    _check_coverages(params, root, names, rasters)
+    _check_styles(params, root)
     _check_size(params)
     _check_bbox(params)
+    if service == "WFS" and root is None:
+        _check_paging(params)
     if params.get("FILTER"):
-        try:
-            etree.fromstring(params["FILTER"].encode(), XML_PARSER)
-        except etree.XMLSyntaxError as exc:
-            raise OWSException("InvalidParameterValue", f"FILTER is not well-formed XML: {exc}", "filter") from None
+        parse_xml(params["FILTER"].encode(), "FILTER", code="InvalidParameterValue", locator="filter")
     return names
+
+
+def parse_xml(data: bytes, what: str, code: str = "OperationParsingFailed", locator: str = "") -> etree._Element:
+    """`data` parsed with the hardened parser; a DOCTYPE (entities, external DTDs) is refused outright."""
+    doctype = OWSException(code, f"{what} has a DOCTYPE: OGC requests need none, and it is not read", locator)
+    try:
+        root = etree.fromstring(data, xml_parser())
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        if DOCTYPE.search(data):  # e.g. an entity it declares, left unresolved, broke the parse
+            raise doctype from None
+        raise OWSException(code, f"{what} is not well-formed XML: {_xml_error(exc)}", locator) from None
+    if root.getroottree().docinfo.doctype:
+        raise doctype
+    return root
+
+
+def _xml_error(exc: Exception) -> str:
+    """The parser's message without the `<string>` pseudo file name lxml puts in it."""
+    return re.sub(r",? *\(<string>[^)]*\)|<string>:?", "", str(exc)).strip() or "unreadable"
 
 
 def _split(value: str) -> list[str]:
@@ -113,18 +155,54 @@ def _split(value: str) -> list[str]:
     return names
 
 
-def _names_in_body(body: bytes) -> list[str]:
-    try:
-        root = etree.fromstring(body, XML_PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise OWSException("OperationParsingFailed", f"the POSTed request is not well-formed XML: {exc}") from None
+def _names_in_body(root: etree._Element) -> list[str]:
     names = []
-    for element in root.iter():
+    for element in root.iter(tag=etree.Element):  # elements only (the parser dropped comments and PIs anyway)
         for attribute in ("typeNames", "typeName"):
             names += _split(element.get(attribute, "").replace(" ", ","))
-        if etree.QName(element).localname in ("TypeName", "Name") and element.text:
+        if etree.QName(element).localname in BODY_NAME_TAGS and element.text:
             names += _split(element.text)
     return names
+
+
+def _check_coverages(params: dict[str, str], root, names: list[str], rasters: frozenset[str]) -> None:
+    """WCS serves raster layers: a vector layer named in a coverage request is refused here, in words."""
+    request = (etree.QName(root).localname if root is not None else params.get("REQUEST", "")).lower()
+    if params.get("SERVICE", "WCS" if root is not None else "").upper() != "WCS" or request not in COVERAGE_REQUESTS:
+        return
+    for name in names:
+        if name not in rasters:
+            locator = "coverageid" if "COVERAGEID" in params else "coverage"
+            raise OWSException("InvalidParameterValue", f"{name!r} is a vector layer: WCS serves raster layers "
+                               "only; read it through WFS", locator)
+
+
+def _check_styles(params: dict[str, str], root) -> None:
+    """No request makes the server fetch an address: SLD by URL is refused, and so are an SLD_BODY or a POSTed
+    request that point at other resources (MapServer would download them)."""
+    if "SLD" in params:
+        raise OWSException("InvalidParameterValue", "SLD by URL is not accepted (the server fetches no addresses "
+                           "for a request): send the style document itself in SLD_BODY", "sld")
+    documents = [(root, "the POSTed request", "")] if root is not None else []
+    if params.get("SLD_BODY"):
+        documents.append((parse_xml(params["SLD_BODY"].encode(), "SLD_BODY", "InvalidParameterValue", "sld_body"),
+                          "SLD_BODY", "sld_body"))
+    for document, what, locator in documents:
+        for element in document.iter(tag=etree.Element):
+            if etree.QName(element).localname in REFERENCE_TAGS or element.get(XLINK_HREF) is not None:
+                raise OWSException("InvalidParameterValue", f"{what} points at another resource "
+                                   f"({etree.QName(element).localname}): it is not fetched; give the style inline",
+                                   locator)
+
+
+def _check_paging(params: dict[str, str]) -> None:
+    for key, minimum in PAGING_MINIMUM.items():
+        if key not in params:
+            continue
+        value = params[key].strip()
+        if not re.fullmatch(r"[+-]?\d{1,18}", value) or int(value) < minimum:
+            raise OWSException("InvalidParameterValue", f"{key}={params[key]!r}: give a whole number of at least "
+                               f"{minimum}", key.lower())
 
 
 def _check_size(params: dict[str, str]) -> None:
