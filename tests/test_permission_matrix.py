@@ -28,7 +28,6 @@ class Call:
     method: str
     url: str
     body: dict | str | None = None  # dict: JSON; str: XML
-    known: str | None = None  # "leaks" / "ogc": a leak fixed on that branch (xfail until merged)
 
     @property
     def per_layer(self) -> bool:
@@ -37,12 +36,12 @@ class Call:
         return any(k in text for k in ("{slug}", "{value}", "{job}"))
 
 
-def get(url, known=None):
-    return Call("GET", url, known=known)
+def get(url):
+    return Call("GET", url)
 
 
-def post(url, body=None, known=None):
-    return Call("POST", url, body if body is not None else {}, known=known)
+def post(url, body=None):
+    return Call("POST", url, body if body is not None else {})
 
 
 def patch(url, body):
@@ -218,7 +217,7 @@ def test_a_new_route_without_an_entry_fails():
 # ---------------------------------------------------------------------------------------------------------------
 # Running the matrix
 # ---------------------------------------------------------------------------------------------------------------
-TALLY = {"combinations": 0, "requests": 0, "leaks": 0, "known": 0}
+TALLY = {"combinations": 0, "requests": 0, "leaks": 0}
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +230,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
             pw.tear_down()
             print(f"\npermission matrix: {len(ROUTES)} routes × {len(pw.ACTORS)} roles × {len(pw.VISIBILITIES)} "
                   f"visibilities; {TALLY['combinations']} combinations checked with {TALLY['requests']} requests; "
-                  f"{TALLY['leaks']} leaks (and {TALLY['known']} in the calls marked as fixed on another branch)")
+                  f"{TALLY['leaks']} leaks")
 
 
 @pytest.fixture(autouse=True)
@@ -327,8 +326,7 @@ def betrayals(world, answer: Answer, actor: str, asked: str) -> list[str]:
     return found
 
 
-CASES = [pytest.param(name, i, id=f"{name}:{c.method} {c.url[:70]}",
-                      marks=[pytest.mark.xfail(strict=True, reason=f"fixed on branch {c.known}")] if c.known else [])
+CASES = [pytest.param(name, i, id=f"{name}:{c.method} {c.url[:70]}")
          for name, calls in ROUTES.items() for i, c in enumerate(calls)]
 
 
@@ -360,7 +358,7 @@ def test_route_reveals_nothing_the_caller_may_not_see(world, route, index):
                                         f"that does not exist {absent.status} {absent.text[:200]!r}")
             if not entry.per_layer:
                 break  # a call about everything one may see: once per caller, checked against every hidden layer
-    TALLY["known" if entry.known else "leaks"] += len(problems)
+    TALLY["leaks"] += len(problems)
     assert not problems, "\n".join(problems)
 
 
