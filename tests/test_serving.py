@@ -156,6 +156,21 @@ def test_overview_tiles_are_trimmed_and_simplified(city):
     assert roads and set(roads[0]["properties"]) <= {"name", "road_class", "width_m"}
 
 
+def test_world_and_low_zoom_tiles_carry_every_feature(city):
+    """Zoom 0 and 1 tiles are larger than TM2's area of use: they were empty when their corners alone were
+    projected to find the features. (Points: lines and polygons smaller than a pixel are left out by design.)"""
+    layer = Layer.objects.get(slug="facilities")
+    Layer.objects.filter(pk=layer.pk).update(min_zoom=0)
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM layerdata.facilities")
+        (count,) = cur.fetchone()
+    for z in range(0, 9):
+        z, x, y = centre_tile(z)
+        resp = client().get(f"/tiles/facilities/{z}/{x}/{y}.mvt")
+        assert resp.status_code == 200, z
+        assert len(mapbox_vector_tile.decode(resp.content)["facilities"]["features"]) == count, z
+
+
 def test_tiles_below_min_zoom_are_empty_and_bad_tiles_400(city, clerk):
     layer = Layer.objects.get(slug="parcels")
     Layer.objects.filter(pk=layer.pk).update(min_zoom=14)

@@ -10,6 +10,7 @@ import math
 from django.db import connection
 from psycopg2 import sql
 
+from geo.crs import WEB_MERCATOR, transformer
 from layers.models import DATA_SCHEMA, Layer
 
 from . import query
@@ -48,9 +49,7 @@ def tile_sql(layer: Layer, z: int, x: int, y: int, params) -> sql.Composable:
         # smaller than a pixel both ways: invisible, so not sent
         keep.append(sql.SQL("(ST_XMax(t.geom) - ST_XMin(t.geom) > {p} OR ST_YMax(t.geom) - ST_YMin(t.geom) > {p})")
                     .format(p=sql.Literal(tolerance)))
-    margin = sql.Literal(WEB_MERCATOR_WIDTH / 2**z * BUFFER / EXTENT)
-    conditions = [sql.SQL("t.geom && ST_Transform(ST_Expand(b.e, {}), {})").format(margin, sql.Literal(layer.srid)),
-                  *keep, *query.where(layer, params)]
+    conditions = [sql.SQL("t.geom && {}").format(_search_box(layer, z)), *keep, *query.where(layer, params)]
     columns = sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier("t", n)) for n in names)
     return sql.SQL(
         "WITH b AS (SELECT ST_TileEnvelope({z}, {x}, {y}) AS e) "
@@ -60,6 +59,23 @@ def tile_sql(layer: Layer, z: int, x: int, y: int, params) -> sql.Composable:
     ).format(z=sql.Literal(z), x=sql.Literal(x), y=sql.Literal(y), name=sql.Literal(layer.slug),
              extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), columns=columns, geom=geom,
              table=sql.Identifier(DATA_SCHEMA, layer.table_name), where=sql.SQL(" AND ").join(conditions))
+
+
+def _search_box(layer: Layer, z: int) -> sql.Composable:
+    """The tile (with its buffer) as a box in the layer's CRS, for the GiST index. Only the part of the tile over
+    the layer's own extent is transformed, with its edges densified: a world-sized tile pushed through a local
+    projection such as TM2 as four corners comes out as nonsense (zoom 0 and 1 tiles were empty)."""
+    margin = WEB_MERCATOR_WIDTH / 2**z * BUFFER / EXTENT
+    tile = sql.SQL("ST_Expand(b.e, {})").format(sql.Literal(margin))
+    if layer.extent is None:
+        return sql.SQL("ST_Transform({}, {})").format(tile, sql.Literal(layer.srid))
+    w, s_, e, n = layer.extent.extent  # a lon/lat box is a box in Web Mercator too
+    (x0, x1), (y0, y1) = transformer(4326, WEB_MERCATOR).transform([w, e], [s_, n])
+    over_layer = sql.SQL("ST_Intersection({}, ST_MakeEnvelope({}, {}, {}, {}, 3857))").format(
+        tile, *(sql.Literal(v) for v in (x0 - margin, y0 - margin, x1 + margin, y1 + margin)))
+    step = WEB_MERCATOR_WIDTH / 2**z / 16
+    return sql.SQL("ST_Transform(ST_Segmentize({}, {}), {})").format(over_layer, sql.Literal(step),
+                                                                    sql.Literal(layer.srid))
 
 
 def tile(layer: Layer, z: int, x: int, y: int, params) -> bytes:
