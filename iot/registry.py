@@ -12,8 +12,12 @@ from .models import Device
 from .tokens import new_token
 
 
-def from_layer(layer: Layer, id_attribute: str, name_attribute: str | None = None) -> list[dict]:
-    """One device per feature (new ones created, existing ones moved to the feature's place and re-keyed)."""
+def from_layer(layer: Layer, id_attribute: str, name_attribute: str | None = None,
+               editor=None) -> tuple[list[dict], list[str]]:
+    """One device per feature (new ones created, existing ones moved to the feature's place and re-keyed):
+    (the tokens issued, the device ids skipped). A device registered from another layer is re-keyed only for
+    someone who may edit that layer (`editor` None: the operator's own commands); otherwise anyone with a
+    layer of their own could take over another agency's device and its readings."""
     names = {a["name"] for a in layer.attributes}
     for attr in (id_attribute, name_attribute):
         if attr and attr not in names:
@@ -26,14 +30,20 @@ def from_layer(layer: Layer, id_attribute: str, name_attribute: str | None = Non
             sql.Identifier(id_attribute), sql.Identifier(name_attribute) if name_attribute else sql.SQL("''"),
             sql.Identifier(DATA_SCHEMA, layer.table_name)))
         features = cur.fetchall()
-    issued = []
+    issued, skipped = [], []
+    elsewhere = {d.device_id: d for d in Device.objects.select_related("layer").exclude(layer=layer)
+                 .filter(device_id__in=[f[1] for f in features if f[1]])}
     with transaction.atomic():
         for fid, device_id, name, x, y in features:
             if not device_id:
+                continue
+            other = elsewhere.get(device_id)
+            if other is not None and editor is not None and not (other.layer and other.layer.can_edit(editor)):
+                skipped.append(device_id)
                 continue
             token, hashed = new_token()
             Device.objects.update_or_create(device_id=device_id, defaults={
                 "name": name or "", "layer": layer, "feature_fid": fid, "token_hash": hashed,
                 "location": Point(x, y, srid=layer.srid)})
             issued.append({"device_id": device_id, "token": token})
-    return issued
+    return issued, skipped

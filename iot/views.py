@@ -171,7 +171,10 @@ class RegisterFromLayerView(APIView):
             layer = readable_layer(data.get("layer"), request.user)
             if not layer.can_edit(request.user):
                 return Response({"detail": f"layer {layer.slug!r} belongs to another agency"}, status=403)
-            issued = registry.from_layer(layer, str(data.get("id_attribute", "")), data.get("name_attribute"))
+            issued, skipped = registry.from_layer(layer, str(data.get("id_attribute", "")),
+                                                  data.get("name_attribute"), editor=request.user)
         except AnalysisInputError as exc:
             return Response({"detail": str(exc)}, status=exc.status)
-        return Response({"layer": layer.slug, "devices": issued})
+        return Response({"layer": layer.slug, "devices": issued, "skipped": skipped,
+                         **({"skipped_reason": "device ids registered from a layer you may not edit"}
+                            if skipped else {})})

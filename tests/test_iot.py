@@ -16,7 +16,7 @@ import shapely
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
-from iot.models import Observation, Quantity, RejectCount, Threshold
+from iot.models import Device, Observation, Quantity, RejectCount, Threshold
 from iot.mqtt import Consumer
 from iot.tasks import mqtt_consumer
 from layers.importing import jobs
@@ -47,6 +47,26 @@ def tokens(tmp_path, db):
     resp = client.post("/api/v1/iot/devices/from-layer/", {"layer": "aq", "id_attribute": "sensor_id"}, format="json")
     assert resp.status_code == 200, resp.content
     return {d["device_id"]: d["token"] for d in resp.json()["devices"]}
+
+
+def test_a_layer_of_ones_own_cannot_take_over_another_agencys_devices(tokens, tmp_path):
+    """Device ids are global: registering a layer with the same ids must not re-key (steal) the other agency's
+    devices and their readings."""
+    path = files.write_vector(tmp_path / "mine.gpkg", np.array([shapely.Point(280_500, 2_765_500)], dtype=object),
+                              {"sensor_id": np.array(["AQ-1"], dtype=object)}, "EPSG:3826", "GPKG")
+    intruder_agency = Group.objects.create(name="另一局處")
+    intruder = User.objects.create_user("intruder")
+    intruder.groups.add(intruder_agency)
+    job = run_job(jobs.create(path, path.name, {"slug": "mine", "visibility": "public"}).pk)
+    assert job.status == "succeeded", job.errors
+    Layer.objects.filter(slug="mine").update(owner_agency=intruder_agency)
+    client = APIClient()
+    client.force_authenticate(intruder)
+    resp = client.post("/api/v1/iot/devices/from-layer/", {"layer": "mine", "id_attribute": "sensor_id"},
+                       format="json")
+    assert resp.status_code == 200 and resp.json()["devices"] == [] and resp.json()["skipped"] == ["AQ-1"]
+    assert Device.objects.get(device_id="AQ-1").layer.slug == "aq"
+    assert send(tokens["AQ-1"], [reading(0, 12.0)]).json()["accepted"] == 1  # the owner's token still works
 
 
 def reading(minutes, value, quantity="pm25"):

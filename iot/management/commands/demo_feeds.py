@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if Observation.objects.filter(device__layer=sensors).exists():
             self.stdout.write("demo sensor feeds already loaded")
             return
-        issued = registry.from_layer(sensors, "sensor_id")
+        issued, _ = registry.from_layer(sensors, "sensor_id")
         tokens = Path(settings.DATA_DIR) / "demo-sensor-tokens.json"
         tokens.write_text(json.dumps(issued, indent=1))
         with connection.cursor() as cur:
