@@ -68,12 +68,14 @@ def _wait(predicate, what: str, log: Path, timeout: float = 30.0) -> None:
 
 
 def _start_time(pid: int) -> str | None:
-    """The kernel's start time of a process (field 22 of /proc/<pid>/stat): with the pid, who it is (pids recycle)."""
+    """The kernel's start time of a running process (field 22 of /proc/<pid>/stat): with the pid, who it is (pids
+    recycle). None for a process that has ended, including one that has exited and is not yet reaped (a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat[stat.rindex(")") + 2:].split()[19]
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 class PidFile:
@@ -529,6 +531,7 @@ def run(args: argparse.Namespace) -> int:
         env = stack.start()
         env["CIVGIS_STACK_DIR"] = str(stack.root)  # where the command may leave pid files of its own servers
         child = subprocess.Popen(args.command, env=env)
+        PidFile(stack.pids / "command.pid").write(child.pid)  # a run after this one is killed -9 stops it too
         return child.wait()
     except Interrupted as exc:
         received = exc.signum
