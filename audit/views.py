@@ -105,6 +105,8 @@ class AuditExportView(AuditorsOnly, APIView):
             writer = csv.writer(buffer)
             writer.writerow([header for header, _value in columns])
             yield ("\ufeff" + buffer.getvalue()).encode()
+            buffer.seek(0)
+            buffer.truncate()
             for n, entry in enumerate(entries.iterator(chunk_size=2000), 1):
                 writer.writerow([cell(value(entry)) for _header, value in columns])
                 if n % 500 == 0:

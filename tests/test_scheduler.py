@@ -145,6 +145,9 @@ def test_the_schedule_is_for_superusers_and_a_missing_route_for_everyone_else():
     assert tasks["audit.prune"] == {**tasks["audit.prune"], "outcome": "failed", "every_s": 86400.0,
                                     "message": "OperationalError: the secret detail", "duration_s": 0.2}
     assert tasks["layers.flush_usage"]["outcome"] is None  # never run
+    PeriodicTaskRun.objects.create(task="layers.flush_usage", scheduled_since=timezone.now())  # registered by beat
+    tasks = {t["task"]: t for t in client.get("/api/v1/schedule/").json()["tasks"]}
+    assert (tasks["layers.flush_usage"]["outcome"], tasks["layers.flush_usage"]["message"]) == (None, None)
 
 
 # --- health --------------------------------------------------------------------------------------------------------

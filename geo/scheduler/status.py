@@ -28,15 +28,25 @@ def overdue_since(run: PeriodicTaskRun | None, every: timedelta) -> datetime | N
     return due if timezone.now() > due else None
 
 
+RUN_FIELDS = ("scheduled_since", "started", "finished", "outcome", "message", "duration_s", "last_ok")
+
+
+def _value(run: PeriodicTaskRun | None, field: str):
+    value = getattr(run, field, None)
+    return None if value == "" else value  # a task registered by beat but never run: no outcome, no message
+
+
 def entries() -> list[dict]:
-    """One dict per schedule entry, in the order of settings."""
+    """One dict per schedule entry, in the order of settings: its interval, its task's last run (None in every run
+    field when it has never run) and whether it is overdue."""
     runs = {run.task: run for run in PeriodicTaskRun.objects.all()}
     out = []
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         every = interval(entry)
         run = runs.get(entry["task"])
         late = overdue_since(run, every)
-        out.append({"entry": name, "task": entry["task"], "every_s": every.total_seconds(), "run": run,
+        out.append({"entry": name, "task": entry["task"], "every_s": every.total_seconds(),
+                    **{field: _value(run, field) for field in RUN_FIELDS},
                     "overdue": late is not None, "overdue_since": late})
     return out
 
@@ -44,9 +54,8 @@ def entries() -> list[dict]:
 def health() -> dict:
     """For /api/health: which tasks are overdue (no messages: health is public)."""
     found = entries()
-    overdue = [{"task": e["task"], "last_ok": e["run"].last_ok, "every_s": e["every_s"]}
-               for e in found if e["overdue"]]
+    overdue = [{"task": e["task"], "last_ok": e["last_ok"], "every_s": e["every_s"]} for e in found if e["overdue"]]
     result = {"ok": not overdue, "tasks": len(found), "overdue": overdue}
-    if found and all(e["run"] is None or e["run"].scheduled_since is None for e in found):
+    if found and not any(e["scheduled_since"] for e in found):
         result["detail"] = "no periodic task has been scheduled yet: is celery beat running?"
     return result

@@ -15,16 +15,16 @@ class ScheduledTaskSerializer(serializers.Serializer):
     entry = serializers.CharField(help_text="the entry's name in CELERY_BEAT_SCHEDULE")
     task = serializers.CharField(help_text="the Celery task it runs")
     every_s = serializers.FloatField(help_text="its interval in seconds")
-    scheduled_since = serializers.DateTimeField(source="run.scheduled_since", allow_null=True, default=None)
-    started = serializers.DateTimeField(source="run.started", allow_null=True, default=None,
+    scheduled_since = serializers.DateTimeField(allow_null=True)
+    started = serializers.DateTimeField(allow_null=True,
                                         help_text="the last run's start")
-    finished = serializers.DateTimeField(source="run.finished", allow_null=True, default=None)
-    outcome = serializers.CharField(source="run.outcome", allow_null=True, default=None,
+    finished = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.CharField(allow_null=True,
                                     help_text="running, ok or failed; null: never run")
-    message = serializers.CharField(source="run.message", allow_null=True, default=None,
+    message = serializers.CharField(allow_null=True,
                                     help_text="what the last run returned, or its error")
-    duration_s = serializers.FloatField(source="run.duration_s", allow_null=True, default=None)
-    last_ok = serializers.DateTimeField(source="run.last_ok", allow_null=True, default=None,
+    duration_s = serializers.FloatField(allow_null=True)
+    last_ok = serializers.DateTimeField(allow_null=True,
                                         help_text="when it last succeeded")
     overdue = serializers.BooleanField(help_text=f"no success for {status.OVERDUE_INTERVALS} of its intervals")
     overdue_since = serializers.DateTimeField(allow_null=True)
