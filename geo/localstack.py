@@ -531,7 +531,8 @@ def run(args: argparse.Namespace) -> int:
         env = stack.start()
         env["CIVGIS_STACK_DIR"] = str(stack.root)  # where the command may leave pid files of its own servers
         child = subprocess.Popen(args.command, env=env)
-        PidFile(stack.pids / "command.pid").write(child.pid)  # a run after this one is killed -9 stops it too
+        # a run after this one is killed -9 stops the command too
+        PidFile(stack.pids / f"command-of-{os.getpid()}.pid").write(child.pid)
         return child.wait()
     except Interrupted as exc:
         received = exc.signum

@@ -77,6 +77,7 @@ def test_a_signal_to_the_runner_stops_the_command_and_the_stack(stack_name, tmp_
 
 def test_the_next_run_stops_what_a_killed_runner_left(stack_name, tmp_path):
     runner, old = start_runner(stack_name, tmp_path / "first")
+    first = runner
     try:
         runner.kill()  # kill -9: nothing of it runs to clean up
         runner.wait(10)
@@ -91,7 +92,8 @@ def test_the_next_run_stops_what_a_killed_runner_left(stack_name, tmp_path):
         if runner.poll() is None:
             runner.kill()
     assert "stopped what an earlier run left" in out
-    for name in ("command", "redis", "mosquitto"):
+    assert f"command-of-{first.pid} (pid {old['command']})" in out
+    for name in ("redis", "mosquitto"):
         assert f"{name} (pid {old[name]})" in out
     assert "PostgreSQL" in out
     assert [name for name, pid in new.items() if running(pid)] == []
