@@ -22,6 +22,7 @@ COPY layers layers
 COPY analysis analysis
 COPY iot iot
 COPY web web
+COPY audit audit
 COPY --from=viewer /build/web/static/web/dist web/static/web/dist
 COPY locale locale
 COPY manage.py ./

@@ -1,22 +1,23 @@
 """/api/v1/audit/: the log for administrators — list, CSV export, chain verification.
 
 Only superusers and users given the `audit.view_auditentry` permission (auditors) may read it; everyone else
-gets exactly what a route that does not exist gives (Django's 404), before DRF sees the request.
+gets exactly what a route that does not exist gives (Django's 404), before DRF sees the request
+(geo.hidden_routes).
 """
 
 import csv
 import io
 import json
 
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import APIException
-from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
+
+from geo.hidden_routes import HiddenRoute
 
 from . import chain, reads
 from .models import AuditEntry
@@ -31,24 +32,10 @@ def may_audit(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm("audit.view_auditentry"))
 
 
-class IsAuditor(BasePermission):
-    def has_permission(self, request, view):
-        return may_audit(request.user)
+class AuditorsOnly(HiddenRoute):
+    """A view that does not exist for anyone but auditors."""
 
-
-class AuditorsOnly:
-    """A view that does not exist for anyone but auditors (checked before DRF: its 404 would be JSON)."""
-
-    permission_classes = [IsAuditor]
-
-    def dispatch(self, request, *args, **kwargs):
-        try:
-            user = self.initialize_request(request, *args, **kwargs).user  # session or token, as DRF sees them
-        except APIException:  # a bad token: a route that does not exist never looks at it either
-            user = None
-        if not may_audit(user):
-            raise Http404("no such page")
-        return super().dispatch(request, *args, **kwargs)
+    allows = staticmethod(may_audit)
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
@@ -118,6 +105,8 @@ class AuditExportView(AuditorsOnly, APIView):
             writer = csv.writer(buffer)
             writer.writerow([header for header, _value in columns])
             yield ("\ufeff" + buffer.getvalue()).encode()
+            buffer.seek(0)
+            buffer.truncate()
             for n, entry in enumerate(entries.iterator(chunk_size=2000), 1):
                 writer.writerow([cell(value(entry)) for _header, value in columns])
                 if n % 500 == 0:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from layers.ogc import get_engine
 
+from .scheduler import status as schedule_status
 from .tasks import worker_probe
 
 WORKER_TIMEOUT_S = 3.0
@@ -63,11 +64,18 @@ def check_ogc_engine() -> dict:
     return out
 
 
+# Checks whose failure makes the platform unusable (503: take it out of rotation, restart it). An overdue periodic
+# task is not one of them: the platform serves as before, and restarting the web server would not run the task.
+ADVISORY = {"schedule"}
+
+
 @extend_schema(
     operation_id="health",
-    summary="Liveness of the database, PostGIS, Redis, the Celery workers and the OGC engine",
+    summary="Liveness of the database, PostGIS, Redis, the Celery workers and the OGC engine; periodic tasks "
+            "overdue",
     tags=["system"],
-    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="every check passed"),
+    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="every essential check passed (`status` "
+                                    "is `degraded` when a periodic task is overdue: see `checks.schedule`)"),
                503: OpenApiResponse(OpenApiTypes.OBJECT, description="at least one check failed (see `checks`)")},
 )
 @api_view(["GET"])
@@ -81,7 +89,10 @@ def health(request):
     else:
         checks["celery_worker"] = {"ok": False, "error": "not checked: Redis (the broker) is down"}
     checks["ogc_engine"] = {"engine": settings.OGC_ENGINE, **_timed(check_ogc_engine)}
-    ok = all(c["ok"] for c in checks.values())
-    response = Response({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+    checks["schedule"] = _timed(schedule_status.health) if checks["database"]["ok"] else {
+        "ok": False, "error": "not checked: the database is down"}
+    ok = all(c["ok"] for name, c in checks.items() if name not in ADVISORY)
+    state = ("ok" if all(c["ok"] for c in checks.values()) else "degraded") if ok else "error"
+    response = Response({"status": state, "checks": checks}, status=200 if ok else 503)
     add_never_cache_headers(response)
     return response

@@ -8,7 +8,9 @@ Django. Each stack lives in `.var/<name>/`: `pgdata/`, `run/` (Unix socket), `re
     python -m geo.localstack env demo             # print the env of a running stack (for a shell)
 
 A service is started only when its URL is not already set in the environment; what this process started it
-also stops.
+also stops, on its way out and on SIGTERM, SIGINT or SIGHUP. Every process it starts leaves a pid file in
+`.var/<name>/pids/` and the run that owns the stack its own in `.var/<name>/runner.pid`: a run that finds the
+stack's owner dead (killed with -9, a lost machine) first stops what that owner left running.
 """
 
 from __future__ import annotations
@@ -63,6 +65,52 @@ def _wait(predicate, what: str, log: Path, timeout: float = 30.0) -> None:
         time.sleep(0.1)
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
     raise StackError(f"{what} did not become ready within {timeout:.0f} s; log {log}:\n{tail}")
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of a running process (field 22 of /proc/<pid>/stat): with the pid, who it is (pids
+    recycle). None for a process that has ended, including one that has exited and is not yet reaped (a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+class PidFile:
+    """A process this stack started: its pid and start time in a file, so a later run can find and stop it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, pid: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(f"{pid} {_start_time(pid)}\n")
+
+    def alive(self) -> int | None:
+        """The pid if that very process still runs (not a later one given the same pid)."""
+        try:
+            pid, started = self.path.read_text().split()
+        except (OSError, ValueError):
+            return None
+        return int(pid) if _start_time(int(pid)) == started else None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; the file goes. Returns the pid if one was running."""
+        pid = self.alive()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + timeout
+                while self.alive() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if self.alive():
+                    os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.path.unlink(missing_ok=True)
+        return pid
 
 
 class PostgresCluster:
@@ -129,9 +177,12 @@ class PostgresCluster:
         if res.returncode:
             raise StackError(f"PostGIS is not installed for this PostgreSQL ({self.bindir}): {res.stderr}")
 
+    def shut_down(self, mode: str = "fast") -> None:
+        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"])
+
     def stop(self) -> None:
         if self.started_here and self.is_running():
-            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+            self.shut_down()
 
 
 class LoopbackServer:
@@ -145,6 +196,7 @@ class LoopbackServer:
         self.root = root
         self.dir = root / self.name
         self.port_file = self.dir / "port"
+        self.pid_file = PidFile(root / "pids" / f"{self.name}.pid")
         self.log = root / f"{self.name}.log"
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -172,6 +224,7 @@ class LoopbackServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self._command(binary), stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        self.pid_file.write(self.proc.pid)
         _wait(self._ping, self.name, self.log, timeout=15)
         self.port_file.write_text(str(self.port))
 
@@ -184,6 +237,7 @@ class LoopbackServer:
                 self.proc.kill()
         if self.proc:
             self.port_file.unlink(missing_ok=True)
+            self.pid_file.path.unlink(missing_ok=True)
 
 
 class RedisServer(LoopbackServer):
@@ -237,21 +291,59 @@ class Stack:
     """The services a command needs, taken from the environment or started privately under .var/<name>."""
 
     def __init__(self, name: str, fresh: bool = False):
+        self.name = name
         self.root = VAR_DIR / name
-        if fresh and self.root.exists():
-            self._wipe()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.owner = PidFile(self.root / "runner.pid")
+        owner = self.owner.alive()
+        if owner and owner != os.getpid():
+            if fresh:
+                raise StackError(f"{self.root} is in use by process {owner} (another run of geo.localstack); "
+                                 "stop it before starting a fresh stack")
+            self.owner = None  # its servers are reused, and left to it to stop
+        else:
+            self.stop_leftovers()
+            if fresh:
+                self._wipe()
+            self.owner.write(os.getpid())
+        self.pids = self.root / "pids"
         self.postgres = None if os.environ.get("DATABASE_URL") else PostgresCluster(
             self._reachable_root(), PG_PORT.get(name, 54349))
         self.redis = None if os.environ.get("REDIS_URL") else RedisServer(self.root)
         self.mqtt = None if os.environ.get("MQTT_URL") else MosquittoBroker(self.root)
 
+    def _stop_pid_files(self, keep: tuple[str, ...] = ()) -> list[str]:
+        stopped = []
+        for pid_file in sorted((self.root / "pids").glob("*.pid")):
+            if pid_file.stem not in keep:
+                pid = PidFile(pid_file).stop()
+                if pid:
+                    stopped.append(f"{pid_file.stem} (pid {pid})")
+        return stopped
+
+    def stop_leftovers(self) -> list[str]:
+        """Stop what a run that died without cleaning up left running (the stack's owner is gone)."""
+        stopped = self._stop_pid_files()
+        for port_file in self.root.glob("*/port"):
+            port_file.unlink()
+        if (self.root / "pg").exists():
+            pg = PostgresCluster(self._reachable_root(), 0)
+            if pg.is_running():
+                pg.shut_down()
+                stopped.append("PostgreSQL")
+        if stopped:
+            print(f"civgis: stopped what an earlier run left in {self.root}: {', '.join(stopped)}", flush=True)
+        return stopped
+
     def _wipe(self) -> None:
-        pg = PostgresCluster(self._reachable_root(), 0)
-        if pg.is_running():
-            pg._run([str(pg.bindir / "pg_ctl"), "-D", str(pg.datadir), "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(pg.root, ignore_errors=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        pg_root = self._reachable_root()
+        shutil.rmtree(pg_root, ignore_errors=True)
+        for child in self.root.iterdir():
+            if child.name != "runner.pid":
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
 
     def _reachable_root(self) -> Path:
         """The cluster's folder: under .var when the postgres user can reach it, else a sibling in /var/tmp.
@@ -293,9 +385,15 @@ class Stack:
         return env
 
     def stop(self) -> None:
+        if self.owner:  # what the command started and left a pid file for (a test's Celery worker) goes first
+            left = self._stop_pid_files(keep=(RedisServer.name, MosquittoBroker.name))
+            if left:
+                print(f"civgis: stopped what the command left running: {', '.join(left)}", flush=True)
         for service in (self.mqtt, self.redis, self.postgres):
             if service:
                 service.stop()
+        if self.owner:
+            self.owner.path.unlink(missing_ok=True)
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
@@ -320,18 +418,51 @@ def demo_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+class Interrupted(KeyboardInterrupt):
+    """A stopping signal reached the runner (a KeyboardInterrupt, so every cleanup that handles Ctrl-C runs)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # kill, Ctrl-C, a closed terminal
+
+
+def _interrupt(signum, _frame):
+    raise Interrupted(signum)
+
+
+def _catch_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _interrupt)
+
+
+def _ignore_stop_signals() -> None:
+    """While stopping: a second Ctrl-C must not cut the cleanup short and leave servers behind."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _end(child: subprocess.Popen, first: int | None, timeout: float) -> None:
+    """Stop a child: `first` signal (None: it was sent already), SIGKILL if it is still there after `timeout` s."""
+    if first and child.poll() is None:
+        child.send_signal(first)
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def demo(args: argparse.Namespace) -> int:
     port = int(os.environ.get("PORT", "8000"))
-    stack = Stack("demo")
-    children: list[subprocess.Popen] = []
-
-    def shutdown(*_):
-        raise KeyboardInterrupt
-
+    children: dict[str, subprocess.Popen] = {}
+    stack = None
     # Ctrl-C reaches only this process (the servers run in their own sessions) and stops them in order.
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
+    _catch_stop_signals()
     try:
+        stack = Stack("demo")
         print("civgis: starting PostGIS, Redis and Mosquitto …", flush=True)
         env = demo_env(stack.start())
         _manage(env, "migrate", "--no-input", "-v", "0")
@@ -343,21 +474,30 @@ def demo(args: argparse.Namespace) -> int:
         logs = stack.root / "logs"
         logs.mkdir(exist_ok=True)
         bindir = Path(sys.executable).parent
-        children.append(subprocess.Popen(
-            [str(bindir / "celery"), "-A", "geo", "worker", "--loglevel", "INFO", "--concurrency", "2",
-             "--hostname", "civgis-demo@%h"],
-            cwd=PROJECT_DIR, env=env, stdout=open(logs / "worker.log", "ab"), stderr=subprocess.STDOUT,
-            start_new_session=True))
-        children.append(subprocess.Popen(
-            [str(bindir / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
-             "--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "web.log")],
-            cwd=PROJECT_DIR, env=env, start_new_session=True))
+
+        def spawn(name: str, cmd: list[str], log: Path | None) -> None:
+            out = open(log, "ab") if log else None  # noqa: SIM115 - the child holds it
+            children[name] = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=out,
+                                              stderr=subprocess.STDOUT if out else None, start_new_session=True)
+            PidFile(stack.pids / f"{name}.pid").write(children[name].pid)
+
+        spawn("worker", [str(bindir / "celery"), "-A", "geo", "worker", "--loglevel", "INFO", "--concurrency", "2",
+                         "--hostname", "civgis-demo@%h"], logs / "worker.log")
+        # beat in a process of its own (not the worker's -B): as in docker-compose, a worker restarted or scaled
+        # never doubles or resets the schedule; its schedule file stays with the stack
+        spawn("beat", [str(bindir / "celery"), "-A", "geo", "beat", "--loglevel", "INFO",
+                       "--schedule", str(stack.root / "celerybeat-schedule")], logs / "beat.log")
+        # the control socket in the stack's folder: gunicorn's default (~/.gunicorn/gunicorn.ctl) is one for
+        # every gunicorn of the user, and each one started takes it over
+        spawn("web", [str(bindir / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+                      "--control-socket", str(stack.root / "gunicorn.ctl"),
+                      "--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "web.log")], None)
         base = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 60
         status, body = 0, ""
         while time.monotonic() < deadline:
-            if any(c.poll() is not None for c in children):
-                raise StackError(f"a server exited at start; see {logs}/web.log and worker.log")
+            if any(c.poll() is not None for c in children.values()):
+                raise StackError(f"a server exited at start; see {logs}/web.log, worker.log and beat.log")
             status, body = _health(base + "api/health")
             if status == 200:
                 break
@@ -365,7 +505,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"civgis: health {status or 'unreachable'} {body[:400]}", flush=True)
         print(f"\ncivgis is running at {base}  (API docs: {base}api/v1/docs/)  — Ctrl-C stops it.\n",
               flush=True)
-        while all(c.poll() is None for c in children):
+        while all(c.poll() is None for c in children.values()):
             time.sleep(0.5)
         print("civgis: a server stopped; shutting down", flush=True)
         return 1
@@ -376,27 +516,50 @@ def demo(args: argparse.Namespace) -> int:
         print(f"civgis: {exc}", file=sys.stderr)
         return 1
     finally:
-        for child in children:
+        _ignore_stop_signals()
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        stack.stop()
+        for name, child in children.items():
+            _end(child, None, 15)
+            (stack.pids / f"{name}.pid").unlink(missing_ok=True)
+        if stack:
+            stack.stop()
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = Stack(args.name, fresh=args.fresh)
+    """Run a command against the stack. A stopping signal to this runner is passed on to the command as a Ctrl-C
+    (pytest then runs its teardown and stops its own workers), then the stack is stopped."""
+    stack = child = None
+    received = 0
+    _catch_stop_signals()
     try:
+        stack = Stack(args.name, fresh=args.fresh)
         env = stack.start()
-        return subprocess.run(args.command, env=env).returncode
+        env["CIVGIS_STACK_DIR"] = str(stack.root)  # where the command may leave pid files of its own servers
+        child = subprocess.Popen(args.command, env=env)
+        # a run after this one is killed -9 stops the command too
+        PidFile(stack.pids / f"command-of-{os.getpid()}.pid").write(child.pid)
+        return child.wait()
+    except Interrupted as exc:
+        received = exc.signum
+        print(f"civgis: {exc} received; stopping the command and the {args.name} stack", file=sys.stderr,
+              flush=True)
+        return 128 + exc.signum
     except StackError as exc:
         print(f"civgis: {exc}", file=sys.stderr)
         return 1
     finally:
-        stack.stop()
+        _ignore_stop_signals()
+        if child:
+            if received == signal.SIGINT:  # a terminal's Ctrl-C reached the command too: let it finish first
+                try:
+                    child.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+            _end(child, signal.SIGINT, 30)
+        if stack:
+            stack.stop()
 
 
 def print_env(args: argparse.Namespace) -> int:

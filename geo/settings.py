@@ -2,6 +2,7 @@
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "geo",
+    "geo.scheduler",
     "layers",
     "analysis",
     "iot",
@@ -119,6 +121,29 @@ CELERY_TASK_ACKS_LATE = True  # a crashed worker's job is redelivered, not lost
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def every(task: str, default_s: int) -> dict:
+    """A beat entry running `task` every `default_s` seconds, or every SCHEDULE_<TASK>_SECONDS (dots as
+    underscores, e.g. SCHEDULE_AUDIT_PRUNE_SECONDS) when that is set."""
+    name = "SCHEDULE_" + task.upper().replace(".", "_") + "_SECONDS"
+    value = os.environ.get(name, str(default_s))
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0
+    if not seconds > 0:
+        raise ImproperlyConfigured(f"{name}={value!r}: give the interval in seconds (a positive number)")
+    return {"task": task, "schedule": timedelta(seconds=seconds)}
+
+
+# Periodic work, run by `celery beat` (make demo starts it; docker-compose has a `beat` service). Each entry is
+# named after its task; every run is recorded (geo.scheduler) and shown at /api/v1/schedule/ and /api/health.
+CELERY_BEAT_SCHEDULE = {entry["task"]: entry for entry in [
+    every("layers.flush_usage", 5 * 60),  # per-layer request counts from Redis into LayerUsage
+    every("audit.flush_reads", 10 * 60),  # counted reads into the audit chain (hourly entries)
+    every("audit.prune", 24 * 3600),  # audit entries older than AUDIT_RETENTION_DAYS
+]}
 
 # Layers are stored in this CRS (TWD97 / TM2 zone 121 unless configured otherwise).
 WORKING_SRID = int(os.environ.get("WORKING_SRID", "3826"))

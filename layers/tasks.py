@@ -2,11 +2,18 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from .importing.pipeline import reap_stale_jobs, run_job
+from .serving import usage
 
 
 @shared_task(name="layers.import_job", acks_late=True, reject_on_worker_lost=True)
 def import_job(job_id: int) -> str:
     return run_job(job_id).status
+
+
+@shared_task(name="layers.flush_usage")
+def flush_usage() -> int:
+    """For the scheduler (every few minutes): per-layer request counts from Redis into LayerUsage rows."""
+    return usage.flush()
 
 
 @worker_ready.connect

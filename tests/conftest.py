@@ -22,6 +22,15 @@ def worker_database_url(db_name: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path="/" + db_name))
 
 
+def leftover_guard(name: str, pid: int) -> None:
+    """A pid file in the stack's folder (geo.localstack): if pytest is killed before its teardown, the runner or the
+    next run stops the process."""
+    from geo.localstack import PidFile
+
+    if os.environ.get("CIVGIS_STACK_DIR"):
+        PidFile(Path(os.environ["CIVGIS_STACK_DIR"]) / "pids" / f"{name}.pid").write(pid)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """A real `celery worker` process on the test database and the test Redis; yields its node name."""
@@ -38,6 +47,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         [sys.executable, "-m", "celery", "-A", "geo", "worker", "--pool", "solo", "--loglevel", "INFO",
          "--hostname", node, "--without-gossip", "--without-mingle"],
         cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    leftover_guard(f"pytest-worker-{os.getpid()}", proc.pid)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -153,8 +163,10 @@ def server(city, django_db_blocker):
     log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-"],
+         "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-",
+         "--no-control-socket"],  # the default socket (~/.gunicorn/gunicorn.ctl) belongs to every gunicorn
         cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    leftover_guard(f"pytest-web-{os.getpid()}", proc.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

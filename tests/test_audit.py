@@ -319,6 +319,7 @@ def test_the_log_is_filtered_paged_and_exported_as_csv(layers, people):
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0][:6] == ["序號", "時間", "使用者編號", "使用者", "來源位址", "動作"]
+    assert rows.count(rows[0]) == 1  # the header once
     by_action = {row[5]: row for row in rows[1:]}
     assert by_action["read"][9] == "3" and by_action["change"][3] == "clerk"
     english = admin.get("/api/v1/audit/export.csv", HTTP_ACCEPT_LANGUAGE="en")

@@ -16,7 +16,7 @@ def compose():
 
 def test_services_and_healthchecks(compose):
     services = compose["services"]
-    assert set(services) == {"postgis", "redis", "mosquitto", "geoserver", "web", "worker"}
+    assert set(services) == {"postgis", "redis", "mosquitto", "geoserver", "web", "worker", "beat"}
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert service.get("restart") == "unless-stopped", name
@@ -24,7 +24,7 @@ def test_services_and_healthchecks(compose):
 
 def test_app_waits_for_healthy_dependencies(compose):
     services = compose["services"]
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "beat"):
         deps = services[name]["depends_on"]
         assert deps["postgis"]["condition"] == "service_healthy"
         assert deps["redis"]["condition"] == "service_healthy"
@@ -33,7 +33,7 @@ def test_app_waits_for_healthy_dependencies(compose):
 
 
 def test_app_points_at_the_compose_services(compose):
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "beat"):
         env = compose["services"][name]["environment"]
         assert env["CIVGIS_ENV"] == "production"
         url = r"postgis://civgis:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgis:5432/civgis"
@@ -44,6 +44,19 @@ def test_app_points_at_the_compose_services(compose):
         assert env["OGC_ENGINE"] == "geoserver"
     assert "celery" in compose["services"]["worker"]["command"]
     assert "gunicorn geo.wsgi" in " ".join(compose["services"]["web"]["command"])
+
+
+def test_beat_runs_once_with_its_schedule_on_the_data_volume(compose):
+    beat = compose["services"]["beat"]
+    command = beat["command"]
+    assert command[:4] == ["celery", "-A", "geo", "beat"]
+    schedule = command[command.index("--schedule") + 1]
+    assert schedule.startswith(beat["environment"]["CIVGIS_DATA_DIR"] + "/")
+    assert "civgis-data:/data" in beat["volumes"]
+    assert "deploy" not in beat  # no replicas: two beats would send every task twice
+    # its healthcheck pings beat's own node, which answers only with remote control on
+    assert "--enable-remote-control" in command
+    assert "celerybeat@" in " ".join(beat["healthcheck"]["test"])
 
 
 def test_named_volumes_persist_state(compose):
@@ -65,7 +78,7 @@ def test_secrets_come_from_the_environment_and_are_required():
 
 def test_dockerfile_builds_what_compose_runs():
     dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
-    for folder in ("geo", "layers", "analysis", "iot", "web"):
+    for folder in ("geo", "layers", "analysis", "iot", "web", "audit"):
         assert f"COPY {folder} {folder}" in dockerfile
     assert "cgi-mapserver" in dockerfile and "libgdal-dev" in dockerfile
     # the map viewer's bundle is built from the lock file, not taken from the build context

@@ -61,6 +61,19 @@ def test_batch_command_succeeds_with_zero_exit(tmp_path, capsys):
     assert "1 imported, 0 failed" in capsys.readouterr().out
 
 
+def test_visibility_given_to_a_reimport_is_applied_and_said(tmp_path, capsys):
+    files.shapefile(tmp_path / "ok", "places")
+    call_command("import_layers", str(tmp_path / "ok"), "--sync", "--visibility", "public")
+    assert Layer.objects.get(slug="places").visibility == "public"
+    call_command("import_layers", str(tmp_path / "ok"), "--sync")  # not given: the layer keeps its visibility
+    assert Layer.objects.get(slug="places").visibility == "public"
+    capsys.readouterr()
+    call_command("import_layers", str(tmp_path / "ok"), "--sync", "--visibility", "restricted")
+    layer = Layer.objects.get(slug="places")
+    assert (layer.visibility, layer.versions.count()) == ("restricted", 3)
+    assert "visibility of places: public → restricted" in capsys.readouterr().out
+
+
 def test_killed_worker_leaves_the_previous_version_served(django_db_setup, tmp_path, settings):
     small = tmp_path / "small.csv"
     small.write_bytes(files.csv_bytes(["name", "lon", "lat"], [["a", 121.3, 25.0], ["b", 121.31, 25.01]]))

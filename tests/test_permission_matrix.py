@@ -73,6 +73,7 @@ ROUTES: dict[str, list[Call]] = {
     "audit-list": [get("/api/v1/audit/"), get("/api/v1/audit/?layer={slug}")],
     "audit-export": [get("/api/v1/audit/export.csv?layer={slug}")],
     "audit-verify": [get("/api/v1/audit/verify/")],
+    "schedule": [get("/api/v1/schedule/")],
     "schema": [get("/api/v1/schema/")],
     "api-docs": [get("/api/v1/docs/")],
     "api-root": [get("/api/v1/")],

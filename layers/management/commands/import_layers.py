@@ -3,12 +3,14 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from geo.celery import app
 from layers.importing import jobs
 from layers.importing.pipeline import reap_stale_jobs, run_job
 from layers.importing.sources import SUPPORTED, batch_inputs
 from layers.models import ImportJob, Layer
+from layers.ogc import publishing
 
 
 class Command(BaseCommand):
@@ -19,7 +21,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("folder", type=Path)
         parser.add_argument("--theme", help="theme slug for the new layers")
-        parser.add_argument("--visibility", choices=Layer.Visibility.values, default=Layer.Visibility.INTERNAL)
+        parser.add_argument("--visibility", choices=Layer.Visibility.values,
+                            help="who may see the layers: new ones get it (default internal); given, it also "
+                                 "applies to the existing layers the files bring a new version of")
         parser.add_argument("--crs", help="CRS for files that do not say (EPSG code or WKT)")
         parser.add_argument("--encoding", choices=["utf-8", "cp950"], help="text encoding when it cannot be detected")
         parser.add_argument("--user", help="import as this user (recorded on versions)")
@@ -37,7 +41,7 @@ class Command(BaseCommand):
             owner = get_user_model().objects.filter(username=user).first()
             if owner is None:
                 raise CommandError(f"no user {user!r}")
-        job_options = {"mode": "upsert", "visibility": visibility}
+        job_options = {"mode": "upsert", "visibility": visibility or Layer.Visibility.INTERNAL}
         for key, value in (("theme", theme), ("crs", crs), ("encoding", encoding)):
             if value:
                 job_options[key] = value
@@ -53,7 +57,22 @@ class Command(BaseCommand):
             for job in created:
                 jobs.submit(job)
             self._follow([j.pk for j in created], timeout)
-        return self._summary([ImportJob.objects.get(pk=j.pk) for j in created], problems)
+        finished = [ImportJob.objects.get(pk=j.pk) for j in created]
+        if visibility:
+            self._apply_visibility(finished, visibility)
+        return self._summary(finished, problems)
+
+    def _apply_visibility(self, finished: list[ImportJob], visibility: str) -> None:
+        """A re-import keeps the layer's visibility (the import pipeline sets it on new layers only): the one asked
+        for is applied here, and said."""
+        done = [j.pk for j in finished if j.status == ImportJob.Status.SUCCEEDED]
+        for layer in Layer.objects.filter(import_jobs__in=done).exclude(visibility=visibility).distinct():
+            before = layer.visibility
+            with transaction.atomic():
+                layer.visibility = visibility
+                layer.save(update_fields=["visibility"])
+                publishing.follow(layer, publishing.PUBLISH)  # the OGC services follow who may see it
+            self.stdout.write(f"  visibility of {layer.slug}: {before} → {visibility} (an existing layer)")
 
     def _follow(self, ids: list[int], timeout: float) -> None:
         shown: dict[int, tuple] = {}
