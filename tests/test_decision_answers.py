@@ -2,8 +2,8 @@
 and says why they are not the best-scoring candidates; the report and HTML exports work offline and speak the
 user's language; sensor and Wi-Fi answers flag stale feeds and duplicate names."""
 
+import html
 import re
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -110,3 +110,40 @@ def test_the_siting_answer_adds_up_names_its_sites_and_explains_the_choice(demo_
         assert t["added"] <= min(a["unique"]) + 0.5
         assert t["site"]["section"] and len(t["site"]["places"]) == 2
     assert a["status"] == "optimal" and len(a["unique"]) == 3
+    check_report(demo_city, job)  # the same job: a second run of the demo city would cost as much again
+
+
+def visible_text(page: str) -> str:
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def proper_nouns(a: dict) -> list[str]:
+    """Names of places and facilities: Chinese in both languages (the allow-list of a language check)."""
+    sites = [*a["sites"], *(t["site"] for t in a["top"]), *(a.get("existing_sites") or {}).values()]
+    names = {v for s in sites for v in [s.get("section"), s.get("name"), s.get("address"), *s.get("places", [])] if v}
+    return sorted(names, key=len, reverse=True)
+
+
+def report(client, job_id, language):
+    resp = client.get(f"/api/v1/analysis/siting/{job_id}/report.html", HTTP_ACCEPT_LANGUAGE=language)
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/html")
+    return b"".join(resp.streaming_content).decode()
+
+
+def check_report(client, job):
+    a = job.counts["result"]["allocation"]
+    words = job.counts["result"]["wording"]
+    zh, en = report(client, job.pk, "zh-hant"), report(client, job.pk, "en")
+    for page in (zh, en):
+        assert not EXTERNAL.search(page), EXTERNAL.search(page)[0]
+        assert "L.map(" in page or "L.map (" in page or "leaflet" in page.lower()
+    assert '<html lang="zh-Hant">' in zh and '<html lang="en">' in en
+    assert "公有場館選址報告" in zh and words["zh-hant"]["accounting"]["sum"] in visible_text(zh)
+    assert all(name in visible_text(zh) for name in words["zh-hant"]["sites"])
+    assert "Facility siting report" in en and words["en"]["accounting"]["sum"] in visible_text(en)
+    text = visible_text(en)
+    for noun in proper_nouns(a):
+        text = text.replace(noun, "")
+    assert not CJK.findall(text), sorted(set(CJK.findall(text)))[:20]
+    assert not re.search(r"\b(?:the|covered|score)\b", visible_text(zh), re.I)

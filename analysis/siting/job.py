@@ -11,7 +11,7 @@ from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
 from ..inputs import AnalysisInputError, number, readable_layer
 from ..overlay import conditions
-from . import allocation, answer, demand, features, places, report, suitability
+from . import allocation, answer, demand, features, places, report, suitability, wording
 
 MAX_POOL = 3000
 
@@ -137,6 +137,9 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
         summary["allocation"] |= _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing, user)
         inputs += demand_layers
         progress(75, _allocation_message(summary["allocation"]))
+    summary["exclusions"] = [{**what, "count": summary["excluded"].get(reason, 0)}
+                             for reason, what in suitability.exclusion_reasons(options["constraints"], user)]
+    summary["wording"] = wording.in_every_language(summary)
     reasons = np.array(["; ".join(r for r, m in found.excluded.items() if m[i]) for i in range(n)], dtype=object)
     columns = [("source_fid", "integer", found.fid.tolist()), ("feasible", "boolean", feasible.tolist()),
                ("excluded_by", "text", [r or None for r in reasons]),
@@ -156,7 +159,7 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
         extras.append(_sites_table(staging, found, pool, sites, existing, source, layer.srid))
     summary["report"] = report.write(report.folder(staging), found, summary, sites,
                                      pool if sites is not None else None, existing if sites is not None else None,
-                                     layer.srid, options.get("allocation"))
+                                     layer.srid, options.get("allocation"), report.context_areas(user))
     return inputs, extras, summary
 
 
@@ -175,6 +178,7 @@ def _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing,
     where = {int(f): i for i, f in enumerate(found.fid)}
     names = {d["fid"]: d for d in places.describe(layer, named, [tuple(found.xy[where[f]]) for f in named], user)}
     out["sites"] = [names[int(found.fid[pool[j]])] for j in sites.chosen]
+    out["site_ranks"] = [int(rank[pool[j]]) for j in sites.chosen]
     for item in out["top"]:
         item["site"] = names[item["fid"]]
     referenced = sorted({t["shared_with"]["existing"] for t in out["top"] if (t.get("shared_with") or {}).get(
