@@ -4,14 +4,17 @@ user's language; sensor and Wi-Fi answers flag stale feeds and duplicate names."
 
 import html
 import re
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from conftest import run_analysis_job
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 from scipy.spatial import cKDTree
+from test_wifi import SOURCES, city  # noqa: F401 - the Wi-Fi tests' hotspots and usage known by hand
 
 from analysis import jobs as analysis_jobs
 from analysis.siting.demand import demand_points
@@ -28,9 +31,9 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 @pytest.fixture
 def demo_city(db, themes, monkeypatch):
     monkeypatch.setattr(analysis_jobs, "submit", lambda job: job)  # run here, not on a worker that may be up
-    city = generate(seed=11, size=0.3)
-    store(city, progress=lambda _m: None)
-    register(city)
+    demo = generate(seed=11, size=0.3)
+    store(demo, progress=lambda _m: None)
+    register(demo)
     planner = User.objects.create_user("answer-planner")
     planner.groups.add(Group.objects.get_or_create(name="都市發展局")[0])
     client = APIClient()
@@ -147,3 +150,63 @@ def check_report(client, job):
         text = text.replace(noun, "")
     assert not CJK.findall(text), sorted(set(CJK.findall(text)))[:20]
     assert not re.search(r"\b(?:the|covered|score)\b", visible_text(zh), re.I)
+
+
+@pytest.fixture
+def sensors(tmp_path, db):
+    """Three registered sensors (two share a name) whose last readings are 37 days, 3 hours and 10 minutes old."""
+    import importfiles as files
+    import shapely
+
+    from iot import registry
+    from iot.ingest import ingest
+    from iot.models import Device
+    from layers.importing import jobs
+    from layers.importing.pipeline import run_job
+
+    path = files.write_vector(tmp_path / "aq.gpkg", np.array([shapely.Point(280_000 + 100 * i, 2_765_000)
+                                                              for i in range(3)], dtype=object),
+                              {"sensor_id": np.array(["AQ-1", "AQ-2", "AQ-3"], dtype=object),
+                               "site": np.array(["校門口", "校門口", "路口"], dtype=object)}, "EPSG:3826", "GPKG")
+    job = run_job(jobs.create(path, path.name, {"slug": "aq", "visibility": "public"}).pk)
+    assert job.status == "succeeded", job.errors
+    registry.from_layer(Layer.objects.get(slug="aq"), "sensor_id", "site")
+    now = datetime.now(UTC)
+    for device_id, age in (("AQ-1", timedelta(days=37)), ("AQ-2", timedelta(hours=3)), ("AQ-3", timedelta(minutes=10))):
+        outcome = ingest(Device.objects.get(device_id=device_id), [
+            {"quantity": "pm25", "value": 12.0, "observed_at": (now - age - timedelta(hours=1)).isoformat()},
+            {"quantity": "pm25", "value": 14.0, "observed_at": (now - age).isoformat()}], "http")
+        assert outcome.accepted == 2
+    return now
+
+
+def test_latest_sensor_values_say_how_old_they_are(sensors, settings):
+    body = APIClient().get("/api/v1/iot/sensors/latest/").json()
+    got = {f["properties"]["device_id"]: f["properties"] for f in body["features"]}
+    assert {d: (p["stale"], p["duplicate_name"]) for d, p in got.items()} == {
+        "AQ-1": (True, True), "AQ-2": (True, True), "AQ-3": (False, False)}
+    assert got["AQ-1"]["age_seconds"] == pytest.approx(37 * 86400, abs=120)
+    assert got["AQ-3"]["age_seconds"] == pytest.approx(600, abs=120)
+    assert body["freshness"]["stale"] == 2 and body["freshness"]["duplicate_names"] == ["校門口"]
+    settings.IOT_STALE_AFTER_HOURS = 4  # the threshold is a setting: 3 hours old is then current
+    body = APIClient().get("/api/v1/iot/sensors/latest/").json()
+    assert [f["properties"]["stale"] for f in body["features"]] == [True, False, False]
+
+
+def test_wifi_usage_says_how_old_the_records_are_and_flags_shared_names(city):  # noqa: F811 - the fixture
+    client = city
+    today = timezone.localdate()
+    with connection.cursor() as cur:  # H3 reported yesterday; H1 and H2 share a name
+        cur.execute(f"INSERT INTO layerdata.{Layer.objects.get(slug='usage').table_name} (fid, hotspot_id, day,"
+                    " sessions, traffic_mb, peak_concurrent) VALUES (100, 'H3', %s, 50, 100, 4)",
+                    [today - timedelta(days=1)])
+        cur.execute(f"UPDATE layerdata.{Layer.objects.get(slug='hotspots').table_name} SET name = '甲'"
+                    " WHERE hotspot_id = 'H2'")
+    body = client.post("/api/v1/analysis/wifi/usage/", SOURCES, format="json").json()
+    got = {h["id"]: (h["age_days"], h["stale"], h["duplicate_name"]) for h in body["hotspots"]}
+    old = (today - datetime(2026, 11, 4).date()).days
+    assert got == {"H1": (old, old > 2, True), "H2": (old, old > 2, True), "H3": (1, False, False),
+                   "H4": (None, False, False)}
+    assert body["freshness"] | {"today": None} == {"today": None, "stale_after_days": 2, "age_days": 1,
+                                                  "stale": False, "stale_hotspots": 2 if old > 2 else 0,
+                                                  "duplicate_names": ["甲"]}
