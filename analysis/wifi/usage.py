@@ -72,8 +72,9 @@ def stats(data: dict, user) -> dict:
                     "days_at_capacity_share": round(full_share, 4), "flags": flags,
                     **_freshness(last, today), "duplicate_name": bool(name) and names[name] > 1})
     newest = max((h["last_day"] for h in out if h["last_day"]), default=None)
-    return {"hotspots": out, "median_sessions": median, "freshness": {
-        "today": today.isoformat(), "stale_after_days": settings.WIFI_STALE_AFTER_DAYS, **_freshness(newest, today),
+    return {"hotspots": out, "median_sessions": median, "under_share": under, "overload_share": overload, "freshness": {
+        "today": today.isoformat(), "stale_after_days": settings.WIFI_STALE_AFTER_DAYS, "last_day": newest,
+        **_freshness(newest, today),
         "stale_hotspots": sum(h["stale"] for h in out),
         "duplicate_names": sorted(n for n, c in names.items() if c > 1)}, "rules": {
         "under-used": f"mean daily sessions < {under:g} × the median hotspot's ({median:,.1f})",
