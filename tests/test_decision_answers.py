@@ -208,5 +208,21 @@ def test_wifi_usage_says_how_old_the_records_are_and_flags_shared_names(city):  
     assert got == {"H1": (old, old > 2, True), "H2": (old, old > 2, True), "H3": (1, False, False),
                    "H4": (None, False, False)}
     assert body["freshness"] | {"today": None} == {"today": None, "stale_after_days": 2, "age_days": 1,
+                                                  "last_day": (today - timedelta(days=1)).isoformat(),
                                                   "stale": False, "stale_hotspots": 2 if old > 2 else 0,
                                                   "duplicate_names": ["甲"]}
+
+
+def test_html_export_works_offline_in_the_users_language(city):  # noqa: F811 - the Wi-Fi fixture's layers
+    Layer.objects.filter(slug="hotspots").update(title_zh="免費熱點", title_en="Free hotspots")
+    pages = {}
+    for language in ("zh-hant", "en"):
+        resp = city.get("/api/v1/layers/hotspots/download/?format=html", HTTP_ACCEPT_LANGUAGE=language)
+        assert resp.status_code == 200
+        pages[language] = resp.content.decode()
+        assert not EXTERNAL.search(pages[language]), EXTERNAL.search(pages[language])[0]
+    assert '<html lang="zh-Hant">' in pages["zh-hant"] and "<title>免費熱點</title>" in pages["zh-hant"]
+    assert "4 筆" in visible_text(pages["zh-hant"])
+    assert '<html lang="en">' in pages["en"] and "<title>Free hotspots</title>" in pages["en"]
+    assert "4 features" in visible_text(pages["en"]) and not CJK.search(visible_text(pages["en"]).replace(
+        "免費熱點", ""))
