@@ -223,12 +223,34 @@ $("siting-form").addEventListener("submit", async (e) => {
   $("run").disabled = true;
   $("result").hidden = true;
   try {
-    await showResult(await runJob(url("siting"), body, $("job-progress"), $("job-message")));
+    const job = await runJob(url("siting"), body, $("job-progress"), $("job-message"));
+    await showResult(job);
+    rememberJob(job.id);
   } catch (err) {
     $("run-error").textContent = err.message;
   } finally {
     $("run").disabled = false;
   }
 });
+
+// the answer stays at its own address (?job=…): a reload or the language switch shows it again
+function rememberJob(id) {
+  history.replaceState(null, "", `${location.pathname}?job=${id}`);
+  document.querySelectorAll("input[name=next]").forEach((input) => { input.value = `${location.pathname}?job=${id}`; });
+}
+
+async function showStoredJob(id) {
+  wizard.show(5, false);
+  try {
+    const job = await getJSON(url("job", { id: encodeURIComponent(id) }));
+    page.radius = job.options?.allocation?.radius;
+    await showResult(job);
+  } catch (err) {
+    $("run-error").textContent = err.message;
+  }
+}
+
+const stored = new URLSearchParams(location.search).get("job");
+if (stored) showStoredJob(stored);
 
 window.civgis = { map, siteRequest, page };
