@@ -19,7 +19,7 @@ JOB_TIMEOUT_MS = 120_000
 NUMBER = re.compile(r"-?[\d,]+(?:\.\d+)?")
 CJK = re.compile(r"[\u3400-\u9fff]")
 # what may stay in the other language: units, codes, product and language names
-ALLOWED_LATIN = re.compile(r"PM2\.5|PM10|μg/m³|MB|km|m²|HTTP|MQTT|English|Leaflet|OpenStreetMap|CSV|HTML|"
+ALLOWED_LATIN = re.compile(r"civgis|PM2\.5|PM10|μg/m³|MB|km|m²|HTTP|MQTT|English|Leaflet|OpenStreetMap|CSV|HTML|"
                            r"[A-Z]+-[A-Z0-9-]+|\bk\b|\bp-|\d[\d,.]*")
 FLAG_ZH = {"under-used": "低使用", "overloaded": "超載", "no usage records": "無使用紀錄"}
 
@@ -287,7 +287,7 @@ def test_english_switch_keeps_the_page(page):
 
 def other_language(text: str, lang: str, proper_nouns: list[str] = ()) -> list[str]:
     """Words of the other language left in a page's text once proper nouns, units and codes are set aside."""
-    for noun in sorted(proper_nouns, key=len, reverse=True):
+    for noun in sorted({n for n in [*proper_nouns, "planner"] if n}, key=len, reverse=True):  # + the user
         text = text.replace(noun, " ")
     if lang == "en":
         return sorted(set(re.findall(r"[\u3400-\u9fff]+", text.replace("繁體中文", ""))))
