@@ -95,8 +95,8 @@ def explain_allocation(a: dict) -> dict:
         out["accounting"] = {
             "already": amount(money["already_covered"], demand), "covered": amount(money["covered"], demand),
             "uncovered": amount(money["uncovered"], demand), "total": amount(money["total"], demand),
-            "gains": ["+" + amount(g, demand) for g in money["gains"]], "cumulative": cumulative,
-            "next": "+" + amount(money["next_gain"], demand),
+            "gains": [amount(g, demand) for g in money["gains"]], "cumulative": cumulative,
+            "next": amount(money["next_gain"], demand),
             "sum": _("既有 {already} + 新設 {gains} = 合計涵蓋 {covered}").format(
                 already=amount(money["already_covered"], demand),
                 gains=" + ".join(amount(g, demand) for g in money["gains"]), covered=amount(money["covered"], demand))}

@@ -2,7 +2,7 @@
 // series as a chart (/iot/sensors/{id}/series/), the threshold alerts, how many readings were rejected, and where
 // to add sensors (sensor-placement.js).
 import L from "./leaflet-global.js";
-import { numberFormat, t, url } from "./config.js";
+import { config, numberFormat, t, url } from "./config.js";
 import { getJSON } from "./api.js";
 import { lineChart } from "./chart.js";
 import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
@@ -56,7 +56,7 @@ function showFreshness(latest) {
   box.textContent = f.stale ? t("stale_sensors", { n: f.stale, total: latest.features.length,
     hours: numberFormat.format(f.stale_after_hours), age: f.newest_reading ? ago(ageOf(f.newest_reading)) : "—" }) : "";
   if (f.duplicate_names.length) box.hidden = false;
-  if (f.duplicate_names.length) box.append(el("br"), t("duplicate_names", { names: f.duplicate_names.join("、") }));
+  if (f.duplicate_names.length) box.append(el("br"), t("duplicate_names", { names: f.duplicate_names.join(config.lang === "en" ? ", " : "、") }));
   $("latest-heading").textContent = f.stale === latest.features.length && f.stale ? t("last_readings_heading")
     : t("latest_heading");
 }

@@ -45,7 +45,7 @@ function showFreshness(f) {
   const lines = [];
   if (f.stale) lines.push(t("stale_usage", { day: f.last_day ?? "—", age: ago(f.age_days * 86400),
     days: numberFormat.format(f.stale_after_days) }));
-  if (f.duplicate_names.length) lines.push(t("duplicate_names", { names: f.duplicate_names.join("、") }));
+  if (f.duplicate_names.length) lines.push(t("duplicate_names", { names: f.duplicate_names.join(config.lang === "en" ? ", " : "、") }));
   box.replaceChildren(...lines.flatMap((line, i) => (i ? [el("br"), line] : [line])));
   box.hidden = !lines.length;
 }
