@@ -6,6 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -238,7 +239,12 @@ class SitingReportView(APIView):
         job = ImportJob.objects.filter(pk=job_id, kind=ImportJob.Kind.ANALYSIS).first()
         visible = job is not None and job.layers.filter(
             pk__in=Layer.objects.visible_to(request.user).values("pk")).exists()
-        path = Path(settings.MEDIA_ROOT) / siting_report.REPORTS / f"job{job_id}" / name
+        folder = Path(settings.MEDIA_ROOT) / siting_report.REPORTS / f"job{job_id}"
+        path = folder / name
+        if name == "report.html":  # in the user's language (the page's language switch, Accept-Language)
+            path = folder / siting_report.html_name(translation.get_language() or settings.LANGUAGE_CODE)
+            if not path.exists():  # a report written before reports had languages
+                path = folder / name
         if name not in self.FILES or not visible or not path.exists():
             raise Http404("no such report")
         return FileResponse(path.open("rb"), content_type=self.FILES[name])  # noqa: SIM115 - closed by Django

@@ -113,6 +113,11 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 MQTT_URL = os.environ.get("MQTT_URL", "")  # the sensor feeds' broker, mqtt://host:port
 IOT_MQTT_CONSUMER = env_bool("IOT_MQTT_CONSUMER", False)  # a worker starts the MQTT consumer task when it is up
+# Decision answers: the area layers a chosen site is placed in by name (largest first), and when a feed's latest
+# reading stops being current (the pages then warn and show its age)
+SITING_PLACE_LAYERS = env_list("SITING_PLACE_LAYERS", "districts,villages")
+IOT_STALE_AFTER_HOURS = float(os.environ.get("IOT_STALE_AFTER_HOURS", "2"))
+WIFI_STALE_AFTER_DAYS = float(os.environ.get("WIFI_STALE_AFTER_DAYS", "2"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

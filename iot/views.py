@@ -1,10 +1,13 @@
 """The sensor API: readings in (per-device token), latest values for the map, a series per sensor for the
 chart, alerts, reject counts, and registering the devices of a registry layer."""
 
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -66,7 +69,9 @@ class LatestView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="iot_latest", summary="Each sensor's latest value per quantity, as GeoJSON "
-                   "points (lon/lat) for the map", responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
+                   "points (lon/lat) for the map, with the time of its last reading, its age and whether it is "
+                   "stale (older than IOT_STALE_AFTER_HOURS), and whether its name is shared with another sensor",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
     def get(self, request):
         with connection.cursor() as cur:
             cur.execute("SELECT d.device_id, d.name, ST_X(d.location), ST_Y(d.location), ST_SRID(d.location),"
@@ -83,7 +88,19 @@ class LatestView(APIView):
                 lon, lat = transformer(srid, 4326).transform(x, y)
                 feature["geometry"] = {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
             feature["properties"]["latest"][code] = {"value": value, "unit": unit, "observed_at": observed}
-        return Response({"type": "FeatureCollection", "features": list(features.values())})
+        now = timezone.now()
+        limit = timedelta(hours=settings.IOT_STALE_AFTER_HOURS)
+        names = Counter(f["properties"]["name"] for f in features.values() if f["properties"]["name"])
+        for f in features.values():
+            p = f["properties"]
+            last = max(r["observed_at"] for r in p["latest"].values())
+            p |= {"last_observed_at": last, "age_seconds": round((now - last).total_seconds()),
+                  "stale": now - last > limit, "duplicate_name": names[p["name"]] > 1 if p["name"] else False}
+        stale = [f for f in features.values() if f["properties"]["stale"]]
+        return Response({"type": "FeatureCollection", "features": list(features.values()), "freshness": {
+            "now": now, "stale_after_hours": settings.IOT_STALE_AFTER_HOURS, "stale": len(stale),
+            "newest_reading": max((f["properties"]["last_observed_at"] for f in features.values()), default=None),
+            "duplicate_names": sorted(n for n, c in names.items() if c > 1)}})
 
 
 def _time(value: str | None, what: str):

@@ -17,6 +17,10 @@ PASSWORD = "planner-pw-2026"
 JOB_TIMEOUT_MS = 120_000
 # the page's numbers: zh-TW grouping, at most two decimals
 NUMBER = re.compile(r"-?[\d,]+(?:\.\d+)?")
+CJK = re.compile(r"[\u3400-\u9fff]")
+# what may stay in the other language: units, codes, product and language names
+ALLOWED_LATIN = re.compile(r"civgis|PM2\.5|PM10|μg/m³|MB|km|m²|HTTP|MQTT|English|Leaflet|OpenStreetMap|CSV|HTML|"
+                           r"[A-Z]+-[A-Z0-9-]+|\bk\b|\bp-|\d[\d,.]*")
 FLAG_ZH = {"under-used": "低使用", "overloaded": "超載", "no usage records": "無使用紀錄"}
 
 pytestmark = [pytest.mark.django_db,
@@ -45,7 +49,7 @@ def city(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="module")
 def facts(city):
-    return {}  # these pages are checked against the API, read through the page's own session
+    return {}  # these pages are checked against the API, read through the page's own session (and pass on ids)
 
 
 def number(text: str) -> float:
@@ -71,7 +75,7 @@ def sign_in(page):
     page.wait_for_selector("#signed-in-as")
 
 
-def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, celery_worker_process):
+def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, facts, server, celery_worker_process):
     page.goto("/siting/")
     assert page.locator("html").get_attribute("lang") == "zh-hant"
     sign_in(page)
@@ -103,14 +107,36 @@ def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, celery_worke
     a = job["counts"]["result"]["allocation"]
     assert job["status"] == "succeeded" and a["model"] == "covering" and len(a["chosen"]) == k
     assert page.locator("#chosen-count").inner_text() == str(k)
-    assert number(page.locator("#covered").inner_text()) == pytest.approx(a["objective"], abs=0.01)
-    assert number(page.locator("#uncovered").inner_text()) == pytest.approx(a["uncovered"], abs=0.01)
+    words = job["counts"]["result"]["wording"]
+    money, said = a["accounting"], words["zh-hant"]["accounting"]
+    # demand with its unit, whole people, "約" for the area-weighted estimate
+    covered = page.locator("#covered").inner_text()
+    assert covered == said["covered"] and covered.startswith("約 ") and covered.endswith(" 人")
+    assert number(covered) == money["covered"] == pytest.approx(a["objective"], abs=0.5)
+    assert number(page.locator("#uncovered").inner_text()) == money["uncovered"]
     assert page.locator(".site-pin").count() == k  # the chosen sites, numbered on the map
+    # existing coverage + each site's gain = the covered total, on the page, to the person
     gains = page.locator("#gains tr")
-    assert gains.count() == k + 1  # each site's gain and what one more would add
-    assert [number(gains.nth(i).locator("td").nth(2).inner_text()) for i in range(k)] == pytest.approx(
-        a["marginal_gain"], abs=0.01)
-    assert page.locator("#gain-chart svg rect.bar").count() == k + 1
+    assert gains.count() == k
+    shown = [number(gains.nth(i).locator("td.gain").inner_text()) for i in range(k)]
+    assert shown == money["gains"]
+    already = number(page.locator("#already").inner_text())
+    assert already + sum(shown) == number(page.locator("#sum-covered").inner_text()) == number(covered)
+    assert page.locator("#sum-line").inner_text() == said["sum"]
+    # each site by its 地段地號 and district/village, not a database id
+    sites = [gains.nth(i).locator("td.site").inner_text() for i in range(k)]
+    assert sites == words["zh-hant"]["sites"] and all("地號" in s and "（" in s for s in sites)
+    assert not any(re.search(r"宗地 \d+", s) for s in sites)
+    assert page.locator("#gain-chart svg rect.bar").count() == k + 2  # existing, each site, one more
+    # the ten best scores, the chosen ones marked, and why the others were not chosen
+    top = page.locator("#top-candidates tr")
+    assert top.count() == 10
+    chosen_rows = [i for i in range(10) if a["top"][i]["pick_order"]]
+    assert [i for i in range(10) if "chosen" in (top.nth(i).get_attribute("class") or "")] == chosen_rows
+    not_chosen = [t for t in a["top"] if not t["pick_order"]]
+    assert not_chosen and page.locator("#why li").count() == len(not_chosen)
+    assert "多選它只增加" in page.locator("#why").inner_text() and page.locator("#why-intro").inner_text()
+    facts["siting_job"] = job_id
 
     first = page.locator("#top-candidates tr").first
     assert first.locator("td").first.inner_text() == "1"
@@ -128,6 +154,23 @@ def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, celery_worke
         assert response.ok and response.headers["content-type"].startswith(kind)
     page.wait_for_timeout(500)
     shot(page, "decision-02-siting-result")
+    page.locator("#gains-table").scroll_into_view_if_needed()
+    shot(page, "decision-02-siting-result-sum")
+    page.locator("#top-candidates").scroll_into_view_if_needed()
+    shot(page, "decision-02-siting-result-why")
+
+    # the report opens whole with no internet: nothing is fetched from elsewhere, no script error
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(f"/api/v1/analysis/siting/{job_id}/report.html")
+    page.wait_for_load_state("load")
+    assert page.locator("html").get_attribute("lang") == "zh-Hant"
+    assert page.locator(".leaflet-container").count() == 1 and page.locator(".site-pin").count() == k
+    assert page.get_by_text(words["zh-hant"]["accounting"]["sum"]).is_visible()
+    assert fetched and not [u for u in fetched if not u.startswith(server)]
+    shot(page, "decision-07-siting-report")
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    shot(page, "decision-07-siting-report-numbers")
 
 
 def test_wifi_page_flags_chart_coverage_and_recommendation(page, celery_worker_process):
@@ -240,3 +283,95 @@ def test_english_switch_keeps_the_page(page):
     page.locator("#sensors tr").first.wait_for()
     assert page.get_by_label("Quantity", exact=True).locator("option:checked").inner_text() == "PM2.5 (fine particles)"
     shot(page, "decision-06-sensors-english")
+
+
+def other_language(text: str, lang: str, proper_nouns: list[str] = ()) -> list[str]:
+    """Words of the other language left in a page's text once proper nouns, units and codes are set aside."""
+    for noun in sorted({n for n in [*proper_nouns, "planner"] if n}, key=len, reverse=True):  # + the user
+        text = text.replace(noun, " ")
+    if lang == "en":
+        return sorted(set(re.findall(r"[\u3400-\u9fff]+", text.replace("繁體中文", ""))))
+    return sorted(set(re.findall(r"[A-Za-z]{2,}", ALLOWED_LATIN.sub(" ", text))))
+
+
+def test_stale_feeds_and_both_languages_on_every_page(browser, server, facts):
+    """The sensor and Wi-Fi pages warn that the demo feeds are weeks old (their last readings are from 2026-11-01
+    and 2026-10-29); each page and the siting answer in zh-Hant and in English, at 1366×768 and phone size."""
+    job_id = facts.get("siting_job")
+    for lang, locale in (("zh-hant", "zh-TW"), ("en", "en-US")):
+        page = new_page(browser, server, locale=locale)
+        try:
+            page.goto("/sensors/")
+            sign_in_as(page, lang)
+            latest = api(page, "/api/v1/iot/sensors/latest/")["body"]
+            warning = page.locator("#stale-warning")
+            warning.wait_for()
+            assert latest["freshness"]["stale"] == len(latest["features"]) > 0  # the demo week is long past
+            text = warning.inner_text()
+            assert re.search(r"\d+ 天前" if lang == "zh-hant" else r"\d+ days ago", text), text
+            rows = page.locator("#sensors tr.stale")
+            assert rows.count() == len(latest["features"])
+            assert page.locator("#latest-heading").inner_text() == ("最後讀數（已過時）" if lang == "zh-hant"
+                                                                   else "Last readings (out of date)")
+            names = [f["properties"]["name"] for f in latest["features"]]
+            words = other_language(page.locator("body").inner_text(), lang, names)
+            assert not words, words
+            shot(page, f"decision-08-sensors-stale-{lang}")
+            page.set_viewport_size(PHONE)
+            shot(page, f"decision-08-sensors-stale-{lang}-phone")
+            page.set_viewport_size({"width": 1366, "height": 768})
+
+            page.goto("/wifi/")
+            usage = api(page, "/api/v1/analysis/wifi/usage/", {})["body"]
+            warning = page.locator("#wifi-stale-warning")
+            warning.wait_for()
+            assert usage["freshness"]["stale"] and usage["freshness"]["last_day"] in warning.inner_text()
+            twins = [h for h in usage["hotspots"] if h["duplicate_name"]]
+            assert page.locator("#hotspots .tag").count() == len(twins)
+            hotspot_names = [h["name"] for h in usage["hotspots"]]
+            words = other_language(page.locator("body").inner_text(), lang, hotspot_names)
+            assert not words, words
+            shot(page, f"decision-09-wifi-stale-{lang}")
+            page.set_viewport_size(PHONE)
+            shot(page, f"decision-09-wifi-stale-{lang}-phone")
+            page.set_viewport_size({"width": 1366, "height": 768})
+
+            if job_id:
+                page.goto(f"/siting/?job={job_id}")
+                page.locator("#result").wait_for(state="visible")
+                job = api(page, f"/api/v1/imports/{job_id}/")["body"]
+                a, said = job["counts"]["result"]["allocation"], job["counts"]["result"]["wording"][lang]
+                assert page.locator("#sum-line").inner_text() == said["accounting"]["sum"]
+                assert page.locator("#covered").inner_text() == said["accounting"]["covered"]
+                unit = " 人" if lang == "zh-hant" else " people"
+                assert said["accounting"]["covered"].endswith(unit)
+                assert [page.locator("#gains td.site").nth(i).inner_text() for i in range(len(a["chosen"]))] == \
+                    said["sites"]
+                nouns = [v for s in [*a["sites"], *(t["site"] for t in a["top"]),
+                                     *(a.get("existing_sites") or {}).values()]
+                         for v in [s.get("section"), s.get("name"), *s.get("places", [])] if v]
+                words = other_language(page.locator("#result").inner_text(), lang, nouns)
+                assert not words, words
+                page.locator("#gains-table").scroll_into_view_if_needed()
+                shot(page, f"decision-10-siting-answer-{lang}")
+                page.set_viewport_size(PHONE)
+                page.locator("#gains-table").scroll_into_view_if_needed()
+                shot(page, f"decision-10-siting-answer-{lang}-phone")
+                page.goto(f"/api/v1/analysis/siting/{job_id}/report.html")
+                page.wait_for_load_state("load")
+                assert page.locator("html").get_attribute("lang") == ("zh-Hant" if lang == "zh-hant" else "en")
+                shot(page, f"decision-11-siting-report-{lang}-phone")
+            assert not page.errors, page.errors
+        finally:
+            page.context.close()
+
+
+def sign_in_as(page, lang):
+    button, user, password = ("登入", "帳號", "密碼") if lang == "zh-hant" else ("Sign in", "Username", "Password")
+    page.get_by_role("button", name=button).click()
+    dialog = page.locator("#sign-in-dialog")
+    dialog.get_by_label(user).fill("planner")
+    dialog.get_by_label(password).fill(PASSWORD)
+    with page.expect_navigation():
+        dialog.get_by_role("button", name=button).click()
+    page.wait_for_selector("#signed-in-as")

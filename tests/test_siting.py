@@ -100,7 +100,7 @@ def test_scores_contributions_and_allocation_known_by_hand(planner, lots):
     assert rows(sites.slug, "status, pick_order, marginal_gain") == [("new", 2, 35.0), ("new", 1, 50.0)]
     page = client.get(f"/api/v1/analysis/siting/{job.pk}/report.html")
     html = b"".join(page.streaming_content).decode()
-    assert page.status_code == 200 and "Facility siting" in html and "leaflet" in html.lower()
+    assert page.status_code == 200 and "公有場館選址報告" in html and "leaflet" in html.lower()
     csv = b"".join(client.get(f"/api/v1/analysis/siting/{job.pk}/candidates.csv").streaming_content).decode(
         "utf-8-sig").splitlines()
     assert csv[0].startswith("rank,source_fid,score,chosen") and [line.split(",")[1] for line in csv[1:]] == [

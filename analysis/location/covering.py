@@ -127,4 +127,5 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective,
                   bound=bound, gap=solved_gap, status=status,
                   method=EXACT if status != "heuristic" else HEURISTIC + note, marginal_gain=gains,
-                  next_gain=nxt[0] if nxt else 0.0, seconds=seconds, covered=covered)
+                  next_gain=nxt[0] if nxt else 0.0, seconds=seconds, covered=covered,
+                  already_covered=float(weight[covered_by_fixed].sum()), coverage=coverage)

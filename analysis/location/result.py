@@ -23,10 +23,14 @@ class Siting:
     seconds: dict = field(default_factory=dict)
     assignment: np.ndarray | None = None  # per demand point: the serving site (p-median) or -1
     covered: np.ndarray | None = None  # per demand point: covered or not (covering)
+    # covering: the demand the existing sites reach on their own; it plus the marginal gains is the objective
+    already_covered: float | None = None
+    coverage: object = None  # covering: the demand × sites reach pattern (scipy sparse), to explain the choice
 
     def summary(self) -> dict:
         return {"chosen": [int(j) for j in self.chosen], "fixed": [int(j) for j in self.fixed],
                 "objective": round(self.objective, 6), "bound": None if self.bound is None else round(self.bound, 6),
                 "gap": self.gap, "status": self.status, "method": self.method,
                 "marginal_gain": [round(g, 6) for g in self.marginal_gain], "next_gain": round(self.next_gain, 6),
+                "already_covered": None if self.already_covered is None else round(self.already_covered, 6),
                 "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}

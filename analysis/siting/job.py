@@ -11,7 +11,7 @@ from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
 from ..inputs import AnalysisInputError, number, readable_layer
 from ..overlay import conditions
-from . import allocation, demand, features, report, suitability
+from . import allocation, answer, demand, features, places, report, suitability, wording
 
 MAX_POOL = 3000
 
@@ -134,8 +134,12 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
             "fixed": [int(existing["fid"][j - len(pool)]) for j in sites.fixed]}
         if spec["model"] == "covering":
             summary["allocation"]["uncovered"] = float(weight.sum()) - sites.objective
+        summary["allocation"] |= _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing, user)
         inputs += demand_layers
         progress(75, _allocation_message(summary["allocation"]))
+    summary["exclusions"] = [{**what, "count": summary["excluded"].get(reason, 0)}
+                             for reason, what in suitability.exclusion_reasons(options["constraints"], user)]
+    summary["wording"] = wording.in_every_language(summary)
     reasons = np.array(["; ".join(r for r, m in found.excluded.items() if m[i]) for i in range(n)], dtype=object)
     columns = [("source_fid", "integer", found.fid.tolist()), ("feasible", "boolean", feasible.tolist()),
                ("excluded_by", "text", [r or None for r in reasons]),
@@ -155,8 +159,36 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
         extras.append(_sites_table(staging, found, pool, sites, existing, source, layer.srid))
     summary["report"] = report.write(report.folder(staging), found, summary, sites,
                                      pool if sites is not None else None, existing if sites is not None else None,
-                                     layer.srid, options.get("allocation"))
+                                     layer.srid, options.get("allocation"), report.context_areas(user))
     return inputs, extras, summary
+
+
+def _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing, user) -> dict:
+    """What the page and the report need to explain the answer: the demand's unit, the covered demand as
+    existing coverage plus each site's gain (adding up), the sites by name and place, and score versus coverage."""
+    unit = answer.demand_unit([(readable_layer(s["layer"], user), s) for s in spec["demand"]])
+    decimals = unit["decimals"]
+    out = {"demand": unit, "top": answer.score_versus_coverage(
+        rank, found.fid, found.score, pool, sites, weight, site_xy, spec.get("min_spacing"), decimals)}
+    if spec["model"] == "covering":
+        out["accounting"] = answer.accounting(float(weight.sum()), sites.already_covered, sites.marginal_gain,
+                                              sites.next_gain, decimals)
+        out["unique"] = answer.unique_reach(sites, weight, decimals)
+    named = sorted({int(found.fid[pool[j]]) for j in sites.chosen} | {t["fid"] for t in out["top"]})
+    where = {int(f): i for i, f in enumerate(found.fid)}
+    names = {d["fid"]: d for d in places.describe(layer, named, [tuple(found.xy[where[f]]) for f in named], user)}
+    out["sites"] = [names[int(found.fid[pool[j]])] for j in sites.chosen]
+    out["site_ranks"] = [int(rank[pool[j]]) for j in sites.chosen]
+    for item in out["top"]:
+        item["site"] = names[item["fid"]]
+    referenced = sorted({t["shared_with"]["existing"] for t in out["top"] if (t.get("shared_with") or {}).get(
+        "existing") is not None})
+    if referenced and spec.get("existing"):
+        existing_layer = readable_layer(spec["existing"]["layer"], user)
+        fids = [int(existing["fid"][e]) for e in referenced]
+        described = places.describe(existing_layer, fids, [tuple(existing["xy"][e]) for e in referenced], user)
+        out["existing_sites"] = {str(e): d for e, d in zip(referenced, described, strict=True)}
+    return out
 
 
 def _sites_table(staging, found, pool, sites, existing, source, srid: int) -> tuple[str, str, str]:

@@ -106,18 +106,32 @@ def slope_degrees(dem_slug: str, user, xy: np.ndarray, srid: int) -> np.ndarray:
     return out
 
 
-def constraints(layer, fid: np.ndarray, xy: np.ndarray, spec: dict, user) -> dict[str, np.ndarray]:
-    out = {}
+def exclusion_reasons(spec: dict, user) -> list[tuple[str, dict]]:
+    """Each constraint as (its reason, stored in `excluded_by`; what it means, for wording in any language)."""
+    out = []
     for slug in spec.get("exclude_layers", []):
         other = readable_layer(slug, user)
-        out[f"in {other.slug}"] = features.intersecting(layer, fid, other)
+        out.append((f"in {other.slug}", {"kind": "in_layer", "slug": other.slug, "title_zh": other.title_zh,
+                                         "title_en": other.title_en or other.title_zh}))
     if spec.get("min_area_m2") is not None:
         minimum = float(spec["min_area_m2"])
-        out[f"smaller than {minimum:g} m²"] = features.areas(layer, fid) < minimum
+        out.append((f"smaller than {minimum:g} m²", {"kind": "min_area", "value": minimum}))
     if spec.get("max_slope_deg") is not None:
         limit = float(spec["max_slope_deg"])
-        slope = slope_degrees(spec.get("dem", "demo-dem"), user, xy, layer.srid)
-        out[f"slope over {limit:g}°"] = ~(slope <= limit)  # NaN (outside the DEM) is excluded too
+        out.append((f"slope over {limit:g}°", {"kind": "max_slope", "value": limit}))
+    return out
+
+
+def constraints(layer, fid: np.ndarray, xy: np.ndarray, spec: dict, user) -> dict[str, np.ndarray]:
+    out = {}
+    for reason, what in exclusion_reasons(spec, user):
+        if what["kind"] == "in_layer":
+            out[reason] = features.intersecting(layer, fid, readable_layer(what["slug"], user))
+        elif what["kind"] == "min_area":
+            out[reason] = features.areas(layer, fid) < what["value"]
+        else:
+            slope = slope_degrees(spec.get("dem", "demo-dem"), user, xy, layer.srid)
+            out[reason] = ~(slope <= what["value"])  # NaN (outside the DEM) is excluded too
     return out
 
 

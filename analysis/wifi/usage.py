@@ -5,8 +5,12 @@ at the hotspot's capacity on at least `overload_share` of its days.
 """
 
 import statistics
+from collections import Counter
+from datetime import date
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, Layer
@@ -51,6 +55,8 @@ def stats(data: dict, user) -> dict:
         rows = cur.fetchall()
     with_records = [r[4] for r in rows if r[3]]
     median = statistics.median(with_records) if with_records else 0
+    today = timezone.localdate()
+    names = Counter(r[1] for r in rows if r[1])
     out = []
     for hid, name, capacity, days, sessions, traffic, utilisation, full_share, first, last in rows:
         flags = []
@@ -63,10 +69,24 @@ def stats(data: dict, user) -> dict:
         out.append({"id": hid, "name": name, "capacity": capacity, "days": days, "first_day": first, "last_day": last,
                     "mean_sessions": round(sessions, 2), "mean_traffic_mb": round(traffic, 2),
                     "mean_utilisation": None if utilisation is None else round(utilisation, 4),
-                    "days_at_capacity_share": round(full_share, 4), "flags": flags})
-    return {"hotspots": out, "median_sessions": median, "rules": {
+                    "days_at_capacity_share": round(full_share, 4), "flags": flags,
+                    **_freshness(last, today), "duplicate_name": bool(name) and names[name] > 1})
+    newest = max((h["last_day"] for h in out if h["last_day"]), default=None)
+    return {"hotspots": out, "median_sessions": median, "under_share": under, "overload_share": overload, "freshness": {
+        "today": today.isoformat(), "stale_after_days": settings.WIFI_STALE_AFTER_DAYS, "last_day": newest,
+        **_freshness(newest, today),
+        "stale_hotspots": sum(h["stale"] for h in out),
+        "duplicate_names": sorted(n for n, c in names.items() if c > 1)}, "rules": {
         "under-used": f"mean daily sessions < {under:g} × the median hotspot's ({median:,.1f})",
         "overloaded": f"peak concurrent users at capacity on ≥ {overload:.0%} of days"}}
+
+
+def _freshness(last_day: str | None, today: date) -> dict:
+    """How old the last record is; stale past WIFI_STALE_AFTER_DAYS (usage is reported a day or so late)."""
+    if last_day is None:
+        return {"age_days": None, "stale": False}
+    age = (today - date.fromisoformat(last_day)).days
+    return {"age_days": age, "stale": age > settings.WIFI_STALE_AFTER_DAYS}
 
 
 def series(data: dict, user, hotspot_id: str) -> list[dict]:

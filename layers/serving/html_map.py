@@ -1,8 +1,8 @@
 """A layer (typically an analysis result) as a standalone interactive HTML map, built with folium: the features
 coloured by the layer's style classes, attributes on click, a legend, and the analysis provenance.
 
-The page loads Leaflet and the OpenStreetMap basemap from the internet when it is opened, as folium pages do;
-it is meant to be mailed or attached to a report, not served by the platform.
+The page works offline (Leaflet inlined, no CDN, no online basemap: see offline_map) and is in the user's
+language; it is meant to be mailed or attached to a report, not served by the platform.
 """
 
 import html
@@ -10,12 +10,14 @@ import json
 
 import folium
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext as _
 from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, Layer
 from layers.ogc.sld import ClassRule, class_rules
 
-from . import query
+from . import offline_map, query
 from .access import BadRequest
 from .features import feature_sql
 
@@ -62,33 +64,36 @@ def render(layer: Layer, params) -> str:
         feature["properties"]["_colour"] = colour_of(rules, feature["properties"])
 
     west, south, east, north = layer.extent.extent if layer.extent else (120.0, 22.0, 122.0, 25.5)
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True, prefer_canvas=len(features) > 2000)
+    lang = translation.get_language() or "zh-hant"
+    title = layer.title_en if lang == "en" and layer.title_en else layer.title_zh
+    fmap = offline_map.new_map(control_scale=True, prefer_canvas=len(features) > 2000)
     fmap.fit_bounds([[south, west], [north, east]])
     shown = [n for n in names if n != "fid"][:POPUP_FIELDS]
     labels = {a["name"]: a.get("label") or a["name"] for a in layer.attributes}
     folium.GeoJson(
-        {"type": "FeatureCollection", "features": features}, name=layer.title_zh,
+        {"type": "FeatureCollection", "features": features}, name=title,
         style_function=lambda f: {"color": f["properties"]["_colour"], "fillColor": f["properties"]["_colour"],
                                   "weight": 1.5, "fillOpacity": opacity},
         marker=folium.CircleMarker(radius=5),
         popup=folium.GeoJsonPopup(fields=shown, aliases=[labels.get(n, n) for n in shown]) if shown else None,
     ).add_to(fmap)
-    fmap.get_root().html.add_child(folium.Element(_panel(layer, rules)))
-    fmap.get_root().title = layer.title_zh
-    return fmap.get_root().render()
+    fmap.get_root().html.add_child(folium.Element(_panel(layer, rules, title)))
+    return offline_map.render(fmap, title, lang)
 
 
-def _panel(layer: Layer, rules: list[ClassRule]) -> str:
+def _panel(layer: Layer, rules: list[ClassRule], title: str) -> str:
     rows = "".join(f'<div><span style="display:inline-block;width:12px;height:12px;background:{r.color};'
                    f'margin-right:6px"></span>{html.escape(r.label)}</div>' for r in rules)
     provenance = ""
     if layer.provenance:
         params = json.dumps(layer.provenance.get("parameters", {}), ensure_ascii=False)
-        analysis = html.escape(str(layer.provenance.get("analysis")))
-        provenance = (f"<div style='margin-top:6px;color:#555'>分析：{analysis}"
-                      f"；輸入：{html.escape(', '.join(layer.provenance.get('inputs', [])))}"
-                      f"<br>參數：{html.escape(params[:300])}<br>{html.escape(str(layer.provenance.get('by') or ''))} "
+        line = _("分析：{analysis}；輸入：{inputs}").format(analysis=layer.provenance.get("analysis"),
+                                                       inputs=", ".join(layer.provenance.get("inputs", [])))
+        provenance = (f"<div style='margin-top:6px;color:#555'>{html.escape(line)}<br>"
+                      f"{html.escape(_('參數：'))}{html.escape(params[:300])}<br>"
+                      f"{html.escape(str(layer.provenance.get('by') or ''))} "
                       f"{html.escape(str(layer.provenance.get('at') or '')[:16])}</div>")
     return ("<div style='position:fixed;top:10px;right:10px;z-index:9999;background:white;padding:8px 10px;"
             "font:13px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:320px'>"
-            f"<b>{html.escape(layer.title_zh)}</b><div>{layer.feature_count:,} 筆</div>{rows}{provenance}</div>")
+            f"<b>{html.escape(title)}</b><div>{html.escape(_('{n} 筆').format(n=f'{layer.feature_count:,}'))}</div>"
+            f"{rows}{provenance}</div>")

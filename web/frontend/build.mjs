@@ -21,3 +21,6 @@ await esbuild.build({
 });
 // Leaflet's marker images are referenced by its CSS and L.Icon.Default
 cpSync("node_modules/leaflet/dist/images", `${out}/images`, { recursive: true });
+// Leaflet as plain files for the standalone HTML maps (siting report, HTML export), which inline them: no CDN
+mkdirSync(`${out}/vendor`, { recursive: true });
+for (const name of ["leaflet.js", "leaflet.css"]) cpSync(`node_modules/leaflet/dist/${name}`, `${out}/vendor/${name}`);

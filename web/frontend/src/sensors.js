@@ -2,12 +2,13 @@
 // series as a chart (/iot/sensors/{id}/series/), the threshold alerts, how many readings were rejected, and where
 // to add sensors (sensor-placement.js).
 import L from "./leaflet-global.js";
-import { numberFormat, t, url } from "./config.js";
+import { config, numberFormat, t, url } from "./config.js";
 import { getJSON } from "./api.js";
 import { lineChart } from "./chart.js";
 import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
 import { wirePlacement } from "./sensor-placement.js";
+import { ago } from "./age.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -30,6 +31,34 @@ function latestOf(feature, quantity) {
 
 function when(stamp) {
   return stamp ? stamp.replace("T", " ").slice(0, 16) : "—";
+}
+
+// seconds from a reading to the server's now (the server's clock, not the browser's)
+function ageOf(stamp) {
+  return (Date.parse(page.latest.freshness.now) - Date.parse(stamp)) / 1000;
+}
+
+function isStale(stamp) {
+  return ageOf(stamp) > page.latest.freshness.stale_after_hours * 3600;
+}
+
+function sensorName(p) {
+  const name = p.name ? el("span", { class: "small" }, ` ${p.name}`) : "";
+  const twin = p.duplicate_name ? el("span", { class: "tag" }, t("duplicate_name")) : "";
+  return [el("button", { type: "button", class: "link", onclick: () => showSeries(p.device_id) }, p.device_id), name, twin];
+}
+
+// 'latest' is only current when it is recent: say how old the newest reading is when the feed has stopped
+function showFreshness(latest) {
+  const f = latest.freshness;
+  const box = $("stale-warning");
+  box.hidden = !f.stale;
+  box.textContent = f.stale ? t("stale_sensors", { n: f.stale, total: latest.features.length,
+    hours: numberFormat.format(f.stale_after_hours), age: f.newest_reading ? ago(ageOf(f.newest_reading)) : "—" }) : "";
+  if (f.duplicate_names.length) box.hidden = false;
+  if (f.duplicate_names.length) box.append(el("br"), t("duplicate_names", { names: f.duplicate_names.join(config.lang === "en" ? ", " : "、") }));
+  $("latest-heading").textContent = f.stale === latest.features.length && f.stale ? t("last_readings_heading")
+    : t("latest_heading");
 }
 
 async function showSeries(deviceId) {
@@ -55,12 +84,15 @@ function draw() {
   for (const f of features) {
     const [lon, lat] = f.geometry.coordinates;
     const { value, unit } = latestOf(f, quantity);
-    L.circleMarker([lat, lon], { radius: 8, color: "#333", weight: 1, fillColor: color(value), fillOpacity: 0.95 })
-      .bindTooltip(`${f.properties.device_id} ${numberFormat.format(value)} ${unit}`)
+    const { observed_at: observed } = latestOf(f, quantity);
+    const old = isStale(observed) ? ` (${ago(ageOf(observed))})` : "";
+    L.circleMarker([lat, lon], { radius: 8, color: "#333", weight: isStale(observed) ? 2 : 1,
+      dashArray: isStale(observed) ? "3" : null, fillColor: color(value), fillOpacity: isStale(observed) ? 0.5 : 0.95 })
+      .bindTooltip(`${f.properties.device_id} ${numberFormat.format(value)} ${unit}${old}`)
       .on("click", () => showSeries(f.properties.device_id)).addTo(drawn);
   }
   if (quantity === "pm25") {
-    setLegend(map, t("legend_pm25"), PM25_CLASSES.map(([top, c], i) => ({ color: c,
+    setLegend(map, t(page.latest.freshness.stale ? "legend_pm25_last" : "legend_pm25"), PM25_CLASSES.map(([top, c], i) => ({ color: c,
       label: i === PM25_CLASSES.length - 1 ? `> ${PM25_CLASSES[i - 1][0]}` : `≤ ${top}` })));
   } else {
     setLegend(map, $("quantity").selectedOptions[0].textContent, [{ color: SPREAD[0], label: t("low") },
@@ -68,12 +100,13 @@ function draw() {
   }
   $("sensors").replaceChildren(...page.latest.features.map((f) => {
     const reading = latestOf(f, quantity);
-    return el("tr", { "data-sensor": f.properties.device_id },
-      el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSeries(f.properties.device_id) },
-        f.properties.device_id)),
+    const stale = reading && isStale(reading.observed_at);
+    return el("tr", { "data-sensor": f.properties.device_id, class: stale ? "stale" : "" },
+      el("td", {}, ...sensorName(f.properties)),
       el("td", { class: "value" }, reading ? numberFormat.format(reading.value) : "—"),
       el("td", {}, reading ? reading.unit : ""),
-      el("td", { class: "small" }, reading ? when(reading.observed_at) : ""));
+      el("td", { class: "small age" }, reading ? `${when(reading.observed_at)}（${stale ? "⚠ " : ""}${ago(ageOf(reading.observed_at))}）`
+        : ""));
   }));
   if (page.selected) showSeries(page.selected);
 }
@@ -85,13 +118,15 @@ async function load() {
   const quantities = [...new Set(latest.features.flatMap((f) => Object.keys(f.properties.latest)))].sort();
   $("quantity").replaceChildren(...quantities.map((q) => el("option", { value: q, selected: q === "pm25" }, t(`quantity_${q}`))));
   $("sensor-count").textContent = t("sensor_count", { n: latest.features.length });
+  showFreshness(latest);
   draw();
   $("alerts").replaceChildren(...alerts.alerts.slice(0, 20).map((a) => el("li", {},
     t("alert_line", { id: a.device_id, quantity: t(`quantity_${a.quantity}`), value: numberFormat.format(a.value),
       above: numberFormat.format(a.above), at: when(a.observed_at) }))));
   $("alerts-empty").hidden = alerts.alerts.length > 0;
   const rows = Object.entries(rejects.rejected).flatMap(([source, reasons]) =>
-    Object.entries(reasons).map(([reason, n]) => el("tr", {}, el("td", {}, source), el("td", {}, reason),
+    Object.entries(reasons).map(([reason, n]) => el("tr", {}, el("td", {}, t(`channel_${source}`)),
+      el("td", {}, t(`reject_${reason}`)),
       el("td", {}, numberFormat.format(n)))));
   $("rejects").replaceChildren(...rows);
   $("rejects-empty").hidden = rows.length > 0;

@@ -18,7 +18,7 @@ const FACTORS = ["roads", "population", "existing", "land_value"];
 const SHOWN_CANDIDATES = 300;
 const RAMP = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]; // score 0 → 1
 const drawn = L.layerGroup().addTo(map);
-const page = { job: null, candidates: [] };
+const page = { job: null, candidates: [], names: {} };
 // scores and contributions are 0–1: three decimals tell the best candidates apart
 const scoreFormat = new Intl.NumberFormat(config.lang === "en" ? "en" : "zh-TW", { maximumFractionDigits: 3 });
 
@@ -90,7 +90,8 @@ function column(name, prefix) {
 function showContributions(properties) {
   const weights = page.job.counts.result.weights;
   const total = Object.values(weights).reduce((a, b) => a + b, 0);
-  $("contrib-title").textContent = t("contrib_of", { rank: properties.rank ?? "—", fid: properties.source_fid,
+  const site = page.names[properties.source_fid] || t("candidate_fid", { fid: properties.source_fid });
+  $("contrib-title").textContent = t("contrib_of_site", { rank: properties.rank ?? "—", site,
     score: scoreFormat.format(properties.score ?? 0) });
   $("contrib").replaceChildren(...Object.keys(weights).map((name) => {
     const part = properties[column(name, "contrib")] ?? 0;
@@ -132,47 +133,78 @@ function drawResult(candidates, sites, allocation) {
   if (everything.getLayers().length) map.fitBounds(everything.getBounds(), { padding: [20, 20] });
 }
 
+// the covered demand as existing coverage plus each new site's gain, in the answer's own words and unit (the job
+// writes them in both languages, rounded so that the parts add up to the total shown)
+function showAccounting(a, words) {
+  const covering = a.model === "covering" && words.accounting;
+  $("gains-already").hidden = !covering;
+  $("gains-sum").hidden = !covering;
+  $("sum-line").textContent = covering ? words.accounting.sum : "";
+  $("unique").replaceChildren(...(words.unique || []).map((line) => el("li", {}, line)));
+  if (!covering) {  // p-median: each site's cut of the total weighted distance
+    $("gains").replaceChildren(...a.marginal_gain.map((g, i) => el("tr", {}, el("td", {}, String(i + 1)),
+      el("td", {}, words.sites[i]), el("td", {}, numberFormat.format(g)), el("td", {}, ""))));
+    $("next-gain").textContent = numberFormat.format(a.next_gain);
+    return;
+  }
+  const money = words.accounting;
+  $("already").textContent = money.already;
+  $("already").dataset.value = String(a.accounting.already_covered);
+  $("already-cumulative").textContent = money.already;
+  $("gains").replaceChildren(...money.gains.map((g, i) => el("tr", { "data-value": String(a.accounting.gains[i]) },
+    el("td", {}, String(i + 1)), el("td", { class: "site" }, words.sites[i]), el("td", { class: "gain" }, g),
+    el("td", {}, money.cumulative[i]))));
+  $("sum-covered").textContent = money.covered;
+  $("sum-covered").dataset.value = String(a.accounting.covered);
+  $("next-gain").textContent = money.next;
+}
+
 async function showResult(job) {
   page.job = job;
   const result = job.counts.result;
   const a = result.allocation;
+  const words = result.wording[config.lang] || result.wording["zh-hant"];
   const ranked = job.layers.find((s) => !s.endsWith("-sites"));
   const sitesLayer = job.layers.find((s) => s.endsWith("-sites"));
   const covering = a.model === "covering";
   $("chosen-count").textContent = String(a.chosen.length);
   $("covered-label").textContent = t(covering ? "covered_demand" : "total_distance");
-  $("covered").textContent = numberFormat.format(a.objective);
-  $("covered").dataset.value = String(a.objective);
-  $("uncovered").textContent = covering ? numberFormat.format(a.uncovered) : "—";
-  $("demand-total").textContent = numberFormat.format(a.demand_total);
-  $("covered-share").textContent = covering ? `${numberFormat.format((100 * a.objective) / a.demand_total)}%` : "—";
+  $("covered").textContent = covering ? words.accounting.covered : numberFormat.format(a.objective);
+  $("covered").dataset.value = String(covering ? a.accounting.covered : a.objective);
+  $("uncovered").textContent = covering ? words.accounting.uncovered : "—";
+  $("demand-total").textContent = covering ? words.accounting.total : words.demand_total;
+  $("covered-share").textContent = covering
+    ? `${numberFormat.format((100 * a.accounting.covered) / a.accounting.total)}%` : "—";
+  $("demand-note").textContent = words.note || "";
   $("solver").textContent = a.status === "optimal" ? t("proven_optimal")
     : a.gap !== null && a.gap !== undefined ? t("proven_gap", { gap: numberFormat.format(100 * a.gap) }) : a.method;
   $("feasible").textContent = t("feasible_of", { feasible: numberFormat.format(result.feasible),
     all: numberFormat.format(result.candidates) });
-  $("excluded").replaceChildren(...Object.entries(result.excluded).map(([reason, n]) =>
-    el("li", {}, `${reason}: ${numberFormat.format(n)}`)));
-  let cumulative = 0;
-  $("gains").replaceChildren(...a.marginal_gain.map((g, i) => {
-    cumulative += g;
-    return el("tr", {}, el("td", {}, String(i + 1)), el("td", {}, String(a.chosen[i])),
-      el("td", {}, numberFormat.format(g)), el("td", {}, numberFormat.format(cumulative)));
-  }), el("tr", { class: "next" }, el("td", {}, "+1"), el("td", {}, "—"), el("td", {}, numberFormat.format(a.next_gain)),
-    el("td", {}, "")));
-  barChart($("gain-chart"), [...a.marginal_gain.map((g, i) => ({ label: `#${i + 1}`, value: g })),
-    { label: "+1", value: a.next_gain }], t("gain_chart"));
+  $("excluded").replaceChildren(...words.exclusions.map((line) => el("li", {}, line)));
+  showAccounting(a, words);
+  const bars = covering ? [{ label: t("already_short"), value: a.accounting.already_covered },
+    ...a.accounting.gains.map((g, i) => ({ label: `#${i + 1}`, value: g })),
+    { label: "+1", value: a.accounting.next_gain }]
+    : [...a.marginal_gain.map((g, i) => ({ label: `#${i + 1}`, value: g })), { label: "+1", value: a.next_gain }];
+  barChart($("gain-chart"), bars, t(covering ? "gain_chart" : "cut_chart"));
   $("report-html").href = url("siting_report", { id: job.id, name: "report.html" });
   $("report-csv").href = url("siting_report", { id: job.id, name: "candidates.csv" });
   const [candidates, sites] = await Promise.all([
     getJSON(`${url("features", { slug: ranked })}?rank__lte=${SHOWN_CANDIDATES}&sort=rank&limit=${SHOWN_CANDIDATES}`),
     getJSON(`${url("features", { slug: sitesLayer })}?limit=1000`)]);
   page.candidates = candidates.features;
-  $("top-candidates").replaceChildren(...candidates.features.slice(0, 10).map((f) => el("tr", {},
-    el("td", {}, String(f.properties.rank)),
-    el("td", {}, el("button", { type: "button", class: "link", onclick: () => showContributions(f.properties) },
-      t("candidate_fid", { fid: f.properties.source_fid }))),
-    el("td", {}, scoreFormat.format(f.properties.score)),
-    el("td", {}, f.properties.chosen ? t("chosen_mark", { n: f.properties.pick_order }) : ""))));
+  const byFid = Object.fromEntries(candidates.features.map((f) => [f.properties.source_fid, f.properties]));
+  page.names = Object.fromEntries(a.top.map((item, i) => [item.fid, words.top[i].site]));
+  a.chosen.forEach((fid, i) => { page.names[fid] = words.sites[i]; });
+  $("top-candidates").replaceChildren(...a.top.map((item, i) => el("tr", { class: item.pick_order ? "chosen" : "",
+    "data-rank": String(item.rank) },
+  el("td", {}, String(item.rank)),
+  el("td", {}, el("button", { type: "button", class: "link", onclick: () => showContributions(byFid[item.fid]) },
+    words.top[i].site)),
+  el("td", {}, scoreFormat.format(item.score)),
+  el("td", {}, words.top[i].chosen))));
+  $("why-intro").textContent = words.why_intro || "";
+  $("why").replaceChildren(...words.top.filter((w) => w.why).map((w) => el("li", {}, w.why)));
   drawResult(candidates, sites, { model: a.model, radius: page.radius });
   $("result").hidden = false;
   $("result").dataset.job = String(job.id);
@@ -191,12 +223,34 @@ $("siting-form").addEventListener("submit", async (e) => {
   $("run").disabled = true;
   $("result").hidden = true;
   try {
-    await showResult(await runJob(url("siting"), body, $("job-progress"), $("job-message")));
+    const job = await runJob(url("siting"), body, $("job-progress"), $("job-message"));
+    await showResult(job);
+    rememberJob(job.id);
   } catch (err) {
     $("run-error").textContent = err.message;
   } finally {
     $("run").disabled = false;
   }
 });
+
+// the answer stays at its own address (?job=…): a reload or the language switch shows it again
+function rememberJob(id) {
+  history.replaceState(null, "", `${location.pathname}?job=${id}`);
+  document.querySelectorAll("input[name=next]").forEach((input) => { input.value = `${location.pathname}?job=${id}`; });
+}
+
+async function showStoredJob(id) {
+  wizard.show(5, false);
+  try {
+    const job = await getJSON(url("job", { id: encodeURIComponent(id) }));
+    page.radius = job.options?.allocation?.radius;
+    await showResult(job);
+  } catch (err) {
+    $("run-error").textContent = err.message;
+  }
+}
+
+const stored = new URLSearchParams(location.search).get("job");
+if (stored) showStoredJob(stored);
 
 window.civgis = { map, siteRequest, page };

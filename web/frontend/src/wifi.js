@@ -8,6 +8,7 @@ import { runJob } from "./jobs.js";
 import { lineChart } from "./chart.js";
 import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
+import { ago } from "./age.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -38,6 +39,17 @@ async function showSeries(id) {
   if (marker) marker.openTooltip();
 }
 
+// usage is reported a day or so late: past the setting the page says the figures are not current
+function showFreshness(f) {
+  const box = $("wifi-stale-warning");
+  const lines = [];
+  if (f.stale) lines.push(t("stale_usage", { day: f.last_day ?? "—", age: ago(f.age_days * 86400),
+    days: numberFormat.format(f.stale_after_days) }));
+  if (f.duplicate_names.length) lines.push(t("duplicate_names", { names: f.duplicate_names.join(config.lang === "en" ? ", " : "、") }));
+  box.replaceChildren(...lines.flatMap((line, i) => (i ? [el("br"), line] : [line])));
+  box.hidden = !lines.length;
+}
+
 async function loadUsage() {
   const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), {}),
     getJSON(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`)]);
@@ -56,12 +68,17 @@ async function loadUsage() {
   const counts = {};
   for (const h of usage.hotspots) counts[flagOf(h)] = (counts[flagOf(h)] || 0) + 1;
   $("flag-summary").textContent = Object.keys(FLAG_COLORS).map((f) => `${t(`flag_${f}`)} ${counts[f] || 0}`).join("、");
-  $("usage-rules").textContent = `${usage.rules["under-used"]}; ${usage.rules.overloaded}`;
+  $("usage-rules").textContent = t("usage_rules", { share: numberFormat.format(usage.under_share),
+    median: numberFormat.format(usage.median_sessions), days: numberFormat.format(100 * usage.overload_share) });
+  showFreshness(usage.freshness);
   $("hotspots").replaceChildren(...usage.hotspots.map((h) => el("tr", { "data-hotspot": h.id },
-    el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSeries(h.id) }, h.name)),
+    el("td", {}, el("button", { type: "button", class: "link", onclick: () => showSeries(h.id) }, h.name),
+      h.duplicate_name ? el("span", { class: "tag", title: h.id }, t("duplicate_name")) : ""),
     el("td", {}, numberFormat.format(h.mean_sessions)),
     el("td", { class: "flag" }, el("span", { class: "dot", style: `--dot:${FLAG_COLORS[flagOf(h)]}`, "aria-hidden": "true" }),
-      t(`flag_${flagOf(h)}`)))));
+      t(`flag_${flagOf(h)}`)),
+    el("td", { class: `small age${h.stale ? " stale" : ""}` }, h.last_day
+      ? `${h.stale ? "⚠ " : ""}${ago(h.age_days * 86400)}` : "—"))));
   const bounds = lonLatBounds(layer.features);
   if (bounds) map.fitBounds(bounds, { padding: [30, 30] });
 }
