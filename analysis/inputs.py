@@ -14,6 +14,7 @@ from shapely.validation import explain_validity
 
 from geo.crs import crs_from_epsg, transform
 from layers.models import DATA_SCHEMA, Layer
+from layers.serving import usage
 
 MAX_DISTANCE_M = 50_000
 _reads: ContextVar[dict | None] = ContextVar("analysis_layer_reads", default=None)
@@ -93,6 +94,7 @@ def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
     """A function slug → Layer over the layers a request names, read in one query: a layer the user may not read
     (or that does not exist) raises LayerNotAvailable, one of another kind AnalysisInputError."""
     found = {layer.slug: layer for layer in Layer.objects.visible_to(user).filter(slug__in=[str(s) for s in slugs])}
+    counted = set()
 
     def lookup(slug) -> Layer:
         layer = found.get(str(slug))
@@ -104,6 +106,9 @@ def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
         reads = _reads.get()
         if reads is not None:
             reads[layer.pk] = layer
+        if layer.slug not in counted:  # an analysis reads the layer: counted and audited like a view, once
+            counted.add(layer.slug)
+            usage.count(layer.slug, "analysis", user)
         return layer
     return lookup
 

@@ -20,10 +20,11 @@ COUNTS = RedisCounts("audit-reads")
 HOUR = "%Y-%m-%dT%H"
 
 
-def count(slug: str, kind: str) -> None:
+def count(slug: str, kind: str, user=None) -> None:
+    """One read of `slug` by the current request's actor (outside a request, e.g. a job on a worker: `user`)."""
     if kind == "download":  # an export: recorded one by one (audit.middleware)
         return
-    actor = actors.now_or()
+    actor = actors.now_or(user)
     field = json.dumps([actor.user_id, actor.username, actor.address, slug, kind], ensure_ascii=False)
     COUNTS.add(timezone.now().astimezone(UTC).strftime(HOUR), field)
 

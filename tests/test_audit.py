@@ -211,6 +211,17 @@ def test_reads_are_counted_per_actor_address_layer_and_kind(layers, people, sett
     assert chain.verify()["valid"]
 
 
+def test_an_analysis_reading_a_layer_is_a_read_of_it(layers, people):
+    clerk = as_user(people["clerk"])
+    body = {"geometry": {"type": "Point", "coordinates": [121.3, 24.99]}, "crs": 4326, "distances": [300],
+            "layers": ["bus-stops", "land-secret", "bus-stops"]}
+    assert clerk.post("/api/v1/analysis/buffer/", body, format="json").status_code == 200
+    reads.flush()
+    analysed = {e.object_label: e for e in entries(action="read", actor_name="clerk") if e.detail["kind"] == "analysis"}
+    assert set(analysed) == {"bus-stops", "land-secret"} and all(e.count >= 1 for e in analysed.values())
+    assert chain.verify()["valid"]
+
+
 def test_changes_exports_and_sign_ins_are_entries_at_once(layers, people, tmp_path):
     clerk, admin = as_user(people["clerk"]), as_user(people["admin"], address="10.9.9.9")
     created = one(action="create", object_label="bus-stops")

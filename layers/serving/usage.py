@@ -14,9 +14,9 @@ from geo.counters import client as _redis  # noqa: F401 - the tests clear the co
 COUNTS = RedisCounts("usage")
 
 
-def count(slug: str, kind: str) -> None:
+def count(slug: str, kind: str, user=None) -> None:
     COUNTS.add(timezone.localdate().strftime("%Y-%m"), f"{slug}|{kind}")
-    audit_reads.count(slug, kind)  # the same request, by whom and from where
+    audit_reads.count(slug, kind, user)  # the same request, by whom and from where
 
 
 def pending() -> dict[tuple[str, str, str], int]:
