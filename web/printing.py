@@ -28,11 +28,10 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from geo.crs import transformer
-from layers import attribute_kinds
 from layers.models import Layer
 from layers.ogc import get_engine
 from layers.ogc.publishing import SERVED_KINDS
-from layers.ogc.sld import ClassRule, class_rules
+from layers.ogc.sld import ClassRule, class_rules, classes_heading
 from layers.serving.tiles import WEB_MERCATOR_WIDTH
 from layers.styles import ramp_colors
 
@@ -380,7 +379,8 @@ def legend_entries(layers: list[Layer], state: dict) -> list[LegendEntry]:
             rules = class_rules(style, english) if style else [ClassRule(layer.title_zh, "#3388ff", "all")]
         rows = [(_on_white(rule.color, alpha), _class_label(rule, layer)) for rule in rules]
         stroke = _on_white(style.stroke_color if style else "#1f4e79", view_opacity.get(layer.slug, 1.0))
-        entries.append(LegendEntry(layer_title(layer), _legend_subtitle(layer, style, english), shape, rows, stroke))
+        entries.append(LegendEntry(layer_title(layer), classes_heading(layer, style, english), shape, rows,
+                                   stroke))
     return entries
 
 
@@ -392,14 +392,6 @@ def _class_label(rule: ClassRule, layer: Layer) -> str:
     if rule.test == "all" and rule.label in (layer.title_zh, ""):
         return layer_title(layer)  # a single symbol is the layer itself
     return rule.label
-
-
-def _legend_subtitle(layer: Layer, style, english: bool) -> str:
-    if style is None or style.kind == "single" or not style.attribute:
-        return ""
-    attribute = next((a for a in layer.attributes if a.get("name") == style.attribute), None)
-    text = attribute_kinds.title_of(attribute_kinds.described(attribute), english) if attribute else style.attribute
-    return f"{text} · {style.get_method_display()}" if style.kind == "graduated" and style.method else text
 
 
 def _raster_ramp(layer: Layer, style) -> list[ClassRule]:

@@ -64,6 +64,16 @@ def _unit(style, english: bool = False) -> str:
     return "" if attribute is None else attribute_kinds.described(attribute).get("unit_en" if english else "unit", "")
 
 
+def classes_heading(layer, style, english: bool = False) -> str:
+    """What a legend's classes are of, in one language: '人口密度（人/平方公里） · 分位數' / 'Population density
+    (people/km²) · quantiles' (nothing for a single symbol). The method is named in the active language."""
+    if style is None or style.kind == "single" or not style.attribute:
+        return ""
+    attribute = next((a for a in layer.attributes if a.get("name") == style.attribute), None)
+    text = attribute_kinds.title_of(attribute_kinds.described(attribute), english) if attribute else style.attribute
+    return f"{text} · {style.get_method_display()}" if style.kind == "graduated" and style.method else text
+
+
 def legend_title(layer, style) -> str:
     """The layer's title and, for classes of an attribute, the attribute's label, unit and classification method:
     '村里界與人口：人口密度（人/平方公里），分位數'."""

@@ -8,12 +8,14 @@ import { currentView } from "./viewstate.js";
 import { state, subscribe } from "./state.js";
 
 const FORMATS = ["geojson", "csv", "gpkg", "shp", "html"];
+// a CSV from the map is for a spreadsheet: its header row in labels with units (the API's default is column names)
+const LABELLED = { csv: "&labels=1" };
 
 function downloads() {
   const vector = state.active.filter((slug) => layersBySlug[slug]?.kind === "vector");
   if (!vector.length) return [el("li", { class: "hint" }, t("export_no_layers"))];
   return vector.map((slug) => el("li", {}, el("span", {}, layerTitle(layersBySlug[slug])), " ",
-    FORMATS.map((format) => el("a", { href: `${url("download", { slug })}?format=${format}`, download: "",
+    FORMATS.map((format) => el("a", { href: `${url("download", { slug })}?format=${format}${LABELLED[format] || ""}`, download: "",
       "aria-label": t("export_download_named", { layer: layerTitle(layersBySlug[slug]), format: t(`format_${format}`) }) },
     t(`format_${format}`)))));
 }
