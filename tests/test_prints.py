@@ -78,7 +78,8 @@ def test_each_paper_and_orientation_is_one_page_at_the_chosen_scale(view, tmp_pa
 
 
 def test_english_print_names_layers_and_scale_in_english(view, tmp_path):
-    pdf = _print(tmp_path, {"state": view, "title": "Buildings", "scale": "25000"}, language="en")
+    pdf = _print(tmp_path, {"state": view, "title": "Buildings", "scale": "25000", "orientation": "portrait"},
+                 language="en")
     text = _run("pdftotext", "-layout", str(pdf), "-")
     assert "Scale 1:25,000" in text and "Legend" in text and "Printed" in text
     for slug in ("villages", "roads", "buildings"):
@@ -127,3 +128,22 @@ def test_a_marker_is_drawn_where_it_is_with_its_title(view, tmp_path):
     px = frame.x + (mx - frame.bbox[0]) / (frame.bbox[2] - frame.bbox[0]) * frame.width_pt
     py = 595.28 - (frame.y + (my - frame.bbox[1]) / (frame.bbox[3] - frame.bbox[1]) * frame.height_pt)
     assert abs(np.median(cols) - px) < 4 and 0 < py - np.median(rows) < 14  # the pin stands on its point
+
+
+def test_the_legend_shows_each_class_in_the_colour_the_view_draws_it(view):
+    from django.utils import translation
+
+    from layers.ogc.sld import class_rules
+
+    layers = printing.printable_layers(view, None)
+    with translation.override("en"):
+        entries = printing.legend_entries(layers, view)
+    topmost_first = ("buildings", "roads", "villages")
+    assert [e.title for e in entries] == [Layer.objects.get(slug=s).title_en for s in topmost_first]
+    villages = Layer.objects.get(slug="villages")
+    alpha = 0.5 * villages.style.opacity  # the view's opacity times the style's, over white paper
+    first = class_rules(villages.style)[0].color.lstrip("#")
+    expected = tuple(int(first[i:i + 2], 16) / 255 * alpha + 1 - alpha for i in (0, 2, 4))
+    assert entries[-1].rows[0][0] == pytest.approx(expected)
+    assert entries[-1].subtitle.startswith("Population density (people/km²) · ")
+    assert entries[-1].rows[0][1].endswith("people/km²")  # class labels carry the unit in the print's language
