@@ -197,7 +197,7 @@ def _layout(job: PrintJob, page_w: float, page_h: float) -> tuple[tuple, tuple]:
     else:
         legend_h = max(LEGEND_MIN_H, (top - bottom) * 0.25)
         map_box = (MARGIN, bottom + legend_h + 8, page_w - 2 * MARGIN, top - bottom - legend_h - 8)
-        legend_box = (MARGIN, MARGIN + FOOTER_H, page_w - 2 * MARGIN, legend_h + SCALE_H - 4)
+        legend_box = (MARGIN, MARGIN + FOOTER_H, page_w - 2 * MARGIN, legend_h)  # under the scale strip
     return map_box, legend_box
 
 
