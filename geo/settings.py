@@ -190,6 +190,10 @@ OGC_SERVICE_TITLE = os.environ.get("OGC_SERVICE_TITLE", "civgis 城市空間資�
 OGC_CONTACT_ORGANIZATION = os.environ.get("OGC_CONTACT_ORGANIZATION", "civgis")
 OGC_SERVICE_ABSTRACT = os.environ.get("OGC_SERVICE_ABSTRACT",
                                       "本市各機關空間圖層之 WMS / WFS 服務（TWD97 / EPSG:3826）")
+# what English capabilities (LANGUAGE=eng or Accept-Language: en) say instead
+OGC_SERVICE_TITLE_EN = os.environ.get("OGC_SERVICE_TITLE_EN", "civgis city spatial data services")
+OGC_SERVICE_ABSTRACT_EN = os.environ.get("OGC_SERVICE_ABSTRACT_EN", "WMS / WFS services of the city agencies' "
+                                         "spatial layers (TWD97 / EPSG:3826)")
 
 # The audit log: how long entries are kept, and how many reverse proxies in front of the app append to
 # X-Forwarded-For (0: the client address is REMOTE_ADDR; the header is whatever the client sent).

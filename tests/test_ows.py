@@ -467,3 +467,69 @@ def test_print_a_view_as_one_page_pdf_with_title_legend_and_scale(ows_url, tmp_p
     # signed out, an internal layer alone cannot be printed, and says so
     refused = client.post("/api/v1/print/", {"state": {**state, "layers": ["parcels"]}}, format="json")
     assert refused.status_code == 400 and "none of the view's layers" in refused.json()["detail"]
+
+
+def _village_under_a_point():
+    return sql_one("SELECT fid, ST_X(p), ST_Y(p), name, population FROM (SELECT fid, name, population, "
+                   "ST_PointOnSurface(geom) AS p FROM layerdata.villages ORDER BY population DESC LIMIT 1) v")
+
+
+def test_getfeatureinfo_html_shows_labels_units_and_formatted_values_in_the_request_language(ows_url):
+    _fid, x, y, name, population = _village_under_a_point()
+    params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetFeatureInfo", "LAYERS": "villages,roads",
+              "QUERY_LAYERS": "villages", "CRS": "EPSG:3826", "BBOX": f"{x - 50},{y - 50},{x + 50},{y + 50}",
+              "WIDTH": "101", "HEIGHT": "101", "I": "50", "J": "50", "INFO_FORMAT": "text/html", "STYLES": ""}
+    zh = requests.get(ows_url, params=params)
+    assert zh.status_code == 200 and zh.headers["Content-Type"].startswith("text/html")
+    page = etree.fromstring(zh.content, etree.HTMLParser())
+    rows = {tr.findtext("th"): tr.findtext("td") for tr in page.iter("tr")}
+    assert rows["人口數（人）"] == f"{population:,}" and rows["名稱"] == name
+    assert page.findtext(".//caption") == Layer.objects.get(slug="villages").title_zh
+    assert "population" not in rows  # column names are for machines
+    en = requests.get(ows_url, params={**params, "LANGUAGE": "eng"})
+    rows_en = {tr.findtext("th"): tr.findtext("td") for tr in etree.fromstring(en.content, etree.HTMLParser())
+               .iter("tr")}
+    assert rows_en["Population (people)"] == f"{population:,}"
+    assert requests.get(ows_url, params=params, headers={"Accept-Language": "en"}).text == en.text
+    # nothing under the point says so; the JSON answer keeps the machine names
+    away = requests.get(ows_url, params={**params, "BBOX": "100000,2400000,100100,2400100"}, )
+    assert "此處沒有圖徵" in away.text
+    doc = requests.get(ows_url, params={**params, "INFO_FORMAT": "geojson"}).json()
+    assert doc["features"][0]["properties"]["population"] == population
+
+
+def test_describefeaturetype_annotates_each_attribute_with_its_label_in_both_languages(ows_url):
+    answer = requests.get(ows_url, params={"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "DescribeFeatureType",
+                                           "TYPENAMES": "civgis:villages,civgis:roads"})
+    root = etree.fromstring(answer.content)
+    xsd = {"xsd": "http://www.w3.org/2001/XMLSchema"}
+    lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    docs = {}
+    for element in root.iterfind(".//xsd:complexType//xsd:element", xsd):
+        docs[element.get("name")] = {d.get(lang): d.text for d in element.iterfind("xsd:annotation/xsd:documentation",
+                                                                                   xsd)}
+    assert docs["population"] == {"zh-Hant": "人口數（人）", "en": "Population (people)"}
+    assert docs["density_per_km2"] == {"zh-Hant": "人口密度（人/平方公里）", "en": "Population density (people/km²)"}
+    assert "width_m" in docs and docs["width_m"]["en"] == "Width (m)"  # the second layer's type too
+    # still a schema GDAL and OWSLib read
+    assert {"population", "households"} <= set(WebFeatureService(ows_url, version="2.0.0")
+                                                .get_schema("civgis:villages")["properties"])
+
+
+def test_capabilities_titles_follow_the_request_language(ows_url):
+    villages, roads = Layer.objects.get(slug="villages"), Layer.objects.get(slug="roads")
+    for service, version in (("WMS", "1.3.0"), ("WFS", "2.0.0")):
+        base = {"SERVICE": service, "VERSION": version, "REQUEST": "GetCapabilities"}
+        zh = requests.get(ows_url, params=base).text
+        en = requests.get(ows_url, params={**base, "LANGUAGE": "eng"}).text
+        assert villages.title_zh in zh and villages.title_en not in zh
+        assert villages.title_en in en and roads.title_en in en and villages.title_zh not in en, service
+        assert "civgis city spatial data services" in en and "城市空間資料服務" not in en
+        assert requests.get(ows_url, params=base, headers={"Accept-Language": "en"}).text == en
+        assert requests.get(ows_url, params={**base, "LANGUAGE": "chi"},
+                            headers={"Accept-Language": "en"}).text == zh
+    wms = WebMapService(ows_url + "?LANGUAGE=eng", version="1.3.0")
+    assert wms["villages"].title == villages.title_en
+    transport = Theme.objects.get(slug="transport")
+    assert transport.name_en in requests.get(ows_url, params={"SERVICE": "WMS", "REQUEST": "GetCapabilities",
+                                                              "LANGUAGE": "eng"}).text

@@ -317,3 +317,67 @@ def test_raster_layers_have_no_features_and_search_refuses_nul(city):
     assert resp.status_code == 400 and "raster" in resp.json()["detail"]
     assert client().get("/api/v1/layers/?q=a%00").status_code == 400
     assert client().get("/media/rasters/demo_dem.tif").status_code == 404  # rasters only through checked views
+
+
+def test_csv_with_labels_has_one_header_row_of_labels_and_units_in_the_request_language(city):
+    import csv
+    import io
+
+    from layers import attribute_kinds
+
+    path = "/api/v1/layers/villages/download/?format=csv&labels=1&properties=population,density_per_km2,households"
+    rows = {}
+    for language in ("zh-hant", "en"):
+        body = b"".join(client().get(path, HTTP_ACCEPT_LANGUAGE=language).streaming_content)
+        rows[language] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows["zh-hant"][0] == ["人口數（人）", "人口密度（人/平方公里）", "戶數（戶）", "幾何（WKT，EPSG:4326）"]
+    assert rows["en"][0] == ["Population (people)", "Population density (people/km²)", "Households (households)",
+                             "Geometry (WKT, EPSG:4326)"]
+    # the data rows are the same as without labels: only the header is for people
+    _resp, plain = download(client(), path.replace("&labels=1", ""))
+    plain_rows = list(csv.reader(io.StringIO(plain.decode("utf-8-sig"))))
+    assert plain_rows[0] == ["population", "density_per_km2", "households", "wkt"]
+    assert plain_rows[1:] == rows["zh-hant"][1:] == rows["en"][1:]
+    # every attribute of a layer gets a unique header, traced to its column where two labels are the same
+    _resp, body = download(client(), "/api/v1/layers/buildings/download/?format=csv&labels=1&limit=1")
+    header = next(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    attributes = [attribute_kinds.described(a) for a in Layer.objects.get(slug="buildings").attributes]
+    assert len(set(header)) == len(header) == len(attributes) + 1
+    for title, attribute in zip(header, attributes, strict=False):
+        assert title.startswith(attribute_kinds.title_of(attribute)), (title, attribute["name"])
+
+
+def test_geopackage_describes_its_columns_with_the_schema_extension(city, tmp_path):
+    import sqlite3
+    import subprocess
+
+    _resp, body = download(client(), "/api/v1/layers/villages/download/?format=gpkg")
+    gpkg = tmp_path / "v.gpkg"
+    gpkg.write_bytes(body)
+    table = Layer.objects.get(slug="villages").table_name
+    with sqlite3.connect(gpkg) as db:
+        described = {row[0]: row[1:] for row in db.execute(
+            "SELECT column_name, name, title, description FROM gpkg_data_columns WHERE table_name = ?", [table])}
+        extensions = set(db.execute("SELECT table_name, extension_name FROM gpkg_extensions"))
+        columns = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+    assert described["population"] == ("人口數", "人口數（人）", "人口數（人）／Population (people) · kind: count · "
+                                       "0 decimals")
+    assert described["density_per_km2"][1] == "人口密度（人/平方公里）"
+    assert set(described) <= columns and len(described) == len(Layer.objects.get(slug="villages").attributes)
+    assert {("gpkg_data_columns", "gpkg_schema"), ("gpkg_data_column_constraints", "gpkg_schema")} <= extensions
+    # GDAL reads the file as a valid GeoPackage, the table's own column names unchanged
+    info = subprocess.run(["ogrinfo", "-so", "-al", str(gpkg)], capture_output=True, text=True, check=True)
+    assert "population: Integer" in info.stdout and "ERROR" not in info.stderr
+
+
+def test_html_map_popups_show_labels_units_and_formatted_values(city):
+    import json
+    import re
+
+    resp = client().get("/api/v1/layers/villages/download/?format=html", HTTP_ACCEPT_LANGUAGE="en")
+    page = resp.content.decode()
+    aliases = json.loads(re.search(r"let aliases = (\[.*?\]);", page).group(1))
+    assert "Population (people)" in aliases and "Population density (people/km²)" in aliases
+    assert "population" not in aliases
+    assert re.search(r'"_shown_\d+":\s*"\d{1,3}(,\d{3})+"', page)  # thousands separators in the popup values
+    assert "Population density (people/km²) · " in page  # the legend says what its classes are of

@@ -365,9 +365,12 @@ def test_print_the_view_as_a_one_page_pdf_with_its_title(published, facts, page,
     tool = open_tool(page, "輸出")
     tool.get_by_label("標題").fill("中正路周邊現況圖")
     tool.get_by_label("紙張").select_option("A4")
+    tool.get_by_label("比例尺").select_option("5000")
     links = tool.get_by_role("list", name="下載圖層資料")
     assert links.get_by_role("link", name="下載 建物（互動網頁地圖）").get_attribute("href") == \
         "/api/v1/layers/buildings/download/?format=html"
+    assert links.get_by_role("link", name="下載 建物（CSV）").get_attribute("href") == \
+        "/api/v1/layers/buildings/download/?format=csv&labels=1"  # a header of labels for the spreadsheet
     with page.expect_download(timeout=60_000) as download:
         tool.get_by_role("button", name="下載 PDF").click()
     pdf = tmp_path / "map.pdf"
@@ -376,7 +379,8 @@ def test_print_the_view_as_a_one_page_pdf_with_its_title(published, facts, page,
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M) and "841.89 x 595.276 pts" in info  # one A4 landscape page
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "中正路周邊現況圖" in text and "圖例" in text
+    assert "中正路周邊現況圖" in text and "圖例" in text and "比例尺 1:5,000" in text
+    assert re.search(r"^\s*建物\s*$", text, re.M)  # the legend names the layers on the map, a title line of its own
     tool.get_by_text("PDF 已下載").wait_for()
     shot(page, "16-tool-print")
 

@@ -4,6 +4,7 @@ from django.db.models import F, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
@@ -88,6 +89,18 @@ def marker_snapshot(markers) -> list[dict]:
              **({"group": m.group_id} if m.group_id else {})} for m in markers]
 
 
+def readable_markers(request, ids: list[int]):
+    """The markers `ids` of the user or shared with them, in id order; or a 400 answer naming the others."""
+    if not request.user.is_authenticated:
+        return Response({"markers": "sign in to use markers"}, status=status.HTTP_400_BAD_REQUEST)
+    readable = MarkerViewSet(request=request).get_queryset().filter(pk__in=ids)
+    missing = sorted(set(ids) - set(readable.values_list("pk", flat=True)))
+    if missing:
+        return Response({"markers": f"no marker(s) {missing} of yours or shared with you"},
+                        status=status.HTTP_400_BAD_REQUEST)
+    return readable.order_by("pk")
+
+
 class ShareRequest(serializers.Serializer):
     state = serializers.JSONField(help_text="{center: [lon, lat], zoom, mode: 2d|3d, bearing, pitch, basemap, "
                                             "layers: [{slug, opacity, visible}]}")
@@ -110,14 +123,10 @@ class SharedViewCreate(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         ids = form.validated_data["markers"]
         if ids:
-            if not request.user.is_authenticated:
-                return Response({"markers": "sign in to share markers"}, status=status.HTTP_400_BAD_REQUEST)
-            readable = MarkerViewSet(request=request).get_queryset().filter(pk__in=ids)
-            missing = sorted(set(ids) - set(readable.values_list("pk", flat=True)))
-            if missing:
-                return Response({"markers": f"no marker(s) {missing} of yours or shared with you"},
-                                status=status.HTTP_400_BAD_REQUEST)
-            state["markers"] = marker_snapshot(readable.order_by("pk"))
+            readable = readable_markers(request, ids)
+            if isinstance(readable, Response):
+                return readable
+            state["markers"] = marker_snapshot(readable)
         shared = SharedView.objects.create(state=state, created_by=request.user if request.user.is_authenticated
                                            else None)
         return Response({"code": shared.code, "url": request.build_absolute_uri(f"/s/{shared.code}"),
@@ -149,6 +158,10 @@ class PrintRequest(serializers.Serializer):
     paper = serializers.ChoiceField(list(printing.PAPERS), default="A4")
     orientation = serializers.ChoiceField(list(printing.ORIENTATIONS), default="landscape")
     format = serializers.ChoiceField(["pdf", "png"], default="pdf")
+    scale = serializers.ChoiceField(["fit", *(str(s) for s in printing.SCALES)], default="fit",
+                                    help_text="1:scale around the view's centre, or fit: the scale the view has")
+    markers = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                    help_text="ids of markers (yours or shared with you) to draw")
 
     def validate(self, attrs):
         if "state" not in attrs and "view" not in attrs:
@@ -159,8 +172,9 @@ class PrintRequest(serializers.Serializer):
 class PrintView(APIView):
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(tags=["share"], summary="Print a map view: a one-page A4/A3 PDF with title, legend, scale bar, "
-                                           "north arrow and date, or a PNG of the map",
+    @extend_schema(tags=["share"], summary="Print a map view at a chosen scale: a one-page A4/A3 PDF with title, "
+                                           "legend (layer titles, on-screen colours), scale bar and scale, north "
+                                           "arrow, date, extent and sources in the user's language; or a PNG",
                    request=PrintRequest,
                    responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
                               400: OpenApiResponse(description="a bad view, the field named")})
@@ -173,8 +187,16 @@ class PrintView(APIView):
                 state = get_object_or_404(SharedView, code=data["view"]).state
             else:
                 state = clean(data["state"])
-            job = printing.PrintJob(visible_part(state, request.user), data["title"], data["paper"],
-                                    data["orientation"])
+            markers = state.get("markers", [])
+            if data["markers"]:
+                readable = readable_markers(request, data["markers"])
+                if isinstance(readable, Response):
+                    return readable
+                markers = marker_snapshot(readable)
+            shown = visible_part({**state, "markers": markers}, request.user)
+            job = printing.PrintJob(shown, data["title"], data["paper"], data["orientation"],
+                                    None if data["scale"] == "fit" else int(data["scale"]),
+                                    "en" if get_language() == "en" else "zh-hant", shown["markers"])
             if data["format"] == "png":
                 body, content_type = printing.render_png(job, request.user), "image/png"
             else:

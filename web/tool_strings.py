@@ -133,6 +133,8 @@ def tool_strings() -> dict[str, str]:
         "print_portrait": _("直向"),
         "print_pdf": _("下載 PDF"),
         "print_png": _("下載 PNG"),
+        "print_scale": _("比例尺"),
+        "print_scale_fit": _("依目前畫面"),
         "print_working": _("伺服器製圖中…"),
         "print_done": _("{format} 已下載"),
         "export_data": _("下載圖層資料"),

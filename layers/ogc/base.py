@@ -31,6 +31,7 @@ class PublishError(RuntimeError):
 
 class OGCEngine(ABC):
     name: str
+    json_info_format = "application/json"  # the INFO_FORMAT that makes the engine answer GetFeatureInfo in GeoJSON
 
     @abstractmethod
     def status(self) -> EngineStatus:

@@ -87,7 +87,8 @@ def render(layers) -> str:
             "ows_fees": "none",
             "ows_accessconstraints": "none",
             "wms_bbox_extended": "true",
-            "wms_feature_info_mime_type": "application/vnd.ogc.gml,text/plain,geojson",
+            # text/html is written by the front (feature_info_html), with labels and units in the request's language
+            "wms_feature_info_mime_type": "application/vnd.ogc.gml,text/plain,geojson,text/html",
             "wms_getfeatureinfo_formatlist": "geojson",
             "wfs_getfeature_formatlist": "geojson",
             "wfs_maxfeatures": str(settings.OGC_MAX_FEATURES),

@@ -19,6 +19,7 @@ from .exceptions import OWSException
 
 class MapServerEngine(OGCEngine):
     name = "mapserver"
+    json_info_format = "geojson"  # the mapfile's OGR/GEOJSON output format
 
     def __init__(self, mapserv_bin: str):
         self.mapserv_bin = mapserv_bin

@@ -35,9 +35,10 @@ class ClassRule:
     low_inclusive: bool = False
 
 
-def class_rules(style) -> list[ClassRule]:
+def class_rules(style, english: bool = False) -> list[ClassRule]:
+    """The classes in drawing order; a range's label ends with the attribute's unit (English with `english`)."""
     classes = style.classes or [{"label": style.layer.title_zh, "color": style.fill_color}]
-    unit = _unit(style)
+    unit = _unit(style, english)
     rules = []
     for i, cls in enumerate(classes):
         label = str(cls.get("label", ""))
@@ -58,9 +59,19 @@ def class_rules(style) -> list[ClassRule]:
     return rules
 
 
-def _unit(style) -> str:
+def _unit(style, english: bool = False) -> str:
     attribute = next((a for a in style.layer.attributes if a.get("name") == style.attribute), None)
-    return "" if attribute is None else attribute_kinds.described(attribute).get("unit", "")
+    return "" if attribute is None else attribute_kinds.described(attribute).get("unit_en" if english else "unit", "")
+
+
+def classes_heading(layer, style, english: bool = False) -> str:
+    """What a legend's classes are of, in one language: '人口密度（人/平方公里） · 分位數' / 'Population density
+    (people/km²) · quantiles' (nothing for a single symbol). The method is named in the active language."""
+    if style is None or style.kind == "single" or not style.attribute:
+        return ""
+    attribute = next((a for a in layer.attributes if a.get("name") == style.attribute), None)
+    text = attribute_kinds.title_of(attribute_kinds.described(attribute), english) if attribute else style.attribute
+    return f"{text} · {style.get_method_display()}" if style.kind == "graduated" and style.method else text
 
 
 def legend_title(layer, style) -> str:

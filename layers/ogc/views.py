@@ -12,6 +12,7 @@ import time
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
@@ -19,7 +20,8 @@ from layers.models import Layer, Theme
 from layers.serving import usage
 from layers.serving.access import request_user
 
-from . import get_engine
+from . import capabilities_language, feature_info_html, feature_type_labels, get_engine
+from .base import OWSResponse
 from .exceptions import OWSException, exception_response
 from .publishing import SERVED_KINDS
 
@@ -64,7 +66,8 @@ def ows(request, theme: str | None = None):
         names = check(params, root, visible, rasters)
         if root is not None:  # what was checked is what the engine reads: without comments, PIs or a DOCTYPE
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-        result = get_engine().ows(params, body, visible, url=request.build_absolute_uri(request.path) + "?")
+        lang = capabilities_language.language(params, translation.get_language())
+        result = _answer(params, body, visible, request.build_absolute_uri(request.path) + "?", lang)
     except OWSException as problem:
         answer = exception_response(problem, params)
         _log(request, user, params, names, answer.status_code, started)
@@ -74,11 +77,36 @@ def ows(request, theme: str | None = None):
         response[header] = value
     # what a signed-in user sees may differ from what a shared cache should hand to others
     response["Cache-Control"] = "private, max-age=0" if user.is_authenticated else "public, max-age=60"
-    response["Vary"] = "Authorization, Cookie"
+    response["Vary"] = "Authorization, Cookie, Accept-Language"  # capabilities and HTML answers are per language
     for slug in set(names):
         usage.count(slug, "ows")
     _log(request, user, params, names, result.status, started)
     return response
+
+
+def _answer(params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str, lang: str):
+    """The engine's answer, made readable where the format is for people or says what things are: GetFeatureInfo
+    in HTML with labels and units, capabilities titles in the request's language, DescribeFeatureType elements
+    annotated with their labels (KVP requests; a POSTed request gets the engine's answer as it is)."""
+    engine = get_engine()
+    if body is None and feature_info_html.wanted(params):
+        parts = []
+        for slug in _split(params.get("QUERY_LAYERS", "")):
+            answer = engine.ows({**params, "QUERY_LAYERS": slug, "INFO_FORMAT": engine.json_info_format}, None,
+                                visible, url)
+            if answer.status != 200:
+                return answer
+            parts.append((slug, feature_info_html.features_of(answer.body)))
+        layers = Layer.objects.in_bulk([slug for slug, _f in parts], field_name="slug")
+        return OWSResponse(200, "text/html; charset=utf-8", feature_info_html.page(
+            [(layers[slug], features) for slug, features in parts if slug in layers], lang))
+    result = engine.ows(params, body, visible, url=url)
+    request = params.get("REQUEST", "").lower() if body is None else ""
+    if result.status == 200 and request == "getcapabilities":
+        result.body = capabilities_language.localise(result.body, lang)
+    elif result.status == 200 and request == "describefeaturetype":
+        result.body = feature_type_labels.annotate(result.body)
+    return result
 
 
 def _visible(user, theme: str | None) -> tuple[frozenset[str], frozenset[str]]:

@@ -1,4 +1,5 @@
-"""Downloading a layer, or a filtered subset, as GeoJSON, GeoPackage, zipped Shapefile or CSV.
+"""Downloading a layer, or a filtered subset, as GeoJSON, GeoPackage, zipped Shapefile or CSV; the CSV can carry
+labels with units as its header (labels=1), the GeoPackage describes its columns (gpkg_schema).
 
 GeoJSON and CSV are streamed from a server-side cursor, a few thousand rows at a time; GeoPackage and
 Shapefile are written by ogr2ogr reading PostGIS through its own cursor, then streamed from disk. Either way a
@@ -17,12 +18,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext as _
 from psycopg2 import sql
 
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
-from . import query
+from . import gpkg_schema, query
 from .access import BadRequest
 from .features import feature_sql
 
@@ -55,7 +58,9 @@ def geojson(layer: Layer, params) -> Iterator[bytes]:
 
 
 def csv_rows(layer: Layer, params) -> Iterator[bytes]:
-    """Attributes plus WKT, or X/Y columns for a point layer with coords=xy; UTF-8 with a BOM for Excel."""
+    """Attributes plus WKT, or X/Y columns for a point layer with coords=xy; UTF-8 with a BOM for Excel. The header
+    holds the column names, or with labels=1 what a person reads: each attribute's label and unit in the request's
+    language (see csv_header)."""
     names, conditions, srid = selection(layer, params)
     xy = params.get("coords", "wkt") == "xy"
     if xy and layer.geometry_type != "Point":
@@ -66,7 +71,8 @@ def csv_rows(layer: Layer, params) -> Iterator[bytes]:
         geom = sql.SQL("ST_Transform(t.geom, {})").format(sql.Literal(srid))
         columns += ([sql.SQL("ST_X({g}), ST_Y({g})").format(g=geom)] if xy
                     else [sql.SQL("ST_AsText({})").format(geom)])
-    header = names + ((["x", "y"] if xy else ["wkt"]) if layer.kind == Layer.Kind.VECTOR else [])
+    labelled = params.get("labels", "0").lower() in ("1", "true", "yes")
+    header = csv_header(names, described, layer.kind == Layer.Kind.VECTOR, xy, srid, labelled)
     statement = sql.SQL("SELECT {} FROM {} t{} ORDER BY t.fid").format(
         sql.SQL(", ").join(columns), sql.Identifier(DATA_SCHEMA, layer.table_name), query.where_sql(conditions))
 
@@ -81,6 +87,23 @@ def csv_rows(layer: Layer, params) -> Iterator[bytes]:
             writer.writerows(batch)
             yield buffer.getvalue().encode()
     return rows()
+
+
+def csv_header(names: list[str], described: dict, vector: bool, xy: bool, srid: int, labelled: bool) -> list[str]:
+    """One header row (Excel filters and sorts on one): the column names, or labels with units in the request's
+    language — '人口密度（人/平方公里）' — where a label two columns share gets its column name after it, so every
+    header stays unique and can be traced back to the column (the column names are in the default download, the
+    GeoPackage and the catalog API)."""
+    geometry = ((["x", "y"] if xy else ["wkt"]) if vector else [])
+    if not labelled:
+        return names + geometry
+    english = translation.get_language() == "en"
+    titles = [attribute_kinds.title_of(described[n], english) if n in described else n for n in names]
+    repeated = {t for t in titles if titles.count(t) > 1}
+    titles = [f"{t} [{n}]" if t in repeated else t for t, n in zip(titles, names, strict=True)]
+    crs = f"EPSG:{srid}"
+    return titles + ([_("X 坐標（{crs}）").format(crs=crs), _("Y 坐標（{crs}）").format(crs=crs)] if xy
+                     else [_("幾何（WKT，{crs}）").format(crs=crs)] if vector else [])
 
 
 def _as_shown(attribute: dict) -> sql.Composable:
@@ -132,7 +155,9 @@ def ogr_file(layer: Layer, params, driver: str) -> Path:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
         if done.returncode:
             raise RuntimeError(f"ogr2ogr failed: {done.stderr[-500:]}")
-        if driver == "GPKG":
+        if driver == "GPKG":  # labels, units and descriptions travel with the file (GeoPackage Schema extension)
+            gpkg_schema.describe_columns(target, layer.table_name, layer.attributes, names,
+                                         translation.get_language() == "en")
             return target
         archive = folder / f"{layer.table_name}.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -14,8 +14,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from psycopg2 import sql
 
+from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
-from layers.ogc.sld import ClassRule, class_rules
+from layers.ogc.sld import ClassRule, class_rules, classes_heading
 
 from . import offline_map, query
 from .access import BadRequest
@@ -57,31 +58,46 @@ def render(layer: Layer, params) -> str:
     if len(features) > MAX_FEATURES:
         raise BadRequest(f"an HTML map holds at most {MAX_FEATURES:,} features; filter the layer (e.g. bbox=…) or "
                          "download it as GeoPackage")
+    lang = translation.get_language() or "zh-hant"
+    english = lang == "en"
     style = getattr(layer, "style", None)
-    rules = class_rules(style) if style else [ClassRule(label=layer.title_zh, color="#3388ff", test="all")]
+    rules = class_rules(style, english) if style else [ClassRule(label=layer.title_zh, color="#3388ff", test="all")]
     opacity = style.opacity if style else 0.7
+    described = {a["name"]: attribute_kinds.described(a) for a in layer.attributes}
+    shown = [n for n in names if n != "fid"][:POPUP_FIELDS]
     for feature in features:
-        feature["properties"]["_colour"] = colour_of(rules, feature["properties"])
+        properties = feature["properties"]
+        properties["_colour"] = colour_of(rules, properties)
+        for i, name in enumerate(shown):  # what the popup shows: the value as the attribute's format has it
+            properties[f"_shown_{i}"] = _shown(described.get(name), properties.get(name))
 
     west, south, east, north = layer.extent.extent if layer.extent else (120.0, 22.0, 122.0, 25.5)
-    lang = translation.get_language() or "zh-hant"
-    title = layer.title_en if lang == "en" and layer.title_en else layer.title_zh
+    title = layer.title_en if english and layer.title_en else layer.title_zh
     fmap = offline_map.new_map(control_scale=True, prefer_canvas=len(features) > 2000)
     fmap.fit_bounds([[south, west], [north, east]])
-    shown = [n for n in names if n != "fid"][:POPUP_FIELDS]
-    labels = {a["name"]: a.get("label") or a["name"] for a in layer.attributes}
+    aliases = [attribute_kinds.title_of(described[n], english) if n in described else n for n in shown]
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features}, name=title,
         style_function=lambda f: {"color": f["properties"]["_colour"], "fillColor": f["properties"]["_colour"],
                                   "weight": 1.5, "fillOpacity": opacity},
         marker=folium.CircleMarker(radius=5),
-        popup=folium.GeoJsonPopup(fields=shown, aliases=[labels.get(n, n) for n in shown]) if shown else None,
+        popup=folium.GeoJsonPopup(fields=[f"_shown_{i}" for i in range(len(shown))], aliases=aliases)
+        if shown else None,
     ).add_to(fmap)
-    fmap.get_root().html.add_child(folium.Element(_panel(layer, rules, title)))
+    heading = classes_heading(layer, style, english)
+    fmap.get_root().html.add_child(folium.Element(_panel(layer, rules, title, heading)))
     return offline_map.render(fmap, title, lang)
 
 
-def _panel(layer: Layer, rules: list[ClassRule], title: str) -> str:
+def _shown(attribute: dict | None, value) -> str:
+    if value is None:
+        return ""
+    if attribute is None or isinstance(value, str):
+        return str(value)
+    return attribute_kinds.format_number(attribute, value)
+
+
+def _panel(layer: Layer, rules: list[ClassRule], title: str, heading: str = "") -> str:
     rows = "".join(f'<div><span style="display:inline-block;width:12px;height:12px;background:{r.color};'
                    f'margin-right:6px"></span>{html.escape(r.label)}</div>' for r in rules)
     provenance = ""
@@ -96,4 +112,5 @@ def _panel(layer: Layer, rules: list[ClassRule], title: str) -> str:
     return ("<div style='position:fixed;top:10px;right:10px;z-index:9999;background:white;padding:8px 10px;"
             "font:13px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:320px'>"
             f"<b>{html.escape(title)}</b><div>{html.escape(_('{n} 筆').format(n=f'{layer.feature_count:,}'))}</div>"
-            f"{rows}{provenance}</div>")
+            + (f"<div style='color:#444;margin:4px 0'>{html.escape(heading)}</div>" if heading else "")
+            + f"{rows}{provenance}</div>")

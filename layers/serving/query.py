@@ -16,7 +16,8 @@ from layers.models import Layer
 
 from .access import BadRequest
 
-RESERVED = {"bbox", "limit", "offset", "properties", "sort", "crs", "f", "format", "page", "filename", "coords"}
+RESERVED = {"bbox", "limit", "offset", "properties", "sort", "crs", "f", "format", "page", "filename", "coords",
+            "labels"}
 OPERATORS = {"": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "like": "LIKE", "ilike": "ILIKE"}
 INTEGER = {"integer", "bigint", "smallint"}
 MAX_OFFSET = 2**62

@@ -192,6 +192,8 @@ class DownloadView(APIView):
                    parameters=[
         OpenApiParameter("format", str, enum=list(downloads.FORMATS), description="default geojson"),
         OpenApiParameter("coords", str, enum=["wkt", "xy"], description="CSV geometry: WKT, or X/Y for points"),
+        OpenApiParameter("labels", str, enum=["0", "1"], description="CSV header: column names (0, default) or "
+                         "labels with units in the request's language (1), for spreadsheets"),
         *FEATURE_PARAMS[:4], FEATURE_PARAMS[-1]],
         responses={200: OpenApiResponse(OpenApiTypes.BINARY), 400: OpenApiResponse(description="bad parameter")})
     def get(self, request, slug):

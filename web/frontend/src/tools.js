@@ -14,7 +14,7 @@ import { setBasemap } from "./map2d.js";
 export function startTools({ map, live, switchView, status }) {
   const markers = createMarkersTool(map);
   const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createWideningTool(map), createUploadTool(),
-    markers, createShareTool(live, markers), createPrintTool(live)];
+    markers, createShareTool(live, markers), createPrintTool(live, markers)];
   const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
   const code = new URLSearchParams(location.search).get("view");
   const restored = code ? restoreSharedView(code, { map, switchView, markers, status,
