@@ -8,32 +8,40 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
 	mapserver-bin python3-mapscript python3-venv gettext poppler-utils \
 	fonts-wqy-zenhei mosquitto chromium fonts-noto-cjk
+APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	--no-install-recommends
+# the Debian packages among $(1) that are not installed (a shell word list)
+missing_debs = $$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || printf '%s ' $$p; done)
+# What the benchmarks drive besides the app (bench/common.py runs `make bench-tools` when one is missing)
+BENCH_APT_PACKAGES := wrk
 # The viewer's front end: npm packages pinned by package-lock.json, bundled by esbuild into static files.
 FRONTEND := web/frontend
 NODE_STAMP := $(FRONTEND)/node_modules/.installed
 BUNDLE := web/static/web/dist/.built
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages demo test lint clean-var
+.PHONY: install system-packages bench-tools demo test lint clean-var
 
 install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo $(BUNDLE)
 
 system-packages:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	@missing="$(call missing_debs,$(APT_PACKAGES))"; \
 	pgv=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
 	if [ -n "$$pgv" ] && ! ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1; then \
 	  missing="$$missing postgresql-$$pgv-postgis-3"; fi; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  $(APT_INSTALL) $$missing >/dev/null; \
 	  pgv=$$(ls /usr/lib/postgresql | sort -n | tail -1); \
 	  ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1 || \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	      postgresql-$$pgv-postgis-3 >/dev/null; \
 	fi
+
+bench-tools:
+	@missing="$(call missing_debs,$(BENCH_APT_PACKAGES))"; \
+	if [ -n "$$missing" ]; then echo "installing benchmark tools: $$missing"; $(APT_INSTALL) $$missing >/dev/null; fi
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

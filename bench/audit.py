@@ -1,6 +1,7 @@
 """Audit log benchmark: what recording costs and how fast the chain verifies.
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/audit.py
+    … bench/audit.py --reads 2000 --single 200 --batches 10      # a quick try
 
 1. A counted read: `usage.count` alone (the baseline, one HINCRBY) against `usage.count` with the audit read count
    beside it (a second HINCRBY), µs per request.
@@ -8,32 +9,33 @@
    (an export, a change).
 3. Verifying the chain, entries per second; pruning half of it.
 
-Not part of the test suite. Works on its own stack's database (migrated here) and clears the audit tables.
+Not part of the test suite. Works on its own stack's database (bench/common.py migrates it) and clears the audit tables.
 """
 
-import os
+import argparse
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+import common
 
-import django  # noqa: E402
 
-django.setup()
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reads", type=int, default=20_000, help="counted reads per timing")
+    parser.add_argument("--single", type=int, default=2_000, help="entries appended one per transaction")
+    parser.add_argument("--batches", type=int, default=100, help="transactions of 1,000 entries")
+    return parser
 
-from django.core.management import call_command  # noqa: E402
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
+
 from django.utils import timezone  # noqa: E402
 
 from audit import chain, reads  # noqa: E402
 from audit.models import AuditChain, AuditEntry  # noqa: E402
 from geo.counters import RedisCounts  # noqa: E402
-
-N_READS, N_SINGLE, N_BATCHES = 20_000, 2_000, 100
 
 
 def per_call_us(fn, n: int) -> float:
@@ -46,27 +48,26 @@ def per_call_us(fn, n: int) -> float:
     return statistics.median(runs)
 
 
-def main():
-    call_command("migrate", verbosity=0)
+def main(args):
     AuditEntry.objects.all().delete()
     AuditChain.objects.all().delete()
     baseline = RedisCounts("bench-usage")
     month = timezone.localdate().strftime("%Y-%m")
-    alone = per_call_us(lambda: baseline.add(month, "roads|tile"), N_READS)
-    both = per_call_us(lambda: (baseline.add(month, "roads|tile"), reads.count("roads", "tile")), N_READS)
+    alone = per_call_us(lambda: baseline.add(month, "roads|tile"), args.reads)
+    both = per_call_us(lambda: (baseline.add(month, "roads|tile"), reads.count("roads", "tile")), args.reads)
     print(f"1. counted read: usage count alone {alone:.0f} µs, with the audit count {both:.0f} µs "
           f"({both / alone:.2f}×)")
     old = timezone.now() - timedelta(days=400)
     started = time.perf_counter()
-    for _batch in range(N_BATCHES):
+    for _batch in range(args.batches):
         chain.append([chain.Draft(action="read", time=old, actor_name=f"user-{i}", object_type="layer",
                                   object_label="parcels", detail={"kind": "tile"}, count=i) for i in range(1000)])
-    batched = N_BATCHES * 1000 / (time.perf_counter() - started)
+    batched = args.batches * 1000 / (time.perf_counter() - started)
     started = time.perf_counter()
-    for i in range(N_SINGLE):
+    for i in range(args.single):
         chain.append([chain.Draft(action="export", actor_name="clerk", object_type="layer", object_label="roads",
                                   detail={"i": i, "format": "csv"})])
-    single = N_SINGLE / (time.perf_counter() - started)
+    single = args.single / (time.perf_counter() - started)
     print(f"2. appends: {single:,.0f} entries/s one per transaction, {batched:,.0f} entries/s 1,000 per transaction")
     total = AuditEntry.objects.count()
     started = time.perf_counter()
@@ -83,4 +84,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

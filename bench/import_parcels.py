@@ -5,46 +5,39 @@ Baseline, measured in the same run on the same file and database: ogr2ogr -f Pos
 staging, primary key, GiST index, ANALYZE, swap in, catalog rows).
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/import_parcels.py --size 50 --runs 3
+    … bench/import_parcels.py --size 1 --runs 1      # a quick try
 
 Not part of the test suite.
 """
 
 import argparse
-import os
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+import common
 
-import django  # noqa: E402
 
-django.setup()
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=float, default=50, help="demo city size of the parcels file (50: ~1M)")
+    parser.add_argument("--runs", type=int, default=3)
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from layers.democity.city import generate  # noqa: E402
-from layers.democity.store import write_geopackage  # noqa: E402
 from layers.importing import jobs  # noqa: E402
 from layers.importing.pipeline import run_job  # noqa: E402
 from layers.models import Layer  # noqa: E402
 from layers.pgload import tune_allocator  # noqa: E402
 
 tune_allocator()  # as the Celery workers do
-
-
-def gpkg_for(size: float) -> Path:
-    path = Path(settings.DATA_DIR).parent / f"parcels-{size:g}.gpkg"
-    if not path.exists():
-        print(f"generating the size-{size:g} demo parcels into {path} …", flush=True)
-        city = generate(2026, size)
-        city.layers = {"parcels": city.layers["parcels"]}
-        write_geopackage(city, path)
-    return path
 
 
 def pg_dsn() -> str:
@@ -87,12 +80,8 @@ def run_ours(path: Path) -> float:
     return elapsed, layer.feature_count
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size", type=float, default=50)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    path = gpkg_for(args.size)
+def main(args):
+    path = common.demo_city(args.size, geopackage=("parcels",))
     print(f"file: {path} ({path.stat().st_size / 2**20:.0f} MiB)")
     ogr, ours = [], []
     for run in range(args.runs):
@@ -109,4 +98,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

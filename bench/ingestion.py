@@ -1,45 +1,48 @@
 """Sustained ingestion of sensor readings over HTTP and MQTT on loopback, with zero loss checked by counts.
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/ingestion.py
+    … bench/ingestion.py --per-device 1000 --scale-minutes 1440      # a quick try
 
-HTTP: gunicorn (2 workers) serving the app; 4 client threads post batches of 500 readings, each thread for its
-own devices. MQTT: the private Mosquitto; one publisher sends messages of 500 readings (QoS 1) while one
-consumer (iot.mqtt.Consumer, as the Celery task runs it) stores them. Rate = readings stored / wall time from
+HTTP: gunicorn (2 workers, production settings) serving the app; 4 client threads post batches of 500 readings,
+each thread for its own devices. MQTT: the private Mosquitto; one publisher sends messages of 500 readings (QoS 1)
+while one consumer (iot.mqtt.Consumer, as the Celery task runs it) stores them. Rate = readings stored / wall time from
 the first send to the last reading in the table. Then the table at scale: 2,000,000 more readings (200 sensors ×
 10,000 minutes, written by SQL), and the time of a chart query (one sensor, one day, hourly means) and of the
 latest-values map. Not part of the test suite.
 """
 
+import argparse
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+import common
 
-import django  # noqa: E402
 
-django.setup()
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-device", type=int, default=10_000, help="readings per device (a multiple of 500)")
+    parser.add_argument("--scale-minutes", type=int, default=10_000,
+                        help="minutes of readings per sensor in the table-at-scale part (200 sensors; ≥ 1440)")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
 
 import paho.mqtt.client as paho  # noqa: E402
 import requests  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 
 from iot.models import Device, Observation, RejectCount  # noqa: E402
 from iot.mqtt import Consumer  # noqa: E402
 from iot.tokens import new_token  # noqa: E402
 
 BATCH = 500
-PER_DEVICE = 10_000  # readings per device and channel
+PER_DEVICE = ARGS.per_device  # readings per device and channel
 DEVICES = 8
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,24 +68,9 @@ def stored(devs) -> int:
     return Observation.objects.filter(device__in=[d for d, _t in devs]).count()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(devs) -> tuple[float, int]:
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind",
-                               f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"], cwd=ROOT)
-    try:
-        url = f"http://127.0.0.1:{port}/api/v1/iot/observations/"
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/api/v1/iot/rejects/", timeout=10)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+    with common.gunicorn(workers=2) as base:
+        url = f"{base}/api/v1/iot/observations/"
 
         def send(index_and_token):
             index, token = index_and_token
@@ -98,9 +86,6 @@ def http(devs) -> tuple[float, int]:
         with ThreadPoolExecutor(4) as pool:
             accepted = sum(pool.map(send, [(i, t) for i, (_d, t) in enumerate(devs)]))
         return time.perf_counter() - t0, accepted
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def mqtt(devs) -> tuple[float, int]:
@@ -135,8 +120,7 @@ def mqtt(devs) -> tuple[float, int]:
     return elapsed, consumer.messages
 
 
-def main():
-    call_command("migrate", verbosity=0)
+def main(args):
     RejectCount.objects.all().delete()
     expected = DEVICES * PER_DEVICE
     devs = devices("bench-http")
@@ -150,7 +134,7 @@ def main():
     print(f"MQTT: {n:,} of {expected:,} readings stored from {messages:,} messages in {seconds:.2f} s = "
           f"{n / seconds:,.0f} readings/s; loss {expected - n}")
     print("rejects:", {f"{r.source}/{r.reason}": r.count for r in RejectCount.objects.all()} or "none")
-    at_scale()
+    at_scale(minutes=args.scale_minutes)
 
 
 def at_scale(sensors: int = 200, minutes: int = 10_000):
@@ -175,8 +159,9 @@ def at_scale(sensors: int = 200, minutes: int = 10_000):
                     " pg_size_pretty(pg_relation_size('iot_observation_pkey')) FROM iot_observation")
         rows, brin, pkey = cur.fetchone()
     client = Client()
-    day = (T0 + timedelta(days=3)).isoformat()
-    end = (T0 + timedelta(days=4)).isoformat()
+    days = min(3, minutes // 1440 - 1)  # the fourth day, or the last whole one of a shorter table
+    day = (T0 + timedelta(days=days)).isoformat()
+    end = (T0 + timedelta(days=days + 1)).isoformat()
     timings = []
     for _ in range(5):
         t1 = time.perf_counter()
@@ -193,4 +178,4 @@ def at_scale(sensors: int = 200, minutes: int = 10_000):
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -17,13 +17,10 @@ Not part of the test suite.
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
+import common
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.location import distances, pmedian  # noqa: E402
 from analysis.location.covering import maximal_covering, model, reduced  # noqa: E402
@@ -97,11 +94,15 @@ def line(label, result, seconds):
           flush=True)
 
 
-def main():
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--no-spopt", action="store_true")
-    parser.add_argument("--no-large", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--no-spopt", action="store_true", help="leave out spopt (its ~2 minutes)")
+    parser.add_argument("--no-large", action="store_true", help="leave out the 100,000 × 10,000 instance")
+    return parser
+
+
+def main():
+    args = common.start(__doc__, arguments(), django=False)  # numbers only: no database
 
     print("1. 10,000 demand × 2,000 candidates, r = 1.5 km, k = 30", flush=True)
     demand, weight, sites = instance(10_000, 2_000)

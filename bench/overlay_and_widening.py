@@ -1,6 +1,7 @@
 """Analysis benchmark on the size-10 demo city: overlay and road widening, against plain SQL and GeoPandas.
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/overlay_and_widening.py
+    … bench/overlay_and_widening.py widening --size 1 --runs 1      # one part, a quick try on the size-1 city
 
 1. Intersect the parcels (~200k) with the flood-prone zones. Ours: the whole job (cut the zones into indexed
    pieces, intersect, repair, index the result, ANALYZE, catalog entry). Plain SQL: the obvious
@@ -10,43 +11,43 @@
    creating a table, and ours as the report endpoint (HTTP, gunicorn, GeoJSON in lon/lat) against the plain SQL
    SELECT of the same rows; GeoPandas (read, buffer, overlay, areas, write) for both.
 
-Each figure is the median of 3 runs; results are checked to agree (feature counts, total area).
+Each figure is the median of 3 runs (`--runs`; 7 for the report endpoint); results are checked to agree
+(feature counts, total area).
 Not part of the test suite.
 """
 
-import os
+import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+import common
 
-import django  # noqa: E402
 
-django.setup()
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("parts", nargs="*", metavar="intersect|widening", help="the parts to run (default: both)")
+    parser.add_argument("--size", type=float, default=10, help="demo city size (10: ~200k parcels; 1 to try)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is shown)")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
 
 import geopandas  # noqa: E402
 import pyogrio  # noqa: E402
 import requests  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
-from serving import free_port, start_server  # noqa: E402
 
 from analysis import jobs  # noqa: E402
-from layers.democity.city import generate  # noqa: E402
-from layers.democity.store import write_geopackage  # noqa: E402
-from layers.models import Layer  # noqa: E402
 from layers.pgload import tune_allocator  # noqa: E402
 
 tune_allocator()
-SIZE = 10
-RUNS = 3
+RUNS = ARGS.runs if __name__ == "__main__" else 3
 WIDTH = 40.0
 
 
@@ -54,20 +55,6 @@ def sql_rows(statement, params=None):
     with connection.cursor() as cur:
         cur.execute(statement, params)
         return cur.fetchall() if cur.description else None
-
-
-def ensure_city() -> Path:
-    count = sql_rows("SELECT CASE WHEN to_regclass('layerdata.parcels') IS NULL THEN 0 ELSE "
-                     "(SELECT reltuples::bigint FROM pg_class WHERE oid = 'layerdata.parcels'::regclass) END")[0][0]
-    if count < 150_000 or not Layer.objects.filter(slug="flood-zones").exists():
-        print(f"generating the size-{SIZE} demo city …", flush=True)
-        call_command("make_demo_city", size=SIZE, verbosity=0)
-    gpkg = Path(tempfile.gettempdir()) / f"civgis-bench-city-{SIZE}.gpkg"
-    if not gpkg.exists():
-        city = generate(2026, SIZE)
-        city.layers = {k: v for k, v in city.layers.items() if k in ("parcels", "flood_zones", "roads")}
-        write_geopackage(city, gpkg)
-    return gpkg
 
 
 def timed(fn, runs=RUNS):
@@ -183,16 +170,13 @@ def bench_widening(user, gpkg):
 
     gpd_time, (n3, a3) = timed(with_geopandas)
 
-    port = free_port()
-    server = start_server(port)
     token = Token.objects.get_or_create(user=user)[0].key
     body = {"road": {"layer": "roads", "filter": {"road_id__in": id_list}}, "target_width": WIDTH,
             "parcels": "parcels", "buildings": "buildings"}
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
-
     def via_report():
-        answer = session.post(f"http://127.0.0.1:{port}/api/v1/analysis/road-widening/report/", json=body).json()
+        answer = session.post(f"{base}/api/v1/analysis/road-widening/report/", json=body).json()
         return answer["totals"]["parcels"], answer["totals"]["affected_m2"]
 
     select = statement.removeprefix("CREATE TABLE bench_result AS ").split(";")[0]
@@ -201,13 +185,10 @@ def bench_widening(user, gpkg):
         rows = [r for r in sql_rows(select, [WIDTH / 2, ids]) if r[4] > 0.01]
         return len(rows), sum(r[4] for r in rows)
 
-    try:
+    with common.gunicorn(workers=3) as base:
         timed(via_report, 2)  # warm the workers
-        report_time, (n4, a4) = timed(via_report, 7)
-        select_time, (n5, a5) = timed(hand_select, 7)
-    finally:
-        server.terminate()
-        server.wait()
+        report_time, (n4, a4) = timed(via_report, 2 * RUNS + 1)
+        select_time, (n5, a5) = timed(hand_select, 2 * RUNS + 1)
     print(f"widening report endpoint: {n4:,} parcels, {a4:,.0f} m² (SQL SELECT {n5:,}, {a5:,.0f} m²): civgis "
           f"{1000 * report_time:.0f} ms, plain SQL SELECT {1000 * select_time:.0f} ms — civgis/SQL "
           f"{report_time / select_time:.2f} (target ≤ 1.3), GeoPandas/civgis {gpd_time / report_time:.0f}×"
@@ -217,10 +198,10 @@ def bench_widening(user, gpkg):
     report("road widening", ours, sql_time, sql_indexed, gpd_time)
 
 
-def main():
-    gpkg = ensure_city()
+def main(args):
+    gpkg = common.demo_city(args.size, geopackage=("parcels", "flood_zones", "roads"))
     user = User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})[0]
-    parts = sys.argv[1:] or ["intersect", "widening"]  # e.g. `… bench/overlay_and_widening.py widening`
+    parts = args.parts or ["intersect", "widening"]
     if "intersect" in parts:
         bench_intersect(user, gpkg)
     if "widening" in parts:
@@ -228,4 +209,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

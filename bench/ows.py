@@ -1,6 +1,7 @@
 """OGC benchmark on the size-10 demo city (~200k parcels): WMS GetMap 256×256 PNG in EPSG:3857 over the parcels.
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/ows.py
+    … bench/ows.py --size 1 --requests 10      # a quick try on the size-1 city
 
 Ours: `/ows` on gunicorn (4 sync workers, production settings; the bench makes parcels public, as a geoportal
 reads them), which checks permissions and answers through the in-process MapServer (mapscript). Baseline: the `mapserv`
@@ -11,11 +12,11 @@ client (median) gives the ratio (target ≤ 1.15); requests/s at 1, 2 and 4 conc
 Not part of the test suite.
 """
 
+import argparse
 import os
 import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,18 +24,27 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
+import common
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import ensure_city, free_port, start_server  # noqa: E402  (sets up Django)
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=float, default=10, help="demo city size (10: ~200k parcels; 1 to try)")
+    parser.add_argument("--requests", type=int, default=60, help="requests per client")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
+
+from serving import public_city  # noqa: E402
 
 from geo.crs import WEB_MERCATOR, transformer  # noqa: E402
 from layers.models import Layer  # noqa: E402
 from layers.ogc import mapfile  # noqa: E402
 from layers.ogc.publishing import publish_all  # noqa: E402
 from layers.serving.tiles import WEB_MERCATOR_WIDTH  # noqa: E402
-
-REQUESTS_PER_CLIENT = 60
 
 
 def views(n: int, seed: int = 7) -> list[str]:
@@ -93,22 +103,20 @@ def run(fetch, boxes: list[str], clients: int) -> tuple[float, float]:
     return statistics.median(latencies), len(latencies) / (time.perf_counter() - start)
 
 
-def main():
-    ensure_city()
+def main(args):
+    public_city(args.size)
     publish_all()
     config = Path(tempfile.mkdtemp()) / "mapserver.conf"
     config.write_text(f'CONFIG ENV MS_MAP_PATTERN "^{mapfile.path().parent}/.*\\.map$" END END\n')
-    port = free_port()
-    server = start_server(port, workers=4)
-    url = f"http://127.0.0.1:{port}/ows"
-    boxes = views(REQUESTS_PER_CLIENT)
+    boxes = views(args.requests)
     sessions: dict[int, requests.Session] = {}
+    with common.gunicorn(workers=4) as base:
+        url = f"{base}/ows"
 
-    def ows_fetch(bbox: str) -> bytes:
-        session = sessions.setdefault(threading.get_ident(), requests.Session())
-        return via_ows(session, url, bbox)
+        def ows_fetch(bbox: str) -> bytes:
+            session = sessions.setdefault(threading.get_ident(), requests.Session())
+            return via_ows(session, url, bbox)
 
-    try:
         same = sum(ows_fetch(b) == via_cgi(config, b) for b in boxes[:10])
         print(f"same PNG bytes from /ows and from mapserv CGI for {same} of 10 views")
         for fetch in (ows_fetch, lambda b: via_cgi(config, b)):  # warm caches and connections
@@ -117,16 +125,13 @@ def main():
         for clients in (1, 2, 4):
             results[clients] = (run(ows_fetch, boxes, clients), run(lambda b: via_cgi(config, b), boxes, clients))
         (ows_p50, _), (cgi_p50, _) = results[1]
-        print(f"GetMap 256×256 PNG, EPSG:3857, parcels, z15/z16 views, {REQUESTS_PER_CLIENT} requests per client:")
+        print(f"GetMap 256×256 PNG, EPSG:3857, parcels, z15/z16 views, {args.requests} requests per client:")
         print(f"  per request (1 client, median): /ows {1000 * ows_p50:.1f} ms, mapserv CGI {1000 * cgi_p50:.1f} ms"
               f" — /ows/CGI {ows_p50 / cgi_p50:.2f} (target ≤ 1.15)")
         for clients, ((_, ows_rate), (_, cgi_rate)) in results.items():
             print(f"  {clients} concurrent: /ows {ows_rate:.1f} req/s, mapserv CGI {cgi_rate:.1f} req/s"
                   f" ({ows_rate / cgi_rate:.2f}×)")
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

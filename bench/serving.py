@@ -1,6 +1,7 @@
 """Serving benchmark on the size-10 demo city (~200k parcels): vector tiles, feature paging, downloads.
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/serving.py
+    … bench/serving.py --size 1 --runs 5 --seconds 2      # a quick try on the size-1 city
 
 1. The densest z14 parcel tile: p50 latency of the endpoint (gunicorn on loopback) against the same ST_AsMVT SQL
    run directly with psycopg2 — the ratio.
@@ -12,30 +13,34 @@
 Not part of the test suite.
 """
 
+import argparse
 import math
 import os
 import resource
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+import common
 
-import django  # noqa: E402
+SIZE = 10
+LIMIT_KB = 500
 
-django.setup()
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=float, default=SIZE, help="demo city size (10: ~200k parcels; 1 to try)")
+    parser.add_argument("--runs", type=int, default=50, help="latency samples of the densest tile")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per step")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
 
 from django.contrib.auth.models import User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.http import QueryDict  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -43,21 +48,9 @@ from django.test import Client  # noqa: E402
 from layers.models import Layer  # noqa: E402
 from layers.serving.tiles import tile_sql  # noqa: E402
 
-SIZE = 10
-LIMIT_KB = 500
 
-
-def ensure_city():
-    with connection.cursor() as cur:
-        cur.execute("SELECT to_regclass('layerdata.parcels') IS NOT NULL")
-        present = cur.fetchone()[0]
-        count = 0
-        if present:
-            cur.execute("SELECT count(*) FROM layerdata.parcels")
-            count = cur.fetchone()[0]
-    if count < 150_000 or not Layer.objects.filter(slug="parcels").exists():
-        print(f"generating the size-{SIZE} demo city …", flush=True)
-        call_command("make_demo_city", size=SIZE, verbosity=0)
+def public_city(size: float):
+    common.demo_city(size)
     Layer.objects.filter(slug="parcels").update(visibility="public")  # the load generator sends no credentials
 
 
@@ -84,38 +77,15 @@ def city_tiles(z: int) -> list[tuple[int, int, int]]:
     return [(z, x, y) for x in range(tx(west), tx(east) + 1) for y in range(ty(north), ty(south) + 1)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, workers: int = 3) -> subprocess.Popen:
-    # as deployed: production settings (DEBUG off, no SQL recording)
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "CIVGIS_ENV": "production", "SECRET_KEY": "bench-" + "x" * 40,
-           "ALLOWED_HOSTS": "127.0.0.1",
-           "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/tiles/parcels.json", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start")
-
-
 def p50(samples):
     return statistics.median(samples)
 
 
-def bench_latency(port: int, runs: int = 50):
+def bench_latency(base: str, runs: int):
     layer = Layer.objects.get(slug="parcels")
     (z, x, y, n), = densest_tiles("parcels", 14)
     statement = tile_sql(layer, z, x, y, QueryDict())
-    url = f"http://127.0.0.1:{port}/tiles/parcels/{z}/{x}/{y}.mvt"
+    url = f"{base}/tiles/parcels/{z}/{x}/{y}.mvt"
     direct, endpoint = [], []
     connection.ensure_connection()
     with connection.connection.cursor() as cur:  # psycopg2 itself: the SQL and nothing else
@@ -143,14 +113,13 @@ def _ids(tile: bytes) -> list[int]:
     return sorted(f["id"] for f in mapbox_vector_tile.decode(tile)["parcels"]["features"])
 
 
-def bench_throughput(port: int):
-    if not shutil.which("wrk"):
-        print("wrk not installed (apt-get install wrk): throughput skipped")
+def bench_throughput(base: str, seconds: int):
+    if not common.tools("wrk"):
         return
     tiles = [t for z in (14, 15, 16) for t in city_tiles(z)]
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     paths = ",".join(f'"/tiles/parcels/{z}/{x}/{y}.mvt"' for z, x, y in tiles)
-    etag = urllib.request.urlopen(f"http://127.0.0.1:{port}/tiles/parcels.json").headers["ETag"]
+    etag = urllib.request.urlopen(f"{base}/tiles/parcels.json").headers["ETag"]
     script.write(f"""
 local paths = {{{paths}}}
 local i = 0
@@ -162,12 +131,12 @@ request = function()
 end
 """)
     script.close()
-    print(f"throughput over {len(tiles)} parcel tiles at z14–16 (wrk, 10 s each, gunicorn 3 sync workers):")
+    print(f"throughput over {len(tiles)} parcel tiles at z14–16 (wrk, {seconds} s each, gunicorn 3 sync workers):")
     for cached in (False, True):
         for conns in (1, 4, 16):
             env = {**os.environ, **({"CACHED": "1"} if cached else {})}
-            out = subprocess.run(["wrk", "-t", str(min(conns, 2)), "-c", str(conns), "-d", "10s", "-s", script.name,
-                                  f"http://127.0.0.1:{port}"], capture_output=True, text=True, env=env).stdout
+            out = subprocess.run(["wrk", "-t", str(min(conns, 2)), "-c", str(conns), "-d", f"{seconds}s",
+                                  "-s", script.name, base], capture_output=True, text=True, env=env).stdout
             rate = next((line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")), "?")
             latency = next((line.split()[1] for line in out.splitlines() if line.strip().startswith("Latency")), "?")
             label = "304 (If-None-Match)" if cached else "full tiles"
@@ -219,21 +188,16 @@ def bench_paging_and_downloads(client: Client):
           f"memory {peak_rss_mb():.0f} MB (before: {before:.0f} MB; a 10,000-feature page is ~5 MB of JSON)")
 
 
-def main():
-    ensure_city()
+def main(args):
+    public_city(args.size)
     client = Client()
     client.force_login(User.objects.get_or_create(username="bench", is_superuser=True, is_staff=True)[0])
-    port = free_port()
-    server = start_server(port)
-    try:
-        bench_latency(port)
-        bench_throughput(port)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
+    with common.gunicorn(workers=3, ready="/tiles/parcels.json") as base:
+        bench_latency(base, args.runs)
+        bench_throughput(base, args.seconds)
     bench_tile_sizes(client)
     bench_paging_and_downloads(client)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -7,20 +7,23 @@ layers and the report. Prints the job's own messages with their times.
 Not part of the test suite.
 """
 
-import os
-import sys
+import argparse
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+import common
 
-import django  # noqa: E402
 
-django.setup()
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("models", nargs="*", metavar="covering|p_median", help="the models to run (default: both)")
+    parser.add_argument("--size", type=float, default=1, help="demo city size (1: ~20k parcels)")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
 
 from django.contrib.auth.models import Group, User  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 
 from analysis import jobs  # noqa: E402
 from analysis.siting import job as siting_job  # noqa: E402
@@ -39,12 +42,11 @@ BODY = {
 }
 
 
-def main():
-    call_command("migrate", verbosity=0)
-    call_command("make_demo_city", size=1, if_missing=True, verbosity=0)
+def main(args):
+    common.demo_city(args.size)
     user, _ = User.objects.get_or_create(username="bench-planner")
     user.groups.add(Group.objects.get_or_create(name="都市發展局")[0])
-    for model in sys.argv[1:] or ("covering", "p_median"):
+    for model in args.models or ("covering", "p_median"):
         # the p-median takes the best 300 (its exact model grows with demand × sites; demand on a 250 m grid)
         body = {**BODY, "allocation": {**BODY["allocation"], "model": model,
                                        "pool": 1000 if model == "covering" else 300}}
@@ -63,4 +65,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

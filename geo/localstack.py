@@ -6,6 +6,7 @@ Django. Each stack lives in `.var/<name>/`: `pgdata/`, `run/` (Unix socket), `re
     python -m geo.localstack demo                 # the `make demo` flow
     python -m geo.localstack run test --fresh -- pytest …   # run a command against a stack
     python -m geo.localstack env demo             # print the env of a running stack (for a shell)
+    ./civgis manage import_layers DIR             # manage.py against the running demo (this module's `manage`)
 
 A service is started only when its URL is not already set in the environment; what this process started it
 also stops, on its way out and on SIGTERM, SIGINT or SIGHUP. Every process it starts leaves a pid file in
@@ -113,6 +114,11 @@ class PidFile:
         return pid
 
 
+def postgres_url(sockdir: Path, port: int) -> str:
+    host = urllib.parse.quote(str(sockdir), safe="")
+    return f"postgis://{DB_USER}@{host}:{port}/{DB_NAME}"
+
+
 class PostgresCluster:
     """A PostgreSQL cluster in a project folder, reachable only through its own Unix socket."""
 
@@ -135,8 +141,7 @@ class PostgresCluster:
 
     @property
     def url(self) -> str:
-        host = urllib.parse.quote(str(self.sockdir), safe="")
-        return f"postgis://{DB_USER}@{host}:{self.port}/{DB_NAME}"
+        return postgres_url(self.sockdir, self.port)
 
     def _run(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
         return subprocess.run(_as_postgres(cmd), capture_output=True, text=True, **kw)
@@ -562,18 +567,50 @@ def run(args: argparse.Namespace) -> int:
             stack.stop()
 
 
+def stack_env(name: str) -> dict[str, str]:
+    """The service URLs of a stack that a run of ours is serving now (`make demo` for "demo"), for a command
+    started beside it; StackError saying how to start it when none is."""
+    root = VAR_DIR / name
+    port = PG_PORT.get(name, 54349)
+    sockdir = (root / "pg").resolve() / "run"  # the cluster's folder, or the link to it out of reach of .var
+    if not PidFile(root / "runner.pid").alive() or not (sockdir / f".s.PGSQL.{port}").exists():
+        start = "`make demo`" if name == "demo" else f"`python -m geo.localstack run {name} -- …`"
+        raise StackError(f"the {name} stack is not running (nothing serves {root}): start it with {start} in "
+                         "another terminal, then run this again")
+    env = {"DATABASE_URL": postgres_url(sockdir, port), "CIVGIS_DATA_DIR": str(root / "data")}
+    for service, key, url in (("redis", "REDIS_URL", "redis://127.0.0.1:{}/0"),
+                              ("mosquitto", "MQTT_URL", "mqtt://127.0.0.1:{}")):
+        port_file = root / service / "port"
+        if port_file.exists():
+            env[key] = url.format(port_file.read_text().strip())
+    return env
+
+
 def print_env(args: argparse.Namespace) -> int:
-    root = VAR_DIR / args.name
-    port_file = root / "redis" / "port"
-    pg_root = root / "pg"
-    print(f"export DATABASE_URL='{PostgresCluster(pg_root.resolve(), PG_PORT.get(args.name, 54349)).url}'")
-    if port_file.exists():
-        print(f"export REDIS_URL='redis://127.0.0.1:{port_file.read_text().strip()}/0'")
-    mqtt_port = root / "mosquitto" / "port"
-    if mqtt_port.exists():
-        print(f"export MQTT_URL='mqtt://127.0.0.1:{mqtt_port.read_text().strip()}'")
-    print(f"export CIVGIS_DATA_DIR='{root / 'data'}'")
+    try:
+        env = stack_env(args.name)
+    except StackError as exc:
+        print(f"civgis: {exc}", file=sys.stderr)
+        return 1
+    for key, value in env.items():
+        print(f"export {key}='{value}'")
     return 0
+
+
+def manage(args: argparse.Namespace) -> int:
+    """manage.py with the running stack's environment (the demo's settings for the demo)."""
+    if not args.command:
+        print("civgis: which command? e.g. ./civgis manage import_layers DIR (./civgis manage help lists them)",
+              file=sys.stderr)
+        return 2
+    try:
+        env = {**os.environ, **stack_env(args.stack)}
+    except StackError as exc:
+        print(f"civgis: {exc}", file=sys.stderr)
+        return 1
+    if args.stack == "demo":
+        env = demo_env(env)
+    return subprocess.run([sys.executable, str(PROJECT_DIR / "manage.py"), *args.command], env=env).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -586,14 +623,19 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--fresh", action="store_true", help="wipe the stack's folder first")
     p_run.set_defaults(func=run)
     p_env = sub.add_parser("env", help="print the environment of a running stack")
-    p_env.add_argument("name")
+    p_env.add_argument("name", nargs="?", default="demo")
     p_env.set_defaults(func=print_env)
+    p_manage = sub.add_parser("manage", help="run manage.py against a running stack (the demo unless --stack)")
+    p_manage.add_argument("--stack", default="demo")
+    p_manage.add_argument("manage_args", nargs=argparse.REMAINDER, metavar="COMMAND …")
+    p_manage.set_defaults(func=manage)
     argv = sys.argv[1:] if argv is None else argv
-    command = argv[argv.index("--") + 1:] if "--" in argv else []
+    # `run`'s command follows "--"; `manage` takes everything after it as manage.py's own arguments
+    command = argv[argv.index("--") + 1:] if "--" in argv and argv[:1] != ["manage"] else []
     args = parser.parse_args(argv[: len(argv) - len(command) - (1 if command else 0)])
     if args.action == "run" and not command:
         parser.error("run needs a command after --")
-    args.command = command
+    args.command = args.manage_args if args.action == "manage" else command
     return args.func(args)
 
 

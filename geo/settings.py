@@ -101,8 +101,9 @@ TEMPLATES = [
 
 if not os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured(
-        "DATABASE_URL is not set. `make demo` / `make test` start a private PostGIS and set it; "
-        "or point it at a PostGIS server, e.g. postgis://user:pass@host:5432/civgis")
+        "DATABASE_URL is not set. `make demo` / `make test` start a private PostGIS and set it (`./civgis manage "
+        "COMMAND` runs manage.py against the running demo); or point it at a PostGIS server, e.g. "
+        "postgis://user:pass@host:5432/civgis")
 DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme (PostGIS is the one database)")

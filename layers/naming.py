@@ -30,19 +30,33 @@ def column_names(originals: list[str]) -> list[str]:
     return out
 
 
-def layer_slug(text: str, taken: set[str] | None = None) -> str:
-    """A catalog slug from a file or layer name ('Taipei MRT Routes.shp' → 'taipei-mrt-routes')."""
-    slug = slugify(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())[:40].strip("-_")
-    if not slug:
-        # a name with no Latin letters (大臺北地區捷運車站出入口): stable, so re-importing finds the same layer
-        slug = "layer-" + hashlib.sha1(text.encode()).hexdigest()[:8]
-    elif not slug[0].isalpha():
-        slug = f"layer-{slug}"
-    taken = taken or set()
-    base, n = slug, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
+SLUG_LENGTH = 40  # of the 50 a slug may have: room for free_slug's "-2", "-3" …
+
+
+def layer_slug(*names: str) -> str:
+    """A readable catalog slug from a file or layer name, else from the next name given (the user's title):
+    'Taipei MRT Routes.shp' → 'taipei-mrt-routes', '村里人口' → 'cun-li-ren-kou' (Hanyu Pinyin, one syllable a
+    part: pinyin without breaks reads ambiguously, xian / xi-an). Deterministic, so re-importing a file finds
+    its layer. Uniqueness is the catalog's (`Layer.objects.free_slug`)."""
+    for name in names:
+        slug = _readable(name or "")
+        if slug:
+            return slug if slug[0].isalpha() else f"layer-{slug}"[:SLUG_LENGTH].rstrip("-")
+    # nothing readable (symbols, a script without a transliteration here): stable all the same
+    return "layer-" + hashlib.sha1((names[0] if names else "").encode()).hexdigest()[:8]
+
+
+def _readable(text: str) -> str:
+    from pypinyin import Style, lazy_pinyin  # its dictionaries load on first use: only when a name needs them
+
+    # Han characters become syllables; everything else passes through to the Latin-only slugify
+    parts = lazy_pinyin(text, style=Style.NORMAL, errors=lambda other: other)
+    spaced = " ".join(parts)
+    slug = slugify(unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode())
+    slug = re.sub(r"[-_]*-[-_]*", "-", slug)  # '村里_人口' → cun-li-ren-kou, not cun-li-_-ren-kou
+    if len(slug) > SLUG_LENGTH:  # cut at a break, not inside a syllable or word
+        slug = slug[:SLUG_LENGTH + 1].rsplit("-", 1)[0]
+    return slug[:SLUG_LENGTH].strip("-_")
 
 
 def table_name(slug: str) -> str:

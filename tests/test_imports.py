@@ -139,7 +139,7 @@ def test_csv_twd97_columns_in_big5_with_a_title_row(tmp_path):
     job = run_import(tmp_path / "地標.csv")
     [layer] = assert_ok(job)
     assert any("TWD97 TM2" in m for m in job.messages) and any("title row" in m for m in job.messages)
-    assert layer.slug.startswith("layer-") and layer.title_zh == "地標"
+    assert layer.slug == "di-biao" and layer.title_zh == "地標"  # readable: Hanyu Pinyin
     assert_places(layer.table_name)
 
 

@@ -363,8 +363,9 @@ def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
         title = f"{stem} {prepared.source.layer}"
     else:
         title = stem
-    # a slug given with the upload names its only layer; files with several layers get one slug each
-    slug = options["slug"] if options.get("slug") and only else layer_slug(title)
+    # a slug given with the upload names its only layer; files with several layers get one slug each, from the
+    # file's name (or, when that gives nothing readable, the title the user gave)
+    slug = options["slug"] if options.get("slug") and only else layer_slug(title, options.get("title", ""))
     existing = Layer.objects.select_for_update(of=("self",)).filter(slug=slug).first()
     if existing and options.get("mode") == "upsert" and _may_replace(job.created_by, existing):
         return existing  # a batch import, or its editors, bring a new version

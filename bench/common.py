@@ -1,0 +1,168 @@
+"""What every benchmark needs before its first figure, in one place: Django on a migrated database, the demo city
+of the size it measures, the tools it drives (wrk: `make bench-tools`), a gunicorn of the app, and the machine
+and date printed beside the figures. A bench runs from a clean checkout as its docstring says, e.g.
+
+    .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/serving.py --size 1
+
+Its private stack (.var/bench) keeps the database, the demo city and the GeoPackages between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.localstack import PidFile  # noqa: E402  (imports nothing of Django)
+
+SEED = 2026
+
+
+def start(doc: str, parser: argparse.ArgumentParser | None = None, django: bool = True) -> argparse.Namespace:
+    """Parse the bench's arguments, print the machine and date, and (with `django`) set Django up on a migrated
+    database. Call first, before importing anything of the project that needs settings."""
+    parser = parser or argparse.ArgumentParser()
+    parser.description, parser.formatter_class = doc, argparse.RawDescriptionHelpFormatter
+    args = parser.parse_args()
+    if django:
+        if not os.environ.get("DATABASE_URL"):
+            sys.exit(f"{Path(sys.argv[0]).name}: no database. Run it on a private stack: .venv/bin/python -m "
+                     f"geo.localstack run bench -- .venv/bin/python bench/{Path(sys.argv[0]).name} …")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo.settings")
+        import django as django_module
+        from django.core.management import call_command
+
+        django_module.setup()
+        call_command("migrate", verbosity=0)  # a fresh stack has no tables yet
+    print(f"{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}".rstrip())
+    print(f"machine: {machine()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
+    return args
+
+
+def machine() -> str:
+    """Cores (those this process may use, of all), memory and CPU model: what a reader needs to compare figures."""
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        memory = f"{kib / 2**20:.1f} GiB"
+    usable, total = len(os.sched_getaffinity(0)), os.cpu_count()
+    cores = f"{usable} cores" + (f" (of {total})" if total != usable else "")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{cores}, {memory} memory, {model}, load {load}"
+
+
+def stack_dir() -> Path:
+    """The private stack's folder (set by geo.localstack run), else a temporary one."""
+    path = Path(os.environ.get("CIVGIS_STACK_DIR") or Path(tempfile.gettempdir()) / "civgis-bench")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def demo_city(size: float, geopackage: tuple[str, ...] = ()) -> Path | None:
+    """The demo city of `size` in PostGIS and the catalog (generated when another size or none is loaded) and,
+    given layer names, those layers in a GeoPackage beside the stack (for baselines that read files)."""
+    from layers.democity.city import generate
+    from layers.democity.store import is_loaded, register, store, write_geopackage
+
+    marker = stack_dir() / "demo-city.json"  # which size this stack's database holds
+    wanted = {"seed": SEED, "size": size}
+    loaded = is_loaded() and marker.exists() and json.loads(marker.read_text()) == wanted
+    gpkg = stack_dir() / f"demo-city-{size:g}-{'-'.join(geopackage)}.gpkg" if geopackage else None
+    if loaded and (gpkg is None or gpkg.exists()):
+        return gpkg
+    print(f"generating the size-{size:g} demo city …", flush=True)
+    city = generate(SEED, size)
+    if not loaded:
+        marker.unlink(missing_ok=True)
+        store(city, progress=lambda _message: None)
+        register(city)
+        marker.write_text(json.dumps(wanted))
+    if gpkg and not gpkg.exists():
+        city.layers = {name: layer for name, layer in city.layers.items() if name in geopackage}
+        write_geopackage(city, gpkg)
+    return gpkg
+
+
+def tools(*programs: str) -> bool:
+    """The programs a bench drives, installed by `make bench-tools` (Debian packages) when missing."""
+    missing = [p for p in programs if not shutil.which(p)]
+    if missing:
+        print(f"installing {', '.join(missing)} (make bench-tools) …", flush=True)
+        subprocess.run(["make", "-s", "bench-tools"], cwd=ROOT)
+    still = [p for p in programs if not shutil.which(p)]
+    if still:
+        print(f"{', '.join(still)} not installed (make bench-tools failed): that part is skipped", flush=True)
+    return not still
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int, ready: str = "/api/v1/"):
+    """The app on gunicorn as deployed (production settings: DEBUG off, no SQL recording), on a free loopback
+    port with its control socket in the stack's folder (gunicorn's default is one per user, taken over by each
+    gunicorn started); yields the base URL. Its pid file lets a later run of the stack stop it if this one dies."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # no static files are asked for: none collected
+    port = free_port()
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "CIVGIS_ENV": "production", "SECRET_KEY": "bench-" + "x" * 40,
+           "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SESSION_COOKIE_SECURE": "false",
+           "CSRF_COOKIE_SECURE": "false"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--log-level", "warning",
+         "--timeout", "120",  # a worker's first request imports the app: slow on a busy machine, not a hang
+         "--control-socket", str(stack_dir() / f"gunicorn-bench-{port}.ctl")],
+        cwd=ROOT, env=env, start_new_session=True)
+    pid_file = PidFile(stack_dir() / "pids" / f"bench-gunicorn-{port}.pid")
+    pid_file.write(server.pid)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited at start (status {server.returncode})")
+            try:
+                urllib.request.urlopen(base + ready, timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not answer within 30 s")
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        pid_file.path.unlink(missing_ok=True)
