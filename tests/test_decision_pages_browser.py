@@ -205,6 +205,7 @@ def test_wizard_takes_layers_from_the_catalog_and_the_advanced_options(page, ser
     page.reload()
     page.wait_for_function("document.querySelectorAll('#candidate-values input').length > 0")
     page.get_by_label("既有設施圖層（點）").select_option(slug)
+    shot(page, "decision-14-siting-layers-step-zh-hant")
     assert page.get_by_label("既有設施的類別欄位").input_value() == "kind"  # its category attribute, by kind
     page.get_by_label("場館類型").select_option("巡查站")
     page.get_by_role("button", name="下一步").click()
@@ -272,6 +273,7 @@ def test_wizard_takes_layers_from_the_catalog_and_the_advanced_options(page, ser
         sign_in_as(english, "en")
         english.wait_for_function("document.querySelectorAll('#candidate-values input').length > 0")
         assert english.get_by_label("Existing facilities layer (points)").input_value() == "facilities"
+        shot(english, "decision-14-siting-layers-step-en")
         english.get_by_role("button", name="4 Demand").click()
         english.get_by_role("button", name="Add a demand source").click()
         assert english.get_by_label("Demand count attribute").first.locator("option:checked").inner_text() \
@@ -401,6 +403,11 @@ def test_english_switch_keeps_the_page(page):
     shot(page, "decision-06-sensors-english")
 
 
+def layer_titles(page) -> list[str]:
+    """The layers the pickers offer, by their titles: names from the catalog (an upload, an earlier job's result)."""
+    return page.locator("select[data-role=layers] option").all_inner_texts()
+
+
 def other_language(text: str, lang: str, proper_nouns: list[str] = ()) -> list[str]:
     """Words of the other language left in a page's text once proper nouns, units and codes are set aside."""
     for noun in sorted({n for n in [*proper_nouns, "planner"] if n}, key=len, reverse=True):  # + the user
@@ -429,7 +436,7 @@ def test_stale_feeds_and_both_languages_on_every_page(browser, server, facts):
             assert rows.count() == len(latest["features"])
             assert page.locator("#latest-heading").inner_text() == ("最後讀數（已過時）" if lang == "zh-hant"
                                                                    else "Last readings (out of date)")
-            names = [f["properties"]["name"] for f in latest["features"]]
+            names = [f["properties"]["name"] for f in latest["features"]] + layer_titles(page)
             words = other_language(page.locator("body").inner_text(), lang, names)
             assert not words, words
             shot(page, f"decision-08-sensors-stale-{lang}")
@@ -444,7 +451,7 @@ def test_stale_feeds_and_both_languages_on_every_page(browser, server, facts):
             assert usage["freshness"]["stale"] and usage["freshness"]["last_day"] in warning.inner_text()
             twins = [h for h in usage["hotspots"] if h["duplicate_name"]]
             assert page.locator("#hotspots .tag").count() == len(twins)
-            hotspot_names = [h["name"] for h in usage["hotspots"]]
+            hotspot_names = [h["name"] for h in usage["hotspots"]] + layer_titles(page)
             words = other_language(page.locator("body").inner_text(), lang, hotspot_names)
             assert not words, words
             shot(page, f"decision-09-wifi-stale-{lang}")

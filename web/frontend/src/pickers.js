@@ -33,6 +33,7 @@ export function fillLayers(select, role, { selected = defaultFor(role), none = n
     layerTitle(layerOf(slug))));
   if (none !== null) options.unshift(el("option", { value: "", selected: !selected }, none));
   select.replaceChildren(...options);
+  select.dataset.role = "layers";
 }
 
 export function fillAttributes(select, slug, kinds, { selected = null, none = null } = {}) {

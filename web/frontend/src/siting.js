@@ -166,7 +166,12 @@ whenChanged("existing-attribute", fillKinds);
 whenChanged("candidates-layer", pickCandidates);
 whenChanged("candidates-attribute", fillCandidateValues);
 whenChanged("category-attribute", fillCategoryScores);
-$("add-demand").addEventListener("click", () => addDemandSource().catch((err) => { $("run-error").textContent = err.message; }));
+// another source: the first demand layer not used yet
+const unusedDemand = () => {
+  const used = new Set([...document.querySelectorAll(".demand-source [data-part=layer]")].map((s) => s.value));
+  return choicesFor("demand").find((slug) => !used.has(slug)) || defaultFor("demand");
+};
+$("add-demand").addEventListener("click", () => addDemandSource(unusedDemand()).catch((err) => { $("run-error").textContent = err.message; }));
 const ready = Promise.all([pickExisting(), pickCandidates(), addDemandSource()])
   .catch((err) => { $("run-error").textContent = err.message; });
 
