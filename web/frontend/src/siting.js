@@ -43,7 +43,8 @@ async function fillKinds() {
   const values = slug && attribute ? await valuesOf(slug, attribute) : [];
   const first = chosenValues(slug, attribute)[0];
   $("facility-kind").replaceChildren(el("option", { value: "" }, t("all_features")), ...values.map((v) => el("option",
-    { value: v.value, selected: v.value === first }, `${v.label}（${t("existing_count", { n: numberFormat.format(v.count) })}）`)));
+    { value: v.value, selected: v.value === first, "data-label": v.label },
+    t("attribute_with_unit", { label: v.label, unit: t("existing_count", { n: numberFormat.format(v.count) }) }))));
 }
 
 async function fillCandidateValues() {
@@ -216,7 +217,7 @@ export function siteRequest() {
     constraints.max_slope_deg = number("max-slope");
     constraints.dem = chosen("dem-layer");
   }
-  const kindText = kind ? $("facility-kind").selectedOptions[0].textContent.replace(/（.*）$/, "").trim() : "";
+  const kindText = kind ? $("facility-kind").selectedOptions[0].dataset.label : "";
   return {
     title: `${kindText || layerTitle(layerOf(chosen("candidates-layer")) || { title_zh: "" })} ${t("siting_title")}`.trim(),
     candidates: { layer: chosen("candidates-layer"),
