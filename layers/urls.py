@@ -1,7 +1,15 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .serving.views import DownloadView, FeatureListView, FeatureView, PointValueView, SearchView, UsageView
+from .serving.views import (
+    AttributeValuesView,
+    DownloadView,
+    FeatureListView,
+    FeatureView,
+    PointValueView,
+    SearchView,
+    UsageView,
+)
 from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
 
 router = DefaultRouter()
@@ -12,6 +20,7 @@ router.register("themes", ThemeViewSet, basename="theme")
 urlpatterns = [
     path("layers/<slug:slug>/features/", FeatureListView.as_view(), name="layer-features"),
     path("layers/<slug:slug>/features/<int:fid>/", FeatureView.as_view(), name="layer-feature"),
+    path("layers/<slug:slug>/values/", AttributeValuesView.as_view(), name="layer-values"),
     path("layers/<slug:slug>/usage/", UsageView.as_view(), name="layer-usage"),
     path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
     path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),

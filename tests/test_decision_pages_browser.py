@@ -3,6 +3,7 @@ size-1 demo city with its sensor feeds taken in): the siting wizard run to the e
 Wi-Fi hotspot page and the sensor page. Each test compares what the page shows with what the API answers.
 Screenshots go to .var/screenshots/ (decision-*.png)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -173,6 +174,123 @@ def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, facts, serve
     shot(page, "decision-07-siting-report-numbers")
 
 
+def upload_points(page, name: str, points: list[list[float]]) -> str:
+    """A point layer uploaded through the API with the page's session (run by the worker); its slug."""
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": f"{name} {i + 1}", "kind": "巡查站"},
+         "geometry": {"type": "Point", "coordinates": xy}} for i, xy in enumerate(points)]}
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    answer = page.request.post("/api/v1/layers/", headers={"X-CSRFToken": token, "Referer": page.url}, multipart={
+        "files": {"name": f"{name}.geojson", "mimeType": "application/geo+json",
+                  "buffer": json.dumps(collection, ensure_ascii=False).encode()}, "title": name})
+    assert answer.status == 202, answer.text()
+    job_id = answer.json()[0]["id"]
+    for _ in range(300):
+        job = api(page, f"/api/v1/imports/{job_id}/")["body"]
+        if job["status"] in ("succeeded", "failed"):
+            break
+        page.wait_for_timeout(200)
+    assert job["status"] == "succeeded", job
+    return job["layers"][0]
+
+
+def test_wizard_takes_layers_from_the_catalog_and_the_advanced_options(page, server, browser, celery_worker_process):
+    """An uploaded point layer as the existing facilities and a second demand source reach the job and the job
+    runs; the advanced options (capacity, spacing, pool, time limit, gap, a category factor) reach the request."""
+    page.goto("/siting/")
+    sign_in(page)
+    near = [f["geometry"]["coordinates"] for f in
+            api(page, "/api/v1/layers/facilities/features/?limit=2&kind=school")["body"]["features"]]
+    slug = upload_points(page, "巡查站", [[x + 0.002, y] for x, y in near])
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#candidate-values input').length > 0")
+    page.get_by_label("既有設施圖層（點）").select_option(slug)
+    shot(page, "decision-14-siting-layers-step-zh-hant")
+    assert page.get_by_label("既有設施的類別欄位").input_value() == "kind"  # its category attribute, by kind
+    page.get_by_label("場館類型").select_option("巡查站")
+    page.get_by_role("button", name="下一步").click()
+    page.get_by_role("button", name="下一步").click()
+    page.get_by_role("button", name="下一步").click()
+    page.get_by_role("button", name="新增需求來源").click()
+    second = page.locator(".demand-source").nth(1)
+    second.get_by_label("需求圖層").select_option("facilities")
+    options = second.get_by_label("需求數量欄位").locator("option").all_inner_texts()
+    assert options == ["容納人數（人）"]  # count attributes only, with their unit
+    second.get_by_label("倍數").fill("0.5")
+    shot(page, "decision-12-siting-two-demand-sources-zh-hant")
+    page.get_by_role("button", name="下一步").click()
+    page.locator("#allocation-advanced summary").click()
+    page.get_by_label("自分數最高的前幾名候選地中挑選").fill("150")
+    page.get_by_label("新場址間最小間距").fill("300")
+    page.get_by_label("求解時間上限（秒）").fill("30")
+    page.get_by_label("可接受的最佳性差距").fill("1")
+    page.get_by_label("新設場址數 k").fill("2")
+    shot(page, "decision-13-siting-advanced-zh-hant")
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/analysis/siting/") and r.method == "POST") as sent:
+        page.get_by_role("button", name="執行選址").click()
+    body = sent.value.post_data_json
+    a = body["allocation"]
+    assert a["existing"] == {"layer": slug, "filter": {"kind": "巡查站"}}
+    assert a["demand"] == [{"layer": "villages", "attribute": "population"},
+                           {"layer": "facilities", "attribute": "capacity", "scale": 0.5}]
+    assert (a["pool"], a["min_spacing"], a["time_limit"], a["gap"], a["k"]) == (150, 300, 30, 0.01, 2)
+    assert {"name": "existing", "kind": "distance", "layer": slug, "filter": {"kind": "巡查站"}, "prefer": "far",
+            "weight": 2} in body["factors"]
+    page.locator("#result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)  # the API took it: the job ran
+    job = api(page, f"/api/v1/imports/{page.locator('#result').get_attribute('data-job')}/")["body"]
+    assert job["status"] == "succeeded" and len(job["counts"]["result"]["allocation"]["fixed"]) == len(near)
+    assert job["options"]["allocation"]["existing"]["layer"] == slug
+
+    # p-median with a capacity and a category factor: the request, stopped before a job starts
+    requests = []
+
+    def stop(route):
+        requests.append(route.request.post_data_json)
+        route.fulfill(status=400, json={"detail": "stopped by the test"})
+    page.route("**/api/v1/analysis/siting/", stop)
+    page.get_by_role("button", name="調整條件").click()
+    page.get_by_role("button", name="3 因子").click()
+    page.locator("#category-advanced summary").click()
+    page.get_by_label("依候選地類別評分的欄位").select_option("land_use_code")
+    page.wait_for_function("document.querySelectorAll('#category-scores input').length > 0")
+    page.locator("#category-scores").get_by_label("住宅區", exact=True).fill("0.2")
+    page.get_by_role("button", name="5 配置").click()
+    page.locator("input[name=model][value=p_median]").check()
+    page.get_by_label("每處容量上限").fill("40000")
+    page.get_by_role("button", name="執行選址").click()
+    page.get_by_text("stopped by the test").wait_for()
+    body = requests[-1]
+    assert body["allocation"]["model"] == "p_median" and body["allocation"]["capacity"] == 40000
+    assert "min_spacing" not in body["allocation"]  # a covering option, not sent with the p-median
+    category = next(f for f in body["factors"] if f["kind"] == "category")
+    assert category["attribute"] == "land_use_code" and category["scores"]["residential"] == 0.2
+    assert set(category["scores"]) >= {"residential", "commercial", "industrial"}
+    page.unroute("**/api/v1/analysis/siting/")
+
+    english = new_page(browser, server, locale="en-US")  # the same steps in English
+    try:
+        english.goto("/siting/")
+        sign_in_as(english, "en")
+        english.wait_for_function("document.querySelectorAll('#candidate-values input').length > 0")
+        assert english.get_by_label("Existing facilities layer (points)").input_value() == "facilities"
+        shot(english, "decision-14-siting-layers-step-en")
+        english.get_by_role("button", name="4 Demand").click()
+        english.get_by_role("button", name="Add a demand source").click()
+        assert english.get_by_label("Demand count attribute").first.locator("option:checked").inner_text() \
+            == "Population (people)"
+        shot(english, "decision-12-siting-two-demand-sources-en")
+        english.locator("[data-goto='4']").click()
+        english.locator("#allocation-advanced summary").click()
+        words = other_language(english.locator("#wizard").inner_text(), "en",
+                               [*english.locator("#wizard option").all_inner_texts(),
+                                *english.locator("#candidate-values label").all_inner_texts()])
+        assert not words, words
+        shot(english, "decision-13-siting-advanced-en")
+        assert not english.errors, english.errors
+    finally:
+        english.context.close()
+
+
 def test_wifi_page_flags_chart_coverage_and_recommendation(page, celery_worker_process):
     page.goto("/wifi/")
     assert page.get_by_role("note").is_visible()  # signed out: told why the use is not shown …
@@ -285,6 +403,11 @@ def test_english_switch_keeps_the_page(page):
     shot(page, "decision-06-sensors-english")
 
 
+def layer_titles(page) -> list[str]:
+    """The layers the pickers offer, by their titles: names from the catalog (an upload, an earlier job's result)."""
+    return page.locator("select[data-role=layers] option").all_inner_texts()
+
+
 def other_language(text: str, lang: str, proper_nouns: list[str] = ()) -> list[str]:
     """Words of the other language left in a page's text once proper nouns, units and codes are set aside."""
     for noun in sorted({n for n in [*proper_nouns, "planner"] if n}, key=len, reverse=True):  # + the user
@@ -313,7 +436,7 @@ def test_stale_feeds_and_both_languages_on_every_page(browser, server, facts):
             assert rows.count() == len(latest["features"])
             assert page.locator("#latest-heading").inner_text() == ("最後讀數（已過時）" if lang == "zh-hant"
                                                                    else "Last readings (out of date)")
-            names = [f["properties"]["name"] for f in latest["features"]]
+            names = [f["properties"]["name"] for f in latest["features"]] + layer_titles(page)
             words = other_language(page.locator("body").inner_text(), lang, names)
             assert not words, words
             shot(page, f"decision-08-sensors-stale-{lang}")
@@ -328,7 +451,7 @@ def test_stale_feeds_and_both_languages_on_every_page(browser, server, facts):
             assert usage["freshness"]["stale"] and usage["freshness"]["last_day"] in warning.inner_text()
             twins = [h for h in usage["hotspots"] if h["duplicate_name"]]
             assert page.locator("#hotspots .tag").count() == len(twins)
-            hotspot_names = [h["name"] for h in usage["hotspots"]]
+            hotspot_names = [h["name"] for h in usage["hotspots"]] + layer_titles(page)
             words = other_language(page.locator("body").inner_text(), lang, hotspot_names)
             assert not words, words
             shot(page, f"decision-09-wifi-stale-{lang}")

@@ -111,6 +111,7 @@ ROUTES: dict[str, list[Call]] = {
                        get("/api/v1/layers/{slug}/features/?limit=1&bbox={lon},{lat},{lon}1,{lat}1")],
     "layer-feature": [get("/api/v1/layers/{slug}/features/{fid}/")],
     "layer-usage": [get("/api/v1/layers/{slug}/usage/")],
+    "layer-values": [get("/api/v1/layers/{slug}/values/?attribute=name")],
     "layer-download": [get("/api/v1/layers/{slug}/download/"), get("/api/v1/layers/{slug}/download/?format=csv"),
                        get("/api/v1/layers/{slug}/download/?format=html"),
                        get("/api/v1/layers/{slug}/download/?format=nope")],

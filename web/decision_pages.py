@@ -2,34 +2,34 @@
 own with its own script, on the viewer's configuration (layers, basemaps, strings) plus what the page asks the
 API for and the choices its forms offer."""
 
-from django.db import connection
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
-from psycopg2 import sql
 
-from layers.models import DATA_SCHEMA, Layer
+from layers.models import Layer
+from layers.serving.values import attribute_values
 
 from .decision_strings import decision_strings
+from .pickers import pickers
 from .viewer import viewer_config
 
-MAX_CHOICES = 50
+# the demo city's form choices, shown first when its layers are chosen: the values an attribute's filter offers
+# (labelled by a sibling attribute), the ones ticked or selected at first, and the values read with the page
+DEMO_VALUES = (("parcels", "land_use_code", "land_use"), ("facilities", "kind", "kind_zh"))
 # land uses offered as candidates at first: where a public facility can usually be built
-CANDIDATE_USES = ("government", "commercial", "residential")
+DEMO_CHOSEN = {"parcels|land_use_code": ["government", "commercial", "residential"],
+               "facilities|kind": ["sports_centre"]}
 
 
-def distinct_values(layer: Layer | None, attribute: str, label: str | None = None) -> list[dict]:
-    """A layer's values of one attribute (with a label attribute, e.g. kind and kind_zh), for a form's options."""
-    names = {a["name"] for a in layer.attributes} if layer else set()
-    if attribute not in names:
-        return []
-    label = label if label in names else attribute
-    with connection.cursor() as cur:
-        cur.execute(sql.SQL("SELECT {a}::text, min({l}::text), count(*) FROM {t} WHERE {a} IS NOT NULL GROUP BY 1"
-                            " ORDER BY 3 DESC LIMIT %s").format(
-            a=sql.Identifier(attribute), l=sql.Identifier(label), t=sql.Identifier(DATA_SCHEMA, layer.table_name)),
-            [MAX_CHOICES])
-        return [{"value": v, "label": lab, "count": n} for v, lab, n in cur.fetchall()]
+def preloaded_values(visible: dict[str, Layer]) -> dict[str, list[dict]]:
+    """The demo layers' filter values the user may see, read with the page (other layers' on demand)."""
+    out = {}
+    for slug, attribute, label in DEMO_VALUES:
+        layer = visible.get(slug)
+        names = {a["name"] for a in layer.attributes} if layer else set()
+        if attribute in names:
+            out[f"{slug}|{attribute}"] = attribute_values(layer, attribute, label if label in names else None)["values"]
+    return out
 
 
 def page_config(request, urls: dict, **extra) -> dict:
@@ -38,6 +38,10 @@ def page_config(request, urls: dict, **extra) -> dict:
     config["urls"] |= {"job": reverse("importjob-detail", args=[0]).replace("/0/", "/{id}/"),
                        "features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"), **urls}
     config["signed_in"] = request.user.is_authenticated
+    visible = list(Layer.objects.visible_to(request.user).exclude(kind=Layer.Kind.SERVICE)
+                   .order_by("theme__order", "title_zh"))
+    config["pickers"] = pickers(visible, {entry["slug"] for entry in config["layers"]})
+    config["urls"]["values"] = reverse("layer-values", args=["xslugx"]).replace("xslugx", "{slug}")
     return config | extra
 
 
@@ -52,9 +56,7 @@ def siting_page(request):
         request, {"siting": reverse("analysis-siting"),
                   "siting_report": reverse("analysis-siting-report", args=[0, "xnamex"]).replace("/0/", "/{id}/")
                   .replace("xnamex", "{name}")},
-        facility_kinds=distinct_values(visible.get("facilities"), "kind", "kind_zh"),
-        land_uses=[{**u, "checked": u["value"] in CANDIDATE_USES}
-                   for u in distinct_values(visible.get("parcels"), "land_use_code", "land_use")])
+        values=preloaded_values(visible), chosen_values=DEMO_CHOSEN)
     return _render(request, "web/siting.html", config)
 
 

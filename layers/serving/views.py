@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, html_map, rasters, search, tiles, usage
+from . import downloads, features, html_map, rasters, search, tiles, usage, values
 from .access import BadRequest, request_user, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -122,6 +122,28 @@ class FeatureView(APIView):
         if feature is None:
             return JsonResponse({"detail": f"layer {slug!r} has no feature {fid}"}, status=404)
         return HttpResponse(feature, content_type=GEOJSON)
+
+
+class AttributeValuesView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_attribute_values",
+                   summary="The values an attribute takes (most frequent first, at most 50), for a form's options",
+                   parameters=[OpenApiParameter("attribute", str, required=True, description="the attribute"),
+                               OpenApiParameter("label", str, description="an attribute labelling each value "
+                                                "(e.g. kind_zh for kind)")],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{attribute, values: [{value, "
+                                                   "label, count}], more}"),
+                              400: OpenApiResponse(description="no such attribute, named in `detail`"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, "features")
+        try:
+            body = values.attribute_values(layer, request.query_params.get("attribute", ""),
+                                           request.query_params.get("label") or None)
+        except BadRequest as exc:
+            return bad_request(exc)
+        return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
 class UsageView(APIView):

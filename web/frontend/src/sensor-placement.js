@@ -7,15 +7,16 @@ import { getJSON } from "./api.js";
 import { runJob } from "./jobs.js";
 import { el } from "./panel.js";
 import { addNumberedSite } from "./pagemap.js";
+import { fillLayers } from "./pickers.js";
 
 const $ = (id) => document.getElementById(id);
 
-export function placementRequest(k, radius, spacing) {
+export function placementRequest(k, radius, spacing, sensors = $("placement-sensors").value) {
   return {
     title: t("placement_title"),
     candidates: { layer: "parcels", filter: { land_use_code: "road" } },
     factors: [{ kind: "population", layer: "villages", attribute: "population", radius }],
-    allocation: { model: "covering", k, radius, min_spacing: spacing, pool: 150, existing: { layer: "air-sensors" },
+    allocation: { model: "covering", k, radius, min_spacing: spacing, pool: 150, existing: { layer: sensors },
       demand: [{ layer: "villages", attribute: "population" },
         // industry as a pollution source: 1 m² of industrial parcel counts as 0.01 person
         { layer: "parcels", filter: { land_use_code: "industrial" }, attribute: "area_m2", scale: 0.01 }] },
@@ -24,6 +25,7 @@ export function placementRequest(k, radius, spacing) {
 
 export function wirePlacement(map) {
   const drawn = L.layerGroup().addTo(map);
+  fillLayers($("placement-sensors"), "sensors");  // the sensors already up: any point layer the user may see
   $("placement-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     $("placement-error").textContent = "";

@@ -3,13 +3,15 @@
 // and ranked candidates on the map, covered demand, the marginal gain of each site and, for a candidate, what
 // each factor contributed to its score.
 import L from "./leaflet-global.js";
-import { config, numberFormat, t, url } from "./config.js";
+import { config, layerTitle, numberFormat, t, url } from "./config.js";
 import { getJSON } from "./api.js";
 import { runJob } from "./jobs.js";
 import { barChart } from "./chart.js";
 import { addNumberedSite, createPageMap, setLegend } from "./pagemap.js";
 import { createWizard } from "./wizard.js";
 import { el } from "./panel.js";
+import { chosenValues, choicesFor, defaultAttribute, defaultFor, fillAttributes, fillLayers, layerOf,
+  valuesOf } from "./pickers.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -23,24 +25,156 @@ const page = { job: null, candidates: [], names: {} };
 const scoreFormat = new Intl.NumberFormat(config.lang === "en" ? "en" : "zh-TW", { maximumFractionDigits: 3 });
 
 // weights: each slider tells its value beside it
-for (const name of FACTORS) {
+for (const name of [...FACTORS, "category"]) {
   const slider = $(`w-${name}`);
   const shown = () => { $(`w-${name}-value`).value = slider.value; };
   slider.addEventListener("input", shown);
   shown();
 }
 
-// demand: any vector layer, and one of its attributes as the count (villages' population by default)
-function fillAttributes() {
-  const layer = config.layers.find((l) => l.slug === $("demand-layer").value);
-  const names = layer ? layer.attributes : [];
-  $("demand-attribute").replaceChildren(...names.map((a) => el("option", { value: a.name,
-    selected: a.name === "population" }, `${a.label} (${a.name})`)));
+// a select's choice, or null when it offers nothing (e.g. no point layer the user may see)
+const chosen = (id) => $(id).value || null;
+
+// step 1: the existing facilities (a point layer, filtered by one of its categories) and the candidates (any
+// polygon or point layer, the categories ticked)
+async function fillKinds() {
+  const slug = chosen("existing-layer");
+  const attribute = chosen("existing-attribute");
+  const values = slug && attribute ? await valuesOf(slug, attribute) : [];
+  const first = chosenValues(slug, attribute)[0];
+  $("facility-kind").replaceChildren(el("option", { value: "" }, t("all_features")), ...values.map((v) => el("option",
+    { value: v.value, selected: v.value === first, "data-label": v.label },
+    t("attribute_with_unit", { label: v.label, unit: t("existing_count", { n: numberFormat.format(v.count) }) }))));
 }
-$("demand-layer").replaceChildren(...config.layers.filter((l) => l.kind === "vector").map((l) => el("option",
-  { value: l.slug, selected: l.slug === "villages" }, config.lang === "en" && l.title_en ? l.title_en : l.title_zh)));
-$("demand-layer").addEventListener("change", fillAttributes);
-fillAttributes();
+
+async function fillCandidateValues() {
+  const slug = chosen("candidates-layer");
+  const attribute = chosen("candidates-attribute");
+  const values = slug && attribute ? await valuesOf(slug, attribute) : [];
+  const ticked = chosenValues(slug, attribute);
+  $("candidate-values").replaceChildren(...values.map((v) => el("label", { class: "check" },
+    el("input", { type: "checkbox", name: "candidate_value", value: v.value, checked: ticked.includes(v.value) }),
+    ` ${v.label}`)));
+  $("candidate-values-box").hidden = !values.length;
+}
+
+function whenChanged(id, fill) {
+  $(id).addEventListener("change", () => fill().catch((err) => { $("run-error").textContent = err.message; }));
+}
+
+function pickExisting() {
+  fillAttributes($("existing-attribute"), chosen("existing-layer"), "filter",
+    { selected: defaultAttribute("existing_filter"), none: t("no_filter") });
+  return fillKinds();
+}
+
+// the candidates' own attributes: the filter, the attribute factor and the category factor
+function pickCandidates() {
+  const slug = chosen("candidates-layer");
+  fillAttributes($("candidates-attribute"), slug, "filter", { selected: defaultAttribute("candidates_filter"),
+    none: t("no_filter") });
+  fillAttributes($("score-attribute"), slug, "score", { selected: defaultAttribute("score") });
+  fillAttributes($("category-attribute"), slug, "category", { none: t("no_category_factor") });
+  fillExclusions();
+  return Promise.all([fillCandidateValues(), fillCategoryScores()]);
+}
+
+// step 2: any polygon layer may exclude (the demo's flood zones ticked), said in terms of the candidates
+function fillExclusions() {
+  const ticked = new Set([...document.querySelectorAll("input[name=exclude_layer]:checked")].map((b) => b.value));
+  const first = !document.querySelector("input[name=exclude_layer]");
+  const parcels = (layerOf(chosen("candidates-layer"))?.geometry_type || "").includes("Polygon");
+  $("exclude-layers").replaceChildren(...choicesFor("constraints").filter((s) => s !== chosen("candidates-layer"))
+    .map((slug) => el("label", { class: "check" }, el("input", { type: "checkbox", name: "exclude_layer", value: slug,
+      checked: first ? defaultFor("constraints").includes(slug) : ticked.has(slug) }),
+    ` ${t(parcels ? "exclude_parcels_in" : "exclude_candidates_in", { layer: layerTitle(layerOf(slug)) })}`)));
+}
+
+// step 3, advanced: a score per category of the candidates (0–1), all 1 at first
+async function fillCategoryScores() {
+  const slug = chosen("candidates-layer");
+  const attribute = chosen("category-attribute");
+  const values = slug && attribute ? await valuesOf(slug, attribute) : [];
+  $("category-scores").replaceChildren(...values.map((v, i) => el("div", { class: "score" },
+    el("label", { for: `category-score-${i}` }, v.label),
+    el("input", { id: `category-score-${i}`, type: "number", min: "0", max: "1", step: "0.1", value: "1",
+      "data-value": v.value }))));
+}
+
+// step 4: demand sources, each a layer with a count attribute, optionally filtered by a category, times a scale
+let demandRows = 0;
+function addDemandSource(slug = defaultFor("demand")) {
+  const i = demandRows++;
+  const id = (name) => `demand-${name}-${i}`;
+  const row = el("fieldset", { class: "demand-source", "data-source": String(i) },
+    el("legend", {}, t("demand_source", { n: String(document.querySelectorAll(".demand-source").length + 1) })),
+    el("label", { for: id("layer") }, t("demand_layer")), el("select", { id: id("layer"), "data-part": "layer" }),
+    el("label", { for: id("attribute") }, t("demand_attribute")),
+    el("select", { id: id("attribute"), "data-part": "attribute" }),
+    el("label", { for: id("filter-attribute") }, t("demand_filter_attribute")),
+    el("select", { id: id("filter-attribute"), "data-part": "filter-attribute" }),
+    el("label", { for: id("filter-value") }, t("demand_filter_value")),
+    el("select", { id: id("filter-value"), "data-part": "filter-value" }),
+    el("label", { for: id("scale") }, t("demand_scale")),
+    el("input", { id: id("scale"), "data-part": "scale", type: "number", min: "0", step: "any", value: "1" }));
+  if (i > 0) {
+    row.append(el("button", { type: "button", class: "link", onclick: () => { row.remove(); renumberDemand(); } },
+      t("remove_demand_source")));
+  }
+  $("demand-sources").append(row);
+  const part = (name) => row.querySelector(`[data-part=${name}]`);
+  const fillValues = async () => {
+    const attribute = part("filter-attribute").value;
+    const values = attribute ? await valuesOf(part("layer").value, attribute) : [];
+    part("filter-value").replaceChildren(...values.map((v) => el("option", { value: v.value }, v.label)));
+    part("filter-value").disabled = !values.length;
+  };
+  const fillLayerParts = () => {
+    fillAttributes(part("attribute"), part("layer").value, "demand", { selected: defaultAttribute("demand") });
+    fillAttributes(part("filter-attribute"), part("layer").value, "filter", { none: t("no_filter") });
+    return fillValues();
+  };
+  fillLayers(part("layer"), "demand", { selected: slug });
+  part("layer").addEventListener("change", () => fillLayerParts().catch((err) => { $("run-error").textContent = err.message; }));
+  part("filter-attribute").addEventListener("change", () => fillValues().catch((err) => { $("run-error").textContent = err.message; }));
+  return fillLayerParts();
+}
+
+function renumberDemand() {
+  document.querySelectorAll(".demand-source legend").forEach((legend, i) => {
+    legend.textContent = t("demand_source", { n: String(i + 1) });
+  });
+}
+
+function demandSources() {
+  return [...document.querySelectorAll(".demand-source")].map((row) => {
+    const part = (name) => row.querySelector(`[data-part=${name}]`).value;
+    const source = { layer: part("layer"), attribute: part("attribute") };
+    if (part("filter-attribute") && part("filter-value")) source.filter = { [part("filter-attribute")]: part("filter-value") };
+    const scale = Number(part("scale"));
+    if (part("scale") !== "" && scale !== 1) source.scale = scale;
+    return source;
+  });
+}
+
+fillLayers($("existing-layer"), "existing", { none: t("no_existing_layer") });
+fillLayers($("candidates-layer"), "candidates");
+fillLayers($("dem-layer"), "dem", { none: t("no_dem") });
+fillLayers($("distance-layer"), "distance");
+fillLayers($("network-layer"), "network", { none: t("no_network") });
+whenChanged("existing-layer", pickExisting);
+whenChanged("existing-attribute", fillKinds);
+whenChanged("candidates-layer", pickCandidates);
+whenChanged("candidates-attribute", fillCandidateValues);
+whenChanged("category-attribute", fillCategoryScores);
+// another source: the first demand layer not used yet
+const unusedDemand = () => {
+  const used = new Set([...document.querySelectorAll(".demand-source [data-part=layer]")].map((s) => s.value));
+  return choicesFor("demand").find((slug) => !used.has(slug)) || defaultFor("demand");
+};
+$("add-demand").addEventListener("click", () => addDemandSource(unusedDemand()).catch((err) => { $("run-error").textContent = err.message; }));
+const ready = Promise.all([pickExisting(), pickCandidates(), addDemandSource()])
+  .catch((err) => { $("run-error").textContent = err.message; });
 
 function number(id) {
   const text = $(id).value.trim();
@@ -49,27 +183,45 @@ function number(id) {
 
 export function siteRequest() {
   const kind = $("facility-kind").value;
-  const uses = [...document.querySelectorAll("input[name=land_use]:checked")].map((b) => b.value);
-  const demand = { layer: $("demand-layer").value, attribute: $("demand-attribute").value };
-  const existing = $("keep-existing").checked ? { layer: "facilities", filter: { kind } } : null;
-  const weight = Object.fromEntries(FACTORS.map((f) => [f, Number($(`w-${f}`).value)]));
+  const kindAttribute = chosen("existing-attribute");
+  const existingLayer = chosen("existing-layer");
+  const existingSpec = existingLayer
+    ? { layer: existingLayer, ...(kind && kindAttribute ? { filter: { [kindAttribute]: kind } } : {}) } : null;
+  const candidatesAttribute = chosen("candidates-attribute");
+  const ticked = [...document.querySelectorAll("input[name=candidate_value]:checked")].map((b) => b.value);
+  const demand = demandSources();
+  const weight = Object.fromEntries([...FACTORS, "category"].map((f) => [f, Number($(`w-${f}`).value)]));
+  const scores = Object.fromEntries([...document.querySelectorAll("#category-scores input")]
+    .map((input) => [input.dataset.value, Number(input.value)]));
   const factors = [
-    { name: "roads", kind: "distance", layer: "roads", prefer: "near" },
-    { name: "population", kind: "population", ...demand, radius: number("population-radius") },
-    { name: "existing", kind: "distance", layer: "facilities", filter: { kind }, prefer: "far" },
-    { name: "land_value", kind: "attribute", attribute: "land_value", prefer: "low" },
-  ].map((f) => ({ ...f, weight: weight[f.name] })).filter((f) => f.weight > 0);
+    { name: "roads", kind: "distance", layer: chosen("distance-layer"), prefer: "near" },
+    { name: "population", kind: "population", ...demand[0], radius: number("population-radius") },
+    existingSpec && { name: "existing", kind: "distance", ...existingSpec, prefer: "far" },
+    chosen("score-attribute") && { name: "land_value", kind: "attribute", attribute: chosen("score-attribute"), prefer: "low" },
+    chosen("category-attribute") && { name: "category", kind: "category", attribute: chosen("category-attribute"), scores },
+  ].filter(Boolean).map((f) => ({ ...f, weight: weight[f.name] })).filter((f) => f.weight > 0);
   const model = document.querySelector("input[name=model]:checked").value;
-  const allocation = { model, k: number("k"), pool: number("pool"), demand };
+  const allocation = { model, k: number("k"), pool: number("pool"), demand: demand.length === 1 ? demand[0] : demand };
   if (model === "covering") allocation.radius = number("radius");
-  if (existing) allocation.existing = existing;
-  if (document.querySelector("input[name=distance]:checked").value === "roads") allocation.network = "roads";
-  const constraints = { exclude_layers: $("exclude-flood").checked ? ["flood-zones"] : [],
-    min_area_m2: number("min-area") };
-  if (number("max-slope") !== null) constraints.max_slope_deg = number("max-slope");
+  if ($("keep-existing").checked && existingSpec) allocation.existing = existingSpec;
+  if (document.querySelector("input[name=distance]:checked").value === "roads" && chosen("network-layer")) {
+    allocation.network = chosen("network-layer");
+  }
+  if (model === "covering" && number("min-spacing")) allocation.min_spacing = number("min-spacing");
+  if (model === "p_median" && number("capacity") !== null) allocation.capacity = number("capacity");
+  if (number("time-limit") !== null) allocation.time_limit = number("time-limit");
+  if (number("gap") !== null) allocation.gap = number("gap") / 100;
+  const constraints = { exclude_layers: [...document.querySelectorAll("input[name=exclude_layer]:checked")]
+    .map((b) => b.value), min_area_m2: number("min-area") };
+  if (number("max-slope") !== null && chosen("dem-layer")) {
+    constraints.max_slope_deg = number("max-slope");
+    constraints.dem = chosen("dem-layer");
+  }
+  const kindText = kind ? $("facility-kind").selectedOptions[0].dataset.label : "";
   return {
-    title: `${$("facility-kind").selectedOptions[0].textContent.trim()} ${t("siting_title")}`,
-    candidates: { layer: "parcels", ...(uses.length ? { filter: { land_use_code__in: uses.join(",") } } : {}) },
+    title: `${kindText || layerTitle(layerOf(chosen("candidates-layer")) || { title_zh: "" })} ${t("siting_title")}`.trim(),
+    candidates: { layer: chosen("candidates-layer"),
+      ...(candidatesAttribute && ticked.length ? { filter: { [`${candidatesAttribute}__in`]: ticked.join(",") } } : {}) },
     constraints, factors, allocation,
   };
 }
@@ -253,4 +405,4 @@ async function showStoredJob(id) {
 const stored = new URLSearchParams(location.search).get("job");
 if (stored) showStoredJob(stored);
 
-window.civgis = { map, siteRequest, page };
+window.civgis = { map, siteRequest, page, ready };

@@ -9,6 +9,7 @@ import { lineChart } from "./chart.js";
 import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
 import { ago } from "./age.js";
+import { fillLayers } from "./pickers.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -17,6 +18,12 @@ const spots = L.layerGroup().addTo(map);
 const gapsDrawn = L.layerGroup().addTo(map);
 const added = L.layerGroup().addTo(map);
 const page = { usage: null, markers: {} };
+
+// which hotspots and which usage records: any point layer and any table of daily records the user may see
+fillLayers($("hotspots-layer"), "hotspots");
+fillLayers($("usage-table"), "usage");
+export const sources = () => Object.fromEntries([["hotspots", $("hotspots-layer").value],
+  ["usage", $("usage-table").value]].filter(([, slug]) => slug));
 
 // one flag per hotspot for its colour: overloaded wins over under-used (both can hold on different days)
 export function flagOf(hotspot) {
@@ -33,7 +40,7 @@ async function showSeries(id) {
   $("usage-chart").textContent = t("loading");
   $("chart-box").hidden = false;
   $("chart-box").dataset.hotspot = id;
-  const body = await postJSON(url("wifi_usage"), { hotspot: id });
+  const body = await postJSON(url("wifi_usage"), { ...sources(), hotspot: id });
   lineChart($("usage-chart"), body.series.map((p) => ({ x: new Date(p.day), y: p.sessions })), t("sessions_per_day"));
   const marker = page.markers[id];
   if (marker) marker.openTooltip();
@@ -51,8 +58,8 @@ function showFreshness(f) {
 }
 
 async function loadUsage() {
-  const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), {}),
-    getJSON(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`)]);
+  const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), sources()),
+    getJSON(`${url("features", { slug: sources().hotspots })}?limit=10000`)]);
   page.usage = usage;
   const where = Object.fromEntries(layer.features.map((f) => [String(f.properties.hotspot_id), f]));
   spots.clearLayers();
@@ -88,7 +95,8 @@ $("coverage-form").addEventListener("submit", async (e) => {
   $("coverage-error").textContent = "";
   $("coverage-result").hidden = true;
   try {
-    const body = await postJSON(url("wifi_coverage"), { radius: Number($("radius").value) });
+    const body = await postJSON(url("wifi_coverage"), { hotspots: sources().hotspots,
+      radius: Number($("radius").value) });
     const total = body.total;
     $("covered-people").textContent = numberFormat.format(total.covered_population);
     $("all-people").textContent = numberFormat.format(total.population);
@@ -113,8 +121,8 @@ $("recommend-form").addEventListener("submit", async (e) => {
   $("recommend-result").hidden = true;
   $("recommend").disabled = true;
   try {
-    const job = await runJob(url("wifi_recommend"), { k: Number($("rec-k").value), radius: Number($("radius").value),
-      relocate_underused: $("relocate").checked }, $("rec-progress"), $("rec-message"));
+    const job = await runJob(url("wifi_recommend"), { ...sources(), k: Number($("rec-k").value),
+      radius: Number($("radius").value), relocate_underused: $("relocate").checked }, $("rec-progress"), $("rec-message"));
     const r = job.counts.result;
     $("before").textContent = numberFormat.format(r.before);
     $("after").textContent = numberFormat.format(r.after);
@@ -137,7 +145,7 @@ $("recommend-form").addEventListener("submit", async (e) => {
 
 // signed out, the hotspots (a public layer) are still shown, uncoloured: their use is internal
 async function loadPlaces() {
-  const layer = await getJSON(`${url("features", { slug: "wifi-hotspots" })}?limit=10000`);
+  const layer = await getJSON(`${url("features", { slug: sources().hotspots })}?limit=10000`);
   for (const f of layer.features) {
     const [lon, lat] = f.geometry.coordinates;
     L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: "#00897b", fillOpacity: 1 })
@@ -145,5 +153,14 @@ async function loadPlaces() {
   }
 }
 
-(config.signed_in ? loadUsage() : loadPlaces()).catch((err) => { $("usage-error").textContent = err.message; });
+function load() {
+  $("usage-error").textContent = "";
+  spots.clearLayers();
+  if (!sources().hotspots) return;
+  (config.signed_in && sources().usage ? loadUsage() : loadPlaces())
+    .catch((err) => { $("usage-error").textContent = err.message; });
+}
+$("hotspots-layer").addEventListener("change", load);
+$("usage-table").addEventListener("change", load);
+load();
 window.civgis = { map, page, spots };

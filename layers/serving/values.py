@@ -1,0 +1,31 @@
+"""The values one attribute of a layer takes, most frequent first, for a form's options (a filter, a category
+factor's scores): each value with a label (another attribute, e.g. kind and kind_zh) and how many features hold
+it."""
+
+from django.db import connection
+from psycopg2 import sql
+
+from layers.models import DATA_SCHEMA, Layer
+
+from .access import BadRequest
+
+MAX_VALUES = 50
+
+
+def attribute_values(layer: Layer, attribute: str, label: str | None = None, limit: int = MAX_VALUES) -> dict:
+    names = {a["name"] for a in layer.attributes}
+    if not layer.table_name or layer.kind not in (Layer.Kind.VECTOR, Layer.Kind.TABLE):
+        raise BadRequest(f"layer {layer.slug!r} has no attribute table")
+    if attribute not in names:
+        raise BadRequest(f"attribute: layer {layer.slug!r} has no attribute {attribute!r}")
+    if label and label not in names:
+        raise BadRequest(f"label: layer {layer.slug!r} has no attribute {label!r}")
+    label = label or attribute
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {a}::text, min({l}::text), count(*) FROM {t} WHERE {a} IS NOT NULL GROUP BY 1"
+                            " ORDER BY 3 DESC, 1 LIMIT %s").format(
+            a=sql.Identifier(attribute), l=sql.Identifier(label), t=sql.Identifier(DATA_SCHEMA, layer.table_name)),
+            [limit + 1])
+        rows = cur.fetchall()
+    return {"attribute": attribute, "values": [{"value": v, "label": lab, "count": n} for v, lab, n in rows[:limit]],
+            "more": len(rows) > limit}
