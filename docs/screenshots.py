@@ -25,6 +25,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]  # WebGL: 3D
 VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 LANGUAGES = {"zh": ("zh-hant", "zh-TW"), "en": ("en", "en-US")}
 LAYERS_ON = ["villages", "flood-zones", "buildings", "facilities"]  # the viewer's scene: areas, classes, points
@@ -279,7 +280,7 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         shooter = Shooter(browser, args.base.rstrip("/"), args.out, password)
         scenes = args.scenes.split(",")
         for lang in args.languages.split(","):
