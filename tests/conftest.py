@@ -140,10 +140,16 @@ SHOTS = PROJECT_DIR / ".var" / "screenshots"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 740}
-# every visible control of the header, the tool strip and the open tool's panel, with its box
+# every visible control of the header, the tool strip and the open tool's panel, with its box as far as it shows
+# (clipped by the boxes that scroll it, such as the tool strip scrolling sideways)
 TARGETS = """sel => [...document.querySelectorAll(sel)].filter(el => el.offsetParent !== null)
-    .map(el => { const r = el.getBoundingClientRect();
-                 return {html: el.outerHTML.slice(0, 60), left: r.left, right: r.right, height: r.height}; })"""
+    .map(el => { const r = el.getBoundingClientRect(); let left = r.left, right = r.right;
+                 for (let p = el.parentElement; p; p = p.parentElement) {
+                   if (getComputedStyle(p).overflowX !== "visible") {
+                     const b = p.getBoundingClientRect(); left = Math.max(left, b.left); right = Math.min(right, b.right);
+                   }
+                 }
+                 return {html: el.outerHTML.slice(0, 60), left, right, height: r.height}; })"""
 
 
 def assert_fits(page, width: int, controls: str):

@@ -524,6 +524,21 @@ def test_phone_header_menu_tool_strip_panels_and_share_page(browser, server, vie
         assert_fits(phone, width, "#panel button, #panel input")
         phone.locator("#panel-close").click()
 
+        # the buffer tool: its panel steps down while the point is placed, then its table fits the panel
+        phone.locator("#workbar [data-tool=buffer]").click()
+        panel = phone.locator("#tool-panel")
+        panel.locator("[data-draw=point]").click()
+        box = phone.locator("#map").bounding_box()
+        assert panel.bounding_box()["y"] > box["y"] + box["height"] / 2  # the map's upper half takes the tap
+        phone.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.3)
+        phone.locator("#buffer-distances").fill("250, 600")
+        panel.locator("button[type=submit]").click()
+        table = panel.locator("table.results")
+        table.locator("tbody tr").nth(1).wait_for()
+        assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth"), "the buffer table scrolls"
+        assert_fits(phone, width, "#tool-panel button, #tool-panel input")
+        panel.locator("[data-close-tool]").click()
+
         strip = phone.locator("#workbar")
         assert phone.evaluate("document.getElementById('workbar').scrollWidth") > strip.bounding_box()["width"]
         share = strip.locator("[data-tool=share]")
