@@ -146,7 +146,8 @@ TARGETS = """sel => [...document.querySelectorAll(sel)].filter(el => el.offsetPa
     .map(el => { const r = el.getBoundingClientRect(); let left = r.left, right = r.right;
                  for (let p = el.parentElement; p; p = p.parentElement) {
                    if (getComputedStyle(p).overflowX !== "visible") {
-                     const b = p.getBoundingClientRect(); left = Math.max(left, b.left); right = Math.min(right, b.right);
+                     const b = p.getBoundingClientRect();
+                     left = Math.max(left, b.left); right = Math.min(right, b.right);
                    }
                  }
                  return {html: el.outerHTML.slice(0, 60), left, right, height: r.height}; })"""
