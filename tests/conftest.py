@@ -189,7 +189,7 @@ def server(city, django_db_blocker):
     leftover_guard(f"pytest-web-{os.getpid()}", proc.pid)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine (2 cores, several test runs) starts it slowly
         while True:
             try:
                 with urllib.request.urlopen(base + "/", timeout=5) as resp:
