@@ -139,6 +139,26 @@ BUNDLE = PROJECT_DIR / "web" / "static" / "web" / "dist" / "main.js"
 SHOTS = PROJECT_DIR / ".var" / "screenshots"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 740}
+# every visible control of the header, the tool strip and the open tool's panel, with its box as far as it shows
+# (clipped by the boxes that scroll it, such as the tool strip scrolling sideways)
+TARGETS = """sel => [...document.querySelectorAll(sel)].filter(el => el.offsetParent !== null)
+    .map(el => { const r = el.getBoundingClientRect(); let left = r.left, right = r.right;
+                 for (let p = el.parentElement; p; p = p.parentElement) {
+                   if (getComputedStyle(p).overflowX !== "visible") {
+                     const b = p.getBoundingClientRect();
+                     left = Math.max(left, b.left); right = Math.min(right, b.right);
+                   }
+                 }
+                 return {html: el.outerHTML.slice(0, 60), left, right, height: r.height}; })"""
+
+
+def assert_fits(page, width: int, controls: str):
+    """No sideways scrolling of the page; the controls inside the screen and at least 40 px tall (a finger)."""
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    for c in page.evaluate(TARGETS, controls):
+        assert c["left"] >= 0 and c["right"] <= width + 0.5, c
+        assert c["height"] >= 40, c
 # the visible controls a screen reader could not name (no label, title, aria-label or text)
 UNNAMED_CONTROLS = """[...document.querySelectorAll('button, input, select, [role=application]')]
     .filter(el => el.offsetParent !== null)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, UNNAMED_CONTROLS, committed_demo_city, new_page, shot
+from conftest import CHROMIUM, PHONE, SMALL_PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
@@ -375,16 +375,29 @@ def test_sensor_page_latest_values_series_alerts_and_placement(page, celery_work
     shot(page, "decision-04-sensors-placement")
 
 
+@pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "360x740"])
 @pytest.mark.parametrize("path", ["/siting/", "/wifi/", "/sensors/"])
-def test_phone_size_and_labels(browser, server, path):
-    phone = new_page(browser, server, viewport=PHONE)
+def test_phone_size_and_labels(browser, server, path, viewport):
+    """A one-row header whose menu button opens the pages, language and sign-in; the map first, then the panel;
+    nothing wider than the screen and every control a finger can hit."""
+    width = viewport["width"]
+    phone = new_page(browser, server, viewport=viewport)
     try:
         phone.goto(path)
         phone.wait_for_load_state("networkidle")
-        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         assert phone.locator("#map").bounding_box()["height"] > 300
         assert phone.evaluate(UNNAMED_CONTROLS) == []
-        shot(phone, f"decision-05-phone-{path.strip('/')}")
+        assert phone.locator("#top").bounding_box()["height"] <= 56
+        assert not phone.locator("#sign-in-open").is_visible()
+        assert_fits(phone, width, "#top button, #top a, #side button, #side select, #side input:not([type=checkbox])")
+        phone.locator("#menu-toggle").click()
+        menu = phone.locator("#top-menu")
+        for control in ("#sign-in-open", "#lang", "nav a[href='/wifi/']", "nav a[href='/sensors/']"):
+            assert menu.locator(control).is_visible(), control
+        assert_fits(phone, width, "#top-menu a, #top-menu button, #top-menu select")
+        shot(phone, f"decision-05-phone-{path.strip('/')}-{width}")
+        phone.locator("#menu-toggle").click()
+        assert not menu.is_visible()
         assert not phone.errors
     finally:
         phone.context.close()

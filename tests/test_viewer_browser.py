@@ -12,7 +12,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, SHOTS, UNNAMED_CONTROLS, committed_demo_city, new_page, settle, shot
+from conftest import (
+    CHROMIUM,
+    PHONE,
+    SHOTS,
+    SMALL_PHONE,
+    UNNAMED_CONTROLS,
+    assert_fits,
+    committed_demo_city,
+    new_page,
+    settle,
+    shot,
+)
 from django.contrib.auth.models import User
 from django.db import connection
 from pyproj import Geod, Transformer
@@ -484,3 +495,68 @@ def test_another_agencys_wms_registered_in_the_catalog_is_drawn_on_the_map(serve
     assert "GetLegendGraphic" in legend.get_attribute("src")
     settle(page)
     shot(page, "10-external-wms-layer")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "360x740"])
+def test_phone_header_menu_tool_strip_panels_and_share_page(browser, server, viewport):
+    """At phone size the header is one row (layers, a short title, search, one menu button), the menu holds the
+    tools, pages, language and sign-in; the tool strip scrolls inside itself to its last tool; that tool's panel,
+    the layer drawer and the shared view's page fit the screen."""
+    width = viewport["width"]
+    phone = new_page(browser, server, viewport=viewport)
+    try:
+        open_map(phone)
+        assert_fits(phone, width, "#top button, #top input, #workbar button")
+        assert phone.locator("#top").bounding_box()["height"] <= 56  # one row
+        assert phone.locator("#top h1").inner_text() == "civgis"
+        menu = phone.locator("#top-menu")
+        assert not menu.is_visible() and not phone.locator("#sign-in-open").is_visible()
+        phone.locator("#menu-toggle").click()
+        assert phone.locator("#menu-toggle").get_attribute("aria-expanded") == "true"
+        for control in ("#sign-in-open", "#lang", "#basemap", ".decision-menu summary", "[data-measure=line]"):
+            assert menu.locator(control).is_visible(), control
+        assert_fits(phone, width, "#top-menu button, #top-menu select, #top-menu summary")
+        phone.keyboard.press("Escape")
+        assert not menu.is_visible()
+        assert phone.locator("#menu-toggle").get_attribute("aria-expanded") == "false"
+
+        phone.locator("#panel-toggle").click()
+        assert_fits(phone, width, "#panel button, #panel input:not([type=checkbox])")  # a box: its 40 px row
+        phone.locator("#panel-close").click()
+
+        # the buffer tool: its panel steps down while the point is placed, then its table fits the panel
+        phone.locator("#workbar [data-tool=buffer]").click()
+        panel = phone.locator("#tool-panel")
+        panel.locator("[data-draw=point]").click()
+        box = phone.locator("#map").bounding_box()
+        assert panel.bounding_box()["y"] > box["y"] + box["height"] / 2  # the map's upper half takes the tap
+        phone.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.3)
+        phone.locator("#buffer-distances").fill("250, 600")
+        panel.locator("button[type=submit]").click()
+        table = panel.locator("table.results")
+        table.locator("tbody tr").nth(1).wait_for()
+        assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth"), "the buffer table scrolls"
+        assert_fits(phone, width, "#tool-panel button, #tool-panel input:not([type=checkbox])")
+        panel.locator("[data-close-tool]").click()
+
+        strip = phone.locator("#workbar")
+        assert phone.evaluate("document.getElementById('workbar').scrollWidth") > strip.bounding_box()["width"]
+        share = strip.locator("[data-tool=share]")
+        share.scroll_into_view_if_needed()  # inside the strip: the page itself never scrolls sideways
+        box = share.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        share.click()
+        panel = phone.locator("#tool-panel")
+        panel.locator("button[type=submit]").click()
+        phone.wait_for_function("document.getElementById('share-link').value.includes('/s/')")
+        assert_fits(phone, width, "#top button, #workbar button, #tool-panel button, #tool-panel input")
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= viewport["height"]
+
+        phone.goto(panel.locator("#share-link").input_value())
+        phone.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
+        assert_fits(phone, width, "#top button, #top input, #workbar button")
+        shot(phone, f"phone-share-page-{width}")
+        assert not phone.errors, phone.errors
+    finally:
+        phone.context.close()
