@@ -179,7 +179,7 @@ def test_road_widening_by_target_width_and_by_street_name(user, street_blocks, m
     result = job.layers.get()
     got = rows(result, "name, owner, affected_m2, affected_ping, affected_pct, buildings_touched, building_ids")
     assert got == [("north", "私有", 500.0, 151.25, 10.0, 1, "1"), ("south", "市有", 500.0, 151.25, 10.0, 0, None)]
-    assert any("1,000.0 m² (302.5 坪) taken, 1 buildings touched" in m for m in job.messages)
+    assert any("1,000.0 m² (302.5 坪) taken, 1 buildings touched" in m for m in job.message_texts())
     # the same corridor from the street's own segments: 10 m today, 10 m more on each side
     resp = client.post("/api/v1/analysis/road-widening/", {"road": {"layer": "streets", "filter": {"name": "中正路"}},
                                                             "widen_each_side": 10}, format="json")
