@@ -169,7 +169,7 @@ def test_upload_needs_sign_in_and_reports_bad_files(users):
     assert client_for().post("/api/v1/layers/", upload, format="multipart").status_code in (401, 403)
     resp = client_for(users["clerk"]).post(
         "/api/v1/layers/", {"files": [SimpleUploadedFile("readme.txt", b"hello")]}, format="multipart")
-    assert resp.status_code == 400 and "nothing importable" in resp.json()["message"]
+    assert resp.status_code == 400 and "沒有可匯入的資料" in resp.json()["message"]  # zh-Hant by default
     resp = client_for(users["clerk"]).post("/api/v1/layers/", {**upload, "crs": "EPSG:99999"}, format="multipart")
     assert resp.status_code == 400 and "crs" in resp.json()
 

@@ -107,8 +107,8 @@ def test_spatial_joins(user, lots_and_zones):
 
 @pytest.mark.parametrize("body, status, message", [
     ({"operation": "explode", "a": "lots", "b": "zones"}, 400, "use one of"),
-    ({"operation": "intersect", "a": "lots", "b": "secret"}, 403, "not available to you"),
-    ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "not available to you"),
+    ({"operation": "intersect", "a": "lots", "b": "secret"}, 403, "無法提供給您"),
+    ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "無法提供給您"),
     ({"operation": "intersect", "a": "lots", "b": "points"}, 400, "needs polygons in the overlay layer"),
     ({"operation": "union", "a": "points", "b": "zones"}, 400, "polygons on both sides"),
     ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400, "unknown filter"),

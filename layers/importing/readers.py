@@ -37,7 +37,7 @@ class FeatureData:
     points: np.ndarray | None  # shapely geometries made while reading (CSV); files keep their WKB instead
     columns: list[Column]
     crs: CRS | None
-    crs_note: str = ""
+    crs_note: dict | str = ""  # how the CRS was found: a geo.messages text
     messages: list[str] = field(default_factory=list)
     wkb: object = None  # the file's own WKB (a pyarrow BinaryArray), when it has some
     declared_type: str | None = None  # the geometry type the file declares for its layer, if a simple 2D one
@@ -125,7 +125,7 @@ def read_ogr(source: Source, encoding: str | None) -> FeatureData:
     if meta.get("crs"):
         crs = parse_crs(meta["crs"], note("檔案的坐標系統"), source.name)
     declared = meta.get("geometry_type") if meta.get("geometry_type") in SIMPLE_TYPES else None
-    return FeatureData(source, None, columns, crs, "from the file" if crs else "", messages, wkb, declared)
+    return FeatureData(source, None, columns, crs, note("來自檔案") if crs else "", messages, wkb, declared)
 
 
 def _gdal_message(exc: Exception) -> str:
