@@ -4,7 +4,7 @@ import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
-import { attributeTitle } from "./values.js";
+import { attributeTitle, valueLabel } from "./values.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -31,11 +31,15 @@ export function legend(layer) {
   const classes = style.classes && style.classes.length ? style.classes : [{ label: layerTitle(layer), color: style.fill_color }];
   const shape = layer.kind === "raster" ? "ramp" : isLine(layer) ? "line" : isPoint(layer) ? "point" : "area";
   const title = legendTitle(layer);
+  const attribute = style.kind === "categorized" && (layer.attributes || []).find((a) => a.name === style.attribute);
+  // a known category value in the page's language (住宅區 → Residential zone); else the class's own label
+  const name = (c) => (attribute && attribute.values && attribute.values[String(c.value)]
+    ? valueLabel(attribute, c.value) : String(c.label ?? c.value ?? ""));
   const list = el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
     classes.map((c) => el("li", {},
       el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
         "aria-hidden": "true" }),
-      c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : String(c.label ?? c.value ?? ""))));
+      c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : name(c))));
   return title ? el("div", { class: "legend-box" }, el("p", { class: "legend-title" }, title), list) : list;
 }
 
