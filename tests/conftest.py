@@ -169,10 +169,10 @@ def server(city, django_db_blocker):
     leftover_guard(f"pytest-web-{os.getpid()}", proc.pid)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the first page (imports, the layer list) takes long on a busy machine
         while True:
             try:
-                with urllib.request.urlopen(base + "/", timeout=5) as resp:
+                with urllib.request.urlopen(base + "/", timeout=30) as resp:
                     if resp.status == 200:
                         break
             except OSError:
