@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 
+from geo.messages import in_english
 from geo.messages import text as note
 from layers import catalog
 from layers.importing.pipeline import JobReport, Prepared, fail, heartbeat, publish, staging_prefix
@@ -119,7 +120,9 @@ def _publish(job: ImportJob, prepared: Prepared, provenance: dict, title_suffix:
     if slug_suffix:  # publish names its layer from the job's options: a further layer gets its own slug and title
         base = first or options["slug"]
         job.options = {**options, "slug": f"{base[:49 - len(slug_suffix)]}-{slug_suffix}",
-                       "title": options["title"] + title_suffix}
+                       "title": options["title"] + title_suffix,
+                       "title_en": options["title_en"] + in_english(note(title_suffix)) if options.get("title_en")
+                       else ""}
     try:
         layer = publish(job, prepared)
     finally:

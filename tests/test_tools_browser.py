@@ -11,7 +11,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import DESKTOP, PHONE, new_page, settle, shot
+from conftest import DESKTOP, PHONE, SHOTS, new_page, settle, shot
 from test_viewer_browser import (  # noqa: F401 - city and facts are fixtures, requested by name
     TO_LONLAT,
     checkbox,
@@ -413,7 +413,8 @@ ALLOWED_IN_ZH = re.compile(
     r"civgis|Leaflet|OpenStreetMap|MapLibre|English|planner|PM2\.5|PM10|μg/m³|NT\$|Mbps|MB|km²?|m²|\bha\b|\bm\b|"
     r"EPSG|TWD97|TWD67|TM2|WGS ?84|WMS|WMTS|WFS|WCS|OGC|CRS|UTF-8|Big5|\bA[34]\b|\b[23]D\b|CSV|GeoJSON|GeoPackage|"
     r"GPKG|Shapefile|KMZ?|GeoTIFF|HTML|PDF|PNG|zip|XYZ|URL|API|OK|"
-    r"[\w.-]+\.(?:csv|geojson|gpkg|shp|zip|kml|tif)\b|AirBox G3|AQ-Node 2|PMS5003|[A-Z]+-[A-Z0-9-]+|\d[\d,.]*\w*")
+    r"\.?\b(?:csv|geojson|gpkg|shp|shx|dbf|prj|cpg|zip|ZIP|kml|kmz|tif)\b|'[^']*'|__\w+|\b(?:mi|ft)\b|"
+    r"AirBox G3|AQ-Node 2|PMS5003|[A-Z]+-[A-Z0-9-]+|\d[\d,.]*\w*")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 ALLOWED_IN_EN = {"繁體中文", "坪"}
 
@@ -428,6 +429,13 @@ def proper_nouns(page) -> set[str]:
             const r = await fetch(`/api/v1/layers/${slug}/features/?limit=10000&properties=${props}`);
             if (!r.ok) continue;
             for (const f of (await r.json()).features) names.push(...Object.values(f.properties));
+        }
+        // what the data owner wrote in the catalog (abstract, keywords, agency, source, licence): one language only
+        const r = await fetch("/api/v1/layers/?limit=1000");
+        const list = r.ok ? await r.json() : [];
+        for (const layer of (list.results || list)) {
+            const full = await (await fetch(`/api/v1/layers/${layer.slug}/`)).json();
+            names.push(full.abstract, full.owner_agency, full.source, full.license, ...(full.keywords || []));
         }
         return names.filter((n) => typeof n === "string" && n); }"""))
 
@@ -537,9 +545,11 @@ def test_every_page_speaks_one_language_at_a_time(celery_worker_process, browser
             check("share page", page.locator("body").inner_text())
             for path in (f"/api/v1/analysis/siting/{report_job}/report.html",
                          "/api/v1/layers/facilities/download/?format=html"):
-                answer = page.request.get(path)  # the export is a download: its page is opened from its text
-                assert answer.ok, answer.status
-                page.set_content(answer.text(), wait_until="load")
+                # the export is a download: its page is opened from its text, fetched as the browser asks (its
+                # Accept-Language; Playwright's own request context sends none)
+                html = page.evaluate("path => fetch(path).then(r => r.ok ? r.text() : '')", path)
+                assert html
+                page.set_content(html, wait_until="load")
                 page.wait_for_timeout(500)
                 check(path, page.locator("body").inner_text())
                 shot(page, f"18-lang-{lang}-{'siting-report' if 'siting' in path else 'html-export'}")
@@ -547,4 +557,5 @@ def test_every_page_speaks_one_language_at_a_time(celery_worker_process, browser
         finally:
             page.context.close()
         found[lang] = seen
+    (SHOTS / "language-findings.json").write_text(json.dumps(found, ensure_ascii=False, indent=1))
     assert found == {"zh-hant": {}, "en": {}}, json.dumps(found, ensure_ascii=False, indent=1)

@@ -5,9 +5,11 @@ API for and the choices its forms offer."""
 from django.db import connection
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.views.decorators.csrf import ensure_csrf_cookie
 from psycopg2 import sql
 
+from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
 from .decision_strings import decision_strings
@@ -16,6 +18,12 @@ from .viewer import viewer_config
 MAX_CHOICES = 50
 # land uses offered as candidates at first: where a public facility can usually be built
 CANDIDATE_USES = ("government", "commercial", "residential")
+
+
+def _value_label(layer: Layer | None, attribute: str, value):
+    """A category value as the page's language says it (the attribute's value labels: 住宅區 → Residential zone)."""
+    described = next((a for a in (layer.attributes if layer else []) if a["name"] == attribute), {})
+    return attribute_kinds.value_label(described, value, english=not (get_language() or "zh").startswith("zh"))
 
 
 def distinct_values(layer: Layer | None, attribute: str, label: str | None = None) -> list[dict]:
@@ -53,7 +61,8 @@ def siting_page(request):
                   "siting_report": reverse("analysis-siting-report", args=[0, "xnamex"]).replace("/0/", "/{id}/")
                   .replace("xnamex", "{name}")},
         facility_kinds=distinct_values(visible.get("facilities"), "kind", "kind_zh"),
-        land_uses=[{**u, "checked": u["value"] in CANDIDATE_USES}
+        land_uses=[{**u, "label": _value_label(visible.get("parcels"), "land_use", u["label"]),
+                    "checked": u["value"] in CANDIDATE_USES}
                    for u in distinct_values(visible.get("parcels"), "land_use_code", "land_use")])
     return _render(request, "web/siting.html", config)
 

@@ -126,7 +126,7 @@ export async function showMetadata(slug) {
   const info = await (await fetch(url("layer", { slug }), { credentials: "same-origin" })).json();
   const rows = [
     [t("meta_title"), layerTitle(info)], [t("meta_abstract"), info.abstract], [t("meta_theme"), info.theme_path.join(" › ")],
-    [t("meta_agency"), info.owner_agency], [t("meta_kind"), `${info.kind} ${info.geometry_type || ""}`],
+    [t("meta_agency"), info.owner_agency], [t("meta_kind"), [t(`kind_${info.kind}`), info.geometry_type ? t(`geometry_${info.geometry_type}`) : ""].filter(Boolean).join(" · ")],
     [t("meta_count"), numberFormat.format(info.feature_count)], [t("meta_visibility"), t(`visibility_${info.visibility}`)],
     [t("meta_crs"), `${info.source_crs} → EPSG:${info.srid}`], [t("meta_source"), info.source], [t("meta_license"), info.license],
     [t("meta_updated"), `${info.update_frequency} · v${info.version} · ${info.updated_at.slice(0, 10)}`],
