@@ -424,6 +424,9 @@ def _checked_values(edit, current: dict) -> dict:
 def value_label(attribute: dict, value, english: bool = False):
     """A category value as a person reads it in a language (the stored value when no label is known)."""
     named = (attribute.get("values") or {}).get(str(value)) if value is not None else None
+    if not named and attribute.get("kind") == "category" and str(value) in KNOWN_VALUES:
+        zh, en = KNOWN_VALUES[str(value)]  # a value the column's sample did not hold
+        named = {"label": zh, "label_en": en}
     if not named:
         return value
     return (named.get("label_en") if english else named.get("label")) or value

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import Group
+from django.utils.translation import get_language
 from rest_framework import serializers
 
 from geo import messages
@@ -51,7 +52,10 @@ class LayerSerializer(serializers.ModelSerializer):
         list_serializer_class = SkippingBrokenListSerializer
 
     def get_theme_path(self, layer) -> list[str]:
-        return [t.name_zh for t in layer.theme.ancestry()] if layer.theme else []
+        """The theme's path in the request's language (an English name where the theme has one)."""
+        english = not (get_language() or "zh").startswith("zh")
+        return [(t.name_en if english and t.name_en else t.name_zh) for t in layer.theme.ancestry()] \
+            if layer.theme else []
 
     def get_bbox(self, layer) -> list[float] | None:
         return integrity.lonlat_bbox(layer, 7)
