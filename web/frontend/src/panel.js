@@ -28,7 +28,9 @@ export function legend(layer) {
       : el("span", {}, layer.source || ""));
   }
   const style = layer.style;
-  const classes = style.classes && style.classes.length ? style.classes : [{ label: layerTitle(layer), color: style.fill_color }];
+  // a single symbol is named by the layer's title in the page's language (its stored class label is the zh title)
+  const classes = style.kind !== "single" && style.classes && style.classes.length ? style.classes
+    : [{ label: layerTitle(layer), color: (style.classes && style.classes[0] && style.classes[0].color) || style.fill_color }];
   const shape = layer.kind === "raster" ? "ramp" : isLine(layer) ? "line" : isPoint(layer) ? "point" : "area";
   const title = legendTitle(layer);
   const attribute = style.kind === "categorized" && (layer.attributes || []).find((a) => a.name === style.attribute);
