@@ -20,10 +20,12 @@ MAX_CHOICES = 50
 CANDIDATE_USES = ("government", "commercial", "residential")
 
 
-def _value_label(layer: Layer | None, attribute: str, value):
-    """A category value as the page's language says it (the attribute's value labels: 住宅區 → Residential zone)."""
+def _value_label(layer: Layer | None, attribute: str, value, shown=None):
+    """A category value as the page's language says it (the attribute's value labels: 住宅區 → Residential zone,
+    sports_centre → 運動中心 / Sports centre); else `shown` (a label column's text) or the value itself."""
     described = next((a for a in (layer.attributes if layer else []) if a["name"] == attribute), {})
-    return attribute_kinds.value_label(described, value, english=not (get_language() or "zh").startswith("zh"))
+    said = attribute_kinds.value_label(described, value, english=not (get_language() or "zh").startswith("zh"))
+    return shown if said == value and shown is not None else said
 
 
 def distinct_values(layer: Layer | None, attribute: str, label: str | None = None) -> list[dict]:
@@ -60,7 +62,8 @@ def siting_page(request):
         request, {"siting": reverse("analysis-siting"),
                   "siting_report": reverse("analysis-siting-report", args=[0, "xnamex"]).replace("/0/", "/{id}/")
                   .replace("xnamex", "{name}")},
-        facility_kinds=distinct_values(visible.get("facilities"), "kind", "kind_zh"),
+        facility_kinds=[{**k, "label": _value_label(visible.get("facilities"), "kind", k["value"], k["label"])}
+                        for k in distinct_values(visible.get("facilities"), "kind", "kind_zh")],
         land_uses=[{**u, "label": _value_label(visible.get("parcels"), "land_use", u["label"]),
                     "checked": u["value"] in CANDIDATE_USES}
                    for u in distinct_values(visible.get("parcels"), "land_use_code", "land_use")])
