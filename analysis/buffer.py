@@ -12,6 +12,7 @@ from django.db import connection
 from psycopg2 import sql
 
 from geo.crs import WGS84, transform
+from geo.messages import text as note
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
@@ -194,5 +195,5 @@ def build_layer(staging: str, options: dict, user, progress) -> list[str]:
         cur.execute(sql.SQL("CREATE TABLE {} AS SELECT (row_number() OVER ())::integer AS fid, * FROM ({}) b"
                             " WHERE NOT ST_IsEmpty(geom)").format(target, body))
         cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET NOT NULL").format(target))
-    progress(70, "buffers drawn")
+    progress(70, note("環域已繪製"))
     return [layer.slug]

@@ -12,6 +12,7 @@ from psycopg2 import sql
 from pyproj.exceptions import CRSError
 from shapely.validation import explain_validity
 
+from geo import messages
 from geo.crs import crs_from_epsg, transform
 from layers.models import DATA_SCHEMA, Layer
 from layers.serving import usage
@@ -21,7 +22,20 @@ _reads: ContextVar[dict | None] = ContextVar("analysis_layer_reads", default=Non
 
 
 class AnalysisInputError(ValueError):
+    """Bad analysis input (400). The message is a msgid with {named} fields given as keyword arguments (zh-Hant,
+    translated in locale/; older messages are English text), worded in the reader's language (geo.messages)."""
+
     status = 400
+
+    def __init__(self, message: str, **params):
+        self.params = params
+        super().__init__(message)
+
+    def text(self) -> dict:
+        return messages.text(self.args[0], **self.params)
+
+    def __str__(self):
+        return messages.render(self.text())
 
 
 class LayerNotAvailable(AnalysisInputError):
@@ -99,7 +113,7 @@ def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
     def lookup(slug) -> Layer:
         layer = found.get(str(slug))
         if layer is None:
-            raise LayerNotAvailable(f"layer {slug!r} is not available to you")
+            raise LayerNotAvailable("圖層 {slug} 無法提供給您", slug=repr(slug))
         if layer.kind not in kinds:
             raise AnalysisInputError(f"layer {slug!r} is a {layer.kind} layer; this needs a {' or '.join(kinds)} "
                                      "layer")

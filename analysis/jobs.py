@@ -8,6 +8,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 
+from geo.messages import in_english
+from geo.messages import text as note
 from layers import catalog
 from layers.importing.pipeline import JobReport, Prepared, fail, heartbeat, publish, staging_prefix
 from layers.importing.sources import Source
@@ -40,7 +42,7 @@ def run(job_id: int) -> ImportJob:
     if job.finished:
         return job
     if job.status == ImportJob.Status.RUNNING:
-        fail(job, {"message": "the worker running this analysis stopped before finishing; start it again"})
+        fail(job, note("執行這個分析的工作程序在完成前停止了；請重新執行"))
         return job
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
                                                heartbeat_at=timezone.now())
@@ -68,7 +70,7 @@ def run(job_id: int) -> ImportJob:
                 provenance["result"] = summary
             tables = [(staging, "", ""), *extras]
             prepared = [_prepare(job, table) for table, _title, _slug in tables]
-            report.progress(90, "result indexed")
+            report.progress(90, note("結果已建立索引"))
             counts = {}
             with transaction.atomic():  # all result layers or none
                 first = None
@@ -82,10 +84,11 @@ def run(job_id: int) -> ImportJob:
                 heartbeat_at=timezone.now(), counts={"features": counts, **({"result": summary} if summary else {})},
                 messages=job.messages)
         except AnalysisInputError as problem:
-            fail(job, {"message": str(problem)})
-        except Exception as exc:  # noqa: BLE001 - any failure must end the job as failed, with a reason
+            fail(job, problem.text())
+        except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason
             log.exception("analysis job %s failed", job.pk)
-            fail(job, {"message": f"internal error in the analysis: {type(exc).__name__}: {exc}"})
+            # the details are for the server's log: a user is told only that it happened and where to look
+            fail(job, note("分析時發生內部錯誤；管理者可在伺服器記錄中查到詳情（工作 {job}）。", job=job.pk))
     job.refresh_from_db()
     return job
 
@@ -117,7 +120,9 @@ def _publish(job: ImportJob, prepared: Prepared, provenance: dict, title_suffix:
     if slug_suffix:  # publish names its layer from the job's options: a further layer gets its own slug and title
         base = first or options["slug"]
         job.options = {**options, "slug": f"{base[:49 - len(slug_suffix)]}-{slug_suffix}",
-                       "title": options["title"] + title_suffix}
+                       "title": options["title"] + title_suffix,
+                       "title_en": options["title_en"] + in_english(note(title_suffix)) if options.get("title_en")
+                       else ""}
     try:
         layer = publish(job, prepared)
     finally:

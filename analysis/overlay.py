@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import QueryDict
 from psycopg2 import sql
 
+from geo.messages import text as note
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA, Layer
 from layers.pgload import run_on_own_connections
 from layers.serving import query
@@ -113,7 +114,7 @@ def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progr
             " ST_Subdivide(b.geom, {}) AS g FROM {} b WHERE {}").format(
             pieces_table, sql.Literal(SUBDIVIDE_VERTICES), b_table, b_where))
         cur.execute(sql.SQL("CREATE INDEX ON {t} USING gist (g); ANALYZE {t}").format(t=pieces_table))
-        progress(30, "overlay layer cut into indexed pieces")
+        progress(30, note("套疊圖層已切成有索引的小塊"))
 
         # Each candidate pair once, in join order (piece by piece, so PostGIS reuses the prepared piece for
         # ST_Intersects/ST_Within): grouping in the same query would sort first and compute after, unprepared (5×).
@@ -141,7 +142,7 @@ def build(staging: str, operation: str, a: Layer, b: Layer, options: dict, progr
             " FROM r JOIN n USING (a_fid, b_fid) WHERE n.parts > 1 GROUP BY r.a_fid, r.b_fid").format(*raws))
         cur.execute(sql.SQL("DROP TABLE {}, {}, {}").format(pieces_table, *raws))
         cur.execute("DELETE FROM ov_pairs WHERE NOT whole AND (g IS NULL OR ST_IsEmpty(g))")
-        progress(65, "pairs intersected")
+        progress(65, note("圖徵配對已完成交集"))
         pieces = {
             "intersect": _pairs_sql(a_table, b_table, a_select, b_select, dim, a.srid),
             "clip": _clip_sql(a_table, a_select, dim, a.srid),

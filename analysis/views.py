@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from geo import messages
 from layers.models import ImportJob, Layer, slug_validator
 from layers.serializers import ImportJobSerializer
 
@@ -146,7 +147,10 @@ class JobView(APIView):
         if wanted is not None and not (isinstance(wanted, str) and SLUG.fullmatch(wanted)):
             return Response({"detail": f"slug: {slug_validator.message}"}, status=400)
         agency = request.user.groups.order_by("name").first()
+        # a result named by the analysis (no title given) has an English title too; a title given is the user's own
+        title_en = str(data.get("title_en") or ("" if data.get("title") else messages.in_english(messages.text(name))))
         options.update(analysis=self.analysis, mode="create", title=str(data.get("title") or name)[:200],
+                       title_en=title_en[:200],
                        theme="analysis-results", visibility=data.get("visibility", "internal"),
                        owner_agency=agency.pk if agency else None)
         job = jobs.create(name, options, request.user)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg2 import sql
 
+from geo.messages import text as note
 from geo.units import PING_M2
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
@@ -146,7 +147,8 @@ def corridor(options: dict, user) -> Corridor:
 
 def build(staging: str, options: dict, user, progress) -> list[str]:
     found = corridor(options, user)
-    progress(30, f"corridor {2 * found.half_width:g} m wide along {found.length_m:,.0f} m of centre line")
+    progress(30, note("沿 {length} 公尺中心線、寬 {width} 公尺的拓寬範圍", width=f"{2 * found.half_width:g}",
+                      length=f"{found.length_m:,.0f}"))
     target = sql.Identifier(STAGING_SCHEMA, staging)
     with connection.cursor() as cur:
         cur.execute(sql.SQL("CREATE TABLE {} AS ").format(target) + found.query, found.params)
@@ -154,8 +156,8 @@ def build(staging: str, options: dict, user, progress) -> list[str]:
         cur.execute(sql.SQL("SELECT count(*), coalesce(sum(affected_m2), 0), coalesce(sum(buildings_touched), 0)"
                             " FROM {}").format(target))
         n, area, touched_total = cur.fetchone()
-    progress(70, f"{n} parcels affected, {area:,.1f} m² ({area / PING_M2:,.1f} 坪) taken, "
-                 f"{touched_total} buildings touched")
+    progress(70, note("受影響宗地 {n} 筆，拓寬用地 {m2} 平方公尺（{ping} 坪），觸及建物 {buildings} 棟", n=n,
+                      m2=f"{area:,.1f}", ping=f"{area / PING_M2:,.1f}", buildings=touched_total))
     return found.inputs
 
 

@@ -35,6 +35,46 @@ UNITS = {
 }
 
 
+# Category values the platform knows (the demo city's, Taiwanese land-use zones, ownership, road classes …):
+# stored value → (zh-Hant, English). A category attribute lists those of its values it holds under `values`
+# ({value: {label, label_en}}), editable like the rest, so legends and identify speak the page's language.
+KNOWN_VALUES = {
+    # land-use zones (使用分區) and their codes
+    "住宅區": ("住宅區", "Residential zone"), "商業區": ("商業區", "Commercial zone"),
+    "工業區": ("工業區", "Industrial zone"), "農業區": ("農業區", "Agricultural zone"),
+    "學校用地": ("學校用地", "School land"), "公園用地": ("公園用地", "Park land"),
+    "機關用地": ("機關用地", "Government land"), "道路用地": ("道路用地", "Road land"),
+    "residential": ("住宅區", "Residential zone"), "commercial": ("商業區", "Commercial zone"),
+    "industrial": ("工業區", "Industrial zone"), "agricultural": ("農業區", "Agricultural zone"),
+    "government": ("機關用地", "Government land"), "road": ("道路用地", "Road land"),
+    # ownership (公私有別)
+    "市有": ("市有", "City-owned"), "國有": ("國有", "State-owned"), "私有": ("私有", "Private"),
+    "縣有": ("縣有", "County-owned"), "鄉鎮市有": ("鄉鎮市有", "Township-owned"),
+    # building uses
+    "住宅": ("住宅", "Residential"), "商業": ("商業", "Commercial"), "工業": ("工業", "Industrial"),
+    "農舍": ("農舍", "Farmhouse"), "學校": ("學校", "School"), "公共": ("公共", "Public"),
+    # facilities
+    "school": ("學校", "School"), "park": ("公園", "Park"), "library": ("圖書館", "Library"),
+    "sports_centre": ("運動中心", "Sports centre"), "公園": ("公園", "Park"), "圖書館": ("圖書館", "Library"),
+    "運動中心": ("運動中心", "Sports centre"), "商圈": ("商圈", "Shopping district"),
+    # roads
+    "arterial": ("主要幹道", "Arterial road"), "collector": ("次要幹道", "Collector road"),
+    "local": ("地方道路", "Local road"), "主要幹道": ("主要幹道", "Arterial road"),
+    "次要幹道": ("次要幹道", "Collector road"), "地方道路": ("地方道路", "Local road"),
+    # sensors
+    "運作中": ("運作中", "Operating"), "離線": ("離線", "Offline"), "路燈": ("路燈", "Street light"),
+    "校園": ("校園", "School campus"), "機關": ("機關", "Government building"),
+}
+
+
+def value_labels(kind: str, values: list) -> dict:
+    """{value: {label, label_en}} for the known category values among `values` (a sample of the column)."""
+    if kind != "category":
+        return {}
+    found = {str(v) for v in values if v is not None and str(v) in KNOWN_VALUES}
+    return {v: {"label": KNOWN_VALUES[v][0], "label_en": KNOWN_VALUES[v][1]} for v in sorted(found)}
+
+
 @dataclass(frozen=True)
 class Known:
     """A known column: a pattern over its name or original name, and what such a column is."""
@@ -264,8 +304,12 @@ def guess(name: str, pgtype: str, source: str = "", values: list | None = None) 
     if _has_cjk(source):
         zh = source.strip()  # the data producer's own Chinese header says it best (出入口名稱, not 名稱)
     zh_unit, en_unit = UNITS.get(unit, (unit, unit))
-    return {"label": zh, "label_en": en, "unit": zh_unit, "unit_en": en_unit, "kind": kind,
-            "decimals": int(decimals), "aggregate": aggregate or default_aggregate(kind)}
+    out = {"label": zh, "label_en": en, "unit": zh_unit, "unit_en": en_unit, "kind": kind,
+           "decimals": int(decimals), "aggregate": aggregate or default_aggregate(kind)}
+    named = value_labels(kind, values)
+    if named:
+        out["values"] = named
+    return out
 
 
 def _all_numeric_text(values: list) -> bool:
@@ -311,7 +355,7 @@ def described(attribute: dict) -> dict:
     return {**attribute, **entry}
 
 
-DESCRIBED_FIELDS = ("label", "label_en", "unit", "unit_en", "kind", "decimals", "aggregate")
+DESCRIBED_FIELDS = ("label", "label_en", "unit", "unit_en", "kind", "decimals", "aggregate", "values")
 
 
 def describe(name: str, pgtype: str, source: str = "", values: list | None = None,
@@ -341,6 +385,8 @@ def validate_edit(attribute: dict, edit: dict) -> dict:
             raise ValueError(f"{key}: give text of at most 100 characters")
     if "label" in edit and not edit["label"].strip():
         raise ValueError("label: must not be empty")
+    if "values" in edit:
+        merged["values"] = _checked_values(edit["values"], described(attribute).get("values") or {})
     if merged.get("kind") not in KINDS:
         raise ValueError(f"kind: {merged.get('kind')!r} is not one of {', '.join(KINDS)}")
     if not isinstance(merged.get("decimals"), int) or isinstance(merged.get("decimals"), bool) \
@@ -356,6 +402,34 @@ def validate_edit(attribute: dict, edit: dict) -> dict:
     if merged["aggregate"] != "none" and merged.get("type") not in NUMERIC_TYPES:
         raise ValueError(f"aggregate: {attribute['name']!r} holds {merged.get('type')}, not numbers")
     return merged
+
+
+def _checked_values(edit, current: dict) -> dict:
+    """An edit of a category's value labels, {value: {label, label_en}} merged into the current ones (null removes
+    a value's labels)."""
+    if not isinstance(edit, dict) or len(edit) > 500:
+        raise ValueError("values: give {value: {label, label_en}} for at most 500 values")
+    out = dict(current)
+    for value, labels in edit.items():
+        if labels is None:
+            out.pop(value, None)
+            continue
+        if not isinstance(labels, dict) or set(labels) - {"label", "label_en"} or not all(
+                isinstance(v, str) and len(v) <= 100 for v in labels.values()):
+            raise ValueError(f"values: {value!r} needs {{label, label_en}}, each text of at most 100 characters")
+        out[value] = {**out.get(value, {}), **labels}
+    return out
+
+
+def value_label(attribute: dict, value, english: bool = False):
+    """A category value as a person reads it in a language (the stored value when no label is known)."""
+    named = (attribute.get("values") or {}).get(str(value)) if value is not None else None
+    if not named and attribute.get("kind") == "category" and str(value) in KNOWN_VALUES:
+        zh, en = KNOWN_VALUES[str(value)]  # a value the column's sample did not hold
+        named = {"label": zh, "label_en": en}
+    if not named:
+        return value
+    return (named.get("label_en") if english else named.get("label")) or value
 
 
 def round_value(attribute: dict, value):

@@ -328,6 +328,12 @@ class ImportJob(models.Model):
     def finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
+    def message_texts(self, language: str = "en") -> list[str]:
+        """The progress notes worded in a language (they are kept as msgid + parameters: geo.messages)."""
+        from geo.messages import render_in
+
+        return [render_in(m, language) for m in self.messages]
+
 
 class LayerUsage(models.Model):
     """Requests to a layer in a month, by kind (features, tile, download, …), flushed from Redis counters."""

@@ -1,5 +1,8 @@
 from django.contrib.auth.models import Group
+from django.utils.translation import get_language
 from rest_framework import serializers
+
+from geo import messages
 
 from . import attribute_kinds, catalog, integrity
 from .models import ImportJob, Layer, LayerVersion, Style, Theme
@@ -49,7 +52,10 @@ class LayerSerializer(serializers.ModelSerializer):
         list_serializer_class = SkippingBrokenListSerializer
 
     def get_theme_path(self, layer) -> list[str]:
-        return [t.name_zh for t in layer.theme.ancestry()] if layer.theme else []
+        """The theme's path in the request's language (an English name where the theme has one)."""
+        english = not (get_language() or "zh").startswith("zh")
+        return [(t.name_en if english and t.name_en else t.name_zh) for t in layer.theme.ancestry()] \
+            if layer.theme else []
 
     def get_bbox(self, layer) -> list[float] | None:
         return integrity.lonlat_bbox(layer, 7)
@@ -197,6 +203,15 @@ class ImportJobSerializer(serializers.ModelSerializer):
         model = ImportJob
         fields = ["id", "url", "status", "progress", "source_name", "options", "messages", "errors", "counts",
                   "layers", "created_by", "created_at", "started_at", "finished_at"]
+
+    def to_representation(self, instance):
+        """Messages and errors worded in the request's language (kept as msgid + parameters: geo.messages); the
+        shape stays: messages a list of strings, errors [{message, file, rows, field}]."""
+        data = super().to_representation(instance)
+        data["messages"] = [messages.render(m) for m in instance.messages]
+        data["errors"] = [{**{k: v for k, v in e.items() if k not in ("msgid", "params")},
+                           "message": messages.render(e)} for e in instance.errors]
+        return data
 
 
 class ServiceRegistrationSerializer(serializers.Serializer):

@@ -49,7 +49,7 @@ def _start_imports(request, options: dict) -> list[ImportJob]:
     try:
         datasets = jobs.save_upload(request.FILES.getlist("files"))
     except ImportProblem as problem:
-        raise ValidationError(problem.as_dict()) from problem
+        raise ValidationError(problem.as_answer()) from problem
     if options.get("layer") and len(datasets) > 1:
         raise ValidationError({"files": "re-import one dataset at a time"})
     created = [jobs.create(path, name, options, request.user) for path, name in datasets]

@@ -124,8 +124,8 @@ def test_buffer_rings_counts_sums_and_area_weighted_population(city_layers):
     ({"distances": [60_000]}, 400, "outside 0–50,000 m"),
     ({"distances": ["far"]}, 400, "give metres"),
     ({"distances": [100], "layers": [{"layer": "shops", "apportion": ["sales"]}]}, 400, "only area layers"),
-    ({"distances": [100], "layers": ["secret"]}, 403, "not available to you"),
-    ({"distances": [100], "layers": ["no-such-layer"]}, 403, "not available to you"),
+    ({"distances": [100], "layers": ["secret"]}, 403, "無法提供給您"),
+    ({"distances": [100], "layers": ["no-such-layer"]}, 403, "無法提供給您"),
 ])
 def test_bad_buffer_input(city_layers, body, status, message):
     Layer.objects.filter(slug="villages").update(slug="secret", visibility="restricted",

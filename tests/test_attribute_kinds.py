@@ -248,3 +248,38 @@ def test_legends_in_ascending_order_with_a_no_data_class_and_a_titled_unit(tmp_p
     assert legend_title(layer, style).endswith("：人口密度（人/平方公里），分位數")
     sld = render_sld(layer, style).decode()
     assert "PropertyIsNull" in sld and "人/平方公里</Title>" in sld
+
+
+def test_category_values_have_labels_in_both_languages_and_editors_can_correct_them(tmp_path):
+    """A land-use column holding 住宅區, 公園用地 … knows them in English (legends and identify in English mode read
+    `values`); an editor adds or corrects a value's labels through the same PATCH; the viewer's layer list carries
+    them."""
+    city = generate(seed=2026, size=0.05)
+    pgtype, values = _values(city.layers["parcels"].columns["land_use"])
+    named = guess("land_use", pgtype, "", values)["values"]
+    assert named["住宅區"] == {"label": "住宅區", "label_en": "Residential zone"}
+    assert set(named) == set(values)  # every zone of the demo city is known
+    assert "values" not in guess("section", pgtype, "", ["中正段", "大興段"])  # place names stay as they are
+    lots = np.array([shapely.box(280_000 + 20 * i, 2_765_000, 280_010 + 20 * i, 2_765_010) for i in range(3)])
+    files.write_vector(tmp_path / "lots.gpkg", lots, {"zone": np.array(["住宅區", "公園用地", "特定專用區"],
+                                                                       dtype=object)}, "EPSG:3826", "GPKG")
+    lots_layer = run_import(tmp_path / "lots.gpkg")
+    zone = by_name(lots_layer)["zone"]
+    assert zone["kind"] == "category" and set(zone["values"]) == {"住宅區", "公園用地"}
+    admin = User.objects.create_superuser("values-admin", password="x")
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(admin)
+    url = f"/api/v1/layers/{lots_layer.slug}/"
+    edit = {"attribute_descriptions": {"zone": {"values": {"特定專用區": {"label": "特定專用區",
+                                                                            "label_en": "Special-purpose zone"},
+                                                           "公園用地": {"label_en": "Park"}}}}}
+    assert client.patch(url, edit, format="json").status_code == 200
+    zone = by_name(lots_layer)["zone"]
+    assert zone["values"]["特定專用區"]["label_en"] == "Special-purpose zone"
+    assert zone["values"]["公園用地"] == {"label": "公園用地", "label_en": "Park"}
+    bad = client.patch(url, {"attribute_descriptions": {"zone": {"values": {"住宅區": "Residential"}}}}, format="json")
+    assert bad.status_code == 400 and "values" in json.dumps(bad.json())
+    page = client.get("/viewer/layers.json").json()
+    entry = next(layer for layer in page["layers"] if layer["slug"] == lots_layer.slug)
+    [shown] = [a for a in entry["attributes"] if a["name"] == "zone"]
+    assert shown["values"]["住宅區"]["label_en"] == "Residential zone"

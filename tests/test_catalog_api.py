@@ -169,7 +169,7 @@ def test_upload_needs_sign_in_and_reports_bad_files(users):
     assert client_for().post("/api/v1/layers/", upload, format="multipart").status_code in (401, 403)
     resp = client_for(users["clerk"]).post(
         "/api/v1/layers/", {"files": [SimpleUploadedFile("readme.txt", b"hello")]}, format="multipart")
-    assert resp.status_code == 400 and "nothing importable" in resp.json()["message"]
+    assert resp.status_code == 400 and "沒有可匯入的資料" in resp.json()["message"]  # zh-Hant by default
     resp = client_for(users["clerk"]).post("/api/v1/layers/", {**upload, "crs": "EPSG:99999"}, format="multipart")
     assert resp.status_code == 400 and "crs" in resp.json()
 
@@ -203,7 +203,8 @@ def test_upload_runs_on_a_real_worker_and_versions_restore(celery_worker_process
                        format="multipart")
     second = poll(clerk, again.json()[0]["id"])  # a taken slug: the next free one, named in the messages
     assert second["status"] == "succeeded" and second["layers"] == ["sites-2"]
-    assert any("the slug 'sites' is taken; the layer is 'sites-2'" in m for m in second["messages"])
+    # in the request's language (zh-Hant by default)
+    assert any("代稱 'sites' 已被使用；圖層為 'sites-2'" in m for m in second["messages"]), second["messages"]
 
     geoms, fields = files.places_lonlat()
     smaller = files.write_vector(tmp_path / "two.geojson", geoms[:2], {k: v[:2] for k, v in fields.items()},

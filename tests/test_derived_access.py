@@ -297,7 +297,7 @@ def test_taking_a_slug_answers_the_same_whoever_holds_it(world, wanted, monkeypa
     job = run_job(resp.json()[0]["id"])
     assert job.status == "succeeded", job.errors
     assert [layer.slug for layer in job.layers.all()] == [f"{wanted}-2"]
-    assert any(f"the slug {wanted!r} is taken; the layer is '{wanted}-2'" in m for m in job.messages)
+    assert any(f"the slug {wanted!r} is taken; the layer is '{wanted}-2'" in m for m in job.message_texts())
 
     monkeypatch.setattr(external, "describe", lambda kind, url, layer: {
         "title": "外部", "abstract": "", "bbox": None, "service": {"type": kind, "url": url}})

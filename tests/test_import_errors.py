@@ -248,3 +248,40 @@ def test_library_messages_lose_their_server_paths(tmp_path, nothing_left_behind)
     error = failed_with(run_import(tmp_path / "dem.tif"), "dem.tif", "not a readable GeoTIFF")
     assert str(tmp_path) not in error["message"] and "/" not in error["message"]
     nothing_left_behind()
+
+
+CJK = r"[\u3400-\u9fff]"
+
+
+def test_job_messages_and_errors_are_worded_in_the_readers_language(tmp_path):
+    """A job keeps its notes and errors as msgid + parameters: the same job reads in zh-Hant on a zh-Hant page and
+    in English on an English one, the file, rows and field kept (GET /api/v1/imports/{id}/ keeps its shape)."""
+    import re
+
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,lon,lat\na,121.3,25.0\nb,121.2E,25.0\nc,121.1,24.9\nd,,24.9\n", encoding="utf-8")
+    good = tmp_path / "good.csv"
+    good.write_text("名稱,lon,lat\n甲,121.30,25.00\n乙,121.31,25.01\n", encoding="utf-8")
+    owner = User.objects.create(username="reader-language")
+    failed, done = (jobs.create(p, p.name, {"mode": "upsert"}, owner) for p in (bad, good))
+    run_job(failed.pk), run_job(done.pk)
+    answers = {}
+    for language in ("zh-hant", "en"):
+        client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
+        client.force_login(owner)
+        answers[language] = {job.pk: client.get(f"/api/v1/imports/{job.pk}/").json() for job in (failed, done)}
+    zh, en = answers["zh-hant"], answers["en"]
+    [zh_error], [en_error] = zh[failed.pk]["errors"], en[failed.pk]["errors"]
+    assert zh_error["message"] == "bad.csv：欄位 'lon' 在第 3, 5 列（共 2 列）不是數字"
+    assert en_error["message"] == "bad.csv: column 'lon' is not a number on rows 3, 5"
+    assert zh_error["rows"] == en_error["rows"] == [3, 5] and zh_error["field"] == "lon" and \
+        zh_error["file"] == "bad.csv"
+    assert set(zh_error) == {"message", "file", "rows", "field"}  # the answer's shape is the old one
+    zh_notes, en_notes = zh[done.pk]["messages"], en[done.pk]["messages"]
+    assert len(zh_notes) == len(en_notes) > 2 and all(isinstance(m, str) for m in zh_notes)
+    assert any("已讀取 2 筆圖徵" in m for m in zh_notes) and any("2 features read" in m for m in en_notes)
+    assert not [m for m in en_notes if re.search(CJK, m.replace("名稱", ""))], en_notes  # the column's own name
+    assert all(re.search(CJK, m) for m in zh_notes), zh_notes

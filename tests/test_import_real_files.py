@@ -32,7 +32,7 @@ def test_big5_mrt_routes_shapefile_without_cpg():
     job, [layer] = run_import("taipei-mrt/TpeMRTRoutes_TWD97.shp")
     assert layer.feature_count == 17 and layer.geometry_type == "MultiLineString"
     assert layer.source_crs == "EPSG:3826"
-    assert any("cp950" in m for m in job.messages)
+    assert any("cp950" in m for m in job.message_texts())
     assert one(f"SELECT count(*) FROM layerdata.{layer.table_name} WHERE routename = '淡水線'")[0] >= 1
     # already TWD97 TM2: coordinates are kept as they are (extent per SOURCES.md)
     xmin, ymin, xmax, ymax = layer.native_extent
@@ -48,7 +48,7 @@ def test_big5_mrt_stations():
 def test_big5_csv_of_station_exits_with_a_title_row_and_twd97_columns():
     job, [layer] = run_import("taipei-mrt/大臺北地區捷運車站出入口.csv")
     assert layer.feature_count == 380
-    assert any("title row" in m for m in job.messages)
+    assert any("title row" in m for m in job.message_texts())
     assert layer.title_zh == "大臺北地區捷運車站出入口"
     labels = [a["label"] for a in layer.attributes]
     assert "出入口名稱" in labels
@@ -80,7 +80,7 @@ def test_taoyuan_districts_geojson():
 def test_topojson_without_crs_is_read_as_lonlat_and_says_so():
     job, [layer] = run_import("taoyuan-stat-areas/code2_68000.topo.json")
     assert layer.feature_count == 723
-    assert any("read as lon/lat" in m for m in job.messages)
+    assert any("read as lon/lat" in m for m in job.message_texts())
 
 
 def test_county_geojson_in_twd97_geographic():
@@ -112,7 +112,7 @@ def test_dem_geotiff_in_lonlat_becomes_a_twd97_cog(settings):
 def test_census_csv_without_coordinates_becomes_a_table():
     job, [layer] = run_import("tw-villages-2010/census2013-03.csv")
     assert layer.kind == Layer.Kind.TABLE and layer.feature_count == 7839
-    assert any("without geometry" in m for m in job.messages)
+    assert any("without geometry" in m for m in job.message_texts())
     total = one(f"SELECT sum(male + female) FROM layerdata.{layer.table_name} WHERE ivid LIKE 'TAO-%%'")[0]
     assert total == 2_033_634
 

@@ -67,7 +67,7 @@ def test_big5_shapefile_without_cpg_is_detected(tmp_path):
     shp = files.shapefile(tmp_path, "big5", encoding="cp950", keep_cpg=False)
     job = run_import(shp)
     assert_ok(job)
-    assert any("cp950" in m for m in job.messages)
+    assert any("cp950" in m for m in job.message_texts())
     assert sorted(n for (n,) in rows("SELECT name FROM layerdata.big5")) == sorted(p[0] for p in files.PLACES)
 
 
@@ -76,7 +76,7 @@ def test_loose_shapefile_parts_in_a_batch_folder_use_the_cpg(tmp_path):
     assert (tmp_path / "utf8.cpg").exists()
     job = run_import(shp)
     assert_ok(job)
-    assert any(".cpg" in m for m in job.messages)
+    assert any(".cpg" in m for m in job.message_texts())
     assert_places("utf8")
 
 
@@ -98,7 +98,7 @@ def test_geopackage_imports_every_layer_and_repairs(tmp_path):
     assert places.feature_count == 3 and zones.feature_count == 2
     assert zones.geometry_type == "MultiPolygon"  # the repaired bow-tie became two triangles
     assert job.counts["repaired"] == 1
-    assert any("1 invalid geometry was repaired" in m for m in job.messages)
+    assert any("1 invalid geometry was repaired" in m for m in job.message_texts())
     assert rows(f'SELECT count(*) FROM layerdata."{zones.table_name}" WHERE NOT ST_IsValid(geom)') == [(0,)]
     assert rows(f'SELECT zone FROM layerdata."{zones.table_name}" ORDER BY fid') == [("甲",), ("乙",)]
 
@@ -138,7 +138,7 @@ def test_csv_twd97_columns_in_big5_with_a_title_row(tmp_path):
     (tmp_path / "地標.csv").write_bytes(data)
     job = run_import(tmp_path / "地標.csv")
     [layer] = assert_ok(job)
-    assert any("TWD97 TM2" in m for m in job.messages) and any("title row" in m for m in job.messages)
+    assert any("TWD97 TM2" in m for m in job.message_texts()) and any("title row" in m for m in job.message_texts())
     assert layer.slug == "di-biao" and layer.title_zh == "地標"  # readable: Hanyu Pinyin
     assert_places(layer.table_name)
 

@@ -209,7 +209,7 @@ CASES = {
 
 @pytest.fixture
 def clerk():
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")  # the fragments below are the English wording
     client.force_login(User.objects.create(username="malformed-clerk"))  # no password: hashing one is slow
     return client
 

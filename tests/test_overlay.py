@@ -107,8 +107,8 @@ def test_spatial_joins(user, lots_and_zones):
 
 @pytest.mark.parametrize("body, status, message", [
     ({"operation": "explode", "a": "lots", "b": "zones"}, 400, "use one of"),
-    ({"operation": "intersect", "a": "lots", "b": "secret"}, 403, "not available to you"),
-    ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "not available to you"),
+    ({"operation": "intersect", "a": "lots", "b": "secret"}, 403, "無法提供給您"),
+    ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "無法提供給您"),
     ({"operation": "intersect", "a": "lots", "b": "points"}, 400, "needs polygons in the overlay layer"),
     ({"operation": "union", "a": "points", "b": "zones"}, 400, "polygons on both sides"),
     ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400, "unknown filter"),
@@ -179,7 +179,7 @@ def test_road_widening_by_target_width_and_by_street_name(user, street_blocks, m
     result = job.layers.get()
     got = rows(result, "name, owner, affected_m2, affected_ping, affected_pct, buildings_touched, building_ids")
     assert got == [("north", "私有", 500.0, 151.25, 10.0, 1, "1"), ("south", "市有", 500.0, 151.25, 10.0, 0, None)]
-    assert any("1,000.0 m² (302.5 坪) taken, 1 buildings touched" in m for m in job.messages)
+    assert any("1,000.0 m² (302.5 坪) taken, 1 buildings touched" in m for m in job.message_texts())
     # the same corridor from the street's own segments: 10 m today, 10 m more on each side
     resp = client.post("/api/v1/analysis/road-widening/", {"road": {"layer": "streets", "filter": {"name": "中正路"}},
                                                             "widen_each_side": 10}, format="json")

@@ -59,4 +59,9 @@ def viewer_strings() -> dict[str, str]:
         "view_2d": _("2D 檢視"),
         "now_3d": _("3維圖台：右鍵拖曳或 Shift+方向鍵可傾斜、旋轉"),
         "now_2d": _("2D 地圖"),
+        # a layer's kind and geometry in the layer-info dialog
+        "kind_vector": _("向量"), "kind_raster": _("網格"), "kind_table": _("表格"), "kind_service": _("外部服務"),
+        "geometry_Point": _("點"), "geometry_MultiPoint": _("多點"), "geometry_LineString": _("線"),
+        "geometry_MultiLineString": _("多線"), "geometry_Polygon": _("面"), "geometry_MultiPolygon": _("多面"),
+        "geometry_Geometry": _("混合圖形"),
     }

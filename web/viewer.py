@@ -40,7 +40,10 @@ def height_attribute(layer: Layer) -> str | None:
 def attribute_entry(attribute: dict) -> dict:
     """What a page needs to show an attribute's values: its labels, unit, kind and decimals in both languages."""
     described = attribute_kinds.described(attribute)
-    return {k: described.get(k) for k in ("name", "label", "label_en", "unit", "unit_en", "kind", "decimals")}
+    entry = {k: described.get(k) for k in ("name", "label", "label_en", "unit", "unit_en", "kind", "decimals")}
+    if described.get("values"):
+        entry["values"] = described["values"]  # category values' labels, for legends and identify
+    return entry
 
 
 def layer_entry(layer: Layer) -> dict:

@@ -7,6 +7,7 @@ import numpy as np
 from django.db import connection
 from psycopg2 import sql
 
+from geo.messages import text as note
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
 from ..inputs import AnalysisInputError, number, readable_layer
@@ -102,8 +103,11 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
     found = suitability.assess(layer, options["candidates"].get("filter"), options["constraints"],
                                options["factors"], user)
     feasible, score, rank = found.feasible, found.score, found.rank()
-    progress(40, f"{len(found.fid):,} candidates, {int(feasible.sum()):,} pass the constraints "
-                 + "; ".join(f"{int(m.sum()):,} {reason}" for reason, m in found.excluded.items()))
+    worded = dict(suitability.exclusion_reasons(options["constraints"], user))
+    progress(40, note("候選地 {n} 筆，{feasible} 筆符合限制條件；排除：{excluded}", n=f"{len(found.fid):,}",
+                      feasible=f"{int(feasible.sum()):,}",
+                      excluded=[wording.exclusion_text({**worded[reason], "count": int(m.sum())})
+                                for reason, m in found.excluded.items()] or note("無")))
     inputs = [layer.slug] + [f["layer"] for f in options["factors"] if f.get("layer")]
     summary = {"candidates": len(found.fid), "feasible": int(feasible.sum()),
                "excluded": {reason: int(m.sum()) for reason, m in found.excluded.items()},
@@ -123,8 +127,10 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
             inputs.append(existing_layer.slug)
         site_xy = np.concatenate([found.xy[pool], existing["xy"]])
         fixed = np.r_[np.zeros(len(pool), bool), np.ones(len(existing["fid"]), bool)]
-        progress(55, f"choosing {spec['k']} of the best {len(pool):,} candidates for {len(dxy):,} demand points "
-                     f"({weight.sum():,.0f} in all), {len(existing['fid'])} existing sites kept")
+        progress(55, note("從分數最高的 {pool} 筆候選地中選出 {k} 處，需求點 {points} 個（合計 {total}），"
+                          "保留既有場址 {kept} 處",
+                          k=spec["k"], pool=f"{len(pool):,}", points=f"{len(dxy):,}", total=f"{weight.sum():,.0f}",
+                          kept=len(existing["fid"])))
         sites = allocation.allocate(spec, dxy, weight, site_xy, fixed, user)
         for order, (j, g) in enumerate(zip(sites.chosen, sites.marginal_gain, strict=True), start=1):
             chosen_order[pool[j]], gain[pool[j]] = order, g
@@ -211,13 +217,14 @@ def _sites_table(staging, found, pool, sites, existing, source, srid: int) -> tu
     return table, " — 選定與既有場址", "sites"
 
 
-def _allocation_message(a: dict) -> str:
-    quality = ("proven optimal" if a["status"] == "optimal" else
-               f"gap ≤ {100 * a['gap']:.2f} % (proven)" if a["gap"] is not None else a["method"])
+def _allocation_message(a: dict) -> dict:
+    quality = (note("已證明為最佳解") if a["status"] == "optimal" else
+               note("差距 ≤ {gap} %（已證明）", gap=f"{100 * a['gap']:.2f}") if a["gap"] is not None else a["method"])
     if a["model"] == "covering":
-        what = f"{a['objective']:,.0f} of {a['demand_total']:,.0f} demand covered"
+        what = note("涵蓋需求 {covered}／{total}", covered=f"{a['objective']:,.0f}", total=f"{a['demand_total']:,.0f}")
     else:
-        what = f"total weighted distance {a['objective']:,.0f} for {a['demand_total']:,.0f} demand"
-    return (f"{a['k']} sites chosen: {what}, {quality}; "
-            f"marginal gains {', '.join(f'{g:,.0f}' for g in a['marginal_gain'])}; a further site would add "
-            f"{a['next_gain']:,.0f}")
+        what = note("需求 {total} 的總加權距離 {distance}", distance=f"{a['objective']:,.0f}",
+                    total=f"{a['demand_total']:,.0f}")
+    return note("選出 {k} 處：{what}，{quality}；各處增加 {gains}；再多一處可增加 {next}", k=a["k"], what=what,
+                quality=quality, gains=", ".join(f"{g:,.0f}" for g in a["marginal_gain"]),
+                next=f"{a['next_gain']:,.0f}")

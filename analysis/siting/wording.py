@@ -6,6 +6,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from geo import messages
+
 
 def amount(value: float, demand: dict) -> str:
     number = f"{value:,.{demand['decimals']}f}"
@@ -65,6 +67,17 @@ def exclusion(what: dict) -> str:
     if what["kind"] == "min_area":
         return _("面積小於 {value} 平方公尺：{n} 筆").format(value=f"{what['value']:,g}", n=count)
     return _("坡度大於 {value} 度：{n} 筆").format(value=f"{what['value']:g}", n=count)
+
+
+def exclusion_text(what: dict) -> dict:
+    """The same words as `exclusion`, kept to be worded when read (a job's progress note)."""
+    count = f"{what['count']:,}"
+    if what["kind"] == "in_layer":
+        title = messages.by_language(**{"zh-hant": what["title_zh"], "en": what["title_en"]})
+        return messages.text("位於「{title}」內：{n} 筆", title=title, n=count)
+    if what["kind"] == "min_area":
+        return messages.text("面積小於 {value} 平方公尺：{n} 筆", value=f"{what['value']:,g}", n=count)
+    return messages.text("坡度大於 {value} 度：{n} 筆", value=f"{what['value']:g}", n=count)
 
 
 def explain(summary: dict) -> dict:

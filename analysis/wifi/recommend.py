@@ -4,6 +4,7 @@ each counted as `poi_weight` people) with the other hotspots kept, and the cover
 import numpy as np
 from psycopg2 import sql
 
+from geo.messages import text as note
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
 from ..inputs import AnalysisInputError, number, readable_layer
@@ -50,8 +51,9 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
     now = distances.within(dxy, spots["xy"], radius)
     before = float(weight[np.asarray(now.sum(axis=1)).ravel() > 0].sum())
     spec = {**options["allocation"], "k": options["allocation"]["k"] + len(moved)}
-    progress(40, f"{len(found['fid']):,} candidate places, {int(kept.sum())} hotspots kept, {len(moved)} to move"
-                 f" ({', '.join(moved) or 'none'}); {weight.sum():,.0f} people and points of interest to reach")
+    progress(40, note("候選地點 {n} 處，保留熱點 {kept} 處，遷移 {moved} 處（{which}）；需涵蓋的人口與重要地點 {total}",
+                      n=f"{len(found['fid']):,}", kept=int(kept.sum()), moved=len(moved),
+                      which=", ".join(moved) or note("無"), total=f"{weight.sum():,.0f}"))
     sites = allocation.allocate(spec, dxy, weight, np.concatenate([found["xy"], spots["xy"][kept]]),
                                 np.r_[np.zeros(len(found["fid"]), bool), np.ones(int(kept.sum()), bool)], user)
     chosen = [int(found["fid"][j]) for j in sites.chosen]
@@ -62,6 +64,6 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
     summary = {"before": round(before, 1), "after": round(sites.objective, 1),
                "gain": round(sites.objective - before, 1), "moved": moved, "chosen": chosen,
                "allocation": sites.summary()}
-    progress(75, f"reach {before:,.0f} → {sites.objective:,.0f} (+{sites.objective - before:,.0f}) with "
-                 f"{len(chosen)} new hotspots; {sites.status}")
+    progress(75, note("新增 {n} 處熱點後涵蓋 {before} → {after}（增加 {gain}）", before=f"{before:,.0f}",
+                      after=f"{sites.objective:,.0f}", gain=f"{sites.objective - before:,.0f}", n=len(chosen)))
     return [spots["layer"].slug, layer.slug, *used], [], summary

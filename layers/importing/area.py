@@ -10,6 +10,8 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
+from geo import messages
+
 from .errors import ImportProblem, row_list
 
 # Beyond a CRS's area of use, by this many degrees, is still accepted: transverse Mercator stays usable about
@@ -87,18 +89,18 @@ def check(geoms: np.ndarray, crs: CRS, file: str, rows: list[int] | None = None,
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     not_numbers = ~np.all(np.isfinite(bounds), axis=1) & present
     numbers = rows if rows is not None else list(range(1, len(geoms) + 1))
-    hint = ("; do the coordinates belong to another CRS? give crs= with the import (e.g. crs=3826 for TWD97 TM2 "
-            "metres, crs=4326 for lon/lat)")
+    hint = messages.text("；這些坐標是否屬於另一個坐標系統？匯入時請以 crs= 指定（如 TWD97 TM2 公尺用 crs=3826，"
+                         "經緯度用 crs=4326）")
     if not_numbers.any():
         bad = [numbers[i] for i in np.flatnonzero(not_numbers)]
-        raise ImportProblem(f"coordinates that are not numbers (NaN or infinite) on {row_list(bad, noun=noun)}",
+        raise ImportProblem("{where}的坐標不是數字（NaN 或無限大）", where=row_list(bad, noun=noun),
                             file=file, rows=bad[:100])
     if area is None:
         return
     off = outside(bounds, area) & present
     if off.any():
         bad = [numbers[i] for i in np.flatnonzero(off)]
-        where = ("the area of the platform's storage CRS, {}, once reprojected" if working
-                 else "the area of use of the CRS they are read in, {}").format(area.describe())
-        raise ImportProblem(f"{row_list(bad, noun=noun)}: coordinates outside {where}{hint}", file=file,
-                            rows=bad[:100])
+        where = (messages.text("平台儲存坐標系統 {crs} 的範圍（重投影後）", crs=area.describe()) if working
+                 else messages.text("讀取時所用坐標系統 {crs} 的適用範圍", crs=area.describe()))
+        raise ImportProblem("{which}：坐標在{where}之外{hint}", which=row_list(bad, noun=noun), where=where,
+                            hint=hint, file=file, rows=bad[:100])

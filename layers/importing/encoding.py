@@ -3,6 +3,8 @@
 import struct
 from pathlib import Path
 
+from geo.messages import text as note
+
 from .errors import ImportProblem
 
 CANDIDATES = ("utf-8", "cp950")
@@ -27,27 +29,27 @@ def shapefile_encoding(shp: Path, name: str) -> tuple[str, str]:
         if cpg.suffix.lower() == ".cpg" and cpg.stem == shp.stem:
             declared = cpg.read_text(errors="replace").strip().lower()
             if declared in CPG_ALIASES:
-                return CPG_ALIASES[declared], f".cpg says {declared}"
+                return CPG_ALIASES[declared], note(".cpg 註明 {encoding}", encoding=declared)
     dbf = next(p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".dbf" and p.stem == shp.stem)
     raw = dbf.read_bytes()
     if len(raw) < 32:
-        raise ImportProblem("the .dbf file is truncated (shorter than its header)", file=name)
+        raise ImportProblem(".dbf 檔案不完整（比它的檔頭還短）", file=name)
     ldid = raw[29]
     fields = _dbf_text_values(raw, name)
     non_ascii = [(row, field, value) for row, field, value in fields if any(b > 0x7F for b in value)]
     if not non_ascii:
-        return "utf-8", "all text is ASCII"
+        return "utf-8", note("文字全是 ASCII")
     for encoding in CANDIDATES:
         if all(decodes(value, encoding, truncated_ok=True) for _r, _f, value in non_ascii):
             if encoding == "utf-8":
-                return encoding, "text decodes as UTF-8"
-            how = "language driver byte 0x4F (Big5)" if DBF_LANGUAGE_DRIVERS.get(ldid) == "cp950" else \
-                "text decodes as Big5, not UTF-8"
+                return encoding, note("文字可解碼為 UTF-8")
+            how = note("語言驅動位元組 0x4F（Big5）") if DBF_LANGUAGE_DRIVERS.get(ldid) == "cp950" else \
+                note("文字可解碼為 Big5，不是 UTF-8")
             return encoding, how
     row, field, _value = next((r, f, v) for r, f, v in non_ascii
                               if not any(decodes(v, e, truncated_ok=True) for e in CANDIDATES))
-    raise ImportProblem(f"text in field {field!r} of record {row} is neither UTF-8 nor Big5; save the .dbf "
-                        "as UTF-8 or add a .cpg file naming its encoding", file=name, rows=[row], field=field)
+    raise ImportProblem("欄位 {name} 第 {row} 筆的文字既不是 UTF-8 也不是 Big5；請將 .dbf 存成 UTF-8，或加上註明編碼的 "
+                        ".cpg 檔", name=repr(field), row=row, file=name, rows=[row], field=field)
 
 
 def _dbf_text_values(raw: bytes, name: str):
@@ -63,7 +65,7 @@ def _dbf_text_values(raw: bytes, name: str):
             offset += flen
             pos += 32
     except struct.error as exc:
-        raise ImportProblem("the .dbf header is unreadable", file=name) from exc
+        raise ImportProblem(".dbf 檔頭無法讀取", file=name) from exc
     for row in range(n_records):
         start = header_len + row * record_len
         record = raw[start:start + record_len]
@@ -76,15 +78,15 @@ def _dbf_text_values(raw: bytes, name: str):
 def text_file_encoding(data: bytes, name: str) -> tuple[str, str]:
     """Encoding of a text file (CSV): UTF-8 (with or without BOM) or Big5; else an error naming the line."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", "UTF-8 byte-order mark"
+        return "utf-8-sig", note("UTF-8 位元組順序標記")
     if decodes(data, "utf-8"):
-        return "utf-8", "text decodes as UTF-8"
+        return "utf-8", note("文字可解碼為 UTF-8")
     if decodes(data, "cp950"):
-        return "cp950", "text decodes as Big5, not UTF-8"
+        return "cp950", note("文字可解碼為 Big5，不是 UTF-8")
     try:
         data.decode("cp950")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + data[: exc.start].count(b"\r") - data[: exc.start].count(b"\r\n") + 1
-        raise ImportProblem(f"line {line} is neither UTF-8 nor Big5 text; save the file as UTF-8",
+        raise ImportProblem("第 {line} 行既不是 UTF-8 也不是 Big5 文字；請將檔案存成 UTF-8", line=line,
                             file=name, rows=[line]) from exc
     raise AssertionError("unreachable")

@@ -7,6 +7,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geo.crs import apply
+from geo.messages import text as note
 
 # shapely type id → family; 7 (GeometryCollection) has none
 FAMILY_OF_TYPE = {0: "Point", 4: "Point", 1: "LineString", 2: "LineString", 5: "LineString", 3: "Polygon",
@@ -29,17 +30,13 @@ class CleanReport:
         return bool(self.repaired or self.promoted_to_multi or self.flattened_z)
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def clean(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, CleanReport]:
     """(kept geometries, mask of the input rows kept, PostGIS geometry type, report of what was changed)."""
     report = CleanReport()
     if shapely.has_z(geoms).any():
         geoms = shapely.force_2d(geoms)
         report.flattened_z = True
-        report.messages.append("Z coordinates were dropped (layers are stored in 2D)")
+        report.messages.append(note("已去除 Z 坐標（圖層以 2D 儲存）"))
 
     invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if invalid.any():
@@ -48,21 +45,20 @@ def clean(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, CleanReport]:
         repaired = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
         geoms[invalid] = [_only(g, f) for g, f in zip(repaired, families, strict=True)]
         report.repaired = int(invalid.sum())
-        report.messages.append(_plural(report.repaired, "invalid geometry was", "invalid geometries were")
-                               + " repaired")
+        report.messages.append(note("已修復 {n} 個無效的圖形", n=report.repaired) if report.repaired > 1
+                               else note("已修復 1 個無效的圖形"))
 
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     report.dropped_empty = int((~keep).sum())
     if report.dropped_empty:
-        report.messages.append(_plural(report.dropped_empty, "feature", "features")
-                               + " without geometry (or nothing left after repair) left out")
+        report.messages.append(note("略過 {n} 筆沒有圖形（或修復後沒有剩下圖形）的圖徵", n=f"{report.dropped_empty:,}"))
     geoms = geoms[keep]
 
     type_ids = shapely.get_type_id(geoms)
     families = {FAMILY_OF_TYPE.get(int(t)) for t in np.unique(type_ids)}
     if len(families) != 1 or None in families:
         # Points, lines and polygons together (common in KML): keep them all in a generic geometry column.
-        report.messages.append("the layer mixes points, lines and polygons; stored as generic geometry")
+        report.messages.append(note("圖層混合了點、線與面；以通用圖形儲存"))
         return geoms, keep, "Geometry", report
     family = families.pop()
     single = type_ids == SINGLE_ID[family]
@@ -70,8 +66,8 @@ def clean(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, CleanReport]:
         return geoms, keep, family, report
     if single.any():
         report.promoted_to_multi = int(single.sum())
-        report.messages.append(_plural(report.promoted_to_multi, "single geometry", "single geometries")
-                               + f" promoted to Multi{family}")
+        report.messages.append(note("{n} 個單一圖形轉為 Multi{family}", n=f"{report.promoted_to_multi:,}",
+                                    family=family))
         parts, index = shapely.get_parts(geoms, return_index=True)
         geoms = MULTI[family](parts, indices=index)
     return geoms, keep, f"Multi{family}", report

@@ -39,27 +39,27 @@ def save_upload(files) -> list[tuple[Path, str]]:
         for upload in files:
             name = Path(upload.name).name  # never a path the client chose
             if not name or name.startswith("."):
-                raise ImportProblem(f"unacceptable file name {upload.name!r}")
+                raise ImportProblem("不接受的檔名 {name}", name=repr(upload.name))
             if not upload.size:
-                raise ImportProblem("the file is empty (0 bytes)", file=name)
+                raise ImportProblem("檔案是空的（0 位元組）", file=name)
             if upload.size > settings.IMPORT_MAX_BYTES:
-                raise ImportProblem(f"the file is {human_size(upload.size)}, over the import limit of "
-                                    f"{human_size(settings.IMPORT_MAX_BYTES)}", file=name)
+                raise ImportProblem("檔案大小 {size}，超過匯入上限 {limit}", size=human_size(upload.size),
+                                    limit=human_size(settings.IMPORT_MAX_BYTES), file=name)
             dest = folder / name
             try:
                 with open(dest, "wb") as out:
                     for chunk in upload.chunks():
                         out.write(chunk)
             except OSError as exc:
-                raise ImportProblem(f"cannot store the file ({exc.strerror})", file=name[:100]) from exc
+                raise ImportProblem("無法儲存檔案（{why}）", why=exc.strerror, file=name[:100]) from exc
             saved.append(dest)
         shp_stems = {p.stem.lower() for p in saved if p.suffix.lower() == ".shp"}
         datasets = [(p, p.name) for p in saved if p.suffix.lower() in SUPPORTED
                     and not (p.suffix.lower() == ".dbf" and p.stem.lower() in shp_stems)]
         if not datasets:
             parts = ", ".join(p.name for p in saved)
-            raise ImportProblem(f"nothing importable in the upload ({parts}); a shapefile needs its .shp, .shx and "
-                                ".dbf together (or zipped)")
+            raise ImportProblem("上傳的檔案中沒有可匯入的資料（{parts}）；Shapefile 需要 .shp、.shx 與 .dbf 一起上傳"
+                                "（或壓縮成 zip）", parts=parts)
         return datasets
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

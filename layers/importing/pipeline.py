@@ -27,6 +27,8 @@ from django.utils import timezone
 from psycopg2 import sql
 from pyproj import CRS
 
+from geo.messages import in_english
+from geo.messages import text as note
 from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, table_name
@@ -35,13 +37,15 @@ from layers.pgload import EWKB, finish_table_auto, load_rows
 from layers.serving.tiles import min_zoom_for
 
 from . import area
-from .errors import ImportProblem, without_server_paths
+from .errors import ImportProblem
 from .geometry import clean, reproject
 from .rasters import prepare_raster
 from .readers import read_features
 from .sources import Source, expand
 
 log = logging.getLogger(__name__)
+# a layer's kind in a message, worded when read (the English catalogue says vector, raster, table)
+KIND_WORDS = {"vector": note("向量"), "raster": note("網格"), "table": note("表格")}
 
 
 @dataclass
@@ -65,9 +69,10 @@ class JobReport:
     def __init__(self, job: ImportJob):
         self.job = job
 
-    def progress(self, percent: int, message: str | None = None) -> None:
+    def progress(self, percent: int, message: dict | str | None = None) -> None:
+        """`message`: a geo.messages text (worded when read, in the reader's language)."""
         if message:
-            self.job.messages.append(without_server_paths(message))
+            self.job.messages.append(note(message) if isinstance(message, str) else message)
         self.job.progress = max(self.job.progress, min(int(percent), 99))
         ImportJob.objects.filter(pk=self.job.pk).update(progress=self.job.progress, messages=self.job.messages,
                                                         heartbeat_at=timezone.now())
@@ -108,8 +113,7 @@ def run_job(job_id: int) -> ImportJob:
         return job
     if job.status == ImportJob.Status.RUNNING:
         # The message came back because the worker that had it died mid-import.
-        fail(job, {"message": "the worker running this import stopped before finishing; nothing was changed "
-                              "and the previous version is still served — start the import again"})
+        fail(job, note("執行這個匯入的工作程序在完成前停止了；沒有任何變更，仍提供先前的版本 — 請重新匯入"))
         job.refresh_from_db()
         return job
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
@@ -120,9 +124,10 @@ def run_job(job_id: int) -> ImportJob:
         with heartbeat(job.pk), tempfile.TemporaryDirectory(prefix=f"import-{job.pk}-", dir=_work_dir()) as work:
             sources = expand(Path(job.source_path), job.source_name, Path(work))
             if job.options.get("layer") and len(sources) > 1:
-                raise ImportProblem(f"re-importing a layer needs exactly one layer in the upload; found "
-                                    f"{len(sources)}: {', '.join(s.label for s in sources)}", file=job.source_name)
-            report.progress(5, f"found {len(sources)} layer(s): {', '.join(s.label for s in sources)}")
+                raise ImportProblem("重新匯入圖層時，上傳的檔案只能有一個圖層；找到 {n} 個：{names}", n=len(sources),
+                                    names=", ".join(s.label for s in sources), file=job.source_name)
+            report.progress(5, note("找到 {n} 個圖層：{names}", n=len(sources),
+                                    names=", ".join(s.label for s in sources)))
             prepared = []
             for i, source in enumerate(sources):
                 step = (90 - 5) / len(sources)
@@ -143,16 +148,15 @@ def run_job(job_id: int) -> ImportJob:
         fail(job, problem.as_dict())
     except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason
         log.exception("import job %s failed", job.pk)  # the details are for the server's log, not the user
-        fail(job, {"message": f"{job.source_name}: internal error while importing; nothing was changed. The "
-                              f"administrators find the details in the server log (import job {job.pk}).",
-                   "file": job.source_name})
+        fail(job, note("{file}：匯入時發生內部錯誤；沒有任何變更。管理者可在伺服器記錄中查到詳情（匯入工作 {job}）。",
+                       file=job.source_name, job=job.pk), file=job.source_name)
     finally:
         _discard_upload(job)
     job.refresh_from_db()
     return job
 
 
-def fail(job: ImportJob, error: dict) -> None:
+def fail(job: ImportJob, error: dict, **where) -> None:
     """End the job as failed and remove everything it made: staging tables, staged rasters, work folders and
     the upload itself (however it ended: bad input, an internal error, a dead worker)."""
     catalog.drop_staging(staging_prefix(job))
@@ -161,10 +165,18 @@ def fail(job: ImportJob, error: dict) -> None:
     for work in Path(_work_dir()).glob(f"import-{job.pk}-*"):  # left by a worker that died
         shutil.rmtree(work, ignore_errors=True)
     job.refresh_from_db()
-    error = {**error, "message": without_server_paths(error["message"])}
+    error = job_error(error, **where)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
                                                errors=[*job.errors, error])
     _discard_upload(job)
+
+
+def job_error(error: dict, **where) -> dict:
+    """An error as the job keeps it: a geo.messages text (worded when read), its English wording under `message`
+    for the server's log and the batch command, and where it is (file, rows, field)."""
+    if "msgid" not in error:  # an ImportProblem's as_dict() already has all of it
+        error = {**error, **note(error.pop("message"))} if "message" in error else dict(error)
+    return {**error, "message": in_english(error), **where}
 
 
 def reap_stale_jobs() -> int:
@@ -172,9 +184,8 @@ def reap_stale_jobs() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
     stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
     for job in stale:
-        fail(job, {"message": f"the worker stopped responding (no progress for {settings.IMPORT_STALE_AFTER_S} s); "
-                              "nothing was changed and the previous version is still served — start the import "
-                              "again"})
+        fail(job, note("工作程序沒有回應（{s} 秒沒有進度）；沒有任何變更，仍提供先前的版本 — 請重新匯入",
+                       s=settings.IMPORT_STALE_AFTER_S))
     return len(stale)
 
 
@@ -200,24 +211,26 @@ def _discard_upload(job: ImportJob) -> None:
 def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start: float, span: float) -> Prepared:
     staging = f"{staging_prefix(job)}{index}"
     if source.format == "geotiff":
-        report.progress(start, f"{source.label}: reading raster")
+        report.progress(start, note("{source}：讀取網格", source=source.label))
         staged = prepare_raster(source, staging, job.options.get("crs"), settings.WORKING_SRID)
         for message in staged.messages:
-            report.progress(start + span, f"{source.label}: {message}")
+            report.progress(start + span, note("{source}：{text}", source=source.label, text=message))
         return Prepared(source, "raster", str(staged.path), 0, attributes=staged.bands,
                         source_crs=staged.source_crs, messages=staged.messages)
 
-    report.progress(start, f"{source.label}: reading")
+    report.progress(start, note("{source}：讀取中", source=source.label))
     data = read_features(source, job.options.get("crs"), job.options.get("encoding"))
-    messages = [f"{source.label}: {m}" for m in data.messages]
+    messages = [note("{source}：{text}", source=source.label, text=m) for m in data.messages]
     names = column_names([c.source_name for c in data.columns])
     for name, column in zip(names, data.columns, strict=True):
         if name != column.source_name.lower():
-            messages.append(f"{source.label}: column {column.source_name!r} stored as {name!r}")
+            messages.append(note("{source}：欄位 {column} 存為 {name}", source=source.label,
+                                 column=repr(column.source_name), name=repr(name)))
     if data.has_geometry:
-        report.progress(start + span * 0.3, f"{source.label}: {len(data):,} features read; CRS {data.crs.name} "
-                                            f"({data.crs_note})")
-    report.progress(start + span * 0.4, f"{source.label}: loading {len(data):,} rows")
+        report.progress(start + span * 0.3, note("{source}：已讀取 {n} 筆圖徵；坐標系統 {crs}（{how}）",
+                                                 source=source.label,
+                                                 n=f"{len(data):,}", crs=data.crs.name, how=data.crs_note))
+    report.progress(start + span * 0.4, note("{source}：載入 {n} 列", source=source.label, n=f"{len(data):,}"))
     loaded = _load(data, names, staging, messages)
     for m in messages:
         report.progress(start + span, m)
@@ -265,9 +278,9 @@ def _load(data, names: list[str], staging: str, messages: list[str]) -> _Loaded:
     rows, noun = (data.row_numbers, "row") if data.row_numbers is not None else (None, "feature")
     area.check(data.geoms, data.crs, data.source.name, rows, noun)
     geoms, keep, gtype, cleaned = clean(data.geoms)
-    messages += [f"{data.source.label}: {m}" for m in cleaned.messages]
+    messages += [note("{source}：{text}", source=data.source.label, text=m) for m in cleaned.messages]
     if not len(geoms):
-        raise ImportProblem("no feature has a usable geometry", file=data.source.name)
+        raise ImportProblem("沒有任何圖徵有可用的圖形", file=data.source.name)
     if not keep.all():
         columns = {n: (t, _take(v, keep)) for n, (t, v) in columns.items()}
     geoms = reproject(geoms, data.crs, srid)
@@ -311,8 +324,8 @@ def publish(job: ImportJob, prepared: Prepared, only: bool = True, moved: list |
     """Inside the job's transaction: create or find the layer, swap its data in, record the version."""
     layer = _target_layer(job, prepared, only)
     if layer.current_version_id and layer.kind != prepared.kind:
-        raise ImportProblem(f"layer {layer.slug!r} is a {layer.kind} layer; a re-import must bring {layer.kind} data,"
-                            f" not {prepared.kind}", file=prepared.source.name)
+        raise ImportProblem("圖層 {slug} 是{kind}圖層；重新匯入必須是{kind}資料，而不是{other}", slug=repr(layer.slug),
+                            kind=KIND_WORDS[layer.kind], other=KIND_WORDS[prepared.kind], file=prepared.source.name)
     number = (layer.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     if prepared.kind == "raster":
         final = Path(settings.MEDIA_ROOT) / "rasters" / layer.table_name / f"v{number}.tif"
@@ -372,7 +385,8 @@ def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
     # a slug held by any other layer — one the user may see or not — gives the same answer: the next free one
     free = Layer.objects.free_slug(slug)
     if free != slug:
-        job.messages.append(f"{prepared.source.label}: the slug {slug!r} is taken; the layer is {free!r}")
+        job.messages.append(note("{source}：代稱 {slug} 已被使用；圖層為 {free}", source=prepared.source.label,
+                                 slug=repr(slug), free=repr(free)))
         slug = free
     theme = Theme.objects.filter(slug=options["theme"]).first() if options.get("theme") else None
     fields = dict(
@@ -393,7 +407,7 @@ def create_with_free_slug(slug: str, with_table: bool = True, **fields) -> Layer
                 return Layer.objects.create(slug=slug, table_name=table_name(slug) if with_table else "", **fields)
         except IntegrityError:
             slug = Layer.objects.free_slug(slug)
-    raise ImportProblem("could not find a free slug for the new layer; try again")
+    raise ImportProblem("找不到新圖層可用的代稱；請再試一次")
 
 
 def _may_replace(user, layer: Layer) -> bool:

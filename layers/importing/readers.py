@@ -14,6 +14,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo.crs import TAIWAN_LONLAT_BOUNDS
+from geo.messages import text as note
 
 from .encoding import shapefile_encoding, text_file_encoding
 from .errors import ImportProblem, NeedsCRS, row_list
@@ -36,7 +37,7 @@ class FeatureData:
     points: np.ndarray | None  # shapely geometries made while reading (CSV); files keep their WKB instead
     columns: list[Column]
     crs: CRS | None
-    crs_note: str = ""
+    crs_note: dict | str = ""  # how the CRS was found: a geo.messages text
     messages: list[str] = field(default_factory=list)
     wkb: object = None  # the file's own WKB (a pyarrow BinaryArray), when it has some
     declared_type: str | None = None  # the geometry type the file declares for its layer, if a simple 2D one
@@ -61,11 +62,12 @@ class FeatureData:
         return len(self.columns[0].values) if self.columns else 0
 
 
-def parse_crs(text: str | int, what: str, file: str) -> CRS:
+def parse_crs(text: str | int, what: dict, file: str) -> CRS:
     try:
         crs = CRS.from_user_input(f"EPSG:{text}" if str(text).isdigit() else text)
     except CRSError as exc:
-        raise ImportProblem(f"{what} {str(text)[:80]!r} is not a CRS PROJ knows", file=file) from exc
+        raise ImportProblem("{what} {crs} 不是 PROJ 認得的坐標系統", what=what, crs=repr(str(text)[:80]),
+                            file=file) from exc
     # An ESRI .prj names a datum ("D_TWD_1967") without its shift to WGS84/TWD97; the EPSG definition carries
     # it, so a recognised CRS is reprojected through EPSG's transformations (~850 m matter for TWD67).
     code = crs.to_epsg(min_confidence=70)
@@ -78,18 +80,18 @@ def read_features(source: Source, crs_hint: str | None = None, encoding: str | N
     else:
         data = read_ogr(source, encoding)
         if crs_hint:
-            hinted = parse_crs(crs_hint, "the CRS given", source.name)
+            hinted = parse_crs(crs_hint, note("指定的坐標系統"), source.name)
             if data.crs is not None and data.crs != hinted:
-                data.messages.append(f"the file says {data.crs.name}; using the CRS given instead: {hinted.name}")
-            data.crs, data.crs_note = hinted, "given with the import"
+                data.messages.append(note("檔案註明 {file_crs}；改用指定的坐標系統：{given}", file_crs=data.crs.name,
+                                                   given=hinted.name))
+            data.crs, data.crs_note = hinted, note("匯入時指定")
     if data.has_geometry and data.crs is None and source.format == "geojson" and _all_degrees(data.geoms):
         # GeoJSON (RFC 7946) and TopoJSON coordinates are lon/lat unless said otherwise; say that we read them so.
         data.crs = CRS.from_epsg(4326)
-        data.crs_note = "no CRS in the file; its coordinates are degrees, read as lon/lat"
+        data.crs_note = note("檔案沒有坐標系統；坐標是度數，以經緯度讀取")
     if data.has_geometry and data.crs is None:
-        raise NeedsCRS("the data has no coordinate reference system (no .prj or CRS in the file); "
-                       "import it again giving its CRS, e.g. crs=3826 for TWD97 TM2 or crs=4326 for lon/lat",
-                       file=source.name)
+        raise NeedsCRS("資料沒有坐標參考系統（沒有 .prj，檔案中也沒有）；請重新匯入並指定坐標系統，"
+                       "如 TWD97 TM2 用 crs=3826、經緯度用 crs=4326", file=source.name)
     return data
 
 
@@ -104,26 +106,26 @@ def read_ogr(source: Source, encoding: str | None) -> FeatureData:
     messages = []
     if source.format in ("shapefile", "dbf") and not encoding:
         encoding, how = shapefile_encoding(source.path, source.name)
-        messages.append(f"text encoding {encoding} ({how})")
+        messages.append(note("文字編碼 {encoding}（{how}）", encoding=encoding, how=how))
     try:
         # Arrow keeps text and WKB in flat buffers: no Python object per value (~9× faster on 200k parcels)
         meta, table = pyogrio.raw.read_arrow(source.path, layer=source.layer, encoding=encoding)
     except UnicodeDecodeError as exc:
         raise ImportProblem(f"text is not valid {encoding or 'UTF-8'}: {exc.reason}", file=source.name) from exc
     except Exception as exc:  # pyogrio raises DataSourceError/DataLayerError/GEOSException … all mean unreadable
-        raise ImportProblem(f"cannot read this file: {_gdal_message(exc)}", file=source.name) from exc
+        raise ImportProblem("無法讀取這個檔案：{why}", why=_gdal_message(exc), file=source.name) from exc
     columns = [_column(str(name), table.column(str(name)).combine_chunks()) for name in meta["fields"]]
     geometry_name = meta.get("geometry_name") or "wkb_geometry"
     wkb = None
     if meta.get("geometry_type") and geometry_name in table.column_names:
         wkb = table.column(geometry_name).combine_chunks()
         if not len(wkb):
-            raise ImportProblem("the layer has no features", file=source.name)
+            raise ImportProblem("圖層沒有任何圖徵", file=source.name)
     crs = None
     if meta.get("crs"):
-        crs = parse_crs(meta["crs"], "the file's CRS", source.name)
+        crs = parse_crs(meta["crs"], note("檔案的坐標系統"), source.name)
     declared = meta.get("geometry_type") if meta.get("geometry_type") in SIMPLE_TYPES else None
-    return FeatureData(source, None, columns, crs, "from the file" if crs else "", messages, wkb, declared)
+    return FeatureData(source, None, columns, crs, note("來自檔案") if crs else "", messages, wkb, declared)
 
 
 def _gdal_message(exc: Exception) -> str:
@@ -184,19 +186,19 @@ def read_csv(source: Source, crs_hint: str | None, encoding: str | None) -> Feat
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise ImportProblem(f"the file is not valid {encoding} text", file=source.name) from exc
+            raise ImportProblem("檔案不是有效的 {encoding} 文字", encoding=encoding, file=source.name) from exc
     else:
         encoding, how = text_file_encoding(raw, source.name)
         text = raw.decode(encoding)
-        messages.append(f"text encoding {encoding} ({how})")
+        messages.append(note("文字編碼 {encoding}（{how}）", encoding=encoding, how=how))
     if "\0" in text:
         line = text[: text.index("\0")].count("\n") + 1
-        raise ImportProblem(f"line {line} holds a NUL character, which is not text; is this really a CSV file?",
+        raise ImportProblem("第 {line} 行含有 NUL 字元，不是文字；這真的是 CSV 檔嗎？", line=line,
                             file=source.name, rows=[line])
     rows = list(csv.reader(io.StringIO(text, newline="")))
     rows_numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not rows_numbered:
-        raise ImportProblem("the CSV file has no rows", file=source.name)
+        raise ImportProblem("CSV 檔沒有任何資料列", file=source.name)
 
     found = _find_header(rows_numbered[:5])
     if found:
@@ -204,38 +206,37 @@ def read_csv(source: Source, crs_hint: str | None, encoding: str | None) -> Feat
     else:
         header_pos, (line_no, header) = 0, rows_numbered[0]
         lon = lat = x = y = wkt = None
-        messages.append("no coordinate columns (lon/lat, 經度/緯度, X/Y, TWD97X/TWD97Y or WKT): imported as a table "
-                        "without geometry")
+        messages.append(note("沒有坐標欄位（lon/lat、經度/緯度、X/Y、TWD97X/TWD97Y 或 WKT）：匯入為沒有圖形的表格"))
     if header_pos:
-        messages.append(f"skipped {header_pos} title row(s) before the header on line {line_no}")
+        messages.append(note("略過第 {line} 行欄位名稱前的 {n} 列標題", n=header_pos, line=line_no))
     body = rows_numbered[header_pos + 1:]
     if not body:
-        raise ImportProblem("the CSV file has a header but no data rows", file=source.name)
+        raise ImportProblem("CSV 檔只有欄位名稱，沒有資料列", file=source.name)
     width = len(header)
     short = [n for n, r in body if len(r) < width and len(r) > 0]
     body = [(n, r + [""] * (width - len(r))) for n, r in body]
     if short:
-        messages.append(f"{len(short)} short row(s) padded with empty values ({row_list(short)})")
+        messages.append(note("{n} 列欄位不足，以空值補齊（{which}）", n=len(short), which=row_list(short)))
 
     line_numbers = [n for n, _r in body]
-    geoms, crs, note, coord_cols = None, None, "", set()
+    geoms, crs, crs_note, coord_cols = None, None, "", set()
     if {lon, lat, x, y, wkt} == {None}:
         pass
     elif wkt is not None and not ((lon is not None and lat is not None) or (x is not None and y is not None)):
         geoms = _wkt_geometries(source, body, header, wkt)
         coords = shapely.get_coordinates(geoms)
-        crs, note = _csv_crs(source, header[wkt], "", coords[:, 0], coords[:, 1], False, crs_hint)
+        crs, crs_note = _csv_crs(source, header[wkt], "", coords[:, 0], coords[:, 1], False, crs_hint)
         coord_cols = {wkt}
     else:
         use_lonlat = lon is not None and lat is not None
         cx, cy = (lon, lat) if use_lonlat else (x, y)
         xs, ys = _numbers(source, body, header, cx), _numbers(source, body, header, cy)
-        crs, note = _csv_crs(source, header[cx], header[cy], xs, ys, use_lonlat, crs_hint)
+        crs, crs_note = _csv_crs(source, header[cx], header[cy], xs, ys, use_lonlat, crs_hint)
         _check_plausible(source, crs, xs, ys, line_numbers)
         geoms = shapely.points(xs, ys)
         coord_cols = {cx, cy}
     columns = [_typed_column(h, [r[i] for _n, r in body]) for i, h in enumerate(header) if i not in coord_cols]
-    return FeatureData(source, geoms, columns, crs, note, messages, row_numbers=line_numbers)
+    return FeatureData(source, geoms, columns, crs, crs_note, messages, row_numbers=line_numbers)
 
 
 def _find_header(rows):
@@ -257,24 +258,24 @@ def _numbers(source: Source, body, header, col: int) -> np.ndarray:
         except ValueError:
             bad.append(line)
     if bad:
-        raise ImportProblem(f"column {header[col]!r} is not a number on {row_list(bad)}", file=source.name,
-                            rows=bad, field=header[col])
+        raise ImportProblem("欄位 {name} 在{which}不是數字", name=repr(header[col]), which=row_list(bad),
+                            file=source.name, rows=bad, field=header[col])
     return out
 
 
 def _csv_crs(source, xname, yname, xs, ys, lonlat, crs_hint) -> tuple[CRS, str]:
     """The CRS of coordinate columns: given, or read from their names and value ranges — and said so."""
-    cols = f"columns {xname}/{yname}" if yname else f"column {xname}"
+    cols = note("欄位 {x}/{y}", x=xname, y=yname) if yname else note("欄位 {x}", x=xname)
     if crs_hint:
-        return parse_crs(crs_hint, "the CRS given", source.name), "given with the import"
+        return parse_crs(crs_hint, note("指定的坐標系統"), source.name), note("匯入時指定")
     if lonlat:
-        return CRS.from_epsg(4326), f"WGS84 lon/lat ({cols})"
+        return CRS.from_epsg(4326), note("WGS84 經緯度（{cols}）", cols=cols)
     if "67" in _norm(xname + yname):
-        return CRS.from_epsg(3828), f"TWD67 TM2 ({cols} say TWD67)"
+        return CRS.from_epsg(3828), note("TWD67 TM2（{cols}註明 TWD67）", cols=cols)
     if np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90):
-        return CRS.from_epsg(4326), f"WGS84 lon/lat ({cols} hold degrees)"
+        return CRS.from_epsg(4326), note("WGS84 經緯度（{cols}是度數）", cols=cols)
     if np.all((xs > 100_000) & (xs < 400_000)):
-        return CRS.from_epsg(3826), f"TWD97 TM2 zone 121 ({cols} hold TM2 metres)"
+        return CRS.from_epsg(3826), note("TWD97 TM2 121 分帶（{cols}是 TM2 公尺）", cols=cols)
     raise NeedsCRS(f"{cols} hold neither degrees nor TWD97 TM2 metres; import it again giving its CRS "
                    "(e.g. crs=3825 for Penghu/Kinmen TM2)", file=source.name)
 
@@ -287,10 +288,10 @@ def _check_plausible(source, crs: CRS, xs, ys, lines) -> None:
     outside = ~((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))
     if outside.any():
         bad = [lines[i] for i in np.flatnonzero(outside)]
-        swapped = " (are X and Y, or lon and lat, swapped?)" if np.mean(
+        swapped = note("（X 與 Y，或經度與緯度，是否對調了？）") if np.mean(
             (ys >= west) & (ys <= east) & (xs >= south) & (xs <= north)) > 0.5 else ""
-        raise ImportProblem(f"coordinates fall outside Taiwan on {row_list(bad)}{swapped}; read as {crs.name}",
-                            file=source.name, rows=bad)
+        raise ImportProblem("{which}的坐標落在臺灣之外{swapped}；以 {crs} 讀取", which=row_list(bad), swapped=swapped,
+                            crs=crs.name, file=source.name, rows=bad)
 
 
 def _wkt_geometries(source, body, header, col) -> np.ndarray:
@@ -298,8 +299,8 @@ def _wkt_geometries(source, body, header, col) -> np.ndarray:
     geoms = shapely.from_wkt(texts, on_invalid="ignore")
     bad = [line for (line, _r), g, t in zip(body, geoms, texts, strict=True) if g is None and t.strip()]
     if bad:
-        raise ImportProblem(f"column {header[col]!r} is not valid WKT on {row_list(bad)}", file=source.name,
-                            rows=bad, field=header[col])
+        raise ImportProblem("欄位 {name} 在{which}不是有效的 WKT", name=repr(header[col]), which=row_list(bad),
+                            file=source.name, rows=bad, field=header[col])
     return geoms
 
 

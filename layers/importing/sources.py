@@ -10,6 +10,8 @@ from pathlib import Path, PurePosixPath
 import pyogrio
 from django.conf import settings
 
+from geo.messages import text as note
+
 from .errors import ImportProblem, human_size, without_server_paths
 
 VECTOR_FORMATS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson",
@@ -73,14 +75,14 @@ def expand(path: Path, name: str, workdir: Path) -> list[Source]:
                 sources += expand(member, f"{name}/{member.relative_to(target).as_posix()}", workdir)
         if not sources:
             orphans = [m.name for m in members if m.suffix.lower() in (".dbf", ".shx", ".prj")]
-            hint = f" (found {', '.join(orphans)} but no .shp)" if orphans else ""
-            raise ImportProblem(f"the archive holds no file civgis can import{hint}", file=name)
+            hint = note("（有 {parts} 但沒有 .shp）", parts=", ".join(orphans)) if orphans else ""
+            raise ImportProblem("壓縮檔中沒有 civgis 可匯入的檔案{hint}", hint=hint, file=name)
         return sources
     if ext == ".shp":
         missing = [part for part in (".shx", ".dbf") if not _sibling(path, part)]
         if missing:
-            raise ImportProblem(f"the shapefile is incomplete: {' and '.join(missing)} missing beside the .shp "
-                                "(upload all parts together, or zip them)", file=name)
+            raise ImportProblem("Shapefile 不完整：.shp 旁缺少 {parts}（請將所有部分一起上傳，或壓縮成 zip）",
+                                parts=" + ".join(missing), file=name)
         return [Source(path, name, "shapefile")]
     if ext == ".gpkg":
         try:
@@ -88,7 +90,7 @@ def expand(path: Path, name: str, workdir: Path) -> list[Source]:
         except Exception as exc:
             raise ImportProblem(f"not a readable GeoPackage ({exc})", file=name) from exc
         if not len(layers):
-            raise ImportProblem("the GeoPackage holds no layers", file=name)
+            raise ImportProblem("GeoPackage 中沒有任何圖層", file=name)
         return [Source(path, name, "gpkg", str(layer)) for layer, _geom in layers]
     if ext in VECTOR_FORMATS:
         return [Source(path, name, VECTOR_FORMATS[ext])]
@@ -96,19 +98,19 @@ def expand(path: Path, name: str, workdir: Path) -> list[Source]:
         return [Source(path, name, "geotiff")]
     if ext in TABLE_FORMATS:
         if _sibling(path, ".shx"):
-            raise ImportProblem("the shapefile is incomplete: .shp missing beside the .dbf and .shx", file=name)
+            raise ImportProblem("Shapefile 不完整：.dbf 與 .shx 旁缺少 .shp", file=name)
         return [Source(path, name, "dbf")]
-    raise ImportProblem(f"unsupported file type {ext or '(no extension)'}; civgis imports "
-                        f"{', '.join(sorted(SUPPORTED))} and shapefiles", file=name)
+    raise ImportProblem("不支援的檔案類型 {ext}；civgis 可匯入 {formats} 與 Shapefile",
+                        ext=ext or note("（沒有副檔名）"), formats=", ".join(sorted(SUPPORTED)), file=name)
 
 
 def _check_file(path: Path, name: str) -> None:
     size = path.stat().st_size
     if size == 0:
-        raise ImportProblem("the file is empty", file=name)
+        raise ImportProblem("檔案是空的", file=name)
     limit = settings.IMPORT_MAX_BYTES
     if size > limit:
-        raise ImportProblem(f"the file is {human_size(size)}, over the import limit of {human_size(limit)}",
+        raise ImportProblem("檔案大小 {size}，超過匯入上限 {limit}", size=human_size(size), limit=human_size(limit),
                             file=name)
 
 

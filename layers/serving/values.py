@@ -3,8 +3,10 @@ factor's scores): each value with a label (another attribute, e.g. kind and kind
 it."""
 
 from django.db import connection
+from django.utils.translation import get_language
 from psycopg2 import sql
 
+from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
 from .access import BadRequest
@@ -27,5 +29,15 @@ def attribute_values(layer: Layer, attribute: str, label: str | None = None, lim
             a=sql.Identifier(attribute), l=sql.Identifier(label), t=sql.Identifier(DATA_SCHEMA, layer.table_name)),
             [limit + 1])
         rows = cur.fetchall()
-    return {"attribute": attribute, "values": [{"value": v, "label": lab, "count": n} for v, lab, n in rows[:limit]],
+    described = next(a for a in layer.attributes if a["name"] == attribute)
+    english = not (get_language() or "zh").startswith("zh")
+    return {"attribute": attribute, "values": [{"value": v, "label": _said(described, v, lab, english), "count": n}
+                                               for v, lab, n in rows[:limit]],
             "more": len(rows) > limit}
+
+
+def _said(described: dict, value, shown, english: bool):
+    """A value as the request's language says it (the attribute's value labels: 住宅區 → Residential zone,
+    sports_centre → 運動中心 / Sports centre); else the label column's text, or the value itself."""
+    said = attribute_kinds.value_label(described, value, english=english)
+    return shown if said == value else said

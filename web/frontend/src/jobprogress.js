@@ -1,12 +1,13 @@
 // A job's progress as a person sees it: a progress bar (upload, then the job's own percentage), its state in words,
 // the import report (counts, messages) and its errors with the file, row and field they name.
-import { layersBySlug, layerTitle, numberFormat, t } from "./config.js";
+import { config, layersBySlug, layerTitle, numberFormat, t } from "./config.js";
 import { el } from "./panel.js";
 
 function problem(error) {
   const where = [error.file, error.rows?.length ? t("job_rows", { rows: error.rows.slice(0, 10).join(", ") }) : "",
-    error.field ? t("job_field", { field: error.field }) : ""].filter(Boolean).join("，");
-  return el("li", {}, where ? el("strong", {}, `${where}：`) : null, error.message || JSON.stringify(error));
+    error.field ? t("job_field", { field: error.field }) : ""].filter(Boolean).join(config.lang === "en" ? ", " : "，");
+  return el("li", {}, where ? el("strong", {}, `${where}${config.lang === "en" ? ": " : "："}`) : null,
+    error.message || JSON.stringify(error));
 }
 
 export function jobProgress(name) {

@@ -9,7 +9,7 @@ export function showProgress(bar, message, job) {
   bar.hidden = false;
   bar.value = job.progress;
   bar.textContent = `${job.progress}%`;
-  // the worker's notes are in the server's language: once done, the answer itself says what happened
+  // the worker's notes come worded in the page's language; once done, the answer itself says what happened
   const last = job.status !== "succeeded" && job.messages && job.messages.length ? job.messages[job.messages.length - 1] : "";
   message.textContent = `${t(`job_${job.status}`)} ${job.progress}%${last ? ` — ${last}` : ""}`;
 }

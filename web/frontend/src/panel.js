@@ -4,7 +4,7 @@ import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
-import { attributeTitle } from "./values.js";
+import { attributeTitle, valueLabel } from "./values.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -28,14 +28,20 @@ export function legend(layer) {
       : el("span", {}, layer.source || ""));
   }
   const style = layer.style;
-  const classes = style.classes && style.classes.length ? style.classes : [{ label: layerTitle(layer), color: style.fill_color }];
+  // a single symbol is named by the layer's title in the page's language (its stored class label is the zh title)
+  const classes = style.kind !== "single" && style.classes && style.classes.length ? style.classes
+    : [{ label: layerTitle(layer), color: (style.classes && style.classes[0] && style.classes[0].color) || style.fill_color }];
   const shape = layer.kind === "raster" ? "ramp" : isLine(layer) ? "line" : isPoint(layer) ? "point" : "area";
   const title = legendTitle(layer);
+  const attribute = style.kind === "categorized" && (layer.attributes || []).find((a) => a.name === style.attribute);
+  // a known category value in the page's language (住宅區 → Residential zone); else the class's own label
+  const name = (c) => (attribute && attribute.values && attribute.values[String(c.value)]
+    ? valueLabel(attribute, c.value) : String(c.label ?? c.value ?? ""));
   const list = el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
     classes.map((c) => el("li", {},
       el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
         "aria-hidden": "true" }),
-      c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : String(c.label ?? c.value ?? ""))));
+      c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : name(c))));
   return title ? el("div", { class: "legend-box" }, el("p", { class: "legend-title" }, title), list) : list;
 }
 
@@ -122,7 +128,7 @@ export async function showMetadata(slug) {
   const info = await (await fetch(url("layer", { slug }), { credentials: "same-origin" })).json();
   const rows = [
     [t("meta_title"), layerTitle(info)], [t("meta_abstract"), info.abstract], [t("meta_theme"), info.theme_path.join(" › ")],
-    [t("meta_agency"), info.owner_agency], [t("meta_kind"), `${info.kind} ${info.geometry_type || ""}`],
+    [t("meta_agency"), info.owner_agency], [t("meta_kind"), [t(`kind_${info.kind}`), info.geometry_type ? t(`geometry_${info.geometry_type}`) : ""].filter(Boolean).join(" · ")],
     [t("meta_count"), numberFormat.format(info.feature_count)], [t("meta_visibility"), t(`visibility_${info.visibility}`)],
     [t("meta_crs"), `${info.source_crs} → EPSG:${info.srid}`], [t("meta_source"), info.source], [t("meta_license"), info.license],
     [t("meta_updated"), `${info.update_frequency} · v${info.version} · ${info.updated_at.slice(0, 10)}`],

@@ -32,6 +32,12 @@ export function formatNumber(value, decimals = 0, grouping = true) {
 const decimalsOf = (attribute) => (Number.isInteger(attribute.decimals) ? attribute.decimals : 2);
 const grouped = (attribute) => !["date", "identifier"].includes(attribute.kind);
 
+// a category value in the page's language: the attribute's `values` labels (住宅區 → Residential zone), else as stored
+export function valueLabel(attribute, value) {
+  const named = attribute && attribute.values && attribute.values[String(value)];
+  return (named && (english ? named.label_en : named.label)) || String(value);
+}
+
 // the bare number, without its unit
 export const numberOf = (attribute, value) => formatNumber(value, decimalsOf(attribute), grouped(attribute));
 
@@ -43,7 +49,7 @@ function withUnit(attribute, text) {
 // a value with its unit: "1,234.56 平方公尺（373.5 坪）", "21.3 m", "1996 年", "—" for nothing
 export function formatValue(attribute, value) {
   if (value === null || value === undefined || value === "") return "—";
-  if (typeof value !== "number") return String(value);
+  if (typeof value !== "number") return valueLabel(attribute, value);
   const text = withUnit(attribute, numberOf(attribute, value));
   if (!SQUARE_METRES.has(attributeUnit(attribute))) return text;
   const also = [`${formatNumber(value * PING_PER_M2, 1)} ${t("unit_ping")}`];
