@@ -94,7 +94,7 @@ function draw() {
   if (quantity === "pm25") {
     setLegend(map, t(page.latest.freshness.stale ? "legend_pm25_last" : "legend_pm25"), PM25_CLASSES.map(([top, c], i) => ({ color: c,
       label: i === PM25_CLASSES.length - 1 ? `> ${PM25_CLASSES[i - 1][0]}` : `≤ ${top}` })));
-  } else {
+  } else if ($("quantity").selectedOptions.length) {  // none on a city whose sensors have no readings yet
     setLegend(map, $("quantity").selectedOptions[0].textContent, [{ color: SPREAD[0], label: t("low") },
       { color: SPREAD[4], label: t("high") }]);
   }
