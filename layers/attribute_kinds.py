@@ -139,7 +139,7 @@ KNOWN: tuple[Known, ...] = (
     Known(r"owner_type|公私有別|權屬", "category", "公私有別", "Ownership"),
     Known(r"use|用途|建物用途", "category", "建物用途", "Building use"),
     Known(r"kind|type|類型|類別|種類", "category", "類型", "Type"),
-    Known(r"kind_zh", "category", "類型（中文）", "Type (Chinese)"),
+    Known(r"kind_zh", "category", "類型", "Type"),  # the type's Chinese name: its values carry English labels
     Known(r"road_class|道路等級", "category", "道路等級", "Road class"),
     Known(r"class_zh", "category", "等級（中文）", "Class (Chinese)"),
     Known(r"road_name|路名", "text", "路名", "Road name"),

@@ -98,8 +98,8 @@ $("coverage-form").addEventListener("submit", async (e) => {
     const body = await postJSON(url("wifi_coverage"), { hotspots: sources().hotspots,
       radius: Number($("radius").value) });
     const total = body.total;
-    $("covered-people").textContent = numberFormat.format(total.covered_population);
-    $("all-people").textContent = numberFormat.format(total.population);
+    $("covered-people").textContent = numberFormat.format(Math.round(total.covered_population));
+    $("all-people").textContent = numberFormat.format(Math.round(total.population));
     $("covered-share").textContent = `${numberFormat.format(100 * total.covered_share)}%`;
     $("covered-area").textContent = numberFormat.format(total.covered_area_m2 / 1e6);
     gapsDrawn.clearLayers();
@@ -107,8 +107,8 @@ $("coverage-form").addEventListener("submit", async (e) => {
     L.geoJSON({ type: "FeatureCollection", features: top.map((g) => ({ type: "Feature", geometry: g.geometry,
       properties: g })) }, { style: { color: "#6a1b9a", weight: 1.5, fillColor: "#ce93d8", fillOpacity: 0.5 },
     onEachFeature: (f, layer) => layer.bindTooltip(t("gap_tip", { rank: f.properties.rank,
-      people: numberFormat.format(f.properties.population) })) }).addTo(gapsDrawn);
-    $("gaps").replaceChildren(...top.map((g) => el("li", {}, t("gap_tip", { rank: g.rank, people: numberFormat.format(g.population) }))));
+      people: numberFormat.format(Math.round(f.properties.population)) })) }).addTo(gapsDrawn);
+    $("gaps").replaceChildren(...top.map((g) => el("li", {}, t("gap_tip", { rank: g.rank, people: numberFormat.format(Math.round(g.population)) }))));
     $("coverage-result").hidden = false;
   } catch (err) {
     $("coverage-error").textContent = err.message;
