@@ -44,6 +44,11 @@ class LayerNotAvailable(AnalysisInputError):
     status = 403
 
 
+def alternatives(choices) -> dict:
+    """"a or b" in the reader's language, for a message parameter."""
+    return messages.by_language(**{"zh-hant": "或".join(choices), "en": " or ".join(choices)})
+
+
 def srid_of(value) -> int:
     text = str(value if value is not None else 4326)
     code = text.rsplit(":", 1)[-1]
@@ -118,9 +123,8 @@ def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
         if layer is None:
             raise LayerNotAvailable("圖層 {slug} 無法提供給您", slug=repr(slug))
         if layer.kind not in kinds:
-            needed = messages.by_language(**{"zh-hant": "或".join(kinds), "en": " or ".join(kinds)})
             raise AnalysisInputError("圖層 {slug} 是 {kind} 圖層；這裡需要 {kinds} 圖層", slug=repr(slug),
-                                     kind=layer.kind, kinds=needed)
+                                     kind=layer.kind, kinds=alternatives(kinds))
         reads = _reads.get()
         if reads is not None:
             reads[layer.pk] = layer
