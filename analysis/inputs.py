@@ -21,21 +21,11 @@ MAX_DISTANCE_M = 50_000
 _reads: ContextVar[dict | None] = ContextVar("analysis_layer_reads", default=None)
 
 
-class AnalysisInputError(ValueError):
+class AnalysisInputError(messages.Worded, ValueError):
     """Bad analysis input (400). The message is a msgid with {named} fields given as keyword arguments (zh-Hant,
-    translated in locale/; older messages are English text), worded in the reader's language (geo.messages)."""
+    translated in locale/), worded in the reader's language (geo.messages)."""
 
     status = 400
-
-    def __init__(self, message: str, **params):
-        self.params = params
-        super().__init__(message)
-
-    def text(self) -> dict:
-        return messages.text(self.args[0], **self.params)
-
-    def __str__(self):
-        return messages.render(self.text())
 
 
 class LayerNotAvailable(AnalysisInputError):

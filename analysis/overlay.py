@@ -64,7 +64,7 @@ def conditions(layer: Layer, filters: dict | None, alias: str) -> list[sql.Compo
     try:
         return query.where(layer, params, alias)
     except query.BadRequest as exc:
-        raise AnalysisInputError("{slug} 的篩選條件：{reason}", slug=repr(layer.slug), reason=str(exc)) from exc
+        raise AnalysisInputError("{slug} 的篩選條件：{reason}", slug=repr(layer.slug), reason=exc.text()) from exc
 
 
 def output_names(a: Layer, b: Layer) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -111,7 +111,8 @@ def test_spatial_joins(user, lots_and_zones):
     ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "無法提供給您"),
     ({"operation": "intersect", "a": "lots", "b": "points"}, 400, "的疊合圖層必須是面；'points' 的圖形是 Point"),
     ({"operation": "union", "a": "points", "b": "zones"}, 400, "union 兩邊都必須是面"),
-    ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400, "unknown filter"),
+    ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400,
+     "'lots' 的篩選條件：不認得的篩選條件 'colour'"),
     ({"operation": "spatial_join", "a": "lots", "b": "zones", "predicate": "dwithin", "distance": 90_000}, 400,
      "distance：90000 公尺不在 0–50,000 公尺之間"),
 ])

@@ -93,9 +93,14 @@ def test_filters_sort_crs_and_bbox(city):
     ("sort=nope", "no attribute 'nope'"),
 ])
 def test_bad_feature_queries_are_400_with_a_reason(city, query, message):
-    resp = client().get(f"/api/v1/layers/roads/features/?{query}")
+    resp = client().get(f"/api/v1/layers/roads/features/?{query}", HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 400
     assert message in resp.json()["detail"]
+
+
+def test_a_bad_feature_query_is_answered_in_zh_hant_by_default(city):
+    resp = client().get("/api/v1/layers/roads/features/?limit=100000")
+    assert resp.status_code == 400 and resp.json()["detail"] == "limit 必須介於 1 到 10,000"
 
 
 def test_one_feature(city):
@@ -266,7 +271,7 @@ def test_download_geopackage_and_shapefile(city, tmp_path):
 def test_download_bad_input_and_hidden_layers(city):
     for query, message in [("format=xls", "use one of"), ("format=csv&coords=xy", "coords=xy is for point layers"),
                            ("nope=1", "unknown filter")]:
-        resp = client().get(f"/api/v1/layers/roads/download/?{query}")
+        resp = client().get(f"/api/v1/layers/roads/download/?{query}", HTTP_ACCEPT_LANGUAGE="en")
         assert resp.status_code == 400 and message in resp.json()["detail"], query
     assert client().get("/api/v1/layers/parcels/download/").status_code == 404
 
@@ -308,7 +313,7 @@ def test_raster_tiles_and_point_values(city, settings):
     ("name=a%00b", "NUL character"),
 ])
 def test_more_bad_queries_are_400_not_500(city, query, message):
-    resp = client().get(f"/api/v1/layers/roads/features/?{query}")
+    resp = client().get(f"/api/v1/layers/roads/features/?{query}", HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 400 and message in resp.json()["detail"]
 
 
