@@ -300,7 +300,7 @@ def test_raster_tiles_and_point_values(city, settings):
     assert outside["inside"] is False and outside["value"] is None
     for path, message in [("/api/v1/layers/demo-dem/point/?lon=abc&lat=1", "give lon and lat"),
                           ("/api/v1/layers/roads/point/?lon=121.3&lat=25", "not a raster")]:
-        resp = client().get(path)
+        resp = client().get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert resp.status_code == 400 and message in resp.json()["detail"]
     Layer.objects.filter(slug="demo-dem").update(visibility="internal")
     assert client().get(f"/tiles/demo-dem/{z}/{x}/{y}.png").status_code == 404
@@ -319,7 +319,7 @@ def test_more_bad_queries_are_400_not_500(city, query, message):
 
 def test_raster_layers_have_no_features_and_search_refuses_nul(city):
     resp = client().get("/api/v1/layers/demo-dem/features/1/")
-    assert resp.status_code == 400 and "raster" in resp.json()["detail"]
+    assert resp.status_code == 400 and "'demo-dem' 是網格：請以圖磚或逐點讀取" in resp.json()["detail"]
     assert client().get("/api/v1/layers/?q=a%00").status_code == 400
     assert client().get("/media/rasters/demo_dem.tif").status_code == 404  # rasters only through checked views
 
