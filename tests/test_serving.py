@@ -184,7 +184,7 @@ def test_tiles_below_min_zoom_are_empty_and_bad_tiles_400(city, clerk):
     for path, message in [("/tiles/roads/23/0/0.mvt", "zoom 23 is out of range"),
                           ("/tiles/roads/3/8/0.mvt", "does not exist"), ("/tiles/roads/3/-1/0.mvt", "does not exist"),
                           ("/tiles/demo-dem/3/0/0.mvt", "raster layer")]:
-        resp = client().get(path)
+        resp = client().get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert resp.status_code == 400 and message in resp.json()["detail"], path
 
 
