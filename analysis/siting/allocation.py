@@ -6,6 +6,7 @@ import shapely
 from django.db import connection
 from psycopg2 import sql
 
+from geo.messages import Worded
 from layers.models import DATA_SCHEMA
 
 from ..inputs import AnalysisInputError, alternatives, distance_m, metres, number, readable_layer
@@ -97,4 +98,4 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
         return p_median(dist, weight, k, fixed, capacity=capacity, **options)
     except ValueError as exc:  # the models' own explanations (unreachable demand, capacities too small …)
         raise AnalysisInputError("allocation：{reason}",
-                                 reason=exc.text() if isinstance(exc, AnalysisInputError) else str(exc)) from exc
+                                 reason=exc.text() if isinstance(exc, Worded) else str(exc)) from exc
