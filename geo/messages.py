@@ -79,3 +79,8 @@ def render_in(message, language: str) -> str:
 def in_english(message) -> str:
     """For the server's log and the batch command's summary."""
     return render_in(message, "en")
+
+
+def worded(msgid: str, **params) -> str:
+    """A message for an answer given now (not kept), in the active language."""
+    return render(text(msgid, **params))
