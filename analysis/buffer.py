@@ -69,16 +69,17 @@ def summarize(layer: Layer, zone, apportion: list[str] | None = None) -> dict:
         apportion = [a["name"] for a in summed] if polygons else []
     unknown = [n for n in apportion if n not in numeric]
     if unknown:
-        raise AnalysisInputError(f"apportion: layer {layer.slug!r} has no numeric attribute(s) {', '.join(unknown)}")
+        raise AnalysisInputError("apportion：圖層 {slug} 沒有數值屬性 {attributes}", slug=repr(layer.slug),
+                                 attributes=unknown)
     if apportion and not polygons:
-        raise AnalysisInputError(f"apportion: layer {layer.slug!r} has {layer.geometry_type} features; only area "
-                                 "layers can be apportioned by area")
+        raise AnalysisInputError("apportion：圖層 {slug} 的圖徵是 {geometry}；只有面圖層能依面積分攤",
+                                 slug=repr(layer.slug), geometry=layer.geometry_type)
     not_additive = [n for n in apportion if numeric[n]["aggregate"] != "sum"]
     if not_additive:
-        named = ", ".join(f"{n!r} ({numeric[n]['kind']})" for n in not_additive)
+        named = [f"{n!r} ({numeric[n]['kind']})" for n in not_additive]
         raise AnalysisInputError(
-            f"apportion: {named} of layer "
-            f"{layer.slug!r} cannot be added up, so not apportioned by area; only counts and measures can")
+            "apportion：圖層 {slug} 的 {attributes} 不能加總，所以不依面積分攤；只有計數與量測值可以",
+            slug=repr(layer.slug), attributes=named)
     label = next((a["name"] for a in layer.attributes if a["name"] in ("name", "title", "label")), None)
     table = sql.Identifier(DATA_SCHEMA, layer.table_name)
     share = sql.SQL("ST_Area(ST_Intersection(t.geom, z.g)) / NULLIF(ST_Area(t.geom), 0)")
@@ -136,13 +137,14 @@ def check_layer(options: dict, user) -> None:
     attribute = options.get("distance_attribute")
     if attribute:
         if attribute not in {a["name"] for a in layer.attributes if a["type"] in NUMERIC}:
-            raise AnalysisInputError(f"distance_attribute: layer {layer.slug!r} has no numeric attribute {attribute!r}")
+            raise AnalysisInputError("distance_attribute：圖層 {slug} 沒有數值屬性 {attribute}", slug=repr(layer.slug),
+                                     attribute=repr(attribute))
         if options.get("distances"):
-            raise AnalysisInputError("give distances or distance_attribute, not both")
+            raise AnalysisInputError("distances 與 distance_attribute 請擇一填寫，不要兩者都填")
         return
     distances = options.get("distances")
     if not isinstance(distances, list) or not 1 <= len(distances) <= 10:
-        raise AnalysisInputError("distances: give 1 to 10 distances in metres, e.g. [300, 500, 1000]")
+        raise AnalysisInputError("distances：請填 1 到 10 個距離（公尺），例如 [300, 500, 1000]")
     for d in distances:
         distance_m(d, "distances")
 

@@ -21,21 +21,11 @@ MAX_DISTANCE_M = 50_000
 _reads: ContextVar[dict | None] = ContextVar("analysis_layer_reads", default=None)
 
 
-class AnalysisInputError(ValueError):
+class AnalysisInputError(messages.Worded, ValueError):
     """Bad analysis input (400). The message is a msgid with {named} fields given as keyword arguments (zh-Hant,
-    translated in locale/; older messages are English text), worded in the reader's language (geo.messages)."""
+    translated in locale/), worded in the reader's language (geo.messages)."""
 
     status = 400
-
-    def __init__(self, message: str, **params):
-        self.params = params
-        super().__init__(message)
-
-    def text(self) -> dict:
-        return messages.text(self.args[0], **self.params)
-
-    def __str__(self):
-        return messages.render(self.text())
 
 
 class LayerNotAvailable(AnalysisInputError):
@@ -44,37 +34,43 @@ class LayerNotAvailable(AnalysisInputError):
     status = 403
 
 
+def alternatives(choices) -> dict:
+    """"a or b" in the reader's language, for a message parameter."""
+    return messages.by_language(**{"zh-hant": "或".join(choices), "en": " or ".join(choices)})
+
+
 def srid_of(value) -> int:
     text = str(value if value is not None else 4326)
     code = text.rsplit(":", 1)[-1]
     if not code.isdigit():
-        raise AnalysisInputError(f"crs {text!r}: give an EPSG code, e.g. 4326 or 3826")
+        raise AnalysisInputError("crs {crs}：請填 EPSG 代碼，例如 4326 或 3826", crs=repr(text))
     try:
         crs_from_epsg(int(code))
     except (ValueError, CRSError) as exc:
-        raise AnalysisInputError(f"crs {text!r}: EPSG:{code} is not a CRS this server knows") from exc
+        raise AnalysisInputError("crs {crs}：本系統不認得 EPSG:{code} 這個坐標系統", crs=repr(text), code=code) from exc
     return int(code)
 
 
 def geometry(value, srid: int, what: str = "geometry", polygons_only: bool = False):
     """A shapely geometry from GeoJSON (dict or text); must be non-empty, finite and valid."""
     if value is None:
-        raise AnalysisInputError(f"{what}: missing (a GeoJSON geometry)")
+        raise AnalysisInputError("{what}：缺少圖形（需要 GeoJSON 圖形）", what=what)
     try:
         geom = shapely.from_geojson(json.dumps(value) if isinstance(value, dict) else str(value))
     except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
-        raise AnalysisInputError(f"{what}: not a GeoJSON geometry ({str(exc)[:120]})") from exc
+        raise AnalysisInputError("{what}：不是 GeoJSON 圖形（{reason}）", what=what, reason=str(exc)[:120]) from exc
     if geom is None or geom.is_empty:
-        raise AnalysisInputError(f"{what}: the geometry is empty")
+        raise AnalysisInputError("{what}：圖形是空的", what=what)
     coords = shapely.get_coordinates(geom)
     if not all(math.isfinite(v) for v in coords.ravel()):
-        raise AnalysisInputError(f"{what}: coordinates must be finite numbers")
+        raise AnalysisInputError("{what}：坐標必須是有限的數字", what=what)
     if srid in (4326, 3824) and not ((abs(coords[:, 0]) <= 180).all() and (abs(coords[:, 1]) <= 90).all()):
-        raise AnalysisInputError(f"{what}: lon/lat out of range for EPSG:{srid} (are the axes swapped?)")
+        raise AnalysisInputError("{what}：經緯度超出 EPSG:{srid} 的範圍（經度與緯度是否對調了？）",
+                                 what=what, srid=srid)
     if not geom.is_valid:
-        raise AnalysisInputError(f"{what}: invalid geometry — {explain_validity(geom)}")
+        raise AnalysisInputError("{what}：圖形無效 — {reason}", what=what, reason=explain_validity(geom))
     if polygons_only and geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise AnalysisInputError(f"{what}: this needs a polygon, got a {geom.geom_type}")
+        raise AnalysisInputError("{what}：這裡需要面，收到的是 {kind}", what=what, kind=geom.geom_type)
     return geom
 
 
@@ -83,9 +79,10 @@ def metres(value, what: str, maximum: float) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise AnalysisInputError(f"{what}: give metres as a number") from None
+        raise AnalysisInputError("{what}：請填公尺數（數字）", what=what) from None
     if not 0 < number <= maximum:
-        raise AnalysisInputError(f"{what}: {number:g} m is outside 0–{maximum:,g} m")
+        raise AnalysisInputError("{what}：{value} 公尺不在 0–{maximum} 公尺之間", what=what, value=f"{number:g}",
+                                 maximum=f"{maximum:,g}")
     return number
 
 
@@ -94,9 +91,10 @@ def number(value, what: str, low: float, high: float, low_open: bool = False) ->
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise AnalysisInputError(f"{what}: give a number") from None
+        raise AnalysisInputError("{what}：請填數字", what=what) from None
     if not (low < out if low_open else low <= out) or not out <= high or math.isnan(out):
-        raise AnalysisInputError(f"{what}: {out:g} is outside {low:,g}–{high:,g}")
+        raise AnalysisInputError("{what}：{value} 不在 {low}–{high} 之間", what=what, value=f"{out:g}", low=f"{low:,g}",
+                                 high=f"{high:,g}")
     return out
 
 
@@ -115,8 +113,8 @@ def layer_lookup(user, slugs, kinds=(Layer.Kind.VECTOR,)):
         if layer is None:
             raise LayerNotAvailable("圖層 {slug} 無法提供給您", slug=repr(slug))
         if layer.kind not in kinds:
-            raise AnalysisInputError(f"layer {slug!r} is a {layer.kind} layer; this needs a {' or '.join(kinds)} "
-                                     "layer")
+            raise AnalysisInputError("圖層 {slug} 是 {kind} 圖層；這裡需要 {kinds} 圖層", slug=repr(slug),
+                                     kind=layer.kind, kinds=alternatives(kinds))
         reads = _reads.get()
         if reads is not None:
             reads[layer.pk] = layer
@@ -148,13 +146,13 @@ def stored_feature(layer: Layer, fid) -> tuple:
     try:
         fid = int(fid)
     except (TypeError, ValueError):
-        raise AnalysisInputError("id: give the feature's integer id") from None
+        raise AnalysisInputError("id：請填圖徵的整數 id") from None
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SELECT ST_AsBinary(geom) FROM {} WHERE fid = %s").format(
             sql.Identifier(DATA_SCHEMA, layer.table_name)), [fid])
         row = cur.fetchone()
     if row is None:
-        raise AnalysisInputError(f"layer {layer.slug!r} has no feature {fid}")
+        raise AnalysisInputError("圖層 {slug} 沒有圖徵 {fid}", slug=repr(layer.slug), fid=fid)
     return shapely.from_wkb(bytes(row[0])), layer.srid
 
 

@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import QueryDict
 from psycopg2 import sql
 
+from geo.messages import by_language
 from geo.messages import text as note
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA, Layer
 from layers.pgload import run_on_own_connections
@@ -24,27 +25,30 @@ OPERATIONS = ("intersect", "union", "erase", "clip", "identity", "spatial_join")
 PREDICATES = ("intersects", "within", "contains", "dwithin")
 POLYGONS = ("Polygon", "MultiPolygon")
 DIMENSION = {"Point": 1, "MultiPoint": 1, "LineString": 2, "MultiLineString": 2, "Polygon": 3, "MultiPolygon": 3}
+NO_GEOMETRY = by_language(**{"zh-hant": "（無）", "en": "no"})  # a layer without features has no type
 SUBDIVIDE_VERTICES = 256
 TYPE_OF_DIMENSION = {1: "MultiPoint", 2: "MultiLineString", 3: "MultiPolygon"}
 
 
 def check(operation: str, a: Layer, b: Layer, options: dict) -> None:
     if operation not in OPERATIONS:
-        raise AnalysisInputError(f"operation {operation!r}: use one of {', '.join(OPERATIONS)}")
+        raise AnalysisInputError("operation {operation}：請使用 {choices} 其中之一", operation=repr(operation),
+                                 choices=", ".join(OPERATIONS))
     if operation != "spatial_join" and b.geometry_type not in POLYGONS:
-        raise AnalysisInputError(f"{operation} needs polygons in the overlay layer; {b.slug!r} has "
-                                 f"{b.geometry_type or 'no'} geometries")
+        raise AnalysisInputError("{operation} 的疊合圖層必須是面；{slug} 的圖形是 {geometry}", operation=operation,
+                                 slug=repr(b.slug), geometry=b.geometry_type or NO_GEOMETRY)
     if operation == "union" and a.geometry_type not in POLYGONS:
-        raise AnalysisInputError(f"union needs polygons on both sides; {a.slug!r} has {a.geometry_type} geometries")
+        raise AnalysisInputError("union 兩邊都必須是面；{slug} 的圖形是 {geometry}", slug=repr(a.slug),
+                                 geometry=a.geometry_type)
     if a.geometry_type not in DIMENSION or (operation == "spatial_join" and b.geometry_type not in DIMENSION):
-        raise AnalysisInputError("both layers need one kind of geometry (points, lines or polygons)")
+        raise AnalysisInputError("兩個圖層都只能有一種圖形（點、線或面）")
     if operation == "spatial_join":
         if options.get("predicate", "intersects") not in PREDICATES:
-            raise AnalysisInputError(f"predicate: use one of {', '.join(PREDICATES)}")
+            raise AnalysisInputError("predicate：請使用 {choices} 其中之一", choices=", ".join(PREDICATES))
         if options.get("predicate") == "dwithin":
             distance_m(options.get("distance"), "distance")
         if options.get("join", "one_to_one") not in ("one_to_one", "one_to_many"):
-            raise AnalysisInputError("join: use one_to_one or one_to_many")
+            raise AnalysisInputError("join：請使用 one_to_one 或 one_to_many")
     for side, layer in (("a_filter", a), ("b_filter", b)):
         conditions(layer, options.get(side), "x")  # raises on a bad filter before the job starts
 
@@ -53,14 +57,14 @@ def conditions(layer: Layer, filters: dict | None, alias: str) -> list[sql.Compo
     if filters is None:
         return []
     if not isinstance(filters, dict):
-        raise AnalysisInputError("filters are objects like {\"land_use\": \"住宅區\", \"area_m2__gte\": 100}")
+        raise AnalysisInputError("篩選條件是物件，例如 {\"land_use\": \"住宅區\", \"area_m2__gte\": 100}")
     params = QueryDict(mutable=True)
     for key, value in filters.items():
         params.appendlist(key, str(value))
     try:
         return query.where(layer, params, alias)
     except query.BadRequest as exc:
-        raise AnalysisInputError(f"filter on {layer.slug!r}: {exc}") from exc
+        raise AnalysisInputError("{slug} 的篩選條件：{reason}", slug=repr(layer.slug), reason=exc.text()) from exc
 
 
 def output_names(a: Layer, b: Layer) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

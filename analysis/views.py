@@ -79,9 +79,9 @@ class NearestView(AnalysisView):
         try:
             count = int(data.get("count", 5))
         except (TypeError, ValueError):
-            raise inputs.AnalysisInputError("count: give a whole number") from None
+            raise inputs.AnalysisInputError("count：請填整數") from None
         if not 1 <= count <= measure.MAX_NEAREST:
-            raise inputs.AnalysisInputError(f"count must be between 1 and {measure.MAX_NEAREST}")
+            raise inputs.AnalysisInputError("count 必須介於 1 到 {maximum}", maximum=measure.MAX_NEAREST)
         geom = inputs.subject({"geometry": data.get("geometry"), "crs": data.get("crs")}, user, layer.srid)
         return {"layer": layer.slug, "nearest": measure.nearest(layer, geom, count)}
 
@@ -96,7 +96,7 @@ class BufferView(AnalysisView):
         if not isinstance(distances, list):
             distances = [distances]
         if not distances or len(distances) > 10:
-            raise inputs.AnalysisInputError("distances: give 1 to 10 distances in metres, e.g. [300, 500, 1000]")
+            raise inputs.AnalysisInputError("distances：請填 1 到 10 個距離（公尺），例如 [300, 500, 1000]")
         metres = [inputs.distance_m(d, "distances") for d in distances]
         srid = settings.WORKING_SRID
         geom = inputs.subject(data, user, srid)
@@ -105,7 +105,7 @@ class BufferView(AnalysisView):
             spec = entry if isinstance(entry, dict) else {"layer": entry}
             apportion = spec.get("apportion")
             if apportion is not None and not isinstance(apportion, list):
-                raise inputs.AnalysisInputError("apportion: give a list of attribute names")
+                raise inputs.AnalysisInputError("apportion：請填屬性名稱的清單")
             wanted.append((inputs.readable_layer(spec.get("layer"), user), apportion))
         return buffer.buffer_report(geom, srid, metres, wanted)
 

@@ -35,13 +35,14 @@ def centre_line(options: dict, user, lookup=None) -> tuple:
     if road:
         layer = (lookup or layer_lookup(user, [road.get("layer")]))(road.get("layer"))
         if layer.geometry_type not in ("LineString", "MultiLineString"):
-            raise AnalysisInputError(f"road: layer {layer.slug!r} has {layer.geometry_type} features, not lines")
+            raise AnalysisInputError("road：圖層 {slug} 的圖徵是 {geometry}，不是線", slug=repr(layer.slug),
+                                     geometry=layer.geometry_type)
         if road.get("id") is not None:
             where = [sql.SQL("r.fid = {}").format(sql.Literal(int(road["id"])))]
         else:
             where = conditions(layer, road.get("filter") or {}, "r")
             if not where:
-                raise AnalysisInputError("road: give an `id` or a `filter` naming the road's segments")
+                raise AnalysisInputError("road：請填 `id`，或以 `filter` 指出道路的路段")
         has_width = any(a["name"] == "width_m" for a in layer.attributes)
         width = sql.SQL("avg(r.width_m)") if has_width else sql.SQL("NULL")
         with connection.cursor() as cur:
@@ -49,12 +50,12 @@ def centre_line(options: dict, user, lookup=None) -> tuple:
                 width, sql.Identifier(DATA_SCHEMA, layer.table_name), sql.SQL(" AND ").join(where)))
             wkb, current = cur.fetchone()
         if wkb is None:
-            raise AnalysisInputError(f"road: no feature of {layer.slug!r} matches")
+            raise AnalysisInputError("road：{slug} 沒有符合的圖徵", slug=repr(layer.slug))
         return shapely.from_wkb(bytes(wkb)), current, layer.slug
     srid = srid_of(options.get("crs"))
     line = geometry(options.get("centreline"), srid, "centreline")
     if line.geom_type not in ("LineString", "MultiLineString"):
-        raise AnalysisInputError(f"centreline: a road centre line is a line, not a {line.geom_type}")
+        raise AnalysisInputError("centreline：道路中心線必須是線，不是 {kind}", kind=line.geom_type)
     from geo.crs import transform
 
     return transform(line, srid, settings.WORKING_SRID), None, None
@@ -66,10 +67,9 @@ def half_width(options: dict, current: float | None) -> float:
     if options.get("widen_each_side") is not None:
         extra = _width(options["widen_each_side"], "widen_each_side")
         if current is None:
-            raise AnalysisInputError("widen_each_side needs the road's current width (a width_m attribute); give "
-                                     "target_width instead")
+            raise AnalysisInputError("widen_each_side 需要道路目前的寬度（width_m 屬性）；請改填 target_width")
         return current / 2 + extra
-    raise AnalysisInputError("give target_width (the new total width, m) or widen_each_side (m)")
+    raise AnalysisInputError("請填 target_width（拓寬後的總寬度，公尺）或 widen_each_side（公尺）")
 
 
 def check(options: dict, user) -> None:
@@ -165,9 +165,9 @@ def report(options: dict, user) -> dict:
     """The affected parcels at once, as GeoJSON in lon/lat with totals (what the map shows before saving)."""
     found = corridor(options, user)
     if found.length_m > MAX_REPORT_LENGTH_M:
-        raise AnalysisInputError(f"the centre line is {found.length_m / 1000:,.1f} km long; up to "
-                                 f"{MAX_REPORT_LENGTH_M / 1000:g} km answer at once, run longer roads as a job "
-                                 "(POST /api/v1/analysis/road-widening/)")
+        raise AnalysisInputError("中心線長 {length} 公里；一次最多回答 {maximum} 公里，較長的道路請以工作執行"
+                                 "（POST /api/v1/analysis/road-widening/）", length=f"{found.length_m / 1000:,.1f}",
+                                 maximum=f"{MAX_REPORT_LENGTH_M / 1000:g}")
     # GeoJSON geometry from PostGIS, properties encoded here: cheaper than PostgreSQL's row-to-JSON of a geometry row
     wrapped = sql.SQL("SELECT {}, ST_AsGeoJSON(ST_Transform(r.geom, 4326), 7) FROM ({}) r ORDER BY r.fid").format(
         sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(n)) for n in found.columns), found.query)

@@ -17,6 +17,21 @@ def text(msgid: str, **params) -> dict:
     return {"msgid": msgid, "params": params} if params else {"msgid": msgid}
 
 
+class Worded:
+    """Mixed into an exception whose message is a msgid with {named} fields given as keyword arguments: it keeps
+    them (`text()`, for a job to store) and reads in the active language (`str()`, for an answer now)."""
+
+    def __init__(self, message: str, **params):
+        self.params = params
+        super().__init__(message)
+
+    def text(self) -> dict:
+        return text(self.args[0], **self.params)
+
+    def __str__(self):
+        return render(self.text())
+
+
 def by_language(**texts: str) -> dict:
     """A value that differs by language (e.g. a layer's title_zh / title_en): by_language(**{"zh-hant": a, "en": b})."""
     return {"by_language": texts}
@@ -64,3 +79,8 @@ def render_in(message, language: str) -> str:
 def in_english(message) -> str:
     """For the server's log and the batch command's summary."""
     return render_in(message, "en")
+
+
+def worded(msgid: str, **params) -> str:
+    """A message for an answer given now (not kept), in the active language."""
+    return render(text(msgid, **params))

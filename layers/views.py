@@ -13,6 +13,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
+from geo.messages import worded
+
 from . import catalog
 from .importing import jobs
 from .importing.errors import ImportProblem
@@ -36,10 +38,10 @@ def parse_bbox(text: str) -> Polygon:
     try:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
-        raise ValidationError({"bbox": "give bbox=west,south,east,north in lon/lat degrees, "
-                                       "e.g. bbox=121.2,24.9,121.4,25.1"}) from None
+        raise ValidationError({"bbox": worded(
+            "請以經緯度填 bbox=west,south,east,north，例如 bbox=121.2,24.9,121.4,25.1")}) from None
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise ValidationError({"bbox": f"{text!r} is not a lon/lat box with west < east and south < north"})
+        raise ValidationError({"bbox": worded("{bbox} 不是 west < east、south < north 的經緯度範圍", bbox=repr(text))})
     box = Polygon.from_bbox((west, south, east, north))
     box.srid = 4326
     return box
@@ -51,7 +53,7 @@ def _start_imports(request, options: dict) -> list[ImportJob]:
     except ImportProblem as problem:
         raise ValidationError(problem.as_answer()) from problem
     if options.get("layer") and len(datasets) > 1:
-        raise ValidationError({"files": "re-import one dataset at a time"})
+        raise ValidationError({"files": worded("一次只能重新匯入一份資料")})
     created = [jobs.create(path, name, options, request.user) for path, name in datasets]
     transaction.on_commit(lambda: [jobs.submit(job) for job in created])
     return created
@@ -86,20 +88,21 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             return qs
         params = self.request.query_params
         if any("\0" in value for value in params.values()):
-            raise ValidationError({"detail": "a NUL character is not allowed in a query"})
+            raise ValidationError({"detail": worded("查詢中不可含 NUL 字元")})
         if q := params.get("q", "").strip():
             qs = qs.filter(Q(title_zh__icontains=q) | Q(title_en__icontains=q) | Q(abstract__icontains=q)
                            | Q(slug__icontains=q) | Q(keywords__icontains=q))
         if theme := params.get("theme"):
             node = Theme.objects.filter(slug=theme).first()
             if node is None:
-                raise ValidationError({"theme": f"no theme {theme!r}"})
+                raise ValidationError({"theme": worded("沒有主題 {theme}", theme=repr(theme))})
             qs = qs.filter(theme_id__in=node.descendant_ids())
         if bbox := params.get("bbox"):
             qs = qs.filter(extent__intersects=parse_bbox(bbox))
         if kind := params.get("kind"):
             if kind not in Layer.Kind.values:
-                raise ValidationError({"kind": f"use one of {', '.join(Layer.Kind.values)}"})
+                raise ValidationError({"kind": worded("請使用 {choices} 其中之一",
+                                                      choices=", ".join(Layer.Kind.values))})
             qs = qs.filter(kind=kind)
         return qs
 
@@ -123,7 +126,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     @action(detail=False, methods=["post"], url_path="services", parser_classes=[JSONParser])
     def register_service(self, request):
         if not request.user.is_authenticated:
-            return Response({"detail": "sign in to register services"}, status=status.HTTP_401_UNAUTHORIZED)
+            return Response({"detail": worded("請先登入才能登錄服務")}, status=status.HTTP_401_UNAUTHORIZED)
         form = ServiceRegistrationSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -193,16 +196,16 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         layer = self.get_object()
         version = get_object_or_404(layer.versions, number=int(number))
         if layer.current_version_id == version.pk:
-            raise ValidationError({"version": f"version {version.number} is already the one served"})
+            raise ValidationError({"version": worded("版本 {number} 已是目前提供的版本", number=version.number)})
         if not version.raster_path and not (version.table_name and catalog.table_exists("layerversions",
                                                                                        version.table_name)):
-            raise ValidationError({"version": f"version {version.number}'s data is no longer kept "
-                                              "(only the newest earlier versions are)"})
+            raise ValidationError({"version": worded("版本 {number} 的資料已不再保留（只保留最近的幾個舊版本）",
+                                                     number=version.number)})
         with transaction.atomic():
             layer = Layer.objects.select_for_update(of=("self",)).get(pk=layer.pk)
             version = layer.versions.select_for_update().get(pk=version.pk)  # a concurrent restore may have won
             if layer.current_version_id == version.pk or not (version.raster_path or version.table_name):
-                raise ValidationError({"version": f"version {version.number} was just restored by someone else"})
+                raise ValidationError({"version": worded("版本 {number} 剛被其他人還原", number=version.number)})
             restored = catalog.restore(layer, version, request.user)
             publishing.follow(layer, publishing.PUBLISH)
         return Response(LayerVersionSerializer(restored).data, status=status.HTTP_201_CREATED)

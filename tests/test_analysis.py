@@ -17,8 +17,8 @@ from layers.models import Layer
 pytestmark = pytest.mark.django_db
 
 
-def post(path, body, user=None):
-    c = APIClient()
+def post(path, body, user=None, language="zh-hant"):
+    c = APIClient(HTTP_ACCEPT_LANGUAGE=language)
     if user:
         c.force_authenticate(user)
     return c.post(f"/api/v1/analysis/{path}/", body, format="json")
@@ -69,7 +69,7 @@ def test_distance_between_geometries():
     ({}, "geometry: missing"),
 ])
 def test_bad_measure_input(body, message):
-    resp = post("measure", body)
+    resp = post("measure", body, language="en")
     assert resp.status_code == 400 and message in resp.json()["detail"]
 
 
@@ -120,10 +120,10 @@ def test_buffer_rings_counts_sums_and_area_weighted_population(city_layers):
 
 
 @pytest.mark.parametrize("body, status, message", [
-    ({"distances": [-5]}, 400, "outside 0–50,000 m"),
-    ({"distances": [60_000]}, 400, "outside 0–50,000 m"),
-    ({"distances": ["far"]}, 400, "give metres"),
-    ({"distances": [100], "layers": [{"layer": "shops", "apportion": ["sales"]}]}, 400, "only area layers"),
+    ({"distances": [-5]}, 400, "-5 公尺不在 0–50,000 公尺之間"),
+    ({"distances": [60_000]}, 400, "不在 0–50,000 公尺之間"),
+    ({"distances": ["far"]}, 400, "distances：請填公尺數"),
+    ({"distances": [100], "layers": [{"layer": "shops", "apportion": ["sales"]}]}, 400, "只有面圖層能依面積分攤"),
     ({"distances": [100], "layers": ["secret"]}, 403, "無法提供給您"),
     ({"distances": [100], "layers": ["no-such-layer"]}, 403, "無法提供給您"),
 ])

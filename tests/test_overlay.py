@@ -106,14 +106,15 @@ def test_spatial_joins(user, lots_and_zones):
 
 
 @pytest.mark.parametrize("body, status, message", [
-    ({"operation": "explode", "a": "lots", "b": "zones"}, 400, "use one of"),
+    ({"operation": "explode", "a": "lots", "b": "zones"}, 400, "operation 'explode'：請使用 intersect, union"),
     ({"operation": "intersect", "a": "lots", "b": "secret"}, 403, "無法提供給您"),
     ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "無法提供給您"),
-    ({"operation": "intersect", "a": "lots", "b": "points"}, 400, "needs polygons in the overlay layer"),
-    ({"operation": "union", "a": "points", "b": "zones"}, 400, "polygons on both sides"),
-    ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400, "unknown filter"),
+    ({"operation": "intersect", "a": "lots", "b": "points"}, 400, "的疊合圖層必須是面；'points' 的圖形是 Point"),
+    ({"operation": "union", "a": "points", "b": "zones"}, 400, "union 兩邊都必須是面"),
+    ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400,
+     "'lots' 的篩選條件：不認得的篩選條件 'colour'"),
     ({"operation": "spatial_join", "a": "lots", "b": "zones", "predicate": "dwithin", "distance": 90_000}, 400,
-     "outside 0–50,000 m"),
+     "distance：90000 公尺不在 0–50,000 公尺之間"),
 ])
 def test_bad_overlay_requests(user, lots_and_zones, tmp_path, body, status, message):
     make_layer(tmp_path, "points", [shapely.Point(X0, Y0)], ["P"])
@@ -227,7 +228,7 @@ def test_road_widening_report_answers_at_once_with_whole_and_clipped_parcels(use
     ({"road": {"layer": "streets", "id": 1}}, "give target_width"),
 ])
 def test_bad_road_widening_requests(user, street_blocks, body, message):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.force_authenticate(user)
     resp = client.post("/api/v1/analysis/road-widening/", body, format="json")
     assert resp.status_code == 400 and message in resp.json()["detail"]
@@ -262,7 +263,7 @@ def test_whole_layer_buffers_as_rings_and_dissolved(user, tmp_path):
     assert [round(a) for (a,) in rows(by_attribute, "ST_Area(geom)")] == pytest.approx(
         [np.pi * 100**2, np.pi * 50**2], rel=3e-3)  # the zero-reach stop has no buffer
     bad = run_buffer_layer(user, layer="stops", distances=[100], distance_attribute="reach")
-    assert bad.status_code == 400 and "not both" in bad.json()["detail"]
+    assert bad.status_code == 400 and "請擇一填寫" in bad.json()["detail"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -396,7 +396,7 @@ def test_an_external_wms_layer_is_registered_from_its_capabilities(ows_url, edit
                                 "format": "image/png"}
     assert layer["bbox"] == pytest.approx(list(layer_bbox("roads", 4326)), abs=1e-4)
     features = editor.get("/api/v1/layers/other-roads/features/")
-    assert features.status_code == 400 and "another agency's WMS service" in features.json()["detail"]
+    assert features.status_code == 400 and "是其他機關的 WMS 服務" in features.json()["detail"]
 
 
 @pytest.mark.parametrize(("body", "field", "text"), [

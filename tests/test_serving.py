@@ -93,9 +93,14 @@ def test_filters_sort_crs_and_bbox(city):
     ("sort=nope", "no attribute 'nope'"),
 ])
 def test_bad_feature_queries_are_400_with_a_reason(city, query, message):
-    resp = client().get(f"/api/v1/layers/roads/features/?{query}")
+    resp = client().get(f"/api/v1/layers/roads/features/?{query}", HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 400
     assert message in resp.json()["detail"]
+
+
+def test_a_bad_feature_query_is_answered_in_zh_hant_by_default(city):
+    resp = client().get("/api/v1/layers/roads/features/?limit=100000")
+    assert resp.status_code == 400 and resp.json()["detail"] == "limit 必須介於 1 到 10,000"
 
 
 def test_one_feature(city):
@@ -179,7 +184,7 @@ def test_tiles_below_min_zoom_are_empty_and_bad_tiles_400(city, clerk):
     for path, message in [("/tiles/roads/23/0/0.mvt", "zoom 23 is out of range"),
                           ("/tiles/roads/3/8/0.mvt", "does not exist"), ("/tiles/roads/3/-1/0.mvt", "does not exist"),
                           ("/tiles/demo-dem/3/0/0.mvt", "raster layer")]:
-        resp = client().get(path)
+        resp = client().get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert resp.status_code == 400 and message in resp.json()["detail"], path
 
 
@@ -266,7 +271,7 @@ def test_download_geopackage_and_shapefile(city, tmp_path):
 def test_download_bad_input_and_hidden_layers(city):
     for query, message in [("format=xls", "use one of"), ("format=csv&coords=xy", "coords=xy is for point layers"),
                            ("nope=1", "unknown filter")]:
-        resp = client().get(f"/api/v1/layers/roads/download/?{query}")
+        resp = client().get(f"/api/v1/layers/roads/download/?{query}", HTTP_ACCEPT_LANGUAGE="en")
         assert resp.status_code == 400 and message in resp.json()["detail"], query
     assert client().get("/api/v1/layers/parcels/download/").status_code == 404
 
@@ -295,7 +300,7 @@ def test_raster_tiles_and_point_values(city, settings):
     assert outside["inside"] is False and outside["value"] is None
     for path, message in [("/api/v1/layers/demo-dem/point/?lon=abc&lat=1", "give lon and lat"),
                           ("/api/v1/layers/roads/point/?lon=121.3&lat=25", "not a raster")]:
-        resp = client().get(path)
+        resp = client().get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert resp.status_code == 400 and message in resp.json()["detail"]
     Layer.objects.filter(slug="demo-dem").update(visibility="internal")
     assert client().get(f"/tiles/demo-dem/{z}/{x}/{y}.png").status_code == 404
@@ -308,13 +313,13 @@ def test_raster_tiles_and_point_values(city, settings):
     ("name=a%00b", "NUL character"),
 ])
 def test_more_bad_queries_are_400_not_500(city, query, message):
-    resp = client().get(f"/api/v1/layers/roads/features/?{query}")
+    resp = client().get(f"/api/v1/layers/roads/features/?{query}", HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 400 and message in resp.json()["detail"]
 
 
 def test_raster_layers_have_no_features_and_search_refuses_nul(city):
     resp = client().get("/api/v1/layers/demo-dem/features/1/")
-    assert resp.status_code == 400 and "raster" in resp.json()["detail"]
+    assert resp.status_code == 400 and "'demo-dem' 是網格：請以圖磚或逐點讀取" in resp.json()["detail"]
     assert client().get("/api/v1/layers/?q=a%00").status_code == 400
     assert client().get("/media/rasters/demo_dem.tif").status_code == 404  # rasters only through checked views
 

@@ -165,14 +165,14 @@ def test_p_median_along_the_roads_on_the_demo_city(planner, demo_city):
 
 
 BAD_REQUESTS = [
-    ({}, 400, "factors: give a list"),
+    ({}, 400, "factors：請填 1 到 12 個因子的清單"),
     ({"factors": [{"kind": "magic"}]}, 400, "factors[0].kind"),
     ({"factors": [{"kind": "distance", "layer": "nowhere"}]}, 403, "無法提供給您"),
-    ({"factors": [{"kind": "attribute", "attribute": "colour"}]}, 400, "has no attribute 'colour'"),
+    ({"factors": [{"kind": "attribute", "attribute": "colour"}]}, 400, "沒有屬性 'colour'"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value", "prefer": "sideways"}]}, 400, "prefer"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value", "weight": -1}]}, 400, "weight"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value"}], "constraints": {"max_slope": 5}}, 400,
-     "unknown key(s) max_slope"),
+     "constraints：不認得的鍵 max_slope"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value"}], "allocation": {"k": 0, "radius": 500}}, 400,
      "allocation.k"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value"}], "allocation": {"k": 1, "radius": 90000}}, 400,
@@ -182,10 +182,10 @@ BAD_REQUESTS = [
     ({"factors": [{"kind": "attribute", "attribute": "land_value"}], "allocation": {"k": 1, "radius": 500}}, 400,
      "allocation.demand"),
     ({"factors": [{"kind": "population", "layer": "lots", "radius": 500}]}, 400,
-     "factors[0].attribute: 'lots' is an area layer"),
+     "factors[0].attribute：'lots' 是面圖層"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value"}],
       "allocation": {"k": 1, "radius": 500, "demand": {"layer": "lots", "attribute": "people"}}}, 400,
-     "allocation.demand.attribute: layer 'lots' has no attribute 'people'"),
+     "allocation.demand.attribute：圖層 'lots' 沒有屬性 'people'"),
 ]
 
 

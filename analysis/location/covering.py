@@ -13,7 +13,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-from . import greedy
+from . import Unanswerable, greedy
 from .distances import pattern
 from .mps import LinearModel
 from .result import EXACT, HEURISTIC, Siting
@@ -76,7 +76,7 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     weight = np.asarray(weight, dtype=float)
     fixed = np.zeros(n_sites, bool) if fixed is None else np.asarray(fixed, bool)
     if not 0 <= k <= int((~fixed).sum()):
-        raise ValueError(f"k = {k}: there are {int((~fixed).sum())} candidate sites")
+        raise Unanswerable("k = {k}：只有 {candidates} 個候選場址", k=k, candidates=int((~fixed).sum()))
     coverage = pattern(coverage)
     covered_by_fixed = np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0
     allowed = ~fixed
@@ -109,7 +109,7 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
             seconds["model"] += solution.load_seconds
             seconds["solve"] = solution.seconds
             if solution.status == "infeasible":
-                raise ValueError(f"no {k} sites keep the minimum spacing from each other and the existing sites")
+                raise Unanswerable("沒有 {k} 個場址能彼此之間、以及與既有場址之間保持最小間距", k=k)
             chosen = [int(candidates[j]) for j in np.flatnonzero(solution.values[:len(candidates)] > 0.5)]
             bound, solved_gap, status = base - solution.bound, solution.gap, solution.status
     is_open = fixed.copy()

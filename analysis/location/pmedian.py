@@ -13,7 +13,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-from . import greedy
+from . import Unanswerable, greedy
 from .mps import LinearModel
 from .result import EXACT_HIGHS, HEURISTIC, Siting
 from .solver import SolverError, solve
@@ -60,12 +60,12 @@ def p_median(distance: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.
     weight = np.asarray(weight, dtype=float)
     fixed = np.zeros(n, bool) if fixed is None else np.asarray(fixed, bool)
     if not 0 <= k <= int((~fixed).sum()):
-        raise ValueError(f"k = {k}: there are {int((~fixed).sum())} candidate sites")
+        raise Unanswerable("k = {k}：只有 {candidates} 個候選場址", k=k, candidates=int((~fixed).sum()))
     if np.any(np.diff(distance.indptr) == 0):
-        raise ValueError(f"{int(np.sum(np.diff(distance.indptr) == 0))} demand points have no site within reach")
+        raise Unanswerable("有 {n} 個需求點在可及範圍內沒有任何場址", n=int(np.sum(np.diff(distance.indptr) == 0)))
     if capacity is not None and float(np.sum(np.asarray(capacity)[fixed])) + np.sort(
             np.asarray(capacity)[~fixed])[::-1][:k].sum() < weight.sum():
-        raise ValueError("the capacities of any k new sites and the existing ones cannot serve all the demand")
+        raise Unanswerable("任何 k 個新場址加上既有場址的容量都無法服務全部需求")
     penalty = np.full(m, 10 * float(distance.data.max(initial=1.0)) + 1)  # "not yet served"
     start_from = _nearest_open(distance, fixed, penalty)
     order, _ = greedy.median_order(distance, weight, k, ~fixed, start_from)
@@ -80,12 +80,12 @@ def p_median(distance: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.
                              start=[*np.flatnonzero(fixed), *order] if capacity is None else None)
         except SolverError as exc:
             if capacity is not None:  # the greedy pick ignores capacities: it is no answer here
-                raise ValueError(f"{exc}; with capacities only the exact model answers — allow more time") from exc
+                raise Unanswerable("{reason}；有容量限制時只有精確模型能回答，請給更多時間", reason=str(exc)) from exc
             note = f" ({exc})"  # the greedy answer stands, labelled as such
         else:
             if solution.status == "infeasible":
-                raise ValueError("no choice of sites can serve all the demand within the capacities" if capacity
-                                 is not None else "no choice of sites serves every demand point through its pairs")
+                raise Unanswerable("沒有任何場址組合能在容量內服務全部需求" if capacity is not None
+                                   else "沒有任何場址組合能透過其配對服務每個需求點")
             seconds["model"] += solution.load_seconds
             seconds["solve"] = solution.seconds
             chosen = [j for j in np.flatnonzero(solution.values[:n] > 0.5) if not fixed[j]]

@@ -42,8 +42,8 @@ def demand_points(layer: Layer, attribute: str | None, filters: dict | None,
     """(xy, weight) of the demand: points weighted by `attribute` (or 1 each), areas spread over a grid."""
     if layer.geometry_type in ("Polygon", "MultiPolygon"):
         if not attribute:
-            raise AnalysisInputError(f"demand.attribute: {layer.slug!r} is an area layer; name the count to "
-                                     "spread over it (e.g. population)")
+            raise AnalysisInputError("{what}.attribute：{slug} 是面圖層；請指定要分攤到面上的數量（例如 population）",
+                                     what="demand", slug=repr(layer.slug))
         polygons, values = features.polygons_with(layer, attribute, filters)
         return spread(polygons, values, cell)
     found = features.points(layer, filters, [attribute] if attribute else [], "demand")
@@ -59,6 +59,6 @@ def check_source(spec: dict, user, what: str) -> Layer:
     if spec.get("attribute"):
         features.attribute(layer, spec["attribute"], f"{what}.attribute")
     elif layer.geometry_type in ("Polygon", "MultiPolygon"):
-        raise AnalysisInputError(f"{what}.attribute: {layer.slug!r} is an area layer; name the count to spread "
-                                 "over it (e.g. population)")
+        raise AnalysisInputError("{what}.attribute：{slug} 是面圖層；請指定要分攤到面上的數量（例如 population）",
+                                 what=what, slug=repr(layer.slug))
     return layer

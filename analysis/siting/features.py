@@ -19,7 +19,8 @@ def attribute(layer: Layer, name: str, what: str) -> str:
     """The attribute name, if the layer has it; else a 400 listing what it has."""
     if not any(a["name"] == name for a in layer.attributes):
         known = ", ".join(a["name"] for a in layer.attributes)
-        raise AnalysisInputError(f"{what}: layer {layer.slug!r} has no attribute {name!r} (it has {known})")
+        raise AnalysisInputError("{what}：圖層 {slug} 沒有屬性 {name}（它有 {known}）", what=what,
+                                 slug=repr(layer.slug), name=repr(name), known=known)
     return name
 
 
@@ -52,7 +53,7 @@ def nearest_distance(xy: np.ndarray, layer: Layer, filters: dict | None) -> np.n
             _table(layer), extra, sql.Literal(layer.srid)), [xy[:, 0].tolist(), xy[:, 1].tolist()])
         values = [r[0] for r in cur.fetchall()]
     if values and all(v is None for v in values):
-        raise AnalysisInputError(f"layer {layer.slug!r} has no feature matching the filter to measure distance to")
+        raise AnalysisInputError("圖層 {slug} 沒有符合篩選條件、可量測距離的圖徵", slug=repr(layer.slug))
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 

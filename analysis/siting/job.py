@@ -23,7 +23,7 @@ def _layer_spec(spec, what: str, default: str | None = None) -> dict:
     if isinstance(spec, str):
         return {"layer": spec}
     if not isinstance(spec, dict) or not spec.get("layer"):
-        raise AnalysisInputError(f"{what}: give {{\"layer\": slug, \"filter\": {{…}}}}")
+        raise AnalysisInputError("{what}：請填 {{\"layer\": slug, \"filter\": {{…}}}}", what=what)
     return spec
 
 
@@ -44,8 +44,7 @@ def check(data: dict, user) -> dict:
             conditions(readable_layer(spec["existing"]["layer"], user), spec["existing"].get("filter"), "t")
         pool = spec.get("pool", 1000)
         if not isinstance(pool, int) or not 1 <= pool <= MAX_POOL:
-            raise AnalysisInputError(f"allocation.pool: the number of best-scoring candidates to choose among, "
-                                     f"1–{MAX_POOL}")
+            raise AnalysisInputError("allocation.pool：從分數最高的幾個候選地中挑選，1–{maximum}", maximum=MAX_POOL)
         options["allocation"] = spec
     return options
 
@@ -54,7 +53,7 @@ def check_demand(value, user) -> list[dict]:
     """One demand source or several (e.g. population and pollution sources), each scaled by `scale`."""
     specs = value if isinstance(value, list) else [value]
     if not 1 <= len(specs) <= 5:
-        raise AnalysisInputError("allocation.demand: give one to five demand sources")
+        raise AnalysisInputError("allocation.demand：請填 1 到 5 個需求來源")
     out = []
     for i, spec in enumerate(specs):
         what = "allocation.demand" if len(specs) == 1 else f"allocation.demand[{i}]"

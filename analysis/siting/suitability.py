@@ -14,7 +14,7 @@ from django.conf import settings
 
 from geo.crs import transformer
 
-from ..inputs import AnalysisInputError, distance_m, number, readable_layer
+from ..inputs import AnalysisInputError, alternatives, distance_m, number, readable_layer
 from ..location.distances import within
 from . import demand, features
 
@@ -58,30 +58,31 @@ class Assessment:
 def check_factors(factors, user) -> list[dict]:
     """The factor list, checked: kinds, layers, directions, weights and unique names."""
     if not isinstance(factors, list) or not 1 <= len(factors) <= 12:
-        raise AnalysisInputError("factors: give a list of 1 to 12 factors")
+        raise AnalysisInputError("factors：請填 1 到 12 個因子的清單")
     seen, out = set(), []
     for i, spec in enumerate(factors):
         what = f"factors[{i}]"
         if not isinstance(spec, dict):
-            raise AnalysisInputError(f"{what}: each factor is an object with a kind")
+            raise AnalysisInputError("{what}：每個因子都是含 kind 的物件", what=what)
         kind = spec.get("kind")
         if kind not in FACTOR_KINDS:
-            raise AnalysisInputError(f"{what}.kind: use one of {', '.join(FACTOR_KINDS)}")
+            raise AnalysisInputError("{what}.kind：請使用 {choices} 其中之一", what=what,
+                                     choices=", ".join(FACTOR_KINDS))
         name = str(spec.get("name") or spec.get("layer") or spec.get("attribute") or kind)
         if name in seen:
-            raise AnalysisInputError(f"{what}.name: {name!r} is used twice; give each factor its own name")
+            raise AnalysisInputError("{what}.name：{name} 用了兩次；請給每個因子不同的名稱", what=what, name=repr(name))
         seen.add(name)
         if kind in PREFER and spec.get("prefer", PREFER[kind][0]) not in PREFER[kind]:
-            raise AnalysisInputError(f"{what}.prefer: use {' or '.join(PREFER[kind])}")
+            raise AnalysisInputError("{what}.prefer：請使用 {choices}", what=what, choices=alternatives(PREFER[kind]))
         if kind == "distance":
             readable_layer(spec.get("layer"), user)
         if kind == "population":
             demand.check_source(spec, user, what)
             distance_m(spec.get("radius"), f"{what}.radius")
         if kind in ("attribute", "category") and not spec.get("attribute"):
-            raise AnalysisInputError(f"{what}.attribute: name the candidates' attribute to score")
+            raise AnalysisInputError("{what}.attribute：請指定候選地要評分的屬性", what=what)
         if kind == "category" and not isinstance(spec.get("scores"), dict):
-            raise AnalysisInputError(f"{what}.scores: give a score (0–1) per category, e.g. {{\"住宅區\": 1}}")
+            raise AnalysisInputError("{what}.scores：請為每個類別給分（0–1），例如 {{\"住宅區\": 1}}", what=what)
         out.append({**spec, "name": name, "weight": number(spec.get("weight", 1), f"{what}.weight", 0, 1000, True)})
     return out
 
@@ -139,12 +140,12 @@ def check_constraints(spec, user) -> dict:
     if spec is None:
         return {}
     if not isinstance(spec, dict):
-        raise AnalysisInputError("constraints: give an object (exclude_layers, min_area_m2, max_slope_deg, dem)")
+        raise AnalysisInputError("constraints：請填物件（exclude_layers、min_area_m2、max_slope_deg、dem）")
     unknown = set(spec) - {"exclude_layers", "min_area_m2", "max_slope_deg", "dem"}
     if unknown:
-        raise AnalysisInputError(f"constraints: unknown key(s) {', '.join(sorted(unknown))}")
+        raise AnalysisInputError("constraints：不認得的鍵 {keys}", keys=sorted(unknown))
     if not isinstance(spec.get("exclude_layers", []), list):
-        raise AnalysisInputError("constraints.exclude_layers: give a list of layer slugs")
+        raise AnalysisInputError("constraints.exclude_layers：請填圖層代碼（slug）的清單")
     for slug in spec.get("exclude_layers", []):
         readable_layer(slug, user)
     for key, top in (("min_area_m2", 1e7), ("max_slope_deg", 90)):
@@ -179,8 +180,8 @@ def factor_values(spec: dict, found: dict, user) -> tuple[np.ndarray, bool]:
         try:
             numbers = np.array([np.nan if v is None else float(v) for v in values])
         except (TypeError, ValueError):
-            raise AnalysisInputError(f"factor {spec['name']!r}: attribute {spec['attribute']!r} is not numeric; "
-                                     "use kind category with scores") from None
+            raise AnalysisInputError("因子 {name}：屬性 {attribute} 不是數值；請改用 kind category 並給 scores",
+                                     name=repr(spec["name"]), attribute=repr(spec["attribute"])) from None
         return numbers, spec.get("prefer", "high") == "high"
     scores = {str(k): float(v) for k, v in spec["scores"].items()}
     return np.array([scores.get(str(v), 0.0) for v in values]), True
@@ -190,7 +191,7 @@ def assess(layer, filters: dict | None, constraint_spec: dict, factors: list[dic
     wanted = sorted({f["attribute"] for f in factors if f["kind"] in ("attribute", "category")})
     found = features.points(layer, filters, wanted, "candidates")
     if not len(found["fid"]):
-        raise AnalysisInputError(f"candidates: no feature of {layer.slug!r} matches the filter")
+        raise AnalysisInputError("candidates：{slug} 沒有符合篩選條件的圖徵", slug=repr(layer.slug))
     result = Assessment(found["fid"], found["xy"], constraints(layer, found["fid"], found["xy"], constraint_spec, user),
                         attributes={n: found[n] for n in wanted})
     feasible = result.feasible

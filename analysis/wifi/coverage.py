@@ -24,10 +24,10 @@ def check(data: dict, user) -> dict:
     gap_cell = metres(data.get("gap_cell", 250), "gap_cell", 5000)
     pois = data.get("pois", [])
     if not isinstance(pois, list):
-        raise AnalysisInputError("pois: give a list of {\"layer\", \"filter\", \"label\"}")
+        raise AnalysisInputError("pois：請填 {\"layer\", \"filter\", \"label\"} 的清單")
     for i, poi in enumerate(pois):
         if not isinstance(poi, dict):
-            raise AnalysisInputError(f"pois[{i}]: give {{\"layer\": slug, \"filter\": {{…}}, \"label\": …}}")
+            raise AnalysisInputError("pois[{i}]：請填 {{\"layer\": slug, \"filter\": {{…}}, \"label\": …}}", i=i)
         readable_layer(poi.get("layer"), user)
     demand = check_demand(data.get("demand", {"layer": "villages", "attribute": "population"}), user)
     return {"radius": radius, "gap_cell": gap_cell, "pois": pois, "demand": demand}
@@ -38,7 +38,7 @@ def hotspot_points(data: dict, user) -> dict:
     id_column = (data.get("columns") or {}).get("id", COLUMNS["id"])
     found = features.points(layer, data.get("filter"), [id_column], "hotspots")
     if not len(found["fid"]):
-        raise AnalysisInputError(f"hotspots: layer {layer.slug!r} has no hotspot matching the filter")
+        raise AnalysisInputError("hotspots：圖層 {slug} 沒有符合篩選條件的熱點", slug=repr(layer.slug))
     return {"layer": layer, "fid": found["fid"], "xy": found["xy"], "id": [str(v) for v in found[id_column]]}
 
 

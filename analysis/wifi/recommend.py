@@ -21,7 +21,7 @@ def check(data: dict, user) -> dict:
     options = coverage.check(data, user)
     candidates = data.get("candidates", DEFAULT_CANDIDATES)
     if not isinstance(candidates, dict) or not candidates.get("layer"):
-        raise AnalysisInputError("candidates: give {\"layer\": slug, \"filter\": {…}}")
+        raise AnalysisInputError("candidates：請填 {\"layer\": slug, \"filter\": {…}}")
     conditions(readable_layer(candidates["layer"], user), candidates.get("filter"), "t")
     spec = allocation.check({"model": "covering", "k": data.get("k"), "radius": options["radius"],
                              "time_limit": data.get("time_limit"), "gap": data.get("gap")}, user)

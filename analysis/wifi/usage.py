@@ -32,7 +32,8 @@ def sources(data: dict, user) -> tuple[Layer, Layer, dict]:
         layers = (hotspots, usage) if key == "id" else (hotspots,) if key in HOTSPOT_COLUMNS else (usage,)
         for one in layers:
             if not any(a["name"] == column for a in one.attributes):
-                raise AnalysisInputError(f"columns.{key}: layer {one.slug!r} has no attribute {column!r}")
+                raise AnalysisInputError("columns.{key}：圖層 {slug} 沒有屬性 {column}", key=key, slug=repr(one.slug),
+                                         column=repr(column))
     return hotspots, usage, columns
 
 
@@ -100,5 +101,5 @@ def series(data: dict, user, hotspot_id: str) -> list[dict]:
             id=sql.Identifier(c["id"])), [hotspot_id])
         rows = cur.fetchall()
     if not rows:
-        raise AnalysisInputError(f"hotspot {hotspot_id!r} has no usage records")
+        raise AnalysisInputError("熱點 {hotspot} 沒有使用紀錄", hotspot=repr(hotspot_id))
     return [{"day": d, "sessions": s, "traffic_mb": t, "peak_concurrent": p} for d, s, t, p in rows]

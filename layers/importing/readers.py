@@ -111,7 +111,8 @@ def read_ogr(source: Source, encoding: str | None) -> FeatureData:
         # Arrow keeps text and WKB in flat buffers: no Python object per value (~9× faster on 200k parcels)
         meta, table = pyogrio.raw.read_arrow(source.path, layer=source.layer, encoding=encoding)
     except UnicodeDecodeError as exc:
-        raise ImportProblem(f"text is not valid {encoding or 'UTF-8'}: {exc.reason}", file=source.name) from exc
+        raise ImportProblem("文字不是有效的 {encoding}：{reason}", encoding=encoding or "UTF-8",
+                            reason=exc.reason, file=source.name) from exc
     except Exception as exc:  # pyogrio raises DataSourceError/DataLayerError/GEOSException … all mean unreadable
         raise ImportProblem("無法讀取這個檔案：{why}", why=_gdal_message(exc), file=source.name) from exc
     columns = [_column(str(name), table.column(str(name)).combine_chunks()) for name in meta["fields"]]
@@ -276,8 +277,8 @@ def _csv_crs(source, xname, yname, xs, ys, lonlat, crs_hint) -> tuple[CRS, str]:
         return CRS.from_epsg(4326), note("WGS84 經緯度（{cols}是度數）", cols=cols)
     if np.all((xs > 100_000) & (xs < 400_000)):
         return CRS.from_epsg(3826), note("TWD97 TM2 121 分帶（{cols}是 TM2 公尺）", cols=cols)
-    raise NeedsCRS(f"{cols} hold neither degrees nor TWD97 TM2 metres; import it again giving its CRS "
-                   "(e.g. crs=3825 for Penghu/Kinmen TM2)", file=source.name)
+    raise NeedsCRS("{cols}既不是度數也不是 TWD97 TM2 公尺；請重新匯入並指定坐標系統（例如澎湖／金門 TM2 用 crs=3825）",
+                   cols=cols, file=source.name)
 
 
 def _check_plausible(source, crs: CRS, xs, ys, lines) -> None:

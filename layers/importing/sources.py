@@ -88,7 +88,7 @@ def expand(path: Path, name: str, workdir: Path) -> list[Source]:
         try:
             layers = pyogrio.list_layers(path)
         except Exception as exc:
-            raise ImportProblem(f"not a readable GeoPackage ({exc})", file=name) from exc
+            raise ImportProblem("不是可讀取的 GeoPackage（{reason}）", file=name, reason=str(exc)) from exc
         if not len(layers):
             raise ImportProblem("GeoPackage 中沒有任何圖層", file=name)
         return [Source(path, name, "gpkg", str(layer)) for layer, _geom in layers]
@@ -139,7 +139,7 @@ def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
     members that each look harmless still adds up). Whatever was unpacked is removed when the archive is refused.
     """
     if not zipfile.is_zipfile(archive):
-        raise ImportProblem("not a valid zip archive (corrupt or truncated)", file=name)
+        raise ImportProblem("不是有效的 zip 壓縮檔（已損壞或不完整）", file=name)
     limit = settings.IMPORT_MAX_UNPACKED_BYTES
     member = ""
     try:
@@ -149,18 +149,18 @@ def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
                 member = _member_name(info)
                 parts = PurePosixPath(member.replace("\\", "/")).parts
                 if member.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", member):
-                    raise ImportProblem(f"archive entry {member!r} points outside the archive's folder; "
-                                        "the archive was refused", file=name)
+                    raise ImportProblem("壓縮檔中的項目 {member} 指向壓縮檔的資料夾之外；已拒收此壓縮檔",
+                                        member=repr(member), file=name)
             declared = sum(i.file_size for i in infos)
             if declared > limit:
-                raise ImportProblem(f"the archive would unpack to {human_size(declared)}, over the limit of "
-                                    f"{human_size(limit)}", file=name)
+                raise ImportProblem("壓縮檔解開後有 {size}，超過上限 {limit}", size=human_size(declared),
+                                    limit=human_size(limit), file=name)
             for info in infos:
                 if (info.file_size > MIN_SIZE_FOR_RATIO_CHECK
                         and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
                     ratio = info.file_size // max(info.compress_size, 1)
-                    raise ImportProblem(f"archive entry {_member_name(info)!r} inflates {ratio:,}× (a decompression "
-                                        "bomb?); the archive was refused", file=name)
+                    raise ImportProblem("壓縮檔中的項目 {member} 解開後膨脹為 {ratio}×（疑似壓縮炸彈）；已拒收此壓縮檔",
+                                        member=repr(_member_name(info)), ratio=f"{ratio:,}", file=name)
             target.mkdir(parents=True)
             budget = _UnpackBudget(name, limit, archive.stat().st_size)
             out, member = [], ""
@@ -180,11 +180,13 @@ def safe_extract(archive: Path, name: str, target: Path) -> list[Path]:
             raise
         if isinstance(exc, RuntimeError | NotImplementedError) and not isinstance(exc, RecursionError):
             # an encrypted member, or a compression method Python cannot unpack (deflate64, …)
-            why = "it is encrypted (password-protected)" if "encrypted" in str(exc) else without_server_paths(str(exc))
-            raise ImportProblem(f"the zip archive cannot be unpacked: entry {member!r}: {why}; zip it again without "
-                                "a password, with ordinary (deflate) compression", file=name) from exc
+            why = note("已加密（設有密碼）") if "encrypted" in str(exc) else without_server_paths(str(exc))
+            raise ImportProblem(
+                "zip 壓縮檔無法解開：項目 {member}：{why}；請不設密碼、以一般（deflate）壓縮方式重新壓縮",
+                member=repr(member), why=why, file=name) from exc
         if isinstance(exc, zipfile.BadZipFile | EOFError | zlib.error):
-            raise ImportProblem(f"the zip archive is corrupt ({without_server_paths(str(exc))})", file=name) from exc
+            raise ImportProblem("zip 壓縮檔已損壞（{reason}）", reason=without_server_paths(str(exc)),
+                                file=name) from exc
         raise
 
 
@@ -197,9 +199,8 @@ class _UnpackBudget:
     def take(self, size: int) -> None:
         self.written += size
         if self.written > self.limit:
-            raise ImportProblem(f"the archive unpacks to more than the limit of {human_size(self.limit)}; the "
-                                "archive was refused", file=self.name)
-        if self.written > MIN_SIZE_FOR_RATIO_CHECK and self.written > MAX_COMPRESSION_RATIO * self.archive_size:
-            raise ImportProblem(f"the archive inflates more than {MAX_COMPRESSION_RATIO}× its size of "
-                                f"{self.archive_size:,} bytes (a decompression bomb?); the archive was refused",
+            raise ImportProblem("壓縮檔解開後超過上限 {limit}；已拒收此壓縮檔", limit=human_size(self.limit),
                                 file=self.name)
+        if self.written > MIN_SIZE_FOR_RATIO_CHECK and self.written > MAX_COMPRESSION_RATIO * self.archive_size:
+            raise ImportProblem("壓縮檔解開後超過其大小 {size} 位元組的 {ratio}×（疑似壓縮炸彈）；已拒收此壓縮檔",
+                                ratio=MAX_COMPRESSION_RATIO, size=f"{self.archive_size:,}", file=self.name)

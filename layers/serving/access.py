@@ -4,13 +4,15 @@ from django.http import Http404
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from geo import messages
 from layers.models import Layer
 
 from . import usage
 
 
-class BadRequest(ValueError):
-    """A request a client can fix: answered 400 with this message."""
+class BadRequest(messages.Worded, ValueError):
+    """A request a client can fix: answered 400 with this message (a msgid with {named} fields given as keyword
+    arguments, worded in the request's language; older messages are English text)."""
 
 
 def request_user(request):

@@ -64,7 +64,7 @@ def csv_rows(layer: Layer, params) -> Iterator[bytes]:
     names, conditions, srid = selection(layer, params)
     xy = params.get("coords", "wkt") == "xy"
     if xy and layer.geometry_type != "Point":
-        raise BadRequest("coords=xy is for point layers; use coords=wkt")
+        raise BadRequest("coords=xy 只適用於點圖層；請改用 coords=wkt")
     described = {a["name"]: attribute_kinds.described(a) for a in layer.attributes}
     columns = [_as_shown(described[n]) if n in described else sql.Identifier("t", n) for n in names]
     if layer.kind == Layer.Kind.VECTOR:

@@ -56,8 +56,8 @@ def render(layer: Layer, params) -> str:
         cur.execute(statement)
         features = [json.loads(row[0]) for row in cur.fetchall()]
     if len(features) > MAX_FEATURES:
-        raise BadRequest(f"an HTML map holds at most {MAX_FEATURES:,} features; filter the layer (e.g. bbox=…) or "
-                         "download it as GeoPackage")
+        raise BadRequest("HTML 地圖最多容納 {maximum} 個圖徵；請篩選圖層（例如 bbox=…），或下載為 GeoPackage",
+                         maximum=f"{MAX_FEATURES:,}")
     lang = translation.get_language() or "zh-hant"
     english = lang == "en"
     style = getattr(layer, "style", None)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from django.db import connection
 from psycopg2 import sql
 
+from geo import messages
 from layers.models import Layer
 
 from .access import BadRequest
@@ -30,7 +31,7 @@ def attribute_types(layer: Layer) -> dict[str, str]:
 
 def _value(text: str, pgtype: str, param: str):
     if "\0" in text:
-        raise BadRequest(f"{param}: a NUL character is not allowed")
+        raise BadRequest("{param}：不可含 NUL 字元", param=param)
     try:
         if pgtype in INTEGER:
             return int(text)
@@ -45,7 +46,7 @@ def _value(text: str, pgtype: str, param: str):
         if pgtype.startswith("timestamp"):
             return datetime.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{param}={text!r}: not a valid {pgtype}") from None
+        raise BadRequest("{param}={value}：不是有效的 {pgtype}", param=param, value=repr(text), pgtype=pgtype) from None
     return text
 
 
@@ -59,26 +60,28 @@ def where(layer: Layer, params, alias: str = "t") -> list[sql.Composable]:
             continue
         name, _, op = param.partition("__")
         if name not in types:
-            known = ", ".join(types) or "(none)"
-            raise BadRequest(f"unknown filter {param!r}: layer {layer.slug!r} has attributes {known}")
+            known = ", ".join(types) or messages.by_language(**{"zh-hant": "（無）", "en": "(none)"})
+            raise BadRequest("不認得的篩選條件 {param}：圖層 {slug} 的屬性有 {known}", param=repr(param),
+                             slug=repr(layer.slug), known=known)
         column = sql.Identifier(alias, name)
         for text in params.getlist(param):
             if op == "in":
                 values = [_value(v, types[name], param) for v in text.split(",") if v != ""]
                 if not values:
-                    raise BadRequest(f"{param}: give a comma-separated list")
+                    raise BadRequest("{param}：請填以逗號分隔的清單", param=param)
                 conditions.append(sql.SQL("{} = ANY({})").format(column, sql.Literal(values)))
             elif op == "isnull":
                 conditions.append(sql.SQL("{} IS {}NULL").format(
                     column, sql.SQL("" if _value(text, "boolean", param) else "NOT ")))
             elif op in OPERATORS:
                 if op in ("like", "ilike") and types[name] != "text":
-                    raise BadRequest(f"{param}: LIKE needs a text attribute; {name!r} is {types[name]}")
+                    raise BadRequest("{param}：LIKE 只能用於文字屬性；{name} 是 {pgtype}", param=param, name=repr(name),
+                                     pgtype=types[name])
                 conditions.append(sql.SQL("{} {} {}").format(column, sql.SQL(OPERATORS[op]),
                                                              sql.Literal(_value(text, types[name], param))))
             else:
-                raise BadRequest(f"unknown operator __{op} in {param!r}; use one of "
-                                 + ", ".join(["(none)", *[o for o in OPERATORS if o], "in", "isnull"]))
+                raise BadRequest("{param} 中不認得的運算子 __{op}；請使用 {choices} 其中之一", op=op, param=repr(param),
+                                 choices=", ".join(["(none)", *[o for o in OPERATORS if o], "in", "isnull"]))
     if params.get("bbox"):
         west, south, east, north = parse_bbox(params["bbox"])
         envelope = sql.SQL("ST_Transform(ST_MakeEnvelope({}, {}, {}, {}, 4326), {})").format(
@@ -92,10 +95,10 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
-        raise BadRequest("bbox: give west,south,east,north in lon/lat degrees, e.g. bbox=121.2,24.9,121.4,25.1") \
+        raise BadRequest("bbox：請以經緯度填 west,south,east,north，例如 bbox=121.2,24.9,121.4,25.1") \
             from None
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise BadRequest(f"bbox={text!r} is not a lon/lat box with west < east and south < north")
+        raise BadRequest("bbox={bbox} 不是 west < east、south < north 的經緯度範圍", bbox=repr(text))
     return west, south, east, north
 
 
@@ -110,7 +113,7 @@ def properties(layer: Layer, params) -> list[str]:
     chosen = [p.strip() for p in params["properties"].split(",") if p.strip()]
     unknown = [p for p in chosen if p not in names]
     if unknown:
-        raise BadRequest(f"properties: no attribute(s) {', '.join(unknown)} in layer {layer.slug!r}")
+        raise BadRequest("properties：圖層 {slug} 沒有屬性 {attributes}", attributes=unknown, slug=repr(layer.slug))
     return chosen
 
 
@@ -121,7 +124,7 @@ def order_by(layer: Layer, params) -> sql.Composable:
     for item in filter(None, (s.strip() for s in params.get("sort", "").split(","))):
         name = item.lstrip("-+")
         if name not in names and name != "fid":
-            raise BadRequest(f"sort: no attribute {name!r} in layer {layer.slug!r}")
+            raise BadRequest("sort：圖層 {slug} 沒有屬性 {name}", name=repr(name), slug=repr(layer.slug))
         keys.append(sql.SQL("{} {}").format(sql.Identifier("t", name), sql.SQL("DESC" if item[0] == "-" else "ASC")))
     keys.append(sql.SQL("t.fid"))
     return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(keys)
@@ -133,11 +136,11 @@ def output_srid(params, default: int = 4326) -> int:
         return default
     code = text.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
     if not re.fullmatch(r"[0-9]{1,9}", code):
-        raise BadRequest(f"crs={text!r}: give an EPSG code, e.g. crs=3826 or crs=EPSG:4326")
+        raise BadRequest("crs={crs}：請填 EPSG 代碼，例如 crs=3826 或 crs=EPSG:4326", crs=repr(text))
     with connection.cursor() as cur:
         cur.execute("SELECT 1 FROM spatial_ref_sys WHERE srid = %s", [int(code)])
         if not cur.fetchone():
-            raise BadRequest(f"crs={text!r}: EPSG:{code} is not a CRS this server knows")
+            raise BadRequest("crs={crs}：本系統不認得 EPSG:{code} 這個坐標系統", crs=repr(text), code=code)
     return int(code)
 
 
@@ -146,9 +149,9 @@ def page(params, default: int = 100, maximum: int = 10_000) -> tuple[int, int]:
         limit = int(params.get("limit", default))
         offset = int(params.get("offset", 0))
     except ValueError:
-        raise BadRequest("limit and offset must be whole numbers") from None
+        raise BadRequest("limit 與 offset 必須是整數") from None
     if not 1 <= limit <= maximum:
-        raise BadRequest(f"limit must be between 1 and {maximum:,}")
+        raise BadRequest("limit 必須介於 1 到 {maximum}", maximum=f"{maximum:,}")
     if not 0 <= offset <= MAX_OFFSET:
-        raise BadRequest(f"offset must be between 0 and {MAX_OFFSET:,}")
+        raise BadRequest("offset 必須介於 0 到 {maximum}", maximum=f"{MAX_OFFSET:,}")
     return limit, offset

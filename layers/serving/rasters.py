@@ -25,7 +25,7 @@ TILE_SIZE = 256
 
 def raster_path(layer: Layer) -> Path:
     if layer.kind != Layer.Kind.RASTER or not layer.raster_path:
-        raise BadRequest(f"layer {layer.slug!r} is a {layer.kind} layer, not a raster")
+        raise BadRequest("圖層 {slug} 是 {kind} 圖層，不是網格", slug=repr(layer.slug), kind=layer.kind)
     return Path(settings.MEDIA_ROOT) / layer.raster_path
 
 

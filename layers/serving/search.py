@@ -40,7 +40,7 @@ def search(layers, text: str) -> list[dict]:
     starting with it, then shorter values."""
     text = text.strip()
     if not MIN_LENGTH <= len(text) <= MAX_LENGTH:
-        raise BadRequest(f"q: give {MIN_LENGTH}–{MAX_LENGTH} characters to search for")
+        raise BadRequest("q：請填 {low}–{high} 個字元來搜尋", low=MIN_LENGTH, high=MAX_LENGTH)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     found = []
     with connection.cursor() as cur:

@@ -26,9 +26,10 @@ MAX_FEATURES_PER_TILE = 8000
 
 def check_tile(z: int, x: int, y: int) -> None:
     if not 0 <= z <= MAX_ZOOM:
-        raise BadRequest(f"zoom {z} is out of range 0–{MAX_ZOOM}")
+        raise BadRequest("縮放層級 {z} 不在 0–{maximum} 之間", z=z, maximum=MAX_ZOOM)
     if not (0 <= x < 2**z and 0 <= y < 2**z):
-        raise BadRequest(f"tile {z}/{x}/{y} does not exist: x and y must be in 0–{2**z - 1} at zoom {z}")
+        raise BadRequest("圖磚 {z}/{x}/{y} 不存在：縮放層級 {z} 的 x 與 y 必須在 0–{top} 之間", z=z, x=x, y=y,
+                         top=2**z - 1)
 
 
 def pixel_m(z: int) -> float:
@@ -81,7 +82,7 @@ def _search_box(layer: Layer, z: int) -> sql.Composable:
 def tile(layer: Layer, z: int, x: int, y: int, params) -> bytes:
     check_tile(z, x, y)
     if layer.kind != Layer.Kind.VECTOR:
-        raise BadRequest(f"layer {layer.slug!r} is a {layer.kind} layer: it has no vector tiles")
+        raise BadRequest("圖層 {slug} 是 {kind} 圖層：沒有向量圖磚", slug=repr(layer.slug), kind=layer.kind)
     if z < layer.min_zoom:
         return b""
     with connection.cursor() as cur:

@@ -17,11 +17,11 @@ MAX_VALUES = 50
 def attribute_values(layer: Layer, attribute: str, label: str | None = None, limit: int = MAX_VALUES) -> dict:
     names = {a["name"] for a in layer.attributes}
     if not layer.table_name or layer.kind not in (Layer.Kind.VECTOR, Layer.Kind.TABLE):
-        raise BadRequest(f"layer {layer.slug!r} has no attribute table")
+        raise BadRequest("圖層 {slug} 沒有屬性表", slug=repr(layer.slug))
     if attribute not in names:
-        raise BadRequest(f"attribute: layer {layer.slug!r} has no attribute {attribute!r}")
+        raise BadRequest("attribute：圖層 {slug} 沒有屬性 {name}", slug=repr(layer.slug), name=repr(attribute))
     if label and label not in names:
-        raise BadRequest(f"label: layer {layer.slug!r} has no attribute {label!r}")
+        raise BadRequest("label：圖層 {slug} 沒有屬性 {name}", slug=repr(layer.slug), name=repr(label))
     label = label or attribute
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SELECT {a}::text, min({l}::text), count(*) FROM {t} WHERE {a} IS NOT NULL GROUP BY 1"

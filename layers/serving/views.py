@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
+from geo.messages import text as note
 from layers.models import Layer, LayerUsage
 
 from . import downloads, features, html_map, rasters, search, tiles, usage, values
@@ -59,13 +60,16 @@ def not_modified(request, layer: Layer) -> HttpResponse | None:
 
 
 
-def without_table(layer: Layer, raster_hint: str) -> BadRequest | None:
+AS_TILES_OR_BY_POINT = note("請以圖磚或逐點讀取")
+
+
+def without_table(layer: Layer, raster_hint: dict) -> BadRequest | None:
     """Why a feature request cannot be answered from this layer (a raster, or another agency's service)."""
     if layer.kind == Layer.Kind.RASTER:
-        return BadRequest(f"layer {layer.slug!r} is a raster: {raster_hint}")
+        return BadRequest("圖層 {slug} 是網格：{hint}", slug=repr(layer.slug), hint=raster_hint)
     if layer.kind == Layer.Kind.SERVICE:
-        return BadRequest(f"layer {layer.slug!r} is another agency's {layer.service.get('type', '').upper()} "
-                          "service: the map draws it from there")
+        return BadRequest("圖層 {slug} 是其他機關的 {service} 服務：地圖直接從該處繪製", slug=repr(layer.slug),
+                          service=layer.service.get("type", "").upper())
     return None
 
 class FeatureListView(APIView):
@@ -79,7 +83,7 @@ class FeatureListView(APIView):
                               404: OpenApiResponse(description="no such layer, or not one you may see")})
     def get(self, request, slug):
         layer = visible_layer(request, slug, "features")
-        if problem := without_table(layer, "read it as tiles or by point"):
+        if problem := without_table(layer, AS_TILES_OR_BY_POINT):
             return bad_request(problem)
         try:
             body, matched, returned = features.collection(layer, request.query_params)
@@ -113,7 +117,7 @@ class FeatureView(APIView):
                               404: OpenApiResponse(description="no such feature or layer")})
     def get(self, request, slug, fid):
         layer = visible_layer(request, slug, "features")
-        if problem := without_table(layer, "read it as tiles or by point"):
+        if problem := without_table(layer, AS_TILES_OR_BY_POINT):
             return bad_request(problem)
         try:
             feature = features.one(layer, int(fid), request.query_params)
@@ -192,7 +196,7 @@ def vector_tile(request, slug, z, x, y):
 def tilejson(request, slug):
     layer = visible_layer(request, slug, "metadata")
     if layer.kind != Layer.Kind.VECTOR:
-        return bad_request(BadRequest(f"layer {slug!r} is a {layer.kind} layer: it has no vector tiles"))
+        return bad_request(BadRequest("圖層 {slug} 是 {kind} 圖層：沒有向量圖磚", slug=repr(slug), kind=layer.kind))
     template = request.build_absolute_uri(reverse("vector-tile", args=[slug, 0, 0, 0])).replace(
         "/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
     fields = {a["name"]: a.get("label") or a["type"] for a in layer.attributes}
@@ -223,11 +227,12 @@ class DownloadView(APIView):
         params = request.query_params
         fmt = params.get("format", "geojson")
         if fmt not in downloads.FORMATS:
-            return bad_request(BadRequest(f"format={fmt!r}: use one of {', '.join(downloads.FORMATS)}"))
-        if problem := without_table(layer, "download its tiles or ask for the COG"):
+            return bad_request(BadRequest("format={format}：請使用 {choices} 其中之一", format=repr(fmt),
+                                                     choices=", ".join(downloads.FORMATS)))
+        if problem := without_table(layer, note("請下載其圖磚，或索取 COG 檔")):
             return bad_request(problem)
         if layer.kind == Layer.Kind.TABLE and fmt == "shp":
-            return bad_request(BadRequest("a table without geometry downloads as csv, geojson or gpkg"))
+            return bad_request(BadRequest("沒有圖形的表格只能下載為 csv、geojson 或 gpkg"))
         try:
             if fmt == "geojson":
                 response = StreamingHttpResponse(downloads.geojson(layer, params), content_type=downloads.FORMATS[fmt])
@@ -235,7 +240,7 @@ class DownloadView(APIView):
                 response = StreamingHttpResponse(downloads.csv_rows(layer, params), content_type=downloads.FORMATS[fmt])
             elif fmt == "html":
                 if layer.kind == Layer.Kind.TABLE:
-                    return bad_request(BadRequest("a table without geometry has no map; download it as csv"))
+                    return bad_request(BadRequest("沒有圖形的表格沒有地圖；請下載為 csv"))
                 response = HttpResponse(html_map.render(layer, params), content_type=downloads.FORMATS[fmt])
             else:
                 path = downloads.ogr_file(layer, params, "GPKG" if fmt == "gpkg" else "ESRI Shapefile")
@@ -289,9 +294,9 @@ class PointValueView(APIView):
         try:
             lon, lat = float(request.query_params["lon"]), float(request.query_params["lat"])
         except (KeyError, ValueError):
-            return bad_request(BadRequest("give lon and lat in degrees, e.g. ?lon=121.3&lat=24.99"))
+            return bad_request(BadRequest("請以度數填 lon 與 lat，例如 ?lon=121.3&lat=24.99"))
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            return bad_request(BadRequest(f"lon={lon}, lat={lat} is not a point on Earth"))
+            return bad_request(BadRequest("lon={lon}, lat={lat} 不是地球上的點", lon=lon, lat=lat))
         try:
             return JsonResponse(rasters.value_at(layer, lon, lat))
         except BadRequest as exc:
