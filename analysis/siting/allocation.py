@@ -96,6 +96,8 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
         if spec.get("capacity") is not None:
             capacity = np.full(len(site_xy), float(spec["capacity"]))
         return p_median(dist, weight, k, fixed, capacity=capacity, **options)
+    except AnalysisInputError:
+        raise  # worded already (it is a ValueError too: not to be wrapped twice)
     except ValueError as exc:  # the models' own explanations (unreachable demand, capacities too small …)
         raise AnalysisInputError("allocation：{reason}",
                                  reason=exc.text() if isinstance(exc, Worded) else str(exc)) from exc
