@@ -441,6 +441,7 @@ def proper_nouns(page) -> set[str]:
             const full = await (await fetch(`/api/v1/layers/${layer.slug}/`)).json();
             names.push(full.abstract, full.owner_agency, full.source, full.license, full.update_frequency,
                        ...(full.keywords || []));
+            if (!full.title_en) names.push(full.title_zh);  // a title a user gave in one language (a result's name)
         }
         return names.filter((n) => typeof n === "string" && n); }"""))
 
