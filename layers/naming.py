@@ -46,6 +46,15 @@ def layer_slug(*names: str) -> str:
     return "layer-" + hashlib.sha1((names[0] if names else "").encode()).hexdigest()[:8]
 
 
+def legacy_slug(name: str) -> str:
+    """The slug imports gave before readable slugs ('大臺北捷運站' → 'layer-<sha1[:8]>', 'MRT車站' → 'mrt'), so a
+    re-import of a file first imported then still finds its layer."""
+    slug = slugify(unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode())[:40].strip("-_")
+    if not slug:
+        return "layer-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    return slug if slug[0].isalpha() else f"layer-{slug}"
+
+
 def _readable(text: str) -> str:
     from pypinyin import Style, lazy_pinyin  # its dictionaries load on first use: only when a name needs them
 

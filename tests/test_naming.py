@@ -7,7 +7,8 @@ import pytest
 
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
-from layers.naming import layer_slug
+from layers.models import Layer
+from layers.naming import layer_slug, legacy_slug
 
 SLUG_RULE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")  # layers.models.slug_validator
 
@@ -63,3 +64,17 @@ def test_an_unreadable_file_name_takes_the_users_title(tmp_path):
     job = run_job(jobs.create(path, path.name, {"mode": "create", "title": "Stations 車站"}).pk)
     assert job.status == "succeeded", job.errors
     assert job.layers.get().slug == "stations-che-zhan"
+
+
+@pytest.mark.django_db
+def test_a_layer_imported_under_the_old_hashed_slug_gets_the_new_version(tmp_path):
+    path = _csv(tmp_path, "村里人口.csv")
+    first = run_job(jobs.create(path, path.name, {"mode": "upsert"}).pk)
+    layer = first.layers.get()
+    # as imports named it before readable slugs
+    Layer.objects.filter(pk=layer.pk).update(slug=legacy_slug("村里人口"))
+    assert legacy_slug("村里人口").startswith("layer-")
+    again = run_job(jobs.create(path, path.name, {"mode": "upsert"}).pk)
+    assert again.status == "succeeded", again.errors
+    assert list(again.layers.all()) == [layer]
+    assert layer.versions.count() == 2

@@ -31,7 +31,7 @@ from geo.messages import in_english
 from geo.messages import text as note
 from layers import catalog
 from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
-from layers.naming import column_names, layer_slug, table_name
+from layers.naming import column_names, layer_slug, legacy_slug, table_name
 from layers.ogc import publishing
 from layers.pgload import EWKB, finish_table_auto, load_rows
 from layers.serving.tiles import min_zoom_for
@@ -380,6 +380,8 @@ def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
     # file's name (or, when that gives nothing readable, the title the user gave)
     slug = options["slug"] if options.get("slug") and only else layer_slug(title, options.get("title", ""))
     existing = Layer.objects.select_for_update(of=("self",)).filter(slug=slug).first()
+    if existing is None and options.get("mode") == "upsert" and not options.get("slug"):
+        existing = Layer.objects.select_for_update(of=("self",)).filter(slug=legacy_slug(title)).first()
     if existing and options.get("mode") == "upsert" and _may_replace(job.created_by, existing):
         return existing  # a batch import, or its editors, bring a new version
     # a slug held by any other layer — one the user may see or not — gives the same answer: the next free one
