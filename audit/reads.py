@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from geo.counters import RedisCounts
+from geo.counters import RedisCounts, add_all
 
 from . import actors, chain
 
@@ -20,13 +20,18 @@ COUNTS = RedisCounts("audit-reads")
 HOUR = "%Y-%m-%dT%H"
 
 
-def count(slug: str, kind: str, user=None) -> None:
-    """One read of `slug` by the current request's actor (outside a request, e.g. a job on a worker: `user`)."""
-    if kind == "download":  # an export: recorded one by one (audit.middleware)
-        return
+def increment(slug: str, kind: str, user=None) -> list[tuple[RedisCounts, str, str]]:
+    """The counter of one read of `slug` by the current request's actor (outside a request, e.g. a job on a
+    worker: `user`), for `geo.counters.add_all`; none for an export (audit.middleware records those one by one)."""
+    if kind == "download":
+        return []
     actor = actors.now_or(user)
     field = json.dumps([actor.user_id, actor.username, actor.address, slug, kind], ensure_ascii=False)
-    COUNTS.add(timezone.now().astimezone(UTC).strftime(HOUR), field)
+    return [(COUNTS, timezone.now().astimezone(UTC).strftime(HOUR), field)]
+
+
+def count(slug: str, kind: str, user=None) -> None:
+    add_all(increment(slug, kind, user))
 
 
 def _store(hour: str, counts: dict[str, int]) -> int:

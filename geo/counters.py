@@ -27,6 +27,17 @@ def client() -> redis.Redis:
     return _client
 
 
+def add_all(increments: list[tuple["RedisCounts", str, str]], n: int = 1) -> None:
+    """Several counters of one event in one round trip to Redis: [(counts, bucket, field), …]."""
+    try:
+        pipe = client().pipeline(transaction=False)
+        for counts, bucket, field in increments:
+            pipe.hincrby(counts.prefix + bucket, field, n)
+        pipe.execute()
+    except redis.RedisError as exc:  # counting must never break serving
+        log.warning("not counted (%s): %s", increments[0][0].prefix if increments else "", exc)
+
+
 class RedisCounts:
     """Counters named `field` in time buckets (a month, an hour …) under one name."""
 
@@ -35,10 +46,7 @@ class RedisCounts:
         self.lock_key = f"civgis:{name}-flush-lock"
 
     def add(self, bucket: str, field: str, n: int = 1) -> None:
-        try:
-            client().hincrby(self.prefix + bucket, field, n)
-        except redis.RedisError as exc:  # counting must never break serving
-            log.warning("not counted in %s%s (%s): %s", self.prefix, bucket, field, exc)
+        add_all([(self, bucket, field)], n)
 
     def _bucket(self, key: bytes) -> str:
         return key.decode()[len(self.prefix):].removesuffix(STAGING)
