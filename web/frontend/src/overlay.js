@@ -2,8 +2,8 @@
 // bar while it runs; the result appears as a new layer in the tree, switched on.
 import { config, layerTitle, t, url } from "./config.js";
 import { el } from "./panel.js";
-import { pollJob, postJSON } from "./api.js";
-import { jobProgress } from "./jobprogress.js";
+import { postJSON } from "./api.js";
+import { jobProgress } from "./jobs.js";
 import { showNewLayer } from "./catalog.js";
 
 const OPERATIONS = ["intersect", "clip", "erase", "union", "identity", "spatial_join"];
@@ -28,7 +28,7 @@ function layerSelect(id, chosen) {
 export async function followResultJob(job, list, title) {
   const progress = jobProgress(title);
   list.replaceChildren(progress.node);
-  const done = await pollJob(job.id, progress.update);
+  const done = await progress.follow(job);
   if (done.status === "succeeded") {
     await showNewLayer(done.options.slug);
     progress.update(done); // now with the new layer's title
