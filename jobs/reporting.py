@@ -89,13 +89,13 @@ class JobReporter:
         self.job.progress = max(self.job.progress, min(int(percent), 99))
         table = sql.Identifier(Job._meta.db_table)
         with self._writer.cursor() as cur:
-            cur.execute(sql.SQL("UPDATE {} SET progress = %s, messages = %s::jsonb, heartbeat_at = %s WHERE id = %s "
-                                "RETURNING cancel_requested_at IS NOT NULL").format(table),
+            # not once a cancel was asked for: the request's own note stays, and the work stops here
+            cur.execute(sql.SQL("UPDATE {} SET progress = %s, messages = %s::jsonb, heartbeat_at = %s "
+                                "WHERE id = %s AND cancel_requested_at IS NULL").format(table),
                         [self.job.progress, json.dumps(self.job.messages, ensure_ascii=False), timezone.now(),
                          self.job.pk])
-            row = cur.fetchone()
-        if row and row[0]:
-            raise JobCancelled
+            if cur.rowcount == 0:
+                raise JobCancelled
 
     def message(self, message: dict | str) -> None:
         """A note that does not move the bar."""

@@ -7,8 +7,9 @@ from django.db import transaction
 
 from geo.celery import app
 from jobs.models import Job
+from jobs.reporting import reap_stale_jobs
 from layers.importing import jobs
-from layers.importing.pipeline import reap_stale_jobs, run_job
+from layers.importing.pipeline import run_job
 from layers.importing.sources import SUPPORTED, batch_inputs
 from layers.models import Layer
 from layers.ogc import publishing
