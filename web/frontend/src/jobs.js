@@ -78,8 +78,7 @@ function widget({ node, bar, state, report = null, name }) {
       bar.textContent = `${bar.value}%`;
       // while it runs: its latest note (worded in the page's language); once done, the report or the answer says it
       const last = running && job.messages?.length ? job.messages[job.messages.length - 1] : "";
-      const pct = running ? ` ${job.progress}%` : "";
-      state.textContent = `${t(`job_${job.status}`)}${pct}${last ? ` — ${last}` : ""}`;
+      state.textContent = `${t(`job_${job.status}`)} ${bar.value}%${last ? ` — ${last}` : ""}`;
       cancel.hidden = !running;
       cancel.disabled = Boolean(job.cancel_requested);
       if (job.cancel_requested && running) cancel.textContent = t("job_cancelling");
