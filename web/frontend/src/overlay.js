@@ -36,6 +36,11 @@ export async function followResultJob(job, list, title) {
   return done;
 }
 
+// what became of a result-layer job, in a sentence for the tool's status line (failed, cancelled or added)
+export function outcome(done, title) {
+  return done.status === "succeeded" ? t("result_added", { title }) : t(`job_${done.status}`);
+}
+
 export function createOverlayTool() {
   let node = null;
 
@@ -69,8 +74,7 @@ export function createOverlayTool() {
         status.textContent = t("working");
         const job = await postJSON(url("overlay"), body);
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = done.status === "succeeded" ? t("result_added", { title: job.options.title })
-          : t("job_failed");
+        status.textContent = outcome(done, job.options.title);
       } catch (error) {
         status.textContent = error.message;
       } finally {
