@@ -208,6 +208,7 @@ def test_a_running_job_is_cancelled_from_its_progress_bar(page):
     """The job widget's 取消 button: shown while the job runs, it posts /api/v1/jobs/{id}/cancel/ and follows the job
     to `cancelled`. The server side of a cancel is tests/test_jobs.py; here the API answers are the test's own, so
     the job is running for as long as the test says, worker or not."""
+    open_map(page)
     signed_in(page)
     job = {"id": 987654, "kind": "analysis", "status": "running", "progress": 40, "source_name": "套疊",
            "options": {"title": "要取消的套疊", "slug": "result-987654"}, "messages": ["圖徵配對中"], "errors": [],
@@ -233,6 +234,7 @@ def test_a_running_job_is_cancelled_from_its_progress_bar(page):
     cancel = item.get_by_role("button", name="取消 要取消的套疊")
     cancel.wait_for()
     assert "執行中 40% — 圖徵配對中" in item.locator(".job-state").inner_text()
+    shot(page, "11-tool-job-cancel")
     cancel.click()
     page.wait_for_function("document.querySelector('#tool-panel li.job')?.dataset.status === 'cancelled'")
     assert any(m == "POST" and u.endswith("/api/v1/jobs/987654/cancel/") for m, u in calls)
