@@ -101,9 +101,6 @@ class JobReporter:
         """A note that does not move the bar."""
         self.progress(self.job.progress, message)
 
-    def check_cancelled(self) -> None:
-        self.progress(self.job.progress)
-
     def finish(self, counts: dict) -> None:
         """Inside the transaction that writes the results: the job succeeds with them, or — when a cancel was asked
         for meanwhile — raises JobCancelled, which rolls them back. The job's row stays locked until the results are
