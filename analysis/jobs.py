@@ -1,5 +1,6 @@
-"""Long analyses as jobs: the same job rows, progress, heartbeats and clean-up as imports, and results that
-become catalog layers through the same staging-and-swap path (with provenance: inputs, parameters, who, when)."""
+"""Long analyses as jobs: the same job rows, reporting (jobs.reporting: progress, heartbeat, cancel, clean-up) as
+imports, and results that become catalog layers through the same staging-and-swap path as imported files (with
+provenance: inputs, parameters, who, when)."""
 
 import logging
 
@@ -10,10 +11,13 @@ from psycopg2 import sql
 
 from geo.messages import in_english
 from geo.messages import text as note
+from jobs import control
+from jobs.models import Job
+from jobs.reporting import JobReporter
 from layers import catalog
-from layers.importing.pipeline import JobReport, Prepared, fail, heartbeat, publish, staging_prefix
+from layers.importing.pipeline import Prepared, publish
 from layers.importing.sources import Source
-from layers.models import STAGING_SCHEMA, ImportJob, Layer
+from layers.models import STAGING_SCHEMA, Layer
 from layers.pgload import finish_table_auto
 
 from . import buffer, overlay, widening
@@ -24,33 +28,25 @@ from .wifi import recommend as wifi_recommend
 log = logging.getLogger(__name__)
 
 
-def create(name: str, options: dict, user) -> ImportJob:
-    return ImportJob.objects.create(kind=ImportJob.Kind.ANALYSIS, source_name=name, source_path="", options=options,
-                                    created_by=user if user and user.is_authenticated else None)
+def create(name: str, options: dict, user) -> Job:
+    kind = Job.Kind.SITING if options.get("analysis") == "siting" else Job.Kind.ANALYSIS
+    return control.create(kind, name, options, user)
 
 
-def submit(job: ImportJob) -> ImportJob:
+def submit(job: Job) -> Job:
     from .tasks import analysis_job
 
-    result = analysis_job.delay(job.pk)
-    ImportJob.objects.filter(pk=job.pk).update(task_id=result.id or "")
-    return job
+    return control.submit(job, analysis_job)
 
 
-def run(job_id: int) -> ImportJob:
-    job = ImportJob.objects.get(pk=job_id)
-    if job.finished:
+def run(job_id: int) -> Job:
+    job = Job.objects.get(pk=job_id)
+    reporter = JobReporter(job)
+    if not reporter.start(died=note("執行這個分析的工作程序在完成前停止了；請重新執行")):
         return job
-    if job.status == ImportJob.Status.RUNNING:
-        fail(job, note("執行這個分析的工作程序在完成前停止了；請重新執行"))
-        return job
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
-                                               heartbeat_at=timezone.now())
-    job.refresh_from_db()
-    report = JobReport(job)
-    staging = f"{staging_prefix(job)}0"
-    # fresh while long SQL runs, so the reaper leaves it alone; every layer read is a source of the result
-    with heartbeat(job.pk), recording_reads() as reads:
+    staging = f"{job.staging_prefix}0"
+    # every layer read is a source of the result
+    with reporter.running(), recording_reads() as reads:
         try:
             user = job.created_by
             options = job.options
@@ -58,11 +54,11 @@ def run(job_id: int) -> ImportJob:
                 # not in one transaction: the pairs are computed on two connections, which must see the pieces
                 # (all its tables are in the staging schema, dropped with the job if it fails)
                 a, b = readable_layer(options["a"], user), readable_layer(options["b"], user)
-                overlay.build(staging, options["operation"], a, b, options, report.progress)
+                overlay.build(staging, options["operation"], a, b, options, reporter.progress)
                 inputs, extras, summary = [a.slug, b.slug], [], {}
             else:
                 with transaction.atomic():
-                    inputs, extras, summary = _build(staging, options, user, report.progress)
+                    inputs, extras, summary = _build(staging, options, user, reporter.progress)
             provenance = {"analysis": options["analysis"], "inputs": inputs,
                           "parameters": {k: v for k, v in options.items() if k not in ("title", "slug", "mode")},
                           "by": user.username if user else None, "at": timezone.now().isoformat(), "job": job.pk}
@@ -70,7 +66,7 @@ def run(job_id: int) -> ImportJob:
                 provenance["result"] = summary
             tables = [(staging, "", ""), *extras]
             prepared = [_prepare(job, table) for table, _title, _slug in tables]
-            report.progress(90, note("結果已建立索引"))
+            reporter.progress(90, note("結果已建立索引"))
             counts = {}
             with transaction.atomic():  # all result layers or none
                 first = None
@@ -79,16 +75,13 @@ def run(job_id: int) -> ImportJob:
                     first = first or layer.slug
                     layer.derive_from(list(reads.values()))
                     counts[layer.slug] = ready.count
-            ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
-                status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
-                heartbeat_at=timezone.now(), counts={"features": counts, **({"result": summary} if summary else {})},
-                messages=job.messages)
+                reporter.finish({"features": counts, **({"result": summary} if summary else {})})
         except AnalysisInputError as problem:
-            fail(job, problem.text())
+            reporter.fail(problem.text())
         except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason
             log.exception("analysis job %s failed", job.pk)
             # the details are for the server's log: a user is told only that it happened and where to look
-            fail(job, note("分析時發生內部錯誤；管理者可在伺服器記錄中查到詳情（工作 {job}）。", job=job.pk))
+            reporter.fail(note("分析時發生內部錯誤；管理者可在伺服器記錄中查到詳情（工作 {job}）。", job=job.pk))
     job.refresh_from_db()
     return job
 
@@ -104,7 +97,7 @@ def _build(staging: str, options: dict, user, progress) -> tuple[list[str], list
     return widening.build(staging, options, user, progress), [], {}
 
 
-def _prepare(job: ImportJob, staging: str) -> Prepared:
+def _prepare(job: Job, staging: str) -> Prepared:
     """A result table typed and indexed, described for publishing."""
     _type_geometry(staging, settings.WORKING_SRID)
     _finish(staging)
@@ -114,7 +107,7 @@ def _prepare(job: ImportJob, staging: str) -> Prepared:
                     info["geometry_type"], attributes, f"EPSG:{info.get('srid', '')}", bounds=info["native_extent"])
 
 
-def _publish(job: ImportJob, prepared: Prepared, provenance: dict, title_suffix: str, slug_suffix: str,
+def _publish(job: Job, prepared: Prepared, provenance: dict, title_suffix: str, slug_suffix: str,
              first: str | None) -> Layer:
     options = job.options
     if slug_suffix:  # publish names its layer from the job's options: a further layer gets its own slug and title

@@ -14,8 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from geo import messages
-from layers.models import ImportJob, Layer, slug_validator
-from layers.serializers import ImportJobSerializer
+from jobs.models import Job
+from jobs.serializers import JobSerializer
+from layers.models import Layer, slug_validator
 
 from . import buffer, inputs, jobs, measure, overlay, widening
 from .siting import job as siting_job
@@ -27,7 +28,7 @@ from .wifi import usage as wifi_usage
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
              403: OpenApiResponse(description="a layer that is not available to you")}
 SLUG = slug_validator.regex
-JOB_RESPONSES = {202: ImportJobSerializer, 400: RESPONSES[400], 403: RESPONSES[403]}
+JOB_RESPONSES = {202: JobSerializer, 400: RESPONSES[400], 403: RESPONSES[403]}
 
 
 def documented(operation_id: str, summary: str, responses=RESPONSES):
@@ -128,7 +129,7 @@ class RoadWideningReportView(AnalysisView):
 
 
 class JobView(APIView):
-    """Analyses that produce a layer run as jobs: 202 with the job to poll at /api/v1/imports/{id}/."""
+    """Analyses that produce a layer run as jobs: 202 with the job to poll at /api/v1/jobs/{id}/."""
 
     permission_classes = [IsAuthenticated]
     analysis = ""
@@ -158,7 +159,7 @@ class JobView(APIView):
         job.options["slug"] = wanted or f"result-{job.pk}"
         job.save(update_fields=["options"])
         transaction.on_commit(lambda: jobs.submit(job))
-        return Response(ImportJobSerializer(job, context={"request": request}).data, status=202)
+        return Response(JobSerializer(job, context={"request": request}).data, status=202)
 
 
 @documented(
@@ -240,7 +241,7 @@ class SitingReportView(APIView):
                    responses={200: OpenApiResponse(OpenApiTypes.BINARY), 404: OpenApiResponse(description="no such "
                                                                                                 "report for you")})
     def get(self, request, job_id: int, name: str):
-        job = ImportJob.objects.filter(pk=job_id, kind=ImportJob.Kind.ANALYSIS).first()
+        job = Job.objects.filter(pk=job_id, kind__in=[Job.Kind.SITING, Job.Kind.ANALYSIS]).first()
         visible = job is not None and job.layers.filter(
             pk__in=Layer.objects.visible_to(request.user).values("pk")).exists()
         folder = Path(settings.MEDIA_ROOT) / siting_report.REPORTS / f"job{job_id}"

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "geo",
     "geo.scheduler",
     "layers",
+    "jobs",
     "analysis",
     "iot",
     "web",

@@ -1,6 +1,6 @@
 from django.contrib.gis import admin
 
-from .models import ImportJob, Layer, LayerVersion, Style, Theme
+from .models import Layer, LayerVersion, Style, Theme
 
 
 @admin.register(Theme)
@@ -26,9 +26,3 @@ class LayerAdmin(admin.GISModelAdmin):
 @admin.register(LayerVersion)
 class LayerVersionAdmin(admin.ModelAdmin):
     list_display = ["layer", "number", "feature_count", "source_name", "created_by", "created_at"]
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ["pk", "source_name", "status", "progress", "created_by", "created_at", "finished_at"]
-    list_filter = ["status"]

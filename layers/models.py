@@ -1,4 +1,4 @@
-"""The layer catalog: themes, layers, their styles and versions, and the import jobs that fill them.
+"""The layer catalog: themes, layers, their styles and versions (the jobs that fill them are jobs.Job).
 
 A vector layer's data lives in its own PostGIS table, `layerdata.<table_name>`; earlier versions are kept as
 tables in `layerversions`. A raster layer's data is a Cloud-Optimized GeoTIFF under MEDIA_ROOT/rasters/.
@@ -242,7 +242,7 @@ class LayerVersion(models.Model):
     raster_path = models.CharField(max_length=500, blank=True)
     feature_count = models.BigIntegerField(default=0)
     source_name = models.CharField(max_length=300, blank=True)
-    job = models.ForeignKey("ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -286,53 +286,6 @@ class Style(models.Model):
     label_size = models.FloatField(default=11.0)
     label_color = models.CharField(max_length=9, default="#222222")
     updated_at = models.DateTimeField(auto_now=True)
-
-
-class ImportJob(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("等待中")
-        RUNNING = "running", _("匯入中")
-        SUCCEEDED = "succeeded", _("完成")
-        FAILED = "failed", _("失敗")
-
-    class Kind(models.TextChoices):
-        IMPORT = "import", _("匯入")
-        ANALYSIS = "analysis", _("分析")
-
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMPORT)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    source_name = models.CharField(max_length=300, help_text="the file being imported, or the analysis asked for")
-    source_path = models.CharField(max_length=500, help_text="where the uploaded file waits for the worker")
-    options = models.JSONField(default=dict, blank=True,
-                               help_text="slug, title, crs, encoding, theme, visibility, target layer …")
-    messages = models.JSONField(default=list, blank=True)
-    errors = models.JSONField(default=list, blank=True)
-    counts = models.JSONField(default=dict, blank=True)
-    layers = models.ManyToManyField(Layer, blank=True, related_name="import_jobs")
-    task_id = models.CharField(max_length=50, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"import #{self.pk} {self.source_name} [{self.status}]"
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
-
-    def message_texts(self, language: str = "en") -> list[str]:
-        """The progress notes worded in a language (they are kept as msgid + parameters: geo.messages)."""
-        from geo.messages import render_in
-
-        return [render_in(m, language) for m in self.messages]
 
 
 class LayerUsage(models.Model):

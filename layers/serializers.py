@@ -2,10 +2,8 @@ from django.contrib.auth.models import Group
 from django.utils.translation import get_language
 from rest_framework import serializers
 
-from geo import messages
-
 from . import attribute_kinds, catalog, integrity
-from .models import ImportJob, Layer, LayerVersion, Style, Theme
+from .models import Layer, LayerVersion, Style, Theme
 from .styles import RAMPS, StyleError, compute_classes
 
 
@@ -192,26 +190,6 @@ class LayerVersionSerializer(serializers.ModelSerializer):
         if version.raster_path:
             return True
         return bool(version.table_name) and catalog.table_exists("layerversions", version.table_name)
-
-
-class ImportJobSerializer(serializers.ModelSerializer):
-    layers = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    url = serializers.HyperlinkedIdentityField(view_name="importjob-detail")
-
-    class Meta:
-        model = ImportJob
-        fields = ["id", "url", "status", "progress", "source_name", "options", "messages", "errors", "counts",
-                  "layers", "created_by", "created_at", "started_at", "finished_at"]
-
-    def to_representation(self, instance):
-        """Messages and errors worded in the request's language (kept as msgid + parameters: geo.messages); the
-        shape stays: messages a list of strings, errors [{message, file, rows, field}]."""
-        data = super().to_representation(instance)
-        data["messages"] = [messages.render(m) for m in instance.messages]
-        data["errors"] = [{**{k: v for k, v in e.items() if k not in ("msgid", "params")},
-                           "message": messages.render(e)} for e in instance.errors]
-        return data
 
 
 class ServiceRegistrationSerializer(serializers.Serializer):

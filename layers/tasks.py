@@ -1,7 +1,6 @@
 from celery import shared_task
-from celery.signals import worker_ready
 
-from .importing.pipeline import reap_stale_jobs, run_job
+from .importing.pipeline import run_job
 from .serving import usage
 
 
@@ -15,9 +14,4 @@ def flush_usage() -> int:
     """For the scheduler (every few minutes): per-layer request counts from Redis into LayerUsage rows."""
     return usage.flush()
 
-
-@worker_ready.connect
-def _reap_on_start(**_kwargs):
-    # A worker that starts may be the replacement of one that died mid-import: settle those jobs first.
-    reap_stale_jobs()
 from .ogc.publishing import sync_layer  # noqa: E402,F401 - registers the publishing task

@@ -10,11 +10,10 @@ from .serving.views import (
     SearchView,
     UsageView,
 )
-from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
+from .views import LayerViewSet, ThemeViewSet
 
 router = DefaultRouter()
 router.register("layers", LayerViewSet, basename="layer")
-router.register("imports", ImportJobViewSet, basename="importjob")
 router.register("themes", ThemeViewSet, basename="theme")
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""Catalog REST API: /api/v1/layers/, /api/v1/imports/, /api/v1/themes/."""
+"""Catalog REST API: /api/v1/layers/ (uploads start import jobs: jobs.views), /api/v1/themes/."""
 
 from django.contrib.gis.geos import Polygon
 from django.db import transaction
@@ -10,20 +10,21 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.permissions import IsAdminUser, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
 from geo.messages import worded
+from jobs.models import Job
+from jobs.serializers import JobSerializer
 
 from . import catalog
 from .importing import jobs
 from .importing.errors import ImportProblem
-from .importing.pipeline import create_with_free_slug, reap_stale_jobs
-from .models import ImportJob, Layer, Theme
+from .importing.pipeline import create_with_free_slug
+from .models import Layer, Theme
 from .ogc import external, publishing
 from .permissions import CanEditLayer
 from .serializers import (
-    ImportJobSerializer,
     LayerDetailSerializer,
     LayerSerializer,
     LayerVersionSerializer,
@@ -47,7 +48,7 @@ def parse_bbox(text: str) -> Polygon:
     return box
 
 
-def _start_imports(request, options: dict) -> list[ImportJob]:
+def _start_imports(request, options: dict) -> list[Job]:
     try:
         datasets = jobs.save_upload(request.FILES.getlist("files"))
     except ImportProblem as problem:
@@ -110,14 +111,14 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         return LayerSerializer if self.action == "list" else LayerDetailSerializer
 
     @extend_schema(summary="Create layers by uploading files: returns the import jobs to poll",
-                   request=UPLOAD_SCHEMA, responses={202: ImportJobSerializer(many=True)})
+                   request=UPLOAD_SCHEMA, responses={202: JobSerializer(many=True)})
     def create(self, request):
         if not request.user.is_authenticated:
             return Response({"detail": "sign in to upload layers"}, status=status.HTTP_401_UNAUTHORIZED)
         upload = UploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
         created = _start_imports(request, upload.job_options(mode="create"))
-        return Response(ImportJobSerializer(created, many=True, context={"request": request}).data,
+        return Response(JobSerializer(created, many=True, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Register another agency's WMS / WMTS layer or an XYZ tile template as a catalog layer "
@@ -156,7 +157,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             layer.delete()
 
     @extend_schema(summary="Re-import: a new version of this layer from an uploaded file (atomic swap)",
-                   request=UPLOAD_SCHEMA, responses={202: ImportJobSerializer(many=True)})
+                   request=UPLOAD_SCHEMA, responses={202: JobSerializer(many=True)})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def reimport(self, request, slug=None):
         layer = self.get_object()
@@ -164,7 +165,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         upload.is_valid(raise_exception=True)
         options = {**upload.job_options(mode="upsert"), "layer": layer.slug}
         created = _start_imports(request, options)
-        return Response(ImportJobSerializer(created, many=True, context={"request": request}).data,
+        return Response(JobSerializer(created, many=True, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(methods=["GET"], summary="The layer's style", responses=StyleSerializer)
@@ -209,20 +210,6 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             restored = catalog.restore(layer, version, request.user)
             publishing.follow(layer, publishing.PUBLISH)
         return Response(LayerVersionSerializer(restored).data, status=status.HTTP_201_CREATED)
-
-
-@extend_schema_view(list=extend_schema(summary="Import jobs (yours; all of them for admins)"),
-                    retrieve=extend_schema(summary="One import job: status, progress, messages, errors, counts"))
-class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = ImportJobSerializer
-    queryset = ImportJob.objects.none()  # for the schema; get_queryset filters by user
-    permission_classes = [IsAuthenticated]
-
-    def get_queryset(self):
-        reap_stale_jobs()  # a job whose worker died shows as failed, not running forever
-        qs = ImportJob.objects.prefetch_related("layers").select_related("created_by")
-        user = self.request.user
-        return qs if user.is_superuser or user.is_staff else qs.filter(created_by=user)
 
 
 class ThemeViewSet(viewsets.ModelViewSet):

@@ -178,11 +178,12 @@ def build(tmp: Path) -> World:
 
 def tear_down() -> None:
     from iot.models import Device
-    from layers.models import ImportJob, Layer
+    from jobs.models import Job
+    from layers.models import Layer
 
     Device.objects.all().delete()
     Layer.objects.all().delete()
-    ImportJob.objects.all().delete()
+    Job.objects.all().delete()
     User.objects.filter(username__startswith="mx-").delete()
     Group.objects.filter(name__in=["機密局", "其他局"]).delete()
     with connection.cursor() as cur:

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from jobs.models import Job
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
 from layers.models import Layer
@@ -242,7 +243,7 @@ def test_one_upload_with_loose_shapefile_parts_and_another_file(users, tmp_path,
     assert resp.status_code == 202
     created = resp.json()
     assert sorted(j["source_name"] for j in created) == ["roads.shp", "sites.csv"]  # the .dbf is part of roads
-    folder = Path(jobs.create.__globals__["ImportJob"].objects.get(pk=created[0]["id"]).source_path).parent
+    folder = Path(Job.objects.get(pk=created[0]["id"]).source_path).parent
     first = run_job(created[0]["id"])
     assert first.status == "succeeded" and folder.exists()  # the other dataset still needs the folder
     second = run_job(created[1]["id"])

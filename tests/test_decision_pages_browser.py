@@ -12,7 +12,7 @@ from conftest import CHROMIUM, PHONE, SMALL_PHONE, UNNAMED_CONTROLS, assert_fits
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from layers.models import ImportJob
+from jobs.models import Job
 
 PASSWORD = "planner-pw-2026"
 JOB_TIMEOUT_MS = 120_000
@@ -42,7 +42,7 @@ def city(django_db_setup, django_db_blocker):
             call_command("demo_feeds")  # the sensors' week of readings, as `make demo` takes them in
         yield demo
         with django_db_blocker.unblock():
-            ImportJob.objects.filter(created_by__username="planner").delete()
+            Job.objects.filter(created_by__username="planner").delete()
             User.objects.filter(username="planner").delete()
             for model in (Alert, Latest, Observation, Threshold, Device, RejectCount):
                 model.objects.all().delete()

@@ -7,14 +7,15 @@ import importfiles as files
 import pytest
 from django.db import connection
 
+from jobs.models import Job
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
-from layers.models import ImportJob, Layer
+from layers.models import Layer
 
 pytestmark = pytest.mark.django_db
 
 
-def run_import(path: Path, name: str | None = None, **options) -> ImportJob:
+def run_import(path: Path, name: str | None = None, **options) -> Job:
     job = jobs.create(path, name or path.name, {"mode": "upsert", **options})
     return run_job(job.pk)
 
@@ -38,7 +39,7 @@ def nothing_left_behind(settings):
     return check
 
 
-def failed_with(job: ImportJob, *fragments: str) -> dict:
+def failed_with(job: Job, *fragments: str) -> dict:
     assert job.status == "failed", job.messages
     [error] = job.errors
     for fragment in fragments:
@@ -183,18 +184,18 @@ def waiting_upload(settings, name: str = "sites.csv") -> Path:
     return folder / name
 
 
-def died_mid_import(upload: Path) -> ImportJob:
+def died_mid_import(upload: Path) -> Job:
     """A job whose worker was killed mid-import: running, with a staging table and a work folder left over."""
     from django.utils import timezone
 
-    from layers.importing.pipeline import _work_dir, staging_prefix
+    from jobs.leftovers import work_dir
 
     job = jobs.create(upload, upload.name, {"mode": "upsert"})
-    ImportJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now(),
+    Job.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now(),
                                                heartbeat_at=timezone.now())
     with connection.cursor() as cur:
-        cur.execute(f'CREATE TABLE layerstaging."{staging_prefix(job)}0" (fid integer)')
-    (Path(_work_dir()) / f"import-{job.pk}-dead" / "unzipped-0").mkdir(parents=True)
+        cur.execute(f'CREATE TABLE layerstaging."{job.staging_prefix}0" (fid integer)')
+    (work_dir() / f"import-{job.pk}-dead" / "unzipped-0").mkdir(parents=True)
     return job
 
 
@@ -202,19 +203,19 @@ def test_a_redelivered_job_whose_worker_died_removes_its_upload(settings, nothin
     upload = waiting_upload(settings)
     job = died_mid_import(upload)
     assert run_job(job.pk).status == "failed"  # the broker gave the message back to another worker
-    assert "stopped before finishing" in ImportJob.objects.get(pk=job.pk).errors[0]["message"]
+    assert "stopped before finishing" in Job.objects.get(pk=job.pk).errors[0]["message"]
     assert not upload.parent.exists()
     nothing_left_behind()
 
 
 def test_a_stale_job_reaped_removes_its_upload(settings, nothing_left_behind):
-    from layers.importing.pipeline import reap_stale_jobs
+    from jobs.reporting import reap_stale_jobs
 
     upload = waiting_upload(settings)
     job = died_mid_import(upload)
     settings.IMPORT_STALE_AFTER_S = -1
     assert reap_stale_jobs() == 1
-    assert ImportJob.objects.get(pk=job.pk).status == "failed"
+    assert Job.objects.get(pk=job.pk).status == "failed"
     assert not upload.parent.exists()
     nothing_left_behind()
 
@@ -222,7 +223,7 @@ def test_a_stale_job_reaped_removes_its_upload(settings, nothing_left_behind):
 def test_a_redelivered_finished_job_removes_an_upload_left_behind(settings):
     upload = waiting_upload(settings)
     job = jobs.create(upload, upload.name, {"mode": "upsert"})
-    ImportJob.objects.filter(pk=job.pk).update(status="succeeded")  # its worker died before cleaning up
+    Job.objects.filter(pk=job.pk).update(status="succeeded")  # its worker died before cleaning up
     assert run_job(job.pk).status == "succeeded"
     assert not upload.parent.exists()
 

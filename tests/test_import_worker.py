@@ -13,11 +13,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from jobs.models import Job
+from jobs.reporting import reap_stale_jobs
 from layers.democity.city import generate
 from layers.democity.store import write_geopackage
 from layers.importing import jobs
-from layers.importing.pipeline import reap_stale_jobs, run_job
-from layers.models import ImportJob, Layer
+from layers.importing.pipeline import run_job
+from layers.models import Layer
 from layers.tasks import import_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +54,7 @@ def test_batch_command_imports_a_folder_in_parallel_and_summarises(celery_worker
     assert "2 imported, 2 failed" in out
     assert set(Layer.objects.values_list("slug", flat=True)) >= {"places", "city-places", "city-zones"}
     assert Layer.objects.get(slug="places").theme.slug == "facilities"
-    assert ImportJob.objects.filter(status="succeeded").count() == 2
+    assert Job.objects.filter(status="succeeded").count() == 2
 
 
 def test_batch_command_succeeds_with_zero_exit(tmp_path, capsys):

@@ -7,14 +7,15 @@ import pytest
 import rasterio
 from django.db import connection
 
+from jobs.models import Job
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
-from layers.models import ImportJob, Layer
+from layers.models import Layer
 
 pytestmark = pytest.mark.django_db
 
 
-def run_import(path: Path, name: str | None = None, **options) -> ImportJob:
+def run_import(path: Path, name: str | None = None, **options) -> Job:
     job = jobs.create(path, name or path.name, {"mode": "upsert", **options})
     return run_job(job.pk)
 
@@ -25,7 +26,7 @@ def rows(sql, params=None):
         return cur.fetchall()
 
 
-def assert_ok(job: ImportJob) -> list[Layer]:
+def assert_ok(job: Job) -> list[Layer]:
     assert job.status == "succeeded", job.errors
     assert job.progress == 100
     return list(job.layers.order_by("slug"))

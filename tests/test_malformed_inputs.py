@@ -23,8 +23,9 @@ from django.db import connection
 from rasterio.transform import from_origin
 from rest_framework.test import APIClient
 
+from jobs.models import Job
 from layers.importing.pipeline import run_job
-from layers.models import ImportJob, Layer
+from layers.models import Layer
 
 pytestmark = pytest.mark.django_db
 
@@ -227,7 +228,7 @@ def leftovers(settings) -> set[str]:
     return found | {f"layerstaging.{t}" for t in tables("layerstaging")}
 
 
-def message_of(resp, job_ids) -> tuple[str, list[ImportJob]]:
+def message_of(resp, job_ids) -> tuple[str, list[Job]]:
     if resp.status_code == 400:
         return json.dumps(resp.json(), ensure_ascii=False), []
     assert resp.status_code == 202, resp.content

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from analysis import jobs as analysis_jobs
+from jobs.models import Job
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
-from layers.models import ImportJob, Layer
+from layers.models import Layer
 
 pytestmark = pytest.mark.django_db
 X0, Y0 = 280_000, 2_765_000
@@ -124,7 +125,7 @@ def test_bad_overlay_requests(user, lots_and_zones, tmp_path, body, status, mess
     client.force_authenticate(user)
     resp = client.post("/api/v1/analysis/overlay/", body, format="json")
     assert resp.status_code == status and message in resp.json()["detail"]
-    assert not ImportJob.objects.filter(kind="analysis").exists()
+    assert not Job.objects.filter(kind="analysis").exists()
 
 
 polygon = st.builds(

@@ -102,7 +102,10 @@ ROUTES: dict[str, list[Call]] = {
     "layer-versions": [get("/api/v1/layers/{slug}/versions/")],
     "layer-restore": [post("/api/v1/layers/{slug}/versions/1/restore/")],
     "layer-reimport": [post("/api/v1/layers/{slug}/reimport/")],
-    "importjob-list": [get("/api/v1/imports/")],
+    "job-list": [get("/api/v1/jobs/")],
+    "job-detail": [get("/api/v1/jobs/{job}/")],
+    "job-cancel": [post("/api/v1/jobs/{job}/cancel/")],
+    "importjob-list": [get("/api/v1/imports/")],  # the older name of job-list
     "importjob-detail": [get("/api/v1/imports/{job}/")],
     "theme-list": [get("/api/v1/themes/")],
     "theme-detail": [get("/api/v1/themes/{theme}/")],

@@ -43,7 +43,7 @@ def test_the_page_names_the_tool_apis_and_the_user(layers):
     planner.force_login(User.objects.create_user("planner"))
     config = page_config(planner)
     assert config["urls"]["buffer"] == "/api/v1/analysis/buffer/"
-    assert config["urls"]["job"] == "/api/v1/imports/{id}/"
+    assert config["urls"]["job"] == "/api/v1/jobs/{id}/"
     assert config["urls"]["shared_view"] == "/api/v1/views/{code}/"
     assert config["user"] == {"name": "planner", "groups": []}
     assert config["strings"]["tool_buffer"] == "Buffer" and config["strings"]["tool_upload"] == "Upload"

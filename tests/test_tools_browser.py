@@ -204,6 +204,45 @@ def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_wor
     shot(page, "11-tool-overlay")
 
 
+def test_a_running_job_is_cancelled_from_its_progress_bar(page):
+    """The job widget's 取消 button: shown while the job runs, it posts /api/v1/jobs/{id}/cancel/ and follows the job
+    to `cancelled`. The server side of a cancel is tests/test_jobs.py; here the API answers are the test's own, so
+    the job is running for as long as the test says, worker or not."""
+    open_map(page)
+    signed_in(page)
+    job = {"id": 987654, "kind": "analysis", "status": "running", "progress": 40, "source_name": "套疊",
+           "options": {"title": "要取消的套疊", "slug": "result-987654"}, "messages": ["圖徵配對中"], "errors": [],
+           "counts": {}, "layers": [], "results": [], "cancel_requested": False}
+    calls = []
+
+    def answer(route):
+        calls.append((route.request.method, route.request.url))
+        if route.request.url.endswith("/cancel/"):
+            job.update(cancel_requested=True, messages=[*job["messages"], "mx 要求取消這個工作"])
+            route.fulfill(status=202, json=job)
+            job.update(status="cancelled", messages=[*job["messages"], "工作已停止；沒有留下任何結果"])
+        else:
+            route.fulfill(json=job)
+    page.route("**/api/v1/analysis/overlay/", lambda route: route.fulfill(status=202, json=job))
+    page.route("**/api/v1/jobs/987654/**", answer)
+    tool = open_tool(page, "圖層套疊")
+    tool.get_by_label("輸入圖層 (A)").select_option("buildings")
+    tool.get_by_label("套疊圖層 (B)").select_option("flood-zones")
+    tool.get_by_label("套疊方式").select_option("intersect")
+    tool.get_by_role("button", name="執行套疊").click()
+    item = tool.locator("li.job")
+    cancel = item.get_by_role("button", name="取消 要取消的套疊")
+    cancel.wait_for()
+    assert "執行中 40% — 圖徵配對中" in item.locator(".job-state").inner_text()
+    shot(page, "11-tool-job-cancel")
+    cancel.click()
+    page.wait_for_function("document.querySelector('#tool-panel li.job')?.dataset.status === 'cancelled'")
+    assert any(m == "POST" and u.endswith("/api/v1/jobs/987654/cancel/") for m, u in calls)
+    assert "已取消" in item.locator(".job-state").inner_text() and cancel.is_hidden()
+    item.locator("details summary").click()
+    assert "工作已停止；沒有留下任何結果" in item.locator(".job-report").inner_text()
+
+
 def test_road_widening_colours_the_parcels_taken_and_shows_the_totals(facts, page):
     lon, lat = facts["centre"]
     open_map(page)

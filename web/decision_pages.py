@@ -35,8 +35,7 @@ def preloaded_values(visible: dict[str, Layer]) -> dict[str, list[dict]]:
 def page_config(request, urls: dict, **extra) -> dict:
     config = viewer_config(request.user)
     config["strings"] |= decision_strings()
-    config["urls"] |= {"job": reverse("importjob-detail", args=[0]).replace("/0/", "/{id}/"),
-                       "features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"), **urls}
+    config["urls"] |= {"features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"), **urls}
     config["signed_in"] = request.user.is_authenticated
     visible = list(Layer.objects.visible_to(request.user).exclude(kind=Layer.Kind.SERVICE)
                    .order_by("theme__order", "title_zh"))

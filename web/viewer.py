@@ -110,7 +110,8 @@ def tool_urls() -> dict:
     return {
         "buffer": reverse("analysis-buffer"), "overlay": reverse("analysis-overlay"),
         "widening_report": reverse("analysis-road-widening-report"), "widening": reverse("analysis-road-widening"),
-        "upload": reverse("layer-list"), "job": reverse("importjob-detail", args=[0]).replace("/0/", "/{id}/"),
+        "upload": reverse("layer-list"), "job": reverse("job-detail", args=[0]).replace("/0/", "/{id}/"),
+        "job_cancel": reverse("job-cancel", args=[0]).replace("/0/", "/{id}/"),
         "markers": reverse("marker-list"), "marker": reverse("marker-detail", args=[0]).replace("/0/", "/{id}/"),
         "share": reverse("shared-view-create"), "shared_view": reverse("shared-view", args=["xcodex"]).replace(
             "xcodex", "{code}"),

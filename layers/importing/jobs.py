@@ -6,24 +6,21 @@ from pathlib import Path
 
 from django.conf import settings
 
-from layers.models import ImportJob
+from jobs import control
+from jobs.models import Job
 
 from .errors import ImportProblem, human_size
 from .sources import SUPPORTED
 
 
-def create(path: Path, name: str, options: dict, user=None) -> ImportJob:
-    return ImportJob.objects.create(source_path=str(path), source_name=name, options=options,
-                                    created_by=user if user and user.is_authenticated else None)
+def create(path: Path, name: str, options: dict, user=None) -> Job:
+    return control.create(Job.Kind.IMPORT, name, options, user, source_path=str(path))
 
 
-def submit(job: ImportJob) -> ImportJob:
+def submit(job: Job) -> Job:
     from layers.tasks import import_job
 
-    result = import_job.delay(job.pk)
-    ImportJob.objects.filter(pk=job.pk).update(task_id=result.id or "")
-    job.task_id = result.id or ""
-    return job
+    return control.submit(job, import_job)
 
 
 def save_upload(files) -> list[tuple[Path, str]]:

@@ -9,12 +9,8 @@ previous version served and intact; the staging leftovers are dropped when the j
 
 import logging
 import os
-import shutil
 import tempfile
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +19,15 @@ import rasterio
 import shapely
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from psycopg2 import sql
 from pyproj import CRS
 
-from geo.messages import in_english
 from geo.messages import text as note
+from jobs import leftovers
+from jobs.models import Job
+from jobs.reporting import JobReporter
 from layers import catalog
-from layers.models import STAGING_SCHEMA, ImportJob, Layer, LayerVersion, Theme
+from layers.models import STAGING_SCHEMA, Layer, LayerVersion, Theme
 from layers.naming import column_names, layer_slug, legacy_slug, table_name
 from layers.ogc import publishing
 from layers.pgload import EWKB, finish_table_auto, load_rows
@@ -63,153 +60,56 @@ class Prepared:
     bounds: list[float] | None = None  # native extent, known from loading
 
 
-class JobReport:
-    """Progress, messages and a heartbeat on the job row, written at once so pollers see them."""
-
-    def __init__(self, job: ImportJob):
-        self.job = job
-
-    def progress(self, percent: int, message: dict | str | None = None) -> None:
-        """`message`: a geo.messages text (worded when read, in the reader's language)."""
-        if message:
-            self.job.messages.append(note(message) if isinstance(message, str) else message)
-        self.job.progress = max(self.job.progress, min(int(percent), 99))
-        ImportJob.objects.filter(pk=self.job.pk).update(progress=self.job.progress, messages=self.job.messages,
-                                                        heartbeat_at=timezone.now())
-
-
-@contextmanager
-def heartbeat(job_id: int, every_s: float = 10.0):
-    """Keep the job's heartbeat fresh while long steps (a COPY, an index build) send no progress, so only a job
-    whose worker really died looks stale."""
-    stop = threading.Event()
-
-    def beat():
-        from django.db import connection as own
-
+def run_job(job_id: int) -> Job:
+    job = Job.objects.get(pk=job_id)
+    reporter = JobReporter(job)
+    # a message that comes back while the job runs: the worker that had it died mid-import
+    died = note("執行這個匯入的工作程序在完成前停止了；沒有任何變更，仍提供先前的版本 — 請重新匯入")
+    if not reporter.start(died=died):
+        leftovers.discard_upload(job)  # a redelivered message for a job done already: its worker may have died after
+        return job
+    with reporter.running():
         try:
-            while not stop.wait(every_s):
-                ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(heartbeat_at=timezone.now())
+            _import(job, reporter)
+        except ImportProblem as problem:
+            reporter.fail(problem.as_dict())
+        except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason
+            log.exception("import job %s failed", job.pk)  # the details are for the server's log, not the user
+            reporter.fail(note("{file}：匯入時發生內部錯誤；沒有任何變更。"
+                               "管理者可在伺服器記錄中查到詳情（匯入工作 {job}）。", file=job.source_name, job=job.pk),
+                          file=job.source_name)
         finally:
-            own.close()
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(5)
-
-
-def staging_prefix(job: ImportJob) -> str:
-    return f"job{job.pk}_"
-
-
-def run_job(job_id: int) -> ImportJob:
-    job = ImportJob.objects.get(pk=job_id)
-    if job.finished:
-        _discard_upload(job)  # a redelivered message for a job already done: its worker may have died after it
-        return job
-    if job.status == ImportJob.Status.RUNNING:
-        # The message came back because the worker that had it died mid-import.
-        fail(job, note("執行這個匯入的工作程序在完成前停止了；沒有任何變更，仍提供先前的版本 — 請重新匯入"))
-        job.refresh_from_db()
-        return job
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
-                                               heartbeat_at=timezone.now())
-    job.refresh_from_db()
-    report = JobReport(job)
-    try:
-        with heartbeat(job.pk), tempfile.TemporaryDirectory(prefix=f"import-{job.pk}-", dir=_work_dir()) as work:
-            sources = expand(Path(job.source_path), job.source_name, Path(work))
-            if job.options.get("layer") and len(sources) > 1:
-                raise ImportProblem("重新匯入圖層時，上傳的檔案只能有一個圖層；找到 {n} 個：{names}", n=len(sources),
-                                    names=", ".join(s.label for s in sources), file=job.source_name)
-            report.progress(5, note("找到 {n} 個圖層：{names}", n=len(sources),
-                                    names=", ".join(s.label for s in sources)))
-            prepared = []
-            for i, source in enumerate(sources):
-                step = (90 - 5) / len(sources)
-                prepared.append(prepare(job, source, i, report, 5 + i * step, step))
-            moved: list[Path] = []
-            try:
-                with transaction.atomic():
-                    layers = [publish(job, p, only=len(prepared) == 1, moved=moved) for p in prepared]
-            except BaseException:
-                for raster in moved:  # the catalog never pointed at them
-                    raster.unlink(missing_ok=True)
-                raise
-        counts = {layer.slug: p.count for layer, p in zip(layers, prepared, strict=True)}
-        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
-            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(), heartbeat_at=timezone.now(),
-            counts={**job.counts, "features": counts}, messages=job.messages)
-    except ImportProblem as problem:
-        fail(job, problem.as_dict())
-    except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason
-        log.exception("import job %s failed", job.pk)  # the details are for the server's log, not the user
-        fail(job, note("{file}：匯入時發生內部錯誤；沒有任何變更。管理者可在伺服器記錄中查到詳情（匯入工作 {job}）。",
-                       file=job.source_name, job=job.pk), file=job.source_name)
-    finally:
-        _discard_upload(job)
+            leftovers.discard_upload(job)
     job.refresh_from_db()
     return job
 
 
-def fail(job: ImportJob, error: dict, **where) -> None:
-    """End the job as failed and remove everything it made: staging tables, staged rasters, work folders and
-    the upload itself (however it ended: bad input, an internal error, a dead worker)."""
-    catalog.drop_staging(staging_prefix(job))
-    for staged in Path(settings.MEDIA_ROOT, "rasters", "_staging").glob(f"{staging_prefix(job)}*"):
-        staged.unlink(missing_ok=True)
-    for work in Path(_work_dir()).glob(f"import-{job.pk}-*"):  # left by a worker that died
-        shutil.rmtree(work, ignore_errors=True)
-    job.refresh_from_db()
-    error = job_error(error, **where)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
-                                               errors=[*job.errors, error])
-    _discard_upload(job)
+def _import(job: Job, reporter: JobReporter) -> None:
+    with tempfile.TemporaryDirectory(prefix=leftovers.work_folder_prefix(job), dir=leftovers.work_dir()) as work:
+        sources = expand(Path(job.source_path), job.source_name, Path(work))
+        if job.options.get("layer") and len(sources) > 1:
+            raise ImportProblem("重新匯入圖層時，上傳的檔案只能有一個圖層；找到 {n} 個：{names}", n=len(sources),
+                                names=", ".join(s.label for s in sources), file=job.source_name)
+        reporter.progress(5, note("找到 {n} 個圖層：{names}", n=len(sources),
+                                  names=", ".join(s.label for s in sources)))
+        prepared = []
+        for i, source in enumerate(sources):
+            step = (90 - 5) / len(sources)
+            prepared.append(prepare(job, source, i, reporter, 5 + i * step, step))
+        moved: list[Path] = []
+        try:
+            with transaction.atomic():
+                layers = [publish(job, p, only=len(prepared) == 1, moved=moved) for p in prepared]
+                counts = {layer.slug: p.count for layer, p in zip(layers, prepared, strict=True)}
+                reporter.finish({**job.counts, "features": counts})
+        except BaseException:
+            for raster in moved:  # the catalog never pointed at them
+                raster.unlink(missing_ok=True)
+            raise
 
 
-def job_error(error: dict, **where) -> dict:
-    """An error as the job keeps it: a geo.messages text (worded when read), its English wording under `message`
-    for the server's log and the batch command, and where it is (file, rows, field)."""
-    if "msgid" not in error:  # an ImportProblem's as_dict() already has all of it
-        error = {**error, **note(error.pop("message"))} if "message" in error else dict(error)
-    return {**error, "message": in_english(error), **where}
-
-
-def reap_stale_jobs() -> int:
-    """Fail jobs whose worker stopped sending heartbeats (killed, out of memory, machine restarted)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_AFTER_S)
-    stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
-    for job in stale:
-        fail(job, note("工作程序沒有回應（{s} 秒沒有進度）；沒有任何變更，仍提供先前的版本 — 請重新匯入",
-                       s=settings.IMPORT_STALE_AFTER_S))
-    return len(stale)
-
-
-def _work_dir() -> str:
-    path = Path(settings.DATA_DIR) / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return str(path)
-
-
-def _discard_upload(job: ImportJob) -> None:
-    """Uploads are copied into the data folder for the worker; batch imports read files in place."""
-    upload_dir = Path(settings.DATA_DIR) / "uploads"
-    path = Path(job.source_path)
-    if not job.source_path or not path.is_relative_to(upload_dir) or path.parent == upload_dir:
-        return
-    # one upload may hold several datasets, one job each: the folder goes with the last of them
-    others = ImportJob.objects.filter(source_path__startswith=f"{path.parent}/").exclude(pk=job.pk).exclude(
-        status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED])
-    if not others.exists():
-        shutil.rmtree(path.parent, ignore_errors=True)
-
-
-def prepare(job: ImportJob, source: Source, index: int, report: JobReport, start: float, span: float) -> Prepared:
-    staging = f"{staging_prefix(job)}{index}"
+def prepare(job: Job, source: Source, index: int, report: JobReporter, start: float, span: float) -> Prepared:
+    staging = f"{job.staging_prefix}{index}"
     if source.format == "geotiff":
         report.progress(start, note("{source}：讀取網格", source=source.label))
         staged = prepare_raster(source, staging, job.options.get("crs"), settings.WORKING_SRID)
@@ -320,7 +220,7 @@ def _crs_label(crs) -> str:
     return f"EPSG:{code}" if code else crs.name
 
 
-def publish(job: ImportJob, prepared: Prepared, only: bool = True, moved: list | None = None) -> Layer:
+def publish(job: Job, prepared: Prepared, only: bool = True, moved: list | None = None) -> Layer:
     """Inside the job's transaction: create or find the layer, swap its data in, record the version."""
     layer = _target_layer(job, prepared, only)
     if layer.current_version_id and layer.kind != prepared.kind:
@@ -367,7 +267,7 @@ def publish(job: ImportJob, prepared: Prepared, only: bool = True, moved: list |
     return layer
 
 
-def _target_layer(job: ImportJob, prepared: Prepared, only: bool) -> Layer:
+def _target_layer(job: Job, prepared: Prepared, only: bool) -> Layer:
     options = job.options
     if options.get("layer"):
         return Layer.objects.select_for_update(of=("self",)).get(slug=options["layer"])

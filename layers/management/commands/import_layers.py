@@ -6,10 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from geo.celery import app
+from jobs.models import Job
+from jobs.reporting import reap_stale_jobs
 from layers.importing import jobs
-from layers.importing.pipeline import reap_stale_jobs, run_job
+from layers.importing.pipeline import run_job
 from layers.importing.sources import SUPPORTED, batch_inputs
-from layers.models import ImportJob, Layer
+from layers.models import Layer
 from layers.ogc import publishing
 
 
@@ -50,23 +52,23 @@ class Command(BaseCommand):
         if sync:
             for job in created:
                 run_job(job.pk)
-                self._line(ImportJob.objects.get(pk=job.pk))
+                self._line(Job.objects.get(pk=job.pk))
         else:
             if not app.control.ping(timeout=2.0):
                 raise CommandError("no Celery worker answers: start one (`make demo` does) or use --sync")
             for job in created:
                 jobs.submit(job)
             self._follow([j.pk for j in created], timeout)
-        finished = [ImportJob.objects.get(pk=j.pk) for j in created]
+        finished = [Job.objects.get(pk=j.pk) for j in created]
         if visibility:
             self._apply_visibility(finished, visibility)
         return self._summary(finished, problems)
 
-    def _apply_visibility(self, finished: list[ImportJob], visibility: str) -> None:
+    def _apply_visibility(self, finished: list[Job], visibility: str) -> None:
         """A re-import keeps the layer's visibility (the import pipeline sets it on new layers only): the one asked
         for is applied here, and said."""
-        done = [j.pk for j in finished if j.status == ImportJob.Status.SUCCEEDED]
-        for layer in Layer.objects.filter(import_jobs__in=done).exclude(visibility=visibility).distinct():
+        done = [j.pk for j in finished if j.status == Job.Status.SUCCEEDED]
+        for layer in Layer.objects.filter(jobs__in=done).exclude(visibility=visibility).distinct():
             before = layer.visibility
             with transaction.atomic():
                 layer.visibility = visibility
@@ -80,7 +82,7 @@ class Command(BaseCommand):
         while time.monotonic() < deadline:
             reap_stale_jobs()
             pending = 0
-            for job in ImportJob.objects.filter(pk__in=ids).order_by("pk"):
+            for job in Job.objects.filter(pk__in=ids).order_by("pk"):
                 state = (job.status, job.progress)
                 if shown.get(job.pk) != state:
                     shown[job.pk] = state
@@ -91,16 +93,16 @@ class Command(BaseCommand):
             time.sleep(0.5)
         self.stderr.write(f"stopped waiting after {timeout:.0f} s; jobs still running are listed as such")
 
-    def _line(self, job: ImportJob) -> None:
+    def _line(self, job: Job) -> None:
         self.stdout.write(f"  [{job.progress:3d}%] {job.status:<9} {job.source_name}")
 
-    def _summary(self, finished: list[ImportJob], problems: list[str]) -> None:
-        ok = [j for j in finished if j.status == ImportJob.Status.SUCCEEDED]
-        failed = [j for j in finished if j.status != ImportJob.Status.SUCCEEDED]
+    def _summary(self, finished: list[Job], problems: list[str]) -> None:
+        ok = [j for j in finished if j.status == Job.Status.SUCCEEDED]
+        failed = [j for j in finished if j.status != Job.Status.SUCCEEDED]
         self.stdout.write("\nsummary")
         width = max([len(j.source_name) for j in finished] + [10])
         for job in finished:
-            if job.status == ImportJob.Status.SUCCEEDED:
+            if job.status == Job.Status.SUCCEEDED:
                 detail = ", ".join(f"{slug}: {n:,} features" for slug, n in job.counts.get("features", {}).items())
                 self.stdout.write(f"  imported  {job.source_name:<{width}}  {detail}")
             else:

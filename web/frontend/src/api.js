@@ -1,6 +1,6 @@
 // Calls to the platform's REST API from the tools: JSON with the session's CSRF token, errors turned into the
-// server's own words (DRF answers {detail} or {field: [messages]}), and job polling.
-import { csrfToken, url } from "./config.js";
+// server's own words (DRF answers {detail} or {field: [messages]}). Jobs are followed in jobs.js.
+import { csrfToken } from "./config.js";
 
 export class ApiError extends Error {}
 
@@ -32,18 +32,6 @@ export async function send(method, path, body) {
 
 export const getJSON = (path) => send("GET", path);
 export const postJSON = (path, body) => send("POST", path, body);
-
-const FINISHED = ["succeeded", "failed", "cancelled"];
-
-// Poll a job (/api/v1/imports/{id}/) until it finishes, reporting each state; resolves with the finished job.
-export async function pollJob(id, onProgress, every = 500) {
-  for (;;) {
-    const job = await getJSON(url("job", { id }));
-    onProgress(job);
-    if (FINISHED.includes(job.status)) return job;
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-}
 
 // A file the server answered (PDF, PNG) saved by the browser under the name the server gave it
 export async function download(path, body, fallbackName) {

@@ -2,8 +2,8 @@
 // bar while it runs; the result appears as a new layer in the tree, switched on.
 import { config, layerTitle, t, url } from "./config.js";
 import { el } from "./panel.js";
-import { pollJob, postJSON } from "./api.js";
-import { jobProgress } from "./jobprogress.js";
+import { postJSON } from "./api.js";
+import { jobProgress } from "./jobs.js";
 import { showNewLayer } from "./catalog.js";
 
 const OPERATIONS = ["intersect", "clip", "erase", "union", "identity", "spatial_join"];
@@ -28,12 +28,17 @@ function layerSelect(id, chosen) {
 export async function followResultJob(job, list, title) {
   const progress = jobProgress(title);
   list.replaceChildren(progress.node);
-  const done = await pollJob(job.id, progress.update);
+  const done = await progress.follow(job);
   if (done.status === "succeeded") {
     await showNewLayer(done.options.slug);
     progress.update(done); // now with the new layer's title
   }
   return done;
+}
+
+// what became of a result-layer job, in a sentence for the tool's status line (failed, cancelled or added)
+export function outcome(done, title) {
+  return done.status === "succeeded" ? t("result_added", { title }) : t(`job_${done.status}`);
 }
 
 export function createOverlayTool() {
@@ -69,8 +74,7 @@ export function createOverlayTool() {
         status.textContent = t("working");
         const job = await postJSON(url("overlay"), body);
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = done.status === "succeeded" ? t("result_added", { title: job.options.title })
-          : t("job_failed");
+        status.textContent = outcome(done, job.options.title);
       } catch (error) {
         status.textContent = error.message;
       } finally {

@@ -3,8 +3,8 @@
 // progress; then its report, or its errors naming the file, row and field. A shapefile's parts travel together.
 import { config, csrfToken, t, url } from "./config.js";
 import { el } from "./panel.js";
-import { errorText, pollJob } from "./api.js";
-import { jobProgress } from "./jobprogress.js";
+import { errorText } from "./api.js";
+import { jobProgress } from "./jobs.js";
 import { showNewLayer } from "./catalog.js";
 
 const SHAPEFILE_PARTS = /\.(shp|shx|dbf|prj|cpg|qix|sbn|sbx|xml)$/i;
@@ -47,7 +47,7 @@ async function uploadOne(files, list) {
   await Promise.all(answer.body.map(async (job, i) => {
     const shown = i === 0 ? progress : jobProgress(job.source_name);
     if (i > 0) list.append(shown.node);
-    const done = await pollJob(job.id, shown.update);
+    const done = await shown.follow(job);
     if (done.status === "succeeded") {
       for (const slug of done.layers) await showNewLayer(slug);
       shown.update(done); // now with the new layers' titles

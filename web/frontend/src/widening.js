@@ -6,7 +6,7 @@ import { config, numberFormat, t, url } from "./config.js";
 import { el } from "./panel.js";
 import { postJSON } from "./api.js";
 import { subjectPicker } from "./subject.js";
-import { followResultJob } from "./overlay.js";
+import { followResultJob, outcome } from "./overlay.js";
 import { setActive, state } from "./state.js";
 import { fitBesidePanel } from "./workbar.js";
 
@@ -68,7 +68,7 @@ export function createWideningTool(map) {
       try {
         const job = await postJSON(url("widening"), { ...request(Number(width.value)), title: t("widening_result_title") });
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = done.status === "succeeded" ? t("result_added", { title: job.options.title }) : t("job_failed");
+        status.textContent = outcome(done, job.options.title);
       } catch (error) {
         status.textContent = error.message;
       } finally {
