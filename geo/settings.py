@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "geo.scheduler",
     "layers",
     "analysis",
+    "network",
     "iot",
     "web",
     "audit",
