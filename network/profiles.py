@@ -17,10 +17,12 @@ BACKWARD = ("-1", "tf", "reverse", "backward", "逆向")
 
 def _attribute(layer: Layer, name, what: str, numeric: bool = False) -> str:
     found = {a["name"]: a for a in layer.attributes}
-    if name not in found or (numeric and found[name]["type"] not in attribute_kinds.NUMERIC_TYPES):
-        kind = "數值屬性" if numeric else "屬性"
-        raise AnalysisInputError("{what}：圖層 {slug} 沒有{kind} {name}", what=what, slug=repr(layer.slug),
-                                 kind=kind, name=repr(name))
+    if name not in found:
+        raise AnalysisInputError("{what}：圖層 {slug} 沒有屬性 {name}", what=what, slug=repr(layer.slug),
+                                 name=repr(name))
+    if numeric and found[name]["type"] not in attribute_kinds.NUMERIC_TYPES:
+        raise AnalysisInputError("{what}：圖層 {slug} 沒有數值屬性 {name}", what=what, slug=repr(layer.slug),
+                                 name=repr(name))
     return name
 
 
