@@ -48,6 +48,10 @@ def run(job_id: int) -> ImportJob:
         fail(job, note("這個路網已被刪除"))
         job.refresh_from_db()
         return job
+    if job.status == ImportJob.Status.RUNNING:  # the message came back: the worker that had it died
+        fail(job, note("建立這個路網的工作程序在完成前停止了；仍使用先前建立的路網 — 請重新建立"))
+        job.refresh_from_db()
+        return job
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now(),
                                                heartbeat_at=timezone.now())
     job.refresh_from_db()

@@ -2,6 +2,7 @@
 service areas, closest facility, OD cost matrix, routes — each a job whose result is a layer."""
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -44,7 +45,7 @@ class NetworkView(APIView):
     @extend_schema(operation_id="network_build", summary="Build a routable network (pgRouting) from a line layer "
                    "(roads, profile walking|cycling|driving, tolerance m, speed_attribute km/h or class_attribute + "
                    "speeds, oneway_attribute, label_attribute), as a job; rebuilt on each new version of the layer",
-                   request=dict, responses=JOB_RESPONSES)
+                   request=OpenApiTypes.OBJECT, responses=JOB_RESPONSES)
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else None
         if data is None:
