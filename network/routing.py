@@ -42,6 +42,24 @@ def reached(network, roots: list[int], budget: float, towards: bool = False) -> 
     return out
 
 
+def reach_into(table: str, network, roots: list[tuple[int, int, float]], budget: float, towards: bool) -> None:
+    """Fill temp `table` (fac, node, agg) with every vertex within `budget` seconds of each place: `roots` are
+    (place index, vertex, seconds from the place to the vertex). Stays in the database: a service area of a
+    hundred facilities over a city's network is millions of rows."""
+    connection.ensure_connection()
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.net_roots, {}").format(sql.Identifier("pg_temp", table)))
+        cur.execute("CREATE TEMP TABLE net_roots ON COMMIT DROP AS SELECT * FROM unnest(%s::integer[], %s::bigint[],"
+                    " %s::float8[]) AS r(fac, node, access)",
+                    [[r[0] for r in roots], [r[1] for r in roots], [float(r[2]) for r in roots]])
+        # the columns renamed by position: the root's is from_v in pgRouting 3.4 and start_vid from 3.6 on
+        cur.execute(sql.SQL(
+            "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT r.fac, d.node, d.agg + r.access AS agg"
+            " FROM pgr_drivingDistance(%s, %s::bigint[], %s, true, false) AS d(seq, root, node, edge, cost, agg)"
+            " JOIN net_roots r ON r.node = d.root WHERE d.agg + r.access <= %s").format(sql.Identifier(table)),
+            [edges_query(network, towards), sorted({r[1] for r in roots}), float(budget), float(budget)])
+
+
 def paths(network, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict]]:
     """(source, target) → the edges of the fastest path in travel order: id, seconds, metres, name and the edge's
     geometry drawn in the travel direction (WKB). Unreachable pairs and a vertex to itself get []."""

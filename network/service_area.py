@@ -19,6 +19,7 @@ from . import inputs, places, routing
 from .models import SCHEMA
 
 MAX_WIDTH_M = 500.0
+HULL_CONCAVITY = 0.1  # ST_ConcaveHull's param_pctconvex: 0 hugs the points, 1 is the convex hull
 
 
 def check(data: dict, user) -> dict:
@@ -27,13 +28,17 @@ def check(data: dict, user) -> dict:
     direction = str(data.get("direction", "from"))
     if direction not in ("from", "to"):
         raise AnalysisInputError("direction：請填 from（從設施出發）或 to（前往設施）")
+    shape = str(data.get("shape", "roads"))
+    if shape not in ("roads", "hull"):
+        raise AnalysisInputError("shape：請填 roads（可到達道路的環域，精細）或 hull（可到達範圍的凹包，概略而快）")
     rings = str(data.get("rings", "overlap"))
     if rings not in ("overlap", "split"):
         raise AnalysisInputError("rings：請填 overlap（各時間的範圍，彼此重疊）或 split（相鄰時間之間的環帶）")
     facilities = places.read(data.get("facilities"), "facilities", user)
     places.snap(network, facilities, places.snap_limit(data), "facilities")
     options = {"roads": network.layer.slug, "profile": network.profile, "breaks": breaks, "direction": direction,
-               "rings": rings, "dissolve": bool(data.get("dissolve", False)), "facilities": data["facilities"],
+               "rings": rings, "shape": shape, "dissolve": bool(data.get("dissolve", False)),
+               "facilities": data["facilities"],
                "snap_limit": places.snap_limit(data), "width": metres(data.get("width", 50), "width", MAX_WIDTH_M)}
     if data.get("population") is not None:
         options["population"] = _population_source(data["population"], user)
@@ -51,25 +56,33 @@ def _population_source(spec, user) -> dict:
     return {"layer": layer.slug, "attribute": attribute}
 
 
+def outline(options: dict) -> sql.Composable:
+    """A zone's polygon from its reached stretches of road: "roads" buffers them (detailed: blocks no road reaches
+    stay holes; GEOS unions every segment's buffer, slow on a whole city), "hull" buffers their concave hull
+    (generalised, as ArcGIS's generalized polygons; a Delaunay triangulation: bench/network.py measures both)."""
+    width = sql.Literal(options["width"])
+    if options.get("shape") == "hull":
+        return sql.SQL("ST_Buffer(ST_ConcaveHull(ST_Collect(piece), {}), {}, 'quad_segs=4')").format(
+            sql.Literal(HULL_CONCAVITY), width)
+    return sql.SQL("ST_Buffer(ST_Collect(piece), {}, 'quad_segs=4')").format(width)
+
+
 def build(staging: str, options: dict, user, progress) -> tuple[list[str], list, dict]:
     network = inputs.network_of(options, user)
     found = places.read(options["facilities"], "facilities", user)
     snapped = places.snap(network, found, options["snap_limit"], "facilities")
     towards = options["direction"] == "to"
     breaks_s = [b * 60 for b in options["breaks"]]
-    trees = routing.reached(network, snapped.node.tolist(), breaks_s[-1], towards)
+    routing.reach_into("net_dd", network, [(i, int(node), float(snapped.access_s[i]))
+                                           for i, node in enumerate(snapped.node)], breaks_s[-1], towards)
     progress(40, note("已算出各設施可到達的道路"))
-    rows = [(i, node, float(seconds + snapped.access_s[i])) for i, root in enumerate(snapped.node)
-            for node, seconds in trees.get(int(root), {}).items() if seconds + snapped.access_s[i] <= breaks_s[-1]]
     edges = sql.Identifier(SCHEMA, network.edges_table)
     directions = ("reverse_cost", "cost") if towards else ("cost", "reverse_cost")
     cost, reverse = (sql.Identifier("e", c) for c in directions)
     target = sql.Identifier(STAGING_SCHEMA, staging)
     group = sql.SQL("brk") if options["dissolve"] else sql.SQL("fac, brk")
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp.net_dd, pg_temp.net_breaks, pg_temp.net_pieces")  # see topology
-        cur.execute("CREATE TEMP TABLE net_dd (fac integer, node bigint, agg float8) ON COMMIT DROP")
-        execute_values(cur, "INSERT INTO net_dd VALUES %s", rows, page_size=10_000)
+        cur.execute("DROP TABLE IF EXISTS pg_temp.net_breaks, pg_temp.net_pieces")  # see topology
         cur.execute("CREATE INDEX ON net_dd (node, fac)")
         cur.execute("CREATE TEMP TABLE net_breaks ON COMMIT DROP AS SELECT * FROM unnest(%s::float8[]) AS brk",
                     [breaks_s])
@@ -88,8 +101,8 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
             "  (CASE WHEN ends.dt <= b.brk AND ends.rc >= 0 THEN ST_LineSubstring(ends.geom,"
             "    CASE WHEN ends.rc = 0 THEN 0 ELSE greatest(0, 1 - (b.brk - ends.dt) / ends.rc) END, 1) END)"
             " ) p(piece) WHERE p.piece IS NOT NULL").format(edges=edges, cost=cost, reverse=reverse))
-        zones = sql.SQL("SELECT {group}, ST_Buffer(ST_Collect(piece), {w}, 'quad_segs=4') AS zone FROM net_pieces"
-                        " GROUP BY {group}").format(group=group, w=sql.Literal(options["width"]))
+        zones = sql.SQL("SELECT {group}, {shape} AS zone FROM net_pieces GROUP BY {group}").format(
+            group=group, shape=outline(options))
         partition = sql.SQL("") if options["dissolve"] else sql.SQL("PARTITION BY fac")
         fac = sql.SQL("NULL::integer AS fac") if options["dissolve"] else sql.SQL("fac")
         shape = sql.SQL("zone") if options["rings"] == "overlap" else sql.SQL(
@@ -131,8 +144,8 @@ def _people(cur, target, options: dict, user) -> list[dict]:
         t=target, c=column, v=sql.Identifier(DATA_SCHEMA, layer.table_name)))
     out = []
     for brk in options["breaks"]:
-        cur.execute("SELECT ST_AsBinary(ST_Buffer(ST_Collect(piece), %s, 'quad_segs=4'))"
-                    " FROM net_pieces WHERE brk = %s GROUP BY brk", [options["width"], brk * 60])
+        cur.execute(sql.SQL("SELECT ST_AsBinary({}) FROM net_pieces WHERE brk = %s GROUP BY brk").format(
+            outline(options)), [brk * 60])
         row = cur.fetchone()
         people = 0
         if row:

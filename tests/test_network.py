@@ -150,6 +150,16 @@ def test_service_area_cuts_a_partly_reached_road_where_the_time_runs_out(streets
         assert not zone.contains(shapely.Point(X0 + x, Y0 + y)), label
 
 
+def test_service_area_as_a_hull_covers_what_is_reached_and_no_more(streets, api):
+    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50,
+                                                  "shape": "hull"})
+    (zone,) = [shapely.from_wkb(bytes(g)) for (g,) in rows(layer, "ST_AsBinary(geom)")]
+    for x, y in ((1000, 0), (1000, 1000), (1400, 0), (500, 500)):  # the block inside the reached roads too
+        assert zone.contains(shapely.Point(X0 + x, Y0 + y)), (x, y)
+    for x, y in ((1600, 0), (2000, 1000)):
+        assert not zone.contains(shapely.Point(X0 + x, Y0 + y)), (x, y)
+
+
 def test_service_area_direction_follows_one_way_streets_and_rings_split(streets, api):
     body = {"facilities": points("C"), "breaks": [1, 2], "width": 20}
     _job, going = run_tool(api, "service-areas", {**body, "direction": "from", "rings": "split"})
