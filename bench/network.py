@@ -24,6 +24,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--facilities", type=int, default=100)
     parser.add_argument("--breaks", type=float, nargs="+", default=[5, 10, 15], help="minutes")
     parser.add_argument("--width", type=float, default=50, help="metres the reached roads are buffered by")
+    parser.add_argument("--shape", choices=("roads", "hull"), default="hull",
+                        help="polygons: the reached roads buffered (detailed, slow) or their concave hull buffered")
     return parser
 
 
@@ -87,7 +89,7 @@ def heapq_dijkstra(adjacency, root, cutoff):
     return best
 
 
-def shapely_zones(trees, edges, breaks_s, width):
+def shapely_zones(trees, edges, breaks_s, width, shape):
     """The service-area polygons from reached times, as the job draws them (the demo's edges are straight)."""
     source, target, cost, reverse, geoms = edges
     start, end = shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)
@@ -104,8 +106,10 @@ def shapely_zones(trees, edges, breaks_s, width):
             f2 = np.where(reverse > 0, np.clip((b - dt) / np.where(reverse > 0, reverse, 1), 0, 1), 1.0)
             ok = (dt <= b) & (reverse >= 0)
             pieces.append(np.stack([exy[ok], exy[ok] + (sxy[ok] - exy[ok]) * f2[ok, None]], axis=1))
-            lines = shapely.linestrings(np.concatenate(pieces))
-            zones.append(shapely.buffer(shapely.multilinestrings(lines), width, quad_segs=4))
+            reached = shapely.multilinestrings(shapely.linestrings(np.concatenate(pieces)))
+            if shape == "hull":
+                reached = shapely.concave_hull(reached, service_area.HULL_CONCAVITY)
+            zones.append(shapely.buffer(reached, width, quad_segs=4))
     return zones
 
 
@@ -125,11 +129,11 @@ def main(args):
     chosen = [vertices[i] for i in sorted(rng.choice(len(vertices), args.facilities, replace=False))]
     roots = [v[0] for v in chosen]
     breaks_s = [b * 60 for b in args.breaks]
-    body = {"roads": "roads", "profile": "driving", "breaks": args.breaks, "width": args.width,
+    body = {"roads": "roads", "profile": "driving", "breaks": args.breaks, "width": args.width, "shape": args.shape,
             "facilities": {"geometry": {"type": "MultiPoint", "coordinates": [[v[1], v[2]] for v in chosen]},
                            "crs": 3826}}
 
-    print(f"{args.facilities} facilities, breaks {args.breaks} min:")
+    print(f"{args.facilities} facilities, breaks {args.breaks} min, shape {args.shape}:")
     reach, pg_reach_s = timed("pgRouting reach (pgr_drivingDistance, all facilities)",
                               lambda: routing.reached(network, roots, breaks_s[-1]))
     options = service_area.check(body, user)
@@ -169,7 +173,7 @@ def main(args):
     py_trees, py_reach_s = timed("Python heapq Dijkstra per facility", lambda: [
         heapq_dijkstra(adj, r, breaks_s[-1]) for r in roots])
     _zones, poly_s = timed("shapely: polygons from the networkx reach", lambda: shapely_zones(
-        nx_trees, edges, breaks_s, args.width))
+        nx_trees, edges, breaks_s, args.width, args.shape))
 
     agree = all(set(reach[r]) == set(nx_trees[i]) == set(py_trees[i]) for i, r in enumerate(roots))
     worst = max(abs(reach[r][n] - nx_trees[i][n]) for i, r in enumerate(roots) for n in nx_trees[i])
