@@ -82,27 +82,31 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
     target = sql.Identifier(STAGING_SCHEMA, staging)
     group = sql.SQL("brk") if options["dissolve"] else sql.SQL("fac, brk")
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp.net_breaks, pg_temp.net_pieces")  # see topology
+        cur.execute("DROP TABLE IF EXISTS pg_temp.net_breaks, pg_temp.net_zones")  # see topology
         cur.execute("CREATE INDEX ON net_dd (node, fac)")
         cur.execute("CREATE TEMP TABLE net_breaks ON COMMIT DROP AS SELECT * FROM unnest(%s::float8[]) AS brk",
                     [breaks_s])
         # each edge touched by a facility's tree: the stretch reached from its source end and from its target end
+        # (cut only where the time runs out on it; an edge reached whole is taken once, as it is)
         cur.execute(sql.SQL(
-            "CREATE TEMP TABLE net_pieces ON COMMIT DROP AS"
+            "CREATE TEMP TABLE net_zones ON COMMIT DROP AS"
             " WITH touched AS (SELECT d.fac, e.id FROM net_dd d JOIN {edges} e ON e.source = d.node"
             "  UNION SELECT d.fac, e.id FROM net_dd d JOIN {edges} e ON e.target = d.node),"
             " ends AS (SELECT t.fac, e.geom, {cost} AS c, {reverse} AS rc, ds.agg AS ds, dt.agg AS dt"
             "  FROM touched t JOIN {edges} e ON e.id = t.id"
             "  LEFT JOIN net_dd ds ON ds.fac = t.fac AND ds.node = e.source"
-            "  LEFT JOIN net_dd dt ON dt.fac = t.fac AND dt.node = e.target)"
-            " SELECT ends.fac, b.brk, p.piece FROM ends CROSS JOIN net_breaks b, LATERAL (VALUES"
-            "  (CASE WHEN ends.ds <= b.brk AND ends.c >= 0 THEN ST_LineSubstring(ends.geom, 0,"
-            "    CASE WHEN ends.c = 0 THEN 1 ELSE least(1, (b.brk - ends.ds) / ends.c) END) END),"
-            "  (CASE WHEN ends.dt <= b.brk AND ends.rc >= 0 THEN ST_LineSubstring(ends.geom,"
-            "    CASE WHEN ends.rc = 0 THEN 0 ELSE greatest(0, 1 - (b.brk - ends.dt) / ends.rc) END, 1) END)"
-            " ) p(piece) WHERE p.piece IS NOT NULL").format(edges=edges, cost=cost, reverse=reverse))
-        zones = sql.SQL("SELECT {group}, {shape} AS zone FROM net_pieces GROUP BY {group}").format(
-            group=group, shape=outline(options))
+            "  LEFT JOIN net_dd dt ON dt.fac = t.fac AND dt.node = e.target),"
+            " reach AS (SELECT ends.*, b.brk, (ends.c >= 0 AND ends.ds + ends.c <= b.brk) AS whole"
+            "  FROM ends CROSS JOIN net_breaks b),"
+            " pieces AS (SELECT reach.fac, reach.brk, p.piece FROM reach, LATERAL (VALUES"
+            "  (CASE WHEN whole THEN geom WHEN ds <= brk AND c > 0 THEN ST_LineSubstring(geom, 0, (brk - ds) / c)"
+            "   END),"
+            "  (CASE WHEN whole THEN NULL WHEN dt + rc <= brk AND rc >= 0 THEN geom"
+            "   WHEN dt <= brk AND rc > 0 THEN ST_LineSubstring(geom, 1 - (brk - dt) / rc, 1) END)"
+            " ) p(piece) WHERE p.piece IS NOT NULL)"
+            " SELECT {group}, {shape} AS zone FROM pieces GROUP BY {group}").format(
+            edges=edges, cost=cost, reverse=reverse, group=group, shape=outline(options)))
+        zones = sql.SQL("SELECT * FROM net_zones")
         partition = sql.SQL("") if options["dissolve"] else sql.SQL("PARTITION BY fac")
         fac = sql.SQL("NULL::integer AS fac") if options["dissolve"] else sql.SQL("fac")
         shape = sql.SQL("zone") if options["rings"] == "overlap" else sql.SQL(
@@ -144,11 +148,10 @@ def _people(cur, target, options: dict, user) -> list[dict]:
         t=target, c=column, v=sql.Identifier(DATA_SCHEMA, layer.table_name)))
     out = []
     for brk in options["breaks"]:
-        cur.execute(sql.SQL("SELECT ST_AsBinary({}) FROM net_pieces WHERE brk = %s GROUP BY brk").format(
-            outline(options)), [brk * 60])
+        cur.execute("SELECT ST_AsBinary(ST_Union(zone)) FROM net_zones WHERE brk = %s", [brk * 60])
         row = cur.fetchone()
         people = 0
-        if row:
+        if row and row[0]:
             found = buffer.summarize(layer, shapely.from_wkb(bytes(row[0])), [source["attribute"]])
             people = next((f["value"] for f in found["figures"] if f["name"] == source["attribute"]), 0)
         out.append({"break_min": brk, "population": people, "layer": layer.slug, "attribute": source["attribute"]})
