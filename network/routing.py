@@ -1,8 +1,6 @@
 """The pgRouting calls every tool shares: the edges query (travelled from the places or towards them), costs
 from many to many, trees up to a budget, and paths with their edges in travel order."""
 
-from collections import defaultdict
-
 from django.db import connection
 from psycopg2 import sql
 
@@ -26,19 +24,6 @@ def costs(network, sources: list[int], targets: list[int]) -> dict[tuple[int, in
                     [edges_query(network), sorted(set(sources)), sorted(set(targets))])
         for s, t, c in cur.fetchall():
             out[(s, t)] = float(c)
-    return out
-
-
-def reached(network, roots: list[int], budget: float, towards: bool = False) -> dict[int, dict[int, float]]:
-    """root vertex → {vertex: seconds} for every vertex within `budget` seconds (pgr_drivingDistance)."""
-    connection.ensure_connection()
-    out: dict[int, dict[int, float]] = defaultdict(dict)
-    with connection.cursor() as cur:
-        # positional: the root's column is from_v in pgRouting 3.4 and start_vid from 3.6 on
-        cur.execute("SELECT * FROM pgr_drivingDistance(%s, %s::bigint[], %s, true, false)",
-                    [edges_query(network, towards), sorted(set(roots)), float(budget)])
-        for _seq, root, node, _edge, _cost, agg in cur.fetchall():
-            out[int(root)][int(node)] = float(agg)
     return out
 
 
