@@ -28,7 +28,9 @@ def check(data: dict, user) -> dict:
     direction = str(data.get("direction", "from"))
     if direction not in ("from", "to"):
         raise AnalysisInputError("direction：請填 from（從設施出發）或 to（前往設施）")
-    shape = str(data.get("shape", "roads"))
+    # generalised by default, as ArcGIS's service areas: buffering every reached road of a hundred facilities
+    # over a whole city did not finish in 15 minutes (docs/benchmarks.md)
+    shape = str(data.get("shape", "hull"))
     if shape not in ("roads", "hull"):
         raise AnalysisInputError("shape：請填 roads（可到達道路的環域，精細）或 hull（可到達範圍的凹包，概略而快）")
     rings = str(data.get("rings", "overlap"))

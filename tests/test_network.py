@@ -140,7 +140,8 @@ def test_od_matrix_matches_networkx_and_reports_unreachable_pairs(streets, api):
 
 def test_service_area_cuts_a_partly_reached_road_where_the_time_runs_out(streets, api):
     # from A within 2.5 min (150 s): B and D at 100 s, E at 150 s; along B→C the time runs out halfway (x = 1500)
-    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50})
+    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50,
+                                                  "shape": "roads"})
     (zone,) = [shapely.from_wkb(bytes(g)) for (g,) in rows(layer, "ST_AsBinary(geom)")]
     inside = {"B": (1000, 0), "E": (1000, 1000), "B-C at 1.4 km": (1400, 0), "D-E": (500, 1000)}
     outside = {"B-C at 1.6 km": (1600, 0), "C": (2000, 0), "E-F beyond E": (1100, 1000)}
@@ -151,8 +152,7 @@ def test_service_area_cuts_a_partly_reached_road_where_the_time_runs_out(streets
 
 
 def test_service_area_as_a_hull_covers_what_is_reached_and_no_more(streets, api):
-    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50,
-                                                  "shape": "hull"})
+    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50})
     (zone,) = [shapely.from_wkb(bytes(g)) for (g,) in rows(layer, "ST_AsBinary(geom)")]
     for x, y in ((1000, 0), (1000, 1000), (1400, 0), (500, 500)):  # the block inside the reached roads too
         assert zone.contains(shapely.Point(X0 + x, Y0 + y)), (x, y)
@@ -161,7 +161,7 @@ def test_service_area_as_a_hull_covers_what_is_reached_and_no_more(streets, api)
 
 
 def test_service_area_direction_follows_one_way_streets_and_rings_split(streets, api):
-    body = {"facilities": points("C"), "breaks": [1, 2], "width": 20}
+    body = {"facilities": points("C"), "breaks": [1, 2], "width": 20, "shape": "roads"}
     _job, going = run_tool(api, "service-areas", {**body, "direction": "from", "rings": "split"})
     _job, coming = run_tool(api, "service-areas", {**body, "direction": "to"})
     on_one_way = shapely.Point(X0 + 2000, Y0 + 700)  # 70 s from C along C→F
@@ -175,7 +175,7 @@ def test_service_area_direction_follows_one_way_streets_and_rings_split(streets,
 def test_service_area_population_is_apportioned_by_area(streets, api, tmp_path):
     village = shapely.box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)
     make_layer(tmp_path, "hamlets", [village], {"name": ["甲里"], "population": [1000]})
-    job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [1],
+    job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [1], "shape": "roads",
                                                  "population": {"layer": "hamlets", "attribute": "population"}})
     (geom, people), = rows(layer, "ST_AsBinary(geom), population")
     want = round(1000 * shapely.from_wkb(bytes(geom)).intersection(village).area / village.area)
