@@ -18,6 +18,14 @@ from . import building, closest, od_matrix, profiles, routes, service_area
 from .models import Network
 
 
+class NetworkSettingsLocked(AnalysisInputError):
+    status = 403
+
+
+LOCKED = ("roads：圖層 {slug} 的 {profile} 路網已經建立；只有圖層的管理機關能變更它的設定"
+          "（不填設定即依原設定重建）")
+
+
 def _described(network: Network) -> dict:
     return {"id": network.pk, "roads": network.layer.slug, "profile": network.profile, "status": network.status,
             "tolerance_m": network.tolerance_m, "speed_attribute": network.speed_attribute,
@@ -55,9 +63,16 @@ class NetworkView(APIView):
             settings = profiles.check(layer, data)
         except AnalysisInputError as exc:
             return Response({"detail": str(exc)}, status=exc.status)
+        profile = settings.pop("profile")
+        existing = Network.objects.filter(layer=layer, profile=profile).first()
+        if existing and not any(k in data for k in profiles.SETTINGS):
+            settings = {}  # a rebuild as it is
+        changed = existing and any(getattr(existing, k) != v for k, v in settings.items())
+        if changed and not layer.can_edit(request.user):  # others' analyses use it: its owners decide how it is built
+            locked = NetworkSettingsLocked(LOCKED, slug=repr(layer.slug), profile=profile)
+            return Response({"detail": str(locked)}, status=locked.status)
         with transaction.atomic():
-            network, _created = Network.objects.update_or_create(
-                layer=layer, profile=settings.pop("profile"), defaults=settings)
+            network, _created = Network.objects.update_or_create(layer=layer, profile=profile, defaults=settings)
             job = building.create_job(network, request.user)
         return Response({**ImportJobSerializer(job, context={"request": request}).data, "network": network.pk},
                         status=202)

@@ -263,3 +263,15 @@ def test_a_restricted_road_layer_answers_as_a_missing_one(api, tmp_path, planner
     assert hidden.status_code == missing.status_code == 403
     assert hidden.json()["detail"].replace("secret-roads", "no-roads") == missing.json()["detail"]
     assert api.get("/api/v1/analysis/network/").json() == {"networks": []}
+
+
+def test_only_the_owners_change_how_a_shared_network_is_built(streets, tmp_path, monkeypatch):
+    monkeypatch.setattr(building, "submit", lambda job: job)
+    someone = APIClient()
+    someone.force_authenticate(User.objects.create_user("visitor"))
+    changed = someone.post("/api/v1/analysis/network/", {"roads": "streets", "tolerance": 5}, format="json")
+    assert changed.status_code == 403 and "'streets'" in changed.json()["detail"]
+    as_is = someone.post("/api/v1/analysis/network/", {"roads": "streets"}, format="json")
+    assert as_is.status_code == 202
+    streets.refresh_from_db()
+    assert streets.tolerance_m == 1.0 and streets.speed_attribute == "speed_kmh"
