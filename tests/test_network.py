@@ -275,3 +275,19 @@ def test_only_the_owners_change_how_a_shared_network_is_built(streets, tmp_path,
     assert as_is.status_code == 202
     streets.refresh_from_db()
     assert streets.tolerance_m == 1.0 and streets.speed_attribute == "speed_kmh"
+
+
+def test_walking_ignores_one_way_streets_and_takes_speeds_by_class(streets, api):
+    build(api, {"roads": "streets", "profile": "walking", "class_attribute": "name", "speeds": {"中正路": 3}})
+    job, _layer = run_tool(api, "od-matrix", {"profile": "walking", "origins": points("F", "D"),
+                                              "destinations": points("C", "F")})
+    walk = nx.Graph()
+    for nodes, name, _kmh, _oneway in ROADS:  # both ways; 3 km/h on 中正路, 5 km/h (the walking pace) elsewhere
+        for a, b in zip(nodes[:-1], nodes[1:], strict=True):
+            walk.add_edge(a, b, weight=float(np.hypot(*np.subtract(NODES[b], NODES[a]))) / ((3 if name == "中正路"
+                                                                                             else 5) / 3.6))
+    got = job.counts["result"]["matrix_min"]
+    for i, o in enumerate("FD"):
+        for j, d in enumerate("CF"):
+            assert got[i][j] == pytest.approx(nx.shortest_path_length(walk, o, d, weight="weight") / 60, abs=0.01)
+    assert got[0][0] == pytest.approx(12, abs=0.01)  # F → C against the one-way street: 1 km at 5 km/h
