@@ -29,6 +29,8 @@ system-packages:
 	pgv=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
 	if [ -n "$$pgv" ] && ! ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1; then \
 	  missing="$$missing postgresql-$$pgv-postgis-3"; fi; \
+	if [ -n "$$pgv" ] && ! ls /usr/share/postgresql/$$pgv/extension/pgrouting.control >/dev/null 2>&1; then \
+	  missing="$$missing postgresql-$$pgv-pgrouting"; fi; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
@@ -37,6 +39,9 @@ system-packages:
 	  ls /usr/share/postgresql/$$pgv/extension/postgis.control >/dev/null 2>&1 || \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	      postgresql-$$pgv-postgis-3 >/dev/null; \
+	  ls /usr/share/postgresql/$$pgv/extension/pgrouting.control >/dev/null 2>&1 || \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	      postgresql-$$pgv-pgrouting >/dev/null; \
 	fi
 
 bench-tools:

@@ -92,6 +92,10 @@ def _build(staging: str, options: dict, user, progress) -> tuple[list[str], list
         return siting_job.build(staging, options, user, progress)
     if options["analysis"] == "wifi_recommend":
         return wifi_recommend.build(staging, options, user, progress)
+    if options["analysis"].startswith("network_"):
+        from network import tools as network_tools  # the network app builds on analysis, not the other way
+
+        return network_tools.build(staging, options, user, progress)
     if options["analysis"] == "buffer_layer":
         return buffer.build_layer(staging, options, user, progress), [], {}
     return widening.build(staging, options, user, progress), [], {}

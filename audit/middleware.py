@@ -27,8 +27,10 @@ ROUTES = {
     "shared-view-create": {"object_type": "shared_view"},
     "iot-register-layer": {"object_type": "sensor_devices"},
 }
+ROUTES["network"] = {"action": "create", "object_type": "network", "keep": ("roads", "profile")}
 for _name in ("analysis-overlay", "analysis-road-widening", "analysis-buffer-layer", "analysis-siting",
-              "analysis-wifi-recommend"):
+              "analysis-wifi-recommend", "network-service-areas", "network-closest-facility", "network-od-matrix",
+              "network-routes"):
     ROUTES[_name] = {"action": "analyse", "object_type": "analysis_job"}
 # why some successful writes are not recorded here
 NOT_RECORDED = {

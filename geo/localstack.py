@@ -178,9 +178,10 @@ class PostgresCluster:
             res = self._psql(f"CREATE DATABASE {DB_NAME}", db="postgres")
             if res.returncode:
                 raise StackError(f"could not create database {DB_NAME}: {res.stderr}")
-        res = self._psql("CREATE EXTENSION IF NOT EXISTS postgis")
-        if res.returncode:
-            raise StackError(f"PostGIS is not installed for this PostgreSQL ({self.bindir}): {res.stderr}")
+        for extension, package in (("postgis", "PostGIS"), ("pgrouting", "pgRouting")):  # pgRouting needs PostGIS
+            res = self._psql(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+            if res.returncode:
+                raise StackError(f"{package} is not installed for this PostgreSQL ({self.bindir}): {res.stderr}")
 
     def shut_down(self, mode: str = "fast") -> None:
         self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"])

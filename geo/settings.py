@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "layers",
     "jobs",
     "analysis",
+    "network",
     "iot",
     "web",
     "audit",

@@ -162,6 +162,16 @@ ROUTES: dict[str, list[Call]] = {
                                                                        "demand": {"layer": "{slug}"}})],
     "analysis-wifi-recommend": [post("/api/v1/analysis/wifi/recommend/", {"candidates": {"layer": "{slug}"},
                                                                           "k": 1})],
+    # road networks: a network is used through its road layer (`roads`): one the caller may not see is missing
+    "network": [get("/api/v1/analysis/network/"), get("/api/v1/analysis/network/?roads={slug}"),
+                post("/api/v1/analysis/network/", {"roads": "{slug}", "profile": "walking"})],
+    "network-service-areas": [post("/api/v1/analysis/network/service-areas/", {
+        "roads": "{slug}", "facilities": {"layer": "{slug}"}, "breaks": [5]})],
+    "network-closest-facility": [post("/api/v1/analysis/network/closest-facility/", {
+        "roads": "{slug}", "incidents": {"layer": "{slug}"}, "facilities": {"layer": "{slug}"}})],
+    "network-od-matrix": [post("/api/v1/analysis/network/od-matrix/", {
+        "roads": "{slug}", "origins": {"layer": "{slug}"}, "destinations": {"layer": "{slug}"}})],
+    "network-routes": [post("/api/v1/analysis/network/routes/", {"roads": "{slug}", "stops": {"layer": "{slug}"}})],
     # IoT: devices registered from a layer follow that layer's visibility
     "iot-observations": [post("/api/v1/iot/observations/", {"observations": []})],
     "iot-latest": [get("/api/v1/iot/sensors/latest/")],

@@ -1,0 +1,199 @@
+"""Service areas on the road network of the demo city: 100 facilities at 5, 10 and 15 minutes by car, computed by
+the service-area job (pgr_drivingDistance + reached roads cut and buffered in PostGIS, a result layer) against
+the same computed in Python in the same run: networkx (Dijkstra per facility) and a plain heapq Dijkstra, the
+polygons drawn with shapely from the same edges. Also the network build and the reach alone, and that the
+three agree on which vertices each facility reaches.
+
+    .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/network.py --size 10
+
+Not part of the test suite.
+"""
+
+import argparse
+import heapq
+import time
+from collections import defaultdict
+
+import common
+import numpy as np
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=float, default=10, help="demo city size (10: ~195k parcels)")
+    parser.add_argument("--facilities", type=int, default=100)
+    parser.add_argument("--breaks", type=float, nargs="+", default=[5, 10, 15], help="minutes")
+    parser.add_argument("--width", type=float, default=50, help="metres the reached roads are buffered by")
+    parser.add_argument("--shape", choices=("roads", "hull"), default="hull",
+                        help="polygons: the reached roads buffered (detailed, slow) or their concave hull buffered")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
+
+import networkx as nx  # noqa: E402
+import shapely  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from psycopg2 import sql  # noqa: E402
+
+from analysis import jobs  # noqa: E402
+from layers.models import Layer  # noqa: E402
+from network import building, routing, service_area  # noqa: E402
+from network.models import Network  # noqa: E402
+
+
+def timed(label: str, fn):
+    t0 = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t0
+    print(f"  {label}: {seconds:.2f} s", flush=True)
+    return out, seconds
+
+
+def build_network(user) -> Network:
+    building.submit = lambda job: job  # built here, in this process, and timed
+    network, _ = Network.objects.update_or_create(
+        layer=Layer.objects.get(slug="roads"), profile="driving",
+        defaults={"speed_attribute": "speed_kmh", "label_attribute": "name", "tolerance_m": 1.0})
+    job = building.create_job(network, user)
+    job = building.run(job.pk)
+    assert job.status == "succeeded", job.errors
+    network.refresh_from_db()
+    return network
+
+
+def read_edges(network):
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT source, target, cost, reverse_cost, ST_AsBinary(geom) FROM {} ORDER BY id").format(
+            sql.Identifier("network", network.edges_table)))
+        rows = cur.fetchall()
+    src = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    return src[0], src[1], np.array([r[2] for r in rows]), np.array([r[3] for r in rows]), \
+        shapely.from_wkb([bytes(r[4]) for r in rows])
+
+
+def heapq_dijkstra(adjacency, root, cutoff):
+    best = {root: 0.0}
+    queue = [(0.0, root)]
+    while queue:
+        d, node = heapq.heappop(queue)
+        if d > best.get(node, float("inf")):
+            continue
+        for nxt, w in adjacency[node]:
+            nd = d + w
+            if nd <= cutoff and nd < best.get(nxt, float("inf")):
+                best[nxt] = nd
+                heapq.heappush(queue, (nd, nxt))
+    return best
+
+
+def shapely_zones(trees, edges, breaks_s, width, shape):
+    """The service-area polygons from reached times, as the job draws them (the demo's edges are straight)."""
+    source, target, cost, reverse, geoms = edges
+    start, end = shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)
+    sxy, exy = shapely.get_coordinates(start), shapely.get_coordinates(end)
+    zones = []
+    for tree in trees:
+        ds = np.array([tree.get(s, np.inf) for s in source])
+        dt = np.array([tree.get(t, np.inf) for t in target])
+        for b in breaks_s:
+            pieces = []
+            f1 = np.where(cost > 0, np.clip((b - ds) / np.where(cost > 0, cost, 1), 0, 1), 1.0)
+            ok = (ds <= b) & (cost >= 0)
+            pieces.append(np.stack([sxy[ok], sxy[ok] + (exy[ok] - sxy[ok]) * f1[ok, None]], axis=1))
+            f2 = np.where(reverse > 0, np.clip((b - dt) / np.where(reverse > 0, reverse, 1), 0, 1), 1.0)
+            ok = (dt <= b) & (reverse >= 0)
+            pieces.append(np.stack([exy[ok], exy[ok] + (sxy[ok] - exy[ok]) * f2[ok, None]], axis=1))
+            reached = shapely.multilinestrings(shapely.linestrings(np.concatenate(pieces)))
+            if shape == "hull":
+                reached = shapely.concave_hull(reached, service_area.HULL_CONCAVITY)
+            zones.append(shapely.buffer(reached, width, quad_segs=4))
+    return zones
+
+
+def main(args):
+    common.demo_city(args.size)
+    user, _ = User.objects.get_or_create(username="bench-router", defaults={"is_superuser": True})
+    print("network build (noding, travel times, components):")
+    network, build_s = timed("pgRouting network build", lambda: build_network(user))
+    report = network.report
+    print(f"  {report['edges']:,} edges, {report['vertices']:,} vertices, {report['length_km']:,} km, "
+          f"{report['components']} components")
+    rng = np.random.default_rng(common.SEED)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT id, ST_X(geom), ST_Y(geom) FROM {} ORDER BY id").format(
+            sql.Identifier("network", network.vertices_table)))
+        vertices = cur.fetchall()
+    chosen = [vertices[i] for i in sorted(rng.choice(len(vertices), args.facilities, replace=False))]
+    roots = [v[0] for v in chosen]
+    breaks_s = [b * 60 for b in args.breaks]
+    body = {"roads": "roads", "profile": "driving", "breaks": args.breaks, "width": args.width, "shape": args.shape,
+            "facilities": {"geometry": {"type": "MultiPoint", "coordinates": [[v[1], v[2]] for v in chosen]},
+                           "crs": 3826}}
+
+    print(f"{args.facilities} facilities, breaks {args.breaks} min, shape {args.shape}:")
+    with transaction.atomic():  # the reach as the job makes it: a table in the database (read after, untimed)
+        _none, pg_reach_s = timed("pgRouting reach (pgr_drivingDistance into a table, all facilities)",
+                                  lambda: routing.reach_into("net_bench", network, [
+                                      (i, r, 0.0) for i, r in enumerate(roots)], breaks_s[-1], False))
+        reach = defaultdict(dict)
+        with connection.cursor() as cur:
+            cur.execute("SELECT fac, node, agg FROM net_bench")
+            for fac, node, agg in cur.fetchall():
+                reach[roots[fac]][node] = agg
+    options = service_area.check(body, user)
+
+    def job_run():
+        job = jobs.create("bench service areas", {**options, "analysis": "network_service_area", "mode": "create",
+                                                  "title": "bench", "theme": "analysis-results",
+                                                  "visibility": "internal"}, user)
+        job.options["slug"] = f"bench-service-areas-{job.pk}"
+        job.save(update_fields=["options"])
+        job = jobs.run(job.pk)
+        assert job.status == "succeeded", job.errors
+        return job
+    job, pg_total_s = timed("pgRouting service-area job end to end (reach + polygons + result layer)", job_run)
+
+    edges, read_s = timed("baseline: read the edges into Python", lambda: read_edges(network))
+    source, target, cost, reverse, _geoms = edges
+
+    def nx_graph():
+        graph = nx.DiGraph()
+        graph.add_weighted_edges_from((s, t, c) for s, t, c in zip(source, target, cost, strict=True) if c >= 0)
+        graph.add_weighted_edges_from((t, s, c) for s, t, c in zip(source, target, reverse, strict=True) if c >= 0)
+        return graph
+    graph, nx_build_s = timed("networkx: graph", nx_graph)
+    nx_trees, nx_reach_s = timed("networkx: Dijkstra per facility", lambda: [
+        nx.single_source_dijkstra_path_length(graph, r, cutoff=breaks_s[-1]) for r in roots])
+
+    def adjacency():
+        adj = defaultdict(list)
+        for s, t, c, rc in zip(source.tolist(), target.tolist(), cost.tolist(), reverse.tolist(), strict=True):
+            if c >= 0:
+                adj[s].append((t, c))
+            if rc >= 0:
+                adj[t].append((s, rc))
+        return adj
+    adj, py_build_s = timed("Python heapq Dijkstra: adjacency", adjacency)
+    py_trees, py_reach_s = timed("Python heapq Dijkstra per facility", lambda: [
+        heapq_dijkstra(adj, r, breaks_s[-1]) for r in roots])
+    _zones, poly_s = timed("shapely: polygons from the networkx reach", lambda: shapely_zones(
+        nx_trees, edges, breaks_s, args.width, args.shape))
+
+    agree = all(set(reach[r]) == set(nx_trees[i]) == set(py_trees[i]) for i, r in enumerate(roots))
+    worst = max(abs(reach[r][n] - nx_trees[i][n]) for i, r in enumerate(roots) for n in nx_trees[i])
+    print(f"reached vertices agree (pgRouting = networkx = heapq): {agree}; largest time difference {worst:.2e} s")
+    nx_total = read_s + nx_build_s + nx_reach_s + poly_s
+    py_total = read_s + py_build_s + py_reach_s + poly_s
+    print(f"reach only: pgRouting {pg_reach_s:.2f} s, networkx {nx_reach_s:.2f} s "
+          f"({nx_reach_s / pg_reach_s:.1f}×), heapq {py_reach_s:.2f} s ({py_reach_s / pg_reach_s:.1f}×)")
+    print(f"end to end: pgRouting job {pg_total_s:.2f} s; networkx + shapely {nx_total:.2f} s "
+          f"(ratio {nx_total / pg_total_s:.2f}×); heapq + shapely {py_total:.2f} s "
+          f"(ratio {py_total / pg_total_s:.2f}×)")
+    print(f"network build {build_s:.2f} s; result rows {sum(job.counts['features'].values())}")
+
+
+if __name__ == "__main__":
+    main(ARGS)

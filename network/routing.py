@@ -1,0 +1,70 @@
+"""The pgRouting calls every tool shares: the edges query (travelled from the places or towards them), costs
+from many to many, trees up to a budget, and paths with their edges in travel order."""
+
+from django.db import connection
+from psycopg2 import sql
+
+from .models import SCHEMA
+
+
+def edges_query(network, towards: bool = False) -> str:
+    """The edges SQL pgRouting reads; `towards` swaps the directions (times *to* the places, on one-way roads)."""
+    cost, reverse = ("reverse_cost", "cost") if towards else ("cost", "reverse_cost")
+    query = sql.SQL("SELECT id, source, target, {} AS cost, {} AS reverse_cost FROM {}").format(
+        sql.Identifier(cost), sql.Identifier(reverse), sql.Identifier(SCHEMA, network.edges_table))
+    return query.as_string(connection.connection)
+
+
+def costs(network, sources: list[int], targets: list[int]) -> dict[tuple[int, int], float]:
+    """Graph seconds between vertices; a pair missing from the answer is unreachable (a vertex to itself is 0)."""
+    connection.ensure_connection()
+    out = {(s, s): 0.0 for s in set(sources) & set(targets)}
+    with connection.cursor() as cur:
+        cur.execute("SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(%s, %s::bigint[], %s::bigint[], true)",
+                    [edges_query(network), sorted(set(sources)), sorted(set(targets))])
+        for s, t, c in cur.fetchall():
+            out[(s, t)] = float(c)
+    return out
+
+
+def reach_into(table: str, network, roots: list[tuple[int, int, float]], budget: float, towards: bool) -> None:
+    """Fill temp `table` (fac, node, agg) with every vertex within `budget` seconds of each place: `roots` are
+    (place index, vertex, seconds from the place to the vertex). Stays in the database: a service area of a
+    hundred facilities over a city's network is millions of rows."""
+    connection.ensure_connection()
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.net_roots, {}").format(sql.Identifier("pg_temp", table)))
+        cur.execute("CREATE TEMP TABLE net_roots ON COMMIT DROP AS SELECT * FROM unnest(%s::integer[], %s::bigint[],"
+                    " %s::float8[]) AS r(fac, node, access)",
+                    [[r[0] for r in roots], [r[1] for r in roots], [float(r[2]) for r in roots]])
+        # the columns renamed by position: the root's is from_v in pgRouting 3.4 and start_vid from 3.6 on
+        cur.execute(sql.SQL(
+            "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT r.fac, d.node, d.agg + r.access AS agg"
+            " FROM pgr_drivingDistance(%s, %s::bigint[], %s, true, false) AS d(seq, root, node, edge, cost, agg)"
+            " JOIN net_roots r ON r.node = d.root WHERE d.agg + r.access <= %s").format(sql.Identifier(table)),
+            [edges_query(network, towards), sorted({r[1] for r in roots}), float(budget), float(budget)])
+
+
+def paths(network, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict]]:
+    """(source, target) → the edges of the fastest path in travel order: id, seconds, metres, name and the edge's
+    geometry drawn in the travel direction (WKB). Unreachable pairs and a vertex to itself get []."""
+    connection.ensure_connection()
+    wanted = sorted({p for p in pairs if p[0] != p[1]})
+    out: dict[tuple[int, int], list[dict]] = {p: [] for p in pairs}
+    if not wanted:
+        return out
+    edges = sql.Identifier(SCHEMA, network.edges_table)
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS net_pairs (source bigint, target bigint)")
+        cur.execute("TRUNCATE net_pairs")
+        cur.execute("INSERT INTO net_pairs SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                    [[s for s, _ in wanted], [t for _, t in wanted]])
+        cur.execute(sql.SQL(
+            "SELECT r.start_vid, r.end_vid, e.id, r.cost, e.length_m, e.name,"
+            " ST_AsBinary(CASE WHEN r.node = e.source THEN e.geom ELSE ST_Reverse(e.geom) END)"
+            " FROM pgr_dijkstra(%s, 'SELECT source, target FROM net_pairs', true) r JOIN {} e ON e.id = r.edge"
+            " ORDER BY r.start_vid, r.end_vid, r.path_seq").format(edges), [edges_query(network)])
+        for s, t, edge, seconds, length, name, wkb in cur.fetchall():
+            out[(s, t)].append({"edge": edge, "seconds": float(seconds), "metres": float(length), "name": name,
+                                "wkb": bytes(wkb)})
+    return out

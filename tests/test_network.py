@@ -1,0 +1,294 @@
+"""Network analysis on small hand-made road layers whose answers are known: shortest times checked against
+networkx on the same roads, service-area membership along partly reached roads, one-way streets, OD costs,
+closest facilities, turn-by-turn directions, rebuilding on a new version, and bad input (each a clear 400)."""
+
+import importfiles as files
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from rest_framework.test import APIClient
+
+from analysis import jobs as analysis_jobs
+from layers.importing import jobs
+from layers.importing.pipeline import run_job
+from jobs.models import Job
+from layers.models import Layer
+from network import building
+from network.models import Network
+
+pytestmark = pytest.mark.django_db
+X0, Y0 = 280_000, 2_765_000
+NODES = {"A": (0, 0), "B": (1000, 0), "C": (2000, 0), "D": (0, 1000), "E": (1000, 1000), "F": (2000, 1000),
+         "G": (5000, 0), "H": (5000, 500)}
+# (vertices, name, km/h, one-way): A-B-C is one line through B, where B-E meets it; C→F is one-way; G-H is cut off
+ROADS = [("ABC", "中山路", 36, ""), ("AD", "新生路", 36, ""), ("DE", "中正路", 72, ""), ("EF", "中正路", 72, ""),
+         ("BE", "民族路", 36, ""), ("CF", "單行街", 36, "FT"), ("GH", "孤島路", 36, "")]
+
+
+def xy(node: str) -> tuple[float, float]:
+    return X0 + NODES[node][0], Y0 + NODES[node][1]
+
+
+def make_layer(tmp_path, slug, geoms, fields, visibility="public", owner=None):
+    path = files.write_vector(tmp_path / f"{slug}.gpkg", np.array(geoms, dtype=object),
+                              {k: np.array(v, dtype=object if isinstance(v[0], str) else None)
+                               for k, v in fields.items()}, "EPSG:3826", "GPKG")
+    job = run_job(jobs.create(path, path.name, {"mode": "upsert", "slug": slug, "visibility": visibility,
+                                                "owner_agency": owner}).pk)
+    assert job.status == "succeeded", job.errors
+    return Layer.objects.get(slug=slug)
+
+
+def road_layer(tmp_path, slug="streets", roads=ROADS, **more):
+    geoms = [shapely.LineString([xy(n) for n in nodes]) for nodes, *_ in roads]
+    return make_layer(tmp_path, slug, geoms, {"name": [r[1] for r in roads], "speed_kmh": [r[2] for r in roads],
+                                              "oneway": [r[3] for r in roads]}, **more)
+
+
+def expected_graph() -> nx.DiGraph:
+    """The same roads as a networkx graph built from the table above (seconds per edge), independent of SQL."""
+    graph = nx.DiGraph()
+    for nodes, _name, kmh, oneway in ROADS:
+        for a, b in zip(nodes[:-1], nodes[1:], strict=True):
+            seconds = float(np.hypot(*np.subtract(NODES[b], NODES[a]))) / (kmh / 3.6)
+            graph.add_edge(a, b, weight=seconds)
+            if not oneway:
+                graph.add_edge(b, a, weight=seconds)
+    return graph
+
+
+@pytest.fixture
+def planner(db):
+    person = User.objects.create_user("router")
+    person.groups.add(Group.objects.create(name="交通局"))
+    return person
+
+
+@pytest.fixture
+def api(planner, monkeypatch):
+    monkeypatch.setattr(analysis_jobs, "submit", lambda job: job)  # run here, not on a worker that may be up
+    monkeypatch.setattr(building, "submit", lambda job: job)
+    client = APIClient()
+    client.force_authenticate(planner)
+    return client
+
+
+@pytest.fixture
+def streets(tmp_path, api):
+    road_layer(tmp_path)
+    return build(api, {"roads": "streets", "profile": "driving", "speed_attribute": "speed_kmh",
+                       "oneway_attribute": "oneway"})
+
+
+def build(api, body) -> Network:
+    resp = api.post("/api/v1/analysis/network/", body, format="json")
+    assert resp.status_code == 202, resp.content
+    job = building.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    return Network.objects.get(pk=resp.json()["network"])
+
+
+def points(*names) -> dict:
+    return {"geometry": {"type": "MultiPoint", "coordinates": [list(xy(n)) for n in names]}, "crs": 3826}
+
+
+def run_tool(api, path, body):
+    resp = api.post(f"/api/v1/analysis/network/{path}/", {"roads": "streets", **body}, format="json")
+    assert resp.status_code == 202, resp.content
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    return job, job.layers.get()
+
+
+def rows(layer, columns):
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {columns} FROM layerdata.{layer.table_name} ORDER BY fid")
+        return cur.fetchall()
+
+
+def test_build_nodes_lines_at_shared_vertices_and_reports_the_cut_off_part(streets):
+    report = streets.report
+    # A-B-C is split at B (B-E meets it there): 8 edges, 8 vertices, G-H a component of its own
+    assert (report["lines"], report["edges"], report["vertices"]) == (7, 8, 8)
+    assert report["components"] == 2 and report["small_component_sizes"] == [2]
+    assert report["one_way_edges"] == 1
+    assert streets.version == streets.layer.current_version and streets.status == "ready"
+
+
+def test_od_matrix_matches_networkx_and_reports_unreachable_pairs(streets, api):
+    job, layer = run_tool(api, "od-matrix", {"origins": points("A", "C", "F", "G"),
+                                             "destinations": points("F", "C", "A")})
+    graph = expected_graph()
+    result = job.counts["result"]
+    for i, o in enumerate("ACFG"):
+        for j, d in enumerate("FCA"):
+            try:
+                want = nx.shortest_path_length(graph, o, d, weight="weight") / 60
+            except nx.NetworkXNoPath:
+                want = None
+            got = result["matrix_min"][i][j]
+            assert (got is None) == (want is None), (o, d)
+            if want is not None:
+                assert got == pytest.approx(want, abs=0.01), (o, d)
+    # F → C may not use the one-way street: it goes round by E and B
+    assert result["matrix_min"][2][1] == pytest.approx(250 / 60, abs=0.01)
+    assert result["unreachable_pairs"] == 3 and ["#4", "#1"] in result["unreachable"]
+    assert len(rows(layer, "fid")) == 9  # reachable pairs only
+
+
+def test_service_area_cuts_a_partly_reached_road_where_the_time_runs_out(streets, api):
+    # from A within 2.5 min (150 s): B and D at 100 s, E at 150 s; along B→C the time runs out halfway (x = 1500)
+    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50,
+                                                  "shape": "roads"})
+    (zone,) = [shapely.from_wkb(bytes(g)) for (g,) in rows(layer, "ST_AsBinary(geom)")]
+    inside = {"B": (1000, 0), "E": (1000, 1000), "B-C at 1.4 km": (1400, 0), "D-E": (500, 1000)}
+    outside = {"B-C at 1.6 km": (1600, 0), "C": (2000, 0), "E-F beyond E": (1100, 1000)}
+    for label, (x, y) in inside.items():
+        assert zone.contains(shapely.Point(X0 + x, Y0 + y)), label
+    for label, (x, y) in outside.items():
+        assert not zone.contains(shapely.Point(X0 + x, Y0 + y)), label
+
+
+def test_service_area_as_a_hull_covers_what_is_reached_and_no_more(streets, api):
+    _job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [2.5], "width": 50})
+    (zone,) = [shapely.from_wkb(bytes(g)) for (g,) in rows(layer, "ST_AsBinary(geom)")]
+    for x, y in ((1000, 0), (1000, 1000), (1400, 0), (500, 500)):  # the block inside the reached roads too
+        assert zone.contains(shapely.Point(X0 + x, Y0 + y)), (x, y)
+    for x, y in ((1600, 0), (2000, 1000)):
+        assert not zone.contains(shapely.Point(X0 + x, Y0 + y)), (x, y)
+
+
+def test_service_area_direction_follows_one_way_streets_and_rings_split(streets, api):
+    body = {"facilities": points("C"), "breaks": [1, 2], "width": 20, "shape": "roads"}
+    _job, going = run_tool(api, "service-areas", {**body, "direction": "from", "rings": "split"})
+    _job, coming = run_tool(api, "service-areas", {**body, "direction": "to"})
+    on_one_way = shapely.Point(X0 + 2000, Y0 + 700)  # 70 s from C along C→F
+    assert [r[0] for r in rows(going, "break_min")] == [1, 2]
+    ring_1, ring_2 = [shapely.from_wkb(bytes(g)) for (g,) in rows(going, "ST_AsBinary(geom)")]
+    assert ring_2.contains(on_one_way) and not ring_1.contains(on_one_way)
+    assert ring_1.intersection(ring_2).area < 1  # split rings do not overlap
+    assert not any(shapely.from_wkb(bytes(g)).contains(on_one_way) for (g,) in rows(coming, "ST_AsBinary(geom)"))
+
+
+def test_service_area_population_is_apportioned_by_area(streets, api, tmp_path):
+    village = shapely.box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)
+    make_layer(tmp_path, "hamlets", [village], {"name": ["甲里"], "population": [1000]})
+    job, layer = run_tool(api, "service-areas", {"facilities": points("A"), "breaks": [1], "shape": "roads",
+                                                 "population": {"layer": "hamlets", "attribute": "population"}})
+    (geom, people), = rows(layer, "ST_AsBinary(geom), population")
+    want = round(1000 * shapely.from_wkb(bytes(geom)).intersection(village).area / village.area)
+    assert people == want and 0 < want < 1000
+    assert job.counts["result"]["population"][0]["population"] == want
+
+
+def test_closest_facility_ranks_by_time_with_routes_and_reports_shortfall(streets, api):
+    job, layer = run_tool(api, "closest-facility", {"incidents": points("D"), "facilities": points("C", "F", "G"),
+                                                    "count": 3})
+    got = rows(layer, "facility, rank, time_min, distance_m, ST_Length(geom)")
+    assert [(r[0], r[1]) for r in got] == [("#2", 1), ("#1", 2)]  # F (100 s) before C (250 s); G cut off
+    assert got[0][2] == pytest.approx(100 / 60, abs=0.01) and got[0][3] == pytest.approx(2000)
+    assert got[1][2] == pytest.approx(250 / 60, abs=0.01) and got[1][4] == pytest.approx(3000)
+    assert job.counts["result"]["short_of_count"] == [{"incident": "#1", "reached": 2}]
+
+
+def test_route_through_stops_gives_directions_in_both_languages(streets, api):
+    job, layer = run_tool(api, "routes", {"stops": points("A", "F", "C")})
+    summary = job.counts["result"]
+    graph = expected_graph()
+    want = (nx.shortest_path_length(graph, "A", "F", weight="weight")
+            + nx.shortest_path_length(graph, "F", "C", weight="weight"))
+    assert summary["time_min"] == pytest.approx(want / 60, abs=0.02)
+    assert summary["distance_m"] == pytest.approx(3000 + 3000)
+    steps = [(d["road"], d["turn"]) for d in summary["directions"] if d["turn"] != "arrive"]
+    assert steps == [("新生路", "start"), ("中正路", "right"), ("中正路", "start"), ("民族路", "left"),
+                     ("中山路", "left")]
+    first = summary["directions"][0]
+    assert first["instruction"] == "從 #1 出發，沿新生路行駛 1.0 公里（約 2 分鐘）"
+    assert first["instruction_en"] == "From #1, head along 新生路 for 1.0 km (about 2 min)"
+    assert summary["directions"][1]["instruction"] == "右轉進入中正路，行駛 2.0 公里（約 2 分鐘）"
+    assert summary["directions"][-1]["instruction_en"] == "Arrive at #3, the last stop"
+    assert len(rows(layer, "fid")) == 5 and layer.provenance["inputs"] == ["streets"]
+
+
+def test_a_new_version_of_the_roads_rebuilds_the_network(streets, api, tmp_path):
+    bridged = [*ROADS, ("CG", "延平路", 36, "")]
+    road_layer(tmp_path, roads=bridged)  # a re-import: a new version of the same layer
+    job = Job.objects.filter(options__analysis="network_build", options__network=streets.pk).latest("pk")
+    assert building.run(job.pk).status == "succeeded"
+    streets.refresh_from_db()
+    assert streets.report["components"] == 1 and streets.version.number == 2
+
+
+def test_bad_input_is_a_clear_400(streets, api, tmp_path):
+    def answer(path, body):
+        resp = api.post(f"/api/v1/analysis/network/{path}", body, format="json")
+        return resp.status_code, resp.json()["detail"]
+
+    make_layer(tmp_path, "stops", [shapely.Point(xy("A"))], {"name": ["站"]})
+    status, detail = answer("", {"roads": "stops"})
+    assert status == 400 and "Point" in detail and "'stops'" in detail
+    far = {"geometry": {"type": "Point", "coordinates": [X0 + 1000, Y0 + 3000]}, "crs": 3826}
+    status, detail = answer("service-areas/", {"roads": "streets", "facilities": far, "breaks": [5],
+                                               "snap_limit": 300})
+    assert status == 400 and "#1 (2,000 m)" in detail and "300" in detail
+    for breaks in ([-5], [0], [100_000], "5"):
+        status, detail = answer("service-areas/", {"roads": "streets", "facilities": points("A"), "breaks": breaks})
+        assert status == 400 and "breaks" in detail, breaks
+    status, detail = answer("routes/", {"roads": "streets", "stops": points("A", "G")})
+    assert status == 400 and "#1 → #2" in detail
+    status, detail = answer("od-matrix/", {"roads": "streets", "profile": "walking", "origins": points("A"),
+                                           "destinations": points("B")})
+    assert status == 400 and "walking" in detail
+
+
+def test_lines_that_share_no_vertex_cannot_form_a_network(api, tmp_path):
+    parallel = [shapely.LineString([(X0, Y0 + y), (X0 + 1000, Y0 + y)]) for y in (0, 100)]
+    make_layer(tmp_path, "apart", parallel, {"name": ["一", "二"]})
+    resp = api.post("/api/v1/analysis/network/", {"roads": "apart", "tolerance": 5}, format="json")
+    job = building.run(resp.json()["id"])
+    assert job.status == "failed" and "5" in job.errors[0]["message"] and "'apart'" in job.errors[0]["message"]
+    status = api.post("/api/v1/analysis/network/routes/", {"roads": "apart", "stops": points("A", "B")},
+                      format="json")
+    assert status.status_code == 400 and "'apart'" in status.json()["detail"]
+
+
+def test_a_restricted_road_layer_answers_as_a_missing_one(api, tmp_path, planner):
+    secret = Group.objects.create(name="國防部")
+    road_layer(tmp_path, slug="secret-roads", visibility="restricted", owner=secret.pk)
+    body = {"facilities": points("A"), "breaks": [5]}
+    hidden = api.post("/api/v1/analysis/network/service-areas/", {"roads": "secret-roads", **body}, format="json")
+    missing = api.post("/api/v1/analysis/network/service-areas/", {"roads": "no-roads", **body}, format="json")
+    assert hidden.status_code == missing.status_code == 403
+    assert hidden.json()["detail"].replace("secret-roads", "no-roads") == missing.json()["detail"]
+    assert api.get("/api/v1/analysis/network/").json() == {"networks": []}
+
+
+def test_only_the_owners_change_how_a_shared_network_is_built(streets, tmp_path, monkeypatch):
+    monkeypatch.setattr(building, "submit", lambda job: job)
+    someone = APIClient()
+    someone.force_authenticate(User.objects.create_user("visitor"))
+    changed = someone.post("/api/v1/analysis/network/", {"roads": "streets", "tolerance": 5}, format="json")
+    assert changed.status_code == 403 and "'streets'" in changed.json()["detail"]
+    as_is = someone.post("/api/v1/analysis/network/", {"roads": "streets"}, format="json")
+    assert as_is.status_code == 202
+    streets.refresh_from_db()
+    assert streets.tolerance_m == 1.0 and streets.speed_attribute == "speed_kmh"
+
+
+def test_walking_ignores_one_way_streets_and_takes_speeds_by_class(streets, api):
+    build(api, {"roads": "streets", "profile": "walking", "class_attribute": "name", "speeds": {"中正路": 3}})
+    job, _layer = run_tool(api, "od-matrix", {"profile": "walking", "origins": points("F", "D"),
+                                              "destinations": points("C", "F")})
+    walk = nx.Graph()
+    for nodes, name, _kmh, _oneway in ROADS:  # both ways; 3 km/h on 中正路, 5 km/h (the walking pace) elsewhere
+        for a, b in zip(nodes[:-1], nodes[1:], strict=True):
+            walk.add_edge(a, b, weight=float(np.hypot(*np.subtract(NODES[b], NODES[a]))) / ((3 if name == "中正路"
+                                                                                             else 5) / 3.6))
+    got = job.counts["result"]["matrix_min"]
+    for i, o in enumerate("FD"):
+        for j, d in enumerate("CF"):
+            assert got[i][j] == pytest.approx(nx.shortest_path_length(walk, o, d, weight="weight") / 60, abs=0.01)
+    assert got[0][0] == pytest.approx(12, abs=0.01)  # F → C against the one-way street: 1 km at 5 km/h
