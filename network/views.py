@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from analysis.inputs import AnalysisInputError, readable_layer
 from analysis.views import JOB_RESPONSES, RESPONSES, JobView, documented
 from geo.messages import render
-from layers.models import Layer
 from jobs.serializers import JobSerializer
+from layers.models import Layer
 
 from . import building, closest, od_matrix, profiles, routes, service_area
 from .models import Network

@@ -12,9 +12,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from analysis import jobs as analysis_jobs
+from jobs.models import Job
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
-from jobs.models import Job
 from layers.models import Layer
 from network import building
 from network.models import Network
