@@ -33,7 +33,7 @@ TOKEN = re.compile(r"""\s*(?:
 )""", re.VERBOSE)
 
 COMPARISON = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-ARITHMETIC = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}
+ARITHMETIC = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%%"}  # %% : psycopg2's escape of %
 KEYWORDS = {"and", "or", "not", "true", "false", "null", *COMPARISON, *ARITHMETIC}
 
 # name → (argument types, result type, SQL template with {0}, {1} … for the arguments)

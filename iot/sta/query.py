@@ -2,6 +2,7 @@
 $top $skip $count) turned into SQL, run, and written out as SensorThings JSON with @iot.id, @iot.selfLink,
 navigation links, @iot.count and @iot.nextLink."""
 
+import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Resource:
     tail: str | None = None  # a property name, "$value" (after a property) or "$ref"
     value: bool = False
     path: str = ""  # as given, for links
+    ancestors: list = field(default_factory=list)  # (set, restriction) of each entity the path goes through
 
 
 def parse_key(text: str):
@@ -107,7 +109,8 @@ def resolve(path: str, layers: list[int]) -> Resource:
                 raise BadRequest(f"{name} is a single {target.singular}: no id after it")
             where = where.also(Restriction.key(target, parse_key(m["key"])))
             single = True
-        resource = Resource(target, where, single, path=resource.path)
+        resource = Resource(target, where, single, path=resource.path,
+                            ancestors=[*resource.ancestors, (resource.es, resource.where)])
     return resource
 
 
@@ -281,7 +284,8 @@ class Reader:
             out["@iot.count"] = self.count(es, restriction, opts)
         if len(rows) > opts.top:
             rows = rows[:opts.top]
-            out["@iot.nextLink"] = next_link(link, opts.skip + opts.top)
+            if opts.top:
+                out["@iot.nextLink"] = next_link(link, opts.skip + opts.top)
         if opts.data_array:
             out["value"] = data_array(es, rows, opts, self)
         else:
@@ -306,9 +310,12 @@ class Reader:
             out["@iot.id"] = row["id"]
         if selected is None:
             out["@iot.selfLink"] = link
-        for name in es.props:
+        for name, kind in es.props.items():
             if name != "id" and (selected is None or name in selected):
-                out[name] = jsonable(row[name])
+                value = row[name]
+                # Django leaves jsonb as text (its JSONField decodes it); geometries go out as GeoJSON jsonb
+                out[name] = json.loads(value) if kind in ("json", "geom") and isinstance(value, str) else \
+                    jsonable(value)
         for name, nav in es.navs.items():
             if name in opts.expand:
                 out[name] = self.expanded(nav, row, opts.expand[name], f"{link}/{name}", out, name)

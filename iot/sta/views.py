@@ -78,6 +78,8 @@ class SensorThingsView(APIView):
         if not path:
             return answer(self.service_document())
         resource = resolve(path, self.layers)
+        for es, where in resource.ancestors:  # Things(9)/Datastreams of a Thing that is not there (or hidden): 404
+            reader.one(es, where, Options(select=["id"]))
         params = {k: v for k, v in request.GET.items()}
         link = request.build_absolute_uri()
         if resource.tail == "$ref":

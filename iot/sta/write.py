@@ -68,8 +68,11 @@ class Writer:
         return device
 
     def datastream(self, key) -> Datastream:
+        """A Datastream the caller may see — or one of the device whose token the caller sent (a device writes to
+        its own streams whoever may read them)."""
         ds = Datastream.objects.select_related("device__layer", "quantity").filter(pk=_int(key, "Datastream")).first()
-        if ds is None or not (ds.device.layer_id is None or ds.device.layer_id in self.layers):
+        own = ds is not None and self.token_device is not None and self.token_device.pk == ds.device_id
+        if ds is None or not (own or ds.device.layer_id is None or ds.device.layer_id in self.layers):
             raise NotFound(f"no Datastream {key!r}")
         return ds
 
