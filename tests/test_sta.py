@@ -36,35 +36,54 @@ def at(hour, minute=0):
     return datetime(2026, 11, 1, hour, minute, tzinfo=UTC).isoformat()
 
 
-@pytest.fixture
-def registry(tmp_path):
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
     """Air A (AQ-1, 121.30/24.99): pm25 10, 20, 30 at 08, 09, 10 h UTC and 25.5 °C at 08 h; Air B (AQ-2,
-    121.31/25.00): pm25 40 at 08 h; Hidden (SECRET-1, in a restricted layer): pm25 99 at 08 h."""
-    agency = Group.objects.create(name="環保局")
-    path = files.write_vector(tmp_path / "secret.gpkg", np.array([shapely.Point(121.2, 24.9)], dtype=object),
-                              {"sensor_id": np.array(["SECRET-1"], dtype=object)}, "EPSG:4326", "GPKG")
-    job = run_job(jobs.create(path, path.name, {"slug": "secret-sensors", "visibility": "restricted",
-                                                "owner_agency": agency.pk}).pk)
-    assert job.status == "succeeded", job.errors
+    121.31/25.00): pm25 40 at 08 h; Hidden (SECRET-1, in a restricted layer): pm25 99 at 08 h. Committed once for
+    the module; each test's own writes are rolled back with its transaction."""
+    from django.db import connection
+
     from layers.models import Layer
 
-    layer = Layer.objects.get(slug="secret-sensors")
-    layer.owner_agency = agency
-    layer.save()
-    a = device("AQ-1", "Air A", 121.30, 24.99, properties={"city": "桃園市", "isMobile": False})
-    b = device("AQ-2", "Air B", 121.31, 25.00, properties={"city": "新竹市"})
-    hidden = device("SECRET-1", "Hidden", 121.2, 24.9, layer=layer)
-    for dev, readings in ((a, [("pm25", 8, 10.0), ("pm25", 9, 20.0), ("pm25", 10, 30.0),
-                                ("temperature_c", 8, 25.5)]),
-                          (b, [("pm25", 8, 40.0)]), (hidden, [("pm25", 8, 99.0)])):
-        outcome = ingest(dev, [{"quantity": q, "value": v, "observed_at": at(h)} for q, h, v in readings], "http")
-        assert outcome.accepted == len(readings)
-    staff = User.objects.create_user("sta-staff", is_staff=True)
-    member = User.objects.create_user("sta-member")
-    member.groups.add(agency)
-    streams = {(d.device.device_id, d.quantity.code): d.pk for d in Datastream.objects.select_related(
-        "device", "quantity")}
-    return {"a": a, "b": b, "hidden": hidden, "staff": staff, "member": member, "ds": streams}
+    with django_db_blocker.unblock():
+        agency = Group.objects.create(name="環保局")
+        path = files.write_vector(tmp_path_factory.mktemp("sta") / "secret.gpkg",
+                                  np.array([shapely.Point(121.2, 24.9)], dtype=object),
+                                  {"sensor_id": np.array(["SECRET-1"], dtype=object)}, "EPSG:4326", "GPKG")
+        job = run_job(jobs.create(path, path.name, {"slug": "secret-sensors", "visibility": "restricted",
+                                                    "owner_agency": agency.pk}).pk)
+        assert job.status == "succeeded", job.errors
+        layer = Layer.objects.get(slug="secret-sensors")
+        layer.owner_agency = agency
+        layer.save()
+        a = device("AQ-1", "Air A", 121.30, 24.99, properties={"city": "桃園市", "isMobile": False})
+        b = device("AQ-2", "Air B", 121.31, 25.00, properties={"city": "新竹市"})
+        hidden = device("SECRET-1", "Hidden", 121.2, 24.9, layer=layer)
+        for dev, readings in ((a, [("pm25", 8, 10.0), ("pm25", 9, 20.0), ("pm25", 10, 30.0),
+                                    ("temperature_c", 8, 25.5)]),
+                              (b, [("pm25", 8, 40.0)]), (hidden, [("pm25", 8, 99.0)])):
+            outcome = ingest(dev, [{"quantity": q, "value": v, "observed_at": at(h)} for q, h, v in readings],
+                             "http")
+            assert outcome.accepted == len(readings)
+        staff = User.objects.create_user("sta-staff", is_staff=True)
+        member = User.objects.create_user("sta-member")
+        member.groups.add(agency)
+        streams = {(d.device.device_id, d.quantity.code): d.pk for d in Datastream.objects.select_related(
+            "device", "quantity")}
+        try:
+            yield {"a": a, "b": b, "hidden": hidden, "staff": staff, "member": member, "ds": streams}
+        finally:
+            Device.objects.all().delete()
+            Layer.objects.all().delete()
+            User.objects.filter(username__startswith="sta-").delete()
+            agency.delete()
+            with connection.cursor() as cur:
+                cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
+
+
+@pytest.fixture
+def registry(world, db):
+    return world
 
 
 def get(path, user=None, **headers):

@@ -32,6 +32,10 @@ SOURCE = "sta"  # how SensorThings writes are counted among rejects (beside http
 LOCATION_TYPES = ("application/geo+json", "application/vnd.geo+json", "application/geojson")
 
 
+class Rejected(BadRequest):
+    """An observation the ingestion refused (and counted among the rejects)."""
+
+
 class Writer:
     def __init__(self, user, device_token: str | None, layers: list[int]):
         self.user, self.layers = user, layers
@@ -204,8 +208,8 @@ class Writer:
         if outcome.rejected:
             reason = outcome.rejected[0]["reason"]
             if reason == "duplicate":
-                raise BadRequest(f"Datastream {ds.pk} already has an Observation at {stamp.isoformat()}")
-            raise BadRequest(f"Observation rejected: {reason} (ObservedProperty {ds.quantity.code!r} "
+                raise Rejected(f"Datastream {ds.pk} already has an Observation at {stamp.isoformat()}")
+            raise Rejected(f"Observation rejected: {reason} (ObservedProperty {ds.quantity.code!r} "
                              f"takes {ds.quantity.min_value:g} to {ds.quantity.max_value:g})"
                              if reason == "out of range" else f"Observation rejected: {reason}")
         return observation_id(ds.pk, stamp)
