@@ -3,6 +3,7 @@ speak 1.0): one view reading the resource path and dispatching on the method. Er
 SensorThings error body; anything the view does not foresee is a plain 500 without details (geo.errors)."""
 
 import json
+from functools import cached_property
 
 from django.conf import settings
 from django.db import DataError, transaction
@@ -62,7 +63,6 @@ class SensorThingsView(APIView):
     def run(self, request, version, path, handler):
         self.root = request.build_absolute_uri(f"/sta/{version}")
         self.user = request_user(request)
-        self.layers = visible_layers(self.user)
         try:
             with transaction.atomic():
                 return handler(request, (path or "").strip("/"))
@@ -71,6 +71,10 @@ class SensorThingsView(APIView):
         except DataError as exc:  # e.g. a value out of a column's range in a filter
             message = str(exc).splitlines()[0] if str(exc) else "a value cannot be used"
             return answer(BadRequest(f"the request cannot be evaluated: {message}").body(), 400)
+
+    @cached_property
+    def layers(self) -> list[int]:
+        return visible_layers(self.user)
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, request, path: str):
@@ -115,7 +119,7 @@ class SensorThingsView(APIView):
     def writer(self, request) -> Writer:
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.startswith("Device ") else None
-        return Writer(self.user, token, self.layers)
+        return Writer(self.user, token, lambda: self.layers)
 
     def body(self, request):
         if len(request.body) > MAX_BODY:
@@ -148,12 +152,14 @@ class SensorThingsView(APIView):
                 raise MethodNotAllowed("POST creates: send it to the entity set, PATCH changes an entity")
             set_name = resolve(segments[0], self.layers).es.name
         made_set, ident = writer.create(set_name, self.body(request), parent)
-        reader = Reader(self.root, self.layers)
+        # a device reads back what it wrote itself, whoever else may see it (and no visibility query is needed)
+        own = writer.token_device
+        reader = Reader(self.root, [own.layer_id] if own and own.layer_id else [] if own else self.layers)
         es = SETS[made_set]
         link = reader.self_link(es, ident)
         try:
             body = reader.one(es, Restriction.key(es, ident), Options())
-        except StaError:  # written by a device into a Thing the caller may not read
+        except StaError:  # written into a Thing the caller may not read (an admin's Thing, a member's write)
             body = {"@iot.id": ident, "@iot.selfLink": link}
         return answer(body, 201, Location=link)
 

@@ -14,6 +14,7 @@ answers 403.
 import math
 import uuid
 from datetime import datetime
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
@@ -37,9 +38,15 @@ class Rejected(BadRequest):
 
 
 class Writer:
-    def __init__(self, user, device_token: str | None, layers: list[int]):
-        self.user, self.layers = user, layers
+    def __init__(self, user, device_token: str | None, layers):
+        """`layers`: the visible layer ids, or a function answering them (read only when needed: a device
+        writing to its own stream needs none)."""
+        self.user, self._layers = user, layers
         self.token_device = ingest.device_for(device_token) if device_token else None
+
+    @cached_property
+    def layers(self) -> list[int]:
+        return self._layers() if callable(self._layers) else self._layers
 
     # -- rights -----------------------------------------------------------------------------------------------
     def signed_in(self) -> bool:
