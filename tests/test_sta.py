@@ -440,3 +440,39 @@ def test_a_thing_created_elsewhere_gets_its_datastream_on_its_first_reading(regi
     assert values(f"Things({fresh.pk})/Datastreams") == []
     ingest(fresh, [{"quantity": "noise_db", "value": 55, "observed_at": at(8)}], "mqtt")
     assert values(f"Things({fresh.pk})/Datastreams", "name") == ["NEW-1 noise_db"]
+
+
+NASTY = [
+    "Things?$filter=" + q("geo.distance(location, geography'POINT(500 500)') lt 1"),
+    "Locations?$filter=" + q("geo.distance(location, geography'POINT(500 500)') lt 1"),
+    "Locations?$filter=" + q("st_relate(location, geography'POINT(1 1)', 'nonsense')"),
+    "Observations?$filter=" + q("result div 0 gt 1 or result mod 0 eq 1"),
+    "Observations?$filter=" + q("phenomenonTime gt 99999-01-01T00:00:00Z"),
+    "Observations?$filter=" + q("result gt 1e400"),
+    "Observations?$filter=" + q("substring('abc', 99999999999) eq 'x'"),
+    "Observations('1-99999999999999999999999')",
+    "Observations('nonsense')",
+    "Things('x')",
+    "Things(1.5)",
+    "Things?$orderby=" + q("geo.intersects(location, location)"),
+    "Things?$orderby=nothing",
+    "Things?$expand=" + q("Datastreams($top=-1)"),
+    "Things?$skip=-3",
+    "Things?$count=maybe",
+    "Things?$select=",
+    "Things?$expand=" + q("Datastreams($expand=Observations($expand=Datastream($expand=Thing($expand=Datastreams))))"),
+]
+
+
+@pytest.mark.parametrize("path", NASTY)
+def test_nasty_input_is_a_4xx_with_a_message_never_a_500(registry, path):
+    status, body = get(path)
+    assert status in (200, 400, 404), (status, body)
+    if status != 200:
+        assert body["code"] == status and body["message"]
+
+
+def test_st_relate_with_a_pattern(registry):
+    assert values("Locations?$filter=" + q("st_relate(location, geography'POLYGON((121.29 24.98, 121.301 24.98, "
+                                           "121.301 24.995, 121.29 24.995, 121.29 24.98))', 'T*F**F***')"),
+                  "name") == ["Air A"]

@@ -276,6 +276,10 @@ class Compiler:
             wanted, template = ("string", "number", "number"), "substr({0}, ({1})::int + 1, ({2})::int)"
         if len(args) != len(wanted):
             self.fail(f"{name}() takes {len(wanted)} argument{'s' if len(wanted) != 1 else ''}")
+        if name.lower() == "st_relate" and not (args[2].is_literal and isinstance(args[2].literal, str)
+                                                and re.fullmatch(r"[TF012*]{9}", args[2].literal)):
+            self.fail("st_relate() takes a DE-9IM pattern of nine of T F 0 1 2 * as its third argument, "
+                      "e.g. 'T*F**F***'")
         sqls, params = [], []
         for i, (arg, kind) in enumerate(zip(args, wanted, strict=True)):
             arg = self.coerce(arg, kind, f"argument {i + 1} of {name}()")
