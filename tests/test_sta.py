@@ -476,3 +476,34 @@ def test_st_relate_with_a_pattern(registry):
     assert values("Locations?$filter=" + q("st_relate(location, geography'POLYGON((121.29 24.98, 121.301 24.98, "
                                            "121.301 24.995, 121.29 24.995, 121.29 24.98))', 'T*F**F***')"),
                   "name") == ["Air A"]
+
+
+def test_batch_requests(registry):
+    a, ds = registry["a"], registry["ds"][("AQ-1", "pm25")]
+    resp, body = post("$batch", {"requests": [
+        {"id": "1", "method": "get", "url": f"Things({a.pk})?$select=name"},
+        {"id": "2", "method": "post", "url": "Things", "body": {"name": "Batch thing", "properties": {
+            "deviceId": "B-1"}}},
+        {"id": "3", "method": "get", "url": "$2?$select=name"},
+        {"id": "4", "method": "get", "url": "Things(999999)"},
+        {"id": "5", "method": "post", "url": f"Datastreams({ds})/Observations", "atomicityGroup": "g",
+         "body": {"phenomenonTime": "2026-11-01T11:00:00Z", "result": 31}},
+        {"id": "6", "method": "post", "url": f"Datastreams({ds})/Observations", "atomicityGroup": "g",
+         "body": {"phenomenonTime": "2026-11-01T12:00:00Z", "result": "oops"}},
+        {"id": "7", "method": "put", "url": "Things"}]}, registry["staff"])
+    assert resp.status_code == 200
+    answers = {r["id"]: r for r in body["responses"]}
+    assert answers["1"] == {"id": "1", "status": 200, "body": {"name": "Air A"}}
+    made = answers["2"]["body"]["@iot.id"]
+    assert answers["2"]["status"] == 201 and answers["2"]["location"].endswith(f"Things({made})")
+    assert answers["3"]["body"] == {"name": "Batch thing"}
+    assert answers["4"]["status"] == 404
+    # one of the group failed: neither was stored, both answer the failure
+    assert answers["5"]["status"] == answers["6"]["status"] == 400 and "results are numbers" in \
+        answers["5"]["body"]["message"]
+    assert not Observation.objects.filter(device=a, value=31).exists()
+    assert answers["7"]["status"] == 405
+    assert Device.objects.filter(device_id="B-1").exists()
+    anonymous, body = post("$batch", {"requests": [{"id": "1", "method": "post", "url": "Things",
+                                                    "body": {"name": "x"}}]})
+    assert body["responses"][0]["status"] == 403
