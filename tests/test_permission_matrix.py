@@ -176,6 +176,9 @@ ROUTES: dict[str, list[Call]] = {
             get("/sta/v1.1/FeaturesOfInterest?$select=name,feature"), get("/sta/v1.1/Sensors"),
             get("/sta/v1.1/ObservedProperties?$expand=Datastreams"),
             post("/sta/v1.1/Observations", {"Datastream": {"@iot.id": 1}, "result": 1.0}),
+            post("/sta/v1.1/$batch", {"requests": [
+                {"id": "1", "method": "get", "url": "Things?$filter=name eq '{value}'&$expand=Locations"},
+                {"id": "2", "method": "get", "url": "Observations?$top=20&$expand=FeatureOfInterest"}]}),
             post("/sta/v1.1/CreateObservations", [{"Datastream": {"@iot.id": 1}, "components": ["result"],
                                                    "dataArray": [[1.0]]}])],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
