@@ -182,6 +182,8 @@ FILTERS = [
     ("Observations", "year(phenomenonTime) eq 2026 and month(phenomenonTime) eq 11 and day(phenomenonTime) eq 1"
                      " and hour(phenomenonTime) eq 9 and minute(phenomenonTime) eq 0", [20.0]),
     ("Observations", "Datastream/Thing/name eq 'Air B'", [40.0]),
+    ("Observations", "Datastream/@iot.id eq {ds}", [10.0, 20.0, 30.0]),
+    ("Datastreams", "Thing/id eq {thing} and ObservedProperty/@iot.id ne {pm25}", ["Air A temperature_c"]),
     ("Observations", "Datastream/ObservedProperty/name eq 'temperature_c'", [25.5]),
     ("Observations", "FeatureOfInterest/name eq 'Air A' and result lt 15", [10.0]),
     ("Datastreams", "unitOfMeasurement/symbol eq '°C'", ["Air A temperature_c"]),
@@ -201,6 +203,8 @@ FILTERS = [
 
 @pytest.mark.parametrize(("entity_set", "expression", "expected"), FILTERS, ids=[f[1][:60] for f in FILTERS])
 def test_filter(registry, entity_set, expression, expected):
+    expression = expression.format(ds=registry["ds"][("AQ-1", "pm25")], thing=registry["a"].pk,
+                                   pm25=Quantity.objects.get(code="pm25").pk)
     key = "result" if entity_set == "Observations" else "name"
     found = values(f"{entity_set}?$filter={q(expression)}&$orderby={key}", key)
     assert found == expected
@@ -507,3 +511,20 @@ def test_batch_requests(registry):
     anonymous, body = post("$batch", {"requests": [{"id": "1", "method": "post", "url": "Things",
                                                     "body": {"name": "x"}}]})
     assert body["responses"][0]["status"] == 403
+
+
+def test_filtering_by_a_linked_id_is_a_column_condition_not_a_subquery_per_row(registry):
+    """Observations?$filter=Datastream/@iot.id eq 5 is the commonest Civil IoT query: it must reach the primary key
+    (a correlated subquery per observation would scan the whole table)."""
+    from django.db import connection
+
+    from iot.sta.entities import SETS
+    from iot.sta.filter import compile_filter
+
+    expr = compile_filter("Datastream/@iot.id eq 5", SETS["Observations"], "e", [])
+    with connection.cursor() as cur:
+        text = expr.sql.as_string(cur.cursor)
+    assert text == '("e"."_datastream" = %s)' and expr.params == [5]
+    deeper = compile_filter("Datastream/Thing/@iot.id eq 5", SETS["Observations"], "e", [])
+    with connection.cursor() as cur:
+        assert deeper.sql.as_string(cur.cursor).count("(SELECT ") == 1  # one correlated subquery, not two

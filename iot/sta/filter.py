@@ -361,6 +361,10 @@ class Compiler:
             self.fail(f"{whole!r} goes through {head}, of which a {es.singular} has many; filter from that side")
         if not rest:
             self.fail(f"{whole!r} names the {head} itself: name one of its properties")
+        if rest in (["id"], ["@iot.id"]) and nav.remote == "id":
+            # `Datastream/@iot.id eq 5` is this row's own key column: an index condition, not a subquery per row
+            # (a to-one target is visible whenever its source row is: same device, or shared by it)
+            return Expr(sql.Identifier(alias, nav.local), [], "number")
         target = SETS[nav.target]
         self.aliases += 1
         inner = f"{alias}_{self.aliases}"
