@@ -146,7 +146,8 @@ SETS = {s.name: s for s in [
         SELECT ds.id::text || '-' || (extract(epoch FROM o.observed_at) * 1000000)::bigint AS "id",
                o.observed_at AS "phenomenonTime", o.observed_at AS "resultTime", o.value AS "result",
                NULL::jsonb AS "resultQuality", NULL::text AS "validTime", NULL::jsonb AS "parameters",
-               ds.id AS "_datastream", o.device_id AS "_featureOfInterest", o.received_at AS "_received"
+               ds.id AS "_datastream", o.device_id AS "_featureOfInterest", o.quantity_id AS "_quantity",
+               o.received_at AS "_received"
         FROM iot_observation o
         JOIN iot_datastream ds ON ds.device_id = o.device_id AND ds.quantity_id = o.quantity_id
         JOIN iot_device d ON d.id = o.device_id
@@ -155,7 +156,7 @@ SETS = {s.name: s for s in [
           "resultQuality": "json", "validTime": "string", "parameters": "json"},
          [Nav("Datastream", "Datastreams", False, "_datastream", "id"),
           Nav("FeatureOfInterest", "FeaturesOfInterest", False, "_featureOfInterest", "id")],
-         order_key=("_datastream", "phenomenonTime")),
+         order_key=("_featureOfInterest", "_quantity", "phenomenonTime")),  # the primary key's order
     _set("FeaturesOfInterest", "FeatureOfInterest", f"""
         SELECT d.id AS "id", {THING_NAME} AS "name", '' AS "description",
                'application/geo+json' AS "encodingType", {GEOJSON_4326} AS "feature",

@@ -53,6 +53,7 @@ class Resource:
     value: bool = False
     path: str = ""  # as given, for links
     ancestors: list = field(default_factory=list)  # (set, restriction) of each entity the path goes through
+    key: object = None  # the @iot.id the path's last segment gave
 
 
 def parse_key(text: str):
@@ -72,9 +73,10 @@ def resolve(path: str, layers: list[int]) -> Resource:
         raise NotFound(f"no entity set {segments[0]!r}")
     es = entity_set(first["name"])
     where, single = Restriction(), False
-    if first["key"] is not None:
-        where, single = Restriction.key(es, parse_key(first["key"])), True
-    resource = Resource(es, where, single, path=path.strip("/"))
+    key = parse_key(first["key"]) if first["key"] is not None else None
+    if key is not None:
+        where, single = Restriction.key(es, key), True
+    resource = Resource(es, where, single, path=path.strip("/"), key=key)
     for depth, segment in enumerate(segments[1:], start=1):
         if resource.tail is not None:
             if segment == "$value" and resource.tail not in ("$ref",) and not resource.value:
@@ -103,6 +105,8 @@ def resolve(path: str, layers: list[int]) -> Resource:
             "{} IN (SELECT {} FROM ({}) {} WHERE {})").format(
             sql.Identifier(a, nav.remote), sql.Identifier(alias, nav.local), base_sql, sql.Identifier(alias),
             parent_where.on(alias)), base_params + parent_where.params)
+        if parent.name == "Datastreams" and name == "Observations" and resource.key is not None:
+            where = where.also(readings_of(*datastream_pair(resource.key)))
         single = not nav.many
         if m["key"] is not None:
             if not nav.many:
@@ -110,8 +114,24 @@ def resolve(path: str, layers: list[int]) -> Resource:
             where = where.also(Restriction.key(target, parse_key(m["key"])))
             single = True
         resource = Resource(target, where, single, path=resource.path,
-                            ancestors=[*resource.ancestors, (resource.es, resource.where)])
+                            ancestors=[*resource.ancestors, (resource.es, resource.where)],
+                            key=parse_key(m["key"]) if m["key"] is not None else None)
     return resource
+
+
+def readings_of(device: int, quantity: int) -> Restriction:
+    """A Datastream's observations by the columns of the observations' primary key: with them as constants
+    PostgreSQL walks the key (newest first for `$orderby=phenomenonTime desc&$top=1`) instead of sorting all of
+    the stream's readings."""
+    return Restriction.equals("_featureOfInterest", device).also(Restriction.equals("_quantity", quantity))
+
+
+def datastream_pair(key) -> tuple[int, int]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT device_id, quantity_id FROM iot_datastream WHERE id = %s",
+                    [key if isinstance(key, int) else -1])
+        found = cur.fetchone()
+    return found or (-1, -1)  # no such Datastream: no observations (the path answers 404 before)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -258,7 +278,8 @@ class Reader:
                 if len(words) == 2 and words[1].lower() in ("asc", "desc"):
                     item, direction = words[0], words[1].upper()
                 expr = compile_order(item, es, "e", self.layers)
-                order.append(sql.SQL("{} " + direction + " NULLS LAST").format(expr.sql))
+                # PostgreSQL's own null order (last ascending, first descending): what an index scan yields
+                order.append(sql.SQL("{} " + direction).format(expr.sql))
                 order_params += expr.params
         order += [sql.Identifier("e", k) for k in es.order_key]  # a stable order: paging neither skips nor repeats
         query = sql.SQL("SELECT {} FROM ({}) e WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
@@ -329,6 +350,8 @@ class Reader:
         if value is None:
             return [] if nav.many else None
         restriction = Restriction.equals(nav.remote, value)
+        if target.name == "Observations" and nav.remote == "_datastream":
+            restriction = restriction.also(readings_of(row["_thing"], row["_observedProperty"]))
         if not nav.many:
             rows = self.rows(target, restriction, Options(), 1)
             return self.entity(target, rows[0], opts) if rows else None
