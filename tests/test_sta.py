@@ -528,3 +528,23 @@ def test_filtering_by_a_linked_id_is_a_column_condition_not_a_subquery_per_row(r
     deeper = compile_filter("Datastream/Thing/@iot.id eq 5", SETS["Observations"], "e", [])
     with connection.cursor() as cur:
         assert deeper.sql.as_string(cur.cursor).count("(SELECT ") == 1  # one correlated subquery, not two
+
+
+def test_a_thing_created_into_a_registry_layer_follows_its_visibility(registry):
+    from django.contrib.auth.models import Permission
+
+    register = Permission.objects.get(codename="add_device")
+    member, outsider = registry["member"], User.objects.create_user("sta-outsider")
+    for user in (member, outsider):
+        user.user_permissions.add(register)
+    member, outsider = User.objects.get(pk=member.pk), User.objects.get(pk=outsider.pk)  # fresh permission caches
+    thing = {"name": "機密站", "properties": {"deviceId": "S-2", "registryLayer": "secret-sensors"}}
+    assert post("Things", thing)[0].status_code == 403
+    resp, body = post("Things", thing, member)
+    assert resp.status_code == 201 and body["properties"]["registryLayer"] == "secret-sensors"
+    assert get(resp["Location"])[0] == 404  # anonymous: as if it did not exist
+    assert get(resp["Location"], member)[0] == 200
+    denied, body = post("Things", {**thing, "properties": {"registryLayer": "secret-sensors"}}, outsider)
+    missing, other = post("Things", {**thing, "properties": {"registryLayer": "nowhere"}}, outsider)
+    assert denied.status_code == missing.status_code == 400
+    assert body["message"].replace("secret-sensors", "#") == other["message"].replace("nowhere", "#")

@@ -86,8 +86,9 @@ GEOJSON_4326 = "ST_AsGeoJSON(ST_Transform(d.location, 4326), 7)::jsonb"
 SETS = {s.name: s for s in [
     _set("Things", "Thing", f"""
         SELECT d.id AS "id", {THING_NAME} AS "name", d.description AS "description",
-               d.properties || jsonb_build_object('deviceId', d.device_id) AS "properties"
-        FROM iot_device d WHERE {VISIBLE}""",  # noqa: S608
+               d.properties || jsonb_strip_nulls(jsonb_build_object('deviceId', d.device_id,
+                                                                    'registryLayer', l.slug)) AS "properties"
+        FROM iot_device d LEFT JOIN layers_layer l ON l.id = d.layer_id WHERE {VISIBLE}""",  # noqa: S608
          {"id": "number", "name": "string", "description": "string", "properties": "json"},
          [Nav("Locations", "Locations", True, "id", "id"),
           Nav("HistoricalLocations", "HistoricalLocations", True, "id", "id"),

@@ -22,6 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from layers.models import Layer
+
 from .. import ingest
 from ..models import Datastream, Device, Observation, Quantity, Sensor
 from ..tokens import new_token
@@ -144,6 +146,7 @@ class Writer:
             raise BadRequest("Thing properties: give a JSON object")
         properties = dict(properties)
         device_id = str(properties.pop("deviceId", "") or f"sta-{uuid.uuid4().hex[:12]}")
+        layer = self.registry_layer(properties.pop("registryLayer", None))
         if Device.objects.filter(device_id=device_id).exists():
             raise BadRequest(f"Thing properties.deviceId: {device_id!r} is taken")
         locations = body.get("Locations") or []
@@ -151,7 +154,7 @@ class Writer:
             raise BadRequest("Thing Locations: give at most one (the registry keeps a Thing's current place)")
         _token, hashed = new_token()  # the device's own token is issued by an operator (it is shown only once)
         device = Device.objects.create(
-            device_id=device_id, name=name, description=_text(body, "description"), properties=properties,
+            device_id=device_id, name=name, description=_text(body, "description"), properties=properties, layer=layer,
             token_hash=hashed, location=location_point(_object(locations[0], "Location")) if locations else None)
         streams = body.get("Datastreams") or []
         if not isinstance(streams, list):
@@ -159,6 +162,18 @@ class Writer:
         for stream in streams:
             self.new_datastream(device, _object(stream, "Datastream"))
         return device
+
+    def registry_layer(self, slug):
+        """The registry layer a new Thing belongs to (`properties.registryLayer`): it then follows that layer's
+        visibility. Without one the Thing is the platform's own, readable by everyone."""
+        if slug is None:
+            return None
+        layer = Layer.objects.visible_to(self.user).filter(slug=str(slug)).first()
+        if layer is None:
+            raise BadRequest(f"Thing properties.registryLayer: no layer {slug!r}")
+        if not layer.can_edit(self.user):
+            raise Forbidden(f"Thing properties.registryLayer: layer {slug!r} belongs to another agency")
+        return layer
 
     def new_datastream(self, device: Device, body: dict) -> Datastream:
         observation_type = body.get("observationType", MEASUREMENT)
@@ -290,7 +305,8 @@ class Writer:
                         if not isinstance(props, dict):
                             raise BadRequest("Thing properties: give a JSON object")
                         props = dict(props)
-                        props.pop("deviceId", None)  # the registry's id is not changed through SensorThings
+                        props.pop("deviceId", None)  # the registry's id and layer are not changed here
+                        props.pop("registryLayer", None)
                         device.properties = props
                 device.save()
             elif set_name == "Datastreams":
