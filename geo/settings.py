@@ -120,6 +120,11 @@ IOT_MQTT_CONSUMER = env_bool("IOT_MQTT_CONSUMER", False)  # a worker starts the 
 # reading stops being current (the pages then warn and show its age)
 SITING_PLACE_LAYERS = env_list("SITING_PLACE_LAYERS", "districts,villages")
 IOT_STALE_AFTER_HOURS = float(os.environ.get("IOT_STALE_AFTER_HOURS", "2"))
+# SensorThings (iot/sta): the public address links in MQTT messages start with (empty: links are relative), the
+# broker address clients are told to use, and whether a worker runs the MQTT bridge (v1.1/Datastreams(id)/…)
+STA_PUBLIC_URL = os.environ.get("STA_PUBLIC_URL", "").rstrip("/")
+STA_MQTT_ENDPOINT = os.environ.get("STA_MQTT_ENDPOINT", "")
+STA_MQTT_BRIDGE = env_bool("STA_MQTT_BRIDGE", False)
 WIFI_STALE_AFTER_DAYS = float(os.environ.get("WIFI_STALE_AFTER_DAYS", "2"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL

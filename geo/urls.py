@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 
+from iot.sta.views import SensorThingsView
 from layers.ogc.views import ows
 from layers.serving.views import raster_tile, terrain_tile, tilejson, vector_tile
 from web.api import open_shared
@@ -39,6 +40,8 @@ urlpatterns = [
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)\.json$", tilejson, name="tilejson"),
     path("s/<str:code>", open_shared, name="shared-view-open"),
     path("ows", ows, name="ows"),
+    # OGC SensorThings API (1.1; 1.0 paths for Civil IoT Taiwan's clients)
+    re_path(r"^sta/(?P<version>v1\.[01])(?:/(?P<path>.*))?$", SensorThingsView.as_view(), name="sta"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),

@@ -15,6 +15,10 @@ class Quantity(models.Model):
     unit = models.CharField(max_length=20, blank=True)
     min_value = models.FloatField()
     max_value = models.FloatField()
+    # what SensorThings calls its ObservedProperty: a readable name and the definition's URI
+    name = models.CharField(max_length=200, blank=True)
+    definition = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
 
     def __str__(self):
         return self.code
@@ -31,6 +35,9 @@ class Device(models.Model):
     location = models.PointField(srid=settings.WORKING_SRID, null=True, blank=True)
     token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the device token")
     active = models.BooleanField(default=True)
+    # SensorThings Thing fields a client may set
+    description = models.TextField(blank=True)
+    properties = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -57,6 +64,31 @@ class Latest(models.Model):
     quantity = models.ForeignKey(Quantity, on_delete=models.CASCADE)
     observed_at = models.DateTimeField()
     value = models.FloatField()
+
+
+class Sensor(models.Model):
+    """SensorThings' Sensor: the instrument or procedure behind a Datastream (a model, a data sheet)."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    encoding_type = models.CharField(max_length=100, default="text/plain")
+    metadata = models.TextField(blank=True)
+
+
+class Datastream(models.Model):
+    """One device's readings of one quantity, as SensorThings names it. A row exists for every pair that has a
+    reading (a trigger on iot_latest adds it, whatever path the reading came by) or that a client created."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE)
+    quantity = models.ForeignKey(Quantity, on_delete=models.PROTECT)
+    sensor = models.ForeignKey(Sensor, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    unit_name = models.CharField(max_length=100, blank=True)
+    unit_definition = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "quantity"], name="iot_datastream_pair")]
 
 
 class Threshold(models.Model):

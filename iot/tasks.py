@@ -1,4 +1,5 @@
-"""The MQTT consumer as a Celery task: one at a time (a Redis lock), restarted by Celery when it fails."""
+"""The MQTT consumer and the SensorThings MQTT bridge as Celery tasks: each one at a time (a Redis lock),
+restarted by Celery when it fails."""
 
 import redis
 from celery import shared_task
@@ -8,35 +9,52 @@ from django.conf import settings
 from .mqtt import Consumer
 
 LOCK = "civgis:iot:mqtt-consumer"
+BRIDGE_LOCK = "civgis:iot:sta-bridge"
 LEASE_S = 60
+
+
+def _run_locked(task, lock_name: str, make, seconds: float | None) -> int:
+    """Run `make()`'s loop until `seconds` pass (None: until the worker stops), holding the lock while it runs;
+    answers what its `run` counted (0 when another worker holds the lock)."""
+    lock = redis.Redis.from_url(settings.REDIS_URL).lock(lock_name, timeout=LEASE_S)
+    if not lock.acquire(blocking=False):
+        return 0  # another worker runs it already
+    runner, counted = None, 0
+    try:
+        runner = make()
+        remaining = seconds
+        while remaining is None or remaining > 0:
+            step = LEASE_S / 3 if remaining is None else min(LEASE_S / 3, remaining)
+            counted = runner.run(step)
+            lock.extend(LEASE_S, replace_ttl=True)  # still alive: keep the lock
+            remaining = None if remaining is None else remaining - step
+        return counted
+    except (ConnectionError, OSError) as exc:
+        # Celery runs it again shortly; the broker keeps QoS 1 messages for the persistent session meanwhile
+        raise task.retry(exc=exc, countdown=5) from exc
+    finally:
+        if runner is not None:
+            runner.close()
+        lock.release()
 
 
 @shared_task(name="iot.mqtt_consumer", bind=True, acks_late=True, max_retries=None)
 def mqtt_consumer(self, seconds: float | None = None) -> int:
-    """Consume until `seconds` pass (None: until the worker stops), holding the lock while it runs."""
-    lock = redis.Redis.from_url(settings.REDIS_URL).lock(LOCK, timeout=LEASE_S)
-    if not lock.acquire(blocking=False):
-        return 0  # another worker consumes already
-    consumer = None
-    try:
-        consumer = Consumer()
-        remaining = seconds
-        while remaining is None or remaining > 0:
-            step = LEASE_S / 3 if remaining is None else min(LEASE_S / 3, remaining)
-            consumer.run(step)
-            lock.extend(LEASE_S, replace_ttl=True)  # still alive: keep the lock
-            remaining = None if remaining is None else remaining - step
-        return consumer.messages
-    except (ConnectionError, OSError) as exc:
-        # Celery runs it again shortly; the broker keeps QoS 1 messages for the persistent session meanwhile
-        raise self.retry(exc=exc, countdown=5) from exc
-    finally:
-        if consumer is not None:
-            consumer.close()
-        lock.release()
+    """Readings from civgis/sensors/<id>/observations; answers the messages handled."""
+    return _run_locked(self, LOCK, Consumer, seconds)
+
+
+@shared_task(name="iot.sta_mqtt_bridge", bind=True, acks_late=True, max_retries=None)
+def sta_mqtt_bridge(self, seconds: float | None = None) -> int:
+    """SensorThings over MQTT (iot.sta.mqtt); answers the observations published."""
+    from .sta.mqtt import Bridge
+
+    return _run_locked(self, BRIDGE_LOCK, Bridge, seconds)
 
 
 @worker_ready.connect
 def _start_consumer(**_kwargs):
     if settings.IOT_MQTT_CONSUMER and settings.MQTT_URL:
         mqtt_consumer.delay()
+    if settings.STA_MQTT_BRIDGE and settings.MQTT_URL:
+        sta_mqtt_bridge.delay()

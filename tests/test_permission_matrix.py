@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 class Call:
     method: str
     url: str
-    body: dict | str | None = None  # dict: JSON; str: XML
+    body: dict | list | str | None = None  # dict, list: JSON; str: XML
 
     @property
     def per_layer(self) -> bool:
@@ -179,6 +179,21 @@ ROUTES: dict[str, list[Call]] = {
     "iot-alerts": [get("/api/v1/iot/alerts/")],
     "iot-rejects": [get("/api/v1/iot/rejects/")],
     "iot-register-layer": [post("/api/v1/iot/devices/from-layer/", {"layer": "{slug}", "id_attribute": "nope"})],
+    # SensorThings: a device of a layer one may not see is, in every entity set, no device at all
+    "sta": [get("/sta/v1.1"), get("/sta/v1.1/Things?$expand=Locations,Datastreams($expand=Observations)"),
+            get("/sta/v1.1/Things?$filter=name%20eq%20'{value}'&$count=true"),
+            get("/sta/v1.1/Observations?$expand=Datastream/Thing,FeatureOfInterest&$count=true"),
+            get("/sta/v1.0/Locations?$filter=st_within(location,geography'POLYGON((120 22,122 22,122 26,120 26,"
+                "120 22))')"),
+            get("/sta/v1.1/Datastreams?$filter=Thing/name%20eq%20'{value}'"), get("/sta/v1.1/HistoricalLocations"),
+            get("/sta/v1.1/FeaturesOfInterest?$select=name,feature"), get("/sta/v1.1/Sensors"),
+            get("/sta/v1.1/ObservedProperties?$expand=Datastreams"),
+            post("/sta/v1.1/Observations", {"Datastream": {"@iot.id": 1}, "result": 1.0}),
+            post("/sta/v1.1/$batch", {"requests": [
+                {"id": "1", "method": "get", "url": "Things?$filter=name eq '{value}'&$expand=Locations"},
+                {"id": "2", "method": "get", "url": "Observations?$top=20&$expand=FeatureOfInterest"}]}),
+            post("/sta/v1.1/CreateObservations", [{"Datastream": {"@iot.id": 1}, "components": ["result"],
+                                                   "dataArray": [[1.0]]}])],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],
     "marker-detail": [get("/api/v1/markers/{job}/")],
@@ -274,7 +289,7 @@ def call(client: Client, entry: Call, subject: pw.Subject, token: str | None = N
     url = subject.fill(entry.url)
     extra = {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
     with transaction.atomic():
-        if isinstance(entry.body, dict):
+        if isinstance(entry.body, dict | list):
             body = json.dumps(_filled(entry.body, subject))
             response = client.generic(entry.method, url, body, content_type="application/json", **extra)
         elif isinstance(entry.body, str):

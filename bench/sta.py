@@ -1,0 +1,148 @@
+"""Observations in through the SensorThings API, against a plain COPY of the same rows as the limit.
+
+    .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/sta.py
+    … bench/sta.py --per-device 2000 --singles 400      # a quick try
+
+gunicorn (2 workers, production settings) serves the app; 4 client threads post, each for its own devices (each
+device one pm25 Datastream, writing with its device token):
+- dataArray: POST /sta/v1.1/CreateObservations, 500 observations a request;
+- single: POST /sta/v1.1/Datastreams(id)/Observations, one observation a request (as most SensorThings clients
+  send them).
+Rate = observations stored / wall time, with zero loss checked by counting the table. The limit: the same rows
+(device, quantity, time, value) written by one COPY into iot_observation (its indexes and triggers included).
+Not part of the test suite.
+"""
+
+import argparse
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import common
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-device", type=int, default=10_000,
+                        help="observations per device in the dataArray run (a multiple of 500)")
+    parser.add_argument("--singles", type=int, default=2_000, help="observations per device posted one by one")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
+
+import requests  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from iot.ingest import ingest  # noqa: E402
+from iot.models import Datastream, Device, Observation, Quantity  # noqa: E402
+from iot.tokens import new_token  # noqa: E402
+
+BATCH = 500
+DEVICES = 8
+THREADS = 4
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def devices(prefix: str) -> list[tuple[Device, str, int]]:
+    """DEVICES devices, each with a pm25 Datastream and no readings after T0: (device, token, datastream id)."""
+    out = []
+    for i in range(DEVICES):
+        token, hashed = new_token()
+        device, _ = Device.objects.update_or_create(device_id=f"{prefix}-{i}", defaults={"token_hash": hashed})
+        Observation.objects.filter(device=device).delete()
+        ingest(device, [{"quantity": "pm25", "value": 1.0, "observed_at": (T0 - timedelta(days=1)).isoformat()}],
+               "http")  # the first reading makes the Datastream
+        out.append((device, token, Datastream.objects.get(device=device, quantity__code="pm25").pk))
+    return out
+
+
+def stored(devs) -> int:
+    return Observation.objects.filter(device__in=[d for d, _t, _s in devs], observed_at__gte=T0).count()
+
+
+def value(device_index: int, minute: int) -> float:
+    return float((device_index * 7 + minute) % 300)
+
+
+def post_all(base: str, devs, work) -> tuple[float, int]:
+    """Run `work(session, url_base, index, token, datastream)` for every device on THREADS threads."""
+    def run(item):
+        index, (_device, token, datastream) = item
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Device {token}"
+            return work(session, f"{base}/sta/v1.1", index, datastream)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(THREADS) as pool:
+        created = sum(pool.map(run, enumerate(devs)))
+    return time.perf_counter() - t0, created
+
+
+def data_array(session, root, index, datastream) -> int:
+    created = 0
+    for start in range(0, ARGS.per_device, BATCH):
+        rows = [[(T0 + timedelta(minutes=start + i)).isoformat(), value(index, start + i)] for i in range(BATCH)]
+        resp = session.post(f"{root}/CreateObservations", json=[{
+            "Datastream": {"@iot.id": datastream}, "components": ["phenomenonTime", "result"], "dataArray": rows}])
+        resp.raise_for_status()
+        created += sum(1 for link in resp.json() if link != "error")
+    return created
+
+
+def singles(session, root, index, datastream) -> int:
+    created = 0
+    for i in range(ARGS.singles):
+        resp = session.post(f"{root}/Datastreams({datastream})/Observations", json={
+            "phenomenonTime": (T0 + timedelta(minutes=i)).isoformat(), "result": value(index, i)})
+        created += resp.status_code == 201
+    return created
+
+
+def copy(devs, per_device: int) -> float:
+    """The same rows as the dataArray run, written by one COPY (then removed again)."""
+    quantity = Quantity.objects.get(code="pm25").pk
+    received = datetime.now(UTC).isoformat()
+    buffer = io.StringIO()
+    for index, (device, _t, _s) in enumerate(devs):
+        for minute in range(per_device):
+            buffer.write(f"{device.pk}\t{quantity}\t{(T0 + timedelta(minutes=minute)).isoformat()}\t"
+                         f"{value(index, minute)}\t{received}\n")
+    buffer.seek(0)
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM iot_observation WHERE device_id = ANY(%s) AND observed_at >= %s",
+                    [[d.pk for d, _t, _s in devs], T0])
+        t0 = time.perf_counter()
+        cur.cursor.copy_expert("COPY iot_observation (device_id, quantity_id, observed_at, value, received_at)"
+                               " FROM STDIN", buffer)
+        seconds = time.perf_counter() - t0
+    assert stored(devs) == DEVICES * per_device
+    return seconds
+
+
+def main(args):
+    devs = devices("bench-sta")
+    expected = DEVICES * args.per_device
+    with common.gunicorn(workers=2) as base:
+        seconds, created = post_all(base, devs, data_array)
+        n = stored(devs)
+        array_rate = n / seconds
+        print(f"dataArray: {n:,} of {expected:,} observations stored ({created:,} acknowledged) in {seconds:.2f} s "
+              f"= {array_rate:,.0f} observations/s; loss {expected - n}", flush=True)
+        copy_seconds = copy(devs, args.per_device)
+        copy_rate = expected / copy_seconds
+        print(f"COPY of the same rows: {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s; "
+              f"dataArray reaches {array_rate / copy_rate:.2f} of COPY", flush=True)
+        devs = devices("bench-sta-single")
+        expected = DEVICES * args.singles
+        seconds, created = post_all(base, devs, singles)
+        n = stored(devs)
+        single_rate = n / seconds
+        print(f"single: {n:,} of {expected:,} observations stored ({created:,} answered 201) in {seconds:.2f} s "
+              f"= {single_rate:,.0f} observations/s; loss {expected - n}; {single_rate / copy_rate:.3f} of COPY")
+
+
+if __name__ == "__main__":
+    main(ARGS)
