@@ -12,12 +12,10 @@ import re
 import time
 
 from django.conf import settings
-from django.db import connection
 from django.http import Http404, HttpResponse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
-from psycopg2 import sql
 
 from layers.models import Layer, Theme
 from layers.serving import filters, usage
@@ -106,7 +104,6 @@ def layer_filters(text: str, names: list[str]) -> dict[str, str]:
         raise OWSException("InvalidParameterValue", f"{FILTER_PARAMETER}: with several layers give "
                            '{"layer": filter, …}', FILTER_PARAMETER.lower())
     layers = Layer.objects.in_bulk(wanted, field_name="slug")
-    connection.ensure_connection()
     out = {}
     for slug, spec in per_layer.items():
         if slug not in wanted:
@@ -117,11 +114,11 @@ def layer_filters(text: str, names: list[str]) -> dict[str, str]:
             raise OWSException("InvalidParameterValue", f"{FILTER_PARAMETER}: {slug!r} is not a vector layer",
                                FILTER_PARAMETER.lower())
         try:
-            conditions = filters.parse(layer, spec, FILTER_PARAMETER).sql(layer, alias=None)
+            condition = filters.engine_sql(layer, spec, FILTER_PARAMETER)
         except BadRequest as exc:
             raise OWSException("InvalidParameterValue", str(exc), FILTER_PARAMETER.lower()) from None
-        if conditions:
-            out[slug] = sql.SQL(" AND ").join(conditions).as_string(connection.connection)
+        if condition:
+            out[slug] = condition
     return out
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from hashlib import sha1
 
+from django.db import connection
 from psycopg2 import sql
 
 from geo import messages
@@ -377,6 +378,56 @@ def to_compact(spec: Filter) -> str:
             item += ":" + (",".join(esc(v) for v in c.value) if isinstance(c.value, tuple) else esc(c.value))
         parts.append(item)
     return ";".join(parts)
+
+
+def engine_sql(layer: Layer, spec, where: str = "filter") -> str:
+    """A layer's filter as one SQL condition on its bare column names, as text, for the OGC engine (MapServer's
+    NATIVE_FILTER); '' when it filters nothing. The text is psycopg2's rendering of checked identifiers and
+    Literals, the same as any query here sends."""
+    conditions = parse(layer, spec, where).sql(layer, alias=None)
+    if not conditions:
+        return ""
+    connection.ensure_connection()
+    return sql.SQL(" AND ").join(conditions).as_string(connection.connection)
+
+
+def check_shape(spec, where: str = "filter") -> dict | None:
+    """A filter kept for later (a share link, a print) checked for its shape only — op, conditions of attribute,
+    operator and value, bbox — without naming a layer's attributes (the person opening it may not see the layer);
+    it is checked against the layer when it is applied."""
+    if spec in (None, "", {}):
+        return None
+    if isinstance(spec, str):
+        spec = compact_to_json(spec, where) if not spec.lstrip().startswith("{") else spec
+    if not isinstance(spec, dict) or set(spec) - {"op", "conditions", "bbox"}:
+        raise BadRequest("{field}：請給 {{\"op\", \"conditions\": [{{\"attribute\", \"operator\", \"value\"}}]}} 物件",
+                         field=where)
+    op = str(spec.get("op", "and")).lower()
+    if op not in ("and", "or"):
+        raise BadRequest("{field}.op：請用 and 或 or，收到 {value}", field=where, value=repr(spec.get("op")))
+    raw = spec.get("conditions", [])
+    if not isinstance(raw, list) or len(raw) > MAX_CONDITIONS:
+        raise BadRequest("{field}.conditions：最多 {maximum} 個條件", field=where, maximum=MAX_CONDITIONS)
+    conditions = []
+    for i, item in enumerate(raw):
+        here = f"{where}.conditions[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("attribute"), str) or set(item) - {
+                "attribute", "operator", "value"}:
+            raise BadRequest("{field}：請給 {{\"attribute\", \"operator\", \"value\"}} 物件", field=here)
+        operator = ALIASES.get(str(item.get("operator")).lower(), str(item.get("operator")).lower())
+        if operator not in OPERATORS:
+            raise BadRequest("{field}.operator：不認得的運算子 {operator}；請使用 {choices} 其中之一", field=here,
+                             operator=repr(item.get("operator")), choices=", ".join(OPERATORS))
+        value = item.get("value")
+        if isinstance(value, dict) or (isinstance(value, list) and (
+                len(value) > MAX_LIST or any(isinstance(v, dict | list) for v in value))) or len(str(value)) > 20_000:
+            raise BadRequest("{field}：請給 {{\"attribute\", \"operator\", \"value\"}} 物件", field=here)
+        conditions.append({"attribute": item["attribute"][:63], "operator": operator,
+                           **({"value": value} if operator not in NO_VALUE else {})})
+    out = {"op": op, "conditions": conditions}
+    if spec.get("bbox") not in (None, "", []):
+        out["bbox"] = list(parse_bbox(spec["bbox"], f"{where}.bbox"))
+    return out
 
 
 def from_params(layer: Layer, params) -> Filter:
