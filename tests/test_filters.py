@@ -140,9 +140,9 @@ def test_bad_filters_are_400s_naming_the_field_in_the_users_language(signed_in, 
 
 
 def test_the_wrong_type_message_names_the_attribute_by_its_label(signed_in):  # noqa: F811
-    from layers.models import Layer
-
     from django.utils import translation
+
+    from layers.models import Layer
 
     layer = Layer.objects.get(slug="parcels")
     with pytest.raises(BadRequest) as caught:
@@ -309,3 +309,22 @@ def test_a_print_draws_the_filtered_layer(signed_in):  # noqa: F811
     drawn = [int((p[3] > 0).sum()) for p in pictures]
     assert 0 < drawn[1] < drawn[0], drawn
     assert not np.array_equal(pictures[0], pictures[1])
+
+
+def test_column_statistics_follow_the_filter_and_the_attributes_kind(signed_in):  # noqa: F811
+    use = a_value("land_use")
+    spec = json.dumps(one("land_use", "=", use), ensure_ascii=False)
+    numbers = client().get("/api/v1/layers/parcels/statistics/", {"attribute": "area_m2", "filter": spec}).json()
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), round(sum(area_m2)::numeric, 2), min(area_m2), max(area_m2) "
+                    "FROM layerdata.parcels WHERE land_use = %s", [use])
+        n, total, low, high = cur.fetchone()
+    assert (numbers["count"], numbers["min"], numbers["max"]) == (n, low, high)
+    assert numbers["sum"] == pytest.approx(float(total), abs=0.01) and low <= numbers["mean"] <= high
+    prices = client().get("/api/v1/layers/parcels/statistics/", {"attribute": "land_value"}).json()
+    assert "sum" not in prices  # a price per m² does not add up
+    categories = client().get("/api/v1/layers/parcels/statistics/", {"attribute": "land_use"}).json()
+    assert categories["distinct"] == count("true", None).__class__(
+        len({v["value"] for v in categories["values"]})) and "sum" not in categories
+    assert sum(v["count"] for v in categories["values"]) == count("land_use IS NOT NULL")
+    assert client().get("/api/v1/layers/parcels/statistics/", {"attribute": "nope"}).status_code == 400

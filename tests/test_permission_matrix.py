@@ -113,6 +113,7 @@ ROUTES: dict[str, list[Call]] = {
     "layer-feature": [get("/api/v1/layers/{slug}/features/{fid}/")],
     "layer-usage": [get("/api/v1/layers/{slug}/usage/")],
     "layer-values": [get("/api/v1/layers/{slug}/values/?attribute=name")],
+    "layer-statistics": [get("/api/v1/layers/{slug}/statistics/?attribute=name&filter=name:notempty")],
     "layer-download": [get("/api/v1/layers/{slug}/download/"), get("/api/v1/layers/{slug}/download/?format=csv"),
                        get("/api/v1/layers/{slug}/download/?format=html"),
                        get("/api/v1/layers/{slug}/download/?format=nope"),

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from geo.messages import text as note
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, html_map, rasters, search, tiles, usage, values
+from . import downloads, features, html_map, rasters, search, statistics, tiles, usage, values
 from .access import BadRequest, request_user, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -161,6 +161,29 @@ class AttributeValuesView(APIView):
         try:
             body = values.attribute_values(layer, request.query_params.get("attribute", ""),
                                            request.query_params.get("label") or None)
+        except BadRequest as exc:
+            return bad_request(exc)
+        return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+class StatisticsView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_attribute_statistics",
+                   summary="Statistics of one attribute over the (filtered) features: count, and as its kind allows "
+                   "sum, mean, min, max or the distinct values with their counts",
+                   parameters=[OpenApiParameter("attribute", str, required=True, description="the attribute"),
+                               FEATURE_PARAMS[0], FEATURE_PARAMS[-1], FILTER_PARAMS[0], FILTER_PARAMS[2]],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{attribute, features, count, "
+                                                   "min, max, mean, sum | distinct, values: [{value, label, count}]}"),
+                              400: OpenApiResponse(description="no such attribute or a bad filter, in `detail`"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, "features")
+        params = request.query_params.copy()
+        attribute = params.pop("attribute", [""])[-1]
+        try:
+            body = statistics.column_statistics(layer, attribute, params)
         except BadRequest as exc:
             return bad_request(exc)
         return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
