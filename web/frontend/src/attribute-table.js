@@ -10,7 +10,7 @@ import { setFilter, state, subscribe } from "./state.js";
 import { attributeTitle, formatValue, valueLabel } from "./values.js";
 import { el } from "./panel.js";
 import { ApiError, download, errorText } from "./api.js";
-import { topFeatureAt } from "./map2d.js";
+import { drawnLayer, featureAt } from "./map2d.js";
 
 const PAGE = 50;
 const MAX_HIGHLIGHT = 1000;
@@ -151,12 +151,14 @@ function zoomToSelection() {
   if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 18, padding: [20, 20] });
 }
 
-// a feature clicked on the map selects its row (the popup still opens)
+// a feature of the table's layer clicked on the map selects its row, even under another layer (the popup still
+// opens for the top one)
 function onMapClick(e) {
   if (!view.slug || box.hidden) return;
-  const hit = topFeatureAt(e.latlng);
-  if (!hit || hit.layer.slug !== view.slug) return;
-  const fid = hit.feature.properties.fid;
+  const grid = drawnLayer(view.slug);
+  const hit = grid && featureAt(grid, e.latlng);
+  if (!hit) return;
+  const fid = hit.properties.fid;
   toggle(fid);
   box.querySelector(`tbody tr[data-fid="${fid}"]`)?.scrollIntoView({ block: "nearest" });
 }
@@ -436,5 +438,6 @@ export function startAttributeTable(leafletMap, report) {
     }
     renderCounts();
   });
-  return { open: openTable, close, view };
+  return { open: openTable, close, view, highlighted: () => highlight.getLayers().length,
+    highlightBounds: () => highlight.getBounds() };
 }

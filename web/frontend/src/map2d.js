@@ -92,6 +92,9 @@ export function featureAt(grid, latlng) {
   return hit;
 }
 
+// the drawn tiles of a switched-on layer (the attribute table hit-tests its own layer under a click)
+export const drawnLayer = (slug) => drawn[slug] || null;
+
 // the top-most switched-on vector layer with a feature under the point
 export function topFeatureAt(latlng) {
   for (const slug of state.active) {
