@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, committed_demo_city, new_page, settle, shot
+from conftest import CHROMIUM, PHONE, committed_demo_city, new_page, settle, shot, tile_of
 from django.db import connection
 
 pytestmark = [pytest.mark.django_db,
@@ -108,6 +108,9 @@ def test_selected_rows_are_highlighted_and_a_map_click_selects_a_row(shared, fac
     page.wait_for_function("civgis.table.view.selected.size === 0 && civgis.table.highlighted() === 0")
     lon, lat = facts["point"]
     page.evaluate("([lon, lat]) => civgis.map.setView([lat, lon], 18, {animate: false})", [lon, lat])
+    x_tile, y_tile = tile_of(lon, lat, 18)
+    # the tiles are drawn (a click before its tile arrives finds nothing, as for a person)
+    page.wait_for_function(f"civgis.tileTimings.some(t => t.key === '18/{x_tile}/{y_tile}')")
     settle(page)
     x, y = page.evaluate("([lon, lat]) => { const p = civgis.map.latLngToContainerPoint([lat, lon]); "
                          "return [p.x, p.y]; }", [lon, lat])
