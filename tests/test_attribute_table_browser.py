@@ -175,6 +175,10 @@ def test_a_filter_updates_the_table_and_the_map_and_a_bad_one_is_said(shared, fa
     assert page.tiles and all("filter=" in u for u in page.tiles), page.tiles[:3]
     assert json.loads(page.evaluate("JSON.stringify(civgis.state.filters.buildings)"))["conditions"][1] == {
         "attribute": "floors", "operator": "≥", "value": "3"}
+    table.locator("tbody tr").nth(0).locator("input").check()
+    page.wait_for_function("civgis.table.highlighted() === 1")
+    shot(page, "attribute-table-filtered-zh-desktop")
+    table.locator(".at-clear").click()
 
 
 def test_export_of_the_selection_and_of_the_filtered_rows(shared, facts):
