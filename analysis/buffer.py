@@ -18,6 +18,7 @@ from layers.models import DATA_SCHEMA, Layer
 
 from .inputs import AnalysisInputError
 from .measure import areas
+from .overlay import conditions
 
 NUMERIC = attribute_kinds.NUMERIC_TYPES
 LISTED = 100
@@ -56,7 +57,7 @@ def _rounded(attribute: dict, value):
     return round(value, attribute["decimals"])
 
 
-def summarize(layer: Layer, zone, apportion: list[str] | None = None) -> dict:
+def summarize(layer: Layer, zone, apportion: list[str] | None = None, only=None) -> dict:
     """What falls inside a zone, figure by figure as each attribute's kind allows: counts and measures summed (on
     area layers, area-weighted: an estimate), heights, years and ratios averaged with their range, identifiers,
     categories and text never added up. Also the features inside (up to LISTED)."""
@@ -94,7 +95,8 @@ def summarize(layer: Layer, zone, apportion: list[str] | None = None) -> dict:
         column = sql.Identifier("t", a["name"])
         plan.append((a, "mean", [sql.SQL("{}({})").format(sql.SQL(f), column) for f in ("avg", "min", "max")]))
     stats = [sql.SQL("count(*)")] + [expr for _a, _s, exprs in plan for expr in exprs]
-    where = sql.SQL("t.geom && z.g AND ST_Intersects(t.geom, z.g)")
+    where = sql.SQL(" AND ").join([sql.SQL("t.geom && z.g AND ST_Intersects(t.geom, z.g)"),
+                                   *conditions(layer, only, "t")])  # `only`: the layer input's filter
     zone_sql = sql.SQL("WITH z AS (SELECT ST_GeomFromWKB(%s, {srid}) AS g) ").format(srid=sql.Literal(layer.srid))
     with connection.cursor() as cur:
         wkb = shapely.to_wkb(zone)
@@ -114,7 +116,7 @@ def summarize(layer: Layer, zone, apportion: list[str] | None = None) -> dict:
     return out
 
 
-def buffer_report(geom, srid: int, distances: list[float], layers: list[tuple[Layer, list[str] | None]]) -> dict:
+def buffer_report(geom, srid: int, distances: list[float], layers: list[tuple]) -> dict:
     """The whole answer: zones, rings as lon/lat GeoJSON for the map, and summaries per zone and layer."""
     report = []
     for d, zone, ring in zones(geom, distances):
@@ -122,7 +124,7 @@ def buffer_report(geom, srid: int, distances: list[float], layers: list[tuple[La
             "distance_m": d,
             "zone_area": areas(zone.area),
             "ring": shapely.geometry.mapping(shapely.set_precision(transform(ring, srid, WGS84), 1e-7)),
-            "summaries": [summarize(layer, zone, apportion) for layer, apportion in layers],
+            "summaries": [summarize(layer, zone, apportion, *only) for layer, apportion, *only in layers],
         })
     return {"zones": report, "crs_of_rings": "EPSG:4326", "buffered_in": f"EPSG:{srid}"}
 
@@ -130,7 +132,6 @@ def buffer_report(geom, srid: int, distances: list[float], layers: list[tuple[La
 def check_layer(options: dict, user) -> None:
     """A whole-layer buffer request: a readable layer, distances or a distance attribute, a valid filter."""
     from .inputs import distance_m, readable_layer
-    from .overlay import conditions
 
     layer = readable_layer(options.get("layer"), user)
     conditions(layer, options.get("filter"), "t")
@@ -154,7 +155,6 @@ def build_layer(staging: str, options: dict, user, progress) -> list[str]:
     from layers.models import STAGING_SCHEMA
 
     from .inputs import readable_layer
-    from .overlay import conditions
 
     layer = readable_layer(options["input"], user)
     where = conditions(layer, options.get("filter"), "t")

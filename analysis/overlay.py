@@ -17,6 +17,7 @@ from geo.messages import by_language
 from geo.messages import text as note
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA, Layer
 from layers.pgload import run_on_own_connections
+from layers.serving import filters as shared_filters
 from layers.serving import query
 
 from .inputs import AnalysisInputError, distance_m
@@ -53,9 +54,16 @@ def check(operation: str, a: Layer, b: Layer, options: dict) -> None:
         conditions(layer, options.get(side), "x")  # raises on a bad filter before the job starts
 
 
-def conditions(layer: Layer, filters: dict | None, alias: str) -> list[sql.Composable]:
+def conditions(layer: Layer, filters: dict | str | None, alias: str) -> list[sql.Composable]:
+    """A layer input's filter as SQL on `alias`: the shared filter model (layers.serving.filters: {op, conditions,
+    bbox} or its compact text), or the older {attribute[__op]: value} object."""
     if filters is None:
         return []
+    if isinstance(filters, str) or (isinstance(filters, dict) and {"op", "conditions", "bbox"} & set(filters)):
+        try:
+            return shared_filters.parse(layer, filters).sql(layer, alias)
+        except query.BadRequest as exc:
+            raise AnalysisInputError("{slug} 的篩選條件：{reason}", slug=repr(layer.slug), reason=exc.text()) from exc
     if not isinstance(filters, dict):
         raise AnalysisInputError("篩選條件是物件，例如 {\"land_use\": \"住宅區\", \"area_m2__gte\": 100}")
     params = QueryDict(mutable=True)

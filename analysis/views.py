@@ -107,7 +107,9 @@ class BufferView(AnalysisView):
             apportion = spec.get("apportion")
             if apportion is not None and not isinstance(apportion, list):
                 raise inputs.AnalysisInputError("apportion：請填屬性名稱的清單")
-            wanted.append((inputs.readable_layer(spec.get("layer"), user), apportion))
+            layer = inputs.readable_layer(spec.get("layer"), user)
+            overlay.conditions(layer, spec.get("filter"), "t")  # a bad filter is a 400 before any work
+            wanted.append((layer, apportion, spec.get("filter")))
         return buffer.buffer_report(geom, srid, metres, wanted)
 
 

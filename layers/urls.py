@@ -8,6 +8,7 @@ from .serving.views import (
     FeatureView,
     PointValueView,
     SearchView,
+    StatisticsView,
     UsageView,
 )
 from .views import LayerViewSet, ThemeViewSet
@@ -20,6 +21,7 @@ urlpatterns = [
     path("layers/<slug:slug>/features/", FeatureListView.as_view(), name="layer-features"),
     path("layers/<slug:slug>/features/<int:fid>/", FeatureView.as_view(), name="layer-feature"),
     path("layers/<slug:slug>/values/", AttributeValuesView.as_view(), name="layer-values"),
+    path("layers/<slug:slug>/statistics/", StatisticsView.as_view(), name="layer-statistics"),
     path("layers/<slug:slug>/usage/", UsageView.as_view(), name="layer-usage"),
     path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
     path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),

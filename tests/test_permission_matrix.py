@@ -111,15 +111,19 @@ ROUTES: dict[str, list[Call]] = {
     "theme-detail": [get("/api/v1/themes/{theme}/")],
     # serving
     "layer-features": [get("/api/v1/layers/{slug}/features/?limit=3"),
-                       get("/api/v1/layers/{slug}/features/?limit=1&bbox={lon},{lat},{lon}1,{lat}1")],
+                       get("/api/v1/layers/{slug}/features/?limit=1&bbox={lon},{lat},{lon}1,{lat}1"),
+                       get("/api/v1/layers/{slug}/features/?limit=2&fields=name&filter=name:notempty")],
     "layer-feature": [get("/api/v1/layers/{slug}/features/{fid}/")],
     "layer-usage": [get("/api/v1/layers/{slug}/usage/")],
     "layer-values": [get("/api/v1/layers/{slug}/values/?attribute=name")],
+    "layer-statistics": [get("/api/v1/layers/{slug}/statistics/?attribute=name&filter=name:notempty")],
     "layer-download": [get("/api/v1/layers/{slug}/download/"), get("/api/v1/layers/{slug}/download/?format=csv"),
                        get("/api/v1/layers/{slug}/download/?format=html"),
-                       get("/api/v1/layers/{slug}/download/?format=nope")],
+                       get("/api/v1/layers/{slug}/download/?format=nope"),
+                       post("/api/v1/layers/{slug}/download/", {"format": "csv", "fids": [1, 2],
+                                                                "filter": "name:notempty"})],
     "layer-point": [get("/api/v1/layers/{slug}/point/?lon={lon}&lat={lat}")],
-    "vector-tile": [get("/tiles/{slug}/{z}/{x}/{y}.mvt")],
+    "vector-tile": [get("/tiles/{slug}/{z}/{x}/{y}.mvt"), get("/tiles/{slug}/{z}/{x}/{y}.mvt?filter=name:notempty")],
     "raster-tile": [get("/tiles/{slug}/{z}/{x}/{y}.png")],
     "terrain-tile": [get("/tiles/{slug}/terrain/{z}/{x}/{y}.png")],
     "tilejson": [get("/tiles/{slug}.json")],
@@ -130,6 +134,8 @@ ROUTES: dict[str, list[Call]] = {
             get("/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCapabilities"),
             get(WMS + "GetMap&LAYERS={slug}&STYLES=&CRS=EPSG:3857&BBOX={bbox3857}&WIDTH=64&HEIGHT=64"
                 "&FORMAT=image/png"),
+            get(WMS + "GetMap&LAYERS={slug}&STYLES=&CRS=EPSG:3857&BBOX={bbox3857}&WIDTH=64&HEIGHT=64"
+                "&FORMAT=image/png&CIVGIS_FILTER=name:notempty"),
             get(WMS + "GetFeatureInfo&LAYERS={slug}&QUERY_LAYERS={slug}&STYLES=&CRS=EPSG:3857&BBOX={bbox3857}"
                 "&WIDTH=64&HEIGHT=64&I=32&J=32&INFO_FORMAT=application/json"),
             get(WMS + "GetLegendGraphic&LAYER={slug}&FORMAT=image/png&SLD_VERSION=1.1.0"),

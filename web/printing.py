@@ -32,6 +32,8 @@ from layers.models import Layer
 from layers.ogc import get_engine
 from layers.ogc.publishing import SERVED_KINDS
 from layers.ogc.sld import ClassRule, class_rules, classes_heading
+from layers.serving import filters
+from layers.serving.access import BadRequest
 from layers.serving.tiles import WEB_MERCATOR_WIDTH
 from layers.styles import ramp_colors
 
@@ -134,11 +136,24 @@ def printable_layers(state: dict, user) -> list[Layer]:
     return [found[slug] for slug in wanted if slug in found]
 
 
-def _engine_png(params: dict, visible: frozenset[str]) -> bytes:
-    answer = get_engine().ows({"SERVICE": "WMS", "VERSION": "1.3.0", "FORMAT": "image/png", **params}, None, visible)
+def _engine_png(params: dict, visible: frozenset[str], filters: dict[str, str] | None = None) -> bytes:
+    answer = get_engine().ows({"SERVICE": "WMS", "VERSION": "1.3.0", "FORMAT": "image/png", **params}, None, visible,
+                              filters=filters)
     if answer.status != 200 or not answer.body.startswith(b"\x89PNG"):
         raise PrintError(f"the map engine did not draw the view: {answer.body[:300].decode('utf-8', 'replace')}")
     return answer.body
+
+
+def _filter_of(state: dict, layer: Layer) -> dict[str, str]:
+    """The view's filter of a layer for the engine (the map printed shows what the filtered map showed)."""
+    spec = next((e.get("filter") for e in state["layers"] if e["slug"] == layer.slug), None)
+    if not spec or layer.kind != Layer.Kind.VECTOR:
+        return {}
+    try:
+        condition = filters.engine_sql(layer, spec, f"{layer.slug}.filter")
+    except BadRequest as exc:
+        raise ViewStateError(str(exc)) from None
+    return {layer.slug: condition} if condition else {}
 
 
 def map_png(state: dict, layers: list[Layer], width_px: int, height_px: int, bbox, srid: int = PRINT_SRID) -> bytes:
@@ -151,7 +166,8 @@ def map_png(state: dict, layers: list[Layer], width_px: int, height_px: int, bbo
     for layer in layers:
         drawn = _engine_png({"REQUEST": "GetMap", "LAYERS": layer.slug, "STYLES": "", "CRS": f"EPSG:{srid}",
                              "BBOX": ",".join(f"{v:.3f}" for v in bbox), "WIDTH": str(width_px),
-                             "HEIGHT": str(height_px), "TRANSPARENT": "TRUE"}, frozenset([layer.slug]))
+                             "HEIGHT": str(height_px), "TRANSPARENT": "TRUE"}, frozenset([layer.slug]),
+                            _filter_of(state, layer))
         with warnings.catch_warnings(), MemoryFile(drawn) as mem, mem.open() as img:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a map picture, not a raster dataset
             rgba = img.read().astype(np.float32) / 255

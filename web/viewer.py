@@ -12,6 +12,7 @@ from layers.models import Layer, Style, Theme
 from layers.styles import compute_classes
 
 from .strings import viewer_strings
+from .table_strings import table_strings
 from .tool_strings import tool_strings
 
 HEIGHT_ATTRIBUTES = ("height_m", "height", "building_height")
@@ -145,10 +146,12 @@ def viewer_config(user) -> dict:
             "feature": reverse("layer-feature", args=["xslugx", 0]).replace("xslugx", "{slug}").replace(
                 "/0/", "/{fid}/"),
             "search": reverse("search"), "measure": reverse("analysis-measure"),
+            **{name: reverse(f"layer-{name}", args=["xslugx"]).replace("xslugx", "{slug}")
+               for name in ("features", "values", "statistics")},  # the attribute table's
             **tool_urls(),
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
         if user.is_authenticated else None,
         "images_url": static("web/dist/images/"),
-        "strings": {**viewer_strings(), **tool_strings()},
+        "strings": {**viewer_strings(), **tool_strings(), **table_strings()},
     }

@@ -1,4 +1,4 @@
-"""A map view as the viewer describes it (centre, zoom, 2D/3D, layers with opacity, markers), checked.
+"""A map view as the viewer describes it (centre, zoom, 2D/3D, layers with opacity and filter, markers), checked.
 
 The same description is stored behind a share link and sent to the print service; `visible_part` cuts it down
 to what the person opening it may see, so a link made by a signed-in user shows only public layers to
@@ -6,6 +6,8 @@ someone signed out.
 """
 
 from layers.models import Layer
+from layers.serving import filters
+from layers.serving.access import BadRequest
 
 MAX_LAYERS = 200
 MAX_MARKERS = 500
@@ -50,9 +52,16 @@ def clean(state) -> dict:
             entry = {"slug": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("slug"), str):
             raise ViewStateError(f"state.layers[{i}]: give {{slug, opacity, visible}}")
-        out["layers"].append({"slug": entry["slug"][:50],
-                              "opacity": _number(entry.get("opacity", 1), f"state.layers[{i}].opacity", 0, 1),
-                              "visible": bool(entry.get("visible", True))})
+        kept = {"slug": entry["slug"][:50],
+                "opacity": _number(entry.get("opacity", 1), f"state.layers[{i}].opacity", 0, 1),
+                "visible": bool(entry.get("visible", True))}
+        try:  # a layer's filter travels with the view; checked against the layer where it is applied
+            layer_filter = filters.check_shape(entry.get("filter"), f"state.layers[{i}].filter")
+        except BadRequest as exc:
+            raise ViewStateError(str(exc)) from None
+        if layer_filter:
+            kept["filter"] = layer_filter
+        out["layers"].append(kept)
     return out
 
 

@@ -50,8 +50,11 @@ class OGCEngine(ABC):
         self.publish(layer)
 
     @abstractmethod
-    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "") -> OWSResponse:
+    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "",
+            filters: dict[str, str] | None = None) -> OWSResponse:
         """Answer one OGC request (`params`: query parameters, upper-case keys; `body`: a POSTed XML request)
         showing only the layer slugs in `visible`, with `url` (the public /ows address) as the online resource
         in capabilities. The caller (layers.ogc.views) has already refused requests naming layers outside
-        `visible`; the engine hides them too, so a request it did not parse cannot reach them."""
+        `visible`; the engine hides them too, so a request it did not parse cannot reach them. `filters`: slug →
+        an SQL condition on the layer's bare column names, composed by layers.serving.filters from checked names
+        and Literal values (the CIVGIS_FILTER vendor parameter), which the engine applies to that layer only."""

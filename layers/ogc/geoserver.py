@@ -188,7 +188,11 @@ class GeoServerEngine(OGCEngine):
 
     # -- serving ---------------------------------------------------------------------------------------------
 
-    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "") -> OWSResponse:
+    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "",
+            filters: dict[str, str] | None = None) -> OWSResponse:
+        if filters:  # GeoServer would need them as CQL_FILTER: not translated yet, so refused rather than ignored
+            raise OWSException("OperationNotSupported", "CIVGIS_FILTER is served by the MapServer engine only; "
+                               "use the features API or a download for a filtered layer", "civgis_filter")
         # the workspace's virtual service: layer names are the bare slugs. Requests carry the admin credentials:
         # the platform, not GeoServer, decides who sees what (the caller has checked the layer names).
         service = f"{self.url}/{self.workspace}"

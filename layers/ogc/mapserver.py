@@ -59,7 +59,8 @@ class MapServerEngine(OGCEngine):
         _parsed.cache_clear()
         return written
 
-    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "") -> OWSResponse:
+    def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "",
+            filters: dict[str, str] | None = None) -> OWSResponse:
         import mapscript
 
         path = mapfile.path()
@@ -69,6 +70,8 @@ class MapServerEngine(OGCEngine):
             served = _parsed(str(path), path.stat().st_mtime_ns, visible).clone()
             if url:
                 served.web.metadata.set("ows_onlineresource", url)
+            for slug, condition in (filters or {}).items():  # on this request's clone only
+                served.getLayerByName(slug).setProcessingKey("NATIVE_FILTER", condition)
             request = mapscript.OWSRequest()
             for key, value in params.items():
                 request.setParameter(key, value)

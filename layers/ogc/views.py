@@ -6,6 +6,7 @@ hands the rest to the engine, which hides every layer outside the visible set as
 one theme's subtree.
 """
 
+import json
 import logging
 import re
 import time
@@ -17,8 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
 from layers.models import Layer, Theme
-from layers.serving import usage
-from layers.serving.access import request_user
+from layers.serving import filters, usage
+from layers.serving.access import BadRequest, request_user
 
 from . import capabilities_language, feature_info_html, feature_type_labels, get_engine
 from .base import OWSResponse
@@ -27,6 +28,7 @@ from .publishing import SERVED_KINDS
 
 log = logging.getLogger("civgis.ows")
 SERVICES = ("WMS", "WFS", "WCS")
+FILTER_PARAMETER = "CIVGIS_FILTER"  # vendor parameter: a layer's filter (layers.serving.filters) on GetMap & co.
 LAYER_PARAMETERS = ("LAYERS", "QUERY_LAYERS", "LAYER", "TYPENAME", "TYPENAMES", "COVERAGE", "COVERAGEID")
 NAMESPACE_PREFIXES = ("civgis:", "ms:")
 PAGING_MINIMUM = {"COUNT": 1, "MAXFEATURES": 1, "STARTINDEX": 0}  # WFS: positive counts, a non-negative index
@@ -66,8 +68,9 @@ def ows(request, theme: str | None = None):
         names = check(params, root, visible, rasters)
         if root is not None:  # what was checked is what the engine reads: without comments, PIs or a DOCTYPE
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        filters = layer_filters(params.pop(FILTER_PARAMETER, ""), names)
         lang = capabilities_language.language(params, translation.get_language())
-        result = _answer(params, body, visible, request.build_absolute_uri(request.path) + "?", lang)
+        result = _answer(params, body, visible, request.build_absolute_uri(request.path) + "?", lang, filters)
     except OWSException as problem:
         answer = exception_response(problem, params)
         _log(request, user, params, names, answer.status_code, started)
@@ -84,7 +87,43 @@ def ows(request, theme: str | None = None):
     return response
 
 
-def _answer(params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str, lang: str):
+def layer_filters(text: str, names: list[str]) -> dict[str, str]:
+    """The CIVGIS_FILTER vendor parameter — one filter (JSON or compact, layers.serving.filters) for the request's
+    layer, or a JSON object {layer: filter} — as SQL per layer, composed from checked attribute names and Literal
+    values; a bad filter is an InvalidParameterValue naming what is wrong, in the request's language."""
+    if not text.strip():
+        return {}
+    wanted = list(dict.fromkeys(names))
+    try:
+        parsed = json.loads(text) if text.lstrip().startswith("{") else text
+    except ValueError:
+        parsed = text  # filters.parse words the JSON error
+    per_layer = (parsed if isinstance(parsed, dict) and "conditions" not in parsed and "op" not in parsed
+                 else {slug: parsed for slug in wanted} if len(wanted) == 1 else None)
+    if per_layer is None:
+        raise OWSException("InvalidParameterValue", f"{FILTER_PARAMETER}: with several layers give "
+                           '{"layer": filter, …}', FILTER_PARAMETER.lower())
+    layers = Layer.objects.in_bulk(wanted, field_name="slug")
+    out = {}
+    for slug, spec in per_layer.items():
+        if slug not in wanted:
+            raise OWSException("InvalidParameterValue", f"{FILTER_PARAMETER}: {slug!r} is not among the request's "
+                               "layers", FILTER_PARAMETER.lower())
+        layer = layers[slug]
+        if layer.kind != Layer.Kind.VECTOR:
+            raise OWSException("InvalidParameterValue", f"{FILTER_PARAMETER}: {slug!r} is not a vector layer",
+                               FILTER_PARAMETER.lower())
+        try:
+            condition = filters.engine_sql(layer, spec, FILTER_PARAMETER)
+        except BadRequest as exc:
+            raise OWSException("InvalidParameterValue", str(exc), FILTER_PARAMETER.lower()) from None
+        if condition:
+            out[slug] = condition
+    return out
+
+
+def _answer(params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str, lang: str,
+            filters: dict[str, str] | None = None):
     """The engine's answer, made readable where the format is for people or says what things are: GetFeatureInfo
     in HTML with labels and units, capabilities titles in the request's language, DescribeFeatureType elements
     annotated with their labels (KVP requests; a POSTed request gets the engine's answer as it is)."""
@@ -93,14 +132,14 @@ def _answer(params: dict[str, str], body: bytes | None, visible: frozenset[str],
         parts = []
         for slug in _split(params.get("QUERY_LAYERS", "")):
             answer = engine.ows({**params, "QUERY_LAYERS": slug, "INFO_FORMAT": engine.json_info_format}, None,
-                                visible, url)
+                                visible, url, filters)
             if answer.status != 200:
                 return answer
             parts.append((slug, feature_info_html.features_of(answer.body)))
         layers = Layer.objects.in_bulk([slug for slug, _f in parts], field_name="slug")
         return OWSResponse(200, "text/html; charset=utf-8", feature_info_html.page(
             [(layers[slug], features) for slug, features in parts if slug in layers], lang))
-    result = engine.ows(params, body, visible, url=url)
+    result = engine.ows(params, body, visible, url=url, filters=filters)
     request = params.get("REQUEST", "").lower() if body is None else ""
     if result.status == 200 and request == "getcapabilities":
         result.body = capabilities_language.localise(result.body, lang)

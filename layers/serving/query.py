@@ -15,10 +15,11 @@ from psycopg2 import sql
 from geo import messages
 from layers.models import Layer
 
+from . import filters
 from .access import BadRequest
 
-RESERVED = {"bbox", "limit", "offset", "properties", "sort", "crs", "f", "format", "page", "filename", "coords",
-            "labels"}
+RESERVED = {"bbox", "limit", "offset", "properties", "fields", "sort", "crs", "f", "format", "page", "filename",
+            "coords", "labels", "filter", "fids"}
 OPERATORS = {"": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "like": "LIKE", "ilike": "ILIKE"}
 INTEGER = {"integer", "bigint", "smallint"}
 MAX_OFFSET = 2**62
@@ -51,8 +52,8 @@ def _value(text: str, pgtype: str, param: str):
 
 
 def where(layer: Layer, params, alias: str = "t") -> list[sql.Composable]:
-    """AND-ed conditions from the filter parameters (bbox included), on table alias `alias`; unknown names are an
-    error."""
+    """AND-ed conditions from the filter parameters (bbox included) and the `filter` / `fids` of the shared filter
+    model (serving.filters), on table alias `alias`; unknown names are an error."""
     types = attribute_types(layer)
     conditions = []
     for param in params:
@@ -88,7 +89,7 @@ def where(layer: Layer, params, alias: str = "t") -> list[sql.Composable]:
             sql.Literal(west), sql.Literal(south), sql.Literal(east), sql.Literal(north), sql.Literal(layer.srid))
         geom = sql.Identifier(alias, "geom")
         conditions.append(sql.SQL("{g} && {e} AND ST_Intersects({g}, {e})").format(g=geom, e=envelope))
-    return conditions
+    return conditions + filters.from_params(layer, params).sql(layer, alias)
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -107,13 +108,16 @@ def where_sql(conditions: list[sql.Composable]) -> sql.Composable:
 
 
 def properties(layer: Layer, params) -> list[str]:
+    """The attributes a request asks for: `properties=` or `fields=` (comma-separated), default all."""
     names = list(attribute_types(layer))
-    if not params.get("properties"):
+    key = "properties" if params.get("properties") else "fields"
+    if not params.get(key):
         return names
-    chosen = [p.strip() for p in params["properties"].split(",") if p.strip()]
+    chosen = [p.strip() for p in params[key].split(",") if p.strip()]
     unknown = [p for p in chosen if p not in names]
     if unknown:
-        raise BadRequest("properties：圖層 {slug} 沒有屬性 {attributes}", attributes=unknown, slug=repr(layer.slug))
+        raise BadRequest("{param}：圖層 {slug} 沒有屬性 {attributes}", param=key, attributes=unknown,
+                         slug=repr(layer.slug))
     return chosen
 
 

@@ -6,9 +6,10 @@ the request (serving.usage).
 
 import json
 import shutil
+from hashlib import sha1
 from urllib.parse import urlencode
 
-from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +20,7 @@ from rest_framework.views import APIView
 from geo.messages import text as note
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, html_map, rasters, search, tiles, usage, values
+from . import downloads, features, html_map, rasters, search, statistics, tiles, usage, values
 from .access import BadRequest, request_user, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -33,16 +34,25 @@ FEATURE_PARAMS = [
     OpenApiParameter("<attribute>[__op]", str, description="filters: =, __ne, __lt, __lte, __gt, __gte, "
                      "__in (comma-separated), __like / __ilike (text, % wildcards), __isnull (true/false)"),
 ]
+FILTER_PARAMS = [
+    OpenApiParameter("filter", str, description="a filter, JSON {op: and|or, conditions: [{attribute, operator, "
+                     "value}], bbox} or compact text `or;land_use:eq:住宅區;area_m2:between:100,500`; operators "
+                     "= ≠ < ≤ > ≥ contains, starts with, in, is empty, is not empty, between"),
+    OpenApiParameter("fields", str, description="the same as properties"),
+    OpenApiParameter("fids", str, description="only these features (ids, comma-separated): a selection"),
+]
 
 
 def bad_request(exc: BadRequest) -> JsonResponse:
     return JsonResponse({"detail": str(exc)}, status=400, json_dumps_params={"ensure_ascii": False})
 
 
-def cache_headers(response: HttpResponse, layer: Layer) -> HttpResponse:
-    """Clients may keep a layer's tiles until it changes: the ETag names the served version and metadata."""
+def cache_headers(response: HttpResponse, layer: Layer, variant: str = "") -> HttpResponse:
+    """Clients may keep a layer's tiles until it changes: the ETag names the served version and metadata, and the
+    variant (a filtered tile is another tile than the unfiltered one at the same address)."""
     version = layer.current_version_id or 0
-    response["ETag"] = f'"{layer.pk}-{version}-{int(layer.updated_at.timestamp())}"'
+    suffix = f"-{variant}" if variant else ""
+    response["ETag"] = f'"{layer.pk}-{version}-{int(layer.updated_at.timestamp())}{suffix}"'
     if layer.visibility == Layer.Visibility.PUBLIC:
         response["Cache-Control"] = "public, max-age=300"
     else:
@@ -51,12 +61,18 @@ def cache_headers(response: HttpResponse, layer: Layer) -> HttpResponse:
     return response
 
 
-def not_modified(request, layer: Layer) -> HttpResponse | None:
-    probe = cache_headers(HttpResponse(), layer)
+def not_modified(request, layer: Layer, variant: str = "") -> HttpResponse | None:
+    probe = cache_headers(HttpResponse(), layer, variant)
     if request.headers.get("If-None-Match") == probe["ETag"]:
         response = HttpResponse(status=304)
-        return cache_headers(response, layer)
+        return cache_headers(response, layer, variant)
     return None
+
+
+def variant_of(params) -> str:
+    """What in a tile request's query changes the tile (its filter), as a short key; '' for a plain tile."""
+    items = sorted((k, v) for k in params for v in params.getlist(k) if k not in ("v", "_"))
+    return sha1(urlencode(items).encode()).hexdigest()[:16] if items else ""
 
 
 
@@ -76,7 +92,7 @@ class FeatureListView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="layer_features", summary="Features of a layer as GeoJSON, filtered, sorted and paged",
-                   parameters=FEATURE_PARAMS,
+                   parameters=FEATURE_PARAMS + FILTER_PARAMS,
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="a GeoJSON FeatureCollection "
                                                    "with numberMatched, numberReturned and next/prev links"),
                               400: OpenApiResponse(description="a bad parameter, named in `detail`"),
@@ -150,6 +166,29 @@ class AttributeValuesView(APIView):
         return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
+class StatisticsView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_attribute_statistics",
+                   summary="Statistics of one attribute over the (filtered) features: count, and as its kind allows "
+                   "sum, mean, min, max or the distinct values with their counts",
+                   parameters=[OpenApiParameter("attribute", str, required=True, description="the attribute"),
+                               FEATURE_PARAMS[0], FEATURE_PARAMS[-1], FILTER_PARAMS[0], FILTER_PARAMS[2]],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{attribute, features, count, "
+                                                   "min, max, mean, sum | distinct, values: [{value, label, count}]}"),
+                              400: OpenApiResponse(description="no such attribute or a bad filter, in `detail`"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, "features")
+        params = request.query_params.copy()
+        attribute = params.pop("attribute", [""])[-1]
+        try:
+            body = statistics.column_statistics(layer, attribute, params)
+        except BadRequest as exc:
+            return bad_request(exc)
+        return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
 class UsageView(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -176,14 +215,16 @@ def _tile(request, slug, z, x, y, render, content_type: str) -> HttpResponse:
     """A tile answer: 304 when the client has this version, 204 when there is nothing to draw, 400 when the
     tile does not exist."""
     layer = visible_layer(request, slug, "tile")
-    cached = not_modified(request, layer)
+    variant = variant_of(request.GET)
+    cached = not_modified(request, layer, variant)
     if cached:
         return cached
     try:
         data = render(layer, int(z), int(x), int(y))
     except BadRequest as exc:
         return bad_request(exc)
-    return cache_headers(HttpResponse(data or b"", content_type=content_type, status=200 if data else 204), layer)
+    return cache_headers(HttpResponse(data or b"", content_type=content_type, status=200 if data else 204), layer,
+                         variant)
 
 
 @require_GET
@@ -220,11 +261,27 @@ class DownloadView(APIView):
         OpenApiParameter("coords", str, enum=["wkt", "xy"], description="CSV geometry: WKT, or X/Y for points"),
         OpenApiParameter("labels", str, enum=["0", "1"], description="CSV header: column names (0, default) or "
                          "labels with units in the request's language (1), for spreadsheets"),
-        *FEATURE_PARAMS[:4], FEATURE_PARAMS[-1]],
+        *FEATURE_PARAMS[:4], FEATURE_PARAMS[6], *FILTER_PARAMS],
         responses={200: OpenApiResponse(OpenApiTypes.BINARY), 400: OpenApiResponse(description="bad parameter")})
     def get(self, request, slug):
+        return self.answer(request, slug, request.query_params)
+
+    @extend_schema(operation_id="layer_download_selection", summary="Download a layer's filtered or selected "
+                   "features: the same parameters as GET, in a JSON body (a long `fids` selection fits there)",
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.BINARY),
+                              400: OpenApiResponse(description="bad parameter")})
+    def post(self, request, slug):
+        if not isinstance(request.data, dict):
+            return bad_request(BadRequest("請送出 JSON 物件，例如 {{\"format\": \"csv\", \"fids\": [1, 2]}}"))
+        params = QueryDict(mutable=True)
+        for key, value in request.data.items():
+            params[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) \
+                if key == "filter" else ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        return self.answer(request, slug, params)
+
+    def answer(self, request, slug, params):
         layer = visible_layer(request, slug, "download")
-        params = request.query_params
         fmt = params.get("format", "geojson")
         if fmt not in downloads.FORMATS:
             return bad_request(BadRequest("format={format}：請使用 {choices} 其中之一", format=repr(fmt),

@@ -8,6 +8,7 @@ import { goTo, trackCursor } from "./coords.js";
 import { createMeasure } from "./measure.js";
 import { isDrawing } from "./draw.js";
 import { startTools } from "./tools.js";
+import { startAttributeTable } from "./attribute-table.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -91,3 +92,4 @@ $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d"
 // for the browser tests and for anyone curious in the console: the live objects, never a stand-in
 window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView };
 window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }) });
+window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });

@@ -12,6 +12,7 @@ L.Icon.Default.imagePath = config.images_url;
 
 const HIGHLIGHT = { color: "#ff6d00", weight: 3, fill: true, fillColor: "#ffd180", fillOpacity: 0.6, radius: 8 };
 const drawn = {};
+const drawnFilter = {};
 export const tileTimings = [];
 
 export function createMap(element) {
@@ -25,8 +26,10 @@ export function createMap(element) {
   return map;
 }
 
-function vectorLayer(layer, pane) {
-  const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }), {
+// a filtered layer's tiles carry the filter in their address (the server keys their cache on it)
+function vectorLayer(layer, pane, filter = null) {
+  const query = filter ? `?filter=${encodeURIComponent(JSON.stringify(filter))}` : "";
+  const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }) + query, {
     pane,
     rendererFactory: L.canvas.tile,
     // the map, not each layer's canvas, takes the pointer (a top canvas would swallow the clicks meant for the
@@ -67,7 +70,7 @@ function overlay(layer) {
     return L.tileLayer(url("raster_tile", { slug: layer.slug }), { maxNativeZoom: 18, maxZoom: 20,
       bounds: L.latLngBounds([[layer.bbox[1], layer.bbox[0]], [layer.bbox[3], layer.bbox[2]]]) });
   }
-  return vectorLayer(layer, "overlayPane");
+  return vectorLayer(layer, "overlayPane", state.filters[layer.slug]);
 }
 
 // The feature of a vector layer drawn under a point, from the tile VectorGrid drew it in (the last drawn wins).
@@ -88,6 +91,9 @@ export function featureAt(grid, latlng) {
   }
   return hit;
 }
+
+// the drawn tiles of a switched-on layer (the attribute table hit-tests its own layer under a click)
+export const drawnLayer = (slug) => drawn[slug] || null;
 
 // the top-most switched-on vector layer with a feature under the point
 export function topFeatureAt(latlng) {
@@ -137,7 +143,15 @@ export function syncLayers(map) {
   }
   state.active.forEach((slug, i) => {
     const layer = layersBySlug[slug];
-    if (!drawn[slug]) drawn[slug] = overlay(layer).addTo(map);
+    const filterKey = JSON.stringify(state.filters[slug] || null);
+    if (drawn[slug] && drawnFilter[slug] !== filterKey) {
+      map.removeLayer(drawn[slug]);
+      delete drawn[slug];
+    }
+    if (!drawn[slug]) {
+      drawn[slug] = overlay(layer).addTo(map);
+      drawnFilter[slug] = filterKey;
+    }
     drawn[slug].setZIndex(state.active.length - i + 10);
     drawn[slug].setOpacity(state.opacity[slug]);
   });

@@ -100,8 +100,13 @@ function activeItem(slug, index, onZoom, onInfo) {
         title: t("zoom_to_layer"), onclick: () => onZoom(slug) }, "⌖"),
       el("button", { type: "button", class: "icon", "aria-label": `${t("layer_info")}：${title}`,
         title: t("layer_info"), onclick: () => onInfo(slug) }, "ⓘ"),
+      layer.kind === "vector" ? el("button", { type: "button", class: "icon", "data-table": slug,
+        "aria-label": `${t("table_open")}：${title}`, title: t("table_open"),
+        onclick: () => document.dispatchEvent(new CustomEvent("civgis:attribute-table", { detail: { slug } })) },
+      "▦") : null,
       el("button", { type: "button", class: "icon", "aria-label": `${t("hide_layer")}：${title}`,
         title: t("hide_layer"), onclick: () => setActive(slug, false) }, "✕")),
+    state.filters[slug] ? el("p", { class: "filtered-badge" }, t("table_layer_filtered")) : null,
     el("label", { class: "opacity" }, t("opacity"),
       el("input", { type: "range", min: "0", max: "100", value: String(Math.round(state.opacity[slug] * 100)),
         "aria-label": `${t("opacity")}：${title}`,
@@ -177,10 +182,11 @@ export function buildPanel({ onZoom }) {
   };
   render();
   // an opacity drag re-renders nothing (keeps the slider's focus); other changes redraw the list
-  let last = state.active.join();
+  const shown = () => state.active.join() + JSON.stringify(state.filters); // a filter set or cleared shows too
+  let last = shown();
   subscribe(() => {
-    if (state.active.join() !== last) {
-      last = state.active.join();
+    if (shown() !== last) {
+      last = shown();
       const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
       render();
       if (focused) activeList.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();

@@ -6,6 +6,7 @@ const listeners = [];
 export const state = {
   active: [...config.default_layers],
   opacity: Object.fromEntries(config.layers.map((l) => [l.slug, l.style.opacity ?? 0.8])),
+  filters: {}, // slug → {op, conditions, bbox}: what the map, the attribute table, share links and prints show
 };
 
 export function subscribe(fn) {
@@ -33,5 +34,12 @@ export function moveTo(slug, index) {
 
 export function setOpacity(slug, value) {
   state.opacity[slug] = value;
+  changed();
+}
+
+// a layer's filter (null: none); the map redraws the layer's tiles with it
+export function setFilter(slug, filter) {
+  if (filter) state.filters[slug] = filter;
+  else delete state.filters[slug];
   changed();
 }
