@@ -168,7 +168,9 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
                         status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(methods=["GET"], summary="The layer's style", responses=StyleSerializer)
-    @extend_schema(methods=["PUT", "PATCH"], summary="Change the style (classes are recomputed from the data)",
+    @extend_schema(methods=["PUT", "PATCH"], summary="Change the style (classes are recomputed from the data; "
+                   "with dry_run=true they are computed and returned, nothing is saved)",
+                   parameters=[OpenApiParameter("dry_run", bool, description="preview: classify, do not save")],
                    request=StyleSerializer, responses=StyleSerializer)
     @action(detail=True, methods=["get", "put", "patch"], parser_classes=[JSONParser])
     def style(self, request, slug=None):
@@ -176,10 +178,14 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         style = catalog.default_style(layer)
         if request.method == "GET":
             return Response(StyleSerializer(style).data)
-        serializer = StyleSerializer(style, data=request.data, partial=request.method == "PATCH")
+        dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+        serializer = StyleSerializer(style, data=request.data, partial=request.method == "PATCH",
+                                     context={"dry_run": dry_run})
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        publishing.follow(layer, publishing.STYLE)
+        with transaction.atomic():
+            serializer.save()
+            if not dry_run:  # the WMS, its legends and prints draw from the mapfile: rewrite it
+                publishing.follow(layer, publishing.STYLE)
         return Response(serializer.data)
 
     @extend_schema(summary="The layer's versions, newest first", responses=LayerVersionSerializer(many=True))
