@@ -3,6 +3,7 @@
 from django.contrib.gis.geos import Polygon
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -21,6 +22,7 @@ from .importing.errors import ImportProblem
 from .importing.pipeline import create_with_free_slug, reap_stale_jobs
 from .models import ImportJob, Layer, Theme
 from .ogc import external, publishing
+from .ogc.sld import render_sld
 from .permissions import CanEditLayer
 from .serializers import (
     ImportJobSerializer,
@@ -187,6 +189,15 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             if not dry_run:  # the WMS, its legends and prints draw from the mapfile: rewrite it
                 publishing.follow(layer, publishing.STYLE)
         return Response(serializer.data)
+
+    @extend_schema(summary="The layer's style as an SLD 1.0 document (what GeoServer is given; MapServer draws the "
+                           "same classes)", responses={(200, "application/vnd.ogc.sld+xml"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], url_path="style/sld")
+    def style_sld(self, request, slug=None):
+        layer = self.get_object()
+        document = render_sld(layer, catalog.default_style(layer))
+        return HttpResponse(document, content_type="application/vnd.ogc.sld+xml; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{layer.slug}.sld"'})
 
     @extend_schema(summary="The layer's versions, newest first", responses=LayerVersionSerializer(many=True))
     @action(detail=True, methods=["get"])

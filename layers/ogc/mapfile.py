@@ -285,7 +285,7 @@ def _vector_class(rule: ClassRule, kind: str, style, layer: Layer) -> list[str]:
         lines.append(f'      STYLE COLOR "{rule.color}" OPACITY {opacity} END')
         lines.append(f'      STYLE OUTLINECOLOR "{stroke}" WIDTH {width:g}{dash} END')
     elif kind == "LINE":
-        lines.append(f'      STYLE COLOR "{rule.color}" WIDTH {max(width, 1.5):g} OPACITY {opacity}{dash} END')
+        lines.append(f'      STYLE COLOR "{rule.color}" WIDTH {max(width, 1.5):g}{dash} END')
     else:
         size = style.point_size if style else 6
         symbol = style.point_symbol if style else "circle"

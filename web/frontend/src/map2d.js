@@ -4,7 +4,7 @@ import L from "./leaflet-global.js";
 import "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.js";
 import { config, layersBySlug, layerTitle, t, url } from "./config.js";
 import { state, subscribe } from "./state.js";
-import { leafletStyle } from "./symbology.js";
+import { leafletStyle, zoomRange } from "./symbology.js";
 import { showFeature } from "./identify.js";
 import { serviceLayer2d } from "./services.js";
 
@@ -26,6 +26,7 @@ export function createMap(element) {
 }
 
 function vectorLayer(layer, pane) {
+  const [minZoom, maxZoom] = zoomRange(layer.style, layer.min_zoom); // the style's scale range
   const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }), {
     pane,
     rendererFactory: L.canvas.tile,
@@ -33,8 +34,8 @@ function vectorLayer(layer, pane) {
     // layers under it): identify and hover hit-test the features VectorGrid keeps per tile (featureAt)
     interactive: false,
     maxNativeZoom: 20,
-    maxZoom: 20, // GridLayer stacks zoom levels by maxZoom: without it an older level may stay on top
-    minZoom: layer.min_zoom,
+    maxZoom, // GridLayer stacks zoom levels by maxZoom: without it an older level may stay on top
+    minZoom,
     vectorTileLayerStyles: { [layer.slug]: (properties) => leafletStyle(layer, properties) },
     // ST_AsMVT puts fid in the feature id, not the properties; keep it for identify
     getFeatureId: (feature) => {
@@ -141,6 +142,14 @@ export function syncLayers(map) {
     drawn[slug].setZIndex(state.active.length - i + 10);
     drawn[slug].setOpacity(state.opacity[slug]);
   });
+}
+
+// Draw a layer again from its (changed) style: a new grid, as the scale range may have changed its zooms
+export function redrawLayer(map, slug) {
+  if (!drawn[slug]) return;
+  map.removeLayer(drawn[slug]);
+  delete drawn[slug];
+  syncLayers(map);
 }
 
 export function followState(map) {

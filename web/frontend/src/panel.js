@@ -100,6 +100,9 @@ function activeItem(slug, index, onZoom, onInfo) {
         title: t("zoom_to_layer"), onclick: () => onZoom(slug) }, "⌖"),
       el("button", { type: "button", class: "icon", "aria-label": `${t("layer_info")}：${title}`,
         title: t("layer_info"), onclick: () => onInfo(slug) }, "ⓘ"),
+      onStyle && (config.style_editable || []).includes(slug)
+        ? el("button", { type: "button", class: "icon", "aria-label": `${t("style_edit")}：${title}`,
+          title: t("style_edit"), onclick: () => onStyle(slug) }, "🎨") : null,
       el("button", { type: "button", class: "icon", "aria-label": `${t("hide_layer")}：${title}`,
         title: t("hide_layer"), onclick: () => setActive(slug, false) }, "✕")),
     el("label", { class: "opacity" }, t("opacity"),
@@ -139,6 +142,13 @@ export async function showMetadata(slug) {
 }
 
 let redrawTree = () => {};
+let onStyle = null; // opens the style editor (main.js), for the layers this user may restyle
+
+// A layer's legend drawn again from its (changed) style
+export function refreshLegend(slug) {
+  const item = document.querySelector(`.active-layer[data-slug="${CSS.escape(slug)}"]`);
+  if (item) item.lastElementChild.replaceWith(legend(layersBySlug[slug]));
+}
 
 // Layers made after the page loaded (analysis results, uploads): into the config and the tree
 export function addLayers(entries) {
@@ -152,7 +162,8 @@ export function addLayers(entries) {
   return fresh;
 }
 
-export function buildPanel({ onZoom }) {
+export function buildPanel({ onZoom, onStyleEdit = null }) {
+  onStyle = onStyleEdit;
   const treeBox = document.getElementById("layer-tree");
   const activeList = document.getElementById("active-list");
   const filter = document.getElementById("layer-filter");
