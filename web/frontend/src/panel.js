@@ -102,7 +102,7 @@ function activeItem(slug, index, onZoom, onInfo) {
         title: t("layer_info"), onclick: () => onInfo(slug) }, "ⓘ"),
       onStyle && (config.style_editable || []).includes(slug)
         ? el("button", { type: "button", class: "icon", "aria-label": `${t("style_edit")}：${title}`,
-          title: t("style_edit"), onclick: () => onStyle(slug) }, "🎨") : null,
+          title: t("style_edit"), onclick: () => onStyle(slug) }, "◐") : null,
       el("button", { type: "button", class: "icon", "aria-label": `${t("hide_layer")}：${title}`,
         title: t("hide_layer"), onclick: () => setActive(slug, false) }, "✕")),
     el("label", { class: "opacity" }, t("opacity"),
