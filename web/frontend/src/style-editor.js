@@ -22,6 +22,23 @@ const FIELDS = ["kind", "attribute", "method", "class_count", "manual_breaks", "
 // settings whose change makes new classes (an edited class colour no longer belongs to them)
 const RECLASSIFY = new Set(["kind", "attribute", "method", "class_count", "manual_breaks", "ramp"]);
 const PREVIEW_DELAY_MS = 250;
+// the API's field names → the editor's labels, for its error messages
+const FIELD_LABELS = { kind: "style_kind", attribute: "style_attribute", method: "style_method",
+  class_count: "style_class_count", manual_breaks: "style_breaks", ramp: "style_ramp", classes: "style_classes",
+  fill_color: "style_fill", stroke_color: "style_stroke", stroke_width: "style_width", line_dash: "style_dash",
+  point_symbol: "style_symbol", point_size: "style_point_size", opacity: "style_layer_opacity",
+  label_attribute: "style_label_attribute", label_size: "style_label_size", label_color: "style_label_color",
+  label_halo_color: "style_label_halo", min_scale: "style_scale", max_scale: "style_scale",
+  label_min_scale: "style_label_scale", label_max_scale: "style_label_scale" };
+
+// a refusal in the editor's words: "分類屬性：圖層沒有屬性 …"
+function problemText(e) {
+  if (!e.body || typeof e.body !== "object" || typeof e.body.detail === "string") return e.message;
+  const flat = (v) => (Array.isArray(v) ? v.map(flat).join(" ") : v && typeof v === "object"
+    ? Object.values(v).map(flat).join(" ") : String(v));
+  return Object.entries(e.body).map(([field, value]) => (FIELD_LABELS[field]
+    ? `${t(FIELD_LABELS[field])}：${flat(value)}` : flat(value))).join("\n");
+}
 const scaleText = new Intl.NumberFormat(config.lang === "en" ? "en" : "zh-TW");
 
 let open = null; // the editor now open: { slug, close }
@@ -95,7 +112,7 @@ export async function openStyleEditor(slug, { redraw, status }) {
       render();
     } catch (e) {
       if (mine !== sequence) return;
-      error.textContent = e.message;
+      error.textContent = problemText(e);
       error.hidden = false;
       note.textContent = "";
     }
@@ -245,7 +262,7 @@ export async function openStyleEditor(slug, { redraw, status }) {
       close(true);
       status.textContent = t("style_saved", { layer: layerTitle(layer) });
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = problemText(e);
       error.hidden = false;
     }
   }
