@@ -72,7 +72,7 @@ def sign_in(page, phone=False):
     page.locator("#username").fill("styler")
     page.locator("#password").fill(PASSWORD)
     page.locator("#sign-in-dialog button[type=submit]").click()
-    page.wait_for_selector("#signed-in-as")
+    page.wait_for_selector("#signed-in-as", state="attached")  # on a phone it sits in the folded menu
     page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)
 
 

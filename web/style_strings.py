@@ -20,6 +20,7 @@ def style_strings() -> dict[str, str]:
         "style_class_count": _("級數"),
         "style_breaks": _("斷點（由小到大，以逗號分隔）"),
         "style_ramp": _("色階"),
+        "style_classification": _("分類"),
         "style_classes": _("各級顏色"),
         "style_class_width": _("線寬：{label}"),
         "style_class_color": _("顏色：{label}"),

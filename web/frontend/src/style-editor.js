@@ -176,8 +176,8 @@ export async function openStyleEditor(slug, { redraw, status }) {
             "aria-label": name, onchange: () => change("ramp", name) }),
           el("span", { class: "ramp-bar", style: `background:${gradient(colors)}`, "aria-hidden": "true" })))));
     }
-    parts.push(classList());
-    return el("fieldset", {}, el("legend", {}, t("style_classes")), parts);
+    parts.push(el("p", { class: "sub" }, t("style_classes")), classList());
+    return el("fieldset", {}, el("legend", {}, t("style_classification")), parts);
   }
 
   function classLabel(c) {
@@ -185,7 +185,7 @@ export async function openStyleEditor(slug, { redraw, status }) {
   }
 
   function classList() {
-    return el("ul", { class: "style-classes" }, (classes || []).map((c, i) => el("li", {},
+    return el("ul", { class: "style-classes", "aria-label": t("style_classes") }, (classes || []).map((c, i) => el("li", {},
       el("input", { type: "color", value: c.color.slice(0, 7), "aria-label": t("style_class_color", { label: classLabel(c) }),
         oninput: (e) => editClass(i, "color", e.target.value) }),
       el("span", { class: "class-label" }, classLabel(c)),
