@@ -2,7 +2,7 @@
 // switched on, in draw order (drag or arrow buttons to reorder, opacity, legend).
 import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
-import { isLine, isPoint } from "./symbology.js";
+import { isLine, isPoint, symbolUrl } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
 import { attributeTitle, valueLabel } from "./values.js";
 
@@ -39,8 +39,10 @@ export function legend(layer) {
     ? valueLabel(attribute, c.value) : String(c.label ?? c.value ?? ""));
   const list = el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
     classes.map((c) => el("li", {},
-      el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
-        "aria-hidden": "true" }),
+      shape === "point" && style.point_symbol && style.point_symbol !== "circle"
+        ? el("img", { class: "swatch symbol", src: symbolUrl(style.point_symbol, c.color, style.stroke_color), alt: "" })
+        : el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
+          "aria-hidden": "true" }),
       c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : name(c))));
   return title ? el("div", { class: "legend-box" }, el("p", { class: "legend-title" }, title), list) : list;
 }
