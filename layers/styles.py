@@ -110,9 +110,8 @@ def keep_edits(computed: list[dict], edited: list[dict], kind: str) -> list[dict
     if not edited:
         return computed
     if kind == Style.Kind.CATEGORIZED:
-        key = lambda c: ("other" if c.get("other") else "no_data" if c.get("no_data") else "value", c.get("value"))  # noqa: E731
-        by_key = {key(c): c for c in edited}
-        pairs = [(c, by_key.get(key(c))) for c in computed]
+        by_key = {_class_key(c): c for c in edited}
+        pairs = [(c, by_key.get(_class_key(c))) for c in computed]
     elif len(edited) == len(computed):
         pairs = list(zip(computed, edited, strict=True))
     else:
@@ -124,6 +123,11 @@ def keep_edits(computed: list[dict], edited: list[dict], kind: str) -> list[dict
             cls.update({k: edit[k] for k in ("color", "width") if edit.get(k) not in (None, "")})
         out.append(cls)
     return out
+
+
+def _class_key(cls: dict) -> tuple:
+    """Which category a class is: a value, or the "other" or "no data" class."""
+    return ("other" if cls.get("other") else "no_data" if cls.get("no_data") else "value", cls.get("value"))
 
 
 def _categories(layer: Layer, style: Style) -> list[dict]:
