@@ -209,3 +209,14 @@ def test_point_symbols_reach_the_mapfile_and_the_sld(world):
     from layers.ogc.sld import render_sld
 
     assert b"<WellKnownName>star</WellKnownName>" in render_sld(layer, style)
+
+
+def test_a_category_keeps_its_edited_colour_by_value(world):
+    editor = client(world["editor"])
+    body = {"kind": "categorized", "attribute": "name"}
+    palette = {c["value"]: c["color"] for c in editor.put(URL.format("style-roads"), body, format="json")
+               .json()["classes"]}
+    assert set(palette) == {"路0", "路1", "路2", "路3"}
+    classes = editor.put(URL.format("style-roads"), {**body, "classes": [{"value": "路2", "color": "#abcdef"}]},
+                         format="json").json()["classes"]
+    assert {c["value"]: c["color"] for c in classes} == {**palette, "路2": "#abcdef"}
