@@ -268,11 +268,27 @@ class Style(models.Model):
         QUANTILES = "quantiles", _("分位數")
         EQUAL_INTERVAL = "equal_interval", _("等距")
         NATURAL_BREAKS = "natural_breaks", _("自然斷點")
+        STANDARD_DEVIATION = "standard_deviation", _("標準差")
+        MANUAL = "manual", _("自訂斷點")
+
+    class PointSymbol(models.TextChoices):
+        CIRCLE = "circle", _("圓形")
+        SQUARE = "square", _("方形")
+        TRIANGLE = "triangle", _("三角形")
+        STAR = "star", _("星形")
+        MARKER = "marker", _("圖釘")
+
+    class LineDash(models.TextChoices):
+        SOLID = "solid", _("實線")
+        DASHED = "dashed", _("虛線")
+        DOTTED = "dotted", _("點線")
 
     layer = models.OneToOneField(Layer, on_delete=models.CASCADE, related_name="style")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SINGLE)
     attribute = models.CharField(max_length=63, blank=True)
-    method = models.CharField(max_length=16, choices=Method.choices, blank=True)
+    method = models.CharField(max_length=20, choices=Method.choices, blank=True)
+    manual_breaks = ArrayField(models.FloatField(), default=list, blank=True,
+                               help_text="upper bounds of the classes for the manual method, ascending")
     class_count = models.PositiveSmallIntegerField(default=5)
     ramp = models.CharField(max_length=30, default="YlOrRd")
     fill_color = models.CharField(max_length=9, default="#3388ff")
@@ -280,11 +296,21 @@ class Style(models.Model):
     stroke_width = models.FloatField(default=1.0)
     opacity = models.FloatField(default=0.7)
     point_size = models.FloatField(default=6.0)
+    point_symbol = models.CharField(max_length=10, choices=PointSymbol.choices, default=PointSymbol.CIRCLE)
+    line_dash = models.CharField(max_length=10, choices=LineDash.choices, default=LineDash.SOLID)
     classes = models.JSONField(default=list, blank=True,
-                               help_text="computed: [{label, value | min,max, color}] in drawing order")
+                               help_text="computed: [{label, value | min,max, color, width?}] in drawing order; "
+                                         "colours and widths an editor set on a class are kept")
     label_attribute = models.CharField(max_length=63, blank=True)
     label_size = models.FloatField(default=11.0)
     label_color = models.CharField(max_length=9, default="#222222")
+    label_halo_color = models.CharField(max_length=9, default="#ffffff")
+    label_halo_width = models.FloatField(default=2.0)
+    # scale denominators (1:N): the layer, and its labels, are drawn only between them (null: no limit)
+    min_scale = models.PositiveIntegerField(null=True, blank=True, help_text="drawn from 1:min_scale (zoomed in)")
+    max_scale = models.PositiveIntegerField(null=True, blank=True, help_text="drawn up to 1:max_scale (zoomed out)")
+    label_min_scale = models.PositiveIntegerField(null=True, blank=True)
+    label_max_scale = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
 

@@ -1,10 +1,14 @@
+import re
+
 from django.contrib.auth.models import Group
 from django.utils.translation import get_language
 from rest_framework import serializers
 
+from geo import messages
+
 from . import attribute_kinds, catalog, integrity
 from .models import Layer, LayerVersion, Style, Theme
-from .styles import RAMPS, StyleError, compute_classes
+from .styles import MAX_CLASSES, RAMPS, StyleError, attribute_of, compute_classes, keep_edits
 
 
 class ThemeSerializer(serializers.ModelSerializer):
@@ -62,39 +66,104 @@ class LayerSerializer(serializers.ModelSerializer):
         return layer.current_version.number if layer.current_version else None
 
 
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
+COLOUR_FIELDS = ("fill_color", "stroke_color", "label_color", "label_halo_color")
+# sensible bounds of the numbers a style holds (beyond them a map is unreadable or MapServer refuses the value)
+NUMBER_RANGES = {"stroke_width": (0, 20), "opacity": (0, 1), "point_size": (1, 64), "label_size": (6, 48),
+                 "label_halo_width": (0, 10), "class_count": (2, MAX_CLASSES)}
+SCALE_PAIRS = (("min_scale", "max_scale"), ("label_min_scale", "label_max_scale"))
+
+
+def check_colour(value, field: str) -> str:
+    if not isinstance(value, str) or not COLOUR.match(value):
+        raise serializers.ValidationError({field: messages.worded(
+            "{value} 不是顏色；請用 #RRGGBB 十六進位色碼，例如 #3388ff", value=repr(value))})
+    return value
+
+
+class StyleClassSerializer(serializers.Serializer):
+    """What an editor may set on one computed class: its colour and (lines) width; which class it is."""
+
+    color = serializers.CharField(required=False)
+    width = serializers.FloatField(required=False, min_value=0, max_value=20)
+    value = serializers.JSONField(required=False)
+    other = serializers.BooleanField(required=False)
+    no_data = serializers.BooleanField(required=False)
+
+    def validate_color(self, value):
+        return check_colour(value, "color")
+
+
 class StyleSerializer(serializers.ModelSerializer):
+    """A layer's style. Classes are computed from the data on every save (or dry run); colours and widths set on
+    classes are kept where the class is still there (layers.styles.keep_edits)."""
+
+    classes = StyleClassSerializer(many=True, required=False)
+
     class Meta:
         model = Style
         exclude = ["id", "layer"]
-        read_only_fields = ["classes", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+    def to_representation(self, instance):
+        out = super().to_representation(instance)
+        out["classes"] = instance.classes  # as computed (labels, bounds, counts), not only the editable parts
+        return out
 
     def validate_ramp(self, value):
         if value not in RAMPS:
-            raise serializers.ValidationError(f"unknown colour ramp {value!r}; use one of {', '.join(RAMPS)}")
+            raise serializers.ValidationError(messages.worded("沒有色階 {ramp}；請使用 {choices} 其中之一",
+                                                              ramp=repr(value), choices=", ".join(RAMPS)))
+        return value
+
+    def validate_manual_breaks(self, value):
+        if list(value) != sorted(set(value)) or len(value) >= MAX_CLASSES:
+            raise serializers.ValidationError(messages.worded(
+                "自訂斷點須由小到大、不重複，且少於 {count} 個", count=MAX_CLASSES))
         return value
 
     def validate(self, attrs):
-        kind = attrs.get("kind", getattr(self.instance, "kind", Style.Kind.SINGLE))
-        attribute = attrs.get("attribute", getattr(self.instance, "attribute", ""))
-        if kind != Style.Kind.SINGLE and not attribute:
-            raise serializers.ValidationError({"attribute": f"a {kind} style needs an attribute to classify"})
-        if kind == Style.Kind.GRADUATED and not attrs.get("method", getattr(self.instance, "method", "")):
-            raise serializers.ValidationError({"method": "graduated classes need a method: "
-                                                         + ", ".join(Style.Method.values)})
-        label = attrs.get("label_attribute")
+        current = lambda name: attrs.get(name, getattr(self.instance, name))  # noqa: E731
+        for field in COLOUR_FIELDS:
+            if field in attrs:
+                check_colour(attrs[field], field)
+        for field, (low, high) in NUMBER_RANGES.items():
+            if field in attrs and not low <= attrs[field] <= high:
+                raise serializers.ValidationError({field: messages.worded(
+                    "{value} 超出範圍：須介於 {low} 與 {high} 之間", value=attrs[field], low=low, high=high)})
+        for low, high in SCALE_PAIRS:
+            if current(low) and current(high) and current(low) >= current(high):
+                raise serializers.ValidationError({high: messages.worded(
+                    "比例尺範圍 1:{low} 至 1:{high} 不成立：放大端的分母須小於縮小端", low=current(low),
+                    high=current(high))})
+        kind = current("kind")
         layer = self.instance.layer
-        if label and label not in {a["name"] for a in layer.attributes}:
-            raise serializers.ValidationError({"label_attribute": f"layer {layer.slug!r} has no attribute {label!r}"})
+        if kind != Style.Kind.SINGLE and not current("attribute"):
+            raise serializers.ValidationError({"attribute": messages.worded("{kind}樣式需要選擇用來分類的屬性",
+                                                                            kind=Style.Kind(kind).label)})
+        try:
+            if kind != Style.Kind.SINGLE:
+                attribute_of(layer, current("attribute"), "attribute")
+            if attrs.get("label_attribute"):
+                attribute_of(layer, attrs["label_attribute"], "label_attribute")
+        except StyleError as exc:
+            raise serializers.ValidationError({exc.field: str(exc)}) from None
+        if kind == Style.Kind.GRADUATED and not current("method"):
+            raise serializers.ValidationError({"method": messages.worded("分級需要分類方法：{choices}",
+                                                                         choices=", ".join(Style.Method.values))})
         return attrs
 
     def update(self, instance, validated_data):
+        """Set, classify and save — or with context `dry_run`, classify only (the preview of an editor)."""
+        edited = validated_data.pop("classes", None)
         for key, value in validated_data.items():
             setattr(instance, key, value)
         try:
-            instance.classes = compute_classes(instance)
+            instance.classes = keep_edits(compute_classes(instance), edited or [], instance.kind)
         except StyleError as exc:
-            raise serializers.ValidationError({"attribute": str(exc)}) from exc
-        instance.save()
+            raise serializers.ValidationError({exc.field: str(exc)}) from exc
+        if not self.context.get("dry_run"):
+            instance.save()
         return instance
 
 

@@ -3,6 +3,7 @@
 from django.contrib.gis.geos import Polygon
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -23,6 +24,7 @@ from .importing.errors import ImportProblem
 from .importing.pipeline import create_with_free_slug
 from .models import Layer, Theme
 from .ogc import external, publishing
+from .ogc.sld import render_sld
 from .permissions import CanEditLayer
 from .serializers import (
     LayerDetailSerializer,
@@ -169,7 +171,9 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
                         status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(methods=["GET"], summary="The layer's style", responses=StyleSerializer)
-    @extend_schema(methods=["PUT", "PATCH"], summary="Change the style (classes are recomputed from the data)",
+    @extend_schema(methods=["PUT", "PATCH"], summary="Change the style (classes are recomputed from the data; "
+                   "with dry_run=true they are computed and returned, nothing is saved)",
+                   parameters=[OpenApiParameter("dry_run", bool, description="preview: classify, do not save")],
                    request=StyleSerializer, responses=StyleSerializer)
     @action(detail=True, methods=["get", "put", "patch"], parser_classes=[JSONParser])
     def style(self, request, slug=None):
@@ -177,11 +181,24 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         style = catalog.default_style(layer)
         if request.method == "GET":
             return Response(StyleSerializer(style).data)
-        serializer = StyleSerializer(style, data=request.data, partial=request.method == "PATCH")
+        dry_run = request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+        serializer = StyleSerializer(style, data=request.data, partial=request.method == "PATCH",
+                                     context={"dry_run": dry_run})
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        publishing.follow(layer, publishing.STYLE)
+        with transaction.atomic():
+            serializer.save()
+            if not dry_run:  # the WMS, its legends and prints draw from the mapfile: rewrite it
+                publishing.follow(layer, publishing.STYLE)
         return Response(serializer.data)
+
+    @extend_schema(summary="The layer's style as an SLD 1.0 document (what GeoServer is given; MapServer draws the "
+                           "same classes)", responses={(200, "application/vnd.ogc.sld+xml"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], url_path="style/sld")
+    def style_sld(self, request, slug=None):
+        layer = self.get_object()
+        document = render_sld(layer, catalog.default_style(layer))
+        return HttpResponse(document, content_type="application/vnd.ogc.sld+xml; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{layer.slug}.sld"'})
 
     @extend_schema(summary="The layer's versions, newest first", responses=LayerVersionSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -160,7 +160,7 @@ def test_graduated_and_categorized_styles(layers, users):
     assert {c["value"] for c in resp.json()["classes"]} == {"桃園車站", "中壢車站"}
     bad = clerk.patch("/api/v1/layers/public-sites/style/", {"kind": "graduated", "attribute": "name",
                                                              "method": "quantiles"}, format="json")
-    assert bad.status_code == 400 and "numeric" in str(bad.json())
+    assert bad.status_code == 400 and "數值屬性" in str(bad.json()["attribute"])  # in the reader's language
     assert client_for(users["driver"]).patch("/api/v1/layers/public-sites/style/", {"kind": "single"},
                                              format="json").status_code == 403
 

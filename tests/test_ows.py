@@ -533,3 +533,46 @@ def test_capabilities_titles_follow_the_request_language(ows_url):
     transport = Theme.objects.get(slug="transport")
     assert transport.name_en in requests.get(ows_url, params={"SERVICE": "WMS", "REQUEST": "GetCapabilities",
                                                               "LANGUAGE": "eng"}).text
+
+
+def test_a_style_saved_through_the_api_is_what_wms_draws_and_its_legend_lists(ows_url,
+                                                                             django_capture_on_commit_callbacks):
+    """The style editor's save: classes computed on the server, a class colour set by the editor, and the WMS
+    picture of a feature in that class painted in exactly that colour."""
+    from rest_framework.test import APIClient
+
+    villages = Layer.objects.select_related("style").get(slug="villages")
+    before = {f: getattr(villages.style, f) for f in ("kind", "attribute", "method", "class_count", "ramp",
+                                                      "opacity", "classes")}
+    editor = APIClient()
+    editor.force_authenticate(User.objects.create_superuser("ows-styler"))
+    body = {"kind": "graduated", "attribute": "population", "method": "equal_interval", "class_count": 3,
+            "ramp": "Greens", "opacity": 1.0}
+    classes = editor.put("/api/v1/layers/villages/style/", body, format="json").json()["classes"]
+    top = max(range(len(classes)), key=lambda i: classes[i].get("max", float("-inf")))
+    classes[top]["color"] = "#c0ffee"
+    try:
+        with django_capture_on_commit_callbacks() as queued:
+            saved = editor.put("/api/v1/layers/villages/style/", {**body, "classes": classes}, format="json")
+        assert saved.status_code == 200 and saved.json()["classes"][top]["color"] == "#c0ffee"
+        assert any(c.__qualname__.startswith("follow.") for c in queued)  # the save queued the republishing …
+        publishing.apply("villages", publishing.STYLE)  # … which runs here, not on the session's worker
+        x, y = sql_one("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM layerdata.villages "
+                       "ORDER BY population DESC LIMIT 1) v")
+        pixels = png_pixels(requests.get(ows_url, params={
+            "SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": "villages", "STYLES": "",
+            "SRS": "EPSG:3826", "BBOX": f"{x - 2},{y - 2},{x + 2},{y + 2}", "WIDTH": "9", "HEIGHT": "9",
+            "FORMAT": "image/png", "TRANSPARENT": "TRUE"}).content)
+        assert "#" + "".join(f"{int(v):02x}" for v in pixels[:3, 4, 4]) == "#c0ffee" and pixels[3, 4, 4] == 255
+        legend = png_pixels(requests.get(ows_url, params={
+            "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic", "LAYER": "villages",
+            "FORMAT": "image/png", "SLD_VERSION": "1.1.0"}).content)
+        swatch = (legend[0] == 0xc0) & (legend[1] == 0xff) & (legend[2] == 0xee)
+        assert swatch.sum() >= 50  # the legend's key for that class
+        assert b"#c0ffee" in editor.get("/api/v1/layers/villages/style/sld/").content  # and the SLD export
+    finally:
+        style = Layer.objects.get(slug="villages").style
+        for field, value in before.items():
+            setattr(style, field, value)
+        style.save()
+        mapfile.write()

@@ -9,15 +9,16 @@ from django.utils.translation import gettext as _
 
 from layers import attribute_kinds, integrity
 from layers.models import Layer, Style, Theme
-from layers.styles import compute_classes
+from layers.styles import RAMPS, compute_classes
 
 from .strings import viewer_strings
+from .style_strings import style_strings
 from .table_strings import table_strings
 from .tool_strings import tool_strings
 
 HEIGHT_ATTRIBUTES = ("height_m", "height", "building_height")
 STYLE_FIELDS = ("kind", "attribute", "method", "classes", "fill_color", "stroke_color", "stroke_width", "opacity",
-                "point_size", "label_attribute")
+                "point_size", "point_symbol", "line_dash", "min_scale", "max_scale", "label_attribute")
 # the offline basemap: the platform's own layers in quiet colours
 BASEMAP_COLORS = {"Polygon": ("#f1eee8", "#b9b2a6"), "LineString": ("#c9c3b8", "#c9c3b8")}
 BASEMAP_WATER = "#a9c8e8"
@@ -29,6 +30,19 @@ def style_of(layer: Layer) -> dict:
     if not out["classes"] and style.kind == Style.Kind.SINGLE:
         out["classes"] = compute_classes(style)
     return out
+
+
+def style_editor_config(user, layers: list[Layer]) -> dict:
+    """What the style editor needs: the ramps it offers, the layers this user may restyle, the style API."""
+    if not user.is_authenticated:
+        editable = []
+    else:  # Layer.can_edit's rule, with the user's groups read once rather than once per layer
+        admin = user.is_superuser or user.is_staff
+        groups = set(user.groups.values_list("pk", flat=True))
+        editable = [layer.slug for layer in layers if layer.kind == Layer.Kind.VECTOR
+                    and (admin or layer.owner_agency_id in groups)]
+    return {"style_ramps": RAMPS, "style_editable": editable,
+            "style_url": reverse("layer-style", args=["xslugx"]).replace("xslugx", "{slug}")}
 
 
 def height_attribute(layer: Layer) -> str | None:
@@ -152,6 +166,7 @@ def viewer_config(user) -> dict:
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
         if user.is_authenticated else None,
+        **style_editor_config(user, layers),
         "images_url": static("web/dist/images/"),
-        "strings": {**viewer_strings(), **tool_strings(), **table_strings()},
+        "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings()},
     }

@@ -5,6 +5,7 @@ The file is rewritten whole and swapped in with a rename, so a reader (mapserv o
 half a file; writing it twice from the same catalog gives the same bytes.
 """
 
+import math
 import os
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -24,6 +25,27 @@ MAPSERVER_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE"
                    "Polygon": "POLYGON", "MultiPolygon": "POLYGON"}
 GML_TYPES = {"MultiPolygon": "multipolygon", "Polygon": "polygon", "MultiLineString": "multilinestring",
              "LineString": "line", "MultiPoint": "multipoint", "Point": "point"}
+
+
+def _star() -> str:
+    points = []
+    for i in range(10):
+        radius, angle = (0.5 if i % 2 == 0 else 0.2), math.pi * i / 5
+        points.append(f"{0.5 + radius * math.sin(angle):.3f} {0.5 - radius * math.cos(angle):.3f}")
+    return " ".join([*points, points[0]])
+
+
+# the point symbols a style offers (layers.models.Style.PointSymbol); vector symbols' y axis points down
+SYMBOLS = [
+    '  SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
+    '  SYMBOL NAME "square" TYPE VECTOR FILLED TRUE POINTS 0 0 1 0 1 1 0 1 0 0 END END',
+    '  SYMBOL NAME "triangle" TYPE VECTOR FILLED TRUE POINTS 0 1 0.5 0 1 1 0 1 END END',
+    f'  SYMBOL NAME "star" TYPE VECTOR FILLED TRUE POINTS {_star()} END END',
+    # a pin whose tip is the point
+    '  SYMBOL NAME "marker" TYPE VECTOR FILLED TRUE ANCHORPOINT 0.5 1 POINTS 0.5 1 0.15 0.5 0.1 0.3 0.2 0.1 '
+    '0.5 0 0.8 0.1 0.9 0.3 0.85 0.5 0.5 1 END END',
+]
+DASH_PATTERNS = {"dashed": "PATTERN 6 4 END", "dotted": "PATTERN 1 3 END LINECAP ROUND"}
 
 
 def path() -> Path:
@@ -63,7 +85,7 @@ def render(layers) -> str:
         "  IMAGECOLOR 255 255 255",
         f'  PROJECTION "init=epsg:{settings.WORKING_SRID}" END',
         *([f"  FONTSET {quote(_fontset())}"] if CJK_FONT.exists() else []),
-        '  SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
+        *SYMBOLS,
         '  OUTPUTFORMAT NAME "png" DRIVER "AGG/PNG" MIMETYPE "image/png" IMAGEMODE RGBA TRANSPARENT ON '
         'EXTENSION "png" FORMATOPTION "GAMMA=0.75" END',
         '  OUTPUTFORMAT NAME "jpeg" DRIVER "AGG/JPEG" MIMETYPE "image/jpeg" IMAGEMODE RGB EXTENSION "jpg" '
@@ -218,6 +240,7 @@ def _vector_layer(layer: Layer) -> list[str]:
         f"    EXTENT {metadata['ows_extent']}",
         '    TEMPLATE "query"',  # makes the layer queryable (GetFeatureInfo); the GML/GeoJSON output ignores it
         "    TOLERANCE 4 TOLERANCEUNITS PIXELS",
+        *(_scale_range(style.min_scale, style.max_scale, 4) if style else []),
         "    METADATA",
         *_metadata(metadata, 6),
         "    END",
@@ -243,26 +266,36 @@ def expression(rule: ClassRule, item: str) -> str | None:
     return None
 
 
+def _scale_range(low, high, indent: int) -> list[str]:
+    """MINSCALEDENOM/MAXSCALEDENOM: drawn only from 1:low (zoomed in) to 1:high (zoomed out)."""
+    return [f"{' ' * indent}{key} {value}" for key, value in (("MINSCALEDENOM", low), ("MAXSCALEDENOM", high))
+            if value]
+
+
 def _vector_class(rule: ClassRule, kind: str, style, layer: Layer) -> list[str]:
     expr = expression(rule, rule.attribute)
     opacity = round(100 * (style.opacity if style else 0.7))
     stroke = style.stroke_color if style else "#1f4e79"
-    width = style.stroke_width if style else 1.0
+    width = rule.width or (style.stroke_width if style else 1.0)
+    dash = f" {DASH_PATTERNS[style.line_dash]}" if style and style.line_dash in DASH_PATTERNS else ""
     lines = ["    CLASS", f"      NAME {quote(rule.label or layer.title_zh)}"]
     if expr:
         lines.append(f"      EXPRESSION {expr}")
     if kind == "POLYGON":
         lines.append(f'      STYLE COLOR "{rule.color}" OPACITY {opacity} END')
-        lines.append(f'      STYLE OUTLINECOLOR "{stroke}" WIDTH {width:g} END')
+        lines.append(f'      STYLE OUTLINECOLOR "{stroke}" WIDTH {width:g}{dash} END')
     elif kind == "LINE":
-        lines.append(f'      STYLE COLOR "{rule.color}" WIDTH {max(width, 1.5):g} END')
+        lines.append(f'      STYLE COLOR "{rule.color}" WIDTH {max(width, 1.5):g}{dash} END')
     else:
         size = style.point_size if style else 6
-        lines.append(f'      STYLE SYMBOL "circle" SIZE {size:g} COLOR "{rule.color}" OUTLINECOLOR "{stroke}" '
+        symbol = style.point_symbol if style else "circle"
+        lines.append(f'      STYLE SYMBOL "{symbol}" SIZE {size:g} COLOR "{rule.color}" OUTLINECOLOR "{stroke}" '
                      f"OPACITY {max(opacity, 80)} END")
     if style and style.label_attribute and CJK_FONT.exists():
+        scales = " ".join(_scale_range(style.label_min_scale, style.label_max_scale, 0))
         lines.append(f'      LABEL TYPE TRUETYPE FONT "cjk" SIZE {style.label_size:g} COLOR "{style.label_color}" '
-                     'OUTLINECOLOR 255 255 255 OUTLINEWIDTH 2 MINDISTANCE 200 PARTIALS FALSE '
+                     f'OUTLINECOLOR "{style.label_halo_color}" OUTLINEWIDTH {style.label_halo_width:g} '
+                     f'MINDISTANCE 200 PARTIALS FALSE {scales + " " if scales else ""}'
                      f'POSITION AUTO {"ANGLE FOLLOW " if kind == "LINE" else ""}END')
     lines.append("    END")
     return lines

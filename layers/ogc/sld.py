@@ -17,7 +17,10 @@ XLINK_NS = "http://www.w3.org/1999/xlink"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 SLD_SCHEMA = "http://www.opengis.net/sld http://schemas.opengis.net/sld/1.0.0/StyledLayerDescriptor.xsd"
 NSMAP = {None: SLD_NS, "ogc": OGC_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
-LABEL_HALO = "#ffffff"
+# SLD 1.0's well-known marks; it has no pin mark, so a marker is a triangle there
+WELL_KNOWN_MARKS = {"circle": "circle", "square": "square", "triangle": "triangle", "star": "star",
+                    "marker": "triangle"}
+DASH_ARRAYS = {"dashed": "6 4", "dotted": "1 3"}  # in pixels, per unit of line width as MapServer's PATTERN
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ClassRule:
     low: float = 0.0
     high: float = 0.0
     low_inclusive: bool = False
+    width: float | None = None  # a line width set on this class (else the style's)
 
 
 def class_rules(style, english: bool = False) -> list[ClassRule]:
@@ -44,7 +48,7 @@ def class_rules(style, english: bool = False) -> list[ClassRule]:
         label = str(cls.get("label", ""))
         if unit and "max" in cls:
             label = f"{label} {unit}"  # a legend says what its numbers are
-        common = {"label": label, "color": cls.get("color") or style.fill_color}
+        common = {"label": label, "color": cls.get("color") or style.fill_color, "width": cls.get("width")}
         if cls.get("other"):
             rules.append(ClassRule(test="else", **common))
         elif cls.get("no_data"):
@@ -104,14 +108,30 @@ def render_sld(layer, style=None) -> bytes:
         _sub(el, "Title", layer.title_zh)
         _raster_symbolizer(el, style)
         return _serialize(root)
+    layer_scales = (style.min_scale, style.max_scale)
+    label_scales = (style.label_min_scale or style.min_scale, style.label_max_scale or style.max_scale)
+    labels_apart = style.label_attribute and label_scales != layer_scales
     for rule in class_rules(style):
         el = _sub(fts, "Rule")
         _sub(el, "Title", rule.label)
         _filter(el, rule)
-        _geometry_symbolizer(el, layer.geometry_type, rule.color, style)
-        if style.label_attribute:
+        _scale_range(el, *layer_scales)
+        _geometry_symbolizer(el, layer.geometry_type, rule.color, style, rule.width)
+        if style.label_attribute and not labels_apart:
             _text_symbolizer(el, style)
+    if labels_apart:  # SLD 1.0 gives a scale range per rule: labels drawn at other scales are a rule of their own
+        el = _sub(fts, "Rule")
+        _sub(el, "Title", style.label_attribute)
+        _scale_range(el, *label_scales)
+        _text_symbolizer(el, style)
     return _serialize(root)
+
+
+def _scale_range(rule_el, low, high):
+    if low:
+        _sub(rule_el, "MinScaleDenominator", str(low))
+    if high:
+        _sub(rule_el, "MaxScaleDenominator", str(high))
 
 
 def _serialize(root) -> bytes:
@@ -165,23 +185,29 @@ def _filter(rule_el, rule: ClassRule):
         _comparison(both, "PropertyIsLessThanOrEqualTo", rule.attribute, _num(rule.high))
 
 
-def _geometry_symbolizer(rule_el, geometry_type: str, color: str, style):
+def _geometry_symbolizer(rule_el, geometry_type: str, color: str, style, width: float | None = None):
     kind = (geometry_type or "").lower()
     if "point" in kind:
         graphic = _sub(_sub(rule_el, "PointSymbolizer"), "Graphic")
         mark = _sub(graphic, "Mark")
-        _sub(mark, "WellKnownName", "circle")
+        _sub(mark, "WellKnownName", WELL_KNOWN_MARKS.get(style.point_symbol, "circle"))
         _css(mark, "Fill", {"fill": color, "fill-opacity": float(style.opacity)})
         _css(mark, "Stroke", {"stroke": style.stroke_color, "stroke-width": float(style.stroke_width)})
         _sub(graphic, "Size", _num(style.point_size))
     elif "line" in kind:
         line = _sub(rule_el, "LineSymbolizer")
-        _css(line, "Stroke", {"stroke": color, "stroke-width": float(style.stroke_width),
-                              "stroke-opacity": float(style.opacity)})
+        stroke = {"stroke": color, "stroke-width": float(width or style.stroke_width),
+                  "stroke-opacity": float(style.opacity)}
+        if style.line_dash in DASH_ARRAYS:
+            stroke["stroke-dasharray"] = DASH_ARRAYS[style.line_dash]
+        _css(line, "Stroke", stroke)
     else:  # polygons, and mixed "Geometry" columns
         poly = _sub(rule_el, "PolygonSymbolizer")
         _css(poly, "Fill", {"fill": color, "fill-opacity": float(style.opacity)})
-        _css(poly, "Stroke", {"stroke": style.stroke_color, "stroke-width": float(style.stroke_width)})
+        stroke = {"stroke": style.stroke_color, "stroke-width": float(width or style.stroke_width)}
+        if style.line_dash in DASH_ARRAYS:
+            stroke["stroke-dasharray"] = DASH_ARRAYS[style.line_dash]
+        _css(poly, "Stroke", stroke)
 
 
 def _text_symbolizer(rule_el, style):
@@ -189,8 +215,8 @@ def _text_symbolizer(rule_el, style):
     _sub(_sub(text, "Label"), "PropertyName", style.label_attribute, ns=_ogc)
     _css(text, "Font", {"font-size": float(style.label_size)})
     halo = _sub(text, "Halo")
-    _sub(halo, "Radius", "1")
-    _css(halo, "Fill", {"fill": LABEL_HALO})
+    _sub(halo, "Radius", _num(style.label_halo_width))
+    _css(halo, "Fill", {"fill": style.label_halo_color})
     _css(text, "Fill", {"fill": style.label_color})
 
 

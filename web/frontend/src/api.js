@@ -26,7 +26,11 @@ export async function send(method, path, body) {
   if (response.status === 204) return null;
   const isJson = (response.headers.get("Content-Type") || "").includes("json");
   const answer = isJson ? await response.json() : null;
-  if (!response.ok) throw new ApiError(errorText(answer, `${response.status} ${response.statusText}`));
+  if (!response.ok) {
+    const error = new ApiError(errorText(answer, `${response.status} ${response.statusText}`));
+    error.body = answer; // the server's {field: [messages]}, for a form that names its own fields
+    throw error;
+  }
   return answer;
 }
 

@@ -1,6 +1,7 @@
 // The map at `/`: wires the 2D map, the layer panel, search, coordinates, measuring and the 3D view together.
 import { config, t } from "./config.js";
-import { createMap, followState, identifyAndHover, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
+import { createMap, followState, identifyAndHover, redrawLayer, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
+import { openStyleEditor } from "./style-editor.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
 import { createSearch } from "./search.js";
@@ -25,7 +26,8 @@ function fitBbox([w, s, e, n]) {
   else map.fitBounds([[s, w], [n, e]], { maxZoom: 18 });
 }
 
-buildPanel({ onZoom: (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug)) });
+buildPanel({ onZoom: (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug)),
+  onStyleEdit: (slug) => openStyleEditor(slug, { redraw: () => redrawLayer(map, slug), status: $("status") }) });
 
 createSearch($("search-form"), $("search-results"), (hit) => {
   setActive(hit.layer, true);

@@ -4,7 +4,7 @@ import L from "./leaflet-global.js";
 import "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.js";
 import { config, layersBySlug, layerTitle, t, url } from "./config.js";
 import { state, subscribe } from "./state.js";
-import { leafletStyle } from "./symbology.js";
+import { leafletStyle, zoomRange } from "./symbology.js";
 import { showFeature } from "./identify.js";
 import { serviceLayer2d } from "./services.js";
 
@@ -28,6 +28,7 @@ export function createMap(element) {
 
 // a filtered layer's tiles carry the filter in their address (the server keys their cache on it)
 function vectorLayer(layer, pane, filter = null) {
+  const [minZoom, maxZoom] = zoomRange(layer.style, layer.min_zoom); // the style's scale range
   const query = filter ? `?filter=${encodeURIComponent(JSON.stringify(filter))}` : "";
   const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }) + query, {
     pane,
@@ -36,8 +37,8 @@ function vectorLayer(layer, pane, filter = null) {
     // layers under it): identify and hover hit-test the features VectorGrid keeps per tile (featureAt)
     interactive: false,
     maxNativeZoom: 20,
-    maxZoom: 20, // GridLayer stacks zoom levels by maxZoom: without it an older level may stay on top
-    minZoom: layer.min_zoom,
+    maxZoom, // GridLayer stacks zoom levels by maxZoom: without it an older level may stay on top
+    minZoom,
     vectorTileLayerStyles: { [layer.slug]: (properties) => leafletStyle(layer, properties) },
     // ST_AsMVT puts fid in the feature id, not the properties; keep it for identify
     getFeatureId: (feature) => {
@@ -155,6 +156,14 @@ export function syncLayers(map) {
     drawn[slug].setZIndex(state.active.length - i + 10);
     drawn[slug].setOpacity(state.opacity[slug]);
   });
+}
+
+// Draw a layer again from its (changed) style: a new grid, as the scale range may have changed its zooms
+export function redrawLayer(map, slug) {
+  if (!drawn[slug]) return;
+  map.removeLayer(drawn[slug]);
+  delete drawn[slug];
+  syncLayers(map);
 }
 
 export function followState(map) {

@@ -2,7 +2,7 @@
 // switched on, in draw order (drag or arrow buttons to reorder, opacity, legend).
 import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
-import { isLine, isPoint } from "./symbology.js";
+import { isLine, isPoint, symbolUrl } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
 import { attributeTitle, valueLabel } from "./values.js";
 
@@ -39,8 +39,10 @@ export function legend(layer) {
     ? valueLabel(attribute, c.value) : String(c.label ?? c.value ?? ""));
   const list = el("ul", { class: "legend", "aria-label": t("legend_of", { layer: layerTitle(layer) }) },
     classes.map((c) => el("li", {},
-      el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
-        "aria-hidden": "true" }),
+      shape === "point" && style.point_symbol && style.point_symbol !== "circle"
+        ? el("img", { class: "swatch symbol", src: symbolUrl(style.point_symbol, c.color, style.stroke_color), alt: "" })
+        : el("span", { class: `swatch ${shape}`, style: `--swatch:${c.color};--stroke:${style.stroke_color}`,
+          "aria-hidden": "true" }),
       c.no_data ? t("legend_no_data") : c.other ? t("legend_other") : name(c))));
   return title ? el("div", { class: "legend-box" }, el("p", { class: "legend-title" }, title), list) : list;
 }
@@ -104,6 +106,9 @@ function activeItem(slug, index, onZoom, onInfo) {
         "aria-label": `${t("table_open")}：${title}`, title: t("table_open"),
         onclick: () => document.dispatchEvent(new CustomEvent("civgis:attribute-table", { detail: { slug } })) },
       "▦") : null,
+      onStyle && (config.style_editable || []).includes(slug)
+        ? el("button", { type: "button", class: "icon", "aria-label": `${t("style_edit")}：${title}`,
+          title: t("style_edit"), onclick: () => onStyle(slug) }, "◐") : null,
       el("button", { type: "button", class: "icon", "aria-label": `${t("hide_layer")}：${title}`,
         title: t("hide_layer"), onclick: () => setActive(slug, false) }, "✕")),
     state.filters[slug] ? el("p", { class: "filtered-badge" }, t("table_layer_filtered")) : null,
@@ -144,6 +149,13 @@ export async function showMetadata(slug) {
 }
 
 let redrawTree = () => {};
+let onStyle = null; // opens the style editor (main.js), for the layers this user may restyle
+
+// A layer's legend drawn again from its (changed) style
+export function refreshLegend(slug) {
+  const item = document.querySelector(`.active-layer[data-slug="${CSS.escape(slug)}"]`);
+  if (item) item.lastElementChild.replaceWith(legend(layersBySlug[slug]));
+}
 
 // Layers made after the page loaded (analysis results, uploads): into the config and the tree
 export function addLayers(entries) {
@@ -157,7 +169,8 @@ export function addLayers(entries) {
   return fresh;
 }
 
-export function buildPanel({ onZoom }) {
+export function buildPanel({ onZoom, onStyleEdit = null }) {
+  onStyle = onStyleEdit;
   const treeBox = document.getElementById("layer-tree");
   const activeList = document.getElementById("active-list");
   const filter = document.getElementById("layer-filter");
