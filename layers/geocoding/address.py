@@ -38,7 +38,9 @@ def normalise(text: str) -> str:
     text = re.sub(rf"({NUMERAL})(?=[{COUNTED}])", lambda m: str(chinese_number(m[1])), text)
     text = re.sub(rf"之({NUMERAL})", lambda m: "之" + str(chinese_number(m[1])), text)
     text = re.sub(r"(\d+)[-－~](\d+)(?=[號巷弄樓])", r"\1之\2", text)
-    text = re.sub(r"^(?:\d{3}(?:\d{2,3})?)", "", text)  # the postal code
+    text = re.sub(r"^\d{3}(?:\d{2,3})?(?=[^\d巷弄號樓之段鄰])", "", text)  # the postal code
+    # the neighbourhood (鄰) plays no part in matching; a place name may come with it (崁頂村中福3鄰中福73號)
+    text = re.sub(r"(?<=[村里])[^\d]{0,4}?\d+鄰", "", text)
     return re.sub(r"^(?:中華民國|臺灣省|臺灣)", "", text)
 
 
