@@ -60,6 +60,9 @@ def geocode(data: FeatureData, user, wanted: str | None = None) -> FeatureData:
         if m:
             levels[m.level] = levels.get(m.level, 0) + 1
     data.points = points
+    # the reader noted "no coordinate columns: a table without geometry", which no longer holds
+    data.messages = [m for m in data.messages if not str(m.get("msgid", "") if isinstance(m, dict) else m)
+                     .startswith("沒有坐標欄位")]
     data.crs = CRS.from_epsg(settings.WORKING_SRID)
     data.crs_note = note("由地址欄位 {name} 定位", name=column.source_name)
     data.columns = data.columns + [

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from geo.crs import TAIWAN_LONLAT_BOUNDS, transformer
+from geo.messages import text as note
 from layers.serving.access import BadRequest
 
 EXPECTED = "TWD97 X,Y（例如 250000 2770000）、經緯度（例如 121.5,25.04）或度分秒（例如 25°02'30\"N 121°33'54\"E）"
@@ -61,7 +62,7 @@ def _position(lon: float, lat: float, read_as: str, text: str) -> Position:
         west, south, east, north = TAIWAN_LONLAT_BOUNDS
         raise CoordinateProblem("「{text}」讀作經度 {lon}、緯度 {lat}，不在臺灣範圍內（經度 {west}–{east}、緯度 "
                                 "{south}–{north}）；請輸入 {expected}", text=text, lon=f"{lon:.6f}", lat=f"{lat:.6f}",
-                                west=west, east=east, south=south, north=north, expected=EXPECTED)
+                                west=west, east=east, south=south, north=north, expected=note(EXPECTED))
     x, y = transformer(4326, settings.WORKING_SRID).transform(lon, lat)
     return Position(lon, lat, x, y, read_as)
 
@@ -76,7 +77,7 @@ def _read_dms(cleaned: str, text: str) -> Position | None:
     if len(parts) != 2 or not all(m["mark"] or m["min"] is not None or m["hem"] for m in parts):
         return None
     if any(m["min"] and float(m["min"]) >= 60 or m["sec"] and float(m["sec"]) >= 60 for m in parts):
-        raise CoordinateProblem("「{text}」的分或秒不能大於 60；請輸入 {expected}", text=text, expected=EXPECTED)
+        raise CoordinateProblem("「{text}」的分或秒不能大於 60；請輸入 {expected}", text=text, expected=note(EXPECTED))
     first, second = parts
     hems = ((first["hem"] or "").upper(), (second["hem"] or "").upper())
     a, b = _dms_value(first), _dms_value(second)
@@ -97,19 +98,19 @@ def read(text: str) -> Position | None:
         found = _read_dms(cleaned, text)
         if found:
             return found
-        raise CoordinateProblem("「{text}」不是可讀的坐標；請輸入 {expected}", text=text, expected=EXPECTED)
+        raise CoordinateProblem("「{text}」不是可讀的坐標；請輸入 {expected}", text=text, expected=note(EXPECTED))
     numbers = [n for n in re.split(r"[\s,;/]+", cleaned) if n]
     try:
         a, b = (float(n) for n in numbers)
     except ValueError:
-        raise CoordinateProblem("「{text}」不是可讀的坐標；請輸入 {expected}", text=text, expected=EXPECTED) from None
+        raise CoordinateProblem("「{text}」不是可讀的坐標；請輸入 {expected}", text=text, expected=note(EXPECTED)) from None
     if abs(a) > 1000 and abs(b) > 1000:  # metres: TWD97 TM2 X, Y (or Y, X)
         if a > b:
             a, b = b, a
         lon, lat = transformer(3826, 4326).transform(a, b)
         return _position(lon, lat, "twd97", text)
     if abs(a) > 1000 or abs(b) > 1000:
-        raise CoordinateProblem("「{text}」混合了公尺與度數；請輸入 {expected}", text=text, expected=EXPECTED)
+        raise CoordinateProblem("「{text}」混合了公尺與度數；請輸入 {expected}", text=text, expected=note(EXPECTED))
     if abs(a) <= 90 < abs(b):  # lat, lon
         a, b = b, a
     return _position(a, b, "lonlat", text)
