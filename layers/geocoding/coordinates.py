@@ -103,7 +103,8 @@ def read(text: str) -> Position | None:
     try:
         a, b = (float(n) for n in numbers)
     except ValueError:
-        raise CoordinateProblem("「{text}」不是可讀的坐標；請輸入 {expected}", text=text, expected=note(EXPECTED)) from None
+        raise CoordinateProblem("「{text}」不是可讀的坐標；請輸入 {expected}", text=text,
+                                expected=note(EXPECTED)) from None
     if abs(a) > 1000 and abs(b) > 1000:  # metres: TWD97 TM2 X, Y (or Y, X)
         if a > b:
             a, b = b, a

@@ -3,7 +3,8 @@ import { config, t } from "./config.js";
 import { createMap, followState, identifyAndHover, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
-import { createSearch } from "./search.js";
+import { createSearch, describe } from "./search.js";
+import { highlightMatch, markPoint } from "./highlight.js";
 import { goTo, trackCursor } from "./coords.js";
 import { createMeasure } from "./measure.js";
 import { isDrawing } from "./draw.js";
@@ -26,9 +27,22 @@ function fitBbox([w, s, e, n]) {
 
 buildPanel({ onZoom: (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug)) });
 
-createSearch($("search-form"), $("search-results"), (hit) => {
+createSearch($("search-form"), $("search-results"), async (hit) => {
+  if (hit.kind === "coordinate" || hit.kind === "address") {
+    if (view === "3d") await switchView("2d");
+    markPoint(map, hit);
+    $("status").textContent = t("search_zoomed", { value: `${hit.value} · ${describe(hit)}` });
+    return;
+  }
+  if (hit.kind === "layer") {
+    setActive(hit.layer, true);
+    if (hit.bbox) fitBbox(hit.bbox);
+    $("status").textContent = t("search_zoomed", { value: hit.value });
+    return;
+  }
   setActive(hit.layer, true);
   fitBbox(hit.bbox);
+  if (view === "2d") await highlightMatch(map, hit);
   $("status").textContent = t("search_zoomed", { value: hit.value });
 });
 
