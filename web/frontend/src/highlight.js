@@ -45,12 +45,16 @@ export function markPoint(map, hit) {
   const label = hit.kind === "address" ? hit.label : `${hit.lon.toFixed(6)}, ${hit.lat.toFixed(6)}`;
   const marker = L.marker(latlng, { title: label, alt: t("goto_marker") }).addTo(group);
   const tip = document.createElement("div");
-  tip.className = "found-label";
+  tip.className = "found-tooltip";
+  tip.setAttribute("role", "status");
   tip.innerHTML = "<strong></strong><br><span></span>";
   tip.querySelector("strong").textContent = label;
   tip.querySelector("span").textContent = describe(hit);
   if (hit.kind === "address") tip.dataset.level = hit.level;
-  marker.bindTooltip(tip, { permanent: true, direction: "top", offset: [0, -36], className: "found-tooltip" });
+  // the label is a marker of its own, not a Leaflet tooltip: a permanent tooltip opened during a zoom animation
+  // can stay on the map after its marker is removed
+  L.marker(latlng, { icon: L.divIcon({ className: "found-label", html: tip, iconSize: null }), interactive: false,
+    keyboard: false, zIndexOffset: 1000 }).addTo(group);
   L.circleMarker(latlng, { ...OUTLINE, radius: 14 }).addTo(group);
   map.setView(latlng, Math.max(map.getZoom(), hit.kind === "address" && hit.level !== "exact" ? 17 : 18));
   return marker;

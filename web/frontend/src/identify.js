@@ -62,11 +62,11 @@ export async function showFeatures(map, hits, latlng) {
     panel.setAttribute("role", "tabpanel");
     panel.setAttribute("aria-labelledby", tab.id);
     panel.dataset.slug = hit.layer.slug;
-    panel.innerHTML = loadingContent(hit.layer);
     bar.append(tab);
     box.append(panel);
     return { tab, panel, hit };
   });
+  let popup = null;
   async function select(k) {
     tabs.forEach(({ tab, panel }, i) => {
       tab.setAttribute("aria-selected", String(i === k));
@@ -76,8 +76,11 @@ export async function showFeatures(map, hits, latlng) {
     const { panel, hit } = tabs[k];
     if (!loaded.has(k)) {
       loaded.set(k, true);
+      panel.innerHTML = loadingContent(hit.layer);
       panel.innerHTML = await featureContent(hit.layer, hit.feature.properties.fid, hit.feature.properties);
     }
+    // the popup grew once the attributes came: lay it out again, panning the map so it is all in view
+    if (popup.isOpen()) popup.update();
   }
   tabs.forEach(({ tab }, i) => {
     tab.addEventListener("click", () => select(i));
@@ -90,6 +93,7 @@ export async function showFeatures(map, hits, latlng) {
     });
   });
   if (hits.length === 1) bar.hidden = true; // one layer: no tabs needed
-  L.popup({ maxWidth: 380, maxHeight: 340, className: "identify" }).setLatLng(latlng).setContent(box).openOn(map);
+  popup = L.popup({ maxWidth: 380, maxHeight: 340, className: "identify" }).setLatLng(latlng).setContent(box)
+    .openOn(map);
   await select(0);
 }

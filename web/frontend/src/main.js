@@ -4,7 +4,7 @@ import { createMap, followState, identifyAndHover, setBasemap, tileTimings, zoom
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
 import { createSearch, describe } from "./search.js";
-import { highlightMatch, markPoint } from "./highlight.js";
+import { foundLayer, highlightMatch, markPoint } from "./highlight.js";
 import { goTo, trackCursor } from "./coords.js";
 import { createMeasure } from "./measure.js";
 import { isDrawing } from "./draw.js";
@@ -103,5 +103,5 @@ async function switchView(target) {
 $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d" : "3d"));
 
 // for the browser tests and for anyone curious in the console: the live objects, never a stand-in
-window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView };
+window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView, foundLayer };
 window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }) });

@@ -25,6 +25,7 @@ function nameOf(hit) {
 export function createSearch(form, list, show) {
   const input = form.querySelector("input");
   let results = [];
+  let asked = 0; // an answer to an earlier question that arrives late is dropped
 
   function close() {
     list.hidden = true;
@@ -48,19 +49,26 @@ export function createSearch(form, list, show) {
     e.preventDefault();
     const q = input.value.trim();
     if (!q) return;
-    list.replaceChildren();
-    results = [];
+    const question = ++asked;
     let answer = null;
+    let failed = null;
     try {
       const response = await fetch(`${url("search")}?q=${encodeURIComponent(q)}`, { credentials: "same-origin" });
       answer = await response.json();
+      if (question !== asked) return;
+      list.replaceChildren();
+      results = [];
       if (!response.ok) {
-        line("search-note error", answer.detail || t("search_failed"), "alert");
+        failed = answer.detail || t("search_failed");
         answer = null;
       }
     } catch {
-      line("search-note error", t("search_failed"), "alert");
+      if (question !== asked) return;
+      list.replaceChildren();
+      results = [];
+      failed = t("search_failed");
     }
+    if (failed) line("search-note error", failed, "alert");
     if (answer) {
       for (const kind of KINDS) {
         const hits = answer.groups?.[kind] || [];
