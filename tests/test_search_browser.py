@@ -177,9 +177,11 @@ def test_search_in_english_and_on_a_phone(facts, server, browser):
         note = page.locator("#search-results .search-note.error")
         note.wait_for()
         assert "outside Taiwan" in note.inner_text()
-        search(page, "門牌")  # the layer by its keyword, listed under its kind
-        page.locator("#search-results .search-kind").get_by_text("Layers").wait_for()
-        shot(page, "search-layer-by-keyword-en")
+        search(page, facts["road"][:2])  # several kinds of result, each under its heading
+        page.locator("#search-results .search-kind").get_by_text("Places").wait_for()
+        shot(page, "search-results-en")
+        search(page, "門牌")  # the one layer with this keyword: chosen and switched on at once
+        page.wait_for_function("civgis.state.active.includes('address-points')")
         assert not page.errors and not page.console_errors, (page.errors, page.console_errors)
     finally:
         page.context.close()
