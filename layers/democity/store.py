@@ -67,7 +67,7 @@ TILE_ATTRIBUTES = {
     "roads": ["name", "road_class", "width_m"], "parcels": ["land_use_code", "land_use"],
     "buildings": ["floors", "height_m"],
     "facilities": ["name", "kind", "kind_zh"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
-    "rivers": ["name"], "flood_zones": ["depth_class"], "address_points": ["address"],
+    "rivers": ["name"], "flood_zones": ["depth_class"],
 }
 # layer → (theme, owner agency, visibility, abstract)
 CATALOG = {

@@ -53,19 +53,28 @@ def stamp(layer: Layer) -> str:
     return f"{layer.table_name}:{layer.current_version_id}:{layer.feature_count}"
 
 
+# a stale or missing index of a layer this small is rebuilt on the spot (about a second); a bigger one is left to
+# the rebuild that follows its import (signals), so that no web request waits minutes
+BUILD_INLINE_MAX = 50_000
+
+
 def address_layers(layers) -> list[Layer]:
     """The address-point layers among `layers` (a queryset of what the user may see), their index current."""
     found = [layer for layer in layers.filter(kind=Layer.Kind.VECTOR, keywords__overlap=KEYWORDS)
              if is_address_layer(layer)]
     for layer in found:
-        ensure(layer)
+        ensure(layer, inline_max=BUILD_INLINE_MAX)
     return found
 
 
-def ensure(layer: Layer) -> int:
+def ensure(layer: Layer, inline_max: int | None = None) -> int:
+    """The index of `layer` current (rebuilt if its data changed); with `inline_max`, only when the layer has at
+    most that many features (else the index stays as it is until the rebuild after the import)."""
     current = AddressIndex.objects.filter(layer=layer).first()
     if current and current.stamp == stamp(layer):
         return current.count
+    if inline_max is not None and layer.feature_count > inline_max:
+        return current.count if current else 0
     return build(layer)
 
 
