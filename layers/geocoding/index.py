@@ -55,7 +55,7 @@ def stamp(layer: Layer) -> str:
 
 # a stale or missing index of a layer this small is rebuilt on the spot (about a second); a bigger one is left to
 # the rebuild that follows its import (signals), so that no web request waits minutes
-BUILD_INLINE_MAX = 50_000
+BUILD_INLINE_MAX = 20_000
 
 
 def address_layers(layers) -> list[Layer]:
