@@ -93,6 +93,20 @@ def main():
     found = Geocoder([layer]).geocode_many(texts)
     ours = time.perf_counter() - started
 
+    levels = {}
+    for m in found:
+        key = m.level if m else "none"
+        levels[key] = levels.get(key, 0) + 1
+    by_form = {}
+    for (form, _t), m in zip(rows, found, strict=True):
+        total, ok = by_form.get(form, (0, 0))
+        by_form[form] = (total + 1, ok + (m is not None and m.level in ("exact", "nearest_number")))
+    ours_rate = len(texts) / ours
+    located = sum(1 for m in found if m and m.level in ("exact", "nearest_number"))
+    print(f"geocoder: {len(texts):,} addresses in {ours:.2f} s = {ours_rate:,.0f} addresses/s; "
+          f"door-number match rate {located / len(texts):.1%} (levels: "
+          + ", ".join(f"{k} {v:,}" for k, v in sorted(levels.items())) + ")")
+    print("  by form: " + "; ".join(f"{form} {ok}/{total}" for form, (total, ok) in by_form.items()), flush=True)
     baseline_rows = texts[:ARGS.baseline_rows]
     started = time.perf_counter()
     hits = 0
@@ -103,20 +117,7 @@ def main():
             hits += cur.fetchone() is not None
     baseline = time.perf_counter() - started
 
-    levels = {}
-    for m in found:
-        key = m.level if m else "none"
-        levels[key] = levels.get(key, 0) + 1
-    by_form = {}
-    for (form, _t), m in zip(rows, found, strict=True):
-        total, ok = by_form.get(form, (0, 0))
-        by_form[form] = (total + 1, ok + (m is not None and m.level in ("exact", "nearest_number")))
-    ours_rate, base_rate = len(texts) / ours, len(baseline_rows) / baseline
-    located = sum(1 for m in found if m and m.level in ("exact", "nearest_number"))
-    print(f"geocoder: {len(texts):,} addresses in {ours:.2f} s = {ours_rate:,.0f} addresses/s; "
-          f"door-number match rate {located / len(texts):.1%} (levels: "
-          + ", ".join(f"{k} {v:,}" for k, v in sorted(levels.items())) + ")")
-    print("  by form: " + "; ".join(f"{form} {ok}/{total}" for form, (total, ok) in by_form.items()))
+    base_rate = len(baseline_rows) / baseline
     print(f"baseline (SQL ILIKE per address): {len(baseline_rows):,} addresses in {baseline:.2f} s = "
           f"{base_rate:,.0f} addresses/s; match rate {hits / len(baseline_rows):.1%}")
     print(f"ratio: geocoder {ours_rate / base_rate:.1f}× the addresses/s of the ILIKE lookup; "
