@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "geo.scheduler",
     "layers",
     "jobs",
+    "layers.geocoding",
     "analysis",
     "network",
     "iot",
@@ -190,6 +191,12 @@ GEOSERVER_WORKSPACE = os.environ.get("GEOSERVER_WORKSPACE", "civgis")
 # by default the same as ours, as in docker-compose.yml.
 GEOSERVER_DATABASE_URL = os.environ.get("GEOSERVER_DATABASE_URL", os.environ["DATABASE_URL"])
 GEOSERVER_DATA_PREFIX = os.environ.get("GEOSERVER_DATA_PREFIX", str(MEDIA_ROOT))
+# TGOS 門牌位置比對服務 (QueryAddr v4.0): asked when an address is not in the catalog's address-point layers,
+# only when both keys are set (they are issued by TGOS per application)
+TGOS_APP_ID = os.environ.get("TGOS_APP_ID", "")
+TGOS_API_KEY = os.environ.get("TGOS_API_KEY", "")
+TGOS_URL = os.environ.get("TGOS_URL", "https://addr.tgos.tw/addrws/v40/QueryAddr.asmx/QueryAddr")
+TGOS_TIMEOUT_S = float(os.environ.get("TGOS_TIMEOUT_S", "5"))
 MAPSERV_BIN = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
 # OGC services at /ows: limits that keep one request from tying up a worker, and the service's identity.
 OGC_MAX_IMAGE_SIZE = int(os.environ.get("OGC_MAX_IMAGE_SIZE", 4096))
@@ -252,6 +259,8 @@ try:
     VIEWER_BASEMAPS = json.loads(os.environ.get("VIEWER_BASEMAPS", "[]"))
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"VIEWER_BASEMAPS is not JSON: {exc}") from None
+# layers whose features the search box lists as places (districts, villages, roads), before other features
+SEARCH_PLACE_LAYERS = env_list("SEARCH_PLACE_LAYERS", "districts,villages,roads")
 VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,rivers,roads")
 VIEWER_DEFAULT_LAYERS = env_list("VIEWER_DEFAULT_LAYERS", "facilities,buildings,villages")  # top first
 VIEWER_TERRAIN_LAYER = os.environ.get("VIEWER_TERRAIN_LAYER", "demo-dem")

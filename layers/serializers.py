@@ -304,6 +304,9 @@ class UploadSerializer(serializers.Serializer):
     encoding = serializers.ChoiceField(["utf-8", "cp950", "big5"], required=False,
                                        help_text="text encoding when it cannot be detected")
     license = serializers.CharField(max_length=200, required=False)
+    address_column = serializers.CharField(max_length=100, required=False,
+                                           help_text="CSV: the column of addresses to locate (found by name — 地址, "
+                                                     "address, 門牌 — when the file has no coordinates)")
 
     def validate_owner_agency(self, group):
         user = self.context["request"].user
@@ -325,7 +328,7 @@ class UploadSerializer(serializers.Serializer):
         data = self.validated_data
         user = self.context["request"].user
         options = {k: data[k] for k in ("slug", "title", "title_en", "abstract", "keywords", "visibility", "crs",
-                                         "license") if k in data}
+                                         "license", "address_column") if k in data}
         if data.get("encoding"):
             options["encoding"] = "cp950" if data["encoding"] == "big5" else data["encoding"]
         if data.get("theme"):

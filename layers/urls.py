@@ -6,6 +6,7 @@ from .serving.views import (
     DownloadView,
     FeatureListView,
     FeatureView,
+    GeocodeView,
     PointValueView,
     SearchView,
     StatisticsView,
@@ -26,5 +27,6 @@ urlpatterns = [
     path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
     path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),
     path("search/", SearchView.as_view(), name="search"),
+    path("geocode/", GeocodeView.as_view(), name="geocode"),
     *router.urls,
 ]

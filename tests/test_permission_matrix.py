@@ -129,7 +129,9 @@ ROUTES: dict[str, list[Call]] = {
     "raster-tile": [get("/tiles/{slug}/{z}/{x}/{y}.png")],
     "terrain-tile": [get("/tiles/{slug}/terrain/{z}/{x}/{y}.png")],
     "tilejson": [get("/tiles/{slug}.json")],
-    "search": [get("/api/v1/search/?q={value}"), get("/api/v1/search/?q=VAL-1")],
+    "search": [get("/api/v1/search/?q={value}"), get("/api/v1/search/?q=VAL-1"),
+               get("/api/v1/search/?q={value}100號"), get("/api/v1/search/?q={lon},{lat}")],
+    "geocode": [get("/api/v1/geocode/?address={value}100號"), get("/api/v1/geocode/?address=")],
     # OGC: capabilities of everything one may see, and each request naming a layer (KVP and POSTed XML)
     "ows": [get(WMS + "GetCapabilities"), get("/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"),
             get(WFS + "GetCapabilities"), get("/ows?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetCapabilities"),

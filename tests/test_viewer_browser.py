@@ -242,7 +242,7 @@ def test_sign_in_then_identify_a_parcel_shows_its_number(facts, page):
 def test_search_a_village_name_zooms_to_it(facts, page):
     name, box = facts["village"], facts["village_box"]
     open_map(page)
-    page.get_by_role("searchbox", name="搜尋地名、路名或村里").fill(name)
+    page.get_by_role("searchbox", name="搜尋圖層、地名、地址或坐標").fill(name)
     page.keyboard.press("Enter")
     page.locator("#status").get_by_text(f"已定位至 {name}").wait_for()
     wait_for_view_on(page, box, 6)
@@ -250,7 +250,7 @@ def test_search_a_village_name_zooms_to_it(facts, page):
     shot(page, "04-search-village")
 
     road = facts["road"]
-    page.get_by_role("searchbox", name="搜尋地名、路名或村里").fill(road[:2])
+    page.get_by_role("searchbox", name="搜尋圖層、地名、地址或坐標").fill(road[:2])
     page.keyboard.press("Enter")
     results = page.locator("#search-results")
     results.get_by_role("button", name=re.compile(re.escape(road))).first.click()

@@ -1,6 +1,7 @@
 """The viewer's JavaScript strings, translated by Django like the templates (zh-Hant source, English in locale/)."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 def viewer_strings() -> dict[str, str]:
@@ -46,6 +47,17 @@ def viewer_strings() -> dict[str, str]:
         "search_none": _("找不到「{q}」"),
         "search_parts": _("{n} 段"),
         "search_zoomed": _("已定位至 {value}"),
+        # the search box's kinds of result, match levels and the found-feature highlight
+        "search_kind_coordinates": _("坐標"), "search_kind_addresses": _("地址"), "search_kind_places": _("地名"),
+        "search_kind_layers": pgettext("search kind", "圖層"), "search_kind_features": _("圖徵"),
+        "search_failed": _("搜尋暫時無法使用，請稍後再試"),
+        "search_layer_by_title": _("圖層名稱相符"), "search_layer_by_keywords": _("關鍵字相符"),
+        "search_layer_by_abstract": _("摘要相符"),
+        "read_as_twd97": _("讀作 TWD97 X,Y"), "read_as_lonlat": _("讀作經緯度"), "read_as_dms": _("讀作度分秒"),
+        "match_exact": _("門牌完全相符"), "match_nearest_number": _("最近門牌"), "match_road": _("僅道路相符"),
+        "match_village": _("僅村里相符"), "match_district": _("僅行政區相符"), "match_score": _("分數 {score}"),
+        "found_clear": _("清除搜尋標示"),
+        "identify_layers": _("{n} 個圖層的查詢結果"),
         "goto_invalid": _("請輸入經度, 緯度 (如 121.30, 24.99) 或 TWD97 X, Y (如 272000, 2763000)"),
         "goto_marker": _("定位點"),
         "goto_done": _("已定位至 WGS84 {wgs84}｜TWD97 {twd97}"),

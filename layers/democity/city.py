@@ -90,6 +90,7 @@ def generate(seed: int = 2026, size: float = 1.0) -> DemoCity:
     city.add(_admin_layer("villages", lat, village_of, village_names, district_of, district_names,
                           building_village, building_residents, stream(7)))
     city.add(_districts(city.layers["villages"]))
+    city.add(_address_points(city.layers["roads"], city.layers["villages"]))
 
     bounds = tuple(shapely.total_bounds(parcels.geoms))
     n_rivers = 2 + int(np.sqrt(size))
@@ -389,6 +390,66 @@ def _admin_layer(name, lat: Lattice, village_of, village_names, district_of, dis
         },
         _as_multipolygons(geoms),
     )
+
+
+ADDRESS_SPACING_M = 40.0  # between door numbers along a road, on each side
+ADDRESS_SETBACK_M = 10.0  # from the centre line
+LANE_EVERY = 10  # every 10th even number opens a lane (巷) of LANE_HOUSES numbers
+LANE_HOUSES = 4
+
+
+def _address_points(roads: LayerTable, villages: LayerTable) -> LayerTable:
+    """Door numbers (門牌) along every named road: odd numbers on the left, even on the right, counting from the
+    road's start; now and then a 之1 number beside one, and a lane (巷) off the even side."""
+    names = roads.columns["name"][1]
+    lines: dict[str, list] = {}
+    for name, seg in zip(names, roads.geoms, strict=True):
+        lines.setdefault(name, []).append(seg)
+    tree = shapely.STRtree(villages.geoms)
+    rows = {k: [] for k in ("district", "village", "road", "lane", "number", "address")}
+    points = []
+
+    def add(xy, road, lane, number):
+        rows["road"].append(road)
+        rows["lane"].append(f"{lane}巷" if lane else None)
+        rows["number"].append(number)
+        points.append(shapely.Point(xy))
+
+    for name, segments in lines.items():
+        line = shapely.line_merge(shapely.multilinestrings(segments))
+        if line.geom_type != "LineString":
+            continue
+        for k, d in enumerate(np.arange(ADDRESS_SPACING_M / 2, line.length, ADDRESS_SPACING_M)):
+            a, b = line.interpolate(max(d - 1, 0)), line.interpolate(min(d + 1, line.length))
+            direction = np.array([b.x - a.x, b.y - a.y])
+            direction /= np.hypot(*direction)
+            left = np.array([-direction[1], direction[0]])
+            at = np.array(line.interpolate(d).coords[0])
+            odd, even = 2 * k + 1, 2 * k + 2
+            add(at + left * ADDRESS_SETBACK_M, name, None, f"{odd}號")
+            add(at - left * ADDRESS_SETBACK_M, name, None, f"{even}號")
+            if k % 9 == 4:
+                add(at + left * ADDRESS_SETBACK_M + direction * 8, name, None, f"{odd}之1號")
+            if k % LANE_EVERY == LANE_EVERY - 1:
+                for h in range(1, LANE_HOUSES + 1):
+                    side = 1 if h % 2 else -1
+                    add(at - left * (ADDRESS_SETBACK_M + 15 * h) + direction * 8 * side, name, even, f"{h}號")
+    geoms = np.array(points)
+    found = tree.query(geoms, predicate="within")
+    village_of = np.full(len(geoms), -1)
+    village_of[found[0]] = found[1]
+    keep = village_of >= 0
+    village_names = villages.columns["name"][1]
+    district_names = villages.columns["district"][1]
+    rows["village"] = [village_names[v] for v in village_of[keep]]
+    rows["district"] = [district_names[v] for v in village_of[keep]]
+    for key in ("road", "lane", "number"):
+        rows[key] = [v for v, k in zip(rows[key], keep, strict=True) if k]
+    rows["address"] = [f"{d}{v}{r}{lane or ''}{n}" for d, v, r, lane, n in zip(
+        rows["district"], rows["village"], rows["road"], rows["lane"], rows["number"], strict=True)]
+    columns = {"address_id": ("integer", np.arange(1, int(keep.sum()) + 1)),
+               **{k: ("text", rows[k]) for k in ("district", "village", "road", "lane", "number", "address")}}
+    return LayerTable("address_points", "門牌位置", "Address points", "Point", columns, geoms[keep])
 
 
 def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:

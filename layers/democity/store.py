@@ -83,7 +83,10 @@ CATALOG = {
     "air_readings": ("air-quality", "環境保護局", "public", "感測器逐時 PM2.5、PM10、溫度與濕度"),
     "rivers": ("water", "水務局", "public", "河川中心線"),
     "flood_zones": ("flooding", "水務局", "public", "淹水潛勢範圍與淹水深度分級（24 小時 350 毫米情境）"),
+    "address_points": ("admin", "民政局", "public", "門牌位置坐標：區、村里、路街段、巷、號（示範城市，沿道路產生）"),
 }
+# keywords beyond 示範城市/demo: 門牌 makes a point layer the geocoder's address source (layers.geocoding.index)
+KEYWORDS = {"address_points": ["門牌", "address points"]}
 # how the demo layers are drawn (the viewer's colours and legends come from these classes)
 DEMO_STYLES = {
     "districts": {"fill_color": "#f2efe9", "stroke_color": "#7a6f63", "stroke_width": 2.0, "opacity": 0.2},
@@ -102,6 +105,7 @@ DEMO_STYLES = {
     "rivers": {"fill_color": "#4a90d9", "stroke_color": "#4a90d9", "stroke_width": 3.0, "opacity": 0.9},
     "flood_zones": {"kind": "categorized", "attribute": "depth_class", "stroke_color": "#08519c",
                     "stroke_width": 0.5, "opacity": 0.5},
+    "address_points": {"fill_color": "#8d6e63", "stroke_color": "#ffffff", "point_size": 3.0, "opacity": 0.8},
     "": {"kind": "graduated", "attribute": "band_1", "method": "equal_interval", "ramp": "Greens", "opacity": 0.6},
 }
 DEM_ENTRY = ("demo-dem", "數值地形模型", "Digital elevation model", "terrain", "水務局", "public")
@@ -139,7 +143,7 @@ def _entry(slug, table, title_zh, title_en, theme, agency, visibility, abstract,
     Layer.objects.filter(slug=slug).delete()
     layer = Layer.objects.create(
         slug=slug, table_name=table, title_zh=title_zh, title_en=title_en, abstract=abstract,
-        keywords=["示範城市", "demo"], theme=Theme.objects.filter(slug=theme).first(),
+        keywords=["示範城市", "demo", *KEYWORDS.get(table, [])], theme=Theme.objects.filter(slug=theme).first(),
         owner_agency=Group.objects.get_or_create(name=agency)[0], visibility=visibility, kind=kind,
         geometry_type=info["geometry_type"], feature_count=info["feature_count"], attributes=info["attributes"],
         native_extent=info["native_extent"], extent=info["extent"], source_crs=f"EPSG:{SRID}",

@@ -120,6 +120,10 @@ def prepare(job: Job, source: Source, index: int, report: JobReporter, start: fl
 
     report.progress(start, note("{source}：讀取中", source=source.label))
     data = read_features(source, job.options.get("crs"), job.options.get("encoding"))
+    if source.format == "csv":
+        from layers.geocoding import batch  # the geocoder reads the catalog; imported here to keep apps loading
+
+        data = batch.geocode(data, job.created_by, job.options.get("address_column"))
     messages = [note("{source}：{text}", source=source.label, text=m) for m in data.messages]
     names = column_names([c.source_name for c in data.columns])
     for name, column in zip(names, data.columns, strict=True):

@@ -17,6 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
+from geo.messages import render
 from geo.messages import text as note
 from layers.models import Layer, LayerUsage
 
@@ -324,19 +325,46 @@ def terrain_tile(request, slug, z, x, y):
 class SearchView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="search_places", summary="Find places by name in the layers you may see",
-                   parameters=[OpenApiParameter("q", str, required=True, description="text to find, e.g. 中正路")],
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="matches with layer, "
-                                                   "attribute, value, count and lon/lat bbox"),
-                              400: OpenApiResponse(description="q missing or too long")})
+    @extend_schema(operation_id="search_places", summary="One search box: coordinates, addresses, places, layers "
+                   "and features in the layers you may see",
+                   parameters=[OpenApiParameter("q", str, required=True, description="text to find, e.g. 中正路, "
+                                                "中正路100號, 121.5,25.04, 250000 2770000, 25°02'30\"N 121°33'54\"E")],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="groups (coordinates, addresses, "
+                                                   "places, layers, features), results (feature matches with "
+                                                   "layer, attribute, value, count and lon/lat bbox) and a note "
+                                                   "when nothing matched"),
+                              400: OpenApiResponse(description="q missing or too long, or coordinates that cannot "
+                                                   "be read or lie outside Taiwan")})
     def get(self, request):
-        layers = Layer.objects.visible_to(request_user(request)).filter(kind=Layer.Kind.VECTOR)
+        layers = Layer.objects.visible_to(request_user(request))
         try:
-            results = search.search(layers, request.query_params.get("q", ""))
+            found = search.search_all(layers, request.query_params.get("q", ""))
         except BadRequest as exc:
             return bad_request(exc)
-        return JsonResponse({"q": request.query_params.get("q", ""), "results": results},
-                            json_dumps_params={"ensure_ascii": False})
+        found["note"] = render(found["note"]) if found["note"] else None
+        return JsonResponse(found, json_dumps_params={"ensure_ascii": False})
+
+
+class GeocodeView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="geocode_address", summary="An address (門牌) as a point, with the match level",
+                   parameters=[OpenApiParameter("address", str, required=True,
+                                                description="e.g. 桃園市復興區三光里武崙路120巷2號")],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="level (exact, nearest_number, "
+                                                   "road, village, district), score 0–1, label, lon, lat, x, y"),
+                              404: OpenApiResponse(description="no address point matches"),
+                              400: OpenApiResponse(description="address missing or too long")})
+    def get(self, request):
+        text = request.query_params.get("address", "").strip()
+        if not 1 <= len(text) <= search.MAX_LENGTH:
+            return bad_request(BadRequest("address：請填 {low}–{high} 個字元的地址", low=1, high=search.MAX_LENGTH))
+        found = search.address_matches(Layer.objects.visible_to(request_user(request)), text)
+        if not found:
+            return JsonResponse({"detail": render(note(
+                "找不到地址「{q}」：請寫出路街與門牌號，例如 桃園市中壢區中正路100號（可省略縣市與區）", q=text))},
+                status=404, json_dumps_params={"ensure_ascii": False})
+        return JsonResponse(found[0], json_dumps_params={"ensure_ascii": False})
 
 
 class PointValueView(APIView):

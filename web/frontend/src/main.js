@@ -4,7 +4,8 @@ import { createMap, followState, identifyAndHover, redrawLayer, setBasemap, tile
 import { openStyleEditor } from "./style-editor.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
-import { createSearch } from "./search.js";
+import { createSearch, describe } from "./search.js";
+import { foundLayer, highlightMatch, markPoint } from "./highlight.js";
 import { goTo, trackCursor } from "./coords.js";
 import { createMeasure } from "./measure.js";
 import { isDrawing } from "./draw.js";
@@ -29,9 +30,22 @@ function fitBbox([w, s, e, n]) {
 buildPanel({ onZoom: (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug)),
   onStyleEdit: (slug) => openStyleEditor(slug, { redraw: () => redrawLayer(map, slug), status: $("status") }) });
 
-createSearch($("search-form"), $("search-results"), (hit) => {
+createSearch($("search-form"), $("search-results"), async (hit) => {
+  if (hit.kind === "coordinate" || hit.kind === "address") {
+    if (view === "3d") await switchView("2d");
+    markPoint(map, hit);
+    $("status").textContent = t("search_zoomed", { value: `${hit.value} · ${describe(hit)}` });
+    return;
+  }
+  if (hit.kind === "layer") {
+    setActive(hit.layer, true);
+    if (hit.bbox) fitBbox(hit.bbox);
+    $("status").textContent = t("search_zoomed", { value: hit.value });
+    return;
+  }
   setActive(hit.layer, true);
   fitBbox(hit.bbox);
+  if (view === "2d") await highlightMatch(map, hit);
   $("status").textContent = t("search_zoomed", { value: hit.value });
 });
 
@@ -92,6 +106,6 @@ async function switchView(target) {
 $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d" : "3d"));
 
 // for the browser tests and for anyone curious in the console: the live objects, never a stand-in
-window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView };
+window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView, foundLayer };
 window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }) });
 window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });

@@ -5,7 +5,7 @@ import "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.js";
 import { config, layersBySlug, layerTitle, t, url } from "./config.js";
 import { state, subscribe } from "./state.js";
 import { leafletStyle, zoomRange } from "./symbology.js";
-import { showFeature } from "./identify.js";
+import { showFeatures } from "./identify.js";
 import { serviceLayer2d } from "./services.js";
 
 L.Icon.Default.imagePath = config.images_url;
@@ -96,22 +96,28 @@ export function featureAt(grid, latlng) {
 // the drawn tiles of a switched-on layer (the attribute table hit-tests its own layer under a click)
 export const drawnLayer = (slug) => drawn[slug] || null;
 
-// the top-most switched-on vector layer with a feature under the point
-export function topFeatureAt(latlng) {
+// every switched-on vector layer with a feature under the point, top first (identify lists them all)
+export function featuresAt(latlng) {
+  const hits = [];
   for (const slug of state.active) {
     const layer = layersBySlug[slug];
     if (layer.kind !== "vector" || !drawn[slug]) continue;
     const feature = featureAt(drawn[slug], latlng);
-    if (feature) return { layer, grid: drawn[slug], feature };
+    if (feature) hits.push({ layer, grid: drawn[slug], feature });
   }
-  return null;
+  return hits;
+}
+
+// the top-most switched-on vector layer with a feature under the point (what hover outlines)
+export function topFeatureAt(latlng) {
+  return featuresAt(latlng)[0] || null;
 }
 
 export function identifyAndHover(map, isBusy) {
   map.on("click", (e) => {
     if (isBusy()) return;
-    const hit = topFeatureAt(e.latlng);
-    if (hit) showFeature(map, hit.layer, hit.feature.properties, e.latlng);
+    const hits = featuresAt(e.latlng);
+    if (hits.length) showFeatures(map, hits, e.latlng);
   });
   let hovered = null;
   let pending = null;
