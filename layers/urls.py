@@ -10,7 +10,7 @@ from .serving.views import (
     SearchView,
     UsageView,
 )
-from .views import ImportJobViewSet, LayerViewSet, ThemeViewSet
+from .views import ImportJobViewSet, LayerViewSet, MetadataReportView, ThemeViewSet
 
 router = DefaultRouter()
 router.register("layers", LayerViewSet, basename="layer")
@@ -25,5 +25,6 @@ urlpatterns = [
     path("layers/<slug:slug>/download/", DownloadView.as_view(), name="layer-download"),
     path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),
     path("search/", SearchView.as_view(), name="search"),
+    path("metadata/report/", MetadataReportView.as_view(), name="metadata-report"),
     *router.urls,
 ]

@@ -11,6 +11,7 @@ from layers import attribute_kinds, integrity
 from layers.models import Layer, Style, Theme
 from layers.styles import compute_classes
 
+from .layer_dialog_strings import layer_dialog_strings
 from .strings import viewer_strings
 from .tool_strings import tool_strings
 
@@ -144,10 +145,11 @@ def viewer_config(user) -> dict:
             "feature": reverse("layer-feature", args=["xslugx", 0]).replace("xslugx", "{slug}").replace(
                 "/0/", "/{fid}/"),
             "search": reverse("search"), "measure": reverse("analysis-measure"),
+            "metadata_page": reverse("metadata-page"),
             **tool_urls(),
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
         if user.is_authenticated else None,
         "images_url": static("web/dist/images/"),
-        "strings": {**viewer_strings(), **tool_strings()},
+        "strings": {**viewer_strings(), **tool_strings(), **layer_dialog_strings()},
     }

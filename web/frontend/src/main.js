@@ -8,6 +8,7 @@ import { goTo, trackCursor } from "./coords.js";
 import { createMeasure } from "./measure.js";
 import { isDrawing } from "./draw.js";
 import { startTools } from "./tools.js";
+import { guardUnsaved, openRequestedDialog } from "./layer-dialog.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -24,7 +25,8 @@ function fitBbox([w, s, e, n]) {
   else map.fitBounds([[s, w], [n, e]], { maxZoom: 18 });
 }
 
-buildPanel({ onZoom: (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug)) });
+const zoomTo = (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug));
+buildPanel({ onZoom: zoomTo });
 
 createSearch($("search-form"), $("search-results"), (hit) => {
   setActive(hit.layer, true);
@@ -90,4 +92,6 @@ $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d"
 
 // for the browser tests and for anyone curious in the console: the live objects, never a stand-in
 window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView };
-window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }) });
+window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }), zoomTo });
+guardUnsaved();
+openRequestedDialog();
