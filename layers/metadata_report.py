@@ -53,7 +53,8 @@ def report(user, agency: str = "", theme: str = "", ordering: str = "score", mis
             "owner_agency": layer.owner_agency.name if layer.owner_agency else None,
             "visibility": layer.visibility, "score": found["score"],
             "missing": metadata.labelled(found["missing"]),
-            "can_edit": editable is True or layer.owner_agency_id in editable,
+            "can_edit": editable is True or layer.owner_agency_id in editable
+            or (layer.created_by_id is not None and layer.created_by_id == user.pk),
         })
     key = {"score": lambda r: (r["score"], r["title"]), "-score": lambda r: (-r["score"], r["title"]),
            "title": lambda r: r["title"]}[ordering]

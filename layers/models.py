@@ -218,10 +218,11 @@ class Layer(models.Model):
         return sorted(groups)
 
     def can_edit(self, user) -> bool:
-        """Edit rights: admins and members of the owner agency."""
+        """Edit rights: admins, members of the owner agency, and whoever made the layer (an upload or a result of
+        someone in no agency would otherwise be theirs to make but not to describe)."""
         if not (user and user.is_authenticated):
             return False
-        if user.is_superuser or user.is_staff:
+        if user.is_superuser or user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk):
             return True
         return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
 
