@@ -122,7 +122,7 @@ def test_an_editor_is_told_the_wrong_field_then_saves_and_the_panel_follows(page
     # refused: the dialog goes to the tab of the wrong field and says which field, in zh-Hant
     error = meta.locator("[data-field=contact_email] .field-error")
     error.wait_for()
-    assert meta.is_visible() and error.inner_text().startswith("聯絡電子郵件：")
+    assert meta.is_visible() and not general.is_visible() and error.inner_text().startswith("聯絡電子郵件：")
     assert meta.get_by_label("聯絡電子郵件").get_attribute("aria-invalid") == "true"
     assert api(page, "/api/v1/layers/flood-zones/")["body"]["title_zh"] == before["title_zh"]  # nothing half-saved
     shot(page, "16-layer-dialog-field-error")
@@ -158,7 +158,7 @@ def test_the_metadata_report_lists_what_is_missing_and_opens_a_layers_dialog(pag
     assert first.get_attribute("data-slug") == report["results"][0]["slug"]  # the most to do, first
     flood = page.locator("#report-table tr[data-slug=flood-zones]")
     assert "淹水潛勢區（114年）" in flood.inner_text() and "可編修" in flood.inner_text()
-    page.get_by_label("權責機關").select_option("水務局")
+    page.get_by_label("權責機關", exact=True).select_option("水務局")
     page.get_by_role("button", name="篩選").click()
     assert {r.get_attribute("data-slug") for r in page.locator("#report-table tbody tr").all()} == {
         "flood-zones", "rivers"}

@@ -45,13 +45,15 @@ function select(value, options, { empty = true, multiple = false } = {}) {
   return box;
 }
 
-function facts(info) {
+// what the layer is; an editor sees only what the form below does not hold
+function facts(info, edit) {
   const kind = [t(`kind_${info.kind}`), info.geometry_type ? t(`geometry_${info.geometry_type}`) : ""].filter(Boolean);
-  const rows = [
+  const described = edit ? [] : [
     [t("meta_title"), layerTitle(info)], [t("meta_theme"), info.theme_path.join(" › ")],
-    [t("meta_agency"), info.owner_agency], [t("meta_abstract"), info.abstract], [t("meta_kind"), kind.join(" · ")],
+    [t("meta_agency"), info.owner_agency], [t("meta_abstract"), info.abstract]];
+  const rows = [...described, [t("meta_kind"), kind.join(" · ")],
     [t("meta_count"), numberFormat.format(info.feature_count)],
-    [t("meta_visibility"), t(`visibility_${info.visibility}`)],
+    ...(edit ? [] : [[t("meta_visibility"), t(`visibility_${info.visibility}`)]]),
     [t("meta_crs"), info.source_crs ? `${info.source_crs} → EPSG:${info.srid}` : `EPSG:${info.srid}`],
     [t("meta_updated"), [info.version ? `v${info.version}` : "", info.updated_at.slice(0, 10)].filter(Boolean).join(" · ")],
   ];
@@ -59,7 +61,7 @@ function facts(info) {
 }
 
 function generalTab(info, edit) {
-  if (!edit) return [facts(info)];
+  if (!edit) return [facts(info, false)];
   const choices = info.edit_choices;
   const themes = config.themes.map((theme) => [theme.slug, themeName(theme)]);
   const agencies = [...new Set([...(info.owner_agency ? [info.owner_agency] : []), ...choices.agencies])];
@@ -72,7 +74,7 @@ function generalTab(info, edit) {
   const showGroups = () => (groups.hidden = visibility.value !== "restricted");
   visibility.addEventListener("change", showGroups);
   showGroups();
-  return [facts(info),
+  return [facts(info, true),
     field("title_zh", t("md_title_zh"), input(info.title_zh, { required: true, maxlength: "200" })),
     field("title_en", t("md_title_en"), input(info.title_en, { maxlength: "200", lang: "en" })),
     field("theme", t("meta_theme"), select(info.theme, themes)),
