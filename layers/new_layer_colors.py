@@ -12,13 +12,24 @@ HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 RECENT = len(PALETTE)  # without a map to look at: as many of the user's latest layers as there are colours
 
 
+NEAR = 80  # RGB distance under which two colours read as the same on a map (#33a02c and #1b9e77: 55)
+
+
+def _rgb(colour: str) -> tuple[int, ...]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def _near(a: str, b: str) -> bool:
+    return sum((x - y) ** 2 for x, y in zip(_rgb(a), _rgb(b), strict=True)) ** 0.5 < NEAR
+
+
 def pick(avoid: list[str], count: int = 1) -> list[str]:
-    """`count` colours, each unused by `avoid` and by the ones picked before it; when every colour is taken, the
+    """`count` colours, each unlike those in `avoid` and the ones picked before it; when every colour is taken, the
     least taken ones (in palette order)."""
-    taken = [c.lower() for c in avoid]
+    taken = [c.lower() for c in avoid if HEX.match(c)]
     picked = []
     for _ in range(count):
-        colour = min(PALETTE, key=lambda c: (taken.count(c), PALETTE.index(c)))
+        colour = min(PALETTE, key=lambda c: (sum(_near(c, t) for t in taken), PALETTE.index(c)))
         picked.append(colour)
         taken.append(colour)
     return picked

@@ -160,8 +160,10 @@ def test_the_metadata_report_lists_what_is_missing_and_opens_a_layers_dialog(pag
     assert "淹水潛勢區（114年）" in flood.inner_text() and "可編修" in flood.inner_text()
     page.get_by_label("權責機關", exact=True).select_option("水務局")
     page.get_by_role("button", name="篩選").click()
+    water = api(page, "/api/v1/metadata/report/?agency=水務局")["body"]["results"]
     assert {r.get_attribute("data-slug") for r in page.locator("#report-table tbody tr").all()} == {
-        "flood-zones", "rivers"}
+        r["slug"] for r in water} >= {"flood-zones", "rivers"}
+    assert {r["owner_agency"] for r in water} == {"水務局"}
     shot(page, "16-metadata-report")
     flood.get_by_role("link").click()
     page.wait_for_url(re.compile(r"layer_dialog=flood-zones"))

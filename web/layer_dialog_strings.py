@@ -32,7 +32,7 @@ def layer_dialog_strings() -> dict[str, str]:
         "up_theme": _("主題"), "up_visibility": _("開放程度"), "up_crs": _("坐標系統（檔案未註明時）"),
         "up_crs_hint": _("例如 3826（TWD97）、3828（TWD67）、4326；留空則自動判讀"),
         "up_encoding": _("文字編碼"), "up_encoding_auto": _("自動偵測"),
-        "up_clash": _("已有同名圖層「{title}」。"), "up_new_version": _("匯入為新版本"),
+        "up_clash": _("已有同名圖層「{title}」。"), "up_choose": _("請選擇"), "up_new_version": _("匯入為新版本"),
         "up_new_layer": _("另建新圖層"), "up_cancel": _("取消"), "up_cancelled": _("已取消匯入"),
     }
     for field, label in metadata.FIELD_LABELS.items():

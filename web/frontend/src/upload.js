@@ -61,6 +61,7 @@ function askAboutClash(progress, answer) {
   const clash = answer.clashes[0];
   const title = config.lang === "en" && clash.title_en ? clash.title_en : clash.title_zh;
   progress.node.dataset.status = "clash";
+  progress.node.querySelector(".job-state").textContent = t("up_choose");
   return new Promise((resolve) => {
     const buttons = answer.choices.map((choice) => el("button", { type: "button", "data-choice": choice,
       class: choice === "new_version" ? "primary" : "", onclick: () => resolve(choice) },
