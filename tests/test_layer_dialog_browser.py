@@ -40,6 +40,7 @@ def shared(browser, server, editor):
     context = browser.new_context(viewport=DESKTOP, locale="zh-TW", base_url=server)
     page = context.new_page()
     page.set_default_timeout(20_000)
+    page.set_default_navigation_timeout(90_000)  # the first page of a busy 2-core machine has taken over 30 s
     page.problems = []
     page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e}"))
     page.on("console", lambda m: m.type == "error" and not EXPECTED_CONSOLE.search(m.text)
@@ -209,6 +210,8 @@ def test_upload_options_clash_choices_colours_and_zoom(celery_worker_process, pa
     drop(page, "抽水站.geojson")
     first = finished_job(tool, 0)
     assert first.get_attribute("data-status") == "succeeded", first.inner_text()
+    # the job reads as done before the new layer is fetched and switched on: wait for it to be on top
+    page.wait_for_function("known => !known.includes(civgis.state.active[0])", arg=on_map)
     slug = page.evaluate("civgis.state.active[0]")
     made = api(page, f"/api/v1/layers/{slug}/")["body"]
     assert made["theme"] == "water" and made["visibility"] == "public"
@@ -228,6 +231,7 @@ def test_upload_options_clash_choices_colours_and_zoom(celery_worker_process, pa
     clash.get_by_role("button", name="另建新圖層").click()
     page.wait_for_function("document.querySelectorAll('#tool-panel li.job')[1].dataset.status === 'succeeded'",
                            timeout=90_000)
+    page.wait_for_function("slug => civgis.state.active[0] !== slug", arg=slug)
     beside = page.evaluate("civgis.state.active[0]")
     assert beside != slug and beside.startswith(slug)
     assert api(page, f"/api/v1/layers/{beside}/")["body"]["style"]["fill_color"] != made["style"]["fill_color"]
