@@ -118,7 +118,7 @@ function optionsForm() {
     ["internal", "public", "restricted"].map((v) => el("option", { value: v }, t(`visibility_${v}`))));
   const crs = el("input", { id: "upload-crs", name: "crs", maxlength: "2000", inputmode: "text", placeholder: "3826" });
   const encoding = el("select", { id: "upload-encoding", name: "encoding" }, el("option", { value: "" }, t("up_encoding_auto")),
-    el("option", { value: "utf-8" }, "UTF-8"), el("option", { value: "big5" }, "Big5 (CP950)"));
+    el("option", { value: "utf-8" }, "UTF-8"), el("option", { value: "big5" }, "Big5"));
   const box = el("fieldset", { class: "upload-options" }, el("legend", {}, t("up_options")),
     row("upload-title", t("up_title"), title), row("upload-theme", t("up_theme"), theme),
     row("upload-visibility", t("up_visibility"), visibility),
