@@ -15,12 +15,18 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import metadata
+
 DATA_SCHEMA = "layerdata"
 VERSIONS_SCHEMA = "layerversions"
 STAGING_SCHEMA = "layerstaging"
 
 slug_validator = RegexValidator(r"^[a-z][a-z0-9_-]{0,49}$",
                                 "a slug is 1–50 lower-case letters, digits, '-' or '_', starting with a letter")
+
+
+def _choices(labels: dict) -> list[tuple[str, str]]:
+    return list(labels.items())
 
 
 class Theme(models.Model):
@@ -135,7 +141,22 @@ class Layer(models.Model):
                                             "(layers.attribute_kinds)")
     source = models.CharField(max_length=300, blank=True)
     license = models.CharField(max_length=200, blank=True)
-    update_frequency = models.CharField(max_length=40, blank=True)
+    # descriptive metadata, named after ISO 19115 (layers.metadata maps each field to its ISO element)
+    update_frequency = models.CharField(max_length=40, blank=True, choices=_choices(metadata.UPDATE_FREQUENCIES),
+                                        help_text="MD_MaintenanceFrequencyCode")
+    topic_category = models.CharField(max_length=40, blank=True, choices=_choices(metadata.TOPIC_CATEGORIES),
+                                      help_text="MD_TopicCategoryCode")
+    lineage = models.TextField(blank=True, help_text="how the data was made and processed")
+    contact_name = models.CharField(max_length=100, blank=True)
+    contact_organisation = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(max_length=200, blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True)
+    scale_denominator = models.PositiveIntegerField(null=True, blank=True, help_text="e.g. 1000 for 1:1,000")
+    resolution_m = models.FloatField(null=True, blank=True, help_text="ground resolution in metres")
+    temporal_start = models.DateField(null=True, blank=True, help_text="the data describes the world from …")
+    temporal_end = models.DateField(null=True, blank=True, help_text="… until (empty: still current)")
+    creation_date = models.DateField(null=True, blank=True, help_text="when the data (not the catalog entry) was made")
+    revision_date = models.DateField(null=True, blank=True, help_text="when the data was last revised")
     provenance = models.JSONField(default=dict, blank=True,
                                   help_text="for analysis results: the operation, inputs, parameters, who and when")
     visibility = models.CharField(max_length=12, choices=Visibility.choices, default=Visibility.INTERNAL)
@@ -197,10 +218,11 @@ class Layer(models.Model):
         return sorted(groups)
 
     def can_edit(self, user) -> bool:
-        """Edit rights: admins and members of the owner agency."""
+        """Edit rights: admins, members of the owner agency, and whoever made the layer (an upload or a result of
+        someone in no agency would otherwise be theirs to make but not to describe)."""
         if not (user and user.is_authenticated):
             return False
-        if user.is_superuser or user.is_staff:
+        if user.is_superuser or user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk):
             return True
         return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from geo import messages
 
-from . import attribute_kinds, catalog, integrity
+from . import attribute_kinds, catalog, integrity, metadata
 from .models import Layer, LayerVersion, Style, Theme
 from .styles import MAX_CLASSES, RAMPS, StyleError, attribute_of, compute_classes, keep_edits
 
@@ -167,6 +167,25 @@ class StyleSerializer(serializers.ModelSerializer):
         return instance
 
 
+METADATA_FIELDS = ["topic_category", "lineage", "contact_name", "contact_organisation", "contact_email",
+                   "contact_phone", "scale_denominator", "resolution_m", "temporal_start", "temporal_end",
+                   "creation_date", "revision_date"]
+PHONE = re.compile(r"\+?[0-9()\- ]{6,30}(?:\s*(?:#|ext\.?|分機)\s*[0-9]{1,6})?")
+
+
+def _named_one(field: str, message) -> str:
+    label = metadata.FIELD_LABELS.get(field)
+    return messages.worded("{field}：{message}", field=str(label), message=str(message)) if label else str(message)
+
+
+def _named(detail):
+    """{field: [message]} with each message led by the field's name, where the field is a metadata field."""
+    if not isinstance(detail, dict):
+        return detail
+    return {field: [_named_one(field, m) for m in problems] if isinstance(problems, list) else problems
+            for field, problems in detail.items()}
+
+
 class LayerDetailSerializer(LayerSerializer):
     """Everything the catalog knows about a layer; metadata fields are writable by its editors."""
 
@@ -183,12 +202,23 @@ class LayerDetailSerializer(LayerSerializer):
         help_text="{column name: {label, label_en, unit, unit_en, kind, decimals, aggregate}}: correct what an "
                   "attribute is (kind: " + ", ".join(attribute_kinds.KINDS) + "; aggregate: sum, mean or none)")
 
+    owner_agency = serializers.SlugRelatedField(slug_field="name", queryset=Group.objects.all(), allow_null=True,
+                                                required=False)
+    completeness = serializers.SerializerMethodField(
+        help_text="{score: 0–100, missing: [{field, label, weight}], filled: [field]}: the recommended metadata "
+                  "filled (weights in layers.metadata.RECOMMENDED)")
+    can_edit = serializers.SerializerMethodField(help_text="whether the caller may change this layer")
+    edit_choices = serializers.SerializerMethodField(
+        help_text="for those who may change the layer: the owner agencies they may give it and the groups it may "
+                  "be opened to")
+
     class Meta(LayerSerializer.Meta):
         fields = LayerSerializer.Meta.fields + [
             "abstract", "keywords", "attributes", "attribute_labels", "attribute_descriptions", "source_crs", "srid",
             "native_extent",
-            "source", "license", "update_frequency", "allowed_groups", "table_name", "raster_path", "service",
-            "ogc_status", "ogc_error", "ogc_published_at", "style", "created_by", "created_at"]
+            "source", "license", "update_frequency", *METADATA_FIELDS, "allowed_groups", "table_name",
+            "raster_path", "service", "ogc_status", "ogc_error", "ogc_published_at", "style", "created_by",
+            "created_at", "completeness", "can_edit", "edit_choices"]
         read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
                             "native_extent", "table_name", "raster_path", "service", "ogc_status", "ogc_error",
                             "ogc_published_at", "created_at"]
@@ -197,6 +227,60 @@ class LayerDetailSerializer(LayerSerializer):
         out = super().to_representation(instance)
         out["native_extent"] = integrity.finite(out.get("native_extent"))  # JSON has no NaN or Infinity
         return out
+
+    def get_completeness(self, layer) -> dict:
+        found = metadata.completeness(layer)
+        return {**found, "missing": metadata.labelled(found["missing"])}
+
+    def get_can_edit(self, layer) -> bool:
+        request = self.context.get("request")
+        return bool(request and layer.can_edit(request.user))
+
+    def get_edit_choices(self, layer) -> dict | None:
+        if not self.get_can_edit(layer):
+            return None
+        user = self.context["request"].user
+        every = list(Group.objects.order_by("name").values_list("name", flat=True))
+        mine = every if user.is_superuser or user.is_staff else \
+            list(user.groups.order_by("name").values_list("name", flat=True))
+        return {"agencies": mine, "groups": every}
+
+    def to_internal_value(self, data):
+        """Every field's complaint names the field in the reader's language (「聯絡電子郵件：…」)."""
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_named(exc.detail)) from None
+
+    def validate_owner_agency(self, group):
+        user = self.context["request"].user
+        if group is not None and not (user.is_superuser or user.is_staff or user.groups.filter(pk=group.pk).exists()):
+            raise serializers.ValidationError(messages.worded("您不是 {agency} 的成員，不能把圖層交給它",
+                                                              agency=group.name))
+        return group
+
+    def validate_keywords(self, value):
+        cleaned = [k.strip() for k in value if k.strip()]
+        if len(cleaned) > 30:
+            raise serializers.ValidationError(messages.worded("最多 {n} 個關鍵字", n=30))
+        return list(dict.fromkeys(cleaned))
+
+    def validate_contact_phone(self, value):
+        if value and not PHONE.fullmatch(value):
+            raise serializers.ValidationError(messages.worded(
+                "{value} 不像電話號碼（數字，可含 +、-、空格、括號與分機 #）", value=repr(value)))
+        return value
+
+    def validate_scale_denominator(self, value):
+        if value is not None and not 1 <= value <= 100_000_000:
+            raise serializers.ValidationError(messages.worded("比例尺 1:{value} 不合理；請填 1 到 100,000,000 的分母",
+                                                              value=value))
+        return value
+
+    def validate_resolution_m(self, value):
+        if value is not None and not 0 < value <= 1_000_000:
+            raise serializers.ValidationError(messages.worded("解析度請填大於 0 的公尺數"))
+        return value
 
     def _unknown_names(self, value):
         names = {a["name"] for a in self.instance.attributes}
@@ -213,7 +297,13 @@ class LayerDetailSerializer(LayerSerializer):
         return value
 
     def validate(self, attrs):
-        """Labels and descriptions together, each edit checked against the attribute it changes."""
+        """Labels and descriptions together, each edit checked against the attribute it changes; a time range that
+        ends before it starts."""
+        start = attrs.get("temporal_start", getattr(self.instance, "temporal_start", None))
+        end = attrs.get("temporal_end", getattr(self.instance, "temporal_end", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"temporal_end": _named_one("temporal_end", messages.worded(
+                "結束日期 {end} 早於開始日期 {start}", end=end.isoformat(), start=start.isoformat()))})
         edits = {}
         for source in ("attribute_labels", "attribute_descriptions"):
             for name, edit in attrs.pop(source, {}).items():
@@ -307,6 +397,15 @@ class UploadSerializer(serializers.Serializer):
     address_column = serializers.CharField(max_length=100, required=False,
                                            help_text="CSV: the column of addresses to locate (found by name — 地址, "
                                                      "address, 門牌 — when the file has no coordinates)")
+    on_clash = serializers.ChoiceField(
+        ["ask", "new_layer", "new_version"], default="new_layer",
+        help_text="when a layer you can see already has the name: ask (answer 409 with the clashes and the choices), "
+                  "new_layer (the next free slug) or new_version (a new version of that layer; one dataset, and "
+                  "you may change the layer)")
+    avoid_colors = serializers.ListField(
+        child=serializers.RegexField(r"^#[0-9a-fA-F]{6}$"), required=False, max_length=100,
+        help_text="colours already on your map: each new layer gets a palette colour none of them uses (not told: "
+                  "one your latest layers do not use)")
 
     def validate_owner_agency(self, group):
         user = self.context["request"].user

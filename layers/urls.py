@@ -12,7 +12,7 @@ from .serving.views import (
     StatisticsView,
     UsageView,
 )
-from .views import LayerViewSet, ThemeViewSet
+from .views import LayerViewSet, MetadataReportView, ThemeViewSet
 
 router = DefaultRouter()
 router.register("layers", LayerViewSet, basename="layer")
@@ -28,5 +28,6 @@ urlpatterns = [
     path("layers/<slug:slug>/point/", PointValueView.as_view(), name="layer-point"),
     path("search/", SearchView.as_view(), name="search"),
     path("geocode/", GeocodeView.as_view(), name="geocode"),
+    path("metadata/report/", MetadataReportView.as_view(), name="metadata-report"),
     *router.urls,
 ]

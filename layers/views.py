@@ -1,5 +1,7 @@
 """Catalog REST API: /api/v1/layers/ (uploads start import jobs: jobs.views), /api/v1/themes/."""
 
+import shutil
+
 from django.contrib.gis.geos import Polygon
 from django.db import transaction
 from django.db.models import Q
@@ -13,13 +15,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from geo.messages import worded
 from jobs.models import Job
 from jobs.serializers import JobSerializer
 
-from . import catalog
-from .importing import jobs
+from . import catalog, metadata_report, new_layer_colors
+from .importing import clashes, jobs
 from .importing.errors import ImportProblem
 from .importing.pipeline import create_with_free_slug
 from .models import Layer, Theme
@@ -50,16 +53,33 @@ def parse_bbox(text: str) -> Polygon:
     return box
 
 
-def _start_imports(request, options: dict) -> list[Job]:
+def _save_upload(request) -> list[tuple]:
     try:
-        datasets = jobs.save_upload(request.FILES.getlist("files"))
+        return jobs.save_upload(request.FILES.getlist("files"))
     except ImportProblem as problem:
         raise ValidationError(problem.as_answer()) from problem
+
+
+def _start_imports(request, options: dict, datasets: list[tuple] | None = None,
+                   avoid_colors: list[str] | None = None) -> list[Job]:
+    datasets = datasets if datasets is not None else _save_upload(request)
     if options.get("layer") and len(datasets) > 1:
+        _discard(datasets)
         raise ValidationError({"files": worded("一次只能重新匯入一份資料")})
-    created = [jobs.create(path, name, options, request.user) for path, name in datasets]
+    # a new layer each gets a colour of its own (a new version keeps its layer's style)
+    if options.get("layer"):
+        colours = [None] * len(datasets)
+    else:
+        avoid = avoid_colors if avoid_colors is not None else new_layer_colors.colours_of_latest_layers(request.user)
+        colours = new_layer_colors.pick(avoid, len(datasets))
+    created = [jobs.create(path, name, {**options, "color": colour} if colour else options, request.user)
+               for (path, name), colour in zip(datasets, colours, strict=True)]
     transaction.on_commit(lambda: [jobs.submit(job) for job in created])
     return created
+
+
+def _discard(datasets: list[tuple]) -> None:
+    shutil.rmtree(datasets[0][0].parent, ignore_errors=True)  # one upload, one folder (jobs.save_upload)
 
 
 UPLOAD_SCHEMA = {"multipart/form-data": UploadSerializer}
@@ -119,7 +139,25 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             return Response({"detail": "sign in to upload layers"}, status=status.HTTP_401_UNAUTHORIZED)
         upload = UploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
-        created = _start_imports(request, upload.job_options(mode="create"))
+        data = upload.validated_data
+        datasets = _save_upload(request)
+        options = upload.job_options(mode="create")
+        if data["on_clash"] != "new_layer":
+            found = clashes.find(datasets, data, request.user)
+            open_choices = clashes.choices(datasets, found)
+            if data["on_clash"] == "ask" and found:
+                _discard(datasets)
+                return Response({
+                    "detail": worded("已有同名圖層：{layers}。請選擇匯入為新版本、另建新圖層，或取消",
+                                     layers=[f"{c['title_zh']}（{c['slug']}）" for c in found]),
+                    "code": "name_clash", "clashes": found, "choices": open_choices}, status=status.HTTP_409_CONFLICT)
+            if data["on_clash"] == "new_version":
+                if "new_version" not in open_choices:
+                    _discard(datasets)
+                    raise ValidationError({"on_clash": worded(
+                        "沒有一個您可更新的同名圖層可匯入為新版本；請另建新圖層")})
+                options = {**upload.job_options(mode="upsert"), "layer": found[0]["slug"]}
+        created = _start_imports(request, options, datasets, data.get("avoid_colors"))
         return Response(JobSerializer(created, many=True, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
 
@@ -239,3 +277,23 @@ class ThemeViewSet(viewsets.ModelViewSet):
 
     def get_permissions(self):
         return [] if self.request.method in ("GET", "HEAD", "OPTIONS") else [IsAdminUser()]
+
+
+class MetadataReportView(APIView):
+    """The 詮釋資料 report: what each layer you may see lacks, for cleaning up the catalog's metadata."""
+
+    @extend_schema(summary="Metadata completeness of every layer you may see, and what each lacks", parameters=[
+        OpenApiParameter("ordering", str, enum=metadata_report.ORDERINGS,
+                         description="score: lowest first (most to do); -score; title"),
+        OpenApiParameter("agency", str, description="owner agency's name"),
+        OpenApiParameter("theme", str, description="theme slug (its sub-themes included)"),
+        OpenApiParameter("missing", str, description="only layers lacking this recommended field"),
+    ], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        params = request.query_params
+        if any("\0" in value for value in params.values()):
+            raise ValidationError({"detail": worded("查詢中不可含 NUL 字元")})
+        return Response(metadata_report.report(request.user, agency=params.get("agency", ""),
+                                               theme=params.get("theme", ""),
+                                               ordering=params.get("ordering", "score"),
+                                               missing=params.get("missing", "")))

@@ -111,6 +111,10 @@ ROUTES: dict[str, list[Call]] = {
     "importjob-detail": [get("/api/v1/imports/{job}/")],
     "theme-list": [get("/api/v1/themes/")],
     "theme-detail": [get("/api/v1/themes/{theme}/")],
+    "metadata-report": [get("/api/v1/metadata/report/"),
+                        get("/api/v1/metadata/report/?ordering=-score&missing=lineage"),
+                        get("/api/v1/metadata/report/?theme={theme}")],
+    "metadata-page": [get("/metadata/"), get("/metadata/?ordering=title&missing=abstract")],
     # serving
     "layer-features": [get("/api/v1/layers/{slug}/features/?limit=3"),
                        get("/api/v1/layers/{slug}/features/?limit=1&bbox={lon},{lat},{lon}1,{lat}1"),

@@ -20,7 +20,7 @@ def table_strings() -> dict[str, str]:
         "table_select_row": _("選取第 {fid} 筆"),
         "table_select_page": _("選取本頁全部"),
         "table_sort_by": _("依 {column} 排序"),
-        "table_columns": _("欄位"),
+        "table_columns": _("顯示欄位"),
         "table_filter": _("篩選"),
         "table_statistics": _("欄位統計"),
         "table_zoom_selection": _("縮放至選取"),

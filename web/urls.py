@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .decision_pages import sensors_page, siting_page, wifi_page
+from .metadata_page import metadata_report_page
 from .views import home, sign_in, sign_out, viewer_layers
 
 urlpatterns = [
@@ -11,4 +12,5 @@ urlpatterns = [
     path("wifi/", wifi_page, name="wifi-page"),
     path("sensors/", sensors_page, name="sensors-page"),
     path("viewer/layers.json", viewer_layers, name="viewer-layers"),
+    path("metadata/", metadata_report_page, name="metadata-page"),
 ]

@@ -11,6 +11,7 @@ from layers import attribute_kinds, integrity
 from layers.models import Layer, Style, Theme
 from layers.styles import RAMPS, compute_classes
 
+from .layer_dialog_strings import layer_dialog_strings
 from .strings import viewer_strings
 from .style_strings import style_strings
 from .table_strings import table_strings
@@ -162,11 +163,13 @@ def viewer_config(user) -> dict:
             "search": reverse("search"), "measure": reverse("analysis-measure"),
             **{name: reverse(f"layer-{name}", args=["xslugx"]).replace("xslugx", "{slug}")
                for name in ("features", "values", "statistics")},  # the attribute table's
+            "metadata_page": reverse("metadata-page"),
             **tool_urls(),
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
         if user.is_authenticated else None,
         **style_editor_config(user, layers),
         "images_url": static("web/dist/images/"),
-        "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings()},
+        "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings(),
+                    **layer_dialog_strings()},
     }

@@ -148,7 +148,7 @@ def _entry(slug, table, title_zh, title_en, theme, agency, visibility, abstract,
         geometry_type=info["geometry_type"], feature_count=info["feature_count"], attributes=info["attributes"],
         native_extent=info["native_extent"], extent=info["extent"], source_crs=f"EPSG:{SRID}",
         srid=settings.WORKING_SRID, source=f"civgis demo city, seed {city.seed}, size {city.size}",
-        license="CC0 (synthetic data)", update_frequency="static",
+        license="CC0 (synthetic data)", update_frequency="notPlanned",
         min_zoom=min_zoom_for(info["feature_count"], info["native_extent"]) if kind == Layer.Kind.VECTOR else 0,
         tile_attributes=TILE_ATTRIBUTES.get(table, []))
     version = LayerVersion.objects.create(layer=layer, number=1, table_name=table, feature_count=layer.feature_count,

@@ -26,8 +26,8 @@ from geo.messages import text as note
 from jobs import leftovers
 from jobs.models import Job
 from jobs.reporting import JobReporter
-from layers import catalog
-from layers.models import STAGING_SCHEMA, Layer, LayerVersion, Theme
+from layers import catalog, new_layer_colors
+from layers.models import STAGING_SCHEMA, Layer, LayerVersion, Style, Theme
 from layers.naming import column_names, layer_slug, legacy_slug, table_name
 from layers.ogc import publishing
 from layers.pgload import EWKB, finish_table_auto, load_rows
@@ -302,7 +302,11 @@ def _target_layer(job: Job, prepared: Prepared, only: bool) -> Layer:
         visibility=options.get("visibility", Layer.Visibility.INTERNAL),
         owner_agency_id=options.get("owner_agency"), source=options.get("source") or prepared.source.name,
         license=options.get("license", ""), created_by=job.created_by)
-    return create_with_free_slug(slug, **fields)
+    layer = create_with_free_slug(slug, **fields)
+    if new_layer_colors.HEX.match(options.get("color") or ""):  # its own colour, not everyone's default blue
+        Style.objects.create(layer=layer, fill_color=options["color"],
+                             stroke_color=new_layer_colors.outline_of(options["color"]))
+    return layer
 
 
 def create_with_free_slug(slug: str, with_table: bool = True, **fields) -> Layer:

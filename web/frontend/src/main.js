@@ -11,6 +11,7 @@ import { createMeasure } from "./measure.js";
 import { isDrawing } from "./draw.js";
 import { startTools } from "./tools.js";
 import { startAttributeTable } from "./attribute-table.js";
+import { guardUnsaved, openRequestedDialog } from "./layer-dialog.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -27,7 +28,8 @@ function fitBbox([w, s, e, n]) {
   else map.fitBounds([[s, w], [n, e]], { maxZoom: 18 });
 }
 
-buildPanel({ onZoom: (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug)),
+const zoomTo = (slug) => (view === "3d" ? fitBbox(config.layers.find((l) => l.slug === slug).bbox) : zoomToLayer(map, slug));
+buildPanel({ onZoom: zoomTo,
   onStyleEdit: (slug) => openStyleEditor(slug, { redraw: () => redrawLayer(map, slug), status: $("status") }) });
 
 createSearch($("search-form"), $("search-results"), async (hit) => {
@@ -107,5 +109,7 @@ $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d"
 
 // for the browser tests and for anyone curious in the console: the live objects, never a stand-in
 window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView, foundLayer };
-window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }) });
+window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }), zoomTo });
 window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });
+guardUnsaved();
+openRequestedDialog();

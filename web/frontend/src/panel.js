@@ -1,10 +1,11 @@
 // The layer panel: the catalog as a tree of themes (search, checkboxes, zoom to layer, metadata) and the layers
 // switched on, in draw order (drag or arrow buttons to reorder, opacity, legend).
-import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
+import { config, layersBySlug, layerTitle, t } from "./config.js";
 import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint, symbolUrl } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
 import { attributeTitle, valueLabel } from "./values.js";
+import { openLayerDialog } from "./layer-dialog.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -130,22 +131,9 @@ function activeItem(slug, index, onZoom, onInfo) {
   return item;
 }
 
-export async function showMetadata(slug) {
-  const dialog = document.getElementById("metadata-dialog");
-  const body = dialog.querySelector(".body");
-  body.textContent = t("loading");
-  dialog.showModal();
-  const info = await (await fetch(url("layer", { slug }), { credentials: "same-origin" })).json();
-  const rows = [
-    [t("meta_title"), layerTitle(info)], [t("meta_abstract"), info.abstract], [t("meta_theme"), info.theme_path.join(" › ")],
-    [t("meta_agency"), info.owner_agency], [t("meta_kind"), [t(`kind_${info.kind}`), info.geometry_type ? t(`geometry_${info.geometry_type}`) : ""].filter(Boolean).join(" · ")],
-    [t("meta_count"), numberFormat.format(info.feature_count)], [t("meta_visibility"), t(`visibility_${info.visibility}`)],
-    [t("meta_crs"), `${info.source_crs} → EPSG:${info.srid}`], [t("meta_source"), info.source], [t("meta_license"), info.license],
-    [t("meta_updated"), `${info.update_frequency} · v${info.version} · ${info.updated_at.slice(0, 10)}`],
-    [t("meta_attributes"), info.attributes.map((a) => attributeTitle(a)).join("、")],
-  ];
-  body.replaceChildren(el("dl", {}, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v || "—")])));
-  dialog.querySelector("h2").textContent = layerTitle(info);
+// the ⓘ action: the layer dialog (general, attributes, metadata; editable by the layer's editors)
+export function showMetadata(slug) {
+  openLayerDialog(slug);
 }
 
 let redrawTree = () => {};
@@ -155,6 +143,14 @@ let onStyle = null; // opens the style editor (main.js), for the layers this use
 export function refreshLegend(slug) {
   const item = document.querySelector(`.active-layer[data-slug="${CSS.escape(slug)}"]`);
   if (item) item.lastElementChild.replaceWith(legend(layersBySlug[slug]));
+}
+
+let redrawActive = () => {};
+
+// A layer's title, theme or attributes changed (the layer dialog saved them): the tree and the list show it now
+export function layerChanged() {
+  redrawTree();
+  redrawActive();
 }
 
 // Layers made after the page loaded (analysis results, uploads): into the config and the tree
@@ -194,6 +190,7 @@ export function buildPanel({ onZoom, onStyleEdit = null }) {
     }
   };
   render();
+  redrawActive = render;
   // an opacity drag re-renders nothing (keeps the slider's focus); other changes redraw the list
   const shown = () => state.active.join() + JSON.stringify(state.filters); // a filter set or cleared shows too
   let last = shown();

@@ -11,9 +11,9 @@ import { createPrintTool } from "./printout.js";
 import { layersBySlug } from "./config.js";
 import { setBasemap } from "./map2d.js";
 
-export function startTools({ map, live, switchView, status }) {
+export function startTools({ map, live, switchView, status, zoomTo }) {
   const markers = createMarkersTool(map);
-  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createWideningTool(map), createUploadTool(),
+  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createWideningTool(map), createUploadTool(zoomTo),
     markers, createShareTool(live, markers), createPrintTool(live, markers)];
   const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
   const code = new URLSearchParams(location.search).get("view");
