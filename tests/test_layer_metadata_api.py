@@ -8,9 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
+from jobs.models import Job
 from layers import metadata, new_layer_colors
 from layers.importing.pipeline import run_job
-from layers.models import ImportJob, Layer, Style
+from layers.models import Layer, Style
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +204,7 @@ def test_a_name_clash_offers_the_choices_and_each_choice_goes_through(world):
     body = asked.json()
     assert body["code"] == "name_clash" and body["choices"] == ["new_version", "new_layer", "cancel"]
     assert body["clashes"][0]["slug"] == "xun-cha-dian" and "巡查點" in body["detail"]
-    assert not ImportJob.objects.exists()  # nothing started, nothing kept
+    assert not Job.objects.exists()  # nothing started, nothing kept
     version = clerk.post("/api/v1/layers/", {"files": [geojson()], "on_clash": "new_version"}, format="multipart")
     assert version.status_code == 202 and version.json()[0]["options"]["layer"] == "xun-cha-dian"
     assert version.json()[0]["options"]["mode"] == "upsert"
