@@ -120,6 +120,7 @@ ROUTES: dict[str, list[Call]] = {
     "raster-tile": [get("/tiles/{slug}/{z}/{x}/{y}.png")],
     "terrain-tile": [get("/tiles/{slug}/terrain/{z}/{x}/{y}.png")],
     "tilejson": [get("/tiles/{slug}.json")],
+    "basemap-tile": [get("/basemap/{z}/{x}/{y}.png"), get("/basemap/99/0/0.png")],
     "search": [get("/api/v1/search/?q={value}"), get("/api/v1/search/?q=VAL-1")],
     # OGC: capabilities of everything one may see, and each request naming a layer (KVP and POSTed XML)
     "ows": [get(WMS + "GetCapabilities"), get("/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"),

@@ -1,6 +1,7 @@
 // The map at `/`: wires the 2D map, the layer panel, search, coordinates, measuring and the 3D view together.
 import { config, t } from "./config.js";
-import { createMap, followState, identifyAndHover, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
+import { createMap, followState, identifyAndHover, tileTimings, zoomToLayer } from "./map2d.js";
+import { createBasemapSwitcher, fallBackWhenUnreachable, setBasemap } from "./basemaps.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
 import { createSearch } from "./search.js";
@@ -12,6 +13,8 @@ import { startTools } from "./tools.js";
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
 setBasemap(map, config.basemaps[0]?.id);
+createBasemapSwitcher($("basemap"), map);
+fallBackWhenUnreachable(map, $("status"));
 followState(map);
 trackCursor(map, $("pos-wgs84"), $("pos-twd97"));
 const measure = createMeasure(map, $("measure-output"));
@@ -45,7 +48,6 @@ for (const button of document.querySelectorAll("[data-measure]")) {
   button.addEventListener("click", () => measure.start(button.dataset.measure));
 }
 $("measure-finish").addEventListener("click", () => measure.finish());
-$("basemap").addEventListener("change", (e) => setBasemap(map, e.target.value));
 function showPanel(open) {
   document.body.classList.toggle("panel-open", open);
   $("panel-toggle").setAttribute("aria-expanded", String(open));
