@@ -254,7 +254,10 @@ class NlscStandIn:
                 self.send_header("Content-Type", "image/png")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the map moved on and the browser dropped the tile
 
             def log_message(self, *args):
                 pass

@@ -197,12 +197,12 @@ def _parsed(text: str):
     return mapscript.fromstring(text)
 
 
-def draw_tile(z: int, x: int, y: int, visible: frozenset[str], only=None):
+def draw_tile(z: int, x: int, y: int, visible: frozenset[str], only=None, text: str | None = None):
     """(map, image) of tile z/x/y drawn from the basemap layers in `visible` (and, given `only`, the MapServer
     layers it accepts, e.g. the label layers alone); the map's label cache tells what was labelled."""
     import mapscript
 
-    text = render(basemap_layers())
+    text = text or render(basemap_layers())
     with _draw_lock:
         served = _parsed(text).clone()
         for index in reversed(range(served.numlayers)):
@@ -215,5 +215,14 @@ def draw_tile(z: int, x: int, y: int, visible: frozenset[str], only=None):
 
 
 def tile_png(z: int, x: int, y: int, visible: frozenset[str]) -> bytes:
-    """Tile z/x/y of the basemap as a PNG, drawn from the basemap layers in `visible` only."""
-    return draw_tile(z, x, y, visible)[1].getBytes()
+    """Tile z/x/y of the basemap as a PNG, drawn from the basemap layers in `visible` only. Tiles are kept while
+    the layers' data and the map stay the same: a map opened again is drawn from memory."""
+    layers = basemap_layers()
+    drawn = frozenset(layer.slug for layer in layers) & visible
+    versions = tuple((layer.slug, layer.current_version_id, layer.updated_at) for layer in layers)
+    return _cached_png(render(layers), versions, z, x, y, drawn)
+
+
+@lru_cache(maxsize=1024)  # ~20 KB a tile
+def _cached_png(text: str, versions: tuple, z: int, x: int, y: int, visible: frozenset[str]) -> bytes:
+    return draw_tile(z, x, y, visible, text=text)[1].getBytes()
