@@ -171,12 +171,20 @@ def _line_labels(layer: Layer) -> list[str]:
 
 
 def _area_labels(layer: Layer, zooms: tuple[int, int], large: bool) -> list[str]:
-    attribute = label_attribute(layer)
+    """Each area's name once, at a point inside it, in the one tile holding that point (a polygon labelled per tile
+    repeats its name in every tile it touches). Near the tile's edge the label moves to the point's inner side
+    (POSITION AUTO with PARTIALS FALSE) rather than being cut."""
     size, colour, priority = (11, "#5b5149", 8) if large else (8.5, "#7a6f63", 4)
-    return [*_layer_head(layer, f"{layer.slug}:labels", "POLYGON", _plain_data(layer)),
-            f"    LABELITEM {quote(attribute)}", *zoom_range(*zooms),
+    points = sql.SQL(
+        "SELECT fid, {name}::text AS label, ST_PointOnSurface(geom) AS geom FROM {table} "
+        "WHERE geom && !BOX! AND coalesce({name}::text, '') <> ''",
+    ).format(name=sql.Identifier(label_attribute(layer)),
+             table=sql.Identifier(DATA_SCHEMA, layer.table_name)).as_string(_quoting())
+    data = f"geom FROM ({points}) AS named USING UNIQUE fid USING SRID={layer.srid}"
+    return [*_layer_head(layer, f"{layer.slug}:labels", "POINT", data), '    LABELITEM "label"',
+            *zoom_range(*zooms),
             f'    CLASS LABEL TYPE TRUETYPE FONT "cjk" SIZE {size:g} COLOR "{colour}" OUTLINECOLOR 255 255 255 '
-            f"OUTLINEWIDTH 2 POSITION CC PARTIALS FALSE MINDISTANCE 150 PRIORITY {priority} END END", "  END"]
+            f"OUTLINEWIDTH 2 POSITION AUTO PARTIALS FALSE PRIORITY {priority} END END", "  END"]
 
 
 def _quoting():
