@@ -72,7 +72,7 @@ def test_nlsc_basemaps_with_their_attribution_a_mirror_and_the_citys_own(city, s
     x, y = tile_of((w + e) / 2, (s + n) / 2, 13)
     assert emap["thumbnail"] == f"http://mirror.example:8080/wmts/EMAP/default/GoogleMapsCompatible/13/{y}/{x}"
     assert platform["thumbnail"] == f"/basemap/13/{x}/{y}.png" and platform["url"] == "/basemap/{z}/{x}/{y}.png"
-    assert [layer["slug"] for layer in platform["layers"]] == ["districts", "villages", "rivers", "roads"]
+    assert [layer["slug"] for layer in platform["layers"]] == ["districts", "rivers", "roads"]  # the 3D view's
     settings.NLSC_BASEMAPS = []
     settings.VIEWER_DEFAULT_BASEMAP = "no-such-map"  # falls back to the platform's own
     assert [b["id"] for b in page_config(client())["basemaps"]] == ["platform", "city-ortho", "none"]

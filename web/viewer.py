@@ -141,6 +141,13 @@ def configured_basemap(entry: dict, centre: tuple[float, float]) -> dict:
             "thumbnail": thumbnail(template, centre, zoom)}
 
 
+def three_d_basemap_layers(visible: dict[str, Layer]) -> list[dict]:
+    layers = [visible[s] for s in settings.VIEWER_BASEMAP_LAYERS
+              if s in visible and visible[s].kind == Layer.Kind.VECTOR]
+    first_area = next((layer for layer in layers if "Polygon" in layer.geometry_type), None)
+    return [basemap_layer(layer) for layer in layers if "Polygon" not in layer.geometry_type or layer is first_area]
+
+
 def basemaps(visible: dict[str, Layer], centre: tuple[float, float]) -> list[dict]:
     """The basemaps and overlays the viewer offers, the one it opens on first. Each has a thumbnail: its tile at
     the city's centre (the platform's own drawn by MapServer, so the switcher shows it offline too)."""
@@ -148,9 +155,8 @@ def basemaps(visible: dict[str, Layer], centre: tuple[float, float]) -> list[dic
     platform = {"id": "platform", "type": "platform", "name": _("城市底圖（本平台圖層，離線可用）"), "url": own,
                 "thumbnail": thumbnail(own, centre, THUMBNAIL_ZOOM), "min_zoom": 0, "max_zoom": 20,
                 "attribution": "", "overlay": False,
-                # the 3D view draws the same layers as vector tiles
-                "layers": [basemap_layer(visible[s]) for s in settings.VIEWER_BASEMAP_LAYERS
-                           if s in visible and visible[s].kind == Layer.Kind.VECTOR]}
+                # the 3D view draws the land, waters and roads as vector tiles (no small areas: it needs no names)
+                "layers": three_d_basemap_layers(visible)}
     offered = [*[configured_basemap(b, centre) for b in [*nlsc_basemaps(), *settings.VIEWER_BASEMAPS]], platform,
                {"id": "none", "type": "none", "name": _("無底圖"), "overlay": False}]
     first = next((b for b in offered if b["id"] == settings.VIEWER_DEFAULT_BASEMAP and not b["overlay"]), platform)
