@@ -129,7 +129,7 @@ export function createBasemapSwitcher(button, map) {
     const entry = byId[chosen.base];
     button.replaceChildren(thumbnail(entry), Object.assign(document.createElement("span"),
       { className: "basemap-name", textContent: entry.name }));
-    button.title = `${t("basemap_title")}: ${entry.name}`;
+    button.title = `${t("basemap_title")}: ${[entry, ...chosen.overlays.map((id) => byId[id])].map((e) => e.name).join(" + ")}`;
     button.setAttribute("aria-label", button.title);
     button.dataset.value = currentBasemap();
     for (const input of dialog.querySelectorAll("input")) {
