@@ -10,6 +10,7 @@ const byId = Object.fromEntries(config.basemaps.map((b) => [b.id, b]));
 const drawn = new Map(); // id → its Leaflet layer, on the map
 let chosen = { base: bases[0]?.id ?? "none", overlays: [] };
 const listeners = [];
+let applied = false; // a basemap was put on the map (a shared view may choose one before the page has loaded)
 
 export function basemapLayer(entry, pane = "basemap") {
   if (!entry.url) return null; // 無底圖: nothing to draw (a tile layer without a URL threw on every zoom)
@@ -33,6 +34,7 @@ export function setBasemap(map, value) {
   const [base, ...extra] = String(value || "").split("+");
   chosen = { base: bases.some((b) => b.id === base) ? base : chosen.base,
     overlays: extra.filter((id) => byId[id]?.overlay) };
+  applied = true;
   const wanted = [chosen.base, ...chosen.overlays];
   for (const [id, layer] of drawn) {
     if (!wanted.includes(id)) {
@@ -48,9 +50,21 @@ export function setBasemap(map, value) {
   for (const listener of listeners) listener();
 }
 
+// The basemap's tiles are images, which hold back the page's load event while they come: the data layers (fetched
+// vector tiles) come first, the basemap once the page has loaded.
+export function startBasemap(map, value, status) {
+  const start = () => {
+    if (applied) return;
+    setBasemap(map, value);
+    fallBackWhenUnreachable(map, status);
+  };
+  if (document.readyState === "complete") start();
+  else window.addEventListener("load", start, { once: true });
+}
+
 // An online basemap that cannot be reached (an offline site, a blocked network) falls back to the platform's own
 // once its first tiles have all failed, and the page says so.
-export function fallBackWhenUnreachable(map, status) {
+function fallBackWhenUnreachable(map, status) {
   const layer = drawn.get(chosen.base);
   if (!layer || byId[chosen.base].type === "platform" || !byId.platform) return;
   let loaded = 0;

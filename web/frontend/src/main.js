@@ -1,7 +1,7 @@
 // The map at `/`: wires the 2D map, the layer panel, search, coordinates, measuring and the 3D view together.
 import { config, t } from "./config.js";
 import { createMap, followState, identifyAndHover, tileTimings, zoomToLayer } from "./map2d.js";
-import { createBasemapSwitcher, fallBackWhenUnreachable, setBasemap } from "./basemaps.js";
+import { createBasemapSwitcher, startBasemap } from "./basemaps.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
 import { createSearch } from "./search.js";
@@ -12,9 +12,8 @@ import { startTools } from "./tools.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
-setBasemap(map, config.basemaps[0]?.id);
+startBasemap(map, config.basemaps[0]?.id, $("status"));
 createBasemapSwitcher($("basemap"), map);
-fallBackWhenUnreachable(map, $("status"));
 followState(map);
 trackCursor(map, $("pos-wgs84"), $("pos-twd97"));
 const measure = createMeasure(map, $("measure-output"));

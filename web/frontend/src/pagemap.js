@@ -3,13 +3,12 @@
 import L from "./leaflet-global.js";
 import { config } from "./config.js";
 import { createMap } from "./map2d.js";
-import { fallBackWhenUnreachable, setBasemap } from "./basemaps.js";
+import { startBasemap } from "./basemaps.js";
 import { el } from "./panel.js";
 
 export function createPageMap(element) {
   const map = createMap(element);
-  setBasemap(map, config.basemaps[0]?.id);
-  fallBackWhenUnreachable(map, document.createElement("p")); // these pages have no status line for it
+  startBasemap(map, config.basemaps[0]?.id, document.createElement("p")); // these pages have no status line
   return map;
 }
 
