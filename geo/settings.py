@@ -251,17 +251,34 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-# The map viewer at `/`. Basemaps: a JSON list of XYZ or WMTS entries, e.g. the national NLSC maps in production:
-# [{"id": "emap", "name_zh": "臺灣通用電子地圖", "name_en": "Taiwan e-map", "type": "wmts",
-#   "url": "https://wmts.nlsc.gov.tw/wmts", "layer": "EMAP", "attribution": "© 內政部國土測繪中心"}].
-# The offline basemap drawn from the platform's own layers is always offered (and first when nothing is set).
+# The map viewer at `/`. Basemaps: Taiwan's national maps from NLSC (國土測繪中心, WMTS in GoogleMapsCompatible, no
+# key; its tile matrices are 7–19) unless VIEWER_NLSC_BASEMAPS=false, then the entries of VIEWER_BASEMAPS, a JSON
+# list of XYZ or WMTS entries a city adds, e.g.
+# [{"id": "city-ortho", "name_zh": "本市正射影像", "name_en": "City orthophoto", "type": "xyz",
+#   "url": "https://gis.example.gov.tw/tiles/{z}/{x}/{y}.png", "attribution_zh": "…", "attribution_en": "…"},
+#  {"id": "agency", "type": "wmts", "url": "https://…/wmts", "layer": "L", "matrix_set": "GoogleMapsCompatible",
+#   "format": "image/png"}]  (a WMTS "url" with {z}/{y}/{x} is a RESTful template, else the KVP endpoint;
+# "overlay": true makes an entry a transparent layer drawn over any basemap). The platform's own basemap (drawn
+# by MapServer from VIEWER_BASEMAP_LAYERS, with names; works offline) and 無底圖 are always offered.
+# NLSC_WMTS_URL points the NLSC entries at a mirror (an offline site, the tests' stand-in server).
+NLSC_WMTS_URL = os.environ.get("NLSC_WMTS_URL", "https://wmts.nlsc.gov.tw/wmts").rstrip("/")
+# NLSC's layers (ids from its capabilities): the viewer writes their tile template on NLSC_WMTS_URL.
+NLSC_BASEMAPS = [
+    {"id": "nlsc-emap", "name_zh": "臺灣通用電子地圖", "name_en": "Taiwan e-Map", "layer": "EMAP"},
+    {"id": "nlsc-photo", "name_zh": "正射影像", "name_en": "Orthophoto", "layer": "PHOTO2"},
+    # 臺灣通用電子地圖透明: the e-map's roads and names on a transparent ground, drawn over any basemap
+    {"id": "nlsc-labels", "name_zh": "道路與地名標註", "name_en": "Road and place names", "layer": "EMAP2",
+     "overlay": True},
+] if env_bool("VIEWER_NLSC_BASEMAPS", True) else []
 try:
     VIEWER_BASEMAPS = json.loads(os.environ.get("VIEWER_BASEMAPS", "[]"))
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"VIEWER_BASEMAPS is not JSON: {exc}") from None
 # layers whose features the search box lists as places (districts, villages, roads), before other features
 SEARCH_PLACE_LAYERS = env_list("SEARCH_PLACE_LAYERS", "districts,villages,roads")
-VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,rivers,roads")
+# the basemap the viewer opens on (an id above, "platform" or "none"); offline sites choose "platform"
+VIEWER_DEFAULT_BASEMAP = os.environ.get("VIEWER_DEFAULT_BASEMAP", "nlsc-emap")
+VIEWER_BASEMAP_LAYERS = env_list("VIEWER_BASEMAP_LAYERS", "districts,villages,rivers,roads")
 VIEWER_DEFAULT_LAYERS = env_list("VIEWER_DEFAULT_LAYERS", "facilities,buildings,villages")  # top first
 VIEWER_TERRAIN_LAYER = os.environ.get("VIEWER_TERRAIN_LAYER", "demo-dem")
 

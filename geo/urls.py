@@ -6,7 +6,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 
 from iot.sta.views import SensorThingsView
 from layers.ogc.views import ows
-from layers.serving.views import raster_tile, terrain_tile, tilejson, vector_tile
+from layers.serving.views import basemap_tile, raster_tile, terrain_tile, tilejson, vector_tile
 from web.api import open_shared
 
 from .health import health
@@ -38,6 +38,7 @@ urlpatterns = [
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)/terrain/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.png$", terrain_tile,
             name="terrain-tile"),
     re_path(r"^tiles/(?P<slug>[a-z][a-z0-9_-]*)\.json$", tilejson, name="tilejson"),
+    re_path(r"^basemap/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)\.png$", basemap_tile, name="basemap-tile"),
     path("s/<str:code>", open_shared, name="shared-view-open"),
     path("ows", ows, name="ows"),
     # OGC SensorThings API (1.1; 1.0 paths for Civil IoT Taiwan's clients)

@@ -1,6 +1,7 @@
 import contextlib
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -167,9 +168,117 @@ UNNAMED_CONTROLS = """[...document.querySelectorAll('button, input, select, [rol
     .map(el => el.outerHTML.slice(0, 80))"""
 
 
+class ScriptErrors:
+    """Console errors and uncaught exceptions of every page the browser tests open (every context made by the
+    `browser` fixture is watched); `no_script_errors` fails the test that saw any. A test that provokes an error on
+    purpose (a 4xx answer the page shows) says so with `allow(pattern)`."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.allowed: list[re.Pattern] = []
+
+    def watch(self, context):
+        context.on("page", self.watch_page)
+        for page in context.pages:
+            self.watch_page(page)
+
+    def watch_page(self, page):
+        page.on("console", lambda m: m.type == "error" and self.seen.append(f"console error: {m.text} "
+                                                                             f"({m.location.get('url', '')})"))
+        page.on("pageerror", lambda e: self.seen.append(f"page error: {e} ({page.url})"))
+
+    def allow(self, pattern: str):
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.seen if not any(p.search(e) for p in self.allowed)]
+
+    def reset(self):
+        self.seen.clear()
+        self.allowed.clear()
+
+
+SCRIPT_ERRORS = ScriptErrors()
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors():
+    """Fails a test if any page it drove logged a console error or threw (tests without a browser see none)."""
+    SCRIPT_ERRORS.reset()
+    yield SCRIPT_ERRORS
+    errors = SCRIPT_ERRORS.unexpected()
+    SCRIPT_ERRORS.reset()
+    assert not errors, "script errors on the pages:\n" + "\n".join(errors)
+
+
+class NlscStandIn:
+    """A local stand-in for NLSC's WMTS, following its RESTful template /wmts/{layer}/default/GoogleMapsCompatible/
+    {z}/{y}/{x}: each layer answers 256² PNGs of its own colour (EMAP2, the names overlay, a transparent one with a
+    stripe) and every request is recorded. The browser tests' server points NLSC_WMTS_URL at it."""
+
+    COLOURS = {"EMAP": (236, 214, 160, 255), "PHOTO2": (64, 112, 48, 255), "EMAP2": (0, 0, 0, 0)}
+    PATH = re.compile(r"^/wmts/(?P<layer>\w+)/default/GoogleMapsCompatible/(?P<z>\d+)/(?P<y>\d+)/(?P<x>\d+)$")
+
+    def __init__(self):
+        self.requests: list[tuple[str, int, int, int]] = []
+        self.pngs = {layer: self._png(colour, stripe=layer == "EMAP2") for layer, colour in self.COLOURS.items()}
+
+    @staticmethod
+    def _png(colour, stripe: bool) -> bytes:
+        import io
+
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGBA", (256, 256), colour)
+        if stripe:
+            ImageDraw.Draw(image).line([(0, 128), (256, 128)], fill=(200, 30, 30, 255), width=6)
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        return out.getvalue()
+
+    def serve(self):
+        import http.server
+        import threading
+
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                match = stand_in.PATH.match(self.path)
+                if not match or match["layer"] not in stand_in.pngs:
+                    self.send_error(404)
+                    return
+                stand_in.requests.append((match["layer"], int(match["z"]), int(match["y"]), int(match["x"])))
+                body = stand_in.pngs[match["layer"]]
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the map moved on and the browser dropped the tile
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/wmts"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+
+@pytest.fixture(scope="session")
+def nlsc_standin():
+    stand_in = NlscStandIn().serve()
+    yield stand_in
+    stand_in.httpd.shutdown()
+
+
 @pytest.fixture(scope="module")
-def server(city, django_db_blocker):
-    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static."""
+def server(city, django_db_blocker, nlsc_standin):
+    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static. NLSC's
+    basemaps come from the local stand-in (no internet here); the map opens on the platform's own basemap."""
     from django.db import connection
 
     if not BUNDLE.exists():
@@ -179,7 +288,8 @@ def server(city, django_db_blocker):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true")
+    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true",
+               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform")
     log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
@@ -229,6 +339,14 @@ def browser(facts, server):
     try:
         with sync_playwright() as p:
             chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            open_context = chromium.new_context
+
+            def watched_context(*args, **kwargs):
+                context = open_context(*args, **kwargs)
+                SCRIPT_ERRORS.watch(context)
+                return context
+
+            chromium.new_context = watched_context  # every page of every test is watched (see ScriptErrors)
             yield chromium
             chromium.close()
             connections.close_all()  # the ones Django opened while the loop ran (the test database is dropped later)
@@ -250,7 +368,6 @@ def page(server, browser):
     page = new_page(browser, server)
     yield page
     page.context.close()
-    assert not page.errors, f"script errors on the page: {page.errors}"
 
 
 def settle(page):

@@ -133,6 +133,7 @@ ROUTES: dict[str, list[Call]] = {
     "raster-tile": [get("/tiles/{slug}/{z}/{x}/{y}.png")],
     "terrain-tile": [get("/tiles/{slug}/terrain/{z}/{x}/{y}.png")],
     "tilejson": [get("/tiles/{slug}.json")],
+    "basemap-tile": [get("/basemap/{z}/{x}/{y}.png"), get("/basemap/99/0/0.png")],
     "search": [get("/api/v1/search/?q={value}"), get("/api/v1/search/?q=VAL-1"),
                get("/api/v1/search/?q={value}100號"), get("/api/v1/search/?q={lon},{lat}")],
     "geocode": [get("/api/v1/geocode/?address={value}100號"), get("/api/v1/geocode/?address=")],

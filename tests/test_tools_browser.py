@@ -468,7 +468,7 @@ def proper_nouns(page) -> set[str]:
         const names = [];
         for (const [slug, props] of [["villages", "name,district"], ["districts", "name"], ["roads", "road_name,name"],
                                      ["facilities", "name"], ["wifi-hotspots", "name,venue_type"],
-                                     ["air-sensors", "name,district,model"], ["parcels", "section,district,village"]]) {
+                                     ["air-sensors", "district,model"], ["parcels", "section,district,village"]]) {
             const r = await fetch(`/api/v1/layers/${slug}/features/?limit=10000&properties=${props}`);
             if (!r.ok) continue;
             for (const f of (await r.json()).features) names.push(...Object.values(f.properties));

@@ -48,18 +48,34 @@ def test_page_embeds_only_the_layers_the_visitor_may_see(city):
     assert buildings["height_attribute"] == "height_m" and buildings["style"]["kind"] == "graduated"
     assert buildings["style"]["classes"][0]["color"].startswith("#")
     assert signed_in["terrain"]["slug"] == "demo-dem"
-    assert [b["id"] for b in signed_in["basemaps"]] == ["platform", "none"]  # offline default first
+    # NLSC's national maps by default, the e-map first; the platform's own and none always
+    assert [b["id"] for b in signed_in["basemaps"]] == ["nlsc-emap", "nlsc-photo", "nlsc-labels", "platform", "none"]
 
 
-def test_configured_basemaps_come_first(city, settings):
-    settings.VIEWER_BASEMAPS = [{"id": "emap", "name_zh": "臺灣通用電子地圖", "name_en": "Taiwan e-map", "type": "wmts",
-                                 "url": "https://wmts.example.gov.tw/wmts", "layer": "EMAP"}]
-    basemaps = page_config(client())["basemaps"]
-    assert [b["id"] for b in basemaps] == ["emap", "platform", "none"]
-    assert basemaps[0]["name"] == "臺灣通用電子地圖" and basemaps[0]["layer"] == "EMAP"
-    assert page_config(client(language="en"))["basemaps"][0]["name"] == "Taiwan e-map"
-    platform = basemaps[1]
-    assert [layer["slug"] for layer in platform["layers"]] == ["districts", "rivers", "roads"]
+def test_nlsc_basemaps_with_their_attribution_a_mirror_and_the_citys_own(city, settings):
+    settings.NLSC_WMTS_URL = "http://mirror.example:8080/wmts"
+    settings.VIEWER_BASEMAPS = [{"id": "city-ortho", "name_zh": "本市正射影像", "name_en": "City orthophoto",
+                                 "type": "wmts", "url": "https://wmts.example.gov.tw/wmts", "layer": "ORTHO"}]
+    settings.VIEWER_DEFAULT_BASEMAP = "nlsc-photo"
+    zh, en = page_config(client())["basemaps"], page_config(client(language="en"))["basemaps"]
+    assert [b["id"] for b in zh] == ["nlsc-photo", "nlsc-emap", "nlsc-labels", "city-ortho", "platform", "none"]
+    photo, emap, labels, ortho, platform, _none = zh
+    assert emap["url"] == "http://mirror.example:8080/wmts/EMAP/default/GoogleMapsCompatible/{z}/{y}/{x}"
+    assert (emap["name"], en[1]["name"]) == ("臺灣通用電子地圖", "Taiwan e-Map")
+    assert emap["attribution"] == "資料來源：內政部國土測繪中心"
+    assert en[1]["attribution"] == "Source: National Land Surveying and Mapping Center"
+    assert labels["overlay"] and not photo["overlay"] and labels["url"].endswith("/EMAP2/default/"
+                                                                                "GoogleMapsCompatible/{z}/{y}/{x}")
+    assert "LAYER=ORTHO" in ortho["url"] and "TILEMATRIX={z}&TILEROW={y}&TILECOL={x}" in ortho["url"]
+    # thumbnails: each basemap's tile at the centre of the map's first view, the platform's drawn by MapServer
+    w, s, e, n = page_config(client())["initial_bbox"]
+    x, y = tile_of((w + e) / 2, (s + n) / 2, 13)
+    assert emap["thumbnail"] == f"http://mirror.example:8080/wmts/EMAP/default/GoogleMapsCompatible/13/{y}/{x}"
+    assert platform["thumbnail"] == f"/basemap/13/{x}/{y}.png" and platform["url"] == "/basemap/{z}/{x}/{y}.png"
+    assert [layer["slug"] for layer in platform["layers"]] == ["districts", "rivers", "roads"]  # the 3D view's
+    settings.NLSC_BASEMAPS = []
+    settings.VIEWER_DEFAULT_BASEMAP = "no-such-map"  # falls back to the platform's own
+    assert [b["id"] for b in page_config(client())["basemaps"]] == ["platform", "city-ortho", "none"]
 
 
 def test_page_has_no_cdn_and_speaks_both_languages(city):

@@ -76,4 +76,9 @@ def viewer_strings() -> dict[str, str]:
         "geometry_Point": _("點"), "geometry_MultiPoint": _("多點"), "geometry_LineString": _("線"),
         "geometry_MultiLineString": _("多線"), "geometry_Polygon": _("面"), "geometry_MultiPolygon": _("多面"),
         "geometry_Geometry": _("混合圖形"),
+        # the basemap switcher (basemaps.js)
+        "basemap_title": _("底圖"),
+        "basemap_overlays": _("疊加於底圖上"),
+        "basemap_unreachable": _("{name} 無法連線，已改用城市底圖（離線可用）"),
+        "close": _("關閉"),
     }

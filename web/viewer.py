@@ -1,6 +1,9 @@
 """What the map page needs to know, in one JSON document embedded in the page (no extra request before the
 first map): the layers this user may see with their styles, the theme tree, basemaps, URLs and strings."""
 
+import math
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.templatetags.static import static
 from django.urls import reverse
@@ -99,14 +102,85 @@ def basemap_layer(layer: Layer) -> dict:
                       "stroke_width": 1.0 if kind == "Polygon" else 1.5, "opacity": 1, "point_size": 4}}
 
 
-def basemaps(visible: dict[str, Layer]) -> list[dict]:
-    platform = {"id": "platform", "type": "platform", "name": _("城市底圖（本平台圖層，離線可用）"),
-                "layers": [basemap_layer(visible[s]) for s in settings.VIEWER_BASEMAP_LAYERS
-                           if s in visible and visible[s].kind == Layer.Kind.VECTOR]}
+NLSC_ATTRIBUTION = {"attribution_zh": "資料來源：內政部國土測繪中心",
+                    "attribution_en": "Source: National Land Surveying and Mapping Center"}
+NLSC_MATRIX_SET, NLSC_ZOOMS = "GoogleMapsCompatible", (7, 19)  # its capabilities offer tile matrices 7 to 19
+THUMBNAIL_ZOOM = 13  # a thumbnail is the basemap's tile at the city's centre: a few km across
+WMTS_PLACEHOLDERS = {"{TileMatrix}": "{z}", "{TileRow}": "{y}", "{TileCol}": "{x}"}
+
+
+def tile_template(entry: dict) -> str:
+    """A Leaflet {z}/{x}/{y} template for an XYZ or WMTS entry: a WMTS RESTful template as it is (with the
+    capabilities' {TileMatrix}/{TileRow}/{TileCol} spelling accepted), else a KVP GetTile request."""
+    url = entry["url"]
+    for placeholder, leaflet in WMTS_PLACEHOLDERS.items():
+        url = url.replace(placeholder, leaflet)
+    if entry.get("type") != "wmts" or "{z}" in url:
+        return url
+    query = urlencode({"SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": entry["layer"],
+                       "STYLE": entry.get("style", "default"),
+                       "TILEMATRIXSET": entry.get("matrix_set", "GoogleMapsCompatible"),
+                       "FORMAT": entry.get("format", "image/png")})
+    return f"{url}{'&' if '?' in url else '?'}{query}&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}"
+
+
+def thumbnail(template: str, centre: tuple[float, float], zoom: int) -> str:
+    x, y = tile_xy(*centre, zoom)
+    return template.replace("{z}", str(zoom)).replace("{x}", str(x)).replace("{y}", str(y))
+
+
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def nlsc_basemaps() -> list[dict]:
+    """NLSC's WMTS layers as basemap entries, on NLSC_WMTS_URL (the national service, or a mirror)."""
+    return [{**entry, **NLSC_ATTRIBUTION, "type": "wmts", "matrix_set": NLSC_MATRIX_SET,
+             "url": f"{settings.NLSC_WMTS_URL}/{entry['layer']}/default/{NLSC_MATRIX_SET}/{{z}}/{{y}}/{{x}}",
+             "min_zoom": NLSC_ZOOMS[0], "max_zoom": NLSC_ZOOMS[1]} for entry in settings.NLSC_BASEMAPS]
+
+
+def in_language(entry: dict, key: str) -> str | None:
+    """entry's `key` in the page's language: key_en in English, else key_zh, else key."""
     english = get_language() == "en"
-    configured = [{**b, "name": (b.get("name_en") if english else None) or b.get("name_zh") or b["id"]}
-                  for b in settings.VIEWER_BASEMAPS]
-    return [*configured, platform, {"id": "none", "type": "none", "name": _("無底圖")}]
+    return (entry.get(f"{key}_en") if english else None) or entry.get(f"{key}_zh") or entry.get(key)
+
+
+def configured_basemap(entry: dict, centre: tuple[float, float]) -> dict:
+    template = tile_template(entry)
+    zoom = min(max(THUMBNAIL_ZOOM, entry.get("min_zoom", 0)), entry.get("max_zoom", 19))
+    return {"id": entry["id"], "type": entry.get("type", "xyz"), "name": in_language(entry, "name") or entry["id"],
+            "url": template, "attribution": in_language(entry, "attribution") or "",
+            "overlay": bool(entry.get("overlay")),
+            "min_zoom": entry.get("min_zoom", 0), "max_zoom": entry.get("max_zoom", 19),
+            "thumbnail": thumbnail(template, centre, zoom)}
+
+
+def three_d_basemap_layers(visible: dict[str, Layer]) -> list[dict]:
+    layers = [visible[s] for s in settings.VIEWER_BASEMAP_LAYERS
+              if s in visible and visible[s].kind == Layer.Kind.VECTOR]
+    first_area = next((layer for layer in layers if "Polygon" in layer.geometry_type), None)
+    return [basemap_layer(layer) for layer in layers if "Polygon" not in layer.geometry_type or layer is first_area]
+
+
+def basemaps(visible: dict[str, Layer], centre: tuple[float, float]) -> list[dict]:
+    """The basemaps and overlays the viewer offers, the one it opens on first. Each has a thumbnail: its tile at
+    the city's centre (the platform's own drawn by MapServer, so the switcher shows it offline too)."""
+    own = reverse("basemap-tile", args=[0, 0, 0]).replace("/0/0/0.png", "/{z}/{x}/{y}.png")
+    platform = {"id": "platform", "type": "platform", "name": _("城市底圖（本平台圖層，離線可用）"), "url": own,
+                "thumbnail": thumbnail(own, centre, THUMBNAIL_ZOOM), "min_zoom": 0, "max_zoom": 20,
+                "attribution": "", "overlay": False,
+                # the 3D view draws the land, waters and roads as vector tiles (no small areas: it needs no names)
+                "layers": three_d_basemap_layers(visible)}
+    offered = [*[configured_basemap(b, centre) for b in [*nlsc_basemaps(), *settings.VIEWER_BASEMAPS]], platform,
+               {"id": "none", "type": "none", "name": _("無底圖"), "overlay": False}]
+    first = next((b for b in offered if b["id"] == settings.VIEWER_DEFAULT_BASEMAP and not b["overlay"]), platform)
+    return [first, *(b for b in offered if b is not first)]
+
+
+def centre(bbox: list[float]) -> tuple[float, float]:
+    return (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
 
 
 def initial_bbox(layers: list[dict]) -> list[float]:
@@ -143,6 +217,7 @@ def viewer_config(user) -> dict:
     visible = {layer.slug: layer for layer in layers if layer.slug in drawn}
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
     tile = "/{z}/{x}/{y}"
+    bbox = initial_bbox(entries)
     return {
         "lang": "en" if get_language() == "en" else "zh-hant",
         "layers": entries,
@@ -150,10 +225,10 @@ def viewer_config(user) -> dict:
         "themes": [{"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en,
                     "parent": t.parent.slug if t.parent_id else None}
                    for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
-        "basemaps": basemaps(visible),
+        "basemaps": basemaps(visible, centre(bbox)),
         "terrain": {"slug": terrain.slug, "bbox": integrity.lonlat_bbox(terrain, 6)}
         if terrain and terrain.kind == Layer.Kind.RASTER and integrity.lonlat_bbox(terrain, 6) else None,
-        "initial_bbox": initial_bbox(entries),
+        "initial_bbox": bbox,
         "urls": {
             "vector_tile": "/tiles/{slug}" + tile + ".mvt", "raster_tile": "/tiles/{slug}" + tile + ".png",
             "terrain_tile": "/tiles/{slug}/terrain" + tile + ".png",

@@ -20,6 +20,7 @@ from layers.styles import ramp_colors
 from .sld import ClassRule, class_rules
 
 SRS_LIST = "EPSG:3826 EPSG:4326 EPSG:3857 EPSG:3828 EPSG:900913"
+LINE_LABEL_MINDISTANCE = 400  # px, over a 256-px tile's diagonal (362 px)
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 MAPSERVER_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE", "MultiLineString": "LINE",
                    "Polygon": "POLYGON", "MultiPolygon": "POLYGON"}
@@ -84,7 +85,7 @@ def render(layers) -> str:
         "  UNITS METERS",
         "  IMAGECOLOR 255 255 255",
         f'  PROJECTION "init=epsg:{settings.WORKING_SRID}" END',
-        *([f"  FONTSET {quote(_fontset())}"] if CJK_FONT.exists() else []),
+        *([f"  FONTSET {quote(fontset_path())}"] if CJK_FONT.exists() else []),
         *SYMBOLS,
         '  OUTPUTFORMAT NAME "png" DRIVER "AGG/PNG" MIMETYPE "image/png" IMAGEMODE RGBA TRANSPARENT ON '
         'EXTENSION "png" FORMATOPTION "GAMMA=0.75" END',
@@ -153,7 +154,7 @@ def write(layers=None, check=None) -> Path:
     return target
 
 
-def _fontset() -> Path:
+def fontset_path() -> Path:
     """MapServer's font list, written once and swapped in whole: a map being parsed elsewhere (a worker, another
     web process) must never read it half written."""
     fontset = path().parent / "fonts.txt"
@@ -292,10 +293,13 @@ def _vector_class(rule: ClassRule, kind: str, style, layer: Layer) -> list[str]:
         lines.append(f'      STYLE SYMBOL "{symbol}" SIZE {size:g} COLOR "{rule.color}" OUTLINECOLOR "{stroke}" '
                      f"OPACITY {max(opacity, 80)} END")
     if style and style.label_attribute and CJK_FONT.exists():
+        # a line layer holds a road as many segments: the same name further apart than a tile's diagonal is
+        # still one name per tile (MapServer's label cache drops a repeat closer than MINDISTANCE)
+        spacing = LINE_LABEL_MINDISTANCE if kind == "LINE" else 200
         scales = " ".join(_scale_range(style.label_min_scale, style.label_max_scale, 0))
         lines.append(f'      LABEL TYPE TRUETYPE FONT "cjk" SIZE {style.label_size:g} COLOR "{style.label_color}" '
                      f'OUTLINECOLOR "{style.label_halo_color}" OUTLINEWIDTH {style.label_halo_width:g} '
-                     f'MINDISTANCE 200 PARTIALS FALSE {scales + " " if scales else ""}'
+                     f'MINDISTANCE {spacing} PARTIALS FALSE {scales + " " if scales else ""}'
                      f'POSITION AUTO {"ANGLE FOLLOW " if kind == "LINE" else ""}END')
     lines.append("    END")
     return lines

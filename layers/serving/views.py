@@ -9,6 +9,7 @@ import shutil
 from hashlib import sha1
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import FileResponse, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -314,6 +315,26 @@ class DownloadView(APIView):
 @require_GET
 def raster_tile(request, slug, z, x, y):
     return _tile(request, slug, z, x, y, rasters.png_tile, "image/png")
+
+
+@require_GET
+def basemap_tile(request, z, x, y):
+    """The platform's own basemap (drawn by MapServer with names, works offline) from the layers this user may
+    see; a layer one may not see is simply not drawn, as if it did not exist."""
+    from layers.ogc import basemap
+
+    try:
+        tiles.check_tile(int(z), int(x), int(y))
+    except BadRequest as exc:
+        return bad_request(exc)
+    user = request_user(request)
+    visible = frozenset(Layer.objects.visible_to(user).filter(slug__in=settings.VIEWER_BASEMAP_LAYERS)
+                        .values_list("slug", flat=True))
+    response = HttpResponse(basemap.tile_png(int(z), int(x), int(y), visible), content_type="image/png")
+    # what a signed-in user sees may hold more layers than a shared cache should hand to others
+    response["Cache-Control"] = "private, max-age=300" if user.is_authenticated else "public, max-age=300"
+    response["Vary"] = "Cookie, Authorization"
+    return response
 
 
 @require_GET

@@ -1,7 +1,8 @@
 // The map at `/`: wires the 2D map, the layer panel, search, coordinates, measuring and the 3D view together.
 import { config, t } from "./config.js";
-import { createMap, followState, identifyAndHover, redrawLayer, setBasemap, tileTimings, zoomToLayer } from "./map2d.js";
+import { createMap, followState, identifyAndHover, redrawLayer, tileTimings, zoomToLayer } from "./map2d.js";
 import { openStyleEditor } from "./style-editor.js";
+import { createBasemapSwitcher, startBasemap } from "./basemaps.js";
 import { buildPanel } from "./panel.js";
 import { setActive, state } from "./state.js";
 import { createSearch, describe } from "./search.js";
@@ -15,7 +16,8 @@ import { guardUnsaved, openRequestedDialog } from "./layer-dialog.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
-setBasemap(map, config.basemaps[0]?.id);
+startBasemap(map, config.basemaps[0]?.id, $("status"));
+createBasemapSwitcher($("basemap"), map);
 followState(map);
 trackCursor(map, $("pos-wgs84"), $("pos-twd97"));
 const measure = createMeasure(map, $("measure-output"));
@@ -64,7 +66,6 @@ for (const button of document.querySelectorAll("[data-measure]")) {
   button.addEventListener("click", () => measure.start(button.dataset.measure));
 }
 $("measure-finish").addEventListener("click", () => measure.finish());
-$("basemap").addEventListener("change", (e) => setBasemap(map, e.target.value));
 function showPanel(open) {
   document.body.classList.toggle("panel-open", open);
   $("panel-toggle").setAttribute("aria-expanded", String(open));

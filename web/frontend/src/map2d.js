@@ -21,6 +21,7 @@ export function createMap(element) {
   L.control.zoom({ position: "topright", zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
   L.control.scale({ metric: true, imperial: false, position: "bottomright" }).addTo(map);
   map.createPane("basemap").style.zIndex = 150;
+  map.createPane("basemapOverlay").style.zIndex = 160; // names drawn over a basemap (basemaps.js)
   const [w, s, e, n] = config.initial_bbox;
   map.fitBounds([[s, w], [n, e]]);
   return map;
@@ -177,33 +178,10 @@ export function followState(map) {
   subscribe(() => syncLayers(map));
 }
 
-// Basemaps: XYZ or WMTS (KVP) entries from the settings, or one drawn from the platform's own layers (offline).
-export function basemapLayer(entry) {
-  if (entry.type === "platform") {
-    const group = L.layerGroup();
-    for (const layer of entry.layers) group.addLayer(vectorLayer(layer, "basemap"));
-    return group;
-  }
-  let template = entry.url;
-  if (entry.type === "wmts") {
-    template += (template.includes("?") ? "&" : "?") + "SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0" +
-      `&LAYER=${entry.layer}&STYLE=default&TILEMATRIXSET=${entry.matrix_set || "GoogleMapsCompatible"}` +
-      `&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&FORMAT=${entry.format || "image/png"}`;
-  }
-  return L.tileLayer(template, { pane: "basemap", maxZoom: 20, maxNativeZoom: entry.max_zoom || 19,
-    attribution: entry.attribution || "" });
-}
-
-let currentBasemap = null;
-export function setBasemap(map, id) {
-  if (currentBasemap) map.removeLayer(currentBasemap);
-  const entry = config.basemaps.find((b) => b.id === id);
-  currentBasemap = entry ? basemapLayer(entry).addTo(map) : null;
-}
-
 export function zoomToLayer(map, slug) {
   const [w, s, e, n] = layersBySlug[slug].bbox;
   map.fitBounds([[s, w], [n, e]]);
 }
 
 export { layerTitle };
+export { setBasemap } from "./basemaps.js";

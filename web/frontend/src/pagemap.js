@@ -2,12 +2,13 @@
 // legend of the page's own symbols.
 import L from "./leaflet-global.js";
 import { config } from "./config.js";
-import { createMap, setBasemap } from "./map2d.js";
+import { createMap } from "./map2d.js";
+import { startBasemap } from "./basemaps.js";
 import { el } from "./panel.js";
 
 export function createPageMap(element) {
   const map = createMap(element);
-  setBasemap(map, config.basemaps[0]?.id);
+  startBasemap(map, config.basemaps[0]?.id, document.createElement("p")); // these pages have no status line
   return map;
 }
 

@@ -5,6 +5,7 @@ import { config, t, url } from "./config.js";
 import { el } from "./panel.js";
 import { getJSON, postJSON } from "./api.js";
 import { applyLayers, currentView } from "./viewstate.js";
+import { knownBasemap } from "./basemaps.js";
 
 export async function restoreSharedView(code, { map, switchView, setBasemap, markers, status }) {
   let shared;
@@ -16,11 +17,7 @@ export async function restoreSharedView(code, { map, switchView, setBasemap, mar
   }
   const view = shared.state;
   applyLayers(view.layers);
-  const basemap = document.getElementById("basemap");
-  if (view.basemap && [...basemap.options].some((o) => o.value === view.basemap)) {
-    basemap.value = view.basemap;
-    setBasemap(view.basemap);
-  }
+  if (knownBasemap(view.basemap)) setBasemap(view.basemap);
   map.setView([view.center[1], view.center[0]], view.zoom, { animate: false });
   if (view.mode === "3d") {
     const map3d = await switchView("3d");

@@ -3,6 +3,7 @@
 // from the maps, and a stored one put back on them. Zoom is in Leaflet's 256-px levels in both views.
 import { layersBySlug } from "./config.js";
 import { setActive, setOpacity, state } from "./state.js";
+import { currentBasemap } from "./basemaps.js";
 
 const round = (v, digits) => Number(v.toFixed(digits));
 
@@ -13,7 +14,7 @@ export function currentView({ map, map3d, view }) {
     center: [round(c.lng, 7), round(c.lat, 7)],
     zoom: round(three ? map3d.getZoom() + 1 : map.getZoom(), 3),
     mode: view, bearing: three ? round(map3d.getBearing(), 2) : 0, pitch: three ? round(map3d.getPitch(), 2) : 0,
-    basemap: document.getElementById("basemap").value,
+    basemap: currentBasemap(),
     layers: state.active.map((slug) => ({ slug, opacity: state.opacity[slug], visible: true,
       ...(state.filters[slug] ? { filter: state.filters[slug] } : {}) })),
   };
