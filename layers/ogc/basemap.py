@@ -18,7 +18,7 @@ from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, Layer
 
-from .mapfile import CJK_FONT, connection_string, fontset_path, quote
+from .mapfile import CJK_FONT, fontset_path, postgis_layer_head, quote
 
 WEB_MERCATOR_HALF = 20037508.342789244
 TILE_SIZE = 256
@@ -103,18 +103,8 @@ def render(layers: list[Layer]) -> str:
 
 
 def _layer_head(layer: Layer, name: str, kind: str, data: str) -> list[str]:
-    return [
-        "  LAYER",
-        f"    NAME {quote(name)}",
-        f"    TYPE {kind}",
-        "    STATUS ON",
-        "    CONNECTIONTYPE POSTGIS",
-        f"    CONNECTION {quote(connection_string())}",
-        '    PROCESSING "CLOSE_CONNECTION=DEFER"',
-        f"    DATA {quote(data)}",
-        f'    PROJECTION "init=epsg:{layer.srid}" END',
-        f"    METADATA \"civgis_layer\" {quote(layer.slug)} END",  # which catalog layer it shows (permissions)
-    ]
+    return [*postgis_layer_head(layer, name, kind, data),
+            f"    METADATA \"civgis_layer\" {quote(layer.slug)} END"]  # which catalog layer it shows (permissions)
 
 
 def _table(layer: Layer) -> str:

@@ -213,6 +213,21 @@ def _common_metadata(layer: Layer) -> dict:
     }
 
 
+def postgis_layer_head(layer: Layer, name: str, kind: str, data: str) -> list[str]:
+    """The opening of a MapServer LAYER drawn from the catalog's PostGIS table (WMS and the offline basemap)."""
+    return [
+        "  LAYER",
+        f"    NAME {quote(name)}",
+        f"    TYPE {kind}",
+        "    STATUS ON",
+        "    CONNECTIONTYPE POSTGIS",
+        f"    CONNECTION {quote(connection_string())}",
+        '    PROCESSING "CLOSE_CONNECTION=DEFER"',
+        f"    DATA {quote(data)}",
+        f'    PROJECTION "init=epsg:{layer.srid}" END',
+    ]
+
+
 def _vector_layer(layer: Layer) -> list[str]:
     kind = MAPSERVER_TYPES.get(layer.geometry_type, "POLYGON")
     style = getattr(layer, "style", None)
@@ -229,15 +244,7 @@ def _vector_layer(layer: Layer) -> list[str]:
         "wfs_getfeature_formatlist": "geojson",
     }
     lines = [
-        "  LAYER",
-        f"    NAME {quote(layer.slug)}",
-        f"    TYPE {kind}",
-        "    STATUS ON",
-        "    CONNECTIONTYPE POSTGIS",
-        f"    CONNECTION {quote(connection_string())}",
-        '    PROCESSING "CLOSE_CONNECTION=DEFER"',
-        f"    DATA {quote(data)}",
-        f'    PROJECTION "init=epsg:{layer.srid}" END',
+        *postgis_layer_head(layer, layer.slug, kind, data),
         f"    EXTENT {metadata['ows_extent']}",
         '    TEMPLATE "query"',  # makes the layer queryable (GetFeatureInfo); the GML/GeoJSON output ignores it
         "    TOLERANCE 4 TOLERANCEUNITS PIXELS",
