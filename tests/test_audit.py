@@ -33,6 +33,9 @@ def clean_counts_and_tables():
     """Counters of this test only; layer tables removed afterwards (a transactional test keeps what it made)."""
     for key in redis_client().scan_iter("civgis:audit-reads:*"):
         redis_client().delete(key)
+    # an earlier test's server or worker (another connection: never rolled back) may have left entries
+    AuditEntry.objects.all().delete()
+    AuditChain.objects.all().delete()
     yield
     with connection.cursor() as cur:
         cur.execute("DROP SCHEMA layerdata CASCADE; CREATE SCHEMA layerdata")
