@@ -143,6 +143,9 @@ KNOWN: tuple[Known, ...] = (
     Known(r"road_class|道路等級", "category", "道路等級", "Road class"),
     Known(r"class_zh", "category", "等級（中文）", "Class (Chinese)"),
     Known(r"road_name|路名", "text", "路名", "Road name"),
+    Known(r"road|路街|街路|路段|街路段", "text", "路街段", "Road/street"),  # a door-number address's parts
+    Known(r"lane|巷|巷弄", "text", "巷弄", "Lane/alley"),
+    Known(r"number|house_?number|門牌號|號", "text", "門牌號", "House number"),
     Known(r"routename|route_name|路線|路線名稱", "category", "路線", "Route"),
     Known(r"status|狀態", "category", "狀態", "Status"),
     Known(r"model|型號", "category", "型號", "Model"),
