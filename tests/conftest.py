@@ -183,8 +183,8 @@ class ScriptErrors:
             self.watch_page(page)
 
     def watch_page(self, page):
-        page.on("console", lambda m: m.type == "error" and self.seen.append(f"console error: {m.text} "
-                                                                             f"({m.location.get('url', '')})"))
+        page.on("console", lambda m: m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+                and self.seen.append(f"console error: {m.text} ({m.location.get('url', '')})"))  # the browser's guess
         page.on("pageerror", lambda e: self.seen.append(f"page error: {e} ({page.url})"))
 
     def allow(self, pattern: str):

@@ -92,7 +92,7 @@ def engine(monkeypatch):
     """The OGC engine stood in for: it records which layers the front lets it see, and draws grey."""
     seen = []
 
-    def ows(params, body, visible, url=None):
+    def ows(params, body, visible, url=None, filters=None):
         seen.append(set(visible))
         drawn = params.get("REQUEST") in ("GetMap", "GetLegendGraphic")
         return SimpleNamespace(status=200, headers={}, content_type="image/png" if drawn else "text/xml",

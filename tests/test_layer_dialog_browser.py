@@ -102,7 +102,8 @@ def sign_in_as_editor(page):
     page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=30_000)
 
 
-def test_an_editor_is_told_the_wrong_field_then_saves_and_the_panel_follows(page):
+def test_an_editor_is_told_the_wrong_field_then_saves_and_the_panel_follows(page, no_script_errors):
+    no_script_errors.allow(r"status of 400 .*/api/v1/layers/flood-zones/")  # the wrong field, said in the dialog
     sign_in_as_editor(page)
     before = api(page, "/api/v1/layers/flood-zones/")["body"]
     checkbox(page, "淹水潛勢區").check()
@@ -197,7 +198,8 @@ def finished_job(tool, index: int):
     return job
 
 
-def test_upload_options_clash_choices_colours_and_zoom(celery_worker_process, page):
+def test_upload_options_clash_choices_colours_and_zoom(celery_worker_process, page, no_script_errors):
+    no_script_errors.allow(r"status of 409 .*/api/v1/layers/")  # a name clash is asked about in the panel
     page.goto("/")
     page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=30_000)
     page.locator("#workbar").get_by_role("button", name="圖檔上傳").click()

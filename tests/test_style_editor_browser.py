@@ -83,7 +83,8 @@ def show_districts(page):
     settle(page)
 
 
-def test_restyle_to_graduated_previews_on_the_tiles_saves_and_survives_a_reload(browser, server):
+def test_restyle_to_graduated_previews_on_the_tiles_saves_and_survives_a_reload(browser, server, no_script_errors):
+    no_script_errors.allow(r"status of 400 .*/style/\?dry_run=true")  # breaks out of order, said in the editor
     page = new_page(browser, server)
     page.goto("/", timeout=90_000)  # a server just started answers its first page slowly on a busy machine
     sign_in(page)
