@@ -114,9 +114,10 @@ def _tells(spec: LayerSpec, table: str) -> list[re.Pattern]:
                         f"ST_SetSRID(ST_Extent(geom), 3826), {srid}) e FROM layerdata.{table}) s")
             x0, y0, x1, y1 = cur.fetchone()
             found += _metre_tells([x0, x1]) + _metre_tells([y0, y1])
-    # lon/lat: every coordinate of the layer starts with these digits (the square is 0.009° wide)
-    found += [re.compile(r"(?<![\d])" + re.escape(f"{spec.lon:.3f}"[:-1])),
-              re.compile(r"(?<![\d])" + re.escape(f"{spec.lat:.3f}"[:-1]))]
+    # lon/lat: every coordinate of the layer starts with these digits (the square is 0.009° wide); not the seconds
+    # of a time ("20:39:22.996978" is no latitude 22.99…)
+    found += [re.compile(r"(?<![\d:])" + re.escape(f"{spec.lon:.3f}"[:-1])),
+              re.compile(r"(?<![\d:])" + re.escape(f"{spec.lat:.3f}"[:-1]))]
     return found
 
 
