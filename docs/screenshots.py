@@ -455,7 +455,7 @@ def main() -> int:
     parser.add_argument("--scenes", default=",".join(SCENES), help=f"comma-separated, of {', '.join(SCENES)}")
     parser.add_argument("--languages", default="zh,en")
     parser.add_argument("--sizes", default="desktop,phone")
-    parser.add_argument("--gallery", action="store_true", help="also write the README's selection as WebP")
+    parser.add_argument("--gallery", action="store_true", help="also write the docs' gallery (docs/gallery.md) as WebP")
     args = parser.parse_args()
     password = ensure_user()
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # nothing touches the database while the browser runs
