@@ -3,12 +3,18 @@
     make demo                                   # in one terminal
     .venv/bin/python docs/screenshots.py        # in another: PNGs in docs/screenshots/all/
 
-Signs in as a user of its own (`screenshots`, made or reset in the stack's database: by default the demo's, found
-with `geo.localstack env demo`; a DATABASE_URL already set wins), opens the viewer with layers and their legends,
-identify, a buffer, an overlay job's progress, a road widening, an upload report, the print dialog, a share link and
-the page it opens, the siting wizard's answer and report, the Wi-Fi and sensor pages. It fails (exit 1) when a page
-logs a script error. The README's gallery is a compressed selection of these (`--gallery` writes it to
+Signs in as a user of its own (`screenshots`, a member of 民政局 so that it may restyle the villages; made or reset in
+the stack's database: by default the demo's, found with `geo.localstack env demo`; a DATABASE_URL already set wins),
+opens the viewer with layers and their legends, identify over several layers (a tab each), the basemap switcher,
+the attribute table with a filter (the map following it), the style editor on graduated classes (previewed, not
+saved), a layer's dialog on its metadata tab, search results and a found address, a buffer, an overlay job's
+progress, a road widening, an upload report, the print dialog, a share link and the page it opens, the metadata
+completeness report, the siting wizard's answer and report, the Wi-Fi and sensor pages. It fails (exit 1) when a
+page logs a script error. The docs' gallery is a compressed selection of these (`--gallery` writes it to
 docs/screenshots/ as WebP).
+
+Without internet (NLSC's basemaps unreachable) start the demo on the platform's own basemap:
+`VIEWER_DEFAULT_BASEMAP=platform make demo`; the switcher then shows NLSC's entries without their thumbnails.
 
 It lives in docs/ beside the pictures it makes: it is a tool for the documentation, not part of the application.
 Runs with Debian's Chromium through Playwright (the browser tests' set-up).
@@ -17,10 +23,12 @@ Runs with Debian's Chromium through Playwright (the browser tests' set-up).
 import argparse
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -30,13 +38,21 @@ VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, 
 LANGUAGES = {"zh": ("zh-hant", "zh-TW"), "en": ("en", "en-US")}
 LAYERS_ON = ["villages", "flood-zones", "buildings", "facilities"]  # the viewer's scene: areas, classes, points
 USER = "screenshots"
+USER_GROUP = "民政局"  # owner of the districts and villages: the style editor and the layer dialog's inputs
 JOB_TIMEOUT_MS = 180_000
-# the README's gallery: (file stem, scene) pairs, each in both languages; the phone ones at phone size
-GALLERY = [("viewer", "desktop"), ("viewer", "phone"), ("identify", "desktop"), ("buffer", "desktop"),
-           ("buffer", "phone"), ("overlay", "desktop"), ("widening", "desktop"), ("upload", "desktop"),
-           ("print", "desktop"), ("share-page", "desktop"), ("menu", "phone"), ("siting-answer", "desktop"),
-           ("siting-answer", "phone"), ("siting-report", "desktop"), ("wifi", "desktop"), ("wifi", "phone"),
-           ("sensors", "desktop"), ("sensors", "phone")]
+# answers a scene asks for on purpose: an upload whose name a layer has already (a run before uploaded it) is a 409
+# the upload panel asks about (new version, new layer, cancel)
+EXPECTED = re.compile(r"^409 POST .*/api/v1/layers/$")
+# the docs' gallery (docs/gallery.md): (file stem, scene) pairs, each in both languages; the phone ones at phone size
+GALLERY = [("viewer", "desktop"), ("viewer", "phone"), ("identify", "desktop"), ("identify", "phone"),
+           ("basemaps", "desktop"), ("basemaps", "phone"), ("table", "desktop"), ("table", "phone"),
+           ("style", "desktop"), ("style", "phone"), ("layer-dialog", "desktop"), ("layer-dialog", "phone"),
+           ("search-results", "desktop"), ("search-results", "phone"), ("search-address", "desktop"),
+           ("buffer", "desktop"), ("buffer", "phone"), ("overlay", "desktop"), ("widening", "desktop"),
+           ("upload", "desktop"), ("print", "desktop"), ("share-page", "desktop"), ("menu", "phone"),
+           ("metadata-report", "desktop"), ("siting-answer", "desktop"), ("siting-answer", "phone"),
+           ("siting-report", "desktop"), ("wifi", "desktop"), ("wifi", "phone"), ("sensors", "desktop"),
+           ("sensors", "phone")]
 
 
 def ensure_user() -> str:
@@ -55,18 +71,39 @@ def ensure_user() -> str:
     import django
 
     django.setup()
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
 
     password = secrets.token_urlsafe(16)
     user, _ = User.objects.get_or_create(username=USER)
     user.set_password(password)
     user.save()
+    user.groups.add(Group.objects.get(name=USER_GROUP))
     return password
 
 
+def demo_places() -> dict:
+    """Where the scenes look, read from the demo city: a flood zone's inner point (under it a flood zone, a village, a
+    district: identify's tabs), an address to find, and the start of a road name that several places share (a list
+    of results)."""
+    from django.db import connection
+
+    def one(statement):
+        with connection.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchone()
+
+    flood = one("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) p "
+                "FROM layerdata.flood_zones ORDER BY ST_Area(geom) DESC LIMIT 1) s")
+    (address,) = one("SELECT district || road || number FROM layerdata.address_points WHERE lane IS NULL "
+                     "AND number NOT LIKE '%之%' ORDER BY address_id LIMIT 1 OFFSET 30")
+    (prefix,) = one("SELECT left(road, 2) p FROM layerdata.address_points GROUP BY p "
+                    "HAVING count(DISTINCT road) > 1 ORDER BY count(DISTINCT road) DESC, p LIMIT 1")
+    return {"flood": flood, "address": address, "prefix": prefix}
+
+
 class Shooter:
-    def __init__(self, browser, base: str, out: Path, password: str):
-        self.browser, self.base, self.out, self.password = browser, base, out, password
+    def __init__(self, browser, base: str, out: Path, password: str, places: dict):
+        self.browser, self.base, self.out, self.password, self.places = browser, base, out, password, places
         self.errors: list[str] = []
         self.siting_job: str | None = None
 
@@ -77,16 +114,34 @@ class Shooter:
         context.add_cookies([{"name": "django_language", "value": code, "url": self.base}])
         page = context.new_page()
         page.set_default_timeout(20_000)
+        page.set_default_navigation_timeout(60_000)  # after the map, the server may still be drawing its tiles
         page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
                 and self.errors.append(f"{page.url}: console: {m.text}"))
         # failed requests are counted by their address (the browser's own /favicon.ico guess aside)
         page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+                and not EXPECTED.match(f"{r.status} {r.request.method} {r.url}")
                 and self.errors.append(f"{page.url}: {r.status} {r.url}"))
         return page
 
-    def shot(self, page, name: str, lang: str, size: str, full_page: bool = False):
+    @staticmethod
+    def settle_map(page):
+        """A map on the page: its zoom come to rest and every tile layer's tiles in (networkidle, once reached after
+        the page loaded, does not wait for the tiles of a later move)."""
         page.wait_for_load_state("networkidle")
+        page.wait_for_function("!(window.civgis && civgis.map) || (!civgis.map._animatingZoom && Object.values("
+                               "civgis.map._layers).every(l => !l.isLoading || !l.isLoading()))", timeout=60_000)
+
+    @contextmanager
+    def kept_view(self, page):
+        """A scene that goes elsewhere on the map puts the view back for the next (the tools work on the city's
+        middle)."""
+        view = page.evaluate("[civgis.map.getCenter(), civgis.map.getZoom()]")
+        yield
+        page.evaluate("([centre, zoom]) => void civgis.map.setView(centre, zoom, {animate: false})", view)
+
+    def shot(self, page, name: str, lang: str, size: str, full_page: bool = False):
+        self.settle_map(page)
         page.wait_for_timeout(500)  # tiles fade in
         path = self.out / f"{name}-{lang}-{size}.png"
         page.screenshot(path=path, full_page=full_page)
@@ -115,6 +170,25 @@ class Shooter:
         if page.locator("#tool-panel").is_visible():
             page.locator("#tool-panel [data-close-tool]").click()
 
+    def panel_button(self, page, row: str, icon: str, close_panel: bool = True):
+        """Click a layer's icon button in the panel. On a phone the panel slides in first, and out again after
+        (unless what opened covers it: `close_panel=False`, and close_panel() once that is closed)."""
+        if page.locator("#panel-toggle").is_visible():
+            page.locator("#panel-toggle").click()
+        page.locator(f"{row} button", has_text=icon).first.click()
+        if close_panel:
+            self.close_panel(page)
+        page.locator("#panel").evaluate("panel => { panel.scrollTop = 0; }")  # the open layers, as before
+
+    def close_panel(self, page):
+        if page.locator("#panel-close").is_visible():
+            page.locator("#panel-close").click()
+
+    def menu(self, page):
+        """On a phone the header's menu holds the basemap button, the pages and sign-in: open it."""
+        if page.locator("#menu-toggle").is_visible():
+            page.locator("#menu-toggle").click()
+
     def viewer(self, page, lang, size):
         self.open_map(page)
         self.sign_in(page)
@@ -134,12 +208,101 @@ class Shooter:
             page.locator("#menu-toggle").click()
             self.shot(page, "menu", lang, size)
             page.locator("#menu-toggle").click()
-        # identify: a click in the map's middle (the villages cover the whole city)
-        box = page.locator("#map").bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.6)
-        page.locator(".leaflet-popup-content table, .leaflet-popup-content p").first.wait_for()
-        self.shot(page, "identify", lang, size)
-        page.evaluate("void civgis.map.closePopup()")
+        self.identify(page, lang, size)
+
+    def identify(self, page, lang, size):
+        """A click on a flood zone: every visible layer under it (flood zone, village, building) in a tab of its own."""
+        lon, lat = self.places["flood"]
+        with self.kept_view(page):
+            page.evaluate(f"void civgis.map.setView([{lat}, {lon}], 15, {{animate: false}})")
+            self.settle_map(page)
+            box = page.locator("#map").bounding_box()
+            x, y = page.evaluate(f"(() => {{ const p = civgis.map.latLngToContainerPoint([{lat}, {lon}]); "
+                                 "return [p.x, p.y]; })()")
+            tabs = page.locator(".identify [role=tab]")
+            for _attempt in range(20):  # until the three layers' tiles are drawn
+                page.mouse.click(box["x"] + x, box["y"] + y)
+                page.wait_for_timeout(700)
+                if tabs.count() >= 3:
+                    break
+            page.locator(".identify table.attributes").first.wait_for()
+            self.shot(page, "identify", lang, size)
+            page.evaluate("void civgis.map.closePopup()")
+
+    def basemaps(self, page, lang, size):
+        self.menu(page)
+        page.locator("#basemap").click()
+        dialog = page.locator("#basemap-dialog")
+        dialog.wait_for()
+        page.wait_for_function("[...document.querySelectorAll('#basemap-dialog img')].every(i => i.complete)")
+        self.shot(page, "basemaps", lang, size)
+        page.keyboard.press("Escape")
+        if page.locator("#menu-toggle").is_visible() and page.locator("#basemap").is_visible():
+            page.locator("#menu-toggle").click()
+
+    def table(self, page, lang, size):
+        """The buildings' attribute table filtered to seven floors and more; the map draws only those."""
+        page.evaluate("void civgis.map.setZoom(16)")
+        self.panel_button(page, ".active-layer[data-slug=buildings]", "▦", close_panel=False)  # full screen on a phone
+        table = page.locator("#attribute-table")
+        page.wait_for_function("civgis.table.view.rows.length > 0")
+        every = page.evaluate("civgis.table.view.matched")
+        table.locator(".at-toggle-filter").click()
+        condition = table.locator(".f-condition").first
+        condition.locator(".f-attribute").select_option("floors")
+        condition.locator(".f-operator").select_option("≥")
+        condition.locator(".f-value").fill("7")
+        table.locator(".f-apply").click()
+        table.locator(".at-filtered").wait_for()
+        page.wait_for_function(f"civgis.table.view.matched < {every}")
+        self.shot(page, "table", lang, size)
+        table.locator(".f-clear").click()
+        page.wait_for_function("Object.keys(civgis.state.filters).length === 0")
+        table.locator(".at-close").click()
+        self.close_panel(page)
+        page.evaluate("void civgis.map.setZoom(14)")
+
+    def style(self, page, lang, size):
+        """The villages in graduated classes of their population, previewed on the map; cancelled, nothing saved."""
+        self.panel_button(page, ".active-layer[data-slug=villages]", "◐")
+        editor = page.locator("#style-editor")
+        editor.wait_for()
+        kind = editor.locator("input[name=style-kind][value=graduated]")
+        steps = [] if kind.is_checked() else [kind.check]  # the demo's villages are graduated (by density) already
+        steps += [lambda: editor.locator(".kinds + fieldset select").first.select_option("population"),
+                  editor.locator("input[name=style-ramp][value=Greens]").check]
+        for step in steps:  # each choice previewed on the map (a dry run of the style) before the next
+            with page.expect_response(lambda r: "dry_run=true" in r.url and r.status == 200):
+                step()
+        self.shot(page, "style", lang, size)
+        editor.locator(".actions button:not(.primary)").click()
+        editor.wait_for(state="hidden")
+
+    def layer_dialog(self, page, lang, size):
+        self.panel_button(page, ".layer-row[data-slug=villages]", "ⓘ", close_panel=False)  # a modal dialog
+        dialog = page.locator("#metadata-dialog")
+        dialog.locator("#ld-tab-metadata").click()
+        dialog.locator("#ld-panel-metadata").wait_for()
+        self.shot(page, "layer-dialog", lang, size)
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden")
+        self.close_panel(page)
+
+    def search(self, page, lang, size):
+        """The start of a road name several places share: the results under their kinds; then an address, marked."""
+        page.locator("#search-input").fill(self.places["prefix"])
+        page.keyboard.press("Enter")
+        page.locator("#search-results .search-kind").first.wait_for()
+        self.shot(page, "search-results", lang, size)
+        with self.kept_view(page):
+            page.locator("#search-input").fill(self.places["address"])
+            page.evaluate("void (window.moved = new Promise(done => civgis.map.once('moveend', done)))")
+            page.keyboard.press("Enter")
+            page.locator(".found-tooltip").wait_for()
+            page.evaluate("window.moved.then(() => null)")  # the flight to it over, its tiles asked for
+            self.shot(page, "search-address", lang, size)
+            page.locator(".found-clear").click()
+            page.locator("#search-input").fill("")
 
     def buffer(self, page, lang, size):
         panel = self.tool(page, "buffer")
@@ -193,7 +356,11 @@ class Shooter:
                 {"type": "Feature", "properties": {"note": f"#{i}"},
                  "geometry": {"type": "Point", "coordinates": [lon + i * 0.002, lat]}} for i in range(3)]}))
             page.locator("#upload-files").set_input_files(str(path))
-            panel.locator("li.job .job-report").first.wait_for(timeout=JOB_TIMEOUT_MS)
+            finished = "states => states.includes(document.querySelector('#tool-panel li.job')?.dataset.status)"
+            page.wait_for_function(finished, arg=["clash", "succeeded", "failed"], timeout=JOB_TIMEOUT_MS)
+            if panel.locator("li.job").first.get_attribute("data-status") == "clash":  # uploaded by a run before
+                panel.locator("li.job [data-choice=new_version]").click()
+                page.wait_for_function(finished, arg=["succeeded", "failed"], timeout=JOB_TIMEOUT_MS)
             panel.locator("li.job progress[value='100']").wait_for(timeout=JOB_TIMEOUT_MS)
         panel.locator("li.job details summary").first.click()  # the import report, opened
         panel.locator("li.job").first.scroll_into_view_if_needed()
@@ -219,6 +386,11 @@ class Shooter:
         self.shot(page, "share-page", lang, size)
 
     # --- the decision pages ---
+    def metadata_report(self, page, lang, size):
+        page.goto("/metadata/")
+        page.locator("#report-table tbody tr").first.wait_for()
+        self.shot(page, "metadata-report", lang, size)
+
     def siting(self, page, lang, size):
         if self.siting_job is None:
             page.goto("/siting/")
@@ -255,12 +427,13 @@ class Shooter:
             page.context.close()
 
 
-SCENES = ["viewer", "buffer", "overlay", "widening", "upload", "print_dialog", "share", "siting", "wifi", "sensors"]
+SCENES = ["viewer", "basemaps", "table", "style", "layer_dialog", "search", "buffer", "overlay", "widening", "upload",
+          "print_dialog", "share", "metadata_report", "siting", "wifi", "sensors"]
 
 
 def gallery(source: Path, target: Path) -> None:
-    """The README's selection as WebP: desktop pictures at 1024 px wide (the README shows them smaller still),
-    quality 70; the whole gallery stays under 3 MB and its CJK text readable."""
+    """The docs' selection as WebP: desktop pictures at 1024 px wide (gallery.md shows them smaller still),
+    quality 70: about 55 KB a picture on average, the 62 of them 3.5 MB, their CJK text readable."""
     from PIL import Image
 
     target.mkdir(parents=True, exist_ok=True)
@@ -282,7 +455,7 @@ def main() -> int:
     parser.add_argument("--scenes", default=",".join(SCENES), help=f"comma-separated, of {', '.join(SCENES)}")
     parser.add_argument("--languages", default="zh,en")
     parser.add_argument("--sizes", default="desktop,phone")
-    parser.add_argument("--gallery", action="store_true", help="also write the README's selection as WebP")
+    parser.add_argument("--gallery", action="store_true", help="also write the docs' gallery (docs/gallery.md) as WebP")
     args = parser.parse_args()
     password = ensure_user()
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # nothing touches the database while the browser runs
@@ -291,7 +464,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        shooter = Shooter(browser, args.base.rstrip("/"), args.out, password)
+        shooter = Shooter(browser, args.base.rstrip("/"), args.out, password, demo_places())
         scenes = args.scenes.split(",")
         for lang in args.languages.split(","):
             for size in args.sizes.split(","):

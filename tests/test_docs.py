@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+IMG = re.compile(r"<img\s[^>]*\bsrc=\"([^\"]+)\"")  # the gallery's pictures, sized in HTML
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
 
@@ -33,7 +34,7 @@ def anchors(path):
 
 def relative_links(path):
     text = FENCE.sub("", path.read_text(encoding="utf-8"))
-    for target in LINK.findall(text):
+    for target in LINK.findall(text) + IMG.findall(text):
         if not re.match(r"[a-z][a-z0-9+.-]*:", target):
             yield target
 
@@ -75,3 +76,11 @@ def test_readme_commands_exist_in_makefile():
 def test_readme_is_short():
     size = (ROOT / "README.md").stat().st_size
     assert size < 12 * 1024, f"README.md is {size} bytes; the front door stays under 12 KB (move detail to docs/)"
+
+
+def test_every_committed_picture_is_shown_somewhere():
+    """A picture no doc shows is a stale one (docs/screenshots.py --gallery writes only what gallery.md lists)."""
+    shown = {(doc.parent / unquote(t.partition("#")[0])).resolve() for doc in DOCS for t in relative_links(doc)}
+    pictures = [p for folder in ("docs/screenshots", "docs/img") for p in sorted((ROOT / folder).glob("*.*"))]
+    unshown = [p.relative_to(ROOT).as_posix() for p in pictures if p.resolve() not in shown]
+    assert not unshown, f"pictures no doc shows: {unshown}"

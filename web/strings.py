@@ -80,5 +80,6 @@ def viewer_strings() -> dict[str, str]:
         "basemap_title": _("底圖"),
         "basemap_overlays": _("疊加於底圖上"),
         "basemap_unreachable": _("{name} 無法連線，已改用城市底圖（離線可用）"),
+        "basemap_thumb_unreachable": _("無法連線"),
         "close": _("關閉"),
     }

@@ -86,6 +86,9 @@ function thumbnail(entry) {
   img.alt = "";
   img.loading = "lazy"; // inside a closed dialog: fetched when it opens
   img.src = entry.thumbnail;
+  // unreachable (an offline site, a blocked network): said in words, not the browser's broken-image sign
+  img.addEventListener("error", () => img.replaceWith(Object.assign(L.DomUtil.create("span", "thumb thumb-unreachable"),
+    { textContent: t("basemap_thumb_unreachable") })), { once: true });
   return img;
 }
 
