@@ -11,7 +11,8 @@ from . import actors, events
 
 def _signed_in(sender, request, user, **kwargs):
     events.record("sign_in", actors.of_user(user, actors.client_address(request)), object_type="user",
-                  object_id=user.pk, object_label=user.get_username(), detail={"method": "session"})
+                  object_id=user.pk, object_label=user.get_username(),
+                  detail={"method": getattr(user, "sign_in_method", "session")})  # ldap, oidc: accounts/
 
 
 def _signed_out(sender, request, user, **kwargs):
