@@ -121,7 +121,8 @@ def _failed(request, message: str, reason: str, username: str = ""):
     return redirect(_back_to(request, request.session.pop(SESSION_NEXT, "")))
 
 
-UNAVAILABLE = "市府帳號登入服務目前無法使用，請稍後再試或使用本機帳號登入"
+def unavailable() -> str:
+    return _("市府帳號登入服務目前無法使用，請稍後再試或使用本機帳號登入")
 
 
 @require_GET
@@ -134,7 +135,7 @@ def start(request):
         app = client()
         return app.authorize_redirect(request, request.build_absolute_uri(reverse("oidc-callback")))
     except ProviderError as exc:
-        return _failed(request, _(UNAVAILABLE), str(exc))
+        return _failed(request, unavailable(), str(exc))
 
 
 @require_GET
@@ -157,7 +158,7 @@ def callback(request):
                 raise OAuthError(description="userinfo is about another subject than the ID token")
             claims = {**extra, **claims}
     except ProviderError as exc:
-        return _failed(request, _(UNAVAILABLE), str(exc))
+        return _failed(request, unavailable(), str(exc))
     except (OAuthError, JoseError, requests.RequestException, KeyError, ValueError) as exc:
         # a bad or replayed state, a wrong signature, audience, issuer, nonce or expiry, a refused code …
         return _failed(request, _("市府帳號登入失敗：登入回應無效或已過期，請重新登入"), f"{type(exc).__name__}: {exc}")

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts import oidc
-from accounts.models import Account, Agency
+from accounts.models import Agency
 from audit.models import AuditEntry
 from geo.localstack import DIRECTORY_ADMIN_DN, DIRECTORY_ADMIN_PASSWORD, DIRECTORY_SUFFIX
 from layers.models import Layer
@@ -202,8 +202,6 @@ def test_forged_replayed_and_refused_oidc_answers_are_refused_and_logged(client,
     assert client.get(forged).status_code == 302
     assert "_auth_user_id" not in client.session and "登入失敗" in client.session["sign_in_failed"]
     # the real answer once, then replayed
-    other = Client()
-    other.cookies = client.cookies
     assert client.get(back).status_code == 302 and "_auth_user_id" in client.session
     replay = Client()
     assert replay.get(back).status_code == 302 and "_auth_user_id" not in replay.session
