@@ -48,6 +48,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("accounts.page_urls")),
     path("", include("web.urls")),
 ]
 # MEDIA (rasters, uploads) is never served as plain files: rasters go out through the tile and point views, which

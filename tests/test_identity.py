@@ -29,6 +29,8 @@ def stack_identity(settings):
     assert settings.LDAP_SERVER_URI and settings.OIDC_ISSUER, "run through geo.localstack: it starts slapd and the " \
                                                                "OpenID Connect provider"
     settings.CELERY_TASK_ALWAYS_EAGER = True  # /api/health without waiting for a worker
+    # local passwords are not what is tested here: a fast hasher (each local check would cost ~0.5 s)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -265,3 +267,35 @@ def test_administrators_manage_users_groups_and_agencies_and_every_change_is_aud
     assert ("create", "agency", "root") in actions and ("create", "group", "root") in actions
     assert ("permission_change", "user", "root") in actions and ("delete", "group", "root") in actions
     assert ("create", "user", "root") in actions
+
+
+def test_the_accounts_page_lets_administrators_change_agency_groups_and_state(audited):
+    admin = User.objects.create_superuser("root", password="x")
+    clerk = User.objects.create_user("clerk", password="x")
+    Agency.objects.create(group=Group.objects.create(name="地政局"), name_en="Land Administration")
+    Group.objects.create(name="圖資編輯")
+    AuditEntry.objects.all().delete()
+    Client().post("/sign-in/", {"username": "clerk", "password": "wrong"})
+    assert len(audited(action="sign_in_failed")) == 1
+    staff = Client()
+    staff.force_login(User.objects.create_user("staffer", password="x", is_staff=True))
+    assert staff.get("/accounts/").status_code == 404 and Client().get("/accounts/").status_code == 404
+    page = Client()
+    page.force_login(admin)
+    shown = page.get("/accounts/").content.decode()
+    assert 'data-user="clerk"' in shown and "地政局" in shown and "帳號或密碼不正確" not in shown
+    assert re.search(r"<td>[^<]*</td><td>clerk</td><td>[0-9.]*</td>\s*<td>帳號密碼</td>", shown)  # failed sign-in
+    saved = page.post(f"/accounts/?user={clerk.pk}", {"form": "user", "agency": "地政局", "groups": ["圖資編輯"]})
+    assert saved.status_code == 302
+    clerk.refresh_from_db()
+    assert not clerk.is_active and set(clerk.groups.values_list("name", flat=True)) == {"地政局", "圖資編輯"}
+    refused = page.post(f"/accounts/?user={admin.pk}", {"form": "user"})
+    assert refused.status_code == 400 and "不能停用自己的帳號" in refused.content.decode()
+    made = page.post("/accounts/", {"form": "group", "name": "水務局", "is_agency": "on", "code": "water"})
+    assert made.status_code == 302 and Agency.objects.get(group__name="水務局").code == "water"
+    twice = page.post("/accounts/", {"form": "group", "name": "水務局", "is_agency": "on"})
+    assert twice.status_code == 400 and "水務局" in twice.content.decode()
+    english = page.get("/accounts/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Users and permissions" in english and "Latest failed sign-ins" in english
+    actions = {(e.action, e.object_type) for e in audited(actor_name="root")}
+    assert {("permission_change", "user"), ("create", "agency")} <= actions

@@ -87,6 +87,9 @@ ROUTES: dict[str, list[Call]] = {
     "oidc-callback": [get("/sign-in/oidc/callback/?code=forged&state=forged"),
                       get("/sign-in/oidc/callback/?error=access_denied")],
     # users, groups and agencies: administrators only (a missing route for everyone else)
+    "accounts-page": [get("/accounts/"), get("/accounts/?q={slug}&user={job}"),
+                      post("/accounts/?user={job}", {"form": "user", "groups": [], "is_active": "on"}),
+                      post("/accounts/", {"form": "group", "name": "mx-page-group"})],
     "account-user-list": [get("/api/v1/accounts/users/"), get("/api/v1/accounts/users/?q={slug}"),
                           post("/api/v1/accounts/users/", {"username": "mx-new", "password": "a-long-pass-phrase-9"})],
     "account-user-detail": [get("/api/v1/accounts/users/{job}/"),
