@@ -6,4 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "帳號、群組與機關"
 
     def ready(self):
-        from . import directory  # noqa: F401 - connects the directory's error signal
+        from . import directory, lockout  # noqa: F401 - directory: connects the directory's error signal
+
+        lockout.connect()

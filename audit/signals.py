@@ -24,8 +24,10 @@ def _signed_out(sender, request, user, **kwargs):
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
     name = str(credentials.get("username", ""))[:150]
     actor = actors.Actor(None, name, actors.client_address(request))
-    events.record("sign_in_failed", actor, object_type="user", object_label=name,
-                  detail={"method": "token" if request is not None and "auth/token" in request.path else "session"})
+    detail = {"method": "token" if request is not None and "auth/token" in request.path else "session"}
+    if getattr(request, "sign_in_locked", False):  # accounts.lockout refused it before any password was checked
+        detail["reason"] = "locked"
+    events.record("sign_in_failed", actor, object_type="user", object_label=name, detail=detail)
 
 
 def _layer_saved(sender, instance, created, raw=False, **kwargs):

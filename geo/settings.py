@@ -247,7 +247,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# lock-out: this many failed sign-ins of one name within AUTH_LOCKOUT_MINUTES lock it for that long (0: never)
+AUTH_LOCKOUT_FAILURES = int(os.environ.get("AUTH_LOCKOUT_FAILURES", "10"))
+AUTH_LOCKOUT_MINUTES = float(os.environ.get("AUTH_LOCKOUT_MINUTES", "15"))
+# how long a sign-in lasts (Django's session cookie), in hours
+SESSION_COOKIE_AGE = int(float(os.environ.get("SESSION_HOURS", "12")) * 3600)
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockingModelBackend"]  # local accounts, with the lock-out
 LDAP_SERVER_URI = os.environ.get("LDAP_SERVER_URI", "")
 if LDAP_SERVER_URI:
     from accounts.directory_config import ldap_settings

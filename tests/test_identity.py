@@ -18,6 +18,7 @@ from django.test import Client
 from accounts import oidc
 from accounts.models import Agency
 from audit.models import AuditEntry
+from geo import counters
 from geo.localstack import DIRECTORY_ADMIN_DN, DIRECTORY_ADMIN_PASSWORD, DIRECTORY_SUFFIX
 from layers.models import Layer
 
@@ -31,6 +32,8 @@ def stack_identity(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True  # /api/health without waiting for a worker
     # local passwords are not what is tested here: a fast hasher (each local check would cost ~0.5 s)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    for key in counters.client().scan_iter("civgis:sign-in-failures:*"):  # an earlier run's failures
+        counters.client().delete(key)
 
 
 @pytest.fixture
@@ -111,6 +114,19 @@ def test_wrong_password_disabled_and_removed_users_are_refused_with_a_clear_mess
     finally:
         conn.delete_s(dn)
     assert sign_in(Client(), name, "temp-pass-1") == "帳號或密碼不正確"
+
+
+def test_repeated_failures_lock_the_name_until_the_window_passes(client, settings, audited):
+    settings.AUTH_LOCKOUT_FAILURES = 3
+    for _ in range(3):
+        assert sign_in(Client(), "lin", "wrong") == "帳號或密碼不正確"
+    assert sign_in(client, "lin", "lin-pass-1") == "登入失敗次數過多，此帳號暫時鎖定，請稍後再試"
+    token = Client().post("/api/v1/auth/token/", {"username": "LIN", "password": "lin-pass-1"})
+    assert token.status_code == 400 and "_auth_user_id" not in client.session
+    assert [e.detail.get("reason") for e in audited(action="sign_in_failed")] == [None, None, None, "locked", "locked"]
+    assert counters.client().ttl("civgis:sign-in-failures:lin") <= settings.AUTH_LOCKOUT_MINUTES * 60
+    counters.client().delete("civgis:sign-in-failures:lin")  # the window has passed
+    assert sign_in(Client(), "lin", "lin-pass-1") is None
 
 
 def test_a_local_account_is_never_taken_over_by_a_directory_entry_of_its_name(client):

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import oidc
 from accounts.directory import UNREACHABLE
+from accounts.lockout import LOCKED
 
 from .viewer import layer_entries, viewer_config, visible_layers
 
@@ -28,9 +29,13 @@ def sign_in(request):
     """Session sign-in from a page's dialog; back to that page, now showing the layers this user may see."""
     user = authenticate(request, username=request.POST.get("username", ""), password=request.POST.get("password", ""))
     if user is None:
-        request.session["sign_in_failed"] = (
-            _("無法連線至市府目錄服務，請稍後再試（本機帳號仍可登入）") if getattr(request, UNREACHABLE, False)
-            else _("帳號或密碼不正確"))
+        if getattr(request, LOCKED, False):
+            message = _("登入失敗次數過多，此帳號暫時鎖定，請稍後再試")
+        elif getattr(request, UNREACHABLE, False):
+            message = _("無法連線至市府目錄服務，請稍後再試（本機帳號仍可登入）")
+        else:
+            message = _("帳號或密碼不正確")
+        request.session["sign_in_failed"] = message
     else:
         login(request, user)
     return redirect(_back(request))
