@@ -12,7 +12,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from audit import actors, events
@@ -28,6 +29,7 @@ def _record(request, action: str, obj_type: str, obj, label: str, detail: dict) 
                   detail={"via": "api", **detail})
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class AgencyField(serializers.SlugRelatedField):
     """An agency by its name (the group's)."""
 
