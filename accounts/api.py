@@ -61,6 +61,11 @@ class UserSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, data):
+        me = self.context["request"].user
+        if self.instance is not None and self.instance.pk == me.pk and (
+                data.get("is_active") is False or data.get("is_superuser") is False):
+            raise serializers.ValidationError({"is_active": "you cannot disable your own account or drop your own "
+                                                            "administrator rights (another administrator can)"})
         password = data.get("password")
         account = getattr(self.instance, "account", None) if self.instance else None
         if password is not None:
@@ -198,6 +203,8 @@ class UserViewSet(AdminViewSet):
         return users.order_by("username")
 
     def perform_destroy(self, user):
+        if user.pk == self.request.user.pk:
+            raise serializers.ValidationError({"id": "you cannot delete your own account"})
         _record(self.request, "delete", "user", user, user.username, {})
         user.delete()
 

@@ -33,7 +33,7 @@ def _save_user(request, user) -> str | None:
     data = {"groups": request.POST.getlist("groups"), "agency": request.POST.get("agency") or None,
             "is_active": "is_active" in request.POST, "is_staff": "is_staff" in request.POST}
     if user.pk == request.user.pk and not data["is_active"]:
-        return _("不能停用自己的帳號")
+        return _("不能停用自己的帳號")  # the serializer refuses it too; the page says it in the user's language
     serializer = UserSerializer(user, data=data, partial=True, context={"request": request})
     if not serializer.is_valid():
         return _errors(serializer.errors)

@@ -271,6 +271,9 @@ def test_administrators_manage_users_groups_and_agencies_and_every_change_is_aud
     for bad in ({"agency": "nope"}, {"password": "1"}, {"username": "renamed"}):
         answer = api.patch(f"/api/v1/accounts/users/{clerk.pk}/", bad, content_type="application/json")
         assert answer.status_code == 400 and set(answer.json()) == set(bad), answer.content
+    assert api.patch(f"/api/v1/accounts/users/{admin.pk}/", {"is_active": False},
+                     content_type="application/json").status_code == 400
+    assert api.delete(f"/api/v1/accounts/users/{admin.pk}/").status_code == 400
     made = api.post("/api/v1/accounts/users/", {"username": "newbie", "password": "a-long-pass-phrase-9",
                                                 "agency": "地政局"}, content_type="application/json")
     assert made.status_code == 201 and made.json()["groups"] == ["地政局"] and made.json()["source"] == "local"
