@@ -13,7 +13,7 @@ RUN node build.mjs
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         python3 python3-venv gdal-bin libgdal-dev libgeos-dev libproj-dev cgi-mapserver mapserver-bin gettext \
-        ca-certificates curl \
+        ca-certificates curl libldap2-dev libsasl2-dev gcc python3-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml ./
@@ -23,6 +23,7 @@ COPY analysis analysis
 COPY iot iot
 COPY web web
 COPY audit audit
+COPY accounts accounts
 COPY --from=viewer /build/web/static/web/dist web/static/web/dist
 COPY locale locale
 COPY manage.py ./

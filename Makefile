@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
 	mapserver-bin python3-mapscript python3-venv gettext poppler-utils \
-	fonts-wqy-zenhei mosquitto chromium fonts-noto-cjk
+	fonts-wqy-zenhei mosquitto chromium fonts-noto-cjk slapd ldap-utils libldap2-dev libsasl2-dev python3-dev gcc
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	--no-install-recommends
 # the Debian packages among $(1) that are not installed (a shell word list)
@@ -17,12 +17,15 @@ BENCH_APT_PACKAGES := wrk
 # The viewer's front end: npm packages pinned by package-lock.json, bundled by esbuild into static files.
 FRONTEND := web/frontend
 NODE_STAMP := $(FRONTEND)/node_modules/.installed
+# The private stacks' OpenID Connect provider (geo/identity/oidc-provider.mjs, npm's oidc-provider)
+IDENTITY := geo/identity
+IDENTITY_STAMP := $(IDENTITY)/node_modules/.installed
 BUNDLE := web/static/web/dist/.built
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages bench-tools demo test lint clean-var
 
-install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo $(BUNDLE)
+install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo $(BUNDLE) $(IDENTITY_STAMP)
 
 system-packages:
 	@missing="$(call missing_debs,$(APT_PACKAGES))"; \
@@ -58,6 +61,10 @@ $(STAMP): pyproject.toml
 
 $(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(IDENTITY_STAMP): $(IDENTITY)/package.json $(IDENTITY)/package-lock.json
+	cd $(IDENTITY) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(BUNDLE): $(NODE_STAMP) $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)

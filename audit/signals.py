@@ -11,7 +11,8 @@ from . import actors, events
 
 def _signed_in(sender, request, user, **kwargs):
     events.record("sign_in", actors.of_user(user, actors.client_address(request)), object_type="user",
-                  object_id=user.pk, object_label=user.get_username(), detail={"method": "session"})
+                  object_id=user.pk, object_label=user.get_username(),
+                  detail={"method": getattr(user, "sign_in_method", "session")})  # ldap, oidc: accounts/
 
 
 def _signed_out(sender, request, user, **kwargs):
@@ -23,8 +24,10 @@ def _signed_out(sender, request, user, **kwargs):
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
     name = str(credentials.get("username", ""))[:150]
     actor = actors.Actor(None, name, actors.client_address(request))
-    events.record("sign_in_failed", actor, object_type="user", object_label=name,
-                  detail={"method": "token" if request is not None and "auth/token" in request.path else "session"})
+    detail = {"method": "token" if request is not None and "auth/token" in request.path else "session"}
+    if getattr(request, "sign_in_locked", False):  # accounts.lockout refused it before any password was checked
+        detail["reason"] = "locked"
+    events.record("sign_in_failed", actor, object_type="user", object_label=name, detail=detail)
 
 
 def _layer_saved(sender, instance, created, raw=False, **kwargs):

@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.response import Response
 
+from accounts.health import checks as identity_checks
 from layers.ogc import get_engine
 
 from .scheduler import status as schedule_status
@@ -66,7 +67,8 @@ def check_ogc_engine() -> dict:
 
 # Checks whose failure makes the platform unusable (503: take it out of rotation, restart it). An overdue periodic
 # task is not one of them: the platform serves as before, and restarting the web server would not run the task.
-ADVISORY = {"schedule"}
+# The city's directory and OpenID Connect provider likewise: local accounts still sign in without them.
+ADVISORY = {"schedule", "directory", "oidc_provider"}
 
 
 @extend_schema(
@@ -91,6 +93,8 @@ def health(request):
     checks["ogc_engine"] = {"engine": settings.OGC_ENGINE, **_timed(check_ogc_engine)}
     checks["schedule"] = _timed(schedule_status.health) if checks["database"]["ok"] else {
         "ok": False, "error": "not checked: the database is down"}
+    for name, check in identity_checks().items():
+        checks[name] = _timed(check)
     ok = all(c["ok"] for name, c in checks.items() if name not in ADVISORY)
     state = ("ok" if all(c["ok"] for c in checks.values()) else "degraded") if ok else "error"
     response = Response({"status": state, "checks": checks}, status=200 if ok else 503)

@@ -293,6 +293,103 @@ class MosquittoBroker(LoopbackServer):
         return [binary, "-c", str(conf)]
 
 
+IDENTITY_DIR = PROJECT_DIR / "geo" / "identity"
+# The stacks' directory (geo/identity/directory.ldif): its suffix, the administrator the tests change it as, the
+# service account civgis binds with (read-only by the directory's access rules)
+DIRECTORY_SUFFIX = "dc=city,dc=example"
+DIRECTORY_ADMIN_DN = f"cn=admin,{DIRECTORY_SUFFIX}"
+DIRECTORY_ADMIN_PASSWORD = "stack-directory-admin"  # noqa: S105 - a private test directory on loopback
+OIDC_CLIENT_ID = "civgis"
+OIDC_CLIENT_SECRET = "stack-oidc-client-secret"  # noqa: S105 - the private test provider's one client
+# LDAP: an anonymous simple bind (message 1) and the start of its success answer
+LDAP_ANON_BIND = b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"
+LDAP_BIND_OK = b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00"
+
+
+class DirectoryServer(LoopbackServer):
+    """OpenLDAP's slapd with the city directory of geo/identity/directory.ldif, loaded when the stack is new."""
+
+    name, binary, scheme = "slapd", "slapd", "ldap"
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(LDAP_ANON_BIND)
+                return s.recv(16).startswith(LDAP_BIND_OK)
+        except OSError:
+            return False
+
+    def _command(self, binary: str) -> list[str]:
+        conf, data = self.dir / "slapd.conf", self.dir / "data"
+        schema = "\n".join(f"include /etc/ldap/schema/{s}.schema" for s in ("core", "cosine", "inetorgperson"))
+        conf.write_text(f"""{schema}
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile {self.dir}/slapd.pid
+database mdb
+maxsize 67108864
+suffix "{DIRECTORY_SUFFIX}"
+rootdn "{DIRECTORY_ADMIN_DN}"
+rootpw {DIRECTORY_ADMIN_PASSWORD}
+directory {data}
+index objectClass,uid,member eq
+access to attrs=userPassword by anonymous auth by * none
+access to * by dn.exact="cn=civgis,ou=services,{DIRECTORY_SUFFIX}" read by self read by * none
+""")
+        if not (data / "data.mdb").exists():
+            data.mkdir(exist_ok=True)
+            res = subprocess.run([shutil.which("slapadd") or "/usr/sbin/slapadd", "-q", "-f", str(conf), "-l",
+                                  str(IDENTITY_DIR / "directory.ldif")], capture_output=True, text=True)
+            if res.returncode:
+                raise StackError(f"slapadd could not load {IDENTITY_DIR / 'directory.ldif'}: {res.stderr}")
+        # -d 0: in the foreground (no fork), logging nothing but errors
+        return [binary, "-f", str(conf), "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"]
+
+    def env(self) -> dict[str, str]:
+        """The settings that point civgis at this directory (geo/settings.py, "Sign-in")."""
+        return {"LDAP_SERVER_URI": self.url, "LDAP_BIND_DN": f"cn=civgis,ou=services,{DIRECTORY_SUFFIX}",
+                "LDAP_BIND_PASSWORD": "civgis-directory-reader", "LDAP_USER_BASE": f"ou=people,{DIRECTORY_SUFFIX}",
+                "LDAP_GROUP_BASE": f"ou=groups,{DIRECTORY_SUFFIX}",
+                "LDAP_DENY_GROUP": f"cn=disabled,ou=groups,{DIRECTORY_SUFFIX}"}
+
+
+class OidcProvider(LoopbackServer):
+    """A real OpenID Connect provider (the `oidc-provider` npm package, geo/identity/oidc-provider.mjs) with one
+    client, civgis, whose redirect addresses are the test client's and the demo's."""
+
+    name, binary, scheme = "oidc", "node", "http"
+
+    def _ping(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/.well-known/openid-configuration", timeout=0.5) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def _command(self, binary: str) -> list[str]:
+        if not (IDENTITY_DIR / "node_modules" / "oidc-provider").exists():
+            raise StackError(f"the OpenID Connect provider's npm packages are not installed in {IDENTITY_DIR} "
+                             "(run `make install`)")
+        demo_port = os.environ.get("PORT", "8000")
+        hosts = ["http://testserver", f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
+        cmd = [binary, str(IDENTITY_DIR / "oidc-provider.mjs"), "--port", str(self.port), "--client-id",
+               OIDC_CLIENT_ID, "--client-secret", OIDC_CLIENT_SECRET]
+        for host in hosts:
+            cmd += ["--redirect-uri", f"{host}/sign-in/oidc/callback/", "--logout-uri", f"{host}/"]
+        return cmd
+
+    def env(self) -> dict[str, str]:
+        return {"OIDC_ISSUER": self.url, "OIDC_CLIENT_ID": OIDC_CLIENT_ID, "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET,
+                "OIDC_SCOPES": "openid profile email groups"}
+
+
+# How the stand-ins' agencies and groups become civgis agencies and groups (AUTH_AGENCY_MAP, AUTH_GROUP_MAP)
+STACK_AUTH_MAPS = {
+    "AUTH_AGENCY_MAP": '{"udd": "都市發展局", "water": "水務局"}',
+    "AUTH_GROUP_MAP": '{"gis-admins": ["@staff", "圖資管理"], "gis-editors": "圖資編輯", "flood-team": "防災應變小組"}',
+}
+
+
 class Stack:
     """The services a command needs, taken from the environment or started privately under .var/<name>."""
 
@@ -317,6 +414,8 @@ class Stack:
             self._reachable_root(), PG_PORT.get(name, 54349))
         self.redis = None if os.environ.get("REDIS_URL") else RedisServer(self.root)
         self.mqtt = None if os.environ.get("MQTT_URL") else MosquittoBroker(self.root)
+        self.directory = None if os.environ.get("LDAP_SERVER_URI") else DirectoryServer(self.root)
+        self.oidc = None if os.environ.get("OIDC_ISSUER") else OidcProvider(self.root)
 
     def _stop_pid_files(self, keep: tuple[str, ...] = ()) -> list[str]:
         stopped = []
@@ -384,6 +483,13 @@ class Stack:
             if self.mqtt:
                 self.mqtt.start()
                 env["MQTT_URL"] = self.mqtt.url
+            for identity in (self.directory, self.oidc):
+                if identity:
+                    identity.start()
+                    env.update(identity.env())
+            if self.directory or self.oidc:
+                for key, value in STACK_AUTH_MAPS.items():
+                    env.setdefault(key, value)
         except BaseException:
             self.stop()
             raise
@@ -392,10 +498,11 @@ class Stack:
 
     def stop(self) -> None:
         if self.owner:  # what the command started and left a pid file for (a test's Celery worker) goes first
-            left = self._stop_pid_files(keep=(RedisServer.name, MosquittoBroker.name))
+            left = self._stop_pid_files(keep=(RedisServer.name, MosquittoBroker.name, DirectoryServer.name,
+                                              OidcProvider.name))
             if left:
                 print(f"civgis: stopped what the command left running: {', '.join(left)}", flush=True)
-        for service in (self.mqtt, self.redis, self.postgres):
+        for service in (self.oidc, self.directory, self.mqtt, self.redis, self.postgres):
             if service:
                 service.stop()
         if self.owner:
@@ -584,6 +691,10 @@ def stack_env(name: str) -> dict[str, str]:
         port_file = root / service / "port"
         if port_file.exists():
             env[key] = url.format(port_file.read_text().strip())
+    for server in (DirectoryServer(root), OidcProvider(root)):
+        if server.port_file.exists():
+            server.port = int(server.port_file.read_text())
+            env.update(server.env())
     return env
 
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "iot",
     "web",
     "audit",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context.sign_in_options",
             ],
         },
     },
@@ -216,6 +218,59 @@ AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", 365))
 if AUDIT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured(f"AUDIT_RETENTION_DAYS={AUDIT_RETENTION_DAYS}: keep at least one day")
 AUDIT_TRUSTED_PROXIES = int(os.environ.get("AUDIT_TRUSTED_PROXIES", 0))
+
+# Sign-in (accounts/): local accounts always; the city's directory (LDAP / Active Directory) when LDAP_SERVER_URI
+# is set; its OpenID Connect provider (authorization code + PKCE) when OIDC_ISSUER is set. Both map the directory's
+# or provider's agency and groups to civgis agencies and groups by the same rules (accounts/mapping.py):
+# AUTH_AGENCY_MAP {"directory value": "civgis agency"} (an unmapped value is the agency's name as it is) and
+# AUTH_GROUP_MAP {"directory group": "civgis group" | [groups …]}, where "@staff" and "@superuser" grant those flags.
+
+
+def env_json(name: str, default: str):
+    try:
+        return json.loads(os.environ.get(name, default) or default)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"{name} is not JSON: {exc}") from None
+
+
+AUTH_AGENCY_MAP = env_json("AUTH_AGENCY_MAP", "{}")
+AUTH_GROUP_MAP = env_json("AUTH_GROUP_MAP", "{}")
+for _name, _map in (("AUTH_AGENCY_MAP", AUTH_AGENCY_MAP), ("AUTH_GROUP_MAP", AUTH_GROUP_MAP)):
+    if not isinstance(_map, dict):
+        raise ImproperlyConfigured(f'{_name} must be a JSON object, e.g. {{"gis-editors": "圖資編輯"}}')
+# local accounts' passwords (set through the administrators' API): at least AUTH_PASSWORD_MIN_LENGTH characters,
+# not all digits, not a common one, not like the user's name
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("AUTH_PASSWORD_MIN_LENGTH", "10"))}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# lock-out: this many failed sign-ins of one name within AUTH_LOCKOUT_MINUTES lock it for that long (0: never)
+AUTH_LOCKOUT_FAILURES = int(os.environ.get("AUTH_LOCKOUT_FAILURES", "10"))
+AUTH_LOCKOUT_MINUTES = float(os.environ.get("AUTH_LOCKOUT_MINUTES", "15"))
+# how long a sign-in lasts (Django's session cookie), in hours
+SESSION_COOKIE_AGE = int(float(os.environ.get("SESSION_HOURS", "12")) * 3600)
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockingModelBackend"]  # local accounts, with the lock-out
+LDAP_SERVER_URI = os.environ.get("LDAP_SERVER_URI", "")
+if LDAP_SERVER_URI:
+    from accounts.directory_config import ldap_settings
+
+    globals().update(ldap_settings(os.environ))
+    AUTHENTICATION_BACKENDS.append("accounts.directory.DirectoryBackend")
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_AGENCY_CLAIM = os.environ.get("OIDC_AGENCY_CLAIM", "agency")
+OIDC_TIMEOUT_S = float(os.environ.get("OIDC_TIMEOUT_S", "5"))
+if OIDC_ISSUER:
+    if not OIDC_CLIENT_ID:
+        raise ImproperlyConfigured("OIDC_ISSUER is set but OIDC_CLIENT_ID is not (the client id the provider gave)")
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OidcBackend")
 
 LANGUAGE_CODE = "zh-hant"
 LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]

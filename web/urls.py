@@ -1,5 +1,7 @@
 from django.urls import path
 
+from accounts import oidc
+
 from .decision_pages import sensors_page, siting_page, wifi_page
 from .metadata_page import metadata_report_page
 from .views import home, sign_in, sign_out, viewer_layers
@@ -8,6 +10,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("sign-in/", sign_in, name="sign-in"),
     path("sign-out/", sign_out, name="sign-out"),
+    path("sign-in/oidc/", oidc.start, name="oidc-start"),
+    path("sign-in/oidc/callback/", oidc.callback, name="oidc-callback"),
     path("siting/", siting_page, name="siting-page"),
     path("wifi/", wifi_page, name="wifi-page"),
     path("sensors/", sensors_page, name="sensors-page"),

@@ -5,6 +5,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import oidc
+from accounts.directory import UNREACHABLE
+from accounts.lockout import LOCKED
+
 from .viewer import layer_entries, viewer_config, visible_layers
 
 
@@ -25,7 +29,13 @@ def sign_in(request):
     """Session sign-in from a page's dialog; back to that page, now showing the layers this user may see."""
     user = authenticate(request, username=request.POST.get("username", ""), password=request.POST.get("password", ""))
     if user is None:
-        request.session["sign_in_failed"] = _("帳號或密碼不正確")
+        if getattr(request, LOCKED, False):
+            message = _("登入失敗次數過多，此帳號暫時鎖定，請稍後再試")
+        elif getattr(request, UNREACHABLE, False):
+            message = _("無法連線至市府目錄服務，請稍後再試（本機帳號仍可登入）")
+        else:
+            message = _("帳號或密碼不正確")
+        request.session["sign_in_failed"] = message
     else:
         login(request, user)
     return redirect(_back(request))
@@ -33,8 +43,16 @@ def sign_in(request):
 
 @require_POST
 def sign_out(request):
+    """Out of civgis; for someone who came through the city's OpenID Connect provider, out of its session too
+    (the provider then sends them back to the map: the one post-logout address registered with it)."""
+    id_token = request.session.get(oidc.SESSION_ID_TOKEN)
+    back = _back(request)
     logout(request)
-    return redirect(_back(request))
+    if id_token and oidc.enabled():
+        ending = oidc.end_session_url(request, id_token, "/")
+        if ending:
+            return redirect(ending)
+    return redirect(back)
 
 
 def viewer_layers(request):

@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Agency(models.Model):
+    """A group that is an agency (機關): it owns layers (Layer.owner_agency) and its members see its restricted
+    layers. `code` is how the city's directory or provider names it (AUTH_AGENCY_MAP's key), if it differs."""
+
+    group = models.OneToOneField(Group, primary_key=True, on_delete=models.CASCADE, related_name="agency")
+    name_en = models.CharField(max_length=150, blank=True)
+    code = models.CharField(max_length=150, blank=True, help_text="the directory's or provider's name for it")
+
+    class Meta:
+        ordering = ["group__name"]
+        verbose_name = _("機關")
+        verbose_name_plural = _("機關")
+
+    def __str__(self):
+        return self.group.name
+
+
+class Account(models.Model):
+    """Where a user comes from (a local account, the directory, the OpenID Connect provider), who they are there,
+    their agency, and when they last signed in there."""
+
+    class Source(models.TextChoices):
+        LOCAL = "local", _("本機帳號")
+        LDAP = "ldap", _("市府目錄（LDAP）")
+        OIDC = "oidc", _("市府帳號（OpenID Connect）")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="account")
+    source = models.CharField(max_length=5, choices=Source.choices, default=Source.LOCAL)
+    external_id = models.CharField(max_length=500, blank=True,
+                                   help_text="the directory entry's DN, or the provider's issuer and subject")
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    external_groups = models.JSONField(default=list, blank=True,
+                                       help_text="the directory's or provider's groups at the last sign-in")
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.user} ({self.source})"
