@@ -461,6 +461,6 @@ def title_of(attribute: dict, english: bool = False) -> str:
     """'人口密度（人/平方公里）' / 'Population density (people/km²)': what a legend or a column header says."""
     label = (attribute.get("label_en") if english else None) or attribute.get("label") or attribute["name"]
     unit = attribute.get("unit_en" if english else "unit") or ""
-    if not unit or attribute.get("kind") == "date":
+    if not unit or attribute.get("kind") == "date" or unit.lower() == label.lower():  # not "Floors (floors)"
         return label
     return f"{label} ({unit})" if english else f"{label}（{unit}）"

@@ -14,6 +14,7 @@ from conftest import SHARED_DATA
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from layers import attribute_kinds
 from layers.attribute_kinds import guess, known
 from layers.democity.city import generate
 from layers.importing import jobs
@@ -283,3 +284,12 @@ def test_category_values_have_labels_in_both_languages_and_editors_can_correct_t
     entry = next(layer for layer in page["layers"] if layer["slug"] == lots_layer.slug)
     [shown] = [a for a in entry["attributes"] if a["name"] == "zone"]
     assert shown["values"]["住宅區"]["label_en"] == "Residential zone"
+
+
+def test_a_title_names_its_unit_once():
+    floors = {"name": "floors", "label": "樓層數", "label_en": "Floors", "unit": "層", "unit_en": "floors"}
+    assert attribute_kinds.title_of(floors) == "樓層數（層）"
+    assert attribute_kinds.title_of(floors, english=True) == "Floors"  # not "Floors (floors)"
+    density = {"name": "d", "label": "人口密度", "label_en": "Population density", "unit": "人/平方公里",
+               "unit_en": "people/km²"}
+    assert attribute_kinds.title_of(density, english=True) == "Population density (people/km²)"

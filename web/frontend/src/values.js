@@ -16,7 +16,7 @@ export const attributeUnit = (attribute) => (english ? attribute.unit_en : attri
 export function attributeTitle(attribute) {
   const label = attributeLabel(attribute);
   const unit = attributeUnit(attribute);
-  if (!unit || attribute.kind === "date") return label;
+  if (!unit || attribute.kind === "date" || unit.toLowerCase() === label.toLowerCase()) return label; // not "Floors (floors)"
   return english ? `${label} (${unit})` : `${label}（${unit}）`;
 }
 
