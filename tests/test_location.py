@@ -5,13 +5,11 @@ import itertools
 
 import numpy as np
 import pytest
-import shapely
 from scipy import sparse
 
 from analysis.location import distances, greedy
 from analysis.location.covering import maximal_covering
 from analysis.location.pmedian import p_median
-from analysis.location.road_network import RoadGraph
 
 
 def instance(seed, n_demand=25, n_sites=9):
@@ -116,16 +114,6 @@ def test_explicit_zero_distance_counts_as_a_pair():
     dist = sparse.csr_matrix((np.array([0.0, 5.0]), np.array([0, 1]), np.array([0, 1, 2])), shape=(2, 2))
     result = p_median(dist, np.array([1.0, 1.0]), 2)
     assert result.objective == pytest.approx(5.0)
-
-
-def test_road_distances_follow_the_streets():
-    """An L-shaped street: two points 100 m apart as the crow flies are 200 m apart along it."""
-    graph = RoadGraph([shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(100, 0), (100, 100)])])
-    far = graph.distances(np.array([[0.0, 0.0]]), np.array([[100.0, 100.0]]), limit=500)
-    assert far.toarray()[0, 0] == pytest.approx(200)
-    assert graph.distances(np.array([[0.0, 0.0]]), np.array([[100.0, 100.0]]), limit=150).nnz == 0
-    off_road = graph.distances(np.array([[0.0, 10.0]]), np.array([[100.0, 90.0]]), limit=500)
-    assert off_road.toarray()[0, 0] == pytest.approx(10 + 200 + 10)  # walking to the street at both ends
 
 
 @pytest.mark.parametrize("seed", range(5))
