@@ -6,6 +6,7 @@ database to the vertex where each demand point joins the network; only the pairs
 A point farther than the snapping limit from every road joins nothing: demand there is unreachable (the models
 report it and never count it as served), a site there serves no one. Both are counted in `Costs`."""
 
+import io
 import time
 from dataclasses import dataclass, field
 
@@ -36,20 +37,39 @@ def matrix(network, demand_xy: np.ndarray, site_xy: np.ndarray, cutoff_min: floa
     demand, sites = places.join(network, demand_xy), places.join(network, site_xy)
     demand_ok, sites_ok = demand.offset_m <= snap_limit, sites.offset_m <= snap_limit
     snapped = time.perf_counter()
-    rows = []
+    pairs = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if demand_ok.any() and sites_ok.any():
-        with transaction.atomic(), connection.cursor() as cur:  # the temp tables live until the commit
+        with transaction.atomic():  # the temp table lives until the commit
             routing.reach_into("net_cost_reach", network, [(int(j), int(sites.node[j]), float(sites.access_s[j]))
                                                            for j in np.flatnonzero(sites_ok)], budget, towards=True)
-            kept = np.flatnonzero(demand_ok)
-            cur.execute("CREATE TEMP TABLE net_cost_demand ON COMMIT DROP AS SELECT * FROM unnest(%s::integer[],"
-                        " %s::bigint[], %s::float8[]) AS d(idx, node, access)",
-                        [kept.tolist(), demand.node[kept].tolist(), demand.access_s[kept].tolist()])
-            cur.execute("SELECT d.idx, r.fac, r.agg + d.access FROM net_cost_reach r JOIN net_cost_demand d"
-                        " USING (node) WHERE r.agg + d.access <= %s", [budget])
-            rows = cur.fetchall()
-    found = np.array(rows, dtype=float).reshape(-1, 3)
-    minutes = sparse.coo_matrix((found[:, 2] / 60.0, (found[:, 0].astype(np.int64), found[:, 1].astype(np.int64))),
-                                shape=shape).tocsr()
+            reach = _copied("SELECT fac, node, agg FROM net_cost_reach")
+        pairs = _join(reach, np.flatnonzero(demand_ok), demand, budget)
+    minutes = sparse.coo_matrix((pairs[2] / 60.0, (pairs[0], pairs[1])), shape=shape).tocsr()
     minutes.sort_indices()
     return Costs(minutes, ~demand_ok, ~sites_ok, {"snap": snapped - t0, "reach": time.perf_counter() - snapped})
+
+
+def _copied(query: str) -> np.ndarray:
+    """A query's numeric rows as an array, through COPY (millions of rows: tuples would take most of the time)."""
+    buffer = io.StringIO()
+    with connection.cursor() as cur:
+        cur.copy_expert(f"COPY ({query}) TO STDOUT (FORMAT csv)", buffer)
+    buffer.seek(0)
+    if not buffer.getvalue():
+        return np.zeros((0, 3))
+    return np.loadtxt(buffer, delimiter=",", ndmin=2)
+
+
+def _join(reach: np.ndarray, kept: np.ndarray, demand, budget: float):
+    """(demand index, site index, seconds) for each reached vertex and each demand point joining there, within
+    the budget — the join done in numpy on the vertices' sorted order."""
+    order = kept[np.argsort(demand.node[kept], kind="stable")]
+    nodes = demand.node[order]
+    lo = np.searchsorted(nodes, reach[:, 1].astype(np.int64), "left")
+    counts = np.searchsorted(nodes, reach[:, 1].astype(np.int64), "right") - lo
+    total = int(counts.sum())
+    offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
+    who = order[offsets]
+    seconds = np.repeat(reach[:, 2], counts) + demand.access_s[who]
+    inside = seconds <= budget
+    return who[inside], np.repeat(reach[:, 0].astype(np.int64), counts)[inside], seconds[inside]
