@@ -50,6 +50,18 @@ def model(pairs: sparse.csr_matrix, cost: np.ndarray, k: int, fixed: np.ndarray,
                        upper=np.ones(n + n_pairs), n_integer=n)
 
 
+def prepared(cost, weight, fixed, k: int | None) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray, dict]:
+    """The instance as the models read it: sorted CSR costs, float weights, the existing sites' mask (k checked
+    against the candidates), and the demand no site reaches."""
+    cost = sparse.csr_matrix(cost)
+    cost.sort_indices()
+    weight = np.asarray(weight, dtype=float)
+    fixed = np.zeros(cost.shape[1], bool) if fixed is None else np.asarray(fixed, bool)
+    if k is not None:
+        check_k(k, fixed)
+    return cost, weight, fixed, unreachable(cost, weight)
+
+
 def check_k(k: int, fixed: np.ndarray) -> None:
     if not 0 <= k <= int((~fixed).sum()):
         raise Unanswerable("k = {k}：只有 {candidates} 個候選場址", k=k, candidates=int((~fixed).sum()))

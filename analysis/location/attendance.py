@@ -27,13 +27,8 @@ def max_attendance(cost: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: n
                    gap: float = 0.0) -> Siting:
     """cost: demand × sites travel times, the pairs within the cutoff stored (explicit zeros count)."""
     t0 = time.perf_counter()
-    cost = sparse.csr_matrix(cost)
-    cost.sort_indices()
+    cost, weight, fixed, lost = assignment.prepared(cost, weight, fixed, k)
     m, n = cost.shape
-    weight = np.asarray(weight, dtype=float)
-    fixed = np.zeros(n, bool) if fixed is None else np.asarray(fixed, bool)
-    assignment.check_k(k, fixed)
-    lost = assignment.unreachable(cost, weight)
     share = decay.factor(cost.data, kind, cutoff, beta)
     loss = sparse.csr_matrix((1.0 - share, cost.indices, cost.indptr), shape=cost.shape)
     none_yet = np.ones(m)  # a demand point no open site reaches loses all of its attendance

@@ -32,13 +32,8 @@ def p_median(distance: sparse.csr_matrix, weight: np.ndarray, k: int, fixed: np.
     """distance: demand × sites, the allowed pairs stored (explicit zeros count); weight per demand point. Demand
     no site reaches (no stored pair) is left out and reported (`unreachable`), never assigned."""
     t0 = time.perf_counter()
-    distance = sparse.csr_matrix(distance)
-    distance.sort_indices()
+    distance, weight, fixed, lost = assignment.prepared(distance, weight, fixed, k)
     m, n = distance.shape
-    weight = np.asarray(weight, dtype=float)
-    fixed = np.zeros(n, bool) if fixed is None else np.asarray(fixed, bool)
-    assignment.check_k(k, fixed)
-    lost = assignment.unreachable(distance, weight)
     if lost["points"] == m:
         raise Unanswerable("{n} 個需求點都到不了任何場址", n=m)
     served = weight * ~lost["mask"]

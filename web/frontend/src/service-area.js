@@ -7,7 +7,7 @@ import { el } from "./panel.js";
 import { getJSON, postJSON } from "./api.js";
 import { jobProgress } from "./jobs.js";
 import { subjectPicker } from "./subject.js";
-import { followResultJob, outcome } from "./overlay.js";
+import { followResultJob, outcome, whileWorking } from "./overlay.js";
 
 const PROFILES = ["driving", "walking", "cycling"];
 
@@ -53,21 +53,14 @@ export function createServiceAreaTool(map) {
       if (!minutes.length || minutes.some((m) => !(m > 0 && m <= 240))) {
         return void (status.textContent = t("service_bad_breaks"));
       }
-      const submit = form.querySelector("button[type=submit]");
-      submit.disabled = true;
-      status.textContent = t("working");
-      try {
+      await whileWorking(form, status, async () => {
         await networkReady(roads.value, profile.value, jobs);
         const title = t("service_title", { breaks: minutes.join("/"), profile: t(`service_profile_${profile.value}`) });
         const job = await postJSON(url("service_areas"), { roads: roads.value, profile: profile.value, breaks: minutes,
           facilities: { geometry: subject.geometry, crs: 4326 }, title });
         const done = await followResultJob(job, jobs, job.options.title);
         status.textContent = outcome(done, job.options.title);
-      } catch (error) {
-        status.textContent = error.message;
-      } finally {
-        submit.disabled = false;
-      }
+      });
     });
     return form;
   }
