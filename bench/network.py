@@ -148,7 +148,8 @@ def covering(network, args):
     ours_s = matrix_s + solve_s
     print(f"  {found.minutes.nnz:,} pairs within {args.cutoff:g} min (snap {found.seconds['snap']:.2f} s, reach "
           f"{found.seconds['reach']:.2f} s); {int(found.demand_off_road.sum()):,} demand points off the roads; "
-          f"covered {result.objective:,.0f} of {weight.sum():,.0f}, {result.status}, gap {100 * result.gap:.3f} %, "
+          f"covered {result.objective:,.0f} of {weight.sum():,.0f}, {result.status}, "
+          f"{'gap ' + format(100 * result.gap, '.3f') + ' %' if result.gap is not None else result.method}, "
           f"[{', '.join(f'{k} {v:.2f}' for k, v in result.seconds.items())}]", flush=True)
 
     def baseline_matrix():
