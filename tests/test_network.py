@@ -378,3 +378,49 @@ def test_siting_on_travel_time_builds_the_network_and_reports_unreachable_demand
     assert "13 分鐘" in words["zh-hant"]["reach"] and "13 min" in words["en"]["reach"]
     assert "3 處" in words["zh-hant"]["outcome"] and "360 人" in words["zh-hant"]["outcome"]
     assert "5 人" in words["zh-hant"]["unreachable"] and "5 people" in words["en"]["unreachable"]
+
+
+@pytest.mark.parametrize("model, extra, said", [
+    ("p_median", {"k": 2}, "平均每單位需求的行駛時間"),
+    ("attendance", {"k": 2, "cutoff_min": 13}, "預期前來"),
+    ("market_share", {"k": 1, "competitors": "rivals"}, "市場占有率"),
+    ("target_share", {"target": 30, "competitors": "rivals"}, "最少需要"),
+])
+def test_every_problem_type_runs_on_walking_time_with_its_own_words(api, tmp_path, model, extra, said):
+    road_layer(tmp_path)
+    make_layer(tmp_path, "lots", [shapely.box(x - 20, y - 60, x + 20, y - 20) for x, y in (xy(n) for n in "ABCEF")],
+               {"land_value": [1, 2, 3, 4, 5]})
+    make_layer(tmp_path, "homes", [shapely.Point(xy(n)) for n in "ABCDEF"], {"people": [10, 20, 30, 40, 50, 60]})
+    make_layer(tmp_path, "rivals", [shapely.Point(xy("D"))], {"name": ["對手"]})
+    body = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}],
+            "allocation": {"model": model, "network": "streets", "profile": "walking",
+                           "demand": {"layer": "homes", "attribute": "people"}, **extra}}
+    resp = api.post("/api/v1/analysis/siting/", body, format="json")
+    assert resp.status_code == 202, resp.content
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    a, words = job.counts["result"]["allocation"], job.counts["result"]["wording"]
+    assert a["unit"] == "min" and a["status"] == "optimal" and a["unreachable"] == 0
+    assert said in words["zh-hant"]["outcome"] and words["en"]["outcome"] and "人" not in words["en"]["outcome"]
+    if model.endswith("share"):
+        assert 0 < a["market_share"] < 1 and a["competitors_capture"] > 0 and "rivals" in job.layers.first(
+            ).provenance["inputs"]
+    if model == "target_share":
+        assert a["market_share"] >= 0.3 and a["facilities"] == len(a["chosen"])
+
+
+def test_bad_travel_time_allocations_are_clear_400s(api, tmp_path):
+    road_layer(tmp_path)
+    make_layer(tmp_path, "lots", [shapely.box(X0, Y0 - 60, X0 + 40, Y0 - 20)], {"land_value": [1]})
+    base = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}]}
+    for allocation, words in (
+            ({"model": "covering", "k": 1, "network": "streets"}, "allocation.cutoff_min"),
+            ({"model": "covering", "k": 1, "network": "lots", "cutoff_min": 5}, "'lots'"),
+            ({"model": "covering", "k": 1, "network": "streets", "cutoff_min": 5, "profile": "flying"},
+             "allocation.profile"),
+            ({"model": "covering", "k": 1, "network": "streets", "cutoff_min": 500}, "allocation.cutoff_min"),
+            ({"model": "target_share", "network": "streets", "target": 150}, "allocation.target"),
+            ({"model": "p_median", "k": 1, "competitors": "lots"}, "allocation.competitors")):
+        resp = api.post("/api/v1/analysis/siting/", {**base, "allocation": {
+            **allocation, "demand": {"layer": "lots", "attribute": "land_value"}}}, format="json")
+        assert resp.status_code == 400 and words in resp.json()["detail"], (allocation, resp.content)
