@@ -69,6 +69,24 @@ def run(job_id: int) -> Job:
     return job
 
 
+def ready(layer, profile: str, user) -> Network:
+    """The layer's network for `profile`, built here and now (inside the caller's job) when there is none yet —
+    a siting on travel time needs no separate build first; one being built or failed is a clear message."""
+    from . import inputs, profiles
+
+    if not Network.objects.filter(layer=layer, profile=profile).exists():
+        settings = profiles.check(layer, profiles.guessed(layer, profile))
+        settings.pop("profile")
+        with transaction.atomic():
+            network, _created = Network.objects.get_or_create(layer=layer, profile=profile, defaults=settings)
+            if _created:
+                found = topology.build(network)
+                Network.objects.filter(pk=network.pk).update(status=Network.Status.READY, report=found,
+                                                             built_at=timezone.now(),
+                                                             version=layer.current_version)
+    return inputs.network_of({"roads": layer.slug, "profile": profile}, user)
+
+
 def _rebuild_networks_of(sender, instance: LayerVersion, created: bool, **kwargs) -> None:
     """A new version of a road layer (an import, a re-import, a restore) rebuilds every network made from it."""
     if not created or kwargs.get("raw"):

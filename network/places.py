@@ -70,8 +70,8 @@ def snap_limit(data: dict) -> float:
     return metres(data.get("snap_limit", 500), "snap_limit", MAX_SNAP_M)
 
 
-def snap(network, places: Places, limit: float, what: str) -> Snapped:
-    """Join each place to the network, or a 400 naming the places beyond `limit` metres of every road."""
+def join(network, xy: np.ndarray) -> Snapped:
+    """Where each point joins the network (its nearest road, however far)."""
     edges = sql.Identifier(SCHEMA, network.edges_table)
     with connection.cursor() as cur:
         cur.execute(sql.SQL(
@@ -82,13 +82,19 @@ def snap(network, places: Places, limit: float, what: str) -> Snapped:
             " WITH ORDINALITY AS u(x, y, ord)) q CROSS JOIN LATERAL (SELECT source, target, length_m, cost,"
             " reverse_cost, ST_Distance(geom, q.g) AS dist, ST_LineLocatePoint(geom, q.g) AS f FROM {edges}"
             " ORDER BY geom <-> q.g LIMIT 1) e ORDER BY q.ord").format(
-            srid=sql.Literal(network.layer.srid), edges=edges), [places.xy[:, 0].tolist(), places.xy[:, 1].tolist()])
+            srid=sql.Literal(network.layer.srid), edges=edges), [xy[:, 0].tolist(), xy[:, 1].tolist()])
         rows = cur.fetchall()
-    offset = np.array([r[1] for r in rows], float)
-    far = np.flatnonzero(offset > limit)
+    return Snapped(np.array([r[2] for r in rows], np.int64), np.array([float(r[3] or 0) for r in rows]),
+                   np.array([r[1] for r in rows], float))
+
+
+def snap(network, places: Places, limit: float, what: str) -> Snapped:
+    """Join each place to the network, or a 400 naming the places beyond `limit` metres of every road."""
+    joined = join(network, places.xy)
+    far = np.flatnonzero(joined.offset_m > limit)
     if len(far):
-        named = [f"{places.names[i]} ({offset[i]:,.0f} m)" for i in far[:10]]
+        named = [f"{places.names[i]} ({joined.offset_m[i]:,.0f} m)" for i in far[:10]]
         raise AnalysisInputError(
             "{what}：{n} 個地點距離最近的道路超過 {limit} 公尺（snap_limit），無法接上路網：{places}", what=what,
             n=len(far), limit=f"{limit:,g}", places=named)
-    return Snapped(np.array([r[2] for r in rows], np.int64), np.array([float(r[3] or 0) for r in rows]), offset)
+    return joined

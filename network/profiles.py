@@ -57,6 +57,16 @@ def check(layer: Layer, data: dict) -> dict:
     return out
 
 
+SPEED_NAMES = ("speed_kmh", "speed", "maxspeed", "max_speed", "速限", "速率")
+
+
+def guessed(layer: Layer, profile: str) -> dict:
+    """Build settings for a layer nobody has set up yet: its usual speed column (km/h), if it has one."""
+    numeric = {a["name"] for a in layer.attributes if a["type"] in attribute_kinds.NUMERIC_TYPES}
+    speed = next((n for n in SPEED_NAMES if n in numeric), None)
+    return {"profile": profile, **({"speed_attribute": speed} if speed else {})}
+
+
 def speed_kmh(network) -> sql.Composable:
     """The speed of a row of the road table `t` in km/h: the speed attribute, else the class's speed, else the
     profile's; never above the profile's for walking and cycling; a missing or non-positive value → default."""

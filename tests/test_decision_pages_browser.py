@@ -174,6 +174,41 @@ def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, facts, serve
     shot(page, "decision-07-siting-report-numbers")
 
 
+def test_siting_on_driving_time_sends_the_network_profile_and_minutes(page, no_script_errors):
+    """Step 5 shows the fields of the problem type and distance chosen and sends the network, the profile and the
+    minutes (the request is stopped here: the job on travel time is tests/test_network.py's; the answer's words in
+    both languages are checked on the stored answer by test_stale_feeds_and_both_languages_on_every_page)."""
+    page.goto("/siting/")
+    sign_in(page)
+    page.get_by_role("button", name="5 配置").click()
+    page.get_by_label("目標市場占有率（達到目標的最少場址）").check()
+    assert page.get_by_label("目標市場占有率（%）").is_visible() and page.get_by_label("新設場址數 k").is_hidden()
+    assert page.get_by_label("競爭者的場館（點圖層）").is_visible()
+    page.get_by_label("最大涵蓋（範圍內需求最多）").check()
+    assert page.get_by_label("競爭者的場館（點圖層）").is_hidden()
+    page.get_by_label("開車行駛時間（分鐘，沿道路網）").check()
+    assert page.get_by_label("涵蓋半徑（公尺）").is_hidden()
+    assert page.get_by_label("道路網圖層（線）").input_value() == "roads"
+    page.get_by_label("涵蓋時間（分鐘）").fill("3")
+    page.get_by_label("新設場址數 k").fill("2")
+    shot(page, "decision-15-siting-travel-time-step")
+    no_script_errors.allow(r"status of 400 .*/api/v1/analysis/siting/")
+    page.route("**/api/v1/analysis/siting/", lambda route: route.fulfill(status=400, json={"detail": "stopped"}))
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/analysis/siting/") and r.method == "POST") as sent:
+        page.get_by_role("button", name="執行選址").click()
+    a = sent.value.post_data_json["allocation"]
+    assert (a["network"], a["profile"], a["cutoff_min"], a["k"]) == ("roads", "driving", 3, 2) and "radius" not in a
+    page.get_by_role("button", name="調整條件").click()
+    page.get_by_role("button", name="5 配置").click()
+    page.get_by_label("步行時間（分鐘，沿道路網）").check()
+    page.get_by_label("最少場址涵蓋全部（涵蓋所有可達需求所需的最少場址）").check()
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/analysis/siting/") and r.method == "POST") as sent:
+        page.get_by_role("button", name="執行選址").click()
+    a = sent.value.post_data_json["allocation"]
+    assert (a["model"], a["profile"], a["cutoff_min"]) == ("set_covering", "walking", 3) and "k" not in a
+    page.unroute("**/api/v1/analysis/siting/")
+
+
 def upload_points(page, name: str, points: list[list[float]]) -> str:
     """A point layer uploaded through the API with the page's session (run by the worker); its slug."""
     collection = {"type": "FeatureCollection", "features": [

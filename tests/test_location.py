@@ -5,13 +5,11 @@ import itertools
 
 import numpy as np
 import pytest
-import shapely
 from scipy import sparse
 
 from analysis.location import distances, greedy
 from analysis.location.covering import maximal_covering
 from analysis.location.pmedian import p_median
-from analysis.location.road_network import RoadGraph
 
 
 def instance(seed, n_demand=25, n_sites=9):
@@ -118,16 +116,6 @@ def test_explicit_zero_distance_counts_as_a_pair():
     assert result.objective == pytest.approx(5.0)
 
 
-def test_road_distances_follow_the_streets():
-    """An L-shaped street: two points 100 m apart as the crow flies are 200 m apart along it."""
-    graph = RoadGraph([shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(100, 0), (100, 100)])])
-    far = graph.distances(np.array([[0.0, 0.0]]), np.array([[100.0, 100.0]]), limit=500)
-    assert far.toarray()[0, 0] == pytest.approx(200)
-    assert graph.distances(np.array([[0.0, 0.0]]), np.array([[100.0, 100.0]]), limit=150).nnz == 0
-    off_road = graph.distances(np.array([[0.0, 10.0]]), np.array([[100.0, 90.0]]), limit=500)
-    assert off_road.toarray()[0, 0] == pytest.approx(10 + 200 + 10)  # walking to the street at both ends
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_minimum_spacing_matches_brute_force(seed):
     """Sensors must stand ≥ 300 m apart (and from the existing one): the optimum over spaced subsets only."""
@@ -145,3 +133,145 @@ def test_minimum_spacing_matches_brute_force(seed):
     assert result.objective == best and result.status == "optimal"
     assert not any(close[a, b] for a, b in itertools.combinations([0, *result.chosen], 2))
     assert result.objective <= maximal_covering(cover, weight, k, fixed).objective
+
+
+# --- the other problem types (ArcGIS's six), each against brute force on small instances -----------------------
+
+
+def minutes(seed, n_demand=18, n_sites=8, cutoff=6.0):
+    """Travel times (straight line at 20 km/h, in minutes) kept within the cutoff; a dense copy with inf beyond.
+    The last demand point is far from every site: unreachable."""
+    demand, sites, weight = instance(seed, n_demand, n_sites)
+    demand, weight = np.vstack([demand, [[50_000, 50_000]]]), np.r_[weight, 77.0]
+    dense = np.hypot(*(demand[:, None, :] - sites[None, :, :]).transpose(2, 0, 1)) / (20_000 / 60)
+    kept = np.where(dense <= cutoff, dense, np.inf)
+    rows, cols = np.nonzero(np.isfinite(kept))
+    return sparse.csr_matrix((kept[rows, cols], (rows, cols)), shape=kept.shape), kept, weight
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fewest_sites_covering_all_reachable_demand_matches_brute_force(seed):
+    from analysis.location.setcover import min_facilities
+
+    cost, dense, weight = minutes(seed + 300, cutoff=1.2)
+    reach = np.isfinite(dense)
+    fixed = np.zeros(dense.shape[1], bool)
+    fixed[2] = seed % 2 == 0
+    coverable = reach.any(axis=1)
+    free = np.flatnonzero(~fixed)
+    best = next(c for size in range(len(free) + 1) for c in itertools.combinations(free, size)
+                if (reach[:, [*np.flatnonzero(fixed), *c]].any(axis=1) == coverable).all())
+    result = min_facilities(cost, weight, fixed)
+    assert result.status == "optimal" and len(result.chosen) == len(best)
+    assert (reach[:, [*result.fixed, *result.chosen]].any(axis=1) == coverable).all()
+    assert result.objective == pytest.approx(weight[coverable].sum())
+    # demand no site reaches is reported, never counted as covered
+    assert result.unreachable == int((~coverable).sum()) > 0
+    assert result.unreachable_weight == pytest.approx(weight[~coverable].sum())
+    assert not result.covered[~coverable].any()
+
+
+def attendance_of(dense, weight, open_sites, cutoff):
+    nearest = dense[:, list(open_sites)].min(axis=1)
+    return float(weight @ np.where(np.isfinite(nearest), 1 - nearest / cutoff, 0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_maximal_attendance_with_linear_decay_matches_brute_force(seed, k):
+    from analysis.location.attendance import max_attendance
+
+    cost, dense, weight = minutes(seed + 400)
+    fixed = np.zeros(dense.shape[1], bool)
+    fixed[0] = seed % 2 == 1
+    free = np.flatnonzero(~fixed)
+    best = max(attendance_of(dense, weight, [*np.flatnonzero(fixed), *c], 6.0) for c in itertools.combinations(free, k))
+    result = max_attendance(cost, weight, k, fixed, kind="linear", cutoff=6.0)
+    assert result.status == "optimal" and result.objective == pytest.approx(best, rel=1e-9)
+    assert result.bound == pytest.approx(best, rel=1e-6)
+    assert attendance_of(dense, weight, [*result.fixed, *result.chosen], 6.0) == pytest.approx(best, rel=1e-9)
+    assert result.already_covered + sum(result.marginal_gain) == pytest.approx(best, rel=1e-9)
+    lost = ~np.isfinite(dense).any(axis=1)
+    assert result.unreachable == int(lost.sum()) and np.all(result.assignment[lost] == -1)
+
+
+def test_capacitated_coverage_matches_brute_force():
+    """decay "none" with capacities: ArcGIS's capacitated coverage; each subset's best is a transportation LP."""
+    from scipy.optimize import linprog
+
+    from analysis.location.attendance import max_attendance
+
+    cost, dense, weight = minutes(11, n_demand=12, n_sites=6, cutoff=2.0)
+    capacity = np.full(6, weight.sum() / 5)
+    reach = np.isfinite(dense)
+
+    def served(chosen):
+        pairs = [(i, j) for i in range(len(weight)) for j in chosen if reach[i, j]]
+        if not pairs:
+            return 0.0
+        a_ub = np.zeros((len(weight) + len(chosen), len(pairs)))
+        for p, (i, j) in enumerate(pairs):
+            a_ub[i, p] = 1
+            a_ub[len(weight) + chosen.index(j), p] = weight[i]
+        res = linprog(-np.array([weight[i] for i, _ in pairs]), A_ub=a_ub,
+                      b_ub=np.r_[np.ones(len(weight)), capacity[chosen]], bounds=(0, 1))
+        return -res.fun
+
+    best = max(served(list(c)) for c in itertools.combinations(range(6), 2))
+    result = max_attendance(cost, weight, 2, kind="none", capacity=capacity)
+    assert result.objective == pytest.approx(best, rel=1e-7)
+    assert result.objective < max_attendance(cost, weight, 2, kind="none").objective  # the capacities bind
+
+
+def huff(dense, weight, open_sites, rivals, beta=1.0):
+    pull = lambda d: np.where(np.isfinite(d), (1 + d) ** -beta, 0).sum(axis=1)  # noqa: E731
+    ours, theirs = pull(dense[:, list(open_sites)]), pull(rivals)
+    return float(weight @ np.divide(ours, ours + theirs, out=np.zeros_like(ours), where=ours + theirs > 0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_maximal_market_share_with_competitors_matches_brute_force(seed, k):
+    from analysis.location.market_share import max_market_share
+
+    cost, dense, weight = minutes(seed + 500, n_sites=10)
+    ours, rivals = slice(0, 7), slice(7, 10)  # three of the sites are the competitors'
+    fixed = np.zeros(7, bool)
+    fixed[1] = seed % 2 == 0
+    free = np.flatnonzero(~fixed)
+    best = max(huff(dense[:, ours], weight, [*np.flatnonzero(fixed), *c], dense[:, rivals])
+               for c in itertools.combinations(free, k))
+    result = max_market_share(cost[:, ours], weight, k, fixed, competitors=cost[:, rivals], cutoff=6.0)
+    assert result.status == "optimal" and result.objective == pytest.approx(best, rel=1e-7)
+    assert huff(dense[:, ours], weight, [*result.fixed, *result.chosen], dense[:, rivals]) == pytest.approx(best,
+                                                                                                          rel=1e-7)
+    assert result.extra["market_share"] == pytest.approx(best / weight.sum(), abs=1e-6)
+    assert result.already_covered + sum(result.marginal_gain) == pytest.approx(best, rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("target", [0.3, 0.5])
+def test_target_market_share_opens_the_fewest_sites_that_reach_it(seed, target):
+    from analysis.location.market_share import target_market_share
+
+    cost, dense, weight = minutes(seed + 600, n_sites=10)
+    rivals = dense[:, 7:]
+    sets = ((c, huff(dense[:, :7], weight, c, rivals)) for size in range(8)
+            for c in itertools.combinations(range(7), size))
+    best = next((c, got) for c, got in sets if got >= target * weight.sum())
+    result = target_market_share(cost[:, :7], weight, target, competitors=cost[:, 7:], cutoff=6.0)
+    assert len(result.chosen) == len(best[0]) and result.extra["facilities"] == len(best[0])
+    assert result.objective >= target * weight.sum() - 1e-6
+    # among the smallest sets, the one capturing most
+    assert result.objective == pytest.approx(max(huff(dense[:, :7], weight, c, rivals) for c in itertools.combinations(
+        range(7), len(best[0]))), rel=1e-7)
+
+
+def test_a_target_share_out_of_reach_is_refused_with_the_most_there_is():
+    from analysis.location import Unanswerable
+    from analysis.location.market_share import target_market_share
+
+    cost, _dense, weight = minutes(601, n_sites=10)
+    with pytest.raises(Unanswerable) as refused:
+        target_market_share(cost[:, :7], weight, 0.99, competitors=cost[:, 7:], cutoff=6.0)
+    assert "99.0 %" in str(refused.value)

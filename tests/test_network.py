@@ -292,3 +292,135 @@ def test_walking_ignores_one_way_streets_and_takes_speeds_by_class(streets, api)
         for j, d in enumerate("CF"):
             assert got[i][j] == pytest.approx(nx.shortest_path_length(walk, o, d, weight="weight") / 60, abs=0.01)
     assert got[0][0] == pytest.approx(12, abs=0.01)  # F → C against the one-way street: 1 km at 5 km/h
+
+
+# --- location-allocation on travel times (network.costs, analysis.location) ---------------------------------------
+
+
+def network_minutes(graph: nx.DiGraph, demand: str, sites: str, cutoff: float) -> np.ndarray:
+    """Minutes from each demand node to each site node by networkx, inf beyond the cutoff or unreachable."""
+    out = np.full((len(demand), len(sites)), np.inf)
+    for i, d in enumerate(demand):
+        reach = nx.single_source_dijkstra_path_length(graph, d, weight="weight")
+        for j, s in enumerate(sites):
+            if s in reach and reach[s] / 60 <= cutoff:
+                out[i, j] = reach[s] / 60
+    return out
+
+
+def test_travel_time_costs_match_networkx_and_off_road_demand_is_unreachable(streets):
+    from network import costs
+
+    demand, sites = "ABCDEFGH", "CFG"
+    far = [X0 + 1000, Y0 + 3000]  # 2 km from every road
+    found = costs.matrix(streets, np.array([xy(n) for n in demand] + [far]), np.array([xy(n) for n in sites]), 4.0)
+    want = network_minutes(expected_graph(), demand, sites, 4.0)
+    got, m = found.minutes.toarray(), found.minutes
+    stored = np.zeros(got.shape, bool)
+    stored[np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices] = True  # explicit zeros too
+    assert np.array_equal(stored[:-1], np.isfinite(want))  # the same pairs within 4 minutes (C to C at 0 kept)
+    assert np.allclose(got[:-1][np.isfinite(want)], want[np.isfinite(want)], atol=0.01)
+    assert found.demand_off_road.tolist() == [False] * 8 + [True] and m[8].nnz == 0
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_network_covering_and_attendance_match_brute_force(streets, k):
+    import itertools
+
+    from analysis.location.attendance import max_attendance
+    from analysis.location.covering import maximal_covering
+    from network import costs
+
+    demand, sites, cutoff = "ABCDEFGH", "ACEFG", 2.0
+    weight = np.array([10, 20, 30, 40, 50, 60, 70, 80], float)
+    found = costs.matrix(streets, np.array([xy(n) for n in demand]), np.array([xy(n) for n in sites]), cutoff)
+    want = network_minutes(expected_graph(), demand, sites, cutoff)
+    reach = np.isfinite(want)
+
+    def covered(c):
+        return weight[reach[:, list(c)].any(axis=1)].sum()
+
+    def attending(c):
+        nearest = want[:, list(c)].min(axis=1)
+        return float(weight @ np.where(np.isfinite(nearest), 1 - nearest / cutoff, 0))
+
+    subsets = list(itertools.combinations(range(len(sites)), k))
+    result = maximal_covering(found.minutes, weight, k)
+    assert result.objective == max(covered(c) for c in subsets) and result.status == "optimal"
+    assert result.unreachable == 0
+    result = max_attendance(found.minutes, weight, k, kind="linear", cutoff=cutoff)
+    assert result.objective == pytest.approx(max(attending(c) for c in subsets), abs=0.05)
+
+
+def test_siting_on_travel_time_builds_the_network_and_reports_unreachable_demand(api, tmp_path):
+    """The siting job with allocation.network: the walking network is built by the job itself (none existed),
+    travel minutes decide coverage, demand on the cut-off island (G, H) is reported and never covered."""
+    road_layer(tmp_path)
+    lots = [shapely.box(x - 20, y - 60, x + 20, y - 20) for x, y in (xy(n) for n in "ABCEFG")]
+    make_layer(tmp_path, "lots", lots, {"land_value": [1, 2, 3, 4, 5, 6]})
+    far = shapely.Point(X0 + 1000, Y0 + 3000)  # 2 km from every road
+    make_layer(tmp_path, "homes", [*(shapely.Point(xy(n)) for n in "ABCDEFGH"), far],
+               {"people": [10, 20, 30, 40, 50, 60, 70, 80, 5]})
+    body = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}],
+            "allocation": {"model": "set_covering", "network": "streets", "profile": "walking", "cutoff_min": 13,
+                           "demand": {"layer": "homes", "attribute": "people"}}}
+    resp = api.post("/api/v1/analysis/siting/", body, format="json")
+    assert resp.status_code == 202, resp.content
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    a = job.counts["result"]["allocation"]
+    assert Network.objects.get(layer__slug="streets", profile="walking").status == "ready"
+    # walking 5 km/h: 13 min is 1,083 m. A, B, C, D, E, F need two of the lots; G and H are reachable only from G's
+    assert a["unit"] == "min" and a["facilities"] == 3 and len(a["chosen"]) == 3
+    assert a["objective"] == 360 and a["unreachable"] == 1 and a["unreachable_weight"] == 5
+    assert a["demand_off_road"] == 1 and a["uncovered"] == 5
+    words = job.counts["result"]["wording"]
+    assert "13 分鐘" in words["zh-hant"]["reach"] and "13 min" in words["en"]["reach"]
+    assert "3 處" in words["zh-hant"]["outcome"] and "360 人" in words["zh-hant"]["outcome"]
+    assert "5 人" in words["zh-hant"]["unreachable"] and "5 people" in words["en"]["unreachable"]
+
+
+@pytest.mark.parametrize("model, extra, said", [
+    ("p_median", {"k": 2}, "平均每單位需求的行駛時間"),
+    ("attendance", {"k": 2, "cutoff_min": 13}, "預期前來"),
+    ("market_share", {"k": 1, "competitors": "rivals"}, "市場占有率"),
+    ("target_share", {"target": 30, "competitors": "rivals"}, "最少需要"),
+])
+def test_every_problem_type_runs_on_walking_time_with_its_own_words(api, tmp_path, model, extra, said):
+    road_layer(tmp_path)
+    make_layer(tmp_path, "lots", [shapely.box(x - 20, y - 60, x + 20, y - 20) for x, y in (xy(n) for n in "ABCEF")],
+               {"land_value": [1, 2, 3, 4, 5]})
+    make_layer(tmp_path, "homes", [shapely.Point(xy(n)) for n in "ABCDEF"], {"people": [10, 20, 30, 40, 50, 60]})
+    make_layer(tmp_path, "rivals", [shapely.Point(xy("D"))], {"name": ["對手"]})
+    body = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}],
+            "allocation": {"model": model, "network": "streets", "profile": "walking",
+                           "demand": {"layer": "homes", "attribute": "people"}, **extra}}
+    resp = api.post("/api/v1/analysis/siting/", body, format="json")
+    assert resp.status_code == 202, resp.content
+    job = analysis_jobs.run(resp.json()["id"])
+    assert job.status == "succeeded", job.errors
+    a, words = job.counts["result"]["allocation"], job.counts["result"]["wording"]
+    assert a["unit"] == "min" and a["status"] == "optimal" and a["unreachable"] == 0
+    assert said in words["zh-hant"]["outcome"] and words["en"]["outcome"] and "人" not in words["en"]["outcome"]
+    if model.endswith("share"):
+        assert 0 < a["market_share"] < 1 and a["competitors_capture"] > 0 and "rivals" in job.layers.first(
+            ).provenance["inputs"]
+    if model == "target_share":
+        assert a["market_share"] >= 0.3 and a["facilities"] == len(a["chosen"])
+
+
+def test_bad_travel_time_allocations_are_clear_400s(api, tmp_path):
+    road_layer(tmp_path)
+    make_layer(tmp_path, "lots", [shapely.box(X0, Y0 - 60, X0 + 40, Y0 - 20)], {"land_value": [1]})
+    base = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}]}
+    for allocation, words in (
+            ({"model": "covering", "k": 1, "network": "streets"}, "allocation.cutoff_min"),
+            ({"model": "covering", "k": 1, "network": "lots", "cutoff_min": 5}, "'lots'"),
+            ({"model": "covering", "k": 1, "network": "streets", "cutoff_min": 5, "profile": "flying"},
+             "allocation.profile"),
+            ({"model": "covering", "k": 1, "network": "streets", "cutoff_min": 500}, "allocation.cutoff_min"),
+            ({"model": "target_share", "network": "streets", "target": 150}, "allocation.target"),
+            ({"model": "p_median", "k": 1, "competitors": "lots"}, "allocation.competitors")):
+        resp = api.post("/api/v1/analysis/siting/", {**base, "allocation": {
+            **allocation, "demand": {"layer": "lots", "attribute": "land_value"}}}, format="json")
+        assert resp.status_code == 400 and words in resp.json()["detail"], (allocation, resp.content)

@@ -204,6 +204,35 @@ def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_wor
     shot(page, "11-tool-overlay")
 
 
+def test_service_area_of_a_clicked_point_builds_the_network_and_adds_a_layer(celery_worker_process, page, facts):
+    """服務範圍: a drawn point, the roads, by car, two breaks; the driving network is built first (the tool follows
+    that job too), then the areas come into the tree as a layer with one polygon per break."""
+    lon, lat = facts["centre"]
+    open_map(page)
+    signed_in(page)
+    go_to(page, f"{lon:.6f}, {lat:.6f}")
+    tool = open_tool(page, "服務範圍")
+    assert tool.get_by_label("時間（分鐘，以逗號分隔）").input_value() == "5, 10, 15"
+    assert tool.get_by_label("道路圖層（路網）").input_value() == "roads"
+    tool.get_by_role("button", name="畫點", exact=True).click()
+    click_map(page, (700, 420))
+    tool.get_by_text("已選：繪製的點").wait_for()
+    tool.get_by_label("時間（分鐘，以逗號分隔）").fill("2, 4")
+    with page.expect_request(lambda r: r.url.endswith("/network/service-areas/") and r.method == "POST",
+                             timeout=90_000) as sent:
+        tool.get_by_role("button", name="計算服務範圍").click()
+    body = sent.value.post_data_json
+    assert (body["roads"], body["profile"], body["breaks"]) == ("roads", "driving", [2, 4])
+    assert body["facilities"]["crs"] == 4326 and body["facilities"]["geometry"]["type"] == "Point"
+    tool.get_by_text("已加入圖層目錄並開啟：服務範圍 2/4 分鐘（開車）").wait_for(timeout=90_000)
+    slug = page.evaluate("civgis.state.active[0]")
+    assert checkbox(page, "服務範圍 2/4 分鐘（開車）").is_checked()
+    areas = page.evaluate(f"fetch('/api/v1/layers/{slug}/features/').then(r => r.json())")
+    assert sorted(f["properties"]["break_min"] for f in areas["features"]) == [2, 4]
+    settle(page)
+    shot(page, "12-tool-service-area")
+
+
 def test_a_running_job_is_cancelled_from_its_progress_bar(page):
     """The job widget's 取消 button: shown while the job runs, it posts /api/v1/jobs/{id}/cancel/ and follows the job
     to `cancelled`. The server side of a cancel is tests/test_jobs.py; here the API answers are the test's own, so

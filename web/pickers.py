@@ -17,6 +17,7 @@ ROLES = {
     "distance": (("point", "line", "polygon"), ()),
     "dem": (("raster",), ()),
     "network": (("line",), ()),
+    "competitors": (("point",), ()),
     "hotspots": (("point",), ()),
     "usage": (("table",), ("date", "count")),  # daily records: a day and counts
     "sensors": (("point",), ()),
@@ -32,8 +33,8 @@ ATTRIBUTE_KINDS = {
 DEFAULTS = {"candidates": "parcels", "demand": "villages", "constraints": ["flood-zones"], "existing": "facilities",
             "distance": "roads", "dem": "demo-dem", "network": "roads", "hotspots": "wifi-hotspots",
             "usage": "wifi-usage", "sensors": "air-sensors"}
-# roles a page can leave empty (no existing facilities, straight-line distances, no slope limit)
-OPTIONAL = ("existing", "dem", "network")
+# roles a page can leave empty (no existing facilities, straight-line distances, no slope limit, no competitors)
+OPTIONAL = ("existing", "dem", "network", "competitors")
 # the demo city's attributes, chosen first when the chosen layer has them
 DEFAULT_ATTRIBUTES = {"demand": "population", "candidates_filter": "land_use_code", "existing_filter": "kind",
                       "score": "land_value"}

@@ -196,9 +196,11 @@ def visible_layers(user) -> list[Layer]:
 
 
 def tool_urls() -> dict:
-    """The APIs the viewer's tools call (buffer, overlay, road widening, upload, markers, share, print)."""
+    """The APIs the viewer's tools call (buffer, overlay, service areas, road widening, upload, markers, share,
+    print)."""
     return {
         "buffer": reverse("analysis-buffer"), "overlay": reverse("analysis-overlay"),
+        "networks": reverse("network"), "service_areas": reverse("network-service-areas"),
         "widening_report": reverse("analysis-road-widening-report"), "widening": reverse("analysis-road-widening"),
         "upload": reverse("layer-list"), "job": reverse("job-detail", args=[0]).replace("/0/", "/{id}/"),
         "job_cancel": reverse("job-cancel", args=[0]).replace("/0/", "/{id}/"),

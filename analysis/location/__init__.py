@@ -1,7 +1,12 @@
-"""Location-allocation: which k sites to choose from candidates (maximal covering, p-median).
+"""Location-allocation: which sites to choose from candidates — the six problem types ArcGIS offers: maximal
+covering (`covering`), the fewest sites covering all (`setcover`), p-median (`pmedian`), maximal attendance with
+distance decay (`attendance`, `decay`), market share and target market share among competitors
+(`market_share`); existing sites kept open, capacities where the problem has them.
 
-Distances are sparse matrices (`distances`, `road_network`); models are written in matrix form straight to MPS
-(`mps`) and solved exactly by CBC (`solver`), or by a greedy heuristic that says so (`greedy`).
+Impedances are sparse demand × sites matrices: straight-line metres (`distances`) or travel minutes on a road
+network (network.costs, pgRouting); a demand point with no stored pair is unreachable, reported and never served.
+Models are written in matrix form (`mps`, `assignment` for the pair-assignment ones) and solved exactly by CBC or
+HiGHS (`solver`), or by a greedy heuristic that says so (`greedy`).
 """
 
 from geo.messages import Worded

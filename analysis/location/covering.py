@@ -13,7 +13,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-from . import Unanswerable, greedy
+from . import Unanswerable, assignment, greedy
 from .distances import pattern
 from .mps import LinearModel
 from .result import EXACT, HEURISTIC, Siting
@@ -22,7 +22,7 @@ from .solver import SolverError, solve
 MAX_EXACT_PAIRS = 20_000_000  # above this the greedy heuristic answers (and says so)
 
 
-def _merge_identical_rows(cover: sparse.csr_matrix, weight: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+def merge_identical_rows(cover: sparse.csr_matrix, weight: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
     keys = [cover.indices[a:b].tobytes() for a, b in zip(cover.indptr[:-1], cover.indptr[1:], strict=True)]
     group: dict[bytes, int] = {}
     which = np.fromiter((group.setdefault(k, len(group)) for k in keys), np.int64, len(keys))
@@ -39,7 +39,7 @@ def reduced(coverage: sparse.csr_matrix, weight: np.ndarray, fixed: np.ndarray):
     candidates = np.flatnonzero(~fixed)
     cover = coverage[:, candidates].tocsr()
     keep = ~by_fixed & (np.diff(cover.indptr) > 0) & (weight > 0)
-    cover, w = _merge_identical_rows(cover[keep], weight[keep])
+    cover, w = merge_identical_rows(cover[keep], weight[keep])
     single = np.diff(cover.indptr) == 1
     own = np.bincount(cover.indices[cover.indptr[:-1][single]], weights=w[single], minlength=len(candidates))
     return cover[~single], w[~single], own, candidates, base
@@ -124,8 +124,10 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
         further &= ~(np.asarray(conflicts[:, is_open].sum(axis=1)).ravel() > 0)
     nxt = greedy.cover_order(coverage, weight, 1, further, covered)[1]
     seconds["total"] = time.perf_counter() - t0
+    lost = assignment.unreachable(coverage, weight)
     return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective,
                   bound=bound, gap=solved_gap, status=status,
                   method=EXACT if status != "heuristic" else HEURISTIC + note, marginal_gain=gains,
                   next_gain=nxt[0] if nxt else 0.0, seconds=seconds, covered=covered,
-                  already_covered=float(weight[covered_by_fixed].sum()), coverage=coverage)
+                  already_covered=float(weight[covered_by_fixed].sum()), coverage=coverage,
+                  unreachable=lost["points"], unreachable_weight=lost["weight"])

@@ -24,6 +24,16 @@ def within(demand_xy: np.ndarray, site_xy: np.ndarray, radius: float) -> sparse.
     return _csr_from_lists(lists, len(demand_xy), len(site_xy))
 
 
+def within_distance(demand_xy: np.ndarray, site_xy: np.ndarray, radius: float) -> sparse.csr_matrix:
+    """Distances of the demand–site pairs within `radius` (explicit zeros kept: a site on the point is at 0 m)."""
+    if len(site_xy) == 0 or len(demand_xy) == 0:
+        return sparse.csr_matrix((len(demand_xy), len(site_xy)))
+    lists = cKDTree(site_xy).query_ball_point(demand_xy, radius, return_sorted=True)
+    cols = np.fromiter((j for row in lists for j in row), np.int64)
+    rows = np.repeat(np.arange(len(demand_xy)), [len(row) for row in lists])
+    return _csr_from_lists(lists, len(demand_xy), len(site_xy), np.hypot(*(demand_xy[rows] - site_xy[cols]).T))
+
+
 def nearest(demand_xy: np.ndarray, site_xy: np.ndarray, k: int) -> sparse.csr_matrix:
     """Distances to each demand point's k nearest sites (explicit zeros kept: a site on the point is at 0 m)."""
     k = min(k, len(site_xy))

@@ -124,20 +124,28 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
             existing_layer = readable_layer(spec["existing"]["layer"], user)
             existing = features.points(existing_layer, spec["existing"].get("filter"), [], "allocation.existing")
             inputs.append(existing_layer.slug)
+        competitors = None
+        if spec.get("competitors"):
+            rival_layer = readable_layer(spec["competitors"]["layer"], user)
+            competitors = features.points(rival_layer, spec["competitors"].get("filter"), [],
+                                          "allocation.competitors")["xy"]
+            inputs.append(rival_layer.slug)
         site_xy = np.concatenate([found.xy[pool], existing["xy"]])
         fixed = np.r_[np.zeros(len(pool), bool), np.ones(len(existing["fid"]), bool)]
         progress(55, note("從分數最高的 {pool} 筆候選地中選出 {k} 處，需求點 {points} 個（合計 {total}），"
                           "保留既有場址 {kept} 處",
-                          k=spec["k"], pool=f"{len(pool):,}", points=f"{len(dxy):,}", total=f"{weight.sum():,.0f}",
-                          kept=len(existing["fid"])))
-        sites = allocation.allocate(spec, dxy, weight, site_xy, fixed, user)
+                          k=spec.get("k", "?"), pool=f"{len(pool):,}", points=f"{len(dxy):,}",
+                          total=f"{weight.sum():,.0f}", kept=len(existing["fid"])))
+        sites = allocation.allocate(spec, dxy, weight, site_xy, fixed, user, competitors)
         for order, (j, g) in enumerate(zip(sites.chosen, sites.marginal_gain, strict=True), start=1):
             chosen_order[pool[j]], gain[pool[j]] = order, g
         summary["allocation"] = sites.summary() | {
-            "model": spec["model"], "k": spec["k"], "demand_total": float(weight.sum()),
+            "model": spec["model"], "k": spec.get("k", len(sites.chosen)), "demand_total": float(weight.sum()),
             "chosen": [int(found.fid[pool[j]]) for j in sites.chosen],
-            "fixed": [int(existing["fid"][j - len(pool)]) for j in sites.fixed]}
-        if spec["model"] == "covering":
+            "fixed": [int(existing["fid"][j - len(pool)]) for j in sites.fixed],
+            "reach": {"minutes": spec.get("cutoff_min")} if spec.get("network") else {"metres": spec.get("radius")},
+            "profile": spec.get("profile") if spec.get("network") else None}
+        if spec["model"] in allocation.REACH_NEEDED:
             summary["allocation"]["uncovered"] = float(weight.sum()) - sites.objective
         summary["allocation"] |= _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing, user)
         inputs += demand_layers
@@ -175,7 +183,7 @@ def _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing,
     decimals = unit["decimals"]
     out = {"demand": unit, "top": answer.score_versus_coverage(
         rank, found.fid, found.score, pool, sites, weight, site_xy, spec.get("min_spacing"), decimals)}
-    if spec["model"] == "covering":
+    if spec["model"] != "p_median":  # what the existing sites bring plus each new site's gain
         out["accounting"] = answer.accounting(float(weight.sum()), sites.already_covered, sites.marginal_gain,
                                               sites.next_gain, decimals)
         out["unique"] = answer.unique_reach(sites, weight, decimals)
@@ -219,11 +227,18 @@ def _sites_table(staging, found, pool, sites, existing, source, srid: int) -> tu
 def _allocation_message(a: dict) -> dict:
     quality = (note("已證明為最佳解") if a["status"] == "optimal" else
                note("差距 ≤ {gap} %（已證明）", gap=f"{100 * a['gap']:.2f}") if a["gap"] is not None else a["method"])
-    if a["model"] == "covering":
-        what = note("涵蓋需求 {covered}／{total}", covered=f"{a['objective']:,.0f}", total=f"{a['demand_total']:,.0f}")
+    figures = {"covered": f"{a['objective']:,.0f}", "total": f"{a['demand_total']:,.0f}"}
+    if a["model"] in ("covering", "set_covering"):
+        what = note("涵蓋需求 {covered}／{total}", **figures)
+    elif a["model"] == "attendance":
+        what = note("前來需求 {covered}／{total}", **figures)
+    elif a["model"] in ("market_share", "target_share"):
+        what = note("取得需求 {covered}／{total}", **figures)
+    elif a["unit"] == "min":
+        what = note("需求 {total} 的總加權行駛時間 {distance} 分鐘", distance=figures["covered"],
+                    total=figures["total"])
     else:
-        what = note("需求 {total} 的總加權距離 {distance}", distance=f"{a['objective']:,.0f}",
-                    total=f"{a['demand_total']:,.0f}")
+        what = note("需求 {total} 的總加權距離 {distance}", distance=figures["covered"], total=figures["total"])
     return note("選出 {k} 處：{what}，{quality}；各處增加 {gains}；再多一處可增加 {next}", k=a["k"], what=what,
                 quality=quality, gains=", ".join(f"{g:,.0f}" for g in a["marginal_gain"]),
                 next=f"{a['next_gain']:,.0f}")

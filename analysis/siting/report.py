@@ -141,7 +141,8 @@ def _numbers(found, rank, score, summary, sites, words) -> str:
         quality = _("已證明最佳解") if a["status"] == "optimal" else (
             _("最佳性差距 ≤ {gap}%").format(gap=f"{100 * a['gap']:.3f}") if a["gap"] is not None
             else _("貪婪法求解：未證明最佳"))
-        parts += [f"<h2>{html.escape(_('選定場址'))}</h2>", f"<p>{html.escape(quality)}</p>"]
+        parts += [f"<h2>{html.escape(_('選定場址'))}</h2>", f"<p>{html.escape(quality)}</p>",
+                  _list([words.get("reach", ""), words.get("outcome", ""), words.get("unreachable", "")])]
         money = words.get("accounting")
         if money:
             rows = [[_("既有設施已涵蓋"), "", "", money["already"], ""]] + [
@@ -157,8 +158,9 @@ def _numbers(found, rank, score, summary, sites, words) -> str:
                       f"{html.escape(_('再增設一處'))}：{html.escape(money['next'])}</p>",
                       _list(words.get("unique", []))]
         else:
+            cut = _("減少的總加權行駛時間（分鐘）") if a.get("unit") == "min" else _("減少的總加權距離（公尺）")
             parts.append(_table([[f"{n}. {site}", f"{g:,.0f}"] for n, (site, g) in enumerate(
-                zip(words["sites"], a["marginal_gain"], strict=True), start=1)], [_("場址"), _("減少的總加權距離")]))
+                zip(words["sites"], a["marginal_gain"], strict=True), start=1)], [_("場址"), cut]))
         if words.get("note"):
             parts.append(f"<p><small>{html.escape(words['note'])}</small></p>")
         parts += [f"<h2>{html.escape(_('排名前 10 的候選地'))}</h2>",

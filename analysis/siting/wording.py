@@ -56,7 +56,63 @@ def why(item: dict, a: dict) -> str:
             rank=item["rank"], site=_reference(item.get("shared_with"), a), spacing=f"{item['spacing']:,.0f}")
     if reason == "outside_pool":
         return _("第 {rank} 名不在挑選的候選地範圍內。").format(rank=item["rank"])
+    if a.get("model") == "attendance":
+        return _("第 {rank} 名未入選：選定的組合前來的需求更多。").format(rank=item["rank"])
+    if a.get("model") in ("market_share", "target_share"):
+        return _("第 {rank} 名未入選：選定的組合取得的市場更大。").format(rank=item["rank"])
+    if a.get("unit") == "min":
+        return _("第 {rank} 名未入選：選定的組合總加權行駛時間更短。").format(rank=item["rank"])
     return _("第 {rank} 名未入選：選定的組合總加權距離更短。").format(rank=item["rank"])
+
+
+PROFILE_WORDS = {"driving": lambda: _("開車"), "walking": lambda: _("步行"), "cycling": lambda: _("騎自行車")}
+
+
+def reach(a: dict) -> str:
+    """How far a site reaches, in the answer's own unit: minutes of travel on the roads or metres as the crow flies."""
+    minutes, metres = (a.get("reach") or {}).get("minutes"), (a.get("reach") or {}).get("metres")
+    how = PROFILE_WORDS.get(a.get("profile") or "driving", PROFILE_WORDS["driving"])()
+    if a.get("unit") == "min":
+        if minutes:
+            return _("距離以道路網上{how}的行駛時間計算：{minutes} 分鐘內可達。").format(
+                how=how, minutes=f"{minutes:g}")
+        return _("距離以道路網上{how}的行駛時間（分鐘）計算。").format(how=how)
+    if metres:
+        return _("距離以直線距離計算：{metres} 公尺內。").format(metres=f"{metres:,g}")
+    return _("距離以直線距離（公尺）計算。")
+
+
+def outcome(a: dict) -> str:
+    """The problem type's own figure: the sites needed, the share captured, the average trip."""
+    demand = a["demand"]
+    model = a.get("model")
+    if model == "set_covering":
+        return _("涵蓋全部可達需求最少需要 {n} 處新場址（合計涵蓋 {covered}）。").format(
+            n=a["facilities"], covered=amount(a["objective"], demand))
+    if model == "target_share":
+        return _("要取得 {target} % 的市場占有率，最少需要 {n} 處新場址；取得 {share} %（{captured}）。").format(
+            target=f"{a['target_share'] * 100:g}", n=a["facilities"], share=f"{100 * a['market_share']:.1f}",
+            captured=amount(a["objective"], demand))
+    if model == "market_share":
+        return _("取得 {captured}，市場占有率 {share} %；競爭者取得 {rivals}。").format(
+            captured=amount(a["objective"], demand), share=f"{100 * a['market_share']:.1f}",
+            rivals=amount(a["competitors_capture"], demand))
+    if model == "attendance":
+        return _("預期前來 {attending}（需求隨距離或時間遞減）。").format(attending=amount(a["objective"], demand))
+    if model == "p_median":
+        served = a["demand_total"] - a.get("unreachable_weight", 0)
+        mean = a["objective"] / served if served else 0
+        if a.get("unit") == "min":
+            return _("平均每單位需求的行駛時間 {mean} 分鐘。").format(mean=f"{mean:,.1f}")
+        return _("平均每單位需求的距離 {mean} 公尺。").format(mean=f"{mean:,.0f}")
+    return ""
+
+
+def unreachable(a: dict) -> str:
+    if not a.get("unreachable"):
+        return ""
+    return _("{n} 個需求點（{amount}）在範圍內到不了任何場址，不計入涵蓋或服務。").format(
+        n=f"{a['unreachable']:,}", amount=amount(a["unreachable_weight"], a["demand"]))
 
 
 def exclusion(what: dict) -> str:
@@ -91,6 +147,7 @@ def explain(summary: dict) -> dict:
 def explain_allocation(a: dict) -> dict:
     demand = a["demand"]
     out = {"sites": [site_label(s) for s in a["sites"]], "demand_total": amount(a["demand_total"], demand),
+           "reach": reach(a), "outcome": outcome(a), "unreachable": unreachable(a),
            "top": [{"site": site_label(t["site"]), "why": why(t, a),
                     "chosen": _("✓ 第 {n} 處").format(n=t["pick_order"]) if t["pick_order"] else ""}
                    for t in a["top"]]}
@@ -110,13 +167,22 @@ def explain_allocation(a: dict) -> dict:
             "uncovered": amount(money["uncovered"], demand), "total": amount(money["total"], demand),
             "gains": [amount(g, demand) for g in money["gains"]], "cumulative": cumulative,
             "next": amount(money["next_gain"], demand),
-            "sum": _("既有 {already} + 新設 {gains} = 合計涵蓋 {covered}").format(
+            "sum": SUMS.get(a.get("model"), SUMS["covering"])().format(
                 already=amount(money["already_covered"], demand),
                 gains=" + ".join(amount(g, demand) for g in money["gains"]), covered=amount(money["covered"], demand))}
         out["unique"] = [_("{site}：分數排第 {rank} 名，獨自涵蓋其他場址都沒涵蓋的 {unique}。").format(
             site=label, rank=rank, unique=amount(u, demand))
             for label, rank, u in zip(out["sites"], a.get("site_ranks", []), a.get("unique", []), strict=False)]
     return out
+
+
+SUMS = {  # called when worded, in the active language
+    "covering": lambda: _("既有 {already} + 新設 {gains} = 合計涵蓋 {covered}"),
+    "set_covering": lambda: _("既有 {already} + 新設 {gains} = 合計涵蓋 {covered}"),
+    "attendance": lambda: _("既有 {already} + 新設 {gains} = 合計前來 {covered}"),
+    "market_share": lambda: _("既有 {already} + 新設 {gains} = 合計取得 {covered}"),
+    "target_share": lambda: _("既有 {already} + 新設 {gains} = 合計取得 {covered}"),
+}
 
 
 def in_every_language(summary: dict) -> dict[str, dict]:

@@ -41,6 +41,20 @@ export function outcome(done, title) {
   return done.status === "succeeded" ? t("result_added", { title }) : t(`job_${done.status}`);
 }
 
+// a tool form's work: its submit button disabled and the status line saying so meanwhile; an error said there
+export async function whileWorking(form, status, work) {
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  status.textContent = t("working");
+  try {
+    await work();
+  } catch (error) {
+    status.textContent = error.message;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
 export function createOverlayTool() {
   let node = null;
 
@@ -66,20 +80,13 @@ export function createOverlayTool() {
       el("button", { type: "submit", class: "primary" }, t("overlay_run")), status, jobs);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const submit = form.querySelector("button[type=submit]");
-      try {
+      await whileWorking(form, status, async () => {
         const body = { a: a.value, b: b.value, operation: operation.value, a_filter: parseFilter(aFilter.value),
           b_filter: parseFilter(bFilter.value), title: title.value.trim() || undefined };
-        submit.disabled = true;
-        status.textContent = t("working");
         const job = await postJSON(url("overlay"), body);
         const done = await followResultJob(job, jobs, job.options.title);
         status.textContent = outcome(done, job.options.title);
-      } catch (error) {
-        status.textContent = error.message;
-      } finally {
-        submit.disabled = false;
-      }
+      });
     });
     return form;
   }

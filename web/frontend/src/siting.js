@@ -161,7 +161,28 @@ fillLayers($("existing-layer"), "existing", { none: t("no_existing_layer") });
 fillLayers($("candidates-layer"), "candidates");
 fillLayers($("dem-layer"), "dem", { none: t("no_dem") });
 fillLayers($("distance-layer"), "distance");
-fillLayers($("network-layer"), "network", { none: t("no_network") });
+fillLayers($("network-layer"), "network");
+fillLayers($("competitors-layer"), "competitors", { none: t("no_competitors") });
+// step 5: the fields the chosen problem type and distance use
+const NO_K = ["set_covering", "target_share"];
+const CAPACITATED = ["covering", "p_median", "attendance"];
+const MARKET = ["market_share", "target_share"];
+const modelChosen = () => document.querySelector("input[name=model]:checked").value;
+const distanceChosen = () => document.querySelector("input[name=distance]:checked").value;
+function showAllocationFields() {
+  const model = modelChosen();
+  const travel = distanceChosen() !== "straight";
+  $("k-field").hidden = NO_K.includes(model);
+  $("target-field").hidden = model !== "target_share";
+  $("competitors-field").hidden = !MARKET.includes(model);
+  $("network-field").hidden = !travel;
+  $("cutoff-min").disabled = model === "p_median";
+  $("radius-field").hidden = travel || model === "p_median";
+}
+document.querySelectorAll("input[name=model], input[name=distance]").forEach((input) => {
+  input.addEventListener("change", showAllocationFields);
+});
+showAllocationFields();
 whenChanged("existing-layer", pickExisting);
 whenChanged("existing-attribute", fillKinds);
 whenChanged("candidates-layer", pickCandidates);
@@ -200,15 +221,21 @@ export function siteRequest() {
     chosen("score-attribute") && { name: "land_value", kind: "attribute", attribute: chosen("score-attribute"), prefer: "low" },
     chosen("category-attribute") && { name: "category", kind: "category", attribute: chosen("category-attribute"), scores },
   ].filter(Boolean).map((f) => ({ ...f, weight: weight[f.name] })).filter((f) => f.weight > 0);
-  const model = document.querySelector("input[name=model]:checked").value;
-  const allocation = { model, k: number("k"), pool: number("pool"), demand: demand.length === 1 ? demand[0] : demand };
-  if (model === "covering") allocation.radius = number("radius");
+  const model = modelChosen();
+  const allocation = { model, pool: number("pool"), demand: demand.length === 1 ? demand[0] : demand };
+  if (!NO_K.includes(model)) allocation.k = number("k");
   if ($("keep-existing").checked && existingSpec) allocation.existing = existingSpec;
-  if (document.querySelector("input[name=distance]:checked").value === "roads" && chosen("network-layer")) {
+  if (distanceChosen() !== "straight" && chosen("network-layer")) {  // travel minutes on the road network
     allocation.network = chosen("network-layer");
+    allocation.profile = distanceChosen();
+    if (model !== "p_median") allocation.cutoff_min = number("cutoff-min");
+  } else if (model !== "p_median") {
+    allocation.radius = number("radius");
   }
+  if (model === "target_share") allocation.target = number("target-share");
+  if (MARKET.includes(model) && chosen("competitors-layer")) allocation.competitors = { layer: chosen("competitors-layer") };
   if (model === "covering" && number("min-spacing")) allocation.min_spacing = number("min-spacing");
-  if (model === "p_median" && number("capacity") !== null) allocation.capacity = number("capacity");
+  if (CAPACITATED.includes(model) && number("capacity") !== null) allocation.capacity = number("capacity");
   if (number("time-limit") !== null) allocation.time_limit = number("time-limit");
   if (number("gap") !== null) allocation.gap = number("gap") / 100;
   const constraints = { exclude_layers: [...document.querySelectorAll("input[name=exclude_layer]:checked")]
@@ -288,7 +315,7 @@ function drawResult(candidates, sites, allocation) {
 // the covered demand as existing coverage plus each new site's gain, in the answer's own words and unit (the job
 // writes them in both languages, rounded so that the parts add up to the total shown)
 function showAccounting(a, words) {
-  const covering = a.model === "covering" && words.accounting;
+  const covering = Boolean(words.accounting);
   $("gains-already").hidden = !covering;
   $("gains-sum").hidden = !covering;
   $("sum-line").textContent = covering ? words.accounting.sum : "";
@@ -318,9 +345,14 @@ async function showResult(job) {
   const words = result.wording[config.lang] || result.wording["zh-hant"];
   const ranked = job.layers.find((s) => !s.endsWith("-sites"));
   const sitesLayer = job.layers.find((s) => s.endsWith("-sites"));
-  const covering = a.model === "covering";
+  const covering = Boolean(words.accounting);  // every type but the p-median: existing + each new site's gain
+  const figure = MARKET.includes(a.model) ? "captured" : a.model === "attendance" ? "attending" : "covered";
   $("chosen-count").textContent = String(a.chosen.length);
-  $("covered-label").textContent = t(covering ? "covered_demand" : "total_distance");
+  $("covered-label").textContent = t(covering ? `${figure}_demand` : a.unit === "min" ? "total_time" : "total_distance");
+  $("uncovered-label").textContent = t(`not_${figure}_demand`);
+  $("share-label").textContent = t(`${figure}_share`);
+  $("answer-notes").replaceChildren(...[words.reach, words.outcome, words.unreachable].filter(Boolean)
+    .map((line) => el("li", {}, line)));
   $("covered").textContent = covering ? words.accounting.covered : numberFormat.format(a.objective);
   $("covered").dataset.value = String(covering ? a.accounting.covered : a.objective);
   $("uncovered").textContent = covering ? words.accounting.uncovered : "—";
@@ -338,7 +370,7 @@ async function showResult(job) {
     ...a.accounting.gains.map((g, i) => ({ label: `#${i + 1}`, value: g })),
     { label: "+1", value: a.accounting.next_gain }]
     : [...a.marginal_gain.map((g, i) => ({ label: `#${i + 1}`, value: g })), { label: "+1", value: a.next_gain }];
-  barChart($("gain-chart"), bars, t(covering ? "gain_chart" : "cut_chart"));
+  barChart($("gain-chart"), bars, t(covering ? "gain_chart" : a.unit === "min" ? "cut_time_chart" : "cut_chart"));
   $("report-html").href = url("siting_report", { id: job.id, name: "report.html" });
   $("report-csv").href = url("siting_report", { id: job.id, name: "candidates.csv" });
   const [candidates, sites] = await Promise.all([

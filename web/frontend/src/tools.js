@@ -3,6 +3,7 @@
 import { createWorkbar } from "./workbar.js";
 import { createBufferTool } from "./buffer.js";
 import { createOverlayTool } from "./overlay.js";
+import { createServiceAreaTool } from "./service-area.js";
 import { createWideningTool } from "./widening.js";
 import { createUploadTool } from "./upload.js";
 import { createMarkersTool } from "./markers.js";
@@ -13,7 +14,8 @@ import { setBasemap } from "./map2d.js";
 
 export function startTools({ map, live, switchView, status, zoomTo }) {
   const markers = createMarkersTool(map);
-  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createWideningTool(map), createUploadTool(zoomTo),
+  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createServiceAreaTool(map),
+    createWideningTool(map), createUploadTool(zoomTo),
     markers, createShareTool(live, markers), createPrintTool(live, markers)];
   const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
   const code = new URLSearchParams(location.search).get("view");

@@ -1,0 +1,69 @@
+// 服務範圍: a point drawn on the map, a road layer and how one travels on it, time breaks in minutes → the
+// service-area job (POST /api/v1/analysis/network/service-areas/); when the road layer has no network for that
+// profile yet it is built first (POST /api/v1/analysis/network/, a job with its own progress bar); the areas (one
+// per break) appear as a new layer in the tree, switched on.
+import { config, layerTitle, t, url } from "./config.js";
+import { el } from "./panel.js";
+import { getJSON, postJSON } from "./api.js";
+import { jobProgress } from "./jobs.js";
+import { subjectPicker } from "./subject.js";
+import { followResultJob, outcome, whileWorking } from "./overlay.js";
+
+const PROFILES = ["driving", "walking", "cycling"];
+
+// the road layer's network for the profile, built now when there is none (or followed while it is being built)
+async function networkReady(slug, profile, list) {
+  const listed = await getJSON(`${url("networks")}?roads=${encodeURIComponent(slug)}`);
+  const found = listed.networks.find((n) => n.profile === profile);
+  if (found?.status === "ready") return true;
+  if (found?.status === "failed") throw new Error(found.error);
+  const job = found?.status === "pending" && found.job ? await getJSON(url("job", { id: found.job }))
+    : await postJSON(url("networks"), { roads: slug, profile });
+  const progress = jobProgress(t("service_building", { layer: layerTitle(config.layers.find((l) => l.slug === slug)) }));
+  list.replaceChildren(progress.node);
+  const done = await progress.follow(job);
+  if (done.status !== "succeeded") throw new Error(done.errors?.[0]?.message || t(`job_${done.status}`));
+  return true;
+}
+
+export function createServiceAreaTool(map) {
+  let node = null;
+  let subject = null;
+
+  function build() {
+    if (!config.user) return el("p", { class: "hint" }, t("sign_in_first"));
+    const picker = subjectPicker(map, { kinds: ["point"], onChange: (s) => { subject = s; } });
+    const lines = config.layers.filter((l) => l.kind === "vector" && (l.geometry_type || "").includes("LineString"));
+    const roads = el("select", { id: "service-roads", required: true }, lines.map((layer) => el("option",
+      { value: layer.slug, selected: layer.slug === "roads" }, layerTitle(layer))));
+    const profile = el("select", { id: "service-profile" },
+      PROFILES.map((p) => el("option", { value: p }, t(`service_profile_${p}`))));
+    const breaks = el("input", { id: "service-breaks", value: "5, 10, 15", inputmode: "decimal", required: true });
+    const status = el("p", { role: "status", class: "tool-status" });
+    const jobs = el("ul", { class: "jobs" });
+    const form = el("form", { class: "tool-form" }, picker.node,
+      el("label", { for: "service-roads" }, t("service_roads")), roads,
+      el("label", { for: "service-profile" }, t("service_profile")), profile,
+      el("label", { for: "service-breaks" }, t("service_breaks")), breaks,
+      el("button", { type: "submit", class: "primary" }, t("service_run")), status, jobs);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const minutes = breaks.value.split(/[\s,，、]+/).filter(Boolean).map(Number);
+      if (!subject) return void (status.textContent = t("subject_missing"));
+      if (!minutes.length || minutes.some((m) => !(m > 0 && m <= 240))) {
+        return void (status.textContent = t("service_bad_breaks"));
+      }
+      await whileWorking(form, status, async () => {
+        await networkReady(roads.value, profile.value, jobs);
+        const title = t("service_title", { breaks: minutes.join("/"), profile: t(`service_profile_${profile.value}`) });
+        const job = await postJSON(url("service_areas"), { roads: roads.value, profile: profile.value, breaks: minutes,
+          facilities: { geometry: subject.geometry, crs: 4326 }, title });
+        const done = await followResultJob(job, jobs, job.options.title);
+        status.textContent = outcome(done, job.options.title);
+      });
+    });
+    return form;
+  }
+
+  return { id: "service-area", title: "tool_service_area", glyph: "⏱", render: () => (node ||= build()) };
+}
