@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import threading
+from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import mapbox_vector_tile
@@ -18,7 +19,6 @@ from owslib.util import ServiceException
 from owslib.wfs import WebFeatureService
 from owslib.wms import WebMapService
 from rest_framework.test import APIClient
-from socketserver import ThreadingMixIn
 from test_ows import painted, png_pixels
 
 from layers.importing import jobs

@@ -20,7 +20,7 @@ is a BadRequest (400) naming the field, in the request's language.
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from hashlib import sha1
 
 from django.db import connection
@@ -471,9 +471,9 @@ def to_compact(spec: Filter) -> str:
 
 
 def engine_sql(layer: Layer, spec, where: str = "filter") -> str:
-    """A layer's filter (its JSON or compact text, or a Filter) as one SQL condition on its bare column names, as text, for the OGC engine (MapServer's
-    NATIVE_FILTER); '' when it filters nothing. The text is psycopg2's rendering of checked identifiers and
-    Literals, the same as any query here sends."""
+    """A layer's filter (its JSON or compact text, or a Filter) as one SQL condition on its bare column names, as
+    text, for the OGC engine (MapServer's NATIVE_FILTER); '' when it filters nothing. The text is psycopg2's
+    rendering of checked identifiers and Literals, the same as any query here sends."""
     conditions = (spec if isinstance(spec, Filter) else parse(layer, spec, where)).sql(layer, alias=None)
     if not conditions:
         return ""
