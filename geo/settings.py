@@ -128,6 +128,16 @@ IOT_STALE_AFTER_HOURS = float(os.environ.get("IOT_STALE_AFTER_HOURS", "2"))
 STA_PUBLIC_URL = os.environ.get("STA_PUBLIC_URL", "").rstrip("/")
 STA_MQTT_ENDPOINT = os.environ.get("STA_MQTT_ENDPOINT", "")
 STA_MQTT_BRIDGE = env_bool("STA_MQTT_BRIDGE", False)
+# Remote SensorThings services read on a schedule (iot.harvest): base URLs (…/v1.0 or …/v1.1), each optionally
+# `name=url` and optionally ending in `/Things?$filter=…` (URL-encoded) to take only some Things; each is its own
+# periodic task iot.harvest_sta.<name> (named after the URL's service path, e.g. STA_AirQuality_EPAIoT), every
+# STA_HARVEST_SECONDS. A request waits STA_HARVEST_TIMEOUT_S; a run follows at most STA_HARVEST_MAX_PAGES pages;
+# a first run takes observations STA_HARVEST_LOOKBACK_HOURS back.
+STA_HARVEST_SOURCES = os.environ.get("STA_HARVEST_SOURCES", "").split()  # separated by spaces or new lines
+STA_HARVEST_SECONDS = int(os.environ.get("STA_HARVEST_SECONDS", 10 * 60))
+STA_HARVEST_TIMEOUT_S = float(os.environ.get("STA_HARVEST_TIMEOUT_S", "20"))
+STA_HARVEST_MAX_PAGES = int(os.environ.get("STA_HARVEST_MAX_PAGES", "500"))
+STA_HARVEST_LOOKBACK_HOURS = float(os.environ.get("STA_HARVEST_LOOKBACK_HOURS", "24"))
 WIFI_STALE_AFTER_DAYS = float(os.environ.get("WIFI_STALE_AFTER_DAYS", "2"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -137,6 +147,16 @@ CELERY_TASK_ACKS_LATE = True  # a crashed worker's job is redelivered, not lost
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def harvest_source_names(entries: list[str]) -> list[str]:
+    """The task names of the configured SensorThings sources (iot.harvest.sources reads them)."""
+    from iot.harvest.sources import sources
+
+    try:
+        return [source.name for source in sources(entries)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"STA_HARVEST_SOURCES: {exc}") from None
 
 
 def every(task: str, default_s: int) -> dict:
@@ -159,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {entry["task"]: entry for entry in [
     every("layers.flush_usage", 5 * 60),  # per-layer request counts from Redis into LayerUsage
     every("audit.flush_reads", 10 * 60),  # counted reads into the audit chain (hourly entries)
     every("audit.prune", 24 * 3600),  # audit entries older than AUDIT_RETENTION_DAYS
+    # one per remote SensorThings service (iot.harvest)
+    *(every(f"iot.harvest_sta.{name}", STA_HARVEST_SECONDS) for name in harvest_source_names(STA_HARVEST_SOURCES)),
 ]}
 
 # Layers are stored in this CRS (TWD97 / TM2 zone 121 unless configured otherwise).

@@ -6,8 +6,10 @@ from .tokens import new_token
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("device_id", "name", "layer", "feature_fid", "active", "created_at")
+    list_display = ("device_id", "name", "layer", "feature_fid", "harvested_from", "active", "created_at")
+    list_filter = ("harvested_from",)
     search_fields = ("device_id", "name")
+    readonly_fields = ("harvested_from", "remote_id")  # set by iot.harvest only
     exclude = ("token_hash",)  # tokens are issued, never typed in
 
     def save_model(self, request, obj, form, change):

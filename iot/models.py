@@ -4,6 +4,7 @@ the latest value of each, thresholds and the alerts they raise, and counts of re
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import BrinIndex
+from django.db.models import JSONField, Value
 
 from layers.models import Layer
 
@@ -39,6 +40,10 @@ class Device(models.Model):
     description = models.TextField(blank=True)
     properties = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # read from a remote SensorThings service (iot.harvest): read-only here, whoever asks
+    harvested_from = models.CharField(max_length=40, blank=True, db_index=True,
+                                      help_text="the remote SensorThings service it is read from (empty: our own)")
+    remote_id = models.CharField(max_length=80, blank=True, help_text="its Thing's @iot.id there")
 
     def __str__(self):
         return self.device_id
@@ -86,6 +91,10 @@ class Datastream(models.Model):
     description = models.TextField(blank=True)
     unit_name = models.CharField(max_length=100, blank=True)
     unit_definition = models.CharField(max_length=500, blank=True)
+    # defaults in the database too: a trigger on iot_latest adds rows (iot/migrations/0004)
+    properties = models.JSONField(default=dict, db_default=Value({}, JSONField()), blank=True)
+    remote_id = models.CharField(max_length=80, blank=True, db_default="",
+                                 help_text="for a harvested device: its @iot.id there")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "quantity"], name="iot_datastream_pair")]

@@ -6,6 +6,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from .harvest.sources import sources
 from .mqtt import Consumer
 
 LOCK = "civgis:iot:mqtt-consumer"
@@ -50,6 +51,31 @@ def sta_mqtt_bridge(self, seconds: float | None = None) -> int:
     from .sta.mqtt import Bridge
 
     return _run_locked(self, BRIDGE_LOCK, Bridge, seconds)
+
+
+def harvest_task(name: str):
+    """The periodic task harvesting the configured SensorThings source `name` (iot.harvest), one per source so that
+    each has its own run, outcome and message in the schedule; registered for every configured source when this
+    module loads (workers and beat both read the same settings)."""
+    if name in _harvest_tasks:
+        return _harvest_tasks[name]
+
+    def run() -> str:
+        from .harvest.harvester import harvest
+        from .harvest.sources import by_name
+
+        return harvest(by_name(name))
+
+    run.__doc__ = f"Harvest the remote SensorThings service {name} (STA_HARVEST_SOURCES)"
+    _harvest_tasks[name] = shared_task(name=f"iot.harvest_sta.{name}", acks_late=False)(run)
+    return _harvest_tasks[name]
+
+
+_harvest_tasks: dict = {}
+
+
+for _source in sources(settings.STA_HARVEST_SOURCES):
+    harvest_task(_source.name)
 
 
 @worker_ready.connect

@@ -46,6 +46,7 @@ FIELD_LABELS = {
     "resolution_m": _("解析度"), "temporal_extent": _("資料時間範圍"), "temporal_start": _("資料時間起"),
     "temporal_end": _("資料時間迄"), "creation_date": _("資料建立日期"), "revision_date": _("資料修訂日期"),
     "theme": _("主題"), "visibility": _("開放程度"), "allowed_groups": _("可查看的群組"),
+    "time_attribute": _("時間屬性"),
 }
 
 

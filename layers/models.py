@@ -165,6 +165,8 @@ class Layer(models.Model):
     raster_path = models.CharField(max_length=500, blank=True)
     service = models.JSONField(default=dict, blank=True,
                                help_text="for external WMS/WMTS/XYZ layers: what a map client needs to draw them")
+    time_attribute = models.CharField(max_length=63, blank=True, help_text="the date/time attribute that makes the "
+                                      "layer time-enabled: WMS TIME, the `time` filter, the viewer's time slider")
     min_zoom = models.PositiveSmallIntegerField(default=0, help_text="vector tiles start at this zoom (set from "
                                                 "the layer's density on import: no tile carries ~8k+ features)")
     tile_attributes = ArrayField(models.CharField(max_length=63), default=list, blank=True,

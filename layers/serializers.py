@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from geo import messages
 
-from . import attribute_kinds, catalog, integrity, metadata
+from . import attribute_kinds, catalog, integrity, metadata, timeaxis
 from .models import Layer, LayerVersion, Style, Theme
 from .styles import MAX_CLASSES, RAMPS, StyleError, attribute_of, compute_classes, keep_edits
 
@@ -208,6 +208,8 @@ class LayerDetailSerializer(LayerSerializer):
         help_text="{score: 0–100, missing: [{field, label, weight}], filled: [field]}: the recommended metadata "
                   "filled (weights in layers.metadata.RECOMMENDED)")
     can_edit = serializers.SerializerMethodField(help_text="whether the caller may change this layer")
+    time_extent = serializers.SerializerMethodField(
+        help_text="for a time-enabled layer (time_attribute set): [first, last] time in its data (ISO 8601, UTC)")
     edit_choices = serializers.SerializerMethodField(
         help_text="for those who may change the layer: the owner agencies they may give it and the groups it may "
                   "be opened to")
@@ -218,7 +220,7 @@ class LayerDetailSerializer(LayerSerializer):
             "native_extent",
             "source", "license", "update_frequency", *METADATA_FIELDS, "allowed_groups", "table_name",
             "raster_path", "service", "ogc_status", "ogc_error", "ogc_published_at", "style", "created_by",
-            "created_at", "completeness", "can_edit", "edit_choices"]
+            "created_at", "completeness", "can_edit", "edit_choices", "time_attribute", "time_extent"]
         read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
                             "native_extent", "table_name", "raster_path", "service", "ogc_status", "ogc_error",
                             "ogc_published_at", "created_at"]
@@ -251,6 +253,16 @@ class LayerDetailSerializer(LayerSerializer):
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
             raise serializers.ValidationError(_named(exc.detail)) from None
+
+    def get_time_extent(self, layer) -> list[str] | None:
+        found = timeaxis.extent(layer)
+        return [timeaxis.iso(found[0]), timeaxis.iso(found[1])] if found else None
+
+    def validate_time_attribute(self, value):
+        try:
+            return timeaxis.check_attribute(self.instance, value or "")
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_owner_agency(self, group):
         user = self.context["request"].user

@@ -8,6 +8,7 @@ asserted).
 
 import json
 import re
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -560,3 +561,97 @@ def test_phone_header_menu_tool_strip_panels_and_share_page(browser, server, vie
         assert not phone.errors, phone.errors
     finally:
         phone.context.close()
+
+
+def _in_own_thread(fn, blocker):
+    """Run a database step while Playwright's event loop owns this thread (Django refuses it here): in a thread of
+    its own, on its own (autocommit) connection."""
+    import threading
+
+    from django.db import connections
+
+    out = {}
+
+    def run():
+        with blocker.unblock():
+            try:
+                out["value"] = fn()
+            finally:
+                connections.close_all()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    return out.get("value")
+
+
+def test_time_slider_steps_plays_and_shows_all_times_in_both_languages_and_on_a_phone(server, browser,
+                                                                                          django_db_blocker):
+    def enable():
+        Layer.objects.filter(slug="air-sensors").update(time_attribute="install_date")
+        with connection.cursor() as cur:
+            cur.execute("SELECT min(install_date), max(install_date) FROM layerdata.air_sensors")
+            return cur.fetchone()
+
+    first, last = _in_own_thread(enable, django_db_blocker)
+    page = new_page(browser, server)
+    try:
+        open_map(page)
+        slider = page.locator("#time-slider")
+        assert not slider.is_visible()  # no time-enabled layer on the map yet
+        checkbox(page, "空氣品質感測器").check()
+        slider.wait_for()
+        # the extent of installation dates (~7 years) walks in 30-day windows; until touched, all times show
+        assert page.locator("#time-window").input_value() == str(30 * 24 * 3600 * 1000)
+        assert page.locator("#time-text").inner_text().startswith("全部時間：" + first.strftime("%Y/%m/%d"))
+        assert page.locator("#time-text").inner_text().endswith(last.strftime("%Y/%m/%d"))
+        with page.expect_request(lambda r: "/tiles/air-sensors/" in r.url and "time=" in r.url) as asked:
+            page.get_by_role("button", name="下一段").click()
+        window = page.evaluate("civgis.state.time")
+        start = page.evaluate("Date.parse(civgis.state.time.split('/')[0])")
+        assert start == page.evaluate(f"Date.parse('{first.isoformat()}T00:00:00+08:00')") + 30 * 86400_000
+        assert urllib.parse.unquote(asked.value.url.split("time=")[1].split("&")[0]) == window
+        # tiles of the other layers carry no time
+        assert page.evaluate("[...performance.getEntriesByType('resource')].filter(e => e.name.includes("
+                             "'/tiles/villages/') && e.name.includes('time=')).length") == 0
+        page.wait_for_timeout(800)  # the window's tiles drawn (no networkidle: other tests' pages may poll)
+        shot(page, "18-time-slider")
+        page.get_by_role("button", name="播放").click()
+        assert page.get_by_role("button", name="暫停").get_attribute("aria-pressed") == "true"
+        page.wait_for_function(f"civgis.state.time && Date.parse(civgis.state.time.split('/')[0]) > {start}",
+                               timeout=6_000)  # it moved on by itself
+        page.get_by_role("button", name="暫停").click()
+        stopped = page.evaluate("civgis.state.time")
+        page.wait_for_timeout(1300)  # longer than a play step
+        assert page.evaluate("civgis.state.time") == stopped  # paused
+        page.get_by_label("時間窗").select_option(label="365 天")
+        assert page.evaluate("Date.parse(civgis.state.time.split('/')[1]) - Date.parse(civgis.state.time.split('/')"
+                             "[0])") == 365 * 86400_000 - 1000
+        page.get_by_role("button", name="全部時間").click()
+        assert page.evaluate("civgis.state.time") is None
+        checkbox(page, "空氣品質感測器").uncheck()
+        assert not slider.is_visible()
+        assert not page.errors, page.errors
+    finally:
+        page.context.close()
+
+    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    try:
+        open_map(phone)
+        phone.locator("#panel-toggle").click()
+        checkbox(phone, "Air-quality sensors").check()
+        phone.locator("#panel-close").click()
+        phone.locator("#time-slider").wait_for()
+        assert phone.get_by_role("heading", name="Time").is_visible()
+        phone.get_by_role("button", name="Step forward").click()
+        assert phone.locator("#time-text").inner_text().count("–") == 1
+        assert phone.get_by_role("button", name="Play").is_visible()
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        box = phone.locator("#time-slider").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        phone.wait_for_timeout(800)
+        shot(phone, "18-time-slider-phone-en")
+        assert not phone.errors, phone.errors
+    finally:
+        phone.context.close()
+        _in_own_thread(lambda: Layer.objects.filter(slug="air-sensors").update(time_attribute=""), django_db_blocker)

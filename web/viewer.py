@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from layers import attribute_kinds, integrity
+from layers import attribute_kinds, integrity, timeaxis
 from layers.models import Layer, Style, Theme
 from layers.styles import RAMPS, compute_classes
 
@@ -73,7 +73,16 @@ def layer_entry(layer: Layer) -> dict:
         "visibility": layer.visibility, "attributes": [attribute_entry(a) for a in layer.attributes],
         "style": style_of(layer), "height_attribute": height_attribute(layer),
         "service": layer.service if layer.kind == Layer.Kind.SERVICE else None, "source": layer.source,
+        "time": time_entry(layer),
     }
+
+
+def time_entry(layer: Layer) -> dict | None:
+    """A time-enabled layer's time attribute and the extent its data covers, for the time slider."""
+    found = timeaxis.extent(layer) if layer.kind == Layer.Kind.VECTOR else None
+    if found is None:
+        return None
+    return {"attribute": layer.time_attribute, "extent": [timeaxis.iso(found[0]), timeaxis.iso(found[1])]}
 
 
 def layer_entries(layers: list[Layer]) -> list[dict]:

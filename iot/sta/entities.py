@@ -86,8 +86,9 @@ GEOJSON_4326 = "ST_AsGeoJSON(ST_Transform(d.location, 4326), 7)::jsonb"
 SETS = {s.name: s for s in [
     _set("Things", "Thing", f"""
         SELECT d.id AS "id", {THING_NAME} AS "name", d.description AS "description",
-               d.properties || jsonb_strip_nulls(jsonb_build_object('deviceId', d.device_id,
-                                                                    'registryLayer', l.slug)) AS "properties"
+               d.properties || jsonb_strip_nulls(jsonb_build_object(
+                   'deviceId', d.device_id, 'registryLayer', l.slug,
+                   'harvestedFrom', nullif(d.harvested_from, ''))) AS "properties"
         FROM iot_device d LEFT JOIN layers_layer l ON l.id = d.layer_id WHERE {VISIBLE}""",  # noqa: S608
          {"id": "number", "name": "string", "description": "string", "properties": "json"},
          [Nav("Locations", "Locations", True, "id", "id"),
@@ -133,7 +134,7 @@ SETS = {s.name: s for s in [
                jsonb_build_object('name', coalesce(nullif(ds.unit_name, ''), q.unit), 'symbol', q.unit,
                                   'definition', ds.unit_definition) AS "unitOfMeasurement",
                NULL::jsonb AS "observedArea", NULL::text AS "phenomenonTime", NULL::text AS "resultTime",
-               NULL::jsonb AS "properties",
+               nullif(ds.properties, '{{}}'::jsonb) AS "properties",
                ds.device_id AS "_thing", ds.sensor_id AS "_sensor", ds.quantity_id AS "_observedProperty"
         FROM iot_datastream ds JOIN iot_device d ON d.id = ds.device_id JOIN iot_quantity q ON q.id = ds.quantity_id
         WHERE {VISIBLE}""",  # noqa: S608

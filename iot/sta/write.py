@@ -7,6 +7,8 @@ Who may write, as elsewhere on the platform:
   device's registry layer (admins for devices without one).
 - Things, Datastreams, Sensors, ObservedProperties: staff, admins, or users granted `iot.add_device`; changing an
   existing Thing or its streams needs edit rights on its registry layer.
+- A Thing harvested from a remote SensorThings service (Device.harvested_from) is read-only for everyone,
+  superusers included: 403 on any change to it, its Location, its Datastreams or their Observations.
 A Thing the caller may not see answers 404 exactly as one that does not exist; one they may see but not change
 answers 403.
 """
@@ -59,6 +61,8 @@ class Writer:
                                      or self.user.has_perm("iot.add_device"))
 
     def may_manage(self, device: Device) -> bool:
+        if device.harvested_from:  # a copy of another service's Thing: changed there, read here
+            return False
         if not self.signed_in():
             return False
         if self.user.is_superuser or self.user.is_staff:
@@ -70,6 +74,7 @@ class Writer:
             raise Forbidden(f"creating {what} needs a signed-in user with the right to register sensors")
 
     def require_manage(self, device: Device, what: str):
+        read_only(device)
         if not self.may_manage(device):
             raise Forbidden(f"changing {what} needs edit rights on the Thing's registry layer")
 
@@ -237,6 +242,7 @@ class Writer:
         return observation_id(ds.pk, stamp)
 
     def require_observe(self, ds: Datastream):
+        read_only(ds.device)
         if self.token_device is not None and self.token_device.pk == ds.device_id:
             return
         if not self.may_manage(ds.device):
@@ -392,6 +398,12 @@ class Writer:
                 quantity.delete()
             else:
                 raise BadRequest(f"{set_name} follow their Thing: delete the Thing's Location instead")
+
+
+def read_only(device: Device) -> None:
+    if device.harvested_from:
+        raise Forbidden(f"Thing {device.pk} is read from the SensorThings service {device.harvested_from!r} "
+                        "(iot.harvest): it is read-only here, for everyone")
 
 
 def observation_time(value) -> datetime:

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from geo.crs import crs_from_epsg
-from layers import integrity
+from layers import integrity, timeaxis
 from layers.models import DATA_SCHEMA, Layer
 from layers.styles import ramp_colors
 
@@ -242,6 +242,7 @@ def _vector_layer(layer: Layer) -> list[str]:
         "gml_geometries": "geom",
         "gml_geom_type": GML_TYPES.get(layer.geometry_type, "multipolygon"),
         "wfs_getfeature_formatlist": "geojson",
+        **_time_metadata(layer),
     }
     lines = [
         *postgis_layer_head(layer, layer.slug, kind, data),
@@ -260,6 +261,17 @@ def _vector_layer(layer: Layer) -> list[str]:
         lines += _vector_class(rule, kind, style, layer)
     lines.append("  END")
     return lines
+
+
+def _time_metadata(layer: Layer) -> dict:
+    """A time-enabled layer's WMS TIME dimension for the capabilities: the extent its data covers, defaulting to
+    all of it. No wms_timeitem: MapServer does not filter by itself; the /ows front turns TIME into the layer's
+    filter (layers.serving.filters, the same SQL as every other path) and passes it as NATIVE_FILTER."""
+    found = timeaxis.extent(layer)
+    if found is None:
+        return {}
+    whole = f"{timeaxis.iso(found[0])}/{timeaxis.iso(found[1])}"
+    return {"wms_timeextent": whole, "wms_timedefault": whole}
 
 
 def expression(rule: ClassRule, item: str) -> str | None:

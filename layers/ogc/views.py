@@ -68,7 +68,7 @@ def ows(request, theme: str | None = None):
         names = check(params, root, visible, rasters)
         if root is not None:  # what was checked is what the engine reads: without comments, PIs or a DOCTYPE
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-        filters = layer_filters(params.pop(FILTER_PARAMETER, ""), names)
+        filters = time_filters(params, names, layer_filters(params.pop(FILTER_PARAMETER, ""), names))
         lang = capabilities_language.language(params, translation.get_language())
         result = _answer(params, body, visible, request.build_absolute_uri(request.path) + "?", lang, filters)
     except OWSException as problem:
@@ -119,6 +119,28 @@ def layer_filters(text: str, names: list[str]) -> dict[str, str]:
             raise OWSException("InvalidParameterValue", str(exc), FILTER_PARAMETER.lower()) from None
         if condition:
             out[slug] = condition
+    return out
+
+
+def time_filters(params: dict[str, str], names: list[str], found: dict[str, str]) -> dict[str, str]:
+    """TIME (WMS GetMap and GetFeatureInfo, and WFS GetFeature as a vendor parameter) as each time-enabled layer's
+    filter, ANDed with its CIVGIS_FILTER; layers without a time dimension ignore it, as WMS says. TIME is taken out
+    of what the engine gets: the filter module's SQL is the one meaning of a time window on every path."""
+    text = params.pop("TIME", "")
+    if not text.strip():
+        return found
+    wms = params.get("SERVICE", "").upper() == "WMS"
+    out = dict(found)
+    layers = Layer.objects.in_bulk(list(dict.fromkeys(names)), field_name="slug")
+    for slug, layer in layers.items():
+        if not layer.time_attribute or layer.kind != Layer.Kind.VECTOR:
+            continue
+        try:
+            condition = filters.engine_sql(layer, filters.Filter(time=filters.parse_time(layer, text, "TIME")))
+        except BadRequest as exc:
+            raise OWSException("InvalidDimensionValue" if wms else "InvalidParameterValue", str(exc),
+                               "time") from None
+        out[slug] = f"({out[slug]}) AND ({condition})" if slug in out else condition
     return out
 
 

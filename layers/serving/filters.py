@@ -7,6 +7,11 @@ or, in a query string, the same as compact text: conditions separated by `;`, ea
 (`in` values separated by `,`, `between` as `low,high`), an optional leading `or;`, and `\\` escaping `;`, `,`,
 `:` or `\\` inside a value:  `filter=or;land_use:eq:住宅區;area_m2:between:100,500`.
 
+A time-enabled layer (Layer.time_attribute) also takes `time` (the JSON key or the query parameter; WMS and WFS
+pass their TIME here): an ISO 8601 instant or a closed interval `start/end`, an open end written `..` or left
+empty — `2026-11-30T08:00+08:00`, `2026-11-30` (the whole day), `2026-11-01/2026-11-30`, `2026-11-30T00:00Z/..`.
+Times without a zone are in TIME_ZONE (Asia/Taipei); a day as an end means the whole day.
+
 Operators: = ≠ < ≤ > ≥ contains, starts with, in, is empty, is not empty, between (or their ASCII names in
 ALIASES). Attribute names are checked against the layer's attributes, every value is converted to the
 column's type and reaches SQL as a psycopg2 Literal: nothing the client writes is pasted into SQL. Bad input
@@ -14,11 +19,12 @@ is a BadRequest (400) naming the field, in the request's language.
 """
 
 import json
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from hashlib import sha1
 
 from django.db import connection
+from django.utils import timezone
 from psycopg2 import sql
 
 from geo import messages
@@ -43,6 +49,9 @@ MAX_LIST = 1000
 MAX_FIDS = 100_000
 MAX_TEXT = 500
 MAX_FILTER_TEXT = 20_000
+MAX_TIME_TEXT = 100
+OPEN_END = ("", "..")
+SPEC_KEYS = {"op", "conditions", "bbox", "time"}
 
 # what a value of each column type must look like, for messages
 EXPECTED = {
@@ -90,14 +99,17 @@ class Filter:
     conditions: tuple[Condition, ...] = ()
     bbox: tuple[float, float, float, float] | None = None
     fids: tuple[int, ...] | None = field(default=None)  # a selection of features (downloads of selected rows)
+    time: tuple[datetime | None, datetime | None] | None = None  # closed [start, end], aware; None: open
 
     def __bool__(self) -> bool:
-        return bool(self.conditions) or self.bbox is not None or self.fids is not None
+        return bool(self.conditions) or self.bbox is not None or self.fids is not None or self.time is not None
 
     def as_json(self) -> dict:
         out: dict = {"op": self.op, "conditions": [c.as_json() for c in self.conditions]}
         if self.bbox is not None:
             out["bbox"] = list(self.bbox)
+        if self.time is not None:
+            out["time"] = time_text(self.time)
         return out
 
     def key(self) -> str:
@@ -125,7 +137,82 @@ class Filter:
             out.append(sql.SQL("({g} && {e} AND ST_Intersects({g}, {e}))").format(g=column("geom"), e=envelope))
         if self.fids is not None:
             out.append(sql.SQL("{} = ANY({})").format(column("fid"), sql.Literal(list(self.fids))))
+        if self.time is not None:
+            out += _time_sql(self.time, column(layer.time_attribute), _pgtype(layer, layer.time_attribute))
         return out
+
+
+def _pgtype(layer: Layer, name: str) -> str:
+    return next((a["type"] for a in layer.attributes if a["name"] == name), "")
+
+
+def _time_sql(window, column: sql.Composable, pgtype: str) -> list[sql.Composable]:
+    """The window on the column in its own type: a date column compares local days, a timestamp without a zone
+    local wall-clock times, a timestamptz the instants."""
+    local = timezone.get_default_timezone()
+
+    def typed(moment: datetime):
+        if pgtype == "date":
+            return moment.astimezone(local).date()
+        if pgtype.startswith("timestamp") and "with time zone" not in pgtype and pgtype != "timestamptz":
+            return moment.astimezone(local).replace(tzinfo=None)
+        return moment
+
+    start, end = window
+    out = []
+    if start is not None:
+        out.append(sql.SQL("{} >= {}").format(column, sql.Literal(typed(start))))
+    if end is not None:
+        out.append(sql.SQL("{} <= {}").format(column, sql.Literal(typed(end))))
+    return out or [sql.SQL("{} IS NOT NULL").format(column)]
+
+
+def time_text(window) -> str:
+    """A window as ISO 8601 text (`start/end`, `..` for an open end; one instant alone)."""
+    start, end = (m.astimezone(UTC).isoformat().replace("+00:00", "Z") if m else ".." for m in window)
+    return start if start == end else f"{start}/{end}"
+
+
+def _moment(text: str, end: bool) -> datetime:
+    """An ISO 8601 date or date-time, aware; a day alone is its first instant, or as an end its last."""
+    text = text.strip()
+    if len(text) <= 10:
+        day = date.fromisoformat(text)
+        moment = datetime.combine(day, time.max if end else time.min)
+        return timezone.make_aware(moment, timezone.get_default_timezone())
+    moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    return moment if moment.tzinfo else timezone.make_aware(moment, timezone.get_default_timezone())
+
+
+def parse_time(layer: Layer, value, where: str = "time") -> tuple[datetime | None, datetime | None]:
+    """`value` (an instant, or `start/end` with `..` or nothing for an open end) as a closed window on the layer's
+    time attribute; a 400 naming the field when the layer is not time-enabled or the text is no ISO 8601 time."""
+    if not layer.time_attribute:
+        raise BadRequest("{field}：圖層 {slug} 沒有啟用時間，不能依時間篩選（請先設定其時間屬性 time_attribute）",
+                         field=where, slug=repr(layer.slug))
+    if not _pgtype(layer, layer.time_attribute):
+        raise BadRequest("{field}：圖層 {slug} 的時間屬性 {name} 已不存在", field=where, slug=repr(layer.slug),
+                         name=repr(layer.time_attribute))
+    text = value if isinstance(value, str) else ""
+    problem = BadRequest("{field}：{value} 不是 ISO 8601 時間；請給一個時刻（例如 2026-11-30T08:00+08:00 或 "
+                         "2026-11-30）或區間「起/迄」（例如 2026-11-01/2026-11-30，開放的一端寫 ..）",
+                         field=where, value=repr(value)[:80])
+    if not text.strip() or len(text) > MAX_TIME_TEXT or text.count("/") > 1 or "\0" in text:
+        raise problem
+    parts = text.split("/")
+    try:
+        if len(parts) == 1:  # an instant: a day alone is the whole day
+            start = _moment(parts[0], end=False)
+            end = _moment(parts[0], end=True) if len(parts[0].strip()) <= 10 else start
+        else:
+            start = None if parts[0].strip() in OPEN_END else _moment(parts[0], end=False)
+            end = None if parts[1].strip() in OPEN_END else _moment(parts[1], end=True)
+    except (ValueError, OverflowError):
+        raise problem from None
+    if start is not None and end is not None and start > end:
+        raise BadRequest("{field}：開始 {start} 晚於結束 {end}", field=where, start=time_text((start, start)),
+                         end=time_text((end, end)))
+    return start, end
 
 
 def _plain(value):
@@ -168,9 +255,9 @@ def parse(layer: Layer, spec, where: str = "filter") -> Filter:
     if not isinstance(spec, dict):
         raise BadRequest("{field}：請給 {{\"op\", \"conditions\": [{{\"attribute\", \"operator\", \"value\"}}]}} 物件",
                          field=where)
-    unknown = sorted(set(spec) - {"op", "conditions", "bbox"})
+    unknown = sorted(set(spec) - SPEC_KEYS)
     if unknown:
-        raise BadRequest("{field}：不認得的欄位 {names}；可用 op、conditions、bbox", field=where, names=unknown)
+        raise BadRequest("{field}：不認得的欄位 {names}；可用 op、conditions、bbox、time", field=where, names=unknown)
     op = str(spec.get("op", "and")).lower()
     if op not in ("and", "or"):
         raise BadRequest("{field}.op：請用 and 或 or，收到 {value}", field=where, value=repr(spec.get("op")))
@@ -182,7 +269,9 @@ def parse(layer: Layer, spec, where: str = "filter") -> Filter:
     attributes = {a["name"]: attribute_kinds.described(a) for a in layer.attributes}
     conditions = tuple(_condition(layer, attributes, item, f"{where}.conditions[{i}]") for i, item in enumerate(raw))
     bbox = spec.get("bbox")
-    return Filter(op, conditions, parse_bbox(bbox, f"{where}.bbox") if bbox not in (None, "", []) else None)
+    window = parse_time(layer, spec["time"], f"{where}.time") if spec.get("time") not in (None, "") else None
+    return Filter(op, conditions, parse_bbox(bbox, f"{where}.bbox") if bbox not in (None, "", []) else None,
+                  time=window)
 
 
 def _named(attribute: dict) -> dict:
@@ -365,7 +454,8 @@ def compact_to_json(text: str, where: str = "filter") -> dict:
 
 
 def to_compact(spec: Filter) -> str:
-    """The compact text of a filter (its conditions; a bbox travels as the `bbox` parameter)."""
+    """The compact text of a filter (its conditions; a bbox and a time travel as the `bbox` and `time`
+    parameters)."""
     def esc(value) -> str:
         text = str(_plain(value))
         for ch in "\\;,:":
@@ -381,10 +471,10 @@ def to_compact(spec: Filter) -> str:
 
 
 def engine_sql(layer: Layer, spec, where: str = "filter") -> str:
-    """A layer's filter as one SQL condition on its bare column names, as text, for the OGC engine (MapServer's
-    NATIVE_FILTER); '' when it filters nothing. The text is psycopg2's rendering of checked identifiers and
-    Literals, the same as any query here sends."""
-    conditions = parse(layer, spec, where).sql(layer, alias=None)
+    """A layer's filter (its JSON or compact text, or a Filter) as one SQL condition on its bare column names, as
+    text, for the OGC engine (MapServer's NATIVE_FILTER); '' when it filters nothing. The text is psycopg2's
+    rendering of checked identifiers and Literals, the same as any query here sends."""
+    conditions = (spec if isinstance(spec, Filter) else parse(layer, spec, where)).sql(layer, alias=None)
     if not conditions:
         return ""
     connection.ensure_connection()
@@ -399,7 +489,7 @@ def check_shape(spec, where: str = "filter") -> dict | None:
         return None
     if isinstance(spec, str):
         spec = compact_to_json(spec, where) if not spec.lstrip().startswith("{") else spec
-    if not isinstance(spec, dict) or set(spec) - {"op", "conditions", "bbox"}:
+    if not isinstance(spec, dict) or set(spec) - SPEC_KEYS:
         raise BadRequest("{field}：請給 {{\"op\", \"conditions\": [{{\"attribute\", \"operator\", \"value\"}}]}} 物件",
                          field=where)
     op = str(spec.get("op", "and")).lower()
@@ -427,13 +517,19 @@ def check_shape(spec, where: str = "filter") -> dict | None:
     out = {"op": op, "conditions": conditions}
     if spec.get("bbox") not in (None, "", []):
         out["bbox"] = list(parse_bbox(spec["bbox"], f"{where}.bbox"))
+    if spec.get("time") not in (None, ""):
+        if not isinstance(spec["time"], str) or len(spec["time"]) > MAX_TIME_TEXT:
+            raise BadRequest("{field}.time：請給 ISO 8601 時刻或區間的文字", field=where)
+        out["time"] = spec["time"]
     return out
 
 
 def from_params(layer: Layer, params) -> Filter:
-    """The filter of a request: its `filter` parameter (JSON or compact) and a `fids` selection."""
+    """The filter of a request: its `filter` parameter (JSON or compact), a `fids` selection and a `time` window
+    (the parameter wins over a `time` inside the filter)."""
     found = parse(layer, params.get("filter") or None)
     if params.get("fids"):
-        fids = params.get("fids")
-        found = Filter(found.op, found.conditions, found.bbox, parse_fids(fids))
+        found = replace(found, fids=parse_fids(params.get("fids")))
+    if params.get("time"):
+        found = replace(found, time=parse_time(layer, params.get("time")))
     return found

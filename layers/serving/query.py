@@ -19,7 +19,7 @@ from . import filters
 from .access import BadRequest
 
 RESERVED = {"bbox", "limit", "offset", "properties", "fields", "sort", "crs", "f", "format", "page", "filename",
-            "coords", "labels", "filter", "fids"}
+            "coords", "labels", "filter", "fids", "time"}
 OPERATORS = {"": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "like": "LIKE", "ilike": "ILIKE"}
 INTEGER = {"integer", "bigint", "smallint"}
 MAX_OFFSET = 2**62

@@ -13,6 +13,7 @@ import { isDrawing } from "./draw.js";
 import { startTools } from "./tools.js";
 import { startAttributeTable } from "./attribute-table.js";
 import { guardUnsaved, openRequestedDialog } from "./layer-dialog.js";
+import { startTimeSlider } from "./timeslider.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -112,5 +113,6 @@ $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d"
 window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView, foundLayer };
 window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }), zoomTo });
 window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });
+window.civgis.time = startTimeSlider($("maps"));
 guardUnsaved();
 openRequestedDialog();

@@ -27,10 +27,18 @@ export function createMap(element) {
   return map;
 }
 
+// what changes a layer's tiles: its filter and, for a time-enabled layer, the time slider's window
+function tileQuery(layer, filter) {
+  const parts = [];
+  if (filter) parts.push(`filter=${encodeURIComponent(JSON.stringify(filter))}`);
+  if (layer.time && state.time) parts.push(`time=${encodeURIComponent(state.time)}`);
+  return parts.length ? `?${parts.join("&")}` : "";
+}
+
 // a filtered layer's tiles carry the filter in their address (the server keys their cache on it)
 function vectorLayer(layer, pane, filter = null) {
   const [minZoom, maxZoom] = zoomRange(layer.style, layer.min_zoom); // the style's scale range
-  const query = filter ? `?filter=${encodeURIComponent(JSON.stringify(filter))}` : "";
+  const query = tileQuery(layer, filter);
   const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }) + query, {
     pane,
     rendererFactory: L.canvas.tile,
@@ -151,7 +159,7 @@ export function syncLayers(map) {
   }
   state.active.forEach((slug, i) => {
     const layer = layersBySlug[slug];
-    const filterKey = JSON.stringify(state.filters[slug] || null);
+    const filterKey = JSON.stringify([state.filters[slug] || null, layer.time ? state.time : null]);
     if (drawn[slug] && drawnFilter[slug] !== filterKey) {
       map.removeLayer(drawn[slug]);
       delete drawn[slug];

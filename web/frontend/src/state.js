@@ -7,6 +7,7 @@ export const state = {
   active: [...config.default_layers],
   opacity: Object.fromEntries(config.layers.map((l) => [l.slug, l.style.opacity ?? 0.8])),
   filters: {}, // slug → {op, conditions, bbox}: what the map, the attribute table, share links and prints show
+  time: null, // the time slider's window, ISO 8601 `start/end`, for every time-enabled layer on the map (null: all)
 };
 
 export function subscribe(fn) {
@@ -41,5 +42,12 @@ export function setOpacity(slug, value) {
 export function setFilter(slug, filter) {
   if (filter) state.filters[slug] = filter;
   else delete state.filters[slug];
+  changed();
+}
+
+// the time slider's window (null: all time); time-enabled layers redraw their tiles with it
+export function setTime(window) {
+  if (state.time === window) return;
+  state.time = window;
   changed();
 }
