@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "iot",
     "web",
     "audit",
+    "stats",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("web.api_urls")),
     path("iot/", include("iot.urls")),
     path("audit/", include("audit.urls")),
+    path("stats/", include("stats.urls")),
     path("schedule/", include("geo.scheduler.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
