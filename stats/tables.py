@@ -67,7 +67,7 @@ def build(grid: Grid) -> Table:
         if bad:
             first = codes[lines.index(bad[0])]
             raise ImportProblem("欄位 {column} 的 {value} 不是{key}代碼：應為 {wanted}（{which}）", column=header[col],
-                                value=repr(first or ""), key=key.upper(), wanted=wanted, which=row_list(bad),
+                                value=repr(first or ""), key=key.upper(), wanted=note(wanted), which=row_list(bad),
                                 file=name, rows=bad[:50], field=header[col])
     county, town, village = _names(rows, standards)
     if key == "name" and not any(village) and level == "village":

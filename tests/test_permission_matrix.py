@@ -209,6 +209,16 @@ ROUTES: dict[str, list[Call]] = {
                 {"id": "2", "method": "get", "url": "Observations?$top=20&$expand=FeatureOfInterest"}]}),
             post("/sta/v1.1/CreateObservations", [{"Datastream": {"@iot.id": 1}, "components": ["result"],
                                                    "dataArray": [[1.0]]}])],
+    # statistics: tables are layers of kind table; joins and indicators follow their table and boundary
+    "stats-tables": [get("/api/v1/stats/tables/"), post("/api/v1/stats/tables/", {"layer": "{slug}"})],
+    "stats-table": [get("/api/v1/stats/tables/{slug}/")],
+    "stats-table-join": [post("/api/v1/stats/tables/{slug}/joins/", {"boundary": "{slug}"})],
+    "stats-join": [get("/api/v1/stats/joins/{job}/")],
+    "stats-indicators": [get("/api/v1/stats/indicators/"), get("/api/v1/stats/indicators/?table={slug}"),
+                         post("/api/v1/stats/indicators/", {"slug": "x", "title_zh": "x", "join": "{job}",
+                                                            "formula": "value", "numerator": "{value}"})],
+    "stats-indicator": [get("/api/v1/stats/indicators/{slug}/"), delete("/api/v1/stats/indicators/{slug}/")],
+    "stats-indicator-values": [get("/api/v1/stats/indicators/{slug}/values/?level=town")],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],
     "marker-detail": [get("/api/v1/markers/{job}/")],
