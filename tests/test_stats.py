@@ -124,7 +124,8 @@ SCHEMA_INI = ("[檔案格式資訊]\r\n檔案格式=TXT_CSV\r\n檔案名稱=data
               "欄位清單=COUNTY_ID,COUNTY,TOWN_ID,TOWN,P_CNT,INFO_TIME\r\n[TOWN_ID]\r\n中文欄位名=鄉鎮市區代碼\r\n"
               "[P_CNT]\r\n中文欄位名=人口數\r\n顯示計量單位=人\r\n")
 INFO_INI = "[產品資訊]\r\n產品名稱=114年12月行政區人口統計_鄉鎮市區\r\n資料時間=114Y12M\r\n空間統計單元代碼=U01TO\r\n"
-DATA_CSV = ("COUNTY_ID,COUNTY,TOWN_ID,TOWN,P_CNT,INFO_TIME\r\n縣市代碼,縣市名稱,鄉鎮市區代碼,鄉鎮市區名稱,人口數,資料時間\r\n"
+DATA_CSV = ("COUNTY_ID,COUNTY,TOWN_ID,TOWN,P_CNT,INFO_TIME\r\n"
+            "縣市代碼,縣市名稱,鄉鎮市區代碼,鄉鎮市區名稱,人口數,資料時間\r\n"
             "68000,桃園市,68000010,桃園區,\"462,242\",114Y12M\r\n68000,桃園市,68000020,中壢區,\"430,115\",114Y12M\r\n")
 
 
