@@ -96,7 +96,8 @@ class TableListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(summary="Statistical tables you may see", responses=OpenApiTypes.OBJECT)
+    @extend_schema(summary="Statistical tables you may see", responses=OpenApiTypes.OBJECT,
+                   operation_id="stats_tables_list")
     def get(self, request):
         return Response([table_data(t) for t in visible_tables(request.user).order_by("layer__slug")])
 
@@ -178,6 +179,7 @@ class IndicatorListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
     @extend_schema(summary="Indicators you may see", responses=OpenApiTypes.OBJECT,
+                   operation_id="stats_indicators_list",
                    parameters=[OpenApiParameter("table", str, description="only this table's")])
     def get(self, request):
         found = visible_indicators(request.user)
