@@ -45,7 +45,8 @@ def _import(job: Job, reporter: JobReporter) -> None:
         for message in grid.messages:
             reporter.message(note("{source}：{text}", source=grid.name, text=message))
         reporter.progress(30, note("{source}：讀取 {n} 列", source=grid.name, n=f"{len(grid.rows):,}"))
-        table = tables.build(grid)
+        table = tables.build(grid, job.options.get("code_column", ""), job.options.get("level", ""),
+                             job.options.get("period", ""))
         for message in table.messages[len(grid.messages):]:
             reporter.message(note("{source}：{text}", source=grid.name, text=message))
         staging = f"{job.staging_prefix}0"

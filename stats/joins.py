@@ -34,20 +34,26 @@ def _norm(expr: sql.Composable) -> sql.Composable:
 
 
 def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_column: str | None = None,
-         user=None) -> StatJoin:
+         user=None, crosswalk: dict | None = None) -> StatJoin:
     """Match every row of `table` to the current version of `boundary`; raises ImportProblem (a 400) naming what
-    is missing: a key column, the boundary's rows."""
+    is missing: a key column, the boundary's rows.
+
+    `crosswalk` ({layer: Layer, from, to?, county?, town?, village?}) looks each row's code up in a table layer
+    first (its `from` column): the boundary is then matched by the crosswalk's `to` code or its names."""
     key = key or table.key
+    if crosswalk:
+        key = "name" if not crosswalk.get("to") else key if key != table.key else "code"
     if key not in StatJoin.Key.values:
         raise ImportProblem("join 的 key 應為 {keys} 其中之一", keys=", ".join(StatJoin.Key.values), field="key")
     if not boundary.table_name or boundary.kind not in (Layer.Kind.VECTOR, Layer.Kind.TABLE):
         raise ImportProblem("圖層 {slug} 沒有可以連結的資料表", slug=boundary.slug, field="boundary")
     own = _find(table.layer, key) if key in ("code1", "code2", "towncode", "countycode") else None
-    if key != "name" and table.key != key and own is None:
+    if key not in ("name", "code") and table.key != key and own is None and not crosswalk:
         raise ImportProblem("統計表的列以 {have} 標示地區，不能以 {key} 連結", have=table.key.upper(), key=key.upper(),
                             field="key")
     has_geom = bool(boundary.geometry_type) and "Polygon" in boundary.geometry_type
     stat = sql.Identifier(DATA_SCHEMA, table.layer.table_name)
+    rows = _through(stat, crosswalk) if crosswalk else stat
     bnd = sql.Identifier(DATA_SCHEMA, boundary.table_name)
     b = {s: _find(boundary, s) for s in ("villcode", "towncode", "countycode", "county", "town", "village",
                                          "codebase", "code1", "code2")}
@@ -63,12 +69,13 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
         s_key = sql.SQL(" || '|' || ").join(_norm(sql.SQL("s.{}").format(sql.Identifier(f"{s}_name")))
                                           for s, _c in parts)
     else:
-        column = boundary_column or b[key]
+        column = boundary_column or b.get(key)
         if column is None or column not in {a["name"] for a in boundary.attributes}:
             raise ImportProblem("圖層 {slug} 沒有 {key} 欄位；請指定 boundary_column", slug=boundary.slug,
                                 key=key.upper(), field="boundary_column")
         b_key = sql.SQL("b.{}::text").format(sql.Identifier(column))
-        s_key = sql.SQL("s.area_code") if table.key == key else sql.SQL("s.{}").format(sql.Identifier(own))
+        s_key = sql.SQL("s.xw_code") if crosswalk else sql.SQL("s.area_code") if table.key == key else \
+            sql.SQL("s.{}").format(sql.Identifier(own))
     area = sql.SQL("sum(ST_Area(ST_Transform(b.geom, 4326)::geography)) / 1e6") if has_geom else \
         sql.SQL("NULL::double precision")
 
@@ -77,7 +84,7 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
         own = sql.SQL("min(b.{}::text)").format(sql.Identifier(column_)) if column_ else sql.SQL("NULL")
         return sql.SQL("coalesce(bk.{}, {})").format(sql.Identifier(standard), fallback) if column_ else fallback, own
 
-    code = sql.SQL("s.area_code")
+    code = sql.SQL("s.xw_code") if crosswalk else sql.SQL("s.area_code")
     town_fallback = {"villcode": sql.SQL("left({}, 8)").format(code), "towncode": code}.get(
         key, sql.SQL("nullif(coalesce(s.county_name, '') || coalesce(s.town_name, ''), '')"))
     county_fallback = {"villcode": sql.SQL("left({}, 5)").format(code), "towncode": sql.SQL("left({}, 5)").format(code),
@@ -92,7 +99,10 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
             table=table, boundary=boundary, boundary_version=boundary.current_version,
             boundary_version_number=boundary.current_version.number if boundary.current_version else 0,
             table_version_number=table.layer.current_version.number if table.layer.current_version else 0,
-            key=key, boundary_column=column, created_by=user if user and user.is_authenticated else None)
+            key=key, boundary_column=column, created_by=user if user and user.is_authenticated else None,
+            crosswalk={k: v for k, v in (crosswalk or {}).items() if k != "layer"} | (
+                {"layer": crosswalk["layer"].slug, "version": crosswalk["layer"].current_version.number
+                 if crosswalk["layer"].current_version else 0} if crosswalk else {}))
         query = sql.SQL("""
             WITH bk AS (SELECT {b_key} AS k, min(b.fid) AS fid, {area} AS area_km2, {town_own} AS towncode,
                                {county_own} AS countycode, {town_name_own} AS town, {county_name_own} AS county
@@ -101,10 +111,10 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
                                    county_key, county_name)
             SELECT %s, s.fid, bk.fid, bk.k, bk.area_km2, coalesce({town_key}, ''), coalesce({town_name}, ''),
                    coalesce({county_key}, ''), coalesce({county_name}, '')
-            FROM {stat} s JOIN bk ON bk.k = {s_key}""").format(
+            FROM {rows} s JOIN bk ON bk.k = {s_key}""").format(
             b_key=b_key, area=area, town_own=town_own, county_own=county_own, town_name_own=town_name_own,
             county_name_own=county_name_own, bnd=bnd, matches=sql.Identifier(JoinMatch._meta.db_table),
-            town_key=town_key, town_name=town_name, county_key=county_key, county_name=county_name, stat=stat,
+            town_key=town_key, town_name=town_name, county_key=county_key, county_name=county_name, rows=rows,
             s_key=s_key)
         with connection.cursor() as cur:
             cur.execute(query, [record.pk])
@@ -113,12 +123,36 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
             record.matched_rows = JoinMatch.objects.filter(join=record).count()
             record.unmatched_rows = record.rows - record.matched_rows
             cur.execute(sql.SQL("SELECT count(DISTINCT {b_key}) FROM {bnd} b WHERE {b_key} IS NOT NULL AND {b_key}"
-                                " NOT IN (SELECT {s_key} FROM {stat} s WHERE {s_key} IS NOT NULL)").format(
-                b_key=b_key, bnd=bnd, s_key=s_key, stat=stat))
+                                " NOT IN (SELECT {s_key} FROM {rows} s WHERE {s_key} IS NOT NULL)").format(
+                b_key=b_key, bnd=bnd, s_key=s_key, rows=rows))
             record.areas_without_data = cur.fetchone()[0]
             record.unmatched, record.unmatched_totals = _unmatched(cur, table, record)
         record.save()
     return record
+
+
+def _through(stat: sql.Identifier, crosswalk: dict) -> sql.Composable:
+    """The table's rows with the crosswalk's names (where it has them) and code (`xw_code`) in place of theirs."""
+    layer = crosswalk["layer"]
+    columns = {a["name"] for a in layer.attributes}
+    for field in ("from", "to", "county", "town", "village"):
+        if crosswalk.get(field) and crosswalk[field] not in columns:
+            raise ImportProblem("代碼對照表 {slug} 沒有欄位 {column}", slug=layer.slug, column=repr(crosswalk[field]),
+                                field=f"crosswalk.{field}")
+    if not crosswalk.get("from"):
+        raise ImportProblem("代碼對照表需要 from（對照表中與統計表代碼相同的欄位）", field="crosswalk.from")
+
+    def pick(field, own):
+        if not crosswalk.get(field):
+            return sql.SQL("s.{}").format(sql.Identifier(own))
+        return sql.SQL("coalesce(x.{}::text, s.{})").format(sql.Identifier(crosswalk[field]), sql.Identifier(own))
+
+    to = sql.SQL("x.{}::text").format(sql.Identifier(crosswalk["to"])) if crosswalk.get("to") else sql.SQL("NULL")
+    return sql.SQL("(SELECT s.fid, s.area_code, s.period, {county} AS county_name, {town} AS town_name, "
+                   "{village} AS village_name, {to} AS xw_code FROM {stat} s LEFT JOIN (SELECT DISTINCT ON ({frm}) * "
+                   "FROM {xw} ORDER BY {frm}, fid) x ON x.{frm}::text = s.area_code)").format(
+        county=pick("county", "county_name"), town=pick("town", "town_name"), village=pick("village", "village_name"),
+        to=to, stat=stat, frm=sql.Identifier(crosswalk["from"]), xw=sql.Identifier(DATA_SCHEMA, layer.table_name))
 
 
 def summable(table: StatTable) -> list[dict]:

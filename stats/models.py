@@ -50,6 +50,7 @@ class StatJoin(models.Model):
         CODE1 = "code1", "CODE1"
         CODE2 = "code2", "CODE2"
         NAME = "name", _("名稱（縣市＋鄉鎮市區＋村里）")
+        CODE = "code", _("其他代碼（經代碼對照表）")
 
     table = models.ForeignKey(StatTable, on_delete=models.CASCADE, related_name="joins")
     boundary = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="stat_joins")
@@ -57,6 +58,9 @@ class StatJoin(models.Model):
     boundary_version_number = models.PositiveIntegerField(default=0, help_text="kept when the version is pruned")
     table_version_number = models.PositiveIntegerField(default=0)
     key = models.CharField(max_length=12, choices=Key.choices)
+    crosswalk = models.JSONField(default=dict, blank=True,
+                                 help_text="{layer, version, from, to, county, town, village}: the rows' codes looked "
+                                           "up in a crosswalk table layer first (e.g. 2013 census ivid → names)")
     boundary_column = models.CharField(max_length=63, help_text="the boundary's code column (or its village "
                                                                 "name column for a name join)")
     rows = models.PositiveIntegerField(default=0)

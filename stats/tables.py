@@ -45,8 +45,13 @@ class Table:
         return len(next(iter(self.columns.values()))[1])
 
 
-def build(grid: Grid) -> Table:
+def build(grid: Grid, code_column: str = "", level: str = "", period: str = "") -> Table:
+    """`code_column` names the column of area codes when the file's own name for it is not a known one (e.g. the
+    2013 census' `ivid`: joined through a crosswalk), at `level`; `period` is the rows' period when the file has
+    no period column."""
     name = grid.name
+    if period:
+        grid.meta["period"] = period
     header, rows = grid.header, grid.rows
     captions = (grid.captions + [""] * len(header))[:len(header)]
     standards = {}
@@ -54,7 +59,14 @@ def build(grid: Grid) -> Table:
         standard = parsing.standard_of(h, c)
         if standard and standard not in standards:
             standards[standard] = i
-    key, level = _key(grid, standards)
+    if code_column:
+        if code_column not in header:
+            raise ImportProblem("沒有欄位 {column}；欄位名稱為 {header}", column=repr(code_column),
+                                header=", ".join(header[:15]), file=name, field=code_column)
+        standards["code"] = header.index(code_column)
+        key, level = "code", level or "village"
+    else:
+        key, level = _key(grid, standards)
     lines = [n for n, _r in rows]
     messages = list(grid.messages)
 
@@ -62,7 +74,7 @@ def build(grid: Grid) -> Table:
     if key != "name":
         col = standards[key]
         codes = [parsing.code(r[col]) or None for _n, r in rows]
-        pattern, _lvl, wanted = CODE_FORMS[key]
+        pattern, _lvl, wanted = CODE_FORMS.get(key, (re.compile(r".+"), level, "代碼"))
         bad = [n for n, c in zip(lines, codes, strict=True) if c is None or not pattern.fullmatch(c)]
         if bad:
             first = codes[lines.index(bad[0])]
@@ -89,7 +101,7 @@ def build(grid: Grid) -> Table:
     columns = {std_names[0]: ("text", codes), std_names[1]: ("text", county), std_names[2]: ("text", town),
                std_names[3]: ("text", village), std_names[4]: ("date", periods)}
     labels = dict(zip(std_names, ("地區代碼", "縣市", "鄉鎮市區", "村里", "統計期"), strict=True))
-    code_columns = {i for s, i in standards.items() if s in parsing.CODE_STANDARDS}
+    code_columns = {i for s, i in standards.items() if s in (*parsing.CODE_STANDARDS, "code")}
     for i, (column, original) in enumerate(zip(own_names, header, strict=True)):
         values = [r[i] for _n, r in rows]
         pgtype, typed = _typed(values, lines, original, name, is_code=i in code_columns or i == standards.get("period"))

@@ -27,7 +27,7 @@ from layers.models import Layer
 from layers.serializers import UploadSerializer
 
 from . import importing, indicators, joins, parsing
-from .models import Indicator, StatJoin, StatTable
+from .models import Indicator, Level, StatJoin, StatTable
 
 
 def visible_tables(user):
@@ -71,7 +71,8 @@ def attribute_summary(attr: dict) -> dict:
 def join_data(record: StatJoin, full: bool = False) -> dict:
     out = {"id": record.pk, "table": record.table.layer.slug, "boundary": record.boundary.slug,
            "boundary_version": record.boundary_version_number, "table_version": record.table_version_number,
-           "key": record.key, "boundary_column": record.boundary_column, "rows": record.rows,
+           "key": record.key, "boundary_column": record.boundary_column, "crosswalk": record.crosswalk,
+           "rows": record.rows,
            "matched_rows": record.matched_rows, "unmatched_rows": record.unmatched_rows,
            "match_rate": round(record.match_rate, 4), "areas_without_data": record.areas_without_data,
            "unmatched_totals": record.unmatched_totals, "created_at": record.created_at}
@@ -108,6 +109,11 @@ class TableListView(APIView):
         upload = UploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
         options = upload.job_options(mode="create")
+        for extra in ("code_column", "level", "period"):  # for files whose area codes or period are not named
+            if request.data.get(extra):
+                options[extra] = str(request.data[extra])[:100]
+        if options.get("level") and options["level"] not in Level.values:
+            raise ValidationError({"level": worded("請使用 {choices} 其中之一", choices=", ".join(Level.values))})
         if layer_slug := request.data.get("layer"):
             layer = Layer.objects.visible_to(request.user).filter(slug=layer_slug, kind=Layer.Kind.TABLE).first()
             if layer is None:
@@ -139,6 +145,10 @@ class JoinForm(serializers.Serializer):
     boundary = serializers.CharField(help_text="slug of the boundary layer")
     key = serializers.ChoiceField(StatJoin.Key.values, required=False, help_text="default: the table's own key")
     boundary_column = serializers.CharField(required=False, max_length=63)
+    crosswalk = serializers.DictField(child=serializers.CharField(max_length=63), required=False,
+                                      help_text="{layer, from, to?, county?, town?, village?}: look the rows' codes "
+                                                "up in a table layer first (its `from` column); the boundary is then "
+                                                "matched by its `to` code or its names")
 
 
 class TableJoinView(APIView):
@@ -151,9 +161,12 @@ class TableJoinView(APIView):
         form = JoinForm(data=request.data)
         form.is_valid(raise_exception=True)
         boundary = _get(Layer.objects.visible_to(request.user), slug=form.validated_data["boundary"])
+        crosswalk = dict(form.validated_data.get("crosswalk") or {})
+        if crosswalk:
+            crosswalk["layer"] = _get(Layer.objects.visible_to(request.user), slug=crosswalk.get("layer", ""))
         try:
             record = joins.join(table, boundary, form.validated_data.get("key"),
-                                form.validated_data.get("boundary_column"), request.user)
+                                form.validated_data.get("boundary_column"), request.user, crosswalk or None)
         except ImportProblem as problem:
             raise ValidationError(problem.as_answer()) from problem
         return Response(join_data(record, full=True), status=status.HTTP_201_CREATED)
