@@ -9,5 +9,6 @@ urlpatterns = [
     path("joins/<int:pk>/", views.JoinView.as_view(), name="stats-join"),
     path("indicators/", views.IndicatorListView.as_view(), name="stats-indicators"),
     path("indicators/<slug:slug>/", views.IndicatorView.as_view(), name="stats-indicator"),
+    path("indicators/<slug:slug>/map/", views.IndicatorMapView.as_view(), name="stats-indicator-map"),
     path("indicators/<slug:slug>/values/", views.IndicatorValuesView.as_view(), name="stats-indicator-values"),
 ]

@@ -21,12 +21,13 @@ from rest_framework.views import APIView
 
 from geo.messages import worded
 from jobs.serializers import JobSerializer
+from layers import styles
 from layers.importing.errors import ImportProblem
 from layers.importing.jobs import save_upload
 from layers.models import Layer
 from layers.serializers import UploadSerializer
 
-from . import importing, indicators, joins, parsing
+from . import importing, indicators, joins, maps, parsing
 from .models import Indicator, Level, StatJoin, StatTable
 
 
@@ -258,6 +259,34 @@ class IndicatorValuesView(APIView):
         areas = [a for a in params.get("areas", "").split(",") if a] or None
         return Response(indicators.values(indicator, level, period, params.get("county", ""),
                                           params.get("town", ""), areas))
+
+
+class MapForm(serializers.Serializer):
+    period = serializers.DateField(required=False)
+    method = serializers.ChoiceField(styles.METHODS[:-1], default="quantiles")
+    class_count = serializers.IntegerField(min_value=2, max_value=9, default=5)
+    ramp = serializers.ChoiceField(list(styles.RAMPS), default="YlOrRd")
+
+
+class IndicatorMapView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(summary="Draw the indicator on the map: a vector layer of the boundary's polygons with the "
+                           "values and a graduated style (legend with the indicator's unit); again: a new version",
+                   request=MapForm, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, slug):
+        indicator = _get(visible_indicators(request.user), slug=slug)
+        form = MapForm(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            layer = maps.publish(indicator, request.user, **form.validated_data)
+        except indicators.IndicatorProblem as problem:
+            raise ValidationError({problem.field: str(problem)}) from None
+        except styles.StyleError as problem:
+            raise ValidationError({problem.field: str(problem)}) from None
+        return Response({"layer": layer.slug, "version": layer.current_version.number,
+                         "style": {"method": layer.style.method, "classes": layer.style.classes}},
+                        status=status.HTTP_201_CREATED)
 
 
 def _iso(text: str) -> date | None:

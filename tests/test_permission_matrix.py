@@ -218,6 +218,7 @@ ROUTES: dict[str, list[Call]] = {
                          post("/api/v1/stats/indicators/", {"slug": "x", "title_zh": "x", "join": "{job}",
                                                             "formula": "value", "numerator": "{value}"})],
     "stats-indicator": [get("/api/v1/stats/indicators/{slug}/"), delete("/api/v1/stats/indicators/{slug}/")],
+    "stats-indicator-map": [post("/api/v1/stats/indicators/{slug}/map/", {"method": "quantiles"})],
     "stats-indicator-values": [get("/api/v1/stats/indicators/{slug}/values/?level=town")],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],

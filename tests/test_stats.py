@@ -220,3 +220,7 @@ def test_join_indicator_values_and_visibility_through_the_api(world):
             assert caller.get(url).status_code == caller.get(missing).status_code == 404
         assert "towns-stat" not in caller.get("/api/v1/stats/tables/").content.decode()
     assert StatTable.objects.count() == 1
+    # on the map: a layer derived from the restricted table (as hidden as it), a graduated legend with the unit
+    drawn = owner.post("/api/v1/stats/indicators/ty-density/map/", {"method": "equal_interval", "class_count": 2},
+                       content_type="application/json")
+    assert drawn.status_code == 400 and "period" in drawn.json()  # one town with a value: nothing to classify

@@ -119,6 +119,16 @@ def test_segis_statistical_areas_join_code2_and_codebase_polygons(tmp_path):
     frame = pyogrio.read_dataframe(REAL / "taoyuan-stat-areas/code2_68000.topo.json", where="CODE2 = 'A6801-01'")
     area = sum(abs(Geod(ellps="GRS80").geometry_area_perimeter(g)[0]) for g in frame.geometry) / 1e6
     assert got["A6801-01"]["value"] == pytest.approx(people / area, rel=1e-3)
+    # the choropleth: every 二級發布區 polygon (29 without data), classes of the density, its unit in the legend
+    from stats import maps
+
+    layer = maps.publish(density, None, method="quantiles", class_count=5)
+    assert (layer.feature_count, layer.kind, layer.slug) == (723, "vector", "ind-code2-density")
+    value = next(a for a in layer.attributes if a["name"] == "value")
+    assert (value["label"], value["unit"], value["unit_en"]) == ("人口密度", "人/平方公里", "people/km²")
+    classes = layer.style.classes
+    assert layer.style.kind == "graduated" and len([c for c in classes if not c.get("no_data")]) == 5
+    assert classes[-1].get("no_data") and classes[-1]["count"] == 29
     # a district's total through the boundary's TOWN_ID: 桃園區 = every statistical area whose code is A6801-…
     people_district = sum(r["P_CNT"] for r in doc["RowDataList"] if r["CODEBASE"].startswith("A6801-"))
     total = Indicator.objects.create(slug="code2-people", title_zh="人口", join=j2, formula="value",
