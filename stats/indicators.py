@@ -120,10 +120,11 @@ def values(indicator: Indicator, level: str = "area", period: date | None = None
     now = sql.SQL("s.period IS NOT DISTINCT FROM %(period)s")
     then = sql.SQL("s.period IS NOT DISTINCT FROM %(base)s")
     pieces = [
-        sql.SQL("{}(s.{}) FILTER (WHERE {})").format(sql.SQL("avg" if mean else "sum"), num, now),
-        sql.SQL("sum(s.{}) FILTER (WHERE {})").format(den, now) if den else sql.SQL("NULL"),
-        sql.SQL("sum(s.{}) FILTER (WHERE {})").format(num, then) if base else sql.SQL("NULL"),
-        sql.SQL("sum(m.area_once) FILTER (WHERE {})").format(now),
+        # float8: numeric sums would come back as Decimals, slow to make by the thousand
+        sql.SQL("({}(s.{}) FILTER (WHERE {}))::float8").format(sql.SQL("avg" if mean else "sum"), num, now),
+        sql.SQL("(sum(s.{}) FILTER (WHERE {}))::float8").format(den, now) if den else sql.SQL("NULL"),
+        sql.SQL("(sum(s.{}) FILTER (WHERE {}))::float8").format(num, then) if base else sql.SQL("NULL"),
+        sql.SQL("sum(m.area_km2) FILTER (WHERE {})").format(now),
         sql.SQL("count(*) FILTER (WHERE {})").format(now),
     ]
     group = {
@@ -145,22 +146,23 @@ def values(indicator: Indicator, level: str = "area", period: date | None = None
     if areas:
         where.append(sql.SQL("{} = ANY(%(areas)s)").format(group[0]))
         params["areas"] = list(areas)
-    # a polygon's area counts once however many rows (finer areas, a code shared by rows) lie on it
-    source = sql.SQL("(SELECT m.*, CASE WHEN row_number() OVER (PARTITION BY m.boundary_fid, s.period ORDER BY "
-                     "m.row_fid) = 1 THEN m.area_km2 END AS area_once FROM {} m JOIN {} s ON s.fid = m.row_fid "
-                     "WHERE m.join_id = %(join)s) m JOIN {} s ON s.fid = m.row_fid").format(
-        sql.Identifier(JoinMatch._meta.db_table), sql.Identifier(DATA_SCHEMA, join.table.layer.table_name),
-        sql.Identifier(DATA_SCHEMA, join.table.layer.table_name))
+    # a polygon's area is on one of its rows per period (stats.joins): summed, it counts once
+    source = sql.SQL("{} m JOIN {} s ON s.fid = m.row_fid").format(
+        sql.Identifier(JoinMatch._meta.db_table), sql.Identifier(DATA_SCHEMA, join.table.layer.table_name))
     condition = sql.SQL(" AND ").join(where)
-    by_area = sql.SQL("SELECT {key}, {name}, {fid}, {pieces} FROM {source} WHERE {where} GROUP BY 1 ORDER BY 1").format(
+    # sorted here, not by the database: its collation of 7,000 text keys costs more than Python's sort
+    by_area = sql.SQL("SELECT {key}, {name}, {fid}, {pieces} FROM {source} WHERE {where} GROUP BY 1").format(
         key=group[0], name=group[1], fid=group[2], pieces=sql.SQL(", ").join(pieces), source=source, where=condition)
     total = sql.SQL("SELECT {pieces} FROM {source} WHERE {where}").format(
         pieces=sql.SQL(", ").join(pieces), source=source, where=condition)
     with connection.cursor() as cur:
         cur.execute(by_area, params)
-        rows = cur.fetchall()
-        cur.execute(total, params)
-        overall = cur.fetchone()
+        rows = sorted(cur.fetchall(), key=lambda r: r[0] or "")
+        if mean:  # a mean of means is not the mean: ask the database
+            cur.execute(total, params)
+            overall = cur.fetchone()
+        else:  # sums of the groups' sums: the same figures without a second pass
+            overall = tuple(_sum(r[3 + i] for r in rows) for i in range(len(pieces)))
     decimals = indicator.decimals
     out = [{"key": key, "name": name, "boundary_fid": fid, **_figures(indicator, pieces_, decimals)}
            for key, name, fid, *pieces_ in rows if pieces_[4]]
@@ -183,8 +185,13 @@ def values(indicator: Indicator, level: str = "area", period: date | None = None
     }
 
 
+def _sum(values):
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
 def _figures(indicator: Indicator, pieces: tuple, decimals: int) -> dict:
-    n, d, b, area, rows = (float(p) if p is not None and not isinstance(p, int) else p for p in pieces)
+    n, d, b, area, rows = pieces  # floats from the query (float8), the count an int
     f = indicator.formula
     value = None
     if f == "value":

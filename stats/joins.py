@@ -109,7 +109,9 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
                         FROM {bnd} b GROUP BY 1)
             INSERT INTO {matches} (join_id, row_fid, boundary_fid, area_key, area_km2, town_key, town_name,
                                    county_key, county_name)
-            SELECT %s, s.fid, bk.fid, bk.k, bk.area_km2, coalesce({town_key}, ''), coalesce({town_name}, ''),
+            SELECT %s, s.fid, bk.fid, bk.k,
+                   CASE WHEN row_number() OVER (PARTITION BY bk.fid, s.period ORDER BY s.fid) = 1
+                        THEN bk.area_km2 END, coalesce({town_key}, ''), coalesce({town_name}, ''),
                    coalesce({county_key}, ''), coalesce({county_name}, '')
             FROM {rows} s JOIN bk ON bk.k = {s_key}""").format(
             b_key=b_key, area=area, town_own=town_own, county_own=county_own, town_name_own=town_name_own,
@@ -118,6 +120,8 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
             s_key=s_key)
         with connection.cursor() as cur:
             cur.execute(query, [record.pk])
+            # the planner must know a join's thousands of matches, or it nests loops over "31 rows"
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(JoinMatch._meta.db_table)))
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(stat))
             record.rows = cur.fetchone()[0]
             record.matched_rows = JoinMatch.objects.filter(join=record).count()

@@ -89,7 +89,9 @@ class JoinMatch(models.Model):
     row_fid = models.IntegerField()
     boundary_fid = models.IntegerField()
     area_key = models.CharField(max_length=120, blank=True, help_text="the boundary feature's key (code or names)")
-    area_km2 = models.FloatField(null=True, help_text="geodesic area of the boundary feature (null: no polygon)")
+    area_km2 = models.FloatField(null=True, help_text="geodesic area of the boundary feature, on one row per feature "
+                                                      "and period (so that sums count it once); null on the others "
+                                                      "and where there is no polygon")
     town_key = models.CharField(max_length=40, blank=True)
     town_name = models.CharField(max_length=60, blank=True)
     county_key = models.CharField(max_length=40, blank=True)
