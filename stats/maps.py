@@ -36,10 +36,12 @@ def publish(indicator: Indicator, user, period: date | None = None, method: str 
     found = [v for v in answer["values"] if v["value"] is not None]
     if len({v["value"] for v in found}) < 2:
         raise indicators.IndicatorProblem("period", "fewer than two different values: nothing to classify")
-    title = f"{indicator.title_zh}（{answer['period'] or ''}）"
+    when = answer["period"] or ""
+    when = when[:7] if when.endswith("-01") else when  # a month's figures: 2017-06
+    title = f"{indicator.title_zh}（{when}）"
     slug = f"ind-{indicator.slug}"[:50]
     job = control.create(Job.Kind.ANALYSIS, title, {
-        "slug": slug, "title": title, "title_en": f"{indicator.title_en} ({answer['period']})"
+        "slug": slug, "title": title, "title_en": f"{indicator.title_en} ({when})"
         if indicator.title_en else "", "mode": "upsert", "visibility": join.table.layer.visibility,
         "owner_agency": join.table.layer.owner_agency_id, "analysis": "indicator-map"}, user)
     reporter = JobReporter(job)
@@ -89,6 +91,7 @@ def _publish(indicator, user, job, reporter, answer, found, title, classing) -> 
                                                                 "decimals")}
         layer.attributes = [{**a, **{k: v for k, v in described.get(a["name"], {}).items() if v is not None}}
                             for a in layer.attributes]
+        layer.tile_attributes = ["value", "area_key"]  # the classes are drawn at every zoom, not only from 14 on
         layer.provenance = {"analysis": "indicator-map", "indicator": indicator.slug, "formula":
                             indicators.formula_text(indicator), "period": answer["period"],
                             "boundary": boundary.slug, "boundary_version": join.boundary_version_number,
@@ -97,6 +100,7 @@ def _publish(indicator, user, job, reporter, answer, found, title, classing) -> 
         layer.save()
         style, _created = Style.objects.get_or_create(layer=layer)
         style.kind, style.attribute = Style.Kind.GRADUATED, "value"
+        style.stroke_color, style.stroke_width, style.opacity = "#8c8c8c", 0.4, 0.85  # the fills speak, not edges
         style.method, style.class_count, style.ramp = classing
         style.classes = styles.compute_classes(style)
         style.save()
