@@ -17,7 +17,7 @@ from jobs.reporting import JobReporter
 from layers.importing import pipeline
 from layers.importing.sources import Source
 
-from . import readers, tables
+from . import joins, readers, tables
 from .models import StatTable
 
 ACCEPTED = set(readers.FORMATS)
@@ -66,5 +66,9 @@ def _import(job: Job, reporter: JobReporter) -> None:
             StatTable.objects.update_or_create(layer=layer, defaults={
                 "level": table.level, "key": table.key, "format": grid.fmt, "periods": table.periods,
                 "source_meta": {k: str(v)[:500] for k, v in grid.meta.items()}})
+            rejoined = [joins.rejoin(old) for old in layer.stat_table.joins.all()]  # its rows have new fids
+            for record in rejoined:
+                reporter.message(note("{source}：重新連結 {boundary}：{matched}／{rows} 列對上", source=grid.name,
+                                      boundary=record.boundary.slug, matched=record.matched_rows, rows=record.rows))
             reporter.finish({**job.counts, "rows": len(table), "level": table.level, "key": table.key,
                              "features": {layer.slug: len(table)}})

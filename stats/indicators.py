@@ -14,6 +14,7 @@ from psycopg2 import sql
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA
 
+from .joins import is_stale
 from .models import Indicator, JoinMatch, StatJoin
 
 LEVELS = ("area", "town", "county")
@@ -178,6 +179,7 @@ def values(indicator: Indicator, level: str = "area", period: date | None = None
         "level": level, "period": period.isoformat() if period else None,
         "base_period": base.isoformat() if base else None,
         "boundary": {"slug": join.boundary.slug, "version": join.boundary_version_number, "key": join.key},
+        "stale": is_stale(join),
         "values": out,
         "total": _figures(indicator, overall, decimals),
         "range": [min(numbers), max(numbers)] if numbers else None,

@@ -135,6 +135,28 @@ def join(table: StatTable, boundary: Layer, key: str | None = None, boundary_col
     return record
 
 
+def rejoin(old: StatJoin) -> StatJoin:
+    """The same join again, against the table's and the boundary's current versions (a re-import moved the rows):
+    its indicators follow it, the old one goes."""
+    crosswalk = dict(old.crosswalk)
+    if crosswalk:
+        crosswalk["layer"] = Layer.objects.filter(slug=crosswalk.get("layer")).first()
+        if crosswalk["layer"] is None:
+            raise ImportProblem("代碼對照表 {slug} 已不存在；請重新連結", slug=old.crosswalk.get("layer", ""),
+                                field="crosswalk")
+    new = join(old.table, old.boundary, old.key, old.boundary_column, old.created_by, crosswalk or None)
+    old.indicators.update(join=new)
+    old.delete()
+    return new
+
+
+def is_stale(record: StatJoin) -> bool:
+    """The boundary or the table has a newer version than the one the rows were matched against."""
+    boundary = record.boundary.current_version.number if record.boundary.current_version else 0
+    table = record.table.layer.current_version.number if record.table.layer.current_version else 0
+    return boundary != record.boundary_version_number or table != record.table_version_number
+
+
 def _through(stat: sql.Identifier, crosswalk: dict) -> sql.Composable:
     """The table's rows with the crosswalk's names (where it has them) and code (`xw_code`) in place of theirs."""
     layer = crosswalk["layer"]

@@ -76,6 +76,7 @@ def join_data(record: StatJoin, full: bool = False) -> dict:
            "rows": record.rows,
            "matched_rows": record.matched_rows, "unmatched_rows": record.unmatched_rows,
            "match_rate": round(record.match_rate, 4), "areas_without_data": record.areas_without_data,
+           "stale": joins.is_stale(record),
            "unmatched_totals": record.unmatched_totals, "created_at": record.created_at}
     if full:
         out["unmatched"] = record.unmatched
@@ -182,11 +183,19 @@ class JoinView(APIView):
 
 class IndicatorForm(serializers.ModelSerializer):
     join = serializers.IntegerField()
+    slug = serializers.SlugField(max_length=45)  # no uniqueness check here: a taken slug gets a suffix
 
     class Meta:
         model = Indicator
         fields = ["slug", "title_zh", "title_en", "join", "formula", "numerator", "denominator", "period",
                   "base_period", "unit", "decimals"]
+
+
+def _free_indicator_slug(wanted: str) -> str:
+    slug, n = wanted, 2
+    while Indicator.objects.filter(slug=slug).exists():
+        slug, n = f"{wanted}-{n}", n + 1
+    return slug
 
 
 class IndicatorListView(APIView):
@@ -210,6 +219,7 @@ class IndicatorListView(APIView):
         join = _get(visible_joins(request.user), pk=data.pop("join"))
         if not join.table.layer.can_edit(request.user):
             raise PermissionDenied(worded("只有統計表的權責機關與管理者可以定義它的指標"))
+        data["slug"] = _free_indicator_slug(data["slug"])  # the same answer whoever holds it: no hidden ones told
         indicator = Indicator(join=join, created_by=request.user, **data)
         try:
             indicators.check(indicator)

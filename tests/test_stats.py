@@ -176,7 +176,8 @@ def world(tmp_path):
 
     boundary = run_job(jobs.create(towns, "towns.geojson", {"visibility": "public", "slug": "st-towns"}).pk)
     assert boundary.status == "succeeded", boundary.errors
-    return {"owner": owner, "other": stranger}
+    (tmp_path / "again").mkdir()
+    return {"owner": owner, "other": stranger, "tmp": tmp_path / "again"}
 
 
 def client(user=None):
@@ -224,3 +225,10 @@ def test_join_indicator_values_and_visibility_through_the_api(world):
     drawn = owner.post("/api/v1/stats/indicators/ty-density/map/", {"method": "equal_interval", "class_count": 2},
                        content_type="application/json")
     assert drawn.status_code == 400 and "period" in drawn.json()  # one town with a value: nothing to classify
+    # a new version of the table: its join is made again (the rows are new), the indicator follows
+    folder, names = segis_package(world["tmp"])
+    job = run(folder, names, layer="towns-stat", mode="upsert")
+    assert job.status == "succeeded", job.errors
+    values = owner.get("/api/v1/stats/indicators/ty-density/values/?level=town").json()
+    assert values["values"][0]["value"] == town["value"] and values["stale"] is False
+    assert owner.get("/api/v1/stats/tables/towns-stat/").json()["version"] == 2
