@@ -24,8 +24,8 @@ from layers.importing.sources import safe_extract
 
 from . import parsing
 
-FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".ods": "ods", ".json": "json", ".zip": "zip",
-           ".ini": "ini"}
+FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".ods": "ods", ".json": "json", ".dbf": "dbf",
+           ".zip": "zip", ".ini": "ini"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -70,6 +70,8 @@ def read_file(path: Path, name: str) -> Grid:
         return _with_header(name, _ods_rows(path, name), "ods")
     if fmt == "json":
         return read_json(path.read_bytes(), name)
+    if fmt == "dbf":
+        return read_dbf(path, name)
     raise ImportProblem("不支援的統計表格式 {ext}；請用 CSV、XLSX、ODS、JSON 或 SEGIS 套件", ext=path.suffix or "?",
                         file=name)
 
@@ -191,6 +193,25 @@ def _with_header(name: str, numbered: list[tuple[int, list]], fmt: str) -> Grid:
     return Grid(name, header, rows, captions, messages=messages, fmt=fmt)
 
 
+def read_dbf(path: Path, name: str) -> Grid:
+    """A dBASE table (SEGIS ships its figures as a Big5 .DBF without .cpg): its encoding found as for shapefiles."""
+    import pyogrio
+
+    from layers.importing.encoding import shapefile_encoding
+
+    encoding, _how = shapefile_encoding(path, name)
+    try:
+        frame = pyogrio.read_dataframe(path, encoding=encoding, read_geometry=False)
+    except Exception as exc:  # noqa: BLE001 - GDAL's errors name the server's path: say it in our words
+        raise ImportProblem("無法讀取 .dbf 表格（檔案已損壞或不完整）", file=name) from exc
+    header = [str(c) for c in frame.columns]
+    rows = [(i + 1, ["" if v is None or v != v else v for v in row])
+            for i, row in enumerate(frame.itertuples(index=False, name=None))]
+    if not rows:
+        raise ImportProblem("統計表沒有任何資料列", file=name)
+    return Grid(name, header, rows, [""] * len(header), fmt="dbf")
+
+
 # --- JSON: SEGIS web service and the household registry --------------------------------------------------------
 
 def read_json(raw: bytes, name: str) -> Grid:
@@ -263,7 +284,7 @@ def read_segis_package(files: dict[str, Path], name: str) -> Grid:
     columns = [c.strip() for c in fmt_section.get("欄位清單", "").split(",") if c.strip()]
     data_name = fmt_section.get("檔案名稱", "").strip()
     data = files.get(data_name.lower()) or next(
-        (p for key, p in files.items() if key.endswith((".csv", ".json", ".txt")) and not key.endswith(".ini")), None)
+        (p for key, p in files.items() if key.endswith((".csv", ".json", ".txt", ".dbf"))), None)
     if data is None:
         raise ImportProblem("SEGIS 套件缺少資料檔 {data}（Schema.ini 的檔案名稱）", data=data_name or "data.csv",
                             file=name)
@@ -275,6 +296,8 @@ def read_segis_package(files: dict[str, Path], name: str) -> Grid:
                 "period": product.get("資料時間", ""), "segis_unit": product.get("空間統計單元代碼", "")}
     if data.suffix.lower() == ".json":
         grid = read_json(data.read_bytes(), data.name)
+    elif data.suffix.lower() == ".dbf":  # the figures exported as a table (or taken from the SHP package)
+        grid = read_dbf(data, data.name)
     else:
         numbered = _csv_rows(data.read_bytes(), data.name)
         if columns and numbered and [str(c).strip() for c in numbered[0][1]] != columns:

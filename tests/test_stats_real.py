@@ -169,3 +169,20 @@ def _sum_columns(table, join, names):
         cur.execute(f"SELECT sum({' + '.join(names)}) FROM layerdata.{table.layer.table_name} s WHERE EXISTS "  # noqa: S608
                     "(SELECT 1 FROM stats_joinmatch m WHERE m.join_id = %s AND m.row_fid = s.fid)", [join.pk])
         return int(cur.fetchone()[0])
+
+
+def test_segis_package_with_its_big5_dbf_joins_the_districts_by_towncode(tmp_path):
+    segis = import_stats(tmp_path, "segis/Info.ini", "segis/Schema.ini", "segis/population.DBF")
+    assert (segis.level, segis.key, segis.periods, segis.format) == ("town", "towncode", ["2017-12-01"], "segis")
+    assert segis.layer.title_zh == "106年12月行政區人口統計_鄉鎮市區" and segis.layer.feature_count == 368
+    people = next(a for a in segis.layer.attributes if a["name"] == "p_cnt")
+    assert (people["label"], people["type"]) == ("人口數", "bigint")  # from Schema.ini; 165916.00000 read as a count
+    districts = import_layer(tmp_path, "taoyuan-districts/taoyuan_towns_moi.json", slug="ty-towns")
+    record = joins.join(segis, districts)
+    # the 13 districts match; the other 355 towns of the country are outside this boundary layer
+    assert (record.matched_rows, record.unmatched_rows, record.areas_without_data) == (13, 355, 0)
+    assert record.unmatched_totals["p_cnt"] == 23_571_227 - 2_188_017
+    total = Indicator.objects.create(slug="segis-towns", title_zh="人口", join=record, formula="value",
+                                     numerator="p_cnt", decimals=0)
+    [city] = indicators.values(total, "county")["values"]
+    assert (city["key"], city["value"]) == ("68000", 2_188_017)
