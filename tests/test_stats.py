@@ -232,3 +232,22 @@ def test_join_indicator_values_and_visibility_through_the_api(world):
     values = owner.get("/api/v1/stats/indicators/ty-density/values/?level=town").json()
     assert values["values"][0]["value"] == town["value"] and values["stale"] is False
     assert owner.get("/api/v1/stats/tables/towns-stat/").json()["version"] == 2
+
+
+def test_upload_through_the_api_starts_an_import_job(world, settings, django_capture_on_commit_callbacks, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    owner = client(world["owner"])
+    upload = SimpleUploadedFile("村里人口.csv", BIG5_CSV.encode("cp950"), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = owner.post("/api/v1/stats/tables/", {"files": [upload], "slug": "api-people",
+                                                      "visibility": "internal"})
+    assert answer.status_code == 202, answer.content
+    job = Job.objects.get(pk=answer.json()[0]["id"])
+    assert job.status == "succeeded", job.errors
+    table = owner.get("/api/v1/stats/tables/api-people/").json()
+    assert (table["level"], table["rows"], table["version"]) == ("village", 2, 1)
+    assert client().get("/api/v1/stats/tables/api-people/").status_code == 404  # internal: signed-in users only
+    bad = owner.post("/api/v1/stats/tables/", {"files": [SimpleUploadedFile("x.shp", b"x")]})
+    assert bad.status_code == 400
