@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "web",
     "audit",
     "accounts",
+    "stats",
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,7 @@ api_v1 = [
     path("iot/", include("iot.urls")),
     path("audit/", include("audit.urls")),
     path("accounts/", include("accounts.urls")),
+    path("stats/", include("stats.urls")),
     path("schedule/", include("geo.scheduler.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -174,7 +174,29 @@ def build(tmp: Path) -> World:
     for device in Device.objects.filter(layer=restricted).order_by("id")[:3]:
         ingest(device, [{"quantity": "pm25", "value": 12.5, "observed_at": "2026-01-05T08:00:00+08:00"}], "http")
     publishing.publish_all()
+    _statistics()
     return world
+
+
+def _statistics() -> None:
+    """Each layer also a statistical table (its names its area codes) joined to itself, with an indicator of the
+    layer's slug: the stats routes answer with data to whoever may see the layer, and as missing to the others."""
+    from layers.models import Layer
+    from stats import joins
+    from stats.models import Indicator, StatTable
+
+    for spec in SPECS.values():
+        layer = Layer.objects.get(slug=spec.slug)
+        with connection.cursor() as cur:
+            cur.execute(f"ALTER TABLE layerdata.{layer.table_name} ADD COLUMN area_code text, ADD COLUMN county_name "
+                        "text, ADD COLUMN town_name text, ADD COLUMN village_name text, ADD COLUMN period date; "
+                        f"UPDATE layerdata.{layer.table_name} SET area_code = name, village_name = name, "
+                        "period = DATE '2025-12-01'")
+        table = StatTable.objects.create(layer=layer, level="village", key="code", format="csv",
+                                         periods=["2025-12-01"])
+        record = joins.join(table, layer, key="code", boundary_column="name")
+        Indicator.objects.create(slug=spec.slug, title_zh=spec.title_zh, join=record, formula="value",
+                                 numerator="rank", decimals=0)
 
 
 def tear_down() -> None:

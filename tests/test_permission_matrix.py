@@ -230,6 +230,18 @@ ROUTES: dict[str, list[Call]] = {
                 {"id": "2", "method": "get", "url": "Observations?$top=20&$expand=FeatureOfInterest"}]}),
             post("/sta/v1.1/CreateObservations", [{"Datastream": {"@iot.id": 1}, "components": ["result"],
                                                    "dataArray": [[1.0]]}])],
+    # statistics: tables are layers of kind table; joins and indicators follow their table and boundary
+    "stats-tables": [get("/api/v1/stats/tables/"), post("/api/v1/stats/tables/", {"layer": "{slug}"})],
+    "stats-table": [get("/api/v1/stats/tables/{slug}/")],
+    "stats-table-join": [post("/api/v1/stats/tables/{slug}/joins/", {"boundary": "{slug}"})],
+    "stats-join": [get("/api/v1/stats/joins/987654/")],  # by id: the tables' joins are in the answers above
+    "stats-indicators": [get("/api/v1/stats/indicators/"), get("/api/v1/stats/indicators/?table={slug}"),
+                         post("/api/v1/stats/indicators/", {"slug": "x", "title_zh": "x", "join": 987654,
+                                                            "formula": "value", "numerator": "{value}"})],
+    "stats-indicator": [get("/api/v1/stats/indicators/{slug}/"), delete("/api/v1/stats/indicators/{slug}/")],
+    "stats-indicator-map": [post("/api/v1/stats/indicators/{slug}/map/", {"method": "quantiles"})],
+    "stats-indicator-values": [get("/api/v1/stats/indicators/{slug}/values/?level=town"),
+                               get("/api/v1/stats/indicators/{slug}/values/?areas={value}")],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],
     "marker-detail": [get("/api/v1/markers/{job}/")],
@@ -519,3 +531,13 @@ def test_uploading_with_the_slug_of_a_hidden_layer_answers_as_for_a_free_slug(wo
         job = run_job(jobs.create(path, path.name, {"mode": "create", "slug": slug}, world.users["other"]).pk)
         outcomes.append((job.status, json.dumps(job.errors, ensure_ascii=False).replace(slug, "<slug>")))
     assert outcomes[0] == outcomes[1]
+
+
+def test_statistics_answer_with_data_whoever_may_see_the_table(world):
+    """The stats routes above are not all 404s: the world's layers are statistical tables too."""
+    url = "/api/v1/stats/indicators/mx-classified/values/?level=area"
+    answer = client_for(world, "owner").get(url)
+    assert answer.status_code == 200 and len(answer.json()["values"]) == pw.SPECS["restricted"].count
+    assert client_for(world, "other").get(url).status_code == 404
+    tables = client_for(world, "anonymous").get("/api/v1/stats/tables/").json()
+    assert [t["slug"] for t in tables] == ["mx-open"]

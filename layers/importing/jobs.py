@@ -23,8 +23,9 @@ def submit(job: Job) -> Job:
     return control.submit(job, import_job)
 
 
-def save_upload(files) -> list[tuple[Path, str]]:
-    """Store uploaded files in a folder of their own; returns the (path, name) of each dataset among them.
+def save_upload(files, accept: set[str] = SUPPORTED) -> list[tuple[Path, str]]:
+    """Store uploaded files in a folder of their own; returns the (path, name) of each dataset among them (files
+    whose extension is in `accept`: the layer formats, or a statistical table's).
 
     Loose shapefile parts uploaded together become one dataset, named by their .shp. A rejected upload leaves
     nothing on disk.
@@ -51,7 +52,7 @@ def save_upload(files) -> list[tuple[Path, str]]:
                 raise ImportProblem("無法儲存檔案（{why}）", why=exc.strerror, file=name[:100]) from exc
             saved.append(dest)
         shp_stems = {p.stem.lower() for p in saved if p.suffix.lower() == ".shp"}
-        datasets = [(p, p.name) for p in saved if p.suffix.lower() in SUPPORTED
+        datasets = [(p, p.name) for p in saved if p.suffix.lower() in accept
                     and not (p.suffix.lower() == ".dbf" and p.stem.lower() in shp_stems)]
         if not datasets:
             parts = ", ".join(p.name for p in saved)

@@ -60,7 +60,9 @@ class Prepared:
     bounds: list[float] | None = None  # native extent, known from loading
 
 
-def run_job(job_id: int) -> Job:
+def run_job(job_id: int, work=None) -> Job:
+    """Run an import job: `work(job, reporter)` (by default a layer import; stats.importing brings statistical
+    tables through here too) with the job's start, failure, cancel and clean-up handled the same for all."""
     job = Job.objects.get(pk=job_id)
     reporter = JobReporter(job)
     # a message that comes back while the job runs: the worker that had it died mid-import
@@ -70,7 +72,7 @@ def run_job(job_id: int) -> Job:
         return job
     with reporter.running():
         try:
-            _import(job, reporter)
+            (work or _import)(job, reporter)
         except ImportProblem as problem:
             reporter.fail(problem.as_dict())
         except Exception:  # noqa: BLE001 - any failure must end the job as failed, with a reason

@@ -1,0 +1,1 @@
+from .importing import import_stats  # noqa: F401 - registers the task with Celery
