@@ -336,7 +336,7 @@ def test_csv_with_labels_has_one_header_row_of_labels_and_units_in_the_request_l
         body = b"".join(client().get(path, HTTP_ACCEPT_LANGUAGE=language).streaming_content)
         rows[language] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows["zh-hant"][0] == ["人口數（人）", "人口密度（人/平方公里）", "戶數（戶）", "幾何（WKT，EPSG:4326）"]
-    assert rows["en"][0] == ["Population (people)", "Population density (people/km²)", "Households (households)",
+    assert rows["en"][0] == ["Population (people)", "Population density (people/km²)", "Households",
                              "Geometry (WKT, EPSG:4326)"]
     # the data rows are the same as without labels: only the header is for people
     _resp, plain = download(client(), path.replace("&labels=1", ""))
