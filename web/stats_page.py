@@ -34,8 +34,6 @@ from stats.views import (
 
 from .models import SharedView
 
-NUMERIC = ("integer", "bigint", "double precision", "numeric", "real", "smallint")
-
 
 def _english() -> bool:
     return not (get_language() or "zh").startswith("zh")
@@ -48,10 +46,12 @@ def _number(value, decimals: int = 0) -> str:
 
 
 def _columns(layer: Layer, english: bool) -> list[dict]:
-    """The table's own numeric columns (not the five standard ones), labelled with their units."""
+    """The table's numeric columns that can be figures (not codes or dates), labelled with their units."""
     out = []
-    for attr in layer.attributes:
-        if attr.get("type") in NUMERIC and attr["name"] not in ("fid", "period"):
+    for raw in layer.attributes:
+        attr = attribute_kinds.described(raw)
+        if attr.get("type") in attribute_kinds.NUMERIC_TYPES and attr.get("kind") not in ("identifier", "date") \
+                and attr["name"] != "fid":
             out.append({"name": attr["name"], "title": attribute_kinds.title_of(attr, english),
                         "label": (attr.get("label_en") if english else None) or attr.get("label") or attr["name"],
                         "unit": attr.get("unit_en" if english else "unit") or ""})
@@ -112,11 +112,17 @@ def _indicator(indicator: Indicator, english: bool) -> dict:
             "base_period": indicator.base_period}
 
 
+def _field_names() -> dict[str, str]:
+    return {"boundary": _("邊界圖層"), "key": _("對應方式"), "title_zh": _("指標名稱"), "title_en": _("英文名稱"),
+            "formula": _("公式"), "numerator": _("分子（欄位）"), "denominator": _("分母（比例、比值、每千人）"),
+            "period": _("期別"), "base_period": _("比較的前期（兩期變化）"), "method": _("分級方法")}
+
+
 def _problem(exc) -> str:
-    """A DRF error as one line: 'field: message; …' (what the API answers with 400)."""
-    detail = getattr(exc, "detail", exc)
+    """A DRF error as one line: 'field label: message; …' (what the API answers with 400, named as the form is)."""
+    detail, names = getattr(exc, "detail", exc), _field_names()
     if isinstance(detail, dict):
-        return "; ".join(f"{k}: {' '.join(str(m) for m in (v if isinstance(v, list) else [v]))}"
+        return "; ".join(f"{names.get(k, k)}: {' '.join(str(m) for m in (v if isinstance(v, list) else [v]))}"
                          for k, v in detail.items())
     if isinstance(detail, list):
         return " ".join(str(m) for m in detail)
@@ -210,8 +216,9 @@ def stats_page(request):
         data = _posted(request)
         action = ACTIONS.get(data.get("action", ""))
         if action is None or not request.user.is_authenticated:
-            return render(request, "web/stats.html", {**page_context(request), "problem": _(
-                "請先登入" if not request.user.is_authenticated else "不明的操作")}, status=400)
+            problem = _("請先登入") if not request.user.is_authenticated else _("不明的操作")
+            return render(request, "web/stats.html", {**page_context(request), "problem": problem,
+                                                     "sign_in_failed": False}, status=400)
         try:
             with transaction.atomic():
                 target = action(request, data)
