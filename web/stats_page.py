@@ -26,7 +26,7 @@ from stats.views import (
     IndicatorForm,
     JoinForm,
     MapForm,
-    _free_indicator_slug,
+    define_indicator,
     visible_indicators,
     visible_joins,
     visible_tables,
@@ -163,13 +163,7 @@ def _new_indicator(request, posted: dict) -> str:
     form.is_valid(raise_exception=True)
     values = dict(form.validated_data)
     values.pop("join")
-    values["slug"] = _free_indicator_slug(values["slug"])
-    indicator = Indicator(join=join, created_by=request.user, **values)
-    try:
-        indicators.check(indicator)
-    except indicators.IndicatorProblem as problem:
-        raise ValidationError({problem.field: str(problem)}) from None
-    indicator.save()
+    indicator = define_indicator(join, request.user, values)
     return f"#indicator-{indicator.slug}"
 
 
