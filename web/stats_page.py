@@ -180,7 +180,7 @@ def _draw(request, data: dict) -> str:
         raise ValidationError({problem.field: str(problem)}) from None
     west, south, east, north = integrity.lonlat_bbox(layer, 6) or (120.0, 22.0, 122.0, 25.3)
     span = max(east - west, north - south, 1e-4)
-    zoom = max(6.0, min(16.0, round(math.log2(360 / span) - 0.5, 1)))
+    zoom = max(6.0, min(16.0, math.floor(math.log2(500 * 360 / 256 / span) * 10) / 10))  # ~500 px: a phone too
     shared = SharedView.objects.create(state={
         "center": [round((west + east) / 2, 6), round((south + north) / 2, 6)], "zoom": zoom, "mode": "2d",
         "bearing": 0, "pitch": 0, "basemap": "", "layers": [{"slug": layer.slug, "opacity": 0.85, "visible": True}]},
