@@ -127,6 +127,7 @@ def test_join_report_indicator_and_drawing_it_on_the_map(browser, server):
         title.wait_for()
         assert "人/平方公里" in title.inner_text() and "分位數" in title.inner_text()
         assert page.locator(".active-layer .legend li").count() >= 2
+        page.wait_for_load_state("networkidle")
         shot(page, "stats-02-viewer-legend")
         # English, and at phone size
         page.goto("/stats/")
