@@ -198,6 +198,19 @@ def _free_indicator_slug(wanted: str) -> str:
     return slug
 
 
+def define_indicator(join: StatJoin, user, data: dict) -> Indicator:
+    """Save an indicator from a checked IndicatorForm's data (without `join`): 400 naming the field that does not fit
+    the table (also the 統計資料 page's form)."""
+    data = {**data, "slug": _free_indicator_slug(data["slug"])}  # the same answer whoever holds it: none told
+    indicator = Indicator(join=join, created_by=user, **data)
+    try:
+        indicators.check(indicator)
+    except indicators.IndicatorProblem as problem:
+        raise ValidationError({problem.field: str(problem)}) from None
+    indicator.save()
+    return indicator
+
+
 class IndicatorListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
@@ -219,13 +232,7 @@ class IndicatorListView(APIView):
         join = _get(visible_joins(request.user), pk=data.pop("join"))
         if not join.table.layer.can_edit(request.user):
             raise PermissionDenied(worded("只有統計表的權責機關與管理者可以定義它的指標"))
-        data["slug"] = _free_indicator_slug(data["slug"])  # the same answer whoever holds it: no hidden ones told
-        indicator = Indicator(join=join, created_by=request.user, **data)
-        try:
-            indicators.check(indicator)
-        except indicators.IndicatorProblem as problem:
-            raise ValidationError({problem.field: str(problem)}) from None
-        indicator.save()
+        indicator = define_indicator(join, request.user, data)
         return Response(indicator_data(indicator), status=status.HTTP_201_CREATED)
 
 

@@ -242,6 +242,11 @@ ROUTES: dict[str, list[Call]] = {
     "stats-indicator-map": [post("/api/v1/stats/indicators/{slug}/map/", {"method": "quantiles"})],
     "stats-indicator-values": [get("/api/v1/stats/indicators/{slug}/values/?level=town"),
                                get("/api/v1/stats/indicators/{slug}/values/?areas={value}")],
+    # the 統計資料 page: its forms post to itself (the same checks as the API above)
+    "stats-page": [get("/stats/"), post("/stats/", {"action": "join", "target": "{slug}", "boundary": "{slug}"}),
+                   post("/stats/", {"action": "indicator", "join": "987654", "title_zh": "x", "formula": "value",
+                                    "numerator": "{value}"}),
+                   post("/stats/", {"action": "draw", "target": "{slug}", "method": "quantiles"})],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],
     "marker-detail": [get("/api/v1/markers/{job}/")],

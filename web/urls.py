@@ -4,6 +4,7 @@ from accounts import oidc
 
 from .decision_pages import sensors_page, siting_page, wifi_page
 from .metadata_page import metadata_report_page
+from .stats_page import stats_page
 from .views import home, sign_in, sign_out, viewer_layers
 
 urlpatterns = [
@@ -17,4 +18,5 @@ urlpatterns = [
     path("sensors/", sensors_page, name="sensors-page"),
     path("viewer/layers.json", viewer_layers, name="viewer-layers"),
     path("metadata/", metadata_report_page, name="metadata-page"),
+    path("stats/", stats_page, name="stats-page"),
 ]
