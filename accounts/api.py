@@ -330,6 +330,7 @@ class TokenViewSet(viewsets.ModelViewSet):
 
     serializer_class = TokenSerializer
     permission_classes = [IsAuthenticated]
+    lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "delete", "head", "options"]
 
     def get_queryset(self):

@@ -110,7 +110,7 @@ ROUTES: dict[str, list[Call]] = {
     "account-token-detail": [get("/api/v1/accounts/tokens/{job}/"), delete("/api/v1/accounts/tokens/{job}/")],
     "account-tokens-page": [get("/accounts/tokens/"),
                             post("/accounts/tokens/", {"form": "create", "name": "mx-token", "scopes": ["read"]}),
-                            post("/accounts/tokens/", {"form": "revoke", "id": "{job}"})],
+                            post("/accounts/tokens/", {"form": "revoke", "id": "987654"})],
     # pages and the viewer's configuration
     "home": [get("/"), get("/?view=nope")],
     "siting-page": [get("/siting/")],
