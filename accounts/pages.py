@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from audit import actors
@@ -141,9 +142,11 @@ def tokens_page(request):
     listed = ApiToken.objects.select_related("user", "revoked_by")
     listed = listed if admin else listed.filter(user=request.user)
     rows = [{"token": t, "state": TokenSerializer().get_state(t)} for t in listed[:USERS_SHOWN]]
-    names = {"read": _("讀取"), "analyse": _("分析"), "import": _("匯入"), "edit": _("編輯"), "admin": _("帳號管理")}
+    names = {"read": pgettext("token scope", "讀取"), "analyse": pgettext("token scope", "分析"),
+             "import": pgettext("token scope", "匯入"), "edit": pgettext("token scope", "編輯"),
+             "admin": pgettext("token scope", "帳號管理")}
     for row in rows:
-        row["scopes"] = [names.get(s, s) for s in row["token"].scopes]
+        row["scopes"] = pgettext("list separator", "、").join(names.get(s, s) for s in row["token"].scopes)
     return render(request, "accounts/tokens.html", {
         "rows": rows, "admin": admin, "problem": problem, "made": made,
         "scopes": [(s, names[s]) for s in tokens.allowed_scopes(request.user)],
