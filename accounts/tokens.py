@@ -27,6 +27,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
 from audit import actors, events
@@ -192,3 +193,14 @@ class PersonalTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return None  # as SessionAuthentication: a request without credentials stays a 403 from DRF, as before
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    """The schema's word for it: HTTP bearer (`Token …` works too)."""
+
+    target_class = PersonalTokenAuthentication
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "a personal API token (cgt_…), with scopes: "
+                "see /accounts/tokens/ and docs/api.md"}
