@@ -6,20 +6,24 @@ A directory or OpenID Connect user's managed groups and agency are set again at 
 (accounts.mapping): change those in the directory, or in AUTH_GROUP_MAP / AUTH_AGENCY_MAP.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
 
 from audit import actors, events
-from geo.hidden_routes import SuperusersOnly
+from geo.hidden_routes import SuperusersOnly, is_superuser
 
-from .models import Account, Agency
+from . import tokens
+from .models import Account, Agency, ApiToken
 
 FLAGS = ("is_active", "is_staff", "is_superuser")
 
@@ -261,3 +265,81 @@ class AgencyViewSet(AdminViewSet):
         _record(self.request, "delete", "agency", agency, group.name,
                 {"members": group.user_set.count(), "owned_layers": group.owned_layers.count()})
         group.delete()
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    """A personal API token as its owner (or an administrator) sees it; `secret` only in the answer that makes it."""
+
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=tokens.SCOPES), min_length=1,
+                                   help_text="read, analyse, import, edit, admin (administrators only)")
+    expires_in_days = serializers.IntegerField(write_only=True, required=False, min_value=1,
+                                               help_text="days until it expires (default API_TOKEN_DEFAULT_DAYS, "
+                                                         "at most API_TOKEN_MAX_DAYS)")
+    user = serializers.CharField(source="user.username", read_only=True)
+    state = serializers.SerializerMethodField(help_text="active, expired or revoked")
+    revoked_by = serializers.CharField(source="revoked_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "user", "prefix", "scopes", "expires_in_days", "created_at", "expires_at",
+                  "last_used_at", "revoked_at", "revoked_by", "state"]
+        read_only_fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+
+    def get_state(self, token) -> str:
+        if token.revoked_at is not None:
+            return "revoked"
+        return "expired" if token.expires_at <= timezone.now() else "active"
+
+    def validate_expires_in_days(self, value):
+        if value > settings.API_TOKEN_MAX_DAYS:
+            raise serializers.ValidationError(f"at most {settings.API_TOKEN_MAX_DAYS} days (API_TOKEN_MAX_DAYS)")
+        return value
+
+    def validate_scopes(self, value):
+        user = self.context["request"].user
+        beyond = [s for s in value if s not in tokens.allowed_scopes(user)]
+        if beyond:
+            raise serializers.ValidationError(f"a token never gives more than its user has: {', '.join(beyond)} "
+                                              "is for administrators")
+        return value
+
+    def create(self, validated):
+        request = self.context["request"]
+        token, secret = tokens.create(request.user, validated["name"], validated["scopes"],
+                                      validated.get("expires_in_days"), actors.of_request(request))
+        token.secret = secret
+        return token
+
+    def to_representation(self, token):
+        data = super().to_representation(token)
+        if hasattr(token, "secret"):
+            data["secret"] = token.secret
+        return data
+
+
+@extend_schema_view(list=extend_schema(summary="Your API tokens (administrators: everyone's; ?user=<name>)",
+                                       parameters=[OpenApiParameter("user", str, description="an owner's user name "
+                                                                    "(administrators)")]),
+                    create=extend_schema(summary="Make an API token: its secret is in this answer only (audited)"),
+                    retrieve=extend_schema(summary="One of your API tokens"),
+                    destroy=extend_schema(summary="Revoke an API token: refused from then on (audited)"))
+@extend_schema(tags=["accounts"])
+class TokenViewSet(viewsets.ModelViewSet):
+    """Personal API tokens (accounts.tokens): each user their own; administrators see and revoke everyone's.
+    Another user's token is missing (404) for whoever is not an administrator."""
+
+    serializer_class = TokenSerializer
+    permission_classes = [IsAuthenticated]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self):
+        found = ApiToken.objects.select_related("user", "revoked_by")
+        if not is_superuser(self.request.user):
+            return found.filter(user=self.request.user)
+        if name := self.request.query_params.get("user", "").strip():
+            found = found.filter(user__username=name)
+        return found
+
+    def perform_destroy(self, token):
+        tokens.revoke(token, self.request.user, actors.of_request(self.request))

@@ -42,3 +42,28 @@ class Account(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.source})"
+
+
+class ApiToken(models.Model):
+    """A personal API token (accounts.tokens): named, with scopes, an expiry and a last-used time; only a hash of
+    its secret is kept (the secret is shown once, when it is made). Revoking keeps the row (and its audit trail)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="the secret's first characters, to recognise it")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the secret")
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API 權杖")
+        verbose_name_plural = _("API 權杖")
+
+    def __str__(self):
+        return f"{self.name} ({self.user})"

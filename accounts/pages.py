@@ -3,6 +3,7 @@ and state — change a user's agency, groups and flags, create groups and agenci
 sign-ins, without the Django admin. For everyone else the page does not exist (404). Every change goes through the
 API's serializers (accounts.api): the same rules, the same audit entries."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Count
@@ -11,13 +12,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
+from audit import actors
 from audit.models import AuditEntry
 from geo.hidden_routes import is_superuser
 
-from .api import AgencySerializer, GroupSerializer, UserSerializer, _record
-from .models import Account, Agency
+from . import tokens
+from .api import AgencySerializer, GroupSerializer, TokenSerializer, UserSerializer, _record
+from .models import Account, Agency, ApiToken
 
 FAILED_SHOWN = 20
 USERS_SHOWN = 200
@@ -105,3 +109,46 @@ def accounts_page(request):
         "failed": failed, "editing": editing, "problem": problem,
         "saved": request.session.pop("accounts_saved", False),
         "sign_in_failed": request.session.pop("sign_in_failed", False)}, status=400 if problem else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def tokens_page(request):
+    """API 權杖 at /accounts/tokens/: a signed-in user makes named tokens with scopes and an expiry (the secret is
+    shown once, in the answer to the form, never stored) and revokes them; administrators see and revoke everyone's.
+    Same serializer and rules as /api/v1/accounts/tokens/."""
+    if not request.user.is_authenticated:
+        return render(request, "accounts/tokens.html", {"signed_out": True}, status=401)
+    admin = is_superuser(request.user)
+    problem, made = None, None
+    if request.method == "POST":
+        if request.POST.get("form") == "revoke":
+            found = ApiToken.objects.filter(pk=request.POST.get("id") if request.POST.get("id", "").isdigit() else 0)
+            token = (found if admin else found.filter(user=request.user)).select_related("user").first()
+            if token is None:
+                problem = _("沒有這個權杖")
+            else:
+                tokens.revoke(token, request.user, actors.of_request(request))
+                request.session["tokens_saved"] = True
+                return redirect("account-tokens-page")
+        else:
+            data = {"name": request.POST.get("name", "").strip(), "scopes": request.POST.getlist("scopes")}
+            if request.POST.get("days", "").strip():
+                data["expires_in_days"] = request.POST["days"].strip()
+            serializer = TokenSerializer(data=data, context={"request": request})
+            if serializer.is_valid():
+                made = serializer.save()
+            else:
+                problem = _errors(serializer.errors)
+    listed = ApiToken.objects.select_related("user", "revoked_by")
+    listed = listed if admin else listed.filter(user=request.user)
+    rows = [{"token": t, "state": TokenSerializer().get_state(t)} for t in listed[:USERS_SHOWN]]
+    names = {"read": pgettext("token scope", "讀取"), "analyse": pgettext("token scope", "分析"),
+             "import": pgettext("token scope", "匯入"), "edit": pgettext("token scope", "編輯"),
+             "admin": pgettext("token scope", "帳號管理")}
+    for row in rows:
+        row["scopes"] = pgettext("list separator", "、").join(names.get(s, s) for s in row["token"].scopes)
+    return render(request, "accounts/tokens.html", {
+        "rows": rows, "admin": admin, "problem": problem, "made": made,
+        "scopes": [(s, names[s]) for s in tokens.allowed_scopes(request.user)],
+        "default_days": settings.API_TOKEN_DEFAULT_DAYS, "max_days": settings.API_TOKEN_MAX_DAYS,
+        "saved": request.session.pop("tokens_saved", False)}, status=400 if problem else 201 if made else 200)

@@ -35,6 +35,8 @@ for _name in ("analysis-overlay", "analysis-road-widening", "analysis-buffer-lay
 # why some successful writes are not recorded here
 NOT_RECORDED = {
     "api-token": "a token sign-in: recorded as sign_in below",
+    "account-token-list": "a personal API token made: recorded as token_create by accounts.tokens",
+    "account-token-detail": "a personal API token revoked: recorded as token_revoke by accounts.tokens",
     "layer-register-service": "the new layer is recorded where layers are created (audit.signals)",
     "iot-observations": "sensor feeds (devices, thousands an hour, no person acting); the feed keeps rejects",
     "login": "session sign-in: recorded by Django's user_logged_in / user_login_failed signals",

@@ -104,6 +104,13 @@ ROUTES: dict[str, list[Call]] = {
     "account-agency-detail": [get("/api/v1/accounts/agencies/{job}/"),
                               patch("/api/v1/accounts/agencies/{job}/", {"name_en": "renamed"}),
                               delete("/api/v1/accounts/agencies/{job}/")],
+    # personal API tokens: each user their own, administrators everyone's (another's token is missing)
+    "account-token-list": [get("/api/v1/accounts/tokens/"), get("/api/v1/accounts/tokens/?user=mx-owner"),
+                           post("/api/v1/accounts/tokens/", {"name": "mx-token", "scopes": ["read"]})],
+    "account-token-detail": [get("/api/v1/accounts/tokens/{job}/"), delete("/api/v1/accounts/tokens/{job}/")],
+    "account-tokens-page": [get("/accounts/tokens/"),
+                            post("/accounts/tokens/", {"form": "create", "name": "mx-token", "scopes": ["read"]}),
+                            post("/accounts/tokens/", {"form": "revoke", "id": "987654"})],
     # pages and the viewer's configuration
     "home": [get("/"), get("/?view=nope")],
     "siting-page": [get("/siting/")],
@@ -546,3 +553,30 @@ def test_statistics_answer_with_data_whoever_may_see_the_table(world):
     assert client_for(world, "other").get(url).status_code == 404
     tables = client_for(world, "anonymous").get("/api/v1/stats/tables/").json()
     assert [t["slug"] for t in tables] == ["mx-open"]
+
+
+def test_personal_tokens_on_ows_show_the_restricted_layer_until_revoked(world):
+    """QGIS and GDAL: the owner's token as Bearer or as the HTTP Basic password shows the restricted layer in
+    GetCapabilities; revoked, it is refused (401, an OGC exception report) and nothing restricted leaks."""
+    import base64
+
+    from accounts import tokens
+    from audit import actors
+
+    capabilities = "/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
+    slug = pw.SPECS["restricted"].slug
+    with transaction.atomic():
+        token, secret = tokens.create(world.users["owner"], "QGIS", ["read"], 1, actors.SYSTEM)
+        basic = "Basic " + base64.b64encode(f"anyone:{secret}".encode()).decode()
+        for header in (f"Bearer {secret}", basic):
+            answer = Client().get(capabilities, HTTP_AUTHORIZATION=header)
+            assert answer.status_code == 200 and f"<Name>{slug}</Name>" in answer.content.decode(), header
+        assert Client().get(capabilities, HTTP_AUTHORIZATION=f"Token {secret}").status_code == 200
+        tokens.revoke(token, world.users["admin"], actors.SYSTEM)
+        for header in (f"Bearer {secret}", basic):
+            refused = Client().get(capabilities, HTTP_AUTHORIZATION=header)
+            text = refused.content.decode()
+            assert refused.status_code == 401 and "ServiceException" in text and "QGIS" in text, text
+            assert refused["WWW-Authenticate"].startswith("Basic realm=")
+            assert_no_tells(world, "anonymous", text)
+        transaction.set_rollback(True)
