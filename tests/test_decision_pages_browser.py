@@ -20,7 +20,7 @@ JOB_TIMEOUT_MS = 120_000
 NUMBER = re.compile(r"-?[\d,]+(?:\.\d+)?")
 CJK = re.compile(r"[\u3400-\u9fff]")
 # what may stay in the other language: units, codes, product and language names
-ALLOWED_LATIN = re.compile(r"civgis|PM2\.5|PM10|μg/m³|MB|km|m²|HTTP|MQTT|English|Leaflet|OpenStreetMap|CSV|HTML|"
+ALLOWED_LATIN = re.compile(r"civgis|PM2\.5|PM10|μg/m³|MB|km|m²|HTTP|MQTT|API|English|Leaflet|OpenStreetMap|CSV|HTML|"
                            r"[A-Z]+-[A-Z0-9-]+|\bk\b|\bp-|\d[\d,.]*")
 FLAG_ZH = {"under-used": "低使用", "overloaded": "超載", "no usage records": "無使用紀錄"}
 
