@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 
+from catalogue.views import csw
 from iot.sta.views import SensorThingsView
 from layers.ogc.views import ows
 from layers.serving.views import basemap_tile, raster_tile, terrain_tile, tilejson, vector_tile
@@ -46,6 +47,7 @@ urlpatterns = [
     # OGC SensorThings API (1.1; 1.0 paths for Civil IoT Taiwan's clients)
     re_path(r"^sta/(?P<version>v1\.[01])(?:/(?P<path>.*))?$", SensorThingsView.as_view(), name="sta"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
+    path("csw", csw, name="csw"),  # OGC CSW 2.0.2 / 3.0 (pycsw)
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -12,6 +12,7 @@ from .serving.views import (
     StatisticsView,
     UsageView,
 )
+from .metadata_views import LayerMetadataImportView, LayerMetadataXmlView
 from .views import LayerViewSet, MetadataReportView, ThemeViewSet
 
 router = DefaultRouter()
@@ -19,6 +20,8 @@ router.register("layers", LayerViewSet, basename="layer")
 router.register("themes", ThemeViewSet, basename="theme")
 
 urlpatterns = [
+    path("layers/<slug:slug>/metadata.xml", LayerMetadataXmlView.as_view(), name="layer-metadata-xml"),
+    path("layers/<slug:slug>/metadata/import/", LayerMetadataImportView.as_view(), name="layer-metadata-import"),
     path("layers/<slug:slug>/features/", FeatureListView.as_view(), name="layer-features"),
     path("layers/<slug:slug>/features/<int:fid>/", FeatureView.as_view(), name="layer-feature"),
     path("layers/<slug:slug>/values/", AttributeValuesView.as_view(), name="layer-values"),
