@@ -5,24 +5,68 @@ import json
 
 from django.db import connection
 from pycsw.core.repository import Repository
-from sqlalchemy.engine import URL
+from sqlalchemy import create_engine, func
+from sqlalchemy.ext.declarative import declarative_base
+from sqlalchemy.orm import create_session
+from sqlalchemy.pool import NullPool
 
 from layers import iso19139
 from layers.models import Layer
 
+from .pycsw_mappings import MD_CORE_MODEL
 from .sql import VIEW
 
 
-def database_url() -> str:
-    """SQLAlchemy's URL for Django's database (a Unix socket directory as `host` too)."""
-    db = connection.settings_dict
-    host = db.get("HOST") or None
-    query = {}
-    if host and host.startswith("/"):
-        query, host = {"host": host}, None
-    return URL.create("postgresql+psycopg2", username=db.get("USER") or None, password=db.get("PASSWORD") or None,
-                      host=host, port=int(db["PORT"]) if db.get("PORT") else None, database=db["NAME"],
-                      query=query).render_as_string(hide_password=False)
+class _Lent:
+    """Django's DB-API connection of this thread, lent to SQLAlchemy: pycsw's queries run in Django's connection and
+    transaction (no second connection; in a test, they see the test's rows). Closing it, committing or rolling back
+    are Django's business — pycsw only reads here (transactions are off)."""
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    def close(self):
+        pass
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
+def _lend():
+    connection.ensure_connection()
+    return _Lent(connection.connection)
+
+
+_ENGINE = None
+_DATASET = None
+
+
+def engine():
+    """SQLAlchemy over Django's connection (NullPool: each checkout asks for the calling thread's connection)."""
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = create_engine("postgresql+psycopg2://", creator=_lend, poolclass=NullPool,
+                                pool_reset_on_return=None, use_native_hstore=False,
+                                use_native_uuid=False)  # those register types on the raw connection
+    return _ENGINE
+
+
+def dataset(bound_engine):
+    """The view as an SQLAlchemy mapped class, reflected once per process (pycsw reflects its table on every
+    request: most of a request's time at this size)."""
+    global _DATASET
+    if _DATASET is None:
+        base = declarative_base(bind=bound_engine)
+        columns = MD_CORE_MODEL["column_constraints"]
+        _DATASET = type("dataset", (base,), {"__tablename__": VIEW,
+                                             "__table_args__": (*columns, {"autoload": True})})
+    return _DATASET
 
 
 class _Page:
@@ -59,11 +103,34 @@ class LayerRecords(Repository):
     """pycsw's SQLAlchemy repository on the view; `repo_filter` (an SQL condition pycsw adds to every query) is the
     caller's visible layers (catalogue.csw)."""
 
-    def __init__(self, context, repo_filter=None):
-        super().__init__(database_url(), context, table=VIEW, repo_filter=repo_filter)
+    def __init__(self, context, repo_filter=None):  # noqa: B027 - what pycsw's __init__ sets, from the caches
         # pycsw assumes a custom repository is GeoNode's Django one and writes its filters with %s parameters;
         # this one is SQLAlchemy's, whose parameters are :name
         context.server.orm = "sqlalchemy"
+        self.context, self.filter, self.fts = context, repo_filter, False
+        self.database, self.table = "django", VIEW
+        self.engine = engine()
+        self.session = create_session(self.engine)
+        self.func = func
+        self.dataset = dataset(self.engine)
+        self.dbtype, self.postgis_geometry_column = "postgresql+postgis+native", "wkb_geometry"
+        d = self.dataset
+        self.query_mappings = {
+            "identifier": d.identifier, "type": d.type, "typename": d.typename,
+            "parentidentifier": d.parentidentifier, "collections": d.parentidentifier, "updated": d.insert_date,
+            "title": d.title, "description": d.abstract, "keywords": d.keywords, "edition": d.edition,
+            "anytext": d.anytext, "bbox": d.wkb_geometry, "date": d.date, "time_begin": d.time_begin,
+            "time_end": d.time_end, "platform": d.platform, "instrument": d.instrument, "sensortype": d.sensortype,
+        }
+        self.queryables = {}
+        for typename in context.model["typenames"].values():
+            for name, queryable in typename["queryables"].items():
+                self.queryables[name] = dict(queryable)
+        self.queryables["_all"] = {}
+        for name in list(self.queryables):
+            if name != "_all":
+                self.queryables["_all"].update(self.queryables[name])
+        self.queryables["_all"].update(context.md_core_model["mappings"])
         self.base_url = context.url.rsplit("/csw", 1)[0]
 
     def _wrap(self, rows):

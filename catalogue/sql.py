@@ -55,6 +55,6 @@ SELECT
 FROM layers_layer l
 LEFT JOIN auth_group g ON g.id = l.owner_agency_id
 LEFT JOIN layers_theme t ON t.id = l.theme_id
-"""
+"""  # noqa: S608 - names are constants here, no input
 
 DROP_VIEW = f"DROP VIEW IF EXISTS {VIEW}"

@@ -69,7 +69,11 @@ def csw(request):
     env = {key: value for key, value in request.META.items() if isinstance(value, str)}
     env.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "wsgi.url_scheme": request.scheme})
     server = Csw(configuration(url, visible_filter(user)), env)  # pycsw tells 2.0.2 from 3.0.0 by the request
-    status, content = server.dispatch_wsgi()
+    try:
+        status, content = server.dispatch_wsgi()
+    finally:
+        if getattr(server, "repository", None) is not None:
+            server.repository.session.close()
     response = HttpResponse(content, status=int(str(status).split()[0]) if status else 200,
                             content_type=server.contenttype)
     response["Cache-Control"] = "private, max-age=0" if user.is_authenticated else "public, max-age=60"

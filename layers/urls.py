@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .metadata_views import LayerMetadataImportView, LayerMetadataXmlView
 from .serving.views import (
     AttributeValuesView,
     DownloadView,
@@ -12,7 +13,6 @@ from .serving.views import (
     StatisticsView,
     UsageView,
 )
-from .metadata_views import LayerMetadataImportView, LayerMetadataXmlView
 from .views import LayerViewSet, MetadataReportView, ThemeViewSet
 
 router = DefaultRouter()

@@ -64,6 +64,17 @@ GETFEATURE_XML = ('<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="http
                   'xmlns:fes="http://www.opengis.net/fes/2.0" count="5"><wfs:Query typeNames="{slug}"/>'
                   '</wfs:GetFeature>')
 
+ISO_RECORD = ('<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd" '
+              'xmlns:gco="http://www.isotc211.org/2005/gco"><gmd:identificationInfo><gmd:MD_DataIdentification>'
+              '<gmd:citation><gmd:CI_Citation><gmd:title><gco:CharacterString>mx-imported</gco:CharacterString>'
+              '</gmd:title></gmd:CI_Citation></gmd:citation><gmd:abstract><gco:CharacterString>{slug}'
+              '</gco:CharacterString></gmd:abstract></gmd:MD_DataIdentification></gmd:identificationInfo>'
+              '</gmd:MD_Metadata>')
+CSW2 = "/csw?service=CSW&version=2.0.2&request="
+CSW_GETRECORDBYID_XML = ('<csw:GetRecordById service="CSW" version="2.0.2" '
+                         'xmlns:csw="http://www.opengis.net/cat/csw/2.0.2"><csw:Id>{slug}</csw:Id>'
+                         '<csw:ElementSetName>full</csw:ElementSetName></csw:GetRecordById>')
+
 # ---------------------------------------------------------------------------------------------------------------
 # THE MATRIX: URL name → the calls that exercise it. What each may reveal is the rule of the module docstring.
 # ---------------------------------------------------------------------------------------------------------------
@@ -129,6 +140,9 @@ ROUTES: dict[str, list[Call]] = {
     "layer-style": [get("/api/v1/layers/{slug}/style/"), patch("/api/v1/layers/{slug}/style/", {"opacity": 0.5}),
                     put("/api/v1/layers/{slug}/style/?dry_run=true", {"kind": "categorized", "attribute": "nope"})],
     "layer-style-sld": [get("/api/v1/layers/{slug}/style/sld/")],
+    "layer-metadata-xml": [get("/api/v1/layers/{slug}/metadata.xml")],
+    "layer-metadata-import": [post("/api/v1/layers/{slug}/metadata/import/", ISO_RECORD),
+                              post("/api/v1/layers/{slug}/metadata/import/?apply=true", ISO_RECORD)],
     "layer-versions": [get("/api/v1/layers/{slug}/versions/")],
     "layer-restore": [post("/api/v1/layers/{slug}/versions/1/restore/")],
     "layer-reimport": [post("/api/v1/layers/{slug}/reimport/")],
@@ -181,6 +195,20 @@ ROUTES: dict[str, list[Call]] = {
             get(WFS + "DescribeFeatureType&TYPENAMES={slug}"),
             get("/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID={slug}"),
             post("/ows", GETFEATURE_XML)],
+    # the catalogue service (pycsw): records of the layers one may see
+    "csw": [get(CSW2 + "GetCapabilities"), get("/csw?service=CSW&version=3.0.0&request=GetCapabilities"),
+            get(CSW2 + "GetRecords&typenames=csw:Record&elementsetname=full&resulttype=results&maxrecords=100"),
+            get(CSW2 + "GetRecords&typenames=gmd:MD_Metadata&outputschema=http://www.isotc211.org/2005/gmd"
+                "&elementsetname=full&resulttype=results&maxrecords=100"),
+            get("/csw?service=CSW&version=3.0.0&request=GetRecords&typenames=csw:Record&elementsetname=full"
+                "&maxrecords=100"),
+            get(CSW2 + "GetRecords&typenames=csw:Record&elementsetname=full&resulttype=results"
+                "&constraintlanguage=CQL_TEXT&constraint_language_version=1.1.0&constraint=csw:AnyText%20like%20'%25{value}%25'"),
+            get(CSW2 + "GetRecordById&id={slug}&elementsetname=full"),
+            get(CSW2 + "GetRecordById&id={slug}&outputschema=http://www.isotc211.org/2005/gmd&elementsetname=full"),
+            get("/csw?service=CSW&version=3.0.0&request=GetRecordById&id={slug}"),
+            get(CSW2 + "GetDomain&propertyname=dc:title"),
+            post("/csw", CSW_GETRECORDBYID_XML)],
     "ows-theme": [get("/ows/{theme}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"),
                   get("/ows/{theme}?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES={slug}&COUNT=2")],
     # analysis (a layer one may not see answers 403, as a missing one)
