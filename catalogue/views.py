@@ -9,7 +9,9 @@ identifier included (GetRecordById answers as for an unknown id).
 
 import io
 import logging
+import re
 
+from django.db import connection
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from pycsw.server import Csw
@@ -23,11 +25,19 @@ MAX_BODY = 1024 * 1024
 
 
 def visible_filter(user) -> str | None:
-    """The SQL condition on the view for what `user` may see (None: everything, for superusers)."""
+    """The SQL condition on the view for what `user` may see (None: everything, for superusers): the query of
+    Layer.objects.visible_to(user) itself as a subquery, its values quoted by the database driver (a list of ids
+    would cost ~0.2 s at 5,000 layers)."""
     if user.is_authenticated and user.is_superuser:
         return None
-    ids = list(Layer.objects.visible_to(user).values_list("pk", flat=True))
-    return f"layer_id IN ({', '.join(str(int(pk)) for pk in ids)})" if ids else "1 = 0"
+    sql, params = Layer.objects.visible_to(user).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        subquery = cursor.mogrify(sql, params).decode()
+    # pycsw hands the condition to SQLAlchemy's text(), where ':name' would be a parameter: Django's SQL has none
+    if re.search(r"(?<![:\w]):\w", subquery):
+        ids = list(Layer.objects.visible_to(user).values_list("pk", flat=True))
+        return f"layer_id IN ({', '.join(str(int(pk)) for pk in ids)})" if ids else "1 = 0"
+    return f"layer_id IN ({subquery})"
 
 
 def configuration(url: str, repo_filter: str | None) -> dict:
