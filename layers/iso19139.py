@@ -109,22 +109,15 @@ def links(layer, base_url: str) -> list[dict]:
             out.append({"url": url, "protocol": protocol, "name": service.get("layer") or layer.slug,
                         "description": f"{kind or 'XYZ'} ({layer.source or url})"})
         return out
-    if layer.kind == layer.Kind.VECTOR:
-        out += [
-            {"url": f"{base}/ows?service=WMS&request=GetCapabilities", "protocol": "OGC:WMS", "name": layer.slug,
-             "description": "WMS 1.3.0 / 1.1.1"},
-            {"url": f"{base}/ows?service=WFS&request=GetCapabilities", "protocol": "OGC:WFS", "name": layer.slug,
-             "description": "WFS 2.0 / 1.1"},
-            {"url": f"{base}/ogcapi/collections/{layer.slug}", "protocol": "OGC:API-Features", "name": layer.slug,
-             "description": "OGC API - Features"},
-        ]
-    elif layer.kind == layer.Kind.RASTER:
-        out += [
-            {"url": f"{base}/ows?service=WMS&request=GetCapabilities", "protocol": "OGC:WMS", "name": layer.slug,
-             "description": "WMS 1.3.0 / 1.1.1"},
-            {"url": f"{base}/ows?service=WCS&request=GetCapabilities", "protocol": "OGC:WCS", "name": layer.slug,
-             "description": "WCS"},
-        ]
+    served = {  # our services per kind: (protocol, address, description)
+        layer.Kind.VECTOR: [("OGC:WMS", "/ows?service=WMS&request=GetCapabilities", "WMS 1.3.0 / 1.1.1"),
+                            ("OGC:WFS", "/ows?service=WFS&request=GetCapabilities", "WFS 2.0 / 1.1"),
+                            ("OGC:API-Features", f"/ogcapi/collections/{layer.slug}", "OGC API - Features")],
+        layer.Kind.RASTER: [("OGC:WMS", "/ows?service=WMS&request=GetCapabilities", "WMS 1.3.0 / 1.1.1"),
+                            ("OGC:WCS", "/ows?service=WCS&request=GetCapabilities", "WCS")],
+    }
+    out += [{"url": base + path, "protocol": protocol, "name": layer.slug, "description": description}
+            for protocol, path, description in served.get(layer.kind, [])]
     if layer.kind != layer.Kind.RASTER:
         out.append({"url": f"{base}/api/v1/layers/{layer.slug}/download/",
                     "protocol": "WWW:DOWNLOAD-1.0-http--download",
