@@ -345,6 +345,7 @@ def core_parameters(request, layer: Layer) -> tuple[QueryDict, list, int, bool]:
     elif params.get("bbox-crs"):
         parse_crs(params["bbox-crs"], "bbox-crs", layer)
     if params.get("datetime"):
+        filters.parse_time(layer, params["datetime"], "datetime")  # checked here to name the OGC parameter
         core["time"] = params["datetime"]
     if params.get("sortby"):
         core["sort"] = params["sortby"]
