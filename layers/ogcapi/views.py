@@ -226,8 +226,9 @@ def _iso(value) -> str | None:
     return f"{value.isoformat()}T00:00:00Z"
 
 
-def collection_doc(request, layer: Layer, base: str | None = None) -> dict:
-    """A collection's description; `base` is /ogcapi/collections as an absolute URL (given once for a listing)."""
+def collection_doc(request, layer: Layer, base: str | None = None, listed: bool | None = None) -> dict:
+    """A collection's description; `base` is /ogcapi/collections as an absolute URL (given once for a listing,
+    where `listed` CRS lists point to the listing's own, "#/crs", as Part 2 allows)."""
     slug, english = layer.slug, _english()
     base = base or request.build_absolute_uri(reverse("ogcapi-collections"))
     here = f"{base}/{quote(slug)}"
@@ -252,7 +253,8 @@ def collection_doc(request, layer: Layer, base: str | None = None) -> dict:
         links.append({"rel": "license", "type": JSON, "title": layer.license, "href": described_by})
     return {"id": slug, "title": _title(layer, english), "description": _description(layer, english),
             "itemType": "feature",
-            "extent": extent, "crs": crs_uris(layer), "storageCrs": EPSG.format(layer.srid),
+            "extent": extent, "crs": crs_uris(layer) if listed is None or layer.srid not in SRIDS else ["#/crs"],
+            "storageCrs": EPSG.format(layer.srid),
             "feature_count": layer.feature_count, "links": links}
 
 
@@ -293,7 +295,7 @@ def collections(request):
     layers = list(_feature_layers(request))
     base = request.build_absolute_uri(reverse("ogcapi-collections"))
     doc = {"links": _self_links(request, "ogcapi-collections"),
-           "collections": [collection_doc(request, layer, base) for layer in layers], "crs": crs_uris()}
+           "collections": [collection_doc(request, layer, base, listed=True) for layer in layers], "crs": crs_uris()}
     return _answer(request, doc, {"page": "collections"})
 
 
