@@ -6,8 +6,7 @@ checked numerically against the stored TWD97 geometry and PROJ."""
 import json
 import subprocess
 import threading
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 import pytest
 import requests
@@ -17,6 +16,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from owslib.ogcapi.features import Features
 from pyproj import Transformer
+from test_ows import _QuietHandler, _Server
 from test_time_layers import readings
 
 from accounts import tokens
@@ -32,15 +32,6 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 TIMED = "pm25-readings"
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def base(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo city (flood-zones restricted, parcels internal) and a time-enabled layer of readings, committed and
@@ -54,7 +45,7 @@ def base(django_db_setup, django_db_blocker, tmp_path_factory):
         Layer.objects.filter(slug=TIMED).update(time_attribute="measured_at")
         for slug in ("buildings", "villages"):  # WFS answers the counts compared (MapServer)
             publishing.apply(slug, publishing.PUBLISH)
-        server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=_Server, handler_class=_Quiet)
+        server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=_Server, handler_class=_QuietHandler)
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         try:
             yield f"http://127.0.0.1:{server.server_port}"
