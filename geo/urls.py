@@ -46,6 +46,8 @@ urlpatterns = [
     # OGC SensorThings API (1.1; 1.0 paths for Civil IoT Taiwan's clients)
     re_path(r"^sta/(?P<version>v1\.[01])(?:/(?P<path>.*))?$", SensorThingsView.as_view(), name="sta"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
+    # OGC API - Features (Part 1 Core, Part 2 CRS, CQL2 text filters)
+    path("ogcapi/", include("layers.ogcapi.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -183,6 +183,21 @@ ROUTES: dict[str, list[Call]] = {
             post("/ows", GETFEATURE_XML)],
     "ows-theme": [get("/ows/{theme}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"),
                   get("/ows/{theme}?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES={slug}&COUNT=2")],
+    # OGC API - Features: collections of what one may see; a collection one may not see is NotFound as a missing one
+    "ogcapi-landing": [get("/ogcapi/")],
+    "ogcapi-conformance": [get("/ogcapi/conformance")],
+    "ogcapi-api": [get("/ogcapi/api")],
+    "ogcapi-collections": [get("/ogcapi/collections"), get("/ogcapi/collections?f=html")],
+    "ogcapi-collection": [get("/ogcapi/collections/{slug}?f=html")],
+    "ogcapi-queryables": [get("/ogcapi/collections/{slug}/queryables")],
+    "ogcapi-items": [get("/ogcapi/collections/{slug}/items?limit=3"),
+                     get("/ogcapi/collections/{slug}/items?limit=2&f=html"),
+                     get("/ogcapi/collections/{slug}/items?limit=2&crs=http://www.opengis.net/def/crs/EPSG/0/3826"
+                         "&filter=name%20IS%20NOT%20NULL%20AND%20name%20LIKE%20'%25'"),
+                     get("/ogcapi/collections/{slug}/items?name={value}"),
+                     get("/ogcapi/collections/{slug}/items?filter=nope%20=%201")],
+    "ogcapi-item": [get("/ogcapi/collections/{slug}/items/{fid}"),
+                    get("/ogcapi/collections/{slug}/items/{fid}?f=html")],
     # analysis (a layer one may not see answers 403, as a missing one)
     "analysis-measure": [post("/api/v1/analysis/measure/", {"layer": "{slug}", "id": 1}),
                          post("/api/v1/analysis/measure/", {"geometry": POINT})],

@@ -55,6 +55,7 @@ def viewer_strings() -> dict[str, str]:
         "meta_source": _("來源"),
         "meta_license": _("授權"),
         "meta_updated": _("更新"),
+        "meta_service": _("資料服務"),
         "meta_attributes": _("屬性欄位"),
         "visibility_public": _("公開"),
         "visibility_internal": _("內部"),

@@ -56,6 +56,10 @@ function facts(info, edit) {
     ...(edit ? [] : [[t("meta_visibility"), t(`visibility_${info.visibility}`)]]),
     [t("meta_crs"), info.source_crs ? `${info.source_crs} → EPSG:${info.srid}` : `EPSG:${info.srid}`],
     [t("meta_updated"), [info.version ? `v${info.version}` : "", info.updated_at.slice(0, 10)].filter(Boolean).join(" · ")],
+    // the same features for QGIS, GDAL and other agencies: OGC API - Features (its HTML page links the JSON)
+    ...(info.kind === "vector" && info.table_name ? [[t("meta_service"), el("a", {
+      class: "ld-ogcapi", href: `${url("ogcapi_collection", { slug: info.slug })}?f=html`, target: "_blank",
+      rel: "noopener" }, "OGC API - Features")]] : []),
   ];
   return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v || "—")]));
 }
