@@ -55,10 +55,14 @@ async function getJSON(path) {
 
 // ---- the table ---------------------------------------------------------------------------------------------
 
+let loads = 0; // the latest page asked for is the one shown (a playing time slider asks for one after another)
+
 async function loadPage() {
   const fields = shownFields().map((a) => a.name).join(",");
+  const asked = ++loads;
   const body = await getJSON(`${url("features", { slug: view.slug })}?${query({ limit: PAGE, offset: view.offset,
     sort: view.sort, properties: fields })}`);
+  if (asked !== loads || !view.slug) return; // a later page was asked for, or the table was closed meanwhile
   view.rows = body.features;
   view.matched = body.numberMatched;
   renderTable();
@@ -188,6 +192,7 @@ async function showStatistics(name) {
   }
   const attribute = attributesOf(layer()).find((a) => a.name === name);
   const figures = await getJSON(`${url("statistics", { slug: view.slug })}?${query({ attribute: name })}`);
+  if (!view.slug) return;
   const rows = [[t("stat_features"), figures.features.toLocaleString()],
     [t("stat_count"), figures.count.toLocaleString()]];
   for (const key of ["sum", "mean", "min", "max"]) {

@@ -33,9 +33,9 @@ export function applyLayers(layers) {
     if (window && layersBySlug[entry.slug].time) time = window;
     if (filter.conditions?.length || filter.bbox) state.filters[entry.slug] = filter;
   }
-  state.time = time;
   for (const entry of [...known].reverse()) {
     setOpacity(entry.slug, entry.opacity);
     setActive(entry.slug, true);
   }
+  setTime(time); // once its layers are on (the slider lets go of a window while no time-enabled layer is)
 }
