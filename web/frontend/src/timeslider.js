@@ -23,7 +23,7 @@ function format(ms, width) {
 // a window `start/end` (ISO 8601) as people read it, e.g. for the attribute table's badge
 export function windowText(window) {
   const [start, end] = window.split("/").map((text) => Date.parse(text));
-  const width = end - start;
+  const width = end - start + 1000; // the slider's windows end a second before the next one starts
   return width <= 24 * HOUR && width > HOUR ? format(start, width)
     : t("time_showing", { start: format(start, width), end: format(end, width) });
 }
@@ -70,8 +70,7 @@ export function startTimeSlider(container) {
       return;
     }
     const [start, end] = windowAt(Number(range.value));
-    shown.value = windowMs() <= 24 * HOUR && windowMs() > HOUR ? format(start, windowMs())
-      : t("time_showing", { start: format(start, windowMs()), end: format(end, windowMs()) });
+    shown.value = windowText(`${iso(start)}/${iso(end)}`);
   }
 
   let applied = null; // the last window the slider set itself
