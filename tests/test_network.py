@@ -424,3 +424,35 @@ def test_bad_travel_time_allocations_are_clear_400s(api, tmp_path):
         resp = api.post("/api/v1/analysis/siting/", {**base, "allocation": {
             **allocation, "demand": {"layer": "lots", "attribute": "land_value"}}}, format="json")
         assert resp.status_code == 400 and words in resp.json()["detail"], (allocation, resp.content)
+
+
+def test_market_share_reads_attractiveness_from_the_layers_and_rejects_bad_values(api, tmp_path):
+    """A competitor nine times as attractive takes a larger part of the same demand; attractiveness only where the
+    model has it, a numeric attribute that exists, and positive values (the first bad feature named)."""
+    road_layer(tmp_path)
+    make_layer(tmp_path, "lots", [shapely.box(x - 20, y - 60, x + 20, y - 20) for x, y in (xy(n) for n in "ABCEF")],
+               {"land_value": [1, 2, 3, 4, 5], "floor": [2.0, 1.0, 1.0, 1.0, 0.0], "name": ["a", "b", "c", "e", "f"]})
+    make_layer(tmp_path, "homes", [shapely.Point(xy(n)) for n in "ABCDEF"], {"people": [10, 20, 30, 40, 50, 60]})
+    make_layer(tmp_path, "rivals", [shapely.Point(xy("D"))], {"weak": [1.0], "strong": [9.0]})
+    base = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}]}
+
+    def allocation(**more):
+        return {**base, "allocation": {"model": "market_share", "k": 1, "network": "streets", "profile": "walking",
+                                       "demand": {"layer": "homes", "attribute": "people"}, **more}}
+    shares = {}
+    for pull in ("weak", "strong"):
+        resp = api.post("/api/v1/analysis/siting/", allocation(
+            competitors={"layer": "rivals", "attractiveness": pull}), format="json")
+        assert resp.status_code == 202, resp.content
+        job = analysis_jobs.run(resp.json()["id"])
+        assert job.status == "succeeded", job.errors
+        shares[pull] = job.counts["result"]["allocation"]["market_share"]
+    assert 0 < shares["strong"] < shares["weak"] < 1
+    for more, words in (
+            ({"model": "covering", "cutoff_min": 10, "attractiveness": "floor"}, "allocation.attractiveness"),
+            ({"attractiveness": "height"}, "'height'"),
+            ({"attractiveness": "name"}, "不是數值"),
+            ({"attractiveness": "floor"}, "fid 5"),
+            ({"competitors": {"layer": "rivals", "attractiveness": "nope"}}, "allocation.competitors.attractiveness")):
+        resp = api.post("/api/v1/analysis/siting/", allocation(**more), format="json")
+        assert resp.status_code == 400 and words in resp.json()["detail"], (more, resp.content)
