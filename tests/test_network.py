@@ -323,6 +323,18 @@ def test_travel_time_costs_match_networkx_and_off_road_demand_is_unreachable(str
     assert found.demand_off_road.tolist() == [False] * 8 + [True] and m[8].nnz == 0
 
 
+def test_many_points_join_the_network_in_memory_as_one_query_each_would(streets):
+    """Above places.IN_MEMORY points the joins are made with shapely: the same edges' ends, times and offsets."""
+    from network import places
+
+    rng = np.random.default_rng(3)
+    xy_ = rng.uniform((X0 - 300, Y0 - 300), (X0 + 5300, Y0 + 1300), (400, 2))
+    by_query, in_memory = places.join(streets, xy_), places.join_in_memory(streets, xy_)
+    assert np.allclose(by_query.offset_m, in_memory.offset_m)
+    same = by_query.node == in_memory.node  # a point as far from two roads may join either
+    assert same.mean() > 0.97 and np.allclose(by_query.access_s[same], in_memory.access_s[same])
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_network_covering_and_attendance_match_brute_force(streets, k):
     import itertools

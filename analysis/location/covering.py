@@ -23,21 +23,40 @@ MAX_EXACT_PAIRS = 20_000_000  # above this the greedy heuristic answers (and say
 
 
 def merge_identical_rows(cover: sparse.csr_matrix, weight: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-    keys = [cover.indices[a:b].tobytes() for a, b in zip(cover.indptr[:-1], cover.indptr[1:], strict=True)]
-    group: dict[bytes, int] = {}
-    which = np.fromiter((group.setdefault(k, len(group)) for k in keys), np.int64, len(keys))
-    first = np.full(len(group), len(keys))
-    np.minimum.at(first, which, np.arange(len(keys)))
-    return cover[first], np.bincount(which, weights=weight, minlength=len(group))
+    """Rows with the same columns (every row has one at least) become one, weights added. Rows are grouped by a
+    random 64-bit sum of their columns and their length (sorted columns: equal rows, equal sums); a second,
+    independent sum must agree within each group (else the exact, slower grouping is used): odds of merging two
+    different rows ~2^-128."""
+    cover = cover.tocsr()
+    cover.sort_indices()
+    if not cover.shape[0]:
+        return cover, np.zeros(0)
+    rng = np.random.default_rng(0)
+    sums = []
+    with np.errstate(over="ignore"):
+        for _ in range(2):
+            salt = rng.integers(0, 2**63, cover.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+            sums.append(np.add.reduceat(salt[cover.indices], cover.indptr[:-1]))
+        key = sums[0] ^ (np.diff(cover.indptr).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    _, first, which = np.unique(key, return_index=True, return_inverse=True)
+    which = which.ravel()
+    if not np.array_equal(sums[1][first[which]], sums[1]):  # two different rows share a key: group exactly
+        keys = [cover.indices[a:b].tobytes() for a, b in zip(cover.indptr[:-1], cover.indptr[1:], strict=True)]
+        group: dict[bytes, int] = {}
+        which = np.fromiter((group.setdefault(k, len(group)) for k in keys), np.int64, len(keys))
+        first = np.full(len(group), len(keys))
+        np.minimum.at(first, which, np.arange(len(keys)))
+    return cover[first], np.bincount(which, weights=weight, minlength=len(first))
 
 
 def reduced(coverage: sparse.csr_matrix, weight: np.ndarray, fixed: np.ndarray):
     """(rows × candidate columns, row weights, per-candidate own weight, candidate → site index, base weight)."""
     coverage = pattern(coverage)
-    by_fixed = np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0
+    by_fixed = (np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0 if fixed.any()
+                else np.zeros(coverage.shape[0], bool))
     base = float(weight[by_fixed].sum())
     candidates = np.flatnonzero(~fixed)
-    cover = coverage[:, candidates].tocsr()
+    cover = coverage[:, candidates].tocsr() if fixed.any() else coverage
     keep = ~by_fixed & (np.diff(cover.indptr) > 0) & (weight > 0)
     cover, w = merge_identical_rows(cover[keep], weight[keep])
     single = np.diff(cover.indptr) == 1
@@ -78,12 +97,13 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
     if not 0 <= k <= int((~fixed).sum()):
         raise Unanswerable("k = {k}：只有 {candidates} 個候選場址", k=k, candidates=int((~fixed).sum()))
     coverage = pattern(coverage)
-    covered_by_fixed = np.asarray(coverage[:, fixed].sum(axis=1)).ravel() > 0
+    by_site = coverage.tocsc()  # once: every step below reads the sites' columns
+    covered_by_fixed = lagrangian.times_covered(by_site, np.flatnonzero(fixed)) > 0
     allowed = ~fixed
     if conflicts is not None:
         conflicts = pattern(conflicts)
         allowed &= ~(np.asarray(conflicts[:, fixed].sum(axis=1)).ravel() > 0)
-    order, _ = greedy.cover_order(coverage, weight, k, allowed, covered_by_fixed, conflicts)
+    order, _ = greedy.cover_order(coverage, weight, k, allowed, covered_by_fixed, conflicts, by_site)
     seconds = {"greedy": time.perf_counter() - t0}
     exact = method == "exact" or (method == "auto" and coverage.nnz <= MAX_EXACT_PAIRS)
     # the Lagrangian bound first where a gap is allowed (or the MIP is out of reach): it proves 1 % on instances
@@ -129,15 +149,16 @@ def maximal_covering(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, fi
                 relax = False
     is_open = fixed.copy()
     is_open[chosen] = True
-    covered = np.asarray(coverage[:, is_open].sum(axis=1)).ravel() > 0
+    covered = lagrangian.times_covered(by_site, np.flatnonzero(is_open)) > 0
     objective = float(weight[covered].sum())
     only_chosen = np.zeros(n_sites, bool)
     only_chosen[chosen] = True
-    ranked, gains = greedy.cover_order(coverage, weight, len(chosen), only_chosen, covered_by_fixed)
+    ranked, gains = greedy.cover_order(coverage, weight, len(chosen), only_chosen, covered_by_fixed,
+                                       by_site=by_site)
     further = ~is_open
     if conflicts is not None:
         further &= ~(np.asarray(conflicts[:, is_open].sum(axis=1)).ravel() > 0)
-    nxt = greedy.cover_order(coverage, weight, 1, further, covered)[1]
+    nxt = greedy.cover_order(coverage, weight, 1, further, covered, by_site=by_site)[1]
     seconds["total"] = time.perf_counter() - t0
     lost = assignment.unreachable(coverage, weight)
     return Siting(chosen=ranked, fixed=[int(j) for j in np.flatnonzero(fixed)], objective=objective,

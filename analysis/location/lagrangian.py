@@ -33,37 +33,55 @@ class Relaxed:
         return max(0.0, self.bound - self.value) / max(abs(self.bound), 1e-9)
 
 
-def value(cover: sparse.csr_matrix, w: np.ndarray, own: np.ndarray, chosen: np.ndarray) -> float:
-    hit = np.zeros(cover.shape[1])
-    hit[chosen] = 1.0
-    return float(own[chosen].sum() + w[(cover @ hit) > 0].sum())
+def times_covered(by_site: sparse.csc_matrix, chosen: np.ndarray) -> np.ndarray:
+    """Per row, how many of the chosen columns cover it (from the k columns alone, not a product over all)."""
+    rows = np.concatenate([by_site.indices[by_site.indptr[j]:by_site.indptr[j + 1]] for j in chosen]) if len(
+        chosen) else np.zeros(0, np.int64)
+    return np.bincount(rows, minlength=by_site.shape[0])
+
+
+def value(by_site: sparse.csc_matrix, w: np.ndarray, own: np.ndarray, chosen: np.ndarray) -> float:
+    return float(own[chosen].sum() + w[times_covered(by_site, chosen) > 0].sum())
 
 
 def interchange(cover: sparse.csr_matrix, by_site: sparse.csc_matrix, w: np.ndarray, own: np.ndarray,
                 chosen: np.ndarray, allowed: np.ndarray, deadline: float) -> np.ndarray:
-    """Swap an open site for the closed one that then adds most, while it gains (first improvement, in passes)."""
+    """Swap an open site for the closed one that then adds most, while it gains (first improvement, in passes).
+    What each closed site would add is kept up to date from the rows whose cover changes, not recomputed."""
     chosen = np.array(chosen, dtype=np.int64)
-    hit = np.zeros(cover.shape[1])
-    hit[chosen] = 1.0
-    times = cover @ hit  # per row: how many open sites cover it
+    times = times_covered(by_site, chosen)
+    gains = own + cover.T @ np.where(times > 0, 0.0, w)  # what each site adds to the current siting
+
+    def shift(rows, sign):
+        if len(rows):
+            gains[:] += sign * (cover[rows].T @ w[rows])
+
+    def column(j):
+        return by_site.indices[by_site.indptr[j]:by_site.indptr[j + 1]]
+
     improved = True
     while improved and time.perf_counter() < deadline:
         improved = False
         for slot in range(len(chosen)):
             a = chosen[slot]
-            rows = by_site.indices[by_site.indptr[a]:by_site.indptr[a + 1]]
-            lost = own[a] + w[rows[times[rows] == 1]].sum()
+            rows = column(a)
+            alone = rows[times[rows] == 1]
+            lost = own[a] + w[alone].sum()
             times[rows] -= 1
-            gains = own + by_site.T @ np.where(times > 0, 0.0, w)
-            gains[~allowed] = -np.inf
-            gains[chosen] = -np.inf
-            b = int(np.argmax(gains))
-            if gains[b] > lost * (1 + 1e-12) + 1e-9:
+            shift(alone, +1)  # rows only a covered are open again
+            pick = gains.copy()
+            pick[~allowed] = -np.inf
+            pick[chosen] = -np.inf
+            b = int(np.argmax(pick))
+            if pick[b] > lost * (1 + 1e-12) + 1e-9:
                 chosen[slot] = b
-                times[by_site.indices[by_site.indptr[b]:by_site.indptr[b + 1]]] += 1
+                rows_b = column(b)
+                shift(rows_b[times[rows_b] == 0], -1)
+                times[rows_b] += 1
                 improved = True
             else:
                 times[rows] += 1
+                shift(alone, -1)
             if time.perf_counter() >= deadline:
                 break
     return chosen
@@ -79,7 +97,7 @@ def solve(cover: sparse.csr_matrix, w: np.ndarray, own: np.ndarray, k: int, allo
     by_site = cover.tocsc()
     k = min(k, int(allowed.sum()))
     best = interchange(cover, by_site, w, own, np.asarray(start, dtype=np.int64), allowed, deadline)
-    lower = value(cover, w, own, best)
+    lower = value(by_site, w, own, best)
     tried = {tuple(sorted(best.tolist()))}
     # start the multipliers at each row's weight shared among the candidates covering it
     per_row = np.maximum(np.diff(cover.indptr), 1)
@@ -97,24 +115,23 @@ def solve(cover: sparse.csr_matrix, w: np.ndarray, own: np.ndarray, k: int, allo
             stale += 1
             if stale >= 20:
                 theta, stale = theta / 2, 0
+        times = times_covered(by_site, top)
         key = tuple(sorted(top.tolist()))
         if key not in tried:  # the relaxation's own sites, a feasible siting too
             tried.add(key)
-            found = value(cover, w, own, top)
+            found = float(own[top].sum() + w[times > 0].sum())
             if found > lower:
                 lower, best = found, top.astype(np.int64)
         if upper - lower <= gap * upper or theta < 1e-4 or time.perf_counter() >= deadline:
             break
-        hit = np.zeros(cover.shape[1])
-        hit[top] = 1.0
-        subgradient = cover @ hit - (w > lam)
+        subgradient = times - (w > lam)
         norm = float(subgradient @ subgradient)
         if norm == 0:
             break  # the relaxed answer is feasible and complementary: the bound is met
         lam = np.clip(lam - theta * (bound - lower) / norm * subgradient, 0.0, w)
     if upper - lower > gap * upper and time.perf_counter() < deadline:  # one more interchange on the best
         improved = interchange(cover, by_site, w, own, best, allowed, deadline)
-        found = value(cover, w, own, improved)
+        found = value(by_site, w, own, improved)
         if found > lower:
             lower, best = found, improved
     return Relaxed(np.sort(best), lower, max(upper, lower), it, time.perf_counter() - t0)
