@@ -2,6 +2,8 @@
 networkx on the same roads, service-area membership along partly reached roads, one-way streets, OD costs,
 closest facilities, turn-by-turn directions, rebuilding on a new version, and bad input (each a clear 400)."""
 
+import json
+
 import importfiles as files
 import networkx as nx
 import numpy as np
@@ -327,7 +329,7 @@ def test_many_points_join_the_network_in_memory_as_one_query_each_would(streets)
     """Above places.IN_MEMORY points the joins are made with shapely: the same edges' ends, times and offsets."""
     from network import places
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(3)  # some within places.NEAR_M of a road, most farther
     xy_ = rng.uniform((X0 - 300, Y0 - 300), (X0 + 5300, Y0 + 1300), (400, 2))
     by_query, in_memory = places.join(streets, xy_), places.join_in_memory(streets, xy_)
     assert np.allclose(by_query.offset_m, in_memory.offset_m)
@@ -390,6 +392,14 @@ def test_siting_on_travel_time_builds_the_network_and_reports_unreachable_demand
     assert "13 分鐘" in words["zh-hant"]["reach"] and "13 min" in words["en"]["reach"]
     assert "3 處" in words["zh-hant"]["outcome"] and "360 人" in words["zh-hant"]["outcome"]
     assert "5 人" in words["zh-hant"]["unreachable"] and "5 people" in words["en"]["unreachable"]
+    # where each chosen site is reached from within 13 minutes, drawn on the page's and the report's maps
+    outlines = a["reach_outlines"]
+    assert outlines["minutes"] == 13 and len(outlines["new"]) == 3 and outlines["existing"] == []
+    assert all(shape["type"] in ("Polygon", "MultiPolygon") for shape in outlines["new"])
+    page = api.get(f"/api/v1/analysis/siting/{job.pk}/report.html")
+    html = b"".join(page.streaming_content).decode()
+    named = "13 分鐘內可到達的範圍"  # a layer of the map (its name in the layer control, escaped or not)
+    assert page.status_code == 200 and (named in html or json.dumps(named)[1:-1] in html)
 
 
 @pytest.mark.parametrize("model, extra, said", [

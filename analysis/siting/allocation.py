@@ -144,6 +144,18 @@ def costs(spec: dict, demand_xy: np.ndarray, site_xy: np.ndarray, user) -> tuple
     return distances.nearest(demand_xy, site_xy, len(site_xy)), 0, 0
 
 
+def reach_outlines(spec: dict, new_xy: np.ndarray, existing_xy: np.ndarray, user) -> dict:
+    """The area whence demand reaches each new and each existing site within `cutoff_min` on the network (lon/lat
+    GeoJSON, a service area's generalised hull; None for a site off the network): drawn around the sites on the
+    page's map and the report's."""
+    from network import building, service_area
+
+    network = building.ready(readable_layer(spec["network"], user), spec.get("profile", "driving"), user)
+    both = service_area.outlines(network, np.concatenate([np.reshape(new_xy, (-1, 2)),
+                                                          np.reshape(existing_xy, (-1, 2))]), spec["cutoff_min"])
+    return {"minutes": spec["cutoff_min"], "new": both[:len(new_xy)], "existing": both[len(new_xy):]}
+
+
 def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.ndarray, fixed: np.ndarray,
              user, competitor_xy: np.ndarray | None = None, attractiveness: tuple = (None, None)) -> Siting:
     """Sites 0…n-1 of `site_xy`; `fixed` marks the existing ones, kept open; competitors (market share) apart;

@@ -220,6 +220,9 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
         if spec["model"] in allocation.REACH_NEEDED:
             summary["allocation"]["uncovered"] = float(weight.sum()) - sites.objective
         summary["allocation"] |= _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing, user)
+        if spec.get("network") and spec.get("cutoff_min"):  # where each site reaches, for the maps
+            summary["allocation"]["reach_outlines"] = allocation.reach_outlines(
+                spec, site_xy[list(sites.chosen)], existing["xy"], user)
         inputs += demand_layers
         progress(75, _allocation_message(summary["allocation"]))
     summary["exclusions"] = [{**what, "count": summary["excluded"].get(reason, 0)}

@@ -326,6 +326,14 @@ function drawResult(candidates, sites, allocation) {
     onEachFeature: (f, layer) => layer.on("click", () => showContributions(f.properties)),
   }).addTo(drawn);
   const radius = allocation.model === "covering" ? allocation.radius : null;
+  const outlines = allocation.outlines;  // travel time: where each site is reached from within the cutoff
+  if (outlines) {
+    for (const [shapes, color] of [[outlines.new, "#1565c0"], [outlines.existing, "#616161"]]) {
+      for (const shape of shapes.filter(Boolean)) {
+        L.geoJSON(shape, { style: { color, weight: 2, fillOpacity: 0.06 }, interactive: false }).addTo(drawn);
+      }
+    }
+  }
   for (const f of sites.features) {
     const n = f.properties.pick_order;
     if (f.properties.status === "new") {
@@ -422,7 +430,7 @@ async function showResult(job) {
   el("td", {}, words.top[i].chosen))));
   $("why-intro").textContent = words.why_intro || "";
   $("why").replaceChildren(...words.top.filter((w) => w.why).map((w) => el("li", {}, w.why)));
-  drawResult(candidates, sites, { model: a.model, radius: page.radius });
+  drawResult(candidates, sites, { model: a.model, radius: page.radius, outlines: a.reach_outlines });
   $("result").hidden = false;
   $("result").dataset.job = String(job.id);
 }
