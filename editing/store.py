@@ -58,15 +58,21 @@ class Table:
     dims: int
     srid: int
     columns: dict[str, tuple[str, int | None]]  # name → (type, max length)
+    numbered: bool  # fid has a default (a sequence): imported tables number their rows themselves, without one
+    layer_id: int
+    name: str
 
 
 def table_of(layer: Layer) -> Table:
     if layer.kind != Layer.Kind.VECTOR or not layer.table_name:
         raise BadRequest("圖層 {slug} 不是向量圖層，不能編輯圖徵", slug=repr(layer.slug))
     with connection.cursor() as cur:
-        cur.execute("SELECT column_name, data_type, character_maximum_length FROM information_schema.columns"
-                    " WHERE table_schema = %s AND table_name = %s", [DATA_SCHEMA, layer.table_name])
-        columns = {name: (dtype, length) for name, dtype, length in cur.fetchall()}
+        cur.execute("SELECT column_name, data_type, character_maximum_length, column_default"
+                    " FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                    [DATA_SCHEMA, layer.table_name])
+        rows = cur.fetchall()
+        columns = {name: (dtype, length) for name, dtype, length, _default in rows}
+        numbered = any(name == "fid" and default for name, _t, _l, default in rows)
         cur.execute("SELECT type, coord_dimension, srid FROM geometry_columns WHERE f_table_schema = %s"
                     " AND f_table_name = %s AND f_geometry_column = 'geom'", [DATA_SCHEMA, layer.table_name])
         found = cur.fetchone()
@@ -74,7 +80,7 @@ def table_of(layer: Layer) -> Table:
         raise BadRequest("圖層 {slug} 不是向量圖層，不能編輯圖徵", slug=repr(layer.slug))
     gtype, dims, srid = found
     return Table(sql.Identifier(DATA_SCHEMA, layer.table_name), gtype.upper(), dims, srid or layer.srid,
-                 {k: v for k, v in columns.items() if k not in RESERVED})
+                 {k: v for k, v in columns.items() if k not in RESERVED}, numbered, layer.pk, layer.table_name)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -298,7 +304,23 @@ def _locked(layer: Layer, table: Table, fid: int, expected: int | None, may_be_g
     return before, current
 
 
+def _number_new_features(table: Table) -> None:
+    """Give an imported table's fid a sequence on its first new feature, starting after every fid it has or
+    ever had (a deleted feature's fid is never reused: its history stays its own)."""
+    sequence = sql.Identifier(DATA_SCHEMA, f"{table.name[:50]}_fid_seq")
+    highest = FeatureChange.objects.filter(layer_id=table.layer_id).order_by("-fid").values_list("fid", flat=True)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table.identifier))
+        cur.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} OWNED BY {}.fid").format(sequence, table.identifier))
+        cur.execute(sql.SQL("SELECT setval({}, GREATEST((SELECT max(fid) FROM {}), %s, 1))").format(
+            sql.Literal(f"{DATA_SCHEMA}.{table.name[:50]}_fid_seq"), table.identifier), [highest.first() or 0])
+        cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN fid SET DEFAULT nextval({})").format(
+            table.identifier, sql.Literal(f"{DATA_SCHEMA}.{table.name[:50]}_fid_seq")))
+
+
 def _insert(table: Table, geom: GEOSGeometry | None, values: dict, fid: int | None = None) -> int:
+    if fid is None and not table.numbered:
+        _number_new_features(table)
     names = list(values)
     columns = [sql.Identifier(n) for n in names] + [sql.Identifier("geom")]
     params = [sql.Placeholder()] * len(names) + [_geometry_sql(geom, table)]

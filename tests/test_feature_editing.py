@@ -155,8 +155,9 @@ def test_bad_input_is_a_400_naming_the_problem_and_changes_nothing(layer, editor
 
 def test_invalid_polygon_and_missing_version_are_refused(editor, layer):
     with connection.cursor() as cur:
-        cur.execute("CREATE TABLE layerdata.ed_zones (fid serial PRIMARY KEY, name text, "
-                    "geom geometry(MultiPolygon, 3826))")
+        # as the importer makes them: fid numbered by the loader, no default
+        cur.execute("CREATE TABLE layerdata.ed_zones (fid integer NOT NULL PRIMARY KEY, name text, "
+                    "geom geometry(MultiPolygon, 3826)); INSERT INTO layerdata.ed_zones VALUES (7, 'old', NULL)")
     Layer.objects.create(slug="ed-zones", title_zh="管制區", table_name="ed_zones", srid=3826,
                          owner_agency=layer.owner_agency)
     bowtie = {"type": "Polygon", "coordinates": [[[121.3, 25], [121.31, 25.01], [121.31, 25], [121.3, 25.01],
@@ -168,7 +169,9 @@ def test_invalid_polygon_and_missing_version_are_refused(editor, layer):
     made = c.post("/api/v1/layers/ed-zones/features/", {"geometry": square, "properties": {"name": "Z"}},
                   format="json")
     assert made.status_code == 201 and made.json()["geometry"]["type"] == "MultiPolygon"  # promoted to the layer's
-    assert Layer.objects.get(slug="ed-zones").feature_count == 1
+    assert made.json()["id"] == 8  # numbered after the imported rows
+    assert c.post("/api/v1/layers/ed-zones/features/", {"geometry": square}, format="json").json()["id"] == 9
+    assert Layer.objects.get(slug="ed-zones").feature_count == 2
     unversioned = c.patch(f"{URL}1/", {"properties": {"name": "Q"}}, format="json")
     assert unversioned.status_code == 400 and "If-Match" in unversioned.json()["detail"]
 
