@@ -48,9 +48,9 @@ def make_layer(n: int) -> tuple[Layer, str]:
         cur.execute(f"DROP TABLE IF EXISTS layerdata.{TABLE}")
         cur.execute(f"CREATE TABLE layerdata.{TABLE} (fid serial PRIMARY KEY, name text, pressure_kpa double "
                     "precision, outlets integer, checked_on date, geom geometry(Point, 3826))")
-        cur.execute(f"INSERT INTO layerdata.{TABLE} (name, pressure_kpa, outlets, checked_on, geom) SELECT "
-                    "'H' || i, 250 + i % 100, 1 + i % 3, DATE '2025-01-01' + i % 300, ST_SetSRID(ST_MakePoint("
-                    "270000 + (i % 100) * 50, 2760000 + (i / 100) * 50), 3826) FROM generate_series(1, %s) i", [n])
+        cur.execute(f"INSERT INTO layerdata.{TABLE} (name, pressure_kpa, outlets, checked_on, geom) SELECT "  # noqa: S608 - a constant table name
+                    "'H' || i, 250 + i %% 100, 1 + i %% 3, DATE '2025-01-01' + i %% 300, ST_SetSRID(ST_MakePoint("
+                    "270000 + (i %% 100) * 50, 2760000 + (i / 100) * 50), 3826) FROM generate_series(1, %s) i", [n])
         cur.execute(f"CREATE INDEX ON layerdata.{TABLE} USING gist (geom)")
     agency = Group.objects.get_or_create(name="bench-消防局")[0]
     layer = Layer.objects.create(slug=SLUG, title_zh="消防栓（效能測試）", table_name=TABLE, srid=3826,

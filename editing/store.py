@@ -29,7 +29,7 @@ from layers.serving.features import feature_sql
 
 from .models import FeatureChange
 
-INTEGER_TYPES = {"integer", "bigint", "smallint"}
+INTEGER_TYPES = {"integer": 2**31, "bigint": 2**63, "smallint": 2**15}  # → the bound of its range
 NUMBER_TYPES = {"double precision", "real", "numeric"}
 TEXT_TYPES = {"text", "character varying", "character", "varchar"}
 DATE_TYPES = {"date"}
@@ -128,19 +128,18 @@ def value_of(name: str, value, table: Table):
     dtype, length = table.columns[name]
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     if dtype in INTEGER_TYPES:
-        if numeric and float(value).is_integer():
+        if numeric and float(value).is_integer() and -INTEGER_TYPES[dtype] <= int(value) < INTEGER_TYPES[dtype]:
             return int(value)
-        raise BadRequest("屬性 {name} 是整數，收到 {value}", name=repr(name), value=json.dumps(value, ensure_ascii=False))
+        raise _refused("屬性 {name} 是整數，收到 {value}", name, value)
     if dtype in NUMBER_TYPES:
-        if numeric and math.isfinite(value):
+        if numeric and math.isfinite(value) and (dtype != "real" or abs(value) < 3.4e38):
             return value
-        raise BadRequest("屬性 {name} 是數值，收到 {value}", name=repr(name), value=json.dumps(value, ensure_ascii=False))
+        raise _refused("屬性 {name} 是數值，收到 {value}", name, value)
     if dtype in DATE_TYPES or dtype in TIME_TYPES:
         try:
             parsed = date.fromisoformat(value) if dtype in DATE_TYPES else datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            raise BadRequest("屬性 {name} 是日期（YYYY-MM-DD，時間為 ISO 8601），收到 {value}", name=repr(name),
-                             value=json.dumps(value, ensure_ascii=False)) from None
+            raise _refused("屬性 {name} 是日期（YYYY-MM-DD，時間為 ISO 8601），收到 {value}", name, value) from None
         return parsed
     if dtype == "boolean":
         if isinstance(value, bool):
@@ -148,13 +147,16 @@ def value_of(name: str, value, table: Table):
         raise BadRequest("屬性 {name} 是是非值（true/false），收到 {value}", name=repr(name),
                          value=json.dumps(value, ensure_ascii=False))
     if dtype in TEXT_TYPES:
-        if not isinstance(value, str):
-            raise BadRequest("屬性 {name} 是文字，收到 {value}", name=repr(name),
-                             value=json.dumps(value, ensure_ascii=False))
+        if not isinstance(value, str) or "\x00" in value:
+            raise _refused("屬性 {name} 是文字，收到 {value}", name, value)
         if length and len(value) > length:
             raise BadRequest("屬性 {name} 最多 {length} 個字元", name=repr(name), length=length)
         return value
     raise BadRequest("屬性 {name}（{type}）不能經由 API 編輯", name=repr(name), type=dtype)
+
+
+def _refused(msgid: str, name: str, value) -> BadRequest:
+    return BadRequest(msgid, name=repr(name), value=json.dumps(value, ensure_ascii=False)[:100])
 
 
 def checked(body, table: Table, layer: Layer, *, creating: bool) -> tuple[GEOSGeometry | None, dict]:
@@ -350,18 +352,19 @@ def _record(layer: Layer, table: Table, user, fid: int, version: int, action: st
         layer=layer, fid=fid, version=version, action=action, user=user if user and user.is_authenticated else None,
         username=user.get_username() if user and user.is_authenticated else "", before=before, after=after,
         restored_from=restored_from)
-    _keep_catalog(layer, table, old_box, fid)
+    _keep_catalog(layer, table, old_box, fid, (after is not None) - (before is not None))
     return change
 
 
-def _keep_catalog(layer: Layer, table: Table, old_box, fid: int) -> None:
+def _keep_catalog(layer: Layer, table: Table, old_box, fid: int, delta: int) -> None:
     """Feature count, extents, updated_at (the tile ETag) and revision date after one feature changed. The extent
     grows with a new geometry; when the old one touched its edge, it is measured again."""
     new_box = _native_box(table, fid)
-    delta = (new_box is not None) - (old_box is not None)
-    current = Layer.objects.select_for_update().filter(pk=layer.pk).order_by().values_list("native_extent", flat=True).first()
+    current = Layer.objects.select_for_update().filter(pk=layer.pk).order_by().values_list(
+        "native_extent", flat=True).first()
     native = list(current) if current else None
-    if native and old_box and any(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(old_box, native, strict=True)):
+    if native and old_box and any(abs(a - b) <= 1e-6 * max(1.0, abs(b))
+                                  for a, b in zip(old_box, native, strict=True)):
         native = _measured(table)
     elif new_box is not None:
         native = new_box if native is None else [min(native[0], new_box[0]), min(native[1], new_box[1]),

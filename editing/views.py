@@ -8,6 +8,7 @@ layer (action feature_create / feature_update / feature_delete / feature_restore
 
 import json
 
+from django.db import DataError
 from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -88,9 +89,13 @@ def run(request, slug: str, fid: int | None, operation) -> JsonResponse:
     if refusal:
         return refusal
     try:
+        if fid is not None and fid >= 2**31:
+            raise store.NotFound
         change = operation(layer, user)
     except BadRequest as exc:
         return _json({"detail": str(exc)}, 400)
+    except DataError as exc:  # a value the column's own limits refuse (numeric(p, s), a domain …): nothing written
+        return _detail("有值不符合圖層欄位的限制：{reason}", 400, reason=str(exc).splitlines()[0][:200])
     except store.NotFound:
         return _detail("圖層 {slug} 沒有圖徵 {fid}", 404, slug=repr(slug), fid=fid)
     except store.Conflict as conflict:

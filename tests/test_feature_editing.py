@@ -64,8 +64,8 @@ def point(lon, lat):
 def test_create_update_delete_with_versions_history_and_catalog(layer, editor):
     c = client(editor)
     made = c.post(URL, {"type": "Feature", "geometry": point(121.35, 25.02),
-                        "properties": {"name": "新栓", "pressure_kpa": 310.5, "outlets": 2, "checked_on": "2026-03-01"}},
-                  format="json")
+                        "properties": {"name": "新栓", "pressure_kpa": 310.5, "outlets": 2,
+                                       "checked_on": "2026-03-01"}}, format="json")
     assert made.status_code == 201, made.content
     fid = made.json()["id"]
     assert made["ETag"] == '"1"' and made["Location"].endswith(f"{URL}{fid}/")
@@ -133,6 +133,8 @@ BAD_EDITS = [
     ({"properties": {"colour": "red"}}, "colour"),
     ({"properties": {"outlets": "two"}}, "outlets"),
     ({"properties": {"outlets": 2.5}}, "outlets"),
+    ({"properties": {"outlets": 2**40}}, "outlets"),
+    ({"properties": {"name": "a\x00b"}}, "name"),
     ({"properties": {"pressure_kpa": True}}, "pressure_kpa"),
     ({"properties": {"checked_on": "yesterday"}}, "checked_on"),
     ({"properties": {"name": 5}}, "name"),
