@@ -16,6 +16,7 @@ token_view = extend_schema_view(post=extend_schema(summary="Exchange username an
 
 api_v1 = [
     path("", include("layers.urls")),
+    path("", include("editing.urls")),
     path("", include("jobs.urls")),
     path("analysis/network/", include("network.urls")),
     path("analysis/", include("analysis.urls")),
