@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "stats",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
