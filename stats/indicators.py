@@ -74,7 +74,7 @@ def check(indicator: Indicator) -> None:
 
 def unit_of(indicator: Indicator) -> tuple[str, str]:
     key = indicator.unit or DEFAULT_UNITS.get(indicator.formula, "")
-    if key in UNIT_WORDS:
+    if key and key in UNIT_WORDS:  # "" is a unit word too (none): a value keeps its column's unit
         return UNIT_WORDS[key]
     if indicator.formula in ("value", "change"):
         num = attribute(indicator.join, indicator.numerator) or {}

@@ -51,6 +51,7 @@ def test_the_city_dashboard_and_its_figures(city):
     board = client().get("/api/v1/dashboards/city/").json()
     assert board["title"] == "市政儀表板" and len(board["spec"]["widgets"]) == 11
     assert board["spec"]["indicators"]["city-density"]["unit"] == "人/平方公里"
+    assert board["spec"]["indicators"]["city-population"]["unit"] == "人"
     assert board["spec"]["indicators"]["city-population"]["periods"] == ["2024-12-01", "2025-12-01"]
     # a district's population and share aged 65+ (hand-checked from the village layer), and the city's
     rows = villages()

@@ -6,7 +6,7 @@
 // Its owners build it here (edit mode): add, move and remove widgets, choose selectors and the refresh interval.
 import L from "./leaflet-global.js";
 import { config, csrfToken, t, url } from "./config.js";
-import { createPageMap } from "./pagemap.js";
+import { createMap } from "./map2d.js";
 import { el } from "./panel.js";
 
 const board = config.dashboard;
@@ -134,7 +134,7 @@ async function drawSelectors() {
   const profile = filter.area || filter.town;
   status.replaceChildren(what ? t("filtered_by", { what }) : t("no_filter"),
     profile ? el("a", { href: url("profile", { level: filter.area ? "area" : "town", key: encodeURIComponent(profile.key) }), id: "profile-link" },
-      ` · ${t("profile")}：${profile.name}`) : "",
+      ` · ${t("profile_of", { name: profile.name })}`) : "",
     board.refresh_seconds ? ` · ${t("refresh_every", { seconds: board.refresh_seconds })}` : "",
     el("span", { id: "updated-at" }));
 }
@@ -166,8 +166,7 @@ async function kpi(w, body) {
       const diff = value - old;
       trend = diff > 0 ? "up" : diff < 0 ? "down" : "flat";
       const sign = diff > 0 ? "+" : diff < 0 ? "−" : "±";
-      const pct = old && !["%", "percent"].includes(unitOf(slug)) && !unitOf(slug).includes("%")
-        ? `（${sign}${format(Math.abs(diff / old) * 100, 1)}%）` : "";
+      const pct = old && !unitOf(slug).includes("%") ? t("pct_change", { pct: `${sign}${format(Math.abs(diff / old) * 100, 1)}%` }) : "";
       change = t("change_vs", { period: before, change: `${sign}${withUnit(Math.abs(diff), slug)}${pct}` });
     }
   }
@@ -218,7 +217,7 @@ async function line(w, body) {
   }
   const shown = points.filter((p) => p.value !== null);
   if (!shown.length) return note(body, t("no_data"));
-  const W = 360, H = 150, L0 = 56, R = 12, T = 14, B = 26;
+  const W = 360, H = 150, L0 = 56, R = 30, T = 14, B = 26;
   const lo = Math.min(...shown.map((p) => p.value)), hi = Math.max(...shown.map((p) => p.value));
   const span = hi - lo || Math.abs(hi) || 1;
   const x = (i) => L0 + (points.length > 1 ? i / (points.length - 1) : 0.5) * (W - L0 - R);
@@ -226,7 +225,7 @@ async function line(w, body) {
   const NS = "http://www.w3.org/2000/svg";
   const node = (tag, attrs, text) => { const n = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text) n.textContent = text; return n; };
   const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img",
-    "aria-label": `${t("periods_of", { title: titleOf(slug) })}：${shown.map((p) => `${p.period} ${withUnit(p.value, slug)}`).join("、")}` });
+    "aria-label": t("periods_of", { title: titleOf(slug), values: shown.map((p) => `${p.period} ${withUnit(p.value, slug)}`).join(t("list_sep")) }) });
   svg.append(node("line", { x1: L0, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
     node("text", { x: L0 - 4, y: y(hi) + 4, "text-anchor": "end" }, format(hi, info(slug).decimals)),
     node("text", { x: L0 - 4, y: y(lo) + 4, "text-anchor": "end" }, format(lo, info(slug).decimals)),
@@ -260,7 +259,7 @@ async function table(w, body) {
   const sorted = [...rows.values()].sort((a, b) => (b.figures[slugs[0]] ?? -Infinity) - (a.figures[slugs[0]] ?? -Infinity))
     .slice(0, w.limit || 100);
   const head = el("tr", {}, el("th", { scope: "col" }, t("area")),
-    slugs.map((s) => el("th", { scope: "col", class: "num" }, `${titleOf(s)}${unitOf(s) ? `（${unitOf(s)}）` : ""}`)));
+    slugs.map((s) => el("th", { scope: "col", class: "num" }, t("chart_of", { title: titleOf(s), unit: unitOf(s) || "—" }))));
   const body_ = sorted.map((r) => el("tr", { class: isChosen(level, r) ? "chosen" : "", "data-key": r.key },
     el("th", { scope: "row" }, el("button", { type: "button", class: "link", "aria-pressed": String(isChosen(level, r)),
       onclick: () => chooseArea(level, r) }, shortName(r, level))),
@@ -287,16 +286,18 @@ function shapes(slug) {
   return geometry.get(i.boundary);
 }
 
-async function mapWidget(w, body) {
+async function mapWidget(w, body, mine) {
   const slug = indicatorOf(w);
   const [answer, shapesOf, inTown] = await Promise.all([values(slug, { level: "area" }), shapes(slug),
     filter.town ? values(slug, { level: "area", town: filter.town.key }) : null]);
+  if (mine !== generation) return;
   if (!answer || !shapesOf) return note(body, t("no_data"));
   let entry = maps.get(w.id);
   if (!entry || !body.contains(entry.element)) {
-    const element = el("div", { class: "widget-map", role: "application", tabindex: "0", "aria-label": `${widgetTitle(w)}（${unitOf(slug)}）` });
+    const element = el("div", { class: "widget-map", role: "application", tabindex: "0", "aria-label": t("chart_of", { title: widgetTitle(w), unit: unitOf(slug) || "—" }) });
     body.replaceChildren(element, el("div", { class: "map-legend" }));
-    entry = { element, map: createPageMap(element), layer: null };
+    // SVG, not the page map's canvas: each village is an element of its own (named by its key) to click on
+    entry = { element, map: createMap(element), layer: null, renderer: L.svg() }; // no basemap: the areas are the map
     maps.set(w.id, entry);
   }
   const byFid = new Map(answer.values.map((r) => [r.boundary_fid, r]));
@@ -306,6 +307,7 @@ async function mapWidget(w, body) {
   const inside = inTown ? new Set(inTown.values.map((r) => r.key)) : null;
   if (entry.layer) entry.map.removeLayer(entry.layer);
   entry.layer = L.geoJSON(shapesOf, {
+    renderer: entry.renderer,
     style: (f) => {
       const row = byFid.get(f.id);
       const chosen = row && filter.area?.key === row.key;
@@ -316,15 +318,16 @@ async function mapWidget(w, body) {
     onEachFeature: (f, layer) => {
       const row = byFid.get(f.id);
       if (!row) return;
-      layer.bindTooltip(`${shortName(row, "area")}：${withUnit(row.value, slug)}`, { sticky: true });
+      layer.bindTooltip(t("name_value", { name: shortName(row, "area"), value: withUnit(row.value, slug) }), { sticky: true });
       layer.on("click", () => chooseArea("area", row));
+      layer.on("add", () => layer.getElement()?.setAttribute("data-key", row.key));
     },
   }).addTo(entry.map);
   const focus = inTown ? L.geoJSON({ type: "FeatureCollection", features: shapesOf.features.filter((f) => inside.has(byFid.get(f.id)?.key)) }) : entry.layer;
   const bounds = focus.getBounds();
   if (bounds.isValid()) entry.map.fitBounds(bounds, { padding: [8, 8] });
   const labels = [numbers[0], ...breaks].map((b, i, all) => (i < 4 ? `${format(b, info(slug).decimals)} – ${format(all[i + 1], info(slug).decimals)}` : `≥ ${format(b, info(slug).decimals)}`));
-  body.querySelector(".map-legend").replaceChildren(el("strong", {}, `${titleOf(slug)}（${unitOf(slug) || "—"}）`),
+  body.querySelector(".map-legend").replaceChildren(el("strong", {}, t("chart_of", { title: titleOf(slug), unit: unitOf(slug) || "—" })),
     el("ul", {}, RAMP.map((c, i) => (Number.isFinite(breaks[Math.min(i, 3)]) || i === 0 ? el("li", {}, el("span", { class: "swatch", style: `background:${c}` }), labels[i]) : null))));
 }
 
@@ -338,15 +341,18 @@ async function drawAll() {
   const mine = ++generation;
   const jobs = spec.widgets.map(async (w) => {
     const box = document.getElementById(`widget-${w.id}`);
-    const body = box.querySelector(".widget-body");
+    const live = box.querySelector(".widget-body");
     box.querySelector("h2").textContent = widgetTitle(w);
     box.setAttribute("aria-busy", "true");
+    // drawn aside and swapped in only if no newer filter came meanwhile (the map checks for itself)
+    const body = w.type === "map" ? live : el("div", { class: "widget-body" });
     try {
-      await DRAW[w.type](w, body);
+      await DRAW[w.type](w, body, mine);
+      if (mine === generation && body !== live) live.replaceWith(body);
     } catch (err) {
-      if (mine === generation) note(body, err.message);
+      if (mine === generation) note(live, err.message);
     } finally {
-      box.removeAttribute("aria-busy");
+      if (mine === generation) box.removeAttribute("aria-busy");
     }
   });
   await Promise.all(jobs);
@@ -384,7 +390,7 @@ function builder() {
   const slugs = Object.keys(known).sort();
   const field = (id, label, control) => el("div", {}, el("label", { for: id }, label), control);
   const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text"].map((k) => el("option", { value: k }, t(`type_${k}`))));
-  const indicator = el("select", { id: "b-indicator" }, slugs.map((s) => el("option", { value: s }, `${titleOf(s)}（${unitOf(s) || "—"}）`)));
+  const indicator = el("select", { id: "b-indicator" }, slugs.map((s) => el("option", { value: s }, t("chart_of", { title: titleOf(s), unit: unitOf(s) || "—" }))));
   const level = el("select", { id: "b-level" }, el("option", { value: "town" }, t("level_town")), el("option", { value: "area" }, t("level_area")));
   const title = el("input", { id: "b-title", maxlength: 200 });
   const width = el("select", { id: "b-width" }, [1, 2, 3, 4].map((n) => el("option", { value: n }, String(n))));
