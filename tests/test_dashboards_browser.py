@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import CHROMIUM, PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
 from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.db import connection, connections
 
 from dashboards import demo
 
@@ -36,15 +36,18 @@ def city(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="module")
 def facts(city, django_db_blocker):
     """What the page should show, read before Playwright's loop runs."""
+    from layers.models import Layer
+
     with django_db_blocker.unblock(), connection.cursor() as cur:
         cur.execute("SELECT district, population, village_code FROM layerdata.villages ORDER BY district, "
                     "village_code")
         rows = cur.fetchall()
+        table = Layer.objects.get(slug=demo.TABLE).table_name
     district = rows[0][0]
     return {"total": sum(r[1] for r in rows), "district": district,
             "district_total": sum(r[1] for r in rows if r[0] == district),
             "district_villages": sum(1 for r in rows if r[0] == district),
-            "village": rows[0][2], "village_population": rows[0][1], "villages": len(rows)}
+            "village": rows[0][2], "village_population": rows[0][1], "villages": len(rows), "table": table}
 
 
 def kpi(page, wid="pop") -> int:
@@ -163,10 +166,12 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         page.locator("#clear-filters").click()
         drawn(page)
         # auto-refresh: new figures in the table show without reloading
-        with django_db_blocker.unblock(), connection.cursor() as cur:
-            cur.execute(f"UPDATE layerdata.{demo.TABLE.replace('-', '_')} SET population = population + 1000 "  # noqa: S608
-                        "WHERE fid = (SELECT min(fid) FROM layerdata." + demo.TABLE.replace('-', '_')
-                        + " WHERE period = DATE '2025-12-01')")
+        # on a connection of its own (committed at once: the test's own runs in a transaction the server never sees)
+        with django_db_blocker.unblock(), connections.create_connection("default").cursor() as cur:
+            table = facts["table"]
+            cur.execute(f"UPDATE layerdata.{table} SET population = population + 1000 WHERE fid = "  # noqa: S608
+                        f"(SELECT min(fid) FROM layerdata.{table} WHERE period = DATE '2025-12-01')")
+            assert cur.rowcount == 1
         page.wait_for_function(f"() => document.querySelector('#widget-{first} .kpi-value data')?.value == "
                                f"'{facts['total'] + 1000}'", timeout=10_000)
     finally:
