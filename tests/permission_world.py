@@ -206,11 +206,10 @@ def _statistics() -> None:
 
 
 def tear_down() -> None:
+    from dashboards.models import Dashboard
     from iot.models import Device
     from jobs.models import Job
     from layers.models import Layer
-
-    from dashboards.models import Dashboard
 
     Device.objects.all().delete()
     Dashboard.objects.all().delete()

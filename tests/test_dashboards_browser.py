@@ -70,7 +70,8 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         drawn(page)
         assert kpi(page) == facts["total"]
         assert "人" in page.locator("#widget-pop .unit").inner_text()
-        assert re.search(r"較 2024-12-01 [+−±][\d,]+ 人（[+−±][\d.]+%）", page.locator("#widget-pop .kpi-change").inner_text())
+        change = page.locator("#widget-pop .kpi-change").inner_text()
+        assert re.search(r"較 2024-12-01 [+−±][\d,]+ 人（[+−±][\d.]+%）", change), change
         assert "人/平方公里" in page.locator("#widget-dens").inner_text()
         assert page.locator("#widget-villages tbody tr").count() == facts["villages"]
         assert page.evaluate(UNNAMED_CONTROLS) == []

@@ -44,13 +44,21 @@ function indicatorOf(w) {
 }
 
 // --- the values API ------------------------------------------------------------------------------------------------
-async function values(slug, params) {
+// answers kept until the next auto-refresh: a filter change asks only for what it changes (the bars over every
+// district, the map's every village are the same whichever district is chosen)
+const answers = new Map();
+function values(slug, params) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""));
   if (filter.period && info(slug).periods.includes(filter.period) && !params.period) query.set("period", filter.period);
-  const answer = await fetch(`${url("values", { slug })}?${query}`, { headers: { Accept: "application/json" } });
-  if (answer.status === 404) return null; // not (or no longer) one the viewer may see: nothing shown, nothing told
-  if (!answer.ok) throw new Error(t("request_failed", { status: answer.status }));
-  return answer.json();
+  const address = `${url("values", { slug })}?${query}`;
+  if (!answers.has(address)) {
+    answers.set(address, fetch(address, { headers: { Accept: "application/json" } }).then((answer) => {
+      if (answer.status === 404) return null; // not (or no longer) one the viewer may see: nothing shown, nothing told
+      if (!answer.ok) throw new Error(t("request_failed", { status: answer.status }));
+      return answer.json();
+    }).catch((err) => { answers.delete(address); throw err; }));
+  }
+  return answers.get(address);
 }
 
 // the scope a single figure is for: the village chosen, else the district, else the whole city
@@ -288,10 +296,10 @@ function shapes(slug) {
 
 async function mapWidget(w, body, mine) {
   const slug = indicatorOf(w);
-  const [answer, shapesOf, inTown] = await Promise.all([values(slug, { level: "area" }), shapes(slug),
-    filter.town ? values(slug, { level: "area", town: filter.town.key }) : null]);
+  const [answer, shapesOf] = await Promise.all([values(slug, { level: "area" }), shapes(slug)]);
   if (mine !== generation) return;
   if (!answer || !shapesOf) return note(body, t("no_data"));
+  const inTown = filter.town ? { values: answer.values.filter((r) => r.town_key === filter.town.key) } : null;
   let entry = maps.get(w.id);
   if (!entry || !body.contains(entry.element)) {
     const element = el("div", { class: "widget-map", role: "application", tabindex: "0", "aria-label": t("chart_of", { title: widgetTitle(w), unit: unitOf(slug) || "—" }) });
@@ -442,7 +450,9 @@ function builder() {
 let timer = null;
 function startRefresh() {
   if (timer) clearInterval(timer);
-  timer = board.refresh_seconds > 0 ? setInterval(() => { if (!document.hidden) drawAll(); }, board.refresh_seconds * 1000) : null;
+  timer = board.refresh_seconds > 0 ? setInterval(() => {
+    if (!document.hidden) { answers.clear(); drawAll(); }
+  }, board.refresh_seconds * 1000) : null;
 }
 
 readAddress();
