@@ -135,3 +135,10 @@ def test_area_profile_and_the_list_page(city):
                                                         "visibility": "internal"})
     assert made.status_code == 302 and made["Location"] == "/dashboards/mine/?edit=1"
     assert Dashboard.objects.get(slug="mine").owner_agency.name == demo.AGENCY
+    # the 統計資料 page deletes an indicator for its table's agency (a small gap of the statistics half)
+    page = client("dash-other").post("/stats/", {"action": "delete_indicator", "target": "city-growth"},
+                                     content_type="application/json")
+    assert page.status_code == 400 and client().get("/api/v1/stats/indicators/city-growth/").status_code == 200
+    done = client("dash-officer").post("/stats/", {"action": "delete_indicator", "target": "city-growth"},
+                                       content_type="application/json")
+    assert done.status_code == 302 and client().get("/api/v1/stats/indicators/city-growth/").status_code == 404

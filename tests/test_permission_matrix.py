@@ -253,7 +253,8 @@ ROUTES: dict[str, list[Call]] = {
     "stats-page": [get("/stats/"), post("/stats/", {"action": "join", "target": "{slug}", "boundary": "{slug}"}),
                    post("/stats/", {"action": "indicator", "join": "987654", "title_zh": "x", "formula": "value",
                                     "numerator": "{value}"}),
-                   post("/stats/", {"action": "draw", "target": "{slug}", "method": "quantiles"})],
+                   post("/stats/", {"action": "draw", "target": "{slug}", "method": "quantiles"}),
+                   post("/stats/", {"action": "delete_indicator", "target": "{slug}"})],
     # dashboards: the world's layers each have one of their slug and access, over their indicator
     "dashboards": [get("/api/v1/dashboards/"), post("/api/v1/dashboards/", {"title_zh": "x", "spec": {
         "widgets": [{"type": "kpi", "indicator": "{slug}"}]}})],
