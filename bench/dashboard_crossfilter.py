@@ -43,12 +43,10 @@ import warnings  # noqa: E402
 import pandas as pd  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from stats_indicators import load_country  # noqa: E402
 
-from jobs.models import Job  # noqa: E402
 from layers import catalog  # noqa: E402
-from layers.importing import jobs as layer_jobs  # noqa: E402
-from layers.importing.pipeline import run_job  # noqa: E402
-from stats import importing, joins  # noqa: E402
+from stats import joins  # noqa: E402
 from stats.models import Indicator  # noqa: E402
 
 warnings.filterwarnings("ignore", message="pandas only supports SQLAlchemy")
@@ -91,27 +89,10 @@ def pandas_answers(frame: pd.DataFrame, town: str) -> list:
 
 
 def main() -> None:
-    if not REAL.is_dir():
-        raise SystemExit(f"no {REAL}: the real files are needed")
     work = Path(tempfile.mkdtemp())
     made = []
     try:
-        src = work / "a"
-        src.mkdir()
-        name = "moi-odrp013-population-by-indigenous-status-11506.json"
-        shutil.copy(REAL / "household-registry" / name, src / name)
-        job = run_job(importing.create(src / name, [name], {"slug": "bench-dash-odrp013", "visibility": "public"}).pk,
-                      work=importing._import)
-        assert job.status == Job.Status.SUCCEEDED, job.errors
-        table = job.layers.get()
-        made.append(table)
-        dst = work / "b"
-        dst.mkdir()
-        shutil.copy(REAL / "tw-village-attrs-nlsc/VILLAGE_NLSC_1120928.dbf", dst / "v.dbf")
-        job = run_job(layer_jobs.create(dst / "v.dbf", "v.dbf", {"slug": "bench-dash-nlsc",
-                                                                  "visibility": "public"}).pk)
-        villages = job.layers.get()
-        made.append(villages)
+        table, villages = load_country(work, "bench-dash", made, visibility="public")
         join = joins.join(table.stat_table, villages)
         for slug, formula, num, den in INDICATORS:
             Indicator.objects.filter(slug=slug).delete()

@@ -53,10 +53,5 @@ class Dashboard(models.Model):
     def __str__(self):
         return self.slug
 
-    def can_edit(self, user) -> bool:
-        """As a layer: admins, members of the owner agency, and whoever made it."""
-        if not (user and user.is_authenticated):
-            return False
-        if user.is_superuser or user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk):
-            return True
-        return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
+    # who may change it: the layers' rule (admins, members of the owner agency, whoever made it), on the same fields
+    can_edit = Layer.can_edit
