@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "accounts",
     "stats",
     "editing",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ api_v1 = [
     path("audit/", include("audit.urls")),
     path("accounts/", include("accounts.urls")),
     path("stats/", include("stats.urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("schedule/", include("geo.scheduler.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -53,6 +54,7 @@ urlpatterns = [
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.page_urls")),
+    path("", include("dashboards.page_urls")),
     path("", include("web.urls")),
 ]
 # MEDIA (rasters, uploads) is never served as plain files: rasters go out through the tile and point views, which

@@ -278,7 +278,16 @@ ROUTES: dict[str, list[Call]] = {
     "stats-page": [get("/stats/"), post("/stats/", {"action": "join", "target": "{slug}", "boundary": "{slug}"}),
                    post("/stats/", {"action": "indicator", "join": "987654", "title_zh": "x", "formula": "value",
                                     "numerator": "{value}"}),
-                   post("/stats/", {"action": "draw", "target": "{slug}", "method": "quantiles"})],
+                   post("/stats/", {"action": "draw", "target": "{slug}", "method": "quantiles"}),
+                   post("/stats/", {"action": "delete_indicator", "target": "{slug}"})],
+    # dashboards: the world's layers each have one of their slug and access, over their indicator
+    "dashboards": [get("/api/v1/dashboards/"), post("/api/v1/dashboards/", {"title_zh": "x", "spec": {
+        "widgets": [{"type": "kpi", "indicator": "{slug}"}]}})],
+    "dashboard": [get("/api/v1/dashboards/{slug}/"), put("/api/v1/dashboards/{slug}/", {"title_en": "x"}),
+                  delete("/api/v1/dashboards/{slug}/")],
+    "dashboards-page": [get("/dashboards/"), post("/dashboards/", {"title_zh": "x"})],
+    "dashboard-page": [get("/dashboards/{slug}/"), get("/dashboards/{slug}/?edit=1")],
+    "area-profile": [get("/areas/area/{value}/"), get("/areas/town/{value}/")],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],
     "marker-detail": [get("/api/v1/markers/{job}/")],
