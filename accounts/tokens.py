@@ -1,7 +1,8 @@
 """Personal API tokens: a user's named tokens with scopes, an expiry and revocation, for scripts and OGC clients.
 
 A token's secret is `cgt_` and 48 random hex digits; only its SHA-256 is stored. It is accepted as
-`Authorization: Bearer …` or `Token …` on the API, tiles, downloads, /ows and /sta, and on /ows also as HTTP Basic
+`Authorization: Bearer …` or `Token …` on the API, tiles, downloads, /ows, /ogcapi/ and /sta, and on /ows and /ogcapi/
+also as HTTP Basic
 with the token as the password (any user name), so QGIS and GDAL can use it. A token acts as its user — never with
 more than the user has — and only within its scopes:
 
@@ -36,8 +37,9 @@ from .models import ApiToken
 
 PREFIX = "cgt_"
 SCOPES = ("read", "analyse", "import", "edit", "admin")
-SERVED = ("/api/", "/ows", "/tiles/", "/basemap/", "/sta/")  # where a token is read; pages use the session
+SERVED = ("/api/", "/ows", "/ogcapi/", "/tiles/", "/basemap/", "/sta/")  # where a token is read; pages use the session
 OWS = re.compile(r"^/ows(/|$)")
+BASIC = re.compile(r"^/(ows(/|$)|ogcapi/)")  # where HTTP Basic carries a token (OGC clients: QGIS, GDAL)
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 WRITE_RULES = [  # (path pattern, scope) for writes; the first that matches; else `edit`
     (re.compile(r"^/api/v1/accounts/"), "admin"),
@@ -101,7 +103,7 @@ def presented(request) -> str | None:
     kind = kind.lower()
     if kind in ("bearer", "token") and value.startswith(PREFIX):
         return value
-    if kind == "basic" and OWS.match(request.path):
+    if kind == "basic" and BASIC.match(request.path):
         try:
             _user, _colon, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):

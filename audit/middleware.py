@@ -39,6 +39,9 @@ NOT_RECORDED = {
     "account-token-detail": "a personal API token revoked: recorded as token_revoke by accounts.tokens",
     "layer-register-service": "the new layer is recorded where layers are created (audit.signals)",
     "iot-observations": "sensor feeds (devices, thousands an hour, no person acting); the feed keeps rejects",
+    "layer-features": "a feature added: recorded as feature_create (with fid and version) by editing.views",
+    "layer-feature": "a feature changed or deleted: recorded as feature_update / feature_delete by editing.views",
+    "layer-feature-restore": "a feature restored: recorded as feature_restore by editing.views",
     "login": "session sign-in: recorded by Django's user_logged_in / user_login_failed signals",
     "logout": "session sign-out: recorded by Django's user_logged_out signal",
     # computations that answer and store nothing

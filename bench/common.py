@@ -166,3 +166,34 @@ def gunicorn(workers: int, ready: str = "/api/v1/"):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         pid_file.path.unlink(missing_ok=True)
+
+
+def copy_readings(device_pks: list[int], per_device: int, t0, value) -> float:
+    """The limit the IoT benches compare against: each device's pm25 readings at one-minute steps from `t0`
+    (`value(device index, minute)`), written by one plain COPY into iot_observation, its indexes and triggers
+    included, after deleting that device's readings from `t0` on. Returns the COPY's seconds."""
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+
+    from iot.models import Quantity
+
+    quantity = Quantity.objects.get(code="pm25").pk
+    received = datetime.now(UTC).isoformat()
+    buffer = io.StringIO()
+    for index, pk in enumerate(device_pks):
+        for minute in range(per_device):
+            buffer.write(f"{pk}\t{quantity}\t{(t0 + timedelta(minutes=minute)).isoformat()}\t"
+                         f"{value(index, minute)}\t{received}\n")
+    buffer.seek(0)
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM iot_observation WHERE device_id = ANY(%s) AND observed_at >= %s", [device_pks, t0])
+        started = time.perf_counter()
+        cur.cursor.copy_expert("COPY iot_observation (device_id, quantity_id, observed_at, value, received_at)"
+                               " FROM STDIN", buffer)
+        seconds = time.perf_counter() - started
+        cur.execute("SELECT count(*) FROM iot_observation WHERE device_id = ANY(%s) AND observed_at >= %s",
+                    [device_pks, t0])
+        assert cur.fetchone()[0] == len(device_pks) * per_device
+    return seconds

@@ -14,7 +14,6 @@ Not part of the test suite.
 """
 
 import argparse
-import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -34,10 +33,9 @@ if __name__ == "__main__":
     ARGS = common.start(__doc__, arguments())
 
 import requests  # noqa: E402
-from django.db import connection  # noqa: E402
 
 from iot.ingest import ingest  # noqa: E402
-from iot.models import Datastream, Device, Observation, Quantity  # noqa: E402
+from iot.models import Datastream, Device, Observation  # noqa: E402
 from iot.tokens import new_token  # noqa: E402
 
 BATCH = 500
@@ -103,23 +101,7 @@ def singles(session, root, index, datastream) -> int:
 
 def copy(devs, per_device: int) -> float:
     """The same rows as the dataArray run, written by one COPY (then removed again)."""
-    quantity = Quantity.objects.get(code="pm25").pk
-    received = datetime.now(UTC).isoformat()
-    buffer = io.StringIO()
-    for index, (device, _t, _s) in enumerate(devs):
-        for minute in range(per_device):
-            buffer.write(f"{device.pk}\t{quantity}\t{(T0 + timedelta(minutes=minute)).isoformat()}\t"
-                         f"{value(index, minute)}\t{received}\n")
-    buffer.seek(0)
-    with connection.cursor() as cur:
-        cur.execute("DELETE FROM iot_observation WHERE device_id = ANY(%s) AND observed_at >= %s",
-                    [[d.pk for d, _t, _s in devs], T0])
-        t0 = time.perf_counter()
-        cur.cursor.copy_expert("COPY iot_observation (device_id, quantity_id, observed_at, value, received_at)"
-                               " FROM STDIN", buffer)
-        seconds = time.perf_counter() - t0
-    assert stored(devs) == DEVICES * per_device
-    return seconds
+    return common.copy_readings([d.pk for d, _t, _s in devs], per_device, T0, value)
 
 
 def main(args):

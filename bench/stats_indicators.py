@@ -55,26 +55,32 @@ def median_ms(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def main() -> None:
+def load_country(work: Path, prefix: str, made: list, **options) -> tuple:
+    """The household registry's villages (ODRP013) and the NLSC village attributes imported as `<prefix>-odrp013`
+    and `<prefix>-nlsc` (appended to `made`, for the caller to remove): also bench/dashboard_crossfilter.py's."""
     if not REAL.is_dir():
         raise SystemExit(f"no {REAL}: the real files are needed")
+    src = work / "a"
+    src.mkdir()
+    name = "moi-odrp013-population-by-indigenous-status-11506.json"
+    shutil.copy(REAL / "household-registry" / name, src / name)
+    job = run_job(importing.create(src / name, [name], {"slug": f"{prefix}-odrp013", **options}).pk,
+                  work=importing._import)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    made.append(job.layers.get())
+    dst = work / "b"
+    dst.mkdir()
+    shutil.copy(REAL / "tw-village-attrs-nlsc/VILLAGE_NLSC_1120928.dbf", dst / "v.dbf")
+    job = run_job(layer_jobs.create(dst / "v.dbf", "v.dbf", {"slug": f"{prefix}-nlsc", **options}).pk)
+    made.append(job.layers.get())
+    return made[-2], made[-1]
+
+
+def main() -> None:
     work = Path(tempfile.mkdtemp())
     made = []
     try:
-        src = work / "a"
-        src.mkdir()
-        name = "moi-odrp013-population-by-indigenous-status-11506.json"
-        shutil.copy(REAL / "household-registry" / name, src / name)
-        job = run_job(importing.create(src / name, [name], {"slug": "bench-odrp013"}).pk, work=importing._import)
-        assert job.status == Job.Status.SUCCEEDED, job.errors
-        table = job.layers.get()
-        made.append(table)
-        dst = work / "b"
-        dst.mkdir()
-        shutil.copy(REAL / "tw-village-attrs-nlsc/VILLAGE_NLSC_1120928.dbf", dst / "v.dbf")
-        job = run_job(layer_jobs.create(dst / "v.dbf", "v.dbf", {"slug": "bench-nlsc"}).pk)
-        villages = job.layers.get()
-        made.append(villages)
+        table, villages = load_country(work, "bench", made)
         t0 = time.perf_counter()
         join = joins.join(table.stat_table, villages)
         print(f"join by VILLCODE: {join.matched_rows:,} of {join.rows:,} rows in {time.perf_counter() - t0:.2f} s")

@@ -583,6 +583,7 @@ def demo(args: argparse.Namespace) -> int:
         _manage(env, "make_demo_city", "--size", os.environ.get("DEMO_SIZE", "1"), "--if-missing")
         _manage(env, "publish_ogc", "-v", "0")
         _manage(env, "demo_feeds")
+        _manage(env, "city_dashboard", "--if-missing")
         env.setdefault("IOT_MQTT_CONSUMER", "true")  # one of the worker's two slots consumes the sensor feeds
         logs = stack.root / "logs"
         logs.mkdir(exist_ok=True)

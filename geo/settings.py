@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "accounts",
     "stats",
     "catalogue",
+    "editing",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

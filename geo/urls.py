@@ -17,6 +17,7 @@ token_view = extend_schema_view(post=extend_schema(summary="Exchange username an
 
 api_v1 = [
     path("", include("layers.urls")),
+    path("", include("editing.urls")),
     path("", include("jobs.urls")),
     path("analysis/network/", include("network.urls")),
     path("analysis/", include("analysis.urls")),
@@ -25,6 +26,7 @@ api_v1 = [
     path("audit/", include("audit.urls")),
     path("accounts/", include("accounts.urls")),
     path("stats/", include("stats.urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("schedule/", include("geo.scheduler.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -48,10 +50,13 @@ urlpatterns = [
     re_path(r"^sta/(?P<version>v1\.[01])(?:/(?P<path>.*))?$", SensorThingsView.as_view(), name="sta"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
     path("csw", csw, name="csw"),  # OGC CSW 2.0.2 / 3.0 (pycsw)
+    # OGC API - Features (Part 1 Core, Part 2 CRS, CQL2 text filters)
+    path("ogcapi/", include("layers.ogcapi.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.page_urls")),
+    path("", include("dashboards.page_urls")),
     path("", include("web.urls")),
 ]
 # MEDIA (rasters, uploads) is never served as plain files: rasters go out through the tile and point views, which

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from psycopg2.extras import execute_values
 
 from .models import Device, Quantity, RejectCount
 from .tokens import digest
@@ -85,54 +84,90 @@ def _check(item, index: int, quantities: dict, now: datetime, seen: set) -> tupl
     return quantity.pk, observed, float(value)
 
 
-def ingest(device: Device, items, source: str) -> Outcome:
-    outcome = Outcome()
-    if not isinstance(items, list):
-        outcome.rejected.append({"index": None, "reason": "malformed: observations must be a list"})
-        count_rejects(source, outcome.counts())
-        return outcome
-    quantities, now, seen = _quantities(), timezone.now(), set()
-    rows, indexes = [], []
-    for index, item in enumerate(items):
-        checked = _check(item, index, quantities, now, seen)
-        if isinstance(checked, str):
-            outcome.rejected.append({"index": index, "reason": checked})
-        else:
-            rows.append((device.pk, *checked))
-            indexes.append(index)
-    with transaction.atomic(), connection.cursor() as cur:
-        stored = set()
-        if rows:
-            returned = execute_values(
-                cur.cursor, "INSERT INTO iot_observation (device_id, quantity_id, observed_at, value, received_at)"
-                " SELECT v.d, v.q, v.t, v.v, now() FROM (VALUES %s) AS v(d, q, t, v)"
-                " ON CONFLICT DO NOTHING RETURNING quantity_id, observed_at", rows,
-                template="(%s, %s::integer, %s::timestamptz, %s::float8)", page_size=len(rows), fetch=True)
-            stored = {(q, t) for q, t in returned}
-            _after_insert(cur, device.pk, [r for r in rows if (r[1], r[2]) in stored], outcome)
-        for row, index in zip(rows, indexes, strict=True):
-            if (row[1], row[2]) not in stored:
-                outcome.rejected.append({"index": index, "reason": "duplicate"})
-        outcome.accepted = len(stored)
-        outcome.rejected.sort(key=lambda r: r["index"])
-        count_rejects(source, outcome.counts())
-    return outcome
+def ingest(device: Device, items, source: str, quantities: dict[str, Quantity] | None = None) -> Outcome:
+    """Check and store one device's readings. `quantities` (code → Quantity): the ones the caller has already
+    read (a SensorThings Datastream's own), to spare a query; by default all of them, read here."""
+    return ingest_many([(device, items)], source, quantities)[0]
 
 
-def _after_insert(cur, device_pk: int, rows: list[tuple], outcome: Outcome) -> None:
-    """Latest value per quantity (only if newer) and alerts for readings above a threshold."""
-    if not rows:
-        return
-    execute_values(
-        cur.cursor, "INSERT INTO iot_latest (device_id, quantity_id, observed_at, value)"
-        " SELECT DISTINCT ON (v.q) v.d, v.q, v.t, v.v FROM (VALUES %s) AS v(d, q, t, v) ORDER BY v.q, v.t DESC"
-        " ON CONFLICT (device_id, quantity_id) DO UPDATE SET observed_at = EXCLUDED.observed_at,"
-        " value = EXCLUDED.value WHERE iot_latest.observed_at < EXCLUDED.observed_at", rows,
-        template="(%s, %s::integer, %s::timestamptz, %s::float8)", page_size=len(rows))
-    raised = execute_values(
-        cur.cursor, "INSERT INTO iot_alert (device_id, quantity_id, threshold_id, value, observed_at, raised_at)"
-        " SELECT v.d, v.q, th.id, v.v, v.t, now() FROM (VALUES %s) AS v(d, q, t, v)"
-        " JOIN iot_threshold th ON th.quantity_id = v.q AND (th.device_id IS NULL OR th.device_id = v.d)"
-        " AND v.v > th.above RETURNING id", rows,
-        template="(%s, %s::integer, %s::timestamptz, %s::float8)", page_size=len(rows), fetch=True)
-    outcome.alerts = len(raised)
+def ingest_many(batches: list[tuple[Device, object]], source: str,
+                quantities: dict[str, Quantity] | None = None) -> list[Outcome]:
+    """Several batches (device, readings) — e.g. the MQTT messages that arrived together — checked one by one as
+    `ingest` would, stored by one statement in one transaction; an Outcome per batch, in order. A reading given
+    twice for a device (in one batch or two) is stored once, the second a duplicate, as if sent one after the
+    other."""
+    quantities, now = quantities or _quantities(), timezone.now()
+    outcomes, rows, where, seen = [], [], [], {}  # where: (batch, index in it) of each row
+    for k, (device, items) in enumerate(batches):
+        outcome = Outcome()
+        outcomes.append(outcome)
+        if not isinstance(items, list):
+            outcome.rejected.append({"index": None, "reason": "malformed: observations must be a list"})
+            continue
+        device_seen = seen.setdefault(device.pk, set())
+        for index, item in enumerate(items):
+            checked = _check(item, index, quantities, now, device_seen)
+            if isinstance(checked, str):
+                outcome.rejected.append({"index": index, "reason": checked})
+            else:
+                rows.append((device.pk, *checked))
+                where.append((k, index))
+    # no savepoint inside a caller's transaction (a SensorThings request): a failure here fails the request
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        duplicates, alerted = _store(cur, rows) if rows else ([], [])
+        for k, _index in where:
+            outcomes[k].accepted += 1
+        for position in duplicates:
+            k, index = where[position]
+            outcomes[k].accepted -= 1
+            outcomes[k].rejected.append({"index": index, "reason": "duplicate"})
+        for position in alerted:
+            outcomes[where[position][0]].alerts += 1
+        reasons: dict[str, int] = {}
+        for outcome in outcomes:
+            outcome.rejected.sort(key=lambda r: -1 if r["index"] is None else r["index"])
+            for reason, n in outcome.counts().items():
+                reasons[reason] = reasons.get(reason, 0) + n
+        count_rejects(source, reasons)
+    return outcomes
+
+
+# One statement for all the rows: they travel as four array parameters (not a VALUES list built row by row), the
+# observations are inserted, and from the rows actually inserted (an already stored reading is skipped by the
+# key) the latest values are updated and alerts raised. It answers the positions (1-based) of the rows that were
+# already stored and of the rows that raised an alert (once per alert).
+STORE = """
+WITH v AS (SELECT d, q, t, x, i FROM unnest(%(d)s::bigint[], %(q)s::integer[], %(t)s::timestamptz[],
+                                            %(x)s::float8[]) WITH ORDINALITY AS u(d, q, t, x, i)),
+new AS (INSERT INTO iot_observation (device_id, quantity_id, observed_at, value, received_at)
+        SELECT d, q, t, x, now() FROM v ON CONFLICT DO NOTHING
+        RETURNING device_id AS d, quantity_id AS q, observed_at AS t, value AS x),
+latest AS (INSERT INTO iot_latest (device_id, quantity_id, observed_at, value)
+           SELECT DISTINCT ON (d, q) d, q, t, x FROM new ORDER BY d, q, t DESC
+           ON CONFLICT (device_id, quantity_id) DO UPDATE SET observed_at = EXCLUDED.observed_at,
+           value = EXCLUDED.value WHERE iot_latest.observed_at < EXCLUDED.observed_at RETURNING 1),
+alerts AS (INSERT INTO iot_alert (device_id, quantity_id, threshold_id, value, observed_at, raised_at)
+           SELECT new.d, new.q, th.id, new.x, new.t, now() FROM new
+           JOIN iot_threshold th ON th.quantity_id = new.q AND (th.device_id IS NULL OR th.device_id = new.d)
+           AND new.x > th.above RETURNING device_id AS d, quantity_id AS q, observed_at AS t)
+SELECT CASE WHEN (SELECT count(*) FROM new) < %(n)s THEN (SELECT array_agg(v.i) FROM v WHERE NOT EXISTS (
+           SELECT 1 FROM new WHERE new.d = v.d AND new.q = v.q AND new.t = v.t)) END,
+       (SELECT array_agg(v.i) FROM alerts a JOIN v ON v.d = a.d AND v.q = a.q AND v.t = a.t),
+       (SELECT count(*) FROM latest)
+"""
+
+
+def _array(values) -> str:
+    """A PostgreSQL array literal of numbers or ISO 8601 times (none of them has a space, comma or quote)."""
+    return "{" + ",".join(values) + "}"
+
+
+def _store(cur, rows: list[tuple]) -> tuple[list[int], list[int]]:
+    """Positions in `rows` (device, quantity, time, value) that were already stored, and of those that raised an
+    alert (once per alert)."""
+    cur.execute(STORE, {"n": len(rows), "d": _array([str(r[0]) for r in rows]),
+                        "q": _array([str(r[1]) for r in rows]),
+                        "t": _array([r[2].isoformat() for r in rows]),
+                        "x": _array([repr(r[3]) for r in rows])})
+    missing, alerted, _latest = cur.fetchone()
+    return [i - 1 for i in missing or ()], [i - 1 for i in alerted or ()]

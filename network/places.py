@@ -70,8 +70,13 @@ def snap_limit(data: dict) -> float:
     return metres(data.get("snap_limit", 500), "snap_limit", MAX_SNAP_M)
 
 
+IN_MEMORY = 5000  # more points than this are joined with shapely over the edges read once, not a query per point
+
+
 def join(network, xy: np.ndarray) -> Snapped:
     """Where each point joins the network (its nearest road, however far)."""
+    if len(xy) > IN_MEMORY:
+        return join_in_memory(network, xy)
     edges = sql.Identifier(SCHEMA, network.edges_table)
     with connection.cursor() as cur:
         cur.execute(sql.SQL(
@@ -86,6 +91,41 @@ def join(network, xy: np.ndarray) -> Snapped:
         rows = cur.fetchall()
     return Snapped(np.array([r[2] for r in rows], np.int64), np.array([float(r[3] or 0) for r in rows]),
                    np.array([r[1] for r in rows], float))
+
+
+NEAR_M = 50.0  # the in-memory join first measures only the roads this close to each point
+
+
+def join_in_memory(network, xy: np.ndarray) -> Snapped:
+    """The same as `join` for many points at once: the edges read once into a shapely STRtree; every edge within
+    NEAR_M of each point measured in one bulk query (the nearest of them is the nearest of all), the points with
+    none that close by the tree's nearest search; then the position along the edge by line_locate_point.
+    100,000 points: seconds, where a nearest-neighbour query per point in the database takes half a minute."""
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT source, target, CASE WHEN length_m > 0 THEN greatest(cost, reverse_cost) ELSE 0"
+                            " END, ST_AsBinary(geom) FROM {} ORDER BY id").format(
+            sql.Identifier(SCHEMA, network.edges_table)))
+        rows = cur.fetchall()
+    source, target = np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
+    full_s = np.array([float(r[2] or 0) for r in rows])
+    lines = shapely.from_wkb([bytes(r[3]) for r in rows])
+    points = shapely.points(xy)
+    tree = shapely.STRtree(lines)
+    edge, offset = np.full(len(xy), -1, np.int64), np.full(len(xy), np.inf)
+    who, which = tree.query(points, predicate="dwithin", distance=NEAR_M)
+    if len(who):
+        measured = shapely.distance(lines[which], points[who])
+        order = np.lexsort((which, measured, who))  # per point the nearest (the lowest edge id on a tie)
+        first = order[np.r_[True, who[order][1:] != who[order][:-1]]]
+        edge[who[first]], offset[who[first]] = which[first], measured[first]
+    far = np.flatnonzero(edge < 0)
+    if len(far):
+        at, gap = tree.query_nearest(points[far], all_matches=False, return_distance=True)
+        edge[far[at[0]]], offset[far[at[0]]] = at[1], gap
+    f = shapely.line_locate_point(lines[edge], points, normalized=True)
+    near_source = f <= 0.5
+    return Snapped(np.where(near_source, source[edge], target[edge]),
+                   np.where(near_source, f, 1 - f) * full_s[edge], offset)
 
 
 def snap(network, places: Places, limit: float, what: str) -> Snapped:

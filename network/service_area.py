@@ -4,8 +4,11 @@ polygons — the reached stretches of road (an edge reached part-way is cut wher
 facilities apart or dissolved. People within each break are apportioned from an area layer by the share of each
 polygon's area inside (an area-weighted estimate, as the buffer does)."""
 
+import json
+
+import numpy as np
 import shapely
-from django.db import connection
+from django.db import connection, transaction
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
@@ -78,36 +81,9 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
     routing.reach_into("net_dd", network, [(i, int(node), float(snapped.access_s[i]))
                                            for i, node in enumerate(snapped.node)], breaks_s[-1], towards)
     progress(40, note("已算出各設施可到達的道路"))
-    edges = sql.Identifier(SCHEMA, network.edges_table)
-    directions = ("reverse_cost", "cost") if towards else ("cost", "reverse_cost")
-    cost, reverse = (sql.Identifier("e", c) for c in directions)
     target = sql.Identifier(STAGING_SCHEMA, staging)
-    group = sql.SQL("brk") if options["dissolve"] else sql.SQL("fac, brk")
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp.net_breaks, pg_temp.net_zones")  # see topology
-        cur.execute("CREATE INDEX ON net_dd (node, fac)")
-        cur.execute("CREATE TEMP TABLE net_breaks ON COMMIT DROP AS SELECT * FROM unnest(%s::float8[]) AS brk",
-                    [breaks_s])
-        # each edge touched by a facility's tree: the stretch reached from its source end and from its target end
-        # (cut only where the time runs out on it; an edge reached whole is taken once, as it is)
-        cur.execute(sql.SQL(
-            "CREATE TEMP TABLE net_zones ON COMMIT DROP AS"
-            " WITH touched AS (SELECT d.fac, e.id FROM net_dd d JOIN {edges} e ON e.source = d.node"
-            "  UNION SELECT d.fac, e.id FROM net_dd d JOIN {edges} e ON e.target = d.node),"
-            " ends AS (SELECT t.fac, e.geom, {cost} AS c, {reverse} AS rc, ds.agg AS ds, dt.agg AS dt"
-            "  FROM touched t JOIN {edges} e ON e.id = t.id"
-            "  LEFT JOIN net_dd ds ON ds.fac = t.fac AND ds.node = e.source"
-            "  LEFT JOIN net_dd dt ON dt.fac = t.fac AND dt.node = e.target),"
-            " reach AS (SELECT ends.*, b.brk, (ends.c >= 0 AND ends.ds + ends.c <= b.brk) AS whole"
-            "  FROM ends CROSS JOIN net_breaks b),"
-            " pieces AS (SELECT reach.fac, reach.brk, p.piece FROM reach, LATERAL (VALUES"
-            "  (CASE WHEN whole THEN geom WHEN ds <= brk AND c > 0 THEN ST_LineSubstring(geom, 0, (brk - ds) / c)"
-            "   END),"
-            "  (CASE WHEN whole THEN NULL WHEN dt + rc <= brk AND rc >= 0 THEN geom"
-            "   WHEN dt <= brk AND rc > 0 THEN ST_LineSubstring(geom, 1 - (brk - dt) / rc, 1) END)"
-            " ) p(piece) WHERE p.piece IS NOT NULL)"
-            " SELECT {group}, {shape} AS zone FROM pieces GROUP BY {group}").format(
-            edges=edges, cost=cost, reverse=reverse, group=group, shape=outline(options)))
+        _zones(cur, network, options, breaks_s, towards)
         zones = sql.SQL("SELECT * FROM net_zones")
         partition = sql.SQL("") if options["dissolve"] else sql.SQL("PARTITION BY fac")
         fac = sql.SQL("NULL::integer AS fac") if options["dissolve"] else sql.SQL("fac")
@@ -136,6 +112,63 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
         if options.get("population"):
             summary["population"] = _people(cur, target, options, user)
     return [network.layer.slug], [], summary
+
+
+def outlines(network, xy, minutes: float, towards: bool = True, width: float = 50.0) -> list[dict | None]:
+    """Per place (working CRS), the outline of where it reaches within `minutes` (or, `towards`, whence it is
+    reached) as lon/lat GeoJSON, generalised as a service area's hull; None for a place off the network or
+    reaching no road. For maps of an answer (the siting report's reach around each site)."""
+    if not len(xy):
+        return []
+    snapped = places.join(network, np.asarray(xy, float))
+    on = np.flatnonzero(snapped.offset_m <= places.MAX_SNAP_M)
+    out: list[dict | None] = [None] * len(xy)
+    if not len(on):
+        return out
+    options = {"shape": "hull", "width": width, "dissolve": False}
+    with transaction.atomic():
+        routing.reach_into("net_dd", network, [(int(i), int(snapped.node[i]), float(snapped.access_s[i]))
+                                               for i in on], minutes * 60, towards)
+        with connection.cursor() as cur:
+            _zones(cur, network, options, [minutes * 60], towards)
+            cur.execute(sql.SQL("SELECT fac, ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(zone, 10), 4326),"
+                                " 6) FROM net_zones WHERE zone IS NOT NULL AND NOT ST_IsEmpty(zone)"))
+            for fac, geojson in cur.fetchall():
+                out[int(fac)] = json.loads(geojson)
+    return out
+
+
+def _zones(cur, network, options: dict, breaks_s: list[float], towards: bool) -> None:
+    """Temp table net_zones (fac — unless dissolved —, brk, zone) from the reach in net_dd: each break's reached
+    stretches of road, drawn by `outline`."""
+    edges = sql.Identifier(SCHEMA, network.edges_table)
+    directions = ("reverse_cost", "cost") if towards else ("cost", "reverse_cost")
+    cost, reverse = (sql.Identifier("e", c) for c in directions)
+    group = sql.SQL("brk") if options["dissolve"] else sql.SQL("fac, brk")
+    cur.execute("DROP TABLE IF EXISTS pg_temp.net_breaks, pg_temp.net_zones")  # see topology
+    cur.execute("CREATE INDEX ON net_dd (node, fac)")
+    cur.execute("CREATE TEMP TABLE net_breaks ON COMMIT DROP AS SELECT * FROM unnest(%s::float8[]) AS brk",
+                [breaks_s])
+    # each edge touched by a facility's tree: the stretch reached from its source end and from its target end
+    # (cut only where the time runs out on it; an edge reached whole is taken once, as it is)
+    cur.execute(sql.SQL(
+        "CREATE TEMP TABLE net_zones ON COMMIT DROP AS"
+        " WITH touched AS (SELECT d.fac, e.id FROM net_dd d JOIN {edges} e ON e.source = d.node"
+        "  UNION SELECT d.fac, e.id FROM net_dd d JOIN {edges} e ON e.target = d.node),"
+        " ends AS (SELECT t.fac, e.geom, {cost} AS c, {reverse} AS rc, ds.agg AS ds, dt.agg AS dt"
+        "  FROM touched t JOIN {edges} e ON e.id = t.id"
+        "  LEFT JOIN net_dd ds ON ds.fac = t.fac AND ds.node = e.source"
+        "  LEFT JOIN net_dd dt ON dt.fac = t.fac AND dt.node = e.target),"
+        " reach AS (SELECT ends.*, b.brk, (ends.c >= 0 AND ends.ds + ends.c <= b.brk) AS whole"
+        "  FROM ends CROSS JOIN net_breaks b),"
+        " pieces AS (SELECT reach.fac, reach.brk, p.piece FROM reach, LATERAL (VALUES"
+        "  (CASE WHEN whole THEN geom WHEN ds <= brk AND c > 0 THEN ST_LineSubstring(geom, 0, (brk - ds) / c)"
+        "   END),"
+        "  (CASE WHEN whole THEN NULL WHEN dt + rc <= brk AND rc >= 0 THEN geom"
+        "   WHEN dt <= brk AND rc > 0 THEN ST_LineSubstring(geom, 1 - (brk - dt) / rc, 1) END)"
+        " ) p(piece) WHERE p.piece IS NOT NULL)"
+        " SELECT {group}, {shape} AS zone FROM pieces GROUP BY {group}").format(
+        edges=edges, cost=cost, reverse=reverse, group=group, shape=outline(options)))
 
 
 def _people(cur, target, options: dict, user) -> list[dict]:

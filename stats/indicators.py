@@ -74,7 +74,7 @@ def check(indicator: Indicator) -> None:
 
 def unit_of(indicator: Indicator) -> tuple[str, str]:
     key = indicator.unit or DEFAULT_UNITS.get(indicator.formula, "")
-    if key in UNIT_WORDS:
+    if key and key in UNIT_WORDS:  # "" is a unit word too (none): a value keeps its column's unit
         return UNIT_WORDS[key]
     if indicator.formula in ("value", "change"):
         num = attribute(indicator.join, indicator.numerator) or {}
@@ -129,12 +129,14 @@ def values(indicator: Indicator, level: str = "area", period: date | None = None
         sql.SQL("count(*) FILTER (WHERE {})").format(now),
     ]
     group = {
+        # the area's own key and name, its polygon, and (for a dashboard's filters) the town it lies in
         "area": (sql.SQL("m.area_key"),
                  sql.SQL("max(concat_ws(' ', s.county_name, s.town_name, s.village_name))"),
-                 sql.SQL("min(m.boundary_fid)")),
+                 sql.SQL("min(m.boundary_fid), max(m.town_key), max(concat_ws(' ', nullif(m.county_name, ''), "
+                         "m.town_name))")),
         "town": (sql.SQL("m.town_key"), sql.SQL("max(concat_ws(' ', nullif(m.county_name, ''), m.town_name))"),
-                 sql.SQL("NULL::int")),
-        "county": (sql.SQL("m.county_key"), sql.SQL("max(m.county_name)"), sql.SQL("NULL::int")),
+                 sql.SQL("NULL::int, NULL, NULL")),
+        "county": (sql.SQL("m.county_key"), sql.SQL("max(m.county_name)"), sql.SQL("NULL::int, NULL, NULL")),
     }[level]
     where = [sql.SQL("m.join_id = %(join)s")]
     params = {"join": join.pk, "period": period, "base": base}
@@ -163,10 +165,12 @@ def values(indicator: Indicator, level: str = "area", period: date | None = None
             cur.execute(total, params)
             overall = cur.fetchone()
         else:  # sums of the groups' sums: the same figures without a second pass
-            overall = tuple(_sum(r[3 + i] for r in rows) for i in range(len(pieces)))
+            overall = tuple(_sum(r[5 + i] for r in rows) for i in range(len(pieces)))
     decimals = indicator.decimals
-    out = [{"key": key, "name": name, "boundary_fid": fid, **_figures(indicator, pieces_, decimals)}
-           for key, name, fid, *pieces_ in rows if pieces_[4]]
+    out = [{"key": key, "name": name, "boundary_fid": fid, **({"town_key": town_key, "town_name": town_name}
+                                                              if level == "area" else {}),
+            **_figures(indicator, pieces_, decimals)}
+           for key, name, fid, town_key, town_name, *pieces_ in rows if pieces_[4]]
     unit, unit_en = unit_of(indicator)
     unmatched = {name: join.unmatched_totals[name] for name in (indicator.numerator, indicator.denominator)
                  if name and name in join.unmatched_totals}

@@ -181,6 +181,7 @@ def build(tmp: Path) -> World:
 def _statistics() -> None:
     """Each layer also a statistical table (its names its area codes) joined to itself, with an indicator of the
     layer's slug: the stats routes answer with data to whoever may see the layer, and as missing to the others."""
+    from dashboards.models import Dashboard
     from layers.models import Layer
     from stats import joins
     from stats.models import Indicator, StatTable
@@ -197,14 +198,21 @@ def _statistics() -> None:
         record = joins.join(table, layer, key="code", boundary_column="name")
         Indicator.objects.create(slug=spec.slug, title_zh=spec.title_zh, join=record, formula="value",
                                  numerator="rank", decimals=0)
+        # and a dashboard of the same slug and access over that indicator (the dashboard routes)
+        board = Dashboard.objects.create(slug=spec.slug, title_zh=spec.title_zh, visibility=layer.visibility,
+                                         owner_agency=layer.owner_agency, spec={"selectors": [{"kind": "district"}],
+                                         "widgets": [{"id": "w1", "type": "kpi", "indicator": spec.slug}]})
+        board.allowed_groups.set(layer.allowed_groups.all())
 
 
 def tear_down() -> None:
+    from dashboards.models import Dashboard
     from iot.models import Device
     from jobs.models import Job
     from layers.models import Layer
 
     Device.objects.all().delete()
+    Dashboard.objects.all().delete()
     Layer.objects.all().delete()
     Job.objects.all().delete()
     User.objects.filter(username__startswith="mx-").delete()

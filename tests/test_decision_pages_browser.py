@@ -206,7 +206,39 @@ def test_siting_on_driving_time_sends_the_network_profile_and_minutes(page, no_s
         page.get_by_role("button", name="執行選址").click()
     a = sent.value.post_data_json["allocation"]
     assert (a["model"], a["profile"], a["cutoff_min"]) == ("set_covering", "walking", 3) and "k" not in a
+    # market share: the decay curve and its parameter, each side's attractiveness from an attribute of its layer
+    page.get_by_role("button", name="調整條件").click()
+    page.get_by_role("button", name="5 配置").click()
+    assert page.get_by_label("遞減方式").is_hidden()
+    page.get_by_label("最大出席（需求隨距離或時間遞減）").check()
+    assert page.get_by_label("遞減方式").input_value() == "linear" and page.locator("#decay-beta").is_disabled()
+    page.get_by_label("最大市場占有率（與競爭者分食需求）").check()
+    assert page.get_by_label("遞減方式").input_value() == "power"
+    page.get_by_label("遞減方式").select_option("exponential")
+    page.locator("#decay-beta").fill("0.2")
+    page.get_by_label("競爭者的場館（點圖層）").select_option("facilities")
+    page.get_by_label("新場址的吸引力（候選地屬性；空白表示每處相同）").select_option("land_value")
+    shot(page, "decision-16-siting-market-share-step")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#decay-field").scroll_into_view_if_needed()
+    shot(page, "decision-16-siting-market-share-step-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/analysis/siting/") and r.method == "POST") as sent:
+        page.get_by_role("button", name="執行選址").click()
+    a = sent.value.post_data_json["allocation"]
+    assert a["model"] == "market_share" and a["decay"] == {"kind": "exponential", "beta": 0.2}
+    assert a["competitors"]["layer"] == "facilities" and a["attractiveness"] == "land_value"
     page.unroute("**/api/v1/analysis/siting/")
+    with page.expect_navigation():  # the same step in English, wide and on a phone
+        page.get_by_label("語言").select_option("en")
+    page.get_by_role("button", name="5 Allocation").click()
+    page.get_by_label("Maximise market share", exact=False).check()
+    assert page.get_by_label("Decay", exact=True).input_value() == "power"
+    shot(page, "decision-16-siting-market-share-step-en")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#decay-field").scroll_into_view_if_needed()
+    shot(page, "decision-16-siting-market-share-step-en-390")
+    page.set_viewport_size({"width": 1366, "height": 768})
 
 
 def upload_points(page, name: str, points: list[list[float]]) -> str:

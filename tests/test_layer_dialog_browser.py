@@ -78,6 +78,9 @@ def test_a_reader_sees_the_tabs_without_inputs(page):
     dialog = open_dialog(page, "淹水潛勢區")
     general = dialog.locator("#ld-panel-general")
     assert "水務局" in general.inner_text() and "淹水潛勢範圍" in general.inner_text()
+    service = general.locator("a.ld-ogcapi")  # the same features for QGIS and GDAL: its OGC API collection
+    assert service.inner_text() == "OGC API - Features"
+    assert service.get_attribute("href") == "/ogcapi/collections/flood-zones?f=html"
     assert dialog.locator("input, textarea, select").count() == 0
     assert dialog.get_by_role("button", name="儲存").count() == 0
     assert "只有權責機關的編輯者與管理者可以修改" in dialog.inner_text()

@@ -2,6 +2,8 @@
 networkx on the same roads, service-area membership along partly reached roads, one-way streets, OD costs,
 closest facilities, turn-by-turn directions, rebuilding on a new version, and bad input (each a clear 400)."""
 
+import json
+
 import importfiles as files
 import networkx as nx
 import numpy as np
@@ -323,6 +325,18 @@ def test_travel_time_costs_match_networkx_and_off_road_demand_is_unreachable(str
     assert found.demand_off_road.tolist() == [False] * 8 + [True] and m[8].nnz == 0
 
 
+def test_many_points_join_the_network_in_memory_as_one_query_each_would(streets):
+    """Above places.IN_MEMORY points the joins are made with shapely: the same edges' ends, times and offsets."""
+    from network import places
+
+    rng = np.random.default_rng(3)  # some within places.NEAR_M of a road, most farther
+    xy_ = rng.uniform((X0 - 300, Y0 - 300), (X0 + 5300, Y0 + 1300), (400, 2))
+    by_query, in_memory = places.join(streets, xy_), places.join_in_memory(streets, xy_)
+    assert np.allclose(by_query.offset_m, in_memory.offset_m)
+    same = by_query.node == in_memory.node  # a point as far from two roads may join either
+    assert same.mean() > 0.97 and np.allclose(by_query.access_s[same], in_memory.access_s[same])
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_network_covering_and_attendance_match_brute_force(streets, k):
     import itertools
@@ -378,6 +392,14 @@ def test_siting_on_travel_time_builds_the_network_and_reports_unreachable_demand
     assert "13 分鐘" in words["zh-hant"]["reach"] and "13 min" in words["en"]["reach"]
     assert "3 處" in words["zh-hant"]["outcome"] and "360 人" in words["zh-hant"]["outcome"]
     assert "5 人" in words["zh-hant"]["unreachable"] and "5 people" in words["en"]["unreachable"]
+    # where each chosen site is reached from within 13 minutes, drawn on the page's and the report's maps
+    outlines = a["reach_outlines"]
+    assert outlines["minutes"] == 13 and len(outlines["new"]) == 3 and outlines["existing"] == []
+    assert all(shape["type"] in ("Polygon", "MultiPolygon") for shape in outlines["new"])
+    page = api.get(f"/api/v1/analysis/siting/{job.pk}/report.html")
+    html = b"".join(page.streaming_content).decode()
+    named = "13 分鐘內可到達的範圍"  # a layer of the map (its name in the layer control, escaped or not)
+    assert page.status_code == 200 and (named in html or json.dumps(named)[1:-1] in html)
 
 
 @pytest.mark.parametrize("model, extra, said", [
@@ -424,3 +446,35 @@ def test_bad_travel_time_allocations_are_clear_400s(api, tmp_path):
         resp = api.post("/api/v1/analysis/siting/", {**base, "allocation": {
             **allocation, "demand": {"layer": "lots", "attribute": "land_value"}}}, format="json")
         assert resp.status_code == 400 and words in resp.json()["detail"], (allocation, resp.content)
+
+
+def test_market_share_reads_attractiveness_from_the_layers_and_rejects_bad_values(api, tmp_path):
+    """A competitor nine times as attractive takes a larger part of the same demand; attractiveness only where the
+    model has it, a numeric attribute that exists, and positive values (the first bad feature named)."""
+    road_layer(tmp_path)
+    make_layer(tmp_path, "lots", [shapely.box(x - 20, y - 60, x + 20, y - 20) for x, y in (xy(n) for n in "ABCEF")],
+               {"land_value": [1, 2, 3, 4, 5], "floor": [2.0, 1.0, 1.0, 1.0, 0.0], "name": ["a", "b", "c", "e", "f"]})
+    make_layer(tmp_path, "homes", [shapely.Point(xy(n)) for n in "ABCDEF"], {"people": [10, 20, 30, 40, 50, 60]})
+    make_layer(tmp_path, "rivals", [shapely.Point(xy("D"))], {"weak": [1.0], "strong": [9.0]})
+    base = {"candidates": "lots", "factors": [{"kind": "attribute", "attribute": "land_value"}]}
+
+    def allocation(**more):
+        return {**base, "allocation": {"model": "market_share", "k": 1, "network": "streets", "profile": "walking",
+                                       "demand": {"layer": "homes", "attribute": "people"}, **more}}
+    shares = {}
+    for pull in ("weak", "strong"):
+        resp = api.post("/api/v1/analysis/siting/", allocation(
+            competitors={"layer": "rivals", "attractiveness": pull}), format="json")
+        assert resp.status_code == 202, resp.content
+        job = analysis_jobs.run(resp.json()["id"])
+        assert job.status == "succeeded", job.errors
+        shares[pull] = job.counts["result"]["allocation"]["market_share"]
+    assert 0 < shares["strong"] < shares["weak"] < 1
+    for more, words in (
+            ({"model": "covering", "cutoff_min": 10, "attractiveness": "floor"}, "allocation.attractiveness"),
+            ({"attractiveness": "height"}, "'height'"),
+            ({"attractiveness": "name"}, "不是數值"),
+            ({"attractiveness": "floor"}, "fid 5"),
+            ({"competitors": {"layer": "rivals", "attractiveness": "nope"}}, "allocation.competitors.attractiveness")):
+        resp = api.post("/api/v1/analysis/siting/", allocation(**more), format="json")
+        assert resp.status_code == 400 and words in resp.json()["detail"], (more, resp.content)

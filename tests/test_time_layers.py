@@ -154,6 +154,25 @@ def test_tiles_and_downloads_take_the_same_window(enabled):
     assert sorted(f["properties"]["station"] for f in body["features"]) == ["S4", "S5"]
 
 
+def test_a_views_time_window_is_kept_by_share_links_and_reaches_the_printed_map(enabled):
+    """The viewer sends the slider's window as the time-enabled layer's filter `time` (viewstate.js): a share link
+    keeps it, and the print's map engine gets it as a condition on the layer's time attribute."""
+    from web import printing, viewstate
+
+    window = "2026-11-30T01:00:00Z/2026-11-30T03:00:00Z"
+    state = viewstate.clean({"center": [121.31, 24.99], "zoom": 14, "layers": [
+        {"slug": SLUG, "opacity": 0.8, "visible": True, "filter": {"op": "and", "conditions": [], "time": window}}]})
+    assert state["layers"][0]["filter"]["time"] == window
+    condition = printing._filter_of(state, Layer.objects.get(slug=SLUG))[SLUG]
+    assert '"measured_at" >=' in condition and '"measured_at" <=' in condition, condition
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT station FROM layerdata.{Layer.objects.get(slug=SLUG).table_name} WHERE {condition}"
+                    " ORDER BY station")
+        assert [r[0] for r in cur.fetchall()] == ["S1", "S2", "S3"]
+
+
 def test_wms_time_through_owslib(enabled):
     wms = WebMapService(enabled["url"], version="1.3.0")
     layer = wms[SLUG]

@@ -204,7 +204,8 @@ def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_wor
     shot(page, "11-tool-overlay")
 
 
-def test_service_area_of_a_clicked_point_builds_the_network_and_adds_a_layer(celery_worker_process, page, facts):
+def test_service_area_of_a_clicked_point_builds_the_network_and_adds_a_layer(celery_worker_process, page, facts,
+                                                                              no_script_errors):
     """服務範圍: a drawn point, the roads, by car, two breaks; the driving network is built first (the tool follows
     that job too), then the areas come into the tree as a layer with one polygon per break."""
     lon, lat = facts["centre"]
@@ -224,13 +225,24 @@ def test_service_area_of_a_clicked_point_builds_the_network_and_adds_a_layer(cel
     body = sent.value.post_data_json
     assert (body["roads"], body["profile"], body["breaks"]) == ("roads", "driving", [2, 4])
     assert body["facilities"]["crs"] == 4326 and body["facilities"]["geometry"]["type"] == "Point"
+    assert body["population"] == {"layer": "villages", "attribute": "population"}
     tool.get_by_text("已加入圖層目錄並開啟：服務範圍 2/4 分鐘（開車）").wait_for(timeout=90_000)
+    counted = tool.locator(".service-people li")  # people per break, apportioned from the villages
+    assert counted.count() == 2 and re.fullmatch(r"4 分鐘內約 [\d,]+ 人", counted.nth(1).inner_text())
     slug = page.evaluate("civgis.state.active[0]")
     assert checkbox(page, "服務範圍 2/4 分鐘（開車）").is_checked()
     areas = page.evaluate(f"fetch('/api/v1/layers/{slug}/features/').then(r => r.json())")
     assert sorted(f["properties"]["break_min"] for f in areas["features"]) == [2, 4]
     settle(page)
     shot(page, "12-tool-service-area")
+    # every facility of a point layer at once (the request only: the job is the one above, tests/test_network.py)
+    tool.get_by_label("設施", exact=True).select_option("facilities")
+    no_script_errors.allow(r"status of 400 .*/network/service-areas/")
+    page.route("**/network/service-areas/", lambda route: route.fulfill(status=400, json={"detail": "stopped"}))
+    with page.expect_request(lambda r: r.url.endswith("/network/service-areas/") and r.method == "POST") as sent:
+        tool.get_by_role("button", name="計算服務範圍").click()
+    assert sent.value.post_data_json["facilities"] == {"layer": "facilities"}
+    page.unroute("**/network/service-areas/")
 
 
 def test_a_running_job_is_cancelled_from_its_progress_bar(page):

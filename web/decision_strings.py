@@ -34,6 +34,7 @@ def decision_strings() -> dict[str, str]:
         "total_time": _("總加權行駛時間（分鐘）"),
         "cut_time_chart": _("每處新場址減少的總加權行駛時間（分鐘；+1 為再增設一處）"),
         "no_competitors": _("（無競爭者）"),
+        "same_everywhere": _("（每處相同）"),
         "proven_optimal": _("已證明最佳解"),
         "proven_gap": _("最佳性差距 ≤ {gap}%"),
         "feasible_of": _("{all} 筆中 {feasible} 筆符合限制"),

@@ -199,7 +199,19 @@ def _posted(request) -> dict[str, str]:
     return {k: v for k, v in request.POST.items()}
 
 
-ACTIONS = {"join": _join, "indicator": _new_indicator, "draw": _draw}
+def _delete_indicator(request, data: dict) -> str:
+    """Delete an indicator (its table's owner agency, its maker, admins), as DELETE /api/v1/stats/indicators/{slug}/."""
+    indicator = visible_indicators(request.user).filter(slug=data.get("target", "")).first()
+    if indicator is None:
+        raise Http404("no such indicator")
+    if not indicator.join.table.layer.can_edit(request.user):
+        raise ValidationError({"target": _("只有統計表的權責機關與管理者可以刪除它的指標")})
+    table = indicator.join.table.layer.slug
+    indicator.delete()
+    return f"#table-{table}"
+
+
+ACTIONS = {"join": _join, "indicator": _new_indicator, "draw": _draw, "delete_indicator": _delete_indicator}
 
 
 @ensure_csrf_cookie

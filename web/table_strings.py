@@ -11,6 +11,7 @@ def table_strings() -> dict[str, str]:
         "table_close": _("關閉屬性表"),
         "table_resize": _("拖曳以調整屬性表高度"),
         "table_layer_filtered": _("已篩選"),
+        "table_time_window": _("時間：{window}"),
         "table_count": _("共 {n} 筆"),
         "table_selected": _("已選取 {n} 筆"),
         "table_page": _("第 {from}–{to} 筆，共 {n} 筆"),

@@ -250,6 +250,7 @@ def viewer_config(user) -> dict:
             **{name: reverse(f"layer-{name}", args=["xslugx"]).replace("xslugx", "{slug}")
                for name in ("features", "values", "statistics")},  # the attribute table's
             "metadata_page": reverse("metadata-page"),
+            "ogcapi_collection": reverse("ogcapi-collection", args=["xslugx"]).replace("xslugx", "{slug}"),
             **tool_urls(),
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}

@@ -6,11 +6,12 @@ from scipy import sparse
 
 
 def cover_order(coverage: sparse.csr_matrix, weight: np.ndarray, k: int, allowed: np.ndarray,
-                covered: np.ndarray, conflicts: sparse.csr_matrix | None = None) -> tuple[list[int], list[float]]:
+                covered: np.ndarray, conflicts: sparse.csr_matrix | None = None,
+                by_site: sparse.csc_matrix | None = None) -> tuple[list[int], list[float]]:
     """Up to k allowed columns, each the one adding the most uncovered weight (and not in conflict with one
-    already picked); (columns, gains)."""
+    already picked); (columns, gains). `by_site`: the same coverage by columns, if already at hand."""
     coverage = coverage.tocsr()
-    by_site = coverage.tocsc()
+    by_site = coverage.tocsc() if by_site is None else by_site
     open_weight = np.where(covered, 0.0, weight)
     gains = np.asarray(coverage.T @ open_weight).ravel()
     gains[~allowed] = -np.inf

@@ -6,6 +6,7 @@ import numpy as np
 
 EXACT = "exact (CBC)"
 EXACT_HIGHS = "exact (HiGHS)"
+LAGRANGIAN = "Lagrangian bound + interchange heuristic"
 HEURISTIC = "greedy heuristic: no optimality proven"
 
 

@@ -27,6 +27,7 @@ MODELS = ("covering", "set_covering", "p_median", "attendance", "market_share", 
 NO_K = ("set_covering", "target_share")  # the number of sites is the answer
 REACH_NEEDED = ("covering", "set_covering")  # a reach (radius or minutes) is the problem
 CAPACITATED = ("covering", "p_median", "attendance")
+MARKET = ("market_share", "target_share")
 DECAYING = ("attendance", "market_share", "target_share")
 PROFILES = ("driving", "walking", "cycling")
 MAX_MEDIAN_PAIRS = 300_000  # demand points × sites the exact assignment models take in about a minute here
@@ -143,9 +144,22 @@ def costs(spec: dict, demand_xy: np.ndarray, site_xy: np.ndarray, user) -> tuple
     return distances.nearest(demand_xy, site_xy, len(site_xy)), 0, 0
 
 
+def reach_outlines(spec: dict, new_xy: np.ndarray, existing_xy: np.ndarray, user) -> dict:
+    """The area whence demand reaches each new and each existing site within `cutoff_min` on the network (lon/lat
+    GeoJSON, a service area's generalised hull; None for a site off the network): drawn around the sites on the
+    page's map and the report's."""
+    from network import building, service_area
+
+    network = building.ready(readable_layer(spec["network"], user), spec.get("profile", "driving"), user)
+    both = service_area.outlines(network, np.concatenate([np.reshape(new_xy, (-1, 2)),
+                                                          np.reshape(existing_xy, (-1, 2))]), spec["cutoff_min"])
+    return {"minutes": spec["cutoff_min"], "new": both[:len(new_xy)], "existing": both[len(new_xy):]}
+
+
 def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.ndarray, fixed: np.ndarray,
-             user, competitor_xy: np.ndarray | None = None) -> Siting:
-    """Sites 0…n-1 of `site_xy`; `fixed` marks the existing ones, kept open; competitors (market share) apart."""
+             user, competitor_xy: np.ndarray | None = None, attractiveness: tuple = (None, None)) -> Siting:
+    """Sites 0…n-1 of `site_xy`; `fixed` marks the existing ones, kept open; competitors (market share) apart;
+    attractiveness (market share): per site and per competitor, or None for 1 each."""
     if not len(demand_xy):
         raise AnalysisInputError("allocation：沒有需要服務的需求（沒有帶權重的需求點）")
     model, k = spec["model"], spec.get("k")
@@ -181,8 +195,9 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
             sites = max_attendance(ours, weight, k, fixed, kind=shape["kind"], cutoff=reach, beta=shape.get("beta"),
                                    capacity=capacity, **options)
         else:
+            ours_pull, theirs_pull = attractiveness
             market = {"competitors": theirs, "kind": shape["kind"], "cutoff": reach, "beta": shape.get("beta"),
-                      "fixed": fixed, **options}
+                      "fixed": fixed, "attractiveness": ours_pull, "competitor_attractiveness": theirs_pull, **options}
             sites = (max_market_share(ours, weight, k, **market) if model == "market_share"
                      else target_market_share(ours, weight, spec["target"] / 100, **market))
     except AnalysisInputError:

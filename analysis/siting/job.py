@@ -8,6 +8,7 @@ from django.db import connection
 from psycopg2 import sql
 
 from geo.messages import text as note
+from layers.attribute_kinds import NUMERIC_TYPES as NUMERIC
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA
 
 from ..inputs import AnalysisInputError, number, readable_layer
@@ -42,11 +43,61 @@ def check(data: dict, user) -> dict:
         if spec.get("existing") is not None:
             spec["existing"] = _layer_spec(spec["existing"], "allocation.existing")
             conditions(readable_layer(spec["existing"]["layer"], user), spec["existing"].get("filter"), "t")
+        _check_attractiveness({**spec, "candidates_filter": candidates.get("filter")}, layer, user)
         pool = spec.get("pool", 1000)
         if not isinstance(pool, int) or not 1 <= pool <= MAX_POOL:
             raise AnalysisInputError("allocation.pool：從分數最高的幾個候選地中挑選，1–{maximum}", maximum=MAX_POOL)
         options["allocation"] = spec
     return options
+
+
+def _check_attractiveness(spec: dict, layer, user) -> None:
+    """Market share: the attribute giving each site's attractiveness (a positive number; 1 when none is named) on
+    the candidates (`allocation.attractiveness`), the existing sites and the competitors (their `attractiveness`)."""
+    named = [("allocation.attractiveness", spec, layer)]
+    for part in ("existing", "competitors"):
+        if isinstance(spec.get(part), dict):
+            named.append((f"allocation.{part}.attractiveness", spec[part],
+                          readable_layer(spec[part]["layer"], user)))
+    for what, where, on in named:
+        name = where.get("attractiveness")
+        filters = (spec.get("candidates_filter") if where is spec else where.get("filter"))
+        if name is None or name == "":
+            where.pop("attractiveness", None)
+            continue
+        if spec["model"] not in allocation.MARKET:
+            raise AnalysisInputError("{what}：吸引力只適用於 market_share 與 target_share 模型", what=what)
+        if not isinstance(name, str):
+            raise AnalysisInputError("{what}：請填圖層 {slug} 的一個數值屬性名稱", what=what, slug=repr(on.slug))
+        features.attribute(on, name, what)
+        if not any(a["name"] == name and a.get("type") in NUMERIC for a in on.attributes):
+            raise AnalysisInputError("{what}：圖層 {slug} 的屬性 {name} 不是數值", what=what, slug=repr(on.slug),
+                                     name=repr(name))
+        where_sql = [sql.SQL("(t.{a} IS NULL OR t.{a} <= 0)").format(a=sql.Identifier(name)),
+                     *conditions(on, filters, "t")]
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("SELECT t.fid, t.{a}, count(*) OVER () FROM {t} t WHERE {w} ORDER BY t.fid LIMIT 1"
+                                ).format(a=sql.Identifier(name), t=sql.Identifier(DATA_SCHEMA, on.table_name),
+                                         w=sql.SQL(" AND ").join(where_sql)))
+            bad = cur.fetchone()
+        if bad:
+            raise AnalysisInputError(
+                "{what}：圖層 {slug} 的圖徵 fid {fid} 吸引力為 {value}，須為正數（共 {count} 筆）", what=what,
+                slug=repr(on.slug), fid=bad[0], value="NULL" if bad[1] is None else repr(float(bad[1])), count=bad[2])
+
+
+def attractiveness(found: dict, layer, what: str) -> np.ndarray:
+    """Per feature (fid order of `found`), the named attribute as a positive number; a 400 naming the first
+    feature whose value is missing, zero or negative."""
+    values = found.get("attractiveness")
+    if values is None:
+        return np.ones(len(found["fid"]))
+    bad = [i for i, v in enumerate(values) if v is None or not float(v) > 0]
+    if bad:
+        raise AnalysisInputError("{what}：圖層 {slug} 的圖徵 fid {fid} 吸引力為 {value}，須為正數（共 {count} 筆）",
+                                 what=what, slug=repr(layer.slug), fid=int(found["fid"][bad[0]]),
+                                 value=repr(values[bad[0]]), count=len(bad))
+    return values.astype(float)
 
 
 def check_demand(value, user) -> list[dict]:
@@ -120,23 +171,44 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
         pool = np.flatnonzero((rank >= 1) & (rank <= spec.get("pool", 1000)))
         dxy, weight, demand_layers = demand_of(spec["demand"], user, spec["demand_cell"])
         existing = {"fid": np.zeros(0, np.int64), "xy": np.zeros((0, 2))}
+        pull = {}  # market share: the sites' attractiveness (1 each unless an attribute is named)
+        if spec.get("attractiveness"):
+            named = features.points(layer, options["candidates"].get("filter"), [spec["attractiveness"]],
+                                    "allocation.attractiveness")
+            by_fid = dict(zip(named["fid"].tolist(), attractiveness(
+                {"fid": named["fid"], "attractiveness": named[spec["attractiveness"]]}, layer,
+                "allocation.attractiveness").tolist(), strict=True))
+            pull["candidates"] = np.array([by_fid[int(f)] for f in found.fid[pool]])
         if spec.get("existing"):
             existing_layer = readable_layer(spec["existing"]["layer"], user)
-            existing = features.points(existing_layer, spec["existing"].get("filter"), [], "allocation.existing")
+            name = spec["existing"].get("attractiveness")
+            existing = features.points(existing_layer, spec["existing"].get("filter"), [name] if name else [],
+                                       "allocation.existing")
+            if name:
+                pull["existing"] = attractiveness({**existing, "attractiveness": existing[name]}, existing_layer,
+                                                  "allocation.existing.attractiveness")
             inputs.append(existing_layer.slug)
         competitors = None
         if spec.get("competitors"):
             rival_layer = readable_layer(spec["competitors"]["layer"], user)
-            competitors = features.points(rival_layer, spec["competitors"].get("filter"), [],
-                                          "allocation.competitors")["xy"]
+            name = spec["competitors"].get("attractiveness")
+            rivals = features.points(rival_layer, spec["competitors"].get("filter"), [name] if name else [],
+                                     "allocation.competitors")
+            competitors = rivals["xy"]
+            if name:
+                pull["competitors"] = attractiveness({**rivals, "attractiveness": rivals[name]}, rival_layer,
+                                                     "allocation.competitors.attractiveness")
             inputs.append(rival_layer.slug)
+        pulls = (np.concatenate([pull.get("candidates", np.ones(len(pool))),
+                                 pull.get("existing", np.ones(len(existing["fid"])))]) if pull else None,
+                 pull.get("competitors"))
         site_xy = np.concatenate([found.xy[pool], existing["xy"]])
         fixed = np.r_[np.zeros(len(pool), bool), np.ones(len(existing["fid"]), bool)]
         progress(55, note("從分數最高的 {pool} 筆候選地中選出 {k} 處，需求點 {points} 個（合計 {total}），"
                           "保留既有場址 {kept} 處",
                           k=spec.get("k", "?"), pool=f"{len(pool):,}", points=f"{len(dxy):,}",
                           total=f"{weight.sum():,.0f}", kept=len(existing["fid"])))
-        sites = allocation.allocate(spec, dxy, weight, site_xy, fixed, user, competitors)
+        sites = allocation.allocate(spec, dxy, weight, site_xy, fixed, user, competitors, pulls)
         for order, (j, g) in enumerate(zip(sites.chosen, sites.marginal_gain, strict=True), start=1):
             chosen_order[pool[j]], gain[pool[j]] = order, g
         summary["allocation"] = sites.summary() | {
@@ -148,6 +220,9 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list[
         if spec["model"] in allocation.REACH_NEEDED:
             summary["allocation"]["uncovered"] = float(weight.sum()) - sites.objective
         summary["allocation"] |= _explained(spec, layer, found, rank, pool, sites, weight, site_xy, existing, user)
+        if spec.get("network") and spec.get("cutoff_min"):  # where each site reaches, for the maps
+            summary["allocation"]["reach_outlines"] = allocation.reach_outlines(
+                spec, site_xy[list(sites.chosen)], existing["xy"], user)
         inputs += demand_layers
         progress(75, _allocation_message(summary["allocation"]))
     summary["exclusions"] = [{**what, "count": summary["excluded"].get(reason, 0)}

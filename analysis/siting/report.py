@@ -109,6 +109,15 @@ def _map(found, rank, score, lon, lat, sites, pool, existing, spec, words, conte
                 folium.Circle([y, x], radius=spec["radius"], color="#616161", weight=1, fill=False).add_to(kept)
             folium.CircleMarker([y, x], radius=6, color="#fff", weight=2, fill=True, fill_color="#616161",
                                 fill_opacity=1, tooltip=_("既有同類場館")).add_to(kept)
+    outlines = spec.get("outlines")
+    if outlines:  # travel time: where each site is reached from within the cutoff, on the roads
+        reach = folium.FeatureGroup(name=_("{minutes} 分鐘內可到達的範圍").format(
+            minutes=f"{outlines['minutes']:g}")).add_to(fmap)
+        for shape, colour in [*((g, "#1565c0") for g in outlines["new"]),
+                              *((g, "#616161") for g in outlines["existing"])]:
+            if shape:
+                folium.GeoJson(shape, style_function=lambda _f, c=colour: {
+                    "color": c, "weight": 2, "fill": True, "fillOpacity": 0.06}).add_to(reach)
     chosen = folium.FeatureGroup(name=_("選定新場址")).add_to(fmap)
     for order, j in enumerate(sites.chosen, start=1):
         i = pool[j]
@@ -191,8 +200,9 @@ def write(where: Path, found, summary: dict, sites, pool, existing, srid: int, s
     for lang, _name in settings.LANGUAGES:
         with translation.override(lang):
             words = summary["wording"][lang]
-            fmap = _map(found, rank, score, lon, lat, sites, pool, existing, {**(spec or {}), "srid": srid}, words,
-                        context)
+            outlines = summary.get("allocation", {}).get("reach_outlines")
+            fmap = _map(found, rank, score, lon, lat, sites, pool, existing,
+                        {**(spec or {}), "srid": srid, "outlines": outlines}, words, context)
             folium.LayerControl(collapsed=False).add_to(fmap)
             fmap.get_root().header.add_child(folium.Element(STYLE))
             fmap.get_root().html.add_child(folium.Element(_numbers(found, rank, score, summary, sites, words)))

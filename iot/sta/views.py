@@ -162,7 +162,7 @@ class SensorThingsView(APIView):
             raise MethodNotAllowed("POST to an entity set (Things) or to one entity's set (Things(1)/Datastreams)")
         parent = None
         if len(segments) == 2:
-            head = resolve(segments[0], self.layers)
+            head = resolve(segments[0], [])  # one segment: no navigation, so no visibility to apply yet
             if not head.single:
                 raise BadRequest(f"{path!r}: give one {head.es.singular}'s id before /{segments[1]}")
             key = segments[0][segments[0].index("(") + 1:-1].strip("'")

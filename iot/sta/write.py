@@ -230,8 +230,8 @@ class Writer:
         stamp = observation_time(body.get("phenomenonTime"))
         result = body.get("result")
         check_result(result, ds)
-        outcome = ingest.ingest(ds.device, [{"quantity": ds.quantity.code, "value": result,
-                                             "observed_at": stamp.isoformat()}], SOURCE)
+        reading = {"quantity": ds.quantity.code, "value": result, "observed_at": stamp.isoformat()}
+        outcome = ingest.ingest(ds.device, [reading], SOURCE, {ds.quantity.code: ds.quantity})
         if outcome.rejected:
             reason = outcome.rejected[0]["reason"]
             if reason == "duplicate":
@@ -282,7 +282,7 @@ class Writer:
                     continue
                 items.append({"quantity": ds.quantity.code, "value": row[result_at],
                               "observed_at": row[time_at] if time_at is not None else now})
-            outcome = ingest.ingest(ds.device, items, SOURCE)
+            outcome = ingest.ingest(ds.device, items, SOURCE, {ds.quantity.code: ds.quantity})
             bad = {r["index"] for r in outcome.rejected}
             for index, item in enumerate(items):
                 if index in bad:

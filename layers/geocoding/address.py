@@ -5,6 +5,7 @@ The normal form: half-width digits, 台 written 臺, Chinese numerals before 段
 never the raw text.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ def chinese_number(text: str) -> int:
     return total + digit
 
 
+@functools.lru_cache(maxsize=65536)  # an index build normalises the same district and village names thousands of times
 def normalise(text: str) -> str:
     """Half-width (NFKC: １２ → 12, －→ -), no spaces, 台 → 臺, counted Chinese numerals → digits, 12-3號 → 12之3號."""
     text = unicodedata.normalize("NFKC", text or "")

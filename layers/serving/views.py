@@ -36,6 +36,8 @@ FEATURE_PARAMS = [
     OpenApiParameter("<attribute>[__op]", str, description="filters: =, __ne, __lt, __lte, __gt, __gte, "
                      "__in (comma-separated), __like / __ilike (text, % wildcards), __isnull (true/false)"),
 ]
+FEATURE_EDIT_VERSION = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="the ETag of the "
+                                        "feature as read (or `version` in the body)")
 FILTER_PARAMS = [
     OpenApiParameter("filter", str, description="a filter, JSON {op: and|or, conditions: [{attribute, operator, "
                      "value}], bbox} or compact text `or;land_use:eq:住宅區;area_m2:between:100,500`; operators "
@@ -110,6 +112,18 @@ class FeatureListView(APIView):
         links = _page_links(request, matched, returned)
         return HttpResponse(body + ',"links":' + json.dumps(links) + "}", content_type=GEOJSON)
 
+    @extend_schema(operation_id="layer_feature_create", summary="Add a feature (GeoJSON Feature, lon/lat): the "
+                   "layer's owner agency and administrators", request=OpenApiTypes.OBJECT,
+                   responses={201: OpenApiResponse(OpenApiTypes.OBJECT, description="the feature as stored, with "
+                                                   "its id and version 1 (also the ETag)"),
+                              400: OpenApiResponse(description="a bad geometry or attribute, named in `detail`"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def post(self, request, slug):
+        from editing import views as editing
+
+        return editing.create(request, slug)
+
 
 def _page_links(request, matched: int, returned: int) -> list[dict]:
     params = request.query_params.copy()
@@ -143,7 +157,37 @@ class FeatureView(APIView):
             return bad_request(exc)
         if feature is None:
             return JsonResponse({"detail": f"layer {slug!r} has no feature {fid}"}, status=404)
-        return HttpResponse(feature, content_type=GEOJSON)
+        from editing import store
+
+        response = HttpResponse(feature, content_type=GEOJSON)
+        response["ETag"] = f'"{store.version_of(layer, int(fid))}"'  # the version to send back with a change
+        return response
+
+    @extend_schema(operation_id="layer_feature_update", summary="Change a feature's geometry and/or attributes "
+                   "(only those sent), giving the version read", parameters=[FEATURE_EDIT_VERSION],
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="the feature as stored, with "
+                                                   "its new version (also the ETag)"),
+                              400: OpenApiResponse(description="a bad geometry or attribute, or no version"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such feature or layer"),
+                              409: OpenApiResponse(description="the version read is stale: both versions and the "
+                                                   "current feature")})
+    def patch(self, request, slug, fid):
+        from editing import views as editing
+
+        return editing.update(request, slug, int(fid))
+
+    @extend_schema(operation_id="layer_feature_delete", summary="Delete a feature, giving the version read",
+                   parameters=[FEATURE_EDIT_VERSION, OpenApiParameter("version", int, description="or If-Match")],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{fid, version, deleted}"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such feature or layer"),
+                              409: OpenApiResponse(description="the version read is stale: both versions")})
+    def delete(self, request, slug, fid):
+        from editing import views as editing
+
+        return editing.delete(request, slug, int(fid))
 
 
 class AttributeValuesView(APIView):

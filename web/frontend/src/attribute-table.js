@@ -6,7 +6,8 @@
 // server reads on every path (layers/serving/filters.py), so share links and prints keep it too.
 import L from "./leaflet-global.js";
 import { layersBySlug, layerTitle, t, url } from "./config.js";
-import { setFilter, state, subscribe } from "./state.js";
+import { layerFilter, setFilter, state, subscribe } from "./state.js";
+import { windowText } from "./timeslider.js";
 import { attributeTitle, formatValue, valueLabel } from "./values.js";
 import { el } from "./panel.js";
 import { ApiError, download, errorText } from "./api.js";
@@ -29,6 +30,7 @@ let box = null;
 let highlight = null;
 let status = () => {};
 let shownFilter = null; // the filter the table shows, to notice one set elsewhere (a share link opened)
+let shownTime = null; // the time slider's window the table shows (a time-enabled layer's)
 
 const layer = () => layersBySlug[view.slug];
 const attributesOf = (lyr) => lyr.attributes || [];
@@ -39,7 +41,7 @@ const isText = (a) => !["integer", "bigint", "smallint", "double precision", "re
 function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== "" && value != null) search.set(key, value);
-  const filter = state.filters[view.slug];
+  const filter = layerFilter(view.slug); // the slider's window too, for a time-enabled layer
   if (filter) search.set("filter", JSON.stringify(filter));
   return search.toString();
 }
@@ -53,10 +55,14 @@ async function getJSON(path) {
 
 // ---- the table ---------------------------------------------------------------------------------------------
 
+let loads = 0; // the latest page asked for is the one shown (a playing time slider asks for one after another)
+
 async function loadPage() {
   const fields = shownFields().map((a) => a.name).join(",");
+  const asked = ++loads;
   const body = await getJSON(`${url("features", { slug: view.slug })}?${query({ limit: PAGE, offset: view.offset,
     sort: view.sort, properties: fields })}`);
+  if (asked !== loads || !view.slug) return; // a later page was asked for, or the table was closed meanwhile
   view.rows = body.features;
   view.matched = body.numberMatched;
   renderTable();
@@ -112,6 +118,10 @@ function renderCounts() {
   box.querySelector(".at-export").textContent = n ? t("table_export_selection", { n: n.toLocaleString() })
     : t("table_export_all", { n: view.matched.toLocaleString() });
   box.querySelector(".at-filtered").hidden = !state.filters[view.slug];
+  const time = layerFilter(view.slug)?.time;
+  const badge = box.querySelector(".at-time");
+  badge.hidden = !time;
+  badge.textContent = time ? t("table_time_window", { window: windowText(time) }) : "";
 }
 
 function toggle(fid) {
@@ -182,6 +192,7 @@ async function showStatistics(name) {
   }
   const attribute = attributesOf(layer()).find((a) => a.name === name);
   const figures = await getJSON(`${url("statistics", { slug: view.slug })}?${query({ attribute: name })}`);
+  if (!view.slug) return;
   const rows = [[t("stat_features"), figures.features.toLocaleString()],
     [t("stat_count"), figures.count.toLocaleString()]];
   for (const key of ["sum", "mean", "min", "max"]) {
@@ -198,7 +209,7 @@ async function exportRows() {
   const format = box.querySelector(".at-format").value;
   const body = { format, ...(format === "csv" ? { labels: "1" } : {}) };
   if (view.selected.size) body.fids = [...view.selected];
-  else if (state.filters[view.slug]) body.filter = state.filters[view.slug];
+  else if (layerFilter(view.slug)) body.filter = layerFilter(view.slug);
   const name = `${view.slug}.${format}`;
   await download(url("download", { slug: view.slug }), body, name);
   status(t("table_exported", { name }));
@@ -314,6 +325,7 @@ function build() {
     el("header", {},
       el("h2", { id: "at-title" }),
       el("span", { class: "at-filtered badge", hidden: true }, t("table_layer_filtered")),
+      el("span", { class: "at-time badge", hidden: true }),
       el("span", { class: "at-count", "aria-live": "polite" }),
       el("span", { class: "spacer" }),
       button("at-toggle-filter", t("table_filter"), () => toggleSection(".at-builder"), { "aria-expanded": "false" }),
@@ -350,6 +362,9 @@ function build() {
       button("at-next", `${t("table_next")} ▶`, () => { view.offset += PAGE; loadPage().catch(showError); })));
   document.getElementById("maps").append(box);
   resizable(box.querySelector(".at-resize"));
+  // what floats at the map's bottom (the time slider, the swipe's tags) stays above the table, whatever its height
+  new ResizeObserver(() => document.getElementById("maps").style.setProperty("--table-height", `${box.offsetHeight}px`))
+    .observe(box);
 }
 
 function toggleSection(selector) {
@@ -403,6 +418,7 @@ export async function openTable(slug) {
     ...attributesOf(layer()).map((a) => el("option", { value: a.name }, attributeTitle(a))));
   fillBuilder();
   shownFilter = JSON.stringify(state.filters[slug] || null);
+  shownTime = layerFilter(slug)?.time || null;
   box.hidden = false;
   document.body.classList.add("table-open");
   await loadPage();
@@ -431,10 +447,16 @@ export function startAttributeTable(leafletMap, report) {
       return;
     }
     const now = JSON.stringify(state.filters[view.slug] || null);
-    if (now !== shownFilter) {
+    const time = layerFilter(view.slug)?.time || null;
+    if (now !== shownFilter || time !== shownTime) {
+      if (now !== shownFilter) fillBuilder();
       shownFilter = now;
-      fillBuilder();
-      loadPage().catch(showError);
+      shownTime = time; // the slider moved: the table shows the rows of the new window, from its first page
+      view.offset = 0;
+      loadPage().then(() => {
+        const stat = box.querySelector(".at-stat-column").value;
+        return stat ? showStatistics(stat) : null;
+      }).catch(showError);
     }
     renderCounts();
   });

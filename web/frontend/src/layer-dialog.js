@@ -4,13 +4,14 @@
 // change shows in the panel at once. Everyone else reads the same tabs without inputs.
 import { config, csrfToken, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
 import { el, layerChanged } from "./panel.js";
+import { attributeLabel } from "./values.js";
 
 const TABS = ["general", "attributes", "metadata"];
 const ATTRIBUTE_KINDS = ["identifier", "category", "count", "measure", "ratio", "money", "date", "text"];
 const TOPICS = Object.keys(config.strings).filter((k) => k.startsWith("topic_")).map((k) => k.slice(6));
 const FREQUENCIES = Object.keys(config.strings).filter((k) => k.startsWith("freq_")).map((k) => k.slice(5));
 // which tab holds each field the server may complain about
-const TAB_OF = { attribute_descriptions: "attributes", attribute_labels: "attributes" };
+const TAB_OF = { attribute_descriptions: "attributes", attribute_labels: "attributes", time_attribute: "attributes" };
 const METADATA = ["keywords", "topic_category", "lineage", "source", "license", "update_frequency", "contact_name",
   "contact_organisation", "contact_email", "contact_phone", "scale_denominator", "resolution_m", "temporal_start",
   "temporal_end", "creation_date", "revision_date"];
@@ -56,6 +57,10 @@ function facts(info, edit) {
     ...(edit ? [] : [[t("meta_visibility"), t(`visibility_${info.visibility}`)]]),
     [t("meta_crs"), info.source_crs ? `${info.source_crs} → EPSG:${info.srid}` : `EPSG:${info.srid}`],
     [t("meta_updated"), [info.version ? `v${info.version}` : "", info.updated_at.slice(0, 10)].filter(Boolean).join(" · ")],
+    // the same features for QGIS, GDAL and other agencies: OGC API - Features (its HTML page links the JSON)
+    ...(info.kind === "vector" && info.table_name ? [[t("meta_service"), el("a", {
+      class: "ld-ogcapi", href: `${url("ogcapi_collection", { slug: info.slug })}?f=html`, target: "_blank",
+      rel: "noopener" }, "OGC API - Features")]] : []),
   ];
   return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v || "—")]));
 }
@@ -83,8 +88,25 @@ function generalTab(info, edit) {
     field("visibility", t("md_visibility"), visibility), groups];
 }
 
+// the attributes that can make the layer time-enabled (dates and date-times), offered by their labels
+const isTime = (a) => a.type === "date" || String(a.type || "").startsWith("timestamp");
+
+function timeField(info, edit) {
+  const choices = info.attributes.filter(isTime);
+  if (!edit) {
+    const chosen = info.attributes.find((a) => a.name === info.time_attribute);
+    return el("p", { class: "ld-time" }, `${t("ld_time_attribute")}：${chosen ? attributeLabel(chosen) : t("ld_time_off")}`);
+  }
+  const box = el("select", {}, el("option", { value: "" }, t("ld_time_off")),
+    choices.map((a) => el("option", { value: a.name }, attributeLabel(a))));
+  box.value = info.time_attribute || "";
+  return field("time_attribute", t("ld_time_attribute"), box,
+    { hint: choices.length ? t("ld_time_hint") : t("ld_time_none") });
+}
+
 function attributesTab(info, edit) {
   if (!info.attributes.length) return [el("p", { class: "hint" }, t("ld_no_attributes"))];
+  const time = info.kind === "vector" ? timeField(info, edit) : null;
   const head = ["ld_attr_name", "ld_attr_label", "ld_attr_label_en", "ld_attr_unit", "ld_attr_unit_en", "ld_attr_kind"];
   const cell = (a, key) => {
     const text = key === "kind" ? (a.kind ? t(`attr_kind_${a.kind}`) : "") : a[key] || "";
@@ -100,7 +122,7 @@ function attributesTab(info, edit) {
   };
   const rows = info.attributes.map((a) => el("tr", { "data-attribute": a.name }, el("th", { scope: "row" },
     el("code", {}, a.name)), ["label", "label_en", "unit", "unit_en", "kind"].map((key) => cell(a, key))));
-  return [el("div", { class: "table-box" }, el("table", { class: "ld-attributes" },
+  return [time, el("div", { class: "table-box" }, el("table", { class: "ld-attributes" },
     el("thead", {}, el("tr", {}, head.map((key) => el("th", { scope: "col" }, t(key))))), el("tbody", {}, rows))),
   el("span", { class: "field-error", "data-field": "attribute_descriptions", role: "alert" })];
 }
@@ -215,6 +237,8 @@ function updateEntry(info) {
   if (!entry) return;
   Object.assign(entry, { title_zh: info.title_zh, title_en: info.title_en, theme: info.theme,
     visibility: info.visibility, source: info.source });
+  // the time slider follows a time attribute chosen or switched off
+  if (entry.kind === "vector") entry.time = info.time_extent ? { attribute: info.time_attribute, extent: info.time_extent } : null;
   for (const attribute of entry.attributes || []) {
     const saved = info.attributes.find((a) => a.name === attribute.name);
     if (saved) for (const key of ["label", "label_en", "unit", "unit_en", "kind"]) attribute[key] = saved[key];

@@ -14,6 +14,7 @@ import { startTools } from "./tools.js";
 import { startAttributeTable } from "./attribute-table.js";
 import { guardUnsaved, openRequestedDialog } from "./layer-dialog.js";
 import { startTimeSlider } from "./timeslider.js";
+import { startSwipe } from "./swipe.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -80,6 +81,7 @@ async function switchView(target) {
   const toggle = $("view-toggle");
   if (target === "3d") {
     measure.stop();
+    window.civgis.swipe?.stop(); // the swipe compares on the 2D map
     toggle.disabled = true;
     const { create3d } = await import("./view3d.js");
     const c = map.getCenter();
@@ -104,7 +106,7 @@ async function switchView(target) {
   toggle.textContent = t(view === "3d" ? "view_2d" : "view_3d");
   toggle.setAttribute("aria-pressed", String(view === "3d"));
   $("status").textContent = t(view === "3d" ? "now_3d" : "now_2d");
-  for (const b of document.querySelectorAll("[data-measure], #measure-finish")) b.disabled = view === "3d";
+  for (const b of document.querySelectorAll("[data-measure], #measure-finish, #swipe-toggle")) b.disabled = view === "3d";
   return map3d;
 }
 $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d" : "3d"));
@@ -114,5 +116,6 @@ window.civgis = { map, map3d, state, tileTimings, measure, get view() { return v
 window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }), zoomTo });
 window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });
 window.civgis.time = startTimeSlider($("maps"));
+window.civgis.swipe = startSwipe({ map, button: $("swipe-toggle"), container: $("maps"), slider: window.civgis.time });
 guardUnsaved();
 openRequestedDialog();

@@ -28,17 +28,17 @@ export function createMap(element) {
 }
 
 // what changes a layer's tiles: its filter and, for a time-enabled layer, the time slider's window
-function tileQuery(layer, filter) {
+function tileQuery(layer, filter, time = state.time) {
   const parts = [];
   if (filter) parts.push(`filter=${encodeURIComponent(JSON.stringify(filter))}`);
-  if (layer.time && state.time) parts.push(`time=${encodeURIComponent(state.time)}`);
+  if (layer.time && time) parts.push(`time=${encodeURIComponent(time)}`);
   return parts.length ? `?${parts.join("&")}` : "";
 }
 
 // a filtered layer's tiles carry the filter in their address (the server keys their cache on it)
-function vectorLayer(layer, pane, filter = null) {
+function vectorLayer(layer, pane, filter = null, time = state.time) {
   const [minZoom, maxZoom] = zoomRange(layer.style, layer.min_zoom); // the style's scale range
-  const query = tileQuery(layer, filter);
+  const query = tileQuery(layer, filter, time);
   const grid = L.vectorGrid.protobuf(url("vector_tile", { slug: layer.slug }) + query, {
     pane,
     rendererFactory: L.canvas.tile,
@@ -81,6 +81,12 @@ function overlay(layer) {
       bounds: L.latLngBounds([[layer.bbox[1], layer.bbox[0]], [layer.bbox[3], layer.bbox[2]]]) });
   }
   return vectorLayer(layer, "overlayPane", state.filters[layer.slug]);
+}
+
+// a time-enabled layer drawn at another time than the slider's (null: all its times), with its filter: the
+// right side of a swipe comparison
+export function layerAtTime(layer, time) {
+  return vectorLayer(layer, "overlayPane", state.filters[layer.slug], time);
 }
 
 // The feature of a vector layer drawn under a point, from the tile VectorGrid drew it in (the last drawn wins).

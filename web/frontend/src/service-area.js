@@ -1,8 +1,9 @@
-// 服務範圍: a point drawn on the map, a road layer and how one travels on it, time breaks in minutes → the
+// 服務範圍: a point drawn on the map (or every feature of a point layer), a road layer and how one travels on it,
+// time breaks in minutes, people counted from an area layer (apportioned by area) → the
 // service-area job (POST /api/v1/analysis/network/service-areas/); when the road layer has no network for that
 // profile yet it is built first (POST /api/v1/analysis/network/, a job with its own progress bar); the areas (one
 // per break) appear as a new layer in the tree, switched on.
-import { config, layerTitle, t, url } from "./config.js";
+import { config, layerTitle, numberFormat, t, url } from "./config.js";
 import { el } from "./panel.js";
 import { getJSON, postJSON } from "./api.js";
 import { jobProgress } from "./jobs.js";
@@ -39,27 +40,46 @@ export function createServiceAreaTool(map) {
     const profile = el("select", { id: "service-profile" },
       PROFILES.map((p) => el("option", { value: p }, t(`service_profile_${p}`))));
     const breaks = el("input", { id: "service-breaks", value: "5, 10, 15", inputmode: "decimal", required: true });
+    // several facilities at once: every feature of a point layer instead of the point drawn
+    const pointLayers = config.layers.filter((l) => l.kind === "vector" && (l.geometry_type || "").includes("Point"));
+    const from = el("select", { id: "service-from" }, [el("option", { value: "" }, t("service_from_drawn")),
+      ...pointLayers.map((layer) => el("option", { value: layer.slug }, layerTitle(layer)))]);
+    // people within each break, apportioned from an area layer with a population count
+    const areas = config.layers.filter((l) => l.kind === "vector" && (l.geometry_type || "").includes("Polygon")
+      && (l.attributes || []).some((a) => a.name === "population"));
+    const people = el("select", { id: "service-people" }, [el("option", { value: "" }, t("service_people_none")),
+      ...areas.map((layer) => el("option", { value: layer.slug, selected: layer.slug === "villages" },
+        layerTitle(layer)))]);
+    const counted = el("ul", { class: "service-people", "aria-live": "polite" });
     const status = el("p", { role: "status", class: "tool-status" });
     const jobs = el("ul", { class: "jobs" });
     const form = el("form", { class: "tool-form" }, picker.node,
       el("label", { for: "service-roads" }, t("service_roads")), roads,
       el("label", { for: "service-profile" }, t("service_profile")), profile,
+      el("label", { for: "service-from" }, t("service_from")), from,
       el("label", { for: "service-breaks" }, t("service_breaks")), breaks,
-      el("button", { type: "submit", class: "primary" }, t("service_run")), status, jobs);
+      el("label", { for: "service-people" }, t("service_people")), people,
+      el("button", { type: "submit", class: "primary" }, t("service_run")), status, jobs, counted);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const minutes = breaks.value.split(/[\s,，、]+/).filter(Boolean).map(Number);
-      if (!subject) return void (status.textContent = t("subject_missing"));
+      if (!subject && !from.value) return void (status.textContent = t("subject_missing"));
       if (!minutes.length || minutes.some((m) => !(m > 0 && m <= 240))) {
         return void (status.textContent = t("service_bad_breaks"));
       }
       await whileWorking(form, status, async () => {
         await networkReady(roads.value, profile.value, jobs);
         const title = t("service_title", { breaks: minutes.join("/"), profile: t(`service_profile_${profile.value}`) });
-        const job = await postJSON(url("service_areas"), { roads: roads.value, profile: profile.value, breaks: minutes,
-          facilities: { geometry: subject.geometry, crs: 4326 }, title });
+        const facilities = from.value ? { layer: from.value } : { geometry: subject.geometry, crs: 4326 };
+        const body = { roads: roads.value, profile: profile.value, breaks: minutes, facilities, title };
+        if (people.value) body.population = { layer: people.value, attribute: "population" };
+        counted.replaceChildren();
+        const job = await postJSON(url("service_areas"), body);
         const done = await followResultJob(job, jobs, job.options.title);
         status.textContent = outcome(done, job.options.title);
+        const perBreak = done.counts?.result?.population || [];
+        counted.replaceChildren(...perBreak.map((b) => el("li", {}, t("service_people_within", {
+          minutes: numberFormat.format(b.break_min), people: numberFormat.format(Math.round(b.population)) }))));
       });
     });
     return form;

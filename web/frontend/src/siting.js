@@ -163,10 +163,19 @@ fillLayers($("dem-layer"), "dem", { none: t("no_dem") });
 fillLayers($("distance-layer"), "distance");
 fillLayers($("network-layer"), "network");
 fillLayers($("competitors-layer"), "competitors", { none: t("no_competitors") });
+// market share: each side's attractiveness, a numeric attribute of its layer (none: the same everywhere)
+function pickAttractiveness() {
+  fillAttributes($("competitors-attractiveness"), chosen("competitors-layer"), "score", { none: t("same_everywhere") });
+  fillAttributes($("candidates-attractiveness"), chosen("candidates-layer"), "score", { none: t("same_everywhere") });
+  fillAttributes($("existing-attractiveness"), chosen("existing-layer"), "score", { none: t("same_everywhere") });
+  return Promise.resolve();
+}
+pickAttractiveness();
 // step 5: the fields the chosen problem type and distance use
 const NO_K = ["set_covering", "target_share"];
 const CAPACITATED = ["covering", "p_median", "attendance"];
 const MARKET = ["market_share", "target_share"];
+const DECAYING = ["attendance", ...MARKET];
 const modelChosen = () => document.querySelector("input[name=model]:checked").value;
 const distanceChosen = () => document.querySelector("input[name=distance]:checked").value;
 function showAllocationFields() {
@@ -175,6 +184,10 @@ function showAllocationFields() {
   $("k-field").hidden = NO_K.includes(model);
   $("target-field").hidden = model !== "target_share";
   $("competitors-field").hidden = !MARKET.includes(model);
+  $("decay-field").hidden = !DECAYING.includes(model);
+  // linear decay needs the reach; the market models default to a power curve
+  if (!$("decay-field").dataset.touched) $("decay-kind").value = model === "attendance" ? "linear" : "power";
+  $("decay-beta").disabled = $("decay-kind").value === "linear";
   $("network-field").hidden = !travel;
   $("cutoff-min").disabled = model === "p_median";
   $("radius-field").hidden = travel || model === "p_median";
@@ -182,10 +195,15 @@ function showAllocationFields() {
 document.querySelectorAll("input[name=model], input[name=distance]").forEach((input) => {
   input.addEventListener("change", showAllocationFields);
 });
+$("decay-kind").addEventListener("change", () => {
+  $("decay-field").dataset.touched = "1";
+  showAllocationFields();
+});
 showAllocationFields();
-whenChanged("existing-layer", pickExisting);
+whenChanged("existing-layer", () => Promise.all([pickExisting(), pickAttractiveness()]));
 whenChanged("existing-attribute", fillKinds);
-whenChanged("candidates-layer", pickCandidates);
+whenChanged("candidates-layer", () => Promise.all([pickCandidates(), pickAttractiveness()]));
+whenChanged("competitors-layer", pickAttractiveness);
 whenChanged("candidates-attribute", fillCandidateValues);
 whenChanged("category-attribute", fillCategoryScores);
 // another source: the first demand layer not used yet
@@ -224,7 +242,12 @@ export function siteRequest() {
   const model = modelChosen();
   const allocation = { model, pool: number("pool"), demand: demand.length === 1 ? demand[0] : demand };
   if (!NO_K.includes(model)) allocation.k = number("k");
-  if ($("keep-existing").checked && existingSpec) allocation.existing = existingSpec;
+  if ($("keep-existing").checked && existingSpec) {
+    allocation.existing = existingSpec;
+    if (MARKET.includes(model) && chosen("existing-attractiveness")) {
+      allocation.existing = { ...existingSpec, attractiveness: chosen("existing-attractiveness") };
+    }
+  }
   if (distanceChosen() !== "straight" && chosen("network-layer")) {  // travel minutes on the road network
     allocation.network = chosen("network-layer");
     allocation.profile = distanceChosen();
@@ -233,7 +256,17 @@ export function siteRequest() {
     allocation.radius = number("radius");
   }
   if (model === "target_share") allocation.target = number("target-share");
-  if (MARKET.includes(model) && chosen("competitors-layer")) allocation.competitors = { layer: chosen("competitors-layer") };
+  if (MARKET.includes(model) && chosen("competitors-layer")) {
+    allocation.competitors = { layer: chosen("competitors-layer") };
+    if (chosen("competitors-attractiveness")) allocation.competitors.attractiveness = chosen("competitors-attractiveness");
+  }
+  if (MARKET.includes(model) && chosen("candidates-attractiveness")) {
+    allocation.attractiveness = chosen("candidates-attractiveness");
+  }
+  if (DECAYING.includes(model)) {
+    allocation.decay = { kind: $("decay-kind").value };
+    if ($("decay-kind").value !== "linear" && number("decay-beta") !== null) allocation.decay.beta = number("decay-beta");
+  }
   if (model === "covering" && number("min-spacing")) allocation.min_spacing = number("min-spacing");
   if (CAPACITATED.includes(model) && number("capacity") !== null) allocation.capacity = number("capacity");
   if (number("time-limit") !== null) allocation.time_limit = number("time-limit");
@@ -293,6 +326,14 @@ function drawResult(candidates, sites, allocation) {
     onEachFeature: (f, layer) => layer.on("click", () => showContributions(f.properties)),
   }).addTo(drawn);
   const radius = allocation.model === "covering" ? allocation.radius : null;
+  const outlines = allocation.outlines;  // travel time: where each site is reached from within the cutoff
+  if (outlines) {
+    for (const [shapes, color] of [[outlines.new, "#1565c0"], [outlines.existing, "#616161"]]) {
+      for (const shape of shapes.filter(Boolean)) {
+        L.geoJSON(shape, { style: { color, weight: 2, fillOpacity: 0.06 }, interactive: false }).addTo(drawn);
+      }
+    }
+  }
   for (const f of sites.features) {
     const n = f.properties.pick_order;
     if (f.properties.status === "new") {
@@ -389,7 +430,7 @@ async function showResult(job) {
   el("td", {}, words.top[i].chosen))));
   $("why-intro").textContent = words.why_intro || "";
   $("why").replaceChildren(...words.top.filter((w) => w.why).map((w) => el("li", {}, w.why)));
-  drawResult(candidates, sites, { model: a.model, radius: page.radius });
+  drawResult(candidates, sites, { model: a.model, radius: page.radius, outlines: a.reach_outlines });
   $("result").hidden = false;
   $("result").dataset.job = String(job.id);
 }

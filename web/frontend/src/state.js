@@ -1,6 +1,6 @@
 // The layers switched on, their draw order (top first) and opacity: one state that both the 2D and the 3D map
 // follow, so switching views keeps the same layers.
-import { config } from "./config.js";
+import { config, layersBySlug } from "./config.js";
 
 const listeners = [];
 export const state = {
@@ -50,4 +50,12 @@ export function setTime(window) {
   if (state.time === window) return;
   state.time = window;
   changed();
+}
+
+// what the server is asked to apply to a layer: its filter and, for a time-enabled layer, the slider's window
+// (the filter's `time`, as features, statistics, downloads, tiles, share links and prints all read it); null: all
+export function layerFilter(slug) {
+  const filter = state.filters[slug] || null;
+  if (!layersBySlug[slug]?.time || !state.time) return filter;
+  return { ...(filter || { op: "and", conditions: [] }), time: state.time };
 }

@@ -20,6 +20,14 @@ function format(ms, width) {
   return new Intl.DateTimeFormat(locale, options).format(new Date(ms));
 }
 
+// a window `start/end` (ISO 8601) as people read it, e.g. for the attribute table's badge
+export function windowText(window) {
+  const [start, end] = window.split("/").map((text) => Date.parse(text));
+  const width = end - start + 1000; // the slider's windows end a second before the next one starts
+  return width <= 24 * HOUR && width > HOUR ? format(start, width)
+    : t("time_showing", { start: format(start, width), end: format(end, width) });
+}
+
 function element(tag, props = {}, children = []) {
   const node = Object.assign(document.createElement(tag), props);
   node.append(...children);
@@ -62,14 +70,29 @@ export function startTimeSlider(container) {
       return;
     }
     const [start, end] = windowAt(Number(range.value));
-    shown.value = windowMs() <= 24 * HOUR && windowMs() > HOUR ? format(start, windowMs())
-      : t("time_showing", { start: format(start, windowMs()), end: format(end, windowMs()) });
+    shown.value = windowText(`${iso(start)}/${iso(end)}`);
   }
+
+  let applied = null; // the last window the slider set itself
 
   function apply() {
     const [start, end] = windowAt(Number(range.value));
-    setTime(`${iso(start)}/${iso(end)}`);
+    applied = `${iso(start)}/${iso(end)}`;
+    setTime(applied);
     describe();
+  }
+
+  // a window set elsewhere (a share link opened): the slider shows it, its width and position
+  function adopt(window) {
+    const [start, end] = window.split("/").map((text) => Date.parse(text));
+    const fit = WINDOWS.find(([, ms]) => ms === end - start + 1000);
+    if (fit) {
+      width.value = String(fit[1]);
+      chosenWidth = true;
+      range.max = String(steps() - 1);
+    }
+    range.value = String(Math.max(0, Math.min(steps() - 1, Math.round((start - extent[0]) / windowMs()))));
+    applied = window;
   }
 
   function stop() {
@@ -111,6 +134,7 @@ export function startTimeSlider(container) {
     fitWidth();
     range.max = String(steps() - 1);
     if (Number(range.value) > steps() - 1) range.value = String(steps() - 1);
+    if (state.time && state.time !== applied) adopt(state.time);
     describe();
   }
 
@@ -135,5 +159,10 @@ export function startTimeSlider(container) {
   });
   subscribe(follow);
   follow();
-  return { stop, step, get window() { return state.time; } };
+  // the windows the slider steps through now (its extent at its width), for the swipe's other time
+  const windows = () => (extent ? Array.from({ length: steps() }, (_, i) => {
+    const [start, end] = windowAt(i);
+    return `${iso(start)}/${iso(end)}`;
+  }) : []);
+  return { stop, step, windows, get window() { return state.time; } };
 }

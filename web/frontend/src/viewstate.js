@@ -1,8 +1,9 @@
 // The view as share links and prints describe it ({center, zoom, mode, bearing, pitch, basemap, layers with their
-// filters}), read
-// from the maps, and a stored one put back on them. Zoom is in Leaflet's 256-px levels in both views.
+// filters}), read from the maps, and a stored one put back on them. Zoom is in Leaflet's 256-px levels in both
+// views. The time slider's window travels in each time-enabled layer's filter (its `time`, which the server
+// applies wherever it reads the filter: the print's map, the shared view's tiles) and comes back to the slider.
 import { layersBySlug } from "./config.js";
-import { setActive, setOpacity, state } from "./state.js";
+import { layerFilter, setActive, setOpacity, setTime, state } from "./state.js";
 import { currentBasemap } from "./basemaps.js";
 
 const round = (v, digits) => Number(v.toFixed(digits));
@@ -16,7 +17,7 @@ export function currentView({ map, map3d, view }) {
     mode: view, bearing: three ? round(map3d.getBearing(), 2) : 0, pitch: three ? round(map3d.getPitch(), 2) : 0,
     basemap: currentBasemap(),
     layers: state.active.map((slug) => ({ slug, opacity: state.opacity[slug], visible: true,
-      ...(state.filters[slug] ? { filter: state.filters[slug] } : {}) })),
+      ...(layerFilter(slug) ? { filter: layerFilter(slug) } : {}) })),
   };
 }
 
@@ -25,9 +26,16 @@ export function applyLayers(layers) {
   for (const slug of [...state.active]) setActive(slug, false);
   const known = layers.filter((entry) => entry.visible !== false && layersBySlug[entry.slug]);
   for (const slug of Object.keys(state.filters)) delete state.filters[slug];
-  for (const entry of known) if (entry.filter) state.filters[entry.slug] = entry.filter;
+  let time = null;
+  for (const entry of known) {
+    if (!entry.filter) continue;
+    const { time: window, ...filter } = entry.filter; // the slider's window, kept apart from the layer's filter
+    if (window && layersBySlug[entry.slug].time) time = window;
+    if (filter.conditions?.length || filter.bbox) state.filters[entry.slug] = filter;
+  }
   for (const entry of [...known].reverse()) {
     setOpacity(entry.slug, entry.opacity);
     setActive(entry.slug, true);
   }
+  setTime(time); // once its layers are on (the slider lets go of a window while no time-enabled layer is)
 }

@@ -1,0 +1,144 @@
+"""A dashboard's document: its selectors and widgets, checked before it is saved, and cut down to what a viewer may
+see before it is sent.
+
+    {"selectors": [{"kind": "district"} | {"kind": "period"} | {"kind": "category", "title": …, "title_en": …,
+                    "options": [indicator slugs]}],
+     "widgets": [{"id": "w1", "type": "kpi" | "bar" | "line" | "table" | "map" | "list" | "text",
+                  "indicator": slug, "indicators": [slugs] (table columns), "level": "town" | "area",
+                  "title": …, "title_en": …, "width": 1–4 (of a 4-column grid; one column on a phone),
+                  "limit": rows of a list, "category": true (follows the category selector),
+                  "text": …, "text_en": … (a text widget)}]}
+
+A widget reads the indicator values API (/api/v1/stats/indicators/{slug}/values/) with the dashboard's filters;
+charts, tables and the map are also filter sources (a district or village clicked filters every other widget).
+"""
+
+from stats.indicators import unit_of
+from stats.views import visible_indicators
+
+TYPES = ("kpi", "bar", "line", "table", "map", "list", "text")
+LEVELS = ("town", "area")
+SELECTORS = ("district", "period", "category")
+MAX_WIDGETS = 24
+TEXT_FIELDS = {"title": 200, "title_en": 200, "text": 2000, "text_en": 2000}
+
+
+class SpecProblem(ValueError):
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+def _slugs(widget: dict) -> list[str]:
+    found = [widget["indicator"]] if widget.get("indicator") else []
+    return found + [s for s in widget.get("indicators", []) if s not in found]
+
+
+def check(spec, user) -> dict:
+    """The document as it will be kept: known types and levels, text cut to length, every indicator one the editor
+    may see (an unknown and a hidden one are refused alike: the answer tells nothing of the hidden one)."""
+    if not isinstance(spec, dict):
+        raise SpecProblem("spec", "the dashboard must be a JSON object {selectors, widgets}")
+    seen = set(visible_indicators(user).values_list("slug", flat=True))
+    widgets, ids = [], set()
+    raw_widgets = spec.get("widgets", [])
+    if not isinstance(raw_widgets, list) or len(raw_widgets) > MAX_WIDGETS:
+        raise SpecProblem("widgets", f"widgets must be a list of at most {MAX_WIDGETS}")
+    for n, raw in enumerate(raw_widgets, 1):
+        if not isinstance(raw, dict) or raw.get("type") not in TYPES:
+            raise SpecProblem(f"widgets[{n}].type", f"widget {n}: type must be one of {', '.join(TYPES)}")
+        widget = {"id": str(raw.get("id") or f"w{n}")[:20], "type": raw["type"]}
+        if widget["id"] in ids:
+            widget["id"] = f"w{n}"
+        ids.add(widget["id"])
+        for key, length in TEXT_FIELDS.items():
+            if raw.get(key):
+                widget[key] = str(raw[key])[:length]
+        if raw["type"] != "text":
+            if raw.get("indicator"):
+                widget["indicator"] = str(raw["indicator"])
+            if raw.get("indicators"):
+                if not isinstance(raw["indicators"], list):
+                    raise SpecProblem(f"widgets[{n}].indicators", f"widget {n}: indicators must be a list")
+                widget["indicators"] = [str(s) for s in raw["indicators"]][:8]
+            if not _slugs(widget):
+                raise SpecProblem(f"widgets[{n}].indicator", f"widget {n}: choose an indicator")
+            for slug in _slugs(widget):
+                if slug not in seen:
+                    raise SpecProblem(f"widgets[{n}].indicator", f"widget {n}: no indicator {slug!r}")
+            level = raw.get("level", "town")
+            if level not in LEVELS:
+                raise SpecProblem(f"widgets[{n}].level", f"widget {n}: level must be town or area")
+            widget["level"] = level
+            if raw.get("category"):
+                widget["category"] = True
+        try:
+            widget["width"] = min(4, max(1, int(raw.get("width", 1))))
+            if raw.get("limit"):
+                widget["limit"] = min(100, max(1, int(raw["limit"])))
+        except (TypeError, ValueError):
+            raise SpecProblem(f"widgets[{n}].width", f"widget {n}: width and limit are whole numbers") from None
+        widgets.append(widget)
+    selectors = []
+    for n, raw in enumerate(spec.get("selectors", []) or [], 1):
+        kind = raw.get("kind") if isinstance(raw, dict) else raw
+        if kind not in SELECTORS:
+            raise SpecProblem(f"selectors[{n}]", f"selector {n}: kind must be one of {', '.join(SELECTORS)}")
+        selector = {"kind": kind}
+        if kind == "category":
+            options = [str(s) for s in raw.get("options", [])][:12] if isinstance(raw, dict) else []
+            for slug in options:
+                if slug not in seen:
+                    raise SpecProblem(f"selectors[{n}].options", f"selector {n}: no indicator {slug!r}")
+            if not options:
+                raise SpecProblem(f"selectors[{n}].options", f"selector {n}: a category selector needs indicators")
+            selector["options"] = options
+            for key in ("title", "title_en"):
+                if raw.get(key):
+                    selector[key] = str(raw[key])[:200]
+        if all(s["kind"] != kind for s in selectors):
+            selectors.append(selector)
+    return {"selectors": selectors, "widgets": widgets}
+
+
+def keep_hidden(new: dict, old: dict, user) -> dict:
+    """An editor who may not see some of the widgets (another agency's tables) keeps them by saving: they were not
+    sent, so they come back from the stored document, at the end."""
+    hidden = for_viewer(old, user)["hidden"]
+    widgets = [w for w in old.get("widgets", []) if w.get("id") in hidden]
+    return {**new, "widgets": new["widgets"] + widgets}
+
+
+def for_viewer(spec: dict, user) -> dict:
+    """The document with only what `user` may see: widgets over an indicator they may not see are left out (not
+    even their titles), as are such options of a category selector; `indicators` describes the rest (title, unit,
+    periods), `hidden` lists the ids left out (kept on save, never sent)."""
+    seen = {i.slug: i for i in visible_indicators(user)}
+    widgets, hidden, used = [], [], set()
+    for widget in spec.get("widgets", []):
+        slugs = _slugs(widget)
+        if any(s not in seen for s in slugs):
+            hidden.append(widget.get("id"))
+            continue
+        widgets.append(widget)
+        used.update(slugs)
+    selectors = []
+    for selector in spec.get("selectors", []):
+        if selector.get("kind") == "category":
+            options = [s for s in selector.get("options", []) if s in seen]
+            if not options:
+                continue
+            selector = {**selector, "options": options}
+            used.update(options)
+        selectors.append(selector)
+    return {"selectors": selectors, "widgets": widgets, "hidden": hidden,
+            "indicators": {slug: describe(seen[slug]) for slug in sorted(used)}}
+
+
+def describe(indicator) -> dict:
+    unit, unit_en = unit_of(indicator)
+    join = indicator.join
+    return {"slug": indicator.slug, "title": indicator.title_zh, "title_en": indicator.title_en or indicator.title_zh,
+            "unit": unit, "unit_en": unit_en or unit, "decimals": indicator.decimals, "formula": indicator.formula,
+            "periods": list(join.table.periods), "boundary": join.boundary.slug,
+            "boundary_column": join.boundary_column, "key": join.key}

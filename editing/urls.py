@@ -1,0 +1,8 @@
+from django.urls import path
+
+from .views import FeatureHistoryView, FeatureRestoreView
+
+urlpatterns = [
+    path("layers/<slug:slug>/features/<int:fid>/history/", FeatureHistoryView.as_view(), name="layer-feature-history"),
+    path("layers/<slug:slug>/features/<int:fid>/restore/", FeatureRestoreView.as_view(), name="layer-feature-restore"),
+]

@@ -1,0 +1,144 @@
+"""Dashboards (issue 16): the demo city's 市政儀表板 made by the loader from its villages' statistics (joined, with
+indicators), hand-checked figures through the values API, a dashboard's permissions (a restricted one is missing; a
+widget over a table the viewer may not see is not sent, not even its title), the builder's checks, the area profile
+and the list page's form. The browser side is tests/test_dashboards_browser.py."""
+
+import json
+
+import pytest
+from conftest import committed_demo_city
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test import Client
+
+from dashboards import demo
+from dashboards.models import Dashboard
+from layers.models import Layer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def city(django_db_setup, django_db_blocker):
+    with committed_demo_city(django_db_blocker, seed=2026, size=0.3) as made, django_db_blocker.unblock():
+        demo.make(log=lambda _m: None)
+        officer = User.objects.create_user("dash-officer")
+        officer.groups.add(Group.objects.get(name=demo.AGENCY))
+        User.objects.create_user("dash-other").groups.add(Group.objects.get_or_create(name="工務局")[0])
+        try:
+            yield made
+        finally:
+            Dashboard.objects.all().delete()
+            User.objects.filter(username__startswith="dash-").delete()
+
+
+def client(username=None) -> Client:
+    c = Client()
+    if username:
+        c.force_login(User.objects.get(username=username))
+    return c
+
+
+def villages() -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT district, population, age_65_plus FROM layerdata.villages")
+        return cur.fetchall()
+
+
+def test_the_city_dashboard_and_its_figures(city):
+    record = Layer.objects.get(slug=demo.TABLE).stat_table.joins.get()
+    assert record.unmatched_rows == 0 and record.matched_rows == 2 * len(villages())
+    board = client().get("/api/v1/dashboards/city/").json()
+    assert board["title"] == "市政儀表板" and len(board["spec"]["widgets"]) == 11
+    assert board["spec"]["indicators"]["city-density"]["unit"] == "人/平方公里"
+    assert board["spec"]["indicators"]["city-population"]["unit"] == "人"
+    assert board["spec"]["indicators"]["city-population"]["periods"] == ["2024-12-01", "2025-12-01"]
+    # a district's population and share aged 65+ (hand-checked from the village layer), and the city's
+    rows = villages()
+    district = rows[0][0]
+    mine = [r for r in rows if r[0] == district]
+    towns = client().get("/api/v1/stats/indicators/city-population/values/?level=town").json()
+    town = next(v for v in towns["values"] if v["name"].endswith(district))
+    assert town["value"] == sum(r[1] for r in mine)
+    assert towns["total"]["value"] == sum(r[1] for r in rows)
+    ageing = client().get(f"/api/v1/stats/indicators/city-ageing/values/?level=town&areas={town['key']}").json()
+    assert ageing["total"]["value"] == round(sum(r[2] for r in mine) * 100 / sum(r[1] for r in mine), 1)
+    # a village's row names its district: what a map click filters the other widgets by
+    areas = client().get(f"/api/v1/stats/indicators/city-population/values/?level=area&town={town['key']}").json()
+    assert len(areas["values"]) == len(mine) and {v["town_key"] for v in areas["values"]} == {town["key"]}
+    # the earlier period is there for the change a KPI shows
+    before = client().get("/api/v1/stats/indicators/city-population/values/?level=county&period=2024-12-01").json()
+    assert 0 < before["total"]["value"] != towns["total"]["value"]
+
+
+def test_a_restricted_dashboard_is_missing_and_a_hidden_widget_tells_nothing(city):
+    officer = client("dash-officer")
+    made = officer.post("/api/v1/dashboards/", {"title_zh": "內部人口", "title_en": "Internal people",
+                                                "visibility": "restricted", "spec": {"widgets": [
+                                                    {"type": "kpi", "indicator": "city-population"}]}},
+                        content_type="application/json")
+    assert made.status_code == 201, made.content
+    slug = made.json()["slug"]
+    for who in (None, "dash-other"):
+        assert client(who).get(f"/api/v1/dashboards/{slug}/").status_code == 404
+        assert client(who).get(f"/dashboards/{slug}/").status_code == 404
+        assert slug not in json.dumps(client(who).get("/api/v1/dashboards/").json())
+    assert officer.get(f"/dashboards/{slug}/").status_code == 200
+    # the statistics table restricted to its agency: the public city dashboard's widgets over it vanish for others
+    table = Layer.objects.get(slug=demo.TABLE)
+    table.visibility = Layer.Visibility.RESTRICTED
+    table.save()
+    seen = client("dash-other").get("/api/v1/dashboards/city/").json()
+    assert seen["spec"]["widgets"] == [w for w in demo.SPEC["widgets"] if w["type"] == "text"]
+    assert "city-population" not in json.dumps(seen) and "人口數" not in json.dumps(seen, ensure_ascii=False)
+    page = client("dash-other").get("/dashboards/city/").content.decode()
+    assert "各行政區人口" not in page and "city-population" not in page
+    # an unknown indicator and one the editor may not see are refused alike; an editor's save keeps what they
+    # could not see
+    board = Dashboard.objects.get(slug="city")
+    board.allowed_groups.clear()
+    answers = []
+    staff = User.objects.create_user("dash-staff", is_staff=True)  # may edit any dashboard, sees no restricted table
+    for wanted in ("city-population", "no-such-indicator"):
+        answer = client("dash-staff").put("/api/v1/dashboards/city/", {"spec": {"widgets": [
+            {"type": "kpi", "indicator": wanted}]}}, content_type="application/json")
+        answers.append((answer.status_code, answer.content.decode().replace(wanted, "X")))
+    assert answers[0] == answers[1] and answers[0][0] == 400
+    saved = client("dash-staff").put("/api/v1/dashboards/city/", {"title_en": "City", "spec": {"widgets": [
+        {"type": "text", "text": "hi"}]}}, content_type="application/json")
+    assert saved.status_code == 200 and len(saved.json()["spec"]["widgets"]) == 1
+    assert len(Dashboard.objects.get(slug="city").spec["widgets"]) == 1 + 10  # the ten it could not see are kept
+    staff.delete()
+    assert client("dash-other").put("/api/v1/dashboards/city/", {"title_en": "x"},
+                                    content_type="application/json").status_code == 403
+
+
+def test_bad_widgets_are_named(city):
+    officer = client("dash-officer")
+    for widget, field in (({"type": "pie"}, "widgets[1].type"), ({"type": "kpi"}, "widgets[1].indicator"),
+                          ({"type": "bar", "indicator": "city-population", "level": "nation"}, "widgets[1].level")):
+        answer = officer.post("/api/v1/dashboards/", {"title_zh": "x", "spec": {"widgets": [widget]}},
+                              content_type="application/json")
+        assert answer.status_code == 400 and field in answer.json(), answer.content
+    assert not Dashboard.objects.filter(title_zh="x").exists()
+
+
+def test_area_profile_and_the_list_page(city):
+    towns = client().get("/api/v1/stats/indicators/city-population/values/?level=town").json()["values"]
+    page = client().get(f"/areas/town/{towns[0]['key']}/").content.decode()
+    assert towns[0]["name"] in page and "人/平方公里" in page and "老化指數" in page
+    assert f"{int(towns[0]['value']):,}" in page
+    assert client().get("/areas/town/nowhere/").status_code == 404
+    listing = client().get("/dashboards/").content.decode()
+    assert "市政儀表板" in listing and "<summary>建立儀表板" not in listing
+    made = client("dash-officer").post("/dashboards/", {"title_zh": "我的儀表板", "title_en": "Mine",
+                                                        "visibility": "internal"})
+    assert made.status_code == 302 and made["Location"] == "/dashboards/mine/?edit=1"
+    assert Dashboard.objects.get(slug="mine").owner_agency.name == demo.AGENCY
+    # the 統計資料 page deletes an indicator for its table's agency (a small gap of the statistics half)
+    page = client("dash-other").post("/stats/", {"action": "delete_indicator", "target": "city-growth"},
+                                     content_type="application/json")
+    assert page.status_code == 400 and client().get("/api/v1/stats/indicators/city-growth/").status_code == 200
+    done = client("dash-officer").post("/stats/", {"action": "delete_indicator", "target": "city-growth"},
+                                       content_type="application/json")
+    assert done.status_code == 302 and client().get("/api/v1/stats/indicators/city-growth/").status_code == 404

@@ -1,0 +1,179 @@
+"""The 市政儀表板 in a real browser (gunicorn + Debian Chromium, a small demo city and the loader's dashboard): its
+figures as the values API gives them, with units and the change against the previous period; cross-filtering from a
+chart bar, from a village on the map and from a table row, the selectors and clearing them; English and a phone;
+then an officer builds a dashboard from scratch in edit mode, saves it, and its auto-refresh picks up new figures.
+One page, one context; screenshots in .var/screenshots/dashboard-*.png."""
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM, PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
+from django.contrib.auth.models import Group, User
+from django.db import connection, connections
+
+from dashboards import demo
+
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
+PASSWORD = "dash-officer-2026"
+
+
+@pytest.fixture(scope="module")
+def city(django_db_setup, django_db_blocker):
+    from dashboards.models import Dashboard
+
+    with committed_demo_city(django_db_blocker, seed=2026, size=0.3) as made, django_db_blocker.unblock():
+        demo.make(log=lambda _m: None)
+        User.objects.create_user("dash-builder", password=PASSWORD).groups.add(Group.objects.get(name=demo.AGENCY))
+        try:
+            yield made
+        finally:
+            Dashboard.objects.all().delete()
+            User.objects.filter(username="dash-builder").delete()
+
+
+@pytest.fixture(scope="module")
+def facts(city, django_db_blocker):
+    """What the page should show, read before Playwright's loop runs."""
+    from layers.models import Layer
+
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute("SELECT district, population, village_code FROM layerdata.villages ORDER BY district, "
+                    "village_code")
+        rows = cur.fetchall()
+        table = Layer.objects.get(slug=demo.TABLE).table_name
+    district = rows[0][0]
+    return {"total": sum(r[1] for r in rows), "district": district,
+            "district_total": sum(r[1] for r in rows if r[0] == district),
+            "district_villages": sum(1 for r in rows if r[0] == district),
+            "village": rows[0][2], "village_population": rows[0][1], "villages": len(rows), "table": table}
+
+
+def kpi(page, wid="pop") -> int:
+    return int(page.locator(f"#widget-{wid} .kpi-value data").inner_text().replace(",", ""))
+
+
+def drawn(page):
+    """Wait for the widgets' drawing after a filter change."""
+    page.wait_for_function("() => !document.querySelector('.widget[aria-busy]')")
+
+
+def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, django_db_blocker):
+    page = new_page(browser, server)
+    page.set_default_navigation_timeout(60_000)  # a cold server worker on a loaded machine
+    try:
+        page.goto("/dashboards/")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.get_by_role("link", name="市政儀表板").click()
+        page.wait_for_selector("#widget-pop .kpi-value data")
+        drawn(page)
+        assert kpi(page) == facts["total"]
+        assert "人" in page.locator("#widget-pop .unit").inner_text()
+        change = page.locator("#widget-pop .kpi-change").inner_text()
+        assert re.search(r"較 2024-12-01 [+−±][\d,]+ 人（[+−±][\d.]+%）", change), change
+        assert "人/平方公里" in page.locator("#widget-dens").inner_text()
+        assert page.locator("#widget-villages tbody tr").count() == facts["villages"]
+        assert page.evaluate(UNNAMED_CONTROLS) == []
+        shot(page, "dashboard-01-city")
+        # a bar of the district chart filters every other widget to that district
+        page.locator("#widget-popbar .bar-row", has_text=facts["district"]).click()
+        drawn(page)
+        assert kpi(page) == facts["district_total"]
+        assert page.locator("#widget-villages tbody tr").count() == facts["district_villages"]
+        assert facts["district"] in page.locator("#board-status").inner_text()
+        assert page.locator("#widget-popbar .bar-row[aria-pressed=true]").count() == 1
+        assert "town=" in page.url  # the filtered dashboard is shared by its link
+        shot(page, "dashboard-02-district")
+        # a village on the map: the figures are the village's, its row is marked
+        page.locator(f"#widget-map path[data-key='{facts['village']}']").dispatch_event("click")
+        drawn(page)
+        assert kpi(page) == facts["village_population"]
+        assert page.locator(f"#widget-villages tr.chosen[data-key='{facts['village']}']").count() == 1
+        # its profile: every indicator beside the city's, with units
+        profile = page.locator("#profile-link").get_attribute("href")
+        page.locator("#clear-filters").click()
+        drawn(page)
+        assert kpi(page) == facts["total"] and "town=" not in page.url
+        # a table row filters too; the period and category selectors
+        page.locator("#widget-villages tbody tr").first.get_by_role("button").click()
+        drawn(page)
+        assert page.locator("#widget-villages tr.chosen").count() == 1
+        page.locator("#clear-filters").click()
+        page.get_by_label("期別", exact=True).select_option("2024-12-01")
+        drawn(page)
+        assert kpi(page) != facts["total"] and "2024-12-01" in page.locator("#widget-pop .count").inner_text()
+        page.get_by_label("年齡結構", exact=True).select_option(label="老化指數")
+        drawn(page)
+        assert "老化指數" in page.locator("#widget-agebar").inner_text()
+        page.locator("#clear-filters").click()
+        drawn(page)
+        page.goto(profile, wait_until="domcontentloaded")
+        table = page.locator("#profile").inner_text()
+        assert "人口密度" in table and "人/平方公里" in table and "%" in table
+        # English, and a phone
+        page.goto("/dashboards/city/", wait_until="domcontentloaded")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("en")
+        page.wait_for_selector("#widget-pop .kpi-value data")
+        drawn(page)
+        text = page.locator("#board").inner_text()
+        assert "Population by district" in text and "people/km²" in text and "vs 2024-12-01" in text
+        assert "人口" not in text.replace("示範市", "")
+        shot(page, "dashboard-03-city-en")
+        page.set_viewport_size(PHONE)
+        assert_fits(page, PHONE["width"], "#report button, #report select")
+        shot(page, "dashboard-04-phone-en")
+        page.set_viewport_size({"width": 1366, "height": 900})  # the language menu is folded away on a phone
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("zh-hant")
+        page.set_viewport_size(PHONE)
+        drawn(page)
+        shot(page, "dashboard-05-phone")
+        page.set_viewport_size({"width": 1366, "height": 900})
+        # an officer builds one from scratch
+        page.goto("/dashboards/")
+        page.locator("#sign-in-open").click()
+        dialog = page.locator("#sign-in-dialog")
+        dialog.get_by_label("帳號").fill("dash-builder")
+        dialog.get_by_label("密碼").fill(PASSWORD)
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            dialog.get_by_role("button", name="登入").click()
+        page.locator("summary", has_text="建立儀表板").click()
+        page.get_by_label("名稱", exact=True).fill("區政快覽")
+        page.get_by_label("英文名稱").fill("District glance")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.get_by_role("button", name="建立並編輯").click()
+        assert page.url.endswith("/dashboards/district-glance/?edit=1")
+        page.get_by_label("元件類型").select_option("kpi")
+        page.get_by_label("指標", exact=True).select_option("city-population")
+        page.get_by_role("button", name="加入").click()
+        page.get_by_label("元件類型").select_option("bar")
+        page.get_by_label("指標", exact=True).select_option("city-households")
+        page.get_by_role("button", name="加入").click()
+        page.get_by_label("自動更新間隔（秒，0 為不更新）").fill("1")
+        page.get_by_role("button", name="儲存").click()
+        page.wait_for_selector("#b-saved:has-text('已儲存')")
+        shot(page, "dashboard-06-builder")
+        page.goto("/dashboards/district-glance/", wait_until="domcontentloaded")
+        page.wait_for_selector(".widget.type-bar .bar-row")
+        drawn(page)
+        assert page.locator(".widget").count() == 2 and kpi(page, page.locator(".widget").first.get_attribute(
+            "id").removeprefix("widget-")) == facts["total"]
+        page.locator(".widget.type-bar .bar-row").first.click()  # a bar of a fresh dashboard filters its KPI
+        drawn(page)
+        first = page.locator(".widget").first.get_attribute("id").removeprefix("widget-")
+        assert kpi(page, first) < facts["total"]
+        page.locator("#clear-filters").click()
+        drawn(page)
+        # auto-refresh: new figures in the table show without reloading
+        # on a connection of its own (committed at once: the test's own runs in a transaction the server never sees)
+        with django_db_blocker.unblock(), connections.create_connection("default").cursor() as cur:
+            table = facts["table"]
+            cur.execute(f"UPDATE layerdata.{table} SET population = population + 1000 WHERE fid = "  # noqa: S608
+                        f"(SELECT min(fid) FROM layerdata.{table} WHERE period = DATE '2025-12-01')")
+            assert cur.rowcount == 1
+        page.wait_for_function(f"() => document.querySelector('#widget-{first} .kpi-value data')?.value == "
+                               f"'{facts['total'] + 1000}'", timeout=10_000)
+    finally:
+        page.context.close()
