@@ -19,7 +19,7 @@ from audit import actors
 from audit.models import AuditEntry
 from geo.hidden_routes import is_superuser
 
-from . import tokens
+from . import second_factor, tokens
 from .api import AgencySerializer, GroupSerializer, TokenSerializer, UserSerializer, _record
 from .models import Account, Agency, ApiToken
 
@@ -75,6 +75,8 @@ def accounts_page(request):
     if request.method == "POST":
         if request.POST.get("form") == "user" and chosen is not None:
             problem = _save_user(request, chosen)
+        elif request.POST.get("form") == "reset-second-factor" and chosen is not None:
+            second_factor.reset(request, chosen)
         elif request.POST.get("form") == "group":
             problem = _save_group(request)
         else:
@@ -103,7 +105,8 @@ def accounts_page(request):
         account = Account.objects.filter(user=chosen).select_related("agency__group").first()
         editing = {"user": chosen, "groups": set(chosen.groups.values_list("name", flat=True)),
                    "agency": account.agency.group.name if account and account.agency else "",
-                   "external": account is not None and account.source != Account.Source.LOCAL}
+                   "external": account is not None and account.source != Account.Source.LOCAL,
+                   "second_factor": second_factor.methods(chosen)}
     return render(request, "accounts/manage.html", {
         "rows": rows, "total": total, "shown": USERS_SHOWN, "q": q, "groups": groups, "agencies": agencies,
         "failed": failed, "editing": editing, "problem": problem,

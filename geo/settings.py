@@ -283,6 +283,10 @@ if LDAP_SERVER_URI:
 
     globals().update(ldap_settings(os.environ))
     AUTHENTICATION_BACKENDS.append("accounts.directory.DirectoryBackend")
+# passkeys (accounts.second_factor): the relying party's id (default: the host the browser asked for, without its
+# port) and further origins the browser may be on, comma-separated (default: the request's scheme and host)
+WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "")
+WEBAUTHN_ORIGINS = [o.strip().rstrip("/") for o in os.environ.get("WEBAUTHN_ORIGINS", "").split(",") if o.strip()]
 # personal API tokens (accounts.tokens): days a new token lasts unless its maker says otherwise, and at most
 API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
 API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", "365"))
