@@ -39,7 +39,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from audit import actors, events
+from audit import actors, events, refusals
 
 from . import lockout
 from .models import Account, Passkey, RecoveryCode, TotpDevice
@@ -81,8 +81,8 @@ def _record(action: str, request, user, detail: dict, actor_user=None) -> None:
 
 def failed(request, username: str, method: str, reason: str) -> None:
     """A refused second factor or passkey: an audit entry, and one more failure towards the name's lock-out."""
-    events.record("sign_in_failed", actors.Actor(None, username[:150], actors.client_address(request)),
-                  object_type="user", object_label=username[:150], detail={"method": method, "reason": reason})
+    refusals.record("sign_in_failed", actors.Actor(None, username[:150], actors.client_address(request)),
+                    object_type="user", object_label=username[:150], detail={"method": method, "reason": reason})
     lockout.count_failure(username)
 
 

@@ -318,3 +318,47 @@ def test_the_accounts_page_lets_administrators_change_agency_groups_and_state(au
     assert "Users and permissions" in english and "Latest failed sign-ins" in english
     actions = {(e.action, e.object_type) for e in audited(actor_name="root")}
     assert {("permission_change", "user"), ("create", "agency")} <= actions
+
+
+def test_a_session_ends_at_the_next_request_once_the_directory_removes_or_disables_the_user(settings, audited):
+    settings.AUTH_DIRECTORY_RECHECK_SECONDS = 0  # every request (the default is 300 s)
+    name = f"temp{uuid.uuid4().hex[:6]}"
+    dn = f"uid={name},ou=water,ou=people,{DIRECTORY_SUFFIX}"
+    conn = directory_admin()
+    conn.add_s(dn, [("objectClass", [b"inetOrgPerson"]), ("uid", [name.encode()]), ("cn", [b"T"]), ("sn", [b"T"]),
+                    ("userPassword", [b"temp-pass-1"])])
+    client = Client()
+    try:
+        assert sign_in(client, name, "temp-pass-1") is None
+        assert client.get("/accounts/tokens/").status_code == 200  # signed in, and still in the directory
+        disabled = f"cn=disabled,ou=groups,{DIRECTORY_SUFFIX}"
+        conn.modify_s(disabled, [(ldap.MOD_ADD, "member", [dn.encode()])])
+        assert client.get("/accounts/tokens/").status_code == 401  # in the disabled group: signed out
+        conn.modify_s(disabled, [(ldap.MOD_DELETE, "member", [dn.encode()])])
+        assert sign_in(client, name, "temp-pass-1") is None
+    finally:
+        conn.delete_s(dn)
+    assert client.get("/accounts/tokens/").status_code == 401  # removed from the directory: signed out
+    reasons = [e.detail.get("reason") for e in audited(action="sign_out", object_label=name)]
+    assert reasons == ["directory", "directory"]
+
+
+def test_a_flood_of_failures_from_one_address_is_counted_not_written_one_by_one(settings, audited):
+    settings.AUDIT_REFUSALS_PER_MINUTE = 3
+    settings.AUTH_LOCKOUT_FAILURES = 0
+    for key in counters.client().scan_iter("civgis:refusal-rate:*"):
+        counters.client().delete(key)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for i in range(12):
+        client.post("/sign-in/", {"username": f"guess{i}", "password": "x", "next": "/"})
+    for _ in range(5):
+        assert client.get("/api/v1/layers/", HTTP_AUTHORIZATION="Bearer cgt_" + "0" * 48).status_code == 401
+    from audit import reads
+
+    audited()  # the entries within the allowance
+    reads.flush()
+    entries = audited(address="203.0.113.9")
+    single = [e for e in entries if not e.detail.get("aggregated")]
+    counted = {e.action: e.count for e in entries if e.detail.get("aggregated")}
+    assert len(single) == 3 and all(e.action == "sign_in_failed" for e in single)
+    assert counted == {"sign_in_failed": 9, "token_refused": 5}  # every attempt counted, in two entries
