@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
-from audit import actors
+from audit import actors, reads
 from audit.models import AuditEntry
 from geo.hidden_routes import is_superuser
 
@@ -97,7 +97,9 @@ def accounts_page(request):
                      "groups": [g.name for g in user.groups.all()]})
     groups = Group.objects.annotate(members=Count("user")).select_related("agency").order_by("name")
     agencies = Agency.objects.select_related("group").order_by("group__name")
-    methods = {"session": _("帳號密碼"), "token": _("API 權杖"), "oidc": _("市府帳號"), "ldap": _("市府目錄")}
+    methods = {"session": _("帳號密碼"), "token": _("API 權杖"), "oidc": _("市府帳號"), "ldap": _("市府目錄"),
+               "passkey": _("通行金鑰"), "totp": _("驗證碼或復原碼")}
+    reads.flush_quietly()  # failures counted beyond the per-minute allowance (audit.refusals) show up now
     failed = [(e, methods.get(e.detail.get("method"), e.detail.get("method") or "—"))
               for e in AuditEntry.objects.filter(action="sign_in_failed").order_by("-seq")[:FAILED_SHOWN]]
     editing = None

@@ -362,3 +362,46 @@ def test_a_flood_of_failures_from_one_address_is_counted_not_written_one_by_one(
     counted = {e.action: e.count for e in entries if e.detail.get("aggregated")}
     assert len(single) == 3 and all(e.action == "sign_in_failed" for e in single)
     assert counted == {"sign_in_failed": 9, "token_refused": 5}  # every attempt counted, in two entries
+
+
+def test_administrators_set_who_sees_and_edits_layers_one_by_one_and_by_theme(audited, themes):
+    from layers.models import Theme
+
+    admin = User.objects.create_superuser("rights-admin", password="a-long-pass-phrase-9")
+    client = Client()
+    client.force_login(admin)
+    water = Group.objects.create(name="水務局")
+    Agency.objects.create(group=water)
+    planners = Group.objects.create(name="都市計畫審議")
+    theme = Theme.objects.filter(parent__isnull=True).first()
+    child = Theme.objects.filter(parent=theme).first() or theme
+    one = Layer.objects.create(slug="rights-one", title_zh="雨水下水道", theme=child, visibility="internal")
+    two = Layer.objects.create(slug="rights-two", title_zh="抽水站", theme=theme, visibility="public")
+    page = client.get(f"/accounts/layers/?theme={theme.slug}&layer=rights-one")
+    assert page.status_code == 200 and "雨水下水道" in page.content.decode() and "抽水站" in page.content.decode()
+
+    saved = client.post("/accounts/layers/", {"form": "layer", "layer": "rights-one", "visibility": "restricted",
+                                              "owner_agency": "水務局", "groups": ["都市計畫審議"]})
+    assert saved.status_code == 302
+    one.refresh_from_db()
+    assert one.visibility == "restricted" and one.owner_agency == water
+    assert list(one.allowed_groups.all()) == [planners]
+    bad = client.post("/accounts/layers/", {"form": "layer", "layer": "rights-one", "visibility": "restricted",
+                                            "owner_agency": "都市計畫審議"})  # a group, not an agency
+    assert bad.status_code == 400 and "負責機關" in bad.content.decode()
+    assert Layer.objects.get(pk=one.pk).owner_agency == water  # nothing half-written
+
+    by_theme = client.post("/accounts/layers/", {"form": "theme", "theme": theme.slug, "visibility": "restricted",
+                                                 "add_group": "水務局"})
+    assert by_theme.status_code == 302
+    two.refresh_from_db()
+    assert two.visibility == "restricted" and list(two.allowed_groups.all()) == [water]
+    assert set(Layer.objects.get(pk=one.pk).allowed_groups.all()) == {planners, water}
+    planner = User.objects.create_user("planner")
+    planner.groups.add(planners)
+    assert set(Layer.objects.visible_to(planner).filter(slug__startswith="rights-").values_list(
+        "slug", flat=True)) == {"rights-one"}
+    entries = [(e.object_label, e.detail.get("theme"), e.detail["after"]["visibility"])
+               for e in audited(action="permission_change", object_type="layer") if "after" in e.detail]
+    assert ("rights-one", None, "restricted") in entries and ("rights-two", theme.slug, "restricted") in entries
+    assert Client().get("/accounts/layers/").status_code == 404
