@@ -51,6 +51,8 @@ def sign_out(request):
     (the provider then sends them back to the map: the one post-logout address registered with it)."""
     id_token = request.session.get(oidc.SESSION_ID_TOKEN)
     back = _back(request)
+    if back.startswith("/accounts/"):  # a signed-in user's own pages (or administrators'): the map instead
+        back = "home"
     logout(request)
     if id_token and oidc.enabled():
         ending = oidc.end_session_url(request, id_token, "/")
