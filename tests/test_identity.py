@@ -12,7 +12,6 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import connection
 from django.test import Client
 
 from accounts import oidc
@@ -34,20 +33,6 @@ def stack_identity(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for key in counters.client().scan_iter("civgis:sign-in-failures:*"):  # an earlier run's failures
         counters.client().delete(key)
-
-
-@pytest.fixture
-def audited():
-    """Audit entries are appended on commit (never, in a test's transaction): run what waits for it, then read the
-    entries."""
-    AuditEntry.objects.all().delete()
-
-    def entries(**filters):
-        pending, connection.run_on_commit[:] = list(connection.run_on_commit), []
-        for _, callback, _ in pending:
-            callback()
-        return list(AuditEntry.objects.filter(**filters).order_by("seq"))
-    return entries
 
 
 def sign_in(client: Client, username: str, password: str, page: str = "/siting/"):

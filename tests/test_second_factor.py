@@ -10,11 +10,9 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
 
 from accounts.models import Passkey, RecoveryCode, TotpDevice
-from audit.models import AuditEntry
 from geo import counters
 from tests.software_authenticator import SoftAuthenticator
 
@@ -27,18 +25,6 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for key in counters.client().scan_iter("civgis:sign-in-failures:*"):
         counters.client().delete(key)
-
-
-@pytest.fixture
-def audited():
-    AuditEntry.objects.all().delete()
-
-    def entries(**filters):
-        pending, connection.run_on_commit[:] = list(connection.run_on_commit), []
-        for _, callback, _ in pending:
-            callback()
-        return list(AuditEntry.objects.filter(**filters).order_by("seq"))
-    return entries
 
 
 def local_user(name="mei") -> User:
@@ -197,8 +183,8 @@ def test_the_second_step_times_out_and_is_locked_out_with_the_password(settings)
 def test_directory_and_provider_users_manage_no_second_factor_here():
     from accounts.models import Account
 
-    user = local_user("ldapuser")
-    Account.objects.create(user=user, source=Account.Source.LDAP)
+    user = local_user("oidcuser")
+    Account.objects.create(user=user, source=Account.Source.OIDC)
     client = signed_in(user)
     page = client.get("/accounts/security/")
     assert page.status_code == 200 and "市府的身分系統" in page.content.decode()
