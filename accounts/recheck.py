@@ -46,11 +46,11 @@ class DirectoryRecheckMiddleware:
             checked = request.session.get(CHECKED, 0)
             if time.time() - checked >= settings.AUTH_DIRECTORY_RECHECK_SECONDS:
                 account = getattr(user, "account", None)
-                if account is not None and account.source == "ldap":
-                    found = still_in_directory(user.get_username())
-                    if found is False:
-                        request.sign_out_reason = "directory"  # the sign-out's audit entry says why
-                        logout(request)
-                    elif found:
-                        request.session[CHECKED] = time.time()
+                found = still_in_directory(user.get_username()) if account is not None and \
+                    account.source == "ldap" else True
+                if found is False:
+                    request.sign_out_reason = "directory"  # the sign-out's audit entry says why
+                    logout(request)
+                elif found:
+                    request.session[CHECKED] = time.time()
         return self.get_response(request)
