@@ -48,8 +48,13 @@ class LockingModelBackend(ModelBackend):
 
 
 def _failed(sender, credentials, request=None, **kwargs):
-    username = str(credentials.get("username") or "")
-    if not username or settings.AUTH_LOCKOUT_FAILURES <= 0 or getattr(request, LOCKED, False):
+    if not getattr(request, LOCKED, False):
+        count_failure(str(credentials.get("username") or ""))
+
+
+def count_failure(username: str) -> None:
+    """One more failure of this name (a password, a second factor, a passkey)."""
+    if not username or settings.AUTH_LOCKOUT_FAILURES <= 0:
         return
     try:
         pipe = client().pipeline()

@@ -67,3 +67,45 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.user})"
+
+
+class Passkey(models.Model):
+    """A passkey (WebAuthn / FIDO2 credential) of a local account (accounts.passkeys): the authenticator keeps the
+    private key; civgis its id, public key (COSE) and signature counter. A second factor after the password, or a
+    sign-in on its own (passwordless)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=100)
+    credential_id = models.BinaryField(unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("通行金鑰")
+        verbose_name_plural = _("通行金鑰")
+
+    def __str__(self):
+        return f"{self.name} ({self.user})"
+
+
+class TotpDevice(models.Model):
+    """A confirmed authenticator app (TOTP, RFC 6238) of a local account: the fallback second factor. `last_step` is
+    the last time step a code was accepted for: a code is good once."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="totp")
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField()
+    last_step = models.BigIntegerField(default=0)
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code (shown once, when made; only its SHA-256 is kept)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)

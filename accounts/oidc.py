@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from joserfc.errors import JoseError
 
-from audit import actors, events
+from audit import actors, refusals
 
 from . import mapping
 from .models import Account
@@ -115,8 +115,8 @@ def _back_to(request, target: str) -> str:
 
 def _failed(request, message: str, reason: str, username: str = ""):
     request.session["sign_in_failed"] = message
-    events.record("sign_in_failed", actors.Actor(None, username, actors.client_address(request)),
-                  object_type="user", object_label=username, detail={"method": "oidc", "reason": reason[:300]})
+    refusals.record("sign_in_failed", actors.Actor(None, username, actors.client_address(request)),
+                    object_type="user", object_label=username, detail={"method": "oidc", "reason": reason[:300]})
     log.warning("OpenID Connect sign-in failed: %s", reason)
     return redirect(_back_to(request, request.session.pop(SESSION_NEXT, "")))
 

@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
-from audit import actors
+from audit import actors, reads
 from audit.models import AuditEntry
 from geo.hidden_routes import is_superuser
 
-from . import tokens
+from . import second_factor, tokens
 from .api import AgencySerializer, GroupSerializer, TokenSerializer, UserSerializer, _record
 from .models import Account, Agency, ApiToken
 
@@ -75,6 +75,8 @@ def accounts_page(request):
     if request.method == "POST":
         if request.POST.get("form") == "user" and chosen is not None:
             problem = _save_user(request, chosen)
+        elif request.POST.get("form") == "reset-second-factor" and chosen is not None:
+            second_factor.reset(request, chosen)
         elif request.POST.get("form") == "group":
             problem = _save_group(request)
         else:
@@ -95,7 +97,9 @@ def accounts_page(request):
                      "groups": [g.name for g in user.groups.all()]})
     groups = Group.objects.annotate(members=Count("user")).select_related("agency").order_by("name")
     agencies = Agency.objects.select_related("group").order_by("group__name")
-    methods = {"session": _("帳號密碼"), "token": _("API 權杖"), "oidc": _("市府帳號"), "ldap": _("市府目錄")}
+    methods = {"session": _("帳號密碼"), "token": _("API 權杖"), "oidc": _("市府帳號"), "ldap": _("市府目錄"),
+               "passkey": _("通行金鑰"), "totp": _("驗證碼或復原碼")}
+    reads.flush_quietly()  # failures counted beyond the per-minute allowance (audit.refusals) show up now
     failed = [(e, methods.get(e.detail.get("method"), e.detail.get("method") or "—"))
               for e in AuditEntry.objects.filter(action="sign_in_failed").order_by("-seq")[:FAILED_SHOWN]]
     editing = None
@@ -103,7 +107,8 @@ def accounts_page(request):
         account = Account.objects.filter(user=chosen).select_related("agency__group").first()
         editing = {"user": chosen, "groups": set(chosen.groups.values_list("name", flat=True)),
                    "agency": account.agency.group.name if account and account.agency else "",
-                   "external": account is not None and account.source != Account.Source.LOCAL}
+                   "external": account is not None and account.source != Account.Source.LOCAL,
+                   "second_factor": second_factor.methods(chosen)}
     return render(request, "accounts/manage.html", {
         "rows": rows, "total": total, "shown": USERS_SHOWN, "q": q, "groups": groups, "agencies": agencies,
         "failed": failed, "editing": editing, "problem": problem,

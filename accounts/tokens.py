@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
-from audit import actors, events
+from audit import actors, events, refusals
 
 from .models import ApiToken
 
@@ -141,7 +141,7 @@ def check(request, secret: str) -> ApiToken:
 
 
 def _refusal(request, problem: Refused):
-    events.record("token_refused", actors.of_user(problem.token.user if problem.token else None,
+    refusals.record("token_refused", actors.of_user(problem.token.user if problem.token else None,
                                                   actors.client_address(request)),
                   object_type="api_token", object_id=problem.token.pk if problem.token else "",
                   object_label=problem.token.name if problem.token else "",

@@ -49,8 +49,11 @@ def _store(hour: str, counts: dict[str, int]) -> int:
 
 
 def flush() -> int:
-    """Move the counted reads into the chain; returns how many entries were written."""
-    return COUNTS.flush(_store)
+    """Move the counted reads (and the refusals counted beyond their allowance: audit.refusals) into the chain;
+    returns how many entries were written."""
+    from . import refusals
+
+    return COUNTS.flush(_store) + refusals.flush()
 
 
 def flush_quietly() -> None:

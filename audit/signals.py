@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_save
 
-from . import actors, events
+from . import actors, events, refusals
 
 
 def _signed_in(sender, request, user, **kwargs):
@@ -17,8 +17,9 @@ def _signed_in(sender, request, user, **kwargs):
 
 def _signed_out(sender, request, user, **kwargs):
     if user is not None:
+        reason = getattr(request, "sign_out_reason", None)  # accounts.recheck: the directory no longer has them
         events.record("sign_out", actors.of_user(user, actors.client_address(request)), object_type="user",
-                      object_id=user.pk, object_label=user.get_username())
+                      object_id=user.pk, object_label=user.get_username(), detail={"reason": reason} if reason else {})
 
 
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
@@ -27,7 +28,7 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
     detail = {"method": "token" if request is not None and "auth/token" in request.path else "session"}
     if getattr(request, "sign_in_locked", False):  # accounts.lockout refused it before any password was checked
         detail["reason"] = "locked"
-    events.record("sign_in_failed", actor, object_type="user", object_label=name, detail=detail)
+    refusals.record("sign_in_failed", actor, object_type="user", object_label=name, detail=detail)
 
 
 def _layer_saved(sender, instance, created, raw=False, **kwargs):

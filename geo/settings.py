@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.tokens.TokenMiddleware",
+    "accounts.recheck.DirectoryRecheckMiddleware",
     "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -245,6 +246,9 @@ AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", 365))
 if AUDIT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured(f"AUDIT_RETENTION_DAYS={AUDIT_RETENTION_DAYS}: keep at least one day")
 AUDIT_TRUSTED_PROXIES = int(os.environ.get("AUDIT_TRUSTED_PROXIES", 0))
+# failed sign-ins and refused tokens of one client address: this many a minute are entries of their own, the rest of
+# that minute one entry with a count (audit.refusals; 0: every one its own entry)
+AUDIT_REFUSALS_PER_MINUTE = int(os.environ.get("AUDIT_REFUSALS_PER_MINUTE", "20"))
 
 # Sign-in (accounts/): local accounts always; the city's directory (LDAP / Active Directory) when LDAP_SERVER_URI
 # is set; its OpenID Connect provider (authorization code + PKCE) when OIDC_ISSUER is set. Both map the directory's
@@ -286,6 +290,12 @@ if LDAP_SERVER_URI:
 
     globals().update(ldap_settings(os.environ))
     AUTHENTICATION_BACKENDS.append("accounts.directory.DirectoryBackend")
+# passkeys (accounts.second_factor): the relying party's id (default: the host the browser asked for, without its
+# port) and further origins the browser may be on, comma-separated (default: the request's scheme and host)
+WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "")
+WEBAUTHN_ORIGINS = [o.strip().rstrip("/") for o in os.environ.get("WEBAUTHN_ORIGINS", "").split(",") if o.strip()]
+# a signed-in directory user is looked up again at most this often; removed or disabled there, the session ends
+AUTH_DIRECTORY_RECHECK_SECONDS = float(os.environ.get("AUTH_DIRECTORY_RECHECK_SECONDS", "300"))
 # personal API tokens (accounts.tokens): days a new token lasts unless its maker says otherwise, and at most
 API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
 API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", "365"))

@@ -69,6 +69,24 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def audited(db):
+    """Audit entries are appended on commit (never, in a test's transaction): `audited(**filters)` runs what waits
+    for it, then reads the entries (the log is emptied first)."""
+    from django.db import connection
+
+    from audit.models import AuditEntry
+
+    AuditEntry.objects.all().delete()
+
+    def entries(**filters):
+        pending, connection.run_on_commit[:] = list(connection.run_on_commit), []
+        for _, callback, _ in pending:
+            callback()
+        return list(AuditEntry.objects.filter(**filters).order_by("seq"))
+    return entries
+
+
+@pytest.fixture
 def themes(db):
     """The default theme tree (a migration makes it; transactional tests truncate it away, so make it again)."""
     import importlib
@@ -117,6 +135,9 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 def pytest_configure(config):
     # WhiteNoise warns about a missing STATIC_ROOT; the demo fills it with collectstatic, tests need it only to exist.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    # every failed sign-in and refused token its own audit entry (the tests run many a minute from one address);
+    # the flood test sets its own allowance (audit.refusals)
+    settings.AUDIT_REFUSALS_PER_MINUTE = 0
 
 
 def run_analysis_job(client, path: str, body: dict):

@@ -12,7 +12,6 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import connection
 from django.test import Client
 
 from accounts import oidc
@@ -34,20 +33,6 @@ def stack_identity(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for key in counters.client().scan_iter("civgis:sign-in-failures:*"):  # an earlier run's failures
         counters.client().delete(key)
-
-
-@pytest.fixture
-def audited():
-    """Audit entries are appended on commit (never, in a test's transaction): run what waits for it, then read the
-    entries."""
-    AuditEntry.objects.all().delete()
-
-    def entries(**filters):
-        pending, connection.run_on_commit[:] = list(connection.run_on_commit), []
-        for _, callback, _ in pending:
-            callback()
-        return list(AuditEntry.objects.filter(**filters).order_by("seq"))
-    return entries
 
 
 def sign_in(client: Client, username: str, password: str, page: str = "/siting/"):
@@ -318,3 +303,90 @@ def test_the_accounts_page_lets_administrators_change_agency_groups_and_state(au
     assert "Users and permissions" in english and "Latest failed sign-ins" in english
     actions = {(e.action, e.object_type) for e in audited(actor_name="root")}
     assert {("permission_change", "user"), ("create", "agency")} <= actions
+
+
+def test_a_session_ends_at_the_next_request_once_the_directory_removes_or_disables_the_user(settings, audited):
+    settings.AUTH_DIRECTORY_RECHECK_SECONDS = 0  # every request (the default is 300 s)
+    name = f"temp{uuid.uuid4().hex[:6]}"
+    dn = f"uid={name},ou=water,ou=people,{DIRECTORY_SUFFIX}"
+    conn = directory_admin()
+    conn.add_s(dn, [("objectClass", [b"inetOrgPerson"]), ("uid", [name.encode()]), ("cn", [b"T"]), ("sn", [b"T"]),
+                    ("userPassword", [b"temp-pass-1"])])
+    client = Client()
+    try:
+        assert sign_in(client, name, "temp-pass-1") is None
+        assert client.get("/accounts/tokens/").status_code == 200  # signed in, and still in the directory
+        disabled = f"cn=disabled,ou=groups,{DIRECTORY_SUFFIX}"
+        conn.modify_s(disabled, [(ldap.MOD_ADD, "member", [dn.encode()])])
+        assert client.get("/accounts/tokens/").status_code == 401  # in the disabled group: signed out
+        conn.modify_s(disabled, [(ldap.MOD_DELETE, "member", [dn.encode()])])
+        assert sign_in(client, name, "temp-pass-1") is None
+    finally:
+        conn.delete_s(dn)
+    assert client.get("/accounts/tokens/").status_code == 401  # removed from the directory: signed out
+    reasons = [e.detail.get("reason") for e in audited(action="sign_out", object_label=name)]
+    assert reasons == ["directory", "directory"]
+
+
+def test_a_flood_of_failures_from_one_address_is_counted_not_written_one_by_one(settings, audited):
+    settings.AUDIT_REFUSALS_PER_MINUTE = 3
+    settings.AUTH_LOCKOUT_FAILURES = 0
+    for key in counters.client().scan_iter("civgis:refusal-rate:*"):
+        counters.client().delete(key)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for i in range(12):
+        client.post("/sign-in/", {"username": f"guess{i}", "password": "x", "next": "/"})
+    for _ in range(5):
+        assert client.get("/api/v1/layers/", HTTP_AUTHORIZATION="Bearer cgt_" + "0" * 48).status_code == 401
+    from audit import reads
+
+    audited()  # the entries within the allowance
+    reads.flush()
+    entries = audited(address="203.0.113.9")
+    single = [e for e in entries if not e.detail.get("aggregated")]
+    counted = {e.action: e.count for e in entries if e.detail.get("aggregated")}
+    assert len(single) == 3 and all(e.action == "sign_in_failed" for e in single)
+    assert counted == {"sign_in_failed": 9, "token_refused": 5}  # every attempt counted, in two entries
+
+
+def test_administrators_set_who_sees_and_edits_layers_one_by_one_and_by_theme(audited, themes):
+    from layers.models import Theme
+
+    admin = User.objects.create_superuser("rights-admin", password="a-long-pass-phrase-9")
+    client = Client()
+    client.force_login(admin)
+    water = Group.objects.create(name="水務局")
+    Agency.objects.create(group=water)
+    planners = Group.objects.create(name="都市計畫審議")
+    theme = Theme.objects.filter(parent__isnull=True).first()
+    child = Theme.objects.filter(parent=theme).first() or theme
+    one = Layer.objects.create(slug="rights-one", title_zh="雨水下水道", theme=child, visibility="internal")
+    two = Layer.objects.create(slug="rights-two", title_zh="抽水站", theme=theme, visibility="public")
+    page = client.get(f"/accounts/layers/?theme={theme.slug}&layer=rights-one")
+    assert page.status_code == 200 and "雨水下水道" in page.content.decode() and "抽水站" in page.content.decode()
+
+    saved = client.post("/accounts/layers/", {"form": "layer", "layer": "rights-one", "visibility": "restricted",
+                                              "owner_agency": "水務局", "groups": ["都市計畫審議"]})
+    assert saved.status_code == 302
+    one.refresh_from_db()
+    assert one.visibility == "restricted" and one.owner_agency == water
+    assert list(one.allowed_groups.all()) == [planners]
+    bad = client.post("/accounts/layers/", {"form": "layer", "layer": "rights-one", "visibility": "restricted",
+                                            "owner_agency": "都市計畫審議"})  # a group, not an agency
+    assert bad.status_code == 400 and "負責機關" in bad.content.decode()
+    assert Layer.objects.get(pk=one.pk).owner_agency == water  # nothing half-written
+
+    by_theme = client.post("/accounts/layers/", {"form": "theme", "theme": theme.slug, "visibility": "restricted",
+                                                 "add_group": "水務局"})
+    assert by_theme.status_code == 302
+    two.refresh_from_db()
+    assert two.visibility == "restricted" and list(two.allowed_groups.all()) == [water]
+    assert set(Layer.objects.get(pk=one.pk).allowed_groups.all()) == {planners, water}
+    planner = User.objects.create_user("planner")
+    planner.groups.add(planners)
+    assert set(Layer.objects.visible_to(planner).filter(slug__startswith="rights-").values_list(
+        "slug", flat=True)) == {"rights-one"}
+    entries = [(e.object_label, e.detail.get("theme"), e.detail["after"]["visibility"])
+               for e in audited(action="permission_change", object_type="layer") if "after" in e.detail]
+    assert ("rights-one", None, "restricted") in entries and ("rights-two", theme.slug, "restricted") in entries
+    assert Client().get("/accounts/layers/").status_code == 404

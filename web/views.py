@@ -5,7 +5,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import oidc
+from accounts import oidc, second_factor
 from accounts.directory import UNREACHABLE
 from accounts.lockout import LOCKED
 
@@ -36,6 +36,10 @@ def sign_in(request):
         else:
             message = _("帳號或密碼不正確")
         request.session["sign_in_failed"] = message
+    elif second_factor.required(user):  # a passkey or a code next (accounts.security.second_factor_page)
+        back = _back(request)
+        second_factor.hold(request, user, "/" if back == "home" else back)
+        return redirect("second-factor-page")
     else:
         login(request, user)
     return redirect(_back(request))
@@ -47,6 +51,8 @@ def sign_out(request):
     (the provider then sends them back to the map: the one post-logout address registered with it)."""
     id_token = request.session.get(oidc.SESSION_ID_TOKEN)
     back = _back(request)
+    if back.startswith("/accounts/"):  # a signed-in user's own pages (or administrators'): the map instead
+        back = "home"
     logout(request)
     if id_token and oidc.enabled():
         ending = oidc.end_session_url(request, id_token, "/")
