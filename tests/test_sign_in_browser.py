@@ -5,16 +5,25 @@ address is this module's server); a passkey enrolled on the security page with C
 header's links to the security page and, for administrators, to /accounts/. One page, one context; screenshots of
 the new pages at 1366 and 390 px in both languages in .var/screenshots/sign-in-*.png."""
 
+import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+import importfiles as files
+import numpy as np
 import pytest
+import shapely
 from conftest import CHROMIUM, PHONE, PROJECT_DIR, SHOTS, UNNAMED_CONTROLS, assert_fits, leftover_guard, new_page
 from django.contrib.auth.models import Group, User
+
+from layers.importing import jobs
+from layers.importing.pipeline import run_job
+from layers.models import Layer
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
@@ -22,6 +31,24 @@ pytestmark = [pytest.mark.django_db,
 PASSWORD = "browser-sign-in-2026"
 DESKTOP = {"width": 1366, "height": 768}
 IDENTITY = PROJECT_DIR / "geo" / "identity"
+# one restricted layer of each agency the stand-ins map people to (AUTH_AGENCY_MAP): what a directory or provider
+# user sees in the catalog follows the agency their sign-in gave them
+AGENCY_LAYERS = {"都市發展局": ("udd-draft-plans", "都發局規劃草案"), "水務局": ("water-pump-stations", "水務局抽水站")}
+
+
+def restricted_layer(folder: Path, agency: str, slug: str, title: str) -> None:
+    path = files.write_vector(folder / f"{slug}.gpkg", np.array([shapely.Point(280_000, 2_765_000)], dtype=object),
+                              {"name": np.array([title], dtype=object)}, "EPSG:3826", "GPKG")
+    owner = Group.objects.get_or_create(name=agency)[0]
+    job = run_job(jobs.create(path, path.name, {"mode": "upsert", "slug": slug, "visibility": "restricted",
+                                                "owner_agency": owner.pk}).pk)
+    assert job.status == "succeeded", job.errors
+    Layer.objects.filter(slug=slug).update(title_zh=title)
+
+
+def catalog_titles(page) -> str:
+    """Everything the viewer is given about the catalog for the page's session (its cookies), as text."""
+    return json.dumps(page.request.get("/viewer/layers.json").json(), ensure_ascii=False)
 
 
 def free_port() -> int:
@@ -47,6 +74,9 @@ def city(django_db_setup, django_db_blocker):
         importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
         User.objects.create_superuser("root-admin", password=PASSWORD)
         User.objects.create_user("mei", password=PASSWORD, first_name="美", last_name="王")
+        with tempfile.TemporaryDirectory() as folder:
+            for agency, (slug, title) in AGENCY_LAYERS.items():
+                restricted_layer(Path(folder), agency, slug, title)
     try:
         yield port
     finally:
@@ -55,6 +85,8 @@ def city(django_db_setup, django_db_blocker):
             del os.environ["OIDC_ISSUER"]
         with django_db_blocker.unblock():
             User.objects.filter(username__in=["root-admin", "mei", "chen", "lin"]).delete()
+            for layer in Layer.objects.filter(slug__in=[slug for slug, _ in AGENCY_LAYERS.values()]):
+                layer.delete()
             Group.objects.all().delete()
 
 
@@ -192,8 +224,12 @@ def test_a_passkey_made_with_the_virtual_authenticator_signs_in_alone_and_after_
 
 
 def test_a_directory_user_signs_in_through_the_dialog_and_has_no_administration(page):
+    titles = catalog_titles(page)
+    assert all(title not in titles for _, title in AGENCY_LAYERS.values())  # anonymous: neither
     sign_in_with_password(page, "chen", "chen-pass-1")
     assert "chen" in page.inner_text("#signed-in-as")
+    titles = catalog_titles(page)  # the directory put chen in 都市發展局: its layer, not 水務局's
+    assert "都發局規劃草案" in titles and "水務局抽水站" not in titles
     assert page.locator("#accounts-admin").count() == 0
     page.goto("/accounts/security/")
     assert page.locator("#security-external").is_visible()
@@ -212,6 +248,8 @@ def test_the_city_account_signs_in_through_the_providers_own_pages(page, provide
     with page.expect_navigation(url="**/wifi/"):
         page.click("button[type=submit]")
     assert "lin" in page.inner_text("#signed-in-as")
+    titles = catalog_titles(page)  # the provider's agency claim put lin in 水務局: its layer, not 都市發展局's
+    assert "水務局抽水站" in titles and "都發局規劃草案" not in titles
     sign_out(page)  # out of the provider too: it asks, then sends the browser back to the map
     assert page.url.startswith(provider + "/session/end")
     with page.expect_navigation():
