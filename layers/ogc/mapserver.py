@@ -57,6 +57,7 @@ class MapServerEngine(OGCEngine):
         except (OSError, mapscript.MapServerError) as exc:
             raise PublishError(f"MapServer mapfile not written: {exc}") from exc
         _parsed.cache_clear()
+        _catalog_map.cache_clear()
         return written
 
     def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "",
@@ -67,7 +68,11 @@ class MapServerEngine(OGCEngine):
         if not path.exists():
             self._rewrite()
         with _dispatch_lock:  # mapscript's stdout buffer is per thread, but be safe under threaded servers
-            served = _parsed(str(path), path.stat().st_mtime_ns, visible).clone()
+            mtime = path.stat().st_mtime_ns
+            if len(visible) <= ASSEMBLED_AT_MOST:  # a request naming its layers (views.ows narrows `visible`)
+                served = _assembled(str(path), mtime, visible)
+            else:
+                served = _parsed(str(path), mtime, visible).clone()
             if url:
                 served.web.metadata.set("ows_onlineresource", url)
             for slug, condition in (filters or {}).items():  # on this request's clone only
@@ -138,17 +143,54 @@ def without_paths(message: bytes) -> bytes:
     return FILE_PATH.sub(b"(file)", message)
 
 
+ASSEMBLED_AT_MOST = 32  # layers; a map of more is a clone of the parsed map of the visible set
+
+
+@lru_cache(maxsize=2)
+def _catalog_map(path: str, mtime_ns: int):
+    """The whole mapfile parsed once per version, a copy of it without layers, and each layer's index."""
+    full = _parsed_file(path)
+    empty = full.clone()
+    for index in reversed(range(empty.numlayers)):
+        empty.removeLayer(index)
+    return full, empty, {full.getLayer(i).name: i for i in range(full.numlayers)}
+
+
+def _parsed_file(path: str):
+    import mapscript
+
+    return mapscript.mapObj(path)
+
+
+def _assembled(path: str, mtime_ns: int, names: frozenset[str]):
+    """A map of just the layers `names` (in the mapfile's order): copies of those layers put into a copy of the
+    layerless map, so a GetMap or GetFeature costs the layers it names, not every layer of the catalog."""
+
+    full, empty, order = _catalog_map(path, mtime_ns)
+    served = empty.clone()
+    for slug in sorted((n for n in names if n in order), key=order.get):
+        served.insertLayer(full.getLayer(order[slug]).clone())
+    _fit_extent(served)
+    return served
+
+
+def _fit_extent(served) -> None:
+    """The map's extent made its layers' (it is the capabilities' root bounding box)."""
+    import mapscript
+
+    extents = [served.getLayer(i).extent for i in range(served.numlayers)]
+    box = mapfile.union_extent([(e.minx, e.miny, e.maxx, e.maxy) for e in extents if e.minx <= e.maxx])
+    served.extent = mapscript.rectObj(*box)  # not setExtent: that widens the box to the image's shape
+
+
 @lru_cache(maxsize=16)
 def _parsed(path: str, mtime_ns: int, visible: frozenset[str]):
     """The mapfile parsed once per (version, set of visible layers), reduced to those layers, with the map's
     extent theirs (it is the capabilities' root bounding box); each request serves a clone of it."""
-    import mapscript
 
-    served = mapscript.mapObj(path)
+    served = _parsed_file(path)
     for index in reversed(range(served.numlayers)):
         if served.getLayer(index).name not in visible:
             served.removeLayer(index)
-    extents = [served.getLayer(i).extent for i in range(served.numlayers)]
-    box = mapfile.union_extent([(e.minx, e.miny, e.maxx, e.maxy) for e in extents if e.minx <= e.maxx])
-    served.extent = mapscript.rectObj(*box)  # not setExtent: that widens the box to the image's shape
+    _fit_extent(served)
     return served

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.events import recorded_publishing
 from layers.models import Layer
 
-from . import get_engine
+from . import capabilities_cache, get_engine
 from .base import PublishError
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def apply(slug: str, change: str) -> str:
         if layer is not None:
             Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.WITHDRAWN, ogc_error="")
         engine.withdraw(slug)
+        capabilities_cache.bump_on_commit()  # the engine changed (status updates send no signals)
         return "withdrawn"
     if layer.ogc_status == Layer.OgcStatus.WITHDRAWN:  # back in the catalog's published set before the engine looks
         Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.PENDING)
@@ -67,6 +68,7 @@ def apply(slug: str, change: str) -> str:
         engine.publish(layer)
     Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.PUBLISHED, ogc_error="",
                                              ogc_published_at=timezone.now())
+    capabilities_cache.bump_on_commit()
     return "published"
 
 
