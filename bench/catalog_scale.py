@@ -21,6 +21,7 @@ uncached / cached ratio. Not part of the test suite.
 """
 
 import argparse
+import math
 import statistics
 import time
 
@@ -92,8 +93,13 @@ def publish() -> None:
 
 
 def timed(session: requests.Session, url: str, runs: int, before=None) -> tuple[float, int]:
-    """(median ms, bytes) of `runs` GETs after one warm-up; `before()` runs before each (not timed)."""
-    session.get(url).raise_for_status()
+    """(median ms, bytes) of `runs` GETs after one warm-up; `before()` runs before each (not timed). A request
+    that fails (gunicorn's 120 s worker timeout) gives (nan, 0): reported, and the bench goes on."""
+    try:
+        session.get(url).raise_for_status()
+    except requests.RequestException as exc:
+        print(f"  {url[:90]} failed: {exc}", flush=True)
+        return math.nan, 0
     times, size = [], 0
     for _ in range(runs):
         if before:
@@ -107,8 +113,6 @@ def timed(session: requests.Session, url: str, runs: int, before=None) -> tuple[
 
 
 def tile_of_roads(z: int = 14) -> tuple[int, int, int]:
-    import math
-
     west, south, east, north = Layer.objects.get(slug=TEMPLATE).extent.extent
     lon, lat = (west + east) / 2, (south + north) / 2
     x = int((lon + 180) / 360 * 2**z)
@@ -164,10 +168,10 @@ def main() -> None:
             print(f"catalog: {count} map layers ({public} public)", flush=True)
             with common.gunicorn(2) as base:
                 results[size] = measure(base, ARGS.runs)
+            report([s for s in sizes if s in results], results)  # so far: a later size may fail or be cut short
     finally:
         remove_added()
         publish()
-    report(sizes, results)
 
 
 def report(sizes: list[int], results: dict[int, dict[str, tuple[float, int]]]) -> None:
