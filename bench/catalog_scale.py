@@ -16,6 +16,9 @@ sequential requests after one warm-up:
 - one GetMap (roads, 256², PNG); the viewer page and its layer list (/viewer/layers.json); the catalog list
   (/api/v1/layers/, first page); one vector tile (roads, z14).
 
+In the bench's own process, per size: MapServer's GetMap of roads on a map assembled from the named layer (what
+/ows does now) against a clone of the map of every visible layer (before), three alternating rounds.
+
 Printed: the table with the growth from the first size to each larger one (goal ≤ ×1.2) and the capabilities'
 uncached / cached ratio. Not part of the test suite.
 """
@@ -147,6 +150,39 @@ def measure(base: str, runs: int) -> dict[str, tuple[float, int]]:
     return out
 
 
+def engine_getmap(runs: int = 25, rounds: int = 3) -> None:
+    """In this process, without HTTP: the MapServer engine's GetMap of roads on a map of the named layer only (as
+    /ows does now) against a clone of the map of every visible layer (as before), alternating; the time to build
+    each map, and the whole GetMap (median)."""
+    from layers.ogc import mapserver
+
+    engine = get_engine()
+    visible = frozenset(Layer.objects.visible_to(None).exclude(kind=Layer.Kind.TABLE).values_list("slug", flat=True))
+    west, south, east, north = Layer.objects.get(slug=TEMPLATE).extent.extent
+    cx, cy = (west + east) / 2, (south + north) / 2
+    params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": TEMPLATE, "STYLES": "",
+              "CRS": "EPSG:4326", "BBOX": f"{cy - 0.01},{cx - 0.01},{cy + 0.01},{cx + 0.01}", "WIDTH": "256",
+              "HEIGHT": "256", "FORMAT": "image/png"}
+    path = mapfile.path()
+    for _ in range(rounds):
+        for label, shown in ((f"every visible layer ({len(visible)}), cloned", visible),
+                             ("the named layer only, assembled", frozenset({TEMPLATE}))):
+            engine.ows(params, None, shown)  # parses and caches the mapfile in this process
+            started = time.perf_counter()
+            built = (mapserver._assembled(str(path), path.stat().st_mtime_ns, shown)  # noqa: SLF001
+                     if len(shown) <= mapserver.ASSEMBLED_AT_MOST else
+                     mapserver._parsed(str(path), path.stat().st_mtime_ns, shown).clone())  # noqa: SLF001
+            build_ms = 1000 * (time.perf_counter() - started)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                answer = engine.ows(params, None, shown)
+                times.append(1000 * (time.perf_counter() - started))
+                assert answer.status == 200 and answer.content_type.startswith("image/png"), answer.body[:200]
+            print(f"  engine GetMap on a map of {label}: building the map {build_ms:.1f} ms ({built.numlayers} "
+                  f"layers), whole GetMap median {statistics.median(times):.1f} ms", flush=True)
+
+
 def main() -> None:
     sizes = [int(s) for s in ARGS.sizes.split(",")]
     common.demo_city(ARGS.city)
@@ -168,6 +204,7 @@ def main() -> None:
             print(f"catalog: {count} map layers ({public} public)", flush=True)
             with common.gunicorn(2) as base:
                 results[size] = measure(base, ARGS.runs)
+            engine_getmap()
             report([s for s in sizes if s in results], results)  # so far: a later size may fail or be cut short
     finally:
         remove_added()
