@@ -68,11 +68,7 @@ class MapServerEngine(OGCEngine):
         if not path.exists():
             self._rewrite()
         with _dispatch_lock:  # mapscript's stdout buffer is per thread, but be safe under threaded servers
-            mtime = path.stat().st_mtime_ns
-            if len(visible) <= ASSEMBLED_AT_MOST:  # a request naming its layers (views.ows narrows `visible`)
-                served = _assembled(str(path), mtime, visible)
-            else:
-                served = _parsed(str(path), mtime, visible).clone()
+            served = _parsed(str(path), path.stat().st_mtime_ns, visible).clone()
             if url:
                 served.web.metadata.set("ows_onlineresource", url)
             for slug, condition in (filters or {}).items():  # on this request's clone only
@@ -143,35 +139,15 @@ def without_paths(message: bytes) -> bytes:
     return FILE_PATH.sub(b"(file)", message)
 
 
-ASSEMBLED_AT_MOST = 32  # layers; a map of more is a clone of the parsed map of the visible set
+FEW_LAYERS = 32  # a request naming this many layers at most gets its map cut from the parsed mapfile's copy
 
 
 @lru_cache(maxsize=2)
 def _catalog_map(path: str, mtime_ns: int):
-    """The whole mapfile parsed once per version, a copy of it without layers, and each layer's index."""
-    full = _parsed_file(path)
-    empty = full.clone()
-    for index in reversed(range(empty.numlayers)):
-        empty.removeLayer(index)
-    return full, empty, {full.getLayer(i).name: i for i in range(full.numlayers)}
-
-
-def _parsed_file(path: str):
+    """The whole mapfile, parsed once per version and process: what the maps requests are served on are cut from."""
     import mapscript
 
     return mapscript.mapObj(path)
-
-
-def _assembled(path: str, mtime_ns: int, names: frozenset[str]):
-    """A map of just the layers `names` (in the mapfile's order): copies of those layers put into a copy of the
-    layerless map, so a GetMap or GetFeature costs the layers it names, not every layer of the catalog."""
-
-    full, empty, order = _catalog_map(path, mtime_ns)
-    served = empty.clone()
-    for slug in sorted((n for n in names if n in order), key=order.get):
-        served.insertLayer(full.getLayer(order[slug]).clone())
-    _fit_extent(served)
-    return served
 
 
 def _fit_extent(served) -> None:
@@ -183,12 +159,16 @@ def _fit_extent(served) -> None:
     served.extent = mapscript.rectObj(*box)  # not setExtent: that widens the box to the image's shape
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def _parsed(path: str, mtime_ns: int, visible: frozenset[str]):
-    """The mapfile parsed once per (version, set of visible layers), reduced to those layers, with the map's
-    extent theirs (it is the capabilities' root bounding box); each request serves a clone of it."""
+    """The map reduced to `visible` — a caller's visible set, or the layers a GetMap, GetFeature … names (views.ows
+    narrows it) —, with the map's extent theirs (it is
+    the capabilities' root bounding box); each request serves a clone of it, which costs the layers it holds."""
+    import mapscript
 
-    served = _parsed_file(path)
+    # a few named layers: cut from a copy of the map parsed once (no parse per set); a caller's whole visible set
+    # (capabilities): parsed afresh, a map dispatched faster than a copy when it holds many layers (measured)
+    served = _catalog_map(path, mtime_ns).clone() if len(visible) <= FEW_LAYERS else mapscript.mapObj(path)
     for index in reversed(range(served.numlayers)):
         if served.getLayer(index).name not in visible:
             served.removeLayer(index)
