@@ -230,6 +230,8 @@ TGOS_TIMEOUT_S = float(os.environ.get("TGOS_TIMEOUT_S", "5"))
 MAPSERV_BIN = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
 # OGC services at /ows: limits that keep one request from tying up a worker, and the service's identity.
 OGC_MAX_IMAGE_SIZE = int(os.environ.get("OGC_MAX_IMAGE_SIZE", 4096))
+# how long a built GetCapabilities document is kept in Redis at most (a catalog change replaces it sooner)
+OGC_CAPABILITIES_CACHE_SECONDS = int(os.environ.get("OGC_CAPABILITIES_CACHE_SECONDS", 86400))
 OGC_MAX_FEATURES = int(os.environ.get("OGC_MAX_FEATURES", 50_000))
 OGC_SERVICE_TITLE = os.environ.get("OGC_SERVICE_TITLE", "civgis 城市空間資料服務")
 OGC_CONTACT_ORGANIZATION = os.environ.get("OGC_CONTACT_ORGANIZATION", "civgis")

@@ -105,8 +105,8 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        qs = Layer.objects.visible_to(self.request.user).select_related(
-            "theme", "owner_agency", "current_version", "style", "created_by")
+        qs = Layer.objects.visible_to(self.request.user).select_related(  # the theme's path: no query per layer
+            "theme__parent__parent", "owner_agency", "current_version", "style", "created_by")
         if self.action != "list":
             return qs
         params = self.request.query_params

@@ -656,3 +656,175 @@ def test_personal_tokens_on_ows_show_the_restricted_layer_until_revoked(world):
             assert refused["WWW-Authenticate"].startswith("Basic realm=")
             assert_no_tells(world, "anonymous", text)
         transaction.set_rollback(True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cached capabilities (layers.ogc.capabilities_cache): per visibility set, new on every kind of catalog change
+# ---------------------------------------------------------------------------------------------------------------
+CAPABILITIES = {"WMS": "/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities",
+                "WFS": "/ows?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetCapabilities"}
+
+
+def listed(answer) -> set[str]:
+    """The world's layers a capabilities document offers (a WMS <Name> or a WFS typename)."""
+    text = answer.content.decode()
+    return {s.slug for s in pw.SPECS.values() if re.search(rf">(\w+:)?{re.escape(s.slug)}<", text)}
+
+
+def may_list(actor: str) -> set[str]:
+    return {s.slug for v, s in pw.SPECS.items() if pw.may_see(actor, v)}
+
+
+@pytest.fixture
+def capabilities_rolled_back(world):
+    """Changes a test makes are rolled back; the generation is bumped after them, as a commit would, so no
+    document built from them is served to a later test."""
+    from layers.ogc import capabilities_cache
+
+    yield
+    capabilities_cache.bump()
+
+
+def test_cached_capabilities_are_one_per_visibility_set_and_never_show_more(world):
+    from geo.counters import client as redis_client
+    from layers.ogc import capabilities_cache
+
+    for service, url in CAPABILITIES.items():
+        etags = {}
+        for actor in pw.ACTORS:
+            client = client_for(world, actor)
+            first, second = client.get(url), client.get(url)
+            assert first.status_code == second.status_code == 200
+            assert first["ETag"] == second["ETag"] and first.content == second.content, (service, actor)
+            assert redis_client().exists(capabilities_cache.DOCUMENT_PREFIX + first["ETag"].strip('"'))
+            assert listed(second) == may_list(actor), (service, actor)
+            assert_no_tells(world, actor, second.content.decode())
+            etags[actor] = first["ETag"]
+        # one document per set of visible layers: the owner agency and the admin see the same three layers
+        assert etags["owner"] == etags["admin"] and len(set(etags.values())) == 3, etags
+
+
+def test_a_layer_withdrawn_from_a_caller_leaves_their_cached_document_even_without_a_signal(
+        world, capabilities_rolled_back):
+    """The visibility set is part of the key: a change the generation missed (a bulk .update sends no signal and
+    leaves updated_at) still never serves a cached document holding a layer to someone who may no longer see it."""
+    from layers.models import Layer
+
+    public = pw.SPECS["public"].slug
+    with transaction.atomic():
+        for actor in ("anonymous", "other"):
+            assert public in listed(client_for(world, actor).get(CAPABILITIES["WMS"]))
+        Layer.objects.filter(slug=public).update(visibility="restricted")
+        for actor in ("anonymous", "other"):
+            answer = client_for(world, actor).get(CAPABILITIES["WMS"])
+            assert answer.status_code == 200 and public not in listed(answer), actor
+        assert public in listed(client_for(world, "owner").get(CAPABILITIES["WMS"]))
+        transaction.set_rollback(True)
+
+
+def _publish(world):
+    from layers.ogc import publishing
+
+    publishing.apply(pw.SPECS["public"].slug, publishing.PUBLISH)
+
+
+def _metadata(world):
+    from layers.models import Layer
+
+    layer = Layer.objects.get(slug=pw.SPECS["public"].slug)
+    layer.title_en = "Renamed open layer"
+    layer.save()
+
+
+def _visibility(world):
+    from layers.models import Layer
+
+    layer = Layer.objects.get(slug=pw.SPECS["internal"].slug)
+    layer.visibility = "public"
+    layer.save()
+
+
+def _permission(world):
+    from layers.models import Layer
+
+    Layer.objects.get(slug=pw.SPECS["restricted"].slug).allowed_groups.add(world.users["other"].groups.get())
+
+
+def _membership(world):
+    from django.contrib.auth.models import Group
+
+    world.users["other"].groups.add(Group.objects.get(name="機密局"))
+
+
+def _version(world):
+    from layers.models import Layer, LayerVersion
+
+    layer = Layer.objects.get(slug=pw.SPECS["public"].slug)
+    number = layer.versions.count() + 1
+    layer.current_version = LayerVersion.objects.create(layer=layer, number=number, table_name=layer.table_name,
+                                                        feature_count=layer.feature_count, source_name="again")
+    layer.save()
+
+
+def _theme(world):
+    from layers.models import Theme
+
+    theme = Theme.objects.get(slug="disaster")
+    theme.name_en = "Disasters (renamed)"
+    theme.save()
+
+
+def _delete(world):
+    from layers.models import Layer
+
+    Layer.objects.filter(slug=pw.SPECS["public"].slug).delete()
+
+
+# each kind of catalog change: (change, caller, LANGUAGE, what the new document must show)
+CHANGES = {
+    "publish": (_publish, "anonymous", "", lambda text, names: pw.SPECS["public"].slug in names),
+    "metadata": (_metadata, "anonymous", "eng", lambda text, names: "Renamed open layer" in text),
+    "visibility": (_visibility, "anonymous", "", lambda text, names: pw.SPECS["internal"].slug in names),
+    "permission": (_permission, "other", "", lambda text, names: pw.SPECS["restricted"].slug in names),
+    "membership": (_membership, "other", "", lambda text, names: pw.SPECS["restricted"].slug in names),
+    "new version": (_version, "anonymous", "", lambda text, names: pw.SPECS["public"].slug in names),
+    "theme": (_theme, "anonymous", "eng", lambda text, names: "Disasters (renamed)" in text),
+    "delete": (_delete, "anonymous", "", lambda text, names: pw.SPECS["public"].slug not in names),
+}
+
+
+@pytest.mark.parametrize("kind", CHANGES)
+def test_every_kind_of_catalog_change_makes_a_new_capabilities_document(
+        world, kind, capabilities_rolled_back, django_capture_on_commit_callbacks):
+    from layers.ogc import capabilities_cache
+
+    change, actor, language, shows = CHANGES[kind]
+    url = CAPABILITIES["WMS"] + (f"&LANGUAGE={language}" if language else "")
+    client = client_for(world, actor)
+    with transaction.atomic():
+        before, generation = client.get(url), capabilities_cache.generation()
+        with django_capture_on_commit_callbacks(execute=True):  # the commit's bump, inside the rolled-back test
+            change(world)
+        assert capabilities_cache.generation() != generation, f"{kind}: the generation was not bumped"
+        after = client.get(url, HTTP_IF_NONE_MATCH=before["ETag"])
+        assert after.status_code == 200 and after["ETag"] != before["ETag"], kind
+        assert shows(after.content.decode(), listed(after)), kind
+        assert listed(after) <= may_list(actor) | ({pw.SPECS["restricted"].slug} if kind in (
+            "permission", "membership") else set()) | ({pw.SPECS["internal"].slug} if kind == "visibility" else set())
+        transaction.set_rollback(True)
+
+
+def test_capabilities_answer_304_to_their_own_etag_only(world):
+    anonymous, owner = Client(), client_for(world, "owner")
+    first = anonymous.get(CAPABILITIES["WFS"])
+    assert first.status_code == 200 and first["ETag"] and first["Last-Modified"]
+    again = anonymous.get(CAPABILITIES["WFS"], HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == first["ETag"]
+    assert anonymous.get(CAPABILITIES["WFS"], HTTP_IF_NONE_MATCH='"another"').status_code == 200
+    english = anonymous.get(CAPABILITIES["WFS"] + "&LANGUAGE=eng", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert english.status_code == 200 and english["ETag"] != first["ETag"]
+    # the owner's tag names a document with the restricted layer: another caller sending it gets their own
+    owners = owner.get(CAPABILITIES["WFS"])["ETag"]
+    answer = anonymous.get(CAPABILITIES["WFS"], HTTP_IF_NONE_MATCH=owners)
+    assert answer.status_code == 200 and listed(answer) == may_list("anonymous")
+    assert owner.get(CAPABILITIES["WFS"], HTTP_IF_NONE_MATCH=owners).status_code == 304

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.events import recorded_publishing
 from layers.models import Layer
 
-from . import get_engine
+from . import capabilities_cache, get_engine
 from .base import PublishError
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def apply(slug: str, change: str) -> str:
         if layer is not None:
             Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.WITHDRAWN, ogc_error="")
         engine.withdraw(slug)
+        _changed()
         return "withdrawn"
     if layer.ogc_status == Layer.OgcStatus.WITHDRAWN:  # back in the catalog's published set before the engine looks
         Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.PENDING)
@@ -67,7 +68,15 @@ def apply(slug: str, change: str) -> str:
         engine.publish(layer)
     Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.PUBLISHED, ogc_error="",
                                              ogc_published_at=timezone.now())
+    _changed()
     return "published"
+
+
+def _changed() -> None:
+    """Cached capabilities documents are out of date: the engine changed now (not transactional), the layer's
+    status rows (updates send no signals) when the transaction commits."""
+    capabilities_cache.bump()
+    capabilities_cache.bump_on_commit()
 
 
 def publish_all() -> dict[str, str]:

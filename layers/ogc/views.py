@@ -21,7 +21,7 @@ from layers.models import Layer, Theme
 from layers.serving import filters, usage
 from layers.serving.access import BadRequest, request_user
 
-from . import capabilities_language, feature_info_html, feature_type_labels, get_engine
+from . import capabilities_cache, capabilities_language, feature_info_html, feature_type_labels, get_engine
 from .base import OWSResponse
 from .exceptions import OWSException, exception_response
 from .publishing import SERVED_KINDS
@@ -61,8 +61,13 @@ def ows(request, theme: str | None = None):
     elif request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     user = request_user(request)
-    visible, rasters = _visible(user, theme)
+    capabilities = capabilities_cache.is_capabilities(params, body)
+    generation = capabilities_cache.generation() if capabilities else None  # read before the catalog is
+    # a KVP request naming its layers is judged on those: its cost does not grow with the catalog
+    named = [n for key in LAYER_PARAMETERS for n in _split(params.get(key, ""))] if body is None else []
+    visible, rasters, versions = _visible(user, theme, named if named and not capabilities else None)
     names: list[str] = []
+    cached = None
     try:
         root = parse_xml(body, "the POSTed request") if body is not None else None
         names = check(params, root, visible, rasters)
@@ -70,14 +75,31 @@ def ows(request, theme: str | None = None):
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         filters = time_filters(params, names, layer_filters(params.pop(FILTER_PARAMETER, ""), names))
         lang = capabilities_language.language(params, translation.get_language())
-        result = _answer(params, body, visible, request.build_absolute_uri(request.path) + "?", lang, filters)
+        url = request.build_absolute_uri(request.path) + "?"
+        if capabilities:
+            cached = capabilities_cache.entry(params, generation, versions, theme, url, lang)
+        if cached and cached.matches(request.headers.get("If-None-Match")):
+            result = OWSResponse(304, "", b"")
+        elif cached and (result := cached.get()) is not None:
+            pass
+        else:
+            # a request naming its layers gets a map of those only: its cost is what it touches, not the catalog
+            served = visible & frozenset(names) if names and not capabilities else visible
+            result = _answer(params, body, served, url, lang, filters)
+            if cached:
+                cached.put(result)
     except OWSException as problem:
         answer = exception_response(problem, params)
         _log(request, user, params, names, answer.status_code, started)
         return answer
-    response = HttpResponse(result.body, status=result.status, content_type=result.content_type)
+    if result.status == 304:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(result.body, status=result.status, content_type=result.content_type)
     for header, value in result.headers.items():
         response[header] = value
+    if cached:
+        response["ETag"], response["Last-Modified"] = cached.etag, cached.last_modified
     # what a signed-in user sees may differ from what a shared cache should hand to others
     response["Cache-Control"] = "private, max-age=0" if user.is_authenticated else "public, max-age=60"
     response["Vary"] = "Authorization, Cookie, Accept-Language"  # capabilities and HTML answers are per language
@@ -170,17 +192,22 @@ def _answer(params: dict[str, str], body: bytes | None, visible: frozenset[str],
     return result
 
 
-def _visible(user, theme: str | None) -> tuple[frozenset[str], frozenset[str]]:
-    """(the layer slugs `user` may request here, those of them that are rasters)"""
+def _visible(user, theme: str | None, only: list[str] | None = None) -> tuple[frozenset[str], frozenset[str],
+                                                                               list[tuple]]:
+    """(the layer slugs `user` may request here — of `only`, when given —, those of them that are rasters, and each
+    one's slug, last change and current version: what a cached capabilities document is keyed by)"""
     layers = (Layer.objects.visible_to(user).filter(kind__in=SERVED_KINDS)
               .exclude(ogc_status=Layer.OgcStatus.WITHDRAWN))
+    if only is not None:
+        layers = layers.filter(slug__in=only)
     if theme is not None:
         node = Theme.objects.filter(slug=theme).first()
         if node is None:
             raise Http404(f"no theme {theme!r}")
         layers = layers.filter(theme_id__in=node.descendant_ids())
-    kinds = dict(layers.values_list("slug", "kind"))
-    return frozenset(kinds), frozenset(slug for slug, kind in kinds.items() if kind == Layer.Kind.RASTER)
+    rows = list(layers.order_by().values_list("slug", "kind", "updated_at", "current_version_id"))
+    return (frozenset(row[0] for row in rows), frozenset(row[0] for row in rows if row[1] == Layer.Kind.RASTER),
+            [(slug, updated.isoformat(), version) for slug, _kind, updated, version in rows])
 
 
 def check(params: dict[str, str], root: etree._Element | None, visible: frozenset[str],
