@@ -478,3 +478,41 @@ def test_market_share_reads_attractiveness_from_the_layers_and_rejects_bad_value
             ({"competitors": {"layer": "rivals", "attractiveness": "nope"}}, "allocation.competitors.attractiveness")):
         resp = api.post("/api/v1/analysis/siting/", allocation(**more), format="json")
         assert resp.status_code == 400 and words in resp.json()["detail"], (more, resp.content)
+
+
+def road_fid(layer, a: str, b: str) -> int:
+    """The stored fid of the road drawn from node a to node b."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT fid FROM layerdata.{layer.table_name} WHERE ST_StartPoint(geom) = ST_SetSRID("
+                    f"ST_MakePoint(%s, %s), 3826) AND ST_EndPoint(geom) = ST_SetSRID(ST_MakePoint(%s, %s), 3826)",
+                    [*xy(a), *xy(b)])
+        return cur.fetchone()[0]
+
+
+def test_turn_restrictions_lengthen_routes_and_closest_facility_but_not_matrices(api, tmp_path):
+    # heading east on 中正路 (D→E), the right turn into 民族路 (E→B) is forbidden: D→B goes round by A,
+    # 200 s instead of 150 s; an only_straight_on at the same corner forbids it as well; one row names no road
+    roads = road_layer(tmp_path, "grid")
+    de, eb = road_fid(roads, "D", "E"), road_fid(roads, "B", "E")
+    make_layer(tmp_path, "turns", [shapely.Point(xy("E"))] * 3,
+               {"from_road": [de, de, 999], "to_road": [eb, road_fid(roads, "E", "F"), eb],
+                "restriction": ["no_right_turn", "only_straight_on", "no_left_turn"]})
+    network = build(api, {"roads": "grid", "profile": "driving", "speed_attribute": "speed_kmh",
+                          "oneway_attribute": "oneway", "restrictions": "turns"})
+    report = network.report
+    assert (report["restrictions"], report["restrictions_applied"], report["restrictions_unmatched"]) == (3, 2, 1)
+    assert report["unmatched_restriction_fids"] == [3] and report["forbidden_turns"] == 2  # E→B, and the U-turn
+    job, _layer = run_tool(api, "routes", {"roads": "grid", "stops": points("D", "B")})
+    assert job.counts["result"]["time_min"] == pytest.approx(200 / 60, abs=0.01)
+    assert [d["road"] for d in job.counts["result"]["directions"][:2]] == ["新生路", "中山路"]
+    job, layer = run_tool(api, "closest-facility", {"roads": "grid", "incidents": points("D"),
+                                                    "facilities": points("B")})
+    assert rows(layer, "time_min, distance_m") == [(pytest.approx(200 / 60, abs=0.01), pytest.approx(2000))]
+    job, _layer = run_tool(api, "od-matrix", {"roads": "grid", "origins": points("D"),
+                                             "destinations": points("B")})
+    assert job.counts["result"]["matrix_min"] == [[pytest.approx(150 / 60, abs=0.01)]]
+    assert job.counts["result"]["turn_restrictions"] == "ignored"
+    listed = api.get("/api/v1/analysis/network/?roads=grid").json()["networks"][0]
+    assert listed["restrictions"] == "turns" and listed["road_id_attribute"] == ""
+    bad = api.post("/api/v1/analysis/network/", {"roads": "grid", "restrictions": "grid"}, format="json")
+    assert bad.status_code == 400 and "from_road" in bad.json()["detail"]
