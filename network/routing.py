@@ -77,8 +77,8 @@ def paths(network, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[d
     with connection.cursor() as cur:
         _pairs_table(cur, wanted)
         if network.has_turns:  # the pairs whose only way needs a forbidden turn
-            cur.execute(f"SELECT start_vid, end_vid FROM {search} WHERE edge = -1 AND agg_cost >= %s",
-                        [*args, RESTRICTED])
+            cur.execute(sql.SQL("SELECT start_vid, end_vid FROM {} WHERE edge = -1 AND agg_cost >= %s").format(
+                sql.SQL(search)), [*args, RESTRICTED])
             blocked = cur.fetchall()
             cur.execute("DELETE FROM net_pairs WHERE (source, target) IN (SELECT * FROM unnest(%s::bigint[],"
                         " %s::bigint[]))", [[r[0] for r in blocked], [r[1] for r in blocked]])

@@ -95,7 +95,8 @@ def build(network) -> dict:
     restricted = turns.build(network)
     return {"lines": parts, "edges": n_edges, "vertices": n_vertices, "length_km": round(float(length) / 1000, 3),
             "one_way_edges": one_way, "components": len(sizes), "largest_component_vertices": sizes[0] if sizes else 0,
-            "vertices_outside_largest": sum(sizes[1:]), "small_component_sizes": sizes[1:1 + SMALL_LISTED], **restricted}
+            "vertices_outside_largest": sum(sizes[1:]), "small_component_sizes": sizes[1:1 + SMALL_LISTED],
+            **restricted}
 
 
 def drop(network) -> None:

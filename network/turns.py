@@ -72,7 +72,8 @@ def build(network) -> dict:
             "  INTERSECT SELECT unnest(ARRAY[b.source, b.target])) n"
             " JOIN {vertices} v ON v.id = n.node"
             " ORDER BY r.fid, ST_Distance(v.geom, r.geom) NULLS LAST, a.id, b.id").format(
-            edges=sql.Identifier(SCHEMA, network.edges_table), roads=sql.Identifier(DATA_SCHEMA, network.layer.table_name),
+            edges=sql.Identifier(SCHEMA, network.edges_table),
+            roads=sql.Identifier(DATA_SCHEMA, network.layer.table_name),
             key=road_key, vertices=sql.Identifier(SCHEMA, network.vertices_table)))
         # no_*: the pair itself; only_*: the from edge into every other edge at the via node
         cur.execute(sql.SQL(

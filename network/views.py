@@ -66,7 +66,8 @@ class NetworkView(APIView):
 
     @extend_schema(operation_id="network_build", summary="Build a routable network (pgRouting) from a line layer "
                    "(roads, profile walking|cycling|driving, tolerance m, speed_attribute km/h or class_attribute + "
-                   "speeds, oneway_attribute, label_attribute, restrictions layer + road_id_attribute), as a job; rebuilt on each new version of the layer",
+                   "speeds, oneway_attribute, label_attribute, restrictions layer + road_id_attribute), as a job; "
+                   "rebuilt on each new version of the layer",
                    request=OpenApiTypes.OBJECT, responses=JOB_RESPONSES)
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else None
