@@ -392,6 +392,16 @@ def test_siting_on_travel_time_builds_the_network_and_reports_unreachable_demand
     assert "13 分鐘" in words["zh-hant"]["reach"] and "13 min" in words["en"]["reach"]
     assert "3 處" in words["zh-hant"]["outcome"] and "360 人" in words["zh-hant"]["outcome"]
     assert "5 人" in words["zh-hant"]["unreachable"] and "5 people" in words["en"]["unreachable"]
+    # demand within 5, 10 and 13 minutes: in 5 min each home reaches only a lot at its own corner, in 10 H also
+    # reaches G's (500 m); the other corners are 1 km (12 min) apart
+    people = dict(zip("ABCDEFGH", [10, 20, 30, 40, 50, 60, 70, 80], strict=True))
+    own = sum(people["ABCEFG"[fid - 1]] for fid in a["chosen"])
+    assert 6 in a["chosen"]  # G's lot, the only one H and G reach
+    assert [(b["break_min"], b["existing"], b["with_new"]) for b in a["by_break"]] == [
+        (5, 0, own), (10, 0, own + 80), (13, 0, 360)]
+    assert words["zh-hant"]["by_break"][2] == {"minutes": "13 分鐘內", "existing": "0 人", "with_new": "360 人",
+                                              "added": "360 人"}
+    assert words["en"]["by_break"][0]["minutes"] == "within 5 min"
     # where each chosen site is reached from within 13 minutes, drawn on the page's and the report's maps
     outlines = a["reach_outlines"]
     assert outlines["minutes"] == 13 and len(outlines["new"]) == 3 and outlines["existing"] == []
