@@ -4,6 +4,7 @@ at /api/v1/jobs/{id}/), and rebuilding every network of a layer when the layer g
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -88,10 +89,12 @@ def ready(layer, profile: str, user) -> Network:
 
 
 def _rebuild_networks_of(sender, instance: LayerVersion, created: bool, **kwargs) -> None:
-    """A new version of a road layer (an import, a re-import, a restore) rebuilds every network made from it."""
+    """A new version of a road layer (an import, a re-import, a restore), or of its turn restrictions, rebuilds
+    every network made from it."""
     if not created or kwargs.get("raw"):
         return
-    for network in Network.objects.filter(layer_id=instance.layer_id).select_related("layer"):
+    for network in Network.objects.filter(Q(layer_id=instance.layer_id) | Q(restrictions_id=instance.layer_id)
+                                          ).select_related("layer"):
         create_job(network, instance.created_by)
 
 

@@ -1,7 +1,8 @@
 """A routable network built from a line layer of the catalog: how it is built (profile, snapping tolerance,
 speeds, one-way and name attributes), from which version of the layer, and what the build found.
 
-Its edges and vertices live in schema `network` (tables `n<id>_edges`, `n<id>_vertices`, network.topology);
+Its edges, vertices and forbidden turns live in schema `network` (tables `n<id>_edges`, `n<id>_vertices`,
+`n<id>_turns`; network.topology and network.turns);
 cost and reverse_cost are travel times in seconds, -1 where a direction may not be travelled."""
 
 from django.db import models
@@ -32,6 +33,10 @@ class Network(models.Model):
     speeds = models.JSONField(default=dict, blank=True, help_text="km/h by road class value")
     oneway_attribute = models.CharField(max_length=63, blank=True)
     label_attribute = models.CharField(max_length=63, blank=True, help_text="road names for directions")
+    restrictions = models.ForeignKey(Layer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                     help_text="turn restrictions: a layer with from_road, to_road, restriction")
+    road_id_attribute = models.CharField(max_length=63, blank=True,
+                                         help_text="the road attribute from_road/to_road name (fid when empty)")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     version = models.ForeignKey(LayerVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                 help_text="the version of the layer the tables were built from")
@@ -57,3 +62,12 @@ class Network(models.Model):
     @property
     def vertices_table(self) -> str:
         return f"n{self.pk}_vertices"
+
+    @property
+    def turns_table(self) -> str:
+        """Forbidden turns as pgr_trsp reads them: (path bigint[] = {from edge, to edge}, cost)."""
+        return f"n{self.pk}_turns"
+
+    @property
+    def has_turns(self) -> bool:
+        return bool((self.report or {}).get("forbidden_turns"))

@@ -39,7 +39,7 @@ def matrix(options: dict, user) -> tuple[object, list, list, list[list[float | N
     destinations = places.read(options["destinations"], "destinations", user)
     at_o = places.snap(network, origins, options["snap_limit"], "origins")
     at_d = places.snap(network, destinations, options["snap_limit"], "destinations")
-    graph = routing.costs(network, at_o.node.tolist(), at_d.node.tolist())
+    graph = routing.costs(network, at_o.node.tolist(), at_d.node.tolist(), restricted=False)
     out = []
     for i, o in enumerate(at_o.node.tolist()):
         row = []
@@ -77,6 +77,8 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
                                 f" ST_MakePoint(%s, %s)), {srid}))")
     summary = {"origins": len(origins.names), "destinations": len(destinations.names), "reachable_pairs": len(rows),
                "unreachable_pairs": len(unreachable), "unreachable": unreachable[:UNREACHABLE_LISTED]}
+    if network.has_turns:  # many-to-many times are one search per origin: pgr_trsp pair by pair would not scale
+        summary["turn_restrictions"] = "ignored"
     if len(origins.names) * len(destinations.names) <= MATRIX_IN_SUMMARY:
         summary["matrix_min"] = [[None if s is None else inputs.minutes(s) for s in row] for row in seconds]
         summary["origin_names"], summary["destination_names"] = origins.names, destinations.names

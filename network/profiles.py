@@ -13,7 +13,8 @@ MAX_KMH = 200.0
 MAX_TOLERANCE_M = 10.0
 FORWARD = ("yes", "y", "true", "1", "ft", "f", "forward", "oneway", "單行", "順向")
 BACKWARD = ("-1", "tf", "reverse", "backward", "逆向")
-SETTINGS = ("tolerance", "speed_attribute", "class_attribute", "speeds", "oneway_attribute", "label_attribute")
+SETTINGS = ("tolerance", "speed_attribute", "class_attribute", "speeds", "oneway_attribute", "label_attribute",
+            "restrictions", "road_id_attribute")
 
 
 def _attribute(layer: Layer, name, what: str, numeric: bool = False) -> str:

@@ -109,6 +109,8 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
         cur.execute(sql.SQL("ALTER TABLE {t} DROP COLUMN fac").format(t=target))
         progress(70, note("服務範圍已繪製"))
         summary = {"breaks_min": options["breaks"], "facilities": len(found.names), "direction": options["direction"]}
+        if network.has_turns:  # pgr_drivingDistance knows no turn restrictions
+            summary["turn_restrictions"] = "ignored"
         if options.get("population"):
             summary["population"] = _people(cur, target, options, user)
     return [network.layer.slug], [], summary

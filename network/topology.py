@@ -1,6 +1,7 @@
 """Noding a line layer into a routable network in PostGIS: vertices closer than the tolerance are one node
 (ST_ClusterDBSCAN), lines are split at every node another line (or the line itself) also passes through, and
-each piece becomes an edge with a travel time each way; pgr_connectedComponents then says which parts are cut
+each piece becomes an edge with a travel time each way; turn restrictions, when the network has a layer of
+them, become forbidden edge pairs (network.turns); pgr_connectedComponents then says which parts are cut
 off. Lines that only cross (a bridge over a road) are not joined: they share no vertex.
 
 All in the caller's transaction: the new tables replace the old ones when it commits, or nothing changes."""
@@ -11,7 +12,7 @@ from psycopg2 import sql
 from analysis.inputs import AnalysisInputError
 from layers.models import DATA_SCHEMA
 
-from . import profiles
+from . import profiles, turns
 from .models import SCHEMA
 
 SMALL_LISTED = 20  # sizes of the small components listed in a build's report
@@ -91,12 +92,15 @@ def build(network) -> dict:
             q=sql.Literal(sql.SQL("SELECT id, source, target, 1.0::float8 AS cost, 1.0::float8 AS reverse_cost"
                                   " FROM {}").format(edges).as_string(cur.connection))))
         sizes = [r[0] for r in cur.fetchall()]
+    restricted = turns.build(network)
     return {"lines": parts, "edges": n_edges, "vertices": n_vertices, "length_km": round(float(length) / 1000, 3),
             "one_way_edges": one_way, "components": len(sizes), "largest_component_vertices": sizes[0] if sizes else 0,
-            "vertices_outside_largest": sum(sizes[1:]), "small_component_sizes": sizes[1:1 + SMALL_LISTED]}
+            "vertices_outside_largest": sum(sizes[1:]), "small_component_sizes": sizes[1:1 + SMALL_LISTED],
+            **restricted}
 
 
 def drop(network) -> None:
     with connection.cursor() as cur:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(
             sql.Identifier(SCHEMA, network.edges_table), sql.Identifier(SCHEMA, network.vertices_table)))
+    turns.drop(network)

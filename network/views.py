@@ -14,7 +14,7 @@ from geo.messages import render
 from jobs.serializers import JobSerializer
 from layers.models import Layer
 
-from . import building, closest, od_matrix, profiles, routes, service_area
+from . import building, closest, od_matrix, profiles, routes, service_area, turns
 from .models import Network
 
 
@@ -31,9 +31,23 @@ def _described(network: Network) -> dict:
             "tolerance_m": network.tolerance_m, "speed_attribute": network.speed_attribute,
             "class_attribute": network.class_attribute, "speeds": network.speeds,
             "oneway_attribute": network.oneway_attribute, "label_attribute": network.label_attribute,
+            "restrictions": network.restrictions.slug if network.restrictions else None,
+            "road_id_attribute": network.road_id_attribute,
             "built_from_version": network.version.number if network.version else None,
             "built_at": network.built_at, "report": network.report, "job": network.job_id,
             "error": render(network.error) if network.error else ""}
+
+
+def _restrictions(data: dict, roads: Layer, user) -> dict:
+    """`restrictions` (a layer of turn restrictions one may see) and `road_id_attribute`, checked (network.turns)."""
+    road_id = str(data.get("road_id_attribute") or "")
+    if not data.get("restrictions"):
+        if road_id:
+            raise AnalysisInputError("road_id_attribute：只在有 restrictions（轉向限制圖層）時使用")
+        return {"restrictions": None, "road_id_attribute": ""}
+    layer = readable_layer(data["restrictions"], user)
+    turns.check(layer, roads, road_id)
+    return {"restrictions": layer, "road_id_attribute": road_id}
 
 
 class NetworkView(APIView):
@@ -52,7 +66,8 @@ class NetworkView(APIView):
 
     @extend_schema(operation_id="network_build", summary="Build a routable network (pgRouting) from a line layer "
                    "(roads, profile walking|cycling|driving, tolerance m, speed_attribute km/h or class_attribute + "
-                   "speeds, oneway_attribute, label_attribute), as a job; rebuilt on each new version of the layer",
+                   "speeds, oneway_attribute, label_attribute, restrictions layer + road_id_attribute), as a job; "
+                   "rebuilt on each new version of the layer",
                    request=OpenApiTypes.OBJECT, responses=JOB_RESPONSES)
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else None
@@ -61,6 +76,7 @@ class NetworkView(APIView):
         try:
             layer = readable_layer(data.get("roads"), request.user)
             settings = profiles.check(layer, data)
+            settings |= _restrictions(data, layer, request.user)
         except AnalysisInputError as exc:
             return Response({"detail": str(exc)}, status=exc.status)
         profile = settings.pop("profile")

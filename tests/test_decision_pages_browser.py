@@ -241,6 +241,43 @@ def test_siting_on_driving_time_sends_the_network_profile_and_minutes(page, no_s
     page.set_viewport_size({"width": 1366, "height": 768})
 
 
+def test_siting_on_cycling_time_shows_the_demand_within_each_break(page, celery_worker_process):
+    """Cycling minutes on the demo city's roads, run to the end: the answer lists the demand within each break of
+    the existing and of all the sites, as the job words it, in both languages, wide and on a phone."""
+    page.goto("/siting/")
+    sign_in(page)
+    page.get_by_role("button", name="5 配置").click()
+    page.get_by_label("自行車騎乘時間（分鐘，沿道路網）").check()
+    page.get_by_label("涵蓋時間（分鐘）").fill("8")
+    page.get_by_label("新設場址數 k").fill("2")
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/analysis/siting/") and r.method == "POST") as sent:
+        page.get_by_role("button", name="執行選址").click()
+    assert sent.value.post_data_json["allocation"]["profile"] == "cycling"
+    page.locator("#result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    job_id = page.locator("#result").get_attribute("data-job")
+    for lang in ("zh-hant", "en"):
+        if lang == "en":
+            with page.expect_navigation():
+                page.get_by_label("語言").select_option("en")
+            page.goto(f"/siting/?job={job_id}")
+            page.locator("#result").wait_for(state="visible")
+        job = api(page, f"/api/v1/imports/{job_id}/")["body"]
+        a, said = job["counts"]["result"]["allocation"], job["counts"]["result"]["wording"][lang]
+        assert a["profile"] == "cycling" and [b["break_min"] for b in a["by_break"]] == [5, 8]
+        assert a["by_break"][-1]["with_new"] == pytest.approx(a["accounting"]["covered"], abs=1)
+        shown = [[c.inner_text() for c in page.locator("#by-break tr").nth(i).locator("th, td").all()]
+                 for i in range(page.locator("#by-break tr").count())]
+        assert shown == [[b["minutes"], b["existing"], b["with_new"], b["added"]] for b in said["by_break"]]
+        assert shown[-1][0] == ("8 分鐘內" if lang == "zh-hant" else "within 8 min")
+        page.locator("#by-break-box").scroll_into_view_if_needed()
+        shot(page, f"decision-17-siting-cycling-breaks-{lang}")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.locator("#by-break-box").scroll_into_view_if_needed()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        shot(page, f"decision-17-siting-cycling-breaks-{lang}-390")
+        page.set_viewport_size({"width": 1366, "height": 768})
+
+
 def upload_points(page, name: str, points: list[list[float]]) -> str:
     """A point layer uploaded through the API with the page's session (run by the worker); its slug."""
     collection = {"type": "FeatureCollection", "features": [

@@ -392,6 +392,16 @@ def test_siting_on_travel_time_builds_the_network_and_reports_unreachable_demand
     assert "13 分鐘" in words["zh-hant"]["reach"] and "13 min" in words["en"]["reach"]
     assert "3 處" in words["zh-hant"]["outcome"] and "360 人" in words["zh-hant"]["outcome"]
     assert "5 人" in words["zh-hant"]["unreachable"] and "5 people" in words["en"]["unreachable"]
+    # demand within 5, 10 and 13 minutes: in 5 min each home reaches only a lot at its own corner, in 10 H also
+    # reaches G's (500 m); the other corners are 1 km (12 min) apart
+    people = dict(zip("ABCDEFGH", [10, 20, 30, 40, 50, 60, 70, 80], strict=True))
+    own = sum(people["ABCEFG"[fid - 1]] for fid in a["chosen"])
+    assert 6 in a["chosen"]  # G's lot, the only one H and G reach
+    assert [(b["break_min"], b["existing"], b["with_new"]) for b in a["by_break"]] == [
+        (5, 0, own), (10, 0, own + 80), (13, 0, 360)]
+    assert words["zh-hant"]["by_break"][2] == {"minutes": "13 分鐘內", "existing": "0 人", "with_new": "360 人",
+                                              "added": "360 人"}
+    assert words["en"]["by_break"][0]["minutes"] == "within 5 min"
     # where each chosen site is reached from within 13 minutes, drawn on the page's and the report's maps
     outlines = a["reach_outlines"]
     assert outlines["minutes"] == 13 and len(outlines["new"]) == 3 and outlines["existing"] == []
@@ -478,3 +488,41 @@ def test_market_share_reads_attractiveness_from_the_layers_and_rejects_bad_value
             ({"competitors": {"layer": "rivals", "attractiveness": "nope"}}, "allocation.competitors.attractiveness")):
         resp = api.post("/api/v1/analysis/siting/", allocation(**more), format="json")
         assert resp.status_code == 400 and words in resp.json()["detail"], (more, resp.content)
+
+
+def road_fid(layer, a: str, b: str) -> int:
+    """The stored fid of the road drawn from node a to node b."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT fid FROM layerdata.{layer.table_name} WHERE ST_StartPoint(geom) = ST_SetSRID("
+                    f"ST_MakePoint(%s, %s), 3826) AND ST_EndPoint(geom) = ST_SetSRID(ST_MakePoint(%s, %s), 3826)",
+                    [*xy(a), *xy(b)])
+        return cur.fetchone()[0]
+
+
+def test_turn_restrictions_lengthen_routes_and_closest_facility_but_not_matrices(api, tmp_path):
+    # heading east on 中正路 (D→E), the right turn into 民族路 (E→B) is forbidden: D→B goes round by A,
+    # 200 s instead of 150 s; an only_straight_on at the same corner forbids it as well; one row names no road
+    roads = road_layer(tmp_path, "grid")
+    de, eb = road_fid(roads, "D", "E"), road_fid(roads, "B", "E")
+    make_layer(tmp_path, "turns", [shapely.Point(xy("E"))] * 3,
+               {"from_road": [de, de, 999], "to_road": [eb, road_fid(roads, "E", "F"), eb],
+                "restriction": ["no_right_turn", "only_straight_on", "no_left_turn"]})
+    network = build(api, {"roads": "grid", "profile": "driving", "speed_attribute": "speed_kmh",
+                          "oneway_attribute": "oneway", "restrictions": "turns"})
+    report = network.report
+    assert (report["restrictions"], report["restrictions_applied"], report["restrictions_unmatched"]) == (3, 2, 1)
+    assert report["unmatched_restriction_fids"] == [3] and report["forbidden_turns"] == 2  # E→B, and the U-turn
+    job, _layer = run_tool(api, "routes", {"roads": "grid", "stops": points("D", "B")})
+    assert job.counts["result"]["time_min"] == pytest.approx(200 / 60, abs=0.01)
+    assert [d["road"] for d in job.counts["result"]["directions"][:2]] == ["新生路", "中山路"]
+    job, layer = run_tool(api, "closest-facility", {"roads": "grid", "incidents": points("D"),
+                                                    "facilities": points("B")})
+    assert rows(layer, "time_min, distance_m") == [(pytest.approx(200 / 60, abs=0.01), pytest.approx(2000))]
+    job, _layer = run_tool(api, "od-matrix", {"roads": "grid", "origins": points("D"),
+                                             "destinations": points("B")})
+    assert job.counts["result"]["matrix_min"] == [[pytest.approx(150 / 60, abs=0.01)]]
+    assert job.counts["result"]["turn_restrictions"] == "ignored"
+    listed = api.get("/api/v1/analysis/network/?roads=grid").json()["networks"][0]
+    assert listed["restrictions"] == "turns" and listed["road_id_attribute"] == ""
+    bad = api.post("/api/v1/analysis/network/", {"roads": "grid", "restrictions": "grid"}, format="json")
+    assert bad.status_code == 400 and "from_road" in bad.json()["detail"]

@@ -206,7 +206,34 @@ def allocate(spec: dict, demand_xy: np.ndarray, weight: np.ndarray, site_xy: np.
         raise AnalysisInputError("allocation：{reason}",
                                  reason=exc.text() if isinstance(exc, Worded) else str(exc)) from exc
     sites.extra |= {"unit": unit(spec), "demand_off_road": demand_off, "sites_off_road": sites_off}
+    if spec.get("network") and spec.get("cutoff_min"):
+        sites.extra["by_break"] = reach_by_break(ours, weight, fixed, sites.chosen, spec["cutoff_min"])
     return sites
+
+
+BREAK_STEPS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180)
+
+
+def breaks_up_to(cutoff: float) -> list[float]:
+    """The answer's time breaks: the two usual ones below the cutoff (5, 10, 15 … minutes) and the cutoff itself."""
+    return [*[b for b in BREAK_STEPS if b < cutoff][-2:], float(cutoff)]
+
+
+def reach_by_break(minutes, weight: np.ndarray, fixed: np.ndarray, chosen, cutoff: float) -> list[dict]:
+    """Demand (people, when the demand counts them) within each break of the existing sites, and of the existing
+    and the new sites together — read from the travel-time matrix the models solved on, so the cutoff's figure is
+    the page's covered demand (the service-area tool's per-break population, on the demand's own points)."""
+    def nearest(columns) -> np.ndarray:
+        best = np.full(minutes.shape[0], np.inf)
+        if len(columns):
+            sub = minutes[:, list(columns)].tocoo()
+            np.minimum.at(best, sub.row, sub.data)
+        return best
+
+    existing = nearest(np.flatnonzero(fixed))
+    both = nearest([*np.flatnonzero(fixed), *chosen])
+    return [{"break_min": b, "existing": round(float(weight[existing <= b].sum()), 6),
+             "with_new": round(float(weight[both <= b].sum()), 6)} for b in breaks_up_to(cutoff)]
 
 
 def _check_size(pairs: int) -> None:

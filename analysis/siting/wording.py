@@ -156,6 +156,10 @@ def explain_allocation(a: dict) -> dict:
     if any(t["why"] for t in out["top"]):
         out["why_intro"] = _("分數看的是每塊候選地本身的條件；選址挑的是合起來涵蓋最多需求的一組場址。"
                              "分數高、但與已選場址涵蓋同一批需求的候選地，多選它增加有限，所以沒有入選。")
+    if a.get("by_break"):  # travel time: demand within each break of the existing sites, and with the new ones
+        out["by_break"] = [{"minutes": _("{minutes} 分鐘內").format(minutes=f"{b['break_min']:g}"),
+                            "existing": amount(b["existing"], demand), "with_new": amount(b["with_new"], demand),
+                            "added": amount(b["with_new"] - b["existing"], demand)} for b in a["by_break"]]
     money = a.get("accounting")
     if money:
         running, cumulative = money["already_covered"], []

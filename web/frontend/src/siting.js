@@ -401,6 +401,10 @@ async function showResult(job) {
   $("covered-share").textContent = covering
     ? `${numberFormat.format((100 * a.accounting.covered) / a.accounting.total)}%` : "—";
   $("demand-note").textContent = words.note || "";
+  // travel time: demand within each break of the existing sites and with the new ones (the job words the amounts)
+  $("by-break-box").hidden = !words.by_break;
+  $("by-break").replaceChildren(...(words.by_break || []).map((b) => el("tr", {}, el("th", { scope: "row" }, b.minutes),
+    el("td", {}, b.existing), el("td", {}, b.with_new), el("td", {}, b.added))));
   $("solver").textContent = a.status === "optimal" ? t("proven_optimal")
     : a.gap !== null && a.gap !== undefined ? t("proven_gap", { gap: numberFormat.format(100 * a.gap) }) : a.method;
   $("feasible").textContent = t("feasible_of", { feasible: numberFormat.format(result.feasible),
