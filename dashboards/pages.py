@@ -72,6 +72,7 @@ def dashboard_page(request, slug):
         "values": reverse("stats-indicator-values", args=["xslugx"]).replace("xslugx", "{slug}"),
         "features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"),
         "dashboard": reverse("dashboard", args=[board.slug]),
+        "board_values": reverse("dashboard-values", args=[board.slug]),
         "profile": reverse("area-profile", args=["town", "xkeyx"]).replace("town", "{level}", 1)
         .replace("xkeyx", "{key}")}
     can_edit = board.can_edit(request.user)

@@ -109,11 +109,12 @@ def keep_hidden(new: dict, old: dict, user) -> dict:
     return {**new, "widgets": new["widgets"] + widgets}
 
 
-def for_viewer(spec: dict, user) -> dict:
+def for_viewer(spec: dict, user, seen: dict | None = None) -> dict:
     """The document with only what `user` may see: widgets over an indicator they may not see are left out (not
     even their titles), as are such options of a category selector; `indicators` describes the rest (title, unit,
     periods), `hidden` lists the ids left out (kept on save, never sent)."""
-    seen = {i.slug: i for i in visible_indicators(user)}
+    if seen is None:
+        seen = {i.slug: i for i in visible_indicators(user)}
     widgets, hidden, used = [], [], set()
     for widget in spec.get("widgets", []):
         slugs = _slugs(widget)

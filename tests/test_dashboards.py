@@ -71,6 +71,29 @@ def test_the_city_dashboard_and_its_figures(city):
     assert 0 < before["total"]["value"] != towns["total"]["value"]
 
 
+def test_one_request_answers_every_widget_as_the_values_api(city):
+    """/api/v1/dashboards/city/values/ for a district: the same answers the widgets' own requests get, keyed as the
+    page keys them; what the page holds already (have=) is not sent again."""
+    towns = client().get("/api/v1/stats/indicators/city-population/values/?level=town").json()["values"]
+    town = towns[0]["key"]
+    got = client().get(f"/api/v1/dashboards/city/values/?town={town}")
+    assert got.status_code == 200
+    answers = got.json()["answers"]
+    kpi = answers[f"city-population~town~~~{town}"]
+    assert kpi == client().get(f"/api/v1/stats/indicators/city-population/values/?level=town&areas={town}").json()
+    assert kpi["total"]["value"] == towns[0]["value"]
+    previous = answers[f"city-population~town~2024-12-01~~{town}"]  # the KPI's change against the period before
+    assert previous["period"] == "2024-12-01"
+    villages_of = [k for k in answers if k.endswith(f"~area~~{town}~")]
+    assert villages_of and all(r["town_key"] == town for k in villages_of for r in answers[k]["values"])
+    assert "city-population~town~~~" in answers  # the bars over every district
+    again = client().get(f"/api/v1/dashboards/city/values/?town={town}&have=city-population~town~~~")
+    assert "city-population~town~~~" not in again.json()["answers"] and len(again.json()["answers"]) > 3
+    # a period that is not one of the indicators' is not asked for: the indicator's own
+    odd = client().get("/api/v1/dashboards/city/values/?period=1999-01-01&town=x").json()["answers"]
+    assert all(k.split("~")[2] in ("", "2024-12-01", "2025-12-01") for k in odd)
+
+
 def test_a_restricted_dashboard_is_missing_and_a_hidden_widget_tells_nothing(city):
     officer = client("dash-officer")
     made = officer.post("/api/v1/dashboards/", {"title_zh": "內部人口", "title_en": "Internal people",
@@ -82,6 +105,7 @@ def test_a_restricted_dashboard_is_missing_and_a_hidden_widget_tells_nothing(cit
     for who in (None, "dash-other"):
         assert client(who).get(f"/api/v1/dashboards/{slug}/").status_code == 404
         assert client(who).get(f"/dashboards/{slug}/").status_code == 404
+        assert client(who).get(f"/api/v1/dashboards/{slug}/values/").status_code == 404
         assert slug not in json.dumps(client(who).get("/api/v1/dashboards/").json())
     assert officer.get(f"/dashboards/{slug}/").status_code == 200
     # the statistics table restricted to its agency: the public city dashboard's widgets over it vanish for others
@@ -91,6 +115,7 @@ def test_a_restricted_dashboard_is_missing_and_a_hidden_widget_tells_nothing(cit
     seen = client("dash-other").get("/api/v1/dashboards/city/").json()
     assert seen["spec"]["widgets"] == [w for w in demo.SPEC["widgets"] if w["type"] == "text"]
     assert "city-population" not in json.dumps(seen) and "人口數" not in json.dumps(seen, ensure_ascii=False)
+    assert client("dash-other").get("/api/v1/dashboards/city/values/").json() == {"answers": {}}
     page = client("dash-other").get("/dashboards/city/").content.decode()
     assert "各行政區人口" not in page and "city-population" not in page
     # an unknown indicator and one the editor may not see are refused alike; an editor's save keeps what they

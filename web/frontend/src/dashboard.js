@@ -44,21 +44,40 @@ function indicatorOf(w) {
 }
 
 // --- the values API ------------------------------------------------------------------------------------------------
-// answers kept until the next auto-refresh: a filter change asks only for what it changes (the bars over every
-// district, the map's every village are the same whichever district is chosen)
-const answers = new Map();
+// every figure a drawing needs comes in one request (/api/v1/dashboards/<slug>/values/ for the filter state: the
+// server works out the same queries as the widgets below); a figure it did not bring (a widget added in edit mode,
+// not saved yet) is asked of the indicator values API alone. Answers are kept until the next auto-refresh: a filter
+// change asks only for what it changes (the bars over every district, the map's every village stay the same).
+const answers = new Map(); // key slug~level~period~town~areas → promise of the answer (null: not one the viewer may see)
+function keyOf(slug, params) {
+  const period = params.period || (filter.period && info(slug).periods.includes(filter.period) ? filter.period : "");
+  return [slug, params.level || "area", period, params.town || "", params.areas || ""].join("~");
+}
 function values(slug, params) {
-  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""));
-  if (filter.period && info(slug).periods.includes(filter.period) && !params.period) query.set("period", filter.period);
-  const address = `${url("values", { slug })}?${query}`;
-  if (!answers.has(address)) {
-    answers.set(address, fetch(address, { headers: { Accept: "application/json" } }).then((answer) => {
+  const key = keyOf(slug, params);
+  if (!answers.has(key)) {
+    const [, level, period, town, areas] = key.split("~");
+    const query = new URLSearchParams(Object.entries({ level, period, town, areas }).filter(([, v]) => v));
+    answers.set(key, fetch(`${url("values", { slug })}?${query}`, { headers: { Accept: "application/json" } }).then((answer) => {
       if (answer.status === 404) return null; // not (or no longer) one the viewer may see: nothing shown, nothing told
       if (!answer.ok) throw new Error(t("request_failed", { status: answer.status }));
       return answer.json();
-    }).catch((err) => { answers.delete(address); throw err; }));
+    }).catch((err) => { answers.delete(key); throw err; }));
   }
-  return answers.get(address);
+  return answers.get(key);
+}
+async function fetchAll() {
+  const query = new URLSearchParams();
+  if (filter.town) query.set("town", filter.town.key);
+  if (filter.area) query.set("area", filter.area.key);
+  if (filter.period) query.set("period", filter.period);
+  if (filter.category) query.set("category", filter.category);
+  for (const key of answers.keys()) query.append("have", key);
+  try {
+    const answer = await fetch(`${url("board_values")}?${query}`, { headers: { Accept: "application/json" } });
+    if (!answer.ok) return; // the widgets ask one by one
+    for (const [key, data] of Object.entries((await answer.json()).answers)) answers.set(key, Promise.resolve(data));
+  } catch { /* the widgets ask one by one */ }
 }
 
 // the scope a single figure is for: the village chosen, else the district, else the whole city
@@ -347,11 +366,13 @@ const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text };
 
 async function drawAll() {
   const mine = ++generation;
+  for (const w of spec.widgets) document.getElementById(`widget-${w.id}`).setAttribute("aria-busy", "true");
+  await fetchAll();
+  if (mine !== generation) return;
   const jobs = spec.widgets.map(async (w) => {
     const box = document.getElementById(`widget-${w.id}`);
     const live = box.querySelector(".widget-body");
     box.querySelector("h2").textContent = widgetTitle(w);
-    box.setAttribute("aria-busy", "true");
     // drawn aside and swapped in only if no newer filter came meanwhile (the map checks for itself)
     const body = w.type === "map" ? live : el("div", { class: "widget-body" });
     try {
