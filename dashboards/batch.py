@@ -8,7 +8,8 @@ indicator the viewer may not see is not in the document they get (dashboards.spe
 
 Each answer is keyed `slug~level~period~town~areas` (period as asked, '' for the indicator's own; the page builds the
 same key); `have` lists keys the page already holds (the bars over every district, the map's every village, which
-no district filter changes), not answered again.
+no district filter changes), not answered again. The live widgets (dashboards.live) are answered every time, keyed
+`sensor~<quantity>` and `wifi~<layer>`.
 """
 
 from datetime import date
@@ -16,6 +17,7 @@ from datetime import date
 from stats import indicators
 from stats.views import visible_indicators
 
+from . import live
 from . import spec as specs
 
 
@@ -55,6 +57,8 @@ def queries(spec: dict, described: dict, chosen: Filter) -> list[tuple]:
     if first and any(s["kind"] == "district" for s in spec["selectors"]):
         out.append((first, "town", period(first), "", "", False))
     for w in spec["widgets"]:
+        if w["type"] in ("sensor", "wifi", "text"):
+            continue
         slug = indicator_of(w)
         wl = w.get("level", "town")
         town = chosen.town if wl == "area" else ""
@@ -91,4 +95,13 @@ def answer(spec: dict, user, chosen: Filter, have: set[str]) -> dict:
             at = periods.index(now["period"])
             if at > 0:
                 ask(slug, level, periods[at - 1], town, areas)
+    for w in shown["widgets"]:  # live sources: read at every refresh
+        if w["type"] == "sensor" and live_key(w) not in out:
+            out[live_key(w)] = live.sensor(user, w["quantity"])
+        elif w["type"] == "wifi" and live_key(w) not in out:
+            out[live_key(w)] = live.wifi(user, w["layer"])
     return {"answers": out}
+
+
+def live_key(widget: dict) -> str:
+    return f"{widget['type']}~{widget.get('quantity') or widget.get('layer')}"

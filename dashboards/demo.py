@@ -49,6 +49,10 @@ SPEC = {
         {"id": "hh", "type": "kpi", "indicator": "city-households", "width": 1},
         {"id": "age", "type": "kpi", "indicator": "city-ageing", "category": True, "width": 1},
         {"id": "dens", "type": "kpi", "indicator": "city-density", "width": 1},
+        {"id": "air", "type": "sensor", "quantity": "pm25", "width": 2,
+         "title": "空氣品質：PM2.5 即時", "title_en": "Air quality: PM2.5 now"},
+        {"id": "wifi", "type": "wifi", "layer": "wifi-usage", "width": 2,
+         "title": "免費 Wi-Fi 使用量（最新一日）", "title_en": "Free Wi-Fi use (latest day)"},
         {"id": "popbar", "type": "bar", "indicator": "city-population", "level": "town", "width": 2,
          "title": "各行政區人口", "title_en": "Population by district"},
         {"id": "agebar", "type": "bar", "indicator": "city-ageing", "level": "town", "category": True, "width": 2,
@@ -125,8 +129,9 @@ def make(log=print) -> Dashboard:
         Dashboard.objects.filter(slug="city").delete()
         board = Dashboard.objects.create(
             slug="city", title_zh="市政儀表板", title_en="City dashboard", owner_agency=agency,
-            visibility=Layer.Visibility.PUBLIC, refresh_seconds=0, spec=SPEC,
-            description="示範市的人口、戶數與高齡化，依行政區與村里。",
-            description_en="The demo city's population, households and ageing by district and village.")
+            visibility=Layer.Visibility.PUBLIC, refresh_seconds=60, spec=SPEC,
+            description="示範市的人口、戶數與高齡化，依行政區與村里；空氣品質感測器與免費 Wi-Fi 的即時使用。",
+            description_en="The demo city's population, households and ageing by district and village; the air-quality "
+                           "sensors and the free Wi-Fi, live.")
     log(f"  dashboard: /dashboards/{board.slug}/ ({len(SPEC['widgets'])} widgets)")
     return board

@@ -34,8 +34,11 @@ function withUnit(value, slug) {
   const unit = unitOf(slug);
   return unit ? `${format(value, info(slug).decimals)} ${unit}` : format(value, info(slug).decimals);
 }
+function quantityName(code) { return config.strings[`quantity_${code}`] || code; }
 function widgetTitle(w) {
   if (w.type === "text") return (english && w.title_en) || w.title || "";
+  if (w.type === "sensor") return (english && w.title_en) || w.title || t("sensor_title", { quantity: quantityName(w.quantity) });
+  if (w.type === "wifi") return (english && w.title_en) || w.title || t("type_wifi");
   return (english && w.title_en) || w.title || titleOf(indicatorOf(w));
 }
 function indicatorOf(w) {
@@ -358,11 +361,54 @@ async function mapWidget(w, body, mine) {
     el("ul", {}, RAMP.map((c, i) => (Number.isFinite(breaks[Math.min(i, 3)]) || i === 0 ? el("li", {}, el("span", { class: "swatch", style: `background:${c}` }), labels[i]) : null))));
 }
 
+// --- live sources: answered by the dashboard's one request at every drawing (a new reading shows at the next refresh)
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString(english ? "en" : "zh-TW", { hour12: false, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "—";
+}
+async function liveAnswer(w, body) {
+  const key = `${w.type}~${w.type === "sensor" ? w.quantity : w.layer}`;
+  if (!answers.has(key)) { note(body, t("shown_after_saving")); return null; }
+  const answer = await answers.get(key);
+  if (!answer) note(body, t("no_data"));
+  return answer;
+}
+async function sensor(w, body) {
+  const a = await liveAnswer(w, body);
+  if (!a) return;
+  if (!a.devices) return note(body, t("no_sensors"));
+  const unit = a.unit || "";
+  body.replaceChildren(
+    el("p", { class: "kpi-value" }, el("data", { value: a.mean ?? "" }, format(a.mean, 1)), " ", el("span", { class: "unit" }, unit)),
+    el("p", { class: "kpi-change" }, t("sensor_range", { n: format(a.devices), low: `${format(a.min, 1)} ${unit}`, high: `${format(a.max, 1)} ${unit}` })),
+    el("p", { class: "count", "data-observed": a.observed_at || "" }, t("newest_reading", { time: when(a.observed_at) }),
+      a.stale ? ` · ${t("stale_sensors", { n: format(a.stale), hours: a.stale_after_hours })}` : ""));
+}
+async function wifi(w, body) {
+  const a = await liveAnswer(w, body);
+  if (!a) return;
+  if (!a.day) return note(body, t("no_data"));
+  let change = t("no_previous");
+  let trend = "";
+  if (a.previous_sessions) {
+    const diff = a.sessions - a.previous_sessions;
+    trend = diff > 0 ? "up" : diff < 0 ? "down" : "flat";
+    const sign = diff > 0 ? "+" : diff < 0 ? "−" : "±";
+    change = t("change_vs", { period: a.previous_day, change: `${sign}${format(Math.abs(diff))} ${t("unit_sessions")}${t("pct_change", { pct: `${sign}${format(Math.abs(diff / a.previous_sessions) * 100, 1)}%` })}` });
+  }
+  body.replaceChildren(
+    el("p", { class: "kpi-value" }, el("data", { value: a.sessions }, format(a.sessions)), " ", el("span", { class: "unit" }, t("unit_sessions"))),
+    el("p", { class: `kpi-change ${trend}` }, change),
+    el("p", { class: "count" }, [t("wifi_day", { day: a.day, n: format(a.hotspots) }),
+      a.unique_users !== null ? ` · ${t("unique_users", { n: format(a.unique_users) })}` : "",
+      a.traffic_mb !== null ? ` · ${t("traffic_gb", { n: format(a.traffic_mb / 1024, 1) })}` : ""].join("")));
+}
+
 function text(w, body) {
   body.replaceChildren(el("p", {}, (english && w.text_en) || w.text || ""));
 }
 
-const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text };
+const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text, sensor, wifi };
 
 async function drawAll() {
   const mine = ++generation;
@@ -418,12 +464,13 @@ function builder() {
   section.hidden = false;
   const slugs = Object.keys(known).sort();
   const field = (id, label, control) => el("div", {}, el("label", { for: id }, label), control);
-  const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text"].map((k) => el("option", { value: k }, t(`type_${k}`))));
+  const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text", "sensor", "wifi"].map((k) => el("option", { value: k }, t(`type_${k}`))));
   const indicator = el("select", { id: "b-indicator" }, slugs.map((s) => el("option", { value: s }, t("chart_of", { title: titleOf(s), unit: unitOf(s) || "—" }))));
   const level = el("select", { id: "b-level" }, el("option", { value: "town" }, t("level_town")), el("option", { value: "area" }, t("level_area")));
   const title = el("input", { id: "b-title", maxlength: 200 });
   const width = el("select", { id: "b-width" }, [1, 2, 3, 4].map((n) => el("option", { value: n }, String(n))));
   const words = el("input", { id: "b-text", maxlength: 2000 });
+  const quantity = el("select", { id: "b-quantity" }, (board.quantities || []).map((q) => el("option", { value: q }, quantityName(q))));
   const category = el("input", { id: "b-category", type: "checkbox" });
   const selectors = ["district", "period"].map((kind) => el("label", { class: "check" },
     el("input", { type: "checkbox", id: `b-sel-${kind}`, checked: spec.selectors.some((s) => s.kind === kind),
@@ -438,6 +485,8 @@ function builder() {
     const widget = { id: `w${Date.now().toString(36)}`, type: kind, width: Number(width.value) };
     if (title.value) widget[english ? "title_en" : "title"] = title.value;
     if (kind === "text") widget[english ? "text_en" : "text"] = words.value;
+    else if (kind === "sensor") widget.quantity = quantity.value;
+    else if (kind === "wifi") widget.layer = "wifi-usage";
     else Object.assign(widget, { indicator: indicator.value, level: kind === "map" ? "area" : level.value }, category.checked ? { category: true } : {});
     spec.widgets.push(widget);
     title.value = "";
@@ -454,12 +503,13 @@ function builder() {
     saved.textContent = t("saved");
     startRefresh();
     drawSelectors();
+    drawAll(); // a live widget just added is answered by the dashboard's request now that it is saved
   };
   section.replaceChildren(
     el("h2", {}, t("add_widget")),
     el("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); add(); } },
       field("b-type", t("widget_type"), type), field("b-indicator", t("indicator"), indicator), field("b-level", t("level"), level),
-      field("b-title", t("widget_title"), title), field("b-width", t("width"), width), field("b-text", t("text"), words),
+      field("b-quantity", t("quantity"), quantity), field("b-title", t("widget_title"), title), field("b-width", t("width"), width), field("b-text", t("text"), words),
       el("div", {}, el("label", { class: "check" }, category, ` ${t("follows_category")}`)),
       el("button", { type: "submit", id: "b-add" }, t("add"))),
     el("div", { class: "filters" }, el("div", {}, el("span", { class: "label" }, t("selectors")), el("div", {}, selectors)),
