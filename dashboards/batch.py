@@ -62,9 +62,9 @@ def queries(spec: dict, described: dict, chosen: Filter) -> list[tuple]:
         slug = indicator_of(w)
         wl = w.get("level", "town")
         town = chosen.town if wl == "area" else ""
-        if w["type"] == "kpi":
-            out.append((slug, level, period(slug), "", areas, True))
-        elif w["type"] in ("bar", "list"):
+        if w["type"] in ("kpi", "gauge"):
+            out.append((slug, level, period(slug), "", areas, w["type"] == "kpi"))
+        elif w["type"] in ("bar", "list", "pie"):
             out.append((slug, wl, period(slug), town, "", False))
         elif w["type"] == "table":
             for s in w.get("indicators") or [slug]:

@@ -9,18 +9,21 @@ see before it is sent.
                   "limit": rows of a list, "category": true (follows the category selector),
                   "text": …, "text_en": … (a text widget),
                   "quantity": "pm25" (a sensor widget: the latest readings of the sensors the viewer may see),
-                  "layer": "wifi-usage" (a Wi-Fi widget: the usage table's latest day)}]}
+                  "layer": "wifi-usage" (a Wi-Fi widget: the usage table's latest day),
+                  "target": n, "max": n (a gauge: the indicator's figure against its target, the dial to max)}]}
 
 A widget reads the indicator values API (/api/v1/stats/indicators/{slug}/values/) with the dashboard's filters;
 charts, tables and the map are also filter sources (a district or village clicked filters every other widget).
 """
+
+import math
 
 from stats.indicators import unit_of
 from stats.views import visible_indicators
 
 from . import live
 
-TYPES = ("kpi", "bar", "line", "table", "map", "list", "text", "sensor", "wifi")
+TYPES = ("kpi", "bar", "line", "table", "map", "list", "text", "sensor", "wifi", "pie", "gauge")
 LIVE = ("sensor", "wifi")  # live sources, not indicators: dashboards.live
 LEVELS = ("town", "area")
 SELECTORS = ("district", "period", "category")
@@ -92,6 +95,14 @@ def check(spec, user) -> dict:
                 widget["limit"] = min(100, max(1, int(raw["limit"])))
         except (TypeError, ValueError):
             raise SpecProblem(f"widgets[{n}].width", f"widget {n}: width and limit are whole numbers") from None
+        for key in ("target", "max"):
+            if raw["type"] == "gauge" and raw.get(key) not in (None, ""):
+                try:
+                    widget[key] = float(raw[key])
+                except (TypeError, ValueError):
+                    raise SpecProblem(f"widgets[{n}].{key}", f"widget {n}: {key} must be a number") from None
+                if not math.isfinite(widget[key]):
+                    raise SpecProblem(f"widgets[{n}].{key}", f"widget {n}: {key} must be a number")
         widgets.append(widget)
     selectors = []
     for n, raw in enumerate(spec.get("selectors", []) or [], 1):

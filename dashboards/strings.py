@@ -60,6 +60,13 @@ def dashboard_strings() -> dict[str, str]:
         "saved": _("已儲存"),
         "follows_category": _("依類別篩選器切換指標"),
         "widget_n": _("元件 {n}"),
+        "type_pie": _("圓餅圖（各地區占比）"),
+        "type_gauge": _("儀表（對照目標）"),
+        "others": _("其他"),
+        "target": _("目標值（儀表元件）"),
+        "no_target": _("未設定目標"),
+        "against_target": _("目標 {target} · 達成 {pct}"),
+        "gauge_of": _("{title}：{value}，目標 {target}"),
         # live sources
         "type_sensor": _("感測器即時值"),
         "type_wifi": _("Wi-Fi 使用量"),

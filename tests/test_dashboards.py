@@ -49,9 +49,9 @@ def test_the_city_dashboard_and_its_figures(city):
     record = Layer.objects.get(slug=demo.TABLE).stat_table.joins.get()
     assert record.unmatched_rows == 0 and record.matched_rows == 2 * len(villages())
     board = client().get("/api/v1/dashboards/city/").json()
-    assert board["title"] == "市政儀表板" and len(board["spec"]["widgets"]) == 12
+    assert board["title"] == "市政儀表板" and len(board["spec"]["widgets"]) == 14
     # the Wi-Fi widget's usage table is internal (資訊科技局's): shown to the signed in only
-    assert len(client("dash-officer").get("/api/v1/dashboards/city/").json()["spec"]["widgets"]) == 13
+    assert len(client("dash-officer").get("/api/v1/dashboards/city/").json()["spec"]["widgets"]) == 15
     assert board["spec"]["indicators"]["city-density"]["unit"] == "人/平方公里"
     assert board["spec"]["indicators"]["city-population"]["unit"] == "人"
     assert board["spec"]["indicators"]["city-population"]["periods"] == ["2024-12-01", "2025-12-01"]
@@ -88,7 +88,8 @@ def test_one_request_answers_every_widget_as_the_values_api(city):
     assert previous["period"] == "2024-12-01"
     villages_of = [k for k in answers if k.endswith(f"~area~~{town}~")]
     assert villages_of and all(r["town_key"] == town for k in villages_of for r in answers[k]["values"])
-    assert "city-population~town~~~" in answers  # the bars over every district
+    assert "city-population~town~~~" in answers  # the bars and the pie over every district
+    assert answers[f"city-ageing~town~~~{town}"]["total"]["value"] is not None  # the gauge's figure (and a KPI's)
     again = client().get(f"/api/v1/dashboards/city/values/?town={town}&have=city-population~town~~~")
     assert "city-population~town~~~" not in again.json()["answers"] and len(again.json()["answers"]) > 3
     # a period that is not one of the indicators' is not asked for: the indicator's own
@@ -135,7 +136,7 @@ def test_a_restricted_dashboard_is_missing_and_a_hidden_widget_tells_nothing(cit
     saved = client("dash-staff").put("/api/v1/dashboards/city/", {"title_en": "City", "spec": {"widgets": [
         {"type": "text", "text": "hi"}]}}, content_type="application/json")
     assert saved.status_code == 200 and len(saved.json()["spec"]["widgets"]) == 1
-    assert len(Dashboard.objects.get(slug="city").spec["widgets"]) == 1 + 10  # the ten it could not see are kept
+    assert len(Dashboard.objects.get(slug="city").spec["widgets"]) == 1 + 12  # the twelve it could not see are kept
     staff.delete()
     assert client("dash-other").put("/api/v1/dashboards/city/", {"title_en": "x"},
                                     content_type="application/json").status_code == 403
@@ -214,7 +215,8 @@ def test_live_widgets_read_the_sensors_and_the_wifi_use(city):
 
 def test_bad_widgets_are_named(city):
     officer = client("dash-officer")
-    for widget, field in (({"type": "pie"}, "widgets[1].type"), ({"type": "kpi"}, "widgets[1].indicator"),
+    for widget, field in (({"type": "donut"}, "widgets[1].type"),
+                          ({"type": "gauge", "indicator": "city-ageing", "target": "many"}, "widgets[1].target"), ({"type": "kpi"}, "widgets[1].indicator"),
                           ({"type": "bar", "indicator": "city-population", "level": "nation"}, "widgets[1].level")):
         answer = officer.post("/api/v1/dashboards/", {"title_zh": "x", "spec": {"widgets": [widget]}},
                               content_type="application/json")
