@@ -216,7 +216,8 @@ def test_live_widgets_read_the_sensors_and_the_wifi_use(city):
 def test_bad_widgets_are_named(city):
     officer = client("dash-officer")
     for widget, field in (({"type": "donut"}, "widgets[1].type"),
-                          ({"type": "gauge", "indicator": "city-ageing", "target": "many"}, "widgets[1].target"), ({"type": "kpi"}, "widgets[1].indicator"),
+                          ({"type": "gauge", "indicator": "city-ageing", "target": "many"}, "widgets[1].target"),
+                          ({"type": "kpi"}, "widgets[1].indicator"),
                           ({"type": "bar", "indicator": "city-population", "level": "nation"}, "widgets[1].level")):
         answer = officer.post("/api/v1/dashboards/", {"title_zh": "x", "spec": {"widgets": [widget]}},
                               content_type="application/json")
