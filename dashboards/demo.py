@@ -49,10 +49,19 @@ SPEC = {
         {"id": "hh", "type": "kpi", "indicator": "city-households", "width": 1},
         {"id": "age", "type": "kpi", "indicator": "city-ageing", "category": True, "width": 1},
         {"id": "dens", "type": "kpi", "indicator": "city-density", "width": 1},
+        {"id": "air", "type": "sensor", "quantity": "pm25", "width": 2,
+         "title": "空氣品質：PM2.5 即時", "title_en": "Air quality: PM2.5 now"},
+        {"id": "wifi", "type": "wifi", "layer": "wifi-usage", "width": 2,
+         "title": "免費 Wi-Fi 使用量（最新一日）", "title_en": "Free Wi-Fi use (latest day)"},
         {"id": "popbar", "type": "bar", "indicator": "city-population", "level": "town", "width": 2,
          "title": "各行政區人口", "title_en": "Population by district"},
         {"id": "agebar", "type": "bar", "indicator": "city-ageing", "level": "town", "category": True, "width": 2,
          "title": "各行政區年齡結構", "title_en": "Age structure by district"},
+        {"id": "share", "type": "pie", "indicator": "city-population", "level": "town", "width": 2,
+         "title": "各行政區人口占比", "title_en": "Each district's share of the population"},
+        {"id": "aged", "type": "gauge", "indicator": "city-ageing", "width": 2, "target": 20.0, "max": 30.0,
+         "title": "老年人口比例與超高齡社會門檻（20%）",
+         "title_en": "Share aged 65+ against the super-aged threshold (20%)"},
         {"id": "map", "type": "map", "indicator": "city-density", "level": "area", "width": 2,
          "title": "各村里人口密度", "title_en": "Population density by village"},
         {"id": "trend", "type": "line", "indicator": "city-population", "width": 1,
@@ -125,8 +134,9 @@ def make(log=print) -> Dashboard:
         Dashboard.objects.filter(slug="city").delete()
         board = Dashboard.objects.create(
             slug="city", title_zh="市政儀表板", title_en="City dashboard", owner_agency=agency,
-            visibility=Layer.Visibility.PUBLIC, refresh_seconds=0, spec=SPEC,
-            description="示範市的人口、戶數與高齡化，依行政區與村里。",
-            description_en="The demo city's population, households and ageing by district and village.")
+            visibility=Layer.Visibility.PUBLIC, refresh_seconds=60, spec=SPEC,
+            description="示範市的人口、戶數與高齡化，依行政區與村里；空氣品質感測器與免費 Wi-Fi 的即時使用。",
+            description_en="The demo city's population, households and ageing by district and village; the air-quality "
+                           "sensors and the free Wi-Fi, live.")
     log(f"  dashboard: /dashboards/{board.slug}/ ({len(SPEC['widgets'])} widgets)")
     return board

@@ -17,6 +17,7 @@ from stats.views import visible_indicators
 from web.stats_page import _number, _problem
 from web.viewer import viewer_config
 
+from . import live
 from . import spec as specs
 from .models import Dashboard
 from .strings import dashboard_strings
@@ -72,6 +73,7 @@ def dashboard_page(request, slug):
         "values": reverse("stats-indicator-values", args=["xslugx"]).replace("xslugx", "{slug}"),
         "features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"),
         "dashboard": reverse("dashboard", args=[board.slug]),
+        "board_values": reverse("dashboard-values", args=[board.slug]),
         "profile": reverse("area-profile", args=["town", "xkeyx"]).replace("town", "{level}", 1)
         .replace("xkeyx", "{key}")}
     can_edit = board.can_edit(request.user)
@@ -80,6 +82,7 @@ def dashboard_page(request, slug):
                            "edit": can_edit and request.GET.get("edit") == "1"}
     if can_edit:  # the builder's pickers: every indicator the editor may see
         config["dashboard"]["all_indicators"] = {i.slug: specs.describe(i) for i in visible_indicators(request.user)}
+        config["dashboard"]["quantities"] = sorted(live.quantities())
     return render(request, "dashboards/dashboard.html", {
         "board": board, "title": _title(board, english), "config": config,
         "description": board.description_en if english and board.description_en else board.description,

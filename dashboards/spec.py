@@ -7,16 +7,24 @@ see before it is sent.
                   "indicator": slug, "indicators": [slugs] (table columns), "level": "town" | "area",
                   "title": …, "title_en": …, "width": 1–4 (of a 4-column grid; one column on a phone),
                   "limit": rows of a list, "category": true (follows the category selector),
-                  "text": …, "text_en": … (a text widget)}]}
+                  "text": …, "text_en": … (a text widget),
+                  "quantity": "pm25" (a sensor widget: the latest readings of the sensors the viewer may see),
+                  "layer": "wifi-usage" (a Wi-Fi widget: the usage table's latest day),
+                  "target": n, "max": n (a gauge: the indicator's figure against its target, the dial to max)}]}
 
 A widget reads the indicator values API (/api/v1/stats/indicators/{slug}/values/) with the dashboard's filters;
 charts, tables and the map are also filter sources (a district or village clicked filters every other widget).
 """
 
+import math
+
 from stats.indicators import unit_of
 from stats.views import visible_indicators
 
-TYPES = ("kpi", "bar", "line", "table", "map", "list", "text")
+from . import live
+
+TYPES = ("kpi", "bar", "line", "table", "map", "list", "text", "sensor", "wifi", "pie", "gauge")
+LIVE = ("sensor", "wifi")  # live sources, not indicators: dashboards.live
 LEVELS = ("town", "area")
 SELECTORS = ("district", "period", "category")
 MAX_WIDGETS = 24
@@ -54,7 +62,16 @@ def check(spec, user) -> dict:
         for key, length in TEXT_FIELDS.items():
             if raw.get(key):
                 widget[key] = str(raw[key])[:length]
-        if raw["type"] != "text":
+        if raw["type"] == "sensor":
+            widget["quantity"] = str(raw.get("quantity") or "pm25")
+            if widget["quantity"] not in live.quantities():
+                raise SpecProblem(f"widgets[{n}].quantity", f"widget {n}: no quantity {widget['quantity']!r}")
+        elif raw["type"] == "wifi":
+            widget["layer"] = str(raw.get("layer") or "wifi-usage")
+            if live.usage_layer(user, widget["layer"]) is None:
+                raise SpecProblem(f"widgets[{n}].layer", f"widget {n}: no Wi-Fi usage table {widget['layer']!r} "
+                                  f"(a table with the columns {', '.join(live.WIFI_COLUMNS)})")
+        elif raw["type"] != "text":
             if raw.get("indicator"):
                 widget["indicator"] = str(raw["indicator"])
             if raw.get("indicators"):
@@ -78,6 +95,14 @@ def check(spec, user) -> dict:
                 widget["limit"] = min(100, max(1, int(raw["limit"])))
         except (TypeError, ValueError):
             raise SpecProblem(f"widgets[{n}].width", f"widget {n}: width and limit are whole numbers") from None
+        for key in ("target", "max"):
+            if raw["type"] == "gauge" and raw.get(key) not in (None, ""):
+                try:
+                    widget[key] = float(raw[key])
+                except (TypeError, ValueError):
+                    raise SpecProblem(f"widgets[{n}].{key}", f"widget {n}: {key} must be a number") from None
+                if not math.isfinite(widget[key]):
+                    raise SpecProblem(f"widgets[{n}].{key}", f"widget {n}: {key} must be a number")
         widgets.append(widget)
     selectors = []
     for n, raw in enumerate(spec.get("selectors", []) or [], 1):
@@ -109,15 +134,17 @@ def keep_hidden(new: dict, old: dict, user) -> dict:
     return {**new, "widgets": new["widgets"] + widgets}
 
 
-def for_viewer(spec: dict, user) -> dict:
+def for_viewer(spec: dict, user, seen: dict | None = None) -> dict:
     """The document with only what `user` may see: widgets over an indicator they may not see are left out (not
     even their titles), as are such options of a category selector; `indicators` describes the rest (title, unit,
     periods), `hidden` lists the ids left out (kept on save, never sent)."""
-    seen = {i.slug: i for i in visible_indicators(user)}
+    if seen is None:
+        seen = {i.slug: i for i in visible_indicators(user)}
     widgets, hidden, used = [], [], set()
     for widget in spec.get("widgets", []):
         slugs = _slugs(widget)
-        if any(s not in seen for s in slugs):
+        if any(s not in seen for s in slugs) or (
+                widget.get("type") == "wifi" and live.usage_layer(user, widget.get("layer", "")) is None):
             hidden.append(widget.get("id"))
             continue
         widgets.append(widget)

@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("", views.DashboardListView.as_view(), name="dashboards"),
     path("<slug:slug>/", views.DashboardView.as_view(), name="dashboard"),
+    path("<slug:slug>/values/", views.DashboardValuesView.as_view(), name="dashboard-values"),
 ]

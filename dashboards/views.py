@@ -1,8 +1,9 @@
 """/api/v1/dashboards/: dashboards as catalog items — list the ones you may see, make one (signed in), read one
 (its widgets cut down to what you may see), change or delete it (its owner agency, its maker, admins).
 
-A dashboard you may not see answers as a missing one (404). Each widget's figures are not here: they are read from
-/api/v1/stats/indicators/{slug}/values/ with the same visibility.
+A dashboard you may not see answers as a missing one (404). Each widget's figures are read from
+/api/v1/dashboards/{slug}/values/ (all of them for one filter state, dashboards.batch) or, one by one, from
+/api/v1/stats/indicators/{slug}/values/, with the same visibility.
 """
 
 from django.contrib.auth.models import Group
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
@@ -20,6 +21,7 @@ from rest_framework.views import APIView
 from geo.messages import worded
 from layers.models import Layer
 
+from . import batch
 from . import spec as specs
 from .models import Dashboard
 
@@ -146,3 +148,20 @@ class DashboardView(APIView):
             raise PermissionDenied(worded("只有儀表板的權責機關、建立者與管理者可以刪除它"))
         board.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DashboardValuesView(APIView):
+    @extend_schema(summary="Every figure the dashboard's widgets need for one filter state (the widgets you may see), "
+                           "in one answer: {answers: {slug~level~period~town~areas: indicator values}}",
+                   responses=OpenApiTypes.OBJECT, parameters=[
+        OpenApiParameter("town", str, description="the district chosen (its key)"),
+        OpenApiParameter("area", str, description="the village chosen (its key)"),
+        OpenApiParameter("period", str, description="the period chosen (YYYY-MM-DD, one of the indicators' periods)"),
+        OpenApiParameter("category", str, description="the category selector's indicator"),
+        OpenApiParameter("have", str, many=True, description="answers already held (keys), not sent again"),
+    ])
+    def get(self, request, slug):
+        board = get_visible(request.user, slug)
+        params = request.query_params
+        chosen = batch.Filter(**{k: params.get(k, "")[:100] for k in ("town", "area", "period", "category")})
+        return Response(batch.answer(board.spec, request.user, chosen, set(params.getlist("have")[:200])))

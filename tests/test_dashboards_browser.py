@@ -5,14 +5,20 @@ then an officer builds a dashboard from scratch in edit mode, saves it, and its 
 One page, one context; screenshots in .var/screenshots/dashboard-*.png."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
+from conftest import CHROMIUM, PHONE, SHOTS, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
 from django.contrib.auth.models import Group, User
 from django.db import connection, connections
+from django.utils import timezone
+from test_dashboards import ensure_quantities
 
 from dashboards import demo
+from iot.ingest import ingest
+from iot.models import Device
+from iot.tokens import new_token
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
@@ -26,11 +32,21 @@ def city(django_db_setup, django_db_blocker):
     with committed_demo_city(django_db_blocker, seed=2026, size=0.3) as made, django_db_blocker.unblock():
         demo.make(log=lambda _m: None)
         User.objects.create_user("dash-builder", password=PASSWORD).groups.add(Group.objects.get(name=demo.AGENCY))
+        sensor_reading()
         try:
             yield made
         finally:
             Dashboard.objects.all().delete()
             User.objects.filter(username="dash-builder").delete()
+            Device.objects.filter(device_id="DASH-AQ-1").delete()
+
+
+def sensor_reading():
+    """One air-quality sensor with a PM2.5 reading ten minutes ago, taken in as a device's readings are."""
+    ensure_quantities()
+    device = Device.objects.create(device_id="DASH-AQ-1", token_hash=new_token()[1], name="示範感測器")
+    reading = {"quantity": "pm25", "value": 18.4, "observed_at": (timezone.now() - timedelta(minutes=10)).isoformat()}
+    assert ingest(device, [reading], "http").accepted == 1
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +91,9 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         assert "人/平方公里" in page.locator("#widget-dens").inner_text()
         assert page.locator("#widget-villages tbody tr").count() == facts["villages"]
         assert page.evaluate(UNNAMED_CONTROLS) == []
+        air = page.locator("#widget-air").inner_text()  # the live sensor widget: value, unit, time
+        assert "18.4" in air and "µg/m³" in air and "最新觀測" in air and "1 個感測器" in air
+        assert page.locator("#widget-wifi").count() == 0  # the Wi-Fi usage table is internal
         shot(page, "dashboard-01-city")
         # a bar of the district chart filters every other widget to that district
         page.locator("#widget-popbar .bar-row", has_text=facts["district"]).click()
@@ -175,5 +194,20 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
             assert cur.rowcount == 1
         page.wait_for_function(f"() => document.querySelector('#widget-{first} .kpi-value data')?.value == "
                                f"'{facts['total'] + 1000}'", timeout=10_000)
+        # signed in, the 市政儀表板 shows the Wi-Fi use too
+        page.goto("/dashboards/city/", wait_until="domcontentloaded")
+        page.wait_for_selector("#widget-wifi .kpi-value data")
+        drawn(page)
+        assert "人次" in page.locator("#widget-wifi").inner_text()
+        assert "目標 20.0 %" in page.locator("#widget-aged").inner_text()  # the gauge against its target
+        page.screenshot(path=SHOTS / "dashboard-07-live.png", full_page=True)
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("en")
+        page.set_viewport_size(PHONE)
+        page.wait_for_selector("#widget-wifi .kpi-value data")
+        drawn(page)
+        assert "sessions" in page.locator("#widget-wifi").inner_text()
+        assert_fits(page, PHONE["width"], "#report button, #report select")
+        page.screenshot(path=SHOTS / "dashboard-08-live-phone-en.png", full_page=True)
     finally:
         page.context.close()

@@ -327,6 +327,8 @@ ROUTES: dict[str, list[Call]] = {
         "widgets": [{"type": "kpi", "indicator": "{slug}"}]}})],
     "dashboard": [get("/api/v1/dashboards/{slug}/"), put("/api/v1/dashboards/{slug}/", {"title_en": "x"}),
                   delete("/api/v1/dashboards/{slug}/")],
+    "dashboard-values": [get("/api/v1/dashboards/{slug}/values/"),
+                         get("/api/v1/dashboards/{slug}/values/?town={value}")],
     "dashboards-page": [get("/dashboards/"), post("/dashboards/", {"title_zh": "x"})],
     "dashboard-page": [get("/dashboards/{slug}/"), get("/dashboards/{slug}/?edit=1")],
     "area-profile": [get("/areas/area/{value}/"), get("/areas/town/{value}/")],

@@ -34,8 +34,11 @@ function withUnit(value, slug) {
   const unit = unitOf(slug);
   return unit ? `${format(value, info(slug).decimals)} ${unit}` : format(value, info(slug).decimals);
 }
+function quantityName(code) { return config.strings[`quantity_${code}`] || code; }
 function widgetTitle(w) {
   if (w.type === "text") return (english && w.title_en) || w.title || "";
+  if (w.type === "sensor") return (english && w.title_en) || w.title || t("sensor_title", { quantity: quantityName(w.quantity) });
+  if (w.type === "wifi") return (english && w.title_en) || w.title || t("type_wifi");
   return (english && w.title_en) || w.title || titleOf(indicatorOf(w));
 }
 function indicatorOf(w) {
@@ -44,21 +47,40 @@ function indicatorOf(w) {
 }
 
 // --- the values API ------------------------------------------------------------------------------------------------
-// answers kept until the next auto-refresh: a filter change asks only for what it changes (the bars over every
-// district, the map's every village are the same whichever district is chosen)
-const answers = new Map();
+// every figure a drawing needs comes in one request (/api/v1/dashboards/<slug>/values/ for the filter state: the
+// server works out the same queries as the widgets below); a figure it did not bring (a widget added in edit mode,
+// not saved yet) is asked of the indicator values API alone. Answers are kept until the next auto-refresh: a filter
+// change asks only for what it changes (the bars over every district, the map's every village stay the same).
+const answers = new Map(); // key slug~level~period~town~areas → promise of the answer (null: not one the viewer may see)
+function keyOf(slug, params) {
+  const period = params.period || (filter.period && info(slug).periods.includes(filter.period) ? filter.period : "");
+  return [slug, params.level || "area", period, params.town || "", params.areas || ""].join("~");
+}
 function values(slug, params) {
-  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""));
-  if (filter.period && info(slug).periods.includes(filter.period) && !params.period) query.set("period", filter.period);
-  const address = `${url("values", { slug })}?${query}`;
-  if (!answers.has(address)) {
-    answers.set(address, fetch(address, { headers: { Accept: "application/json" } }).then((answer) => {
+  const key = keyOf(slug, params);
+  if (!answers.has(key)) {
+    const [, level, period, town, areas] = key.split("~");
+    const query = new URLSearchParams(Object.entries({ level, period, town, areas }).filter(([, v]) => v));
+    answers.set(key, fetch(`${url("values", { slug })}?${query}`, { headers: { Accept: "application/json" } }).then((answer) => {
       if (answer.status === 404) return null; // not (or no longer) one the viewer may see: nothing shown, nothing told
       if (!answer.ok) throw new Error(t("request_failed", { status: answer.status }));
       return answer.json();
-    }).catch((err) => { answers.delete(address); throw err; }));
+    }).catch((err) => { answers.delete(key); throw err; }));
   }
-  return answers.get(address);
+  return answers.get(key);
+}
+async function fetchAll() {
+  const query = new URLSearchParams();
+  if (filter.town) query.set("town", filter.town.key);
+  if (filter.area) query.set("area", filter.area.key);
+  if (filter.period) query.set("period", filter.period);
+  if (filter.category) query.set("category", filter.category);
+  for (const key of answers.keys()) query.append("have", key);
+  try {
+    const answer = await fetch(`${url("board_values")}?${query}`, { headers: { Accept: "application/json" } });
+    if (!answer.ok) return; // the widgets ask one by one
+    for (const [key, data] of Object.entries((await answer.json()).answers)) answers.set(key, Promise.resolve(data));
+  } catch { /* the widgets ask one by one */ }
 }
 
 // the scope a single figure is for: the village chosen, else the district, else the whole city
@@ -230,8 +252,7 @@ async function line(w, body) {
   const span = hi - lo || Math.abs(hi) || 1;
   const x = (i) => L0 + (points.length > 1 ? i / (points.length - 1) : 0.5) * (W - L0 - R);
   const y = (v) => H - B - ((v - (lo - span * 0.1)) / (span * 1.2)) * (H - T - B);
-  const NS = "http://www.w3.org/2000/svg";
-  const node = (tag, attrs, text) => { const n = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text) n.textContent = text; return n; };
+  const node = svgNode;
   const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img",
     "aria-label": t("periods_of", { title: titleOf(slug), values: shown.map((p) => `${p.period} ${withUnit(p.value, slug)}`).join(t("list_sep")) }) });
   svg.append(node("line", { x1: L0, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
@@ -339,19 +360,137 @@ async function mapWidget(w, body, mine) {
     el("ul", {}, RAMP.map((c, i) => (Number.isFinite(breaks[Math.min(i, 3)]) || i === 0 ? el("li", {}, el("span", { class: "swatch", style: `background:${c}` }), labels[i]) : null))));
 }
 
+// --- pie and gauge -------------------------------------------------------------------------------------------------
+const NS = "http://www.w3.org/2000/svg";
+function svgNode(tag, attrs, text) {
+  const n = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+  if (text) n.textContent = text;
+  return n;
+}
+const SLICES = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#9e9d24", "#8d6e63"];
+
+// each area's share of the whole (the largest seven and the rest): a slice or its legend entry filters the others
+async function pie(w, body) {
+  const { slug, answer } = await areaRows(w);
+  if (!answer || !answer.values.length) return note(body, t("no_data"));
+  const level = w.level || "town";
+  const rows = answer.values.filter((r) => r.value > 0).sort((a, b) => b.value - a.value);
+  const whole = rows.reduce((sum, r) => sum + r.value, 0);
+  if (!whole) return note(body, t("no_data"));
+  const shown = rows.slice(0, 7);
+  const rest = rows.slice(7).reduce((sum, r) => sum + r.value, 0);
+  const slices = [...shown.map((r, i) => ({ row: r, value: r.value, colour: SLICES[i] })),
+    ...(rest ? [{ row: null, value: rest, colour: SLICES[7] }] : [])];
+  const svg = svgNode("svg", { viewBox: "-1.05 -1.05 2.1 2.1", class: "pie", role: "img",
+    "aria-label": t("chart_of", { title: titleOf(slug), unit: unitOf(slug) || "—" }) });
+  let angle = -Math.PI / 2;
+  for (const s of slices) {
+    const turn = (s.value / whole) * 2 * Math.PI;
+    const [x1, y1, x2, y2] = [Math.cos(angle), Math.sin(angle), Math.cos(angle + turn), Math.sin(angle + turn)];
+    const shape = slices.length === 1 ? svgNode("circle", { r: 1, cx: 0, cy: 0 })
+      : svgNode("path", { d: `M0 0 L${x1.toFixed(4)} ${y1.toFixed(4)} A1 1 0 ${turn > Math.PI ? 1 : 0} 1 ${x2.toFixed(4)} ${y2.toFixed(4)} Z` });
+    shape.setAttribute("fill", s.colour);
+    shape.setAttribute("class", `slice${s.row && isChosen(level, s.row) ? " chosen" : ""}`);
+    if (s.row) { shape.dataset.key = s.row.key; shape.addEventListener("click", () => chooseArea(level, s.row)); }
+    svg.append(shape);
+    angle += turn;
+  }
+  const pct = (v) => `${format((v / whole) * 100, 1)}%`;
+  body.replaceChildren(el("p", { class: "count" }, `${t("chart_of", { title: titleOf(slug), unit: unitOf(slug) || "—" })} · ${answer.period || ""}`),
+    el("div", { class: "pie-box" }, svg, el("ul", { class: "pie-legend" }, slices.map((s) => el("li", {},
+      el("span", { class: "swatch", style: `background:${s.colour}` }),
+      s.row ? el("button", { type: "button", class: "link", "aria-pressed": String(isChosen(level, s.row)), onclick: () => chooseArea(level, s.row) },
+        shortName(s.row, level)) : el("span", {}, t("others")),
+      " ", el("span", { class: "num" }, `${withUnit(s.value, slug)} · ${pct(s.value)}`))))));
+}
+
+// the figure for the city, the district or the village chosen against the widget's target, on a half dial
+async function gauge(w, body) {
+  const slug = indicatorOf(w);
+  const now = await values(slug, scope());
+  const value = now?.total?.value;
+  if (value === null || value === undefined) return note(body, t("no_data"));
+  const target = w.target ?? null;
+  const top = w.max ?? (Math.max(value, target ?? 0) * 1.25 || 1);
+  const at = (v) => Math.PI * (1 - Math.max(0, Math.min(1, v / top)));
+  const point = (a, r) => `${(r * Math.cos(a)).toFixed(3)} ${(-r * Math.sin(a)).toFixed(3)}`;
+  const arc = (to, cls) => svgNode("path", { d: `M${point(Math.PI, 0.85)} A0.85 0.85 0 0 1 ${point(to, 0.85)}`, class: cls });
+  const reached = target !== null && value >= target;
+  const svg = svgNode("svg", { viewBox: "-1.1 -1.05 2.2 1.25", class: "gauge", role: "img",
+    "aria-label": t("gauge_of", { title: titleOf(slug), value: withUnit(value, slug), target: target === null ? "—" : withUnit(target, slug) }) });
+  svg.append(arc(0, "gauge-track"), arc(at(value), `gauge-value${reached ? " reached" : ""}`));
+  if (target !== null) {
+    const a = at(target);
+    svg.append(svgNode("line", { x1: 0.62 * Math.cos(a), y1: -0.62 * Math.sin(a), x2: 1.05 * Math.cos(a), y2: -1.05 * Math.sin(a), class: "gauge-target" }));
+  }
+  svg.append(svgNode("text", { x: -0.85, y: 0.17, "text-anchor": "middle" }, format(0, 0)),
+    svgNode("text", { x: 0.85, y: 0.17, "text-anchor": "middle" }, format(top, info(slug).decimals)));
+  body.replaceChildren(svg,
+    el("p", { class: "kpi-value gauge-figure" }, el("data", { value }, format(value, info(slug).decimals)), " ", el("span", { class: "unit" }, unitOf(slug))),
+    el("p", { class: `kpi-change${reached ? " up" : ""}` }, target === null ? t("no_target")
+      : t("against_target", { target: withUnit(target, slug), pct: `${format((value / target) * 100, 1)}%` })),
+    el("p", { class: "count" }, `${scopeName()} · ${now.period || ""}`));
+}
+
+// --- live sources: answered by the dashboard's one request at every drawing (a new reading shows at the next refresh)
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString(english ? "en" : "zh-TW", { hour12: false, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "—";
+}
+async function liveAnswer(w, body) {
+  const key = `${w.type}~${w.type === "sensor" ? w.quantity : w.layer}`;
+  if (!answers.has(key)) { note(body, t("shown_after_saving")); return null; }
+  const answer = await answers.get(key);
+  if (!answer) note(body, t("no_data"));
+  return answer;
+}
+async function sensor(w, body) {
+  const a = await liveAnswer(w, body);
+  if (!a) return;
+  if (!a.devices) return note(body, t("no_sensors"));
+  const unit = a.unit || "";
+  body.replaceChildren(
+    el("p", { class: "kpi-value" }, el("data", { value: a.mean ?? "" }, format(a.mean, 1)), " ", el("span", { class: "unit" }, unit)),
+    el("p", { class: "kpi-change" }, t("sensor_range", { n: format(a.devices), low: `${format(a.min, 1)} ${unit}`, high: `${format(a.max, 1)} ${unit}` })),
+    el("p", { class: "count", "data-observed": a.observed_at || "" }, t("newest_reading", { time: when(a.observed_at) }),
+      a.stale ? ` · ${t("stale_sensors", { n: format(a.stale), hours: a.stale_after_hours })}` : ""));
+}
+async function wifi(w, body) {
+  const a = await liveAnswer(w, body);
+  if (!a) return;
+  if (!a.day) return note(body, t("no_data"));
+  let change = t("no_previous");
+  let trend = "";
+  if (a.previous_sessions) {
+    const diff = a.sessions - a.previous_sessions;
+    trend = diff > 0 ? "up" : diff < 0 ? "down" : "flat";
+    const sign = diff > 0 ? "+" : diff < 0 ? "−" : "±";
+    change = t("change_vs", { period: a.previous_day, change: `${sign}${format(Math.abs(diff))} ${t("unit_sessions")}${t("pct_change", { pct: `${sign}${format(Math.abs(diff / a.previous_sessions) * 100, 1)}%` })}` });
+  }
+  body.replaceChildren(
+    el("p", { class: "kpi-value" }, el("data", { value: a.sessions }, format(a.sessions)), " ", el("span", { class: "unit" }, t("unit_sessions"))),
+    el("p", { class: `kpi-change ${trend}` }, change),
+    el("p", { class: "count" }, [t("wifi_day", { day: a.day, n: format(a.hotspots) }),
+      a.unique_users !== null ? ` · ${t("unique_users", { n: format(a.unique_users) })}` : "",
+      a.traffic_mb !== null ? ` · ${t("traffic_gb", { n: format(a.traffic_mb / 1024, 1) })}` : ""].join("")));
+}
+
 function text(w, body) {
   body.replaceChildren(el("p", {}, (english && w.text_en) || w.text || ""));
 }
 
-const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text };
+const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text, sensor, wifi, pie, gauge };
 
 async function drawAll() {
   const mine = ++generation;
+  for (const w of spec.widgets) document.getElementById(`widget-${w.id}`).setAttribute("aria-busy", "true");
+  await fetchAll();
+  if (mine !== generation) return;
   const jobs = spec.widgets.map(async (w) => {
     const box = document.getElementById(`widget-${w.id}`);
     const live = box.querySelector(".widget-body");
     box.querySelector("h2").textContent = widgetTitle(w);
-    box.setAttribute("aria-busy", "true");
     // drawn aside and swapped in only if no newer filter came meanwhile (the map checks for itself)
     const body = w.type === "map" ? live : el("div", { class: "widget-body" });
     try {
@@ -397,12 +536,14 @@ function builder() {
   section.hidden = false;
   const slugs = Object.keys(known).sort();
   const field = (id, label, control) => el("div", {}, el("label", { for: id }, label), control);
-  const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text"].map((k) => el("option", { value: k }, t(`type_${k}`))));
+  const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text", "pie", "gauge", "sensor", "wifi"].map((k) => el("option", { value: k }, t(`type_${k}`))));
   const indicator = el("select", { id: "b-indicator" }, slugs.map((s) => el("option", { value: s }, t("chart_of", { title: titleOf(s), unit: unitOf(s) || "—" }))));
   const level = el("select", { id: "b-level" }, el("option", { value: "town" }, t("level_town")), el("option", { value: "area" }, t("level_area")));
   const title = el("input", { id: "b-title", maxlength: 200 });
   const width = el("select", { id: "b-width" }, [1, 2, 3, 4].map((n) => el("option", { value: n }, String(n))));
   const words = el("input", { id: "b-text", maxlength: 2000 });
+  const target = el("input", { id: "b-target", type: "number", step: "any" });
+  const quantity = el("select", { id: "b-quantity" }, (board.quantities || []).map((q) => el("option", { value: q }, quantityName(q))));
   const category = el("input", { id: "b-category", type: "checkbox" });
   const selectors = ["district", "period"].map((kind) => el("label", { class: "check" },
     el("input", { type: "checkbox", id: `b-sel-${kind}`, checked: spec.selectors.some((s) => s.kind === kind),
@@ -417,6 +558,9 @@ function builder() {
     const widget = { id: `w${Date.now().toString(36)}`, type: kind, width: Number(width.value) };
     if (title.value) widget[english ? "title_en" : "title"] = title.value;
     if (kind === "text") widget[english ? "text_en" : "text"] = words.value;
+    else if (kind === "sensor") widget.quantity = quantity.value;
+    else if (kind === "wifi") widget.layer = "wifi-usage";
+    if (kind === "gauge" && target.value !== "") widget.target = Number(target.value);
     else Object.assign(widget, { indicator: indicator.value, level: kind === "map" ? "area" : level.value }, category.checked ? { category: true } : {});
     spec.widgets.push(widget);
     title.value = "";
@@ -433,12 +577,13 @@ function builder() {
     saved.textContent = t("saved");
     startRefresh();
     drawSelectors();
+    drawAll(); // a live widget just added is answered by the dashboard's request now that it is saved
   };
   section.replaceChildren(
     el("h2", {}, t("add_widget")),
     el("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); add(); } },
       field("b-type", t("widget_type"), type), field("b-indicator", t("indicator"), indicator), field("b-level", t("level"), level),
-      field("b-title", t("widget_title"), title), field("b-width", t("width"), width), field("b-text", t("text"), words),
+      field("b-quantity", t("quantity"), quantity), field("b-target", t("target"), target), field("b-title", t("widget_title"), title), field("b-width", t("width"), width), field("b-text", t("text"), words),
       el("div", {}, el("label", { class: "check" }, category, ` ${t("follows_category")}`)),
       el("button", { type: "submit", id: "b-add" }, t("add"))),
     el("div", { class: "filters" }, el("div", {}, el("span", { class: "label" }, t("selectors")), el("div", {}, selectors)),
