@@ -344,6 +344,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LayerKindEnum": "layers.models.Layer.Kind",
         "StyleKindEnum": "layers.models.Style.Kind",
+        "LayerVisibilityEnum": "layers.models.Layer.Visibility",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -184,7 +184,7 @@ def test_a_local_administrator_signs_in_and_finds_the_administration_in_the_head
     assert page.url.endswith("/accounts/")
     shots(page, "accounts")
     page.click("text=圖層與主題權限")
-    assert page.locator("#layer-rights-table").is_visible()
+    page.locator("#layer-rights-table").wait_for()  # the tab is a page of its own: wait for it to load
     shots(page, "layer-rights")
     sign_out(page)
 
