@@ -4,11 +4,13 @@ Wi-Fi hotspot page and the sensor page. Each test compares what the page shows w
 Screenshots go to .var/screenshots/ (decision-*.png)."""
 
 import json
+import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, SMALL_PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
+from conftest import CHROMIUM, DESKTOP, PHONE, SMALL_PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
@@ -442,6 +444,54 @@ def test_sensor_page_latest_values_series_alerts_and_placement(page, celery_work
     assert number(page.locator("#placement-covered").inner_text()) == pytest.approx(a["objective"], abs=0.01)
     assert page.locator(".site-pin").count() == 2 and page.locator("#placement-gains li").count() == 2
     shot(page, "decision-04-sensors-placement")
+
+
+PM25_CLASSES = [(15.4, "#00e400"), (35.4, "#ffff00"), (54.4, "#ff7e00"), (150.4, "#ff0000"), (float("inf"), "#8f3f97")]
+
+
+def _playback_page(browser, server, viewport, locale, name):
+    page = new_page(browser, server, viewport, locale)
+    page.goto("/sensors/")
+    page.locator("#sensors tr").first.wait_for()
+    page.locator("#playback-start").click()
+    page.locator("#playback-forward").click()
+    shot(page, name)
+    page.context.close()
+
+
+def test_sensor_playback_recolours_the_markers_hour_by_hour(page, facts, browser, server, no_script_errors):
+    """逐時回放: one step on from the week's first hour colours each sensor by its mean of that hour (AQI classes)."""
+    page.goto("/sensors/")
+    page.locator("#sensors tr").first.wait_for()
+    page.get_by_role("button", name="逐時回放").click()
+    page.get_by_role("button", name="下一小時").click()
+    assert page.locator("#playback-time").inner_text().endswith("01:00")  # 2026-10-25 01:00 Taipei, the 2nd hour
+    assert "2026/10/25" in page.locator("#playback-time").inner_text()
+    second_hour = datetime(2026, 10, 25, 1, tzinfo=timezone(timedelta(hours=8)))
+    latest = api(page, "/api/v1/iot/sensors/latest/")["body"]["features"]
+    checked = 0
+    for device in [f["properties"]["device_id"] for f in latest if f["geometry"]][:3]:
+        points = api(page, f"/api/v1/iot/sensors/{device}/series/?quantity=pm25&bucket=hour")["body"]["points"]
+        mean = next(p["mean"] for p in points if datetime.fromisoformat(p["t"]) == second_hour)
+        colour = next(c for top, c in PM25_CLASSES if mean <= top)
+        drawn = page.evaluate("(id) => window.civgis.page.markers[id].options.fillColor", device)  # a canvas map
+        assert drawn == colour, (device, mean)
+        checked += 1
+    assert checked == 3
+    unit = next(f["properties"]["latest"]["pm25"]["unit"] for f in latest if "pm25" in f["properties"]["latest"])
+    assert page.locator(".page-legend").inner_text().count(unit) == 6  # the title and the five classes
+    play = page.locator("#playback-play")
+    play.click()  # plays on, then pauses where it is
+    page.wait_for_function("!document.querySelector('#playback-time').textContent.endsWith('01:00')")
+    play.click()
+    assert play.get_attribute("aria-label") == "播放"
+    shot(page, "decision-04-sensors-playback")
+    page.get_by_role("button", name="回到最新值").click()
+    assert page.locator("#playback").is_hidden()
+    if os.environ.get("CIVGIS_ALL_SCREENSHOTS"):  # the other language and the phone, for the docs
+        _playback_page(browser, server, DESKTOP, "en-US", "decision-04-sensors-playback-en")
+        _playback_page(browser, server, PHONE, "zh-TW", "decision-04-sensors-playback-phone-zh")
+        _playback_page(browser, server, PHONE, "en-US", "decision-04-sensors-playback-phone-en")
 
 
 @pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "360x740"])

@@ -96,6 +96,12 @@ def decision_strings() -> dict[str, str]:
                            "表中與地圖上的數值是最後讀數，不是目前狀況。"),
         "duplicate_name": _("名稱重複"),
         "duplicate_names": _("名稱重複：{names}（請以編號區分）"),
+        "playback_start": _("逐時回放"),
+        "playback_stop": _("回到最新值"),
+        "playback_back": _("上一小時"),
+        "playback_forward": _("下一小時"),
+        "legend_playback": _("{quantity}每小時平均（{unit}；圓越大數值越高）"),
+        "no_reading_hour": _("這個小時沒有讀數"),
         "legend_pm25_last": _("PM2.5 最後讀數（μg/m³，已過時）"),
         "stale_usage": _(""
              "使用紀錄最後一天是 {day}（{age}），已超過 {days} 天沒有更新：以下是當時的使用情形，不是目前狀況。"),

@@ -1,0 +1,41 @@
+// A play control for the decision pages' maps (逐時回放): steps through a list of moments — playing, paused, one
+// step back or forward, or dragged — and calls `onStep(i)` for each; the moment shown is written beside it.
+// The viewer's own time slider (timeslider.js) moves tile windows; this one recolours markers the page drew.
+import { t } from "./config.js";
+import { el } from "./panel.js";
+
+const PLAY_EVERY_MS = 900;
+
+export function playback(container, { times, label, onStep }) {
+  let at = 0;
+  let timer = null;
+  const range = el("input", { type: "range", id: "playback-range", min: "0", max: String(times.length - 1), value: "0",
+    step: "1", "aria-label": t("time_position") });
+  const shown = el("output", { id: "playback-time", "aria-live": "polite" });
+  const button = (id, text, title, onclick) => el("button", { type: "button", id, class: "icon", title,
+    "aria-label": title, onclick }, text);
+  const play = button("playback-play", "▶", t("time_play"), () => (timer ? pause() : start()));
+  const show = (i) => {
+    at = (i + times.length) % times.length;
+    range.value = String(at);
+    shown.textContent = label(times[at]);
+    onStep(at);
+  };
+  function pause() {
+    clearInterval(timer);
+    timer = null;
+    play.textContent = "▶";
+    play.title = play.ariaLabel = t("time_play");
+  }
+  function start() {
+    timer = setInterval(() => show(at + 1), PLAY_EVERY_MS);
+    play.textContent = "❚❚";
+    play.title = play.ariaLabel = t("time_pause");
+  }
+  range.addEventListener("input", () => { pause(); show(Number(range.value)); });
+  container.replaceChildren(el("div", { class: "playback-controls" },
+    button("playback-back", "«", t("playback_back"), () => { pause(); show(at - 1); }), play,
+    button("playback-forward", "»", t("playback_forward"), () => { pause(); show(at + 1); }), range), shown);
+  show(0);
+  return { pause, show, get at() { return at; } };
+}
