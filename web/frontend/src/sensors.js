@@ -159,6 +159,16 @@ function playbackLegend() {
   setLegend(map, title, [...entries, { color: NO_READING, label: t("no_reading_hour") }]);
 }
 
+// the player sits on the map, so that a phone shows it with the markers it moves
+function onMap(box) {
+  const control = L.control({ position: "topleft" });
+  control.onAdd = () => {
+    L.DomEvent.disableClickPropagation(box);
+    return box;
+  };
+  return control.addTo(map);
+}
+
 function stopPlayback() {
   page.player?.pause();
   page.player = page.frames = null;
@@ -175,6 +185,7 @@ async function togglePlayback() {
   }
   const button = $("playback-start");
   button.disabled = true;
+  page.playbackControl ??= onMap($("playback"));
   $("playback").hidden = false;
   $("playback").textContent = t("loading");
   try {
@@ -185,6 +196,7 @@ async function togglePlayback() {
       onStep: drawHour });
     button.textContent = t("playback_stop");
     button.setAttribute("aria-pressed", "true");
+    if (window.matchMedia("(max-width: 760px)").matches) $("map").scrollIntoView({ block: "start" });  // a phone
   } catch (err) {
     page.frames = null;
     $("playback").textContent = err.message;
