@@ -10,7 +10,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, DESKTOP, PHONE, SMALL_PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
+from conftest import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    SMALL_PHONE,
+    UNNAMED_CONTROLS,
+    assert_fits,
+    committed_demo_city,
+    new_page,
+    shot,
+)
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
