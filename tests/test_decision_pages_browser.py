@@ -78,14 +78,15 @@ def api(page, path: str, body: dict | None = None):
         return {status: r.status, body: await r.json()}; }""", [path, body])
 
 
-def sign_in(page):
-    page.get_by_role("button", name="登入").click()
+def sign_in(page, labels=("登入", "帳號", "密碼")):
+    button, account, password = labels
+    page.get_by_role("button", name=button).click()
     dialog = page.locator("#sign-in-dialog")
-    dialog.get_by_label("帳號").fill("planner")
-    dialog.get_by_label("密碼").fill(PASSWORD)
+    dialog.get_by_label(account).fill("planner")
+    dialog.get_by_label(password).fill(PASSWORD)
     with page.expect_navigation():
-        dialog.get_by_role("button", name="登入").click()
-    page.wait_for_selector("#signed-in-as")
+        dialog.get_by_role("button", name=button).click()
+    page.wait_for_selector("#signed-in-as", state="attached")  # in the closed menu on a phone
 
 
 def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, facts, server, celery_worker_process):
@@ -467,6 +468,16 @@ def _playback_page(browser, server, viewport, locale, name):
     page.locator("#playback-forward").click()
     shot(page, name)
     page.context.close()
+    page = new_page(browser, server, viewport, locale)  # the hotspots' days (signed in)
+    page.goto("/wifi/")
+    if viewport == PHONE:
+        page.locator("#menu-toggle").click()  # sign-in is in the menu on a phone
+    sign_in(page, ("登入", "帳號", "密碼") if locale == "zh-TW" else ("Sign in", "Username", "Password"))
+    page.locator("#hotspots tr").first.wait_for()
+    page.locator("#playback-start").click()
+    page.locator("#playback-forward").click()
+    shot(page, name.replace("sensors", "wifi"))
+    page.context.close()
 
 
 def test_sensor_playback_recolours_the_markers_hour_by_hour(page, facts, browser, server, no_script_errors):
@@ -498,6 +509,21 @@ def test_sensor_playback_recolours_the_markers_hour_by_hour(page, facts, browser
     shot(page, "decision-04-sensors-playback")
     page.get_by_role("button", name="回到最新值").click()
     assert page.locator("#playback").is_hidden()
+
+    page.goto("/wifi/")  # 逐日回放 of the hotspots' sessions (internal: signed in)
+    sign_in(page)
+    page.locator("#hotspots tr").first.wait_for()
+    page.get_by_role("button", name="逐日回放").click()
+    page.get_by_role("button", name="後一天").click()
+    daily = api(page, "/api/v1/analysis/wifi/usage/", {"daily": True})["body"]["daily"]
+    assert page.locator("#playback-time").inner_text() == daily["days"][1]
+    counts = [n for row in daily["sessions"].values() for n in row if n is not None]
+    lo, hi = min(counts), max(counts)
+    hotspot, sessions = next((h, row[1]) for h, row in daily["sessions"].items() if row[1] is not None)
+    spread = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"]
+    assert page.evaluate("(id) => window.civgis.page.markers[id].options.fillColor", hotspot) == \
+        spread[min(4, int((sessions - lo) / (hi - lo) * 5))]
+    shot(page, "decision-03-wifi-playback")
     if os.environ.get("CIVGIS_ALL_SCREENSHOTS"):  # the other language and the phone, for the docs
         _playback_page(browser, server, DESKTOP, "en-US", "decision-04-sensors-playback-en")
         _playback_page(browser, server, PHONE, "zh-TW", "decision-04-sensors-playback-phone-zh")
@@ -640,4 +666,4 @@ def sign_in_as(page, lang):
     dialog.get_by_label(password).fill(PASSWORD)
     with page.expect_navigation():
         dialog.get_by_role("button", name=button).click()
-    page.wait_for_selector("#signed-in-as")
+    page.wait_for_selector("#signed-in-as", state="attached")  # in the closed menu on a phone

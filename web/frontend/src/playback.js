@@ -1,12 +1,24 @@
 // A play control for the decision pages' maps (逐時回放): steps through a list of moments — playing, paused, one
 // step back or forward, or dragged — and calls `onStep(i)` for each; the moment shown is written beside it.
 // The viewer's own time slider (timeslider.js) moves tile windows; this one recolours markers the page drew.
+import L from "./leaflet-global.js";
 import { t } from "./config.js";
 import { el } from "./panel.js";
 
 const PLAY_EVERY_MS = 900;
 
-export function playback(container, { times, label, onStep }) {
+// the player's box sits on the map, so that a phone shows it with the markers it moves
+export function onMap(map, box) {
+  const control = L.control({ position: "topleft" });
+  control.onAdd = () => {
+    L.DomEvent.disableClickPropagation(box);
+    return box;
+  };
+  return control.addTo(map);
+}
+
+// steps: the names of a step back and forward (an hour by default)
+export function playback(container, { times, label, onStep, steps = ["playback_back", "playback_forward"] }) {
   let at = 0;
   let timer = null;
   const range = el("input", { type: "range", id: "playback-range", min: "0", max: String(times.length - 1), value: "0",
@@ -34,8 +46,8 @@ export function playback(container, { times, label, onStep }) {
   }
   range.addEventListener("input", () => { pause(); show(Number(range.value)); });
   container.replaceChildren(el("div", { class: "playback-controls" },
-    button("playback-back", "«", t("playback_back"), () => { pause(); show(at - 1); }), play,
-    button("playback-forward", "»", t("playback_forward"), () => { pause(); show(at + 1); }), range), shown);
+    button("playback-back", "«", t(steps[0]), () => { pause(); show(at - 1); }), play,
+    button("playback-forward", "»", t(steps[1]), () => { pause(); show(at + 1); }), range), shown);
   show(0);
   return { pause, show, get at() { return at; } };
 }

@@ -10,7 +10,7 @@ import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
 import { wirePlacement } from "./sensor-placement.js";
 import { ago } from "./age.js";
-import { playback } from "./playback.js";
+import { onMap, playback } from "./playback.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -159,16 +159,6 @@ function playbackLegend() {
   setLegend(map, title, [...entries, { color: NO_READING, label: t("no_reading_hour") }]);
 }
 
-// the player sits on the map, so that a phone shows it with the markers it moves
-function onMap(box) {
-  const control = L.control({ position: "topleft" });
-  control.onAdd = () => {
-    L.DomEvent.disableClickPropagation(box);
-    return box;
-  };
-  return control.addTo(map);
-}
-
 function stopPlayback() {
   page.player?.pause();
   page.player = page.frames = null;
@@ -185,7 +175,7 @@ async function togglePlayback() {
   }
   const button = $("playback-start");
   button.disabled = true;
-  page.playbackControl ??= onMap($("playback"));
+  page.playbackControl ??= onMap(map, $("playback"));
   $("playback").hidden = false;
   $("playback").textContent = t("loading");
   try {

@@ -10,6 +10,7 @@ import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagem
 import { el } from "./panel.js";
 import { ago } from "./age.js";
 import { fillLayers } from "./pickers.js";
+import { onMap, playback } from "./playback.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -18,6 +19,9 @@ const spots = L.layerGroup().addTo(map);
 const gapsDrawn = L.layerGroup().addTo(map);
 const added = L.layerGroup().addTo(map);
 const page = { usage: null, markers: {} };
+
+const SPREAD = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"];
+const NO_RECORD = "#bdbdbd";
 
 // which hotspots and which usage records: any point layer and any table of daily records the user may see
 fillLayers($("hotspots-layer"), "hotspots");
@@ -57,12 +61,74 @@ function showFreshness(f) {
   box.hidden = !lines.length;
 }
 
+// 逐日回放: each hotspot coloured and sized by its sessions that day, on one scale for all the days
+function drawDay(i) {
+  const { days, sessions, lo, hi } = page.daily;
+  for (const [id, marker] of Object.entries(page.markers)) {
+    const n = sessions[id]?.[i];
+    const name = page.usage.hotspots.find((h) => h.id === id)?.name ?? id;
+    if (n === null || n === undefined) {
+      marker.setStyle({ fillColor: NO_RECORD, fillOpacity: 0.5 }).setRadius(5);
+      marker.setTooltipContent(`${name}｜${t("no_record_day")}`);
+    } else {
+      const share = (n - lo) / (hi - lo);
+      marker.setStyle({ fillColor: SPREAD[Math.min(SPREAD.length - 1, Math.floor(share * SPREAD.length))], fillOpacity: 1 })
+        .setRadius(4 + 10 * share);
+      marker.setTooltipContent(`${name}｜${days[i]}｜${t("sessions_that_day", { n: numberFormat.format(n) })}`);
+    }
+  }
+}
+
+function stopPlayback() {
+  page.player?.pause();
+  page.player = page.daily = null;
+  $("playback").hidden = true;
+  $("playback-start").textContent = t("playback_days");
+  $("playback-start").setAttribute("aria-pressed", "false");
+}
+
+async function togglePlayback() {
+  if (page.daily) {
+    stopPlayback();
+    for (const h of page.usage.hotspots) {  // back to the use flags
+      page.markers[h.id]?.setStyle({ fillColor: FLAG_COLORS[flagOf(h)], fillOpacity: 1 }).setRadius(7)
+        .setTooltipContent(`${h.name}｜${t(`flag_${flagOf(h)}`)}`);
+    }
+    setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
+    return;
+  }
+  $("playback-start").disabled = true;
+  page.playbackControl ??= onMap(map, $("playback"));
+  $("playback").hidden = false;
+  $("playback").textContent = t("loading");
+  try {
+    const { daily } = await postJSON(url("wifi_usage"), { ...sources(), daily: true });
+    const all = Object.values(daily.sessions).flat().filter((n) => n !== null);
+    const lo = Math.min(...all);
+    page.daily = { ...daily, lo, hi: Math.max(...all, lo + 1e-9) };
+    setLegend(map, t("legend_sessions"), [{ color: SPREAD[0], label: t("sessions_that_day", { n: numberFormat.format(lo) }) },
+      { color: SPREAD[4], label: t("sessions_that_day", { n: numberFormat.format(page.daily.hi) }) },
+      { color: NO_RECORD, label: t("no_record_day") }]);
+    page.player = playback($("playback"), { times: daily.days, label: (day) => day, onStep: drawDay,
+      steps: ["playback_day_back", "playback_day_forward"] });
+    $("playback-start").textContent = t("playback_stop");
+    $("playback-start").setAttribute("aria-pressed", "true");
+    if (window.matchMedia("(max-width: 760px)").matches) $("map").scrollIntoView({ block: "start" });  // a phone
+  } catch (err) {
+    page.daily = null;
+    $("playback").textContent = err.message;
+  } finally {
+    $("playback-start").disabled = false;
+  }
+}
+
 async function loadUsage() {
   const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), sources()),
     getJSON(`${url("features", { slug: sources().hotspots })}?limit=10000`)]);
   page.usage = usage;
   const where = Object.fromEntries(layer.features.map((f) => [String(f.properties.hotspot_id), f]));
   spots.clearLayers();
+  page.markers = {};
   for (const h of usage.hotspots) {
     const feature = where[h.id];
     if (!feature) continue;
@@ -154,13 +220,17 @@ async function loadPlaces() {
 }
 
 function load() {
+  stopPlayback();
   $("usage-error").textContent = "";
   spots.clearLayers();
+  page.markers = {};
   if (!sources().hotspots) return;
+  $("playback-box").hidden = !(config.signed_in && sources().usage);
   (config.signed_in && sources().usage ? loadUsage() : loadPlaces())
     .catch((err) => { $("usage-error").textContent = err.message; });
 }
 $("hotspots-layer").addEventListener("change", load);
 $("usage-table").addEventListener("change", load);
+$("playback-start").addEventListener("click", togglePlayback);
 load();
 window.civgis = { map, page, spots };
