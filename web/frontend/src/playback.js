@@ -8,7 +8,7 @@ import { el } from "./panel.js";
 const PLAY_EVERY_MS = 900;
 
 // the player's box sits on the map, so that a phone shows it with the markers it moves
-export function onMap(map, box) {
+function onMap(map, box) {
   const control = L.control({ position: "topleft" });
   control.onAdd = () => {
     L.DomEvent.disableClickPropagation(box);
@@ -50,4 +50,41 @@ export function playback(container, { times, label, onStep, steps = ["playback_b
     button("playback-forward", "»", t(steps[1]), () => { pause(); show(at + 1); }), range), shown);
   show(0);
   return { pause, show, get at() { return at; } };
+}
+
+// a page's 回放 button: the first press loads the page's frames (`start` answers playback's options) and shows the
+// player on the map; the next press, or stop(), ends it and `restore` redraws the page's usual colours
+export function playbackButton(map, button, box, { startKey, start, restore }) {
+  let player = null;
+  let control = null;
+  function stop() {
+    const playing = player !== null;
+    player?.pause();
+    player = null;
+    box.hidden = true;
+    button.textContent = t(startKey);
+    button.setAttribute("aria-pressed", "false");
+    return playing;
+  }
+  button.addEventListener("click", async () => {
+    if (stop()) {
+      restore();
+      return;
+    }
+    button.disabled = true;
+    control ??= onMap(map, box);
+    box.hidden = false;
+    box.textContent = t("loading");
+    try {
+      player = playback(box, await start());
+      button.textContent = t("playback_stop");
+      button.setAttribute("aria-pressed", "true");
+      if (window.matchMedia("(max-width: 760px)").matches) map.getContainer().scrollIntoView({ block: "start" });  // a phone
+    } catch (err) {
+      box.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return { stop };
 }

@@ -10,7 +10,7 @@ import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
 import { wirePlacement } from "./sensor-placement.js";
 import { ago } from "./age.js";
-import { onMap, playback } from "./playback.js";
+import { playbackButton } from "./playback.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -159,40 +159,11 @@ function playbackLegend() {
   setLegend(map, title, [...entries, { color: NO_READING, label: t("no_reading_hour") }]);
 }
 
-function stopPlayback() {
-  page.player?.pause();
-  page.player = page.frames = null;
-  $("playback").hidden = true;
-  $("playback-start").textContent = t("playback_start");
-  $("playback-start").setAttribute("aria-pressed", "false");
-}
-
-async function togglePlayback() {
-  if (page.frames) {
-    stopPlayback();
-    draw();
-    return;
-  }
-  const button = $("playback-start");
-  button.disabled = true;
-  page.playbackControl ??= onMap(map, $("playback"));
-  $("playback").hidden = false;
-  $("playback").textContent = t("loading");
-  try {
-    page.frames = await loadFrames($("quantity").value);
-    if (!page.frames.times.length) throw new Error(t("no_readings"));
-    playbackLegend();
-    page.player = playback($("playback"), { times: page.frames.times, label: (ms) => hourText.format(new Date(ms)),
-      onStep: drawHour });
-    button.textContent = t("playback_stop");
-    button.setAttribute("aria-pressed", "true");
-    if (window.matchMedia("(max-width: 760px)").matches) $("map").scrollIntoView({ block: "start" });  // a phone
-  } catch (err) {
-    page.frames = null;
-    $("playback").textContent = err.message;
-  } finally {
-    button.disabled = false;
-  }
+async function startPlayback() {
+  page.frames = await loadFrames($("quantity").value);
+  if (!page.frames.times.length) throw new Error(t("no_readings"));
+  playbackLegend();
+  return { times: page.frames.times, label: (ms) => hourText.format(new Date(ms)), onStep: drawHour };
 }
 
 async function load() {
@@ -218,8 +189,9 @@ async function load() {
   if (bounds) map.fitBounds(bounds, { padding: [30, 30] });
 }
 
-$("quantity").addEventListener("change", () => { stopPlayback(); draw(); });
-$("playback-start").addEventListener("click", togglePlayback);
+const player = playbackButton(map, $("playback-start"), $("playback"), { startKey: "playback_start",
+  start: startPlayback, restore: draw });
+$("quantity").addEventListener("change", () => { player.stop(); draw(); });
 load().catch((err) => { $("load-error").textContent = err.message; });
 wirePlacement(map);
 window.civgis = { map, page };

@@ -10,7 +10,7 @@ import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagem
 import { el } from "./panel.js";
 import { ago } from "./age.js";
 import { fillLayers } from "./pickers.js";
-import { onMap, playback } from "./playback.js";
+import { playbackButton } from "./playback.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -79,48 +79,26 @@ function drawDay(i) {
   }
 }
 
-function stopPlayback() {
-  page.player?.pause();
-  page.player = page.daily = null;
-  $("playback").hidden = true;
-  $("playback-start").textContent = t("playback_days");
-  $("playback-start").setAttribute("aria-pressed", "false");
+function restoreFlags() {
+  for (const h of page.usage.hotspots) {
+    page.markers[h.id]?.setStyle({ fillColor: FLAG_COLORS[flagOf(h)], fillOpacity: 1 }).setRadius(7)
+      .setTooltipContent(`${h.name}｜${t(`flag_${flagOf(h)}`)}`);
+  }
+  setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
 }
 
-async function togglePlayback() {
-  if (page.daily) {
-    stopPlayback();
-    for (const h of page.usage.hotspots) {  // back to the use flags
-      page.markers[h.id]?.setStyle({ fillColor: FLAG_COLORS[flagOf(h)], fillOpacity: 1 }).setRadius(7)
-        .setTooltipContent(`${h.name}｜${t(`flag_${flagOf(h)}`)}`);
-    }
-    setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
-    return;
-  }
-  $("playback-start").disabled = true;
-  page.playbackControl ??= onMap(map, $("playback"));
-  $("playback").hidden = false;
-  $("playback").textContent = t("loading");
-  try {
-    const { daily } = await postJSON(url("wifi_usage"), { ...sources(), daily: true });
-    const all = Object.values(daily.sessions).flat().filter((n) => n !== null);
-    const lo = Math.min(...all);
-    page.daily = { ...daily, lo, hi: Math.max(...all, lo + 1e-9) };
-    setLegend(map, t("legend_sessions"), [{ color: SPREAD[0], label: t("sessions_that_day", { n: numberFormat.format(lo) }) },
-      { color: SPREAD[4], label: t("sessions_that_day", { n: numberFormat.format(page.daily.hi) }) },
-      { color: NO_RECORD, label: t("no_record_day") }]);
-    page.player = playback($("playback"), { times: daily.days, label: (day) => day, onStep: drawDay,
-      steps: ["playback_day_back", "playback_day_forward"] });
-    $("playback-start").textContent = t("playback_stop");
-    $("playback-start").setAttribute("aria-pressed", "true");
-    if (window.matchMedia("(max-width: 760px)").matches) $("map").scrollIntoView({ block: "start" });  // a phone
-  } catch (err) {
-    page.daily = null;
-    $("playback").textContent = err.message;
-  } finally {
-    $("playback-start").disabled = false;
-  }
+async function startPlayback() {
+  const { daily } = await postJSON(url("wifi_usage"), { ...sources(), daily: true });
+  const all = Object.values(daily.sessions).flat().filter((n) => n !== null);
+  const lo = Math.min(...all);
+  page.daily = { ...daily, lo, hi: Math.max(...all, lo + 1e-9) };
+  setLegend(map, t("legend_sessions"), [{ color: SPREAD[0], label: t("sessions_that_day", { n: numberFormat.format(lo) }) },
+    { color: SPREAD[4], label: t("sessions_that_day", { n: numberFormat.format(page.daily.hi) }) },
+    { color: NO_RECORD, label: t("no_record_day") }]);
+  return { times: daily.days, label: (day) => day, onStep: drawDay, steps: ["playback_day_back", "playback_day_forward"] };
 }
+const player = playbackButton(map, $("playback-start"), $("playback"), { startKey: "playback_days",
+  start: startPlayback, restore: restoreFlags });
 
 async function loadUsage() {
   const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), sources()),
@@ -137,7 +115,7 @@ async function loadUsage() {
     page.markers[h.id] = L.circleMarker([lat, lon], { radius: 7, color: "#fff", weight: 1.5, fillColor: FLAG_COLORS[flag],
       fillOpacity: 1 }).bindTooltip(`${h.name}｜${t(`flag_${flag}`)}`).on("click", () => showSeries(h.id)).addTo(spots);
   }
-  setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
+  restoreFlags();
   const counts = {};
   for (const h of usage.hotspots) counts[flagOf(h)] = (counts[flagOf(h)] || 0) + 1;
   $("flag-summary").textContent = Object.keys(FLAG_COLORS).map((f) => `${t(`flag_${f}`)} ${counts[f] || 0}`).join("、");
@@ -220,7 +198,7 @@ async function loadPlaces() {
 }
 
 function load() {
-  stopPlayback();
+  player.stop();
   $("usage-error").textContent = "";
   spots.clearLayers();
   page.markers = {};
@@ -231,6 +209,5 @@ function load() {
 }
 $("hotspots-layer").addEventListener("change", load);
 $("usage-table").addEventListener("change", load);
-$("playback-start").addEventListener("click", togglePlayback);
 load();
 window.civgis = { map, page, spots };
