@@ -480,8 +480,9 @@ def _playback_page(browser, server, viewport, locale, name):
     page.context.close()
 
 
-def test_sensor_playback_recolours_the_markers_hour_by_hour(page, facts, browser, server, no_script_errors):
-    """逐時回放: one step on from the week's first hour colours each sensor by its mean of that hour (AQI classes)."""
+def test_sensor_and_wifi_playback_recolour_the_markers(page, facts, browser, server, no_script_errors):
+    """逐時回放: one step on from the week's first hour colours each sensor by its mean of that hour (AQI classes);
+    逐日回放: one day on, a hotspot by its sessions that day on the page's five-colour spread."""
     page.goto("/sensors/")
     page.locator("#sensors tr").first.wait_for()
     page.get_by_role("button", name="逐時回放").click()
