@@ -261,12 +261,15 @@ class SitingReportView(APIView):
     "analysis_wifi_usage",
     "Wi-Fi hotspot use (免費無線上網熱點): per hotspot mean daily sessions, traffic, utilisation and days at "
     "capacity, flagged under-used or overloaded (hotspots, usage, columns, under_share, overload_share); with "
-    "`hotspot` also that hotspot's daily series for its chart")
+    "`hotspot` also that hotspot's daily series for its chart; with `daily: true` every hotspot's sessions per "
+    "day on one calendar (days, sessions by hotspot id, null where no record) for playing the days on the map")
 class WifiUsageView(AnalysisView):
     def answer(self, data, user):
         out = wifi_usage.stats(data, user)
         if data.get("hotspot") is not None:
             out["series"] = wifi_usage.series(data, user, str(data["hotspot"]))
+        if data.get("daily") is True:
+            out["daily"] = wifi_usage.daily(data, user)
         return out
 
 

@@ -4,11 +4,23 @@ Wi-Fi hotspot page and the sensor page. Each test compares what the page shows w
 Screenshots go to .var/screenshots/ (decision-*.png)."""
 
 import json
+import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, SMALL_PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
+from conftest import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    SMALL_PHONE,
+    UNNAMED_CONTROLS,
+    assert_fits,
+    committed_demo_city,
+    new_page,
+    shot,
+)
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
@@ -66,14 +78,15 @@ def api(page, path: str, body: dict | None = None):
         return {status: r.status, body: await r.json()}; }""", [path, body])
 
 
-def sign_in(page):
-    page.get_by_role("button", name="登入").click()
+def sign_in(page, labels=("登入", "帳號", "密碼")):
+    button, account, password = labels
+    page.get_by_role("button", name=button).click()
     dialog = page.locator("#sign-in-dialog")
-    dialog.get_by_label("帳號").fill("planner")
-    dialog.get_by_label("密碼").fill(PASSWORD)
+    dialog.get_by_label(account).fill("planner")
+    dialog.get_by_label(password).fill(PASSWORD)
     with page.expect_navigation():
-        dialog.get_by_role("button", name="登入").click()
-    page.wait_for_selector("#signed-in-as")
+        dialog.get_by_role("button", name=button).click()
+    page.wait_for_selector("#signed-in-as", state="attached")  # in the closed menu on a phone
 
 
 def test_siting_wizard_on_the_demo_city_shows_the_jobs_answer(page, facts, server, celery_worker_process):
@@ -481,6 +494,80 @@ def test_sensor_page_latest_values_series_alerts_and_placement(page, celery_work
     shot(page, "decision-04-sensors-placement")
 
 
+PM25_CLASSES = [(15.4, "#00e400"), (35.4, "#ffff00"), (54.4, "#ff7e00"), (150.4, "#ff0000"), (float("inf"), "#8f3f97")]
+
+
+def _playback_page(browser, server, viewport, locale, name):
+    page = new_page(browser, server, viewport, locale)
+    page.goto("/sensors/")
+    page.locator("#sensors tr").first.wait_for()
+    page.locator("#playback-start").click()
+    page.locator("#playback-forward").click()
+    shot(page, name)
+    page.context.close()
+    page = new_page(browser, server, viewport, locale)  # the hotspots' days (signed in)
+    page.goto("/wifi/")
+    if viewport == PHONE:
+        page.locator("#menu-toggle").click()  # sign-in is in the menu on a phone
+    sign_in(page, ("登入", "帳號", "密碼") if locale == "zh-TW" else ("Sign in", "Username", "Password"))
+    page.locator("#hotspots tr").first.wait_for()
+    page.locator("#playback-start").click()
+    page.locator("#playback-forward").click()
+    shot(page, name.replace("sensors", "wifi"))
+    page.context.close()
+
+
+def test_sensor_and_wifi_playback_recolour_the_markers(page, facts, browser, server, no_script_errors):
+    """逐時回放: one step on from the week's first hour colours each sensor by its mean of that hour (AQI classes);
+    逐日回放: one day on, a hotspot by its sessions that day on the page's five-colour spread."""
+    page.goto("/sensors/")
+    page.locator("#sensors tr").first.wait_for()
+    page.get_by_role("button", name="逐時回放").click()
+    page.get_by_role("button", name="下一小時").click()
+    assert page.locator("#playback-time").inner_text().endswith("01:00")  # 2026-10-25 01:00 Taipei, the 2nd hour
+    assert "2026/10/25" in page.locator("#playback-time").inner_text()
+    second_hour = datetime(2026, 10, 25, 1, tzinfo=timezone(timedelta(hours=8)))
+    latest = api(page, "/api/v1/iot/sensors/latest/")["body"]["features"]
+    checked = 0
+    for device in [f["properties"]["device_id"] for f in latest if f["geometry"]][:3]:
+        points = api(page, f"/api/v1/iot/sensors/{device}/series/?quantity=pm25&bucket=hour")["body"]["points"]
+        mean = next(p["mean"] for p in points if datetime.fromisoformat(p["t"]) == second_hour)
+        colour = next(c for top, c in PM25_CLASSES if mean <= top)
+        drawn = page.evaluate("(id) => window.civgis.page.markers[id].options.fillColor", device)  # a canvas map
+        assert drawn == colour, (device, mean)
+        checked += 1
+    assert checked == 3
+    unit = next(f["properties"]["latest"]["pm25"]["unit"] for f in latest if "pm25" in f["properties"]["latest"])
+    assert page.locator(".page-legend").inner_text().count(unit) == 6  # the title and the five classes
+    play = page.locator("#playback-play")
+    play.click()  # plays on, then pauses where it is
+    page.wait_for_function("!document.querySelector('#playback-time').textContent.endsWith('01:00')")
+    play.click()
+    assert play.get_attribute("aria-label") == "播放"
+    shot(page, "decision-04-sensors-playback")
+    page.get_by_role("button", name="回到最新值").click()
+    assert page.locator("#playback").is_hidden()
+
+    page.goto("/wifi/")  # 逐日回放 of the hotspots' sessions (internal: signed in)
+    sign_in(page)
+    page.locator("#hotspots tr").first.wait_for()
+    page.get_by_role("button", name="逐日回放").click()
+    page.get_by_role("button", name="後一天").click()
+    daily = api(page, "/api/v1/analysis/wifi/usage/", {"daily": True})["body"]["daily"]
+    assert page.locator("#playback-time").inner_text() == daily["days"][1]
+    counts = [n for row in daily["sessions"].values() for n in row if n is not None]
+    lo, hi = min(counts), max(counts)
+    hotspot, sessions = next((h, row[1]) for h, row in daily["sessions"].items() if row[1] is not None)
+    spread = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"]
+    assert page.evaluate("(id) => window.civgis.page.markers[id].options.fillColor", hotspot) == \
+        spread[min(4, int((sessions - lo) / (hi - lo) * 5))]
+    shot(page, "decision-03-wifi-playback")
+    if os.environ.get("CIVGIS_ALL_SCREENSHOTS"):  # the other language and the phone, for the docs
+        _playback_page(browser, server, DESKTOP, "en-US", "decision-04-sensors-playback-en")
+        _playback_page(browser, server, PHONE, "zh-TW", "decision-04-sensors-playback-phone-zh")
+        _playback_page(browser, server, PHONE, "en-US", "decision-04-sensors-playback-phone-en")
+
+
 @pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "360x740"])
 @pytest.mark.parametrize("path", ["/siting/", "/wifi/", "/sensors/"])
 def test_phone_size_and_labels(browser, server, path, viewport):
@@ -617,4 +704,4 @@ def sign_in_as(page, lang):
     dialog.get_by_label(password).fill(PASSWORD)
     with page.expect_navigation():
         dialog.get_by_role("button", name=button).click()
-    page.wait_for_selector("#signed-in-as")
+    page.wait_for_selector("#signed-in-as", state="attached")  # in the closed menu on a phone

@@ -64,6 +64,9 @@ def test_usage_over_time_and_flags(city):
                    "H4": (0, 0, 0, ["no usage records"])}
     assert body["median_sessions"] == 50
     assert [p["peak_concurrent"] for p in body["series"]] == [10, 10, 5, 5]
+    daily = city.post("/api/v1/analysis/wifi/usage/", {**SOURCES, "daily": True}, format="json").json()["daily"]
+    assert daily == {"days": ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"],  # for 逐日回放; H4 has none
+                     "sessions": {"H1": [100] * 4, "H2": [10] * 4, "H3": [50] * 4}}
     assert APIClient().post("/api/v1/analysis/wifi/usage/", SOURCES, format="json").status_code == 403  # internal
     bad = city.post("/api/v1/analysis/wifi/usage/", {**SOURCES, "columns": {"peak": "busiest"}}, format="json")
     assert bad.status_code == 400 and "columns.peak" in bad.json()["detail"]

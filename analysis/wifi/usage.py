@@ -103,3 +103,20 @@ def series(data: dict, user, hotspot_id: str) -> list[dict]:
     if not rows:
         raise AnalysisInputError("熱點 {hotspot} 沒有使用紀錄", hotspot=repr(hotspot_id))
     return [{"day": d, "sessions": s, "traffic_mb": t, "peak_concurrent": p} for d, s, t, p in rows]
+
+
+def daily(data: dict, user) -> dict:
+    """Every hotspot's sessions per day on one calendar, for playing the days on the map: the days with any
+    record, and per hotspot its sessions on each of them (None where it has no record that day)."""
+    _hotspots, usage, c = sources(data, user)
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {id}::text, {day}::text, {sessions} FROM {usage} ORDER BY 2, 1").format(
+            id=sql.Identifier(c["id"]), day=sql.Identifier(c["day"]), sessions=sql.Identifier(c["sessions"]),
+            usage=sql.Identifier(DATA_SCHEMA, usage.table_name)))
+        rows = cur.fetchall()
+    days = sorted({d for _h, d, _s in rows})
+    at = {d: i for i, d in enumerate(days)}
+    sessions: dict[str, list] = {}
+    for hid, d, n in rows:
+        sessions.setdefault(hid, [None] * len(days))[at[d]] = n
+    return {"days": days, "sessions": sessions}

@@ -1,6 +1,7 @@
 // 物聯網感測器 at /sensors/: each sensor's latest value of a quantity on the map (/iot/sensors/latest/), its
 // series as a chart (/iot/sensors/{id}/series/), the threshold alerts, how many readings were rejected, and where
-// to add sensors (sensor-placement.js).
+// to add sensors (sensor-placement.js). 逐時回放 steps the map through every sensor's hourly means (playback.js):
+// each marker recoloured and resized by its value at that hour, on one scale for the whole period.
 import L from "./leaflet-global.js";
 import { config, numberFormat, t, url } from "./config.js";
 import { getJSON } from "./api.js";
@@ -9,6 +10,7 @@ import { createPageMap, lonLatBounds, setLegend } from "./pagemap.js";
 import { el } from "./panel.js";
 import { wirePlacement } from "./sensor-placement.js";
 import { ago } from "./age.js";
+import { playbackButton } from "./playback.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -16,7 +18,10 @@ const drawn = L.layerGroup().addTo(map);
 // PM2.5 classes of Taiwan's AQI (μg/m³); other quantities are drawn on their own spread, low to high
 const PM25_CLASSES = [[15.4, "#00e400"], [35.4, "#ffff00"], [54.4, "#ff7e00"], [150.4, "#ff0000"], [Infinity, "#8f3f97"]];
 const SPREAD = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"];
-const page = { latest: null, selected: null };
+const page = { latest: null, selected: null, markers: {}, frames: null };
+const NO_READING = "#bdbdbd";
+const hourText = new Intl.DateTimeFormat(config.lang === "en" ? "en" : "zh-TW", { timeZone: "Asia/Taipei",
+  year: "numeric", month: "2-digit", day: "2-digit", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 function colorScale(quantity, values) {
   if (quantity === "pm25") return (v) => PM25_CLASSES.find(([top]) => v <= top)[1];
@@ -81,12 +86,13 @@ function draw() {
   const features = page.latest.features.filter((f) => f.geometry && latestOf(f, quantity));
   const color = colorScale(quantity, features.map((f) => latestOf(f, quantity).value));
   drawn.clearLayers();
+  page.markers = {};
   for (const f of features) {
     const [lon, lat] = f.geometry.coordinates;
     const { value, unit } = latestOf(f, quantity);
     const { observed_at: observed } = latestOf(f, quantity);
     const old = isStale(observed) ? ` (${ago(ageOf(observed))})` : "";
-    L.circleMarker([lat, lon], { radius: 8, color: "#333", weight: isStale(observed) ? 2 : 1,
+    page.markers[f.properties.device_id] = L.circleMarker([lat, lon], { radius: 8, color: "#333", weight: isStale(observed) ? 2 : 1,
       dashArray: isStale(observed) ? "3" : null, fillColor: color(value), fillOpacity: isStale(observed) ? 0.5 : 0.95 })
       .bindTooltip(`${f.properties.device_id} ${numberFormat.format(value)} ${unit}${old}`)
       .on("click", () => showSeries(f.properties.device_id)).addTo(drawn);
@@ -109,6 +115,55 @@ function draw() {
         : ""));
   }));
   if (page.selected) showSeries(page.selected);
+}
+
+// 逐時回放: every drawn sensor's hourly means of the quantity, one colour scale and size scale for the whole period
+async function loadFrames(quantity) {
+  const ids = Object.keys(page.markers);
+  const series = await Promise.all(ids.map((id) =>
+    getJSON(`${url("iot_series", { id: encodeURIComponent(id) })}?quantity=${quantity}&bucket=hour`)));
+  const values = {};
+  const times = new Set();
+  series.forEach((s, i) => {
+    values[ids[i]] = new Map(s.points.map((p) => [Date.parse(p.t), p.mean]));
+    for (const p of s.points) times.add(Date.parse(p.t));
+  });
+  const all = Object.values(values).flatMap((m) => [...m.values()]);
+  const lo = Math.min(...all);
+  const hi = Math.max(...all, lo + 1e-9);
+  const unit = page.latest.features.map((f) => f.properties.latest[quantity]).find(Boolean).unit;
+  return { quantity, values, unit, lo, hi, color: colorScale(quantity, all), times: [...times].sort((a, b) => a - b) };
+}
+
+function drawHour(i) {
+  const { times, values, unit, lo, hi, color } = page.frames;
+  for (const [id, marker] of Object.entries(page.markers)) {
+    const value = values[id]?.get(times[i]);
+    if (value === undefined) {
+      marker.setStyle({ fillColor: NO_READING, fillOpacity: 0.5, dashArray: "3", weight: 1 }).setRadius(5);
+      marker.setTooltipContent(`${id} ${t("no_reading_hour")}`);
+    } else {
+      marker.setStyle({ fillColor: color(value), fillOpacity: 0.95, dashArray: null, weight: 1 })
+        .setRadius(5 + 9 * ((value - lo) / (hi - lo)));
+      marker.setTooltipContent(`${id} ${numberFormat.format(value)} ${unit}`);
+    }
+  }
+}
+
+function playbackLegend() {
+  const { quantity, unit, lo, hi } = page.frames;
+  const title = t("legend_playback", { quantity: $("quantity").selectedOptions[0].textContent, unit });
+  const entries = quantity === "pm25" ? PM25_CLASSES.map(([top, c], i) => ({ color: c,
+    label: i === PM25_CLASSES.length - 1 ? `> ${PM25_CLASSES[i - 1][0]} ${unit}` : `≤ ${top} ${unit}` }))
+    : [{ color: SPREAD[0], label: `${numberFormat.format(lo)} ${unit}` }, { color: SPREAD[4], label: `${numberFormat.format(hi)} ${unit}` }];
+  setLegend(map, title, [...entries, { color: NO_READING, label: t("no_reading_hour") }]);
+}
+
+async function startPlayback() {
+  page.frames = await loadFrames($("quantity").value);
+  if (!page.frames.times.length) throw new Error(t("no_readings"));
+  playbackLegend();
+  return { times: page.frames.times, label: (ms) => hourText.format(new Date(ms)), onStep: drawHour };
 }
 
 async function load() {
@@ -134,7 +189,9 @@ async function load() {
   if (bounds) map.fitBounds(bounds, { padding: [30, 30] });
 }
 
-$("quantity").addEventListener("change", draw);
+const player = playbackButton(map, $("playback-start"), $("playback"), { startKey: "playback_start",
+  start: startPlayback, restore: draw });
+$("quantity").addEventListener("change", () => { player.stop(); draw(); });
 load().catch((err) => { $("load-error").textContent = err.message; });
 wirePlacement(map);
 window.civgis = { map, page };

@@ -10,6 +10,7 @@ import { addNumberedSite, createPageMap, lonLatBounds, setLegend } from "./pagem
 import { el } from "./panel.js";
 import { ago } from "./age.js";
 import { fillLayers } from "./pickers.js";
+import { playbackButton } from "./playback.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -18,6 +19,9 @@ const spots = L.layerGroup().addTo(map);
 const gapsDrawn = L.layerGroup().addTo(map);
 const added = L.layerGroup().addTo(map);
 const page = { usage: null, markers: {} };
+
+const SPREAD = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"];
+const NO_RECORD = "#bdbdbd";
 
 // which hotspots and which usage records: any point layer and any table of daily records the user may see
 fillLayers($("hotspots-layer"), "hotspots");
@@ -57,12 +61,52 @@ function showFreshness(f) {
   box.hidden = !lines.length;
 }
 
+// 逐日回放: each hotspot coloured and sized by its sessions that day, on one scale for all the days
+function drawDay(i) {
+  const { days, sessions, lo, hi } = page.daily;
+  for (const [id, marker] of Object.entries(page.markers)) {
+    const n = sessions[id]?.[i];
+    const name = page.usage.hotspots.find((h) => h.id === id)?.name ?? id;
+    if (n === null || n === undefined) {
+      marker.setStyle({ fillColor: NO_RECORD, fillOpacity: 0.5 }).setRadius(5);
+      marker.setTooltipContent(`${name}｜${t("no_record_day")}`);
+    } else {
+      const share = (n - lo) / (hi - lo);
+      marker.setStyle({ fillColor: SPREAD[Math.min(SPREAD.length - 1, Math.floor(share * SPREAD.length))], fillOpacity: 1 })
+        .setRadius(4 + 10 * share);
+      marker.setTooltipContent(`${name}｜${days[i]}｜${t("sessions_that_day", { n: numberFormat.format(n) })}`);
+    }
+  }
+}
+
+function restoreFlags() {
+  for (const h of page.usage.hotspots) {
+    page.markers[h.id]?.setStyle({ fillColor: FLAG_COLORS[flagOf(h)], fillOpacity: 1 }).setRadius(7)
+      .setTooltipContent(`${h.name}｜${t(`flag_${flagOf(h)}`)}`);
+  }
+  setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
+}
+
+async function startPlayback() {
+  const { daily } = await postJSON(url("wifi_usage"), { ...sources(), daily: true });
+  const all = Object.values(daily.sessions).flat().filter((n) => n !== null);
+  const lo = Math.min(...all);
+  page.daily = { ...daily, lo, hi: Math.max(...all, lo + 1e-9) };
+  setLegend(map, t("legend_sessions"), [{ color: SPREAD[0], label: t("sessions_that_day", { n: numberFormat.format(lo) }) },
+    { color: SPREAD[4], label: t("sessions_that_day", { n: numberFormat.format(page.daily.hi) }) },
+    { color: NO_RECORD, label: t("no_record_day") }]);
+  return { times: daily.days, label: (day) => day, onStep: drawDay, steps: ["playback_day_back", "playback_day_forward"] };
+}
+const player = playbackButton(map, $("playback-start"), $("playback"), { startKey: "playback_days",
+  start: startPlayback, restore: restoreFlags });
+
 async function loadUsage() {
   const [usage, layer] = await Promise.all([postJSON(url("wifi_usage"), sources()),
     getJSON(`${url("features", { slug: sources().hotspots })}?limit=10000`)]);
   page.usage = usage;
   const where = Object.fromEntries(layer.features.map((f) => [String(f.properties.hotspot_id), f]));
   spots.clearLayers();
+  page.markers = {};
   for (const h of usage.hotspots) {
     const feature = where[h.id];
     if (!feature) continue;
@@ -71,7 +115,7 @@ async function loadUsage() {
     page.markers[h.id] = L.circleMarker([lat, lon], { radius: 7, color: "#fff", weight: 1.5, fillColor: FLAG_COLORS[flag],
       fillOpacity: 1 }).bindTooltip(`${h.name}｜${t(`flag_${flag}`)}`).on("click", () => showSeries(h.id)).addTo(spots);
   }
-  setLegend(map, t("legend_wifi"), Object.entries(FLAG_COLORS).map(([flag, color]) => ({ color, label: t(`flag_${flag}`) })));
+  restoreFlags();
   const counts = {};
   for (const h of usage.hotspots) counts[flagOf(h)] = (counts[flagOf(h)] || 0) + 1;
   $("flag-summary").textContent = Object.keys(FLAG_COLORS).map((f) => `${t(`flag_${f}`)} ${counts[f] || 0}`).join("、");
@@ -154,9 +198,12 @@ async function loadPlaces() {
 }
 
 function load() {
+  player.stop();
   $("usage-error").textContent = "";
   spots.clearLayers();
+  page.markers = {};
   if (!sources().hotspots) return;
+  $("playback-box").hidden = !(config.signed_in && sources().usage);
   (config.signed_in && sources().usage ? loadUsage() : loadPlaces())
     .catch((err) => { $("usage-error").textContent = err.message; });
 }
