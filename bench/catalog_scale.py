@@ -43,50 +43,13 @@ def arguments() -> argparse.ArgumentParser:
 if __name__ == "__main__":
     ARGS = common.start(__doc__, arguments())
 
-from django.db import connection, transaction  # noqa: E402
 
-from layers.catalog import default_style  # noqa: E402
-from layers.models import Layer, LayerVersion, Theme  # noqa: E402
+from layers.models import Layer  # noqa: E402
 from layers.ogc import get_engine, mapfile  # noqa: E402
 from layers.ogc.publishing import publish_all  # noqa: E402
 
 PREFIX = "bench-"
 TEMPLATE = "roads"
-
-
-def remove_added() -> None:
-    slugs = list(Layer.objects.filter(slug__startswith=PREFIX).values_list("slug", flat=True))
-    with connection.cursor() as cur:
-        for slug in slugs:
-            cur.execute(f"DROP TABLE IF EXISTS layerdata.{slug.replace('-', '_')}")  # noqa: S608 - our names
-    Layer.objects.filter(slug__startswith=PREFIX).delete()
-
-
-def add_layers(count: int) -> None:
-    """`count` more small public vector layers, each its own table, spread over the demo's themes."""
-    template = Layer.objects.get(slug=TEMPLATE)
-    themes = list(Theme.objects.all())
-    start = Layer.objects.filter(slug__startswith=PREFIX).count()
-    for i in range(start, start + count):
-        slug = f"{PREFIX}{i:04d}"
-        table = slug.replace("-", "_")
-        with transaction.atomic():
-            with connection.cursor() as cur:
-                cur.execute(f"CREATE TABLE layerdata.{table} AS SELECT * FROM layerdata.{template.table_name} "  # noqa: S608
-                            f"ORDER BY fid LIMIT 20")
-                cur.execute(f"ALTER TABLE layerdata.{table} ADD PRIMARY KEY (fid)")
-                cur.execute(f"CREATE INDEX ON layerdata.{table} USING gist (geom)")
-            layer = Layer.objects.create(
-                slug=slug, table_name=table, title_zh=f"測試圖層 {i:04d}", title_en=f"Bench layer {i:04d}",
-                abstract="效能測試用的小圖層（20 條道路）", theme=themes[i % len(themes)], kind=Layer.Kind.VECTOR,
-                visibility=Layer.Visibility.PUBLIC, geometry_type=template.geometry_type, feature_count=20,
-                attributes=template.attributes, native_extent=template.native_extent, extent=template.extent,
-                srid=template.srid, source_crs=template.source_crs, min_zoom=0,
-                ogc_status=Layer.OgcStatus.PUBLISHED)
-            layer.current_version = LayerVersion.objects.create(layer=layer, number=1, table_name=table,
-                                                                feature_count=20, source_name="bench")
-            layer.save(update_fields=["current_version"])
-            default_style(layer)
 
 
 def publish() -> None:
@@ -184,7 +147,7 @@ def engine_getmap(runs: int = 25, rounds: int = 3) -> None:
 def main() -> None:
     sizes = [int(s) for s in ARGS.sizes.split(",")]
     common.demo_city(ARGS.city)
-    remove_added()
+    common.remove_small_layers(PREFIX)
     Layer.objects.filter(slug=TEMPLATE).update(visibility=Layer.Visibility.PUBLIC)
     if Layer.objects.exclude(ogc_status=Layer.OgcStatus.PUBLISHED).filter(kind__in=["vector", "raster"]).exists():
         publish_all()
@@ -194,7 +157,7 @@ def main() -> None:
             have = Layer.objects.exclude(kind=Layer.Kind.TABLE).count()
             if size > have:
                 started = time.perf_counter()
-                add_layers(size - have)
+                common.add_small_layers(size - have, PREFIX, TEMPLATE)
                 publish()
                 print(f"added {size - have} layers in {time.perf_counter() - started:.0f} s", flush=True)
             count = Layer.objects.exclude(kind=Layer.Kind.TABLE).count()
@@ -205,7 +168,7 @@ def main() -> None:
             engine_getmap()
             report([s for s in sizes if s in results], results)  # so far: a later size may fail or be cut short
     finally:
-        remove_added()
+        common.remove_small_layers(PREFIX)
         publish()
 
 

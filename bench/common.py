@@ -197,3 +197,49 @@ def copy_readings(device_pks: list[int], per_device: int, t0, value) -> float:
                     [device_pks, t0])
         assert cur.fetchone()[0] == len(device_pks) * per_device
     return seconds
+
+
+def remove_small_layers(prefix: str) -> None:
+    """Drop what `add_small_layers` made with `prefix`."""
+    from django.db import connection
+
+    from layers.models import Layer
+
+    slugs = list(Layer.objects.filter(slug__startswith=prefix).values_list("slug", flat=True))
+    with connection.cursor() as cur:
+        for slug in slugs:
+            cur.execute(f"DROP TABLE IF EXISTS layerdata.{slug.replace('-', '_')}")  # noqa: S608 - our names
+    Layer.objects.filter(slug__startswith=prefix).delete()
+
+
+def add_small_layers(count: int, prefix: str, template: str = "roads") -> None:
+    """`count` more small public vector layers named `prefix`NNNN (the catalog-size benches), each its own table of
+    20 features of the demo layer `template`, with a version and a style, spread over the demo's themes."""
+    from django.db import connection, transaction
+
+    from layers.catalog import default_style
+    from layers.models import Layer, LayerVersion, Theme
+
+    model = Layer.objects.get(slug=template)
+    themes = list(Theme.objects.all())
+    start = Layer.objects.filter(slug__startswith=prefix).count()
+    for i in range(start, start + count):
+        slug = f"{prefix}{i:04d}"
+        table = slug.replace("-", "_")
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(f"CREATE TABLE layerdata.{table} AS SELECT * FROM layerdata.{model.table_name} "  # noqa: S608
+                            f"ORDER BY fid LIMIT 20")
+                cur.execute(f"ALTER TABLE layerdata.{table} ADD PRIMARY KEY (fid)")
+                cur.execute(f"CREATE INDEX ON layerdata.{table} USING gist (geom)")
+            layer = Layer.objects.create(
+                slug=slug, table_name=table, title_zh=f"測試圖層 {i:04d}", title_en=f"Bench layer {i:04d}",
+                abstract="效能測試用的小圖層（20 筆）", theme=themes[i % len(themes)], kind=Layer.Kind.VECTOR,
+                visibility=Layer.Visibility.PUBLIC, geometry_type=model.geometry_type, feature_count=20,
+                attributes=model.attributes, native_extent=model.native_extent, extent=model.extent,
+                srid=model.srid, source_crs=model.source_crs, min_zoom=0, owner_agency=model.owner_agency,
+                ogc_status=Layer.OgcStatus.PUBLISHED)
+            layer.current_version = LayerVersion.objects.create(layer=layer, number=1, table_name=table,
+                                                                feature_count=20, source_name="bench")
+            layer.save(update_fields=["current_version"])
+            default_style(layer)

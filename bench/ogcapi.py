@@ -35,7 +35,7 @@ def arguments() -> argparse.ArgumentParser:
 if __name__ == "__main__":
     ARGS = common.start(__doc__, arguments())
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from layers.models import Layer  # noqa: E402
 from layers.ogc.publishing import PUBLISH, apply  # noqa: E402
@@ -45,24 +45,10 @@ PREFIX = "bench-oapif-"
 
 def catalog(n: int) -> int:
     """`n` small public layers beside the demo city (made once per stack); the number of vector layers."""
-    model = Layer.objects.get(slug="facilities")
-    have = set(Layer.objects.filter(slug__startswith=PREFIX).values_list("slug", flat=True))
-    missing = [i for i in range(n) if f"{PREFIX}{i:03d}" not in have]
-    if missing:
-        print(f"adding {len(missing)} layers to the catalog …", flush=True)
-    with transaction.atomic(), connection.cursor() as cur:
-        for i in missing:
-            table = f"bench_oapif_{i:03d}"
-            cur.execute(f"DROP TABLE IF EXISTS layerdata.{table}; CREATE TABLE layerdata.{table} AS "  # noqa: S608
-                        f"SELECT * FROM layerdata.facilities ORDER BY fid OFFSET {i % 50} LIMIT 20; "
-                        f"ALTER TABLE layerdata.{table} ADD PRIMARY KEY (fid); "
-                        f"CREATE INDEX ON layerdata.{table} USING gist (geom)")
-            Layer.objects.create(
-                slug=f"{PREFIX}{i:03d}", title_zh=f"測試圖層 {i:03d}", title_en=f"Bench layer {i:03d}",
-                abstract="效能測試用的小圖層", kind=Layer.Kind.VECTOR, geometry_type=model.geometry_type,
-                srid=model.srid, extent=model.extent, feature_count=20, attributes=model.attributes,
-                table_name=table, visibility=Layer.Visibility.PUBLIC, owner_agency=model.owner_agency,
-                theme=model.theme)
+    have = Layer.objects.filter(slug__startswith=PREFIX).count()
+    if have < n:
+        print(f"adding {n - have} layers to the catalog …", flush=True)
+        common.add_small_layers(n - have, PREFIX, "facilities")
     return Layer.objects.filter(kind=Layer.Kind.VECTOR, visibility="public").exclude(table_name="").count()
 
 
