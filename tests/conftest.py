@@ -334,7 +334,11 @@ def server(city, django_db_blocker, nlsc_standin):
         yield base
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:  # a worker stuck in a request on a loaded machine
+            proc.kill()
+            proc.wait()
         log.close()
         # the server's sessions end a moment after it exits; the test database is dropped after this module
         with django_db_blocker.unblock(), connection.cursor() as cur:
