@@ -490,12 +490,14 @@ def test_tools_on_a_phone_in_english(server, browser):
 #   file names a user gave), the language switch's own 繁體中文, and 坪 (a proper unit: Taiwan's land-area unit,
 #   written in CJK in both languages, as "m² (… 坪)")
 # - in zh-Hant: units (m, km, m², ha, MB, Mbps, μg/m³, NT$), codes and standards (EPSG, TWD97, TM2, WGS84, WMS, WFS,
-#   OGC, OGC API - Features, CRS, UTF-8, Big5, A4, A3, 2D, 3D, PM2.5, PM10), formats (CSV, GeoJSON, GeoPackage, Shapefile, KML, KMZ,
+#   OGC, OGC API - Features, CRS, UTF-8, Big5, A4, A3, 2D, 3D,
+#   PM2.5, PM10), formats (CSV, GeoJSON, GeoPackage, Shapefile, KML, KMZ,
 #   GeoTIFF, HTML, PDF, PNG, zip), product and brand names (civgis, Leaflet, OpenStreetMap, MapLibre), the language
 #   switch's English, the user's name and the data's own values (file names, sensor models)
 ALLOWED_IN_ZH = re.compile(
     r"civgis|Leaflet|OpenStreetMap|MapLibre|English|planner|PM2\.5|PM10|μg/m³|NT\$|Mbps|MB|km²?|m²|\bha\b|\bm\b|"
-    r"OGC API - Features|EPSG|TWD97|TWD67|TM2|WGS ?84|WMS|WMTS|WFS|WCS|OGC|CRS|UTF-8|Big5|\bA[34]\b|\b[23]D\b|CSV|GeoJSON|GeoPackage|"
+    r"OGC API - Features|EPSG|TWD97|TWD67|TM2|WGS ?84|WMS|WMTS|WFS|WCS|OGC|CRS|UTF-8|Big5|\bA[34]\b|\b[23]D\b|"
+    r"CSV|GeoJSON|GeoPackage|"
     r"GPKG|Shapefile|KMZ?|GeoTIFF|HTML|PDF|PNG|zip|XYZ|URL|API|OK|"
     r"[\w-]*\.?\b(?:csv|geojson|gpkg|shp|shx|dbf|prj|cpg|zip|ZIP|kml|kmz|tif)\b|'[^']*'|__\w+|\b(?:mi|ft)\b|"
     r"AirBox G3|AQ-Node 2|PMS5003|[A-Z]+-[A-Z0-9-]+|\d[\d,.]*\w*")
