@@ -289,6 +289,31 @@ class NlscStandIn:
         return self
 
 
+def wait_until_answering(url: str, proc: subprocess.Popen, seconds: float, failure: str) -> None:
+    """Until `url` answers 200 (a server `proc` started); the test fails with `failure` if `proc` ends or time runs
+    out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(failure)
+        time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen, seconds: float = 20) -> None:
+    proc.terminate()
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:  # e.g. a worker stuck in a request on a loaded machine
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def nlsc_standin():
     stand_in = NlscStandIn().serve()
@@ -320,25 +345,11 @@ def server(city, django_db_blocker, nlsc_standin):
     leftover_guard(f"pytest-web-{os.getpid()}", proc.pid)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120  # a loaded 2-core machine has taken over 30 s to answer the first page
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/", timeout=30) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the viewer's server did not start; see {log.name}")
-            time.sleep(0.2)
+        # a loaded 2-core machine has taken over 30 s to answer the first page
+        wait_until_answering(base + "/", proc, 120, f"the viewer's server did not start; see {log.name}")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:  # a worker stuck in a request on a loaded machine
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
         # the server's sessions end a moment after it exits; the test database is dropped after this module
         with django_db_blocker.unblock(), connection.cursor() as cur:

@@ -10,15 +10,24 @@ import os
 import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import importfiles as files
 import numpy as np
 import pytest
 import shapely
-from conftest import CHROMIUM, PHONE, PROJECT_DIR, SHOTS, UNNAMED_CONTROLS, assert_fits, leftover_guard, new_page
+from conftest import (
+    CHROMIUM,
+    PHONE,
+    PROJECT_DIR,
+    SHOTS,
+    UNNAMED_CONTROLS,
+    assert_fits,
+    leftover_guard,
+    new_page,
+    stop_process,
+    wait_until_answering,
+)
 from django.contrib.auth.models import Group, User
 
 from layers.importing import jobs
@@ -110,19 +119,11 @@ def provider(city, server):
     leftover_guard(f"pytest-oidc-{os.getpid()}", proc.pid)
     issuer = f"http://127.0.0.1:{city}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(issuer + "/.well-known/openid-configuration", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the OpenID Connect provider did not start; see {log.name}")
-                time.sleep(0.2)
+        wait_until_answering(issuer + "/.well-known/openid-configuration", proc, 20,
+                             f"the OpenID Connect provider did not start; see {log.name}")
         yield issuer
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc, 10)
         log.close()
 
 
