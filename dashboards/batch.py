@@ -17,7 +17,7 @@ from datetime import date
 from stats import indicators
 from stats.views import visible_indicators
 
-from . import live
+from . import live, sources
 from . import spec as specs
 
 
@@ -26,8 +26,13 @@ def key(slug: str, level: str, period: str = "", town: str = "", areas: str = ""
 
 
 class Filter:
-    def __init__(self, town: str = "", area: str = "", period: str = "", category: str = ""):
+    def __init__(self, town: str = "", area: str = "", period: str = "", category: str = "", pick: str = ""):
         self.town, self.area, self.period, self.category = town, area, period, category
+        self.pick = pick  # "layer|field|value": a value of a source widget's grouping clicked
+
+    def picked(self) -> dict | None:
+        parts = self.pick.split("|", 2)
+        return {"layer": parts[0], "field": parts[1], "value": parts[2]} if len(parts) == 3 else None
 
     def scope(self) -> tuple[str, str]:
         """(level, areas) of a single figure: the village chosen, else the district, else the whole city."""
@@ -57,7 +62,7 @@ def queries(spec: dict, described: dict, chosen: Filter) -> list[tuple]:
     if first and any(s["kind"] == "district" for s in spec["selectors"]):
         out.append((first, "town", period(first), "", "", False))
     for w in spec["widgets"]:
-        if w["type"] in ("sensor", "wifi", "text"):
+        if w["type"] in ("sensor", "wifi", "text", "sensor_week", "coverage") or w.get("source"):
             continue
         slug = indicator_of(w)
         wl = w.get("level", "town")
@@ -95,13 +100,30 @@ def answer(spec: dict, user, chosen: Filter, have: set[str]) -> dict:
             at = periods.index(now["period"])
             if at > 0:
                 ask(slug, level, periods[at - 1], town, areas)
-    for w in shown["widgets"]:  # live sources: read at every refresh
-        if w["type"] == "sensor" and live_key(w) not in out:
+    areas = None
+    if any(w.get("source") or w["type"] == "coverage" for w in shown["widgets"]):
+        areas = sources.area_join(shown["indicators"], user)
+    for w in shown["widgets"]:  # live sources and layers: read at every refresh, never held (have=)
+        if w.get("source"):
+            out[live_key(w)] = sources.aggregate(w["source"], user, areas, chosen.town, chosen.area, chosen.picked())
+        elif live_key(w) in out:
+            continue
+        elif w["type"] == "sensor":
             out[live_key(w)] = live.sensor(user, w["quantity"])
-        elif w["type"] == "wifi" and live_key(w) not in out:
+        elif w["type"] == "sensor_week":
+            out[live_key(w)] = live.sensor_week(user, w["quantity"])
+        elif w["type"] == "wifi":
             out[live_key(w)] = live.wifi(user, w["layer"])
+        elif w["type"] == "coverage":
+            out[live_key(w)] = live.coverage(user, w, areas, chosen.town)
     return {"answers": out}
 
 
 def live_key(widget: dict) -> str:
+    """How a live or layer widget's answer is keyed: `sensor~pm25`, `sensor_week~pm25`, `wifi~<layer>`,
+    `src~<widget id>`, `coverage~<widget id>` (a layer widget's figures depend on its own settings)."""
+    if widget.get("source"):
+        return f"src~{widget['id']}"
+    if widget["type"] == "coverage":
+        return f"coverage~{widget['id']}"
     return f"{widget['type']}~{widget.get('quantity') or widget.get('layer')}"

@@ -3,7 +3,10 @@ periods), joined to the village boundaries, a few indicators over it and a publi
 
 The 2025-12 figures are the demo villages' own (layers.democity); the 2024-12 ones are derived from them with a
 seeded growth rate per village (synthetic, like the whole demo city), so that changes between periods can be shown.
-Run by `make demo` after the demo city (`manage.py city_dashboard`); again, it replaces what it made.
+Run by `make demo` after the demo city (`manage.py city_dashboard`); again, it replaces what it made
+(`--if-missing`: not when the dashboard is there). Air quality is shown now (the sensors' latest readings) and this
+week (the daily means of their readings); facility coverage is the share of the people within 500 m (straight line)
+of a park, each village's population spread evenly over its area (dashboards.live.coverage).
 """
 
 import csv
@@ -51,6 +54,12 @@ SPEC = {
         {"id": "dens", "type": "kpi", "indicator": "city-density", "width": 1},
         {"id": "air", "type": "sensor", "quantity": "pm25", "width": 2,
          "title": "空氣品質：PM2.5 即時", "title_en": "Air quality: PM2.5 now"},
+        {"id": "airweek", "type": "sensor_week", "quantity": "pm25", "width": 2,
+         "title": "空氣品質：本週 PM2.5 每日平均", "title_en": "Air quality: PM2.5 daily means this week"},
+        {"id": "parks", "type": "coverage", "layer": "facilities", "distance": 500.0, "boundary": "villages",
+         "population": "population",
+         "filter": {"op": "and", "conditions": [{"attribute": "kind", "operator": "=", "value": "park"}]},
+         "width": 2, "title": "公園 500 公尺內的人口比例", "title_en": "Share of people within 500 m of a park"},
         {"id": "wifi", "type": "wifi", "layer": "wifi-usage", "width": 2,
          "title": "免費 Wi-Fi 使用量（最新一日）", "title_en": "Free Wi-Fi use (latest day)"},
         {"id": "popbar", "type": "bar", "indicator": "city-population", "level": "town", "width": 2,

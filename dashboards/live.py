@@ -71,3 +71,90 @@ def wifi(user, slug: str) -> dict | None:
     return {"day": day, "sessions": sessions, "unique_users": users, "traffic_mb": traffic, "hotspots": hotspots,
             "previous_day": rows[1][0] if len(rows) > 1 else None,
             "previous_sessions": rows[1][1] if len(rows) > 1 else None}
+
+
+def sensor_week(user, code: str, days: int = 7) -> dict | None:
+    """The daily means of `code` over the week up to the newest reading (`days` local days, that day included; today
+    for sensors that report) from every reading of the active sensors the viewer may see:
+    {days: [{day, mean, readings, sensors}], unit}. A day without readings is there with mean null (the line shows
+    the gap, it does not bridge it)."""
+    quantity = Quantity.objects.filter(code=code).first()
+    if quantity is None:
+        return None
+    seen = list(Layer.objects.visible_to(user).values_list("pk", flat=True))
+    zone = settings.TIME_ZONE
+    with connection.cursor() as cur:
+        cur.execute("SELECT max(l.observed_at) FROM iot_latest l JOIN iot_device d ON d.id = l.device_id"
+                    " WHERE l.quantity_id = %s AND d.active AND (d.layer_id IS NULL OR d.layer_id = ANY(%s))",
+                    [quantity.pk, seen])
+        newest = cur.fetchone()[0]
+    last = timezone.localtime(newest).date() if newest else timezone.localdate()
+    first = last - timezone.timedelta(days=days - 1)
+    with connection.cursor() as cur:
+        cur.execute("SELECT (o.observed_at AT TIME ZONE %s)::date AS day, avg(o.value)::float8, count(*),"
+                    " count(DISTINCT o.device_id)"
+                    " FROM iot_observation o JOIN iot_device d ON d.id = o.device_id"
+                    " WHERE o.quantity_id = %s AND d.active AND (d.layer_id IS NULL OR d.layer_id = ANY(%s))"
+                    " AND o.observed_at >= (%s::date)::timestamp AT TIME ZONE %s"
+                    " AND o.observed_at < (%s::date + 1)::timestamp AT TIME ZONE %s"
+                    " GROUP BY 1 ORDER BY 1", [zone, quantity.pk, seen, first, zone, last, zone])
+        found = {day: (mean, n, sensors) for day, mean, n, sensors in cur.fetchall()}
+    out = []
+    for i in range(days):
+        day = first + timezone.timedelta(days=i)
+        mean, n, sensors = found.get(day, (None, 0, 0))
+        out.append({"day": day.isoformat(), "mean": None if mean is None else round(mean, 1), "readings": n,
+                    "sensors": sensors})
+    return {"quantity": quantity.code, "name": quantity.name or quantity.code, "unit": quantity.unit, "days": out,
+            "last_day": last.isoformat()}
+
+
+def coverage_layers(user, widget: dict) -> tuple[Layer, Layer] | None:
+    """(facility layer, population boundary) when the viewer may see both, else None (the widget is not sent)."""
+    seen = Layer.objects.visible_to(user).filter(kind=Layer.Kind.VECTOR)
+    facilities = seen.filter(slug=widget.get("layer", "")).first()
+    boundary = seen.filter(slug=widget.get("boundary", "villages")).first()
+    if facilities is None or boundary is None or widget.get("population") not in {
+            a["name"] for a in boundary.attributes}:
+        return None
+    return facilities, boundary
+
+
+def coverage(user, widget: dict, areas, town: str = "") -> dict | None:
+    """The share of the people living within `distance` metres (straight line) of a facility of the layer (its
+    filter applied): each polygon of the area boundary (the villages) holds its `population` spread evenly over its
+    area, so the people covered are the population × the share of the polygon's area inside the facilities'
+    dissolved buffer. For the district chosen (its polygons: through the dashboard's area join, when it is over this
+    boundary), else the whole city."""
+    from layers.serving import filters
+
+    found = coverage_layers(user, widget)
+    if found is None:
+        return None
+    facilities, boundary = found
+    distance = float(widget.get("distance", 500))
+    where = filters.parse(facilities, widget.get("filter") or {}).sql(facilities, "t")
+    condition = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+    by_town = bool(town) and areas is not None and areas.boundary_id == boundary.pk
+    inside = sql.SQL(" WHERE b.fid IN (SELECT boundary_fid FROM {} WHERE join_id = {} AND town_key = {})").format(
+        sql.Identifier("stats_joinmatch"), sql.Literal(areas.pk), sql.Literal(town)) if by_town else sql.SQL("")
+    query = sql.SQL(
+        "WITH reach AS (SELECT ST_Union(ST_Buffer(ST_Transform(t.geom, {srid}), {d})) AS g, count(*) AS n"
+        " FROM {fac} t{cond}),"
+        " areas AS (SELECT b.fid, b.geom, b.{pop}::float8 AS pop FROM {bnd} b{inside})"
+        " SELECT sum(a.pop), sum(a.pop * CASE WHEN r.g IS NULL OR ST_Area(a.geom) = 0 THEN 0 ELSE"
+        " ST_Area(ST_Intersection(a.geom, ST_Transform(r.g, ST_SRID(a.geom)))) / ST_Area(a.geom) END), max(r.n)"
+        " FROM areas a CROSS JOIN reach r").format(
+        srid=sql.Literal(boundary.srid), d=sql.Literal(distance),
+        fac=sql.Identifier(DATA_SCHEMA, facilities.table_name),
+        cond=condition, pop=sql.Identifier(widget["population"]), bnd=sql.Identifier(DATA_SCHEMA, boundary.table_name),
+        inside=inside)
+    with connection.cursor() as cur:
+        cur.execute(query)
+        people, covered, count = cur.fetchone()
+    return {"people": people, "covered": covered, "district": town if by_town else "",
+            "share": round(covered / people * 100, 1) if people else None,
+            "facilities": count or 0, "distance_m": distance, "layer": facilities.slug,
+            "layer_title": facilities.title_zh, "layer_title_en": facilities.title_en or facilities.title_zh,
+            "boundary": boundary.slug, "boundary_title": boundary.title_zh,
+            "boundary_title_en": boundary.title_en or boundary.title_zh}

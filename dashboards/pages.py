@@ -3,11 +3,13 @@
 /areas/<level>/<key>/ (an area's profile: every indicator you may see for that district or village beside the
 city's figure, with units). A dashboard you may not see is a 404, as one that does not exist."""
 
+from django.contrib.auth.models import Group
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework.exceptions import APIException
 
@@ -17,7 +19,7 @@ from stats.views import visible_indicators
 from web.stats_page import _number, _problem
 from web.viewer import viewer_config
 
-from . import live
+from . import live, sources
 from . import spec as specs
 from .models import Dashboard
 from .strings import dashboard_strings
@@ -61,9 +63,7 @@ def dashboards_page(request):
         "sign_in_failed": request.session.pop("sign_in_failed", False)}, status=400 if problem else 200)
 
 
-@ensure_csrf_cookie
-def dashboard_page(request, slug):
-    board = get_visible(request.user, slug)
+def _board_config(request, board: Dashboard, embed: bool = False) -> dict:
     english = _english()
     shown = specs.for_viewer(board.spec, request.user)
     shown.pop("hidden")
@@ -74,19 +74,44 @@ def dashboard_page(request, slug):
         "features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"),
         "dashboard": reverse("dashboard", args=[board.slug]),
         "board_values": reverse("dashboard-values", args=[board.slug]),
+        "pdf": reverse("dashboard-pdf", args=[board.slug]),
+        "embed": request.build_absolute_uri(reverse("dashboard-embed", args=[board.slug])),
         "profile": reverse("area-profile", args=["town", "xkeyx"]).replace("town", "{level}", 1)
         .replace("xkeyx", "{key}")}
-    can_edit = board.can_edit(request.user)
+    can_edit = board.can_edit(request.user) and not embed
     config["dashboard"] = {"slug": board.slug, "title": _title(board, english), "spec": shown,
-                           "refresh_seconds": board.refresh_seconds, "can_edit": can_edit,
-                           "edit": can_edit and request.GET.get("edit") == "1"}
-    if can_edit:  # the builder's pickers: every indicator the editor may see
+                           "refresh_seconds": board.refresh_seconds, "can_edit": can_edit, "embed": embed,
+                           "visibility": board.visibility, "edit": can_edit and request.GET.get("edit") == "1"}
+    if can_edit:  # the builder's pickers: every indicator and layer the editor may see, their groups to share with
         config["dashboard"]["all_indicators"] = {i.slug: specs.describe(i) for i in visible_indicators(request.user)}
         config["dashboard"]["quantities"] = sorted(live.quantities())
+        config["dashboard"]["layers"] = sources.fields(request.user)
+        config["dashboard"]["visibilities"] = [[k, str(label)] for k, label in Layer.Visibility.choices]
+        config["dashboard"]["allowed_groups"] = sorted(board.allowed_groups.values_list("name", flat=True))
+        config["dashboard"]["groups"] = sorted(Group.objects.values_list("name", flat=True))
+    return config
+
+
+@ensure_csrf_cookie
+def dashboard_page(request, slug):
+    board = get_visible(request.user, slug)
+    english = _english()
     return render(request, "dashboards/dashboard.html", {
-        "board": board, "title": _title(board, english), "config": config,
+        "board": board, "title": _title(board, english), "config": _board_config(request, board),
         "description": board.description_en if english and board.description_en else board.description,
         "sign_in_failed": request.session.pop("sign_in_failed", False)})
+
+
+@xframe_options_exempt
+def dashboard_embed(request, slug):
+    """The dashboard alone, to put in another page's iframe: no header, no builder; what the visitor may see (their
+    own session, if their browser sends it to the frame; else as anyone: the public widgets of a public dashboard,
+    and a dashboard they may not see is a 404 like any other)."""
+    board = get_visible(request.user, slug)
+    english = _english()
+    return render(request, "dashboards/embed.html", {
+        "board": board, "title": _title(board, english), "config": _board_config(request, board, embed=True),
+        "page_url": reverse("dashboard-page", args=[board.slug])})
 
 
 def area_profile(request, level, key):

@@ -10,7 +10,13 @@ see before it is sent.
                   "text": …, "text_en": … (a text widget),
                   "quantity": "pm25" (a sensor widget: the latest readings of the sensors the viewer may see),
                   "layer": "wifi-usage" (a Wi-Fi widget: the usage table's latest day),
-                  "target": n, "max": n (a gauge: the indicator's figure against its target, the dial to max)}]}
+                  "target": n, "max": n (a gauge: the indicator's figure against its target, the dial to max),
+                  "source": {layer, agg, field, by, filter} (a kpi, bar, pie, table or list over a layer or a
+                            statistical table instead of an indicator: dashboards.sources),
+                  "quantity": "pm25" (a sensor_week widget: the daily means of the last 7 days),
+                  "layer", "filter", "distance", "boundary", "population" (a coverage widget: the share of the
+                            people — the boundary's population column — within `distance` m of the layer's
+                            features, dashboards.live.coverage)}]}
 
 A widget reads the indicator values API (/api/v1/stats/indicators/{slug}/values/) with the dashboard's filters;
 charts, tables and the map are also filter sources (a district or village clicked filters every other widget).
@@ -21,10 +27,11 @@ import math
 from stats.indicators import unit_of
 from stats.views import visible_indicators
 
-from . import live
+from . import live, sources
 
-TYPES = ("kpi", "bar", "line", "table", "map", "list", "text", "sensor", "wifi", "pie", "gauge")
-LIVE = ("sensor", "wifi")  # live sources, not indicators: dashboards.live
+TYPES = ("kpi", "bar", "line", "table", "map", "list", "text", "sensor", "wifi", "pie", "gauge", "sensor_week",
+         "coverage")
+LIVE = ("sensor", "wifi", "sensor_week", "coverage")  # live sources, not indicators: dashboards.live
 LEVELS = ("town", "area")
 SELECTORS = ("district", "period", "category")
 MAX_WIDGETS = 24
@@ -62,7 +69,30 @@ def check(spec, user) -> dict:
         for key, length in TEXT_FIELDS.items():
             if raw.get(key):
                 widget[key] = str(raw[key])[:length]
-        if raw["type"] == "sensor":
+        if raw.get("source") is not None and raw["type"] in sources.SOURCE_TYPES:
+            try:
+                widget["source"] = sources.check(raw["source"], user, f"widgets[{n}].source")
+            except sources.SourceProblem as problem:
+                raise SpecProblem(problem.field, f"widget {n}: {problem}") from None
+        elif raw["type"] == "coverage":
+            layer = sources.layer_of(user, str(raw.get("layer", "")))
+            if layer is None or layer.kind != layer.Kind.VECTOR:
+                raise SpecProblem(f"widgets[{n}].layer", f"widget {n}: no layer {str(raw.get('layer', ''))[:60]!r}")
+            widget["layer"] = layer.slug
+            widget["boundary"] = str(raw.get("boundary") or "villages")[:50]
+            widget["population"] = str(raw.get("population") or "population")[:63]
+            if live.coverage_layers(user, widget) is None:
+                raise SpecProblem(f"widgets[{n}].population", f"widget {n}: no population column "
+                                  f"{widget['population']!r} in the boundary layer {widget['boundary']!r}")
+            try:
+                widget["distance"] = min(5000.0, max(10.0, float(raw.get("distance", 500))))
+                if raw.get("filter"):
+                    widget["filter"] = sources.filters.parse(layer, raw["filter"], f"widgets[{n}].filter").as_json()
+            except sources.BadRequest as exc:
+                raise SpecProblem(f"widgets[{n}].filter", f"widget {n}: {exc}") from None
+            except (TypeError, ValueError):
+                raise SpecProblem(f"widgets[{n}].distance", f"widget {n}: distance must be metres") from None
+        elif raw["type"] in ("sensor", "sensor_week"):
             widget["quantity"] = str(raw.get("quantity") or "pm25")
             if widget["quantity"] not in live.quantities():
                 raise SpecProblem(f"widgets[{n}].quantity", f"widget {n}: no quantity {widget['quantity']!r}")
@@ -140,12 +170,17 @@ def for_viewer(spec: dict, user, seen: dict | None = None) -> dict:
     periods), `hidden` lists the ids left out (kept on save, never sent)."""
     if seen is None:
         seen = {i.slug: i for i in visible_indicators(user)}
-    widgets, hidden, used = [], [], set()
+    widgets, hidden, used, described = [], [], set(), {}
     for widget in spec.get("widgets", []):
         slugs = _slugs(widget)
+        if widget.get("source"):
+            described[widget["id"]] = sources.describe(widget["source"], user)
         if any(s not in seen for s in slugs) or (
-                widget.get("type") == "wifi" and live.usage_layer(user, widget.get("layer", "")) is None):
+                widget.get("type") == "wifi" and live.usage_layer(user, widget.get("layer", "")) is None) or (
+                widget.get("source") and described[widget["id"]] is None) or (
+                widget.get("type") == "coverage" and live.coverage_layers(user, widget) is None):
             hidden.append(widget.get("id"))
+            described.pop(widget.get("id"), None)
             continue
         widgets.append(widget)
         used.update(slugs)
@@ -158,7 +193,7 @@ def for_viewer(spec: dict, user, seen: dict | None = None) -> dict:
             selector = {**selector, "options": options}
             used.update(options)
         selectors.append(selector)
-    return {"selectors": selectors, "widgets": widgets, "hidden": hidden,
+    return {"selectors": selectors, "widgets": widgets, "hidden": hidden, "sources": described,
             "indicators": {slug: describe(seen[slug]) for slug in sorted(used)}}
 
 

@@ -8,8 +8,9 @@ A dashboard you may not see answers as a missing one (404). Each widget's figure
 
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -21,7 +22,7 @@ from rest_framework.views import APIView
 from geo.messages import worded
 from layers.models import Layer
 
-from . import batch
+from . import batch, printout
 from . import spec as specs
 from .models import Dashboard
 
@@ -158,10 +159,38 @@ class DashboardValuesView(APIView):
         OpenApiParameter("area", str, description="the village chosen (its key)"),
         OpenApiParameter("period", str, description="the period chosen (YYYY-MM-DD, one of the indicators' periods)"),
         OpenApiParameter("category", str, description="the category selector's indicator"),
+        OpenApiParameter("pick", str, description="a value of a layer widget's grouping clicked: layer|field|value"),
         OpenApiParameter("have", str, many=True, description="answers already held (keys), not sent again"),
     ])
     def get(self, request, slug):
         board = get_visible(request.user, slug)
         params = request.query_params
-        chosen = batch.Filter(**{k: params.get(k, "")[:100] for k in ("town", "area", "period", "category")})
+        chosen = batch.Filter(**{k: params.get(k, "")[:200] for k in ("town", "area", "period", "category", "pick")})
         return Response(batch.answer(board.spec, request.user, chosen, set(params.getlist("have")[:200])))
+
+
+FILTER_PARAMS = ("town", "area", "period", "category", "pick")
+
+
+class DashboardPdfView(APIView):
+    @extend_schema(summary="The dashboard as a PDF for the filter state given (A4: title, date, filters and every "
+                           "widget you may see with its figures and units), in the request's language",
+                   responses={(200, "application/pdf"): OpenApiTypes.BINARY}, parameters=[
+        OpenApiParameter("town", str, description="the district chosen (its key)"),
+        OpenApiParameter("area", str, description="the village chosen (its key)"),
+        OpenApiParameter("period", str, description="the period chosen"),
+        OpenApiParameter("category", str, description="the category selector's indicator"),
+        OpenApiParameter("pick", str, description="a layer widget's value chosen: layer|field|value"),
+        OpenApiParameter("town_name", str, description="the district's name, printed with the filters"),
+        OpenApiParameter("area_name", str, description="the village's name, printed with the filters"),
+    ])
+    def get(self, request, slug):
+        board = get_visible(request.user, slug)
+        params = request.query_params
+        chosen = batch.Filter(**{k: params.get(k, "")[:200] for k in FILTER_PARAMS})
+        names = {k: params.get(f"{k}_name", "")[:100] for k in ("town", "area")}
+        language = "en" if (get_language() or "zh").startswith("en") else "zh-hant"
+        body = printout.render(board, request.user, chosen, language, names)
+        answer = HttpResponse(body, content_type="application/pdf")
+        answer["Content-Disposition"] = f'inline; filename="dashboard-{board.slug}.pdf"'
+        return answer

@@ -120,30 +120,37 @@ class TableListView(APIView):
                            "returns its import job; re-import with `layer` set gives a new version",
                    request={"multipart/form-data": UploadSerializer}, responses={202: JobSerializer(many=True)})
     def post(self, request):
-        upload = UploadSerializer(data=request.data, context={"request": request})
-        upload.is_valid(raise_exception=True)
-        options = upload.job_options(mode="create")
-        for extra in ("code_column", "level", "period"):  # for files whose area codes or period are not named
-            if request.data.get(extra):
-                options[extra] = str(request.data[extra])[:100]
-        if options.get("level") and options["level"] not in Level.values:
-            raise ValidationError({"level": worded("請使用 {choices} 其中之一", choices=", ".join(Level.values))})
-        if layer_slug := request.data.get("layer"):
-            layer = Layer.objects.visible_to(request.user).filter(slug=layer_slug, kind=Layer.Kind.TABLE).first()
-            if layer is None:
-                raise Http404("no such table")
-            if not layer.can_edit(request.user):
-                raise PermissionDenied(worded("只有圖層的權責機關與管理者可以更新它"))
-            options = {**upload.job_options(mode="upsert"), "layer": layer.slug}
-        try:
-            datasets = save_upload(request.FILES.getlist("files"), accept=importing.ACCEPTED)
-        except ImportProblem as problem:
-            raise ValidationError(problem.as_answer()) from problem
-        folder = datasets[0][0].parent
-        job = importing.create(datasets[0][0], sorted(p.name for p in folder.iterdir()), options, request.user)
-        transaction.on_commit(lambda: importing.submit(job))
+        job = start_import(request)
         return Response(JobSerializer([job], many=True, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
+
+
+def start_import(request):
+    """Check an upload (files, title, visibility, code column, level, period; `layer` for a new version) and queue
+    its import job (the API and the 統計資料 page's form): 400 naming the field or file that does not fit."""
+    upload = UploadSerializer(data=request.data, context={"request": request})
+    upload.is_valid(raise_exception=True)
+    options = upload.job_options(mode="create")
+    for extra in ("code_column", "level", "period"):  # for files whose area codes or period are not named
+        if request.data.get(extra):
+            options[extra] = str(request.data[extra])[:100]
+    if options.get("level") and options["level"] not in Level.values:
+        raise ValidationError({"level": worded("請使用 {choices} 其中之一", choices=", ".join(Level.values))})
+    if layer_slug := request.data.get("layer"):
+        layer = Layer.objects.visible_to(request.user).filter(slug=layer_slug, kind=Layer.Kind.TABLE).first()
+        if layer is None:
+            raise Http404("no such table")
+        if not layer.can_edit(request.user):
+            raise PermissionDenied(worded("只有圖層的權責機關與管理者可以更新它"))
+        options = {**upload.job_options(mode="upsert"), "layer": layer.slug}
+    try:
+        datasets = save_upload(request.FILES.getlist("files"), accept=importing.ACCEPTED)
+    except ImportProblem as problem:
+        raise ValidationError(problem.as_answer()) from problem
+    folder = datasets[0][0].parent
+    job = importing.create(datasets[0][0], sorted(p.name for p in folder.iterdir()), options, request.user)
+    transaction.on_commit(lambda: importing.submit(job))
+    return job
 
 
 class TableView(APIView):
@@ -223,6 +230,35 @@ def define_indicator(join: StatJoin, user, data: dict) -> Indicator:
     return indicator
 
 
+class IndicatorEdit(serializers.ModelSerializer):
+    class Meta:
+        model = Indicator
+        fields = ["title_zh", "title_en", "formula", "numerator", "denominator", "period", "base_period", "unit",
+                  "decimals"]
+        extra_kwargs = {name: {"required": False} for name in fields}
+
+
+def edit_indicator(indicator: Indicator, posted) -> Indicator:
+    """Change an indicator's fields (those given): the same checks as a new one, nothing saved when one fails
+    (400 naming the field). A unit must be one of the known units (layers.attribute_kinds.UNITS)."""
+    form = IndicatorEdit(instance=indicator, data=posted, partial=True)
+    form.is_valid(raise_exception=True)
+    data = dict(form.validated_data)
+    if data.get("unit") and data["unit"] not in indicators.UNIT_WORDS:
+        raise ValidationError({"unit": worded("請使用 {choices} 其中之一",
+                                              choices=", ".join(k for k in indicators.UNIT_WORDS if k))})
+    for field, value in data.items():
+        setattr(indicator, field, value)
+    if indicator.formula not in indicators.NEEDS_DENOMINATOR:
+        indicator.denominator = ""
+    try:
+        indicators.check(indicator)
+    except indicators.IndicatorProblem as problem:
+        raise ValidationError({problem.field: str(problem)}) from None
+    indicator.save()
+    return indicator
+
+
 class IndicatorListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
@@ -254,6 +290,17 @@ class IndicatorView(APIView):
     @extend_schema(summary="An indicator: formula, unit, periods", responses=OpenApiTypes.OBJECT)
     def get(self, request, slug):
         return Response(indicator_data(_get(visible_indicators(request.user), slug=slug)))
+
+    @extend_schema(summary="Change an indicator: its names, unit, decimals and formula (numerator, denominator, "
+                           "periods) over the same join (owner agency of its table); checked as a new one",
+                   request=IndicatorEdit, responses=OpenApiTypes.OBJECT)
+    def patch(self, request, slug):
+        indicator = _get(visible_indicators(request.user), slug=slug)
+        if not indicator.join.table.layer.can_edit(request.user):
+            raise PermissionDenied(worded("只有統計表的權責機關與管理者可以修改它的指標"))
+        return Response(indicator_data(edit_indicator(indicator, request.data)))
+
+    put = patch
 
     @extend_schema(summary="Delete an indicator (owner agency of its table)", responses={204: None})
     def delete(self, request, slug):

@@ -49,9 +49,9 @@ def test_the_city_dashboard_and_its_figures(city):
     record = Layer.objects.get(slug=demo.TABLE).stat_table.joins.get()
     assert record.unmatched_rows == 0 and record.matched_rows == 2 * len(villages())
     board = client().get("/api/v1/dashboards/city/").json()
-    assert board["title"] == "市政儀表板" and len(board["spec"]["widgets"]) == 14
+    assert board["title"] == "市政儀表板" and len(board["spec"]["widgets"]) == 16
     # the Wi-Fi widget's usage table is internal (資訊科技局's): shown to the signed in only
-    assert len(client("dash-officer").get("/api/v1/dashboards/city/").json()["spec"]["widgets"]) == 15
+    assert len(client("dash-officer").get("/api/v1/dashboards/city/").json()["spec"]["widgets"]) == 17
     assert board["spec"]["indicators"]["city-density"]["unit"] == "人/平方公里"
     assert board["spec"]["indicators"]["city-population"]["unit"] == "人"
     assert board["spec"]["indicators"]["city-population"]["periods"] == ["2024-12-01", "2025-12-01"]
@@ -116,10 +116,11 @@ def test_a_restricted_dashboard_is_missing_and_a_hidden_widget_tells_nothing(cit
     table.visibility = Layer.Visibility.RESTRICTED
     table.save()
     seen = client("dash-other").get("/api/v1/dashboards/city/").json()
-    assert seen["spec"]["widgets"] == [w for w in demo.SPEC["widgets"] if w["type"] in ("text", "sensor", "wifi")]
+    assert seen["spec"]["widgets"] == [w for w in demo.SPEC["widgets"] if w["type"] in (
+        "text", "sensor", "wifi", "sensor_week", "coverage")]
     assert "city-population" not in json.dumps(seen) and "人口數" not in json.dumps(seen, ensure_ascii=False)
     assert set(client("dash-other").get("/api/v1/dashboards/city/values/").json()["answers"]) == {
-        "sensor~pm25", "wifi~wifi-usage"}
+        "sensor~pm25", "wifi~wifi-usage", "sensor_week~pm25", "coverage~parks"}
     page = client("dash-other").get("/dashboards/city/").content.decode()
     assert "各行政區人口" not in page and "city-population" not in page
     # an unknown indicator and one the editor may not see are refused alike; an editor's save keeps what they
@@ -244,3 +245,229 @@ def test_area_profile_and_the_list_page(city):
     done = client("dash-officer").post("/stats/", {"action": "delete_indicator", "target": "city-growth"},
                                        content_type="application/json")
     assert done.status_code == 302 and client().get("/api/v1/stats/indicators/city-growth/").status_code == 404
+
+
+# --- embeddable, printable, layer widgets, visibility, the city dashboard's week and coverage (issue 16, part 3) ---
+
+def pdf_text(content: bytes, tmp_path) -> str:
+    import subprocess
+
+    assert content.startswith(b"%PDF-")
+    path = tmp_path / "board.pdf"
+    path.write_bytes(content)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Pages:" in info
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_dashboard_prints_to_pdf_with_its_filters_and_units(city, tmp_path):
+    towns = client().get("/api/v1/stats/indicators/city-population/values/?level=town").json()["values"]
+    town = towns[0]
+    name = town["name"].split(" ")[-1]
+    answer = client("dash-officer").get(f"/api/v1/dashboards/city/pdf/?town={town['key']}&town_name={name}")
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/pdf"
+    text = pdf_text(answer.content, tmp_path)
+    (tmp_path / "kept.pdf").write_bytes(answer.content)
+    import shutil
+    shutil.copy(tmp_path / "kept.pdf", "/tmp/dash-board.pdf")
+    assert "市政儀表板" in text and f"篩選：{name}" in text and "列印日期" in text
+    for widget in demo.SPEC["widgets"]:  # every widget, by its title
+        if widget.get("title"):
+            assert widget["title"][:8] in text.replace("\n", ""), widget["title"]
+    assert f"{town['value']:,.0f} 人" in text  # the district's population, with its unit
+    assert "人/平方公里" in text and "µg/m³" in text.replace("μ", "µ") and "人次" in text
+    english = client().get("/api/v1/dashboards/city/pdf/", HTTP_ACCEPT_LANGUAGE="en")
+    text_en = pdf_text(english.content, tmp_path)
+    assert "City dashboard" in text_en and "No filter" in text_en and "people" in text_en
+    assert "人次" not in text_en  # the Wi-Fi widget is internal: not in an anonymous visitor's print
+    assert client().get("/api/v1/dashboards/no-such/pdf/").status_code == 404
+
+
+def test_embed_and_visibility_follow_the_visitor(city):
+    officer = client("dash-officer")
+    page = officer.get("/dashboards/city/embed/")
+    assert page.status_code == 200 and "X-Frame-Options" not in page
+    assert "市政儀表板" in page.content.decode() and 'id="top"' not in page.content.decode()  # no site header
+    config = officer.get("/dashboards/city/").content.decode()
+    assert "/dashboards/city/embed/" in config and "/api/v1/dashboards/city/pdf/" in config
+    made = officer.post("/api/v1/dashboards/", {"title_zh": "群組限定", "title_en": "Group only",
+                                                "visibility": "public"}, content_type="application/json")
+    slug = made.json()["slug"]
+    assert client().get(f"/dashboards/{slug}/embed/").status_code == 200
+    # the owner restricts it to a group from the builder (the same PUT): others and the anonymous get a 404
+    changed = officer.put(f"/api/v1/dashboards/{slug}/", {"visibility": "restricted", "allowed_groups": ["工務局"]},
+                          content_type="application/json")
+    assert changed.status_code == 200 and changed.json()["visibility"] == "restricted"
+    for url in (f"/dashboards/{slug}/embed/", f"/dashboards/{slug}/", f"/api/v1/dashboards/{slug}/pdf/"):
+        assert client().get(url).status_code == 404
+        assert client("dash-other").get(url).status_code == 200  # 工務局 is allowed
+    stranger = User.objects.create_user("dash-stranger")
+    assert client("dash-stranger").get(f"/dashboards/{slug}/embed/").status_code == 404
+    stranger.delete()
+    bad = officer.put(f"/api/v1/dashboards/{slug}/", {"allowed_groups": ["沒有這個局"]}, content_type="application/json")
+    assert bad.status_code == 400 and "allowed_groups" in bad.json()
+
+
+def test_widgets_over_a_layer_or_a_table_group_filter_and_stay_hidden(city):
+    """Layer widgets: the villages layer's population summed by district (a spatial join with the village
+    boundaries) is the population indicator's district figures; the statistical table's own rows by district give
+    the same (its latest period); a district filters them and a value picked in a grouping filters that layer's
+    widgets. A restricted layer's widget is refused like a missing one and never sent to who may not see it."""
+    officer = client("dash-officer")
+    widgets = [
+        {"id": "vsum", "type": "bar", "source": {"layer": "villages", "agg": "sum", "field": "population",
+                                                 "by": "district"}},
+        {"id": "tsum", "type": "table", "source": {"layer": demo.TABLE, "agg": "sum", "field": "population",
+                                                   "by": "district"}},
+        {"id": "kinds", "type": "pie", "source": {"layer": "facilities", "agg": "count", "by": "kind"}},
+        {"id": "parks", "type": "kpi", "source": {"layer": "facilities", "agg": "count", "filter": {
+            "conditions": [{"attribute": "kind", "operator": "=", "value": "park"}]}}},
+        {"id": "hh", "type": "kpi", "source": {"layer": "villages", "agg": "mean", "field": "households"}},
+        {"id": "fac", "type": "kpi", "source": {"layer": "facilities", "agg": "count"}},
+    ]
+    made = officer.post("/api/v1/dashboards/", {"title_zh": "圖層元件", "visibility": "public", "spec": {
+        "selectors": ["district"], "widgets": widgets}}, content_type="application/json")
+    assert made.status_code == 201, made.content
+    slug = made.json()["slug"]
+    assert made.json()["spec"]["sources"]["vsum"]["unit"] == "人"
+    towns = {r["key"]: r["value"] for r in client().get(
+        "/api/v1/stats/indicators/city-population/values/?level=town").json()["values"]}
+    answers = client().get(f"/api/v1/dashboards/{slug}/values/").json()["answers"]
+    assert {r["key"]: r["value"] for r in answers["src~vsum"]["rows"]} == towns
+    assert {r["key"]: r["value"] for r in answers["src~tsum"]["rows"]} == towns
+    assert answers["src~tsum"]["period"] == "2025-12-01"
+    with connection.cursor() as cur:
+        cur.execute("SELECT kind, count(*) FROM layerdata.facilities GROUP BY kind")
+        kinds = dict(cur.fetchall())
+        cur.execute("SELECT avg(households)::float8 FROM layerdata.villages")
+        mean_households = cur.fetchone()[0]
+    assert {r["key"]: r["value"] for r in answers["src~kinds"]["rows"]} == kinds
+    assert answers["src~parks"]["total"]["value"] == kinds["park"]
+    assert answers["src~hh"]["total"]["value"] == pytest.approx(mean_households)
+    town = next(iter(towns))
+    filtered = client().get(f"/api/v1/dashboards/{slug}/values/?town={town}&pick=facilities|kind|park").json()
+    filtered = filtered["answers"]
+    assert filtered["src~vsum"]["total"]["value"] == towns[town]  # the district chosen
+    assert [r["key"] for r in filtered["src~vsum"]["rows"]] == [town]
+    in_town = {r["key"]: r["value"] for r in filtered["src~kinds"]["rows"]}  # where the pick is made: every kind
+    assert sum(in_town.values()) <= sum(kinds.values()) and set(in_town) <= set(kinds)
+    assert filtered["src~fac"]["total"]["value"] == in_town.get("park", 0)  # the other widgets: the park picked
+    assert answers["src~fac"]["total"]["value"] == sum(kinds.values())
+    assert filtered["src~hh"]["total"]["count"] < answers["src~hh"]["total"]["count"]
+    # a restricted layer: refused like a missing one; its widget not sent to who may not see it
+    secret = Layer.objects.get(slug="facilities")
+    bad = [officer.post("/api/v1/dashboards/", {"title_zh": "x", "spec": {"widgets": [
+        {"type": "bar", "source": {"layer": wanted, "agg": "count"}}]}}, content_type="application/json")
+        for wanted in ("no-such-layer", "villages")]
+    assert bad[0].status_code == 400 and "widgets[1].source.layer" in bad[0].json() and bad[1].status_code == 201
+    for source, field in (({"layer": "villages", "agg": "median"}, "widgets[1].source.agg"),
+                          ({"layer": "villages", "agg": "sum", "field": "name"}, "widgets[1].source.field"),
+                          ({"layer": "villages", "agg": "count", "by": "nope"}, "widgets[1].source.by"),
+                          ({"layer": "villages", "agg": "count", "filter": {"conditions": [
+                              {"attribute": "nope", "operator": "=", "value": 1}]}}, "widgets[1].source.filter")):
+        answer = officer.post("/api/v1/dashboards/", {"title_zh": "x", "spec": {"widgets": [
+            {"type": "kpi", "source": source}]}}, content_type="application/json")
+        assert answer.status_code == 400 and field in answer.json(), (source, answer.content)
+    secret.visibility = Layer.Visibility.RESTRICTED
+    secret.save()
+    try:
+        seen = client().get(f"/api/v1/dashboards/{slug}/").json()
+        assert [w["id"] for w in seen["spec"]["widgets"]] == ["vsum", "tsum", "hh"]
+        assert "facilities" not in json.dumps(seen) and "src~kinds" not in client().get(
+            f"/api/v1/dashboards/{slug}/values/").json()["answers"]
+    finally:
+        secret.visibility = Layer.Visibility.PUBLIC
+        secret.save()
+
+
+def test_air_quality_this_week_and_park_coverage(city):
+    """The 市政儀表板's week of PM2.5 (daily means of every reading, a day without readings left empty) and the
+    share of the people within 500 m of a park, hand-computed with shapely from the villages and the parks."""
+    from datetime import timedelta
+
+    import shapely
+    from django.utils import timezone
+
+    from iot.ingest import ingest
+    from iot.models import Device
+    from iot.tokens import new_token
+
+    ensure_quantities()
+    device = Device.objects.create(device_id="DASH-WEEK", token_hash=new_token()[1])
+    now = timezone.now()
+    try:
+        readings = [(0, 10.0), (0, 20.0), (1, 30.0), (3, 40.0)]  # days ago, value
+        outcome = ingest(device, [{"quantity": "pm25", "value": v, "observed_at": (
+            now - timedelta(days=d, minutes=5 + i)).isoformat()} for i, (d, v) in enumerate(readings)], "test")
+        assert outcome.accepted == 4
+        week = client().get("/api/v1/dashboards/city/values/").json()["answers"]["sensor_week~pm25"]
+        days = {d["day"]: d for d in week["days"]}
+        assert len(week["days"]) == 7 and week["unit"] == "µg/m³"
+        local = lambda ago: timezone.localtime(now - timedelta(days=ago, minutes=5)).date().isoformat()  # noqa: E731
+        if week["last_day"] == local(0):  # no other sensor reported later than this one
+            others = Device.objects.exclude(pk=device.pk).filter(latest__isnull=False).exists()
+            if not others:
+                assert days[local(0)]["mean"] == 15.0 and days[local(1)]["mean"] == 30.0
+                assert days[local(2)]["mean"] is None and days[local(3)]["mean"] == 40.0
+        assert days[local(0)]["readings"] >= 2
+    finally:
+        device.delete()
+    coverage = client().get("/api/v1/dashboards/city/values/").json()["answers"]["coverage~parks"]
+    with connection.cursor() as cur:
+        cur.execute("SELECT ST_AsBinary(geom), population FROM layerdata.villages")
+        villages = [(shapely.from_wkb(bytes(g)), p) for g, p in cur.fetchall()]
+        cur.execute("SELECT ST_AsBinary(geom) FROM layerdata.facilities WHERE kind = 'park'")
+        parks = shapely.union_all([shapely.from_wkb(bytes(g)).buffer(500, quad_segs=8) for (g,) in cur.fetchall()])
+    people = sum(p for _, p in villages)
+    covered = sum(p * v.intersection(parks).area / v.area for v, p in villages)
+    assert coverage["people"] == people and coverage["distance_m"] == 500
+    assert coverage["share"] == pytest.approx(covered / people * 100, abs=0.2) and 0 < coverage["share"] < 100
+    town = client().get("/api/v1/stats/indicators/city-population/values/?level=town").json()["values"][0]
+    district = client().get(f"/api/v1/dashboards/city/values/?town={town['key']}").json()["answers"]
+    assert district["coverage~parks"]["people"] == town["value"]
+
+
+def test_indicator_edit_and_table_upload_on_the_stats_page(city, tmp_path, django_capture_on_commit_callbacks):
+    officer, other = client("dash-officer"), client("dash-other")
+    url = "/api/v1/stats/indicators/city-households/"
+    before = client().get(url).json()
+    assert other.patch(url, {"title_en": "x"}, content_type="application/json").status_code == 403
+    bad = officer.patch(url, {"formula": "share", "denominator": "no_such_column"}, content_type="application/json")
+    assert bad.status_code == 400 and "denominator" in bad.json()
+    assert client().get(url).json() == before  # nothing half-written
+    changed = officer.patch(url, {"title_zh": "家戶數", "formula": "per_1000", "denominator": "population",
+                                  "decimals": 2}, content_type="application/json")
+    assert changed.status_code == 200, changed.content
+    figure = client().get(f"{url}values/?level=county").json()["total"]["value"]
+    rows = villages()
+    with connection.cursor() as cur:
+        cur.execute("SELECT sum(households), sum(population) FROM layerdata.villages")
+        households, population = cur.fetchone()
+    assert figure == round(households * 1000 / population, 2) and changed.json()["unit"] == "‰（每千）" and rows
+    # the page's form: name, unit and formula back
+    page = officer.post("/stats/", {"action": "edit_indicator", "target": "city-households", "title_zh": "戶數",
+                                    "title_en": "Households", "formula": "value", "numerator": "households",
+                                    "unit": "households", "decimals": "0"})
+    assert page.status_code == 302 and page["Location"].endswith("#indicator-city-households")
+    assert client().get(url).json()["title"] == "戶數"
+    assert client().get(f"{url}values/?level=county").json()["total"]["value"] == households
+    refused = officer.post("/stats/", {"action": "edit_indicator", "target": "city-households", "formula": "share",
+                                       "numerator": "households", "denominator": ""})
+    assert refused.status_code == 400 and "分母" in refused.content.decode()
+    # upload a statistics table from the page: an import job, named back on the page
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jobs.models import Job
+    csv = "village_code,population\n68000100-001,12\n".encode()
+    with django_capture_on_commit_callbacks(execute=False):
+        sent = officer.post("/stats/", {"action": "upload", "title": "上傳測試", "visibility": "internal",
+                                        "files": SimpleUploadedFile("people.csv", csv, "text/csv")})
+    assert sent.status_code == 302 and "?job=" in sent["Location"], sent.content[:300]
+    job = Job.objects.get(pk=int(sent["Location"].split("job=")[1].split("#")[0]))
+    assert job.created_by.username == "dash-officer"
+    shown = officer.get(sent["Location"]).content.decode()
+    assert f"#{job.pk}" in shown
+    empty = officer.post("/stats/", {"action": "upload", "title": "x"})
+    assert empty.status_code == 400 and "檔案" in empty.content.decode()
+    job.delete()
+

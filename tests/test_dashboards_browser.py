@@ -1,8 +1,10 @@
 """The 市政儀表板 in a real browser (gunicorn + Debian Chromium, a small demo city and the loader's dashboard): its
 figures as the values API gives them, with units and the change against the previous period; cross-filtering from a
 chart bar, from a village on the map and from a table row, the selectors and clearing them; English and a phone;
-then an officer builds a dashboard from scratch in edit mode, saves it, and its auto-refresh picks up new figures.
-One page, one context; screenshots in .var/screenshots/dashboard-*.png."""
+then an officer builds a dashboard from scratch in edit mode (an indicator KPI and bars, a layer widget: the demo
+facilities counted by kind, whose bars filter; who may see it), saves it, and its auto-refresh picks up new figures;
+its embed snippet and embedded page, its PDF link with the filters. One page, one context; screenshots in
+.var/screenshots/dashboard-*.png."""
 
 import re
 from datetime import timedelta
@@ -59,11 +61,14 @@ def facts(city, django_db_blocker):
                     "village_code")
         rows = cur.fetchall()
         table = Layer.objects.get(slug=demo.TABLE).table_name
+        cur.execute("SELECT count(*), count(*) FILTER (WHERE kind = 'park') FROM layerdata.facilities")
+        facilities, parks = cur.fetchone()
     district = rows[0][0]
     return {"total": sum(r[1] for r in rows), "district": district,
             "district_total": sum(r[1] for r in rows if r[0] == district),
             "district_villages": sum(1 for r in rows if r[0] == district),
-            "village": rows[0][2], "village_population": rows[0][1], "villages": len(rows), "table": table}
+            "village": rows[0][2], "village_population": rows[0][1], "villages": len(rows), "table": table,
+            "facilities": facilities, "parks": parks}
 
 
 def kpi(page, wid="pop") -> int:
@@ -94,6 +99,10 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         air = page.locator("#widget-air").inner_text()  # the live sensor widget: value, unit, time
         assert "18.4" in air and "µg/m³" in air and "最新觀測" in air and "1 個感測器" in air
         assert page.locator("#widget-wifi").count() == 0  # the Wi-Fi usage table is internal
+        week = page.locator("#widget-airweek").inner_text()  # this week's daily means: today's reading
+        assert "18.4" in week and "µg/m³" in week
+        parks = page.locator("#widget-parks").inner_text()  # the share of the people near a park, and its method
+        assert "%" in parks and "500 公尺" in parks and "人" in parks
         shot(page, "dashboard-01-city")
         # a bar of the district chart filters every other widget to that district
         page.locator("#widget-popbar .bar-row", has_text=facts["district"]).click()
@@ -103,6 +112,9 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         assert facts["district"] in page.locator("#board-status").inner_text()
         assert page.locator("#widget-popbar .bar-row[aria-pressed=true]").count() == 1
         assert "town=" in page.url  # the filtered dashboard is shared by its link
+        assert "town=" in page.locator("#print-pdf").get_attribute("href")  # its PDF prints the filters
+        page.locator("#share-board summary").click()
+        assert "/dashboards/city/embed/" in page.locator("#embed-code").input_value()
         shot(page, "dashboard-02-district")
         # a village on the map: the figures are the village's, its row is marked
         page.locator(f"#widget-map path[data-key='{facts['village']}']").dispatch_event("click")
@@ -170,15 +182,45 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         page.get_by_label("元件類型").select_option("bar")
         page.get_by_label("指標", exact=True).select_option("city-households")
         page.get_by_role("button", name="加入").click()
+        # a widget over a layer: the facilities counted by kind (its bars filter the widgets over that layer)
+        page.get_by_label("元件類型").select_option("bar")
+        page.get_by_label("資料來源").select_option("layer")
+        page.get_by_label("圖層或統計表", exact=True).select_option("facilities")
+        page.get_by_label("統計方式").select_option("count")
+        page.get_by_label("分組").select_option("kind")
+        page.get_by_label("標題（留空則用指標名稱）").fill("各類設施數")
+        page.get_by_role("button", name="加入").click()
+        page.get_by_label("元件類型").select_option("kpi")
+        page.get_by_label("資料來源").select_option("layer")
+        page.get_by_label("圖層或統計表", exact=True).select_option("facilities")
+        page.get_by_role("button", name="加入").click()
+        page.get_by_label("誰可以查看").select_option("restricted")
+        page.get_by_label(demo.AGENCY).check()
         page.get_by_label("自動更新間隔（秒，0 為不更新）").fill("1")
         page.get_by_role("button", name="儲存").click()
         page.wait_for_selector("#b-saved:has-text('已儲存')")
         shot(page, "dashboard-06-builder")
+        page.set_viewport_size(PHONE)
+        assert_fits(page, PHONE["width"], "#builder button, #builder select, #builder input")
+        shot(page, "dashboard-10-builder-phone")
+        page.set_viewport_size({"width": 1366, "height": 900})
         page.goto("/dashboards/district-glance/", wait_until="domcontentloaded")
         page.wait_for_selector(".widget.type-bar .bar-row")
         drawn(page)
-        assert page.locator(".widget").count() == 2 and kpi(page, page.locator(".widget").first.get_attribute(
+        assert page.locator(".widget").count() == 4 and kpi(page, page.locator(".widget").first.get_attribute(
             "id").removeprefix("widget-")) == facts["total"]
+        # the layer widget: a kind's bar filters the facilities' count, not the statistics
+        kinds = page.locator(".widget", has_text="各類設施數")
+        count = page.locator(".widget").nth(3)
+        every = kpi(page, count.get_attribute("id").removeprefix("widget-"))
+        assert every == facts["facilities"] and "筆" in count.inner_text()
+        kinds.locator(".bar-row", has_text="公園").click()
+        drawn(page)
+        assert kpi(page, count.get_attribute("id").removeprefix("widget-")) == facts["parks"]
+        assert "pick=facilities" in page.url and "公園" in page.locator("#board-status").inner_text()
+        shot(page, "dashboard-09-layer-widget")
+        page.locator("#clear-filters").click()
+        drawn(page)
         page.locator(".widget.type-bar .bar-row").first.click()  # a bar of a fresh dashboard filters its KPI
         drawn(page)
         first = page.locator(".widget").first.get_attribute("id").removeprefix("widget-")
@@ -209,5 +251,20 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         assert "sessions" in page.locator("#widget-wifi").inner_text()
         assert_fits(page, PHONE["width"], "#report button, #report select")
         page.screenshot(path=SHOTS / "dashboard-08-live-phone-en.png", full_page=True)
+        # embedded: the dashboard alone (the restricted one too, for its group), in English on a phone, and at 1366
+        page.goto("/dashboards/district-glance/embed/", wait_until="domcontentloaded")
+        page.wait_for_selector(".widget.type-bar .bar-row")
+        drawn(page)
+        assert page.locator("#top").count() == 0 and "District glance" in page.locator(".embed-title").inner_text()
+        shot(page, "dashboard-11-embed-phone-en")
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.goto("/dashboards/city/", wait_until="domcontentloaded")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("zh-hant")
+        page.goto("/dashboards/city/embed/", wait_until="domcontentloaded")
+        page.wait_for_selector("#widget-parks .kpi-value data")
+        drawn(page)
+        assert "市政儀表板" in page.locator(".embed-title").inner_text()
+        shot(page, "dashboard-12-embed")
     finally:
         page.context.close()

@@ -20,12 +20,14 @@ from layers import attribute_kinds, integrity, styles
 from layers.importing.errors import ImportProblem
 from layers.models import Layer, Style
 from stats import indicators, joins, maps
-from stats.models import Indicator, StatJoin
+from stats.models import Indicator, Level, StatJoin
 from stats.views import (
     IndicatorForm,
     JoinForm,
     MapForm,
     define_indicator,
+    edit_indicator,
+    start_import,
     visible_indicators,
     visible_joins,
     visible_tables,
@@ -100,7 +102,11 @@ def page_context(request) -> dict:
             "keys": [("", _("依統計表本身的代碼"))] + [(k, str(label)) for k, label in StatJoin.Key.choices
                                                   if k != StatJoin.Key.CODE],
             "formulas": [(k, str(label)) for k, label in Indicator.Formula.choices],
-            "methods": [(m, str(Style.Method(m).label)) for m in styles.METHODS[:-1]]}
+            "methods": [(m, str(Style.Method(m).label)) for m in styles.METHODS[:-1]],
+            "units": [("", _("依公式（預設）"))] + [(k, (words[1] if english else words[0]) or k)
+                                                   for k, words in indicators.UNIT_WORDS.items() if k],
+            "levels": [(k, str(label)) for k, label in Level.choices],
+            "visibilities": Layer.Visibility.choices, "job": request.GET.get("job", "")}
 
 
 def _indicator(indicator: Indicator, english: bool) -> dict:
@@ -108,11 +114,17 @@ def _indicator(indicator: Indicator, english: bool) -> dict:
     return {"slug": indicator.slug, "title": indicator.title_en if english and indicator.title_en
             else indicator.title_zh, "formula": indicators.formula_text(indicator, english=english),
             "unit": (unit_en if english else unit) or "—", "period": indicator.period,
-            "base_period": indicator.base_period}
+            "base_period": indicator.base_period,
+            # the edit form's current values
+            "title_zh": indicator.title_zh, "title_en": indicator.title_en, "formula_key": indicator.formula,
+            "numerator": indicator.numerator, "denominator": indicator.denominator, "unit_key": indicator.unit,
+            "decimals": indicator.decimals}
 
 
 def _field_names() -> dict[str, str]:
-    return {"boundary": _("邊界圖層"), "key": _("對應方式"), "title_zh": _("指標名稱"), "title_en": _("英文名稱"),
+    return {"files": _("檔案"), "title": _("名稱"), "level": _("層級"), "code_column": _("代碼欄位"),
+            "unit": _("單位"), "decimals": _("小數位數"), "visibility": _("公開程度"),
+            "boundary": _("邊界圖層"), "key": _("對應方式"), "title_zh": _("指標名稱"), "title_en": _("英文名稱"),
             "formula": _("公式"), "numerator": _("分子（欄位）"), "denominator": _("分母（比例、比值、每千人）"),
             "period": _("期別"), "base_period": _("比較的前期（兩期變化）"), "method": _("分級方法")}
 
@@ -211,7 +223,45 @@ def _delete_indicator(request, data: dict) -> str:
     return f"#table-{table}"
 
 
-ACTIONS = {"join": _join, "indicator": _new_indicator, "draw": _draw, "delete_indicator": _delete_indicator}
+def _edit_indicator(request, data: dict) -> str:
+    """Change an indicator's names, unit and formula (its table's owner agency), as PATCH
+    /api/v1/stats/indicators/{slug}/."""
+    indicator = visible_indicators(request.user).filter(slug=data.get("target", "")).first()
+    if indicator is None:
+        raise Http404("no such indicator")
+    if not indicator.join.table.layer.can_edit(request.user):
+        raise ValidationError({"target": _("只有統計表的權責機關與管理者可以修改它的指標")})
+    fields = ("title_zh", "title_en", "formula", "numerator", "denominator", "period", "base_period", "unit",
+              "decimals")
+    edit_indicator(indicator, {k: (v or None) if k in ("period", "base_period") else v
+                               for k, v in data.items() if k in fields})
+    return f"#indicator-{indicator.slug}"
+
+
+class _Upload:
+    """The page's multipart form as the API's request (data with the files, FILES, user) for start_import."""
+
+    def __init__(self, request):
+        self.data = request.POST.copy()
+        self.data.setlist("files", request.FILES.getlist("files"))
+        self.FILES, self.user = request.FILES, request.user
+        self._request = request
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
+def _upload(request, data: dict) -> str:
+    """Import a statistical table from the page (as POST /api/v1/stats/tables/): back to the page, which names the
+    import job (its table appears when the job has run)."""
+    if not request.FILES.getlist("files"):
+        raise ValidationError({"files": _("請選擇要上傳的檔案")})
+    job = start_import(_Upload(request))
+    return f"{reverse('stats-page')}?job={job.pk}#upload"
+
+
+ACTIONS = {"join": _join, "indicator": _new_indicator, "draw": _draw, "delete_indicator": _delete_indicator,
+           "edit_indicator": _edit_indicator, "upload": _upload}
 
 
 @ensure_csrf_cookie

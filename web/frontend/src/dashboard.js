@@ -3,7 +3,10 @@
 // lists, tables and the map are filter sources too: a bar, a row or an area clicked filters every other widget
 // (a district: the village widgets show its villages and the figures are the district's; a village: the figures
 // are the village's). The filters are in the page's address, so a filtered dashboard is shared by its link.
-// Its owners build it here (edit mode): add, move and remove widgets, choose selectors and the refresh interval.
+// Its owners build it here (edit mode): add, move and remove widgets, choose selectors, the refresh interval and who
+// may see it. A widget is bound to an indicator, or to a layer or statistical table (a count, sum or mean grouped by
+// a field or by district: dashboards.sources); a value of such a grouping clicked filters the widgets over that layer.
+// Everyone gets its embed snippet and its PDF (the filters as they are).
 import L from "./leaflet-global.js";
 import { config, csrfToken, t, url } from "./config.js";
 import { createMap } from "./map2d.js";
@@ -13,7 +16,7 @@ const board = config.dashboard;
 const spec = board.spec;
 const english = config.lang === "en";
 const known = { ...(board.all_indicators || {}), ...spec.indicators };
-const filter = { town: null, area: null, period: null, category: null };
+const filter = { town: null, area: null, period: null, category: null, pick: null };
 const RAMP = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
 const boxes = document.getElementById("board");
 const bar = document.getElementById("board-bar");
@@ -35,8 +38,17 @@ function withUnit(value, slug) {
   return unit ? `${format(value, info(slug).decimals)} ${unit}` : format(value, info(slug).decimals);
 }
 function quantityName(code) { return config.strings[`quantity_${code}`] || code; }
+function sourceOf(w) { return (spec.sources || {})[w.id] || null; }
+function sourceTitle(src) {
+  const layer = english ? src.layer_title_en : src.layer_title;
+  const what = src.agg === "count" ? t("agg_count") : t(`agg_${src.agg}_of`, { field: english ? src.field_label_en : src.field_label });
+  return t("source_title", { layer, what });
+}
 function widgetTitle(w) {
   if (w.type === "text") return (english && w.title_en) || w.title || "";
+  if (w.source) return (english && w.title_en) || w.title || (sourceOf(w) ? sourceTitle(sourceOf(w)) : t("shown_after_saving"));
+  if (w.type === "sensor_week") return (english && w.title_en) || w.title || t("week_title", { quantity: quantityName(w.quantity) });
+  if (w.type === "coverage") return (english && w.title_en) || w.title || t("type_coverage");
   if (w.type === "sensor") return (english && w.title_en) || w.title || t("sensor_title", { quantity: quantityName(w.quantity) });
   if (w.type === "wifi") return (english && w.title_en) || w.title || t("type_wifi");
   return (english && w.title_en) || w.title || titleOf(indicatorOf(w));
@@ -52,6 +64,7 @@ function indicatorOf(w) {
 // not saved yet) is asked of the indicator values API alone. Answers are kept until the next auto-refresh: a filter
 // change asks only for what it changes (the bars over every district, the map's every village stay the same).
 const answers = new Map(); // key slug~level~period~town~areas → promise of the answer (null: not one the viewer may see)
+const LIVE_KEY = /^(src|sensor|sensor_week|wifi|coverage)~/; // answered at every drawing, never held
 function keyOf(slug, params) {
   const period = params.period || (filter.period && info(slug).periods.includes(filter.period) ? filter.period : "");
   return [slug, params.level || "area", period, params.town || "", params.areas || ""].join("~");
@@ -75,7 +88,8 @@ async function fetchAll() {
   if (filter.area) query.set("area", filter.area.key);
   if (filter.period) query.set("period", filter.period);
   if (filter.category) query.set("category", filter.category);
-  for (const key of answers.keys()) query.append("have", key);
+  if (filter.pick) query.set("pick", `${filter.pick.layer}|${filter.pick.field}|${filter.pick.value}`);
+  for (const key of answers.keys()) if (!LIVE_KEY.test(key)) query.append("have", key);
   try {
     const answer = await fetch(`${url("board_values")}?${query}`, { headers: { Accept: "application/json" } });
     if (!answer.ok) return; // the widgets ask one by one
@@ -110,11 +124,12 @@ function chooseArea(level, row) {
 }
 function writeAddress() {
   const params = new URLSearchParams(window.location.search);
-  for (const k of ["town", "area", "period", "category"]) params.delete(k);
+  for (const k of ["town", "area", "period", "category", "pick"]) params.delete(k);
   if (filter.town) params.set("town", `${filter.town.key}|${filter.town.name}`);
   if (filter.area) params.set("area", `${filter.area.key}|${filter.area.name}`);
   if (filter.period) params.set("period", filter.period);
   if (filter.category) params.set("category", filter.category);
+  if (filter.pick) params.set("pick", [filter.pick.layer, filter.pick.field, filter.pick.value, filter.pick.name].join("|"));
   const query = params.toString();
   window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
 }
@@ -125,6 +140,8 @@ function readAddress() {
   filter.area = pair(params.get("area"));
   filter.period = params.get("period");
   filter.category = params.get("category");
+  const pick = (params.get("pick") || "").split("|");
+  filter.pick = pick.length >= 3 ? { layer: pick[0], field: pick[1], value: pick[2], name: pick.slice(3).join("|") || pick[2] } : null;
 }
 
 let districts = null; // [{key, name}] of the first indicator, for the district selector
@@ -152,15 +169,17 @@ async function drawSelectors() {
       controls.push(el("div", {}, el("label", { for: "sel-category" }, label), select));
     }
   }
-  const active = filter.town || filter.area || filter.period || filter.category;
+  const active = filter.town || filter.area || filter.period || filter.category || filter.pick;
   controls.push(el("button", { type: "button", id: "clear-filters", disabled: !active,
-    onclick: () => setFilter({ town: null, area: null, period: null, category: null }) }, t("clear_filters")));
+    onclick: () => setFilter({ town: null, area: null, period: null, category: null, pick: null }) }, t("clear_filters")));
   if (board.can_edit) {
     controls.push(el("a", { class: "button", id: "edit-toggle", href: board.edit ? window.location.pathname : "?edit=1" },
       board.edit ? t("done_editing") : t("edit")));
   }
+  if (!board.embed) controls.push(el("a", { class: "button", id: "print-pdf", href: pdfAddress(), target: "_blank", rel: "noopener" }, t("print_pdf")));
   bar.replaceChildren(...controls);
-  const what = [filter.town?.name, filter.area?.name, filter.period].filter(Boolean).join(" · ");
+  drawShare();
+  const what = [filter.town?.name, filter.area?.name, filter.period, filter.pick?.name].filter(Boolean).join(" · ");
   const profile = filter.area || filter.town;
   status.replaceChildren(what ? t("filtered_by", { what }) : t("no_filter"),
     profile ? el("a", { href: url("profile", { level: filter.area ? "area" : "town", key: encodeURIComponent(profile.key) }), id: "profile-link" },
@@ -438,8 +457,13 @@ function when(iso) {
   return iso ? new Date(iso).toLocaleString(english ? "en" : "zh-TW", { hour12: false, year: "numeric", month: "2-digit",
     day: "2-digit", hour: "2-digit", minute: "2-digit" }) : "—";
 }
+function liveKey(w) {
+  if (w.source) return `src~${w.id}`;
+  if (w.type === "coverage") return `coverage~${w.id}`;
+  return `${w.type}~${w.type === "sensor" || w.type === "sensor_week" ? w.quantity : w.layer}`;
+}
 async function liveAnswer(w, body) {
-  const key = `${w.type}~${w.type === "sensor" ? w.quantity : w.layer}`;
+  const key = liveKey(w);
   if (!answers.has(key)) { note(body, t("shown_after_saving")); return null; }
   const answer = await answers.get(key);
   if (!answer) note(body, t("no_data"));
@@ -476,11 +500,152 @@ async function wifi(w, body) {
       a.traffic_mb !== null ? ` · ${t("traffic_gb", { n: format(a.traffic_mb / 1024, 1) })}` : ""].join("")));
 }
 
+// the last week of a quantity's daily means (every reading of the sensors the viewer may see); a day without readings
+// is a gap in the line, not bridged
+async function sensorWeek(w, body) {
+  const a = await liveAnswer(w, body);
+  if (!a) return;
+  const days = a.days || [];
+  const shown = days.filter((d) => d.mean !== null);
+  if (!shown.length) return note(body, t("no_sensors"));
+  const unit = a.unit || "";
+  const W = 360, H = 150, L0 = 44, R = 16, T = 14, B = 26;
+  const lo = Math.min(0, ...shown.map((d) => d.mean)), hi = Math.max(...shown.map((d) => d.mean)) || 1;
+  const x = (i) => L0 + (days.length > 1 ? i / (days.length - 1) : 0.5) * (W - L0 - R);
+  const y = (v) => H - B - ((v - lo) / (hi - lo || 1)) * (H - T - B);
+  const svg = svgNode("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img",
+    "aria-label": t("periods_of", { title: widgetTitle(w), values: shown.map((d) => `${d.day} ${format(d.mean, 1)} ${unit}`).join(t("list_sep")) }) });
+  svg.append(svgNode("line", { x1: L0, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
+    svgNode("text", { x: L0 - 4, y: y(hi) + 4, "text-anchor": "end" }, format(hi, 1)),
+    svgNode("text", { x: L0 - 4, y: y(lo) + 4, "text-anchor": "end" }, format(lo, 0)));
+  days.forEach((d, i) => {
+    svg.append(svgNode("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, d.day.slice(5)));
+    const next = days[i + 1];
+    if (d.mean !== null && next && next.mean !== null) {
+      svg.append(svgNode("line", { x1: x(i), y1: y(d.mean), x2: x(i + 1), y2: y(next.mean), class: "series" }));
+    }
+    if (d.mean !== null) {
+      const dot = svgNode("circle", { cx: x(i), cy: y(d.mean), r: 3.5, class: "dot point" });
+      dot.append(svgNode("title", {}, `${d.day} ${format(d.mean, 1)} ${unit}`));
+      svg.append(dot);
+    }
+  });
+  const last = shown[shown.length - 1];
+  body.replaceChildren(el("p", { class: "kpi-value" }, el("data", { value: last.mean }, format(last.mean, 1)), " ", el("span", { class: "unit" }, unit)),
+    el("p", { class: "count" }, t("week_of", { day: last.day, unit: unit || "—" })), svg);
+}
+
+// the share of the people within reach of a facility layer, with its method in words
+async function coverage(w, body) {
+  const a = await liveAnswer(w, body);
+  if (!a) return;
+  if (!a.people) return note(body, t("no_data"));
+  body.replaceChildren(
+    el("p", { class: "kpi-value" }, el("data", { value: a.share }, format(a.share, 1)), " ", el("span", { class: "unit" }, "%")),
+    el("p", { class: "kpi-change" }, t("covered_people", { covered: format(a.covered), people: format(a.people) })),
+    el("p", { class: "count" }, `${a.district ? scopeName() : t("whole_city")} · ${t("coverage_method", {
+      layer: english ? a.layer_title_en : a.layer_title, n: format(a.facilities), distance: format(a.distance_m),
+      boundary: english ? a.boundary_title_en : a.boundary_title })}`));
+}
+
+// --- widgets over a layer or a statistical table: answered with the dashboard's one request ------------------------
+function picked(w, row) {
+  if (w.source.by === "district") return filter.town?.key === row.key;
+  return filter.pick?.layer === w.source.layer && filter.pick?.field === w.source.by && filter.pick?.value === row.key;
+}
+function pickRow(w, row) {
+  const name = english ? row.name_en : row.name;
+  if (w.source.by === "district") return chooseArea("town", { key: row.key, name });
+  setFilter({ pick: picked(w, row) ? null : { layer: w.source.layer, field: w.source.by, value: row.key, name } });
+}
+async function sourceWidget(w, body) {
+  const a = await liveAnswer(w, body);
+  const src = sourceOf(w);
+  if (!a || !src) return;
+  const unit = (english ? src.unit_en : src.unit) || "";
+  const shown = (v) => (unit ? `${format(v, src.decimals)} ${unit}` : format(v, src.decimals));
+  const where = [filter.area?.name || filter.town?.name, filter.pick?.layer === src.layer ? filter.pick.name : null].filter(Boolean).join(" · ") || t("whole_city");
+  const label = (r) => (english ? r.name_en : r.name);
+  const rows = (a.rows || []).slice(0, w.limit || 20);
+  const by = src.by === "district" ? t("district") : english ? src.by_label_en : src.by_label;
+  const about = el("p", { class: "count" }, [t("chart_of", { title: sourceTitle(src), unit: unit || "—" }), by ? t("grouped_by", { by }) : "", a.period || ""].filter(Boolean).join(" · "));
+  if (w.type === "kpi" || !src.by) {
+    return body.replaceChildren(el("p", { class: "kpi-value" }, el("data", { value: a.total.value ?? "" }, format(a.total.value, src.decimals)), " ", el("span", { class: "unit" }, unit)),
+      el("p", { class: "kpi-change" }, t("features_counted", { n: format(a.total.count) })), el("p", { class: "count" }, where));
+  }
+  if (!rows.length) return note(body, t("no_data"));
+  const button = (r, content, cls = "link") => el("button", { type: "button", class: cls, "aria-pressed": String(picked(w, r)), "data-key": r.key, onclick: () => pickRow(w, r) }, content);
+  if (w.type === "table") {
+    return body.replaceChildren(about, el("div", { class: "table-box" }, el("table", { class: "data" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, by), el("th", { scope: "col", class: "num" }, unit ? `${t("value")}（${unit}）` : t("value")), el("th", { scope: "col", class: "num" }, t("features")))),
+      el("tbody", {}, rows.map((r) => el("tr", { class: picked(w, r) ? "chosen" : "", "data-key": r.key },
+        el("th", { scope: "row" }, button(r, label(r))), el("td", { class: "num" }, format(r.value, src.decimals)), el("td", { class: "num" }, format(r.count))))))));
+  }
+  if (w.type === "list") {
+    return body.replaceChildren(about, el("ol", { class: "top-list" }, rows.map((r) => el("li", {}, button(r, label(r)), " ", el("span", { class: "num" }, shown(r.value))))));
+  }
+  const whole = rows.reduce((sum, r) => sum + Math.max(0, r.value || 0), 0);
+  if (w.type === "pie" && whole) {
+    const slices = rows.slice(0, 8);
+    const svg = svgNode("svg", { viewBox: "-1.05 -1.05 2.1 2.1", class: "pie", role: "img", "aria-label": sourceTitle(src) });
+    let angle = -Math.PI / 2;
+    slices.forEach((r, i) => {
+      const turn = (Math.max(0, r.value || 0) / whole) * 2 * Math.PI;
+      const [x1, y1, x2, y2] = [Math.cos(angle), Math.sin(angle), Math.cos(angle + turn), Math.sin(angle + turn)];
+      const shape = turn >= 2 * Math.PI - 1e-9 ? svgNode("circle", { r: 1, cx: 0, cy: 0 })
+        : svgNode("path", { d: `M0 0 L${x1.toFixed(4)} ${y1.toFixed(4)} A1 1 0 ${turn > Math.PI ? 1 : 0} 1 ${x2.toFixed(4)} ${y2.toFixed(4)} Z` });
+      shape.setAttribute("fill", SLICES[i]);
+      shape.setAttribute("class", `slice${picked(w, r) ? " chosen" : ""}`);
+      shape.dataset.key = r.key;
+      shape.addEventListener("click", () => pickRow(w, r));
+      svg.append(shape);
+      angle += turn;
+    });
+    return body.replaceChildren(about, el("div", { class: "pie-box" }, svg, el("ul", { class: "pie-legend" }, slices.map((r, i) => el("li", {},
+      el("span", { class: "swatch", style: `background:${SLICES[i]}` }), button(r, label(r)), " ",
+      el("span", { class: "num" }, `${shown(r.value)} · ${format(((r.value || 0) / whole) * 100, 1)}%`))))));
+  }
+  const top = Math.max(...rows.map((r) => Math.abs(r.value || 0)), 1e-9);
+  body.replaceChildren(about, el("div", { class: "bars", role: "group", "aria-label": sourceTitle(src) }, rows.map((r) => button(r, [
+    el("span", { class: "bar-label" }, label(r)),
+    el("span", { class: "bar-track" }, el("span", { class: "bar-fill", style: `width:${(Math.abs(r.value || 0) / top * 100).toFixed(1)}%` })),
+    el("span", { class: "bar-value" }, shown(r.value))], "bar-row"))));
+}
+
+// --- share: the embed snippet and the PDF of the filters as they are --------------------------------------------------
+function pdfAddress() {
+  const query = new URLSearchParams();
+  if (filter.town) { query.set("town", filter.town.key); query.set("town_name", filter.town.name); }
+  if (filter.area) { query.set("area", filter.area.key); query.set("area_name", filter.area.name); }
+  if (filter.period) query.set("period", filter.period);
+  if (filter.category) query.set("category", filter.category);
+  if (filter.pick) query.set("pick", `${filter.pick.layer}|${filter.pick.field}|${filter.pick.value}`);
+  const text = query.toString();
+  return text ? `${url("pdf")}?${text}` : url("pdf");
+}
+function drawShare() {
+  const print = document.getElementById("print-pdf");
+  if (print) print.href = pdfAddress();
+  if (board.embed || document.getElementById("share-board")) return;
+  const address = url("embed");
+  const snippet = `<iframe src="${address}" title="${board.title.replace(/"/g, "&quot;")}" width="100%" height="900" style="border:0" loading="lazy"></iframe>`;
+  const code = el("textarea", { id: "embed-code", readonly: true, rows: 3 }, snippet);
+  const copied = el("span", { role: "status", id: "embed-copied" });
+  const copy = el("button", { type: "button", id: "embed-copy", onclick: async () => {
+    code.select();
+    try { await navigator.clipboard.writeText(snippet); copied.textContent = t("copied"); } catch { copied.textContent = t("copy_by_hand"); }
+  } }, t("copy"));
+  status.after(el("details", { id: "share-board", class: "share-board" }, el("summary", {}, t("embed_and_print")),
+    el("p", { class: "hint" }, t("embed_note")),
+    el("div", {}, el("label", { for: "embed-url" }, t("embed_url")), el("input", { id: "embed-url", readonly: true, value: address })),
+    el("div", {}, el("label", { for: "embed-code" }, t("embed_code")), code), el("div", { class: "copy-row" }, copy, copied)));
+}
+
 function text(w, body) {
   body.replaceChildren(el("p", {}, (english && w.text_en) || w.text || ""));
 }
 
-const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text, sensor, wifi, pie, gauge };
+const DRAW = { kpi, bar: bars, line, table, map: mapWidget, list, text, sensor, wifi, pie, gauge, sensor_week: sensorWeek, coverage };
 
 async function drawAll() {
   const mine = ++generation;
@@ -494,7 +659,7 @@ async function drawAll() {
     // drawn aside and swapped in only if no newer filter came meanwhile (the map checks for itself)
     const body = w.type === "map" ? live : el("div", { class: "widget-body" });
     try {
-      await DRAW[w.type](w, body, mine);
+      await (w.source ? sourceWidget : DRAW[w.type])(w, body, mine);
       if (mine === generation && body !== live) live.replaceWith(body);
     } catch (err) {
       if (mine === generation) note(live, err.message);
@@ -536,7 +701,28 @@ function builder() {
   section.hidden = false;
   const slugs = Object.keys(known).sort();
   const field = (id, label, control) => el("div", {}, el("label", { for: id }, label), control);
-  const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text", "pie", "gauge", "sensor", "wifi"].map((k) => el("option", { value: k }, t(`type_${k}`))));
+  const type = el("select", { id: "b-type" }, ["kpi", "bar", "line", "table", "map", "list", "text", "pie", "gauge", "sensor", "sensor_week", "wifi", "coverage"].map((k) => el("option", { value: k }, t(`type_${k}`))));
+  // a widget over a layer or a statistical table: its aggregate, grouping and filter
+  const layers = board.layers || {};
+  const layerTitle = (slug) => (english ? layers[slug].title_en : layers[slug].title);
+  const source = el("select", { id: "b-source" }, el("option", { value: "indicator" }, t("source_indicator")), el("option", { value: "layer" }, t("source_layer")));
+  const layer = el("select", { id: "b-layer" }, Object.keys(layers).map((slug) => el("option", { value: slug }, layerTitle(slug))));
+  const agg = el("select", { id: "b-agg" }, ["count", "sum", "mean"].map((k) => el("option", { value: k }, t(`agg_${k}`))));
+  const numeric = el("select", { id: "b-field" });
+  const by = el("select", { id: "b-by" });
+  const filterField = el("select", { id: "b-filter-field" });
+  const filterValue = el("input", { id: "b-filter-value", maxlength: 200 });
+  const distance = el("input", { id: "b-distance", type: "number", min: 10, max: 5000, value: 500 });
+  const label = (f) => (english ? f.label_en : f.label);
+  const fillLayer = () => {
+    const chosen = layers[layer.value] || { numeric: [], groups: [], district: false };
+    numeric.replaceChildren(...chosen.numeric.map((f) => el("option", { value: f.name }, label(f))));
+    by.replaceChildren(el("option", { value: "" }, t("by_none")), chosen.district ? el("option", { value: "district" }, t("by_district")) : "",
+      ...chosen.groups.map((f) => el("option", { value: f.name }, label(f))));
+    filterField.replaceChildren(el("option", { value: "" }, t("no_filter_field")), ...[...chosen.groups, ...chosen.numeric].map((f) => el("option", { value: f.name }, label(f))));
+  };
+  layer.addEventListener("change", fillLayer);
+  fillLayer();
   const indicator = el("select", { id: "b-indicator" }, slugs.map((s) => el("option", { value: s }, t("chart_of", { title: titleOf(s), unit: unitOf(s) || "—" }))));
   const level = el("select", { id: "b-level" }, el("option", { value: "town" }, t("level_town")), el("option", { value: "area" }, t("level_area")));
   const title = el("input", { id: "b-title", maxlength: 200 });
@@ -553,27 +739,45 @@ function builder() {
       } }), ` ${t(kind)}`));
   const refresh = el("input", { id: "b-refresh", type: "number", min: 0, max: 86400, value: board.refresh_seconds });
   const saved = el("span", { role: "status", id: "b-saved" });
+  const layerFilter = () => (filterField.value && filterValue.value !== "" ? { op: "and", conditions: [{ attribute: filterField.value, operator: "=", value: filterValue.value }] } : null);
   const add = () => {
     const kind = type.value;
     const widget = { id: `w${Date.now().toString(36)}`, type: kind, width: Number(width.value) };
     if (title.value) widget[english ? "title_en" : "title"] = title.value;
-    if (kind === "text") widget[english ? "text_en" : "text"] = words.value;
-    else if (kind === "sensor") widget.quantity = quantity.value;
+    const overLayer = source.value === "layer" && ["kpi", "bar", "pie", "table", "list"].includes(kind);
+    if (overLayer) {
+      widget.source = { layer: layer.value, agg: agg.value, by: kind === "kpi" ? "" : by.value };
+      if (agg.value !== "count") widget.source.field = numeric.value;
+      if (layerFilter()) widget.source.filter = layerFilter();
+    } else if (kind === "text") widget[english ? "text_en" : "text"] = words.value;
+    else if (kind === "sensor" || kind === "sensor_week") widget.quantity = quantity.value;
     else if (kind === "wifi") widget.layer = "wifi-usage";
-    if (kind === "gauge" && target.value !== "") widget.target = Number(target.value);
+    else if (kind === "coverage") Object.assign(widget, { layer: layer.value, distance: Number(distance.value) || 500 }, layerFilter() ? { filter: layerFilter() } : {});
+    if (overLayer || ["text", "sensor", "sensor_week", "wifi", "coverage"].includes(kind)) { /* set above */ }
+    else if (kind === "gauge" && target.value !== "") widget.target = Number(target.value);
     else Object.assign(widget, { indicator: indicator.value, level: kind === "map" ? "area" : level.value }, category.checked ? { category: true } : {});
     spec.widgets.push(widget);
     title.value = "";
     rebuild();
   };
+  // who may see it: the layers' rules (public, internal, restricted to the chosen groups and the owner agency)
+  const visibility = el("select", { id: "b-visibility" }, (board.visibilities || []).map(([k, name]) => el("option", { value: k, selected: board.visibility === k }, name)));
+  const groups = el("fieldset", { id: "b-groups", class: "checks" }, el("legend", {}, t("allowed_groups")),
+    (board.groups || []).map((g) => el("label", { class: "check" }, el("input", { type: "checkbox", name: "allowed_group", value: g, checked: (board.allowed_groups || []).includes(g) }), ` ${g}`)));
+  const syncGroups = () => { groups.hidden = visibility.value !== "restricted"; };
+  visibility.addEventListener("change", syncGroups);
+  syncGroups();
   const save = async () => {
-    const body = { spec: { selectors: spec.selectors, widgets: spec.widgets }, refresh_seconds: Number(refresh.value) || 0 };
+    const body = { spec: { selectors: spec.selectors, widgets: spec.widgets }, refresh_seconds: Number(refresh.value) || 0,
+      visibility: visibility.value, allowed_groups: [...groups.querySelectorAll("input:checked")].map((i) => i.value) };
     const answer = await fetch(url("dashboard"), { method: "PUT", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify(body) });
     const data = await answer.json().catch(() => ({}));
     if (!answer.ok) { saved.textContent = Object.values(data).flat().join(" ") || t("request_failed", { status: answer.status }); return; }
     board.refresh_seconds = data.refresh_seconds;
+    board.visibility = data.visibility;
     Object.assign(known, data.spec.indicators);
+    spec.sources = data.spec.sources || {};
     saved.textContent = t("saved");
     startRefresh();
     drawSelectors();
@@ -582,13 +786,32 @@ function builder() {
   section.replaceChildren(
     el("h2", {}, t("add_widget")),
     el("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); add(); } },
-      field("b-type", t("widget_type"), type), field("b-indicator", t("indicator"), indicator), field("b-level", t("level"), level),
+      field("b-type", t("widget_type"), type), field("b-source", t("source"), source), field("b-indicator", t("indicator"), indicator), field("b-level", t("level"), level),
+      field("b-layer", t("layer_or_table"), layer), field("b-agg", t("aggregate"), agg), field("b-field", t("field"), numeric), field("b-by", t("group_by"), by),
+      field("b-filter-field", t("filter_field"), filterField), field("b-filter-value", t("filter_value"), filterValue), field("b-distance", t("distance_m"), distance),
       field("b-quantity", t("quantity"), quantity), field("b-target", t("target"), target), field("b-title", t("widget_title"), title), field("b-width", t("width"), width), field("b-text", t("text"), words),
       el("div", {}, el("label", { class: "check" }, category, ` ${t("follows_category")}`)),
       el("button", { type: "submit", id: "b-add" }, t("add"))),
     el("div", { class: "filters" }, el("div", {}, el("span", { class: "label" }, t("selectors")), el("div", {}, selectors)),
-      field("b-refresh", t("refresh_seconds"), refresh),
+      field("b-refresh", t("refresh_seconds"), refresh), field("b-visibility", t("visibility"), visibility), groups,
       el("button", { type: "button", id: "b-save", onclick: save }, t("save")), saved));
+  // only the fields the chosen type (and source) uses
+  const show = () => {
+    const kind = type.value;
+    const sourced = ["kpi", "bar", "pie", "table", "list"].includes(kind);
+    const overLayer = sourced && source.value === "layer";
+    const own = ["text", "sensor", "sensor_week", "wifi", "coverage"].includes(kind);
+    const shown = {
+      "b-source": sourced, "b-indicator": !overLayer && !own, "b-level": !overLayer && ["bar", "table", "list", "pie"].includes(kind),
+      "b-layer": overLayer || kind === "coverage", "b-agg": overLayer, "b-field": overLayer && agg.value !== "count",
+      "b-by": overLayer && kind !== "kpi", "b-filter-field": overLayer || kind === "coverage", "b-filter-value": overLayer || kind === "coverage",
+      "b-distance": kind === "coverage", "b-quantity": kind === "sensor" || kind === "sensor_week", "b-target": kind === "gauge", "b-text": kind === "text",
+    };
+    for (const [id, on] of Object.entries(shown)) document.getElementById(id).parentElement.hidden = !on;
+    category.closest("div").hidden = overLayer || own;
+  };
+  for (const control of [type, source, agg]) control.addEventListener("change", show);
+  show();
 }
 
 // --- auto-refresh ----------------------------------------------------------------------------------------------------
