@@ -151,44 +151,43 @@ class DashboardView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+FILTER_PARAMS = ("town", "area", "period", "category", "pick")
+FILTER_PARAMETERS = [
+    OpenApiParameter("town", str, description="the district chosen (its key)"),
+    OpenApiParameter("area", str, description="the village chosen (its key)"),
+    OpenApiParameter("period", str, description="the period chosen (YYYY-MM-DD, one of the indicators' periods)"),
+    OpenApiParameter("category", str, description="the category selector's indicator"),
+    OpenApiParameter("pick", str, description="a value of a layer widget's grouping clicked: layer|field|value"),
+]
+
+
+def chosen_filter(request) -> batch.Filter:
+    return batch.Filter(**{k: request.query_params.get(k, "")[:200] for k in FILTER_PARAMS})
+
+
 class DashboardValuesView(APIView):
     @extend_schema(summary="Every figure the dashboard's widgets need for one filter state (the widgets you may see), "
                            "in one answer: {answers: {slug~level~period~town~areas: indicator values}}",
-                   responses=OpenApiTypes.OBJECT, parameters=[
-        OpenApiParameter("town", str, description="the district chosen (its key)"),
-        OpenApiParameter("area", str, description="the village chosen (its key)"),
-        OpenApiParameter("period", str, description="the period chosen (YYYY-MM-DD, one of the indicators' periods)"),
-        OpenApiParameter("category", str, description="the category selector's indicator"),
-        OpenApiParameter("pick", str, description="a value of a layer widget's grouping clicked: layer|field|value"),
-        OpenApiParameter("have", str, many=True, description="answers already held (keys), not sent again"),
-    ])
+                   responses=OpenApiTypes.OBJECT, parameters=[*FILTER_PARAMETERS, OpenApiParameter(
+                       "have", str, many=True, description="answers already held (keys), not sent again")])
     def get(self, request, slug):
         board = get_visible(request.user, slug)
-        params = request.query_params
-        chosen = batch.Filter(**{k: params.get(k, "")[:200] for k in ("town", "area", "period", "category", "pick")})
-        return Response(batch.answer(board.spec, request.user, chosen, set(params.getlist("have")[:200])))
-
-
-FILTER_PARAMS = ("town", "area", "period", "category", "pick")
+        have = set(request.query_params.getlist("have")[:200])
+        return Response(batch.answer(board.spec, request.user, chosen_filter(request), have))
 
 
 class DashboardPdfView(APIView):
     @extend_schema(summary="The dashboard as a PDF for the filter state given (A4: title, date, filters and every "
                            "widget you may see with its figures and units), in the request's language",
                    responses={(200, "application/pdf"): OpenApiTypes.BINARY}, parameters=[
-        OpenApiParameter("town", str, description="the district chosen (its key)"),
-        OpenApiParameter("area", str, description="the village chosen (its key)"),
-        OpenApiParameter("period", str, description="the period chosen"),
-        OpenApiParameter("category", str, description="the category selector's indicator"),
-        OpenApiParameter("pick", str, description="a layer widget's value chosen: layer|field|value"),
+        *FILTER_PARAMETERS,
         OpenApiParameter("town_name", str, description="the district's name, printed with the filters"),
         OpenApiParameter("area_name", str, description="the village's name, printed with the filters"),
     ])
     def get(self, request, slug):
         board = get_visible(request.user, slug)
-        params = request.query_params
-        chosen = batch.Filter(**{k: params.get(k, "")[:200] for k in FILTER_PARAMS})
-        names = {k: params.get(f"{k}_name", "")[:100] for k in ("town", "area")}
+        chosen = chosen_filter(request)
+        names = {k: request.query_params.get(f"{k}_name", "")[:100] for k in ("town", "area")}
         language = "en" if (get_language() or "zh").startswith("en") else "zh-hant"
         body = printout.render(board, request.user, chosen, language, names)
         answer = HttpResponse(body, content_type="application/pdf")

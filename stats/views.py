@@ -217,11 +217,8 @@ def _free_indicator_slug(wanted: str) -> str:
     return slug
 
 
-def define_indicator(join: StatJoin, user, data: dict) -> Indicator:
-    """Save an indicator from a checked IndicatorForm's data (without `join`): 400 naming the field that does not fit
-    the table (also the 統計資料 page's form)."""
-    data = {**data, "slug": _free_indicator_slug(data["slug"])}  # the same answer whoever holds it: none told
-    indicator = Indicator(join=join, created_by=user, **data)
+def _checked_save(indicator: Indicator) -> Indicator:
+    """Save it if its formula fits its table, else a 400 naming the field (nothing saved)."""
     try:
         indicators.check(indicator)
     except indicators.IndicatorProblem as problem:
@@ -230,12 +227,18 @@ def define_indicator(join: StatJoin, user, data: dict) -> Indicator:
     return indicator
 
 
+def define_indicator(join: StatJoin, user, data: dict) -> Indicator:
+    """Save an indicator from a checked IndicatorForm's data (without `join`): 400 naming the field that does not fit
+    the table (also the 統計資料 page's form)."""
+    data = {**data, "slug": _free_indicator_slug(data["slug"])}  # the same answer whoever holds it: none told
+    indicator = Indicator(join=join, created_by=user, **data)
+    return _checked_save(indicator)
+
+
 class IndicatorEdit(serializers.ModelSerializer):
     class Meta:
         model = Indicator
-        fields = ["title_zh", "title_en", "formula", "numerator", "denominator", "period", "base_period", "unit",
-                  "decimals"]
-        extra_kwargs = {name: {"required": False} for name in fields}
+        fields = [f for f in IndicatorForm.Meta.fields if f not in ("slug", "join")]  # the rest can change
 
 
 def edit_indicator(indicator: Indicator, posted) -> Indicator:
@@ -251,12 +254,7 @@ def edit_indicator(indicator: Indicator, posted) -> Indicator:
         setattr(indicator, field, value)
     if indicator.formula not in indicators.NEEDS_DENOMINATOR:
         indicator.denominator = ""
-    try:
-        indicators.check(indicator)
-    except indicators.IndicatorProblem as problem:
-        raise ValidationError({problem.field: str(problem)}) from None
-    indicator.save()
-    return indicator
+    return _checked_save(indicator)
 
 
 class IndicatorListView(APIView):
