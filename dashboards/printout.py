@@ -134,7 +134,7 @@ def _widget_title(widget: dict, described: dict, source: dict | None, english: b
     if own:
         return own
     if source:
-        what = _("筆數") if source["agg"] == "count" else (source["field_label_en"] if english else
+        what = _("資料筆數") if source["agg"] == "count" else (source["field_label_en"] if english else
                                                           source["field_label"])
         return f"{_title_of({'title': source['layer_title'], 'title_en': source['layer_title_en']}, english)}：{what}"
     slug = widget.get("indicator") or (widget.get("indicators") or [None])[0]

@@ -99,7 +99,7 @@ def dashboard_strings() -> dict[str, str]:
         "source_layer": _("圖層或統計表"),
         "layer_or_table": _("圖層或統計表"),
         "aggregate": _("統計方式"),
-        "agg_count": _("筆數"),
+        "agg_count": _("資料筆數"),
         "agg_sum": _("合計"),
         "agg_mean": _("平均"),
         "agg_sum_of": _("{field}合計"),
@@ -114,7 +114,7 @@ def dashboard_strings() -> dict[str, str]:
         "no_filter_field": _("不篩選"),
         "filter_value": _("篩選值（等於）"),
         "value": _("數值"),
-        "features": _("筆數"),
+        "features": _("資料筆數"),
         "features_counted": _("共 {n} 筆"),
         # who may see it; embed and print
         "visibility": _("誰可以查看"),

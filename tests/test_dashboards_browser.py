@@ -266,5 +266,36 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         drawn(page)
         assert "市政儀表板" in page.locator(".embed-title").inner_text()
         shot(page, "dashboard-12-embed")
+        # /stats/: the upload form, and an indicator's name, unit and formula changed on the page
+        page.goto("/stats/", wait_until="domcontentloaded")
+        page.locator("#upload summary").click()
+        assert page.get_by_label("檔案（CSV、XLSX、ODS、JSON 或 SEGIS 套件）").count() == 1
+        row = page.locator("#indicator-city-households")
+        row.locator("details.edit-indicator summary").click()
+        row.get_by_label("英文名稱").fill("Households registered")
+        row.get_by_label("單位").select_option("households")
+        shot(page, "dashboard-13-stats-edit")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            row.get_by_role("button", name="儲存").click()
+        assert page.url.endswith("#indicator-city-households")
+        assert page.evaluate(UNNAMED_CONTROLS) == []
+        page.set_viewport_size(PHONE)
+        page.locator("#upload summary").click()
+        shot(page, "dashboard-14-stats-phone")
+        page.set_viewport_size({"width": 1366, "height": 900})
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("en")
+        assert "Households registered" in page.locator("#indicator-city-households").inner_text()
+        page.locator("#upload summary").click()
+        page.locator("#indicator-city-households details.edit-indicator summary").click()
+        shot(page, "dashboard-15-stats-en")
+        page.set_viewport_size(PHONE)
+        shot(page, "dashboard-16-stats-phone-en")
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.goto("/dashboards/district-glance/?edit=1", wait_until="domcontentloaded")
+        page.get_by_label("Widget type").select_option("pie")
+        page.get_by_label("Source").select_option("layer")
+        page.wait_for_selector(".widget.type-bar .bar-row")
+        shot(page, "dashboard-17-builder-en")
     finally:
         page.context.close()
