@@ -4,6 +4,7 @@ widget over a table the viewer may not see is not sent, not even its title), the
 and the list page's form. The browser side is tests/test_dashboards_browser.py."""
 
 import json
+import re
 
 import pytest
 from conftest import committed_demo_city
@@ -279,6 +280,11 @@ def test_the_dashboard_prints_to_pdf_with_its_filters_and_units(city, tmp_path):
     assert "City dashboard" in text_en and "No filter" in text_en and "people" in text_en
     assert "人次" not in text_en  # the Wi-Fi widget is internal: not in an anonymous visitor's print
     assert client().get("/api/v1/dashboards/no-such/pdf/").status_code == 404
+    from django.utils import translation
+
+    from dashboards.strings import dashboard_strings
+    with translation.override("en"):  # the page's script strings (the builder's new fields too) all in English
+        assert not {k: v for k, v in dashboard_strings().items() if re.search(r"[\u4e00-\u9fff]", v)}
 
 
 def test_embed_and_visibility_follow_the_visitor(city):
