@@ -29,7 +29,7 @@ import common
 
 def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--per-device", type=int, default=10_000, help="readings per device (a multiple of 500)")
+    parser.add_argument("--per-device", type=int, default=20_000, help="readings per device (a multiple of 500)")
     parser.add_argument("--scale-minutes", type=int, default=10_000,
                         help="minutes of readings per sensor in the table-at-scale part (200 sensors; ≥ 1440)")
     return parser

@@ -791,6 +791,7 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
 
     unit = _in_own_thread(feeds, django_db_blocker)
     labels = "[...document.querySelectorAll('.time-play-label')].map(e => e.textContent)"
+    sensors = "JSON.stringify((civgis.time.playing.frames['air-sensors'] || []).map(f => f.value))"
     page = new_page(browser, server)
     try:
         open_map(page)
@@ -798,23 +799,26 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
         checkbox(page, "空氣品質感測器").check()
         page.locator("#time-slider").wait_for()
         assert page.locator("#time-window").input_value() == str(3600 * 1000)  # a week walks in hours
-        assert "播放" in page.locator("#time-play").inner_text()  # until a window is chosen: how to start
+        assert "播放" in page.locator("#time-frames").inner_text()  # until a window is chosen: how to start
         page.get_by_role("button", name="下一段").click()
+        page.wait_for_function(f"JSON.parse({sensors}).some(v => v !== null)")
+        assert f"PM2.5（細懸浮微粒），時間窗內平均（{unit}）" in page.locator("#time-frames").inner_text()
+        page.evaluate("civgis.map.setZoom(15)")  # zoomed in, each value is written beside its sensor
         page.wait_for_function(f"{labels}.some(t => t.endsWith(' {unit}'))")
-        assert f"PM2.5（細懸浮微粒），時間窗內平均（{unit}）" in page.locator("#time-play").inner_text()
-        first = page.evaluate(labels)
+        first = page.evaluate(sensors)
         page.get_by_role("button", name="播放").click()
         start = page.evaluate("Date.parse(civgis.state.time.split('/')[0])")
         page.wait_for_function(f"Date.parse(civgis.state.time.split('/')[0]) > {start} && "
-                               f"JSON.stringify({labels}) !== {json.dumps(json.dumps(first))}", timeout=8_000)
+                               f"{sensors} !== {json.dumps(first)}", timeout=8_000)
         page.get_by_role("button", name="暫停").click()
-        assert page.evaluate(labels) != first  # the values drawn changed with the time
+        assert page.evaluate(sensors) != first  # the values drawn changed with the time
         page.get_by_label("感測項目").select_option(label="溫度")
         page.wait_for_function(f"{labels}.some(t => t.endsWith(' °C'))")
+        page.evaluate("civgis.map.setZoom(13)")
         checkbox(page, "免費無線上網熱點").check()  # ~3 months of daily records: the slider walks days
         page.wait_for_function("civgis.time.playing.frames['wifi-hotspots']?.length > 0")
         assert page.locator("#time-window").input_value() == str(24 * 3600 * 1000)
-        assert "每日連線數，時間窗內平均（次/日）" in page.locator("#time-play").inner_text()
+        assert "每日連線數，時間窗內平均（次/日）" in page.locator("#time-frames").inner_text()
         sessions = "JSON.stringify(civgis.time.playing.frames['wifi-hotspots'].map(f => f.value))"
         before = page.evaluate(sessions)
         page.get_by_role("button", name="下一段").click()
@@ -822,7 +826,7 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
         assert any(v is not None for v in json.loads(page.evaluate(sessions)))
         shot(page, "18-time-slider-sensors-wifi")
         page.get_by_role("button", name="全部時間").click()  # all times: the layers as styled, no frame
-        page.wait_for_function(f"{labels}.length === 0")
+        page.wait_for_function("Object.keys(civgis.time.playing.frames).length === 0")
         assert not page.errors, page.errors
     finally:
         page.context.close()
@@ -834,8 +838,8 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
         checkbox(phone, "Air-quality sensors").check()
         phone.locator("#panel-close").click()
         phone.get_by_role("button", name="Step forward").click()
-        phone.wait_for_function(f"{labels}.some(t => t.endsWith(' {unit}'))")
-        assert f"PM2.5 (fine particles), mean over the window ({unit})" in phone.locator("#time-play").inner_text()
+        phone.wait_for_function(f"JSON.parse({sensors}).some(v => v !== null)")
+        assert f"PM2.5 (fine particles), mean over the window ({unit})" in phone.locator("#time-frames").inner_text()
         assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         shot(phone, "18-time-slider-sensors-phone-en")
         assert not phone.errors, phone.errors

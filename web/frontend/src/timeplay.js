@@ -1,9 +1,9 @@
 // What the time slider (timeslider.js) plays at fixed places: while it has a window, a registry layer's sensors on
 // the map show their mean reading in that window (/iot/sensors/latest/?layer=…&time=…) and a Wi-Fi hotspot layer
 // its hotspots' mean daily sessions on the window's days (the Wi-Fi usage analysis' daily records, read once) —
-// circles coloured on the layer's scale and labelled with value and unit, with a legend in the slider. Without a
-// window (全部時間) the layers show as styled. Which layers play, and the time they cover, the server says in each
-// layer's `animation` (iot.timeline).
+// circles coloured on the layer's scale and labelled with value and unit (zoomed in; on hover otherwise), with a
+// legend in the slider. Without a window (全部時間) the layers show as styled. Which layers play, and the time they
+// cover, the server says in each layer's `animation` (iot.timeline).
 import L from "./leaflet-global.js";
 import { config, layersBySlug, layerTitle, numberFormat, t, url } from "./config.js";
 import { getJSON, postJSON } from "./api.js";
@@ -12,7 +12,10 @@ import { el } from "./panel.js";
 import { PM25_CLASSES, SPREAD, colorScale, spreadScale } from "./scales.js";
 
 const NONE = "#bdbdbd";
-const LABELS_UP_TO = 40; // a layer with more circles than this: each value on hover instead of written beside it
+// each value written beside its circle when zoomed in this far (or when there are only a few circles); otherwise
+// on hover, so that a whole city's sensors do not bury each other's labels
+const LABEL_ZOOM = 15;
+const LABELS_ALWAYS_UP_TO = 12;
 const DAY = 86400e3;
 const CITY_DAY = "T00:00:00+08:00"; // the usage records' days are the city's (Asia/Taipei)
 
@@ -102,11 +105,15 @@ export function startTimePlay(map, box) {
         el("span", { class: "dot", style: `--dot:${c}`, "aria-hidden": "true" }), label))));
   }
 
+  let last = null; // the results drawn, drawn again when zooming crosses LABEL_ZOOM
+
   function draw(results) {
+    last = results;
     group.clearLayers();
     const parts = [];
+    const total = results.reduce((n, [, found]) => n + found.items.length, 0);
+    const labelled = map.getZoom() >= LABEL_ZOOM || total <= LABELS_ALWAYS_UP_TO;
     for (const [slug, found] of results) {
-      const labelled = found.items.length <= LABELS_UP_TO;
       const values = found.items.map((i) => i.value).filter((v) => v !== null);
       const color = found.quantity ? colorScale(found.quantity, values) : spreadScale(values);
       frames[slug] = found.items.map(({ name, value }) => ({ name, value }));
@@ -137,6 +144,7 @@ export function startTimePlay(map, box) {
     const mine = ++sequence;
     if (!state.time || !slugs.length) {
       group.clearLayers();
+      last = null;
       for (const slug of Object.keys(frames)) delete frames[slug];
       legend.replaceChildren(slugs.length ? el("p", { class: "hint" }, t("play_hint")) : "");
       return;
@@ -153,6 +161,11 @@ export function startTimePlay(map, box) {
     }
   }
 
+  let zoomedIn = map.getZoom() >= LABEL_ZOOM;
+  map.on("zoomend", () => {
+    if ((map.getZoom() >= LABEL_ZOOM) !== zoomedIn && last) draw(last);
+    zoomedIn = map.getZoom() >= LABEL_ZOOM;
+  });
   subscribe(() => { update(); });
   update();
   return { frames, update };

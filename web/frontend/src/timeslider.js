@@ -54,7 +54,7 @@ export function startTimeSlider(container, map = null) {
   const width = element("select", { id: "time-window", ariaLabel: t("time_window"), title: t("time_window") },
     WINDOWS.map(([key, ms]) => element("option", { value: String(ms), textContent: t(`window_${key}`) })));
   const shown = element("output", { id: "time-text", ariaLive: "polite" });
-  const played = element("div", { id: "time-play", hidden: true }); // the legend of what plays (timeplay.js)
+  const played = element("div", { id: "time-frames", hidden: true }); // the legend of what plays (timeplay.js)
   const panel = element("section", { id: "time-slider", hidden: true }, [
     element("header", {}, [title, layers, all]),
     element("div", { className: "time-controls" }, [back, play, forward, range, width]), shown, played]);
