@@ -587,6 +587,16 @@ def _in_own_thread(fn, blocker):
     return out.get("value")
 
 
+def phone_with_the_sensors(browser, server):
+    """A phone's map in English with the air-quality sensors on (the panel closed again)."""
+    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    open_map(phone)
+    phone.locator("#panel-toggle").click()
+    checkbox(phone, "Air-quality sensors").check()
+    phone.locator("#panel-close").click()
+    return phone
+
+
 def test_time_slider_steps_plays_and_shows_all_times_in_both_languages_and_on_a_phone(server, browser,
                                                                                           django_db_blocker):
     def enable():
@@ -637,12 +647,8 @@ def test_time_slider_steps_plays_and_shows_all_times_in_both_languages_and_on_a_
     finally:
         page.context.close()
 
-    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    phone = phone_with_the_sensors(browser, server)
     try:
-        open_map(phone)
-        phone.locator("#panel-toggle").click()
-        checkbox(phone, "Air-quality sensors").check()
-        phone.locator("#panel-close").click()
         phone.locator("#time-slider").wait_for()
         assert phone.get_by_role("heading", name="Time").is_visible()
         phone.get_by_role("button", name="Step forward").click()
@@ -803,7 +809,7 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
         page.get_by_role("button", name="下一段").click()
         page.wait_for_function(f"JSON.parse({sensors}).some(v => v !== null)")
         assert f"PM2.5（細懸浮微粒），時間窗內平均（{unit}）" in page.locator("#time-frames").inner_text()
-        page.evaluate("civgis.map.setZoom(15)")  # zoomed in, each value is written beside its sensor
+        page.evaluate("void civgis.map.setZoom(15)")  # zoomed in, each value is written beside its sensor
         page.wait_for_function(f"{labels}.some(t => t.endsWith(' {unit}'))")
         first = page.evaluate(sensors)
         page.get_by_role("button", name="播放").click()
@@ -814,7 +820,7 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
         assert page.evaluate(sensors) != first  # the values drawn changed with the time
         page.get_by_label("感測項目").select_option(label="溫度")
         page.wait_for_function(f"{labels}.some(t => t.endsWith(' °C'))")
-        page.evaluate("civgis.map.setZoom(13)")
+        page.evaluate("void civgis.map.setZoom(13)")
         checkbox(page, "免費無線上網熱點").check()  # ~3 months of daily records: the slider walks days
         page.wait_for_function("civgis.time.playing.frames['wifi-hotspots']?.length > 0")
         assert page.locator("#time-window").input_value() == str(24 * 3600 * 1000)
@@ -831,12 +837,8 @@ def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browse
     finally:
         page.context.close()
 
-    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    phone = phone_with_the_sensors(browser, server)
     try:
-        open_map(phone)
-        phone.locator("#panel-toggle").click()
-        checkbox(phone, "Air-quality sensors").check()
-        phone.locator("#panel-close").click()
         phone.get_by_role("button", name="Step forward").click()
         phone.wait_for_function(f"JSON.parse({sensors}).some(v => v !== null)")
         assert f"PM2.5 (fine particles), mean over the window ({unit})" in phone.locator("#time-frames").inner_text()
