@@ -253,11 +253,14 @@ class SensorThingsView(APIView):
         prefix = urllib.parse.urlsplit(self.root).path
         run = []
         for member in requests[start:]:
-            parts = urllib.parse.urlsplit(str(member.get("url", "")))
-            path = parts.path[len(prefix):] if parts.path.startswith(prefix) else parts.path
+            url = str(member.get("url", ""))
+            if "?" in url or "#" in url:  # options: the request goes its own way
+                break
+            path = urllib.parse.urlsplit(url).path if "://" in url else url
+            path = path[len(prefix):] if path.startswith(prefix) else path
             m = OBSERVATION_POST.match(path.strip("/"))
             if (str(member.get("method", "")).upper() != "POST" or member.get("atomicityGroup") is not None
-                    or parts.query or m is None or not isinstance(member.get("body"), dict)):
+                    or m is None or not isinstance(member.get("body"), dict)):
                 break
             run.append(m[1])
         return run
@@ -268,7 +271,6 @@ class SensorThingsView(APIView):
         writer = self.batch_writer(call)
         es = SETS["Observations"]
         reader = Reader(self.root, [])  # only links are made: no visibility is needed
-        prefix = urllib.parse.urlsplit(self.root).path
         out = []
         for member, found in zip(members, writer.observations(list(zip(keys, (m["body"] for m in members),
                                                                              strict=True))), strict=True):
@@ -281,7 +283,7 @@ class SensorThingsView(APIView):
             out.append({"id": member.get("id"), "status": 201, "location": link,
                         "body": reader.entity(es, row, Options())})
             if member.get("id") is not None:
-                created[str(member["id"])] = urllib.parse.urlsplit(link).path[len(prefix):]
+                created[str(member["id"])] = link[len(self.root):]  # as batch_one keeps it: the path under the root
         return out
 
     def batch_writer(self, call: Call) -> Writer:

@@ -32,6 +32,7 @@ from ..tokens import new_token
 from .entities import MEASUREMENT, observation_id, observation_key
 from .errors import BadRequest, Forbidden, NotFound, StaError
 from .filter import parse_time
+from .query import jsonable
 
 SOURCE = "sta"  # how SensorThings writes are counted among rejects (beside http and mqtt)
 LOCATION_TYPES = ("application/geo+json", "application/vnd.geo+json", "application/geojson")
@@ -271,7 +272,7 @@ class Writer:
                          f"{ds.quantity.min_value:g} to {ds.quantity.max_value:g})" if reason == "out of range"
                     else f"Observation rejected: {reason}")
             else:
-                stored = stamp.astimezone(UTC)  # as the database answers it
+                stored = jsonable(stamp.astimezone(UTC))  # as the database answers it
                 results[n] = (observation_id(ds.pk, stamp),
                               {"phenomenonTime": stored, "resultTime": stored, "result": float(result)})
         return results
