@@ -70,23 +70,39 @@ class LatestView(APIView):
 
     @extend_schema(operation_id="iot_latest", summary="Each sensor's latest value per quantity, as GeoJSON "
                    "points (lon/lat) for the map, with the time of its last reading, its age and whether it is "
-                   "stale (older than IOT_STALE_AFTER_HOURS), and whether its name is shared with another sensor",
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
+                   "stale (older than IOT_STALE_AFTER_HOURS), and whether its name is shared with another sensor; "
+                   "with `time=start/end` each sensor's mean per quantity over that window instead (the viewer's "
+                   "time slider); `layer` keeps one registry layer's sensors", parameters=[
+                       OpenApiParameter("time", str), OpenApiParameter("layer", str)],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 400: BAD, 404: OpenApiResponse(
+                       description="no such layer")})
     def get(self, request):
+        layers = visible_layer_ids(request)
+        slug = request.query_params.get("layer")
+        if slug is not None:  # one registry layer's sensors; a layer the caller may not see is no layer
+            layer = Layer.objects.filter(slug=slug, pk__in=layers).values_list("pk", flat=True).first()
+            if layer is None:
+                return Response({"detail": f"layer: no layer {slug!r}"}, status=404)
+            layers = [layer]
+        if request.query_params.get("time"):
+            try:
+                start, end = time_window(request.query_params["time"])
+            except AnalysisInputError as exc:
+                return Response({"detail": str(exc)}, status=400)
+            return Response(window_means(layers, slug is not None, start, end))
         with connection.cursor() as cur:
             cur.execute("SELECT d.device_id, d.name, ST_X(d.location), ST_Y(d.location), ST_SRID(d.location),"
                         " q.code, q.unit, l.value, l.observed_at FROM iot_device d JOIN iot_latest l ON"
                         " l.device_id = d.id JOIN iot_quantity q ON q.id = l.quantity_id WHERE d.active"
-                        " AND (d.layer_id IS NULL OR d.layer_id = ANY(%s)) ORDER BY d.device_id, q.code",
-                        [visible_layer_ids(request)])
+                        " AND (NOT %s AND d.layer_id IS NULL OR d.layer_id = ANY(%s)) ORDER BY d.device_id, q.code",
+                        [slug is not None, layers])
             rows = cur.fetchall()
         features: dict[str, dict] = {}
         for device_id, name, x, y, srid, code, unit, value, observed in rows:
             feature = features.setdefault(device_id, {"type": "Feature", "geometry": None, "properties": {
                 "device_id": device_id, "name": name, "latest": {}}})
-            if x is not None and feature["geometry"] is None:
-                lon, lat = transformer(srid, 4326).transform(x, y)
-                feature["geometry"] = {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+            if feature["geometry"] is None:
+                feature["geometry"] = point(x, y, srid)
             feature["properties"]["latest"][code] = {"value": value, "unit": unit, "observed_at": observed}
         now = timezone.now()
         limit = timedelta(hours=settings.IOT_STALE_AFTER_HOURS)
@@ -101,6 +117,50 @@ class LatestView(APIView):
             "now": now, "stale_after_hours": settings.IOT_STALE_AFTER_HOURS, "stale": len(stale),
             "newest_reading": max((f["properties"]["last_observed_at"] for f in features.values()), default=None),
             "duplicate_names": sorted(n for n, c in names.items() if c > 1)}})
+
+
+def point(x, y, srid) -> dict | None:
+    if x is None:
+        return None
+    lon, lat = transformer(srid, 4326).transform(x, y)
+    return {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+
+
+def time_window(text: str) -> tuple[datetime, datetime]:
+    """`start/end` (ISO 8601 with zones, as the viewer's time slider sends it): the readings from start to end,
+    both included."""
+    parts = text.split("/")
+    if len(parts) != 2:
+        raise AnalysisInputError("time: give a window start/end, e.g. "
+                                 "2026-11-01T00:00:00+08:00/2026-11-01T00:59:59+08:00")
+    start, end = _time(parts[0], "time (start)"), _time(parts[1], "time (end)")
+    if end < start:
+        raise AnalysisInputError("time: the window ends before it starts")
+    return start, end
+
+
+def window_means(layers: list[int], one_layer: bool, start: datetime, end: datetime) -> dict:
+    """Each sensor's mean per quantity over the window (the time slider's frame): GeoJSON points as without a
+    window, `values` instead of `latest` ({code: {mean, unit, n, last_observed_at}}); sensors without a reading in
+    the window are listed with none, so the map can say so."""
+    with connection.cursor() as cur:
+        # per sensor, its readings in the window (the primary key starts with the device)
+        cur.execute("SELECT d.device_id, d.name, ST_X(d.location), ST_Y(d.location), ST_SRID(d.location),"
+                    " q.code, q.unit, w.mean, w.n, w.last FROM iot_device d"
+                    " LEFT JOIN LATERAL (SELECT o.quantity_id, avg(o.value) AS mean, count(*) AS n,"
+                    "            max(o.observed_at) AS last FROM iot_observation o WHERE o.device_id = d.id"
+                    "            AND o.observed_at >= %s AND o.observed_at <= %s GROUP BY 1) w ON true"
+                    " LEFT JOIN iot_quantity q ON q.id = w.quantity_id WHERE d.active"
+                    " AND (NOT %s AND d.layer_id IS NULL OR d.layer_id = ANY(%s)) ORDER BY d.device_id, q.code",
+                    [start, end, one_layer, layers])
+        rows = cur.fetchall()
+    features: dict[str, dict] = {}
+    for device_id, name, x, y, srid, code, unit, mean, n, last in rows:
+        feature = features.setdefault(device_id, {"type": "Feature", "geometry": point(x, y, srid), "properties": {
+            "device_id": device_id, "name": name, "values": {}}})
+        if code is not None:
+            feature["properties"]["values"][code] = {"mean": mean, "unit": unit, "n": n, "last_observed_at": last}
+    return {"type": "FeatureCollection", "time": [start, end], "features": list(features.values())}
 
 
 def _time(value: str | None, what: str):

@@ -116,6 +116,35 @@ def test_http_batch_keeps_the_good_and_rejects_the_bad_with_reasons(tokens):
     assert client.get("/api/v1/iot/rejects/").json()["rejected"]["http"]["unknown device"] == 3
 
 
+def test_the_time_slider_reads_each_sensors_mean_in_a_window_and_the_time_its_readings_cover(tokens):
+    """Issue 24: what the viewer's time slider plays for a registry layer of sensors: the time its readings cover
+    (for the slider's extent, in the layer's viewer entry) and, per window, each sensor's mean per quantity."""
+    from iot.timeline import animations
+
+    send(tokens["AQ-1"], [reading(0, 10.0), reading(30, 20.0), reading(90, 40.0), reading(0, 55.0, "humidity_pct")])
+    send(tokens["AQ-2"], [reading(120, 7.0)])
+    layer = Layer.objects.get(slug="aq")
+    entry = animations([layer], None)["aq"]
+    assert entry == {"kind": "sensors", "extent": ["2026-11-01T08:00:00Z", "2026-11-01T10:00:00Z"],
+                     "quantities": {"pm25": Quantity.objects.get(code="pm25").unit,
+                                    "humidity_pct": Quantity.objects.get(code="humidity_pct").unit}}
+    client = APIClient()
+    window = urllib.parse.quote("2026-11-01T16:00:00+08:00/2026-11-01T16:59:59+08:00")  # 08:00–08:59 UTC
+    body = client.get(f"/api/v1/iot/sensors/latest/?layer=aq&time={window}").json()
+    values = {f["properties"]["device_id"]: f["properties"]["values"] for f in body["features"]}
+    assert values["AQ-2"] == {}  # no reading in the window: listed, with none
+    assert {q: (v["mean"], v["n"]) for q, v in values["AQ-1"].items()} == {"pm25": (15.0, 2), "humidity_pct": (55.0, 1)}
+    assert values["AQ-1"]["pm25"]["last_observed_at"] == "2026-11-01T08:30:00Z"
+    for bad, says in (("yesterday", "time"), ("2026-11-01T10:00:00+08:00/2026-11-01T09:00:00+08:00", "ends before"),
+                      ("2026-11-01T10:00:00/2026-11-01T11:00:00+08:00", "zone")):
+        resp = client.get(f"/api/v1/iot/sensors/latest/?time={urllib.parse.quote(bad)}")
+        assert resp.status_code == 400 and says in resp.json()["detail"]
+    Layer.objects.filter(slug="aq").update(visibility=Layer.Visibility.RESTRICTED)
+    assert client.get(f"/api/v1/iot/sensors/latest/?layer=aq&time={window}").status_code == 404  # as a missing one
+    assert client.get("/api/v1/iot/sensors/latest/?layer=nothing").status_code == 404
+    assert client.get(f"/api/v1/iot/sensors/latest/?time={window}").json()["features"] == []
+
+
 def mqtt_address():
     parts = urllib.parse.urlsplit(os.environ["MQTT_URL"])
     return parts.hostname, parts.port

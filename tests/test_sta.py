@@ -513,6 +513,38 @@ def test_batch_requests(registry):
     assert body["responses"][0]["status"] == 403
 
 
+def test_a_batch_of_single_observation_posts_is_written_together_each_answered_as_if_alone(registry):
+    """A run of Observation POSTs in a $batch (how many clients send a backlog) is stored by one statement, but each
+    answers as it would alone: 201 with its Location and body, or its own error; a later request may refer to it."""
+    a, hidden = registry["a"], registry["hidden"]
+    ds, secret = registry["ds"][("AQ-1", "pm25")], registry["ds"][("SECRET-1", "pm25")]
+    obs = f"Datastreams({ds})/Observations"
+    resp, body = post("$batch", {"requests": [
+        {"id": "1", "method": "post", "url": obs, "body": {"phenomenonTime": "2026-11-01T11:00:00Z", "result": 31}},
+        {"id": "2", "method": "post", "url": "Observations", "body": {
+            "Datastream": {"@iot.id": ds}, "phenomenonTime": "2026-11-01T20:00:00+08:00", "result": 32.5}},
+        {"id": "3", "method": "post", "url": obs, "body": {"phenomenonTime": "2026-11-01T11:00:00Z", "result": 1}},
+        {"id": "4", "method": "post", "url": obs, "body": {"phenomenonTime": "yesterday", "result": 1}},
+        {"id": "5", "method": "post", "url": f"Datastreams({secret})/Observations", "body": {"result": 1}},
+        {"id": "6", "method": "post", "url": obs, "body": {"phenomenonTime": "2026-11-01T13:00:00Z",
+                                                         "result": 99999}},
+        {"id": "7", "method": "get", "url": "$1?$select=result"}]}, device_token=a.token)
+    assert resp.status_code == 200
+    answers = {r["id"]: r for r in body["responses"]}
+    assert [answers[k]["status"] for k in "1234567"] == [201, 201, 400, 400, 404, 400, 200]
+    first = answers["1"]
+    assert first["location"].endswith(f"Observations('{ds}-{1793530800 * 10**6}')")
+    assert first["body"]["result"] == 31 and first["body"]["phenomenonTime"] == "2026-11-01T11:00:00Z"
+    assert answers["2"]["body"]["phenomenonTime"] == "2026-11-01T12:00:00Z"
+    assert "already has an Observation" in answers["3"]["body"]["message"]
+    assert "ISO 8601" in answers["4"]["body"]["message"]
+    assert "out of range" in answers["6"]["body"]["message"]
+    assert answers["7"]["body"] == {"result": 31.0}
+    assert sorted(Observation.objects.filter(device=a, quantity__code="pm25", value__gt=30.5).values_list(
+        "value", flat=True)) == [31.0, 32.5]
+    assert not Observation.objects.filter(device=hidden, value=1).exists()
+
+
 def test_filtering_by_a_linked_id_is_a_column_condition_not_a_subquery_per_row(registry):
     """Observations?$filter=Datastream/@iot.id eq 5 is the commonest Civil IoT query: it must reach the primary key
     (a correlated subquery per observation would scan the whole table)."""

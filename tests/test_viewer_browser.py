@@ -587,6 +587,16 @@ def _in_own_thread(fn, blocker):
     return out.get("value")
 
 
+def phone_with_the_sensors(browser, server):
+    """A phone's map in English with the air-quality sensors on (the panel closed again)."""
+    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    open_map(phone)
+    phone.locator("#panel-toggle").click()
+    checkbox(phone, "Air-quality sensors").check()
+    phone.locator("#panel-close").click()
+    return phone
+
+
 def test_time_slider_steps_plays_and_shows_all_times_in_both_languages_and_on_a_phone(server, browser,
                                                                                           django_db_blocker):
     def enable():
@@ -637,12 +647,8 @@ def test_time_slider_steps_plays_and_shows_all_times_in_both_languages_and_on_a_
     finally:
         page.context.close()
 
-    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    phone = phone_with_the_sensors(browser, server)
     try:
-        open_map(phone)
-        phone.locator("#panel-toggle").click()
-        checkbox(phone, "Air-quality sensors").check()
-        phone.locator("#panel-close").click()
         phone.locator("#time-slider").wait_for()
         assert phone.get_by_role("heading", name="Time").is_visible()
         phone.get_by_role("button", name="Step forward").click()
@@ -772,3 +778,73 @@ def _swipe_page(browser, server, viewport, locale, name):
         assert not page.errors, page.errors
     finally:
         page.context.close()
+
+
+def test_the_slider_plays_sensor_readings_and_wifi_use_on_the_map(server, browser, django_db_blocker):
+    """Issue 24: sensor readings and Wi-Fi usage animate on the map. With the sensors' registry layer on, the slider
+    walks their week of readings; each window shows every sensor's mean reading, labelled with its unit, and
+    playing moves the window and changes the values drawn; the Wi-Fi hotspots (their usage records are internal:
+    signed in) play their daily sessions. In both languages, on a desktop and on a phone."""
+    import io
+
+    from django.core.management import call_command
+
+    from iot.models import Device, Quantity
+
+    def feeds():
+        call_command("demo_feeds", stdout=io.StringIO())  # the sensors' week of readings, as `make demo` loads them
+        return Quantity.objects.get(code="pm25").unit
+
+    unit = _in_own_thread(feeds, django_db_blocker)
+    labels = "[...document.querySelectorAll('.time-play-label')].map(e => e.textContent)"
+    sensors = "JSON.stringify((civgis.time.playing.frames['air-sensors'] || []).map(f => f.value))"
+    page = new_page(browser, server)
+    try:
+        open_map(page)
+        sign_in(page)
+        checkbox(page, "空氣品質感測器").check()
+        page.locator("#time-slider").wait_for()
+        assert page.locator("#time-window").input_value() == str(3600 * 1000)  # a week walks in hours
+        assert "播放" in page.locator("#time-frames").inner_text()  # until a window is chosen: how to start
+        page.get_by_role("button", name="下一段").click()
+        page.wait_for_function(f"JSON.parse({sensors}).some(v => v !== null)")
+        assert f"PM2.5（細懸浮微粒），時間窗內平均（{unit}）" in page.locator("#time-frames").inner_text()
+        page.evaluate("void civgis.map.setZoom(15)")  # zoomed in, each value is written beside its sensor
+        page.wait_for_function(f"{labels}.some(t => t.endsWith(' {unit}'))")
+        first = page.evaluate(sensors)
+        page.get_by_role("button", name="播放").click()
+        start = page.evaluate("Date.parse(civgis.state.time.split('/')[0])")
+        page.wait_for_function(f"Date.parse(civgis.state.time.split('/')[0]) > {start} && "
+                               f"{sensors} !== {json.dumps(first)}", timeout=8_000)
+        page.get_by_role("button", name="暫停").click()
+        assert page.evaluate(sensors) != first  # the values drawn changed with the time
+        page.get_by_label("感測項目").select_option(label="溫度")
+        page.wait_for_function(f"{labels}.some(t => t.endsWith(' °C'))")
+        page.evaluate("void civgis.map.setZoom(13)")
+        checkbox(page, "免費無線上網熱點").check()  # ~3 months of daily records: the slider walks days
+        page.wait_for_function("civgis.time.playing.frames['wifi-hotspots']?.length > 0")
+        assert page.locator("#time-window").input_value() == str(24 * 3600 * 1000)
+        assert "每日連線數，時間窗內平均（次/日）" in page.locator("#time-frames").inner_text()
+        sessions = "JSON.stringify(civgis.time.playing.frames['wifi-hotspots'].map(f => f.value))"
+        before = page.evaluate(sessions)
+        page.get_by_role("button", name="下一段").click()
+        page.wait_for_function(f"{sessions} !== {json.dumps(before)}")  # the next day's sessions
+        assert any(v is not None for v in json.loads(page.evaluate(sessions)))
+        shot(page, "18-time-slider-sensors-wifi")
+        page.get_by_role("button", name="全部時間").click()  # all times: the layers as styled, no frame
+        page.wait_for_function("Object.keys(civgis.time.playing.frames).length === 0")
+        assert not page.errors, page.errors
+    finally:
+        page.context.close()
+
+    phone = phone_with_the_sensors(browser, server)
+    try:
+        phone.get_by_role("button", name="Step forward").click()
+        phone.wait_for_function(f"JSON.parse({sensors}).some(v => v !== null)")
+        assert f"PM2.5 (fine particles), mean over the window ({unit})" in phone.locator("#time-frames").inner_text()
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        shot(phone, "18-time-slider-sensors-phone-en")
+        assert not phone.errors, phone.errors
+    finally:
+        phone.context.close()
+        _in_own_thread(lambda: Device.objects.filter(layer__slug="air-sensors").delete(), django_db_blocker)

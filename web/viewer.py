@@ -85,13 +85,17 @@ def time_entry(layer: Layer) -> dict | None:
     return {"attribute": layer.time_attribute, "extent": [timeaxis.iso(found[0]), timeaxis.iso(found[1])]}
 
 
-def layer_entries(layers: list[Layer]) -> list[dict]:
+def layer_entries(layers: list[Layer], user) -> list[dict]:
     """The entries of the layers that can be drawn; a layer whose stored metadata is broken is left out (and
-    logged) rather than breaking the page for everyone."""
+    logged) rather than breaking the page for everyone. `animation`: what the time slider plays on the map for
+    the layer (its sensors' readings, its Wi-Fi hotspots' use: iot.timeline), or None."""
+    from iot.timeline import animations
+
+    animated = animations(layers, user)
     entries = []
     for layer in layers:
         try:
-            entry = integrity.json_safe(layer_entry(layer), layer.slug)
+            entry = integrity.json_safe({**layer_entry(layer), "animation": animated.get(layer.slug)}, layer.slug)
         except Exception:  # noqa: BLE001 - e.g. a style that cannot be drawn
             integrity.log.exception("layer %s: no viewer entry; left out", layer.slug)
             entry = None
@@ -218,12 +222,14 @@ def tool_urls() -> dict:
             "xcodex", "{code}"),
         "print": reverse("print"), "viewer_layers": reverse("viewer-layers"),
         "download": reverse("layer-download", args=["xslugx"]).replace("xslugx", "{slug}"),
+        # what the time slider plays on the map: sensors' readings and Wi-Fi hotspots' use (timeplay.js)
+        "iot_latest": reverse("iot-latest"), "wifi_usage": reverse("analysis-wifi-usage"),
     }
 
 
 def viewer_config(user) -> dict:
     layers = visible_layers(user)
-    entries = layer_entries(layers)
+    entries = layer_entries(layers, user)
     drawn = {entry["slug"] for entry in entries}
     visible = {layer.slug: layer for layer in layers if layer.slug in drawn}
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)

@@ -63,4 +63,4 @@ def sign_out(request):
 
 def viewer_layers(request):
     """The layers this visitor may see, as the page's config lists them: the tools add new results to the tree."""
-    return JsonResponse({"layers": layer_entries(visible_layers(request.user))})
+    return JsonResponse({"layers": layer_entries(visible_layers(request.user), request.user)})

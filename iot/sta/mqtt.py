@@ -5,7 +5,8 @@
   The database announces each INSERT on the channel sta_observations (migration iot 0004); the bridge LISTENs,
   reads the new rows and publishes them. The broker knows no users: only observations of devices anyone may see
   (public registry layers, devices without a layer) go out.
-- in: an Observation published to `v1.1/Datastreams(id)/Observations` is created as if POSTed there. The broker
+- in: an Observation published to `v1.1/Datastreams(id)/Observations` is created as if POSTed there (the messages
+  that arrive in one turn of the network loop are written together, each checked as if alone). The broker
   is the platform's private one and knows no users, so — as on civgis/sensors/<id>/observations (iot.mqtt) — the
   device proves itself with its token in the message: {"phenomenonTime": …, "result": …, "token": "…"}.
   What is refused is counted among the rejects (source "sta-mqtt").
@@ -57,7 +58,8 @@ class Bridge:
             raise ValueError(f"MQTT_URL {url or settings.MQTT_URL!r}: give mqtt://host:port")
         self.published = self.received = 0
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv5)
+                                  protocol=paho.MQTTv5, manual_ack=True)
+        self.held: list[tuple[object, str, dict]] = []  # (message, Datastream id in the topic, body)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.listener = psycopg2.connect(**database_dsn())
@@ -76,28 +78,42 @@ class Bridge:
         client.subscribe([(f"{v}/+/Observations", SubscribeOptions(qos=1, noLocal=True)) for v in VERSIONS])
 
     # -- in ---------------------------------------------------------------------------------------------------
-    def _on_message(self, _client, _userdata, message):
+    def _on_message(self, client, _userdata, message):
         m = TOPIC.match(message.topic)
         if not m:
+            client.ack(message.mid, message.qos)
             return  # v1.1/Observations and the like: read-only topics
         self.received += 1
         try:
             body = json.loads(message.payload)
         except (ValueError, UnicodeDecodeError):
-            count_rejects(SOURCE, {"malformed: payload is not JSON": 1})
-            return
+            body = None
         if not isinstance(body, dict):
-            count_rejects(SOURCE, {"malformed: payload is not an object": 1})
+            count_rejects(SOURCE, {"malformed: payload is not JSON" if body is None
+                                   else "malformed: payload is not an object": 1})
+            client.ack(message.mid, message.qos)
             return
-        token = body.pop("token", None)
-        writer = Writer(None, token if isinstance(token, str) else None, [])
-        try:
-            writer.create("Observations", body, ("Datastreams", m[2]))
-        except Rejected:
-            pass  # counted by the ingestion
-        except StaError as exc:
-            reason = UNKNOWN_DEVICE if exc.status in (403, 404) else f"malformed: {exc.message}"[:60]
-            count_rejects(SOURCE, {reason: 1})
+        self.held.append((message, m[2], body))
+
+    def flush(self) -> None:
+        """Create the held Observations — those of one device token together, by one statement (Writer.observations)
+        — then acknowledge their messages (manual acks: a bridge that stops with messages held loses none, the
+        broker delivers them again)."""
+        held, self.held = self.held, []
+        by_token: dict[str | None, list] = {}
+        for _message, datastream, body in held:
+            token = body.pop("token", None)
+            by_token.setdefault(token if isinstance(token, str) else None, []).append((datastream, body))
+        reasons: dict[str, int] = {}
+        for token, posts in by_token.items():
+            for found in Writer(None, token, []).observations(posts):
+                if isinstance(found, StaError) and not isinstance(found, Rejected):  # Rejected: counted by ingestion
+                    reason = UNKNOWN_DEVICE if found.status in (403, 404) else f"malformed: {found.message}"[:60]
+                    reasons[reason] = reasons.get(reason, 0) + 1
+        if reasons:
+            count_rejects(SOURCE, reasons)
+        for message, _d, _b in held:
+            self.client.ack(message.mid, message.qos)
 
     # -- out --------------------------------------------------------------------------------------------------
     def public_layers(self) -> list[int]:
@@ -143,6 +159,8 @@ class Bridge:
             code = self.client.loop(timeout=0.05)
             if code != paho.MQTT_ERR_SUCCESS:
                 raise ConnectionError(f"MQTT connection lost ({paho.error_string(code)})")
+            if self.held:  # what arrived in this turn of the loop, written together
+                self.flush()
             if select.select([self.listener], [], [], 0.05)[0]:
                 self.listener.poll()
                 while self.listener.notifies:

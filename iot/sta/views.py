@@ -29,7 +29,8 @@ CONFORMANCE = [SPEC + c for c in (
     "data-array/data-array", "batch-request/batch-request", "create-observations-via-mqtt/observations",
     "receive-updates-via-mqtt/receive-updates")]
 MAX_BODY = 8 * 2**20
-MAX_BATCH = 100
+MAX_BATCH = 1000  # requests in one $batch
+OBSERVATION_POST = re.compile(r"^(?:Datastreams\((\d+)\)/)?Observations$")
 
 
 @dataclass
@@ -180,6 +181,11 @@ class SensorThingsView(APIView):
         reader = Reader(self.root, [own.layer_id] if own and own.layer_id else [] if own else self.layers)
         es = SETS[made_set]
         link = reader.self_link(es, ident)
+        if made_set == "Observations" and writer.written is not None:
+            # an Observation is what was sent, as stored: answered without reading it back (the path sensors
+            # post to one reading at a time, so kept to the queries it needs)
+            row = {"id": ident, "resultQuality": None, "validTime": None, "parameters": None, **writer.written}
+            return answer(reader.entity(es, row, Options()), 201, Location=link)
         try:
             body = reader.one(es, Restriction.key(es, ident), Options())
         except StaError:  # written into a Thing the caller may not read (an admin's Thing, a member's write)
@@ -217,6 +223,11 @@ class SensorThingsView(APIView):
             raise BadRequest(f"$batch: at most {MAX_BATCH} requests")
         responses, created, i = [], {}, 0
         while i < len(requests):
+            run = self.observation_run(requests, i)
+            if len(run) > 1:  # sensors sending their readings as many single POSTs: written together
+                responses += self.batch_observations(call, [requests[i + k] for k in range(len(run))], run, created)
+                i += len(run)
+                continue
             group = requests[i].get("atomicityGroup")
             members = [requests[i]]
             while group is not None and i + len(members) < len(requests) \
@@ -234,6 +245,52 @@ class SensorThingsView(APIView):
                 answers = [{**failed.answer, "id": m.get("id")} for m in members]
             responses += answers
         return answer({"responses": responses})
+
+    def observation_run(self, requests: list[dict], start: int) -> list:
+        """From `start`, the consecutive requests that each POST one Observation (to Observations or to
+        Datastreams(id)/Observations, outside any atomicityGroup): the Datastream key of each (None: the body names
+        it)."""
+        prefix = urllib.parse.urlsplit(self.root).path
+        run = []
+        for member in requests[start:]:
+            url = str(member.get("url", ""))
+            if "?" in url or "#" in url:  # options: the request goes its own way
+                break
+            path = urllib.parse.urlsplit(url).path if "://" in url else url
+            path = path[len(prefix):] if path.startswith(prefix) else path
+            m = OBSERVATION_POST.match(path.strip("/"))
+            if (str(member.get("method", "")).upper() != "POST" or member.get("atomicityGroup") is not None
+                    or m is None or not isinstance(member.get("body"), dict)):
+                break
+            run.append(m[1])
+        return run
+
+    def batch_observations(self, call: Call, members: list[dict], keys: list, created: dict) -> list[dict]:
+        """Answers to a run of Observation POSTs (observation_run), each as if sent alone, written by one
+        statement."""
+        writer = self.batch_writer(call)
+        es = SETS["Observations"]
+        reader = Reader(self.root, [])  # only links are made: no visibility is needed
+        out = []
+        for member, found in zip(members, writer.observations(list(zip(keys, (m["body"] for m in members),
+                                                                             strict=True))), strict=True):
+            if isinstance(found, StaError):
+                out.append({"id": member.get("id"), "status": found.status, "body": found.body()})
+                continue
+            ident, written = found
+            link = reader.self_link(es, ident)
+            row = {"id": ident, "resultQuality": None, "validTime": None, "parameters": None, **written}
+            out.append({"id": member.get("id"), "status": 201, "location": link,
+                        "body": reader.entity(es, row, Options())})
+            if member.get("id") is not None:
+                created[str(member["id"])] = link[len(self.root):]  # as batch_one keeps it: the path under the root
+        return out
+
+    def batch_writer(self, call: Call) -> Writer:
+        """One Writer for a whole $batch (its device token is looked up once)."""
+        if getattr(self, "_batch_writer", None) is None:
+            self._batch_writer = self.writer(call)
+        return self._batch_writer
 
     def batch_one(self, call: Call, member: dict, created: dict) -> dict:
         method = str(member.get("method", "")).upper()

@@ -15,7 +15,7 @@ answers 403.
 
 import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 
 from django.conf import settings
@@ -29,9 +29,10 @@ from layers.models import Layer
 from .. import ingest
 from ..models import Datastream, Device, Observation, Quantity, Sensor
 from ..tokens import new_token
-from .entities import MEASUREMENT, SETS, observation_id, observation_key
-from .errors import BadRequest, Forbidden, NotFound
+from .entities import MEASUREMENT, observation_id, observation_key
+from .errors import BadRequest, Forbidden, NotFound, StaError
 from .filter import parse_time
+from .query import jsonable
 
 SOURCE = "sta"  # how SensorThings writes are counted among rejects (beside http and mqtt)
 LOCATION_TYPES = ("application/geo+json", "application/vnd.geo+json", "application/geojson")
@@ -47,6 +48,7 @@ class Writer:
         writing to its own stream needs none)."""
         self.user, self._layers = user, layers
         self.token_device = ingest.device_for(device_token) if device_token else None
+        self.written: dict | None = None  # the Observation just created by observation(): what it reads back as
 
     @cached_property
     def layers(self) -> list[int]:
@@ -88,7 +90,10 @@ class Writer:
     def datastream(self, key) -> Datastream:
         """A Datastream the caller may see — or one of the device whose token the caller sent (a device writes to
         its own streams whoever may read them)."""
-        ds = Datastream.objects.select_related("device__layer", "quantity").filter(pk=_int(key, "Datastream")).first()
+        # the device's registry layer is read only if needed (may_manage): a device writing to its own stream —
+        # the common case, thousands a minute — needs neither it nor the device's place
+        ds = Datastream.objects.select_related("device", "quantity").defer("device__location").filter(
+            pk=_int(key, "Datastream")).first()
         own = ds is not None and self.token_device is not None and self.token_device.pk == ds.device_id
         if ds is None or not (own or ds.device.layer_id is None or ds.device.layer_id in self.layers):
             raise NotFound(f"no Datastream {key!r}")
@@ -223,23 +228,54 @@ class Writer:
                              "(one per Thing and ObservedProperty)") from None
 
     def observation(self, ds: Datastream, body: dict) -> str:
-        self.require_observe(ds)
-        if body.get("FeatureOfInterest") not in (None, {"@iot.id": ds.device_id}):
-            raise BadRequest(f"Observation FeatureOfInterest: an observation's feature is its Thing's place "
-                             f"(FeaturesOfInterest({ds.device_id})); leave it out")
-        stamp = observation_time(body.get("phenomenonTime"))
-        result = body.get("result")
-        check_result(result, ds)
-        reading = {"quantity": ds.quantity.code, "value": result, "observed_at": stamp.isoformat()}
-        outcome = ingest.ingest(ds.device, [reading], SOURCE, {ds.quantity.code: ds.quantity})
-        if outcome.rejected:
-            reason = outcome.rejected[0]["reason"]
-            if reason == "duplicate":
-                raise Rejected(f"Datastream {ds.pk} already has an Observation at {stamp.isoformat()}")
-            raise Rejected(f"Observation rejected: {reason} (ObservedProperty {ds.quantity.code!r} "
-                             f"takes {ds.quantity.min_value:g} to {ds.quantity.max_value:g})"
-                             if reason == "out of range" else f"Observation rejected: {reason}")
-        return observation_id(ds.pk, stamp)
+        found = self.observations([(ds, body)])[0]
+        if isinstance(found, StaError):
+            raise found
+        ident, self.written = found
+        return ident
+
+    def observations(self, posts: list[tuple]) -> list:
+        """Several Observations, each (its Datastream — or the Datastream's key — and the body): checked one by
+        one, stored together by one statement (iot.ingest.ingest_many). For each, in order: (@iot.id, what it reads
+        back as) or the StaError it is answered with. A $batch of single Observation POSTs is written this way."""
+        results: list = [None] * len(posts)
+        streams: dict[str, Datastream] = {}
+        batches, where = [], []
+        for n, (ds, body) in enumerate(posts):
+            try:
+                body = _object(body, "Observation")
+                if not isinstance(ds, Datastream):
+                    key = str(ds if ds is not None else _link(body, "Datastream"))
+                    ds = streams[key] if key in streams else self.datastream(key)
+                    streams[key] = ds
+                self.require_observe(ds)
+                if body.get("FeatureOfInterest") not in (None, {"@iot.id": ds.device_id}):
+                    raise BadRequest(f"Observation FeatureOfInterest: an observation's feature is its Thing's place "
+                                     f"(FeaturesOfInterest({ds.device_id})); leave it out")
+                stamp = observation_time(body.get("phenomenonTime"))
+                result = body.get("result")
+                check_result(result, ds)
+            except StaError as exc:
+                results[n] = exc
+                continue
+            batches.append((ds.device, [{"quantity": ds.quantity.code, "value": result,
+                                         "observed_at": stamp.isoformat()}]))
+            where.append((n, ds, stamp, result))
+        quantities = {ds.quantity.code: ds.quantity for _n, ds, _s, _r in where}
+        outcomes = ingest.ingest_many(batches, SOURCE, quantities) if batches else []
+        for (n, ds, stamp, result), outcome in zip(where, outcomes, strict=True):
+            if outcome.rejected:
+                reason = outcome.rejected[0]["reason"]
+                results[n] = Rejected(
+                    f"Datastream {ds.pk} already has an Observation at {stamp.isoformat()}" if reason == "duplicate"
+                    else f"Observation rejected: {reason} (ObservedProperty {ds.quantity.code!r} takes "
+                         f"{ds.quantity.min_value:g} to {ds.quantity.max_value:g})" if reason == "out of range"
+                    else f"Observation rejected: {reason}")
+            else:
+                stored = jsonable(stamp.astimezone(UTC))  # as the database answers it
+                results[n] = (observation_id(ds.pk, stamp),
+                              {"phenomenonTime": stored, "resultTime": stored, "result": float(result)})
+        return results
 
     def require_observe(self, ds: Datastream):
         read_only(ds.device)
@@ -289,7 +325,7 @@ class Writer:
                     answers.append("error")
                 else:
                     stamp = datetime.fromisoformat(str(item["observed_at"]))
-                    answers.append(f"{SETS['Observations'].name}('{observation_id(ds.pk, stamp)}')")
+                    answers.append(f"Observations('{observation_id(ds.pk, stamp)}')")
         return answers
 
     # -- update -----------------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ $("view-toggle").addEventListener("click", () => switchView(view === "3d" ? "2d"
 window.civgis = { map, map3d, state, tileTimings, measure, get view() { return view; }, switchView, foundLayer };
 window.civgis.tools = startTools({ map, switchView, status: $("status"), live: () => ({ map, map3d, view }), zoomTo });
 window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });
-window.civgis.time = startTimeSlider($("maps"));
+window.civgis.time = startTimeSlider($("maps"), map);
 window.civgis.swipe = startSwipe({ map, button: $("swipe-toggle"), container: $("maps"), slider: window.civgis.time });
 guardUnsaved();
 openRequestedDialog();

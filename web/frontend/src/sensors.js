@@ -11,24 +11,15 @@ import { el } from "./panel.js";
 import { wirePlacement } from "./sensor-placement.js";
 import { ago } from "./age.js";
 import { playbackButton } from "./playback.js";
+import { PM25_CLASSES, SPREAD, colorScale } from "./scales.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
 const drawn = L.layerGroup().addTo(map);
-// PM2.5 classes of Taiwan's AQI (μg/m³); other quantities are drawn on their own spread, low to high
-const PM25_CLASSES = [[15.4, "#00e400"], [35.4, "#ffff00"], [54.4, "#ff7e00"], [150.4, "#ff0000"], [Infinity, "#8f3f97"]];
-const SPREAD = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"];
 const page = { latest: null, selected: null, markers: {}, frames: null };
 const NO_READING = "#bdbdbd";
 const hourText = new Intl.DateTimeFormat(config.lang === "en" ? "en" : "zh-TW", { timeZone: "Asia/Taipei",
   year: "numeric", month: "2-digit", day: "2-digit", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-
-function colorScale(quantity, values) {
-  if (quantity === "pm25") return (v) => PM25_CLASSES.find(([top]) => v <= top)[1];
-  const lo = Math.min(...values);
-  const hi = Math.max(...values, lo + 1e-9);
-  return (v) => SPREAD[Math.min(SPREAD.length - 1, Math.floor(((v - lo) / (hi - lo)) * SPREAD.length))];
-}
 
 function latestOf(feature, quantity) {
   return feature.properties.latest[quantity];

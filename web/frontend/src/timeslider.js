@@ -1,9 +1,11 @@
 // The time slider (時間軸): shown while a time-enabled layer is on the map. A window of time (an hour, a day …)
 // moves along the extent of those layers' data — dragged, stepped or playing — and their tiles carry it as
 // `time=start/end` (the server's one time filter, the same as the features API, WFS and WMS TIME). Until the
-// slider is touched, and after 全部時間, the layers show all their times.
+// slider is touched, and after 全部時間, the layers show all their times. Layers whose readings change at fixed
+// places (a registry layer's sensors, Wi-Fi hotspots: their `animation`) play along on the 2D map (timeplay.js).
 import { config, layersBySlug, layerTitle, t } from "./config.js";
 import { setTime, state, subscribe } from "./state.js";
+import { startTimePlay } from "./timeplay.js";
 
 const HOUR = 3600e3;
 const WINDOWS = [["hour", HOUR], ["day", 24 * HOUR], ["week", 7 * 24 * HOUR], ["month", 30 * 24 * HOUR],
@@ -34,7 +36,10 @@ function element(tag, props = {}, children = []) {
   return node;
 }
 
-export function startTimeSlider(container) {
+// the time a layer's data covers, as the slider walks it: its time attribute's, or that of what plays on it
+const extentOf = (layer) => layer?.time?.extent || layer?.animation?.extent;
+
+export function startTimeSlider(container, map = null) {
   const title = element("h2", { id: "time-title", textContent: t("time_title") });
   const layers = element("span", { className: "time-layers" });
   const all = element("button", { type: "button", id: "time-all", textContent: t("time_all") });
@@ -49,9 +54,10 @@ export function startTimeSlider(container) {
   const width = element("select", { id: "time-window", ariaLabel: t("time_window"), title: t("time_window") },
     WINDOWS.map(([key, ms]) => element("option", { value: String(ms), textContent: t(`window_${key}`) })));
   const shown = element("output", { id: "time-text", ariaLive: "polite" });
+  const played = element("div", { id: "time-frames", hidden: true }); // the legend of what plays (timeplay.js)
   const panel = element("section", { id: "time-slider", hidden: true }, [
     element("header", {}, [title, layers, all]),
-    element("div", { className: "time-controls" }, [back, play, forward, range, width]), shown]);
+    element("div", { className: "time-controls" }, [back, play, forward, range, width]), shown, played]);
   panel.setAttribute("aria-labelledby", "time-title");
   container.append(panel);
 
@@ -118,7 +124,7 @@ export function startTimeSlider(container) {
   }
 
   function follow() {
-    const on = state.active.map((slug) => layersBySlug[slug]).filter((layer) => layer?.time?.extent);
+    const on = state.active.map((slug) => layersBySlug[slug]).filter(extentOf);
     panel.hidden = on.length === 0;
     document.body.classList.toggle("time-on", on.length > 0);
     if (!on.length) {
@@ -127,8 +133,8 @@ export function startTimeSlider(container) {
       if (state.time) setTime(null);
       return;
     }
-    const starts = on.map((l) => Date.parse(l.time.extent[0]));
-    const ends = on.map((l) => Date.parse(l.time.extent[1]));
+    const starts = on.map((l) => Date.parse(extentOf(l)[0]));
+    const ends = on.map((l) => Date.parse(extentOf(l)[1]));
     extent = [Math.min(...starts), Math.max(...ends)];
     layers.textContent = on.map(layerTitle).join("、");
     fitWidth();
@@ -159,10 +165,11 @@ export function startTimeSlider(container) {
   });
   subscribe(follow);
   follow();
+  const playing = map ? startTimePlay(map, played) : null;
   // the windows the slider steps through now (its extent at its width), for the swipe's other time
   const windows = () => (extent ? Array.from({ length: steps() }, (_, i) => {
     const [start, end] = windowAt(i);
     return `${iso(start)}/${iso(end)}`;
   }) : []);
-  return { stop, step, windows, get window() { return state.time; } };
+  return { stop, step, windows, playing, get window() { return state.time; } };
 }

@@ -11,6 +11,7 @@ import { el } from "./panel.js";
 import { ago } from "./age.js";
 import { fillLayers } from "./pickers.js";
 import { playbackButton } from "./playback.js";
+import { SPREAD } from "./scales.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createPageMap($("map"));
@@ -20,7 +21,6 @@ const gapsDrawn = L.layerGroup().addTo(map);
 const added = L.layerGroup().addTo(map);
 const page = { usage: null, markers: {} };
 
-const SPREAD = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"];
 const NO_RECORD = "#bdbdbd";
 
 // which hotspots and which usage records: any point layer and any table of daily records the user may see
