@@ -28,6 +28,7 @@ api_v1 = [
     path("stats/", include("stats.urls")),
     path("dashboards/", include("dashboards.urls")),
     path("schedule/", include("geo.scheduler.urls")),
+    path("harvest/", include("harvest.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
