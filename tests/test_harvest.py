@@ -165,6 +165,10 @@ def test_arcgis_rest_directory_its_folders_mapservers_and_featureservers(remote)
     assert roads.source == "桃園市政府交通局"
     assert entries["Parcels/FeatureServer/0"].service["type"] == "arcgis_feature"
     assert run.requests == 1 + 1 + 3 * 2  # the directory, its folder, two per service
+    # the viewer draws the MapServer layers (tiles, export) and leaves the FeatureServer layer to the catalog
+    drawn = {e["slug"]: e["service"]["type"] for e in APIClient().get("/viewer/layers.json").json()["layers"]
+             if e["slug"].startswith("src-")}
+    assert sorted(drawn.values()) == ["arcgis", "arcgis", "xyz"]
 
 
 # -- broken remotes --------------------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from owslib.wmts import WebMapTileService
 from pyproj import Transformer
 
 KINDS = ("wms", "wmts", "xyz")
+# the service types the viewer draws (web/frontend/src/services.js); harvested entries of other types (WFS, OGC API,
+# ArcGIS FeatureServer, a CSW record without a map link) are in the catalog, CSW and API but not on the map
+DRAWABLE = ("wms", "wmts", "xyz", "arcgis")
 TIMEOUT_S = 15
 WEB_MERCATOR_SETS = ("GoogleMapsCompatible", "EPSG:3857", "EPSG:900913", "3857")
 
