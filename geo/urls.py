@@ -57,6 +57,7 @@ urlpatterns = [
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.page_urls")),
+    path("harvest/", include("harvest.page_urls")),
     path("", include("dashboards.page_urls")),
     path("", include("web.urls")),
 ]

@@ -257,3 +257,31 @@ def test_the_schedule_starts_due_sources_once(remote, monkeypatch, django_captur
     assert len(started) == 1 and HarvestRun.objects.get(pk=started[0]).source == due
     due.refresh_from_db()
     assert due.next_run_at > timezone.now() + timezone.timedelta(minutes=59)
+
+
+def test_the_page_registers_a_source_and_shows_runs_in_both_languages(remote, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    from harvest import tasks
+
+    monkeypatch.setattr(tasks.run, "delay", tasks.run)
+    clerk = Client()
+    clerk.force_login(User.objects.create_user("page-clerk"))
+    assert clerk.get("/harvest/").status_code == 404
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("page-admin"))
+    bad = admin.post("/harvest/", {"form": "add", "name": "x", "slug": "Bad Slug", "kind": "wms", "url": "ftp://x",
+                                   "visibility": "public", "every_hours": "24"})
+    assert bad.status_code == 400
+    assert "代稱" in bad.content.decode() and "網址" in bad.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        added = admin.post("/harvest/", {"form": "add", "name": "市府 ArcGIS", "slug": "city", "kind": "arcgis",
+                                         "url": remote.url + "/arcgis/rest/services", "visibility": "public",
+                                         "every_hours": "12"})
+    assert added.status_code == 302
+    page = admin.get("/harvest/").content.decode()
+    assert "已登錄「市府 ArcGIS」" in page and 'data-source="city"' in page and "4 個" in page
+    admin.cookies["django_language"] = "en"
+    english = admin.get("/harvest/").content.decode()
+    assert "Harvesting other agencies' services" in english and "Harvest now" in english and "every 12 hours" in english
