@@ -150,3 +150,50 @@ class RunDetail(SuperusersOnly, generics.RetrieveAPIView):
                    summary="One harvest run: its state, counts and report")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class CopySerializer(serializers.Serializer):
+    layer = serializers.CharField(help_text="the harvested FeatureServer layer")
+    wanted = serializers.BooleanField(help_text="copied, and refreshed at every run of its source")
+    copy = serializers.CharField(allow_null=True, help_text="the local copy's slug, once its first import is done")
+    job = serializers.IntegerField(allow_null=True, help_text="the latest copy's import job (/api/v1/jobs/{id}/)")
+    copied_at = serializers.DateTimeField(allow_null=True)
+    features = serializers.IntegerField(allow_null=True, help_text="features read by the latest copy")
+    error = serializers.CharField(allow_blank=True)
+
+
+def copy_state(link) -> dict:
+    local = link.local_copy()
+    return {"layer": link.layer.slug, "wanted": link.copy_wanted, "copy": local.slug if local else None,
+            "job": link.copy_job_id, "copied_at": link.copied_at, "features": link.copy_features,
+            "error": link.copy_error}
+
+
+class LayerCopy(SuperusersOnly, APIView):
+    def link(self, slug):
+        from .models import HarvestedLayer
+
+        return get_object_or_404(HarvestedLayer.objects.select_related("layer", "source", "copy_layer"),
+                                 layer__slug=slug)
+
+    @extend_schema(operation_id="harvest_layer_copy", tags=["harvest"], responses={200: CopySerializer, **HIDDEN},
+                   summary="The local PostGIS copy of a harvested ArcGIS FeatureServer layer")
+    def get(self, request, slug):
+        return Response(CopySerializer(copy_state(self.link(slug))).data)
+
+    @extend_schema(operation_id="harvest_layer_copy_start", tags=["harvest"], request=None,
+                   responses={202: CopySerializer, 400: OpenApiResponse(description="not a FeatureServer layer"),
+                              **HIDDEN},
+                   summary="Copy a harvested ArcGIS FeatureServer layer into PostGIS now (paged queries; then an "
+                           "import job) and at every run of its source from then on")
+    def post(self, request, slug):
+        from .tasks import copy
+
+        link = self.link(slug)
+        if link.layer.service.get("type") != "arcgis_feature":
+            return Response({"layer": f"{slug} is not an ArcGIS FeatureServer layer; only those are copied"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        link.copy_wanted = True
+        link.save(update_fields=["copy_wanted"])
+        transaction.on_commit(lambda: copy.delay(link.pk))
+        return Response(CopySerializer(copy_state(link)).data, status=status.HTTP_202_ACCEPTED)

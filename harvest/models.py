@@ -85,6 +85,24 @@ class HarvestedLayer(models.Model):
     remote_id = models.CharField(max_length=300)
     fingerprint = models.CharField(max_length=64)
     harvested_at = models.DateTimeField(default=timezone.now)
+    # an ArcGIS FeatureServer layer copied into PostGIS (harvest.arcgis_copy), refreshed at every run of its source
+    copy_wanted = models.BooleanField(default=False)
+    copy_layer = models.ForeignKey(Layer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   help_text="the local copy (a vector layer), once its first import is done")
+    copy_job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 help_text="the import job of the latest copy")
+    copied_at = models.DateTimeField(null=True, blank=True)
+    copy_features = models.PositiveIntegerField(null=True, blank=True, help_text="features read by the latest copy")
+    copy_error = models.TextField(blank=True, help_text="why the latest copy could not be read")
+
+    def local_copy(self) -> Layer | None:
+        """The copy's layer: known, or the one the latest import job made."""
+        if self.copy_layer_id is None and self.copy_job_id is not None:
+            made = self.copy_job.layers.first()
+            if made is not None:
+                self.copy_layer = made
+                self.save(update_fields=["copy_layer"])
+        return self.copy_layer
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "remote_id"], name="unique_harvested_remote")]

@@ -56,6 +56,10 @@ def execute(run: HarvestRun) -> HarvestRun:
         with transaction.atomic():
             report = apply(source, offer.entries)
         report["skipped"] = offer.skipped[:LISTED]
+        if source.kind == HarvestSource.Kind.ARCGIS:
+            from .arcgis_copy import refresh
+
+            report["copies"] = refresh(source)
         run.found, run.skipped = len(offer.entries), len(offer.skipped)
         run.new, run.changed, run.unchanged, run.vanished = (report.pop(f"{k}_count") for k in
                                                               ("new", "changed", "unchanged", "vanished"))

@@ -33,3 +33,24 @@ def due() -> str:
             source.schedule_next()
             source.save(update_fields=["next_run_at"])
     return f"{len(started)} harvest runs started" + (f": {', '.join(started)}" if started else "")
+
+
+@shared_task(name="harvest.copy", acks_late=False)
+def copy(link_id: int) -> str:
+    """A local PostGIS copy of a harvested ArcGIS FeatureServer layer (harvest.arcgis_copy)."""
+    from geo.remote import RemoteError
+
+    from .arcgis_copy import copy as copy_layer
+    from .models import HarvestedLayer
+
+    link = HarvestedLayer.objects.select_related("layer", "source", "copy_layer").filter(pk=link_id).first()
+    if link is None:
+        return f"harvested layer {link_id}: gone"
+    try:
+        with transaction.atomic():
+            job = copy_layer(link)
+    except RemoteError as exc:
+        link.copy_error = str(exc)[:1000]
+        link.save(update_fields=["copy_error"])
+        return f"{link.layer.slug}: {exc}"
+    return f"{link.layer.slug}: {link.copy_features:,} features; import job {job.pk}"

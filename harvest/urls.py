@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import RunDetail, RunList, RunNow, SourceDetail, SourceList
+from .api import LayerCopy, RunDetail, RunList, RunNow, SourceDetail, SourceList
 
 urlpatterns = [
     path("sources/", SourceList.as_view(), name="harvest-source-list"),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("sources/<int:pk>/run/", RunNow.as_view(), name="harvest-source-run"),
     path("runs/", RunList.as_view(), name="harvest-run-list"),
     path("runs/<int:pk>/", RunDetail.as_view(), name="harvest-run-detail"),
+    path("layers/<slug:slug>/copy/", LayerCopy.as_view(), name="harvest-layer-copy"),
 ]

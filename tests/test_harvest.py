@@ -7,7 +7,7 @@ import http.server
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -34,12 +34,16 @@ class Remote:
     def __init__(self):
         self.routes: dict = {}
         self.hits: dict = {}
+        self.queries: list = []
         remote = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 path = urlsplit(self.path).path
                 remote.hits[path] = remote.hits.get(path, 0) + 1
+                if path.endswith("/query"):  # a page of features: query-<resultOffset>.json
+                    remote.queries.append(dict(parse_qsl(urlsplit(self.path).query)))
+                    path += "-" + remote.queries[-1].get("resultOffset", "0")
                 route = remote.routes.get(path)
                 if route is None and path.startswith("/arcgis/rest/services"):
                     file = ARCGIS / (path.removeprefix("/arcgis/rest/services").strip("/") or "services")
@@ -85,6 +89,7 @@ def quick(settings, remote):
     settings.HARVEST_MAX_BYTES = 200_000
     remote.routes.clear()
     remote.hits.clear()
+    remote.queries.clear()
 
 
 def harvest(kind: str, url: str, slug: str = "src", **fields) -> HarvestRun:
@@ -285,3 +290,50 @@ def test_the_page_registers_a_source_and_shows_runs_in_both_languages(remote, mo
     admin.cookies["django_language"] = "en"
     english = admin.get("/harvest/").content.decode()
     assert "Harvesting other agencies' services" in english and "Harvest now" in english and "every 12 hours" in english
+
+
+def test_a_featureserver_layer_copied_into_postgis_page_by_page_and_refreshed(remote, monkeypatch,
+                                                                              django_capture_on_commit_callbacks):
+    from harvest import arcgis_copy, tasks
+    from jobs.models import Job
+    from layers import tasks as layer_tasks
+
+    monkeypatch.setattr(tasks.copy, "delay", tasks.copy)
+    monkeypatch.setattr(layer_tasks.import_job, "delay", lambda pk: layer_tasks.import_job.apply(args=[pk]))
+    assert harvest("arcgis", remote.url + "/arcgis/rest/services").state == "ok"
+    parcels = Layer.objects.get(harvested__remote_id="Parcels/FeatureServer/0")
+    admin = APIClient()
+    admin.force_authenticate(User.objects.create_superuser("copy-admin"))
+    roads = Layer.objects.get(harvested__remote_id="Transport/Roads/MapServer/0")
+    assert admin.post(f"/api/v1/harvest/layers/{roads.slug}/copy/").status_code == 400
+    with django_capture_on_commit_callbacks() as callbacks:
+        started = admin.post(f"/api/v1/harvest/layers/{parcels.slug}/copy/")
+        assert started.status_code == 202, started.content
+    while callbacks:  # the copy task, then its own on-commit: the import job
+        pending = list(callbacks)
+        with django_capture_on_commit_callbacks() as callbacks:
+            for callback in pending:
+                callback()
+    state = admin.get(f"/api/v1/harvest/layers/{parcels.slug}/copy/").json()
+    assert state["features"] == 3 and state["error"] == "", state
+    assert [q["resultOffset"] for q in remote.queries] == ["0", "2"]
+    assert {q["resultRecordCount"] for q in remote.queries} == {"2"} and remote.queries[0]["outSR"] == "4326"
+    job = Job.objects.get(pk=state["job"])
+    assert job.status == "succeeded", job.messages
+    copy = Layer.objects.get(slug=state["copy"])
+    assert copy.kind == "vector" and copy.feature_count == 3 and "Polygon" in copy.geometry_type
+    assert {a["name"] for a in copy.attributes} >= {"landno", "area_m2"} or \
+        {a["name"] for a in copy.attributes} >= {"LANDNO", "AREA_M2"}
+    # the next run of the source refreshes it: a new version of the same layer
+    with django_capture_on_commit_callbacks(execute=True):
+        again = harvest("arcgis", remote.url + "/arcgis/rest/services")
+    assert again.report["copies"][0].startswith(f"{parcels.slug}: 3 features, import job ")
+    refreshed = Job.objects.latest("pk")
+    assert refreshed.status == "succeeded" and refreshed.options["layer"] == copy.slug
+    assert Layer.objects.filter(slug__endswith="-copy").count() == 1
+    # Esri JSON (servers before 10.4): a polygon with a hole, a point
+    ring = [[0, 0], [0, 10], [10, 10], [10, 0], [0, 0]]  # clockwise: outer
+    hole = [[2, 2], [4, 2], [4, 4], [2, 4], [2, 2]]
+    assert arcgis_copy._esri_geometry({"rings": [ring, hole]}, "x") == {"type": "MultiPolygon",
+                                                                       "coordinates": [[ring, hole]]}
+    assert arcgis_copy._esri_geometry({"x": 121.3, "y": 25.0}, "x")["type"] == "Point"

@@ -100,6 +100,7 @@ ROUTES: dict[str, list[Call]] = {
     "harvest-source-run": [post("/api/v1/harvest/sources/987654/run/")],
     "harvest-run-list": [get("/api/v1/harvest/runs/"), get("/api/v1/harvest/runs/?source={slug}")],
     "harvest-run-detail": [get("/api/v1/harvest/runs/987654/")],
+    "harvest-layer-copy": [get("/api/v1/harvest/layers/{slug}/copy/"), post("/api/v1/harvest/layers/{slug}/copy/")],
     "harvest-page": [get("/harvest/"), post("/harvest/", {"form": "run", "source": "987654"})],
     "schema": [get("/api/v1/schema/")],
     "api-docs": [get("/api/v1/docs/")],
