@@ -51,6 +51,7 @@ urlpatterns = [
     re_path(r"^sta/(?P<version>v1\.[01])(?:/(?P<path>.*))?$", SensorThingsView.as_view(), name="sta"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
     path("csw", csw, name="csw"),  # OGC CSW 2.0.2 / 3.0 (pycsw)
+    path("ogcapi-records/", include("catalogue.records_urls")),  # OGC API - Records (pycsw), the same records
     # OGC API - Features (Part 1 Core, Part 2 CRS, CQL2 text filters)
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("admin/", admin.site.urls),

@@ -89,6 +89,16 @@ ROUTES: dict[str, list[Call]] = {
     "audit-export": [get("/api/v1/audit/export.csv?layer={slug}")],
     "audit-verify": [get("/api/v1/audit/verify/")],
     "schedule": [get("/api/v1/schedule/")],
+    # OGC API - Records (pycsw over the same view as /csw): the records of the layers the caller may see
+    "records-landing": [get("/ogcapi-records/")],
+    "records-conformance": [get("/ogcapi-records/conformance")],
+    "records-collections": [get("/ogcapi-records/collections")],
+    "records-collection": [get("/ogcapi-records/collections/metadata:main")],
+    "records-queryables": [get("/ogcapi-records/collections/metadata:main/queryables")],
+    "records-items": [get("/ogcapi-records/collections/metadata:main/items?limit=100"),
+                      get("/ogcapi-records/collections/metadata:main/items?q={slug}"),
+                      get("/ogcapi-records/collections/metadata:main/items?bbox=120,22,122,26&limit=100")],
+    "records-item": [get("/ogcapi-records/collections/metadata:main/items/{slug}")],
     # harvesting other agencies' services: superusers only (a missing route for everyone else)
     "harvest-source-list": [get("/api/v1/harvest/sources/"),
                             post("/api/v1/harvest/sources/", {"name": "mx", "slug": "mx", "kind": "wms",
