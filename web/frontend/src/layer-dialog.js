@@ -162,7 +162,8 @@ function isoTools(info, edit) {
       note.textContent = t("ld_iso_failed", { why: first || (response ? `HTTP ${response.status}` : t("upload_network")) });
       return;
     }
-    await openLayerDialog(info.slug, "metadata");
+    const saved = await openLayerDialog(info.slug, "metadata");
+    if (saved) updateEntry(saved);  // the panel follows (titles), as after a save
     const shownNote = dialog().querySelector(".ld-iso-status");
     if (shownNote) shownNote.textContent = t("ld_iso_imported", { n: answer.changes.length });
   });
@@ -360,7 +361,9 @@ export async function openLayerDialog(slug, tab = "general") {
     box.replaceChildren(el("p", { role: "alert" }, response ? t("ld_not_found") : t("upload_network")));
     return;
   }
-  render(box, await response.json(), tab);
+  const info = await response.json();
+  render(box, info, tab);
+  return info;
 }
 
 // a closing dialog with unsaved edits asks first (Escape, or its close button: caught before the button's own
