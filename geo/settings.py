@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "catalogue",
     "editing",
     "dashboards",
+    "harvest",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,13 @@ STA_HARVEST_SECONDS = int(os.environ.get("STA_HARVEST_SECONDS", 10 * 60))
 STA_HARVEST_TIMEOUT_S = float(os.environ.get("STA_HARVEST_TIMEOUT_S", "20"))
 STA_HARVEST_MAX_PAGES = int(os.environ.get("STA_HARVEST_MAX_PAGES", "500"))
 STA_HARVEST_LOOKBACK_HOURS = float(os.environ.get("STA_HARVEST_LOOKBACK_HOURS", "24"))
+# Harvesting other agencies' services into the catalog (harvest/): a request waits HARVEST_TIMEOUT_S, an answer may
+# be at most HARVEST_MAX_BYTES, a timeout / refused connection / HTTP 429 or 5xx is tried HARVEST_RETRIES more
+# times after HARVEST_BACKOFF_S, 2×, 4× … seconds; the sources themselves are registered at /harvest/.
+HARVEST_TIMEOUT_S = float(os.environ.get("HARVEST_TIMEOUT_S", "30"))
+HARVEST_MAX_BYTES = int(os.environ.get("HARVEST_MAX_BYTES", 20 * 1024**2))
+HARVEST_RETRIES = int(os.environ.get("HARVEST_RETRIES", "2"))
+HARVEST_BACKOFF_S = float(os.environ.get("HARVEST_BACKOFF_S", "5"))
 WIFI_STALE_AFTER_DAYS = float(os.environ.get("WIFI_STALE_AFTER_DAYS", "2"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -185,6 +193,7 @@ CELERY_BEAT_SCHEDULE = {entry["task"]: entry for entry in [
     every("layers.flush_usage", 5 * 60),  # per-layer request counts from Redis into LayerUsage
     every("audit.flush_reads", 10 * 60),  # counted reads into the audit chain (hourly entries)
     every("audit.prune", 24 * 3600),  # audit entries older than AUDIT_RETENTION_DAYS
+    every("harvest.due", 60),  # starts the runs of the registered harvest sources that are due (harvest/)
     # one per remote SensorThings service (iot.harvest)
     *(every(f"iot.harvest_sta.{name}", STA_HARVEST_SECONDS) for name in harvest_source_names(STA_HARVEST_SOURCES)),
 ]}

@@ -28,6 +28,7 @@ api_v1 = [
     path("stats/", include("stats.urls")),
     path("dashboards/", include("dashboards.urls")),
     path("schedule/", include("geo.scheduler.urls")),
+    path("harvest/", include("harvest.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -50,12 +51,14 @@ urlpatterns = [
     re_path(r"^sta/(?P<version>v1\.[01])(?:/(?P<path>.*))?$", SensorThingsView.as_view(), name="sta"),
     path("ows/<slug:theme>", ows, name="ows-theme"),
     path("csw", csw, name="csw"),  # OGC CSW 2.0.2 / 3.0 (pycsw)
+    path("ogcapi-records/", include("catalogue.records_urls")),  # OGC API - Records (pycsw), the same records
     # OGC API - Features (Part 1 Core, Part 2 CRS, CQL2 text filters)
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.page_urls")),
+    path("harvest/", include("harvest.page_urls")),
     path("", include("dashboards.page_urls")),
     path("", include("web.urls")),
 ]

@@ -12,6 +12,7 @@ Screenshots (zh-Hant, English, phone) go to .var/screenshots/16-*.png.
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import DESKTOP, PHONE, assert_fits, shot
@@ -294,3 +295,30 @@ def test_english_and_phone(page, browser, server):
         shot(english, "16-layer-dialog-en")
     finally:
         desktop.close()
+
+
+def test_the_iso_record_downloads_and_an_editor_imports_a_tgos_record(page, no_script_errors):
+    tgos = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "tgos-metadata" / \
+        "TW-07-301000100G-613995.xml"
+    if not tgos.exists():
+        pytest.skip(f"the real TGOS record is not at {tgos}")
+    no_script_errors.allow(r"status of 400 .*/api/v1/layers/rivers/metadata/import/")  # the HTML page, refused
+    sign_in_as_editor(page)
+    dialog = open_dialog(page, api(page, "/api/v1/layers/rivers/")["body"]["title_zh"])
+    dialog.get_by_role("tab", name="詮釋資料").click()
+    download = dialog.get_by_role("link", name="下載 ISO 19139 詮釋資料（XML）")
+    assert download.get_attribute("href") == "/api/v1/layers/rivers/metadata.xml"
+    record = page.request.get(download.get_attribute("href"))
+    assert record.ok and b"gmd:MD_Metadata" in record.body()
+    status = dialog.locator(".ld-iso-status")
+    dialog.locator("#ld-iso-file").set_input_files({"name": "page.xml", "mimeType": "text/html",
+                                                    "buffer": b"<html><body>not a record</body></html>"})
+    status.filter(has_text="未匯入：").wait_for()
+    assert "gmd:MD_Metadata" in status.inner_text()
+    dialog.locator("#ld-iso-file").set_input_files(str(tgos))
+    dialog.locator(".ld-iso-status", has_text="已由詮釋資料檔更新").wait_for()
+    after = api(page, "/api/v1/layers/rivers/")["body"]
+    assert after["title_zh"] == "村里界圖(TWD97經緯度)" and after["contact_organisation"]
+    assert dialog.locator("h2").inner_text() == "村里界圖(TWD97經緯度)"
+    shot(page, "16-layer-dialog-iso-imported")
+    dialog.get_by_role("button", name="關閉").click()

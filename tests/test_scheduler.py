@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from geo.counters import client as redis_client
 from geo.scheduler.models import PeriodicTaskRun
 
-PERIODIC = {"layers.flush_usage", "audit.flush_reads", "audit.prune"}
+PERIODIC = {"layers.flush_usage", "audit.flush_reads", "audit.prune", "harvest.due"}
 
 
 def run_of(task: str, timeout: float = 30, until=lambda run: run.outcome in {"ok", "failed"}) -> PeriodicTaskRun:
@@ -59,7 +59,8 @@ def beat_schedule_with(**env) -> subprocess.CompletedProcess:
 def test_each_interval_comes_from_the_environment_and_a_bad_one_is_named():
     res = beat_schedule_with(SCHEDULE_AUDIT_PRUNE_SECONDS="3600", SCHEDULE_LAYERS_FLUSH_USAGE_SECONDS="30")
     assert res.returncode == 0, res.stderr
-    assert eval(res.stdout) == {"layers.flush_usage": 30.0, "audit.flush_reads": 600.0, "audit.prune": 3600.0}
+    assert eval(res.stdout) == {"layers.flush_usage": 30.0, "audit.flush_reads": 600.0, "audit.prune": 3600.0,
+                                "harvest.due": 60.0}
     for bad in ("0", "-5", "daily"):
         res = beat_schedule_with(SCHEDULE_AUDIT_FLUSH_READS_SECONDS=bad)
         assert res.returncode != 0

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from layers import attribute_kinds, integrity, timeaxis
 from layers.models import Layer, Style, Theme
+from layers.ogc import external
 from layers.styles import RAMPS, compute_classes
 
 from .layer_dialog_strings import layer_dialog_strings
@@ -94,6 +95,8 @@ def layer_entries(layers: list[Layer], user) -> list[dict]:
     animated = animations(layers, user)
     entries = []
     for layer in layers:
+        if layer.kind == Layer.Kind.SERVICE and (layer.service or {}).get("type") not in external.DRAWABLE:
+            continue  # a harvested WFS feature type, ArcGIS FeatureServer layer or bare record: in the catalog only
         try:
             entry = integrity.json_safe({**layer_entry(layer), "animation": animated.get(layer.slug)}, layer.slug)
         except Exception:  # noqa: BLE001 - e.g. a style that cannot be drawn

@@ -2,13 +2,14 @@
 timeout per request, a budget of pages per run, links followed only on the service's own host, and an answer
 that is not SensorThings JSON (an HTML error page, a login wall) named as such.
 
-Every failure is a HarvestError whose message says which URL did what, for the schedule's outcome."""
+Every failure is a HarvestError whose message says which URL did what, for the schedule's outcome. The HTTP part
+(timeouts, a cap on an answer's size, same-host redirects) is geo.remote's, shared with the catalogue's harvester."""
 
 import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import requests
+from geo.remote import Fetcher, RemoteError, shown
 
 SNIPPET = 80
 
@@ -18,15 +19,15 @@ class HarvestError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str, timeout_s: float, max_pages: int):
+    def __init__(self, base_url: str, timeout_s: float, max_pages: int, max_bytes: int = 50 * 1024 * 1024):
         self.base_url, self.timeout_s, self.max_pages = base_url, timeout_s, max_pages
         self.origin = urlsplit(base_url)[:2]
         self.pages = 0  # pages read this run, every collection together
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "civgis-sta-harvester"})
+        # the HTTP part (timeout, size cap, same-host redirects) is the platform's one remote reader, geo.remote
+        self.fetcher = Fetcher(timeout_s, max_bytes, accept="application/json", user_agent="civgis-sta-harvester")
 
     def close(self) -> None:
-        self.session.close()
+        self.fetcher.close()
 
     def get(self, url: str, params: dict | None = None) -> dict:
         if urlsplit(url)[:2] != self.origin:
@@ -37,20 +38,18 @@ class Client:
         self.pages += 1
         where = shown(url, params)
         try:
-            answer = self.session.get(url, params=params, timeout=self.timeout_s, allow_redirects=False)
-        except requests.Timeout:
-            raise HarvestError(f"{where}: no answer within {self.timeout_s:g} s (STA_HARVEST_TIMEOUT_S)") from None
-        except requests.RequestException as exc:
-            raise HarvestError(f"{where}: could not connect ({type(exc).__name__})") from None
-        if answer.status_code != 200:
-            raise HarvestError(f"{where}: answered HTTP {answer.status_code} {answer.reason or ''}".rstrip())
-        kind = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            answer = self.fetcher.get(url, params=params)
+        except RemoteError as exc:
+            message = str(exc)
+            if "no answer within" in message:
+                message += " (STA_HARVEST_TIMEOUT_S)"
+            raise HarvestError(message) from None
         try:
-            body = json.loads(answer.content)
+            body = json.loads(answer.body)
         except ValueError:
-            start = answer.text.strip()[:SNIPPET].replace("\n", " ")
-            raise HarvestError(f"{where}: answered {kind or 'an unnamed type'} instead of SensorThings JSON "
-                               f"(it begins {start!r})") from None
+            start = answer.body[:SNIPPET * 4].decode("utf-8", "replace").strip()[:SNIPPET].replace("\n", " ")
+            raise HarvestError(f"{where}: answered {answer.content_type or 'an unnamed type'} instead of "
+                               f"SensorThings JSON (it begins {start!r})") from None
         if not isinstance(body, dict):
             raise HarvestError(f"{where}: answered JSON that is not a SensorThings object")
         return body
@@ -73,13 +72,6 @@ class Client:
         yield from first
         if next_link:
             yield from self.collection(next_link)
-
-
-def shown(url: str, params: dict | None = None) -> str:
-    """A URL as messages name it: its path, with `?…` for a query (an expansion is long, and the schedule keeps
-    500 characters of a message)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query or params else "")
 
 
 def entities(body: dict, key: str, where: str) -> list[dict]:

@@ -9,8 +9,12 @@ from urllib.parse import urlencode, urlsplit
 
 from owslib.wms import WebMapService
 from owslib.wmts import WebMapTileService
+from pyproj import Transformer
 
 KINDS = ("wms", "wmts", "xyz")
+# the service types the viewer draws (web/frontend/src/services.js); harvested entries of other types (WFS, OGC API,
+# ArcGIS FeatureServer, a CSW record without a map link) are in the catalog, CSW and API but not on the map
+DRAWABLE = ("wms", "wmts", "xyz", "arcgis")
 TIMEOUT_S = 15
 WEB_MERCATOR_SETS = ("GoogleMapsCompatible", "EPSG:3857", "EPSG:900913", "3857")
 
@@ -66,10 +70,23 @@ def _wmts(service, layer: str) -> dict:
         query = urlencode({"SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": layer,
                            "STYLE": style, "TILEMATRIXSET": matrix_set, "FORMAT": image})
         template = f"{get_tile.rstrip('?&')}?{query}&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}"
-    return {"title": entry.title or layer, "abstract": entry.abstract or "",
-            "bbox": list(entry.boundingBoxWGS84) if entry.boundingBoxWGS84 else None,
+    return {"title": entry.title or layer, "abstract": entry.abstract or "", "bbox": _wmts_lonlat(entry),
             "service": {"type": "wmts", "layer": layer, "matrix_set": matrix_set, "style": style, "format": image,
                         "tile_url": template}}
+
+
+def _wmts_lonlat(entry) -> list | None:
+    """The layer's WGS84BoundingBox, or its web-mercator BoundingBox in lon/lat (NLSC gives only that one; OWSLib
+    then has no boundingBoxWGS84 at all)."""
+    wgs84 = getattr(entry, "boundingBoxWGS84", None)
+    if wgs84:
+        return list(wgs84)
+    for box in getattr(entry, "boundingBox", None) or []:
+        if str(getattr(box, "crs", "")).rstrip(":").endswith(("3857", "900913")) and box.extent:
+            west, south, east, north = box.extent
+            to = Transformer.from_crs(3857, 4326, always_xy=True)
+            return [*to.transform(west, south), *to.transform(east, north)]
+    return None
 
 
 def _xyz(url: str) -> dict:

@@ -137,13 +137,47 @@ function completeness(info) {
       : t("ld_complete")));
 }
 
+// the layer's record as ISO 19139 XML (TWSMP) to download; for its editors, a record (e.g. from TGOS) to fill the
+// metadata from (POST …/metadata/import/?apply=true), the dialog reopened on what was saved
+function isoTools(info, edit) {
+  const base = url("layer", { slug: info.slug });
+  const download = el("a", { class: "button", id: "ld-iso-download", href: `${base}metadata.xml`,
+    download: `${info.slug}-iso19139.xml` }, t("ld_iso_download"));
+  if (!edit) return el("p", { class: "ld-iso" }, download);
+  const note = el("span", { class: "ld-iso-status", role: "status", "aria-live": "polite" });
+  const file = el("input", { type: "file", accept: ".xml,application/xml,text/xml", id: "ld-iso-file", class: "visually-hidden" });
+  file.addEventListener("input", (e) => e.stopPropagation());  // not an edit of the form
+  file.addEventListener("change", async (e) => {
+    e.stopPropagation();
+    if (!file.files.length) return;
+    const body = new FormData();
+    body.append("file", file.files[0]);
+    note.textContent = t("ld_iso_importing");
+    const response = await fetch(`${base}metadata/import/?apply=true`, { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken() }, body }).catch(() => null);
+    const answer = response && (response.headers.get("Content-Type") || "").includes("json") ? await response.json() : null;
+    file.value = "";
+    if (!response || !response.ok) {
+      const first = answer && typeof answer === "object" ? Object.values(answer).flat()[0] : null;
+      note.textContent = t("ld_iso_failed", { why: first || (response ? `HTTP ${response.status}` : t("upload_network")) });
+      return;
+    }
+    const saved = await openLayerDialog(info.slug, "metadata");
+    if (saved) updateEntry(saved);  // the panel follows (titles), as after a save
+    const shownNote = dialog().querySelector(".ld-iso-status");
+    if (shownNote) shownNote.textContent = t("ld_iso_imported", { n: answer.changes.length });
+  });
+  const pick = el("label", { for: "ld-iso-file", class: "button" }, t("ld_iso_import"));
+  return el("p", { class: "ld-iso" }, download, " ", pick, file, " ", note);
+}
+
 function metadataTab(info, edit) {
   const shown = (name, value) => [el("dt", {}, t(`md_${name}`)), el("dd", {}, value || "—")];
   if (!edit) {
     const range = [info.temporal_start, info.temporal_end].filter(Boolean).join(" – ");
     const scale = [info.scale_denominator ? `1:${numberFormat.format(info.scale_denominator)}` : "",
       info.resolution_m ? `${numberFormat.format(info.resolution_m)} ${t("ld_unit_m")}` : ""].filter(Boolean).join(" · ");
-    return [completeness(info), el("dl", { class: "facts" },
+    return [completeness(info), isoTools(info, false), el("dl", { class: "facts" },
       shown("keywords", list(info.keywords)), shown("topic_category", info.topic_category && t(`topic_${info.topic_category}`)),
       shown("lineage", info.lineage), shown("source", info.source), shown("license", info.license),
       shown("update_frequency", info.update_frequency && t(`freq_${info.update_frequency}`)),
@@ -155,7 +189,7 @@ function metadataTab(info, edit) {
   const date = (value) => input(value, { type: "date" });
   const number = (value, attrs) => input(value ?? "", { type: "number", inputmode: "decimal", ...attrs });
   const group = (legend, ...fields) => el("fieldset", {}, el("legend", {}, legend), fields);
-  return [completeness(info),
+  return [completeness(info), isoTools(info, true),
     field("keywords", t("md_keywords"), input(info.keywords.join("、")), { hint: t("ld_keywords_hint") }),
     field("topic_category", t("md_topic_category"), select(info.topic_category, TOPICS.map((c) => [c, t(`topic_${c}`)]))),
     field("lineage", t("md_lineage"), textarea(info.lineage, 3)),
@@ -327,7 +361,9 @@ export async function openLayerDialog(slug, tab = "general") {
     box.replaceChildren(el("p", { role: "alert" }, response ? t("ld_not_found") : t("upload_network")));
     return;
   }
-  render(box, await response.json(), tab);
+  const info = await response.json();
+  render(box, info, tab);
+  return info;
 }
 
 // a closing dialog with unsaved edits asks first (Escape, or its close button: caught before the button's own
