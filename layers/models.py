@@ -75,7 +75,8 @@ class LayerQuerySet(models.QuerySet):
         else:
             group_ids = list(user.groups.values_list("pk", flat=True))
             open_to_all = Q(visibility__in=[Layer.Visibility.PUBLIC, Layer.Visibility.INTERNAL])
-            readable = open_to_all | Q(allowed_groups__in=group_ids) | Q(owner_agency__in=group_ids)
+            readable = (open_to_all | Q(allowed_groups__in=group_ids) | Q(owner_agency__in=group_ids)
+                        | Q(grants__group__in=group_ids) | Q(grants__user=user))  # any grant opens it (accounts.rights)
             recorded = open_to_all | Q(groups__overlap=group_ids)
         base = Layer.objects.filter(readable).values("pk")
         # a source still in the catalog is judged by its rule now; a deleted one by its rule when it was deleted
@@ -213,20 +214,25 @@ class Layer(models.Model):
         self.allowed_groups.add(*{pk for link in restricted for pk in link.groups})
 
     def access_groups(self) -> list[int]:
-        """The groups a restricted layer is open to: its allowed groups and its owner agency."""
+        """The groups a restricted layer is open to: its allowed groups, the groups holding a grant on it and its
+        owner agency."""
         groups = set(self.allowed_groups.values_list("pk", flat=True))
+        groups.update(self.grants.filter(group__isnull=False).values_list("group_id", flat=True))
         if self.owner_agency_id:
             groups.add(self.owner_agency_id)
         return sorted(groups)
 
+    def may(self, user, right: str) -> bool:
+        """Whether the user may do `right` (accounts.rights: see, import, add, edit_own, edit_all, delete, publish,
+        manage) with this layer."""
+        from accounts import rights
+
+        return rights.may(user, right, self)
+
     def can_edit(self, user) -> bool:
-        """Edit rights: admins, members of the owner agency, and whoever made the layer (an upload or a result of
-        someone in no agency would otherwise be theirs to make but not to describe)."""
-        if not (user and user.is_authenticated):
-            return False
-        if user.is_superuser or user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk):
-            return True
-        return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
+        """The older name of may(user, "publish"): change what the layer says and how it is served (metadata, style,
+        its statistics' joins and indicators). Callers that decide something else ask `may` for their right."""
+        return self.may(user, "publish")
 
 
 class LayerSource(models.Model):
