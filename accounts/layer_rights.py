@@ -92,8 +92,10 @@ def _save(request) -> str:
         layer = Layer.objects.filter(slug=post.get("layer", "")).select_related("owner_agency").first()
         if layer is None:
             raise ValueError(_("沒有這個圖層"))
+        owner = post.get("owner_agency", "")
+        keep = layer.owner_agency is not None and owner == layer.owner_agency.name  # an older owner: a plain group
         changed = _apply(request, layer, visibility=_visibility(post.get("visibility", ""), True), owner=True,
-                         agency=_group(post.get("owner_agency", ""), _("負責機關"), agency=True),
+                         agency=layer.owner_agency if keep else _group(owner, _("負責機關"), agency=True),
                          holders=_posted_holders(post))
         return _("已儲存「%(title)s」的權限") % {"title": layer.title_zh} if changed else _("沒有變更")
     if post.get("form") == "theme":
