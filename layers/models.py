@@ -4,6 +4,7 @@ A vector layer's data lives in its own PostGIS table, `layerdata.<table_name>`; 
 tables in `layerversions`. A raster layer's data is a Cloud-Optimized GeoTIFF under MEDIA_ROOT/rasters/.
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.gis.db import models
@@ -75,8 +76,10 @@ class LayerQuerySet(models.QuerySet):
         else:
             group_ids = list(user.groups.values_list("pk", flat=True))
             open_to_all = Q(visibility__in=[Layer.Visibility.PUBLIC, Layer.Visibility.INTERNAL])
+            granted = apps.get_model("accounts", "LayerGrant").objects.filter(  # any grant opens it (accounts.rights)
+                Q(group__in=group_ids) | Q(user=user)).values("layer_id")
             readable = (open_to_all | Q(allowed_groups__in=group_ids) | Q(owner_agency__in=group_ids)
-                        | Q(grants__group__in=group_ids) | Q(grants__user=user))  # any grant opens it (accounts.rights)
+                        | Q(pk__in=granted))
             recorded = open_to_all | Q(groups__overlap=group_ids)
         base = Layer.objects.filter(readable).values("pk")
         # a source still in the catalog is judged by its rule now; a deleted one by its rule when it was deleted
