@@ -30,8 +30,9 @@ def _signed_in(user) -> bool:
 
 
 def _holds_all(user, layer) -> bool:
-    return (user.is_superuser or user.is_staff or (layer.created_by_id is not None and layer.created_by_id == user.pk)
-            or (layer.owner_agency_id is not None and layer.owner_agency_id in _group_ids(user)))
+    from layers.models import holds_every_right
+
+    return holds_every_right(layer, user)
 
 
 def _group_ids(user) -> list[int]:
