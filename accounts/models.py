@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -109,3 +111,57 @@ class RecoveryCode(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
     digest = models.CharField(max_length=64)
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class LayerGrant(models.Model):
+    """Rights on one layer given to a group or agency, or to one user (accounts.rights says what each right lets
+    one do). A group's or agency's "see" is the layer's own list, Layer.allowed_groups, which the catalogue, the OGC
+    services and the recorded rules of analysis results already read: a grant of a group holds its other rights,
+    and any right (a user's too) opens a restricted layer to its holder."""
+
+    class Right(models.TextChoices):
+        SEE = "see", _("查看")
+        IMPORT = "import", _("重新匯入與還原版本")
+        ADD = "add", _("新增圖徵")
+        EDIT_OWN = "edit_own", _("編修自己新增的圖徵")
+        EDIT_ALL = "edit_all", _("編修所有圖徵")
+        DELETE = "delete", _("刪除圖徵")
+        PUBLISH = "publish", _("發布（OGC 服務、詮釋資料與樣式）")
+        MANAGE = "manage", _("管理權限")
+
+    layer = models.ForeignKey("layers.Layer", on_delete=models.CASCADE, related_name="grants")
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="layer_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="layer_grants")
+    rights = ArrayField(models.CharField(max_length=10, choices=Right.choices), default=list)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(group__isnull=True) ^ Q(user__isnull=True),
+                                   name="layer_grant_one_holder"),
+            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(rights__contains=["see"]),
+                                   name="layer_grant_group_see_is_allowed_groups"),
+            models.UniqueConstraint(fields=["layer", "group"], name="unique_layer_grant_group"),
+            models.UniqueConstraint(fields=["layer", "user"], name="unique_layer_grant_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.layer_id}: {self.group or self.user} {','.join(self.rights)}"
+
+
+class ImportGrant(models.Model):
+    """Who may import new layers (upload, register a service, statistical tables): a group or agency, one user, or
+    — with neither — every signed-in user (the grant the platform starts with; remove it to limit importing)."""
+
+    group = models.OneToOneField(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="import_grant")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="import_grant")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(group__isnull=True) | Q(user__isnull=True),
+                                   name="import_grant_one_holder"),
+        ]
+
+    def __str__(self):
+        return str(self.group or self.user or _("所有登入使用者"))

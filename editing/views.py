@@ -15,6 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from accounts import rights
 from audit import actors, events
 from geo.messages import render
 from geo.messages import text as note
@@ -38,12 +39,26 @@ def _detail(msgid: str, status: int, **params) -> JsonResponse:
     return _json({"detail": render(note(msgid, **params))}, status)
 
 
-def editable_layer(request, slug: str):
-    """(layer, user) or an answer: 404 for a layer the user may not see, 403 for one they may not change."""
+REFUSED = {"add": "您沒有在這個圖層新增圖徵的權限", "edit": "您沒有編修這個圖徵的權限",
+           "delete": "您沒有刪除這個圖層圖徵的權限"}
+
+
+def creator(layer, fid: int | None) -> int | None:
+    """Who added the feature through editing (None for one that came with an import)."""
+    if fid is None:
+        return None
+    return FeatureChange.objects.filter(layer=layer, fid=fid, action=FeatureChange.Action.CREATE) \
+        .order_by("version").values_list("user_id", flat=True).first()
+
+
+def editable_layer(request, slug: str, right: str = "edit", fid: int | None = None):
+    """(layer, user) or an answer: 404 for a layer the user may not see, 403 for one they may not change this way
+    (accounts.rights: add; edit — edit_all, or edit_own of a feature they added; delete)."""
     layer = visible_layer(request, slug, None)
     user = request_user(request)
-    if not layer.can_edit(user):
-        return None, None, _detail("只有圖層的權責機關與管理者可以編輯圖徵", 403)
+    wanted = "edit_all" if right == "edit" else right
+    if not rights.may_change_feature(user, layer, wanted, creator(layer, fid) if right == "edit" else None):
+        return None, None, _detail(REFUSED[right], 403)
     return layer, user, None
 
 
@@ -83,9 +98,9 @@ def _audit(request, layer, change: FeatureChange) -> None:
                         {"fid": change.fid, "version": change.version, "restored_from": change.restored_from})
 
 
-def run(request, slug: str, fid: int | None, operation) -> JsonResponse:
+def run(request, slug: str, fid: int | None, operation, right: str = "edit") -> JsonResponse:
     """One write: rights, then the operation, with every refusal a clear answer."""
-    layer, user, refusal = editable_layer(request, slug)
+    layer, user, refusal = editable_layer(request, slug, right, fid if fid is not None and fid < 2**31 else None)
     if refusal:
         return refusal
     try:
@@ -105,7 +120,7 @@ def run(request, slug: str, fid: int | None, operation) -> JsonResponse:
 
 
 def create(request, slug: str) -> JsonResponse:
-    response = run(request, slug, None, lambda layer, user: store.create(layer, user, request.data))
+    response = run(request, slug, None, lambda layer, user: store.create(layer, user, request.data), "add")
     if response.status_code == 201:
         response["Location"] = request.build_absolute_uri(f"{request.path}{json.loads(response.content)['id']}/")
     return response
@@ -123,7 +138,7 @@ def delete(request, slug: str, fid: int) -> JsonResponse:
         return store.delete(layer, user, fid, store.expected_version(
             request.headers.get("If-Match"), {"version": request.query_params.get("version")}
             if "version" in request.query_params else request.data))
-    return run(request, slug, fid, operation)
+    return run(request, slug, fid, operation, "delete")
 
 
 VERSION_PARAM = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER,

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from django.utils.translation import get_language
 from rest_framework.exceptions import ValidationError
 
+from accounts import rights
 from geo.messages import worded
 
 from . import metadata
@@ -39,7 +40,7 @@ def report(user, agency: str = "", theme: str = "", ordering: str = "score", mis
             raise ValidationError({"theme": worded("沒有主題 {theme}", theme=repr(theme))})
         layers = layers.filter(theme_id__in=node.descendant_ids())
     english = not (get_language() or "zh").startswith("zh")
-    editable = _editable_agencies(user)
+    editable = set(rights.layers_where(user, "publish", layers).values_list("pk", flat=True))
     rows = []
     for layer in layers:
         found = metadata.completeness(layer)
@@ -53,8 +54,7 @@ def report(user, agency: str = "", theme: str = "", ordering: str = "score", mis
             "owner_agency": layer.owner_agency.name if layer.owner_agency else None,
             "visibility": layer.visibility, "score": found["score"],
             "missing": metadata.labelled(found["missing"]),
-            "can_edit": editable is True or layer.owner_agency_id in editable
-            or (layer.created_by_id is not None and layer.created_by_id == user.pk),
+            "can_edit": layer.pk in editable,
         })
     key = {"score": lambda r: (r["score"], r["title"]), "-score": lambda r: (-r["score"], r["title"]),
            "title": lambda r: r["title"]}[ordering]
@@ -67,12 +67,3 @@ def report(user, agency: str = "", theme: str = "", ordering: str = "score", mis
         "missing_counts": [{**item, "count": counts[item["field"]]} for item in metadata.labelled(fields)],
         "results": rows,
     }
-
-
-def _editable_agencies(user) -> set[int] | bool:
-    """True for admins (every layer); else the agencies whose layers the user may edit (Layer.can_edit's rule)."""
-    if not (user and user.is_authenticated):
-        return set()
-    if user.is_superuser or user.is_staff:
-        return True
-    return set(user.groups.values_list("pk", flat=True))

@@ -4,6 +4,7 @@ A vector layer's data lives in its own PostGIS table, `layerdata.<table_name>`; 
 tables in `layerversions`. A raster layer's data is a Cloud-Optimized GeoTIFF under MEDIA_ROOT/rasters/.
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.gis.db import models
@@ -75,7 +76,10 @@ class LayerQuerySet(models.QuerySet):
         else:
             group_ids = list(user.groups.values_list("pk", flat=True))
             open_to_all = Q(visibility__in=[Layer.Visibility.PUBLIC, Layer.Visibility.INTERNAL])
-            readable = open_to_all | Q(allowed_groups__in=group_ids) | Q(owner_agency__in=group_ids)
+            granted = apps.get_model("accounts", "LayerGrant").objects.filter(  # any grant opens it (accounts.rights)
+                Q(group__in=group_ids) | Q(user=user)).values("layer_id")
+            readable = (open_to_all | Q(allowed_groups__in=group_ids) | Q(owner_agency__in=group_ids)
+                        | Q(pk__in=granted))
             recorded = open_to_all | Q(groups__overlap=group_ids)
         base = Layer.objects.filter(readable).values("pk")
         # a source still in the catalog is judged by its rule now; a deleted one by its rule when it was deleted
@@ -213,20 +217,37 @@ class Layer(models.Model):
         self.allowed_groups.add(*{pk for link in restricted for pk in link.groups})
 
     def access_groups(self) -> list[int]:
-        """The groups a restricted layer is open to: its allowed groups and its owner agency."""
+        """The groups a restricted layer is open to: its allowed groups, the groups holding a grant on it and its
+        owner agency."""
         groups = set(self.allowed_groups.values_list("pk", flat=True))
+        groups.update(self.grants.filter(group__isnull=False).values_list("group_id", flat=True))
         if self.owner_agency_id:
             groups.add(self.owner_agency_id)
         return sorted(groups)
 
+    def may(self, user, right: str) -> bool:
+        """Whether the user may do `right` (accounts.rights: see, import, add, edit_own, edit_all, delete, publish,
+        manage) with this layer."""
+        from accounts import rights
+
+        return rights.may(user, right, self)
+
     def can_edit(self, user) -> bool:
-        """Edit rights: admins, members of the owner agency, and whoever made the layer (an upload or a result of
-        someone in no agency would otherwise be theirs to make but not to describe)."""
-        if not (user and user.is_authenticated):
-            return False
-        if user.is_superuser or user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk):
-            return True
-        return self.owner_agency_id is not None and user.groups.filter(pk=self.owner_agency_id).exists()
+        """The older name of may(user, "publish"): change what the layer says and how it is served (metadata, style,
+        its statistics' joins and indicators). Callers that decide something else ask `may` for their right. Other
+        catalog items borrow it (dashboards.Dashboard.can_edit = Layer.can_edit): theirs is the owners' rule."""
+        if not isinstance(self, Layer):
+            return holds_every_right(self, user)
+        return self.may(user, "publish")
+
+
+def holds_every_right(item, user) -> bool:
+    """Administrators, staff, the item's maker and the members of its owner agency hold every right on it."""
+    if not (user is not None and user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser or user.is_staff or (item.created_by_id is not None and item.created_by_id == user.pk):
+        return True
+    return item.owner_agency_id is not None and user.groups.filter(pk=item.owner_agency_id).exists()
 
 
 class LayerSource(models.Model):

@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group
 from django.utils.translation import get_language
 from rest_framework import serializers
 
+from accounts import rights
 from geo import messages
 
 from . import attribute_kinds, catalog, integrity, metadata, timeaxis
@@ -207,7 +208,10 @@ class LayerDetailSerializer(LayerSerializer):
     completeness = serializers.SerializerMethodField(
         help_text="{score: 0–100, missing: [{field, label, weight}], filled: [field]}: the recommended metadata "
                   "filled (weights in layers.metadata.RECOMMENDED)")
-    can_edit = serializers.SerializerMethodField(help_text="whether the caller may change this layer")
+    can_edit = serializers.SerializerMethodField(help_text="whether the caller may describe and serve this layer "
+                                                 "(its metadata, style and OGC services: the publish right)")
+    rights = serializers.SerializerMethodField(help_text="the caller's rights on this layer (see, import, add, "
+                                               "edit_own, edit_all, delete, publish, manage)")
     time_extent = serializers.SerializerMethodField(
         help_text="for a time-enabled layer (time_attribute set): [first, last] time in its data (ISO 8601, UTC)")
     edit_choices = serializers.SerializerMethodField(
@@ -220,7 +224,7 @@ class LayerDetailSerializer(LayerSerializer):
             "native_extent",
             "source", "license", "update_frequency", *METADATA_FIELDS, "allowed_groups", "table_name",
             "raster_path", "service", "ogc_status", "ogc_error", "ogc_published_at", "style", "created_by",
-            "created_at", "completeness", "can_edit", "edit_choices", "time_attribute", "time_extent"]
+            "created_at", "completeness", "can_edit", "rights", "edit_choices", "time_attribute", "time_extent"]
         read_only_fields = ["slug", "kind", "geometry_type", "feature_count", "attributes", "source_crs", "srid",
                             "native_extent", "table_name", "raster_path", "service", "ogc_status", "ogc_error",
                             "ogc_published_at", "created_at"]
@@ -237,6 +241,10 @@ class LayerDetailSerializer(LayerSerializer):
     def get_can_edit(self, layer) -> bool:
         request = self.context.get("request")
         return bool(request and layer.can_edit(request.user))
+
+    def get_rights(self, layer) -> list[str]:
+        request = self.context.get("request")
+        return rights.rights_of(request.user, layer) if request else []
 
     def get_edit_choices(self, layer) -> dict | None:
         if not self.get_can_edit(layer):

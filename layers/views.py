@@ -11,12 +11,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import grants, rights
 from geo.messages import worded
 from jobs.models import Job
 from jobs.serializers import JobSerializer
@@ -78,6 +79,11 @@ def _start_imports(request, options: dict, datasets: list[tuple] | None = None,
     return created
 
 
+def _may_import(request) -> None:
+    if not rights.may_import(request.user):
+        raise PermissionDenied(worded("您沒有匯入新圖層的權限；請洽系統管理者"))
+
+
 def _discard(datasets: list[tuple]) -> None:
     shutil.rmtree(datasets[0][0].parent, ignore_errors=True)  # one upload, one folder (jobs.save_upload)
 
@@ -137,6 +143,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     def create(self, request):
         if not request.user.is_authenticated:
             return Response({"detail": "sign in to upload layers"}, status=status.HTTP_401_UNAUTHORIZED)
+        _may_import(request)
         upload = UploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
@@ -168,6 +175,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     def register_service(self, request):
         if not request.user.is_authenticated:
             return Response({"detail": worded("請先登入才能登錄服務")}, status=status.HTTP_401_UNAUTHORIZED)
+        _may_import(request)
         form = ServiceRegistrationSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -265,6 +273,50 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             restored = catalog.restore(layer, version, request.user)
             publishing.follow(layer, publishing.PUBLISH)
         return Response(LayerVersionSerializer(restored).data, status=status.HTTP_201_CREATED)
+
+
+    @extend_schema(summary="Serve the layer on the OGC services (WMS, WFS, WCS, OGC API) again after a withdrawal",
+                   request=None, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, slug=None):
+        return self._serve(self.get_object(), publishing.PUBLISH)
+
+    @extend_schema(summary="Withdraw the layer from the OGC services (the catalog, map and API keep it)",
+                   request=None, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, slug=None):
+        return self._serve(self.get_object(), publishing.WITHDRAW)
+
+    def _serve(self, layer: Layer, change: str) -> Response:
+        if layer.kind not in publishing.SERVED_KINDS:
+            raise ValidationError({"layer": worded("表格與外部服務不經由本平台的 OGC 服務提供")})
+        publishing.follow(layer, change, again=True)
+        return Response({"layer": layer.slug, "change": change}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(methods=["GET"], summary="Who may do what with the layer: groups, agencies and users with their "
+                   "rights (see, import, add, edit_own, edit_all, delete, publish, manage); for its managers",
+                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(methods=["PUT"], summary="Set every holder's rights at once (holders left out lose theirs)",
+                   request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get", "put"], parser_classes=[JSONParser])
+    def grants(self, request, slug=None):
+        layer = self.get_object()  # PUT: `manage` checked by CanEditLayer
+        if request.method == "GET" and not layer.may(request.user, "manage"):
+            raise PermissionDenied(worded("您沒有管理這個圖層權限的權利"))
+        if request.method == "PUT":
+            entries = request.data.get("grants") if isinstance(request.data, dict) else None
+            if not isinstance(entries, list):
+                raise ValidationError({"grants": worded("請給 grants：[{kind, name, rights}] 的清單")})
+            with transaction.atomic():
+                before = grants.snapshot(layer)
+                try:
+                    grants.replace(layer, entries)
+                except grants.GrantProblem as exc:  # leaving the block undoes what was already set
+                    raise ValidationError({"grants": str(exc)}) from None
+                grants.record(request, layer, before, via="api")
+        return Response({"layer": layer.slug, "visibility": layer.visibility,
+                         "owner_agency": layer.owner_agency.name if layer.owner_agency_id else None,
+                         "grants": grants.holders(layer), "yours": rights.rights_of(request.user, layer)})
 
 
 class ThemeViewSet(viewsets.ModelViewSet):

@@ -84,7 +84,8 @@ class NetworkView(APIView):
         if existing and not any(k in data for k in profiles.SETTINGS):
             settings = {}  # a rebuild as it is
         changed = existing and any(getattr(existing, k) != v for k, v in settings.items())
-        if changed and not layer.can_edit(request.user):  # others' analyses use it: its owners decide how it is built
+        # others' analyses use it: those who may re-import the layer decide how it is built
+        if changed and not layer.may(request.user, "import"):
             locked = NetworkSettingsLocked(LOCKED, slug=repr(layer.slug), profile=profile)
             return Response({"detail": str(locked)}, status=locked.status)
         with transaction.atomic():

@@ -19,6 +19,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import rights
 from geo.messages import worded
 from jobs.serializers import JobSerializer
 from layers import styles
@@ -128,6 +129,8 @@ class TableListView(APIView):
 def start_import(request):
     """Check an upload (files, title, visibility, code column, level, period; `layer` for a new version) and queue
     its import job (the API and the 統計資料 page's form): 400 naming the field or file that does not fit."""
+    if not request.data.get("layer") and not rights.may_import(request.user):
+        raise PermissionDenied(worded("您沒有匯入新圖層的權限；請洽系統管理者"))
     upload = UploadSerializer(data=request.data, context={"request": request})
     upload.is_valid(raise_exception=True)
     options = upload.job_options(mode="create")
@@ -140,8 +143,8 @@ def start_import(request):
         layer = Layer.objects.visible_to(request.user).filter(slug=layer_slug, kind=Layer.Kind.TABLE).first()
         if layer is None:
             raise Http404("no such table")
-        if not layer.can_edit(request.user):
-            raise PermissionDenied(worded("只有圖層的權責機關與管理者可以更新它"))
+        if not layer.may(request.user, "import"):
+            raise PermissionDenied(worded("您沒有重新匯入或還原這個圖層的權限"))
         options = {**upload.job_options(mode="upsert"), "layer": layer.slug}
     try:
         datasets = save_upload(request.FILES.getlist("files"), accept=importing.ACCEPTED)

@@ -126,7 +126,7 @@ def test_only_the_owner_agency_and_admins_edit(layers, users):
     body = {"title_zh": "站點", "keywords": ["車站"], "attribute_labels": {"rank": "等級"}}
     assert client_for().patch("/api/v1/layers/public-sites/", body, format="json").status_code in (401, 403)
     resp = client_for(users["driver"]).patch("/api/v1/layers/public-sites/", body, format="json")
-    assert resp.status_code == 403 and "owner agency" in resp.json()["detail"]
+    assert resp.status_code == 403 and "您沒有發布或描述這個圖層的權限" in resp.json()["detail"]
     resp = client_for(users["clerk"]).patch("/api/v1/layers/public-sites/", body, format="json")
     assert resp.status_code == 200, resp.content
     layer = Layer.objects.get(slug="public-sites")

@@ -366,7 +366,8 @@ def test_administrators_set_who_sees_and_edits_layers_one_by_one_and_by_theme(au
     assert page.status_code == 200 and "雨水下水道" in page.content.decode() and "抽水站" in page.content.decode()
 
     saved = client.post("/accounts/layers/", {"form": "layer", "layer": "rights-one", "visibility": "restricted",
-                                              "owner_agency": "水務局", "groups": ["都市計畫審議"]})
+                                              "owner_agency": "水務局", "holder": ["group:都市計畫審議"],
+                                              "rights:group:都市計畫審議": ["see"]})
     assert saved.status_code == 302
     one.refresh_from_db()
     assert one.visibility == "restricted" and one.owner_agency == water

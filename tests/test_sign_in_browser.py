@@ -187,6 +187,17 @@ def test_a_local_administrator_signs_in_and_finds_the_administration_in_the_head
     page.click("text=圖層與主題權限")
     page.locator("#layer-rights-table").wait_for()  # the tab is a page of its own: wait for it to load
     shots(page, "layer-rights")
+    # one layer's rights: a single user given "see" and "add" from the table, saved, shown, in both languages
+    page.goto("/accounts/layers/?layer=water-pump-stations")
+    page.fill("#l-add-user", "mei")
+    page.check("#layer-grants tr.new-holder input[value=see]")
+    page.check("#layer-grants tr.new-holder input[value=add]")
+    with page.expect_navigation():
+        page.click("#layer-rights-form button[type=submit]")
+    assert "水務局抽水站" in page.inner_text("#rights-saved")
+    page.goto("/accounts/layers/?layer=water-pump-stations")
+    assert page.locator("tr[data-holder='user:mei'] input[value=add]").is_checked()
+    shots(page, "layer-grants")
     sign_out(page)
 
 

@@ -45,6 +45,6 @@ def test_the_page_names_the_tool_apis_and_the_user(layers):
     assert config["urls"]["buffer"] == "/api/v1/analysis/buffer/"
     assert config["urls"]["job"] == "/api/v1/jobs/{id}/"
     assert config["urls"]["shared_view"] == "/api/v1/views/{code}/"
-    assert config["user"] == {"name": "planner", "groups": []}
+    assert config["user"] == {"name": "planner", "groups": [], "may_import": True}
     assert config["strings"]["tool_buffer"] == "Buffer" and config["strings"]["tool_upload"] == "Upload"
     assert page_config(APIClient())["user"] is None

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from accounts import rights
 from layers import attribute_kinds, integrity, timeaxis
 from layers.models import Layer, Style, Theme
 from layers.ogc import external
@@ -39,13 +40,9 @@ def style_of(layer: Layer) -> dict:
 
 def style_editor_config(user, layers: list[Layer]) -> dict:
     """What the style editor needs: the ramps it offers, the layers this user may restyle, the style API."""
-    if not user.is_authenticated:
-        editable = []
-    else:  # Layer.can_edit's rule, with the user's groups read once rather than once per layer
-        admin = user.is_superuser or user.is_staff
-        groups = set(user.groups.values_list("pk", flat=True))
-        editable = [layer.slug for layer in layers if layer.kind == Layer.Kind.VECTOR
-                    and (admin or layer.owner_agency_id in groups)]
+    vector = [layer.pk for layer in layers if layer.kind == Layer.Kind.VECTOR]
+    editable = sorted(rights.layers_where(user, "publish", Layer.objects.filter(pk__in=vector))
+                      .values_list("slug", flat=True)) if user.is_authenticated and vector else []
     return {"style_ramps": RAMPS, "style_editable": editable,
             "style_url": reverse("layer-style", args=["xslugx"]).replace("xslugx", "{slug}")}
 
@@ -262,7 +259,8 @@ def viewer_config(user) -> dict:
             "ogcapi_collection": reverse("ogcapi-collection", args=["xslugx"]).replace("xslugx", "{slug}"),
             **tool_urls(),
         },
-        "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
+        "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True)),
+                 "may_import": rights.may_import(user)}
         if user.is_authenticated else None,
         **style_editor_config(user, layers),
         "images_url": static("web/dist/images/"),

@@ -25,7 +25,7 @@ def find(datasets: list[tuple[Path, str]], data: dict, user) -> list[dict]:
             layer = visible.filter(Q(title_zh=data["title"]) | Q(title_en=data["title"])).order_by("pk").first()
         if layer is not None:
             found.append({"file": name, "slug": layer.slug, "title_zh": layer.title_zh, "title_en": layer.title_en,
-                          "can_replace": layer.can_edit(user) and layer.kind in (Layer.Kind.VECTOR,
+                          "can_replace": layer.may(user, "import") and layer.kind in (Layer.Kind.VECTOR,
                                                                                  Layer.Kind.RASTER)})
     return found
 

@@ -323,4 +323,4 @@ def create_with_free_slug(slug: str, with_table: bool = True, **fields) -> Layer
 
 
 def _may_replace(user, layer: Layer) -> bool:
-    return user is None or (layer.can_edit(user) and Layer.objects.visible_to(user).filter(pk=layer.pk).exists())
+    return user is None or layer.may(user, "import")  # may() is never true on a layer the user may not see

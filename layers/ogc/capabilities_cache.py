@@ -114,9 +114,10 @@ def connect() -> None:
     """Bump the generation on every kind of catalog change (called once, from the layers app's ready())."""
     from django.contrib.auth import get_user_model
 
+    from accounts.models import LayerGrant  # a grant opens a restricted layer to its holder
     from layers.models import Layer, LayerVersion, Style, Theme
 
-    for model in (Layer, LayerVersion, Style, Theme):
+    for model in (Layer, LayerVersion, Style, Theme, LayerGrant):
         post_save.connect(bump_on_commit, sender=model, dispatch_uid=f"capabilities-save-{model.__name__}")
         post_delete.connect(bump_on_commit, sender=model, dispatch_uid=f"capabilities-delete-{model.__name__}")
     for through, name in ((Layer.allowed_groups.through, "layer-groups"),

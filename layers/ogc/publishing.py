@@ -24,14 +24,18 @@ SERVED_KINDS = (Layer.Kind.VECTOR, Layer.Kind.RASTER)
 MAX_RETRIES = 6
 
 
-def follow(layer: Layer, change: str) -> None:
-    """Queue the engine job for a catalog change to `layer` (runs after the current transaction commits)."""
+def follow(layer: Layer, change: str, again: bool = False) -> None:
+    """Queue the engine job for a catalog change to `layer` (runs after the current transaction commits). A layer
+    withdrawn on purpose (POST …/withdraw/) stays withdrawn through later changes until it is published `again`."""
     if change not in (PUBLISH, STYLE, WITHDRAW):
         raise ValueError(f"unknown publishing change {change!r}")
     if layer.kind not in SERVED_KINDS:
         Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.NOT_SERVED)
         return
     slug = layer.slug
+    if change != WITHDRAW and not again and \
+            Layer.objects.filter(pk=layer.pk, ogc_status=Layer.OgcStatus.WITHDRAWN).exists():
+        return
     if change != WITHDRAW:
         Layer.objects.filter(pk=layer.pk).update(ogc_status=Layer.OgcStatus.PENDING)
     transaction.on_commit(lambda: sync_layer.delay(slug, change))

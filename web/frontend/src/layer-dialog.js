@@ -84,8 +84,10 @@ function generalTab(info, edit) {
     field("title_en", t("md_title_en"), input(info.title_en, { maxlength: "200", lang: "en" })),
     field("theme", t("meta_theme"), select(info.theme, themes)),
     field("abstract", t("ld_description"), textarea(info.abstract, 4)),
-    field("owner_agency", t("md_owner_agency"), select(info.owner_agency, agencies.map((a) => [a, a]))),
-    field("visibility", t("md_visibility"), visibility), groups];
+    // who may see or own it: for those with the manage right (accounts.rights); the others see them as facts
+    ...((info.rights || []).includes("manage") ? [
+      field("owner_agency", t("md_owner_agency"), select(info.owner_agency, agencies.map((a) => [a, a]))),
+      field("visibility", t("md_visibility"), visibility), groups] : [])];
 }
 
 // the attributes that can make the layer time-enabled (dates and date-times), offered by their labels

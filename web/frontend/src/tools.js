@@ -9,13 +9,15 @@ import { createUploadTool } from "./upload.js";
 import { createMarkersTool } from "./markers.js";
 import { createShareTool, restoreSharedView } from "./share.js";
 import { createPrintTool } from "./printout.js";
-import { layersBySlug } from "./config.js";
+import { config, layersBySlug } from "./config.js";
 import { setBasemap } from "./map2d.js";
 
 export function startTools({ map, live, switchView, status, zoomTo }) {
   const markers = createMarkersTool(map);
   const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createServiceAreaTool(map),
-    createWideningTool(map), createUploadTool(zoomTo),
+    // importing new layers is a right of its own: hidden from a signed-in user without it (anonymous visitors are
+    // asked to sign in by the tool itself)
+    createWideningTool(map), ...(config.user && !config.user.may_import ? [] : [createUploadTool(zoomTo)]),
     markers, createShareTool(live, markers), createPrintTool(live, markers)];
   const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
   const code = new URLSearchParams(location.search).get("view");
