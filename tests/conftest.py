@@ -411,6 +411,14 @@ def settle(page):
     page.wait_for_timeout(300)
 
 
-def shot(page, name: str):
-    page.wait_for_timeout(400)  # tiles fade in
-    page.screenshot(path=SHOTS / f"{name}.png")
+def pictures_wanted() -> bool:
+    """Screenshots are taken when CIVGIS_ALL_SCREENSHOTS is set (to look at a page, and for the docs); the checks
+    run always. Taking them (and waiting for the tiles to fade in) was ~10 % of the suite's time."""
+    return bool(os.environ.get("CIVGIS_ALL_SCREENSHOTS"))
+
+
+def shot(page, name: str, full_page: bool = False):
+    """.var/screenshots/{name}.png, when pictures are wanted (CIVGIS_ALL_SCREENSHOTS=1)."""
+    if pictures_wanted():
+        page.wait_for_timeout(400)  # tiles fade in
+        page.screenshot(path=SHOTS / f"{name}.png", full_page=full_page)
