@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import math
 import os
 import re
@@ -96,6 +97,15 @@ def themes(db):
     importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
 
 
+@functools.lru_cache(maxsize=None, typed=True)  # size 1 and 1.0: the same city, named apart
+def generated_city(seed: int, size: float):
+    """The demo city of (seed, size), generated once a run: several modules commit the same one (the size-1 city
+    took ~5 s to generate on the loaded 2-core machine, five modules use it). Read it; do not change it."""
+    from layers.democity.city import generate
+
+    return generate(seed=seed, size=size)
+
+
 @contextlib.contextmanager
 def committed_demo_city(django_db_blocker, seed: int, size: float):
     """A demo city stored, registered and committed (visible to other processes, e.g. a live server) for a module
@@ -106,13 +116,12 @@ def committed_demo_city(django_db_blocker, seed: int, size: float):
     from django.contrib.auth.models import Group
     from django.db import connection
 
-    from layers.democity.city import generate
     from layers.democity.store import register, store
     from layers.models import Layer
 
     with django_db_blocker.unblock():
         importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
-        demo = generate(seed=seed, size=size)
+        demo = generated_city(seed, size)
         store(demo, progress=lambda _m: None)
         register(demo)
         try:
