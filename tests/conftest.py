@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import math
 import os
 import re
@@ -96,6 +97,15 @@ def themes(db):
     importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
 
 
+@functools.lru_cache(maxsize=None, typed=True)  # size 1 and 1.0: the same city, named apart
+def generated_city(seed: int, size: float):
+    """The demo city of (seed, size), generated once a run: several modules commit the same one (the size-1 city
+    took ~5 s to generate on the loaded 2-core machine, five modules use it). Read it; do not change it."""
+    from layers.democity.city import generate
+
+    return generate(seed=seed, size=size)
+
+
 @contextlib.contextmanager
 def committed_demo_city(django_db_blocker, seed: int, size: float):
     """A demo city stored, registered and committed (visible to other processes, e.g. a live server) for a module
@@ -106,13 +116,12 @@ def committed_demo_city(django_db_blocker, seed: int, size: float):
     from django.contrib.auth.models import Group
     from django.db import connection
 
-    from layers.democity.city import generate
     from layers.democity.store import register, store
     from layers.models import Layer
 
     with django_db_blocker.unblock():
         importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
-        demo = generate(seed=seed, size=size)
+        demo = generated_city(seed, size)
         store(demo, progress=lambda _m: None)
         register(demo)
         try:
@@ -321,37 +330,47 @@ def nlsc_standin():
     stand_in.httpd.shutdown()
 
 
-@pytest.fixture(scope="module")
-def server(city, django_db_blocker, nlsc_standin):
-    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static. NLSC's
-    basemaps come from the local stand-in (no internet here); the map opens on the platform's own basemap."""
-    from django.db import connection
+# A server and a browser are shared by the browser modules that run one after another (the browser modules are run
+# together, at the end of their group, see pytest_collection_modifyitems): each module still commits its own city
+# before its `server` answers, the server's caches are keyed by the data's versions (nothing of an earlier module's
+# data is served), and each module's pages live in contexts of their own, closed when the module ends. Measured at a
+# load of ~22 on the 2-core machine: gunicorn took 62-88 s to answer its first page and 20 s to stop (killed at the
+# limit), Chromium 3-9 s to launch and 1-2 s to close, once a module before (docs/benchmarks.md).
+SERVER_ENV_IGNORED = {"PYTEST_CURRENT_TEST", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # set by pytest / the browser, not settings
 
-    if not BUNDLE.exists():
-        pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true",
-               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform")
-    log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-",
-         "--no-control-socket"],  # the default socket (~/.gunicorn/gunicorn.ctl) belongs to every gunicorn
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    leftover_guard(f"pytest-web-{os.getpid()}", proc.pid)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # a loaded 2-core machine has taken over 30 s to answer the first page
-        wait_until_answering(base + "/", proc, 120, f"the viewer's server did not start; see {log.name}")
-        yield base
-    finally:
-        stop_process(proc)
-        log.close()
-        # the server's sessions end a moment after it exits; the test database is dropped after this module
+
+class LiveServer:
+    """gunicorn on the test database, serving the built bundle from web/static, with the environment `env`."""
+
+    def __init__(self, env: dict):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.env = env
+        self.log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-",
+             "--no-control-socket"],  # the default socket (~/.gunicorn/gunicorn.ctl) belongs to every gunicorn
+            cwd=PROJECT_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        leftover_guard(f"pytest-web-{os.getpid()}-{port}", self.proc.pid)
+        self.base = f"http://127.0.0.1:{port}"
+        try:
+            # a loaded 2-core machine has taken over 30 s to answer the first page
+            wait_until_answering(self.base + "/", self.proc, 120,
+                                 f"the viewer's server did not start; see {self.log.name}")
+        except BaseException:
+            self.stop(None)
+            raise
+
+    def stop(self, django_db_blocker, db_name: str = ""):
+        from django.db import connection
+
+        stop_process(self.proc)
+        self.log.close()
+        if django_db_blocker is None:
+            return
+        # the server's sessions end a moment after it exits; the test database is dropped after the tests
         with django_db_blocker.unblock(), connection.cursor() as cur:
             for _ in range(50):
                 cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -361,33 +380,150 @@ def server(city, django_db_blocker, nlsc_standin):
                 time.sleep(0.1)
 
 
+class Shared:
+    """The server and the browser the browser modules share; each is closed after the last test of the run of
+    modules that use it (pytest_runtest_teardown), so that no later test runs beside Playwright's event loop."""
+
+    server: LiveServer | None = None
+    server_db: tuple = (None, "")  # django_db_blocker and the database's name, for the stop
+    playwright = None
+    chromium = None
+
+    @classmethod
+    def close_browser(cls):
+        from django.db import connections
+
+        if cls.playwright is None:
+            return
+        try:
+            cls.chromium.close()
+            connections.close_all()  # the ones Django opened while the loop ran (the test database is dropped later)
+            cls.playwright.stop()
+        finally:
+            cls.playwright = cls.chromium = None
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+    @classmethod
+    def close_server(cls):
+        if cls.server is not None:
+            server, cls.server = cls.server, None
+            server.stop(*cls.server_db)
+
+
+def uses(item, name: str) -> bool:
+    """Whether any test of item's module uses the fixture `name` (directly or through another fixture)."""
+    return name in getattr(getattr(item, "module", None), "_civgis_fixtures", ())
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's order (by database use), which this keeps
+def pytest_collection_modifyitems(items):
+    """The modules of browser tests run one after another, after the other modules of their group (pytest-django's
+    order: database tests, transactional ones, the rest), so that they share one server and one browser."""
+    from django.test import TestCase, TransactionTestCase
+    from pytest_django.plugin import validate_django_db
+
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None:
+            module._civgis_fixtures = getattr(module, "_civgis_fixtures", set()) | set(item.fixturenames)
+
+    def group(item) -> int:  # pytest-django's order number
+        cls = getattr(item, "cls", None)
+        if cls and issubclass(cls, TransactionTestCase):
+            return 0 if issubclass(cls, TestCase) else 1
+        marker = item.get_closest_marker("django_db")
+        transactional = bool(marker) and any(validate_django_db(marker)[:2])
+        if transactional or {"transactional_db", "live_server"} & set(item.fixturenames):
+            return 1
+        return 0 if marker or "db" in item.fixturenames else 2
+
+    items.sort(key=lambda item: (group(item), uses(item, "browser"), uses(item, "server")))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        if nextitem is not None:  # the last test's: `shared_stack` closes them before the test database goes
+            if not uses(nextitem, "browser"):
+                Shared.close_browser()
+            if not uses(nextitem, "server"):
+                Shared.close_server()
+
+
+@pytest.fixture(scope="session")
+def shared_stack(django_db_setup):
+    """The shared server and browser, closed at the end at the latest (before the test database is dropped)."""
+    yield Shared
+    Shared.close_browser()
+    Shared.close_server()
+
+
+def server_environment(db_name: str, nlsc_standin) -> dict:
+    env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true",
+               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform")
+    for name in SERVER_ENV_IGNORED:
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(city, django_db_blocker, nlsc_standin, shared_stack):
+    """gunicorn on the test database (the committed demo city), serving the built bundle from web/static. NLSC's
+    basemaps come from the local stand-in (no internet here); the map opens on the platform's own basemap.
+
+    The server is shared with the neighbouring modules that need one with the same environment; a module that sets
+    the environment before it (e.g. OIDC_ISSUER, test_sign_in_browser.py) gets a server started with it."""
+    from django.db import connection
+
+    if not BUNDLE.exists():
+        pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    env = server_environment(db_name, nlsc_standin)
+    if Shared.server is not None and Shared.server.env != env:
+        Shared.close_server()
+    if Shared.server is None:
+        Shared.server, Shared.server_db = LiveServer(env), (django_db_blocker, db_name)
+    return Shared.server.base
+
+
+def shared_chromium():
+    from playwright.sync_api import sync_playwright
+
+    if Shared.chromium is None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        # Playwright's sync API keeps an event loop in this thread, which Django's guard takes for async code; the
+        # tests read nothing from the database while it runs (see `facts`), only pytest-django's per-test
+        # transaction and the modules' fixtures
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        Shared.playwright = sync_playwright().start()
+        chromium = Shared.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        open_context = chromium.new_context
+
+        def watched_context(*args, **kwargs):
+            context = open_context(*args, **kwargs)
+            SCRIPT_ERRORS.watch(context)
+            return context
+
+        chromium.new_context = watched_context  # every page of every test is watched (see ScriptErrors)
+        Shared.chromium = chromium
+    return Shared.chromium
+
+
 @pytest.fixture(scope="module")
 def browser(facts, server):
     """Chromium for a module of browser tests; the module's `city` and `facts` fixtures come first (what the pages
-    should show is read from the database before Playwright's event loop runs in this thread)."""
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    # Playwright's sync API keeps an event loop in this thread, which Django's guard takes for async code; the
-    # tests read nothing from the database while it runs (see `facts`), only pytest-django's per-test transaction
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            open_context = chromium.new_context
-
-            def watched_context(*args, **kwargs):
-                context = open_context(*args, **kwargs)
-                SCRIPT_ERRORS.watch(context)
-                return context
-
-            chromium.new_context = watched_context  # every page of every test is watched (see ScriptErrors)
-            yield chromium
-            chromium.close()
-            connections.close_all()  # the ones Django opened while the loop ran (the test database is dropped later)
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    should show is read from the database before Playwright's event loop runs in this thread, for the first browser
+    module). The Chromium is shared with the neighbouring browser modules; the contexts a module opened and left
+    open are closed when it ends."""
+    chromium = shared_chromium()
+    before = set(chromium.contexts)
+    yield chromium
+    for context in chromium.contexts:
+        if context not in before:
+            context.close()
 
 
 def new_page(browser, server, viewport=DESKTOP, locale="zh-TW"):
@@ -411,6 +547,14 @@ def settle(page):
     page.wait_for_timeout(300)
 
 
-def shot(page, name: str):
-    page.wait_for_timeout(400)  # tiles fade in
-    page.screenshot(path=SHOTS / f"{name}.png")
+def pictures_wanted() -> bool:
+    """Screenshots are taken when CIVGIS_ALL_SCREENSHOTS is set (to look at a page, and for the docs); the checks
+    run always. Taking them (and waiting for the tiles to fade in) was ~10 % of the suite's time."""
+    return bool(os.environ.get("CIVGIS_ALL_SCREENSHOTS"))
+
+
+def shot(page, name: str, full_page: bool = False):
+    """.var/screenshots/{name}.png, when pictures are wanted (CIVGIS_ALL_SCREENSHOTS=1)."""
+    if pictures_wanted():
+        page.wait_for_timeout(400)  # tiles fade in
+        page.screenshot(path=SHOTS / f"{name}.png", full_page=full_page)

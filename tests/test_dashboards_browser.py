@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, PHONE, SHOTS, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
+from conftest import CHROMIUM, PHONE, UNNAMED_CONTROLS, assert_fits, committed_demo_city, new_page, shot
 from django.contrib.auth.models import Group, User
 from django.db import connection, connections
 from django.utils import timezone
@@ -242,7 +242,7 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         drawn(page)
         assert "人次" in page.locator("#widget-wifi").inner_text()
         assert "目標 20.0 %" in page.locator("#widget-aged").inner_text()  # the gauge against its target
-        page.screenshot(path=SHOTS / "dashboard-07-live.png", full_page=True)
+        shot(page, "dashboard-07-live", full_page=True)
         with page.expect_navigation(wait_until="domcontentloaded"):
             page.locator("#lang").select_option("en")
         page.set_viewport_size(PHONE)
@@ -250,7 +250,7 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         drawn(page)
         assert "sessions" in page.locator("#widget-wifi").inner_text()
         assert_fits(page, PHONE["width"], "#report button, #report select")
-        page.screenshot(path=SHOTS / "dashboard-08-live-phone-en.png", full_page=True)
+        shot(page, "dashboard-08-live-phone-en", full_page=True)
         # embedded: the dashboard alone (the restricted one too, for its group), in English on a phone, and at 1366
         page.goto("/dashboards/district-glance/embed/", wait_until="domcontentloaded")
         page.wait_for_selector(".widget.type-bar .bar-row")

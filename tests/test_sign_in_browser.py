@@ -25,6 +25,7 @@ from conftest import (
     assert_fits,
     leftover_guard,
     new_page,
+    shot,
     stop_process,
     wait_until_answering,
 )
@@ -144,14 +145,11 @@ def language(page, lang: str):
 
 def shots(page, name: str, controls: str = "#report button, #report select, #report input:not([type=checkbox])"):
     """The page at 1366 and 390 px, in zh-Hant and English; at 390 nothing scrolls sideways and the controls fit."""
-    pictures = os.environ.get("CIVGIS_ALL_SCREENSHOTS")  # the pictures for the docs; the checks run always
-    for lang in ("zh-hant", "en"):
+    for lang in ("zh-hant", "en"):  # the pictures only when wanted (conftest.shot); the checks run always
         language(page, lang)
-        if pictures:
-            page.screenshot(path=SHOTS / f"sign-in-{name}-{lang}-1366.png", full_page=True)
+        shot(page, f"sign-in-{name}-{lang}-1366", full_page=True)
         page.set_viewport_size(PHONE)
-        if pictures:
-            page.screenshot(path=SHOTS / f"sign-in-{name}-{lang}-390.png", full_page=True)
+        shot(page, f"sign-in-{name}-{lang}-390", full_page=True)
         assert_fits(page, PHONE["width"], controls)
         assert page.evaluate(UNNAMED_CONTROLS) == []
     language(page, "zh-hant")
@@ -174,7 +172,7 @@ def sign_out(page):
 def test_a_local_administrator_signs_in_and_finds_the_administration_in_the_header(page):
     page.goto("/")
     page.click("#sign-in-open")
-    page.screenshot(path=SHOTS / "sign-in-dialog-zh-hant-1366.png")
+    shot(page, "sign-in-dialog-zh-hant-1366")
     assert page.locator("#sign-in-passkey").is_visible() and page.locator("#sign-in-oidc").is_visible()
     page.keyboard.press("Escape")
     sign_in_with_password(page, "root-admin", PASSWORD)
