@@ -3,6 +3,7 @@ import functools
 import math
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -314,8 +315,8 @@ def wait_until_answering(url: str, proc: subprocess.Popen, seconds: float, failu
         time.sleep(0.2)
 
 
-def stop_process(proc: subprocess.Popen, seconds: float = 20) -> None:
-    proc.terminate()
+def stop_process(proc: subprocess.Popen, seconds: float = 20, sig: int = signal.SIGTERM) -> None:
+    proc.send_signal(sig)
     try:
         proc.wait(seconds)
     except subprocess.TimeoutExpired:  # e.g. a worker stuck in a request on a loaded machine
@@ -366,7 +367,7 @@ class LiveServer:
     def stop(self, django_db_blocker, db_name: str = ""):
         from django.db import connection
 
-        stop_process(self.proc)
+        stop_process(self.proc, sig=signal.SIGINT)  # gunicorn's quick stop: no waiting on Chromium's kept-alive sockets
         self.log.close()
         if django_db_blocker is None:
             return
