@@ -227,11 +227,12 @@ def state_at(layer: Layer, fid: int, version: int) -> tuple[bool, dict | None]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# writing
+# writing (every protocol's writes come through here, and so through the layer's form rules)
 # ---------------------------------------------------------------------------------------------------------------
 def create(layer: Layer, user, body) -> FeatureChange:
     table = table_of(layer)
     geom, values = checked(body, table, layer, creating=True)
+    values = rules.enforce(layer, table, user, values, None)
     with transaction.atomic():
         fid = _insert(table, geom, values)
         after = snapshot(layer, table, fid)
@@ -243,6 +244,7 @@ def update(layer: Layer, user, fid: int, body, expected: int | None) -> FeatureC
     geom, values = checked(body, table, layer, creating=False)
     with transaction.atomic():
         before, current = _locked(layer, table, fid, expected)
+        values = rules.enforce(layer, table, user, values, before["properties"])
         old_box = _native_box(table, fid)
         _update(table, fid, geom, values)
         after = snapshot(layer, table, fid)
@@ -390,3 +392,6 @@ def _measured(table: Table) -> list[float] | None:
                             " FROM {}) s").format(table.identifier))
         row = cur.fetchone()
     return list(row) if row and row[0] is not None else None
+
+
+from . import rules  # noqa: E402  (rules uses this module's checks)

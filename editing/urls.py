@@ -1,8 +1,9 @@
 from django.urls import path
 
-from .views import FeatureHistoryView, FeatureRestoreView
+from .views import FeatureHistoryView, FeatureRestoreView, LayerFormView
 
 urlpatterns = [
+    path("layers/<slug:slug>/form/", LayerFormView.as_view(), name="layer-form"),
     path("layers/<slug:slug>/features/<int:fid>/history/", FeatureHistoryView.as_view(), name="layer-feature-history"),
     path("layers/<slug:slug>/features/<int:fid>/restore/", FeatureRestoreView.as_view(), name="layer-feature-restore"),
 ]

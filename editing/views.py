@@ -20,7 +20,7 @@ from geo.messages import render
 from geo.messages import text as note
 from layers.serving.access import BadRequest, request_user, visible_layer
 
-from . import store
+from . import rights, rules, store
 from .models import FeatureChange
 
 GEOJSON = "application/geo+json"
@@ -38,11 +38,11 @@ def _detail(msgid: str, status: int, **params) -> JsonResponse:
     return _json({"detail": render(note(msgid, **params))}, status)
 
 
-def editable_layer(request, slug: str):
+def editable_layer(request, slug: str, action: str = rights.EDIT):
     """(layer, user) or an answer: 404 for a layer the user may not see, 403 for one they may not change."""
     layer = visible_layer(request, slug, None)
     user = request_user(request)
-    if not layer.can_edit(user):
+    if not rights.may(user, layer, action):
         return None, None, _detail("只有圖層的權責機關與管理者可以編輯圖徵", 403)
     return layer, user, None
 
@@ -83,9 +83,9 @@ def _audit(request, layer, change: FeatureChange) -> None:
                         {"fid": change.fid, "version": change.version, "restored_from": change.restored_from})
 
 
-def run(request, slug: str, fid: int | None, operation) -> JsonResponse:
+def run(request, slug: str, fid: int | None, operation, action: str = rights.EDIT) -> JsonResponse:
     """One write: rights, then the operation, with every refusal a clear answer."""
-    layer, user, refusal = editable_layer(request, slug)
+    layer, user, refusal = editable_layer(request, slug, action)
     if refusal:
         return refusal
     try:
@@ -105,7 +105,7 @@ def run(request, slug: str, fid: int | None, operation) -> JsonResponse:
 
 
 def create(request, slug: str) -> JsonResponse:
-    response = run(request, slug, None, lambda layer, user: store.create(layer, user, request.data))
+    response = run(request, slug, None, lambda layer, user: store.create(layer, user, request.data), rights.ADD)
     if response.status_code == 201:
         response["Location"] = request.build_absolute_uri(f"{request.path}{json.loads(response.content)['id']}/")
     return response
@@ -123,7 +123,7 @@ def delete(request, slug: str, fid: int) -> JsonResponse:
         return store.delete(layer, user, fid, store.expected_version(
             request.headers.get("If-Match"), {"version": request.query_params.get("version")}
             if "version" in request.query_params else request.data))
-    return run(request, slug, fid, operation)
+    return run(request, slug, fid, operation, rights.DELETE)
 
 
 VERSION_PARAM = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER,
@@ -171,3 +171,47 @@ class FeatureRestoreView(APIView):
             return store.restore(layer, user, fid, target,
                                  store.expected_version(request.headers.get("If-Match"), data))
         return run(request, slug, fid, operation)
+
+
+class LayerFormView(APIView):
+    """GET: the form a client draws for the layer's features (anyone who may see the layer, with `can_edit`);
+    PUT: its rules (the layer's editors)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_form", summary="The editing form of a layer: every attribute with its "
+                   "label, unit, type and rules (required, value list, range, default, read-only, condition)",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{layer, geometry_type, "
+                                                   "can_edit, fields: [{name, label, label_en, type, input, …rules}]}"),
+                              400: OpenApiResponse(description="not a vector layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, None)
+        try:
+            body = rules.form(layer)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        user = request_user(request)
+        body["can_edit"] = rights.may(user, layer, rights.EDIT)
+        body["can_add"] = rights.may(user, layer, rights.ADD)
+        body["can_delete"] = rights.may(user, layer, rights.DELETE)
+        return _json(body)
+
+    @extend_schema(operation_id="layer_form_update", summary="Set the layer's form rules (replaces them all)",
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="the form as now"),
+                              400: OpenApiResponse(description="a rule that cannot hold, naming the attribute"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def put(self, request, slug):
+        layer, user, refusal = editable_layer(request, slug, rights.FORM)
+        if refusal:
+            return refusal
+        try:
+            rules.save(layer, user, request.data)
+            body = rules.form(layer)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        events.record_layer("form_update", actors.of_request(request), layer, {"fields": sorted(
+            rules.rules_of(layer))})
+        return _json(body)
