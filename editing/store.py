@@ -355,6 +355,7 @@ def _record(layer: Layer, table: Table, user, fid: int, version: int, action: st
         username=user.get_username() if user and user.is_authenticated else "", before=before, after=after,
         restored_from=restored_from)
     _keep_catalog(layer, table, old_box, fid, (after is not None) - (before is not None))
+    live.announce(layer, change)
     return change
 
 
@@ -394,4 +395,4 @@ def _measured(table: Table) -> list[float] | None:
     return list(row) if row and row[0] is not None else None
 
 
-from . import rules  # noqa: E402  (rules uses this module's checks)
+from . import live, rules  # noqa: E402  (rules uses this module's checks)

@@ -152,3 +152,41 @@ def test_rules_hold_on_the_whole_feature_after_a_partial_change(layer, editor):
     assert c.post(f"{URL}1/restore/", {"to_version": 0, "version": 4}, format="json").status_code == 200
     assert isinstance(datetime.date.fromisoformat(c.get(f"{URL}1/").json()["properties"]["checked_on"]),
                       datetime.date)
+
+
+def _events(response, wanted: int, seconds: float = 8) -> list[dict]:
+    """The `edit` events of an open stream, until `wanted` came or the stream ended."""
+    import json
+    import time
+
+    found, started = [], time.monotonic()
+    for chunk in response.streaming_content:
+        for block in chunk.decode().split("\n\n"):
+            if block.startswith("event: edit"):
+                found.append(json.loads(block.split("data: ", 1)[1]))
+        if len(found) >= wanted or time.monotonic() - started > seconds:
+            break
+    return found
+
+
+def test_live_events_reach_open_maps_of_those_who_may_see_the_layer(layer, editor,
+                                                                     django_capture_on_commit_callbacks):
+    _make_layer("ed_public", "ed-public", "public")
+    watcher = client(editor).get("/api/v1/edits/events/?timeout=6")
+    outsider = client().get("/api/v1/edits/events/?timeout=3")  # anonymous: the internal layer is not theirs
+    assert watcher["Content-Type"] == "text/event-stream" and watcher["Cache-Control"] == "no-cache"
+    for stream in (watcher, outsider):
+        assert next(iter(stream.streaming_content)).startswith(b"retry: 2000")  # subscribed from here on
+    with django_capture_on_commit_callbacks(execute=True):
+        client(editor).patch(f"{URL}1/", {"properties": {"name": "A2"}, "geometry": point(121.33, 25.01),
+                                          "version": 0}, format="json")
+        client(editor).patch("/api/v1/layers/ed-public/features/2/", {"properties": {"name": "B2"},
+                                                                       "version": 0}, format="json")
+    got = _events(watcher, 2)
+    assert got[0] | {} == {"layer": "ed-hydrants", "fid": 1, "version": 1, "action": "update", "user": "ed-fire",
+                           "bbox": [121.3, 24.99, 121.33, 25.01]}
+    assert got[1]["layer"] == "ed-public"
+    # an internal layer's change is not told to who may not see it; the public one is
+    assert [e["layer"] for e in _events(outsider, 2, 3)] == ["ed-public"]
+    watcher.close()
+    outsider.close()

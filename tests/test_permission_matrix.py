@@ -187,6 +187,7 @@ ROUTES: dict[str, list[Call]] = {
     "layer-feature-history": [get("/api/v1/layers/{slug}/features/{fid}/history/")],
     "layer-feature-restore": [post("/api/v1/layers/{slug}/features/{fid}/restore/", {"to_version": 0,
                                                                                        "version": 0})],
+    "edit-events": [get("/api/v1/edits/events/?timeout=0")],
     "layer-form": [get("/api/v1/layers/{slug}/form/"),
                    put("/api/v1/layers/{slug}/form/", {"fields": {"name": {"required": True}}}),
                    put("/api/v1/layers/{slug}/form/", {"fields": {"nope": {"required": True}}})],

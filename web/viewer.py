@@ -14,6 +14,7 @@ from layers import attribute_kinds, integrity, timeaxis
 from layers.models import Layer, Style, Theme
 from layers.styles import RAMPS, compute_classes
 
+from .edit_strings import edit_strings
 from .layer_dialog_strings import layer_dialog_strings
 from .strings import viewer_strings
 from .style_strings import style_strings
@@ -47,6 +48,16 @@ def style_editor_config(user, layers: list[Layer]) -> dict:
                     and (admin or layer.owner_agency_id in groups)]
     return {"style_ramps": RAMPS, "style_editable": editable,
             "style_url": reverse("layer-style", args=["xslugx"]).replace("xslugx", "{slug}")}
+
+
+def editable_layers(user, layers: list[Layer]) -> list[str]:
+    """The vector layers whose features this user may add to or change (editing's one rights question)."""
+    from editing import rights
+
+    if not user.is_authenticated:
+        return []
+    return [layer.slug for layer in layers if layer.kind == Layer.Kind.VECTOR and layer.table_name
+            and (rights.may(user, layer, rights.EDIT) or rights.may(user, layer, rights.ADD))]
 
 
 def height_attribute(layer: Layer) -> str | None:
@@ -250,13 +261,16 @@ def viewer_config(user) -> dict:
             **{name: reverse(f"layer-{name}", args=["xslugx"]).replace("xslugx", "{slug}")
                for name in ("features", "values", "statistics")},  # the attribute table's
             "metadata_page": reverse("metadata-page"),
+            "layer_form": reverse("layer-form", args=["xslugx"]).replace("xslugx", "{slug}"),
+            "edit_events": reverse("edit-events"),
             "ogcapi_collection": reverse("ogcapi-collection", args=["xslugx"]).replace("xslugx", "{slug}"),
             **tool_urls(),
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
         if user.is_authenticated else None,
         **style_editor_config(user, layers),
+        "edit_layers": editable_layers(user, layers),
         "images_url": static("web/dist/images/"),
         "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings(),
-                    **layer_dialog_strings()},
+                    **layer_dialog_strings(), **edit_strings()},
     }

@@ -9,6 +9,7 @@ import { createUploadTool } from "./upload.js";
 import { createMarkersTool } from "./markers.js";
 import { createShareTool, restoreSharedView } from "./share.js";
 import { createPrintTool } from "./printout.js";
+import { createEditTool } from "./edit.js";
 import { layersBySlug } from "./config.js";
 import { setBasemap } from "./map2d.js";
 
@@ -17,9 +18,11 @@ export function startTools({ map, live, switchView, status, zoomTo }) {
   const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createServiceAreaTool(map),
     createWideningTool(map), createUploadTool(zoomTo),
     markers, createShareTool(live, markers), createPrintTool(live, markers)];
+  const edit = createEditTool(map, status); // only for a user who may edit some layer
+  if (edit) tools.splice(5, 0, edit);
   const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
   const code = new URLSearchParams(location.search).get("view");
   const restored = code ? restoreSharedView(code, { map, switchView, markers, status,
     setBasemap: (id) => setBasemap(map, id) }) : Promise.resolve(null);
-  return { bar, markers, restored };
+  return { bar, markers, restored, edit };
 }
