@@ -28,6 +28,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
 from geo.counters import client
@@ -96,8 +97,19 @@ def _stream(visible: set[int], seconds: float):
         subscriber.close()
 
 
+class EventStreamRenderer(BaseRenderer):
+    """Lets `Accept: text/event-stream` (what EventSource sends) through DRF's content negotiation."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
 class EditEventsView(APIView):
     permission_classes = [AllowAny]
+    renderer_classes = [EventStreamRenderer, JSONRenderer]
 
     @extend_schema(operation_id="edit_events", summary="Server-sent events: every feature change to a layer you "
                    "may see, as it commits (`event: edit`, data {layer, fid, version, action, user, bbox})",

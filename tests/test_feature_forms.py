@@ -173,7 +173,7 @@ def test_live_events_reach_open_maps_of_those_who_may_see_the_layer(layer, edito
                                                                      django_capture_on_commit_callbacks):
     _make_layer("ed_public", "ed-public", "public")
     watcher = client(editor).get("/api/v1/edits/events/?timeout=6")
-    outsider = client().get("/api/v1/edits/events/?timeout=3")  # anonymous: the internal layer is not theirs
+    outsider = client().get("/api/v1/edits/events/?timeout=2")  # anonymous: the internal layer is not theirs
     assert watcher["Content-Type"] == "text/event-stream" and watcher["Cache-Control"] == "no-cache"
     for stream in (watcher, outsider):
         assert next(iter(stream.streaming_content)).startswith(b"retry: 2000")  # subscribed from here on

@@ -80,19 +80,22 @@ export function createEditTool(map, status) {
     form = answer.ok ? answer.body : null;
   }
 
+  let loading = 0;
   async function loadFeatures() {
-    shapes.clearLayers();
+    const mine = ++loading;
     const b = map.getBounds();
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
     const answer = await call("GET", `${url("features", { slug })}?bbox=${bbox}&limit=${MAX_FEATURES}`);
+    if (mine !== loading || !open) return; // a later look (or a closed tool) wins
     if (!answer.ok) return say(errorText(answer.body, String(answer.status)));
-    for (const feature of answer.body.features) addShape(feature);
+    for (const shape of shapes.getLayers()) if (shape !== selected?.shape) shapes.removeLayer(shape);
+    for (const feature of answer.body.features) if (feature.id !== selected?.fid) addShape(feature);
     if (answer.body.features.length >= MAX_FEATURES) say(t("edit_too_many", { n: MAX_FEATURES }));
   }
 
   function addShape(feature) {
     const group = L.geoJSON(feature, { style: () => SHAPE,
-      pointToLayer: (_f, latlng) => L.marker(latlng, { title: `#${feature.id}` }) });
+      pointToLayer: (_f, latlng) => L.marker(latlng, { title: `#${feature.id}`, alt: `#${feature.id}` }) });
     group.eachLayer((shape) => {
       shape.feature = feature;
       shape.fid = feature.id;
@@ -152,7 +155,7 @@ export function createEditTool(map, status) {
   function discard() {
     if (!selected) return;
     stopShapeEdit();
-    if (selected.fid === null) selected.shape.remove();
+    if (selected.fid === null) shapes.removeLayer(selected.shape);
     else if (undo.length) setGeometry(selected.shape, undo[0]);
     selected = null;
     current.clearLayers();
@@ -238,7 +241,7 @@ export function createEditTool(map, status) {
     if (!answer.ok) return say(errorText(answer.body, String(answer.status)));
     const feature = answer.body;
     stopShapeEdit();
-    selected.shape.remove();
+    shapes.removeLayer(selected.shape);
     addShape(feature);
     selected = null;
     current.clearLayers();
@@ -255,7 +258,7 @@ export function createEditTool(map, status) {
     if (answer.status === 409) return showConflict(answer.body, null);
     if (!answer.ok) return say(errorText(answer.body, String(answer.status)));
     stopShapeEdit();
-    selected.shape.remove();
+    shapes.removeLayer(selected.shape);
     say(t("edit_deleted", { fid: selected.fid }));
     selected = null;
     renderForm();
@@ -296,7 +299,7 @@ export function createEditTool(map, status) {
   function takeTheirs(conflict) {
     const theirs = conflict.current?.feature;
     stopShapeEdit();
-    selected.shape.remove();
+    shapes.removeLayer(selected.shape);
     current.clearLayers();
     if (theirs) addShape(theirs);
     selected = null;
@@ -387,7 +390,8 @@ export function createEditTool(map, status) {
   async function changed(event) {
     if (!open || event.layer !== slug) return;
     if (selected && selected.fid === event.fid) return;
-    shapeOf(event.fid)?.remove();
+    const old = shapeOf(event.fid);
+    if (old) shapes.removeLayer(old);
     if (event.action === "delete") return;
     const answer = await call("GET", url("feature", { slug, fid: event.fid }));
     if (answer.ok) addShape({ ...answer.body, id: event.fid });
