@@ -279,7 +279,7 @@ export function createEditTool(map, status) {
       el("td", {}, mine?.properties?.[n] === undefined ? "—" : String(mine.properties[n] ?? "")),
       el("td", {}, theirs ? String(theirs.properties?.[n] ?? "") : "—")));
     const by = conflict.last_change?.user || "?";
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("h3", {}, t("edit_conflict_title")),
       el("p", {}, conflict.current?.deleted ? t("edit_conflict_deleted", { user: by })
         : t("edit_conflict_text", { user: by, theirs: conflict.theirs.version, current: conflict.current.version })),
@@ -291,7 +291,7 @@ export function createEditTool(map, status) {
         conflict.current?.deleted ? null : el("button", { type: "button", "data-edit": "keep-mine",
           onclick: () => { box.replaceChildren(); save(conflict.current.version); } }, t("edit_keep_mine")),
         el("button", { type: "button", "data-edit": "take-theirs", onclick: () => takeTheirs(conflict) },
-          t("edit_take_theirs"))));
+          t("edit_take_theirs")))].filter(Boolean));
     box.hidden = false;
     say(t("edit_conflict_title"));
   }
@@ -349,6 +349,9 @@ export function createEditTool(map, status) {
   }
 
   function renderForm() {
+    // on a phone the panel steps down while picking (the map takes the taps) and up to half the screen for a form
+    document.body.classList.toggle("editing-pick", open && !selected);
+    document.body.classList.toggle("editing-form", open && !!selected);
     if (!node) return;
     const area = node.querySelector(".edit-form");
     node.querySelector(".edit-conflict").replaceChildren();
@@ -427,7 +430,7 @@ export function createEditTool(map, status) {
       if (selected) discard();
       shapes.clearLayers();
       current.clearLayers();
-      document.body.classList.remove("editing");
+      document.body.classList.remove("editing", "editing-pick", "editing-form");
       node = null;
     },
   };
