@@ -6,7 +6,7 @@ change the layer (its owner agency's members, whoever made it, administrators) m
 `feature` are passed so per-layer grants (add / edit own / edit all / delete / publish) can answer per action.
 """
 
-ADD, EDIT, DELETE, FORM = "add", "edit", "delete", "form"  # FORM: change the layer's form rules
+ADD, EDIT, DELETE, FORM, ROLLBACK = "add", "edit", "delete", "form", "rollback"  # FORM: the form rules
 
 
 def may(user, layer, action: str, feature: dict | None = None) -> bool:

@@ -7,9 +7,11 @@ layer (action feature_create / feature_update / feature_delete / feature_restore
 """
 
 import json
+from datetime import datetime
 
 from django.db import DataError
 from django.http import JsonResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
@@ -215,3 +217,36 @@ class LayerFormView(APIView):
         events.record_layer("form_update", actors.of_request(request), layer, {"fields": sorted(
             rules.rules_of(layer))})
         return _json(body)
+
+
+class LayerRollbackView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_rollback", summary="Bring every feature of the layer back to its state at a "
+                   "moment (one transaction, one audit entry; each feature changed since gets a restore change)",
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{layer, to, restored: n, "
+                                                   "changes: [{fid, version, action, …}]}"),
+                              400: OpenApiResponse(description="no moment, or one that cannot be read"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def post(self, request, slug):
+        layer, user, refusal = editable_layer(request, slug, rights.ROLLBACK)
+        if refusal:
+            return refusal
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            moment = datetime.fromisoformat(str(data.get("to", "")))
+        except ValueError:
+            return _detail("to：請填要回到的時刻（ISO 8601，例如 2026-12-07T09:00:00+08:00）", 400)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        try:
+            changes = store.rollback(layer, user, moment)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        events.record_layer("layer_rollback", actors.of_request(request), layer,
+                            {"to": moment.isoformat(), "fids": [c.fid for c in changes][:1000],
+                             "restored": len(changes)})
+        return _json({"layer": layer.slug, "to": moment.isoformat(), "restored": len(changes),
+                      "changes": [change_body(c) for c in changes]})

@@ -56,8 +56,10 @@ def facts(city) -> dict:
     return {"fid": fid, "lon": lon, "lat": lat}
 
 
-def sign_in(page, name: str):
+def sign_in(page, name: str, phone: bool = False):
     page.goto("/", timeout=90_000)  # a server just started answers its first page slowly on a busy machine
+    if phone:
+        page.locator("#menu-toggle").click()  # on a phone, sign-in sits in the header's menu
     page.locator("#sign-in-open").click()
     page.locator("#username").fill(name)
     page.locator("#password").fill(PASSWORD)
@@ -81,8 +83,10 @@ def show_beside_panel(page, facts):
       const map = civgis.map.getContainer().getBoundingClientRect();
       const covered = panel.right - map.left;
       civgis.map.setView([lat, lon], 18, {animate: false});
+      const top = document.getElementById('workbar').getBoundingClientRect().bottom;  // a phone: below the tools
       if (covered < map.width * 0.6) civgis.map.panBy([-covered / 2, 0], {animate: false});
-      else civgis.map.panBy([0, map.height / 2 - (panel.top - map.top) / 2], {animate: false}); }""", [facts["lat"], facts["lon"]])
+      else civgis.map.panBy([0, map.top + map.height / 2 - (top + panel.top) / 2], {animate: false}); }""",
+                  [facts["lat"], facts["lon"]])
 
 
 def pick(page, fid: int):
@@ -145,7 +149,8 @@ def test_two_editors_conflict_live_updates_form_rules_and_no_tools_without_the_r
         headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
         body: JSON.stringify({geometry: {type: 'Point', coordinates: [121.3, 25]},
                               properties: {model: 'x', status: '失竊'}})});
-      return [r.status, (await r.json()).detail]; }""", [SLUG, a.evaluate("document.cookie.match(/csrftoken=([^;]+)/)[1]")])
+      return [r.status, (await r.json()).detail]; }""",
+        [SLUG, a.evaluate("document.cookie.match(/csrftoken=([^;]+)/)[1]")])
     assert refused[0] == 400 and "status" in refused[1] and "值域" in refused[1], refused
 
     # a signed-in user without the right: no edit tool, and a forged change is refused
@@ -175,7 +180,7 @@ def test_the_edit_tool_in_english_and_on_a_phone(browser, server, facts):
     shot(page, "editing-form-en")
     page.context.close()
     phone = new_page(browser, server, viewport=PHONE)
-    sign_in_phone(phone)
+    sign_in(phone, "ed-b", phone=True)
     phone.locator("[data-tool=edit]").click()
     phone.locator("#edit-layer").select_option(SLUG)
     show_beside_panel(phone, facts)
@@ -185,13 +190,3 @@ def test_the_edit_tool_in_english_and_on_a_phone(browser, server, facts):
     shot(phone, "editing-form-phone")
     phone.context.close()
 
-
-def sign_in_phone(page):
-    page.goto("/", timeout=90_000)
-    page.locator("#menu-toggle").click()  # on a phone, sign-in sits in the header's menu
-    page.locator("#sign-in-open").click()
-    page.locator("#username").fill("ed-b")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#sign-in-dialog button[type=submit]").click()
-    page.wait_for_selector("#signed-in-as", state="attached")
-    page.wait_for_function("window.civgis && civgis.tileTimings.length > 0", timeout=20_000)

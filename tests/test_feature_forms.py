@@ -1,5 +1,6 @@
 """Form rules of a layer (editing.rules): set by its editors through the API, drawn as a form, and enforced on
-every write that goes through the editing store — required, value list, range, defaults, read-only, condition."""
+every write that goes through the editing store — required, value list, range, defaults, read-only, condition;
+live edits (server-sent events) reaching only who may see the layer; a layer rolled back to a moment."""
 
 import datetime
 
@@ -190,3 +191,32 @@ def test_live_events_reach_open_maps_of_those_who_may_see_the_layer(layer, edito
     assert [e["layer"] for e in _events(outsider, 2, 3)] == ["ed-public"]
     watcher.close()
     outsider.close()
+
+
+def test_a_layer_rolls_back_to_a_moment_in_one_transaction(layer, editor, django_capture_on_commit_callbacks):
+    from audit.models import AuditEntry
+
+    c = client(editor)
+    moment = timezone.now()
+    assert c.patch(f"{URL}1/", {"properties": {"name": "A2"}, "version": 0}, format="json").status_code == 200
+    assert c.patch(f"{URL}1/", {"geometry": point(121.4, 25.1), "version": 1}, format="json").status_code == 200
+    added = c.post(URL, {"geometry": point(121.3, 25), "properties": {"name": "new"}}, format="json").json()["id"]
+    assert c.delete(f"{URL}2/?version=0").status_code == 200
+    assert client(User.objects.create_user("ed-other", password="pw")).post(
+        URL.replace("features/", "rollback/"), {"to": moment.isoformat()}, format="json").status_code == 403
+    assert c.post(URL.replace("features/", "rollback/"), {"to": "soon"}, format="json").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        back = c.post(URL.replace("features/", "rollback/"), {"to": moment.isoformat()}, format="json")
+    assert back.status_code == 200, back.content
+    assert back.json()["restored"] == 3
+    assert {(ch["fid"], ch["action"], ch["restored_from"]) for ch in back.json()["changes"]} == {
+        (1, "restore", 0), (2, "restore", 0), (added, "restore", 0)}
+    assert c.get(f"{URL}1/").json()["properties"]["name"] == "A"
+    assert c.get(f"{URL}1/").json()["geometry"]["coordinates"] == pytest.approx([121.30, 24.99])
+    assert c.get(f"{URL}2/").status_code == 200 and c.get(f"{URL}{added}/").status_code == 404
+    layer.refresh_from_db()
+    assert layer.feature_count == 2
+    entry = AuditEntry.objects.get(action="layer_rollback")
+    assert entry.detail["restored"] == 3 and entry.actor_name == "ed-fire"
+    again = c.post(URL.replace("features/", "rollback/"), {"to": moment.isoformat()}, format="json").json()
+    assert again["restored"] == 0  # already as it was

@@ -188,6 +188,8 @@ ROUTES: dict[str, list[Call]] = {
     "layer-feature-restore": [post("/api/v1/layers/{slug}/features/{fid}/restore/", {"to_version": 0,
                                                                                        "version": 0})],
     "edit-events": [get("/api/v1/edits/events/?timeout=0")],
+    "layer-rollback": [post("/api/v1/layers/{slug}/rollback/", {"to": "2020-01-01T00:00:00+08:00"}),
+                       post("/api/v1/layers/{slug}/rollback/", {"to": "yesterday"})],
     "layer-form": [get("/api/v1/layers/{slug}/form/"),
                    put("/api/v1/layers/{slug}/form/", {"fields": {"name": {"required": True}}}),
                    put("/api/v1/layers/{slug}/form/", {"fields": {"nope": {"required": True}}})],

@@ -125,6 +125,7 @@ export function createEditTool(map, status) {
 
   function startShapeEdit(shape) {
     if (shape.setStyle) shape.setStyle(SELECTED);
+    shape.getElement?.()?.classList.add("edit-selected");
     shape.pm.enable({ snappable: true, allowSelfIntersection: false, draggable: true });
     undo = [];
     redo = [];
@@ -140,6 +141,7 @@ export function createEditTool(map, status) {
   function stopShapeEdit() {
     if (!selected) return;
     selected.shape.pm.disable();
+    selected.shape.getElement?.()?.classList.remove("edit-selected");
     if (selected.shape.setStyle) selected.shape.setStyle(SHAPE);
   }
 
