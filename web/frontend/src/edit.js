@@ -409,7 +409,7 @@ export function createEditTool(map, status) {
     changed,
     render() {
       open = true;
-      document.body.classList.add("editing");
+      document.body.classList.add("editing", "editing-pick");
       node = el("div", { class: "edit-tool" },
         el("label", { for: "edit-layer" }, t("edit_layer")),
         el("select", { id: "edit-layer", onchange: (e) => chooseLayer(e.target.value) },
