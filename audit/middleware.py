@@ -42,6 +42,8 @@ NOT_RECORDED = {
     "layer-features": "a feature added: recorded as feature_create (with fid and version) by editing.views",
     "layer-feature": "a feature changed or deleted: recorded as feature_update / feature_delete by editing.views",
     "layer-feature-restore": "a feature restored: recorded as feature_restore by editing.views",
+    "layer-rollback": "a layer rolled back: recorded as layer_rollback (moment, fids) by editing.views",
+    "layer-form": "form rules set: recorded as form_update (with the attributes ruled) by editing.views",
     "login": "session sign-in: recorded by Django's user_logged_in / user_login_failed signals",
     "logout": "session sign-out: recorded by Django's user_logged_out signal",
     # computations that answer and store nothing

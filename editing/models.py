@@ -39,3 +39,16 @@ class FeatureChange(models.Model):
 
     def __str__(self):
         return f"{self.layer_id}#{self.fid} v{self.version} {self.action}"
+
+
+class LayerForm(models.Model):
+    """A layer's editing form: per attribute, the rules every protocol's writes are checked against
+    (editing.rules). `fields` = {column: {required, values, min, max, default, default_from, read_only, when}}."""
+
+    layer = models.OneToOneField(Layer, primary_key=True, on_delete=models.CASCADE, related_name="edit_form")
+    fields = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self):
+        return f"form of {self.layer_id}"

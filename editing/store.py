@@ -227,11 +227,12 @@ def state_at(layer: Layer, fid: int, version: int) -> tuple[bool, dict | None]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# writing
+# writing (every protocol's writes come through here, and so through the layer's form rules)
 # ---------------------------------------------------------------------------------------------------------------
 def create(layer: Layer, user, body) -> FeatureChange:
     table = table_of(layer)
     geom, values = checked(body, table, layer, creating=True)
+    values = rules.enforce(layer, table, user, values, None)
     with transaction.atomic():
         fid = _insert(table, geom, values)
         after = snapshot(layer, table, fid)
@@ -243,6 +244,7 @@ def update(layer: Layer, user, fid: int, body, expected: int | None) -> FeatureC
     geom, values = checked(body, table, layer, creating=False)
     with transaction.atomic():
         before, current = _locked(layer, table, fid, expected)
+        values = rules.enforce(layer, table, user, values, before["properties"])
         old_box = _native_box(table, fid)
         _update(table, fid, geom, values)
         after = snapshot(layer, table, fid)
@@ -267,25 +269,53 @@ def restore(layer: Layer, user, fid: int, to_version: int, expected: int | None)
         raise BadRequest("圖徵 {fid} 沒有版本 {version}", fid=fid, version=to_version)
     with transaction.atomic():
         before, current = _locked(layer, table, fid, expected, may_be_gone=True)
-        old_box = _native_box(table, fid)
-        if target is None:
-            if before is None:
-                raise BadRequest("圖徵 {fid} 在版本 {version} 不存在，現在也不存在：沒有要還原的內容", fid=fid,
-                                 version=to_version)
-            with connection.cursor() as cur:
-                cur.execute(sql.SQL("DELETE FROM {} WHERE fid = %s").format(table.identifier), [fid])
+        if target is None and before is None:
+            raise BadRequest("圖徵 {fid} 在版本 {version} 不存在，現在也不存在：沒有要還原的內容", fid=fid,
+                             version=to_version)
+        return _bring_back(layer, table, user, fid, target, before, current, to_version)
+
+
+def _bring_back(layer: Layer, table: Table, user, fid: int, target: dict | None, before: dict | None, current: int,
+                to_version: int) -> FeatureChange:
+    """Write a recorded state (None: delete) over the feature's row, locked by the caller: a restore change."""
+    old_box = _native_box(table, fid)
+    if target is None:
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("DELETE FROM {} WHERE fid = %s").format(table.identifier), [fid])
+    else:
+        geom = GEOSGeometry(json.dumps(target["geometry"]), srid=4326) if target.get("geometry") else None
+        values = {k: value_of(k, v, table) for k, v in target.get("properties", {}).items()
+                  if k in table.columns}  # a column dropped since (a re-import) cannot come back
+        values.update({k: None for k in table.columns if k not in target.get("properties", {})})
+        if before is None:
+            _insert(table, geom, values, fid=fid)
         else:
-            geom = GEOSGeometry(json.dumps(target["geometry"]), srid=4326) if target.get("geometry") else None
-            values = {k: value_of(k, v, table) for k, v in target.get("properties", {}).items()
-                      if k in table.columns}  # a column dropped since (a re-import) cannot come back
-            values.update({k: None for k in table.columns if k not in target.get("properties", {})})
-            if before is None:
-                _insert(table, geom, values, fid=fid)
-            else:
-                _update(table, fid, geom, values)
-        after = snapshot(layer, table, fid) if target is not None else None
-        return _record(layer, table, user, fid, current + 1, FeatureChange.Action.RESTORE, before, after,
-                       old_box, restored_from=to_version)
+            _update(table, fid, geom, values)
+    after = snapshot(layer, table, fid) if target is not None else None
+    return _record(layer, table, user, fid, current + 1, FeatureChange.Action.RESTORE, before, after,
+                   old_box, restored_from=to_version)
+
+
+def rollback(layer: Layer, user, moment: datetime) -> list[FeatureChange]:
+    """Every feature changed after `moment` brought back to its state then, in one transaction with the layer's
+    table locked against other writers: features added since are deleted, deleted ones come back. Each feature
+    gets a restore change (restored_from: its version at `moment`); features already as they were are left."""
+    table = table_of(layer)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table.identifier))
+        first_after: dict[int, FeatureChange] = {}
+        for change in FeatureChange.objects.filter(layer=layer, time__gt=moment).order_by("fid", "version"):
+            first_after.setdefault(change.fid, change)
+        done = []
+        for fid, first in sorted(first_after.items()):
+            before = snapshot(layer, table, fid, lock=True)
+            target = first.before  # the feature as it was at `moment`
+            if before == target:
+                continue
+            done.append(_bring_back(layer, table, user, fid, target, before, version_of(layer, fid),
+                                    first.version - 1))
+        return done
 
 
 def _locked(layer: Layer, table: Table, fid: int, expected: int | None, may_be_gone: bool = False):
@@ -353,6 +383,7 @@ def _record(layer: Layer, table: Table, user, fid: int, version: int, action: st
         username=user.get_username() if user and user.is_authenticated else "", before=before, after=after,
         restored_from=restored_from)
     _keep_catalog(layer, table, old_box, fid, (after is not None) - (before is not None))
+    live.announce(layer, change)
     return change
 
 
@@ -390,3 +421,6 @@ def _measured(table: Table) -> list[float] | None:
                             " FROM {}) s").format(table.identifier))
         row = cur.fetchone()
     return list(row) if row and row[0] is not None else None
+
+
+from . import live, rules  # noqa: E402  (rules uses this module's checks)

@@ -1,8 +1,12 @@
 from django.urls import path
 
-from .views import FeatureHistoryView, FeatureRestoreView
+from .live import EditEventsView
+from .views import FeatureHistoryView, FeatureRestoreView, LayerFormView, LayerRollbackView
 
 urlpatterns = [
+    path("edits/events/", EditEventsView.as_view(), name="edit-events"),
+    path("layers/<slug:slug>/rollback/", LayerRollbackView.as_view(), name="layer-rollback"),
+    path("layers/<slug:slug>/form/", LayerFormView.as_view(), name="layer-form"),
     path("layers/<slug:slug>/features/<int:fid>/history/", FeatureHistoryView.as_view(), name="layer-feature-history"),
     path("layers/<slug:slug>/features/<int:fid>/restore/", FeatureRestoreView.as_view(), name="layer-feature-restore"),
 ]

@@ -7,21 +7,22 @@ layer (action feature_create / feature_update / feature_delete / feature_restore
 """
 
 import json
+from datetime import datetime
 
 from django.db import DataError
 from django.http import JsonResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from accounts import rights
 from audit import actors, events
 from geo.messages import render
 from geo.messages import text as note
 from layers.serving.access import BadRequest, request_user, visible_layer
 
-from . import store
+from . import rights, rules, store
 from .models import FeatureChange
 
 GEOJSON = "application/geo+json"
@@ -39,26 +40,12 @@ def _detail(msgid: str, status: int, **params) -> JsonResponse:
     return _json({"detail": render(note(msgid, **params))}, status)
 
 
-REFUSED = {"add": "您沒有在這個圖層新增圖徵的權限", "edit": "您沒有編修這個圖徵的權限",
-           "delete": "您沒有刪除這個圖層圖徵的權限"}
-
-
-def creator(layer, fid: int | None) -> int | None:
-    """Who added the feature through editing (None for one that came with an import)."""
-    if fid is None:
-        return None
-    return FeatureChange.objects.filter(layer=layer, fid=fid, action=FeatureChange.Action.CREATE) \
-        .order_by("version").values_list("user_id", flat=True).first()
-
-
-def editable_layer(request, slug: str, right: str = "edit", fid: int | None = None):
-    """(layer, user) or an answer: 404 for a layer the user may not see, 403 for one they may not change this way
-    (accounts.rights: add; edit — edit_all, or edit_own of a feature they added; delete)."""
+def editable_layer(request, slug: str, action: str = rights.EDIT, fid: int | None = None):
+    """(layer, user) or an answer: 404 for a layer the user may not see, 403 for one they may not change this way."""
     layer = visible_layer(request, slug, None)
     user = request_user(request)
-    wanted = "edit_all" if right == "edit" else right
-    if not rights.may_change_feature(user, layer, wanted, creator(layer, fid) if right == "edit" else None):
-        return None, None, _detail(REFUSED[right], 403)
+    if not rights.may(user, layer, action, fid):
+        return None, None, _detail(rights.REFUSED[action], 403)
     return layer, user, None
 
 
@@ -98,9 +85,9 @@ def _audit(request, layer, change: FeatureChange) -> None:
                         {"fid": change.fid, "version": change.version, "restored_from": change.restored_from})
 
 
-def run(request, slug: str, fid: int | None, operation, right: str = "edit") -> JsonResponse:
+def run(request, slug: str, fid: int | None, operation, action: str = rights.EDIT) -> JsonResponse:
     """One write: rights, then the operation, with every refusal a clear answer."""
-    layer, user, refusal = editable_layer(request, slug, right, fid if fid is not None and fid < 2**31 else None)
+    layer, user, refusal = editable_layer(request, slug, action, fid if fid is not None and fid < 2**31 else None)
     if refusal:
         return refusal
     try:
@@ -120,7 +107,7 @@ def run(request, slug: str, fid: int | None, operation, right: str = "edit") -> 
 
 
 def create(request, slug: str) -> JsonResponse:
-    response = run(request, slug, None, lambda layer, user: store.create(layer, user, request.data), "add")
+    response = run(request, slug, None, lambda layer, user: store.create(layer, user, request.data), rights.ADD)
     if response.status_code == 201:
         response["Location"] = request.build_absolute_uri(f"{request.path}{json.loads(response.content)['id']}/")
     return response
@@ -138,7 +125,7 @@ def delete(request, slug: str, fid: int) -> JsonResponse:
         return store.delete(layer, user, fid, store.expected_version(
             request.headers.get("If-Match"), {"version": request.query_params.get("version")}
             if "version" in request.query_params else request.data))
-    return run(request, slug, fid, operation, "delete")
+    return run(request, slug, fid, operation, rights.DELETE)
 
 
 VERSION_PARAM = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER,
@@ -186,3 +173,80 @@ class FeatureRestoreView(APIView):
             return store.restore(layer, user, fid, target,
                                  store.expected_version(request.headers.get("If-Match"), data))
         return run(request, slug, fid, operation)
+
+
+class LayerFormView(APIView):
+    """GET: the form a client draws for the layer's features (anyone who may see the layer, with `can_edit`);
+    PUT: its rules (the layer's editors)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_form", summary="The editing form of a layer: every attribute with its "
+                   "label, unit, type and rules (required, value list, range, default, read-only, condition)",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{layer, geometry_type, "
+                                                   "can_edit, fields: [{name, label, label_en, type, input, …rules}]}"),
+                              400: OpenApiResponse(description="not a vector layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def get(self, request, slug):
+        layer = visible_layer(request, slug, None)
+        try:
+            body = rules.form(layer)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        user = request_user(request)
+        body["can_edit"] = rights.may(user, layer, rights.EDIT)
+        body["can_add"] = rights.may(user, layer, rights.ADD)
+        body["can_delete"] = rights.may(user, layer, rights.DELETE)
+        return _json(body)
+
+    @extend_schema(operation_id="layer_form_update", summary="Set the layer's form rules (replaces them all)",
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="the form as now"),
+                              400: OpenApiResponse(description="a rule that cannot hold, naming the attribute"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def put(self, request, slug):
+        layer, user, refusal = editable_layer(request, slug, rights.FORM)
+        if refusal:
+            return refusal
+        try:
+            rules.save(layer, user, request.data)
+            body = rules.form(layer)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        events.record_layer("form_update", actors.of_request(request), layer, {"fields": sorted(
+            rules.rules_of(layer))})
+        return _json(body)
+
+
+class LayerRollbackView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_rollback", summary="Bring every feature of the layer back to its state at a "
+                   "moment (one transaction, one audit entry; each feature changed since gets a restore change)",
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{layer, to, restored: n, "
+                                                   "changes: [{fid, version, action, …}]}"),
+                              400: OpenApiResponse(description="no moment, or one that cannot be read"),
+                              403: OpenApiResponse(description="you may see but not change the layer"),
+                              404: OpenApiResponse(description="no such layer, or not one you may see")})
+    def post(self, request, slug):
+        layer, user, refusal = editable_layer(request, slug, rights.ROLLBACK)
+        if refusal:
+            return refusal
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            moment = datetime.fromisoformat(str(data.get("to", "")))
+        except ValueError:
+            return _detail("to：請填要回到的時刻（ISO 8601，例如 2026-12-07T09:00:00+08:00）", 400)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        try:
+            changes = store.rollback(layer, user, moment)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        events.record_layer("layer_rollback", actors.of_request(request), layer,
+                            {"to": moment.isoformat(), "fids": [c.fid for c in changes][:1000],
+                             "restored": len(changes)})
+        return _json({"layer": layer.slug, "to": moment.isoformat(), "restored": len(changes),
+                      "changes": [change_body(c) for c in changes]})

@@ -604,6 +604,7 @@ def demo(args: argparse.Namespace) -> int:
         # the control socket in the stack's folder: gunicorn's default (~/.gunicorn/gunicorn.ctl) is one for
         # every gunicorn of the user, and each one started takes it over
         spawn("web", [str(bindir / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+                      "--worker-class", "gthread", "--threads", "8",  # live edits (SSE) hold a thread each
                       "--control-socket", str(stack.root / "gunicorn.ctl"),
                       "--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "web.log")], None)
         base = f"http://127.0.0.1:{port}/"

@@ -351,7 +351,7 @@ class LiveServer:
         self.log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "geo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--worker-class", "gthread", "--threads", "4", "--error-logfile", "-",
+             "--worker-class", "gthread", "--threads", "8", "--error-logfile", "-",  # live edits: a thread each
              "--no-control-socket"],  # the default socket (~/.gunicorn/gunicorn.ctl) belongs to every gunicorn
             cwd=PROJECT_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         leftover_guard(f"pytest-web-{os.getpid()}-{port}", self.proc.pid)

@@ -16,6 +16,7 @@ from layers.models import Layer, Style, Theme
 from layers.ogc import external
 from layers.styles import RAMPS, compute_classes
 
+from .edit_strings import edit_strings
 from .layer_dialog_strings import layer_dialog_strings
 from .strings import viewer_strings
 from .style_strings import style_strings
@@ -45,6 +46,16 @@ def style_editor_config(user, layers: list[Layer]) -> dict:
                       .values_list("slug", flat=True)) if user.is_authenticated and vector else []
     return {"style_ramps": RAMPS, "style_editable": editable,
             "style_url": reverse("layer-style", args=["xslugx"]).replace("xslugx", "{slug}")}
+
+
+def editable_layers(user, layers: list[Layer]) -> list[str]:
+    """The vector layers whose features this user may add to or change (editing's one rights question)."""
+    from editing import rights
+
+    if not user.is_authenticated:
+        return []
+    return [layer.slug for layer in layers if layer.kind == Layer.Kind.VECTOR and layer.table_name
+            and (rights.may(user, layer, rights.EDIT) or rights.may(user, layer, rights.ADD))]
 
 
 def height_attribute(layer: Layer) -> str | None:
@@ -256,6 +267,8 @@ def viewer_config(user) -> dict:
             **{name: reverse(f"layer-{name}", args=["xslugx"]).replace("xslugx", "{slug}")
                for name in ("features", "values", "statistics")},  # the attribute table's
             "metadata_page": reverse("metadata-page"),
+            "layer_form": reverse("layer-form", args=["xslugx"]).replace("xslugx", "{slug}"),
+            "edit_events": reverse("edit-events"),
             "ogcapi_collection": reverse("ogcapi-collection", args=["xslugx"]).replace("xslugx", "{slug}"),
             **tool_urls(),
         },
@@ -263,7 +276,8 @@ def viewer_config(user) -> dict:
                  "may_import": rights.may_import(user)}
         if user.is_authenticated else None,
         **style_editor_config(user, layers),
+        "edit_layers": editable_layers(user, layers),
         "images_url": static("web/dist/images/"),
         "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings(),
-                    **layer_dialog_strings()},
+                    **layer_dialog_strings(), **edit_strings()},
     }

@@ -15,6 +15,7 @@ import { startAttributeTable } from "./attribute-table.js";
 import { guardUnsaved, openRequestedDialog } from "./layer-dialog.js";
 import { startTimeSlider } from "./timeslider.js";
 import { startSwipe } from "./swipe.js";
+import { startLive } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
 const map = createMap($("map"));
@@ -23,7 +24,7 @@ createBasemapSwitcher($("basemap"), map);
 followState(map);
 trackCursor(map, $("pos-wgs84"), $("pos-twd97"));
 const measure = createMeasure(map, $("measure-output"));
-identifyAndHover(map, () => measure.active || isDrawing());
+identifyAndHover(map, () => measure.active || isDrawing() || document.body.classList.contains("editing"));
 let map3d = null;
 let view = "2d";
 
@@ -117,5 +118,6 @@ window.civgis.tools = startTools({ map, switchView, status: $("status"), live: (
 window.civgis.table = startAttributeTable(map, (text) => { $("status").textContent = text; });
 window.civgis.time = startTimeSlider($("maps"), map);
 window.civgis.swipe = startSwipe({ map, button: $("swipe-toggle"), container: $("maps"), slider: window.civgis.time });
+window.civgis.live = startLive(map, $("status"), (event) => window.civgis.tools.edit?.changed(event));
 guardUnsaved();
 openRequestedDialog();

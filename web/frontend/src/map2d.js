@@ -13,6 +13,7 @@ L.Icon.Default.imagePath = config.images_url;
 const HIGHLIGHT = { color: "#ff6d00", weight: 3, fill: true, fillColor: "#ffd180", fillOpacity: 0.6, radius: 8 };
 const drawn = {};
 const drawnFilter = {};
+const revisions = {}; // a layer's tiles asked for again (a new address past the browser's cache) after an edit
 export const tileTimings = [];
 
 export function createMap(element) {
@@ -32,6 +33,7 @@ function tileQuery(layer, filter, time = state.time) {
   const parts = [];
   if (filter) parts.push(`filter=${encodeURIComponent(JSON.stringify(filter))}`);
   if (layer.time && time) parts.push(`time=${encodeURIComponent(time)}`);
+  if (revisions[layer.slug]) parts.push(`v=${revisions[layer.slug]}`);
   return parts.length ? `?${parts.join("&")}` : "";
 }
 
@@ -185,6 +187,12 @@ export function redrawLayer(map, slug) {
   map.removeLayer(drawn[slug]);
   delete drawn[slug];
   syncLayers(map);
+}
+
+// A layer whose features changed (an edit here or another user's, told by the live stream): its tiles fetched anew
+export function refreshLayer(map, slug) {
+  revisions[slug] = Date.now().toString(36);
+  redrawLayer(map, slug);
 }
 
 export function followState(map) {

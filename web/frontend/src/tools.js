@@ -9,6 +9,7 @@ import { createUploadTool } from "./upload.js";
 import { createMarkersTool } from "./markers.js";
 import { createShareTool, restoreSharedView } from "./share.js";
 import { createPrintTool } from "./printout.js";
+import { createEditTool } from "./edit.js";
 import { config, layersBySlug } from "./config.js";
 import { setBasemap } from "./map2d.js";
 
@@ -19,9 +20,11 @@ export function startTools({ map, live, switchView, status, zoomTo }) {
     // asked to sign in by the tool itself)
     createWideningTool(map), ...(config.user && !config.user.may_import ? [] : [createUploadTool(zoomTo)]),
     markers, createShareTool(live, markers), createPrintTool(live, markers)];
+  const edit = createEditTool(map, status); // only for a user who may edit some layer
+  if (edit) tools.splice(tools.indexOf(markers), 0, edit);
   const bar = createWorkbar(document.getElementById("workbar"), document.getElementById("tool-panel"), tools);
   const code = new URLSearchParams(location.search).get("view");
   const restored = code ? restoreSharedView(code, { map, switchView, markers, status,
     setBasemap: (id) => setBasemap(map, id) }) : Promise.resolve(null);
-  return { bar, markers, restored };
+  return { bar, markers, restored, edit };
 }

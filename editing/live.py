@@ -1,0 +1,130 @@
+"""Live edits: each committed feature change is published on Redis (pub/sub) and streamed to open maps as
+server-sent events, so another user's map shows it within a second or two.
+
+`announce` is called by editing.store for every change, whatever protocol made it, and publishes after the
+transaction commits (a rolled-back change is never announced). `EditEventsView` (GET /api/v1/edits/events/) is a
+`text/event-stream`: one `edit` event per change to a layer the reader may see —
+`{layer, fid, version, action, user, bbox}` (bbox in lon/lat, of the feature before and after: the area whose
+tiles changed) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
+with `retry: 2000`, so the
+browser's EventSource reconnects (and the reader's rights are read again) instead of holding a server thread for
+ever. The layers a reader may see are read when the stream opens; the database connection is then closed, so an
+open map holds no PostgreSQL connection. Serving it needs a threaded worker (gunicorn `--worker-class gthread`,
+as the demo, docker-compose and the browser tests run it): a sync worker would be held by one map for a minute.
+
+The tile and capabilities caches need no message: vector tiles are addressed (and ETagged) by the layer's
+`updated_at`, which each change moves — a map that hears of a change asks for the tiles again under a new address
+—, the capabilities cache keys on every visible layer's `updated_at`, and MapServer reads the table live.
+"""
+
+import json
+import logging
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.views import APIView
+
+from geo.counters import client
+from layers.models import Layer
+
+log = logging.getLogger(__name__)
+CHANNEL = "civgis:edits"
+STREAM_SECONDS = 55
+HEARTBEAT_SECONDS = 15
+
+
+def _bbox(*states) -> list[float] | None:
+    points = []
+    for state in states:
+        if state and state.get("geometry"):
+            _walk(state["geometry"].get("coordinates"), points)
+    if not points:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return [round(min(xs), 6), round(min(ys), 6), round(max(xs), 6), round(max(ys), 6)]
+
+
+def _walk(coords, out: list) -> None:
+    if isinstance(coords, list) and coords and isinstance(coords[0], int | float):
+        out.append(coords)
+    elif isinstance(coords, list):
+        for c in coords:
+            _walk(c, out)
+
+
+def announce(layer, change) -> None:
+    """Publish the change when (if) its transaction commits."""
+    message = json.dumps({"layer": layer.slug, "layer_id": layer.pk, "fid": change.fid, "version": change.version,
+                          "action": change.action, "user": change.username,
+                          "bbox": _bbox(change.before, change.after)}, ensure_ascii=False)
+
+    def publish():
+        try:
+            client().publish(CHANNEL, message)
+        except redis.RedisError:  # the change is saved; maps will see it on their next look
+            log.warning("live edit not announced (Redis unavailable): %s", message[:200])
+
+    transaction.on_commit(publish)
+
+
+def _stream(visible: set[int], seconds: float):
+    subscriber = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5).pubsub(
+        ignore_subscribe_messages=True)
+    try:
+        subscriber.subscribe(CHANNEL)
+        yield b"retry: 2000\n: civgis live edits\n\n"
+        started = last = time.monotonic()
+        while time.monotonic() - started < seconds:
+            message = subscriber.get_message(timeout=1.0)
+            if message and message.get("type") == "message":
+                event = json.loads(message["data"])
+                if event.pop("layer_id", None) in visible:
+                    yield f"event: edit\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
+                    last = time.monotonic()
+            if time.monotonic() - last >= HEARTBEAT_SECONDS:
+                yield b": heartbeat\n\n"
+                last = time.monotonic()
+    except redis.RedisError:
+        yield b"event: unavailable\ndata: {}\n\n"
+    finally:
+        subscriber.close()
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets `Accept: text/event-stream` (what EventSource sends) through DRF's content negotiation."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class EditEventsView(APIView):
+    permission_classes = [AllowAny]
+    renderer_classes = [EventStreamRenderer, JSONRenderer]
+
+    @extend_schema(operation_id="edit_events", summary="Server-sent events: every feature change to a layer you "
+                   "may see, as it commits (`event: edit`, data {layer, fid, version, action, user, bbox})",
+                   responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/event-stream; ends after "
+                                                   "about a minute with `retry: 2000` (EventSource reconnects)")})
+    def get(self, request):
+        visible = set(Layer.objects.visible_to(request.user).filter(kind=Layer.Kind.VECTOR)
+                      .values_list("pk", flat=True))
+        if not connection.in_atomic_block:
+            connection.close()  # the stream holds no database connection
+        try:
+            seconds = min(float(request.query_params.get("timeout", STREAM_SECONDS)), STREAM_SECONDS)
+        except ValueError:
+            seconds = STREAM_SECONDS
+        response = StreamingHttpResponse(_stream(visible, max(seconds, 0)), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
+        return response

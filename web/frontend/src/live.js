@@ -1,0 +1,31 @@
+// Live edits: the server's stream of feature changes (server-sent events, /api/v1/edits/events/) to the layers
+// this user may see. A change to a switched-on layer fetches its tiles anew (only that layer, under a new address
+// past the browser's cache) and says so on the status line; the edit tool redraws the feature if it has it open.
+// EventSource reconnects by itself when the server ends a stream (about once a minute) or the network drops.
+import { config, layersBySlug, layerTitle, t, url } from "./config.js";
+import { refreshLayer } from "./map2d.js";
+import { state } from "./state.js";
+
+export function startLive(map, status, onChange) {
+  if (!config.user || typeof EventSource === "undefined") return null; // signed-in users' maps only
+  const source = new EventSource(url("edit_events"));
+  const pending = new Map();
+  const seen = [];
+  source.addEventListener("edit", (message) => {
+    const event = JSON.parse(message.data);
+    seen.push(event);
+    if (seen.length > 200) seen.splice(0, 100);
+    onChange?.(event);
+    if (!state.active.includes(event.layer)) return;
+    clearTimeout(pending.get(event.layer)); // several changes at once: one redraw
+    pending.set(event.layer, setTimeout(() => {
+      pending.delete(event.layer);
+      refreshLayer(map, event.layer);
+    }, 250));
+    if (event.user !== config.user.name) {
+      status.textContent = t("edit_live_changed", { user: event.user || "?", fid: event.fid,
+        layer: layersBySlug[event.layer] ? layerTitle(layersBySlug[event.layer]) : event.layer });
+    }
+  });
+  return { source, seen };
+}
