@@ -1,10 +1,15 @@
 """What the map page needs to know, in one JSON document embedded in the page (no extra request before the
-first map): the layers this user may see with their styles, the theme tree, basemaps, URLs and strings."""
+first map): the theme tree with how many layers each holds for this user, the entries (styles, fields) of the layers
+switched on at first only, basemaps, URLs and strings — a document whose size does not grow with the catalog. The
+other layers' entries come on demand from /viewer/layers.json (a theme's when it is opened, a search's matches, the
+layers a share link or a tool names); the decision pages still embed every entry (their pickers list them all)."""
 
 import math
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.gis.db.models import Extent
+from django.db.models import Count, Q
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -199,9 +204,53 @@ def initial_bbox(layers: list[dict]) -> list[float]:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
+def catalog_bbox(user) -> list[float]:
+    """Around every visible layer (the map's opening view when none of the default layers is visible), by one
+    aggregate in the database; else Taiwan."""
+    box = visible_queryset(user).filter(extent__isnull=False).order_by().aggregate(box=Extent("extent"))["box"]
+    on_globe = box and -180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90
+    return [round(v, 6) for v in box] if on_globe else initial_bbox([])
+
+
+def visible_queryset(user):
+    return (Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
+            .select_related("theme", "style").order_by("theme__order", "title_zh"))
+
+
 def visible_layers(user) -> list[Layer]:
-    return list(Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
-                .select_related("theme", "style").order_by("theme__order", "title_zh"))
+    return list(visible_queryset(user))
+
+
+NO_THEME = "-"  # /viewer/layers.json?theme=- : the layers in no theme
+SEARCH_LIMIT = 200  # the layer panel's filter box: at most this many matches per question
+
+
+def chosen_layers(user, themes: list[str], slugs: list[str], q: str) -> list[Layer]:
+    """The visible layers of some themes (direct members), some slugs, or matching a search (title in either
+    language or slug): what the viewer asks for when a theme is opened, a share link or tool names layers, or the
+    panel's filter box is typed in. Layers the user may not see are simply not there."""
+    found = visible_queryset(user)
+    if q:
+        return list(found.filter(Q(title_zh__icontains=q) | Q(title_en__icontains=q) | Q(slug__icontains=q))
+                    [:SEARCH_LIMIT])
+    wanted = Q(slug__in=slugs) | Q(theme__slug__in=[t for t in themes if t != NO_THEME])
+    if NO_THEME in themes:
+        wanted |= Q(theme__isnull=True)
+    return list(found.filter(wanted))
+
+
+def theme_counts(user) -> dict[str | None, int]:
+    """How many layers this user may see in each theme (directly), by one grouped count."""
+    rows = visible_queryset(user).order_by().values("theme__slug").annotate(n=Count("pk"))
+    return {row["theme__slug"]: row["n"] for row in rows}
+
+
+def with_editable(user, entries: list[dict], layers: list[Layer]) -> list[dict]:
+    """Each entry marked with whether this user may restyle its layer (the style editor's button)."""
+    editable = set(style_editor_config(user, layers)["style_editable"])
+    for entry in entries:
+        entry["style_editable"] = entry["slug"] in editable
+    return entries
 
 
 def tool_urls() -> dict:
@@ -221,20 +270,29 @@ def tool_urls() -> dict:
     }
 
 
-def viewer_config(user) -> dict:
-    layers = visible_layers(user)
+def viewer_config(user, every_layer: bool = False) -> dict:
+    """The page's config. The map viewer's holds the entries of the layers it opens with only (and of the 3D
+    basemap's and terrain's); `every_layer` (the decision pages) holds every visible layer's, as before."""
+    wanted = {*settings.VIEWER_DEFAULT_LAYERS, *settings.VIEWER_BASEMAP_LAYERS, settings.VIEWER_TERRAIN_LAYER}
+    layers = visible_layers(user) if every_layer else list(visible_queryset(user).filter(slug__in=wanted))
     entries = layer_entries(layers)
     drawn = {entry["slug"] for entry in entries}
     visible = {layer.slug: layer for layer in layers if layer.slug in drawn}
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
     tile = "/{z}/{x}/{y}"
-    bbox = initial_bbox(entries)
+    defaults = [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible]  # top first
+    if not every_layer:  # the page's own: the layers switched on at first
+        entries = [entry for entry in entries if entry["slug"] in defaults]
+    bbox = initial_bbox(entries) if entries or every_layer else catalog_bbox(user)
+    counts = theme_counts(user)
     return {
         "lang": "en" if get_language() == "en" else "zh-hant",
-        "layers": entries,
-        "default_layers": [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible],  # top first
+        "layers": with_editable(user, entries, layers),
+        "layers_complete": every_layer,  # else the page asks /viewer/layers.json for the others
+        "loose_layers": counts.get(None, 0),  # layers in no theme
+        "default_layers": defaults,
         "themes": [{"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en,
-                    "parent": t.parent.slug if t.parent_id else None}
+                    "parent": t.parent.slug if t.parent_id else None, "layers": counts.get(t.slug, 0)}
                    for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
         "basemaps": basemaps(visible, centre(bbox)),
         "terrain": {"slug": terrain.slug, "bbox": integrity.lonlat_bbox(terrain, 6)}
@@ -255,7 +313,7 @@ def viewer_config(user) -> dict:
         },
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True))}
         if user.is_authenticated else None,
-        **style_editor_config(user, layers),
+        **style_editor_config(user, layers),  # the entries say it too (style_editable), for the layers loaded later
         "images_url": static("web/dist/images/"),
         "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings(),
                     **layer_dialog_strings()},
