@@ -28,8 +28,7 @@ def page_config(client) -> dict:
     return json.loads(re.search(r'<script id="viewer-config" type="application/json">(.*?)</script>', text, re.S)[1])
 
 
-def test_new_layers_are_listed_for_whoever_may_see_them(layers, settings):
-    settings.VIEWER_DEFAULT_LAYERS = ["roads"]
+def test_new_layers_are_listed_for_whoever_may_see_them(layers):
     signed_out = APIClient().get("/viewer/layers.json").json()["layers"]
     assert [entry["slug"] for entry in signed_out] == ["roads"]
     planner = APIClient()

@@ -222,6 +222,8 @@ def visible_layers(user) -> list[Layer]:
 
 
 NO_THEME = "-"  # /viewer/layers.json?theme=- : the layers in no theme
+OPEN_AT_MOST = 40  # a theme holding at most this many layers (with its sub-themes) opens with the page …
+EMBED_AT_MOST = 60  # … while the open themes hold at most this many together: their entries come with the page
 SEARCH_LIMIT = 200  # the layer panel's filter box: at most this many matches per question
 
 
@@ -237,6 +239,32 @@ def chosen_layers(user, themes: list[str], slugs: list[str], q: str) -> list[Lay
     if NO_THEME in themes:
         wanted |= Q(theme__isnull=True)
     return list(found.filter(wanted))
+
+
+def opening_tree(themes: list[Theme], counts: dict[str | None, int]) -> tuple[set[str], bool]:
+    """The themes the layer panel opens with (small ones, parents first, within EMBED_AT_MOST layers in all) and
+    whether the layers in no theme come with the page too: their entries are embedded, so a small catalog's tree
+    is whole at once. A larger catalog's page holds none of them (the page does not grow with the catalog)."""
+    children: dict[str | None, list[Theme]] = {}
+    for theme in themes:
+        children.setdefault(theme.parent.slug if theme.parent_id else None, []).append(theme)
+    totals: dict[str, int] = {}
+
+    def total(theme: Theme) -> int:
+        if theme.slug not in totals:
+            totals[theme.slug] = counts.get(theme.slug, 0) + sum(total(c) for c in children.get(theme.slug, []))
+        return totals[theme.slug]
+
+    opened, budget = set(), EMBED_AT_MOST
+    queue = list(children.get(None, []))
+    while queue:  # breadth first: the top themes before their sub-themes
+        theme = queue.pop(0)
+        if total(theme) > OPEN_AT_MOST or counts.get(theme.slug, 0) > budget:
+            continue
+        opened.add(theme.slug)
+        budget -= counts.get(theme.slug, 0)
+        queue.extend(children.get(theme.slug, []))
+    return opened, counts.get(None, 0) <= budget
 
 
 def theme_counts(user) -> dict[str | None, int]:
@@ -274,26 +302,32 @@ def viewer_config(user, every_layer: bool = False) -> dict:
     """The page's config. The map viewer's holds the entries of the layers it opens with only (and of the 3D
     basemap's and terrain's); `every_layer` (the decision pages) holds every visible layer's, as before."""
     wanted = {*settings.VIEWER_DEFAULT_LAYERS, *settings.VIEWER_BASEMAP_LAYERS, settings.VIEWER_TERRAIN_LAYER}
-    layers = visible_layers(user) if every_layer else list(visible_queryset(user).filter(slug__in=wanted))
+    counts = theme_counts(user)
+    themes = list(Theme.objects.select_related("parent").order_by("order", "name_zh"))
+    opened, loose = opening_tree(themes, counts) if not every_layer else ({t.slug for t in themes}, True)
+    embedded = Q(slug__in=wanted) | Q(theme__slug__in=opened) | (Q(theme__isnull=True) if loose else Q(pk__in=[]))
+    layers = visible_layers(user) if every_layer else list(visible_queryset(user).filter(embedded))
     entries = layer_entries(layers)
     drawn = {entry["slug"] for entry in entries}
     visible = {layer.slug: layer for layer in layers if layer.slug in drawn}
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
     tile = "/{z}/{x}/{y}"
     defaults = [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible]  # top first
-    if not every_layer:  # the page's own: the layers switched on at first
-        entries = [entry for entry in entries if entry["slug"] in defaults]
-    bbox = initial_bbox(entries) if entries or every_layer else catalog_bbox(user)
-    counts = theme_counts(user)
+    if not every_layer:  # the page's own: the layers switched on at first and those of the themes open at first
+        entries = [entry for entry in entries if entry["slug"] in defaults or entry["theme"] in opened
+                   or (loose and entry["theme"] is None)]
+    bbox = initial_bbox(entries) if every_layer or set(defaults) & {e["slug"] for e in entries} else catalog_bbox(user)
     return {
         "lang": "en" if get_language() == "en" else "zh-hant",
         "layers": with_editable(user, entries, layers),
         "layers_complete": every_layer,  # else the page asks /viewer/layers.json for the others
         "loose_layers": counts.get(None, 0),  # layers in no theme
+        "loose_loaded": loose,  # … their entries are in `layers`
         "default_layers": defaults,
+        # each theme: how many layers it holds directly; `open`: shown open, its entries in `layers`
         "themes": [{"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en,
-                    "parent": t.parent.slug if t.parent_id else None, "layers": counts.get(t.slug, 0)}
-                   for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
+                    "parent": t.parent.slug if t.parent_id else None, "layers": counts.get(t.slug, 0),
+                    "open": t.slug in opened} for t in themes],
         "basemaps": basemaps(visible, centre(bbox)),
         "terrain": {"slug": terrain.slug, "bbox": integrity.lonlat_bbox(terrain, 6)}
         if terrain and terrain.kind == Layer.Kind.RASTER and integrity.lonlat_bbox(terrain, 6) else None,

@@ -1,7 +1,8 @@
 // The layer panel: the catalog as a tree of themes (search, checkboxes, zoom to layer, metadata) and the layers
 // switched on, in draw order (drag or arrow buttons to reorder, opacity, legend). The tree is loaded lazily: the page
-// knows the themes and how many layers each holds; a theme's layers are fetched when it is opened (small themes
-// open, and load, at once), and the filter box asks the server for its matches.
+// knows the themes and how many layers each holds, and the entries of the small themes it opens with (the server
+// chooses them: a small catalog's tree is whole at once); another theme's layers are fetched when it is opened, and
+// the filter box asks the server for its matches.
 import { config, layersBySlug, layerTitle, t } from "./config.js";
 import { addEntries, ensureLayers, moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint, symbolUrl } from "./symbology.js";
@@ -59,11 +60,11 @@ export function legendTitle(layer) {
   return style.kind === "graduated" && style.method ? `${title} · ${t(`method_${style.method}`)}` : title;
 }
 
-const OPEN_AT_MOST = 40; // a theme holding at most this many layers (its sub-themes' too) starts open
 const NO_THEME = "-"; // /viewer/layers.json?theme=- : the layers in no theme
-const loadedThemes = new Set(); // themes whose layers the page has
+const loadedThemes = new Set(config.themes.filter((theme) => theme.open).map((theme) => theme.slug));
+if (config.loose_loaded) loadedThemes.add(NO_THEME);
 const loadingThemes = new Set();
-const openThemes = new Set();
+const openThemes = new Set(loadedThemes);
 let loadThemes = () => {};
 
 function themesByParent() {
@@ -79,17 +80,6 @@ function themeTotals(byParent) {
     + (byParent[theme.slug] || []).reduce((sum, child) => sum + total(child), 0));
   for (const theme of config.themes) total(theme);
   return totals;
-}
-
-// the themes open at first: the small ones whose parents are open too
-function openSmallThemes(byParent) {
-  const totals = themeTotals(byParent);
-  const visit = (theme) => {
-    if (totals[theme.slug] > OPEN_AT_MOST) return;
-    openThemes.add(theme.slug);
-    (byParent[theme.slug] || []).forEach(visit);
-  };
-  (byParent[""] || []).forEach(visit);
 }
 
 function tree(onZoom, onInfo) {
@@ -131,7 +121,12 @@ function tree(onZoom, onInfo) {
 
   const roots = (byParent[""] || []).map(branch).filter(Boolean);
   const loose = (layersOf[""] || []).map(layerRow);
-  return el("ul", { class: "tree" }, ...roots, ...loose);
+  // layers in no theme, when the page did not come with them: under their own heading, fetched when opened
+  const unthemed = !loaded(NO_THEME) && config.loose_layers ? [el("li", { class: "theme", "data-theme": NO_THEME },
+    el("details", {}, el("summary", { onclick: () => loadThemes([NO_THEME]) }, t("tree_unthemed")),
+      el("ul", { role: "group" }, ...loose, ...(loadingThemes.has(NO_THEME)
+        ? [el("li", { class: "hint tree-loading", role: "status" }, t("loading"))] : []))))] : loose;
+  return el("ul", { class: "tree" }, ...roots, ...unthemed);
 }
 
 function activeItem(slug, index, onZoom, onInfo) {
@@ -229,14 +224,7 @@ export function buildPanel({ onZoom, onStyleEdit = null }) {
       for (const node of treeBox.querySelectorAll(".tree-loading")) node.textContent = error.message;
     }
   };
-  const byParent = themesByParent();
-  openSmallThemes(byParent);
   treeBox.replaceChildren(tree(onZoom, showMetadata));
-  if (!config.layers_complete) { // the open themes' layers (and those in no theme, when few), in one request
-    const first = config.themes.filter((theme) => openThemes.has(theme.slug) && theme.layers).map((theme) => theme.slug);
-    if (config.loose_layers && config.loose_layers <= OPEN_AT_MOST) first.push(NO_THEME);
-    loadThemes(first);
-  }
   // the filter: the rows the page has at once; the server's matches (every theme's) a moment later
   let searched = "";
   let timer = null;
