@@ -19,14 +19,14 @@ old generation, never the new one). Without Redis nothing is cached and every re
 Off the request path (issue 21: at 5,000 layers a cold document takes minutes). Each document built is also kept as
 the latest of its *variant* — the same theme, language, address and parameters for the same kind of requester
 (anonymous, a set of groups, superuser) — with the layer names it lists. When the current document is missing and
-a latest one exists that took longer than OGC_CAPABILITIES_STALE_AFTER_MS to build (a small catalog's documents are
-quicker built than served stale), the request gets the latest at once, cut down to the layers the requester may
-see now (`capabilities_filter`: a layer withdrawn, deleted or made restricted since is never listed; a new one is
-listed once rebuilt), marked `Cache-Control: no-cache` without an ETag, and the variant is rebuilt by a Celery
-task (`layers.ogc.rebuild_capabilities`, one at a time per variant). After a catalog change (`bump`) the most
-recently asked variants are rebuilt in the background too (`layers.ogc.prebuild_capabilities`, once for a burst
-of changes), so the next request finds them current. Only a variant never asked before (or expired) is built on
-the request path.
+the latest one lists at least OGC_CAPABILITIES_STALE_FROM_LAYERS layers (a small catalog's documents are quicker
+built than served stale), all of them still visible to the requester, the request gets that latest document at
+once (a layer published since is listed once rebuilt; one withdrawn, deleted or made restricted since makes the
+document be built on the request instead: never served), marked `Cache-Control: no-cache` without an ETag, and
+the variant is rebuilt by a Celery task (`layers.ogc.rebuild_capabilities`, one at a time per variant). After a
+catalog change (`bump`) the most recently asked variants are rebuilt in the background too
+(`layers.ogc.prebuild_capabilities`, once for a burst of changes), so the next request finds them current. Only a
+variant never asked before (or expired) is built on the request path.
 """
 
 import hashlib
@@ -158,10 +158,9 @@ class Entry:
             log.warning("capabilities not cached (Redis: %s)", exc)
 
     def stale(self, visible: frozenset[str]) -> OWSResponse | None:
-        """The variant's latest document, cut down to the layers the requester may see now; None without one, or
-        when it was quick to build (under OGC_CAPABILITIES_STALE_AFTER_MS: then building it now is better)."""
-        from .capabilities_filter import filter_capabilities
-
+        """The variant's latest document while it is rebuilt; None without one, when it lists fewer than
+        OGC_CAPABILITIES_STALE_FROM_LAYERS layers (quick to build: built now), or when it lists a layer the
+        requester may no longer see (withdrawn, deleted, made restricted: built now, never served)."""
         if self.variant is None:
             return None
         try:
@@ -172,10 +171,8 @@ class Entry:
             return None
         head, _, body = stored.partition(b"\n")
         meta = json.loads(head)
-        if meta.get("build_ms", 0) < settings.OGC_CAPABILITIES_STALE_AFTER_MS:
+        if len(meta["layers"]) < settings.OGC_CAPABILITIES_STALE_FROM_LAYERS or not set(meta["layers"]) <= visible:
             return None
-        if not set(meta["layers"]) <= visible:  # a layer this requester may no longer see: out of the document
-            body = filter_capabilities(body, visible)
         return OWSResponse(200, meta["content_type"], body, headers={"Cache-Control": "no-cache"})
 
     def rebuild_later(self) -> None:
