@@ -208,6 +208,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 # changes; low zooms seeded after publishing, up to TILE_CACHE_SEED_MAX_ZOOM (-1: no seeding)
 TILE_CACHE = env_bool("TILE_CACHE", True)
 TILE_CACHE_DIR = Path(os.environ.get("TILE_CACHE_DIR", DATA_DIR / "tile-cache"))
+TILE_CACHE_FAST_PATH = env_bool("TILE_CACHE_FAST_PATH", True)  # cached tiles for anonymous callers before Django
 TILE_CACHE_SEED_MAX_ZOOM = int(os.environ.get("TILE_CACHE_SEED_MAX_ZOOM", 10))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"

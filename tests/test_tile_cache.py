@@ -4,6 +4,7 @@ feature; a restyle or a deletion: all), seeded for low zooms, counted for admini
 
 import pytest
 from conftest import tile_of
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Polygon
 from rest_framework.test import APIClient
@@ -134,3 +135,49 @@ def test_low_zooms_are_seeded_and_administrators_see_the_statistics(layer, cache
     detail = admin.get("/api/health?detail=tile_cache").json()
     assert detail["tile_cache"]["tiles"] == seeded and detail["tile_cache"]["hit_rate"] == 1.0
     assert "tile_cache" not in APIClient().get("/api/health?detail=tile_cache").json()  # not for everyone
+
+
+def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_layer_is_public(layer, cache):
+    """The WSGI fast path (tile_fastpath): the view's answer for a cached tile of a public layer, without Django;
+    a layer no longer public (even by a bulk update that sends no signal), a miss or a signed-in caller: Django."""
+    from django.core.signals import request_finished, request_started
+    from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
+
+    from layers.serving.tile_fastpath import TileFastPath
+
+    app = TileFastPath(get_wsgi_application())
+    # as Django's test client does: the handler must not close the test's connection (its transaction)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        _fast_path_checks(app, layer)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _fast_path_checks(app, layer):
+    from io import BytesIO
+
+    def call(path, **extra):
+        answer = {}
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
+                   "SERVER_PORT": "80", "wsgi.input": BytesIO(), "wsgi.url_scheme": "http", "REMOTE_ADDR": "10.1.2.3",
+                   **extra}
+        body = b"".join(app(environ, lambda status, headers: answer.update(status=status, headers=dict(headers))))
+        return int(answer["status"].split()[0]), answer["headers"], body
+
+    Layer.objects.filter(pk=layer.pk).update(visibility="public")
+    url = tile_url(A)
+    status, headers, body = call(url)  # a miss: Django draws and keeps it (its middleware adds X-Frame-Options)
+    assert status == 200 and "X-Frame-Options" in headers, body[:300]
+    status, fast, again = call(url)
+    assert (status, again) == (200, body) and "X-Frame-Options" not in fast  # in front of Django, the same bytes
+    assert fast["ETag"] == headers["ETag"] and fast["Cache-Control"] == "public, max-age=300"
+    assert call(url, HTTP_IF_NONE_MATCH=fast["ETag"])[0] == 304
+    signed_in = call(url, HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc")
+    assert signed_in[0] == 200 and "X-Frame-Options" in signed_in[1]  # a session: Django decides
+    Layer.objects.filter(pk=layer.pk).update(visibility="internal")  # no signal, nothing invalidated
+    status, headers, body = call(url)
+    assert status == 404 and "X-Frame-Options" in headers and b"\x1a" not in body  # refused, not the cached tile

@@ -51,12 +51,16 @@ def bad_request(exc: BadRequest) -> JsonResponse:
     return JsonResponse({"detail": str(exc)}, status=400, json_dumps_params={"ensure_ascii": False})
 
 
+def tile_etag(layer: Layer, variant: str = "") -> str:
+    """The served version and metadata, and the variant (a filtered tile is another tile at the same address)."""
+    suffix = f"-{variant}" if variant else ""
+    return f'"{layer.pk}-{layer.current_version_id or 0}-{int(layer.updated_at.timestamp())}{suffix}"'
+
+
 def cache_headers(response: HttpResponse, layer: Layer, variant: str = "") -> HttpResponse:
     """Clients may keep a layer's tiles until it changes: the ETag names the served version and metadata, and the
     variant (a filtered tile is another tile than the unfiltered one at the same address)."""
-    version = layer.current_version_id or 0
-    suffix = f"-{variant}" if variant else ""
-    response["ETag"] = f'"{layer.pk}-{version}-{int(layer.updated_at.timestamp())}{suffix}"'
+    response["ETag"] = tile_etag(layer, variant)
     if layer.visibility == Layer.Visibility.PUBLIC:
         response["Cache-Control"] = "public, max-age=300"
     else:
