@@ -222,8 +222,8 @@ def visible_layers(user) -> list[Layer]:
 
 
 NO_THEME = "-"  # /viewer/layers.json?theme=- : the layers in no theme
-OPEN_AT_MOST = 40  # a theme holding at most this many layers (with its sub-themes) opens with the page …
-EMBED_AT_MOST = 60  # … while the open themes hold at most this many together: their entries come with the page
+OPEN_AT_MOST = 30  # a theme holding at most this many layers (with its sub-themes) opens with the page …
+EMBED_AT_MOST = 30  # … while the open themes hold at most this many together: their entries come with the page
 SEARCH_LIMIT = 200  # the layer panel's filter box: at most this many matches per question
 
 
