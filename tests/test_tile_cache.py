@@ -40,6 +40,7 @@ def layer(db, cache):
 
 @pytest.fixture
 def editor(layer):
+    """A member of the layer's owner agency (who may see and edit it), signed in with a session below."""
     user = User.objects.create_user("tc-fire", password="pw")
     user.groups.add(layer.owner_agency)
     return user
