@@ -24,6 +24,7 @@ from psycopg2 import sql
 
 from layers.catalog import extent_lonlat
 from layers.models import DATA_SCHEMA, Layer
+from layers.serving import tilecache
 from layers.serving.access import BadRequest
 from layers.serving.features import feature_sql
 
@@ -400,6 +401,7 @@ def _keep_catalog(layer: Layer, table: Table, old_box, fid: int, delta: int) -> 
     elif new_box is not None:
         native = new_box if native is None else [min(native[0], new_box[0]), min(native[1], new_box[1]),
                                                  max(native[2], new_box[2]), max(native[3], new_box[3])]
+    tilecache.invalidate(layer, [old_box, new_box], table.srid)  # the tiles under the feature, before and after
     Layer.objects.filter(pk=layer.pk).update(
         feature_count=F("feature_count") + delta, native_extent=native,
         extent=extent_lonlat(native, table.srid) if native else None, updated_at=timezone.now(),

@@ -4,6 +4,7 @@ import time
 
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.db import connection
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
@@ -74,7 +75,7 @@ ADVISORY = {"schedule", "directory", "oidc_provider"}
 @extend_schema(
     operation_id="health",
     summary="Liveness of the database, PostGIS, Redis, the Celery workers and the OGC engine; periodic tasks "
-            "overdue",
+            "overdue; with ?detail=tile_cache and an administrator's session, the tile cache's statistics",
     tags=["system"],
     responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="every essential check passed (`status` "
                                     "is `degraded` when a periodic task is overdue: see `checks.schedule`)"),
@@ -97,6 +98,12 @@ def health(request):
         checks[name] = _timed(check)
     ok = all(c["ok"] for name, c in checks.items() if name not in ADVISORY)
     state = ("ok" if all(c["ok"] for c in checks.values()) else "degraded") if ok else "error"
-    response = Response({"status": state, "checks": checks}, status=200 if ok else 503)
+    body = {"status": state, "checks": checks}
+    if request.query_params.get("detail") == "tile_cache" and checks["database"]["ok"] and get_user(
+            request._request).is_staff:  # noqa: SLF001 - the session's user, read only when asked
+        from layers.serving import tilecache
+
+        body["tile_cache"] = tilecache.statistics()  # for administrators: hits, misses, what is stored
+    response = Response(body, status=200 if ok else 503)
     add_never_cache_headers(response)
     return response

@@ -213,6 +213,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Where generated and imported files live (rasters, uploads, exports).
 DATA_DIR = Path(os.environ.get("CIVGIS_DATA_DIR", BASE_DIR / ".var" / "data"))
 MEDIA_ROOT = DATA_DIR / "media"
+# the server-side tile cache (layers.serving.tilecache): vector and raster tiles kept on disk until their layer
+# changes; low zooms seeded after publishing, up to TILE_CACHE_SEED_MAX_ZOOM (-1: no seeding)
+TILE_CACHE = env_bool("TILE_CACHE", True)
+TILE_CACHE_DIR = Path(os.environ.get("TILE_CACHE_DIR", DATA_DIR / "tile-cache"))
+TILE_CACHE_FAST_PATH = env_bool("TILE_CACHE_FAST_PATH", True)  # cached tiles for anonymous callers before Django
+TILE_CACHE_SEED_MAX_ZOOM = int(os.environ.get("TILE_CACHE_SEED_MAX_ZOOM", 10))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_URL = "/static/"
@@ -241,6 +247,17 @@ MAPSERV_BIN = os.environ.get("MAPSERV_BIN", "/usr/bin/mapserv")
 OGC_MAX_IMAGE_SIZE = int(os.environ.get("OGC_MAX_IMAGE_SIZE", 4096))
 # how long a built GetCapabilities document is kept in Redis at most (a catalog change replaces it sooner)
 OGC_CAPABILITIES_CACHE_SECONDS = int(os.environ.get("OGC_CAPABILITIES_CACHE_SECONDS", 86400))
+# after a catalog change, how many of the most recently asked capabilities variants (theme, language, parameters,
+# kind of requester) a Celery task rebuilds in the background (0: none; the others are rebuilt when next asked,
+# the previous document served meanwhile)
+# every layer's WMS 1.3.0 BoundingBox in each offered CRS (true), or in its own CRS only (false: a cold
+# GetCapabilities ~8 times quicker at 600 layers; for catalogs of thousands of layers)
+OGC_WMS_LAYER_BBOX_ALL_CRS = env_bool("OGC_WMS_LAYER_BBOX_ALL_CRS", True)
+OGC_CAPABILITIES_PREBUILD = int(os.environ.get("OGC_CAPABILITIES_PREBUILD", 8))
+# after a catalog change, a capabilities document listing at least this many layers (slow to build: ~2 s at 600,
+# minutes at 5,000) is served as it was while a Celery task rebuilds it, unless it lists a layer the caller may no
+# longer see; a smaller one is built on the request (0: always the former)
+OGC_CAPABILITIES_STALE_FROM_LAYERS = int(os.environ.get("OGC_CAPABILITIES_STALE_FROM_LAYERS", 200))
 OGC_MAX_FEATURES = int(os.environ.get("OGC_MAX_FEATURES", 50_000))
 OGC_SERVICE_TITLE = os.environ.get("OGC_SERVICE_TITLE", "civgis 城市空間資料服務")
 OGC_CONTACT_ORGANIZATION = os.environ.get("OGC_CONTACT_ORGANIZATION", "civgis")

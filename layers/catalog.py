@@ -14,6 +14,7 @@ from psycopg2 import sql
 
 from . import attribute_kinds
 from .models import DATA_SCHEMA, STAGING_SCHEMA, VERSIONS_SCHEMA, Layer, LayerVersion, Style
+from .serving import tilecache
 
 SAMPLE_ROWS = 1000
 
@@ -196,4 +197,5 @@ def restore(layer: Layer, version: LayerVersion, user) -> LayerVersion:
     layer.feature_count = version.feature_count
     layer.current_version = restored
     layer.save()
+    tilecache.invalidate(layer)
     return restored

@@ -14,4 +14,6 @@ def flush_usage() -> int:
     """For the scheduler (every few minutes): per-layer request counts from Redis into LayerUsage rows."""
     return usage.flush()
 
+from .ogc.capabilities_cache import prebuild_capabilities, rebuild_capabilities  # noqa: E402,F401 - registers them
 from .ogc.publishing import sync_layer  # noqa: E402,F401 - registers the publishing task
+from .serving.tilecache import seed_layer_tiles  # noqa: E402,F401 - registers the seeding task

@@ -39,6 +39,7 @@ from .serializers import (
     ThemeSerializer,
     UploadSerializer,
 )
+from .serving import tilecache
 
 
 def parse_bbox(text: str) -> Polygon:
@@ -202,6 +203,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
         with transaction.atomic():
             publishing.follow(layer, publishing.WITHDRAW)
             catalog.drop_layer_data(layer)
+            tilecache.invalidate(layer.pk)
             layer.delete()
 
     @extend_schema(summary="Re-import: a new version of this layer from an uploaded file (atomic swap)",
@@ -235,6 +237,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
             serializer.save()
             if not dry_run:  # the WMS, its legends and prints draw from the mapfile: rewrite it
                 publishing.follow(layer, publishing.STYLE)
+                tilecache.invalidate(layer)  # raster tiles carry the style's colours
         return Response(serializer.data)
 
     @extend_schema(summary="The layer's style as an SLD 1.0 document (what GeoServer is given; MapServer draws the "

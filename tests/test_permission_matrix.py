@@ -857,6 +857,55 @@ def test_every_kind_of_catalog_change_makes_a_new_capabilities_document(
         transaction.set_rollback(True)
 
 
+def test_a_slow_document_is_served_as_it_was_while_it_is_rebuilt_off_the_request_never_with_a_hidden_layer(
+        world, capabilities_rolled_back, settings, monkeypatch, django_capture_on_commit_callbacks):
+    """Issue 21: a document slow to build (here: every one) is not built on the request after a catalog change. The
+    caller gets the variant's latest document at once, uncacheable and without an ETag; its rebuild is queued once
+    (the task runs here: the test's changes are not committed), then served with its ETag. A document listing a
+    layer the caller may no longer see is never served so: built on the request. After a change the most recently
+    asked variants are prebuilt the same way."""
+    from layers.models import Layer
+    from layers.ogc import capabilities_cache
+
+    settings.OGC_CAPABILITIES_STALE_FROM_LAYERS = 0
+    queued = []
+    monkeypatch.setattr(capabilities_cache.rebuild_capabilities, "delay", queued.append)
+    monkeypatch.setattr(capabilities_cache.prebuild_capabilities, "apply_async", lambda **_kw: None)
+    public, internal = pw.SPECS["public"].slug, pw.SPECS["internal"].slug
+    url = CAPABILITIES["WMS"] + "&LANGUAGE=eng"
+    anonymous, other = client_for(world, "anonymous"), client_for(world, "other")
+    with transaction.atomic():
+        first = anonymous.get(url)
+        assert public in listed(first) and first["ETag"]
+        assert internal in listed(other.get(url))
+        with django_capture_on_commit_callbacks(execute=True):
+            Layer.objects.filter(slug=public).update(title_en="Renamed open layer")
+            Layer.objects.get(slug=internal).save()  # a change the signals see: the generation is bumped
+        stale = anonymous.get(url)
+        assert stale.status_code == 200 and "ETag" not in stale and stale["Cache-Control"] == "no-cache"
+        assert stale.content == first.content and listed(stale) == may_list("anonymous")
+        again = anonymous.get(url)
+        assert len(queued) == 1 and "ETag" not in again  # one rebuild queued for the variant, not one per request
+        assert capabilities_cache.rebuild_capabilities(queued[0]) is True  # the Celery task's body
+        fresh = anonymous.get(url)
+        assert fresh["ETag"] and fresh["ETag"] != first["ETag"] and b"Renamed open layer" in fresh.content
+        # a layer withdrawn from the caller: the latest document is not served, a new one is built at once
+        with django_capture_on_commit_callbacks(execute=True):
+            layer = Layer.objects.get(slug=public)
+            layer.visibility = "restricted"
+            layer.save()
+        hidden = anonymous.get(url)
+        assert hidden["ETag"] and public not in listed(hidden) and listed(hidden) <= may_list("anonymous")
+        assert_no_tells(world, "anonymous", hidden.content.decode())
+        # a later change: the variants asked lately are rebuilt by the prebuild task before anyone asks again
+        with django_capture_on_commit_callbacks(execute=True):
+            Layer.objects.get(slug=internal).save()
+        assert capabilities_cache.prebuild_capabilities() >= 2  # the anonymous' and the other user's
+        hit = other.get(url)
+        assert hit["ETag"] and internal in listed(hit) and len(queued) == 1
+        transaction.set_rollback(True)
+
+
 def test_capabilities_answer_304_to_their_own_etag_only(world):
     anonymous, owner = Client(), client_for(world, "owner")
     first = anonymous.get(CAPABILITIES["WFS"])

@@ -38,18 +38,62 @@ def page_config(c) -> dict:
     return json.loads(re.search(r'<script id="viewer-config" type="application/json">(.*?)</script>', text, re.S)[1])
 
 
+def listed(c, query="") -> list[dict]:
+    return c.get(f"/viewer/layers.json{query}").json()["layers"]
+
+
 def test_page_embeds_only_the_layers_the_visitor_may_see(city):
-    anonymous = {layer["slug"] for layer in page_config(client())["layers"]}
+    anonymous = {layer["slug"] for layer in listed(client())}
     assert "villages" in anonymous and "parcels" not in anonymous  # parcels are internal
     assert "wifi-usage" not in anonymous  # a table has nothing to draw
-    signed_in = page_config(client(User.objects.create_user("viewer", password="pw")))
-    assert "parcels" in {layer["slug"] for layer in signed_in["layers"]}
+    # a small catalog's page holds every entry (its themes open at once); a large one's only the default layers'
+    assert {layer["slug"] for layer in page_config(client())["layers"]} == anonymous
+    viewer = client(User.objects.create_user("viewer", password="pw"))
+    signed_in = page_config(viewer)
+    assert "parcels" in {layer["slug"] for layer in listed(viewer)}
     buildings = next(layer for layer in signed_in["layers"] if layer["slug"] == "buildings")
     assert buildings["height_attribute"] == "height_m" and buildings["style"]["kind"] == "graduated"
     assert buildings["style"]["classes"][0]["color"].startswith("#")
     assert signed_in["terrain"]["slug"] == "demo-dem"
     # NLSC's national maps by default, the e-map first; the platform's own and none always
     assert [b["id"] for b in signed_in["basemaps"]] == ["nlsc-emap", "nlsc-photo", "nlsc-labels", "platform", "none"]
+
+
+def test_the_tree_loads_lazily_and_the_page_does_not_grow_with_the_catalog(city):
+    """The page holds the themes with their layer counts, not the catalog: /viewer/layers.json gives a theme's
+    layers, named layers or a search's matches, each only of what the visitor may see (issue 21)."""
+    anonymous, viewer = client(), client(User.objects.create_user("lazy", password="pw"))
+    config = page_config(anonymous)
+    counts = {theme["slug"]: theme["layers"] for theme in config["themes"]}
+    everything = listed(anonymous)
+    for slug, count in counts.items():
+        in_theme = listed(anonymous, f"?theme={slug}")
+        assert len(in_theme) == count and {e["theme"] for e in in_theme} <= {slug}, slug
+    assert sum(counts.values()) + config["loose_layers"] == len(everything)
+    assert config["layers_complete"] is False and page_config(viewer)["layers_complete"] is False
+    parcels = Layer.objects.get(slug="parcels")  # internal: absent for the anonymous, even when named
+    assert listed(anonymous, "?slug=parcels&slug=roads") == [e for e in everything if e["slug"] == "roads"]
+    assert [e["slug"] for e in listed(viewer, "?slug=parcels")] == ["parcels"]
+    assert "parcels" not in {e["slug"] for e in listed(anonymous, f"?theme={parcels.theme.slug}")}
+    assert listed(anonymous, "?q=地籍") == [] and [e["slug"] for e in listed(viewer, "?q=地籍")] == ["parcels"]
+    assert {e["slug"] for e in listed(anonymous, "?q=ROAD")} >= {"roads"}  # titles in either language, slugs
+    assert all(theme["open"] for theme in config["themes"] if theme["layers"])  # small: open, entries embedded
+    # 45 more public layers in one theme: that theme is closed and its entries are not in the page any more
+    before = len(anonymous.get("/").content)
+    roads = Layer.objects.get(slug="roads")
+    for i in range(45):
+        Layer.objects.create(slug=f"lazy-{i:02d}", title_zh=f"延遲 {i:02d}", kind="vector", visibility="public",
+                             geometry_type=roads.geometry_type, theme=roads.theme, extent=roads.extent,
+                             attributes=roads.attributes)
+    try:
+        grown = page_config(anonymous)
+        assert len(anonymous.get("/").content) <= before
+        closed = next(theme for theme in grown["themes"] if theme["slug"] == roads.theme.slug)
+        assert not closed["open"] and closed["layers"] == counts[roads.theme.slug] + 45
+        assert not {e["slug"] for e in grown["layers"]} & {"roads", "lazy-00"}
+        assert len(listed(anonymous, f"?theme={roads.theme.slug}")) == counts[roads.theme.slug] + 45
+    finally:
+        Layer.objects.filter(slug__startswith="lazy-").delete()
 
 
 def test_nlsc_basemaps_with_their_attribution_a_mirror_and_the_citys_own(city, settings):

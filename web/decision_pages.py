@@ -33,7 +33,7 @@ def preloaded_values(visible: dict[str, Layer]) -> dict[str, list[dict]]:
 
 
 def page_config(request, urls: dict, **extra) -> dict:
-    config = viewer_config(request.user)
+    config = viewer_config(request.user, every_layer=True)
     config["strings"] |= decision_strings()
     config["urls"] |= {"features": reverse("layer-features", args=["xslugx"]).replace("xslugx", "{slug}"), **urls}
     config["signed_in"] = request.user.is_authenticated

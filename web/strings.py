@@ -7,6 +7,7 @@ from django.utils.translation import pgettext
 def viewer_strings() -> dict[str, str]:
     return {
         "loading": _("載入中…"),
+        "tree_unthemed": _("未分類圖層"),
         "time_title": _("時間軸"),
         "time_all": _("全部時間"),
         "time_play": _("播放"),

@@ -1,10 +1,15 @@
 """What the map page needs to know, in one JSON document embedded in the page (no extra request before the
-first map): the layers this user may see with their styles, the theme tree, basemaps, URLs and strings."""
+first map): the theme tree with how many layers each holds for this user, the entries (styles, fields) of the layers
+switched on at first only, basemaps, URLs and strings — a document whose size does not grow with the catalog. The
+other layers' entries come on demand from /viewer/layers.json (a theme's when it is opened, a search's matches, the
+layers a share link or a tool names); the decision pages still embed every entry (their pickers list them all)."""
 
 import math
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.gis.db.models import Extent
+from django.db.models import Count, Q
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -48,14 +53,14 @@ def style_editor_config(user, layers: list[Layer]) -> dict:
             "style_url": reverse("layer-style", args=["xslugx"]).replace("xslugx", "{slug}")}
 
 
-def editable_layers(user, layers: list[Layer]) -> list[str]:
-    """The vector layers whose features this user may add to or change (editing's one rights question)."""
-    from editing import rights
-
+def editable_layers(user) -> list[str]:
+    """The vector layers (the whole catalog's, not only those the page holds) whose features this user may add to
+    or change: the edit tool's list, in one query per kind of change."""
     if not user.is_authenticated:
         return []
-    return [layer.slug for layer in layers if layer.kind == Layer.Kind.VECTOR and layer.table_name
-            and (rights.may(user, layer, rights.EDIT) or rights.may(user, layer, rights.ADD))]
+    vector = Layer.objects.filter(kind=Layer.Kind.VECTOR).exclude(table_name="")
+    return sorted({slug for right in ("add", "edit_all", "edit_own")
+                   for slug in rights.layers_where(user, right, vector).values_list("slug", flat=True)})
 
 
 def height_attribute(layer: Layer) -> str | None:
@@ -214,9 +219,81 @@ def initial_bbox(layers: list[dict]) -> list[float]:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
+def catalog_bbox(user) -> list[float]:
+    """Around every visible layer (the map's opening view when none of the default layers is visible), by one
+    aggregate in the database; else Taiwan."""
+    box = visible_queryset(user).filter(extent__isnull=False).order_by().aggregate(box=Extent("extent"))["box"]
+    on_globe = box and -180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90
+    return [round(v, 6) for v in box] if on_globe else initial_bbox([])
+
+
+def visible_queryset(user):
+    return (Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
+            .select_related("theme", "style").order_by("theme__order", "title_zh"))
+
+
 def visible_layers(user) -> list[Layer]:
-    return list(Layer.objects.visible_to(user).exclude(kind=Layer.Kind.TABLE)
-                .select_related("theme", "style").order_by("theme__order", "title_zh"))
+    return list(visible_queryset(user))
+
+
+NO_THEME = "-"  # /viewer/layers.json?theme=- : the layers in no theme
+OPEN_AT_MOST = 30  # a theme holding at most this many layers (with its sub-themes) opens with the page …
+EMBED_AT_MOST = 30  # … while the open themes hold at most this many together: their entries come with the page
+SEARCH_LIMIT = 200  # the layer panel's filter box: at most this many matches per question
+
+
+def chosen_layers(user, themes: list[str], slugs: list[str], q: str) -> list[Layer]:
+    """The visible layers of some themes (direct members), some slugs, or matching a search (title in either
+    language or slug): what the viewer asks for when a theme is opened, a share link or tool names layers, or the
+    panel's filter box is typed in. Layers the user may not see are simply not there."""
+    found = visible_queryset(user)
+    if q:
+        return list(found.filter(Q(title_zh__icontains=q) | Q(title_en__icontains=q) | Q(slug__icontains=q))
+                    [:SEARCH_LIMIT])
+    wanted = Q(slug__in=slugs) | Q(theme__slug__in=[t for t in themes if t != NO_THEME])
+    if NO_THEME in themes:
+        wanted |= Q(theme__isnull=True)
+    return list(found.filter(wanted))
+
+
+def opening_tree(themes: list[Theme], counts: dict[str | None, int]) -> tuple[set[str], bool]:
+    """The themes the layer panel opens with (small ones, parents first, within EMBED_AT_MOST layers in all) and
+    whether the layers in no theme come with the page too: their entries are embedded, so a small catalog's tree
+    is whole at once. A larger catalog's page holds none of them (the page does not grow with the catalog)."""
+    children: dict[str | None, list[Theme]] = {}
+    for theme in themes:
+        children.setdefault(theme.parent.slug if theme.parent_id else None, []).append(theme)
+    totals: dict[str, int] = {}
+
+    def total(theme: Theme) -> int:
+        if theme.slug not in totals:
+            totals[theme.slug] = counts.get(theme.slug, 0) + sum(total(c) for c in children.get(theme.slug, []))
+        return totals[theme.slug]
+
+    opened, budget = set(), EMBED_AT_MOST
+    queue = list(children.get(None, []))
+    while queue:  # breadth first: the top themes before their sub-themes
+        theme = queue.pop(0)
+        if total(theme) > OPEN_AT_MOST or counts.get(theme.slug, 0) > budget:
+            continue
+        opened.add(theme.slug)
+        budget -= counts.get(theme.slug, 0)
+        queue.extend(children.get(theme.slug, []))
+    return opened, counts.get(None, 0) <= budget
+
+
+def theme_counts(user) -> dict[str | None, int]:
+    """How many layers this user may see in each theme (directly), by one grouped count."""
+    rows = visible_queryset(user).order_by().values("theme__slug").annotate(n=Count("pk"))
+    return {row["theme__slug"]: row["n"] for row in rows}
+
+
+def with_editable(user, entries: list[dict], layers: list[Layer]) -> list[dict]:
+    """Each entry marked with whether this user may restyle its layer (the style editor's button)."""
+    editable = set(style_editor_config(user, layers)["style_editable"])
+    for entry in entries:
+        entry["style_editable"] = entry["slug"] in editable
+    return entries
 
 
 def tool_urls() -> dict:
@@ -238,21 +315,36 @@ def tool_urls() -> dict:
     }
 
 
-def viewer_config(user) -> dict:
-    layers = visible_layers(user)
+def viewer_config(user, every_layer: bool = False) -> dict:
+    """The page's config. The map viewer's holds the entries of the layers it opens with only (and of the 3D
+    basemap's and terrain's); `every_layer` (the decision pages) holds every visible layer's, as before."""
+    wanted = {*settings.VIEWER_DEFAULT_LAYERS, *settings.VIEWER_BASEMAP_LAYERS, settings.VIEWER_TERRAIN_LAYER}
+    counts = theme_counts(user)
+    themes = list(Theme.objects.select_related("parent").order_by("order", "name_zh"))
+    opened, loose = opening_tree(themes, counts) if not every_layer else ({t.slug for t in themes}, True)
+    embedded = Q(slug__in=wanted) | Q(theme__slug__in=opened) | (Q(theme__isnull=True) if loose else Q(pk__in=[]))
+    layers = visible_layers(user) if every_layer else list(visible_queryset(user).filter(embedded))
     entries = layer_entries(layers, user)
     drawn = {entry["slug"] for entry in entries}
     visible = {layer.slug: layer for layer in layers if layer.slug in drawn}
     terrain = visible.get(settings.VIEWER_TERRAIN_LAYER)
     tile = "/{z}/{x}/{y}"
-    bbox = initial_bbox(entries)
+    defaults = [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible]  # top first
+    if not every_layer:  # the page's own: the layers switched on at first and those of the themes open at first
+        entries = [entry for entry in entries if entry["slug"] in defaults or entry["theme"] in opened
+                   or (loose and entry["theme"] is None)]
+    bbox = initial_bbox(entries) if every_layer or set(defaults) & {e["slug"] for e in entries} else catalog_bbox(user)
     return {
         "lang": "en" if get_language() == "en" else "zh-hant",
-        "layers": entries,
-        "default_layers": [slug for slug in settings.VIEWER_DEFAULT_LAYERS if slug in visible],  # top first
+        "layers": with_editable(user, entries, layers),
+        "layers_complete": every_layer,  # else the page asks /viewer/layers.json for the others
+        "loose_layers": counts.get(None, 0),  # layers in no theme
+        "loose_loaded": loose,  # … their entries are in `layers`
+        "default_layers": defaults,
+        # each theme: how many layers it holds directly; `open`: shown open, its entries in `layers`
         "themes": [{"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en,
-                    "parent": t.parent.slug if t.parent_id else None}
-                   for t in Theme.objects.select_related("parent").order_by("order", "name_zh")],
+                    "parent": t.parent.slug if t.parent_id else None, "layers": counts.get(t.slug, 0),
+                    "open": t.slug in opened} for t in themes],
         "basemaps": basemaps(visible, centre(bbox)),
         "terrain": {"slug": terrain.slug, "bbox": integrity.lonlat_bbox(terrain, 6)}
         if terrain and terrain.kind == Layer.Kind.RASTER and integrity.lonlat_bbox(terrain, 6) else None,
@@ -275,8 +367,8 @@ def viewer_config(user) -> dict:
         "user": {"name": user.get_username(), "groups": sorted(user.groups.values_list("name", flat=True)),
                  "may_import": rights.may_import(user)}
         if user.is_authenticated else None,
-        **style_editor_config(user, layers),
-        "edit_layers": editable_layers(user, layers),
+        **style_editor_config(user, layers),  # the entries say it too (style_editable), for the layers loaded later
+        "edit_layers": editable_layers(user),
         "images_url": static("web/dist/images/"),
         "strings": {**viewer_strings(), **tool_strings(), **table_strings(), **style_strings(),
                     **layer_dialog_strings(), **edit_strings()},

@@ -9,7 +9,7 @@ from accounts import oidc, second_factor
 from accounts.directory import UNREACHABLE
 from accounts.lockout import LOCKED
 
-from .viewer import layer_entries, viewer_config, visible_layers
+from .viewer import chosen_layers, layer_entries, viewer_config, visible_layers, with_editable
 
 
 def home(request):
@@ -62,5 +62,14 @@ def sign_out(request):
 
 
 def viewer_layers(request):
-    """The layers this visitor may see, as the page's config lists them: the tools add new results to the tree."""
-    return JsonResponse({"layers": layer_entries(visible_layers(request.user), request.user)})
+    """The layers this visitor may see, as the page's config lists them. The viewer asks for the part it needs:
+    `?theme=a&theme=b` (a theme's own layers, `-` for those in none), `?slug=x&slug=y` (a share link's, a new
+    result's), `?q=text` (the layer panel's filter: title or slug, at most 200); without any, every layer (the
+    tools' layer lists). A layer the visitor may not see is simply not listed."""
+    themes, slugs = request.GET.getlist("theme"), request.GET.getlist("slug")
+    q = request.GET.get("q", "").strip()[:100]
+    if themes or slugs or q:
+        layers = chosen_layers(request.user, themes, slugs, q)
+    else:
+        layers = visible_layers(request.user)
+    return JsonResponse({"layers": with_editable(request.user, layer_entries(layers, request.user), layers)})

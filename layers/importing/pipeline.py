@@ -31,6 +31,7 @@ from layers.models import STAGING_SCHEMA, Layer, LayerVersion, Style, Theme
 from layers.naming import column_names, layer_slug, legacy_slug, table_name
 from layers.ogc import publishing
 from layers.pgload import EWKB, finish_table_auto, load_rows
+from layers.serving import tilecache
 from layers.serving.tiles import min_zoom_for
 
 from . import area
@@ -267,6 +268,7 @@ def publish(job: Job, prepared: Prepared, only: bool = True, moved: list | None 
     if prepared.kind == "vector":
         layer.min_zoom = min_zoom_for(layer.feature_count, layer.native_extent)
     layer.save()
+    tilecache.invalidate(layer)  # a new version: every tile of the old one goes
     catalog.default_style(layer)
     publishing.follow(layer, publishing.PUBLISH)
     job.layers.add(layer)

@@ -44,13 +44,18 @@ def follow(layer: Layer, change: str, again: bool = False) -> None:
 @shared_task(name="layers.ogc.sync_layer", bind=True, max_retries=MAX_RETRIES, acks_late=True)
 def sync_layer(self, slug: str, change: str) -> str:
     try:
-        return apply(slug, change)
+        outcome = apply(slug, change)
     except PublishError as exc:
         Layer.objects.filter(slug=slug).update(ogc_status=Layer.OgcStatus.FAILED, ogc_error=str(exc))
         if self.request.retries >= MAX_RETRIES:
             log.error("publishing %s (%s) gave up: %s", slug, change, exc)
             return "failed"
         raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
+    if outcome == "published" and change == PUBLISH:
+        from layers.serving.tilecache import seed_layer_tiles
+
+        seed_layer_tiles.delay(slug)  # its low zooms into the tile cache, after this task
+    return outcome
 
 
 @recorded_publishing

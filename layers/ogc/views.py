@@ -77,17 +77,23 @@ def ows(request, theme: str | None = None):
         lang = capabilities_language.language(params, translation.get_language())
         url = request.build_absolute_uri(request.path) + "?"
         if capabilities:
-            cached = capabilities_cache.entry(params, generation, versions, theme, url, lang)
+            cached = capabilities_cache.entry(params, generation, versions, theme, url, lang, user)
+            if cached:
+                cached.remember()
         if cached and cached.matches(request.headers.get("If-None-Match")):
             result = OWSResponse(304, "", b"")
         elif cached and (result := cached.get()) is not None:
             pass
+        elif cached and (result := cached.stale(visible)) is not None:  # the latest while it is rebuilt
+            cached.rebuild_later()
+            cached = None  # no ETag: the next request gets the rebuilt document
         else:
             # a request naming its layers gets a map of those only: its cost is what it touches, not the catalog
             served = visible & frozenset(names) if names and not capabilities else visible
+            building = time.perf_counter()
             result = _answer(params, body, served, url, lang, filters)
             if cached:
-                cached.put(result)
+                cached.put(result, visible, 1000 * (time.perf_counter() - building))
     except OWSException as problem:
         answer = exception_response(problem, params)
         _log(request, user, params, names, answer.status_code, started)
@@ -101,7 +107,8 @@ def ows(request, theme: str | None = None):
     if cached:
         response["ETag"], response["Last-Modified"] = cached.etag, cached.last_modified
     # what a signed-in user sees may differ from what a shared cache should hand to others
-    response["Cache-Control"] = "private, max-age=0" if user.is_authenticated else "public, max-age=60"
+    response["Cache-Control"] = result.headers.get("Cache-Control") or (  # no-cache: a document being rebuilt
+        "private, max-age=0" if user.is_authenticated else "public, max-age=60")
     response["Vary"] = "Authorization, Cookie, Accept-Language"  # capabilities and HTML answers are per language
     for slug in set(names):
         usage.count(slug, "ows")

@@ -22,7 +22,7 @@ from geo.messages import render
 from geo.messages import text as note
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, html_map, rasters, search, statistics, tiles, usage, values
+from . import downloads, features, html_map, rasters, search, statistics, tilecache, tiles, usage, values
 from .access import BadRequest, request_user, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -51,12 +51,16 @@ def bad_request(exc: BadRequest) -> JsonResponse:
     return JsonResponse({"detail": str(exc)}, status=400, json_dumps_params={"ensure_ascii": False})
 
 
+def tile_etag(layer: Layer, variant: str = "") -> str:
+    """The served version and metadata, and the variant (a filtered tile is another tile at the same address)."""
+    suffix = f"-{variant}" if variant else ""
+    return f'"{layer.pk}-{layer.current_version_id or 0}-{int(layer.updated_at.timestamp())}{suffix}"'
+
+
 def cache_headers(response: HttpResponse, layer: Layer, variant: str = "") -> HttpResponse:
     """Clients may keep a layer's tiles until it changes: the ETag names the served version and metadata, and the
     variant (a filtered tile is another tile than the unfiltered one at the same address)."""
-    version = layer.current_version_id or 0
-    suffix = f"-{variant}" if variant else ""
-    response["ETag"] = f'"{layer.pk}-{version}-{int(layer.updated_at.timestamp())}{suffix}"'
+    response["ETag"] = tile_etag(layer, variant)
     if layer.visibility == Layer.Visibility.PUBLIC:
         response["Cache-Control"] = "public, max-age=300"
     else:
@@ -257,18 +261,23 @@ class UsageView(APIView):
         return JsonResponse({"layer": layer.slug, "months": months})
 
 
-def _tile(request, slug, z, x, y, render, content_type: str) -> HttpResponse:
+def _tile(request, slug, z, x, y, render, content_type: str, kind: str = "vector") -> HttpResponse:
     """A tile answer: 304 when the client has this version, 204 when there is nothing to draw, 400 when the
-    tile does not exist."""
+    tile does not exist. Whether this user may see the layer is decided first; then the tile comes from the
+    server's tile cache (tilecache) or is drawn and kept there."""
     layer = visible_layer(request, slug, "tile")
     variant = variant_of(request.GET)
     cached = not_modified(request, layer, variant)
     if cached:
         return cached
-    try:
-        data = render(layer, int(z), int(x), int(y))
-    except BadRequest as exc:
-        return bad_request(exc)
+    zxy = int(z), int(x), int(y)
+    data = tilecache.get(layer, kind, variant, *zxy)
+    if data is None:
+        try:
+            data = render(layer, *zxy)
+        except BadRequest as exc:
+            return bad_request(exc)
+        tilecache.put(layer, kind, variant, *zxy, data or b"")
     return cache_headers(HttpResponse(data or b"", content_type=content_type, status=200 if data else 204), layer,
                          variant)
 
@@ -358,7 +367,7 @@ class DownloadView(APIView):
 
 @require_GET
 def raster_tile(request, slug, z, x, y):
-    return _tile(request, slug, z, x, y, rasters.png_tile, "image/png")
+    return _tile(request, slug, z, x, y, rasters.png_tile, "image/png", "raster")
 
 
 @require_GET
@@ -384,7 +393,7 @@ def basemap_tile(request, z, x, y):
 @require_GET
 def terrain_tile(request, slug, z, x, y):
     """A raster's values as Mapbox terrain-RGB (elevation for MapLibre's 3D terrain)."""
-    return _tile(request, slug, z, x, y, rasters.terrain_rgb_tile, "image/png")
+    return _tile(request, slug, z, x, y, rasters.terrain_rgb_tile, "image/png", "terrain")
 
 
 class SearchView(APIView):

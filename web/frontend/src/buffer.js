@@ -5,6 +5,7 @@ import L from "./leaflet-global.js";
 import { config, layerTitle, t, url } from "./config.js";
 import { attributeLabel, attributeTitle, csvNumber, formatFigure, formatNumber } from "./values.js";
 import { el } from "./panel.js";
+import { fillWithAllLayers } from "./state.js";
 import { postJSON, saveBlob } from "./api.js";
 import { subjectPicker, subjectRequest } from "./subject.js";
 import { toCsv } from "./csv.js";
@@ -75,10 +76,15 @@ export function createBufferTool(map, layersBySlug) {
     const picker = subjectPicker(map, { kinds: ["point", "line", "polygon"], pickable: () => true,
       onChange: (s) => { subject = s; } });
     const distances = el("input", { id: "buffer-distances", value: "300, 500, 1000", inputmode: "decimal", required: true });
-    const vector = config.layers.filter((l) => l.kind === "vector");
-    const choices = el("fieldset", { class: "choices" }, el("legend", {}, t("buffer_layers")),
-      vector.map((layer) => el("label", {}, el("input", { type: "checkbox", value: layer.slug,
-        checked: DEFAULT_SUMMARISED.includes(layer.slug) }), layerTitle(layer))));
+    const choices = el("fieldset", { class: "choices" });
+    fillWithAllLayers(() => { // every vector layer, once the page has them all (the ticks kept)
+      const ticked = new Set([...choices.querySelectorAll("input:checked")].map((box) => box.value));
+      const vector = config.layers.filter((l) => l.kind === "vector");
+      choices.replaceChildren(el("legend", {}, t("buffer_layers")),
+        ...vector.map((layer) => el("label", {}, el("input", { type: "checkbox", value: layer.slug,
+          checked: ticked.size ? ticked.has(layer.slug) : DEFAULT_SUMMARISED.includes(layer.slug) }),
+        layerTitle(layer))));
+    });
     const form = el("form", { class: "tool-form" }, picker.node,
       el("label", { for: "buffer-distances" }, t("buffer_distances")), distances, choices,
       el("button", { type: "submit", class: "primary" }, t("buffer_run")), status, result);

@@ -10,6 +10,7 @@ import { config, csrfToken, layersBySlug, layerTitle, t, url } from "./config.js
 import { el } from "./panel.js";
 import { errorText } from "./api.js";
 import { refreshLayer } from "./map2d.js";
+import { ensureLayers } from "./state.js";
 
 const SHAPE = { color: "#d84315", weight: 3, fillOpacity: 0.15, radius: 7 };
 const SELECTED = { color: "#1565c0", weight: 4, fillOpacity: 0.25 };
@@ -54,8 +55,9 @@ function setGeometry(shape, geometry) {
 }
 
 export function createEditTool(map, status) {
-  const editable = (config.edit_layers || []).filter((slug) => layersBySlug[slug]?.kind === "vector");
+  const editable = config.edit_layers || []; // the server lists the vector layers this user may edit
   if (!editable.length) return null;
+  ensureLayers({ slugs: editable }); // a large catalog's page holds only the layers it opens with
   map.pm.setLang(config.lang === "en" ? "en" : "zh_tw");
   map.pm.setGlobalOptions({ snappable: true, snapDistance: 15 });
   const shapes = L.featureGroup().addTo(map);
@@ -413,7 +415,8 @@ export function createEditTool(map, status) {
       node = el("div", { class: "edit-tool" },
         el("label", { for: "edit-layer" }, t("edit_layer")),
         el("select", { id: "edit-layer", onchange: (e) => chooseLayer(e.target.value) },
-          editable.map((s) => el("option", { value: s, selected: s === slug || undefined }, layerTitle(layersBySlug[s])))),
+          editable.map((s) => el("option", { value: s, selected: s === slug || undefined },
+            layersBySlug[s] ? layerTitle(layersBySlug[s]) : s))),
         el("div", { class: "edit-buttons", role: "group", "aria-label": t("edit_title") },
           el("button", { type: "button", "data-edit": "add", onclick: startDrawing }, t("edit_add_polygon")),
           el("button", { type: "button", "data-edit": "delete", onclick: remove }, t("edit_delete")),

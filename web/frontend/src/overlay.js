@@ -2,6 +2,7 @@
 // bar while it runs; the result appears as a new layer in the tree, switched on.
 import { config, layerTitle, t, url } from "./config.js";
 import { el } from "./panel.js";
+import { fillWithAllLayers } from "./state.js";
 import { postJSON } from "./api.js";
 import { jobProgress } from "./jobs.js";
 import { showNewLayer } from "./catalog.js";
@@ -20,8 +21,13 @@ export function parseFilter(text) {
 }
 
 function layerSelect(id, chosen) {
-  return el("select", { id, required: true }, config.layers.filter((l) => l.kind === "vector").map((layer) =>
-    el("option", { value: layer.slug, selected: layer.slug === chosen }, layerTitle(layer))));
+  const select = el("select", { id, required: true });
+  fillWithAllLayers(() => { // every vector layer, once the page has them all (the choice kept)
+    const value = select.value || chosen;
+    select.replaceChildren(...config.layers.filter((l) => l.kind === "vector").map((layer) =>
+      el("option", { value: layer.slug, selected: layer.slug === value }, layerTitle(layer))));
+  });
+  return select;
 }
 
 // a result-layer job (overlay, road widening): its progress bar, then the new layer in the tree

@@ -1,7 +1,10 @@
 // The layer panel: the catalog as a tree of themes (search, checkboxes, zoom to layer, metadata) and the layers
-// switched on, in draw order (drag or arrow buttons to reorder, opacity, legend).
+// switched on, in draw order (drag or arrow buttons to reorder, opacity, legend). The tree is loaded lazily: the page
+// knows the themes and how many layers each holds, and the entries of the small themes it opens with (the server
+// chooses them: a small catalog's tree is whole at once); another theme's layers are fetched when it is opened, and
+// the filter box asks the server for its matches.
 import { config, layersBySlug, layerTitle, t } from "./config.js";
-import { moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
+import { addEntries, ensureLayers, moveTo, setActive, setOpacity, state, subscribe } from "./state.js";
 import { isLine, isPoint, symbolUrl } from "./symbology.js";
 import { serviceLegendUrl } from "./services.js";
 import { attributeTitle, valueLabel } from "./values.js";
@@ -57,11 +60,34 @@ export function legendTitle(layer) {
   return style.kind === "graduated" && style.method ? `${title} · ${t(`method_${style.method}`)}` : title;
 }
 
-function tree(onZoom, onInfo) {
+const NO_THEME = "-"; // /viewer/layers.json?theme=- : the layers in no theme
+const loadedThemes = new Set(config.themes.filter((theme) => theme.open).map((theme) => theme.slug));
+if (config.loose_loaded) loadedThemes.add(NO_THEME);
+const loadingThemes = new Set();
+const openThemes = new Set(loadedThemes);
+let loadThemes = () => {};
+
+function themesByParent() {
   const byParent = {};
   for (const theme of config.themes) (byParent[theme.parent || ""] ||= []).push(theme);
+  return byParent;
+}
+
+// how many layers each theme holds with its sub-themes (as the server counted them at page load)
+function themeTotals(byParent) {
+  const totals = {};
+  const total = (theme) => (totals[theme.slug] ??= (theme.layers || 0)
+    + (byParent[theme.slug] || []).reduce((sum, child) => sum + total(child), 0));
+  for (const theme of config.themes) total(theme);
+  return totals;
+}
+
+function tree(onZoom, onInfo) {
+  const byParent = themesByParent();
+  const totals = themeTotals(byParent);
   const layersOf = {};
   for (const layer of config.layers) (layersOf[layer.theme || ""] ||= []).push(layer);
+  const loaded = (slug) => config.layers_complete || loadedThemes.has(slug);
 
   function layerRow(layer) {
     const id = `layer-${layer.slug}`;
@@ -78,14 +104,29 @@ function tree(onZoom, onInfo) {
   function branch(theme) {
     const children = (byParent[theme.slug] || []).map(branch).filter(Boolean);
     const rows = (layersOf[theme.slug] || []).map(layerRow);
-    if (!children.length && !rows.length) return null;
-    return el("li", { class: "theme" }, el("details", { open: true }, el("summary", {}, themeName(theme)),
-      el("ul", { role: "group" }, ...children, ...rows)));
+    if (!children.length && !rows.length && !totals[theme.slug]) return null;
+    const waiting = loadingThemes.has(theme.slug)
+      ? [el("li", { class: "hint tree-loading", role: "status" }, t("loading"))] : [];
+    // opened by the visitor: its layers fetched (a theme opened by a search holds its matches until the filter is
+    // cleared)
+    const summary = el("summary", { onclick: () => {
+      if (!details.open && !loaded(theme.slug) && theme.layers) loadThemes([theme.slug]);
+    } }, themeName(theme));
+    const details = el("details", { open: openThemes.has(theme.slug) }, summary,
+      el("ul", { role: "group" }, ...children, ...rows, ...waiting));
+    details.addEventListener("toggle", () => (details.open ? openThemes.add(theme.slug)
+      : openThemes.delete(theme.slug)));
+    return el("li", { class: "theme", "data-theme": theme.slug }, details);
   }
 
   const roots = (byParent[""] || []).map(branch).filter(Boolean);
   const loose = (layersOf[""] || []).map(layerRow);
-  return el("ul", { class: "tree" }, ...roots, ...loose);
+  // layers in no theme, when the page did not come with them: under their own heading, fetched when opened
+  const unthemed = !loaded(NO_THEME) && config.loose_layers ? [el("li", { class: "theme", "data-theme": NO_THEME },
+    el("details", {}, el("summary", { onclick: () => loadThemes([NO_THEME]) }, t("tree_unthemed")),
+      el("ul", { role: "group" }, ...loose, ...(loadingThemes.has(NO_THEME)
+        ? [el("li", { class: "hint tree-loading", role: "status" }, t("loading"))] : []))))] : loose;
+  return el("ul", { class: "tree" }, ...roots, ...unthemed);
 }
 
 function activeItem(slug, index, onZoom, onInfo) {
@@ -107,7 +148,7 @@ function activeItem(slug, index, onZoom, onInfo) {
         "aria-label": `${t("table_open")}：${title}`, title: t("table_open"),
         onclick: () => document.dispatchEvent(new CustomEvent("civgis:attribute-table", { detail: { slug } })) },
       "▦") : null,
-      onStyle && (config.style_editable || []).includes(slug)
+      onStyle && (layer.style_editable || (config.style_editable || []).includes(slug))
         ? el("button", { type: "button", class: "icon", "aria-label": `${t("style_edit")}：${title}`,
           title: t("style_edit"), onclick: () => onStyle(slug) }, "◐") : null,
       el("button", { type: "button", class: "icon", "aria-label": `${t("hide_layer")}：${title}`,
@@ -155,14 +196,7 @@ export function layerChanged() {
 
 // Layers made after the page loaded (analysis results, uploads): into the config and the tree
 export function addLayers(entries) {
-  const fresh = entries.filter((entry) => !layersBySlug[entry.slug]);
-  for (const entry of fresh) {
-    config.layers.push(entry);
-    layersBySlug[entry.slug] = entry;
-    state.opacity[entry.slug] = entry.style.opacity ?? 0.8;
-  }
-  if (fresh.length) redrawTree();
-  return fresh;
+  return addEntries(entries); // the tree redraws on civgis:layers-added
 }
 
 export function buildPanel({ onZoom, onStyleEdit = null }) {
@@ -174,12 +208,53 @@ export function buildPanel({ onZoom, onStyleEdit = null }) {
     treeBox.replaceChildren(tree(onZoom, showMetadata));
     filter.dispatchEvent(new Event("input"));
   };
+  document.addEventListener("civgis:layers-added", () => redrawTree());
+  loadThemes = async (slugs) => {
+    const wanted = slugs.filter((slug) => !loadedThemes.has(slug) && !loadingThemes.has(slug));
+    if (!wanted.length) return;
+    for (const slug of wanted) loadingThemes.add(slug);
+    redrawTree(); // "loading" in the themes
+    try {
+      await ensureLayers({ themes: wanted });
+      for (const slug of wanted) loadedThemes.add(slug);
+      for (const slug of wanted) loadingThemes.delete(slug);
+      redrawTree();
+    } catch (error) {
+      for (const slug of wanted) loadingThemes.delete(slug);
+      for (const node of treeBox.querySelectorAll(".tree-loading")) node.textContent = error.message;
+    }
+  };
   treeBox.replaceChildren(tree(onZoom, showMetadata));
+  // the filter: the rows the page has at once; the server's matches (every theme's) a moment later
+  let searched = "";
+  let timer = null;
+  const search = async (q) => {
+    if (q === searched) return;
+    searched = q;
+    const found = await ensureLayers({ q }).catch(() => []);
+    if (searched !== q) return;
+    const parentOf = Object.fromEntries(config.themes.map((theme) => [theme.slug, theme.parent]));
+    let opened = false;
+    for (const entry of found) { // the matches' themes open
+      for (let slug = entry.theme; slug; slug = parentOf[slug]) {
+        opened ||= !openThemes.has(slug);
+        openThemes.add(slug);
+      }
+    }
+    if (opened) redrawTree();
+  };
   filter.addEventListener("input", (e) => {
     const q = e.target.value.trim().toLowerCase();
     for (const row of treeBox.querySelectorAll(".layer-row")) row.hidden = q !== "" && !row.dataset.search.includes(q);
     for (const theme of [...treeBox.querySelectorAll(".theme")].reverse()) {
-      theme.hidden = ![...theme.querySelectorAll(".layer-row")].some((r) => !r.hidden);
+      theme.hidden = q !== "" && ![...theme.querySelectorAll(".layer-row")].some((r) => !r.hidden);
+    }
+    if (config.layers_complete) return;
+    clearTimeout(timer);
+    if (q) timer = setTimeout(() => search(q), 250);
+    else if (e.isTrusted) { // cleared by the visitor: the open themes a search left half loaded get all layers
+      searched = "";
+      loadThemes(config.themes.filter((theme) => openThemes.has(theme.slug) && theme.layers).map((theme) => theme.slug));
     }
   });
   const render = () => {

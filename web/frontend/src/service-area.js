@@ -5,6 +5,7 @@
 // per break) appear as a new layer in the tree, switched on.
 import { config, layerTitle, numberFormat, t, url } from "./config.js";
 import { el } from "./panel.js";
+import { fillWithAllLayers } from "./state.js";
 import { getJSON, postJSON } from "./api.js";
 import { jobProgress } from "./jobs.js";
 import { subjectPicker } from "./subject.js";
@@ -34,22 +35,27 @@ export function createServiceAreaTool(map) {
   function build() {
     if (!config.user) return el("p", { class: "hint" }, t("sign_in_first"));
     const picker = subjectPicker(map, { kinds: ["point"], onChange: (s) => { subject = s; } });
-    const lines = config.layers.filter((l) => l.kind === "vector" && (l.geometry_type || "").includes("LineString"));
-    const roads = el("select", { id: "service-roads", required: true }, lines.map((layer) => el("option",
-      { value: layer.slug, selected: layer.slug === "roads" }, layerTitle(layer))));
+    const roads = el("select", { id: "service-roads", required: true });
     const profile = el("select", { id: "service-profile" },
       PROFILES.map((p) => el("option", { value: p }, t(`service_profile_${p}`))));
     const breaks = el("input", { id: "service-breaks", value: "5, 10, 15", inputmode: "decimal", required: true });
     // several facilities at once: every feature of a point layer instead of the point drawn
-    const pointLayers = config.layers.filter((l) => l.kind === "vector" && (l.geometry_type || "").includes("Point"));
-    const from = el("select", { id: "service-from" }, [el("option", { value: "" }, t("service_from_drawn")),
-      ...pointLayers.map((layer) => el("option", { value: layer.slug }, layerTitle(layer)))]);
+    const from = el("select", { id: "service-from" });
     // people within each break, apportioned from an area layer with a population count
-    const areas = config.layers.filter((l) => l.kind === "vector" && (l.geometry_type || "").includes("Polygon")
-      && (l.attributes || []).some((a) => a.name === "population"));
-    const people = el("select", { id: "service-people" }, [el("option", { value: "" }, t("service_people_none")),
-      ...areas.map((layer) => el("option", { value: layer.slug, selected: layer.slug === "villages" },
-        layerTitle(layer)))]);
+    const people = el("select", { id: "service-people" });
+    fillWithAllLayers(() => { // the three lists from every vector layer, once the page has them all (choices kept)
+      const vector = config.layers.filter((l) => l.kind === "vector");
+      const has = (l, shape) => (l.geometry_type || "").includes(shape);
+      const fill = (select, layers, first, chosen) => {
+        const value = select.value || chosen;
+        select.replaceChildren(...(first ? [el("option", { value: "" }, first)] : []), ...layers.map((layer) =>
+          el("option", { value: layer.slug, selected: layer.slug === value }, layerTitle(layer))));
+      };
+      fill(roads, vector.filter((l) => has(l, "LineString")), null, "roads");
+      fill(from, vector.filter((l) => has(l, "Point")), t("service_from_drawn"), "");
+      fill(people, vector.filter((l) => has(l, "Polygon") && (l.attributes || []).some((a) => a.name === "population")),
+        t("service_people_none"), "villages");
+    });
     const counted = el("ul", { class: "service-people", "aria-live": "polite" });
     const status = el("p", { role: "status", class: "tool-status" });
     const jobs = el("ul", { class: "jobs" });

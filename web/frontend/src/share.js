@@ -16,7 +16,7 @@ export async function restoreSharedView(code, { map, switchView, setBasemap, mar
     return null;
   }
   const view = shared.state;
-  applyLayers(view.layers);
+  await applyLayers(view.layers);
   if (knownBasemap(view.basemap)) setBasemap(view.basemap);
   map.setView([view.center[1], view.center[0]], view.zoom, { animate: false });
   if (view.mode === "3d") {

@@ -3,7 +3,7 @@
 // views. The time slider's window travels in each time-enabled layer's filter (its `time`, which the server
 // applies wherever it reads the filter: the print's map, the shared view's tiles) and comes back to the slider.
 import { layersBySlug } from "./config.js";
-import { layerFilter, setActive, setOpacity, setTime, state } from "./state.js";
+import { ensureLayers, layerFilter, setActive, setOpacity, setTime, state } from "./state.js";
 import { currentBasemap } from "./basemaps.js";
 
 const round = (v, digits) => Number(v.toFixed(digits));
@@ -21,8 +21,11 @@ export function currentView({ map, map3d, view }) {
   };
 }
 
-// the layers of a stored view, in its order and opacity (the ones this page does not know are left out)
-export function applyLayers(layers) {
+// the layers of a stored view, in its order and opacity (the ones this page may not see are left out); their
+// entries are fetched first when the page has not loaded them yet
+export async function applyLayers(layers) {
+  await ensureLayers({ slugs: layers.filter((entry) => entry.visible !== false).map((entry) => entry.slug) })
+    .catch(() => {});
   for (const slug of [...state.active]) setActive(slug, false);
   const known = layers.filter((entry) => entry.visible !== false && layersBySlug[entry.slug]);
   for (const slug of Object.keys(state.filters)) delete state.filters[slug];

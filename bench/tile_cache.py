@@ -1,0 +1,188 @@
+"""The server-side tile cache (issue 21): cached vector tiles per second against the same bytes from a static file
+server (the limit), and uncached tiles per second, in one run.
+
+    .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/tile_cache.py
+    … bench/tile_cache.py --seconds 5 --connections 16
+
+On the demo city (public buildings, the densest vector layer anyone may see), the city's z14–16 tiles:
+
+1. cached: gunicorn (production settings, `--workers`) with the tile cache on, every tile asked for once first (the
+   cache filled), then wrk over the same tiles: each request checks the layer's visibility, then reads the file;
+2. uncached: the same with TILE_CACHE=false (each tile drawn by PostGIS): what a miss costs;
+3. the limit: the same tile files served by nginx (when installed) and by Python's ThreadingHTTPServer, wrk
+   with the same paths and connections.
+
+Printed: tiles/s and mean latency of each, the ratios cached / static and cached / uncached, the goal (≥ 3,000
+cached tiles/s on this machine) and the cache's statistics. Not part of the test suite.
+"""
+
+import argparse
+import contextlib
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import common
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8, help="wrk's duration per figure")
+    parser.add_argument("--connections", type=int, default=16, help="wrk's connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--city", type=float, default=1, help="demo city size")
+    return parser
+
+
+if __name__ == "__main__":
+    ARGS = common.start(__doc__, arguments())
+
+from django.conf import settings  # noqa: E402
+
+from layers.models import Layer  # noqa: E402
+
+SLUG = "buildings"
+GOAL = 3000
+
+
+def city_tiles() -> list[tuple[int, int, int]]:
+    west, south, east, north = Layer.objects.get(slug=SLUG).extent.extent
+    out = []
+    for z in (14, 15, 16):
+        n = 2**z
+
+        def tx(lon, n=n):
+            return int((lon + 180) / 360 * n)
+
+        def ty(lat, n=n):
+            return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+        out += [(z, x, y) for x in range(tx(west), tx(east) + 1) for y in range(ty(north), ty(south) + 1)]
+    return out
+
+
+def wrk(base: str, paths: list[str], seconds: int, connections: int) -> tuple[float, str]:
+    """(requests/s, mean latency) of wrk cycling through `paths` on `base`; non-2xx answers fail the bench."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        quoted = ",".join(f'"{p}"' for p in paths)
+        script.write(f"""
+local paths = {{{quoted}}}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+""")
+    try:
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name,
+                              base], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw failed answers:\n{out}")
+    rate = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+    latency = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("Latency"))
+    return rate, latency
+
+
+@contextlib.contextmanager
+def static_server(kind: str, folder: Path):
+    """The tile files served as static files on a free loopback port: nginx (a minimal config) or Python's
+    ThreadingHTTPServer; yields the base URL, or None when that server is not installed."""
+    port = common.free_port()
+    if kind == "nginx":
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        if nginx is None:
+            yield None
+            return
+        conf = folder.parent / "nginx.conf"
+        conf.write_text(f"""
+worker_processes 2; daemon off; pid {folder.parent}/nginx.pid; error_log {folder.parent}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; types {{ application/vnd.mapbox-vector-tile mvt; }}
+  client_body_temp_path {folder.parent}/ncb; proxy_temp_path {folder.parent}/np; fastcgi_temp_path {folder.parent}/nf;
+  uwsgi_temp_path {folder.parent}/nu; scgi_temp_path {folder.parent}/ns;
+  server {{ listen 127.0.0.1:{port}; root {folder}; }} }}
+""")
+        command = [nginx, "-c", str(conf), "-p", str(folder.parent)]
+    else:
+        command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/", timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)
+
+
+def main() -> None:
+    from layers.serving import tilecache
+
+    common.demo_city(ARGS.city)
+    if not common.tools("wrk"):
+        return
+    tiles = city_tiles()
+    paths = [f"/tiles/{SLUG}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
+    shutil.rmtree(tilecache.root(), ignore_errors=True)
+    print(f"{len(paths)} {SLUG} tiles at z14–16; wrk {ARGS.connections} connections, {ARGS.seconds} s each; "
+          f"gunicorn {ARGS.workers} sync workers", flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # nginx's workers run as another user
+        static = Path(tmp) / "static"
+        with common.gunicorn(ARGS.workers) as base:
+            for path in paths:  # fills the cache; the same bytes into the static folder
+                body = urllib.request.urlopen(base + path).read()
+                (static / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+                (static / path.lstrip("/")).write_bytes(body)
+            sizes = [p.stat().st_size for p in static.rglob("*.mvt")]
+            print(f"tiles: {len(sizes)}, {sum(sizes) / 2**20:.1f} MiB, mean {sum(sizes) / len(sizes) / 1024:.1f} KB",
+                  flush=True)
+            results["cached (Django, tile cache)"] = wrk(base, paths, ARGS.seconds, ARGS.connections)
+            print(f"  cached: {results['cached (Django, tile cache)'][0]:,.0f} tiles/s", flush=True)
+        os.environ["TILE_CACHE"] = "false"
+        try:
+            with common.gunicorn(ARGS.workers) as base:
+                results["uncached (Django, PostGIS)"] = wrk(base, paths, ARGS.seconds, ARGS.connections)
+                print(f"  uncached: {results['uncached (Django, PostGIS)'][0]:,.0f} tiles/s", flush=True)
+        finally:
+            del os.environ["TILE_CACHE"]
+        for kind, label in (("nginx", "static: nginx (the limit)"), ("python", "static: Python http.server")):
+            with static_server(kind, static) as base:
+                if base is None:
+                    print(f"  {label}: not installed, skipped")
+                    continue
+                results[label] = wrk(base, paths, ARGS.seconds, ARGS.connections)
+                print(f"  {label}: {results[label][0]:,.0f} tiles/s", flush=True)
+    print("\n| server | tiles/s | mean latency |\n|---|---|---|")
+    for label, (rate, latency) in results.items():
+        print(f"| {label} | {rate:,.0f} | {latency} |")
+    cached = results["cached (Django, tile cache)"][0]
+    print(f"\ncached / uncached: ×{cached / results['uncached (Django, PostGIS)'][0]:.1f}")
+    for label in ("static: nginx (the limit)", "static: Python http.server"):
+        if label in results:
+            print(f"cached / {label}: {cached / results[label][0]:.2f}")
+    print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if cached >= GOAL else 'NOT met'} ({cached:,.0f}/s)")
+    print(f"cache statistics: {tilecache.statistics()}")
+    print(f"(tile cache folder: {settings.TILE_CACHE_DIR})")
+
+
+if __name__ == "__main__":
+    main()

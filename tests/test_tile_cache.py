@@ -1,0 +1,184 @@
+"""The server-side tile cache (layers.serving.tilecache, issue 21): tiles kept per layer version and filter, read
+only after the caller may see the layer, removed precisely when the layer changes (an edit: only the tiles under the
+feature; a restyle or a deletion: all), seeded for low zooms, counted for administrators."""
+
+import pytest
+from conftest import tile_of
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.gis.geos import Polygon
+from rest_framework.test import APIClient
+from test_feature_editing import SLUG, URL, _make_layer, point
+
+from layers.models import Layer
+from layers.serving import tilecache
+
+pytestmark = pytest.mark.django_db
+
+A, B = (121.30, 24.99), (121.31, 25.00)  # the two hydrants _make_layer puts in
+Z = 17  # tiles of ~300 m: A and B several tiles apart
+
+
+@pytest.fixture
+def cache(settings, tmp_path):
+    settings.TILE_CACHE, settings.TILE_CACHE_DIR = True, tmp_path / "tile-cache"
+    from geo.counters import client as redis_client
+
+    redis_client().delete(tilecache.STATS_KEY)
+    return settings.TILE_CACHE_DIR
+
+
+@pytest.fixture
+def layer(db, cache):
+    made = _make_layer()
+    box = Polygon.from_bbox((*A, *B))
+    box.srid = 4326
+    made.extent = box
+    made.save()
+    return made
+
+
+@pytest.fixture
+def editor(layer):
+    """A member of the layer's owner agency (who may see and edit it), signed in with a session below."""
+    user = User.objects.create_user("tc-fire", password="pw")
+    user.groups.add(layer.owner_agency)
+    return user
+
+
+def client(user=None) -> APIClient:
+    c = APIClient()
+    if user:
+        c.force_login(user)  # the tile views read the session (no DRF authentication)
+    return c
+
+
+def tile_url(lonlat, z=Z, query="") -> str:
+    x, y = tile_of(*lonlat, z)
+    return f"/tiles/{SLUG}/{z}/{x}/{y}.mvt{query}"
+
+
+def cached_files(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*.mvt")} if root.exists() else set()
+
+
+def test_tiles_are_kept_per_version_and_filter_and_read_only_for_who_may_see_the_layer(layer, editor, cache):
+    c = client(editor)
+    assert client().get(tile_url(A)).status_code == 404  # internal: refused before any cache is looked at
+    first = c.get(tile_url(A))
+    assert first.status_code == 200 and first.content
+    assert len(cached_files(cache)) == 1
+    again = c.get(tile_url(A))
+    assert again.content == first.content
+    filtered = c.get(tile_url(A, query="?filter=name:eq:B"))  # another tile: hydrant A is filtered out
+    assert filtered.status_code == 204 and len(cached_files(cache)) == 2
+    assert c.get(tile_url(A, query="?filter=name:eq:B")).status_code == 204  # the cached empty tile
+    # cached now, and still nothing for someone who may not see the layer (the same answer as a missing layer)
+    refused = client().get(tile_url(A))
+    assert refused.status_code == 404 and refused.content == client().get(
+        "/tiles/no-such-layer/17/1/1.mvt").content.replace(b"no-such-layer", SLUG.encode())
+    stats = tilecache.statistics()
+    assert (stats["hits"], stats["misses"], stats["tiles"]) == (2, 2, 2) and stats["bytes"] > 0
+    # a new version is a new key: the old tiles are not read
+    before = tilecache.path_of(layer, "vector", "", Z, *tile_of(*A, Z))
+    layer.current_version_id = None
+    layer.min_zoom = 1
+    layer.save()
+    assert tilecache.path_of(layer, "vector", "", Z, *tile_of(*A, Z)) != before
+
+
+def test_an_edit_removes_only_the_tiles_under_the_feature_a_restyle_or_a_deletion_all(
+        layer, editor, cache, django_capture_on_commit_callbacks):
+    c = client(editor)
+    far = (121.60, 25.10)
+    for where in (A, B, far):
+        assert c.get(tile_url(where)).status_code in (200, 204)
+    assert c.get(tile_url(B, z=10)).status_code == 200  # a low zoom's tile holding both
+    assert len(cached_files(cache)) == 4
+    b_tile = c.get(tile_url(B)).content
+    fid_b = next(f["id"] for f in c.get(URL).json()["features"] if f["properties"]["name"] == "B")
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = c.patch(f"{URL}{fid_b}/", {"geometry": point(121.33, 25.02)}, format="json",
+                        HTTP_IF_MATCH=c.get(f"{URL}{fid_b}/")["ETag"])
+    assert moved.status_code == 200, moved.content
+    left = cached_files(cache)
+    xa, ya = tile_of(*A, Z)
+    xf, yf = tile_of(*far, Z)
+    assert {f.split("/", 3)[3] for f in left} == {f"{Z}/{xa}/{ya}.mvt", f"{Z}/{xf}/{yf}.mvt"}  # under B: gone
+    assert c.get(tile_url(B)).status_code == 204 and b_tile  # B's old place: drawn again, now empty
+    assert c.get(tile_url((121.33, 25.02))).status_code == 200  # and its new one
+    assert tilecache.statistics()["invalidated_tiles"] == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        restyled = c.patch(f"/api/v1/layers/{SLUG}/style/", {"fill_color": "#aa0000"}, format="json")
+    assert restyled.status_code == 200, restyled.content
+    assert cached_files(cache) == set()
+    c.get(tile_url(A))
+    admin = User.objects.create_superuser("tc-admin", password="pw")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client(admin).delete(f"/api/v1/layers/{SLUG}/").status_code == 204
+    assert cached_files(cache) == set() and not Layer.objects.filter(slug=SLUG).exists()
+
+
+def test_low_zooms_are_seeded_and_administrators_see_the_statistics(layer, cache, monkeypatch):
+    import geo.health
+
+    monkeypatch.setattr(geo.health, "check_worker", lambda: {"ok": True})  # no worker here: not waited for
+    layer.visibility = "public"
+    layer.save()
+    seeded = tilecache.seed_tiles(layer, max_zoom=6)
+    assert seeded == len(cached_files(cache)) >= 7  # zoom 0 to 6 over the layer, at least one tile each
+    assert tilecache.seed_tiles(layer, max_zoom=6) == 0  # already there
+    x, y = tile_of(*A, 6)
+    assert client().get(f"/tiles/{SLUG}/6/{x}/{y}.mvt").status_code == 200
+    assert tilecache.statistics()["hits"] == 1
+    admin = APIClient()
+    admin.force_login(User.objects.create_user("tc-staff", password="pw", is_staff=True))
+    detail = admin.get("/api/health?detail=tile_cache").json()
+    assert detail["tile_cache"]["tiles"] == seeded and detail["tile_cache"]["hit_rate"] == 1.0
+    assert "tile_cache" not in APIClient().get("/api/health?detail=tile_cache").json()  # not for everyone
+
+
+def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_layer_is_public(layer, cache):
+    """The WSGI fast path (tile_fastpath): the view's answer for a cached tile of a public layer, without Django;
+    a layer no longer public (even by a bulk update that sends no signal), a miss or a signed-in caller: Django."""
+    from django.core.signals import request_finished, request_started
+    from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
+
+    from layers.serving.tile_fastpath import TileFastPath
+
+    app = TileFastPath(get_wsgi_application())
+    # as Django's test client does: the handler must not close the test's connection (its transaction)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        _fast_path_checks(app, layer)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _fast_path_checks(app, layer):
+    from io import BytesIO
+
+    def call(path, **extra):
+        answer = {}
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
+                   "SERVER_PORT": "80", "wsgi.input": BytesIO(), "wsgi.url_scheme": "http", "REMOTE_ADDR": "10.1.2.3",
+                   **extra}
+        body = b"".join(app(environ, lambda status, headers: answer.update(status=status, headers=dict(headers))))
+        return int(answer["status"].split()[0]), answer["headers"], body
+
+    Layer.objects.filter(pk=layer.pk).update(visibility="public")
+    url = tile_url(A)
+    status, headers, body = call(url)  # a miss: Django draws and keeps it (its middleware adds X-Frame-Options)
+    assert status == 200 and "X-Frame-Options" in headers, body[:300]
+    status, fast, again = call(url)
+    assert (status, again) == (200, body) and "X-Frame-Options" not in fast  # in front of Django, the same bytes
+    assert fast["ETag"] == headers["ETag"] and fast["Cache-Control"] == "public, max-age=300"
+    assert call(url, HTTP_IF_NONE_MATCH=fast["ETag"])[0] == 304
+    signed_in = call(url, HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc")
+    assert signed_in[0] == 200 and "X-Frame-Options" in signed_in[1]  # a session: Django decides
+    Layer.objects.filter(pk=layer.pk).update(visibility="internal")  # no signal, nothing invalidated
+    status, headers, body = call(url)
+    assert status == 404 and "X-Frame-Options" in headers and b"\x1a" not in body  # refused, not the cached tile
