@@ -242,6 +242,26 @@ def no_script_errors():
     assert not errors, "script errors on the pages:\n" + "\n".join(errors)
 
 
+@pytest.fixture(autouse=True)
+def platform_defaults(request, django_db_blocker):
+    """What the migrations put in a new platform's database (every signed-in user may import new layers), put back
+    for a transactional test: the flush after an earlier transactional test emptied every table."""
+    from pytest_django.plugin import validate_django_db
+
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")  # the database first
+    elif not (marker and any(validate_django_db(marker)[:2])):
+        yield
+        return
+    from accounts.models import ImportGrant
+
+    with django_db_blocker.unblock():
+        if not ImportGrant.objects.exists():
+            ImportGrant.objects.create()
+    yield
+
+
 class NlscStandIn:
     """A local stand-in for NLSC's WMTS, following its RESTful template /wmts/{layer}/default/GoogleMapsCompatible/
     {z}/{y}/{x}: each layer answers 256² PNGs of its own colour (EMAP2, the names overlay, a transparent one with a

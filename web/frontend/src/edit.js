@@ -381,6 +381,7 @@ export function createEditTool(map, status) {
     slug = next;
     await loadForm();
     await loadFeatures();
+    if (!node) return; // the tool was closed while its layer loaded
     renderForm();
     node.querySelector("[data-edit=add]").textContent = t(`edit_add_${(DRAW[simpleType(layersBySlug[slug])] || "Polygon").toLowerCase()}`);
   }
