@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from layers.models import Layer
+from layers.models import Layer, holds_every_right
 
 
 class DashboardQuerySet(models.QuerySet):
@@ -53,5 +53,6 @@ class Dashboard(models.Model):
     def __str__(self):
         return self.slug
 
-    # who may change it: the layers' rule (admins, members of the owner agency, whoever made it), on the same fields
-    can_edit = Layer.can_edit
+    def can_edit(self, user) -> bool:
+        """Who may change it: administrators, members of the owner agency, whoever made it (a layer's owners)."""
+        return holds_every_right(self, user)

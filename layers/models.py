@@ -234,15 +234,13 @@ class Layer(models.Model):
 
     def can_edit(self, user) -> bool:
         """The older name of may(user, "publish"): change what the layer says and how it is served (metadata, style,
-        its statistics' joins and indicators). Callers that decide something else ask `may` for their right. Other
-        catalog items borrow it (dashboards.Dashboard.can_edit = Layer.can_edit): theirs is the owners' rule."""
-        if not isinstance(self, Layer):
-            return holds_every_right(self, user)
+        its statistics' joins and indicators). Callers that decide something else ask `may` for their right."""
         return self.may(user, "publish")
 
 
 def holds_every_right(item, user) -> bool:
-    """Administrators, staff, the item's maker and the members of its owner agency hold every right on it."""
+    """Administrators, staff, the item's maker and the members of its owner agency hold every right on it (a layer,
+    a dashboard: any catalog item with `created_by` and `owner_agency`)."""
     if not (user is not None and user.is_authenticated and user.is_active):
         return False
     if user.is_superuser or user.is_staff or (item.created_by_id is not None and item.created_by_id == user.pk):

@@ -239,12 +239,17 @@ class LayerDetailSerializer(LayerSerializer):
         return {**found, "missing": metadata.labelled(found["missing"])}
 
     def get_can_edit(self, layer) -> bool:
-        request = self.context.get("request")
-        return bool(request and layer.can_edit(request.user))
+        return "publish" in self.get_rights(layer)  # Layer.can_edit, from the rights read once
 
     def get_rights(self, layer) -> list[str]:
+        """The caller's rights, read once per layer (can_edit and the edit choices ask again)."""
         request = self.context.get("request")
-        return rights.rights_of(request.user, layer) if request else []
+        if request is None:
+            return []
+        known = self.context.setdefault("caller_rights", {})
+        if layer.pk not in known:
+            known[layer.pk] = rights.rights_of(request.user, layer)
+        return known[layer.pk]
 
     def get_edit_choices(self, layer) -> dict | None:
         if not self.get_can_edit(layer):
