@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -161,6 +162,23 @@ CELERY_TASK_ACKS_LATE = True  # a crashed worker's job is redelivered, not lost
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Queues per kind of work, so that a long siting job never delays an import: a worker started without -Q consumes
+# them all (make demo, the tests); in production each group has its own workers (docker-compose: worker,
+# worker-imports, worker-analysis, worker-sensors; `-Q imports` …), scaled on their own. Every task is named here
+# (tests/test_queues.py fails on a task without a route, so a new one cannot land in the default queue silently).
+CELERY_TASK_DEFAULT_QUEUE = "celery"  # periodic upkeep and the health probe; every deployment has its worker
+TASK_QUEUES_BY_KIND = {
+    "celery": ["geo.worker_probe", "layers.flush_usage", "audit.flush_reads", "audit.prune", "harvest.due"],
+    "imports": ["layers.import_job", "stats.import_stats"],
+    "analysis": ["analysis.run_job", "network.build"],
+    "publishing": ["layers.ogc.sync_layer", "layers.ogc.rebuild_capabilities", "layers.ogc.prebuild_capabilities",
+                   "layers.seed_tiles"],
+    "harvesting": ["harvest.run", "harvest.copy"],
+    "sensors": ["iot.mqtt_consumer", "iot.sta_mqtt_bridge", "iot.harvest_sta.*"],
+}
+CELERY_TASK_QUEUES = [Queue(name) for name in TASK_QUEUES_BY_KIND]
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TASK_QUEUES_BY_KIND.items() for task in tasks}
 
 
 def harvest_source_names(entries: list[str]) -> list[str]:
