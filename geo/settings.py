@@ -231,6 +231,27 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Where generated and imported files live (rasters, uploads, exports).
 DATA_DIR = Path(os.environ.get("CIVGIS_DATA_DIR", BASE_DIR / ".var" / "data"))
 MEDIA_ROOT = DATA_DIR / "media"
+# Shared media (geo/media.py): rasters, uploads on their way to an import worker, siting reports. `local` (the
+# default): the data folder is the store, nothing is copied. `s3`: an S3-compatible object store (django-storages)
+# holds them under their path in the data folder, which stays each machine's local copy for GDAL and MapServer.
+MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE", "local")
+if MEDIA_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: local or s3")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR}}
+    if MEDIA_STORAGE == "local" else {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": os.environ.get("S3_BUCKET", "civgis-media"),
+        "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,  # None: AWS itself
+        "region_name": os.environ.get("S3_REGION") or None,
+        "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,  # None: boto3's own chain (IAM role, ~/.aws)
+        "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "location": os.environ.get("S3_PREFIX", ""),  # a folder in a shared bucket
+        "file_overwrite": True, "default_acl": None, "querystring_auth": True,
+        "addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or None,  # `path` for most self-hosted stores
+    }},
+}
 # the server-side tile cache (layers.serving.tilecache): vector and raster tiles kept on disk until their layer
 # changes; low zooms seeded after publishing, up to TILE_CACHE_SEED_MAX_ZOOM (-1: no seeding)
 TILE_CACHE = env_bool("TILE_CACHE", True)
