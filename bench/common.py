@@ -127,7 +127,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int, ready: str = "/api/v1/"):
+def gunicorn(workers: int, ready: str = "/api/v1/", extra: tuple[str, ...] | list[str] = ()):
     """The app on gunicorn as deployed (production settings: DEBUG off, no SQL recording), on a free loopback
     port with its control socket in the stack's folder (gunicorn's default is one per user, taken over by each
     gunicorn started); yields the base URL. Its pid file lets a later run of the stack stop it if this one dies."""
@@ -142,7 +142,7 @@ def gunicorn(workers: int, ready: str = "/api/v1/"):
         [str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--log-level", "warning",
          "--timeout", "120",  # a worker's first request imports the app: slow on a busy machine, not a hang
-         "--control-socket", str(stack_dir() / f"gunicorn-bench-{port}.ctl")],
+         "--control-socket", str(stack_dir() / f"gunicorn-bench-{port}.ctl"), *extra],
         cwd=ROOT, env=env, start_new_session=True)
     pid_file = PidFile(stack_dir() / "pids" / f"bench-gunicorn-{port}.pid")
     pid_file.write(server.pid)
