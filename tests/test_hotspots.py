@@ -20,7 +20,6 @@ from layers.importing import jobs
 from layers.importing.pipeline import run_job
 from layers.models import Layer, Style
 
-
 # ------------------------------------------------------------------------------------------------------------------
 # the statistics by hand
 # ------------------------------------------------------------------------------------------------------------------
@@ -87,7 +86,7 @@ def test_local_moran_against_the_formula_by_hand():
     got = stats.local_moran(x, stats.distance_band(xy, 150, False), permutations=999)
     assert np.allclose(got.i, by_hand)
     assert np.allclose(got.lag, lags)
-    quadrant = [1 if zi > 0 and li > 0 else 4 if zi > 0 else 2 if li > 0 else 3 for zi, li in zip(z, lags)]
+    quadrant = [1 if zi > 0 and li > 0 else 4 if zi > 0 else 2 if li > 0 else 3 for zi, li in zip(z, lags, strict=True)]
     assert got.quadrant.tolist() == quadrant
     # pseudo p-values: within (0, 1], and the 9 surrounded by 9, 8, 7 … is more extreme than a middling cell
     assert ((got.p > 0) & (got.p <= 1)).all()
@@ -235,7 +234,8 @@ def test_emerging_hot_spots_end_to_end(events):
     new = next(c for c in style.classes if c["value"] == "1")
     assert new["label"] == "新興熱點：只在最後一個時間步為顯著熱點" and new["label_en"].startswith("New hot spot")
     pattern = next(a for a in result.attributes if a["name"] == "pattern")
-    assert pattern["label_en"] == "Emerging hot spot pattern" and pattern["values"]["-4"]["label"].startswith("持續冷點")
+    assert pattern["label_en"] == "Emerging hot spot pattern"
+    assert pattern["values"]["-4"]["label"].startswith("持續冷點")
 
 
 def test_hot_spots_end_to_end_with_derived_band_and_a_category(events):

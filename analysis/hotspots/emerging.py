@@ -75,7 +75,8 @@ PATTERNS = {
         "steps)"),
     8: ("歷史熱點：最後一步不是熱點，但至少九成時間步為顯著熱點",
         "Historical hot spot: not hot in the final step, but hot in at least 90% of the steps"),
-    -1: ("新興冷點：只在最後一個時間步為顯著冷點", "New cold spot: a significant cold spot only in the final time step"),
+    -1: ("新興冷點：只在最後一個時間步為顯著冷點",
+         "New cold spot: a significant cold spot only in the final time step"),
     -2: ("連續冷點：最後連續至少兩個時間步為顯著冷點，此前從未是，且不到九成時間步",
          "Consecutive cold spot: an unbroken run of at least two significant cold steps at the end, never cold "
          "before, in under 90% of the steps"),

@@ -284,8 +284,9 @@ def counted(events: Events, locations: Locations, options: dict, timed: bool) ->
         if out["locations_with_events"] < MIN_LOCATIONS or n_steps < MIN_STEPS or \
                 out["time_steps_with_events"] < 2:
             raise SparseCube(
-                "時空立方體太稀疏，無法檢定：{events} 件事件落在 {locations} 個有事件的位置（至少需要 {min_locations}）、"
-                "{steps} 個時間步（至少需要 {min_steps}），其中 {busy} 個時間步有事件；" + LEFT_OUT +
+                "時空立方體太稀疏，無法檢定：{events} 件事件落在 {locations} 個有事件的位置"
+                "（至少需要 {min_locations}）、{steps} 個時間步（至少需要 {min_steps}），"
+                "其中 {busy} 個時間步有事件；" + LEFT_OUT +
                 "。請用較小的網格、較短的時間步或較長的期間",
                 events=out["events_analysed"], locations=out["locations_with_events"], min_locations=MIN_LOCATIONS,
                 steps=n_steps, min_steps=MIN_STEPS, busy=out["time_steps_with_events"], **_left_out(out["left_out"]))
@@ -298,7 +299,8 @@ def counted(events: Events, locations: Locations, options: dict, timed: bool) ->
     return out
 
 
-LEFT_OUT = "未納入的事件：無位置 {no_place}、無時間 {no_time}、時間在未來 {future}、期間外 {outside}、區域外 {outside_areas}"
+LEFT_OUT = ("未納入的事件：無位置 {no_place}、無時間 {no_time}、時間在未來 {future}、期間外 {outside}、"
+            "區域外 {outside_areas}")
 
 
 def _left_out(left_out: dict) -> dict:
