@@ -120,6 +120,14 @@ def test_distance_band_derived_as_the_optimized_analysis_does():
     band = stats.optimized_band(xy, values)
     assert band.start == 100 and band.increment == 100  # every cell's nearest neighbour is 100 m away
     assert len(band.peaks) == 10 and band.distance in [d for d, _z in band.peaks] or band.how == "k_nearest"
+    # the z-scores it tried: global Moran's I of the same weights, computed the plain way and by PySAL (esda)
+    from esda.moran import Moran
+    from libpysal.weights import WSP
+
+    for distance, z in band.peaks[:4]:
+        w = stats.distance_band(xy, distance, False)
+        assert stats.global_moran_z(values, w) == pytest.approx(z)
+        assert Moran(values, WSP(w).to_W(silence_warnings=True), transformation="B").z_rand == pytest.approx(z)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -156,8 +156,12 @@ def read_events(layer: Layer, options: dict, timed: bool) -> Events:
     if options.get("category"):
         where.append(sql.SQL("category::text = ANY(%s)"))
         params.append(options["category"])
-    query = sql.SQL("SELECT ST_X(p), ST_Y(p), tm FROM (SELECT CASE WHEN geom IS NULL OR ST_IsEmpty(geom) THEN NULL "
+    # three columns of float8 as three byte strings (NaN for none), read by numpy at once: no Python object per
+    # value (200,000 events: tenths of a second, not seconds)
+    packed = sql.SQL("string_agg(float8send(coalesce({}, 'NaN'::float8)), ''::bytea)")
+    query = sql.SQL("SELECT count(*), {x}, {y}, {t} FROM (SELECT CASE WHEN geom IS NULL OR ST_IsEmpty(geom) THEN NULL "
                     "ELSE {point} END AS p, {time} AS tm FROM {table}{where}) e").format(
+        x=packed.format(sql.SQL("ST_X(p)")), y=packed.format(sql.SQL("ST_Y(p)")), t=packed.format(sql.SQL("tm")),
         point=point, time=time_sql, table=table,
         where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
     with connection.cursor() as cur:
@@ -170,9 +174,8 @@ def read_events(layer: Layer, options: dict, timed: bool) -> Events:
                 raise AnalysisInputError("category：圖層 {slug} 沒有類別 {names} 的事件", slug=repr(layer.slug),
                                          names="、".join(unknown))
         cur.execute(query, params)
-        rows = cur.fetchall()
-    data = np.array(rows, dtype=float).reshape(-1, 3) if rows else np.zeros((0, 3))
-    x, y, t = data[:, 0], data[:, 1], data[:, 2]
+        total, *columns = cur.fetchone()
+    x, y, t = (np.frombuffer(bytes(c), dtype=">f8").astype(float) if c else np.zeros(0) for c in columns)
     left_out = {}
     located = ~np.isnan(x)
     left_out["without_location"] = int((~located).sum())
@@ -193,7 +196,7 @@ def read_events(layer: Layer, options: dict, timed: bool) -> Events:
             outside |= t >= end
         left_out["outside_period"] = int((keep & outside).sum())
         keep = keep & ~outside
-    return Events(x[keep], y[keep], t[keep], left_out, len(rows))
+    return Events(x[keep], y[keep], t[keep], left_out, total)
 
 
 # ------------------------------------------------------------------------------------------------------------------
