@@ -295,3 +295,31 @@ def test_a_sparse_cube_names_its_counts_and_a_hidden_layer_is_missing(events):
     missing = events.post("/api/v1/analysis/hotspots/", {"layer": "cases-x"}, format="json")
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["detail"].replace("cases", "") == missing.json()["detail"].replace("cases-x", "")
+
+
+def test_hot_spots_by_area_keep_the_rights_of_their_inputs(events, tmp_path):
+    """Counts per polygon (6 × 6 areas over the event grid, zero counts included) and a result no more visible than
+    its restricted input."""
+    side = GRID_SIDE * CELL / 6
+    boxes = np.array([shapely.box(X0 + c * side, Y0 + r * side, X0 + (c + 1) * side, Y0 + (r + 1) * side)
+                      for r in range(6) for c in range(6)], dtype=object)
+    path = files.write_vector(tmp_path / "wards.gpkg", boxes, {"name": np.array([f"里{i}" for i in range(36)],
+                                                                                 dtype=object)}, "EPSG:3826", "GPKG")
+    assert run_job(jobs.create(path, path.name, {"mode": "create", "slug": "wards"}).pk).status == "succeeded"
+    group = User.objects.get(username="analyst").groups.get()
+    cases = Layer.objects.get(slug="cases")
+    cases.visibility = Layer.Visibility.RESTRICTED
+    cases.save()
+    cases.allowed_groups.add(group)
+    job = run_analysis_job(events, "hotspots", {"layer": "cases", "areas": "wards", "permutations": 99})
+    summary = job.counts["result"]
+    assert summary["locations"] == 36 and summary["events_analysed"] == 100 * WEEKS + 54
+    assert summary["parameters"]["areas"] == "wards"
+    result = Layer.objects.get(slug=f"result-{job.pk}")
+    assert result.feature_count == 36 and "Polygon" in result.geometry_type
+    assert result.visibility == Layer.Visibility.RESTRICTED and group in result.allowed_groups.all()
+    assert {s.slug for s in result.source_links.all()} == {"cases", "wards"}
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute(f'SELECT sum(events), count(DISTINCT area_name) FROM layerdata."{result.table_name}"')
+        assert cur.fetchone() == (100 * WEEKS + 54, 36)
