@@ -13,6 +13,7 @@ import subprocess
 import pytest
 from conftest import DESKTOP, PHONE, SHOTS, new_page, settle, shot
 from test_viewer_browser import (  # noqa: F401 - city and facts are fixtures, requested by name
+    PASSWORD,
     TO_LONLAT,
     checkbox,
     city,
@@ -500,7 +501,16 @@ def test_tools_on_a_phone_in_english(server, browser):
         phone.keyboard.press("Escape")
         assert not panel.is_visible()
         phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
-        assert panel.get_by_label("Grid cell size (m)").is_visible()
+        panel.get_by_text("Sign in to use this tool").wait_for()  # signed out: the tool asks first
+        phone.keyboard.press("Escape")
+        phone.get_by_role("button", name="Sign in").click()
+        dialog = phone.locator("#sign-in-dialog")
+        dialog.get_by_label("Username").fill("planner")
+        dialog.get_by_label("Password").fill(PASSWORD)
+        dialog.get_by_role("button", name="Sign in").click()
+        phone.wait_for_selector("#signed-in-as")
+        phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
+        panel.get_by_label("Grid cell size (m)").wait_for()
         assert panel.get_by_label("Time step (days)").is_visible()
         assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         box = panel.bounding_box()

@@ -257,7 +257,7 @@ def local_moran(x: np.ndarray, w: sparse.csr_matrix, permutations: int = 499, se
     quadrant = np.where(z > 0, np.where(lag > 0, 1, 4), np.where(lag > 0, 2, 3))
     kmax = int(degree.max()) if n else 0
     p = np.ones(n)
-    if m2 > 0 and kmax > 0 and n > kmax + 1:
+    if permutations > 0 and m2 > 0 and kmax > 0 and n > kmax + 1:
         rng = np.random.default_rng(seed)
         draws = np.stack([rng.permutation(n - 1)[:kmax] for _ in range(permutations)])  # P × kmax
         take = np.arange(kmax)
