@@ -208,6 +208,10 @@ def events(tmp_path, db, monkeypatch):
                     geoms.append(shapely.Point(X0 + col * CELL + 20 + 5 * k, Y0 + row * CELL + 50))
                     times.append(np.datetime64(when.replace(tzinfo=None) + timedelta(minutes=k)))
                     kinds.append("路燈故障" if (row + col + week) % 2 else "道路坑洞")
+    for k in range(3):  # reported in the future: a wrong time, left out and counted
+        geoms.append(shapely.Point(X0 + 950, Y0 + 950 - k))
+        times.append(np.datetime64((now + timedelta(days=10)).replace(tzinfo=None)))
+        kinds.append("道路坑洞")
     path = files.write_vector(tmp_path / "cases.gpkg", np.array(geoms, dtype=object),
                               {"category": np.array(kinds, dtype=object), "reported_at": np.array(times)},
                               "EPSG:3826", "GPKG")
@@ -227,7 +231,8 @@ def test_emerging_hot_spots_end_to_end(events):
     job = run_analysis_job(events, "emerging-hotspots", {"layer": "cases", "cell_size": 100,
                                                           "neighbourhood": {"distance": 150}})
     summary = job.counts["result"]
-    assert summary["events_analysed"] == 100 * WEEKS + 9 * 6
+    assert summary["events_analysed"] == 100 * WEEKS + 9 * 6 and summary["events_read"] == 100 * WEEKS + 9 * 6 + 3
+    assert summary["left_out"] == {"without_location": 0, "in_the_future": 3, "without_time": 0, "outside_period": 0}
     assert summary["time"]["steps"] == WEEKS and summary["parameters"]["time_window"] == 1
     assert summary["neighbourhood"] == {"method": "distance_band", "distance_m": 150.0, "derived": False}
     assert summary["classes"]["new_hot"] >= 1
@@ -289,7 +294,8 @@ def test_a_sparse_cube_names_its_counts_and_a_hidden_layer_is_missing(events):
     resp = events.post("/api/v1/analysis/emerging-hotspots/", {"layer": "cases", "time_step_days": 30},
                        format="json", HTTP_ACCEPT_LANGUAGE="en")
     detail = resp.json()["detail"]
-    assert resp.status_code == 400 and "1254" in detail and "3 time steps" in detail, detail
+    assert resp.status_code == 400 and "1254 events" in detail and "3 time steps" in detail, detail
+    assert "3 in the future" in detail, detail
     Layer.objects.filter(slug="cases").update(visibility=Layer.Visibility.RESTRICTED)
     hidden = events.post("/api/v1/analysis/hotspots/", {"layer": "cases"}, format="json")
     missing = events.post("/api/v1/analysis/hotspots/", {"layer": "cases-x"}, format="json")

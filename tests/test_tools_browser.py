@@ -503,6 +503,7 @@ def test_tools_on_a_phone_in_english(server, browser):
         phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
         panel.get_by_text("Sign in to use this tool").wait_for()  # signed out: the tool asks first
         phone.keyboard.press("Escape")
+        phone.locator("#menu-toggle").click()  # on a phone, sign-in folds behind the header's menu
         phone.get_by_role("button", name="Sign in").click()
         dialog = phone.locator("#sign-in-dialog")
         dialog.get_by_label("Username").fill("planner")

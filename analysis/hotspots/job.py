@@ -180,13 +180,14 @@ def read_events(layer: Layer, options: dict, timed: bool) -> Events:
     located = ~np.isnan(x)
     left_out["without_location"] = int((~located).sum())
     keep = located
+    if layer.time_attribute:  # a reported time after now is a wrong time: never counted, always said
+        future = ~np.isnan(t) & (t > timezone.now().timestamp())
+        left_out["in_the_future"] = int((located & future).sum())
+        keep = keep & ~future
     if timed or options.get("period_start") or options.get("period_end"):
         no_time = np.isnan(t)
-        left_out["without_time"] = int((located & no_time).sum())
-        now = timezone.now().timestamp()
-        future = ~no_time & (t > now)
-        left_out["in_the_future"] = int((located & future).sum())
-        keep = keep & ~no_time & ~future
+        left_out["without_time"] = int((keep & no_time).sum())
+        keep = keep & ~no_time
         start = datetime.fromisoformat(options["period_start"]).timestamp() if options.get("period_start") else None
         end = datetime.fromisoformat(options["period_end"]).timestamp() if options.get("period_end") else None
         outside = np.zeros_like(keep)
