@@ -297,6 +297,10 @@ class WifiRecommendView(JobView):
         return wifi_recommend.check(data, user), str(data.get("title") or "熱點增設建議")
 
 
+HOTSPOT_RESPONSES = {**JOB_RESPONSES, 403: OpenApiResponse(description="not signed in"),
+                     404: OpenApiResponse(description="a layer that does not exist or is not available to you")}
+
+
 class HotspotJobView(JobView):
     """A layer the caller may not see answers 404, as one that does not exist."""
 
@@ -317,7 +321,7 @@ class HotspotJobView(JobView):
     "band (derived from the data as ArcGIS's Optimized Hot Spot Analysis does, or distance m) or k nearest, "
     "FDR-corrected classes at 90/95/99 %, and local Moran's I clusters and outliers (permutations) into a new layer "
     "with a legend and a summary, as a job",
-    JOB_RESPONSES,
+    HOTSPOT_RESPONSES,
 )
 class HotspotsView(HotspotJobView):
     analysis = "hotspots"
@@ -329,7 +333,7 @@ class HotspotsView(HotspotJobView):
     "areas; neighbourhood; time_step_days, default 7; time_window, default 1 step; alpha; fdr): Gi* per bin with "
     "space-time neighbours, the Mann-Kendall trend and Esri's 17 categories into a new layer with a legend and a "
     "summary, as a job; a cube too sparse to test is a 400 with its counts",
-    JOB_RESPONSES,
+    HOTSPOT_RESPONSES,
 )
 class EmergingHotspotsView(HotspotJobView):
     analysis = "emerging_hotspots"

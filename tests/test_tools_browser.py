@@ -509,7 +509,7 @@ def test_tools_on_a_phone_in_english(server, browser):
         dialog.get_by_label("Username").fill("planner")
         dialog.get_by_label("Password").fill(PASSWORD)
         dialog.get_by_role("button", name="Sign in").click()
-        phone.wait_for_selector("#signed-in-as")
+        phone.wait_for_selector("#signed-in-as", state="attached")  # folded in the menu too
         phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
         panel.get_by_label("Grid cell size (m)").wait_for()
         assert panel.get_by_label("Time step (days)").is_visible()
