@@ -264,9 +264,10 @@ def test_hot_spots_end_to_end_with_derived_band_and_a_category(events):
     assert Style.objects.get(layer=result).classes[0]["label_en"] == "Hot spot (99% confidence)"
     assert {s.slug for s in result.source_links.all()} == {"cases"}
     one = run_analysis_job(events, "hotspots", {"layer": "cases", "cell_size": 100, "category": "道路坑洞",
-                                                "neighbourhood": {"method": "k_nearest", "k": 8}})
+                                                "neighbourhood": {"method": "k_nearest", "k": 8}, "permutations": 0})
     assert one.counts["result"]["events_analysed"] < summary["events_analysed"]
     assert one.counts["result"]["neighbourhood"] == {"method": "k_nearest", "k": 8, "derived": False}
+    assert one.counts["result"]["clusters"] == {"not_significant": 100}  # no permutations: no clusters claimed
 
 
 @pytest.mark.parametrize("path, body, status, words", [
