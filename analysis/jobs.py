@@ -21,11 +21,13 @@ from layers.models import STAGING_SCHEMA, Layer
 from layers.pgload import finish_table_auto
 
 from . import buffer, overlay, widening
+from .hotspots import job as hotspot_job
 from .inputs import AnalysisInputError, readable_layer, recording_reads
 from .siting import job as siting_job
 from .wifi import recommend as wifi_recommend
 
 log = logging.getLogger(__name__)
+HOTSPOTS = ("hotspots", "emerging_hotspots")
 
 
 def create(name: str, options: dict, user) -> Job:
@@ -74,6 +76,8 @@ def run(job_id: int) -> Job:
                     layer = _publish(job, ready, provenance, title_suffix, slug_suffix, first)
                     first = first or layer.slug
                     layer.derive_from(list(reads.values()))
+                    if options["analysis"] in HOTSPOTS:
+                        hotspot_job.style(layer, options["analysis"])
                     counts[layer.slug] = ready.count
                 reporter.finish({"features": counts, **({"result": summary} if summary else {})})
         except AnalysisInputError as problem:
@@ -96,6 +100,8 @@ def _build(staging: str, options: dict, user, progress) -> tuple[list[str], list
         from network import tools as network_tools  # the network app builds on analysis, not the other way
 
         return network_tools.build(staging, options, user, progress)
+    if options["analysis"] in HOTSPOTS:
+        return hotspot_job.build(staging, options, user, progress)
     if options["analysis"] == "buffer_layer":
         return buffer.build_layer(staging, options, user, progress), [], {}
     return widening.build(staging, options, user, progress), [], {}

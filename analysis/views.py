@@ -19,6 +19,7 @@ from jobs.serializers import JobSerializer
 from layers.models import Layer, slug_validator
 
 from . import buffer, inputs, jobs, measure, overlay, widening
+from .hotspots import job as hotspot_job
 from .siting import job as siting_job
 from .siting import report as siting_report
 from .wifi import coverage as wifi_coverage
@@ -296,3 +297,46 @@ class WifiRecommendView(JobView):
 
     def validate(self, data, user):
         return wifi_recommend.check(data, user), str(data.get("title") or "熱點增設建議")
+
+
+HOTSPOT_RESPONSES = {**JOB_RESPONSES, 403: OpenApiResponse(description="not signed in"),
+                     404: OpenApiResponse(description="a layer that does not exist or is not available to you")}
+
+
+class HotspotJobView(JobView):
+    """A layer the caller may not see answers 404, as one that does not exist."""
+
+    emerging = False
+
+    def validate(self, data, user):
+        try:
+            options = hotspot_job.check(data, user, self.emerging)
+        except inputs.LayerNotAvailable as exc:
+            raise hotspot_job.NotFound(exc.args[0], **exc.params) from None
+        return options, "時空熱點分析" if self.emerging else "熱點分析"
+
+
+@documented(
+    "analysis_hotspots",
+    "Hot and cold spots of events (layer: a point layer; category; period {start, end}): counts per grid cell "
+    "(cell_size m, default 250) or polygon (areas: a polygon layer), Getis-Ord Gi* with a neighbourhood by distance "
+    "band (derived from the data as ArcGIS's Optimized Hot Spot Analysis does, or distance m) or k nearest, "
+    "FDR-corrected classes at 90/95/99 %, and local Moran's I clusters and outliers (permutations) into a new layer "
+    "with a legend and a summary, as a job",
+    HOTSPOT_RESPONSES,
+)
+class HotspotsView(HotspotJobView):
+    analysis = "hotspots"
+
+
+@documented(
+    "analysis_emerging_hotspots",
+    "Emerging hot spots of events on a space-time cube (layer with a time attribute; category; period; cell_size or "
+    "areas; neighbourhood; time_step_days, default 7; time_window, default 1 step; alpha; fdr): Gi* per bin with "
+    "space-time neighbours, the Mann-Kendall trend and Esri's 17 categories into a new layer with a legend and a "
+    "summary, as a job; a cube too sparse to test is a 400 with its counts",
+    HOTSPOT_RESPONSES,
+)
+class EmergingHotspotsView(HotspotJobView):
+    analysis = "emerging_hotspots"
+    emerging = True

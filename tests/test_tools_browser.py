@@ -13,6 +13,7 @@ import subprocess
 import pytest
 from conftest import DESKTOP, PHONE, SHOTS, new_page, settle, shot
 from test_viewer_browser import (  # noqa: F401 - city and facts are fixtures, requested by name
+    PASSWORD,
     TO_LONLAT,
     checkbox,
     city,
@@ -202,6 +203,26 @@ def test_overlay_runs_as_a_job_through_its_progress_bar_into_the_tree(celery_wor
                            ".some(li => li.dataset.slug.startsWith('result-'))")
     settle(page)
     shot(page, "11-tool-overlay")
+
+
+def test_event_hot_spots_run_as_a_job_and_say_what_they_found(celery_worker_process, page):
+    open_map(page)
+    signed_in(page)
+    tool = open_tool(page, "事件熱點分析")
+    tool.get_by_label("事件圖層（點）").select_option("address-points")
+    tool.get_by_label("分析方法").select_option("hotspots")
+    assert tool.get_by_label("時間步（天）").is_hidden()  # a time step only for emerging hot spots
+    tool.get_by_label("網格大小（公尺）").fill("250")
+    tool.get_by_role("button", name="執行熱點分析").click()
+    page.wait_for_function("document.querySelector('#tool-panel li.job')?.dataset.status === 'succeeded'",
+                           timeout=90_000)
+    summary = tool.locator(".hotspot-summary")
+    summary.get_by_text("鄰域：距離").wait_for()
+    text = summary.inner_text()
+    assert "（依資料決定）" in text and "件事件" in text and re.search(r"熱點（9\d% 信賴）：[\d,]+ 格", text), text
+    assert re.match(r"result-\d+", page.evaluate("civgis.state.active[0]"))
+    settle(page)
+    shot(page, "11b-tool-hotspots")
 
 
 def test_service_area_of_a_clicked_point_builds_the_network_and_adds_a_layer(celery_worker_process, page, facts,
@@ -479,6 +500,24 @@ def test_tools_on_a_phone_in_english(server, browser):
         shot(phone, "17-phone-buffer-tool-english")
         phone.keyboard.press("Escape")
         assert not panel.is_visible()
+        phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
+        panel.get_by_text("Sign in to use this tool").wait_for()  # signed out: the tool asks first
+        phone.keyboard.press("Escape")
+        phone.locator("#menu-toggle").click()  # on a phone, sign-in folds behind the header's menu
+        phone.get_by_role("button", name="Sign in").click()
+        dialog = phone.locator("#sign-in-dialog")
+        dialog.get_by_label("Username").fill("planner")
+        dialog.get_by_label("Password").fill(PASSWORD)
+        dialog.get_by_role("button", name="Sign in").click()
+        phone.wait_for_selector("#signed-in-as", state="attached")  # folded in the menu too
+        phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
+        panel.get_by_label("Grid cell size (m)").wait_for()
+        assert panel.get_by_label("Time step (days)").is_visible()
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shot(phone, "17b-phone-hotspot-tool-english")
+        phone.keyboard.press("Escape")
         assert not phone.errors
     finally:
         phone.context.close()

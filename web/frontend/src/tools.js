@@ -3,6 +3,7 @@
 import { createWorkbar } from "./workbar.js";
 import { createBufferTool } from "./buffer.js";
 import { createOverlayTool } from "./overlay.js";
+import { createHotspotTool } from "./hotspots.js";
 import { createServiceAreaTool } from "./service-area.js";
 import { createWideningTool } from "./widening.js";
 import { createUploadTool } from "./upload.js";
@@ -15,7 +16,8 @@ import { setBasemap } from "./map2d.js";
 
 export function startTools({ map, live, switchView, status, zoomTo }) {
   const markers = createMarkersTool(map);
-  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createServiceAreaTool(map),
+  const tools = [createBufferTool(map, layersBySlug), createOverlayTool(), createHotspotTool(),
+    createServiceAreaTool(map),
     // importing new layers is a right of its own: hidden from a signed-in user without it (anonymous visitors are
     // asked to sign in by the tool itself)
     createWideningTool(map), ...(config.user && !config.user.may_import ? [] : [createUploadTool(zoomTo)]),
