@@ -1,5 +1,5 @@
 """What an analysis request names: geometries drawn on the map (GeoJSON in some CRS) or stored features,
-and layers — each checked, with a 400 that says what is wrong, or a 403 that does not say whether a layer exists."""
+and layers — each checked, with a 400 that says what is wrong, or a 404 that does not say whether a layer exists."""
 
 import json
 import math
@@ -31,7 +31,7 @@ class AnalysisInputError(messages.Worded, ValueError):
 class LayerNotAvailable(AnalysisInputError):
     """Missing and invisible layers get the same answer: no hint that a restricted layer exists."""
 
-    status = 403
+    status = 404
 
 
 def alternatives(choices) -> dict:

@@ -27,9 +27,9 @@ from .wifi import recommend as wifi_recommend
 from .wifi import usage as wifi_usage
 
 RESPONSES = {200: OpenApiResponse(OpenApiTypes.OBJECT), 400: OpenApiResponse(description="bad input, explained"),
-             403: OpenApiResponse(description="a layer that is not available to you")}
+             404: OpenApiResponse(description="a layer that does not exist or is not available to you")}
 SLUG = slug_validator.regex
-JOB_RESPONSES = {202: JobSerializer, 400: RESPONSES[400], 403: RESPONSES[403]}
+JOB_RESPONSES = {202: JobSerializer, 400: RESPONSES[400], 404: RESPONSES[404]}
 
 
 def documented(operation_id: str, summary: str, responses=RESPONSES):
@@ -39,7 +39,7 @@ def documented(operation_id: str, summary: str, responses=RESPONSES):
 
 
 class AnalysisView(APIView):
-    """Input problems answer 400 (or 403 for layers), with the reason in `detail`."""
+    """Input problems answer 400 (or 404 for layers), with the reason in `detail`."""
 
     permission_classes = [AllowAny]
 
@@ -299,20 +299,14 @@ class WifiRecommendView(JobView):
         return wifi_recommend.check(data, user), str(data.get("title") or "熱點增設建議")
 
 
-HOTSPOT_RESPONSES = {**JOB_RESPONSES, 403: OpenApiResponse(description="not signed in"),
-                     404: OpenApiResponse(description="a layer that does not exist or is not available to you")}
+HOTSPOT_RESPONSES = {**JOB_RESPONSES, 403: OpenApiResponse(description="not signed in")}
 
 
 class HotspotJobView(JobView):
-    """A layer the caller may not see answers 404, as one that does not exist."""
-
     emerging = False
 
     def validate(self, data, user):
-        try:
-            options = hotspot_job.check(data, user, self.emerging)
-        except inputs.LayerNotAvailable as exc:
-            raise hotspot_job.NotFound(exc.args[0], **exc.params) from None
+        options = hotspot_job.check(data, user, self.emerging)
         return options, "時空熱點分析" if self.emerging else "熱點分析"
 
 

@@ -124,8 +124,8 @@ def test_buffer_rings_counts_sums_and_area_weighted_population(city_layers):
     ({"distances": [60_000]}, 400, "不在 0–50,000 公尺之間"),
     ({"distances": ["far"]}, 400, "distances：請填公尺數"),
     ({"distances": [100], "layers": [{"layer": "shops", "apportion": ["sales"]}]}, 400, "只有面圖層能依面積分攤"),
-    ({"distances": [100], "layers": ["secret"]}, 403, "無法提供給您"),
-    ({"distances": [100], "layers": ["no-such-layer"]}, 403, "無法提供給您"),
+    ({"distances": [100], "layers": ["secret"]}, 404, "無法提供給您"),
+    ({"distances": [100], "layers": ["no-such-layer"]}, 404, "無法提供給您"),
 ])
 def test_bad_buffer_input(city_layers, body, status, message):
     Layer.objects.filter(slug="villages").update(slug="secret", visibility="restricted",
@@ -138,7 +138,7 @@ def test_buffer_of_a_stored_feature_for_its_agency(city_layers):
     agency = Group.objects.create(name="民政局")
     Layer.objects.filter(slug="villages").update(visibility="restricted", owner_agency=agency)
     body = {"layer": "villages", "id": 1, "distances": [100], "layers": ["shops"]}
-    assert post("buffer", body).status_code == 403
+    assert post("buffer", body).status_code == 404
     member = User.objects.create_user("clerk")
     member.groups.add(agency)
     resp = post("buffer", body, member)

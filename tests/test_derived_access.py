@@ -227,12 +227,12 @@ def test_synchronous_answers_read_only_what_the_caller_may_see(world):
         slug = hidden.get(path, "secret-pois")
         refused = other.post(f"/api/v1/analysis/{path}/", body(slug), format="json")
         missing = other.post(f"/api/v1/analysis/{path}/", body("no-such-layer"), format="json")
-        assert refused.status_code == missing.status_code == 403, (path, refused.content)
+        assert refused.status_code == missing.status_code == 404, (path, refused.content)
         assert refused.json()["detail"].replace(slug, "X") == missing.json()["detail"].replace("no-such-layer", "X")
         assert colleague.post(f"/api/v1/analysis/{path}/", body(slug), format="json").status_code == 200, path
     # a result a caller may not see is no input to them either
     result = make_result(world, "buffer_layer").layers.get()
-    assert other.post("/api/v1/analysis/nearest/", asks["nearest"](result.slug), format="json").status_code == 403
+    assert other.post("/api/v1/analysis/nearest/", asks["nearest"](result.slug), format="json").status_code == 404
     assert colleague.post("/api/v1/analysis/nearest/", asks["nearest"](result.slug),
                           format="json").status_code == 200
 

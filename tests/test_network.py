@@ -263,7 +263,7 @@ def test_a_restricted_road_layer_answers_as_a_missing_one(api, tmp_path, planner
     body = {"facilities": points("A"), "breaks": [5]}
     hidden = api.post("/api/v1/analysis/network/service-areas/", {"roads": "secret-roads", **body}, format="json")
     missing = api.post("/api/v1/analysis/network/service-areas/", {"roads": "no-roads", **body}, format="json")
-    assert hidden.status_code == missing.status_code == 403
+    assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["detail"].replace("secret-roads", "no-roads") == missing.json()["detail"]
     assert api.get("/api/v1/analysis/network/").json() == {"networks": []}
 

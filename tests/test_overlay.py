@@ -108,8 +108,8 @@ def test_spatial_joins(user, lots_and_zones):
 
 @pytest.mark.parametrize("body, status, message", [
     ({"operation": "explode", "a": "lots", "b": "zones"}, 400, "operation 'explode'：請使用 intersect, union"),
-    ({"operation": "intersect", "a": "lots", "b": "secret"}, 403, "無法提供給您"),
-    ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 403, "無法提供給您"),
+    ({"operation": "intersect", "a": "lots", "b": "secret"}, 404, "無法提供給您"),
+    ({"operation": "intersect", "a": "lots", "b": "nowhere"}, 404, "無法提供給您"),
     ({"operation": "intersect", "a": "lots", "b": "points"}, 400, "的疊合圖層必須是面；'points' 的圖形是 Point"),
     ({"operation": "union", "a": "points", "b": "zones"}, 400, "union 兩邊都必須是面"),
     ({"operation": "intersect", "a": "lots", "b": "zones", "a_filter": {"colour": "red"}}, 400,

@@ -284,7 +284,7 @@ ROUTES: dict[str, list[Call]] = {
                      get("/ogcapi/collections/{slug}/items?filter=nope%20=%201")],
     "ogcapi-item": [get("/ogcapi/collections/{slug}/items/{fid}"),
                     get("/ogcapi/collections/{slug}/items/{fid}?f=html")],
-    # analysis (a layer one may not see answers 403, as a missing one)
+    # analysis (a layer one may not see answers 404, as a missing one)
     "analysis-measure": [post("/api/v1/analysis/measure/", {"layer": "{slug}", "id": 1}),
                          post("/api/v1/analysis/measure/", {"geometry": POINT})],
     "analysis-distance": [post("/api/v1/analysis/distance/", {"from": POINT, "to": POINT})],

@@ -167,7 +167,7 @@ def test_p_median_along_the_roads_on_the_demo_city(planner, demo_city):
 BAD_REQUESTS = [
     ({}, 400, "factors：請填 1 到 12 個因子的清單"),
     ({"factors": [{"kind": "magic"}]}, 400, "factors[0].kind"),
-    ({"factors": [{"kind": "distance", "layer": "nowhere"}]}, 403, "無法提供給您"),
+    ({"factors": [{"kind": "distance", "layer": "nowhere"}]}, 404, "無法提供給您"),
     ({"factors": [{"kind": "attribute", "attribute": "colour"}]}, 400, "沒有屬性 'colour'"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value", "prefer": "sideways"}]}, 400, "prefer"),
     ({"factors": [{"kind": "attribute", "attribute": "land_value", "weight": -1}]}, 400, "weight"),

@@ -67,7 +67,7 @@ def test_usage_over_time_and_flags(city):
     daily = city.post("/api/v1/analysis/wifi/usage/", {**SOURCES, "daily": True}, format="json").json()["daily"]
     assert daily == {"days": ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"],  # for 逐日回放; H4 has none
                      "sessions": {"H1": [100] * 4, "H2": [10] * 4, "H3": [50] * 4}}
-    assert APIClient().post("/api/v1/analysis/wifi/usage/", SOURCES, format="json").status_code == 403  # internal
+    assert APIClient().post("/api/v1/analysis/wifi/usage/", SOURCES, format="json").status_code == 404  # internal
     bad = city.post("/api/v1/analysis/wifi/usage/", {**SOURCES, "columns": {"peak": "busiest"}}, format="json")
     assert bad.status_code == 400 and "columns.peak" in bad.json()["detail"]
 

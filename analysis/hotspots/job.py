@@ -43,12 +43,6 @@ CLUSTERS = {"HH": ("高高群聚：高值被高值包圍", "High-high cluster: h
             "": ("不顯著", "Not significant")}
 
 
-class NotFound(AnalysisInputError):
-    """A layer that does not exist or that the caller may not see: the same 404."""
-
-    status = 404
-
-
 class SparseCube(AnalysisInputError):
     """Too few events, locations or time steps to test: said with the counts."""
 
