@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "editing",
     "dashboards",
     "harvest",
+    "events",
 ]
 
 MIDDLEWARE = [
