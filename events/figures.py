@@ -118,8 +118,9 @@ def _population_column(layer: Layer) -> str | None:
 
 
 def counts(layer: Layer, areas: Areas, period: str, user, category: str | None = None,
-           start: datetime | None = None, end: datetime | None = None) -> dict:
-    """Events per area × category × period, with the area's residents and the rate per 1,000 of them."""
+           start: datetime | None = None, end: datetime | None = None, per_category: bool = True) -> dict:
+    """Events per area × category × period (per area × period, categories together, without `per_category`),
+    with the area's residents and the rate per 1,000 of them."""
     if period not in PERIODS:
         raise FigureError(f"period: one of {', '.join(PERIODS)}")
     key, name, join = _area_sql(areas)
@@ -127,10 +128,11 @@ def counts(layer: Layer, areas: Areas, period: str, user, category: str | None =
             sql.SQL("date_trunc({p}, e.reported_at AT TIME ZONE {tz})::date").format(p=sql.Literal(period),
                                                                                        tz=sql.Literal(TZ)))
     where, params = _filters(category, start, end)
-    query = sql.SQL("SELECT {key} AS k, min({name}) AS n, e.category, min(e.category_label), {when} AS p, "
-                    "count(*) FROM {t} e {join} WHERE {where} GROUP BY k, e.category, p "
-                    "ORDER BY p NULLS FIRST, k, e.category").format(key=key, name=name, when=when,
-                                                                    t=_table(layer), join=join, where=where)
+    cat = sql.SQL("e.category") if per_category else sql.SQL("NULL::text")
+    query = sql.SQL("SELECT {key} AS k, min({name}) AS n, {cat} AS c, min(e.category_label), {when} AS p, "
+                    "count(*) FROM {t} e {join} WHERE {where} GROUP BY k, c, p "
+                    "ORDER BY p NULLS FIRST, k, c").format(key=key, name=name, cat=cat, when=when,
+                                                           t=_table(layer), join=join, where=where)
     with connection.cursor() as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
@@ -141,7 +143,7 @@ def counts(layer: Layer, areas: Areas, period: str, user, category: str | None =
     out = []
     for k, n, cat, label, p, count in rows:
         pop = residents.get(k)
-        row = {"area": k, "name": n, "category": cat, "category_label": label,
+        row = {"area": k, "name": n, "category": cat, "category_label": label if cat else None,
                "period": p.isoformat() if p else None, "count": count, "population": pop,
                "rate_per_1000": round(count / pop * 1000, 3) if pop else None}
         if areas.kind == "grid":

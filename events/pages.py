@@ -9,6 +9,8 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from layers.models import Layer
+
 from . import figures
 from .views import areas_of, event_layers_for
 
@@ -28,11 +30,12 @@ def events_page(request):
         context["title"] = (chosen.layer.title_en or chosen.layer.title_zh) if english else chosen.layer.title_zh
         context["categories"] = [(c.code, c.label(get_language() or "zh-hant")) for c in chosen.categories.all()]
         labels = dict(context["categories"])
+        context["category_label"] = labels.get(params["category"]) or _("全部")
         try:
             areas = areas_of(Request(request))
             period = params["period"] if params["period"] in figures.PERIODS else "all"
             category = params["category"] or None
-            counts = figures.counts(chosen.layer, areas, period, request.user, category)
+            counts = figures.counts(chosen.layer, areas, period, request.user, category, per_category=False)
             times = figures.response_times(chosen.layer, areas, category)
             changes = figures.changes(chosen.layer)
         except (ValidationError, figures.FigureError) as exc:
@@ -42,6 +45,10 @@ def events_page(request):
                 for r in rows:
                     if r.get("category"):
                         r["label"] = labels.get(r["category"], r.get("category_label") or r["category"])
+            about = counts["population"]
+            if english and about.get("table"):
+                found = Layer.objects.filter(slug=about["table"]).values_list("title_en", flat=True).first()
+                about["title"] = found or about["title"]
             context.update(counts=counts, times=times, changes=changes,
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
                            unlocated=chosen.unlocated.count())

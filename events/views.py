@@ -185,13 +185,15 @@ AREA_PARAMS = [
 
 class CountsView(APIView):
     @extend_schema(summary="Events per area, category and period, with rates per 1,000 residents",
-                   parameters=[*AREA_PARAMS, OpenApiParameter("period", str, enum=list(figures.PERIODS))],
+                   parameters=[*AREA_PARAMS, OpenApiParameter("period", str, enum=list(figures.PERIODS)),
+                               OpenApiParameter("per_category", bool, description="false: categories together")],
                    responses={200: OpenApiTypes.OBJECT, 400: BAD})
     def get(self, request, slug):
         el = event_layer(request, slug)
         try:
             return Response(figures.counts(el.layer, areas_of(request), request.query_params.get("period", "all"),
-                                           request.user, **_common(request)))
+                                           request.user, **_common(request), per_category=request.query_params.get(
+                                               "per_category", "true") != "false"))
         except figures.FigureError as exc:
             raise ValidationError({"period": str(exc)}) from exc
 

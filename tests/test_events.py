@@ -284,7 +284,14 @@ def test_the_demo_cases_and_their_planted_patterns(city):
     page = client("ev-officer").get("/events/?layer=hotline-cases&by=village")
     assert page.status_code == 200 and "件/千人" in page.content.decode()
     english = client("ev-officer").get("/events/?layer=hotline-cases", HTTP_ACCEPT_LANGUAGE="en")
-    assert english.status_code == 200
+    assert english.status_code == 200 and "cases/1,000" in english.content.decode()
+    # an event layer is an ordinary layer to the dashboards: a widget source counts its cases by category
+    from dashboards.sources import aggregate, check
+
+    source = check({"layer": "hotline-cases", "agg": "count", "by": "category"}, User.objects.get(
+        username="ev-officer"), "widget")
+    figures = aggregate(source, User.objects.get(username="ev-officer"), None)
+    assert sum(r["value"] for r in figures["rows"]) == total == figures["total"]["value"]
 
 
 REAL = SHARED_DATA / "real" / "hotline-1999" / "tainan_1999_2019w30.csv"
@@ -294,7 +301,7 @@ REAL = SHARED_DATA / "real" / "hotline-1999" / "tainan_1999_2019w30.csv"
 def test_the_real_tainan_week_without_a_header(city):
     rows = REAL.read_text(encoding="utf-8").splitlines()
     with_coordinates = sum(1 for line in rows if not line.rstrip().endswith(",0,0"))
-    resp = upload(client("ev-officer"), REAL.read_text(encoding="utf-8"), name=Path(REAL).name)
+    resp = upload(client("ev-officer"), REAL.read_text(encoding="utf-8"), name=Path(REAL).name, slug="ev-tainan")
     assert resp.status_code == 201, resp.content
     body = resp.json()
     assert body["rows"] == 505 and body["located"] + body["unlocated"]["count"] == 505
