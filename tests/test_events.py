@@ -309,3 +309,26 @@ def test_the_real_tainan_week_without_a_header(city):
     layer = Layer.objects.get(slug=body["layer"])
     assert query(f"SELECT count(DISTINCT case_no) FROM layerdata.{layer.table_name}")[0][0] == body["located"]
     assert body["notes"]
+
+
+def test_rates_per_1000_residents_from_the_statistics_tables(city):
+    """With the demo's village population table joined to the villages (dashboards.demo), the residents come from
+    its latest period (2025-12: the villages' own figures), not from the boundary layer."""
+    from dashboards import demo as dashboard_demo
+    from dashboards.models import Dashboard
+
+    dashboard_demo.make(log=lambda _m: None)
+    try:
+        got = client("ev-officer").get("/api/v1/events/layers/hotline-cases/counts/?by=village&per_category=false"
+                                       ).json()
+        assert got["population"]["source"] == "statistics" and got["population"]["period"] == "2025-12-01"
+        residents = dict(query("SELECT fid::text, population FROM layerdata.villages"))
+        by_hand = dict(query("SELECT v.fid::text, count(*) FROM layerdata.villages v JOIN layerdata.hotline_cases e "
+                             "ON ST_Contains(v.geom, e.geom) GROUP BY 1"))
+        assert {r["area"]: r["count"] for r in got["results"]} == by_hand
+        for r in got["results"]:
+            assert r["population"] == residents[r["area"]]
+            assert r["rate_per_1000"] == round(by_hand[r["area"]] / residents[r["area"]] * 1000, 3)
+    finally:
+        Dashboard.objects.all().delete()
+        Layer.objects.filter(slug=dashboard_demo.TABLE).delete()
