@@ -72,12 +72,11 @@ UNCATEGORIZED = "uncategorized"
 
 FUTURE_GRACE = timedelta(minutes=10)  # clocks differ
 
-# problems a row can have: code → (label, whether the row is still kept)
+# problems a row can have (bad_time keeps the row, without the time it could not read; the others drop it)
 PROBLEMS = {
     "no_time": _("沒有受理時間或無法解讀"),
     "future_time": _("受理時間在未來"),
     "unknown_category": _("分類不在此圖層的分類清單中"),
-    "bad_coordinates": _("坐標無法解讀或不在臺灣範圍內"),
     "bad_time": _("派工或結案時間無法解讀"),
 }
 HEADERLESS_NOTE = _("沒有欄位名稱列：依臺南 1999 開放資料（Open311）的欄位順序讀取")
