@@ -70,8 +70,10 @@ def _area_sql(areas: Areas):
         return key, key, sql.SQL("")
     key = sql.SQL("a.fid::text")
     name = sql.SQL("a.{}::text").format(sql.Identifier(areas.name_column))
-    join = sql.SQL("JOIN {} a ON ST_Intersects(a.geom, ST_Transform(e.geom, ST_SRID(a.geom)))").format(
-        _table(areas.layer))
+    # one area per event, even on a shared boundary (the lowest fid): no event is counted twice
+    join = sql.SQL("JOIN LATERAL (SELECT b.fid, b.{n} FROM {t} b WHERE ST_Intersects(b.geom, ST_Transform(e.geom, "
+                   "ST_SRID(b.geom))) ORDER BY b.fid LIMIT 1) a ON TRUE").format(
+        n=sql.Identifier(areas.name_column), t=_table(areas.layer))
     return key, name, join
 
 
