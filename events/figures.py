@@ -217,21 +217,28 @@ def latest(layer: Layer) -> datetime | None:
         return cur.fetchone()[0]
 
 
-def changes(layer: Layer, week_of: datetime | None = None, weeks_before: int = 4, top: int = 10) -> dict:
+def changes(layer: Layer, week_of: datetime | None = None, weeks_before: int = 4, top: int = 10,
+            districts: Areas | None = None) -> dict:
     """Per category and district: this week's count against the mean of the `weeks_before` weeks before it.
-    The week is the one holding `week_of` (default: the layer's latest case)."""
+    The week is the one holding `week_of` (default: the layer's latest case). The district is the case's own
+    `district`, else the one of `districts` (a boundary layer) it lies in."""
     moment = week_of or latest(layer)
     if moment is None:
         return {"week": None, "results": [], "rises": [], "units": {"count": "件"}}
     this = week_start(moment)
     first = this - timedelta(weeks=weeks_before)
     end = this + timedelta(weeks=1)
+    district, join = sql.SQL("coalesce(e.district, '')"), sql.SQL("")
+    if districts is not None:
+        _key, name, join = _area_sql(districts)
+        join = sql.SQL("LEFT ") + join
+        district = sql.SQL("coalesce(nullif(e.district, ''), {}, '')").format(name)
     query = sql.SQL(
-        "SELECT e.category, min(e.category_label), coalesce(e.district, ''), "
+        "SELECT e.category, min(e.category_label), {district}, "
         "count(*) FILTER (WHERE e.reported_at >= %(this)s), "
         "count(*) FILTER (WHERE e.reported_at < %(this)s) "
-        "FROM {t} e WHERE e.reported_at >= %(first)s AND e.reported_at < %(end)s "
-        "GROUP BY 1, 3 ORDER BY 1, 3").format(t=_table(layer))
+        "FROM {t} e {join} WHERE e.reported_at >= %(first)s AND e.reported_at < %(end)s "
+        "GROUP BY 1, 3 ORDER BY 1, 3").format(district=district, t=_table(layer), join=join)
     with connection.cursor() as cur:
         cur.execute(query, {"this": this, "first": first, "end": end})
         rows = cur.fetchall()

@@ -74,3 +74,9 @@ class UnlocatedEvent(models.Model):
 
     class Meta:
         ordering = ["reported_at", "pk"]
+
+    @property
+    def reason_text(self) -> str:
+        from .records import UNLOCATED_REASONS
+
+        return str(UNLOCATED_REASONS.get(self.reason, self.reason))

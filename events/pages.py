@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from layers.models import Layer
 
 from . import figures
-from .views import areas_of, event_layers_for
+from .views import areas_of, district_areas, event_layers_for
 
 PERIOD_LABELS = {"all": "全期間", "month": "每月", "week": "每週", "day": "每日"}
 
@@ -37,7 +37,7 @@ def events_page(request):
             category = params["category"] or None
             counts = figures.counts(chosen.layer, areas, period, request.user, category, per_category=False)
             times = figures.response_times(chosen.layer, areas, category)
-            changes = figures.changes(chosen.layer)
+            changes = figures.changes(chosen.layer, districts=district_areas(Request(request)))
         except (ValidationError, figures.FigureError) as exc:
             context["problem"] = _("無法計算：%(why)s") % {"why": _detail(exc)}
         else:
@@ -51,7 +51,7 @@ def events_page(request):
                 about["title"] = found or about["title"]
             context.update(counts=counts, times=times, changes=changes,
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
-                           unlocated=chosen.unlocated.count())
+                           unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
     return render(request, "events/page.html", context)
 
 

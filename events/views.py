@@ -214,7 +214,21 @@ class ChangesView(APIView):
                    responses={200: OpenApiTypes.OBJECT, 400: BAD})
     def get(self, request, slug):
         el = event_layer(request, slug)
-        return Response(figures.changes(el.layer, _time(request.query_params.get("week"), "week")))
+        return Response(figures.changes(el.layer, _time(request.query_params.get("week"), "week"),
+                                        districts=district_areas(request)))
+
+
+def district_areas(request) -> figures.Areas | None:
+    """The district boundary (`districts=` or the layer `districts`) for cases without a district, if any."""
+    slug = request.query_params.get("districts") or figures.AREA_KINDS["district"]
+    layer = Layer.objects.visible_to(request.user if request.user.is_authenticated else None).filter(
+        slug=slug, kind=Layer.Kind.VECTOR).first()
+    if layer is None or "Polygon" not in layer.geometry_type:
+        return None
+    try:
+        return figures.Areas("district", layer, figures.name_column(layer))
+    except figures.FigureError:
+        return None
 
 
 # --- push tokens and the push itself -------------------------------------------------------------------------------

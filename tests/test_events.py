@@ -96,6 +96,8 @@ def test_import_with_aliases_geocodes_and_keeps_the_unlocated(city):
     assert rows[1][4] == datetime(2026, 11, 2, 9, 30, tzinfo=TPE)
     unlocated = client("ev-officer").get(f"/api/v1/events/layers/{layer.slug}/unlocated/").json()
     assert unlocated["count"] == 1 and unlocated["results"][0]["case_no"] == "A-4"
+    page = client("ev-officer").get(f"/events/?layer={layer.slug}").content.decode()
+    assert "火星路999號" in page and "地址找不到位置" in page
     detail = client("ev-officer").get(f"/api/v1/events/layers/{layer.slug}/").json()
     assert {c["code"] for c in detail["categories"]} == {"pothole", "streetlight", "flooding"}
     # a layer the caller may not see is a missing one
@@ -191,6 +193,8 @@ def test_response_times_and_this_weeks_changes_by_hand(city):
                                                    if r["close_median_h"] is not None)
     week = client("ev-officer").get(f"/api/v1/events/layers/{layer.slug}/changes/").json()
     assert week["week"] == "2026-11-02"  # the latest case's week (Monday)
+    districts = {r[0] for r in query("SELECT name FROM layerdata.districts")}
+    assert {r["district"] for r in week["results"]} <= districts  # the file has none: from the boundaries
     potholes = [r for r in week["results"] if r["category"] == "pothole"]
     assert sum(r["this_week"] for r in potholes) == 3 and all(r["mean_before"] == 0 for r in potholes)
     lights = {(r["this_week"], r["mean_before"]) for r in week["results"] if r["category"] == "streetlight"}
