@@ -200,7 +200,10 @@ class CategoryMatcher:
     def code(self, text: str) -> str | None:
         text = text.strip()
         if not text:
-            return UNCATEGORIZED if self.open_list or UNCATEGORIZED in self.known else None
+            if UNCATEGORIZED not in self.known and self.open_list:
+                self.known[UNCATEGORIZED] = KNOWN_CATEGORIES[UNCATEGORIZED]
+                self.added.append(UNCATEGORIZED)
+            return UNCATEGORIZED if UNCATEGORIZED in self.known else None
         hit = self._lookup.get(text.lower()) or self._lookup.get(CATEGORY_SYNONYMS.get(text, "\0"))
         if hit:
             return hit

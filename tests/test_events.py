@@ -303,16 +303,20 @@ REAL = SHARED_DATA / "real" / "hotline-1999" / "tainan_1999_2019w30.csv"
 
 @pytest.mark.skipif(not REAL.exists(), reason="the real Tainan 1999 week is not in ../shared/data/real")
 def test_the_real_tainan_week_without_a_header(city):
-    rows = REAL.read_text(encoding="utf-8").splitlines()
-    with_coordinates = sum(1 for line in rows if not line.rstrip().endswith(",0,0"))
     resp = upload(client("ev-officer"), REAL.read_text(encoding="utf-8"), name=Path(REAL).name, slug="ev-tainan")
     assert resp.status_code == 201, resp.content
     body = resp.json()
-    assert body["rows"] == 505 and body["located"] + body["unlocated"]["count"] == 505
-    assert body["levels"].get("coordinates", 0) >= with_coordinates - 5
+    # SOURCES.md: 505 cases with unique ids, all with lat/long; 2 without district, category and subcategory
+    assert body["rows"] == 505 and body["located"] == 505 and body["levels"] == {"coordinates": 505}
+    assert body["problems"] == [] and body["notes"]  # read by the Open311 column order
     layer = Layer.objects.get(slug=body["layer"])
-    assert query(f"SELECT count(DISTINCT case_no) FROM layerdata.{layer.table_name}")[0][0] == body["located"]
-    assert body["notes"]
+    table = f"layerdata.{layer.table_name}"
+    assert query(f"SELECT count(DISTINCT case_no), min(reported_at), max(reported_at) FROM {table}")[0] == (
+        505, datetime(2019, 7, 22, 4, 24, 30, tzinfo=TPE), datetime(2019, 7, 28, 23, 50, 58, tzinfo=TPE))
+    assert dict(query(f"SELECT category_label, count(*) FROM {table} GROUP BY 1")) == {
+        "髒亂及汙染": 116, "違規停車": 114, "路燈故障": 96, "噪音舉發": 43, "道路維修": 43, "交通運輸": 41,
+        "動物救援": 21, "民生管線": 19, "騎樓舉發": 10, "未分類": 2}
+    assert query(f"SELECT count(*) FROM {table} WHERE district = '永康區'")[0][0] == 76
 
 
 def test_rates_per_1000_residents_from_the_statistics_tables(city):
