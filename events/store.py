@@ -168,11 +168,8 @@ def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
         next_fid = cur.fetchone()[0] + 1
         extra = extra_names(list(located[0].extras) if located else [])
         for e in located:
-            fid = known.get(e.values.get("case_no"))
-            if fid is not None:
-                cur.execute(sql.SQL("UPDATE {} SET {} WHERE fid = %s").format(table, sql.SQL(", ").join(
-                    sql.SQL("{} = %s").format(sql.Identifier(n)) for n in UPDATED_ON_PUSH)),
-                    [e.values.get(n) for n in UPDATED_ON_PUSH] + [fid])
+            if e.values.get("case_no") in known:
+                _update(cur, table, e)
                 counts["updated"] += 1
                 continue
             row = {n: e.values.get(n) for n in FIELD_NAMES if n != "geocode_level"} | {"geocode_level": e.level}
@@ -191,9 +188,7 @@ def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
         # an unlocated update of a case already on the map updates it there
         for e in [e for e in events if e.unlocated]:
             if e.values.get("case_no") in known or _on_map(cur, table, e.values.get("case_no")):
-                cur.execute(sql.SQL("UPDATE {} SET {} WHERE case_no = %s").format(table, sql.SQL(", ").join(
-                    sql.SQL("{} = %s").format(sql.Identifier(n)) for n in UPDATED_ON_PUSH)),
-                    [e.values.get(n) for n in UPDATED_ON_PUSH] + [e.values["case_no"]])
+                _update(cur, table, e)
                 counts["updated"] += 1
             else:
                 keep_unlocated(event_layer, [e], source)
@@ -209,6 +204,13 @@ def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
             layer.save(update_fields=["feature_count", "native_extent", "extent", "updated_at"])
             transaction.on_commit(lambda: tilecache.invalidate(layer))
     return counts
+
+
+def _update(cur, table, event: Event) -> None:
+    """A known case's status and times from its newer record (its place, category and time stay)."""
+    cur.execute(sql.SQL("UPDATE {} SET {} WHERE case_no = %s").format(table, sql.SQL(", ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(n)) for n in UPDATED_ON_PUSH)),
+        [event.values.get(n) for n in UPDATED_ON_PUSH] + [event.values["case_no"]])
 
 
 def _on_map(cur, table, case_no) -> bool:
