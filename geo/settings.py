@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "editing",
     "dashboards",
     "harvest",
+    "events",
 ]
 
 MIDDLEWARE = [

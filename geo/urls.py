@@ -29,6 +29,7 @@ api_v1 = [
     path("dashboards/", include("dashboards.urls")),
     path("schedule/", include("geo.scheduler.urls")),
     path("harvest/", include("harvest.urls")),
+    path("events/", include("events.urls")),
     path("auth/token/", token_view, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -60,6 +61,7 @@ urlpatterns = [
     path("accounts/", include("accounts.page_urls")),
     path("harvest/", include("harvest.page_urls")),
     path("", include("dashboards.page_urls")),
+    path("", include("events.page_urls")),
     path("", include("web.urls")),
 ]
 # MEDIA (rasters, uploads) is never served as plain files: rasters go out through the tile and point views, which

@@ -76,6 +76,17 @@ def read_file(path: Path, name: str) -> Grid:
                         file=name)
 
 
+def raw_rows(path: Path, name: str) -> list[tuple[int, list]]:
+    """Every row of a CSV, XLSX or ODS file as it is, numbered by its line or row (no header found): for readers that
+    find their own columns (events.importing)."""
+    readers = {"csv": lambda: _csv_rows(path.read_bytes(), name), "xlsx": lambda: _xlsx_rows(path, name),
+               "ods": lambda: _ods_rows(path, name)}
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt not in readers:
+        raise ImportProblem("不支援的格式 {ext}；請用 CSV、XLSX 或 ODS", ext=path.suffix or "?", file=name)
+    return readers[fmt]()
+
+
 # --- CSV, XLSX, ODS ---------------------------------------------------------------------------------------------
 
 def _csv_rows(raw: bytes, name: str) -> list[tuple[int, list]]:

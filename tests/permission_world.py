@@ -175,6 +175,7 @@ def build(tmp: Path) -> World:
         ingest(device, [{"quantity": "pm25", "value": 12.5, "observed_at": "2026-01-05T08:00:00+08:00"}], "http")
     publishing.publish_all()
     _statistics()
+    _events()
     return world
 
 
@@ -203,6 +204,27 @@ def _statistics() -> None:
                                          owner_agency=layer.owner_agency, spec={"selectors": [{"kind": "district"}],
                                          "widgets": [{"id": "w1", "type": "kpi", "indicator": spec.slug}]})
         board.allowed_groups.set(layer.allowed_groups.all())
+
+
+def _events() -> None:
+    """Each layer also an event layer (events/): the fixed event fields added to its table, the case number its
+    value, so the events routes answer with data to whoever may see the layer, and as missing to the others."""
+    from events.models import Category, EventLayer
+    from layers.models import Layer
+
+    for spec in SPECS.values():
+        layer = Layer.objects.get(slug=spec.slug)
+        with connection.cursor() as cur:
+            cur.execute(f"ALTER TABLE layerdata.{layer.table_name} ADD COLUMN case_no text, ADD COLUMN reported_at "
+                        "timestamptz, ADD COLUMN category text, ADD COLUMN category_label text, ADD COLUMN status "
+                        "text, ADD COLUMN dispatched_at timestamptz, ADD COLUMN closed_at timestamptz, ADD COLUMN "
+                        "address text, ADD COLUMN district text, ADD COLUMN geocode_level text; "
+                        f"UPDATE layerdata.{layer.table_name} SET case_no = name, category = 'pothole', "
+                        "category_label = '道路坑洞', reported_at = TIMESTAMPTZ '2026-11-02 08:00+08' + rank * "
+                        "INTERVAL '1 hour', dispatched_at = TIMESTAMPTZ '2026-11-02 12:00+08' + rank * INTERVAL "
+                        "'1 hour', geocode_level = 'coordinates'")
+        event_layer = EventLayer.objects.create(layer=layer)
+        Category.objects.create(event_layer=event_layer, code="pothole", label_zh="道路坑洞", label_en="Pothole")
 
 
 def tear_down() -> None:

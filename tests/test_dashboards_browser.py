@@ -3,7 +3,8 @@ figures as the values API gives them, with units and the change against the prev
 chart bar, from a village on the map and from a table row, the selectors and clearing them; English and a phone;
 then an officer builds a dashboard from scratch in edit mode (an indicator KPI and bars, a layer widget: the demo
 facilities counted by kind, whose bars filter; who may see it), saves it, and its auto-refresh picks up new figures;
-its embed snippet and embedded page, its PDF link with the filters. One page, one context; screenshots in
+its embed snippet and embedded page, its PDF link with the filters; and the demo's 1999 cases on /events/ (English,
+then zh-Hant on a phone). One page, one context; screenshots in
 .var/screenshots/dashboard-*.png."""
 
 import re
@@ -297,5 +298,19 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         page.get_by_label("Source").select_option("layer")
         page.wait_for_selector(".widget.type-bar .bar-row")
         shot(page, "dashboard-17-builder-en")
+        # the demo's 1999 cases on 事件統計 (events/): tables with units, in English and in zh-Hant on a phone
+        page.goto("/events/?layer=hotline-cases&by=village", wait_until="domcontentloaded")
+        assert "cases/1,000" in page.locator("#counts-table thead").inner_text()
+        assert page.locator("#counts-table tbody tr").count() >= facts["villages"] // 2
+        assert page.locator("#times-table tbody tr").count() >= 5 and page.locator("#changes-table tbody tr").count()
+        shot(page, "events-01-en")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("zh-hant")
+        page.set_viewport_size(PHONE)
+        assert "件/千人" in page.locator("#counts-table thead").inner_text()
+        assert "小時" in page.locator("#times-table thead").inner_text()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert page.evaluate(UNNAMED_CONTROLS) == []
+        shot(page, "events-02-phone")
     finally:
         page.context.close()

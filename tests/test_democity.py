@@ -14,7 +14,7 @@ from layers.democity.store import dem_path, store
 
 SIZE = 0.3
 LAYERS = {"parcels", "buildings", "roads", "villages", "districts", "rivers", "flood_zones", "facilities",
-          "wifi_hotspots", "wifi_usage", "air_sensors", "air_readings", "address_points"}
+          "wifi_hotspots", "wifi_usage", "air_sensors", "air_readings", "address_points", "hotline_cases"}
 
 
 @pytest.fixture(scope="module")

@@ -106,6 +106,9 @@ def generate(seed: int = 2026, size: float = 1.0) -> DemoCity:
     sensors = _air_sensors(stream(12), parcels, parcel_meta, size)
     city.add(sensors)
     city.add(_air_readings(stream(13), sensors))
+    from .hotline import hotline_cases  # it builds on this module's tables
+
+    city.add(hotline_cases(stream(14), city.layers["address_points"], size))
     return city
 
 

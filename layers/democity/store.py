@@ -69,6 +69,7 @@ TILE_ATTRIBUTES = {
     "buildings": ["floors", "height_m"],
     "facilities": ["name", "kind", "kind_zh"], "wifi_hotspots": ["name"], "air_sensors": ["sensor_id", "status"],
     "rivers": ["name"], "flood_zones": ["depth_class"],
+    "hotline_cases": ["case_no", "reported_at", "category", "category_label", "status"],
 }
 # layer → (theme, owner agency, visibility, abstract)
 CATALOG = {
@@ -85,6 +86,9 @@ CATALOG = {
     "rivers": ("water", "水務局", "public", "河川中心線"),
     "flood_zones": ("flooding", "水務局", "public", "淹水潛勢範圍與淹水深度分級（24 小時 350 毫米情境）"),
     "address_points": ("admin", "民政局", "public", "門牌位置坐標：區、村里、路街段、巷、號（示範城市，沿道路產生）"),
+    "hotline_cases": ("transport", "研究發展考核委員會", "internal",
+                      "1999 市民服務案件一年（示範城市，合成資料，含已知的熱點樣式）："
+                      "受理時間、分類、處理狀態、派工與結案時間"),
 }
 # keywords beyond 示範城市/demo: 門牌 makes a point layer the geocoder's address source (layers.geocoding.index)
 KEYWORDS = {"address_points": ["門牌", "address points"]}
@@ -107,6 +111,8 @@ DEMO_STYLES = {
     "flood_zones": {"kind": "categorized", "attribute": "depth_class", "stroke_color": "#08519c",
                     "stroke_width": 0.5, "opacity": 0.5},
     "address_points": {"fill_color": "#8d6e63", "stroke_color": "#ffffff", "point_size": 3.0, "opacity": 0.8},
+    "hotline_cases": {"kind": "categorized", "attribute": "category_label", "point_size": 4.0,
+                      "stroke_color": "#ffffff", "opacity": 0.85},
     "": {"kind": "graduated", "attribute": "band_1", "method": "equal_interval", "ramp": "Greens", "opacity": 0.6},
 }
 DEM_ENTRY = ("demo-dem", "數值地形模型", "Digital elevation model", "terrain", "水務局", "public")
@@ -138,6 +144,10 @@ def register(city: DemoCity, schema: str = DEMO_SCHEMA) -> list[Layer]:
         dem.save()
         LayerVersion.objects.filter(layer=dem).update(raster_path=dem.raster_path)
         layers.append(dem)
+        if "hotline_cases" in city.layers:
+            from events.demo import adopt  # the events app keeps the category list and the planted patterns
+
+            adopt(next(layer for layer in layers if layer.table_name == "hotline_cases"), city)
     return layers
 
 

@@ -1,0 +1,62 @@
+"""/events/ — 事件統計: an officer picks an event layer and reads its counts and rates, response times and what
+changed this week as tables with units, with a link to the map. The figures are events.figures', as the API's."""
+
+from urllib.parse import urlencode
+
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from layers.models import Layer
+
+from . import figures
+from .views import areas_of, district_areas, event_layers_for
+
+PERIOD_LABELS = {"all": "全期間", "month": "每月", "week": "每週", "day": "每日"}
+
+
+def events_page(request):
+    layers = list(event_layers_for(request.user))
+    slug = request.GET.get("layer") or (layers[0].layer.slug if layers else "")
+    chosen = next((el for el in layers if el.layer.slug == slug), None)
+    params = {"layer": slug, "by": request.GET.get("by", "district"), "cell": request.GET.get("cell", "500"),
+              "period": request.GET.get("period", "all"), "category": request.GET.get("category", "")}
+    context = {"layers": layers, "chosen": chosen, "params": params, "periods": [
+        (k, _(v)) for k, v in PERIOD_LABELS.items()], "problem": None}
+    if chosen is not None:
+        english = (get_language() or "").startswith("en")
+        context["title"] = (chosen.layer.title_en or chosen.layer.title_zh) if english else chosen.layer.title_zh
+        context["categories"] = [(c.code, c.label(get_language() or "zh-hant")) for c in chosen.categories.all()]
+        labels = dict(context["categories"])
+        context["category_label"] = labels.get(params["category"]) or _("全部")
+        try:
+            areas = areas_of(Request(request))
+            period = params["period"] if params["period"] in figures.PERIODS else "all"
+            category = params["category"] or None
+            counts = figures.counts(chosen.layer, areas, period, request.user, category, per_category=False)
+            times = figures.response_times(chosen.layer, areas, category)
+            changes = figures.changes(chosen.layer, districts=district_areas(Request(request)))
+        except (ValidationError, figures.FigureError) as exc:
+            context["problem"] = _("無法計算：%(why)s") % {"why": _detail(exc)}
+        else:
+            for rows in (counts["results"], times["by_category"], times["worst"], changes["rises"]):
+                for r in rows:
+                    if r.get("category"):
+                        r["label"] = labels.get(r["category"], r.get("category_label") or r["category"])
+            about = counts["population"]
+            if english and about.get("table"):
+                found = Layer.objects.filter(slug=about["table"]).values_list("title_en", flat=True).first()
+                about["title"] = found or about["title"]
+            context.update(counts=counts, times=times, changes=changes,
+                           map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
+                           unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
+    return render(request, "events/page.html", context)
+
+
+def _detail(exc) -> str:
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, dict):
+        return "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in detail.items())
+    return str(detail or exc)
