@@ -57,12 +57,13 @@ def configured() -> bool:
 class _Reads:
     """What the current request may read from the replica."""
 
-    __slots__ = ("request", "pinned", "wrote")
+    __slots__ = ("request", "pinned", "wrote", "replica_checked")
 
     def __init__(self, request):
         self.request = request
         self.pinned: bool | None = None  # decided at the first read that could go to the replica
         self.wrote = False
+        self.replica_checked = False  # its connection was found working in this request
 
     def replica_allowed(self) -> bool:
         if self.wrote:
@@ -91,8 +92,10 @@ def _pinned(request) -> bool:
 
 
 def pin_user(user_id: int | None) -> None:
-    """The user's reads go to the primary for DATABASE_READ_YOUR_WRITES_SECONDS (after a job of theirs wrote)."""
-    if user_id is None or not configured():
+    """The user's reads go to the primary for DATABASE_READ_YOUR_WRITES_SECONDS (after a job of theirs wrote).
+    Not only where a replica is configured: a Celery worker reads the primary and needs no DATABASE_REPLICA_URL,
+    yet the web servers that read its results may have one."""
+    if user_id is None:
         return
     from .counters import client
 
@@ -152,13 +155,18 @@ def replica_status(refresh: bool = False) -> dict:
     return {k: v for k, v in _status.items() if k != "checked"}
 
 
-def _replica_answers() -> bool:
-    """The replica's connection works (Django's health check on its first use in a request); a failure marks
-    the replica down until the next check."""
+def _replica_answers(state: _Reads) -> bool:
+    """The replica's connection works, checked at its first use in a request (as CONN_HEALTH_CHECKS would: a
+    kept connection the replica's restart cut is replaced); a failure marks the replica down until the next
+    check of its state."""
+    if state.replica_checked:
+        return True
     replica = connections[REPLICA]
     try:
-        replica.close_if_health_check_failed()
+        if replica.connection is not None and not replica.is_usable():
+            replica.close()
         replica.ensure_connection()
+        state.replica_checked = True
         return True
     except DatabaseError as exc:
         with _status_lock:
@@ -174,7 +182,7 @@ def read_alias(app_label: str | None = None) -> str:
     state = _reads.get()
     if state is None or not state.replica_allowed() or connections[PRIMARY].in_atomic_block:
         return PRIMARY
-    if not replica_status()["usable"] or not _replica_answers():
+    if not replica_status()["usable"] or not _replica_answers(state):
         return PRIMARY
     return REPLICA
 

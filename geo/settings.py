@@ -124,10 +124,11 @@ if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
 # In tests the alias mirrors `default` (no test database is made on a read-only standby).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
-    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True)
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
     if DATABASES["replica"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the postgis:// scheme")
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 3)  # a host gone quiet: fall back, do not hang
 DATABASE_ROUTERS = ["geo.dbrouter.PrimaryReplicaRouter"]
 # Reads fall back to the primary while the replica lags by more than this; its state is measured this often (per
 # process); a caller who wrote (or whose job ended) reads the primary for this long: longer than lag + check.
