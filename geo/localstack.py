@@ -227,7 +227,7 @@ class ReplicaCluster(PostgresCluster):
         self.datadir = self._owned_dir("pgdata")
         res = self._run([str(self.bindir / "pg_basebackup"), "-D", str(self.datadir), "-h", str(self.primary.sockdir),
                          "-p", str(self.primary.port), "-U", DB_USER, "-X", "stream", "-c", "fast", "-R",
-                         "-C", "-S", self.SLOT, "--no-sync"])
+                         "-C", "-S", self.SLOT, "--no-sync", "--no-manifest"])
         if res.returncode:
             raise StackError(f"pg_basebackup from {self.primary.datadir} failed:\n{res.stderr}")
 

@@ -128,7 +128,8 @@ if DATABASE_REPLICA_URL:
     if DATABASES["replica"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the postgis:// scheme")
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 3)  # a host gone quiet: fall back, do not hang
+    # a replica host gone quiet: fall back to the primary after 3 s, do not hang
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 DATABASE_ROUTERS = ["geo.dbrouter.PrimaryReplicaRouter"]
 # Reads fall back to the primary while the replica lags by more than this; its state is measured this often (per
 # process); a caller who wrote (or whose job ended) reads the primary for this long: longer than lag + check.
