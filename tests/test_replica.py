@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connections, router, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
+from test_feature_editing import _make_layer as make_hydrants
 
 from geo import dbrouter
 from geo.counters import client as redis_client
@@ -94,21 +95,8 @@ class paused_replay:  # noqa: N801 - used as a `with` statement
 
 
 def hydrants(slug: str) -> Layer:
-    """A small internal point layer (two features) of an agency, committed on the primary."""
-    table = slug.replace("-", "_")
-    with connections[PRIMARY].cursor() as cur:
-        cur.execute(f"CREATE TABLE layerdata.{table} (fid serial PRIMARY KEY, name text, geom geometry(Point, 3826))")
-        cur.execute(f"INSERT INTO layerdata.{table} (name, geom) VALUES "
-                    "('A', ST_Transform(ST_SetSRID(ST_MakePoint(121.30, 24.99), 4326), 3826)),"
-                    "('B', ST_Transform(ST_SetSRID(ST_MakePoint(121.31, 25.00), 4326), 3826))")
-        cur.execute(f"SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM (SELECT ST_Extent(geom) e "
-                    f"FROM layerdata.{table}) s")
-        native = cur.fetchone()[0]
-    agency = Group.objects.get_or_create(name="消防局")[0]
-    return Layer.objects.create(slug=slug, title_zh="消防栓", table_name=table, kind="vector", srid=3826,
-                                geometry_type="Point", feature_count=2, native_extent=native,
-                                owner_agency=agency, visibility="internal",
-                                attributes=[{"name": "name", "type": "text"}])
+    """A small internal point layer of an agency (features A and B), committed on the primary."""
+    return make_hydrants(slug.replace("-", "_"), slug, "internal")
 
 
 def signed_in(user) -> Client:
