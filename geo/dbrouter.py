@@ -44,9 +44,11 @@ PRIMARY = "default"
 REPLICA = "replica"
 PIN_COOKIE = "civgis_primary"
 PIN_KEY = "civgis:primary:{}"
-# Apps always read from the primary: identity (sessions, users, groups, accounts and API tokens) and the jobs a
-# user watches (their progress is written by workers every few seconds; a lagging replica would show it stale).
-PRIMARY_APPS = frozenset({"sessions", "auth", "accounts", "jobs", "admin"})
+# Apps always read from the primary: identity (sessions, users, groups, accounts, personal and DRF API tokens) and
+# the jobs a user watches (their progress is written by workers every few seconds; a lagging replica would show it
+# stale). DRF authenticates a token before the view reads anything else, so the user is known when the first read
+# that could go to the replica asks whether they are pinned.
+PRIMARY_APPS = frozenset({"sessions", "auth", "accounts", "authtoken", "jobs", "admin"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
