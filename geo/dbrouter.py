@@ -30,6 +30,7 @@ CSW) takes its connection from `reading()`, the same decision as the router's.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
@@ -44,6 +45,7 @@ PRIMARY = "default"
 REPLICA = "replica"
 PIN_COOKIE = "civgis_primary"
 PIN_KEY = "civgis:primary:{}"
+LAYER_KEY = "civgis:primary-layer:{}"
 # Apps always read from the primary: identity (sessions, users, groups, accounts, personal and DRF API tokens) and
 # the jobs a user watches (their progress is written by workers every few seconds; a lagging replica would show it
 # stale). DRF authenticates a token before the view reads anything else, so the user is known when the first read
@@ -107,6 +109,41 @@ def pin_user(user_id: int | None) -> None:
         log.warning("read-your-writes: could not pin user %s to the primary (Redis unreachable)", user_id)
 
 
+def pin_layer(layer_id: int) -> None:
+    """The layer's tiles were just invalidated (an edit, a re-import, a restyle): for
+    DATABASE_READ_YOUR_WRITES_SECONDS a tile drawn for the cache reads the primary, so that a request reading a
+    replica that has not replayed the change yet cannot put the old tile back into the cache for everyone. Set
+    wherever the tiles are invalidated, a worker without DATABASE_REPLICA_URL included."""
+    from .counters import client
+
+    try:
+        client().set(LAYER_KEY.format(layer_id), 1, ex=max(1, round(settings.DATABASE_READ_YOUR_WRITES_SECONDS)))
+    except Exception:  # noqa: BLE001 - a stale tile is then possible for the replica's lag
+        log.warning("read-your-writes: could not mark layer %s as changed (Redis unreachable)", layer_id)
+
+
+def layer_changed_recently(layer_id: int) -> bool:
+    """Whether the layer's tiles were invalidated within the window (`pin_layer`); True without Redis."""
+    if not configured():
+        return False
+    from .counters import client
+
+    try:
+        return bool(client().exists(LAYER_KEY.format(layer_id)))
+    except Exception:  # noqa: BLE001 - unknown: the primary is right
+        return True
+
+
+@contextlib.contextmanager
+def primary():
+    """Reads inside go to the primary, whatever the request may otherwise do."""
+    token = _reads.set(None)
+    try:
+        yield
+    finally:
+        _reads.reset(token)
+
+
 # The replica's state, per process: measured at most every DATABASE_REPLICA_CHECK_SECONDS.
 _status: dict = {"checked": None, "ok": False}
 _status_lock = threading.Lock()
@@ -126,7 +163,8 @@ def measure() -> dict:
     if not standby:
         return {"ok": False, "error": "the replica is not a standby (promoted?): not reading from it"}
     with connections[PRIMARY].cursor() as cur:
-        cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [replayed])
+        # the insert position: with synchronous_commit off, a commit may be inserted and not yet written
+        cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [replayed])
         behind = int(cur.fetchone()[0])
     lag = 0.0 if behind <= 0 else max(0.0, float(age or 0.0))
     return {"ok": True, "lag_seconds": round(lag, 3), "lag_bytes": max(behind, 0), "replay_paused": bool(paused)}

@@ -5,10 +5,12 @@ it) and gives Django a `replica` alias for it; the last test stops it. Replicati
 standby's replay (pg_wal_replay_pause): what the primary has and the replica has not yet shows who reads where.
 """
 
+import re
 import time
 from pathlib import Path
 
 import pytest
+from conftest import tile_of
 from django.contrib.auth.models import User
 from django.db import connections, router, transaction
 from django.test import Client, RequestFactory
@@ -72,8 +74,10 @@ def lenient(settings):
 
 
 def wait_replayed(timeout: float = 20.0) -> None:
+    """Until the replica has replayed everything committed on the primary so far (the insert position: with
+    synchronous_commit off a commit may not be written yet)."""
     with connections[PRIMARY].cursor() as cur:
-        cur.execute("SELECT pg_current_wal_lsn()::text")
+        cur.execute("SELECT pg_current_wal_insert_lsn()::text")
         target = cur.fetchone()[0]
     deadline = time.monotonic() + timeout
     while True:
@@ -118,8 +122,8 @@ def names(response) -> set[str]:
     return {f["properties"]["name"] for f in response.json()["features"]}
 
 
-def served_from(call):
-    """(the answer, the aliases whose connection ran a query on a layer table or the catalog)."""
+def served_from(call, touching: str = r"layerdata|layers_layer"):
+    """(the answer, the aliases whose connection ran a query `touching` a layer table or the catalog)."""
     captured = {alias: CaptureQueriesContext(connections[alias]) for alias in (PRIMARY, REPLICA)}
     for context in captured.values():
         context.__enter__()
@@ -128,9 +132,8 @@ def served_from(call):
     finally:
         for context in captured.values():
             context.__exit__(None, None, None)
-    used = {alias for alias, context in captured.items()
-            if any("layerdata" in q["sql"] or "layers_layer" in q["sql"] for q in context.captured_queries)}
-    return answer, used
+    return answer, {alias for alias, context in captured.items()
+                    if any(re.search(touching, q["sql"]) for q in context.captured_queries)}
 
 
 @ALL
@@ -180,6 +183,8 @@ def test_the_writer_reads_their_edit_at_once_while_others_see_it_once_replicated
     writer, reader = people("rp-edit", layer)
     url = f"/api/v1/layers/{layer.slug}/features/"
     wfs = f"/ows?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME={layer.slug}&RESULTTYPE=hits"
+    tile = "/tiles/{}/12/{}/{}.mvt".format(layer.slug, *tile_of(121.305, 24.995, 12))
+    assert signed_in(reader).get(tile).status_code == 200  # in the tile cache now
     wait_replayed()
     writing = signed_in(writer)  # the writer's browser
     elsewhere = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=writer).key}")  # their script
@@ -195,6 +200,9 @@ def test_the_writer_reads_their_edit_at_once_while_others_see_it_once_replicated
             assert "新栓" in names(answer) and used == {PRIMARY}
             answer, used = served_from(lambda: signed_in(reader).get(url))
             assert names(answer) == {"A", "B"} and used == {REPLICA}  # not yet replayed there
+            # the edit emptied the tile from the cache: drawn again for the reader, from the primary (else the old
+            # tile would go back into the cache for everyone)
+            assert served_from(lambda: signed_in(reader).get(tile), touching="layerdata")[1] == {PRIMARY}
             # OGC through MapServer: its layers read the replica for the reader, the primary for the writer
             assert 'numberOfFeatures="3"' in writing.get(wfs).content.decode()
             assert 'numberOfFeatures="2"' in signed_in(reader).get(wfs).content.decode()
