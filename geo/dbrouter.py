@@ -134,6 +134,13 @@ def layer_changed_recently(layer_id: int) -> bool:
         return True
 
 
+def stay_on_primary() -> None:
+    """The rest of the current request reads the primary (it builds something kept for everyone)."""
+    state = _reads.get()
+    if state is not None:
+        state.pinned = True
+
+
 @contextlib.contextmanager
 def primary():
     """Reads inside go to the primary, whatever the request may otherwise do."""

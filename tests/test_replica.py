@@ -203,6 +203,10 @@ def test_the_writer_reads_their_edit_at_once_while_others_see_it_once_replicated
             # the edit emptied the tile from the cache: drawn again for the reader, from the primary (else the old
             # tile would go back into the cache for everyone)
             assert served_from(lambda: signed_in(reader).get(tile), touching="layerdata")[1] == {PRIMARY}
+            # a capabilities document built moments after a catalog change (the edit's new count and extent) is
+            # kept for everyone: built from the primary
+            capabilities = "/ows?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetCapabilities"
+            assert served_from(lambda: signed_in(reader).get(capabilities), touching="layers_layer")[1] == {PRIMARY}
             # OGC through MapServer: its layers read the replica for the reader, the primary for the writer
             assert 'numberOfFeatures="3"' in writing.get(wfs).content.decode()
             assert 'numberOfFeatures="2"' in signed_in(reader).get(wfs).content.decode()
