@@ -8,8 +8,8 @@ With DATABASE_REPLICA_URL set, settings.DATABASES has a `replica` alias (a hot s
   an atomic block), only for apps whose staleness is harmless (never sessions, users, groups, accounts and their
   API tokens — a sign-in, a password change or a revoked token take effect at once — nor the jobs whose progress a
   user watches), only when the replica answers and lags by at most DATABASE_REPLICA_MAX_LAG_SECONDS
-  (`replica_status`, checked every DATABASE_REPLICA_CHECK_SECONDS per process and whenever its connection fails a
-  health check), and only for a caller not **pinned** to the primary;
+  (`replica_status`, measured every DATABASE_REPLICA_CHECK_SECONDS per process; its connection is checked once per
+  request), and only for a caller not **pinned** to the primary;
 - everything else — Celery tasks (imports, analysis, publishing), management commands, the shell — reads the
   primary: a process reads from the replica only where a request opted in, never by default.
 
@@ -25,7 +25,11 @@ is pinned to the primary for DATABASE_READ_YOUR_WRITES_SECONDS, two ways:
 
 The window must be longer than the largest lag the replica is used at (settings check it); a cookie a client forges
 only sends its own reads to the primary. Raw SQL of the read-only serving paths (tiles, features, OGC API, search,
-CSW) takes its connection from `reading()`, the same decision as the router's.
+CSW) takes its connection from `reading()`, the same decision as the router's; MapServer's per-request map reads
+the replica's connection when `read_alias()` says so. What is built from a read and then kept for everyone reads
+the primary right after a change: a tile drawn into the tile cache while its layer is marked (`pin_layer`, set
+where tiles are invalidated), a capabilities document within the window after the catalog generation changed
+(`stay_on_primary`).
 """
 
 from __future__ import annotations
