@@ -3,13 +3,13 @@ from the layer itself (layers.iso19139) when pycsw asks for them — the view le
 
 import json
 
-from django.db import connection
 from pycsw.core.repository import Repository
 from sqlalchemy import create_engine, func
 from sqlalchemy.ext.declarative import declarative_base
 from sqlalchemy.orm import create_session
 from sqlalchemy.pool import NullPool
 
+from geo.dbrouter import reading
 from layers import iso19139
 from layers.models import Layer
 
@@ -39,8 +39,9 @@ class _Lent:
 
 
 def _lend():
-    connection.ensure_connection()
-    return _Lent(connection.connection)
+    lent = reading()  # the replica when the request may read there (geo.dbrouter): pycsw only reads
+    lent.ensure_connection()
+    return _Lent(lent.connection)
 
 
 _ENGINE = None

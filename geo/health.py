@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from accounts.health import checks as identity_checks
 from layers.ogc import get_engine
 
+from . import dbrouter
 from .scheduler import status as schedule_status
 from .tasks import worker_probe
 
@@ -66,16 +67,31 @@ def check_ogc_engine() -> dict:
     return out
 
 
+def check_replica() -> dict:
+    """The read replica: reachable, how far behind the primary, whether reads go there now (geo.dbrouter)."""
+    state = dbrouter.replica_status(refresh=True)
+    state["max_lag_seconds"] = settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+    if state["ok"] and not state["usable"]:
+        state["ok"] = False
+        state["error"] = (f"{state['lag_seconds']} s behind the primary (more than "
+                          f"{settings.DATABASE_REPLICA_MAX_LAG_SECONDS:g} s): reads go to the primary")
+    elif not state["ok"]:
+        state["error"] = f"{state['error']}: reads go to the primary"
+    return state
+
+
 # Checks whose failure makes the platform unusable (503: take it out of rotation, restart it). An overdue periodic
 # task is not one of them: the platform serves as before, and restarting the web server would not run the task.
 # The city's directory and OpenID Connect provider likewise: local accounts still sign in without them.
-ADVISORY = {"schedule", "directory", "oidc_provider"}
+# The read replica too: while it is down or behind, reads fall back to the primary.
+ADVISORY = {"schedule", "directory", "oidc_provider", "database_replica"}
 
 
 @extend_schema(
     operation_id="health",
-    summary="Liveness of the database, PostGIS, Redis, the Celery workers and the OGC engine; periodic tasks "
-            "overdue; with ?detail=tile_cache and an administrator's session, the tile cache's statistics",
+    summary="Liveness of the database (and its read replica's lag), PostGIS, Redis, the Celery workers and the OGC "
+            "engine; periodic tasks overdue; with ?detail=tile_cache and an administrator's session, the tile "
+            "cache's statistics",
     tags=["system"],
     responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="every essential check passed (`status` "
                                     "is `degraded` when a periodic task is overdue: see `checks.schedule`)"),
@@ -86,6 +102,8 @@ ADVISORY = {"schedule", "directory", "oidc_provider"}
 @permission_classes([])
 def health(request):
     checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
+    if dbrouter.configured():
+        checks["database_replica"] = _timed(check_replica)
     # Without Redis no task can reach a worker: say so instead of waiting out the probe's timeout.
     if checks["redis"]["ok"]:
         checks["celery_worker"] = _timed(check_worker)

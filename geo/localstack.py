@@ -156,25 +156,33 @@ class PostgresCluster:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._init_data()
+        if not self.is_running():
+            if self.log.exists() and os.geteuid() == 0:
+                shutil.chown(self.log, "postgres", "postgres")
+            if os.geteuid() == 0:
+                self.log.touch()
+                shutil.chown(self.log, "postgres", "postgres")
+            res = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.log),
+                             "-o", self._options(), "-w", "-t", "30", "start"])
+            if res.returncode:
+                raise StackError(f"PostgreSQL did not start; log {self.log}:\n{res.stdout}{res.stderr}")
+            self.started_here = True
+        self._prepare_database()
+
+    def _init_data(self) -> None:
         if not (self.datadir / "PG_VERSION").exists():
             res = self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", DB_USER,
                              "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
             if res.returncode:
                 raise StackError(f"initdb failed in {self.datadir}:\n{res.stderr}")
-        if not self.is_running():
-            if self.log.exists() and os.geteuid() == 0:
-                shutil.chown(self.log, "postgres", "postgres")
-            opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.sockdir}' -p {self.port} "
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off "
-                    "-c shared_buffers=256MB -c max_connections=100")
-            if os.geteuid() == 0:
-                self.log.touch()
-                shutil.chown(self.log, "postgres", "postgres")
-            res = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.log),
-                             "-o", opts, "-w", "-t", "30", "start"])
-            if res.returncode:
-                raise StackError(f"PostgreSQL did not start; log {self.log}:\n{res.stdout}{res.stderr}")
-            self.started_here = True
+
+    def _options(self) -> str:
+        return (f"-c listen_addresses='' -c unix_socket_directories='{self.sockdir}' -p {self.port} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c jit=off "
+                "-c shared_buffers=256MB -c max_connections=100")
+
+    def _prepare_database(self) -> None:
         if self._psql("SELECT 1", db=DB_NAME).returncode:
             res = self._psql(f"CREATE DATABASE {DB_NAME}", db="postgres")
             if res.returncode:
@@ -190,6 +198,58 @@ class PostgresCluster:
     def stop(self) -> None:
         if self.started_here and self.is_running():
             self.shut_down()
+
+
+def replica_root(primary_root: Path) -> Path:
+    """Where a primary's streaming replica lives: beside the primary's folder (reachable by the same user)."""
+    return primary_root.parent / f"{primary_root.name}-replica"
+
+
+class ReplicaCluster(PostgresCluster):
+    """A hot standby of a PostgreSQL cluster of ours, read-only, streaming from it through a replication slot.
+
+    Made fresh at every start (pg_basebackup -R over the primary's socket: ~1 s for the test stack) rather than
+    kept: a standby left behind by an earlier run would hold the primary's WAL in its slot while it is down.
+    Started only when asked (`python -m geo.localstack run NAME --replica`, `make demo` with
+    CIVGIS_STACK_REPLICA=1, tests/test_replica.py), so the rest of the test suite never pays for it.
+    """
+
+    SLOT = "civgis_replica"
+
+    def __init__(self, primary: PostgresCluster):
+        self.primary = primary
+        super().__init__(replica_root(primary.root), primary.port + 1)
+
+    def _init_data(self) -> None:
+        if self.is_running():
+            return
+        self.drop_slot()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        self.datadir = self._owned_dir("pgdata")
+        res = self._run([str(self.bindir / "pg_basebackup"), "-D", str(self.datadir), "-h", str(self.primary.sockdir),
+                         "-p", str(self.primary.port), "-U", DB_USER, "-X", "stream", "-c", "fast", "-R",
+                         "-C", "-S", self.SLOT, "--no-sync", "--no-manifest"])
+        if res.returncode:
+            raise StackError(f"pg_basebackup from {self.primary.datadir} failed:\n{res.stderr}")
+
+    def _options(self) -> str:
+        # hot_standby_feedback: the primary's vacuum waits for the standby's queries instead of cancelling them
+        return super()._options() + " -c hot_standby=on -c hot_standby_feedback=on"
+
+    def _prepare_database(self) -> None:
+        _wait(lambda: self._psql("SELECT 1").returncode == 0, "the replica's database", self.log, timeout=30)
+
+    def drop_slot(self) -> None:
+        """The primary stops keeping WAL for this standby (it is gone or about to be made afresh)."""
+        if self.primary.is_running():
+            self.primary._psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "  # noqa: SLF001
+                               "WHERE slot_name = 'civgis_replica' AND NOT active", db="postgres")
+
+    def stop(self) -> None:
+        """Stop it (whoever started it) and release its slot on the primary."""
+        if self.is_running():
+            self.shut_down()
+        self.drop_slot()
 
 
 class LoopbackServer:
@@ -394,7 +454,7 @@ STACK_AUTH_MAPS = {
 class Stack:
     """The services a command needs, taken from the environment or started privately under .var/<name>."""
 
-    def __init__(self, name: str, fresh: bool = False):
+    def __init__(self, name: str, fresh: bool = False, replica: bool = False):
         self.name = name
         self.root = VAR_DIR / name
         self.root.mkdir(parents=True, exist_ok=True)
@@ -413,6 +473,8 @@ class Stack:
         self.pids = self.root / "pids"
         self.postgres = None if os.environ.get("DATABASE_URL") else PostgresCluster(
             self._reachable_root(), PG_PORT.get(name, 54349))
+        # a streaming replica of the stack's own cluster, when asked for (DATABASE_REPLICA_URL)
+        self.replica = ReplicaCluster(self.postgres) if replica and self.postgres else None
         self.redis = None if os.environ.get("REDIS_URL") else RedisServer(self.root)
         self.mqtt = None if os.environ.get("MQTT_URL") else MosquittoBroker(self.root)
         self.directory = None if os.environ.get("LDAP_SERVER_URI") else DirectoryServer(self.root)
@@ -434,6 +496,11 @@ class Stack:
             port_file.unlink()
         if (self.root / "pg").exists():
             pg = PostgresCluster(self._reachable_root(), 0)
+            if (replica_root(pg.root) / "pgdata" / "PG_VERSION").exists():
+                standby = PostgresCluster(replica_root(pg.root), 0)
+                if standby.is_running():
+                    standby.shut_down()
+                    stopped.append("PostgreSQL replica")
             if pg.is_running():
                 pg.shut_down()
                 stopped.append("PostgreSQL")
@@ -444,6 +511,7 @@ class Stack:
     def _wipe(self) -> None:
         pg_root = self._reachable_root()
         shutil.rmtree(pg_root, ignore_errors=True)
+        shutil.rmtree(replica_root(pg_root), ignore_errors=True)
         for child in self.root.iterdir():
             if child.name != "runner.pid":
                 if child.is_dir() and not child.is_symlink():
@@ -478,6 +546,9 @@ class Stack:
             if self.postgres:
                 self.postgres.start()
                 env["DATABASE_URL"] = self.postgres.url
+            if self.replica:
+                self.replica.start()
+                env["DATABASE_REPLICA_URL"] = self.replica.url
             if self.redis:
                 self.redis.start()
                 env["REDIS_URL"] = self.redis.url
@@ -503,7 +574,10 @@ class Stack:
                                               OidcProvider.name))
             if left:
                 print(f"civgis: stopped what the command left running: {', '.join(left)}", flush=True)
-        for service in (self.oidc, self.directory, self.mqtt, self.redis, self.postgres):
+        if self.owner and self.postgres and not self.replica and replica_root(self.postgres.root).exists():
+            # one a test started and could not stop
+            ReplicaCluster(self.postgres).stop()
+        for service in (self.oidc, self.directory, self.mqtt, self.redis, self.replica, self.postgres):
             if service:
                 service.stop()
         if self.owner:
@@ -576,7 +650,7 @@ def demo(args: argparse.Namespace) -> int:
     # Ctrl-C reaches only this process (the servers run in their own sessions) and stops them in order.
     _catch_stop_signals()
     try:
-        stack = Stack("demo")
+        stack = Stack("demo", replica=os.environ.get("CIVGIS_STACK_REPLICA", "") in ("1", "true"))
         print("civgis: starting PostGIS, Redis and Mosquitto …", flush=True)
         env = demo_env(stack.start())
         _manage(env, "migrate", "--no-input", "-v", "0")
@@ -650,7 +724,7 @@ def run(args: argparse.Namespace) -> int:
     received = 0
     _catch_stop_signals()
     try:
-        stack = Stack(args.name, fresh=args.fresh)
+        stack = Stack(args.name, fresh=args.fresh, replica=args.replica)
         env = stack.start()
         env["CIVGIS_STACK_DIR"] = str(stack.root)  # where the command may leave pid files of its own servers
         child = subprocess.Popen(args.command, env=env)
@@ -689,6 +763,9 @@ def stack_env(name: str) -> dict[str, str]:
         raise StackError(f"the {name} stack is not running (nothing serves {root}): start it with {start} in "
                          "another terminal, then run this again")
     env = {"DATABASE_URL": postgres_url(sockdir, port), "CIVGIS_DATA_DIR": str(root / "data")}
+    replica_sockdir = replica_root(sockdir.parent) / "run"
+    if (replica_sockdir / f".s.PGSQL.{port + 1}").exists():
+        env["DATABASE_REPLICA_URL"] = postgres_url(replica_sockdir, port + 1)
     for service, key, url in (("redis", "REDIS_URL", "redis://127.0.0.1:{}/0"),
                               ("mosquitto", "MQTT_URL", "mqtt://127.0.0.1:{}")):
         port_file = root / service / "port"
@@ -751,6 +828,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run a command against a private stack")
     p_run.add_argument("name")
     p_run.add_argument("--fresh", action="store_true", help="wipe the stack's folder first")
+    p_run.add_argument("--replica", action="store_true",
+                       help="also a streaming replica of its PostgreSQL (DATABASE_REPLICA_URL)")
     p_run.set_defaults(func=run)
     p_env = sub.add_parser("env", help="print the environment of a running stack")
     p_env.add_argument("name", nargs="?", default="demo")

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.tokens.TokenMiddleware",
+    "geo.dbrouter.ReadRoutingMiddleware",  # reads to the replica when one is configured (after the user is known)
     "accounts.recheck.DirectoryRecheckMiddleware",
     "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -121,6 +122,26 @@ if not os.environ.get("DATABASE_URL"):
 DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme (PostGIS is the one database)")
+# A PostgreSQL streaming replica (a hot standby of DATABASE_URL's) for reads: geo/dbrouter.py says what goes there.
+# In tests the alias mirrors `default` (no test database is made on a read-only standby).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    if DATABASES["replica"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must use the postgis:// scheme")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    # a replica host gone quiet: fall back to the primary after 3 s, do not hang
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+DATABASE_ROUTERS = ["geo.dbrouter.PrimaryReplicaRouter"]
+# Reads fall back to the primary while the replica lags by more than this; its state is measured this often (per
+# process); a caller who wrote (or whose job ended) reads the primary for this long: longer than lag + check.
+DATABASE_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_SECONDS", "10"))
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS", "5"))
+DATABASE_READ_YOUR_WRITES_SECONDS = float(os.environ.get("DATABASE_READ_YOUR_WRITES_SECONDS", "30"))
+if DATABASE_READ_YOUR_WRITES_SECONDS < DATABASE_REPLICA_MAX_LAG_SECONDS + DATABASE_REPLICA_CHECK_SECONDS:
+    raise ImproperlyConfigured(
+        "DATABASE_READ_YOUR_WRITES_SECONDS must be at least DATABASE_REPLICA_MAX_LAG_SECONDS + "
+        "DATABASE_REPLICA_CHECK_SECONDS: a user who wrote could otherwise read from a replica that has not got it")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # GeoDjango's system GDAL (3.6) never parses an uploaded SRS: CRS definitions from users are read with pyproj.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]

@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 from psycopg2 import sql
 
+from geo.dbrouter import pin_user
 from geo.messages import in_english
 from geo.messages import text as note
 
@@ -108,6 +109,8 @@ class JobReporter:
         asked = Job.objects.select_for_update().filter(pk=self.job.pk).values_list("cancel_requested_at", flat=True)
         if asked.get() is not None:
             raise JobCancelled
+        # its owner reads the primary for a while (a replica may not have the results yet when they see it ended)
+        pin_user(self.job.created_by_id)
         now = timezone.now()
         Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).update(
             status=Job.Status.SUCCEEDED, progress=100, finished_at=now, heartbeat_at=now, counts=counts,

@@ -15,7 +15,8 @@ from conftest import PROJECT_DIR
 
 from geo.localstack import VAR_DIR, Stack
 
-SERVICES = ("DATABASE_URL", "REDIS_URL", "MQTT_URL", "CIVGIS_STACK_DIR")  # this test run's own stack: not those
+# this test run's own stack: not those
+SERVICES = ("DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL", "MQTT_URL", "CIVGIS_STACK_DIR")
 
 
 def running(pid: int) -> bool:

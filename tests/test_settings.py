@@ -55,3 +55,12 @@ def test_bad_boolean_is_named():
     res = run_settings(DEBUG="maybe")
     assert res.returncode != 0
     assert "DEBUG='maybe'" in res.stderr
+
+
+def test_a_replica_must_be_postgis_and_the_read_your_writes_window_longer_than_its_lag():
+    res = run_settings(DATABASE_REPLICA_URL="postgres://replica/civgis")
+    assert res.returncode != 0 and "DATABASE_REPLICA_URL must use the postgis://" in res.stderr
+    res = run_settings(DATABASE_REPLICA_URL="postgis://replica/civgis", DATABASE_READ_YOUR_WRITES_SECONDS="5")
+    assert res.returncode != 0 and "DATABASE_READ_YOUR_WRITES_SECONDS must be at least" in res.stderr
+    res = run_settings(DATABASE_REPLICA_URL="postgis://replica/civgis")
+    assert res.returncode == 0, res.stderr  # nothing connects before the first read

@@ -66,9 +66,10 @@ def quote(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def connection_string() -> str:
-    """libpq keywords for the layer CONNECTION, from DATABASE_URL (a Unix socket dir is a `host` too)."""
-    db = settings.DATABASES["default"]
+def connection_string(alias: str = "default") -> str:
+    """libpq keywords for the layer CONNECTION, from DATABASE_URL (a Unix socket dir is a `host` too); for
+    `alias` "replica", DATABASE_REPLICA_URL's (what a request allowed to read there is served from)."""
+    db = settings.DATABASES[alias]
     parts = {"dbname": db["NAME"], "user": db.get("USER"), "password": db.get("PASSWORD"), "host": db.get("HOST"),
              "port": db.get("PORT")}
     return " ".join("{}='{}'".format(k, str(v).replace("\\", "\\\\").replace("'", "\\'"))

@@ -11,6 +11,8 @@ import subprocess
 import threading
 from functools import lru_cache
 
+from geo import dbrouter
+
 from . import mapfile
 from .base import EngineStatus, OGCEngine, OWSResponse, PublishError
 from .capabilities_filter import filter_capabilities
@@ -69,6 +71,7 @@ class MapServerEngine(OGCEngine):
             self._rewrite()
         with _dispatch_lock:  # mapscript's stdout buffer is per thread, but be safe under threaded servers
             served = _parsed(str(path), path.stat().st_mtime_ns, visible).clone()
+            _read_where_allowed(served)
             if url:
                 served.web.metadata.set("ows_onlineresource", url)
             for slug, condition in (filters or {}).items():  # on this request's clone only
@@ -107,6 +110,20 @@ class MapServerEngine(OGCEngine):
             # layer name by the front (views.check), so capabilities must not offer it
             payload = filter_capabilities(payload, visible)
         return OWSResponse(200, content_type, payload)
+
+
+def _read_where_allowed(served) -> None:
+    """This request's clone reads its PostGIS layers from the replica when the request may (geo.dbrouter): the
+    mapfile names the primary."""
+    import mapscript
+
+    if dbrouter.read_alias() != dbrouter.REPLICA:
+        return
+    replica = mapfile.connection_string(dbrouter.REPLICA)
+    for index in range(served.numlayers):
+        layer = served.getLayer(index)
+        if layer.connectiontype == mapscript.MS_POSTGIS:
+            layer.connection = replica
 
 
 _dispatch_lock = threading.Lock()

@@ -17,6 +17,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
+from geo import dbrouter
 from layers.models import Layer, Theme
 from layers.serving import filters, usage
 from layers.serving.access import BadRequest, request_user
@@ -63,6 +64,10 @@ def ows(request, theme: str | None = None):
     user = request_user(request)
     capabilities = capabilities_cache.is_capabilities(params, body)
     generation = capabilities_cache.generation() if capabilities else None  # read before the catalog is
+    if generation is not None and time.time() - int(generation) / 1e9 < settings.DATABASE_READ_YOUR_WRITES_SECONDS:
+        # the catalog changed moments ago: a document built now is kept for everyone under the new generation, so
+        # it is built from the primary, not from a replica that may not have replayed the change yet
+        dbrouter.stay_on_primary()
     # a KVP request naming its layers is judged on those: its cost does not grow with the catalog
     named = [n for key in LAYER_PARAMETERS for n in _split(params.get(key, ""))] if body is None else []
     visible, rasters, versions = _visible(user, theme, named if named and not capabilities else None)

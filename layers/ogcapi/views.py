@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import FloatField, Func
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
@@ -26,6 +25,7 @@ from django.utils import translation
 from django.views.decorators.http import require_safe
 from psycopg2 import sql
 
+from geo.dbrouter import reading
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 from layers.ogc.capabilities_language import CJK
@@ -209,7 +209,7 @@ def _temporal(layer: Layer) -> list | None:
         return None
     start, end = layer.temporal_start, layer.temporal_end
     if start is None and end is None and any(a["name"] == layer.time_attribute for a in layer.attributes):
-        with connection.cursor() as cur:
+        with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
             column = sql.Identifier(layer.time_attribute)
             cur.execute(sql.SQL("SELECT min({c}), max({c}) FROM {t}").format(
                 c=column, t=sql.Identifier(DATA_SCHEMA, layer.table_name)))

@@ -1,8 +1,8 @@
 """GeoJSON features of a layer, built by PostgreSQL (one query for the page, one for the total)."""
 
-from django.db import connection
 from psycopg2 import sql
 
+from geo.dbrouter import reading
 from layers.models import DATA_SCHEMA, Layer
 
 from . import query
@@ -38,7 +38,7 @@ def page(layer: Layer, params, srid: int | None = None, flip: bool = False, extr
     page_sql = sql.SQL("SELECT {} FROM (SELECT t.* FROM {} t{}{} LIMIT {} OFFSET {}) t{}").format(
         feature_sql(layer, names, srid, flip), table, query.where_sql(conditions), query.order_by(layer, params),
         sql.Literal(limit), sql.Literal(offset), query.order_by(layer, params))
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute(page_sql)
         features = [row[0] for row in cur.fetchall()]
         if conditions or offset or len(features) == limit:
@@ -62,7 +62,7 @@ def collection(layer: Layer, params) -> tuple[str, int, int]:
 def one(layer: Layer, fid: int, params, srid: int | None = None, flip: bool = False) -> str | None:
     names = query.properties(layer, params)
     srid = query.output_srid(params) if srid is None else srid
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute(sql.SQL("SELECT {} FROM {} t WHERE t.fid = {}").format(
             feature_sql(layer, names, srid, flip), sql.Identifier(DATA_SCHEMA, layer.table_name), sql.Literal(fid)))
         row = cur.fetchone()

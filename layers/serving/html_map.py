@@ -9,11 +9,11 @@ import html
 import json
 
 import folium
-from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 from psycopg2 import sql
 
+from geo.dbrouter import reading
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 from layers.ogc.sld import ClassRule, class_rules, classes_heading
@@ -52,7 +52,7 @@ def render(layer: Layer, params) -> str:
     statement = sql.SQL("SELECT {} FROM {} t{} ORDER BY t.fid LIMIT {}").format(
         feature_sql(layer, names, 4326), sql.Identifier(DATA_SCHEMA, layer.table_name), query.where_sql(conditions),
         sql.Literal(MAX_FEATURES + 1))
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute(statement)
         features = [json.loads(row[0]) for row in cur.fetchall()]
     if len(features) > MAX_FEATURES:

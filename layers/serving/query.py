@@ -9,10 +9,10 @@ psycopg2.sql Literal; nothing is concatenated into SQL.
 import re
 from datetime import date, datetime
 
-from django.db import connection
 from psycopg2 import sql
 
 from geo import messages
+from geo.dbrouter import reading
 from layers.models import Layer
 
 from . import filters
@@ -141,7 +141,7 @@ def output_srid(params, default: int = 4326) -> int:
     code = text.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
     if not re.fullmatch(r"[0-9]{1,9}", code):
         raise BadRequest("crs={crs}：請填 EPSG 代碼，例如 crs=3826 或 crs=EPSG:4326", crs=repr(text))
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute("SELECT 1 FROM spatial_ref_sys WHERE srid = %s", [int(code)])
         if not cur.fetchone():
             raise BadRequest("crs={crs}：本系統不認得 EPSG:{code} 這個坐標系統", crs=repr(text), code=code)

@@ -13,10 +13,10 @@ a name come back as one match whose extent covers them all.
 """
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Func, Q, TextField, Value
 from psycopg2 import sql
 
+from geo.dbrouter import reading
 from geo.messages import text as note
 from layers.geocoding import address, coordinates, index, tgos
 from layers.geocoding.geocoder import Geocoder
@@ -55,7 +55,7 @@ def feature_matches(layers, text: str) -> list[dict]:
         raise BadRequest("q：請填 {low}–{high} 個字元來搜尋", low=MIN_LENGTH, high=MAX_LENGTH)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     found = []
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         for layer in layers:
             if layer.kind != Layer.Kind.VECTOR or not layer.table_name:
                 continue

@@ -3,10 +3,10 @@ value, and — as the attribute's kind allows (layers.attribute_kinds) — the s
 measures, money), mean, min and max of numbers and dates, and the distinct values of categories and text with how
 many features hold each, labelled in the request's language."""
 
-from django.db import connection
 from django.utils.translation import get_language
 from psycopg2 import sql
 
+from geo.dbrouter import reading
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
@@ -40,7 +40,7 @@ def column_statistics(layer: Layer, attribute: str, params) -> dict:
             names.append("sum")
     table = sql.Identifier(DATA_SCHEMA, layer.table_name)
     where = query.where_sql(query.where(layer, params))
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute(sql.SQL("SELECT {} FROM {} t{}").format(sql.SQL(", ").join(figures), table, where))
         out = dict(zip(names, cur.fetchone(), strict=True))
         if not numeric:

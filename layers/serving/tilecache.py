@@ -34,6 +34,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from geo import dbrouter
 from geo.counters import client
 from layers.models import Layer
 
@@ -163,6 +164,7 @@ def invalidate_now(layer: Layer | int, boxes=None, srid: int | None = None) -> i
     """Remove the layer's cached tiles now (all of them, or those covering `boxes` in `srid`); returns how many
     tiles went (-1: all of them, uncounted)."""
     pk = layer if isinstance(layer, int) else layer.pk
+    dbrouter.pin_layer(pk)  # a replica that has not replayed the change must not draw these tiles again
     folder = root() / str(pk)
     if boxes is None:
         if folder.exists():

@@ -7,10 +7,10 @@ simplified to a tile pixel and those smaller than a pixel are left out.
 
 import math
 
-from django.db import connection
 from psycopg2 import sql
 
 from geo.crs import WEB_MERCATOR, transformer
+from geo.dbrouter import reading
 from layers.models import DATA_SCHEMA, Layer
 
 from . import query
@@ -85,7 +85,7 @@ def tile(layer: Layer, z: int, x: int, y: int, params) -> bytes:
         raise BadRequest("圖層 {slug} 是 {kind} 圖層：沒有向量圖磚", slug=repr(layer.slug), kind=layer.kind)
     if z < layer.min_zoom:
         return b""
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute(tile_sql(layer, z, x, y, params))
         return bytes(cur.fetchone()[0] or b"")
 

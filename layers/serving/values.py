@@ -2,10 +2,10 @@
 factor's scores): each value with a label (another attribute, e.g. kind and kind_zh) and how many features hold
 it."""
 
-from django.db import connection
 from django.utils.translation import get_language
 from psycopg2 import sql
 
+from geo.dbrouter import reading
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
 
@@ -23,7 +23,7 @@ def attribute_values(layer: Layer, attribute: str, label: str | None = None, lim
     if label and label not in names:
         raise BadRequest("label：圖層 {slug} 沒有屬性 {name}", slug=repr(layer.slug), name=repr(label))
     label = label or attribute
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:  # the replica when allowed (geo.dbrouter)
         cur.execute(sql.SQL("SELECT {a}::text, min({l}::text), count(*) FROM {t} WHERE {a} IS NOT NULL GROUP BY 1"
                             " ORDER BY 3 DESC, 1 LIMIT %s").format(
             a=sql.Identifier(attribute), l=sql.Identifier(label), t=sql.Identifier(DATA_SCHEMA, layer.table_name)),

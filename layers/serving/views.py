@@ -4,6 +4,7 @@ Every path answers 404 for a layer the user may not see, exactly as for one that
 the request (serving.usage).
 """
 
+import contextlib
 import json
 import shutil
 from hashlib import sha1
@@ -18,6 +19,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
+from geo import dbrouter
 from geo.messages import render
 from geo.messages import text as note
 from layers.models import Layer, LayerUsage
@@ -273,8 +275,11 @@ def _tile(request, slug, z, x, y, render, content_type: str, kind: str = "vector
     zxy = int(z), int(x), int(y)
     data = tilecache.get(layer, kind, variant, *zxy)
     if data is None:
+        # a tile drawn for the cache right after the layer changed reads the primary (geo.dbrouter.pin_layer)
+        fresh = dbrouter.primary() if dbrouter.layer_changed_recently(layer.pk) else contextlib.nullcontext()
         try:
-            data = render(layer, *zxy)
+            with fresh:
+                data = render(layer, *zxy)
         except BadRequest as exc:
             return bad_request(exc)
         tilecache.put(layer, kind, variant, *zxy, data or b"")
