@@ -63,9 +63,13 @@ def layer_key(layer: Layer, kind: str) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]  # noqa: S324 - a name, not a secret
 
 
+def folder_of(layer: Layer, kind: str, variant: str) -> Path:
+    """The folder of the layer's tiles of this kind and variant as the layer is now (`z/x/y.ext` below it)."""
+    return root() / str(layer.pk) / layer_key(layer, kind) / (variant or "_")
+
+
 def path_of(layer: Layer, kind: str, variant: str, z: int, x: int, y: int) -> Path:
-    return (root() / str(layer.pk) / layer_key(layer, kind) / (variant or "_") / str(z) / str(x)
-            / f"{y}.{EXTENSIONS[kind]}")
+    return folder_of(layer, kind, variant) / str(z) / str(x) / f"{y}.{EXTENSIONS[kind]}"
 
 
 def _count(field: str, n: int = 1) -> None:
