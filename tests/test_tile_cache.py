@@ -177,6 +177,7 @@ def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_l
     unknown session: Django."""
     from audit import reads as audit_reads
 
+    settings.TILE_FAST_PATH_COUNT_SECONDS = 0  # the reads sent to Redis at once
     with django_capture_on_commit_callbacks(execute=True):
         layer.visibility = "public"
         layer.save()
@@ -246,11 +247,14 @@ def test_signed_in_users_get_the_fast_path_and_lose_it_at_once_with_their_rights
         layer.visibility = "internal"
         layer.save()
     assert fast_path(url, **cookie)[0] == 200 and fast_path(url, **cookie)[1].get("X-Frame-Options") is None
-    user.is_active = False
-    user.save()  # deactivated: the session's entry goes with the change, Django refuses the session
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = False
+        user.save()  # deactivated: the session's entry goes with the change, Django refuses the session
     assert fast_path(url, **cookie)[0] == 404
-    user.is_active = True
-    user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = True
+        user.save()
     assert fast_path(url, **cookie)[0] == 200 and fast_path(url, **cookie)[1].get("X-Frame-Options") is None
-    browser.logout()  # signed out: the entry goes with the session
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.logout()  # signed out: the entry goes with the session
     assert fast_path(url, **cookie)[0] == 404

@@ -12,19 +12,22 @@ a filter, a token, an unknown or ended session, a layer the caller may not see, 
 Django unchanged, which decides, answers (a 404 for a layer one may not see, the same as for a missing one), draws
 the tile and keeps it.
 
-What makes it cheap, per process:
+What makes it cheap, per process — no database, no Redis and no ORM on the way of a cached tile:
 
 - *who may see which layer* is asked of the database once per (visibility set, layer) — the set being anonymous
-  visitors, or one user's session entry — with the layer's tile folder and ETag, and kept while the catalog
-  generation (`capabilities_cache`: bumped on every change to layers, versions, styles, themes, grants, a layer's
-  or a user's groups) stays the same, and at most TILE_FAST_PATH_RECHECK_SECONDS (a bulk update that sends no
-  signal);
-- each tile costs one Redis round trip — a script that checks the generation and the session entry are still
-  those the answers were kept under and only then counts the read (the cache's hits, the usage figures, the audit
-  log's read counts with the caller and address); a changed generation drops the answers and asks again, so a
-  revoked grant or a layer made private stops the tiles at the next request;
-- no ORM on the way: the file is opened and handed to the server (`wsgi.file_wrapper`: gunicorn sends it with
-  sendfile); a matching If-None-Match gets a 304 without the file.
+  visitors, or one user's session entry — with the layer's tile folder and ETag, and kept until the next change.
+  Every change the capabilities cache counts (`capabilities_cache.bump`: layers, versions, styles, themes, grants,
+  a layer's or a user's groups, publishing) and every sign-out or change to a user (`tile_sessions`) replaces the
+  *changes file* `TILE_CACHE_DIR/.changes` once it commits; each request compares the file's inode and time with
+  those its answers were asked under (one `stat`, no round trip) and drops them all when it differs, so a revoked
+  grant or a layer made private stops the tiles at the next request. In any case answers are dropped after
+  TILE_FAST_PATH_RECHECK_SECONDS (a bulk update that sends no signal; another machine's change when the tile cache
+  folder is not shared between machines);
+- the reads are counted as Django counts them (the cache's hits, the usage figures, the audit log's read counts
+  with the caller and address), added up in the process and sent to Redis in one round trip at most every
+  TILE_FAST_PATH_COUNT_SECONDS and when the worker exits;
+- the file is opened and handed to the server (`wsgi.file_wrapper`: gunicorn sends it with sendfile); a matching
+  If-None-Match gets a 304 without the file.
 
 Its answer is the view's: the same bytes, 200 or 204, the same ETag and Cache-Control. TILE_CACHE_FAST_PATH=false
 turns it off.
@@ -32,11 +35,15 @@ turns it off.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
+import threading
 import time
+from collections import Counter
 from http.cookies import SimpleCookie
+from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -48,19 +55,30 @@ FIELDS = ("id", "slug", "kind", "current_version_id", "min_zoom", "srid", "tile_
           "created_at", "updated_at", "visibility")
 ANONYMOUS = "anonymous"
 MAX_KEPT = 20_000  # answers and sessions kept per process before starting afresh
-# KEYS: generation, session entry (or the generation again), tile-cache statistics, usage, audit reads.
-# ARGV: the generation the answers were kept under, the session entry as read ('' without), the three fields and
-# whether to count a cache hit. Returns 1 (counted), or the generation now ('' without one) when it changed, or 0
-# when the session entry changed or ended.
-CHECK_AND_COUNT = """
-local g = redis.call('GET', KEYS[1])
-if g ~= ARGV[1] then return g or '' end
-if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[3], ARGV[3], 1) end
-redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
-redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
-return 1
-"""
+CHANGES = ".changes"
+
+
+def changes_file() -> str:
+    return f"{settings.TILE_CACHE_DIR}/{CHANGES}"
+
+
+def note_change() -> None:
+    """Something that decides who may see which tile changed: every process's fast path drops what it knows (a new
+    file each time, renamed into place: its inode changes even within the file system's time resolution)."""
+    path = Path(changes_file())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{CHANGES}.{os.getpid()}.{threading.get_ident()}")
+        temporary.write_text(str(time.time_ns()))
+        temporary.replace(path)
+    except OSError as exc:  # then the fast path cannot read it either and answers nothing (see _stamp)
+        log.warning("tile fast path not told of a change (%s)", exc)
+
+
+def note_change_on_commit(*args, **kwargs) -> None:
+    from django.db import transaction
+
+    transaction.on_commit(note_change)
 
 
 class Answer:
@@ -74,25 +92,81 @@ class Answer:
 
 
 class Caller:
-    __slots__ = ("set", "user_id", "username", "entry_key", "entry")
+    __slots__ = ("set", "user_id", "username", "ends")
 
-    def __init__(self, set_: str, user_id=None, username="", entry_key="", entry=b""):
-        self.set, self.user_id, self.username, self.entry_key, self.entry = (set_, user_id, username, entry_key,
-                                                                             entry)
+    def __init__(self, set_: str, user_id=None, username="", ends=float("inf")):
+        self.set, self.user_id, self.username, self.ends = set_, user_id, username, ends
 
 
 ANONYMOUS_CALLER = Caller(ANONYMOUS)
+
+
+class Counts:
+    """The fast path's read counts, added up in the process and sent to Redis together (one round trip at most
+    every TILE_FAST_PATH_COUNT_SECONDS, and at exit). A read costs a dictionary update here: the counters' names
+    (the month and hour buckets, the audit log's actor and address) are made when they are sent."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending: Counter = Counter()
+        self.sent_at = time.monotonic()
+        self.buckets: tuple[str, str] = ("", "")
+        self.buckets_until = 0.0
+        atexit.register(self.send)
+
+    def add(self, answer: Answer, caller: Caller, environ, hit: bool) -> None:
+        now = time.monotonic()
+        if now >= self.buckets_until:  # the usage month and the audit hour, looked at once a second
+            from audit import reads as audit_reads
+
+            from . import usage
+
+            self.buckets, self.buckets_until = (usage.bucket_now(), audit_reads.bucket_now()), now + 1
+        where = (environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR", ""))
+        with self.lock:
+            self.pending[(self.buckets, answer.slug, caller.user_id, caller.username, where, hit)] += 1
+        if now - self.sent_at >= settings.TILE_FAST_PATH_COUNT_SECONDS:
+            self.send()
+
+    def send(self) -> None:
+        import redis
+
+        from audit import reads as audit_reads
+        from audit.actors import Actor, client_address
+        from geo.counters import client
+
+        from . import tilecache, usage
+
+        with self.lock:
+            pending, self.pending, self.sent_at = self.pending, Counter(), time.monotonic()
+        if not pending:
+            return
+        sums: Counter = Counter()
+        for ((month, hour), slug, user_id, username, (remote, forwarded), hit), n in pending.items():
+            address = client_address(SimpleNamespace(META={"REMOTE_ADDR": remote, "HTTP_X_FORWARDED_FOR": forwarded}))
+            if hit:
+                sums[(tilecache.STATS_KEY, "hits")] += n
+            sums[(usage.COUNTS.prefix + month, f"{slug}|tile")] += n
+            sums[(audit_reads.COUNTS.prefix + hour,
+                  audit_reads.field_of(Actor(user_id, username, address), slug, "tile"))] += n
+        try:
+            pipe = client().pipeline(transaction=False)
+            for (key, field), n in sums.items():
+                pipe.hincrby(key, field, n)
+            pipe.execute()
+        except redis.RedisError as exc:  # counting must never break serving (as geo.counters.add_all)
+            log.warning("%d tile reads not counted: %s", sum(pending.values()), exc)
 
 
 class TileFastPath:
     def __init__(self, app):
         self.app = app
         self._query = None
-        self._script = None
-        self._generation = None  # bytes: the catalog generation the answers below were asked under
+        self._stamp = None  # the changes file's (inode, time) the answers below were asked under
         self._since = 0.0
         self._answers: dict[tuple[str, str], Answer | None] = {}
         self._sessions: dict[str, Caller] = {}
+        self.counts = Counts()
 
     def __call__(self, environ, start_response):
         if settings.TILE_CACHE and settings.TILE_CACHE_FAST_PATH and environ.get("REQUEST_METHOD") == "GET" \
@@ -109,6 +183,40 @@ class TileFastPath:
                     start_response(status, headers)
                     return body
         return self.app(environ, start_response)
+
+    def _stamp_now(self):
+        try:
+            found = os.stat(changes_file())
+        except FileNotFoundError:
+            note_change()  # a new or emptied tile cache: start one
+            try:
+                found = os.stat(changes_file())
+            except OSError:
+                return None
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
+    def _cached(self, match, environ):
+        stamp = self._stamp_now()
+        if stamp is None:
+            return None  # no changes file to follow: Django answers
+        if stamp != self._stamp or time.monotonic() - self._since > settings.TILE_FAST_PATH_RECHECK_SECONDS:
+            self._answers.clear()
+            self._sessions.clear()
+            self._stamp, self._since = stamp, time.monotonic()
+        caller = self._caller(environ)
+        if caller is None:
+            return None
+        slug, z, x, y = match.groups()
+        answer = self._answer(caller, slug)
+        if answer is None:
+            return None  # Django answers: the 404 (the same as for a missing layer) or another kind's 400
+        served = self._served(answer, caller, environ, z, x, y)
+        if served is None:
+            return None  # not cached: Django draws and keeps it
+        self.counts.add(answer, caller, environ, served[0] != "304 Not Modified")
+        return served
 
     # who is asking
 
@@ -127,36 +235,25 @@ class TileFastPath:
             return None
         session_key = morsel[name].value
         caller = self._sessions.get(session_key)
-        if caller is not None:
-            return caller
-        from geo.counters import client
+        if caller is None:
+            from geo.counters import client
 
-        from . import tile_sessions
+            from . import tile_sessions
 
-        entry_key = tile_sessions.key_of(session_key)
-        raw = client().get(entry_key)
-        found = tile_sessions.read(raw) if raw else None
-        if found is None:
+            raw = client().get(tile_sessions.key_of(session_key))
+            found = tile_sessions.read(raw) if raw else None
+            if found is None:
+                return None
+            user_id, username, ends, stamp = found
+            if len(self._sessions) >= MAX_KEPT:
+                self._sessions.clear()
+            caller = self._sessions[session_key] = Caller(f"user:{user_id}:{stamp}", user_id, username, ends)
+        if caller.ends <= time.time():
+            self._sessions.pop(session_key, None)
             return None
-        user_id, username, stamp = found
-        if len(self._sessions) >= MAX_KEPT:
-            self._sessions.clear()
-        caller = self._sessions[session_key] = Caller(f"user:{user_id}:{stamp}", user_id, username, entry_key, raw)
         return caller
 
     # what the caller may see
-
-    def _generation_now(self) -> bytes | None:
-        from layers.ogc import capabilities_cache
-
-        value = capabilities_cache.generation()  # starts one in an emptied Redis
-        return value.encode() if value is not None else None
-
-    def _forget(self, generation: bytes | None) -> None:
-        self._answers.clear()
-        self._sessions.clear()
-        self._generation = generation
-        self._since = time.monotonic()
 
     def _answer(self, caller: Caller, slug: str) -> Answer | None:
         key = (caller.set, slug)
@@ -199,42 +296,6 @@ class TileFastPath:
 
     # the answer
 
-    def _cached(self, match, environ):
-        from geo.counters import client
-
-        if self._script is None:
-            self._script = client().register_script(CHECK_AND_COUNT)
-        if self._generation is None or time.monotonic() - self._since > settings.TILE_FAST_PATH_RECHECK_SECONDS:
-            self._forget(self._generation_now())
-            if self._generation is None:
-                return None  # no Redis: Django answers
-        slug, z, x, y = match.groups()
-        for _attempt in range(2):
-            caller = self._caller(environ)
-            if caller is None:
-                return None
-            answer = self._answer(caller, slug)
-            served = self._served(answer, caller, environ, z, x, y) if answer is not None else None
-            if served is None:
-                # Django answers (a 404 the same as for a missing layer, another kind's 400, a tile to draw and
-                # keep) — unless the answer kept is out of date: then ask again
-                now = self._generation_now()
-                if now == self._generation or now is None:
-                    return None
-                self._forget(now)
-                continue
-            outcome = self._count(answer, caller, environ, served[0] != "304 Not Modified")
-            if outcome == 1:
-                return served
-            _close(served[2])
-            if outcome == 0:  # the session entry ended or changed: Django decides
-                self._sessions.clear()
-                return None
-            self._forget(outcome or self._generation_now())  # the catalog changed: ask again
-            if self._generation is None:
-                return None
-        return None
-
     @staticmethod
     def _served(answer: Answer, caller: Caller, environ, z: str, x: str, y: str):
         headers = [("ETag", answer.etag), ("X-Content-Type-Options", "nosniff")]
@@ -260,31 +321,3 @@ class TileFastPath:
             return "200 OK", headers, wrapper(handle, 65536)
         with handle:
             return "200 OK", headers, [handle.read()]
-
-    def _count(self, answer: Answer, caller: Caller, environ, hit: bool):
-        """One round trip: the generation and the session entry checked, the read counted when they hold."""
-        from audit import reads as audit_reads
-        from audit.actors import Actor, client_address
-
-        from . import tilecache, usage
-
-        address = client_address(SimpleNamespace(META=environ))
-        audit_field = audit_reads.field_of(Actor(caller.user_id, caller.username, address), answer.slug, "tile")
-        generation_key = _generation_key()
-        keys = [generation_key, caller.entry_key or generation_key, tilecache.STATS_KEY,
-                usage.COUNTS.prefix + usage.bucket_now(), audit_reads.COUNTS.prefix + audit_reads.bucket_now()]
-        args = [self._generation, caller.entry, "hits", f"{answer.slug}|tile", audit_field, "1" if hit else "0"]
-        outcome = self._script(keys=keys, args=args)
-        return outcome if isinstance(outcome, int) else (outcome or None)
-
-
-def _generation_key() -> str:
-    from layers.ogc.capabilities_cache import GENERATION_KEY
-
-    return GENERATION_KEY
-
-
-def _close(body) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()

@@ -12,11 +12,12 @@ An entry ends
 - at the latest TILE_SESSION_SECONDS after it was published, when the session expires, or when a directory user is
   due to be looked up again in the directory (`accounts.recheck`), whichever is first;
 - at once when the session is deleted (sign-out, a cycled key) and when the user is saved or deleted (deactivated,
-  a new password, superuser status, a new username): every entry of that user goes.
+  a new password, superuser status, a new username): every entry of that user goes, and the fast path's changes
+  file is replaced, so every process forgets the sessions it knew.
 
 What the user may see is not in the entry: the fast path asks the database once per (user's entry, layer) and keeps
-the answer only until the catalog generation changes (`capabilities_cache.bump`: a layer, a grant, a group
-membership …), so a revoked grant or a layer made private stops that user's tiles at the next request.
+the answer only until the next catalog change (`capabilities_cache.bump`: a layer, a grant, a group membership …),
+so a revoked grant or a layer made private stops that user's tiles at the next request.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 
 import redis
 from django.conf import settings
+from django.db import transaction
 
 from geo.counters import client
 
@@ -81,9 +83,9 @@ def publish(request) -> None:
         log.warning("tile session not published (Redis: %s)", exc)
 
 
-def read(raw: bytes) -> tuple[int, str, str] | None:
-    """(user id, username, a stamp naming this entry) from a stored entry, None when it is not signed by us or has
-    ended."""
+def read(raw: bytes) -> tuple[int, str, float, str] | None:
+    """(user id, username, when it ends, a stamp naming this entry) from a stored entry, None when it is not signed
+    by us or has ended."""
     try:
         payload, _, signature = raw.decode().rpartition("|")
         if not hmac.compare_digest(signature, _signature(payload)):
@@ -93,16 +95,16 @@ def read(raw: bytes) -> tuple[int, str, str] | None:
         return None
     if ends <= time.time():
         return None
-    return int(user_id), str(username), str(stamp)
+    return int(user_id), str(username), float(ends), str(stamp)
 
 
 def forget_session(session_key: str | None) -> None:
-    if not session_key:
-        return
     try:
-        client().delete(key_of(session_key))
+        if session_key:
+            client().delete(key_of(session_key))
     except redis.RedisError as exc:
         log.warning("tile session not forgotten (Redis: %s)", exc)
+    note_change()
 
 
 def forget_user(user_id) -> None:
@@ -112,18 +114,28 @@ def forget_user(user_id) -> None:
         client().delete(OF_USER + str(user_id), *keys)
     except redis.RedisError as exc:
         log.warning("tile sessions of user %s not forgotten (Redis: %s)", user_id, exc)
+    note_change()
 
 
+def note_change() -> None:
+    """Every process's fast path forgets the sessions it knew (tile_fastpath.note_change)."""
+    from .tile_fastpath import note_change as tell
+
+    tell()
+
+
+# once the change commits: before, Django would still read the old rows and publish the entry again
 def _user_changed(sender, instance, **kwargs):
-    forget_user(instance.pk)
+    transaction.on_commit(lambda pk=instance.pk: forget_user(pk))
 
 
 def _session_deleted(sender, instance, **kwargs):
-    forget_session(instance.session_key)
+    transaction.on_commit(lambda key=instance.session_key: forget_session(key))
 
 
 def _signed_out(sender, request, user, **kwargs):
-    forget_session(getattr(getattr(request, "session", None), "session_key", None))
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    transaction.on_commit(lambda: forget_session(key))
 
 
 def connect() -> None:

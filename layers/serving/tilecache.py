@@ -166,6 +166,9 @@ def _subfolders(folder: Path) -> list[Path]:
 def invalidate_now(layer: Layer | int, boxes=None, srid: int | None = None) -> int:
     """Remove the layer's cached tiles now (all of them, or those covering `boxes` in `srid`); returns how many
     tiles went (-1: all of them, uncounted)."""
+    from .tile_fastpath import note_change
+
+    note_change()  # the fast path's ETags and folders of the layer (an edit's new updated_at) are asked again
     pk = layer if isinstance(layer, int) else layer.pk
     folder = root() / str(pk)
     if boxes is None:
