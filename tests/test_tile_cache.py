@@ -4,7 +4,6 @@ feature; a restyle or a deletion: all), seeded for low zooms, counted for admini
 
 import pytest
 from conftest import tile_of
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Polygon
 from rest_framework.test import APIClient
