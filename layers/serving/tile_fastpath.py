@@ -42,7 +42,6 @@ import re
 import threading
 import time
 from collections import Counter
-from http.cookies import SimpleCookie
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -226,14 +225,13 @@ class TileFastPath:
         name = settings.SESSION_COOKIE_NAME
         if f"{name}=" not in cookies:
             return ANONYMOUS_CALLER
-        morsel = SimpleCookie()
-        try:
-            morsel.load(cookies)
-        except Exception:  # noqa: BLE001 - a cookie header Python cannot read: Django's own parser decides
+        session_key = ""
+        for chunk in cookies.split(";"):  # as django.http.parse_cookie reads it: the last one of the name counts
+            key, equals, value = chunk.partition("=")
+            if equals and key.strip() == name:
+                session_key = value.strip()
+        if not session_key.isalnum():  # none, or quoted: Django's own parser decides
             return None
-        if name not in morsel or not morsel[name].value:
-            return None
-        session_key = morsel[name].value
         caller = self._sessions.get(session_key)
         if caller is None:
             from geo.counters import client
