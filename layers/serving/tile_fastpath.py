@@ -100,6 +100,16 @@ class Caller:
 ANONYMOUS_CALLER = Caller(ANONYMOUS)
 
 
+class Known:
+    """What a process knows between two changes: answers per (visibility set, layer slug), callers per session."""
+
+    __slots__ = ("answers", "sessions")
+
+    def __init__(self):
+        self.answers: dict[tuple[str, str], Answer | None] = {}
+        self.sessions: dict[str, Caller] = {}
+
+
 class Counts:
     """The fast path's read counts, added up in the process and sent to Redis together (one round trip at most
     every TILE_FAST_PATH_COUNT_SECONDS, and at exit). A read costs a dictionary update here: the counters' names
@@ -163,8 +173,7 @@ class TileFastPath:
         self._query = None
         self._stamp = None  # the changes file's (inode, time) the answers below were asked under
         self._since = 0.0
-        self._answers: dict[tuple[str, str], Answer | None] = {}
-        self._sessions: dict[str, Caller] = {}
+        self._known = Known()
         self.counts = Counts()
 
     def __call__(self, environ, start_response):
@@ -201,14 +210,14 @@ class TileFastPath:
         if stamp is None:
             return None  # no changes file to follow: Django answers
         if stamp != self._stamp or time.monotonic() - self._since > settings.TILE_FAST_PATH_RECHECK_SECONDS:
-            self._answers.clear()
-            self._sessions.clear()
-            self._stamp, self._since = stamp, time.monotonic()
-        caller = self._caller(environ)
+            # a new object, not cleared: a thread that began before the change keeps what it asks to itself
+            self._known, self._stamp, self._since = Known(), stamp, time.monotonic()
+        known = self._known
+        caller = self._caller(environ, known)
         if caller is None:
             return None
         slug, z, x, y = match.groups()
-        answer = self._answer(caller, slug)
+        answer = self._answer(caller, slug, known)
         if answer is None:
             return None  # Django answers: the 404 (the same as for a missing layer) or another kind's 400
         served = self._served(answer, caller, environ, z, x, y)
@@ -219,7 +228,7 @@ class TileFastPath:
 
     # who is asking
 
-    def _caller(self, environ) -> Caller | None:
+    def _caller(self, environ, known: Known) -> Caller | None:
         """Anonymous, the user of a session entry, or None (a session the fast path does not know: Django)."""
         cookies = environ.get("HTTP_COOKIE", "")
         name = settings.SESSION_COOKIE_NAME
@@ -232,7 +241,7 @@ class TileFastPath:
                 session_key = value.strip()
         if not session_key.isalnum():  # none, or quoted: Django's own parser decides
             return None
-        caller = self._sessions.get(session_key)
+        caller = known.sessions.get(session_key)
         if caller is None:
             from geo.counters import client
 
@@ -243,20 +252,20 @@ class TileFastPath:
             if found is None:
                 return None
             user_id, username, ends, stamp = found
-            if len(self._sessions) >= MAX_KEPT:
-                self._sessions.clear()
-            caller = self._sessions[session_key] = Caller(f"user:{user_id}:{stamp}", user_id, username, ends)
+            if len(known.sessions) >= MAX_KEPT:
+                known.sessions.clear()
+            caller = known.sessions[session_key] = Caller(f"user:{user_id}:{stamp}", user_id, username, ends)
         if caller.ends <= time.time():
-            self._sessions.pop(session_key, None)
+            known.sessions.pop(session_key, None)
             return None
         return caller
 
     # what the caller may see
 
-    def _answer(self, caller: Caller, slug: str) -> Answer | None:
+    def _answer(self, caller: Caller, slug: str, known: Known) -> Answer | None:
         key = (caller.set, slug)
         try:
-            return self._answers[key]
+            return known.answers[key]
         except KeyError:
             pass
         layer = self._visible_layer(caller, slug)
@@ -267,9 +276,9 @@ class TileFastPath:
 
             answer = Answer(layer.slug, str(tilecache.folder_of(layer, "vector", "")), tile_etag(layer),
                             layer.visibility == "public")
-        if len(self._answers) >= MAX_KEPT:
-            self._answers.clear()
-        self._answers[key] = answer
+        if len(known.answers) >= MAX_KEPT:
+            known.answers.clear()
+        known.answers[key] = answer
         return answer
 
     def _visible_layer(self, caller: Caller, slug: str):
