@@ -23,7 +23,7 @@ IDENTITY_STAMP := $(IDENTITY)/node_modules/.installed
 BUNDLE := web/static/web/dist/.built
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages bench-tools demo test lint clean-var
+.PHONY: install system-packages bench-tools demo worker test lint clean-var
 
 install: system-packages $(STAMP) locale/en/LC_MESSAGES/django.mo $(BUNDLE) $(IDENTITY_STAMP)
 
@@ -76,6 +76,11 @@ locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po
 
 demo: install
 	$(PY) -m geo.localstack demo
+
+# one more Celery worker beside a running `make demo`, on the queues named: make worker QUEUES=analysis
+QUEUES ?=
+worker: install
+	$(PY) -m geo.localstack worker $(if $(QUEUES),-Q $(QUEUES))
 
 test: install
 	$(VENV)/bin/ruff check .

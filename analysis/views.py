@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from geo import messages
+from geo import media, messages
 from jobs.models import Job
 from jobs.serializers import JobSerializer
 from layers.models import Layer, slug_validator
@@ -247,6 +247,8 @@ class SitingReportView(APIView):
         visible = job is not None and job.layers.filter(
             pk__in=Layer.objects.visible_to(request.user).values("pk")).exists()
         folder = Path(settings.MEDIA_ROOT) / siting_report.REPORTS / f"job{job_id}"
+        if visible:
+            media.local_folder(folder)  # written by a worker on another machine (geo.media)
         path = folder / name
         if name == "report.html":  # in the user's language (the page's language switch, Accept-Language)
             path = folder / siting_report.html_name(translation.get_language() or settings.LANGUAGE_CODE)

@@ -128,11 +128,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int, ready: str = "/api/v1/", options: tuple[str, ...] = ()):
+def gunicorn(workers: int, ready: str = "/api/v1/", extra: tuple[str, ...] | list[str] = ()):
     """The app on gunicorn as deployed (production settings: DEBUG off, no SQL recording), on a free loopback
     port with its control socket in the stack's folder (gunicorn's default is one per user, taken over by each
     gunicorn started); yields the base URL. Its pid file lets a later run of the stack stop it if this one dies.
-    `options`: more of gunicorn's options (e.g. `--worker-class gthread --threads 4`, as docker-compose runs it)."""
+    `extra`: more of gunicorn's options (e.g. `--worker-class gthread --threads 4`, as docker-compose runs it)."""
     from django.conf import settings
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # no static files are asked for: none collected
@@ -144,7 +144,7 @@ def gunicorn(workers: int, ready: str = "/api/v1/", options: tuple[str, ...] = (
         [str(Path(sys.executable).parent / "gunicorn"), "geo.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--log-level", "warning",
          "--timeout", "120",  # a worker's first request imports the app: slow on a busy machine, not a hang
-         "--control-socket", str(stack_dir() / f"gunicorn-bench-{port}.ctl"), *options],
+         "--control-socket", str(stack_dir() / f"gunicorn-bench-{port}.ctl"), *extra],
         cwd=ROOT, env=env, start_new_session=True)
     pid_file = PidFile(stack_dir() / "pids" / f"bench-gunicorn-{port}.pid")
     pid_file.write(server.pid)

@@ -184,7 +184,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # nginx's workers run as another user
         static = Path(tmp) / "static"
-        with common.gunicorn(ARGS.workers, options=options) as base:
+        with common.gunicorn(ARGS.workers, extra=options) as base:
             for path in paths:  # fills the cache; the same bytes into the static folder
                 body = urllib.request.urlopen(base + path).read()
                 (static / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True, mode=0o755)
@@ -200,7 +200,7 @@ def main() -> None:
             measure(SIGNED_IN, base, (f"Cookie: {cookie}",))
         os.environ["TILE_CACHE"] = "false"
         try:
-            with common.gunicorn(ARGS.workers, options=options) as base:
+            with common.gunicorn(ARGS.workers, extra=options) as base:
                 measure(UNCACHED, base)
         finally:
             del os.environ["TILE_CACHE"]

@@ -19,7 +19,7 @@ from .scheduler import status as schedule_status
 from .tasks import worker_probe
 
 WORKER_TIMEOUT_S = 3.0
-PROBE_QUEUE = "celery"  # Celery's default queue, the one every worker consumes
+PROBE_QUEUE = "celery"  # the default queue (settings.TASK_QUEUES_BY_KIND): every deployment has a worker on it
 
 
 def _timed(check):

@@ -7,6 +7,7 @@ Django. Each stack lives in `.var/<name>/`: `pgdata/`, `run/` (Unix socket), `re
     python -m geo.localstack run test --fresh -- pytest …   # run a command against a stack
     python -m geo.localstack env demo             # print the env of a running stack (for a shell)
     ./civgis manage import_layers DIR             # manage.py against the running demo (this module's `manage`)
+    ./civgis worker -Q analysis                   # one more Celery worker beside the demo, on those queues
 
 A service is started only when its URL is not already set in the environment; what this process started it
 also stops, on its way out and on SIGTERM, SIGINT or SIGHUP. Every process it starts leaves a pid file in
@@ -727,6 +728,21 @@ def manage(args: argparse.Namespace) -> int:
     return subprocess.run([sys.executable, str(PROJECT_DIR / "manage.py"), *args.command], env=env).returncode
 
 
+def worker(args: argparse.Namespace) -> int:
+    """One more Celery worker beside the running demo, on the queues named (settings.TASK_QUEUES_BY_KIND), e.g.
+    `./civgis worker -Q analysis`: a second worker for a kind of work that queues up. Runs until Ctrl-C."""
+    try:
+        env = demo_env({**os.environ, **stack_env("demo")})
+    except StackError as exc:
+        print(f"civgis: {exc}", file=sys.stderr)
+        return 1
+    name = (args.queues or "all").replace(",", "+")
+    cmd = [str(Path(sys.executable).parent / "celery"), "-A", "geo", "worker", "--loglevel", "INFO",
+           "--concurrency", str(args.concurrency), "--hostname", f"civgis-{name}-{os.getpid()}@%h"]
+    return subprocess.run([*cmd, *(["-Q", args.queues] if args.queues else [])], cwd=PROJECT_DIR,
+                          env=env).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m geo.localstack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -743,6 +759,11 @@ def main(argv: list[str] | None = None) -> int:
     p_manage.add_argument("--stack", default="demo")
     p_manage.add_argument("manage_args", nargs=argparse.REMAINDER, metavar="COMMAND …")
     p_manage.set_defaults(func=manage)
+    p_worker = sub.add_parser("worker", help="one more Celery worker beside the demo, on the queues named")
+    p_worker.add_argument("-Q", "--queues", default="", help="comma-separated: celery, imports, analysis, "
+                          "publishing, harvesting, sensors (all when not given)")
+    p_worker.add_argument("--concurrency", type=int, default=1)
+    p_worker.set_defaults(func=worker)
     argv = sys.argv[1:] if argv is None else argv
     # `run`'s command follows "--"; `manage` takes everything after it as manage.py's own arguments
     command = argv[argv.index("--") + 1:] if "--" in argv and argv[:1] != ["manage"] else []

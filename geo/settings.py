@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -162,6 +163,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Queues per kind of work, so that a long siting job never delays an import: a worker started without -Q consumes
+# them all (make demo, the tests); in production each group has its own workers (docker-compose: worker,
+# worker-imports, worker-analysis, worker-sensors; `-Q imports` …), scaled on their own. Every task is named here
+# (tests/test_queues.py fails on a task without a route, so a new one cannot land in the default queue silently).
+CELERY_TASK_DEFAULT_QUEUE = "celery"  # periodic upkeep and the health probe; every deployment has its worker
+TASK_QUEUES_BY_KIND = {
+    "celery": ["geo.worker_probe", "layers.flush_usage", "audit.flush_reads", "audit.prune", "harvest.due"],
+    "imports": ["layers.import_job", "stats.import_stats"],
+    "analysis": ["analysis.run_job", "network.build"],
+    "publishing": ["layers.ogc.sync_layer", "layers.ogc.rebuild_capabilities", "layers.ogc.prebuild_capabilities",
+                   "layers.seed_tiles"],
+    "harvesting": ["harvest.run", "harvest.copy"],
+    "sensors": ["iot.mqtt_consumer", "iot.sta_mqtt_bridge", "iot.harvest_sta.*"],
+}
+CELERY_TASK_QUEUES = [Queue(name) for name in TASK_QUEUES_BY_KIND]
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TASK_QUEUES_BY_KIND.items() for task in tasks}
+
 
 def harvest_source_names(entries: list[str]) -> list[str]:
     """The task names of the configured SensorThings sources (iot.harvest.sources reads them)."""
@@ -213,6 +231,27 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Where generated and imported files live (rasters, uploads, exports).
 DATA_DIR = Path(os.environ.get("CIVGIS_DATA_DIR", BASE_DIR / ".var" / "data"))
 MEDIA_ROOT = DATA_DIR / "media"
+# Shared media (geo/media.py): rasters, uploads on their way to an import worker, siting reports. `local` (the
+# default): the data folder is the store, nothing is copied. `s3`: an S3-compatible object store (django-storages)
+# holds them under their path in the data folder, which stays each machine's local copy for GDAL and MapServer.
+MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE", "local")
+if MEDIA_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: local or s3")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR}}
+    if MEDIA_STORAGE == "local" else {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": os.environ.get("S3_BUCKET", "civgis-media"),
+        "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,  # None: AWS itself
+        "region_name": os.environ.get("S3_REGION") or None,
+        "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,  # None: boto3's own chain (IAM role, ~/.aws)
+        "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "location": os.environ.get("S3_PREFIX", ""),  # a folder in a shared bucket
+        "file_overwrite": True, "default_acl": None, "querystring_auth": True,
+        "addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or None,  # `path` for most self-hosted stores
+    }},
+}
 # the server-side tile cache (layers.serving.tilecache): vector and raster tiles kept on disk until their layer
 # changes; low zooms seeded after publishing, up to TILE_CACHE_SEED_MAX_ZOOM (-1: no seeding)
 TILE_CACHE = env_bool("TILE_CACHE", True)

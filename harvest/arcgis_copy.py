@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from geo import media
 from geo.remote import Fetcher, RemoteError
 from layers.importing import jobs
 
@@ -102,6 +103,7 @@ def copy(link: HarvestedLayer, user=None):
     name = f"{link.layer.slug}-copy.geojson"
     (folder / name).write_text(json.dumps({"type": "FeatureCollection", "features": found}, ensure_ascii=False),
                                encoding="utf-8")
+    media.put_folder(folder)  # for an import worker on another machine (MEDIA_STORAGE=s3)
     source = link.source
     options = {"mode": "upsert", "crs": "EPSG:4326", "title": f"{link.layer.title_zh}（本地副本）",
                "visibility": source.visibility, "source": f"{link.layer.source}（{service['url']}）"[:300]}

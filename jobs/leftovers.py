@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from geo import media
 from layers import catalog
 
 from .models import Job
@@ -32,6 +33,13 @@ def remove(job: Job) -> None:
     discard_upload(job)
 
 
+def upload_here(job: Job) -> None:
+    """An upload saved by a web server on another machine, fetched from the media store (geo.media)."""
+    path = Path(job.source_path)
+    if job.source_path and path.is_relative_to(Path(settings.DATA_DIR) / "uploads") and not path.exists():
+        media.local_folder(path.parent)
+
+
 def discard_upload(job: Job) -> None:
     """Uploads are copied into the data folder for the worker; batch imports read files in place."""
     upload_dir = Path(settings.DATA_DIR) / "uploads"
@@ -42,4 +50,4 @@ def discard_upload(job: Job) -> None:
     others = Job.objects.filter(source_path__startswith=f"{path.parent}/").exclude(pk=job.pk).exclude(
         status__in=Job.FINISHED)
     if not others.exists():
-        shutil.rmtree(path.parent, ignore_errors=True)
+        media.remove(path.parent)

@@ -4,13 +4,14 @@ Every change of which rows a layer serves happens inside the caller's transactio
 rows that describe it, so a reader sees either the old version or the new one, never a mix or a gap.
 """
 
-import shutil
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.db import connection, transaction
 from psycopg2 import sql
+
+from geo import media
 
 from . import attribute_kinds
 from .models import DATA_SCHEMA, STAGING_SCHEMA, VERSIONS_SCHEMA, Layer, LayerVersion, Style
@@ -79,7 +80,7 @@ def drop_staging(prefix: str) -> None:
 def drop_layer_data(layer: Layer) -> None:
     if layer.kind == Layer.Kind.RASTER and layer.table_name:
         folder = Path(settings.MEDIA_ROOT) / "rasters" / layer.table_name
-        transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+        transaction.on_commit(lambda: media.remove(folder))
     if layer.table_name and layer.kind != Layer.Kind.RASTER:
         _exec(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(DATA_SCHEMA, layer.table_name)))
     for version in layer.versions.exclude(table_name=""):

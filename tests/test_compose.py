@@ -7,6 +7,7 @@ import yaml
 from conftest import PROJECT_DIR
 
 COMPOSE = PROJECT_DIR / "docker-compose.yml"
+WORKERS = ("worker", "worker-imports", "worker-analysis", "worker-sensors")
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,8 @@ def compose():
 
 def test_services_and_healthchecks(compose):
     services = compose["services"]
-    assert set(services) == {"postgis", "redis", "mosquitto", "geoserver", "web", "worker", "beat"}
+    assert set(services) == {"postgis", "redis", "mosquitto", "geoserver", "web", "worker", "worker-imports",
+                             "worker-analysis", "worker-sensors", "beat"}
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert service.get("restart") == "unless-stopped", name
@@ -24,16 +26,16 @@ def test_services_and_healthchecks(compose):
 
 def test_app_waits_for_healthy_dependencies(compose):
     services = compose["services"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", *WORKERS, "beat"):
         deps = services[name]["depends_on"]
         assert deps["postgis"]["condition"] == "service_healthy"
         assert deps["redis"]["condition"] == "service_healthy"
     assert services["web"]["depends_on"]["geoserver"]["condition"] == "service_healthy"
-    assert services["worker"]["depends_on"]["mosquitto"]["condition"] == "service_healthy"  # it consumes the feeds
+    assert services["worker-sensors"]["depends_on"]["mosquitto"]["condition"] == "service_healthy"  # the feeds
 
 
 def test_app_points_at_the_compose_services(compose):
-    for name in ("web", "worker", "beat"):
+    for name in ("web", *WORKERS, "beat"):
         env = compose["services"][name]["environment"]
         assert env["CIVGIS_ENV"] == "production"
         url = r"postgis://civgis:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgis:5432/civgis"
@@ -44,6 +46,22 @@ def test_app_points_at_the_compose_services(compose):
         assert env["OGC_ENGINE"] == "geoserver"
     assert "celery" in compose["services"]["worker"]["command"]
     assert "gunicorn geo.wsgi" in " ".join(compose["services"]["web"]["command"])
+
+
+def test_every_queue_has_a_worker_service_that_can_be_scaled(compose, settings):
+    consumed = {}
+    for name in WORKERS:
+        service = compose["services"][name]
+        command = service["command"]
+        assert command[:4] == ["celery", "-A", "geo", "worker"]
+        for queue in command[command.index("-Q") + 1].split(","):
+            assert queue not in consumed, f"{queue} in {consumed.get(queue)} and {name}"
+            consumed[queue] = name
+        assert "container_name" not in service and "ports" not in service  # `--scale` starts more of it
+        assert "celery@$$HOSTNAME" in " ".join(service["healthcheck"]["test"])
+    assert set(consumed) == set(settings.TASK_QUEUES_BY_KIND)
+    assert consumed["celery"] == "worker"  # the default queue: periodic upkeep and the health probe
+    assert compose["services"]["worker-sensors"]["environment"]["IOT_MQTT_CONSUMER"] == "true"
 
 
 def test_beat_runs_once_with_its_schedule_on_the_data_volume(compose):

@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from psycopg2 import sql
 
+from geo import media
 from geo.crs import transformer
 from layers.models import DATA_SCHEMA
 from layers.serving import offline_map
@@ -208,4 +209,5 @@ def write(where: Path, found, summary: dict, sites, pool, existing, srid: int, s
             fmap.get_root().html.add_child(folium.Element(_numbers(found, rank, score, summary, sites, words)))
             page = offline_map.render(fmap, _("公有場館選址報告"), lang)
             (where / html_name(lang)).write_text(page, encoding="utf-8")
+    media.put_folder(where)  # the report page may be asked of another web server (MEDIA_STORAGE=s3)
     return {"html": f"{REPORTS}/{where.name}/report.html", "csv": f"{REPORTS}/{where.name}/candidates.csv"}

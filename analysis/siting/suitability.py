@@ -12,6 +12,7 @@ import numpy as np
 import rasterio
 from django.conf import settings
 
+from geo import media
 from geo.crs import transformer
 
 from ..inputs import AnalysisInputError, alternatives, distance_m, number, readable_layer
@@ -90,7 +91,9 @@ def check_factors(factors, user) -> list[dict]:
 def slope_degrees(dem_slug: str, user, xy: np.ndarray, srid: int) -> np.ndarray:
     """Slope (degrees) of the DEM at each point, from its elevation gradient; NaN outside the raster."""
     layer = readable_layer(dem_slug, user, kinds=("raster",))
-    with rasterio.open(Path(settings.MEDIA_ROOT) / layer.raster_path) as ds:
+    path = Path(settings.MEDIA_ROOT) / layer.raster_path
+    media.local(path)  # from the media store when this worker has no copy yet (geo.media)
+    with rasterio.open(path) as ds:
         elevation = ds.read(1, masked=True).astype(float).filled(np.nan)
         dem_srid = ds.crs.to_epsg() if ds.crs else srid
         tf = ds.transform

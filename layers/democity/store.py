@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from psycopg2 import sql
 
+from geo import media
 from geo.crs import transform
 from layers.catalog import default_style, describe_table, extent_lonlat
 from layers.models import Layer, LayerVersion, Theme
@@ -133,6 +134,7 @@ def register(city: DemoCity, schema: str = DEMO_SCHEMA) -> list[Layer]:
         dem = _entry(slug, "", zh, en, theme, agency, visibility, "20 m 數值地形模型（示範城市）", Layer.Kind.RASTER,
                      info, city)
         dem.raster_path = str(dem_path().relative_to(settings.MEDIA_ROOT))
+        media.put(dem_path())
         dem.save()
         LayerVersion.objects.filter(layer=dem).update(raster_path=dem.raster_path)
         layers.append(dem)

@@ -1,11 +1,11 @@
 """Creating import jobs and handing them to the workers."""
 
-import shutil
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 
+from geo import media
 from jobs import control
 from jobs.models import Job
 
@@ -58,7 +58,8 @@ def save_upload(files, accept: set[str] = SUPPORTED) -> list[tuple[Path, str]]:
             parts = ", ".join(p.name for p in saved)
             raise ImportProblem("上傳的檔案中沒有可匯入的資料（{parts}）；Shapefile 需要 .shp、.shx 與 .dbf 一起上傳"
                                 "（或壓縮成 zip）", parts=parts)
+        media.put_folder(folder)  # an import worker on another machine reads it from there (MEDIA_STORAGE=s3)
         return datasets
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        media.remove(folder)
         raise

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from psycopg2 import sql
 from pyproj import CRS
 
+from geo import media
 from geo.messages import text as note
 from jobs import leftovers
 from jobs.models import Job
@@ -73,6 +74,7 @@ def run_job(job_id: int, work=None) -> Job:
         return job
     with reporter.running():
         try:
+            leftovers.upload_here(job)
             (work or _import)(job, reporter)
         except ImportProblem as problem:
             reporter.fail(problem.as_dict())
@@ -241,6 +243,7 @@ def publish(job: Job, prepared: Prepared, only: bool = True, moved: list | None 
         if moved is not None:
             moved.append(final)  # removed again if the transaction does not commit
         layer.raster_path = str(final.relative_to(settings.MEDIA_ROOT))
+        media.put(final)  # every web server and worker finds it there (MEDIA_STORAGE=s3)
         with rasterio.open(final) as ds:
             native = list(ds.bounds)
         info = {"attributes": prepared.attributes, "feature_count": 0, "geometry_type": "",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from geo import media
 from geo.crs import crs_from_epsg
 from layers import integrity, timeaxis
 from layers.models import DATA_SCHEMA, Layer
@@ -26,6 +27,13 @@ MAPSERVER_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE"
                    "Polygon": "POLYGON", "MultiPolygon": "POLYGON"}
 GML_TYPES = {"MultiPolygon": "multipolygon", "Polygon": "polygon", "MultiLineString": "multilinestring",
              "LineString": "line", "MultiPoint": "multipoint", "Point": "point"}
+
+
+def _raster_file(layer) -> Path:
+    """The raster's local file for MapServer (fetched from the media store on first use: geo.media)."""
+    path = Path(settings.MEDIA_ROOT) / layer.raster_path
+    media.local(path)
+    return path
 
 
 def _star() -> str:
@@ -340,7 +348,7 @@ def _raster_layer(layer: Layer) -> list[str]:
         f"    NAME {quote(layer.slug)}",
         "    TYPE RASTER",
         "    STATUS ON",
-        f"    DATA {quote(Path(settings.MEDIA_ROOT) / layer.raster_path)}",
+        f"    DATA {quote(_raster_file(layer))}",
         f'    PROJECTION "init=epsg:{layer.srid}" END',
         f"    EXTENT {metadata['ows_extent']}",
         '    PROCESSING "RESAMPLE=BILINEAR"',

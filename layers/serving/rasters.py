@@ -14,6 +14,7 @@ from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
+from geo import media
 from layers.models import Layer
 from layers.styles import ramp_colors
 
@@ -26,7 +27,9 @@ TILE_SIZE = 256
 def raster_path(layer: Layer) -> Path:
     if layer.kind != Layer.Kind.RASTER or not layer.raster_path:
         raise BadRequest("圖層 {slug} 是 {kind} 圖層，不是網格", slug=repr(layer.slug), kind=layer.kind)
-    return Path(settings.MEDIA_ROOT) / layer.raster_path
+    path = Path(settings.MEDIA_ROOT) / layer.raster_path
+    media.local(path)  # GDAL reads a local file: fetched from the media store on first use (geo.media)
+    return path
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
