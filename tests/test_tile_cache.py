@@ -152,6 +152,8 @@ def fast_path(layer, settings):
     app = TileFastPath(get_wsgi_application())
 
     def call(path, **extra):
+        request_started.disconnect(close_old_connections)  # again: Django's test client connects them back
+        request_finished.disconnect(close_old_connections)
         answer = {}
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
                    "SERVER_PORT": "80", "wsgi.input": BytesIO(), "wsgi.url_scheme": "http", "REMOTE_ADDR": "10.1.2.3",
@@ -160,8 +162,6 @@ def fast_path(layer, settings):
         return int(answer["status"].split()[0]), answer["headers"], body
 
     # as Django's test client does: the handler must not close the test's connection (its transaction)
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
     try:
         yield call
     finally:
@@ -193,6 +193,24 @@ def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_l
     assert tilecache.statistics()["hits"] == 1  # the 304 read no file
     unknown = fast_path(url, HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc")
     assert unknown[0] == 200 and "X-Frame-Options" in unknown[1]  # a session it does not know: Django decides
+    # an edit elsewhere in the layer (its tiles there removed, the layer's ETag new): no 304 for the old ETag
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Layer.objects.filter(pk=layer.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.save(update_fields=["title_zh"])  # a change the fast path is told of (the old updated_at kept)
+    Layer.objects.filter(pk=layer.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    old = fast_path(url)[1]["ETag"]
+    editor = User.objects.create_user("tc-fire", password="pw")
+    editor.groups.add(layer.owner_agency)
+    fid_b = next(f["id"] for f in client(editor).get(URL).json()["features"] if f["properties"]["name"] == "B")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client(editor).patch(f"{URL}{fid_b}/", {"geometry": point(121.311, 25.001)}, format="json",
+                                    HTTP_IF_MATCH=client(editor).get(f"{URL}{fid_b}/")["ETag"]).status_code == 200
+    status, headers, _body = fast_path(url, HTTP_IF_NONE_MATCH=old)
+    assert status == 200 and headers["ETag"] != old and "X-Frame-Options" not in headers  # A's tile, fast, anew
     with django_capture_on_commit_callbacks(execute=True):
         layer.visibility = "internal"
         layer.save()
