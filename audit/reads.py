@@ -25,9 +25,16 @@ def increment(slug: str, kind: str, user=None) -> list[tuple[RedisCounts, str, s
     worker: `user`), for `geo.counters.add_all`; none for an export (audit.middleware records those one by one)."""
     if kind == "download":
         return []
-    actor = actors.now_or(user)
-    field = json.dumps([actor.user_id, actor.username, actor.address, slug, kind], ensure_ascii=False)
-    return [(COUNTS, timezone.now().astimezone(UTC).strftime(HOUR), field)]
+    return [(COUNTS, bucket_now(), field_of(actors.now_or(user), slug, kind))]
+
+
+def bucket_now() -> str:
+    return timezone.now().astimezone(UTC).strftime(HOUR)
+
+
+def field_of(actor: actors.Actor, slug: str, kind: str) -> str:
+    """The counter's name: one per (actor, address, layer, kind); the tile fast path counts under the same."""
+    return json.dumps([actor.user_id, actor.username, actor.address, slug, kind], ensure_ascii=False)
 
 
 def count(slug: str, kind: str, user=None) -> None:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from geo.localstack import PidFile  # noqa: E402  (imports nothing of Django)
 
 SEED = 2026
+SECRET_KEY = "bench-" + "x" * 40  # the bench's gunicorn's (a bench signing a session for it uses the same)
 
 
 def start(doc: str, parser: argparse.ArgumentParser | None = None, django: bool = True) -> argparse.Namespace:
@@ -130,12 +131,13 @@ def free_port() -> int:
 def gunicorn(workers: int, ready: str = "/api/v1/", extra: tuple[str, ...] | list[str] = ()):
     """The app on gunicorn as deployed (production settings: DEBUG off, no SQL recording), on a free loopback
     port with its control socket in the stack's folder (gunicorn's default is one per user, taken over by each
-    gunicorn started); yields the base URL. Its pid file lets a later run of the stack stop it if this one dies."""
+    gunicorn started); yields the base URL. Its pid file lets a later run of the stack stop it if this one dies.
+    `extra`: more of gunicorn's options (e.g. `--worker-class gthread --threads 4`, as docker-compose runs it)."""
     from django.conf import settings
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # no static files are asked for: none collected
     port = free_port()
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "CIVGIS_ENV": "production", "SECRET_KEY": "bench-" + "x" * 40,
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "CIVGIS_ENV": "production", "SECRET_KEY": SECRET_KEY,
            "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SESSION_COOKIE_SECURE": "false",
            "CSRF_COOKIE_SECURE": "false"}
     server = subprocess.Popen(

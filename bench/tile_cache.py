@@ -1,19 +1,22 @@
-"""The server-side tile cache (issue 21): cached vector tiles per second against the same bytes from a static file
-server (the limit), and uncached tiles per second, in one run.
+"""The server-side tile cache (issue 21): cached vector tiles per second — anonymous and signed in — against the
+same bytes from a static file server (the limit), and uncached tiles per second, in one run.
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/tile_cache.py
-    … bench/tile_cache.py --seconds 5 --connections 16
+    … bench/tile_cache.py --seconds 5 --connections 16 --worker-class sync
 
 On the demo city (public buildings, the densest vector layer anyone may see), the city's z14–16 tiles:
 
-1. cached: gunicorn (production settings, `--workers`) with the tile cache on, every tile asked for once first (the
-   cache filled), then wrk over the same tiles: each request checks the layer's visibility, then reads the file;
+1. cached: gunicorn (production settings, `--workers`, by default gthread workers with keep-alive as
+   docker-compose runs it) with the tile cache on, every tile asked for once first (the cache filled), then wrk
+   over the same tiles, answered by the WSGI fast path (`layers/serving/tile_fastpath.py`): anonymous, then with
+   the session cookie of a signed-in user (a session the bench signs in for gunicorn's SECRET_KEY);
 2. uncached: the same with TILE_CACHE=false (each tile drawn by PostGIS): what a miss costs;
 3. the limit: the same tile files served by nginx (when installed) and by Python's ThreadingHTTPServer, wrk
    with the same paths and connections.
 
-Printed: tiles/s and mean latency of each, the ratios cached / static and cached / uncached, the goal (≥ 3,000
-cached tiles/s on this machine) and the cache's statistics. Not part of the test suite.
+Printed: tiles/s, mean latency and the machine's load average beside each, the ratios cached / static and
+cached / uncached, the goal (≥ 3,000 cached tiles/s on this machine) and the cache's statistics. Not part of the
+test suite.
 """
 
 import argparse
@@ -37,6 +40,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=int, default=8, help="wrk's duration per figure")
     parser.add_argument("--connections", type=int, default=16, help="wrk's connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread: keep-alive)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--city", type=float, default=1, help="demo city size")
     return parser
 
@@ -50,6 +55,8 @@ from layers.models import Layer  # noqa: E402
 
 SLUG = "buildings"
 GOAL = 3000
+CACHED, SIGNED_IN = "cached, anonymous (fast path)", "cached, signed in (fast path)"
+UNCACHED, NGINX = "uncached (Django, PostGIS)", "static: nginx (the limit)"
 
 
 def city_tiles() -> list[tuple[int, int, int]]:
@@ -68,8 +75,10 @@ def city_tiles() -> list[tuple[int, int, int]]:
     return out
 
 
-def wrk(base: str, paths: list[str], seconds: int, connections: int) -> tuple[float, str]:
-    """(requests/s, mean latency) of wrk cycling through `paths` on `base`; non-2xx answers fail the bench."""
+def wrk(base: str, paths: list[str], seconds: int, connections: int, headers: tuple[str, ...] = ()
+        ) -> tuple[float, str, str]:
+    """(requests/s, mean latency, load average after) of wrk cycling through `paths` on `base`; non-2xx answers
+    fail the bench."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         quoted = ",".join(f'"{p}"' for p in paths)
         script.write(f"""
@@ -82,14 +91,34 @@ end
 """)
     try:
         out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name,
-                              base], capture_output=True, text=True, check=True).stdout
+                              *[part for header in headers for part in ("-H", header)], base],
+                             capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw failed answers:\n{out}")
     rate = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
     latency = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("Latency"))
-    return rate, latency
+    return rate, latency, common.load()
+
+
+def signed_in_cookie() -> str:
+    """A session of a signed-in user (no groups: public and internal layers), signed for the bench's gunicorn."""
+    from django.contrib.auth.models import User
+    from django.test import Client, override_settings
+
+    user = User.objects.get_or_create(username="bench-tile-reader")[0]
+    with override_settings(SECRET_KEY=common.SECRET_KEY):
+        browser = Client()
+        browser.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def answered_by(base: str, path: str, headers: dict) -> str:
+    """Who answered: the fast path (no Django middleware headers) or Django."""
+    with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers)) as answer:
+        answer.read()
+        return "Django" if answer.headers.get("X-Frame-Options") else "fast path"
 
 
 @contextlib.contextmanager
@@ -141,13 +170,21 @@ def main() -> None:
     tiles = city_tiles()
     paths = [f"/tiles/{SLUG}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
     shutil.rmtree(tilecache.root(), ignore_errors=True)
+    options = ("--worker-class", ARGS.worker_class, "--threads", str(ARGS.threads)) \
+        if ARGS.worker_class == "gthread" else ("--worker-class", ARGS.worker_class)
     print(f"{len(paths)} {SLUG} tiles at z14–16; wrk {ARGS.connections} connections, {ARGS.seconds} s each; "
-          f"gunicorn {ARGS.workers} sync workers", flush=True)
+          f"gunicorn {ARGS.workers} {' '.join(options[1::2])} workers", flush=True)
     results = {}
+
+    def measure(label, base, headers=()):
+        results[label] = wrk(base, paths, ARGS.seconds, ARGS.connections, headers)
+        print(f"  {label}: {results[label][0]:,.0f} tiles/s ({results[label][2]})", flush=True)
+
+    cookie = signed_in_cookie()
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # nginx's workers run as another user
         static = Path(tmp) / "static"
-        with common.gunicorn(ARGS.workers) as base:
+        with common.gunicorn(ARGS.workers, extra=options) as base:
             for path in paths:  # fills the cache; the same bytes into the static folder
                 body = urllib.request.urlopen(base + path).read()
                 (static / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True, mode=0o755)
@@ -155,31 +192,35 @@ def main() -> None:
             sizes = [p.stat().st_size for p in static.rglob("*.mvt")]
             print(f"tiles: {len(sizes)}, {sum(sizes) / 2**20:.1f} MiB, mean {sum(sizes) / len(sizes) / 1024:.1f} KB",
                   flush=True)
-            results["cached (Django, tile cache)"] = wrk(base, paths, ARGS.seconds, ARGS.connections)
-            print(f"  cached: {results['cached (Django, tile cache)'][0]:,.0f} tiles/s", flush=True)
+            for _ in range(2 * ARGS.workers):  # Django authenticates the session once and tells the fast path
+                answered_by(base, paths[0], {"Cookie": cookie})
+            print(f"answered by: anonymous {answered_by(base, paths[1], {})}, signed in "
+                  f"{answered_by(base, paths[1], {'Cookie': cookie})}", flush=True)
+            measure(CACHED, base)
+            measure(SIGNED_IN, base, (f"Cookie: {cookie}",))
         os.environ["TILE_CACHE"] = "false"
         try:
-            with common.gunicorn(ARGS.workers) as base:
-                results["uncached (Django, PostGIS)"] = wrk(base, paths, ARGS.seconds, ARGS.connections)
-                print(f"  uncached: {results['uncached (Django, PostGIS)'][0]:,.0f} tiles/s", flush=True)
+            with common.gunicorn(ARGS.workers, extra=options) as base:
+                measure(UNCACHED, base)
         finally:
             del os.environ["TILE_CACHE"]
-        for kind, label in (("nginx", "static: nginx (the limit)"), ("python", "static: Python http.server")):
+        for kind, label in (("nginx", NGINX), ("python", "static: Python http.server")):
             with static_server(kind, static) as base:
                 if base is None:
                     print(f"  {label}: not installed, skipped")
                     continue
-                results[label] = wrk(base, paths, ARGS.seconds, ARGS.connections)
-                print(f"  {label}: {results[label][0]:,.0f} tiles/s", flush=True)
-    print("\n| server | tiles/s | mean latency |\n|---|---|---|")
-    for label, (rate, latency) in results.items():
-        print(f"| {label} | {rate:,.0f} | {latency} |")
-    cached = results["cached (Django, tile cache)"][0]
-    print(f"\ncached / uncached: ×{cached / results['uncached (Django, PostGIS)'][0]:.1f}")
-    for label in ("static: nginx (the limit)", "static: Python http.server"):
+                measure(label, base)
+    print("\n| server | tiles/s | mean latency | load average after (1, 5, 15 min) |\n|---|---|---|---|")
+    for label, (rate, latency, load) in results.items():
+        print(f"| {label} | {rate:,.0f} | {latency} | {load.removeprefix('load ')} |")
+    cached = results[CACHED][0]
+    print(f"\ncached / uncached: ×{cached / results[UNCACHED][0]:.1f}")
+    for label in (NGINX, "static: Python http.server"):
         if label in results:
-            print(f"cached / {label}: {cached / results[label][0]:.2f}")
-    print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if cached >= GOAL else 'NOT met'} ({cached:,.0f}/s)")
+            print(f"cached / {label}: {cached / results[label][0]:.2f}; signed in / {label}: "
+                  f"{results[SIGNED_IN][0] / results[label][0]:.2f}")
+    print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if cached >= GOAL else 'NOT met'} ({cached:,.0f}/s anonymous, "
+          f"{results[SIGNED_IN][0]:,.0f}/s signed in)")
     print(f"cache statistics: {tilecache.statistics()}")
     print(f"(tile cache folder: {settings.TILE_CACHE_DIR})")
 

@@ -278,7 +278,15 @@ STORAGES = {
 # changes; low zooms seeded after publishing, up to TILE_CACHE_SEED_MAX_ZOOM (-1: no seeding)
 TILE_CACHE = env_bool("TILE_CACHE", True)
 TILE_CACHE_DIR = Path(os.environ.get("TILE_CACHE_DIR", DATA_DIR / "tile-cache"))
-TILE_CACHE_FAST_PATH = env_bool("TILE_CACHE_FAST_PATH", True)  # cached tiles for anonymous callers before Django
+TILE_CACHE_FAST_PATH = env_bool("TILE_CACHE_FAST_PATH", True)  # cached tiles answered in front of Django
+# the fast path's per-process visibility answers are dropped on every catalog change (the capabilities generation,
+# told through TILE_CACHE_DIR/.changes) and in any case after this many seconds (a bulk update that sends no signal,
+# a change on another machine not sharing the tile cache folder); a signed-in session is known to it for at most
+# TILE_SESSION_SECONDS after Django last authenticated it (ended at once by sign-out or a user change); its read
+# counts go to Redis at most every TILE_FAST_PATH_COUNT_SECONDS
+TILE_FAST_PATH_RECHECK_SECONDS = float(os.environ.get("TILE_FAST_PATH_RECHECK_SECONDS", "10"))
+TILE_FAST_PATH_COUNT_SECONDS = float(os.environ.get("TILE_FAST_PATH_COUNT_SECONDS", "1"))  # reads sent to Redis
+TILE_SESSION_SECONDS = int(os.environ.get("TILE_SESSION_SECONDS", "300"))
 TILE_CACHE_SEED_MAX_ZOOM = int(os.environ.get("TILE_CACHE_SEED_MAX_ZOOM", 10))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -168,27 +168,58 @@ def test_geotiff_becomes_a_cloud_optimized_geotiff_in_twd97(tmp_path, settings):
         assert value == pytest.approx(10 * 40 + 10, abs=45)
 
 
-def test_reimport_is_a_new_version_and_restore_brings_the_old_back(tmp_path):
+def test_reimport_is_a_new_version_and_restore_brings_the_old_back(tmp_path, settings,
+                                                                   django_capture_on_commit_callbacks):
+    """… and each of them removes the cached tiles of the version served before (issue 21: the tile cache)."""
+    from conftest import tile_of
+    from rest_framework.test import APIClient
+
+    settings.TILE_CACHE, settings.TILE_CACHE_DIR = True, tmp_path / "tile-cache"
     geoms, fields = files.places_lonlat()
     (tmp_path / "v1").mkdir()
     first = files.write_vector(tmp_path / "v1" / "sites.geojson", geoms, fields, "EPSG:4326", "GeoJSON")
     assert_ok(run_import(first))
+    Layer.objects.filter(slug="sites").update(visibility="public")
+    z = max(Layer.objects.get(slug="sites").min_zoom, 13)
+    x, y = tile_of(*files.PLACES[2][1:3], z)  # the place the second version leaves out
+
+    def tile() -> tuple[int, bytes, set]:
+        answer = APIClient().get(f"/tiles/sites/{z}/{x}/{y}.mvt")
+        return answer.status_code, answer.content, set(settings.TILE_CACHE_DIR.rglob("*.mvt"))
+
+    status, v1_tile, v1_files = tile()
+    assert status == 200 and len(v1_files) == 1
     (tmp_path / "v2").mkdir()
     second = files.write_vector(tmp_path / "v2" / "sites.geojson", geoms[:2], {k: v[:2] for k, v in fields.items()},
                                 "EPSG:4326", "GeoJSON")
-    assert_ok(run_import(second, layer="sites"))
+    with django_capture_on_commit_callbacks() as queued:
+        assert_ok(run_import(second, layer="sites"))
+    run_tile_cache_callbacks(queued)
     layer = Layer.objects.get(slug="sites")
     assert layer.feature_count == 2 and layer.current_version.number == 2
     assert rows("SELECT count(*) FROM layerdata.sites") == [(2,)]
     assert rows("SELECT count(*) FROM layerversions.sites__v1") == [(3,)]
+    assert not any(path.exists() for path in v1_files)  # re-imported: the old version's tiles went
+    status, v2_tile, v2_files = tile()
+    assert status == 204 and len(v2_files) == 1  # the place is gone from the tile, kept empty
 
     from layers import catalog
 
-    restored = catalog.restore(layer, layer.versions.get(number=1), None)
+    with django_capture_on_commit_callbacks() as queued:
+        restored = catalog.restore(layer, layer.versions.get(number=1), None)
+    run_tile_cache_callbacks(queued)
     layer.refresh_from_db()
     assert restored.number == 3 and layer.current_version == restored
     assert rows("SELECT count(*) FROM layerdata.sites") == [(3,)] and layer.feature_count == 3
     assert rows("SELECT count(*) FROM layerversions.sites__v2") == [(2,)]
+    assert not any(path.exists() for path in v2_files)  # restored: version 2's tiles went
+    assert tile()[:2] == (200, v1_tile)  # the first version's tile again
+
+
+def run_tile_cache_callbacks(queued) -> None:
+    """What the tile cache does once a change commits (publishing's callbacks, slower, are other tests' part)."""
+    ran = [callback() for callback in queued if callback.__code__.co_filename.endswith("tilecache.py")]
+    assert ran
 
 
 def test_fast_path_falls_back_for_null_and_multi_geometries(tmp_path):

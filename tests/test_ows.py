@@ -181,6 +181,47 @@ def test_wms_getfeatureinfo_answers_the_feature_under_the_point(ows_url):
     assert name in gml
 
 
+def test_getmap_getfeatureinfo_and_getfeature_are_served_on_a_map_of_the_named_layers_only(ows_url, monkeypatch):
+    """Issue 21: a request naming its layers costs those layers, not the catalog — the map MapServer dispatches it
+    on holds the named layers and nothing else (GET and a POSTed GetFeature alike)."""
+    import mapscript
+
+    dispatched = []
+    original = mapscript.mapObj.OWSDispatch
+
+    def spy(self, request):
+        dispatched.append(sorted(self.getLayer(i).name for i in range(self.numlayers)))
+        return original(self, request)
+
+    monkeypatch.setattr(mapscript.mapObj, "OWSDispatch", spy)
+    assert Layer.objects.filter(visibility="public").count() >= 8  # the demo city: many layers to leave out
+    x, y = sql_one("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM layerdata.villages "
+                   "ORDER BY fid LIMIT 1) v")
+    box = f"{x - 50},{y - 50},{x + 50},{y + 50}"
+    wms = {"SERVICE": "WMS", "VERSION": "1.1.1", "SRS": "EPSG:3826", "BBOX": box, "WIDTH": "64", "HEIGHT": "64",
+           "STYLES": ",", "FORMAT": "image/png"}
+    asked = [
+        ({**wms, "REQUEST": "GetMap", "LAYERS": "roads,villages"}, ["roads", "villages"]),
+        ({**wms, "REQUEST": "GetFeatureInfo", "LAYERS": "villages", "QUERY_LAYERS": "villages", "STYLES": "",
+          "X": "32", "Y": "32", "INFO_FORMAT": "geojson"}, ["villages"]),
+        ({**wms, "REQUEST": "GetFeatureInfo", "LAYERS": "villages", "QUERY_LAYERS": "villages", "STYLES": "",
+          "X": "32", "Y": "32", "INFO_FORMAT": "text/html"}, ["villages"]),  # the HTML page: one map per layer
+        ({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "buildings", "COUNT": "1"},
+         ["buildings"]),
+    ]
+    for params, layers in asked:
+        dispatched.clear()
+        answer = requests.get(ows_url, params=params)
+        assert answer.status_code == 200, answer.content[:300]
+        assert dispatched == [layers], params["REQUEST"]
+    dispatched.clear()
+    posted = ('<wfs:GetFeature service="WFS" version="2.0.0" count="1" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+              'xmlns:fes="http://www.opengis.net/fes/2.0"><wfs:Query typeNames="facilities"/></wfs:GetFeature>')
+    answer = requests.post(ows_url, data=posted.encode(), headers={"Content-Type": "application/xml"})
+    assert answer.status_code == 200, answer.content[:300]
+    assert dispatched == [["facilities"]]
+
+
 def test_wfs_20_features_bbox_filter_paging_and_geojson_match_the_database(ows_url):
     wfs = WebFeatureService(ows_url, version="2.0.0")
     names = {name.removeprefix("civgis:") for name in wfs.contents}

@@ -4,7 +4,6 @@ feature; a restyle or a deletion: all), seeded for low zooms, counted for admini
 
 import pytest
 from conftest import tile_of
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Polygon
 from rest_framework.test import APIClient
@@ -138,9 +137,12 @@ def test_low_zooms_are_seeded_and_administrators_see_the_statistics(layer, cache
     assert "tile_cache" not in APIClient().get("/api/health?detail=tile_cache").json()  # not for everyone
 
 
-def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_layer_is_public(layer, cache):
-    """The WSGI fast path (tile_fastpath): the view's answer for a cached tile of a public layer, without Django;
-    a layer no longer public (even by a bulk update that sends no signal), a miss or a signed-in caller: Django."""
+@pytest.fixture
+def fast_path(layer, settings):
+    """The WSGI fast path (tile_fastpath) around Django, called as a server would; yields call(path, **environ)
+    -> (status, headers, body). Answers that come from Django carry its middleware's X-Frame-Options."""
+    from io import BytesIO
+
     from django.core.signals import request_finished, request_started
     from django.core.wsgi import get_wsgi_application
     from django.db import close_old_connections
@@ -148,20 +150,10 @@ def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_l
     from layers.serving.tile_fastpath import TileFastPath
 
     app = TileFastPath(get_wsgi_application())
-    # as Django's test client does: the handler must not close the test's connection (its transaction)
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        _fast_path_checks(app, layer)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-
-
-def _fast_path_checks(app, layer):
-    from io import BytesIO
 
     def call(path, **extra):
+        request_started.disconnect(close_old_connections)  # again: Django's test client connects them back
+        request_finished.disconnect(close_old_connections)
         answer = {}
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
                    "SERVER_PORT": "80", "wsgi.input": BytesIO(), "wsgi.url_scheme": "http", "REMOTE_ADDR": "10.1.2.3",
@@ -169,16 +161,117 @@ def _fast_path_checks(app, layer):
         body = b"".join(app(environ, lambda status, headers: answer.update(status=status, headers=dict(headers))))
         return int(answer["status"].split()[0]), answer["headers"], body
 
-    Layer.objects.filter(pk=layer.pk).update(visibility="public")
+    # as Django's test client does: the handler must not close the test's connection (its transaction)
+    try:
+        yield call
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def test_anonymous_cached_tiles_are_answered_in_front_of_django_only_while_the_layer_is_public(
+        layer, fast_path, settings, django_capture_on_commit_callbacks):
+    """The view's answer for a cached tile of a public layer, without Django; a layer no longer public stops it at
+    the next request (a bulk update that sends no signal after TILE_FAST_PATH_RECHECK_SECONDS); a miss or an
+    unknown session: Django."""
+    from audit import reads as audit_reads
+
+    settings.TILE_FAST_PATH_COUNT_SECONDS = 0  # the reads sent to Redis at once
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.visibility = "public"
+        layer.save()
     url = tile_url(A)
-    status, headers, body = call(url)  # a miss: Django draws and keeps it (its middleware adds X-Frame-Options)
+    status, headers, body = fast_path(url)  # a miss: Django draws and keeps it (its middleware adds X-Frame-Options)
     assert status == 200 and "X-Frame-Options" in headers, body[:300]
-    status, fast, again = call(url)
+    reads = audit_reads.COUNTS.pending()
+    status, fast, again = fast_path(url)
     assert (status, again) == (200, body) and "X-Frame-Options" not in fast  # in front of Django, the same bytes
     assert fast["ETag"] == headers["ETag"] and fast["Cache-Control"] == "public, max-age=300"
-    assert call(url, HTTP_IF_NONE_MATCH=fast["ETag"])[0] == 304
-    signed_in = call(url, HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc")
-    assert signed_in[0] == 200 and "X-Frame-Options" in signed_in[1]  # a session: Django decides
-    Layer.objects.filter(pk=layer.pk).update(visibility="internal")  # no signal, nothing invalidated
-    status, headers, body = call(url)
+    assert fast_path(url, HTTP_IF_NONE_MATCH=fast["ETag"])[0] == 304
+    counted = {k: n - reads.get(k, 0) for k, n in audit_reads.COUNTS.pending().items() if n != reads.get(k, 0)}
+    assert list(counted.values()) == [2] and '[null, "", "10.1.2.3", "ed-hydrants", "tile"]' in next(iter(counted))[1]
+    assert tilecache.statistics()["hits"] == 1  # the 304 read no file
+    unknown = fast_path(url, HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc")
+    assert unknown[0] == 200 and "X-Frame-Options" in unknown[1]  # a session it does not know: Django decides
+    # an edit elsewhere in the layer (its tiles there removed, the layer's ETag new): no 304 for the old ETag
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Layer.objects.filter(pk=layer.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.save(update_fields=["title_zh"])  # a change the fast path is told of (the old updated_at kept)
+    Layer.objects.filter(pk=layer.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    old = fast_path(url)[1]["ETag"]
+    editor = User.objects.create_user("tc-fire", password="pw")
+    editor.groups.add(layer.owner_agency)
+    fid_b = next(f["id"] for f in client(editor).get(URL).json()["features"] if f["properties"]["name"] == "B")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client(editor).patch(f"{URL}{fid_b}/", {"geometry": point(121.311, 25.001)}, format="json",
+                                    HTTP_IF_MATCH=client(editor).get(f"{URL}{fid_b}/")["ETag"]).status_code == 200
+    status, headers, _body = fast_path(url, HTTP_IF_NONE_MATCH=old)
+    assert status == 200 and headers["ETag"] != old and "X-Frame-Options" not in headers  # A's tile, fast, anew
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.visibility = "internal"
+        layer.save()
+    status, headers, body = fast_path(url)
     assert status == 404 and "X-Frame-Options" in headers and b"\x1a" not in body  # refused, not the cached tile
+    Layer.objects.filter(pk=layer.pk).update(visibility="public")  # no signal: the generation stays
+    assert fast_path(url)[0] == 200
+    Layer.objects.filter(pk=layer.pk).update(visibility="internal")
+    settings.TILE_FAST_PATH_RECHECK_SECONDS = 0  # past the recheck interval
+    assert fast_path(url)[0] == 404
+
+
+def test_signed_in_users_get_the_fast_path_and_lose_it_at_once_with_their_rights(
+        layer, fast_path, settings, django_capture_on_commit_callbacks):
+    """A session Django authenticated is known to the fast path; a revoked grant, a layer made private, a user
+    deactivated or signed out stop its tiles at the next request — and a layer made private stops anonymous ones."""
+    from django.test import Client
+
+    from accounts.models import LayerGrant
+
+    user = User.objects.create_user("tc-reader", password="pw")
+    browser = Client()
+    browser.force_login(user)
+    cookie = {"HTTP_COOKIE": f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"}
+    url = tile_url(A)
+    with django_capture_on_commit_callbacks(execute=True):
+        grant = LayerGrant.objects.create(layer=layer, user=user, rights=["see"])
+        layer.visibility = "restricted"
+        layer.save()
+    status, headers, body = fast_path(url, **cookie)  # Django: draws the tile, and publishes the session's entry
+    assert status == 200 and "X-Frame-Options" in headers, body[:300]
+    status, fast, again = fast_path(url, **cookie)
+    assert (status, again) == (200, body) and "X-Frame-Options" not in fast
+    assert fast["Cache-Control"] == "private, max-age=300" and fast["ETag"] == headers["ETag"]
+    assert fast_path(url)[0] == 404  # anonymous: refused by Django
+    with django_capture_on_commit_callbacks(execute=True):
+        grant.delete()
+    assert fast_path(url, **cookie)[0] == 404  # the revoked grant: at once
+    with django_capture_on_commit_callbacks(execute=True):
+        LayerGrant.objects.create(layer=layer, user=user, rights=["see"])
+        layer.visibility = "public"
+        layer.save()
+    assert fast_path(url)[0] == 200 and fast_path(url)[1].get("X-Frame-Options") is None  # anonymous: fast
+    assert fast_path(url, **cookie)[1].get("X-Frame-Options") is None  # and the user: fast
+    with django_capture_on_commit_callbacks(execute=True):
+        LayerGrant.objects.filter(layer=layer).delete()
+        layer.visibility = "restricted"
+        layer.save()
+    assert fast_path(url, **cookie)[0] == 404 and fast_path(url)[0] == 404  # made private: both at once
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.visibility = "internal"
+        layer.save()
+    assert fast_path(url, **cookie)[0] == 200 and fast_path(url, **cookie)[1].get("X-Frame-Options") is None
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = False
+        user.save()  # deactivated: the session's entry goes with the change, Django refuses the session
+    assert fast_path(url, **cookie)[0] == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = True
+        user.save()
+    assert fast_path(url, **cookie)[0] == 200 and fast_path(url, **cookie)[1].get("X-Frame-Options") is None
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.logout()  # signed out: the entry goes with the session
+    assert fast_path(url, **cookie)[0] == 404

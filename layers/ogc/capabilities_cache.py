@@ -73,7 +73,11 @@ def generation() -> str | None:
 
 def bump() -> None:
     """The catalog changed: every cached capabilities document is now out of date (the latest ones of the most
-    asked variants are rebuilt in the background, `schedule_prebuild`)."""
+    asked variants are rebuilt in the background, `schedule_prebuild`). The tile fast path forgets who may see
+    which layer (`tile_fastpath.note_change`)."""
+    from layers.serving.tile_fastpath import note_change
+
+    note_change()
     try:
         client().set(GENERATION_KEY, str(time.time_ns()))
     except redis.RedisError as exc:  # then nothing is served from the cache either (generation() is None)

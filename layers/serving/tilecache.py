@@ -64,9 +64,13 @@ def layer_key(layer: Layer, kind: str) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]  # noqa: S324 - a name, not a secret
 
 
+def folder_of(layer: Layer, kind: str, variant: str) -> Path:
+    """The folder of the layer's tiles of this kind and variant as the layer is now (`z/x/y.ext` below it)."""
+    return root() / str(layer.pk) / layer_key(layer, kind) / (variant or "_")
+
+
 def path_of(layer: Layer, kind: str, variant: str, z: int, x: int, y: int) -> Path:
-    return (root() / str(layer.pk) / layer_key(layer, kind) / (variant or "_") / str(z) / str(x)
-            / f"{y}.{EXTENSIONS[kind]}")
+    return folder_of(layer, kind, variant) / str(z) / str(x) / f"{y}.{EXTENSIONS[kind]}"
 
 
 def _count(field: str, n: int = 1) -> None:
@@ -163,6 +167,9 @@ def _subfolders(folder: Path) -> list[Path]:
 def invalidate_now(layer: Layer | int, boxes=None, srid: int | None = None) -> int:
     """Remove the layer's cached tiles now (all of them, or those covering `boxes` in `srid`); returns how many
     tiles went (-1: all of them, uncounted)."""
+    from .tile_fastpath import note_change
+
+    note_change()  # the fast path's ETags and folders of the layer (an edit's new updated_at) are asked again
     pk = layer if isinstance(layer, int) else layer.pk
     dbrouter.pin_layer(pk)  # a replica that has not replayed the change must not draw these tiles again
     folder = root() / str(pk)

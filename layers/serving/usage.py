@@ -16,8 +16,11 @@ COUNTS = RedisCounts("usage")
 
 def count(slug: str, kind: str, user=None) -> None:
     # the same request by whom and from where, for the audit log: both counters in one round trip
-    add_all([(COUNTS, timezone.localdate().strftime("%Y-%m"), f"{slug}|{kind}"),
-             *audit_reads.increment(slug, kind, user)])
+    add_all([(COUNTS, bucket_now(), f"{slug}|{kind}"), *audit_reads.increment(slug, kind, user)])
+
+
+def bucket_now() -> str:
+    return timezone.localdate().strftime("%Y-%m")
 
 
 def pending() -> dict[tuple[str, str, str], int]:

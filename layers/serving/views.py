@@ -24,7 +24,7 @@ from geo.messages import render
 from geo.messages import text as note
 from layers.models import Layer, LayerUsage
 
-from . import downloads, features, html_map, rasters, search, statistics, tilecache, tiles, usage, values
+from . import downloads, features, html_map, rasters, search, statistics, tile_sessions, tilecache, tiles, usage, values
 from .access import BadRequest, request_user, visible_layer
 
 GEOJSON = "application/geo+json"
@@ -268,6 +268,8 @@ def _tile(request, slug, z, x, y, render, content_type: str, kind: str = "vector
     tile does not exist. Whether this user may see the layer is decided first; then the tile comes from the
     server's tile cache (tilecache) or is drawn and kept there."""
     layer = visible_layer(request, slug, "tile")
+    if kind == "vector":
+        tile_sessions.publish(request)  # the fast path may answer this session's next cached tiles itself
     variant = variant_of(request.GET)
     cached = not_modified(request, layer, variant)
     if cached:
