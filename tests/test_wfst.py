@@ -276,6 +276,11 @@ def test_capabilities_advertise_transactions_only_to_editors(world):
         return {e.get("name") for e in etree.fromstring(caps.content).iter() if etree.QName(e).localname ==
                 "Operation" and e.get("name")}
     assert {"Transaction", "LockFeature", "GetFeatureWithLock"} <= operations(as_user("wt-fire"), "2.0.0")
+    caps = etree.fromstring(as_user("wt-fire").get("/ows", {"SERVICE": "WFS", "REQUEST": "GetCapabilities",
+                                                            "VERSION": "2.0.0"}).content)
+    constraints = {e.get("name"): "".join(e.itertext()).strip() for e in caps.iter()
+                   if etree.QName(e).localname == "Constraint"}
+    assert constraints.get("ImplementsTransactionalWFS") == constraints.get("ImplementsLockingWFS") == "TRUE"
     assert {"Transaction", "LockFeature"} <= operations(as_user("wt-fire"), "1.1.0")
     assert "Transaction" not in operations(as_user("wt-clerk"), "2.0.0")
     assert "Transaction" not in operations(as_user("wt-clerk"), "1.1.0")
@@ -323,11 +328,22 @@ GDAL_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_gdal_wfs_driver_inserts_updates_and_deletes(world):
+def test_gdal_wfs_driver_inserts_updates_and_deletes(world, tmp_path):
     done = subprocess.run(["/usr/bin/python3", "-c", GDAL_SCRIPT, world["base"], world["secret"]],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    print(done.stdout, done.stderr[-2000:])
+    source = tmp_path / "new.geojson"
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.34, 25.005]},
+         "properties": {"name": f"ogr2ogr {i}", "status": "正常", "outlets": i}} for i in (1, 2)]}))
+    appended = subprocess.run(
+        ["ogr2ogr", "-update", "-append", "-t_srs", "EPSG:3826", "-nln", f"civgis:{SLUG}",
+         f"WFS:{world['base']}/ows?VERSION=1.1.0", str(source), "--config", "GDAL_HTTP_AUTH", "BASIC",
+         "--config", "GDAL_HTTP_USERPWD", f"qgis:{world['secret']}"], capture_output=True, text=True, timeout=120)
+    assert appended.returncode == 0, appended.stderr[-2000:]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT name, outlets FROM layerdata.{TABLE} WHERE name LIKE 'ogr2ogr %%' ORDER BY name")
+        assert cur.fetchall() == [("ogr2ogr 1", 1), ("ogr2ogr 2", 2)]
     with connection.cursor() as cur:
         cur.execute(f"SELECT name, outlets, ST_X(geom) FROM layerdata.{TABLE} WHERE name = 'GDAL 新增'")
         assert cur.fetchone() == ("GDAL 新增", 6, 281000)

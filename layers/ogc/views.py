@@ -75,6 +75,7 @@ def ows(request, theme: str | None = None):
     visible, rasters, versions = _visible(user, theme, named if named and not capabilities else None)
     names: list[str] = []
     cached = None
+    editable: list[str] = []
     lock_id = None
     root = None
     try:
@@ -96,12 +97,13 @@ def ows(request, theme: str | None = None):
         filters = time_filters(params, names, layer_filters(params.pop(FILTER_PARAMETER, ""), names))
         lang = capabilities_language.language(params, translation.get_language())
         url = request.build_absolute_uri(request.path) + "?"
+        # an editor's WFS capabilities add the WFS-T operations to the shared document: no ETag, no 304
         editable = wfst.editable(user, visible) if capabilities and _wfs(params, root) else []
-        if capabilities and not editable:  # an editor's WFS capabilities add the WFS-T operations: not cached
+        if capabilities:
             cached = capabilities_cache.entry(params, generation, versions, theme, url, lang, user)
             if cached:
                 cached.remember()
-        if cached and cached.matches(request.headers.get("If-None-Match")):
+        if cached and not editable and cached.matches(request.headers.get("If-None-Match")):
             result = OWSResponse(304, "", b"")
         elif cached and (result := cached.get()) is not None:
             pass
@@ -132,7 +134,7 @@ def ows(request, theme: str | None = None):
         response = HttpResponse(result.body, status=result.status, content_type=result.content_type)
     for header, value in result.headers.items():
         response[header] = value
-    if cached:
+    if cached and not editable:
         response["ETag"], response["Last-Modified"] = cached.etag, cached.last_modified
     # what a signed-in user sees may differ from what a shared cache should hand to others
     response["Cache-Control"] = result.headers.get("Cache-Control") or (  # no-cache: a document being rebuilt

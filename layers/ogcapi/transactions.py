@@ -45,7 +45,7 @@ def _body(request) -> dict:
         raise _fail(400, "InvalidParameterValue", str(translation.gettext("內容不是可讀的 JSON"))) from None
     if not isinstance(body, dict):
         raise _fail(400, "InvalidParameterValue", str(translation.gettext(
-            "請送 GeoJSON Feature：{\"type\": \"Feature\", \"geometry\": …, \"properties\": {…}}")))
+            "請送 GeoJSON Feature（type、geometry、properties）")))
     return body
 
 
