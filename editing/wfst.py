@@ -76,6 +76,7 @@ class Request:
         self.request, self.root, self.user, self.visible = request, root, user, visible
         self.version = version_of(root)
         self.two = not self.version.startswith("1.")
+        self.one_oh = self.version.startswith("1.0")  # WFS 1.0.0 (QGIS sends its transactions so): its own answers
         self.ns = NS["2" if self.two else "1"]
         self._layers: dict[str, Layer] = {}
         self._tables: dict[str, store.Table] = {}
@@ -555,11 +556,11 @@ def _lock_feature(wfs: Request) -> HttpResponse:
     if local(wfs.root) != "LockFeature":
         raise OWSException("OperationNotSupported", f"{local(wfs.root)} is not answered here", "request")
     lock_id, got, refused, layers = _take_locks(wfs)
-    root = wfs.element(None, "wfs", "LockFeatureResponse")
+    root = wfs.element(None, "wfs", "WFS_LockFeatureResponse" if wfs.one_oh else "LockFeatureResponse")
     if wfs.two:
         root.set("lockId", lock_id)
     else:
-        root.set("version", "1.1.0")
+        root.set("version", wfs.version)
         wfs.element(root, "wfs", "LockId").text = lock_id
     for tag, features in (("FeaturesLocked", got), ("FeaturesNotLocked", refused)):
         if features:
@@ -591,6 +592,14 @@ def stamp(body: bytes, lock_id: str) -> bytes:
 # the response and the capabilities
 # ---------------------------------------------------------------------------------------------------------------
 def _transaction_response(wfs: Request, totals: dict, inserted: list):
+    if wfs.one_oh:  # WFS 1.0.0: InsertResult per feature and a SUCCESS status
+        root = wfs.element(None, "wfs", "WFS_TransactionResponse", version="1.0.0")
+        for handle, layer, fid in inserted:
+            result = wfs.element(root, "wfs", "InsertResult", **({"handle": handle} if handle else {}))
+            wfs.feature_id(result, layer, fid)
+        status = wfs.element(wfs.element(root, "wfs", "TransactionResult"), "wfs", "Status")
+        wfs.element(status, "wfs", "SUCCESS")
+        return root
     root = wfs.element(None, "wfs", "TransactionResponse", version=wfs.version)
     summary = wfs.element(root, "wfs", "TransactionSummary")
     for kind in ("Insert", "Update", "Replace", "Delete") if wfs.two else ("Insert", "Update", "Delete"):
@@ -624,6 +633,8 @@ def advertise(body: bytes, url: str, names: list[str]) -> bytes:
         root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
     except etree.XMLSyntaxError:
         return body
+    if root.get("version", "").startswith("1.0"):
+        return _advertise_100(root, url, names)
     ows = next((e for e in root.iter() if local(e) == "OperationsMetadata"), None)
     if ows is None:
         return body
@@ -664,3 +675,31 @@ def advertise(body: bytes, url: str, names: list[str]) -> bytes:
                 anchor.addprevious(operations_element)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
+
+
+def _advertise_100(root, url: str, names: list[str]) -> bytes:
+    """WFS 1.0.0 capabilities: Transaction, LockFeature and GetFeatureWithLock under Capability/Request, and the
+    editing operations on each feature type the caller may edit (what QGIS reads to offer editing)."""
+    namespace = etree.QName(root).namespace
+    request = next((e for e in root.iter(f"{{{namespace}}}Request")), None)
+    if request is not None:
+        for name in OURS:
+            if request.find(f"{{{namespace}}}{name}") is None:
+                operation = etree.SubElement(request, f"{{{namespace}}}{name}")
+                http = etree.SubElement(etree.SubElement(operation, f"{{{namespace}}}DCPType"),
+                                        f"{{{namespace}}}HTTP")
+                etree.SubElement(http, f"{{{namespace}}}Post", onlineResource=url)
+    wanted = set(names)
+    for feature_type in root.iter(f"{{{namespace}}}FeatureType"):
+        name = (feature_type.findtext(f"{{{namespace}}}Name") or "").split(":")[-1]
+        if name not in wanted or feature_type.find(f"{{{namespace}}}Operations") is not None:
+            continue
+        operations = etree.Element(f"{{{namespace}}}Operations")
+        for op in ("Query", "Insert", "Update", "Delete", "Lock"):
+            etree.SubElement(operations, f"{{{namespace}}}{op}")
+        anchor = next((e for e in feature_type if local(e) in ("LatLongBoundingBox", "MetadataURL")), None)
+        if anchor is None:
+            feature_type.append(operations)
+        else:
+            anchor.addprevious(operations)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -210,6 +210,20 @@ def test_wfs_200_resource_id_versions_conflict_and_lat_lon_gml32(world):
     assert both.status_code == 404 and row(fid) is not None
 
 
+def test_wfs_100_as_qgis_sends_it_gml2_coordinates(world):
+    made = post(as_user("wt-fire"), f"""<Transaction xmlns="http://www.opengis.net/wfs" service="WFS"
+      version="1.0.0" xmlns:gml="http://www.opengis.net/gml" xmlns:ogc="http://www.opengis.net/ogc"><Insert>
+      <{SLUG} xmlns="https://civgis.example.gov.tw/ows"><geom><gml:Point
+      srsName="http://www.opengis.net/gml/srs/epsg.xml#3826"><gml:coordinates cs="," ts=" ">281500,2765500
+      </gml:coordinates></gml:Point></geom><name>QGIS</name><status>正常</status></{SLUG}></Insert></Transaction>""")
+    assert made.status_code == 200, made.content.decode()
+    root = etree.fromstring(made.content)
+    assert etree.QName(root).localname == "WFS_TransactionResponse"
+    assert root.find(f"{{{WFS}}}TransactionResult/{{{WFS}}}Status/{{{WFS}}}SUCCESS") is not None
+    fid = int(root.find(f"{{{WFS}}}InsertResult/{{http://www.opengis.net/ogc}}FeatureId").get("fid").split(".")[1])
+    assert row(fid)[0] == "QGIS" and row(fid)[4:] == (281500, 2765500)
+
+
 def test_form_rules_rights_hidden_layers_and_token_scopes(world):
     c = as_user("wt-fire")
     before = count()
@@ -283,6 +297,12 @@ def test_capabilities_advertise_transactions_only_to_editors(world):
     assert constraints.get("ImplementsTransactionalWFS") == constraints.get("ImplementsLockingWFS") == "TRUE"
     assert {"Transaction", "LockFeature"} <= operations(as_user("wt-fire"), "1.1.0")
     assert "Transaction" not in operations(as_user("wt-clerk"), "2.0.0")
+    old = etree.fromstring(as_user("wt-fire").get("/ows", {"SERVICE": "WFS", "REQUEST": "GetCapabilities",
+                                                          "VERSION": "1.0.0"}).content)
+    assert any(etree.QName(e).localname == "Transaction" for e in old.iter())  # WFS 1.0.0, as QGIS asks
+    editable_types = [t for t in old.iter(f"{{{WFS}}}FeatureType")
+                      if t.find(f"{{{WFS}}}Operations/{{{WFS}}}Insert") is not None]
+    assert {t.findtext(f"{{{WFS}}}Name") for t in editable_types} == {SLUG, HIDDEN}  # the agency's two layers
     assert "Transaction" not in operations(as_user("wt-clerk"), "1.1.0")
 
 
