@@ -83,10 +83,6 @@ def through_part4(base: str, token: str, fids: list[int], versions: dict[int, in
 
 
 def main(args):
-    from django.db import connection
-
-    from layers.models import Layer
-
     layer, token = shared.make_layer(args.features)
     fids = random.Random(common.SEED).choices(range(1, args.features + 1), k=args.edits)
     try:
@@ -109,9 +105,7 @@ def main(args):
             print(f"  ratio to raw SQL: {sql_rate / rate:.1f}× the time per edit "
                   f"(p50 {statistics.median(times) / statistics.median(sql_times):.1f}×)")
     finally:
-        Layer.objects.filter(pk=layer.pk).delete()
-        with connection.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS layerdata.{shared.TABLE}")
+        shared.remove(layer)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 from psycopg2 import sql
 
+from accounts import rights as layer_rights
 from geo import crs as crs_module
 from layers.models import Layer
 from layers.ogc.exceptions import OWSException
@@ -198,6 +199,7 @@ def _transaction(wfs: Request) -> HttpResponse:
 
 def _run(wfs: Request, kind: str, action):
     """The changes one action makes: [(layer, FeatureChange)]."""
+    naming = ""  # the feature being written, for the words of a refusal
     try:
         if kind == "Insert":
             return [_insert(wfs, feature, action.get("srsName")) for feature in action if local(feature)]
@@ -215,6 +217,7 @@ def _run(wfs: Request, kind: str, action):
         found = matching(wfs, layer, table, filter_element)
         out = []
         for fid, expected in found:
+            naming = f" {layer.slug}.{fid}"
             if kind == "Delete":
                 wfs.allowed(layer, rights.DELETE)
                 out.append((layer, store.delete(layer, wfs.user, fid, expected)))
@@ -229,12 +232,13 @@ def _run(wfs: Request, kind: str, action):
             out.append((layer, store.update(layer, wfs.user, fid, _plain_body(body), expected)))
         return out
     except BadRequest as exc:  # a value, a geometry or a form rule: the field's own message
-        raise OWSException("InvalidParameterValue", str(exc), kind) from None
+        raise OWSException("InvalidParameterValue", f"{str(exc)}{f' ({naming.strip()})' if naming else ''}",
+                           kind) from None
     except DataError as exc:
         raise OWSException("InvalidParameterValue", str(exc).splitlines()[0][:200], kind) from None
     except store.NotFound:
-        raise OWSException("InvalidParameterValue", "no such feature (it does not exist, or was deleted)",
-                           kind, 404) from None
+        raise OWSException("InvalidParameterValue", f"no such feature{naming} (it does not exist, or was "
+                           "deleted)", kind, 404) from None
     except store.Conflict as conflict:
         name = f"{conflict.change.layer.slug}.{conflict.change.fid}" if conflict.change else "?"
         raise OWSException("OperationProcessingFailed", f"version conflict on feature {name}: you read version "
@@ -618,10 +622,10 @@ def editable(user, visible: frozenset[str]) -> list[str]:
     """The visible vector layers the user may change in some way (add, edit or delete)."""
     if not user.is_authenticated or not visible:
         return []
-    out = []
-    for layer in Layer.objects.filter(slug__in=visible, kind=Layer.Kind.VECTOR).exclude(table_name=""):
-        if any(rights.may(user, layer, action) for action in (rights.ADD, rights.EDIT, rights.DELETE)):
-            out.append(layer.slug)
+    vector = Layer.objects.filter(slug__in=visible, kind=Layer.Kind.VECTOR).exclude(table_name="")
+    out: set[str] = set()
+    for right in layer_rights.FEATURE_CHANGES:  # a query per right, whatever the size of the catalog
+        out.update(layer_rights.layers_where(user, right, vector).values_list("slug", flat=True))
     return sorted(out)
 
 
