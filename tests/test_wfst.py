@@ -354,7 +354,7 @@ def test_gdal_wfs_driver_inserts_updates_and_deletes(world, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     source = tmp_path / "new.geojson"
     source.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.34, 25.005]},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.305, 24.995 + i / 1000]},
          "properties": {"name": f"ogr2ogr {i}", "status": "正常", "outlets": i}} for i in (1, 2)]}))
     appended = subprocess.run(
         ["ogr2ogr", "-update", "-append", "-t_srs", "EPSG:3826", "-nln", f"civgis:{SLUG}",
@@ -373,6 +373,12 @@ def test_gdal_wfs_driver_inserts_updates_and_deletes(world, tmp_path):
         assert cur.fetchone() == (0,)
     assert set(FeatureChange.objects.filter(layer__slug=SLUG, username="wt-fire").values_list("action", flat=True)) \
         == {"create", "update", "delete"}
+    from owslib.wfs import WebFeatureService  # reading back through another client: the engine sees the writes
+
+    wfs = WebFeatureService(world["base"] + "/ows", version="1.1.0", username="qgis", password=world["secret"])
+    gml = etree.fromstring(wfs.getfeature(typename=[f"civgis:{SLUG}"]).read())
+    names = {e.text for e in gml.iter("{https://civgis.example.gov.tw/ows}name")}
+    assert {"GDAL 新增", "ogr2ogr 1", "ogr2ogr 2", "B"} <= names and "C" not in names
 
 
 def test_ogcapi_part4_create_replace_update_delete(world):
