@@ -62,6 +62,13 @@ def make_layer(n: int) -> tuple[Layer, str]:
     return layer, token
 
 
+def remove(layer: Layer) -> None:
+    """The bench's layer, its table and (by cascade) its history gone."""
+    Layer.objects.filter(pk=layer.pk).delete()
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS layerdata.{TABLE}")
+
+
 def through_api(base: str, token: str, fids: list[int], versions: dict[int, int]) -> list[float]:
     times = []
     for i, fid in enumerate(fids):
@@ -122,9 +129,7 @@ def main(args):
         print(f"ratio: the API takes {sql_rate / api_rate:.1f}× the time of raw SQL per edit "
               f"(p50 {statistics.median(api) / statistics.median(sql_times):.1f}×)")
     finally:
-        Layer.objects.filter(pk=layer.pk).delete()
-        with connection.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS layerdata.{TABLE}")
+        remove(layer)
 
 
 if __name__ == "__main__":

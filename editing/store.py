@@ -36,6 +36,7 @@ TEXT_TYPES = {"text", "character varying", "character", "varchar"}
 DATE_TYPES = {"date"}
 TIME_TYPES = {"timestamp with time zone", "timestamp without time zone", "timestamptz", "timestamp"}
 RESERVED = {"fid", "geom"}
+LATEST = -1  # an expected version meaning "the current one": writes whose protocol carries no version
 
 
 class NotFound(Exception):
@@ -88,7 +89,10 @@ def table_of(layer: Layer) -> Table:
 # checking what a client sent
 # ---------------------------------------------------------------------------------------------------------------
 def geometry_of(value, table: Table, layer: Layer) -> GEOSGeometry:
-    """A GeoJSON geometry (lon/lat) checked: readable, not empty, on the earth, of the layer's type, valid."""
+    """A GeoJSON geometry (lon/lat) checked: readable, not empty, on the earth, of the layer's type, valid. A
+    GEOSGeometry with its SRID (what WFS-T reads from GML, in the CRS the client named) is checked the same way."""
+    if isinstance(value, GEOSGeometry):
+        return _checked_geometry(value, table, layer)
     if not isinstance(value, dict) or "type" not in value:
         raise BadRequest("geometry：請送 GeoJSON 幾何物件（經緯度，EPSG:4326），例如 "
                          "{{\"type\": \"Point\", \"coordinates\": [121.3, 24.99]}}")
@@ -97,10 +101,14 @@ def geometry_of(value, table: Table, layer: Layer) -> GEOSGeometry:
     except (GDALException, GEOSException, ValueError, TypeError) as exc:
         raise BadRequest("geometry 無法讀取為 GeoJSON：{reason}", reason=str(exc)[:200]) from None
     geom.srid = 4326
+    return _checked_geometry(geom, table, layer)
+
+
+def _checked_geometry(geom: GEOSGeometry, table: Table, layer: Layer) -> GEOSGeometry:
     if geom.empty:
         raise BadRequest("geometry 是空的")
     west, south, east, north = geom.extent
-    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+    if geom.srid == 4326 and not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
         raise BadRequest("geometry 的座標不在經緯度範圍內（請用 EPSG:4326 經度、緯度）")
     got, want = geom.geom_type.upper(), table.geometry_type
     if want not in ("GEOMETRY", got, f"MULTI{got}"):
@@ -244,7 +252,7 @@ def update(layer: Layer, user, fid: int, body, expected: int | None) -> FeatureC
     table = table_of(layer)
     geom, values = checked(body, table, layer, creating=False)
     with transaction.atomic():
-        before, current = _locked(layer, table, fid, expected)
+        before, current = _locked(layer, table, fid, expected, user=user)
         values = rules.enforce(layer, table, user, values, before["properties"])
         old_box = _native_box(table, fid)
         _update(table, fid, geom, values)
@@ -255,7 +263,7 @@ def update(layer: Layer, user, fid: int, body, expected: int | None) -> FeatureC
 def delete(layer: Layer, user, fid: int, expected: int | None) -> FeatureChange:
     table = table_of(layer)
     with transaction.atomic():
-        before, current = _locked(layer, table, fid, expected)
+        before, current = _locked(layer, table, fid, expected, user=user)
         old_box = _native_box(table, fid)
         with connection.cursor() as cur:
             cur.execute(sql.SQL("DELETE FROM {} WHERE fid = %s").format(table.identifier), [fid])
@@ -269,7 +277,7 @@ def restore(layer: Layer, user, fid: int, to_version: int, expected: int | None)
     if not known:
         raise BadRequest("圖徵 {fid} 沒有版本 {version}", fid=fid, version=to_version)
     with transaction.atomic():
-        before, current = _locked(layer, table, fid, expected, may_be_gone=True)
+        before, current = _locked(layer, table, fid, expected, may_be_gone=True, user=user)
         if target is None and before is None:
             raise BadRequest("圖徵 {fid} 在版本 {version} 不存在，現在也不存在：沒有要還原的內容", fid=fid,
                              version=to_version)
@@ -319,13 +327,17 @@ def rollback(layer: Layer, user, moment: datetime) -> list[FeatureChange]:
         return done
 
 
-def _locked(layer: Layer, table: Table, fid: int, expected: int | None, may_be_gone: bool = False):
-    """(state, version) of the feature, its row locked until the commit; NotFound, or Conflict when stale."""
+def _locked(layer: Layer, table: Table, fid: int, expected: int | None, may_be_gone: bool = False, user=None):
+    """(state, version) of the feature, its row locked until the commit; NotFound, or Conflict when stale
+    (`expected` LATEST: whatever version is current, for a protocol that has none to send, as WFS 1.1.0)."""
     if expected is None:
         raise BadRequest("請附上讀到的版本：If-Match 標頭（GET 回應的 ETag）或 version 欄位")
     before = snapshot(layer, table, fid, lock=True)
+    locks.check(layer.pk, fid, user)  # a WFS lock of another writer holds the feature
     change = last_change(layer, fid)
     current = change.version if change else 0
+    if expected == LATEST:
+        expected = current
     if before is None and not may_be_gone:
         if change is None or expected == current:
             raise NotFound
@@ -425,4 +437,4 @@ def _measured(table: Table) -> list[float] | None:
     return list(row) if row and row[0] is not None else None
 
 
-from . import live, rules  # noqa: E402  (rules uses this module's checks)
+from . import live, locks, rules  # noqa: E402  (rules uses this module's checks)

@@ -7,6 +7,7 @@ layer (action feature_create / feature_update / feature_delete / feature_restore
 """
 
 import json
+import time
 from datetime import datetime
 
 from django.db import DataError
@@ -22,7 +23,7 @@ from geo.messages import render
 from geo.messages import text as note
 from layers.serving.access import BadRequest, request_user, visible_layer
 
-from . import rights, rules, store
+from . import locks, rights, rules, store
 from .models import FeatureChange
 
 GEOJSON = "application/geo+json"
@@ -102,6 +103,9 @@ def run(request, slug: str, fid: int | None, operation, action: str = rights.EDI
         return _detail("圖層 {slug} 沒有圖徵 {fid}", 404, slug=repr(slug), fid=fid)
     except store.Conflict as conflict:
         return conflict_answer(conflict)
+    except locks.Locked as held:
+        return _detail("圖徵 {fid} 已被 {user} 以 WFS 鎖定，請待鎖定解除（約 {seconds} 秒）後再編輯", 423, fid=held.fid,
+                       user=held.holder or "—", seconds=max(0, int(held.expires - time.time())))
     _audit(request, layer, change)
     return feature_answer(change, 201 if change.action == FeatureChange.Action.CREATE else 200)
 

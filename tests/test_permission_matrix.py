@@ -63,6 +63,23 @@ WMS = "/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST="
 GETFEATURE_XML = ('<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
                   'xmlns:fes="http://www.opengis.net/fes/2.0" count="5"><wfs:Query typeNames="{slug}"/>'
                   '</wfs:GetFeature>')
+WFS_T = ('xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0" '
+         'xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:civgis="https://civgis.example.gov.tw/ows"')
+TRANSACTION_XML = (f'<wfs:Transaction service="WFS" version="2.0.0" {WFS_T}><wfs:Insert><civgis:{{slug}}>'
+                   '<civgis:name>mx-wfst</civgis:name><civgis:geom><gml:Point srsName="EPSG:4326"><gml:pos>{lon} {lat}'
+                   '</gml:pos></gml:Point></civgis:geom></civgis:{slug}></wfs:Insert><wfs:Update typeName="{slug}">'
+                   '<wfs:Property><wfs:ValueReference>name</wfs:ValueReference><wfs:Value>mx-wfst-edit</wfs:Value>'
+                   '</wfs:Property><fes:Filter><fes:ResourceId rid="{slug}.{fid}"/></fes:Filter></wfs:Update>'
+                   '</wfs:Transaction>')
+DELETE_XML = ('<wfs:Transaction service="WFS" version="1.1.0" xmlns:wfs="http://www.opengis.net/wfs" '
+              'xmlns:ogc="http://www.opengis.net/ogc"><wfs:Delete typeName="civgis:{slug}"><ogc:Filter>'
+              '<ogc:PropertyIsEqualTo><ogc:PropertyName>name</ogc:PropertyName><ogc:Literal>{value}</ogc:Literal>'
+              '</ogc:PropertyIsEqualTo></ogc:Filter></wfs:Delete></wfs:Transaction>')
+LOCK_XML = (f'<wfs:LockFeature service="WFS" version="2.0.0" expiry="5" {WFS_T}><wfs:Query typeNames="{{slug}}">'
+            '<fes:Filter><fes:ResourceId rid="{slug}.{fid}"/></fes:Filter></wfs:Query></wfs:LockFeature>')
+GETFEATUREWITHLOCK_XML = (f'<wfs:GetFeatureWithLock service="WFS" version="2.0.0" expiry="5" {WFS_T}>'
+                          '<wfs:Query typeNames="{slug}"><fes:Filter><fes:ResourceId rid="{slug}.{fid}"/>'
+                          '</fes:Filter></wfs:Query></wfs:GetFeatureWithLock>')
 
 ISO_RECORD = ('<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd" '
               'xmlns:gco="http://www.isotc211.org/2005/gco"><gmd:identificationInfo><gmd:MD_DataIdentification>'
@@ -253,7 +270,10 @@ ROUTES: dict[str, list[Call]] = {
             get(WFS + "GetFeature&TYPENAMES={slug}&RESULTTYPE=hits"),
             get(WFS + "DescribeFeatureType&TYPENAMES={slug}"),
             get("/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID={slug}"),
-            post("/ows", GETFEATURE_XML)],
+            post("/ows", GETFEATURE_XML),
+            # WFS-T (editing.wfst): writes and locks through editing.store
+            post("/ows", TRANSACTION_XML), post("/ows", DELETE_XML), post("/ows", LOCK_XML),
+            post("/ows", GETFEATUREWITHLOCK_XML)],
     # the catalogue service (pycsw): records of the layers one may see
     "csw": [get(CSW2 + "GetCapabilities"), get("/csw?service=CSW&version=3.0.0&request=GetCapabilities"),
             get(CSW2 + "GetRecords&typenames=csw:Record&elementsetname=full&resulttype=results&maxrecords=100"),
@@ -281,9 +301,16 @@ ROUTES: dict[str, list[Call]] = {
                      get("/ogcapi/collections/{slug}/items?limit=2&crs=http://www.opengis.net/def/crs/EPSG/0/3826"
                          "&filter=name%20IS%20NOT%20NULL%20AND%20name%20LIKE%20'%25'"),
                      get("/ogcapi/collections/{slug}/items?name={value}"),
-                     get("/ogcapi/collections/{slug}/items?filter=nope%20=%201")],
+                     get("/ogcapi/collections/{slug}/items?filter=nope%20=%201"),
+                     # Part 4 (layers.ogcapi.transactions)
+                     post("/ogcapi/collections/{slug}/items", {"type": "Feature", "geometry": POINT,
+                                                               "properties": {"name": "mx-part4"}})],
     "ogcapi-item": [get("/ogcapi/collections/{slug}/items/{fid}"),
-                    get("/ogcapi/collections/{slug}/items/{fid}?f=html")],
+                    get("/ogcapi/collections/{slug}/items/{fid}?f=html"),
+                    put("/ogcapi/collections/{slug}/items/{fid}", {"type": "Feature", "geometry": POINT,
+                                                                   "properties": {"name": "mx-part4"}}),
+                    patch("/ogcapi/collections/{slug}/items/{fid}", {"properties": {"name": "mx-part4"}}),
+                    delete("/ogcapi/collections/{slug}/items/{fid}")],
     # analysis (a layer one may not see answers 404, as a missing one)
     "analysis-measure": [post("/api/v1/analysis/measure/", {"layer": "{slug}", "id": 1}),
                          post("/api/v1/analysis/measure/", {"geometry": POINT})],

@@ -12,11 +12,13 @@ import re
 import time
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
+from editing import wfst
 from geo import dbrouter
 from layers.models import Layer, Theme
 from layers.serving import filters, usage
@@ -54,13 +56,18 @@ def ows(request, theme: str | None = None):
     started = time.perf_counter()
     params = {k.upper(): v for k, v in request.GET.items()}
     body = None
-    if request.method == "POST":
-        if request.content_type == "application/x-www-form-urlencoded":
-            params.update({k.upper(): v for k, v in request.POST.items()})
-        else:
-            body = request.body
-    elif request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    try:
+        if request.method == "POST":
+            if request.content_type == "application/x-www-form-urlencoded":
+                params.update({k.upper(): v for k, v in request.POST.items()})
+            else:
+                body = request.body
+        elif request.method != "GET":
+            return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    except RequestDataTooBig:
+        return exception_response(OWSException(
+            "OperationParsingFailed", f"the request is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20} MB:"
+            " send a WFS Transaction in parts", "", 413), {**params, "SERVICE": params.get("SERVICE", "WFS")})
     user = request_user(request)
     capabilities = capabilities_cache.is_capabilities(params, body)
     generation = capabilities_cache.generation() if capabilities else None  # read before the catalog is
@@ -73,19 +80,35 @@ def ows(request, theme: str | None = None):
     visible, rasters, versions = _visible(user, theme, named if named and not capabilities else None)
     names: list[str] = []
     cached = None
+    editable: list[str] = []
+    lock_id = None
+    root = None
     try:
         root = parse_xml(body, "the POSTed request") if body is not None else None
+        if root is None and wfst.kvp_request(params):
+            raise OWSException("OperationNotSupported", f"REQUEST={params['REQUEST']}: send it as XML in a POST "
+                               "(WFS-T)", "request")
+        if wfst.handles(root):  # WFS-T: the editing app answers, through its one write path
+            if etree.QName(root).localname != "GetFeatureWithLock":
+                answer = wfst.answer(request, root, user, visible)
+                _log(request, user, {"SERVICE": "WFS", "REQUEST": etree.QName(root).localname}, names,
+                     answer.status_code, started)
+                return answer
+            root, lock_id = wfst.with_lock(request, root, user, visible)
+            body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         names = check(params, root, visible, rasters)
         if root is not None:  # what was checked is what the engine reads: without comments, PIs or a DOCTYPE
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         filters = time_filters(params, names, layer_filters(params.pop(FILTER_PARAMETER, ""), names))
         lang = capabilities_language.language(params, translation.get_language())
         url = request.build_absolute_uri(request.path) + "?"
+        # an editor's WFS capabilities add the WFS-T operations to the shared document: no ETag, no 304
+        editable = wfst.editable(user, visible) if capabilities and _wfs(params, root) else []
         if capabilities:
             cached = capabilities_cache.entry(params, generation, versions, theme, url, lang, user)
             if cached:
                 cached.remember()
-        if cached and cached.matches(request.headers.get("If-None-Match")):
+        if cached and not editable and cached.matches(request.headers.get("If-None-Match")):
             result = OWSResponse(304, "", b"")
         elif cached and (result := cached.get()) is not None:
             pass
@@ -99,7 +122,14 @@ def ows(request, theme: str | None = None):
             result = _answer(params, body, served, url, lang, filters)
             if cached:
                 cached.put(result, visible, 1000 * (time.perf_counter() - building))
+        if editable and result.status == 200:
+            result.body = wfst.advertise(result.body, url, editable)
+        if lock_id and result.status == 200:
+            result.body = wfst.stamp(result.body, lock_id)
     except OWSException as problem:
+        if wfst.handles(root) or wfst.kvp_request(params):
+            params = {**params, "SERVICE": "WFS", "VERSION": params.get("VERSION") or (
+                wfst.version_of(root) if root is not None else "2.0.0")}
         answer = exception_response(problem, params)
         _log(request, user, params, names, answer.status_code, started)
         return answer
@@ -109,7 +139,7 @@ def ows(request, theme: str | None = None):
         response = HttpResponse(result.body, status=result.status, content_type=result.content_type)
     for header, value in result.headers.items():
         response[header] = value
-    if cached:
+    if cached and not editable:
         response["ETag"], response["Last-Modified"] = cached.etag, cached.last_modified
     # what a signed-in user sees may differ from what a shared cache should hand to others
     response["Cache-Control"] = result.headers.get("Cache-Control") or (  # no-cache: a document being rebuilt
@@ -119,6 +149,12 @@ def ows(request, theme: str | None = None):
         usage.count(slug, "ows")
     _log(request, user, params, names, result.status, started)
     return response
+
+
+def _wfs(params: dict[str, str], root) -> bool:
+    if root is not None:
+        return etree.QName(root).namespace in ("http://www.opengis.net/wfs", "http://www.opengis.net/wfs/2.0")
+    return params.get("SERVICE", "").upper() == "WFS"
 
 
 def layer_filters(text: str, names: list[str]) -> dict[str, str]:

@@ -18,13 +18,15 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.db.models import FloatField, Func
-from django.http import Http404, HttpResponse, JsonResponse, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from psycopg2 import sql
 
+from editing.store import version_of
 from geo.dbrouter import reading
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
@@ -59,6 +61,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    # Part 4 (layers.ogcapi.transactions)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 ]
 OGC_PARAMETERS = {"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang",
                   "filter-crs", "sortby", "properties"}
@@ -418,8 +424,32 @@ def _crs_uri(srid: int, flip: bool) -> str:
     return CRS84 if srid == 4326 and not flip else EPSG.format(srid)
 
 
-@endpoint
+@csrf_exempt  # writes check the CSRF token of a cookie session themselves (transactions.write)
 def items(request, collection_id):
+    """GET: the items; POST: a new one (Part 4)."""
+    if request.method == "POST":
+        from .transactions import write
+
+        return write(request, collection_id, None)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+    return read_items(request, collection_id)
+
+
+@csrf_exempt
+def item(request, collection_id, feature_id):
+    """GET: one item, with its version as ETag; PUT, PATCH, DELETE: replace, update, delete it (Part 4)."""
+    if request.method in ("PUT", "PATCH", "DELETE"):
+        from .transactions import write
+
+        return write(request, collection_id, feature_id)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD", "PUT", "PATCH", "DELETE"])
+    return read_item(request, collection_id, feature_id)
+
+
+@endpoint
+def read_items(request, collection_id):
     layer = _layer(request, collection_id, "features")
     core, extra, srid, flip = core_parameters(request, layer)
     found, matched = features.page(layer, core, srid, flip, extra, default_limit=DEFAULT_LIMIT)
@@ -465,7 +495,7 @@ def _rows(layer: Layer, parsed: list[dict]) -> list[tuple]:
 
 
 @endpoint
-def item(request, collection_id, feature_id):
+def read_item(request, collection_id, feature_id):
     layer = _layer(request, collection_id, "features")
     core, _extra, srid, flip = core_parameters_for_one(request, layer)
     found = features.one(layer, int(feature_id), core, srid, flip) if re.fullmatch(r"[0-9]{1,9}", feature_id) \
@@ -485,6 +515,7 @@ def item(request, collection_id, feature_id):
     else:
         response = HttpResponse(json.dumps(feature, ensure_ascii=False), content_type=GEOJSON)
     response["Content-Crs"] = f"<{_crs_uri(srid, flip)}>"
+    response["ETag"] = f'"{version_of(layer, int(feature_id))}"'  # the version Part 4's If-Match names
     return response
 
 
