@@ -17,6 +17,7 @@ is all or nothing: its actions run in one database transaction, and any refusal 
   this way is OperationProcessingFailed, HTTP 403; a personal API token needs the `edit` scope.
 """
 
+import hashlib
 import re
 
 import shapely
@@ -627,6 +628,15 @@ def editable(user, visible: frozenset[str]) -> list[str]:
     for right in layer_rights.FEATURE_CHANGES:  # a query per right, whatever the size of the catalog
         out.update(layer_rights.layers_where(user, right, vector).values_list("slug", flat=True))
     return sorted(out)
+
+
+def tagged(etag: str, names: list[str]) -> str:
+    """The ETag of a shared capabilities document with the WFS-T operations for `names` added (the tag itself when
+    there are none): the editable set is part of what the document says."""
+    if not names:
+        return etag
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+    return f'{etag.rstrip(chr(34))}-t{digest}"'
 
 
 def advertise(body: bytes, url: str, names: list[str]) -> bytes:

@@ -129,10 +129,6 @@ class Entry:
     last_modified: str
     variant: Variant | None = field(default=None)
 
-    def matches(self, if_none_match: str | None) -> bool:
-        tags = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
-        return self.etag in tags or "*" in tags
-
     def get(self) -> OWSResponse | None:
         try:
             stored = client().get(self.key)
@@ -325,3 +321,9 @@ def connect() -> None:
     for through, name in ((Layer.allowed_groups.through, "layer-groups"),
                           (get_user_model().groups.through, "user-groups")):
         m2m_changed.connect(bump_on_commit, sender=through, dispatch_uid=f"capabilities-{name}")
+
+
+def tag_matches(etag: str, if_none_match: str | None) -> bool:
+    """Whether an If-None-Match header names `etag` (or is *)."""
+    tags = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
+    return etag in tags or "*" in tags

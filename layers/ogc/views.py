@@ -102,13 +102,14 @@ def ows(request, theme: str | None = None):
         filters = time_filters(params, names, layer_filters(params.pop(FILTER_PARAMETER, ""), names))
         lang = capabilities_language.language(params, translation.get_language())
         url = request.build_absolute_uri(request.path) + "?"
-        # an editor's WFS capabilities add the WFS-T operations to the shared document: no ETag, no 304
+        # an editor's WFS capabilities add the WFS-T operations to the shared document: a tag of its own
         editable = wfst.editable(user, visible) if capabilities and _wfs(params, root) else []
         if capabilities:
             cached = capabilities_cache.entry(params, generation, versions, theme, url, lang, user)
             if cached:
                 cached.remember()
-        if cached and not editable and cached.matches(request.headers.get("If-None-Match")):
+        etag = cached and wfst.tagged(cached.etag, editable)
+        if cached and capabilities_cache.tag_matches(etag, request.headers.get("If-None-Match")):
             result = OWSResponse(304, "", b"")
         elif cached and (result := cached.get()) is not None:
             pass
@@ -139,8 +140,8 @@ def ows(request, theme: str | None = None):
         response = HttpResponse(result.body, status=result.status, content_type=result.content_type)
     for header, value in result.headers.items():
         response[header] = value
-    if cached and not editable:
-        response["ETag"], response["Last-Modified"] = cached.etag, cached.last_modified
+    if cached:
+        response["ETag"], response["Last-Modified"] = etag, cached.last_modified
     # what a signed-in user sees may differ from what a shared cache should hand to others
     response["Cache-Control"] = result.headers.get("Cache-Control") or (  # no-cache: a document being rebuilt
         "private, max-age=0" if user.is_authenticated else "public, max-age=60")
