@@ -58,9 +58,9 @@ def make_layers(count: int) -> None:
     Layer.objects.bulk_create(layers, batch_size=500)
 
 
-def baseline_repository(folder: Path, base_url: str) -> str:
-    """pycsw's sample setup: its records table in SQLite, loaded with the ISO records of the same layers."""
-    from django.test import RequestFactory
+def baseline_repository(folder: Path, base_url: str, layers=None) -> str:
+    """pycsw's sample setup: its records table in SQLite, loaded with the ISO records of the same layers (`layers`:
+    a queryset of them; this bench's own by default)."""
     from pycsw.core import metadata, repository
     from pycsw.core.config import StaticContext
 
@@ -71,8 +71,9 @@ def baseline_repository(folder: Path, base_url: str) -> str:
     repository.setup(url, "records")
     context = StaticContext()
     repo = repository.Repository(url, context, table="records")
-    del RequestFactory
-    for layer in Layer.objects.filter(slug__startswith=PREFIX).select_related("owner_agency", "theme"):
+    if layers is None:
+        layers = Layer.objects.filter(slug__startswith=PREFIX)
+    for layer in layers.select_related("owner_agency", "theme"):
         for record in metadata.parse_record(context, iso19139.record(layer, base_url), repo):
             repo.insert(record, "local", time.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return url
