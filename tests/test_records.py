@@ -137,7 +137,8 @@ def test_a_hidden_layer_changes_no_answer_of_any_catalogue_endpoint():
         out = []
         for url in urls:
             body = Client().get(url).content.decode()
-            out.append(re.sub(r'(\w+="\d{4}-\d\d-\d\dT[^"]*"|name="csrfmiddlewaretoken" value="[^"]*"|elapsedTime="\d+"|"timeStamp": "[^"]*")', "", body))
+            out.append(re.sub(r'(\w+="\d{4}-\d\d-\d\dT[^"]*"|name="csrfmiddlewaretoken" value="[^"]*"'
+                              r'|elapsedTime="\d+"|"timeStamp": "[^"]*")', "", body))
         return out
 
     before = answers()
@@ -151,6 +152,13 @@ def test_a_hidden_layer_changes_no_answer_of_any_catalogue_endpoint():
     for url, old, new in zip(urls, before, after, strict=True):
         assert old == new, url
     assert 'numberOfRecordsMatched="2"' in after[0] and '"numberMatched":1' in after[4].replace(" ", "")
+    # the collections listing is kept in Redis per visible set: a layer made public is listed, made restricted not
+    hidden = Layer.objects.get(slug="cat-hidden-0")
+    for visibility, listed in (("public", True), ("restricted", False)):
+        hidden.visibility = visibility
+        hidden.save()
+        names = [c["id"] for c in Client().get("/ogcapi/collections").json()["collections"]]
+        assert ("cat-hidden-0" in names) is listed, visibility
     for ask in (csw2 + "GetRecordById&id={}&elementsetname=full", ITEMS + "/{}?f=html"):  # the rest: the matrix
         hidden, missing = Client().get(ask.format("cat-hidden-0")), Client().get(ask.format("cat-nowhere-0"))
         assert hidden.status_code == missing.status_code, ask
