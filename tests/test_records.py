@@ -163,3 +163,27 @@ def test_a_hidden_layer_changes_no_answer_of_any_catalogue_endpoint():
         hidden, missing = Client().get(ask.format("cat-hidden-0")), Client().get(ask.format("cat-nowhere-0"))
         assert hidden.status_code == missing.status_code, ask
         assert hidden.content.replace(b"cat-hidden-0", b"X") == missing.content.replace(b"cat-nowhere-0", b"X"), ask
+
+
+def test_the_searchable_text_follows_layers_agencies_and_themes():
+    """csw:AnyText and q read the text the database stores per layer (catalogue_record_text, kept by triggers)."""
+    world = make_world()
+    layers = world["layers"]
+    anonymous = Client()
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E7%95%8C%E7%B7%9A")) == {layers["public"].slug}  # its theme's name, 行政界線
+    theme = layers["public"].theme
+    theme.name_zh, theme.name_en = "行政區界", "Borders"
+    theme.save()
+    layers["public_table"].owner_agency.name = "地政處"
+    layers["public_table"].owner_agency.save()
+    Layer.objects.filter(pk=layers["public_table"].pk).update(title_en="Population by village")  # no signal
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E7%95%8C%E7%B7%9A")) == set()
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E5%8D%80%E7%95%8C")) == {layers["public"].slug}
+    assert ids(get(anonymous, f"{ITEMS}?q=Borders")) == {layers["public"].slug}
+    assert ids(get(anonymous, f"{ITEMS}?q=%E5%9C%B0%E6%94%BF%E8%99%95")) == {layers["public"].slug,  # q=地政處
+                                                                             layers["public_table"].slug}
+    assert ids(get(anonymous, f"{ITEMS}?q=Population")) == {layers["public_table"].slug}
+    csw = anonymous.get("/csw?service=CSW&version=2.0.2&request=GetRecords&typenames=csw:Record&resulttype=hits"
+                        "&elementsetname=brief&constraintlanguage=CQL_TEXT&constraint=csw:AnyText%20like%20%27%25"
+                        "Borders%25%27").content.decode()
+    assert 'numberOfRecordsMatched="1"' in csw

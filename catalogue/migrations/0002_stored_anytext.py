@@ -1,0 +1,27 @@
+"""The view's anytext stored per layer (catalogue_record_text, kept by triggers, trigram-indexed) instead of built
+for every row of every search."""
+
+from django.db import migrations, models
+
+from catalogue.sql import CREATE_VIEW, CREATE_VIEW_COMPUTED_ANYTEXT, DROP_VIEW, STORE_ANYTEXT, UNSTORE_ANYTEXT
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("catalogue", "0001_csw_records_view"),
+        ("layers", "0016_layer_time_attribute"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="RecordText",
+            fields=[
+                ("layer", models.OneToOneField(on_delete=models.deletion.CASCADE, primary_key=True,
+                                               related_name="+", serialize=False, to="layers.layer")),
+                ("anytext", models.TextField()),
+            ],
+            options={"db_table": "catalogue_record_text"},
+        ),
+        migrations.RunSQL(STORE_ANYTEXT, UNSTORE_ANYTEXT),
+        migrations.RunSQL(f"{DROP_VIEW}; {CREATE_VIEW}", f"{DROP_VIEW}; {CREATE_VIEW_COMPUTED_ANYTEXT}"),
+    ]
