@@ -97,17 +97,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION catalogue_record_text_of_agency() RETURNS trigger LANGUAGE plpgsql AS $$
+-- an agency or a theme renamed: the layers that name it (the layer's column referring to it: the trigger's argument)
+CREATE FUNCTION catalogue_record_text_of_referrers() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM catalogue_record_text_write(ARRAY(SELECT l.id FROM layers_layer l JOIN changed c
-                                               ON c.id = l.owner_agency_id));
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION catalogue_record_text_of_theme() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM catalogue_record_text_write(ARRAY(SELECT l.id FROM layers_layer l JOIN changed c
-                                               ON c.id = l.theme_id));
+    EXECUTE format('SELECT catalogue_record_text_write(ARRAY(SELECT l.id FROM layers_layer l JOIN changed c '
+                   'ON c.id = l.%I))', TG_ARGV[0]);
     RETURN NULL;
 END $$;
 
@@ -116,9 +110,9 @@ CREATE TRIGGER catalogue_record_text_insert AFTER INSERT ON layers_layer REFEREN
 CREATE TRIGGER catalogue_record_text_update AFTER UPDATE ON layers_layer REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION catalogue_record_text_of_layers();
 CREATE TRIGGER catalogue_record_text_agency AFTER UPDATE ON auth_group REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_record_text_of_agency();
+    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_record_text_of_referrers('owner_agency_id');
 CREATE TRIGGER catalogue_record_text_theme AFTER UPDATE ON layers_theme REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_record_text_of_theme();
+    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_record_text_of_referrers('theme_id');
 
 SELECT catalogue_record_text_write(ARRAY(SELECT id FROM layers_layer));
 ANALYZE catalogue_record_text;
@@ -130,7 +124,6 @@ DROP TRIGGER IF EXISTS catalogue_record_text_update ON layers_layer;
 DROP TRIGGER IF EXISTS catalogue_record_text_agency ON auth_group;
 DROP TRIGGER IF EXISTS catalogue_record_text_theme ON layers_theme;
 DROP FUNCTION IF EXISTS catalogue_record_text_of_layers();
-DROP FUNCTION IF EXISTS catalogue_record_text_of_agency();
-DROP FUNCTION IF EXISTS catalogue_record_text_of_theme();
+DROP FUNCTION IF EXISTS catalogue_record_text_of_referrers();
 DROP FUNCTION IF EXISTS catalogue_record_text_write(bigint[]);
 """

@@ -170,7 +170,8 @@ def test_the_searchable_text_follows_layers_agencies_and_themes():
     world = make_world()
     layers = world["layers"]
     anonymous = Client()
-    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E7%95%8C%E7%B7%9A")) == {layers["public"].slug}  # its theme's name, 行政界線
+    # q=行政界線, its theme's name
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E7%95%8C%E7%B7%9A")) == {layers["public"].slug}
     theme = layers["public"].theme
     theme.name_zh, theme.name_en = "行政區界", "Borders"
     theme.save()
