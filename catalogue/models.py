@@ -3,14 +3,14 @@
 
 from django.db import models
 
-from layers.models import Layer
-
 
 class RecordText(models.Model):
     """A layer's `anytext` for CSW's csw:AnyText and OGC API - Records' `q` (read through the view
-    catalogue_csw_records), trigram-indexed."""
+    catalogue_csw_records), trigram-indexed. `layer_id` refers to the layer in the database (ON DELETE CASCADE) and
+    not in Django: a layer's deletion may update the layer first (a SET_NULL of its current version), and the
+    trigger would write the row again after Django's own cascade had deleted it."""
 
-    layer = models.OneToOneField(Layer, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    layer_id = models.BigIntegerField(primary_key=True)
     anytext = models.TextField()
 
     class Meta:

@@ -78,6 +78,8 @@ DROP_VIEW = f"DROP VIEW IF EXISTS {VIEW}"
 
 # the stored anytext: one function writes a layer's row; triggers call it
 STORE_ANYTEXT = f"""
+ALTER TABLE catalogue_record_text ADD CONSTRAINT catalogue_record_text_layer FOREIGN KEY (layer_id)
+    REFERENCES layers_layer (id) ON DELETE CASCADE;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX catalogue_record_text_trgm ON catalogue_record_text USING gin (anytext gin_trgm_ops);
 

@@ -16,8 +16,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="RecordText",
             fields=[
-                ("layer", models.OneToOneField(on_delete=models.deletion.CASCADE, primary_key=True,
-                                               related_name="+", serialize=False, to="layers.layer")),
+                ("layer_id", models.BigIntegerField(primary_key=True, serialize=False)),
                 ("anytext", models.TextField()),
             ],
             options={"db_table": "catalogue_record_text"},
