@@ -6,6 +6,11 @@ pycsw's Records API makes its own default repository and, in `items`, queries th
 filter; here it is given ours, whose session applies the caller's filter to every query of the records (and wraps
 the rows so their links come from the layer, as in CSW). A record the caller may not see is not in any answer; its
 item URL answers 404 as for an unknown identifier.
+
+Every page is also HTML (`f=html` or `Accept: text/html`, layers.ogcapi.views.wants_html) for a city officer
+browsing the catalog: pycsw answers in JSON as for any client, and the page shows what it answered — the records
+matched, their count and paging — with each record's layer in the reader's language and labelled as the layer
+dialog labels it (catalogue/templates/catalogue/records.html, on the same base template as OGC API - Features).
 """
 
 import datetime as dt
@@ -14,12 +19,19 @@ from types import SimpleNamespace
 
 import pycsw.ogc.api.records as pycsw_records
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
 from pycsw.core.config import StaticContext
 from pycsw.core.pygeofilter_evaluate import PycswFilterEvaluator
 from pycsw.ogc.api.records import API
 from pygeofilter.backends.sqlalchemy.evaluate import SQLAlchemyFilterEvaluator
 from sqlalchemy import text
 
+from layers import iso19139
+from layers.metadata import FIELD_LABELS, TOPIC_CATEGORIES, UPDATE_FREQUENCIES
+from layers.models import Layer
+from layers.ogcapi.views import ApiError, wants_html
 from layers.serving.access import request_user
 
 from .pycsw_mappings import MD_CORE_MODEL
@@ -124,7 +136,7 @@ def _headers(request) -> dict:
 
 
 def _args(request) -> dict:
-    """The query's parameters; answers are JSON (pycsw's HTML pages are not served here)."""
+    """The query's parameters; pycsw answers in JSON (its own HTML pages are not served here: ours are, _page)."""
     args = request.GET.dict()
     args["f"] = "json"
     return args
@@ -133,11 +145,112 @@ def _args(request) -> dict:
 def _run(request, method: str, *args):
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
+    try:
+        html = wants_html(request)
+    except ApiError as problem:
+        return JsonResponse({"code": problem.code, "description": problem.description}, status=problem.status)
     api = api_for(request)
     try:
-        return _answer(request, getattr(api, method)(_headers(request), *args))
+        result = getattr(api, method)(_headers(request), *args)
+        if html:
+            return _page(request, method, result)
+        return _answer(request, result)
     finally:
         api.repository.session.close()
+
+
+# ---- HTML ----------------------------------------------------------------------------------------------------------
+
+HTML_PAGE = 20
+
+
+def _english() -> bool:
+    return (translation.get_language() or "").lower().startswith("en")
+
+
+def _title(layer: Layer) -> str:
+    return (layer.title_en or layer.title_zh) if _english() else layer.title_zh
+
+
+def _as_html(url: str | None) -> str | None:
+    """A link pycsw wrote for the JSON answer, to the same page in HTML."""
+    if not url:
+        return None
+    return url.replace("f=json", "f=html") if "f=json" in url else url + ("&" if "?" in url else "?") + "f=html"
+
+
+def _page(request, method: str, result) -> HttpResponse:
+    headers, status, content = result
+    doc = json.loads(content) if content else {}
+    params = request.GET.copy()
+    params["f"] = "json"
+    json_url = request.build_absolute_uri(request.path) + "?" + params.urlencode()
+    context = {"doc": {"links": [{"rel": "alternate", "href": json_url}]}, "page": method, "status": status}
+    if status != 200:
+        context.update(page="error", description=doc.get("description") or _("找不到這筆詮釋資料"))
+    elif method == "landing_page":
+        context.update(title=doc.get("title"), description=doc.get("description"))
+    elif method == "conformance":
+        context.update(uris=doc.get("conformsTo", []))
+    elif method in ("collections", "collection"):
+        context.update(count=Layer.objects.visible_to(request_user(request)).count())
+    elif method == "queryables":
+        context.update(rows=sorted((name, spec.get("title", name), spec.get("type", "")) for name, spec in
+                                   doc.get("properties", {}).items()))
+    elif method == "items":
+        slugs = [feature["id"] for feature in doc.get("features", [])]
+        layers = Layer.objects.select_related("owner_agency", "theme").in_bulk(slugs, field_name="slug")
+        offset = int(request.GET.get("offset") or 0) if (request.GET.get("offset") or "0").isdigit() else 0
+        links = {link.get("rel"): link.get("href") for link in doc.get("links", [])}
+        context.update(rows=[_row(layers[slug]) for slug in slugs if slug in layers], offset=offset,
+                       returned=len(slugs), matched=doc.get("numberMatched", len(slugs)),
+                       q=request.GET.get("q", ""), prev=_as_html(links.get("prev")), next=_as_html(links.get("next")))
+    elif method == "item":
+        layer = Layer.objects.select_related("owner_agency", "theme").get(slug=doc["id"])
+        base = request.build_absolute_uri("/").rstrip("/")
+        context.update(layer=layer, title=_title(layer), rows=_fields(layer), links=iso19139.links(layer, base),
+                       iso=f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&id={layer.slug}"
+                           "&outputschema=http://www.isotc211.org/2005/gmd&elementsetname=full")
+    response = render(request, "catalogue/records.html", context, status=status)
+    response["Cache-Control"] = "private, max-age=0" if request.user.is_authenticated else "public, max-age=60"
+    response["Vary"] = "Accept, Accept-Language, Cookie, Authorization"
+    return response
+
+
+def _row(layer: Layer) -> dict:
+    return {"slug": layer.slug, "title": _title(layer), "kind": layer.get_kind_display(),
+            "agency": layer.owner_agency.name if layer.owner_agency else "",
+            "theme": ((layer.theme.name_en or layer.theme.name_zh) if _english() else layer.theme.name_zh)
+            if layer.theme else "",
+            "date": layer.revision_date or layer.creation_date or layer.updated_at.date(),
+            "keywords": "、".join(layer.keywords)}
+
+
+def _fields(layer: Layer) -> list[tuple[str, str]]:
+    """The record's fields as the layer dialog labels them, in the reader's language; empty ones left out."""
+    extent = ", ".join(f"{v:.5f}" for v in layer.extent.extent) if layer.extent else ""
+    period = " – ".join(str(d) for d in (layer.temporal_start, layer.temporal_end) if d)
+    scale = f"1:{layer.scale_denominator:,}" if layer.scale_denominator else (
+        _("%(m)s 公尺") % {"m": f"{layer.resolution_m:g}"} if layer.resolution_m else "")
+    rows = [
+        (FIELD_LABELS["title_zh"], layer.title_zh), (FIELD_LABELS["title_en"], layer.title_en),
+        (FIELD_LABELS["abstract"], layer.abstract), (_("類型"), layer.get_kind_display()),
+        (FIELD_LABELS["keywords"], "、".join(layer.keywords)),
+        (FIELD_LABELS["topic_category"], TOPIC_CATEGORIES.get(layer.topic_category, layer.topic_category)),
+        (FIELD_LABELS["theme"], ((layer.theme.name_en or layer.theme.name_zh) if _english() else
+                                 layer.theme.name_zh) if layer.theme else ""),
+        (FIELD_LABELS["owner_agency"], layer.owner_agency.name if layer.owner_agency else ""),
+        (FIELD_LABELS["contact_organisation"], layer.contact_organisation),
+        (FIELD_LABELS["contact_name"], layer.contact_name), (FIELD_LABELS["contact_email"], layer.contact_email),
+        (FIELD_LABELS["update_frequency"], UPDATE_FREQUENCIES.get(layer.update_frequency, layer.update_frequency)),
+        (FIELD_LABELS["temporal_extent"], period), (FIELD_LABELS["creation_date"], layer.creation_date),
+        (FIELD_LABELS["revision_date"], layer.revision_date), (FIELD_LABELS["scale"], scale),
+        (_("範圍（經緯度，度）"), extent),
+        (_("坐標系統"), f"EPSG:{layer.srid}" if layer.kind in ("vector", "raster") and layer.srid else ""),
+        (FIELD_LABELS["license"], layer.license), (FIELD_LABELS["source"], layer.source),
+        (FIELD_LABELS["lineage"], layer.lineage),
+    ]
+    return [(label, value) for label, value in rows if value not in ("", None)]
 
 
 def landing(request):
@@ -176,6 +289,11 @@ def items(request, collection):
             return JsonResponse({"code": "InvalidParameterValue", "description": f"datetime: {exc}"}, status=400)
         if condition:
             args["filter"] = f"({args['filter']}) AND {condition}" if args.get("filter") else condition
+    try:
+        if wants_html(request) and "limit" not in args:
+            args["limit"] = str(HTML_PAGE)  # a page a phone can scroll (JSON clients get pycsw's 100)
+    except ApiError:
+        pass  # _run answers it
     return _run(request, "items", None, args, collection)
 
 

@@ -85,3 +85,106 @@ def test_owslib_records_client(live_server, transactional_db):
     found = records.collection_items("metadata:main", limit=50)
     assert {f["id"] for f in found["features"]} == {world["layers"]["public"].slug,
                                                      world["layers"]["public_table"].slug}
+
+
+def test_html_pages_for_a_city_officer_in_both_languages():
+    world = make_world()
+    layers = world["layers"]
+    anonymous = Client()
+    page = anonymous.get(f"{ITEMS}?f=html")
+    text = page.content.decode()
+    assert page["Content-Type"].startswith("text/html") and 'id="records-items"' in text
+    assert "cat-villages 圖層" in text and "村里人口" in text and "cat-classified" not in text
+    assert "第 1–2 筆詮釋資料，共 2 筆" in text and "地政局" in text and "權責機關" in text
+    assert "f=json" in text  # the same answer as JSON, linked
+    found = anonymous.get(f"{ITEMS}?q=%E7%95%8C%E7%B7%9A", HTTP_ACCEPT="text/html").content.decode()  # q=界線
+    assert "cat-villages 圖層" in found and "村里人口" not in found
+    record = anonymous.get(f"{ITEMS}/{layers['public'].slug}", HTTP_ACCEPT="text/html").content.decode()
+    for label, value in (("英文名稱", "Villages"), ("主題類別", "行政界線"), ("更新頻率", "每年"),
+                         ("比例尺或解析度", "1:5,000"), ("授權", "政府資料開放授權條款第1版")):
+        assert f'<th scope="row">{label}</th><td>{value}</td>' in record, label
+    assert "GetRecordById" in record and "OGC API - Features" in record
+    english = anonymous.get(f"{ITEMS}/{layers['public'].slug}?f=html", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<h2>Villages</h2>" in english and "Update frequency" in english and "Annually" in english
+    for url in (f"{BASE}/?f=html", f"{BASE}/collections/metadata:main?f=html", f"{BASE}/conformance?f=html",
+                f"{BASE}/collections/metadata:main/queryables?f=html"):
+        assert anonymous.get(url).status_code == 200, url
+    assert "2 筆詮釋資料" in anonymous.get(f"{BASE}/collections/metadata:main?f=html").content.decode()
+    # a hidden record's page is the missing one's
+    hidden = anonymous.get(f"{ITEMS}/{layers['restricted'].slug}?f=html")
+    missing = anonymous.get(f"{ITEMS}/cat-nowhere?f=html")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.content.replace(b"cat-classified", b"cat-nowhere") == missing.content
+    assert anonymous.get(f"{ITEMS}?f=xls").status_code == 400
+
+
+def test_a_hidden_layer_changes_no_answer_of_any_catalogue_endpoint():
+    """Counts, matches, domains and capabilities an anonymous caller gets are the same with or without layers they
+    may not see (restricted and internal ones, matching every query below), and asking for one by id answers as for
+    an id that does not exist."""
+    import re
+
+    world = make_world()
+    csw2 = "/csw?service=CSW&version=2.0.2&request="
+    urls = [csw2 + "GetRecords&typenames=csw:Record&resulttype=hits&elementsetname=brief",
+            csw2 + "GetRecords&typenames=csw:Record&resulttype=results&elementsetname=brief&constraintlanguage="
+                   "CQL_TEXT&constraint=csw:AnyText%20like%20%27%25%E5%9C%96%E5%B1%A4%25%27",  # AnyText like '%圖層%'
+            "/csw?service=CSW&version=3.0.0&request=GetRecords&typenames=csw:Record&bbox=121.2,24.9,121.4,25.1",
+            csw2 + "GetDomain&propertyname=dc:title", f"{ITEMS}?q=%E5%9C%96%E5%B1%A4&bbox=121.2,24.9,121.4,25.1",
+            f"{BASE}/collections/metadata:main?f=html", "/ogcapi/collections"]
+
+    def answers():
+        out = []
+        for url in urls:
+            body = Client().get(url).content.decode()
+            out.append(re.sub(r'(\w+="\d{4}-\d\d-\d\dT[^"]*"|name="csrfmiddlewaretoken" value="[^"]*"'
+                              r'|elapsedTime="\d+"|"timeStamp": "[^"]*")', "", body))
+        return out
+
+    before = answers()
+    box = Polygon.from_bbox((121.20, 24.90, 121.40, 25.10))
+    box.srid = 4326
+    for n, visibility in enumerate(("restricted", "internal")):
+        Layer.objects.create(slug=f"cat-hidden-{n}", title_zh="隱藏圖層", visibility=visibility, extent=box,
+                             kind=Layer.Kind.VECTOR, table_name=f"hidden_{n}", owner_agency=world["layers"]["public"]
+                             .owner_agency)
+    after = answers()
+    for url, old, new in zip(urls, before, after, strict=True):
+        assert old == new, url
+    assert 'numberOfRecordsMatched="2"' in after[0] and '"numberMatched":1' in after[4].replace(" ", "")
+    # the collections listing is kept in Redis per visible set: a layer made public is listed, made restricted not
+    hidden = Layer.objects.get(slug="cat-hidden-0")
+    for visibility, listed in (("public", True), ("restricted", False)):
+        hidden.visibility = visibility
+        hidden.save()
+        names = [c["id"] for c in Client().get("/ogcapi/collections").json()["collections"]]
+        assert ("cat-hidden-0" in names) is listed, visibility
+    for ask in (csw2 + "GetRecordById&id={}&elementsetname=full", ITEMS + "/{}?f=html"):  # the rest: the matrix
+        hidden, missing = Client().get(ask.format("cat-hidden-0")), Client().get(ask.format("cat-nowhere-0"))
+        assert hidden.status_code == missing.status_code, ask
+        assert hidden.content.replace(b"cat-hidden-0", b"X") == missing.content.replace(b"cat-nowhere-0", b"X"), ask
+
+
+def test_the_searchable_text_follows_layers_agencies_and_themes():
+    """csw:AnyText and q read the text the database stores per layer (catalogue_record_text, kept by triggers)."""
+    world = make_world()
+    layers = world["layers"]
+    anonymous = Client()
+    # q=行政界線, its theme's name
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E7%95%8C%E7%B7%9A")) == {layers["public"].slug}
+    theme = layers["public"].theme
+    theme.name_zh, theme.name_en = "行政區界", "Borders"
+    theme.save()
+    layers["public_table"].owner_agency.name = "地政處"
+    layers["public_table"].owner_agency.save()
+    Layer.objects.filter(pk=layers["public_table"].pk).update(title_en="Population by village")  # no signal
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E7%95%8C%E7%B7%9A")) == set()
+    assert ids(get(anonymous, f"{ITEMS}?q=%E8%A1%8C%E6%94%BF%E5%8D%80%E7%95%8C")) == {layers["public"].slug}
+    assert ids(get(anonymous, f"{ITEMS}?q=Borders")) == {layers["public"].slug}
+    assert ids(get(anonymous, f"{ITEMS}?q=%E5%9C%B0%E6%94%BF%E8%99%95")) == {layers["public"].slug,  # q=地政處
+                                                                             layers["public_table"].slug}
+    assert ids(get(anonymous, f"{ITEMS}?q=Population")) == {layers["public_table"].slug}
+    csw = anonymous.get("/csw?service=CSW&version=2.0.2&request=GetRecords&typenames=csw:Record&resulttype=hits"
+                        "&elementsetname=brief&constraintlanguage=CQL_TEXT&constraint=csw:AnyText%20like%20%27%25"
+                        "Borders%25%27").content.decode()
+    assert 'numberOfRecordsMatched="1"' in csw

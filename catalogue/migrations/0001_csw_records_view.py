@@ -8,7 +8,7 @@ layer (layers.iso19139), so the ISO record, the REST API and this view never dis
 
 from django.db import migrations
 
-from catalogue.sql import CREATE_VIEW, DROP_VIEW
+from catalogue.sql import CREATE_VIEW_COMPUTED_ANYTEXT, DROP_VIEW
 
 
 class Migration(migrations.Migration):
@@ -17,4 +17,4 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
-    operations = [migrations.RunSQL(CREATE_VIEW, DROP_VIEW)]
+    operations = [migrations.RunSQL(CREATE_VIEW_COMPUTED_ANYTEXT, DROP_VIEW)]

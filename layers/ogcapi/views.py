@@ -11,11 +11,14 @@ A layer the caller may not see is a 404 NotFound worded exactly as one that does
 {code, description} with OGC's codes: InvalidParameterValue (400), NotFound (404).
 """
 
+import contextlib
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+import redis
 from django.conf import settings
 from django.db.models import FloatField, Func
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse, QueryDict
@@ -27,6 +30,7 @@ from django.views.decorators.http import require_safe
 from psycopg2 import sql
 
 from editing.store import version_of
+from geo import counters
 from geo.dbrouter import reading
 from layers import attribute_kinds
 from layers.models import DATA_SCHEMA, Layer
@@ -298,11 +302,41 @@ def api(request):
 
 @endpoint
 def collections(request):
-    layers = list(_feature_layers(request))
     base = request.build_absolute_uri(reverse("ogcapi-collections"))
+    key = None if wants_html(request) else _listing_key(request, base)
+    if key is not None:
+        with contextlib.suppress(redis.RedisError):
+            if (kept := counters.client().get(key)) is not None:
+                return HttpResponse(kept, content_type=JSON)
+    layers = list(_feature_layers(request))
     doc = {"links": _self_links(request, "ogcapi-collections"),
            "collections": [collection_doc(request, layer, base, listed=True) for layer in layers], "crs": crs_uris()}
-    return _answer(request, doc, {"page": "collections"})
+    response = _answer(request, doc, {"page": "collections"})
+    if key is not None:
+        with contextlib.suppress(redis.RedisError):
+            counters.client().set(key, response.content, ex=LISTING_SECONDS)
+    return response
+
+
+LISTING_SECONDS = 300  # a listing is kept at most this long (a time range read from the features may move)
+
+
+def _listing_key(request, base: str) -> str | None:
+    """The JSON listing's key in Redis: the catalog generation (layers.ogc.capabilities_cache: bumped by every change
+    to the catalog) and the caller's visible collections with their last change — whoever may see the same layers
+    shares the listing, and a layer withdrawn from a caller changes their key even if a change were missed — plus
+    the language, the address and the query. None without Redis (then every request builds its listing): at 5,000
+    layers a listing costs seconds, its key a query of slugs."""
+    from layers.ogc import capabilities_cache
+
+    generation = capabilities_cache.generation()
+    if generation is None:
+        return None
+    visible = (Layer.objects.visible_to(request_user(request)).filter(kind=Layer.Kind.VECTOR)
+               .exclude(table_name="").order_by("slug").values_list("slug", "updated_at", "current_version_id"))
+    digest = hashlib.sha256(json.dumps([generation, translation.get_language(), base, request.GET.urlencode(),
+                                        list(visible)], default=str).encode()).hexdigest()
+    return f"civgis:ogcapi-collections:{digest}"
 
 
 @endpoint
