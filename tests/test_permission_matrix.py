@@ -215,6 +215,11 @@ ROUTES: dict[str, list[Call]] = {
     "layer-feature-history": [get("/api/v1/layers/{slug}/features/{fid}/history/")],
     "layer-feature-restore": [post("/api/v1/layers/{slug}/features/{fid}/restore/", {"to_version": 0,
                                                                                        "version": 0})],
+    "layer-feature-split": [post("/api/v1/layers/{slug}/features/{fid}/split/", {
+        "geometry": {"type": "LineString", "coordinates": [["{lon}", "{lat}"], [121.0, 24.0]]}, "version": 0})],
+    "layer-merge": [post("/api/v1/layers/{slug}/merge/", {"features": [{"fid": 1, "version": 0},
+                                                                        {"fid": 2, "version": 0}], "keep": 1}),
+                    post("/api/v1/layers/{slug}/merge/", {"features": []})],
     "edit-events": [get("/api/v1/edits/events/?timeout=0")],
     "layer-rollback": [post("/api/v1/layers/{slug}/rollback/", {"to": "2020-01-01T00:00:00+08:00"}),
                        post("/api/v1/layers/{slug}/rollback/", {"to": "yesterday"})],
