@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 from psycopg2 import sql
 
 from accounts import rights as layer_rights
@@ -42,6 +43,11 @@ ATTRIBUTES = [  # every sub-layer's columns: what a plan needs on the map, the f
 ]
 FORM = {"name": {"required": True}, "agency": {"default_from": "agency", "read_only": True},
         "editor": {"default_from": "user", "read_only": True}}
+
+
+def _slug(english: str, chinese: str) -> str:
+    """From the English name when there is one (no transliteration dictionary to load), else the catalog's way."""
+    return slugify(english)[:40].strip("-") if slugify(english)[:1].isalpha() else layer_slug(english, chinese)
 
 
 def may_create(user) -> bool:
@@ -94,7 +100,7 @@ def create(user, body) -> EventMap:
         raise BadRequest("center：請填 [經度, 緯度]")
     if isinstance(zoom, bool) or not isinstance(zoom, int | float) or not 0 <= zoom <= 22:
         raise BadRequest("zoom：請填 0 到 22 的縮放等級")
-    base = layer_slug(title_en, title)[:30].rstrip("-") or "event"
+    base = _slug(title_en, title)[:30].rstrip("-") or "event"
     with transaction.atomic():
         slug = base
         while EventMap.objects.filter(slug=slug).exists():
@@ -115,7 +121,7 @@ def create(user, body) -> EventMap:
 def _sub_layer(event: EventMap, agency: Group, agencies: list[Group], colour: str, user) -> Layer:
     name_en = getattr(getattr(agency, "agency", None), "name_en", "") or agency.name
     layer = create_with_free_slug(
-        Layer.objects.free_slug(f"{event.slug}-{layer_slug(name_en, agency.name)}"[:50].rstrip("-")),
+        Layer.objects.free_slug(f"{event.slug}-{_slug(name_en, agency.name)}"[:50].rstrip("-")),
         title_zh=f"{event.title_zh}－{agency.name}", title_en=f"{event.title_en or event.title_zh} – {name_en}",
         abstract=f"活動協作圖「{event.title_zh}」中{agency.name}的子圖層", kind=Layer.Kind.VECTOR,
         visibility=Layer.Visibility.RESTRICTED, owner_agency=agency, srid=settings.WORKING_SRID,

@@ -62,7 +62,7 @@ def parcels(db) -> Layer:
 
 @pytest.fixture
 def owner(parcels):
-    user = User.objects.create_user("sm-land", password="pw")
+    user = User.objects.create_user("sm-land")
     user.groups.add(parcels.owner_agency)
     return user
 
@@ -127,7 +127,7 @@ def test_a_line_that_misses_a_stale_version_and_the_rights_are_refused(parcels, 
     assert stale.status_code == 409 and stale.json()["current"]["version"] == 1
     assert stored(1) is not None and FeatureChange.objects.filter(action="split").count() == 0
     # another agency's user sees the internal layer but may not split (403); anonymous does not see it (404)
-    other = User.objects.create_user("sm-other", password="pw")
+    other = User.objects.create_user("sm-other")
     assert client(other).post(f"{URL}features/1/split/", {"geometry": cut, "version": 1},
                               format="json").status_code == 403
     assert client().post(f"{URL}features/1/split/", {"geometry": cut, "version": 1}, format="json").status_code == 404
