@@ -2,6 +2,7 @@
 source, English in locale/)."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 def edit_strings() -> dict[str, str]:
@@ -15,8 +16,8 @@ def edit_strings() -> dict[str, str]:
         "edit_undo": _("復原"),
         "edit_redo": _("重做"),
         "edit_hint": _("點選圖徵以修改屬性，拖曳頂點或整個圖徵以修改形狀；新畫的圖徵會吸附到本圖層的圖徵。"),
-        "edit_split": _("分割"),
-        "edit_merge": _("合併"),
+        "edit_split": pgettext("button", "分割"),
+        "edit_merge": pgettext("button", "合併"),
         "edit_merge_done": _("合併 {n} 個圖徵"),
         "edit_split_draw": _("畫一條完整穿過圖徵 #{fid} 的切割線，點最後一個頂點完成；Esc 取消。"),
         "edit_split_done": _("圖徵 #{fid} 已分割為 {into}"),
