@@ -4,8 +4,9 @@ traffic, police and fire bureaus plan parking, traffic control and fire arrangem
 No rights of its own: each sub-layer is an ordinary editable vector layer of the catalog, restricted, owned by its
 agency (whose members hold every right on it: accounts.rights) and open to every agency of the event
 (Layer.allowed_groups: they see it, its features and its live changes, and may not change it); its organiser holds
-a "see" grant on each. Whoever is in none of the agencies does not see the layers, nor the event (404). Edits go through editing.store like any other: forms
-(name required, the editor's agency filled in), versions, history, live events. The map itself is a share link
+a "see" grant on each. Whoever is in none of the agencies does not see the layers, nor the event (404). Edits go
+through editing.store like any other: forms (name required, the editor's agency filled in), versions, history,
+live events. The map itself is a share link
 (web.SharedView) holding every sub-layer; opening the event opens the viewer on it.
 
 Making one takes the right to import new layers (accounts.rights.may_import: it makes new layers), or an

@@ -12,14 +12,21 @@ ever. The layers a reader may see are read when the stream opens; the database c
 open map holds no PostgreSQL connection. Serving it needs a threaded worker (gunicorn `--worker-class gthread`,
 as the demo, docker-compose and the browser tests run it): a sync worker would be held by one map for a minute.
 
+Anonymous readers get the changes of public layers only (the layers they may see), without the editor's user name,
+and at most EDIT_STREAMS_ANONYMOUS of their streams are open at once (counted in a Redis sorted set whose entries
+expire with the stream, so a killed worker leaks nothing); one more is answered with `retry: 30000` and ends, so
+its EventSource comes back in half a minute instead of holding a thread.
+
 The tile and capabilities caches need no message: vector tiles are addressed (and ETagged) by the layer's
 `updated_at`, which each change moves — a map that hears of a change asks for the tiles again under a new address
 —, the capabilities cache keys on every visible layer's `updated_at`, and MapServer reads the table live.
 """
 
+import contextlib
 import json
 import logging
 import time
+import uuid
 
 import redis
 from django.conf import settings
@@ -36,8 +43,10 @@ from layers.models import Layer
 
 log = logging.getLogger(__name__)
 CHANNEL = "civgis:edits"
+ANONYMOUS_STREAMS = "civgis:edits:anonymous"  # sorted set: stream id → when it opened
 STREAM_SECONDS = 55
 HEARTBEAT_SECONDS = 15
+FULL = b"retry: 30000\n: civgis live edits: too many open maps, come back soon\n\n"
 
 
 def _bbox(*states) -> list[float] | None:
@@ -74,7 +83,31 @@ def announce(layer, change) -> None:
     transaction.on_commit(publish)
 
 
-def _stream(visible: set[int], seconds: float):
+def _seat() -> str | None:
+    """A seat for one more anonymous stream, or None when they are all taken (Redis down: no limit to keep)."""
+    seat, now = uuid.uuid4().hex, time.time()
+    try:
+        with client().pipeline() as pipe:
+            pipe.zremrangebyscore(ANONYMOUS_STREAMS, 0, now - STREAM_SECONDS - 10)
+            pipe.zadd(ANONYMOUS_STREAMS, {seat: now})
+            pipe.zcard(ANONYMOUS_STREAMS)
+            pipe.expire(ANONYMOUS_STREAMS, STREAM_SECONDS + 10)
+            open_now = pipe.execute()[2]
+        if open_now > settings.EDIT_STREAMS_ANONYMOUS:
+            _leave(seat)
+            return None
+    except redis.RedisError:
+        pass
+    return seat
+
+
+def _leave(seat: str | None) -> None:
+    if seat:
+        with contextlib.suppress(redis.RedisError):
+            client().zrem(ANONYMOUS_STREAMS, seat)
+
+
+def _stream(visible: set[int], seconds: float, anonymous: bool = False, seat: str | None = None):
     subscriber = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5).pubsub(
         ignore_subscribe_messages=True)
     try:
@@ -86,6 +119,8 @@ def _stream(visible: set[int], seconds: float):
             if message and message.get("type") == "message":
                 event = json.loads(message["data"])
                 if event.pop("layer_id", None) in visible:
+                    if anonymous:
+                        event["user"] = ""  # the public is not told who in the city's staff edited
                     yield f"event: edit\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
                     last = time.monotonic()
             if time.monotonic() - last >= HEARTBEAT_SECONDS:
@@ -95,6 +130,7 @@ def _stream(visible: set[int], seconds: float):
         yield b"event: unavailable\ndata: {}\n\n"
     finally:
         subscriber.close()
+        _leave(seat)
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -116,15 +152,21 @@ class EditEventsView(APIView):
                    responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/event-stream; ends after "
                                                    "about a minute with `retry: 2000` (EventSource reconnects)")})
     def get(self, request):
+        anonymous = not (request.user and request.user.is_authenticated)
         visible = set(Layer.objects.visible_to(request.user).filter(kind=Layer.Kind.VECTOR)
                       .values_list("pk", flat=True))
+        seat = _seat() if anonymous else None
         if not connection.in_atomic_block:
             connection.close()  # the stream holds no database connection
         try:
             seconds = min(float(request.query_params.get("timeout", STREAM_SECONDS)), STREAM_SECONDS)
         except ValueError:
             seconds = STREAM_SECONDS
-        response = StreamingHttpResponse(_stream(visible, max(seconds, 0)), content_type="text/event-stream")
+        if anonymous and seat is None:
+            body = iter([FULL])
+        else:
+            body = _stream(visible, max(seconds, 0), anonymous, seat)
+        response = StreamingHttpResponse(body, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
         return response

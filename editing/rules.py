@@ -144,7 +144,8 @@ def _checked_rule(name: str, rule: dict, table: store.Table) -> dict:
         out["when"] = condition
     if rule.get("split") is not None:
         if rule["split"] not in store.SPLIT_RULES:
-            raise BadRequest("屬性 {name} 的 split 應為 {known} 之一", name=repr(name), known=", ".join(store.SPLIT_RULES))
+            raise BadRequest("屬性 {name} 的 split 應為 {known} 之一", name=repr(name),
+                             known=", ".join(store.SPLIT_RULES))
         if rule["split"] == "proportional" and dtype not in set(store.INTEGER_TYPES) | store.NUMBER_TYPES:
             raise BadRequest("屬性 {name} 不是數值，分割時不能按比例分配", name=repr(name))
         if rule["split"] != "copy":

@@ -2,8 +2,14 @@ from django.urls import path
 
 from .eventmap_views import EventMapDetailView, EventMapListView
 from .live import EditEventsView
-from .views import (FeatureHistoryView, FeatureRestoreView, FeatureSplitView, LayerFormView, LayerMergeView,
-                    LayerRollbackView)
+from .views import (
+    FeatureHistoryView,
+    FeatureRestoreView,
+    FeatureSplitView,
+    LayerFormView,
+    LayerMergeView,
+    LayerRollbackView,
+)
 
 urlpatterns = [
     path("edits/events/", EditEventsView.as_view(), name="edit-events"),

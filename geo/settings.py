@@ -219,6 +219,9 @@ TILE_CACHE = env_bool("TILE_CACHE", True)
 TILE_CACHE_DIR = Path(os.environ.get("TILE_CACHE_DIR", DATA_DIR / "tile-cache"))
 TILE_CACHE_FAST_PATH = env_bool("TILE_CACHE_FAST_PATH", True)  # cached tiles for anonymous callers before Django
 TILE_CACHE_SEED_MAX_ZOOM = int(os.environ.get("TILE_CACHE_SEED_MAX_ZOOM", 10))
+# live edits (editing.live): at most this many open streams of anonymous readers of public layers at once; more
+# are told to come back in 30 s (signed-in users' streams are not counted)
+EDIT_STREAMS_ANONYMOUS = int(os.environ.get("EDIT_STREAMS_ANONYMOUS", 100))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_URL = "/static/"

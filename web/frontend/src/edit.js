@@ -631,8 +631,10 @@ export function createEditTool(map, status) {
           el("button", { type: "button", "data-edit": "undo", title: "Ctrl+Z", onclick: undoStep }, t("edit_undo")),
           el("button", { type: "button", "data-edit": "redo", title: "Ctrl+Y", onclick: redoStep }, t("edit_redo"))),
         el("div", { class: "edit-snap" },
-          el("label", {}, el("input", { type: "checkbox", id: "edit-snap-on", checked: snap.on || undefined,
-            onchange: (e) => setSnap({ on: e.target.checked }) }), ` ${t("edit_snap")}`),
+          el("button", { type: "button", id: "edit-snap-on", "aria-pressed": String(snap.on), onclick: (e) => {
+            setSnap({ on: !snap.on });
+            e.currentTarget.setAttribute("aria-pressed", String(snap.on));
+          } }, t("edit_snap")),
           el("label", { for: "edit-snap-px" }, t("edit_snap_tolerance")),
           el("input", { type: "number", id: "edit-snap-px", min: "1", max: "60", step: "1", value: String(snap.px),
             onchange: (e) => setSnap({ px: Math.min(60, Math.max(1, Number(e.target.value) || 15)) }) }),
