@@ -1,6 +1,5 @@
 """Event maps over the API (/api/v1/event-maps/) and the page that lists and makes them (/events/)."""
 
-from django.contrib.auth.models import Group
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -90,8 +89,7 @@ def event_maps_page(request):
             return redirect("event-maps-page")
     made = request.session.pop("event_made", None)
     found = [eventmaps.describe(e, user) for e in eventmaps.visible(user).select_related("view", "created_by")]
-    agencies = Group.objects.filter(agency__isnull=False).select_related("agency").order_by("name") \
-        if may_create else []
+    agencies = eventmaps.agency_choices() if may_create else []
     return render(request, "editing/event_maps.html", {
         "events": found, "may_create": may_create, "problem": problem, "form": form, "made": made,
         "agencies": agencies, "kinds": EventMap.Geometry.choices,

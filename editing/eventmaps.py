@@ -18,6 +18,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg2 import sql
@@ -62,6 +63,12 @@ def visible(user):
     return EventMap.objects.filter(parts__layer__in=seen).distinct()
 
 
+def agency_choices():
+    """The groups the page offers: the agencies, and the groups that own layers (the demo city's bureaus)."""
+    return Group.objects.filter(Q(agency__isnull=False) | Q(owned_layers__isnull=False)).distinct() \
+        .select_related("agency").order_by("name")
+
+
 def _agencies(value) -> list[Group]:
     if not isinstance(value, list) or not value:
         raise BadRequest("agencies：請列出參與的機關（名稱或編號），每個機關一個子圖層")
@@ -69,7 +76,7 @@ def _agencies(value) -> list[Group]:
         raise BadRequest("agencies：最多 {n} 個機關", n=MAX_AGENCIES)
     found = []
     for i, item in enumerate(value):
-        query = Group.objects.filter(agency__isnull=False)
+        query = Group.objects.all()  # an agency (accounts.Agency) or any group that owns layers as one
         group = (query.filter(pk=item).first() if isinstance(item, int) and not isinstance(item, bool)
                  else query.filter(name=item).first() if isinstance(item, str) else None)
         if group is None:

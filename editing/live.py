@@ -4,8 +4,8 @@ server-sent events, so another user's map shows it within a second or two.
 `announce` is called by editing.store for every change, whatever protocol made it, and publishes after the
 transaction commits (a rolled-back change is never announced). `EditEventsView` (GET /api/v1/edits/events/) is a
 `text/event-stream`: one `edit` event per change to a layer the reader may see —
-`{layer, fid, version, action, user, bbox}` (bbox in lon/lat, of the feature before and after: the area whose
-tiles changed) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
+`{layer, fid, version, action, user, bbox, deleted}` (bbox in lon/lat, of the feature before and after: the area
+whose tiles changed; deleted: the feature is gone — a delete, the original of a split, a feature merged into another) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
 with `retry: 2000`, so the
 browser's EventSource reconnects (and the reader's rights are read again) instead of holding a server thread for
 ever. The layers a reader may see are read when the stream opens; the database connection is then closed, so an
@@ -72,7 +72,8 @@ def announce(layer, change) -> None:
     """Publish the change when (if) its transaction commits."""
     message = json.dumps({"layer": layer.slug, "layer_id": layer.pk, "fid": change.fid, "version": change.version,
                           "action": change.action, "user": change.username,
-                          "bbox": _bbox(change.before, change.after)}, ensure_ascii=False)
+                          "bbox": _bbox(change.before, change.after),
+                          "deleted": change.after is None}, ensure_ascii=False)
 
     def publish():
         try:

@@ -205,6 +205,7 @@ ZONES = "ed-zones"
 @pytest.fixture(scope="module")
 def zones(facts, django_db_blocker):
     """Two 40 m squares side by side east of the sensor, on a polygon layer of the editors' agency."""
+    from layers import catalog
     from layers.models import Layer
 
     lon, lat, d = facts["lon"] + 0.0003, facts["lat"] - 0.0002, 0.0004
@@ -220,6 +221,7 @@ def zones(facts, django_db_blocker):
                                      owner_agency=Group.objects.get(name="環境保護局"), visibility="internal",
                                      attributes=[{"name": "name", "type": "text", "label": "名稱",
                                                   "label_en": "Name"}])
+        catalog.default_style(layer)
     yield {"lon": lon, "lat": lat, "d": d}
     with django_db_blocker.unblock():
         layer.delete()
@@ -234,9 +236,9 @@ def test_split_merge_snapping_and_undo_while_drawing(browser, server, facts, zon
     with page.expect_response(lambda r: f"/layers/{ZONES}/form/" in r.url):
         page.locator("[data-tool=edit]").click()
         page.locator("#edit-layer").select_option(ZONES)
-    show_beside_panel(page, facts)
-    page.locator("#edit-layer").select_option(ZONES)  # the features in the view now
-    page.locator("path.leaflet-interactive").nth(1).wait_for()
+    with page.expect_response(lambda r: f"/layers/{ZONES}/features/?" in r.url):
+        show_beside_panel(page, facts)  # the features in the view now (drawn on the map's canvas)
+    page.wait_for_timeout(200)
 
     def at(lon, lat, dx=0, dy=0):
         box = page.locator("#map").bounding_box()
@@ -292,4 +294,29 @@ def test_split_merge_snapping_and_undo_while_drawing(browser, server, facts, zon
         page.locator("[data-edit=save]").click()
     corner = made.value.request.post_data_json["geometry"]["coordinates"][0][0]
     assert corner == pytest.approx([facts["lon"], facts["lat"]], abs=1e-7), corner
+    shot(page, "editing-snapped-zh")
+
+    # an event map made on its page: the editor's agency edits its own sub-layer only; English; a phone
+    page.goto("/events/")
+    page.locator("#e-title").fill("燈會交通與環境")
+    page.locator("#e-title-en").fill("Lantern Festival")
+    page.locator("#new-event-form input[value=Point]").check()
+    for agency in ("環境保護局", "交通局"):
+        page.locator("#new-event-form label", has_text=agency).locator("input").check()
+    page.locator("#new-event-form button[type=submit]").click()
+    page.locator("#event-made").wait_for()
+    rows = page.locator("section.event tbody tr")
+    assert rows.count() == 2 and "可編輯" in rows.nth(0).inner_text() + rows.nth(1).inner_text()
+    assert "僅檢視" in page.locator("section.event").inner_text()
+    shot(page, "event-maps-zh", full_page=True)
+    page.locator("#lang").select_option("en")
+    page.locator("section.event .open-map").wait_for()
+    text = page.locator("main").inner_text()
+    assert "Events I take part in" in text and "view only" in text and "Lantern Festival" in text, text
+    shot(page, "event-maps-en", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.reload()
+    assert_fits(page, PHONE["width"], "main button, main input:not([type=checkbox]):not([type=radio]), main a")
+    shot(page, "event-maps-phone", full_page=True)
+    page.locator("#lang").select_option("zh-hant") if page.locator("#lang").is_visible() else None
     page.context.close()

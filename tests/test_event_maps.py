@@ -4,11 +4,11 @@ to import new layers."""
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.test import APIClient
 
 from accounts.models import Agency, ImportGrant
 from editing.models import EventMap
 from layers.models import Layer
+from tests.test_feature_editing import client
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +24,6 @@ def bureaus(db):
         made[english.lower()] = (group, user)
     return made
 
-
-def client(user=None) -> APIClient:
-    c = APIClient()
-    if user:
-        c.force_authenticate(user)
-    return c
 
 
 def square(lon=121.30, lat=24.99, d=0.001):

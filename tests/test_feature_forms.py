@@ -185,7 +185,7 @@ def test_live_events_reach_open_maps_of_those_who_may_see_the_layer(layer, edito
                                                                        "version": 0}, format="json")
     got = _events(watcher, 2)
     assert got[0] | {} == {"layer": "ed-hydrants", "fid": 1, "version": 1, "action": "update", "user": "ed-fire",
-                           "bbox": [121.3, 24.99, 121.33, 25.01]}
+                           "bbox": [121.3, 24.99, 121.33, 25.01], "deleted": False}
     assert got[1]["layer"] == "ed-public"
     # an internal layer's change is not told to who may not see it; the public one is, without the editor's name
     assert [(e["layer"], e["user"]) for e in _events(outsider, 2, 3)] == [("ed-public", "")]

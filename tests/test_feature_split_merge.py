@@ -7,7 +7,6 @@ import shapely
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from pyproj import Transformer
-from rest_framework.test import APIClient
 from shapely import wkb
 from shapely.geometry import LineString, Polygon, shape
 from shapely.ops import split as shapely_split
@@ -15,6 +14,7 @@ from shapely.ops import unary_union
 
 from editing.models import FeatureChange
 from layers.models import Layer
+from tests.test_feature_editing import client
 
 pytestmark = pytest.mark.django_db
 
@@ -66,12 +66,6 @@ def owner(parcels):
     user.groups.add(parcels.owner_agency)
     return user
 
-
-def client(user=None) -> APIClient:
-    c = APIClient()
-    if user:
-        c.force_authenticate(user)
-    return c
 
 
 def stored(fid: int):

@@ -35,7 +35,7 @@ async function call(method, path, body) {
   return { status: response.status, ok: response.ok, body: answer, etag: response.headers.get("ETag") };
 }
 
-const simpleType = (layer) => (layer.geometry_type || "").replace(/^Multi/i, "").replace(/^multi/i, "");
+const simpleType = (layer) => (layer?.geometry_type || "").replace(/^Multi/i, "").replace(/^multi/i, "");
 const label = (field) => (config.lang === "en" ? field.label_en || field.label : field.label) || field.name;
 const valueLabel = (entry) => (config.lang === "en" ? entry.label_en || entry.label : entry.label) ?? String(entry.value);
 const shown = (field, values) => {
@@ -115,6 +115,7 @@ export function createEditTool(map, status) {
       shape.feature = feature;
       shape.fid = feature.id;
       shape.on("click", (e) => {
+        if (drawing) return; // drawing over a feature: the click is a vertex for the map, not a pick
         L.DomEvent.stop(e);
         if (mode === "merge") pickForMerge(shape);
         else select(shape);
@@ -253,6 +254,7 @@ export function createEditTool(map, status) {
     shapes.addLayer(shape);
     shape.fid = null;
     shape.on("click", (ev) => {
+      if (drawing) return;
       L.DomEvent.stop(ev);
       select(shape);
     });
@@ -605,7 +607,7 @@ export function createEditTool(map, status) {
     if (selected && selected.fid === event.fid) return;
     const old = shapeOf(event.fid);
     if (old) shapes.removeLayer(old);
-    if (event.action === "delete") return;
+    if (event.deleted || event.action === "delete") return; // gone: deleted, split, merged into another
     const answer = await call("GET", url("feature", { slug, fid: event.fid }));
     if (answer.ok) addShape({ ...answer.body, id: event.fid });
   }
