@@ -5,7 +5,8 @@ server-sent events, so another user's map shows it within a second or two.
 transaction commits (a rolled-back change is never announced). `EditEventsView` (GET /api/v1/edits/events/) is a
 `text/event-stream`: one `edit` event per change to a layer the reader may see —
 `{layer, fid, version, action, user, bbox, deleted}` (bbox in lon/lat, of the feature before and after: the area
-whose tiles changed; deleted: the feature is gone — a delete, the original of a split, a feature merged into another) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
+whose tiles changed; deleted: the feature is gone — a delete, the original of a split, a feature merged into
+another) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
 with `retry: 2000`, so the
 browser's EventSource reconnects (and the reader's rights are read again) instead of holding a server thread for
 ever. The layers a reader may see are read when the stream opens; the database connection is then closed, so an
