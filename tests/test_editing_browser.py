@@ -11,6 +11,7 @@ two editors of the 環境保護局 in two browser contexts on 空氣品質感測
 Screenshots (zh-Hant, English, a 390 px phone) go to .var/screenshots/ for a person to look at."""
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import CHROMIUM, PHONE, assert_fits, committed_demo_city, new_page, settle, shot
@@ -236,9 +237,15 @@ def test_split_merge_snapping_and_undo_while_drawing(browser, server, facts, zon
     with page.expect_response(lambda r: f"/layers/{ZONES}/form/" in r.url):
         page.locator("[data-tool=edit]").click()
         page.locator("#edit-layer").select_option(ZONES)
-    with page.expect_response(lambda r: f"/layers/{ZONES}/features/?" in r.url):
-        show_beside_panel(page, facts)  # the features in the view now (drawn on the map's canvas)
-    page.wait_for_timeout(200)
+    def around_zones(response) -> bool:  # the features of the view the squares are in (not an earlier view's)
+        if f"/layers/{ZONES}/features/?" not in response.url:
+            return False
+        west, south, east, north = map(float, parse_qs(urlparse(response.url).query)["bbox"][0].split(","))
+        return west < zones["lon"] < east and south < zones["lat"] < north
+
+    with page.expect_response(around_zones):
+        show_beside_panel(page, facts)  # (drawn on the map's canvas)
+    page.wait_for_timeout(300)
 
     def at(lon, lat, dx=0, dy=0):
         box = page.locator("#map").bounding_box()

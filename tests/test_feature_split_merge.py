@@ -134,10 +134,20 @@ def test_a_line_that_misses_a_stale_version_and_the_rights_are_refused(parcels, 
                               format="json").status_code == 403
 
 
-def test_merge_takes_the_chosen_features_attributes_and_the_union(parcels, owner):
+def test_merge_takes_the_chosen_features_attributes_and_the_union(parcels, owner, monkeypatch,
+                                                                   django_capture_on_commit_callbacks):
+    from layers.serving import tilecache
+
+    invalidated = []
+    monkeypatch.setattr(tilecache, "invalidate_now", lambda layer, boxes=None, srid=None: invalidated.append(boxes))
     c = client(owner)
-    answer = c.post(f"{URL}merge/", {"features": [{"fid": 1, "version": 0}, {"fid": 2, "version": 0}], "keep": 2,
-                                     "properties": {"population": 140}}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = c.post(f"{URL}merge/", {"features": [{"fid": 1, "version": 0}, {"fid": 2, "version": 0}],
+                                         "keep": 2, "properties": {"population": 140}}, format="json")
+    # only the cached tiles under the two squares go (each change's box before and after), not the layer's
+    boxes = [box for boxes in invalidated for box in boxes if box is not None]
+    assert invalidated and all(b is not None for b in invalidated)
+    assert min(b[0] for b in boxes) == pytest.approx(X0) and max(b[2] for b in boxes) == pytest.approx(X0 + 200)
     assert answer.status_code == 200, answer.content
     kept, gone = answer.json()["changes"]
     assert (kept["fid"], kept["action"], kept["version"], kept["related"]) == (2, "merge", 1, [1])
