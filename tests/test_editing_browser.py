@@ -241,7 +241,7 @@ def test_split_merge_snapping_and_undo_while_drawing(browser, server, facts, zon
         if f"/layers/{ZONES}/features/?" not in response.url:
             return False
         west, south, east, north = map(float, parse_qs(urlparse(response.url).query)["bbox"][0].split(","))
-        return west < zones["lon"] < east and south < zones["lat"] < north
+        return west < zones["lon"] < east and south < zones["lat"] < north and east - west < 0.02  # zoom 18
 
     with page.expect_response(around_zones):
         show_beside_panel(page, facts)  # (drawn on the map's canvas)
