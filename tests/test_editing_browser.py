@@ -245,7 +245,7 @@ def test_split_merge_snapping_and_undo_while_drawing(browser, server, facts, zon
 
     with page.expect_response(around_zones):
         show_beside_panel(page, facts)  # (drawn on the map's canvas)
-    page.wait_for_timeout(300)
+    page.locator("path.leaflet-interactive").nth(1).wait_for()  # the two squares, as SVG
 
     def at(lon, lat, dx=0, dy=0):
         box = page.locator("#map").bounding_box()

@@ -68,6 +68,8 @@ export function createEditTool(map, status) {
   const snapping = () => ({ snappable: snap.on, snapDistance: snap.px });
   map.pm.setGlobalOptions(snapping());
   const shapes = L.featureGroup().addTo(map);
+  const svg = L.svg({ padding: 0.5 }); // the shapes being edited as SVG (the map draws on canvas): their own DOM
+  // elements take the clicks and Geoman's handles, whatever the map's other layers do
   const snapShapes = L.featureGroup().addTo(map); // another layer's features in view: snapped to, never edited
   const current = L.layerGroup().addTo(map);
   let slug = editable[0];
@@ -109,7 +111,7 @@ export function createEditTool(map, status) {
   }
 
   function addShape(feature) {
-    const group = L.geoJSON(feature, { style: () => SHAPE,
+    const group = L.geoJSON(feature, { style: () => SHAPE, renderer: svg,
       pointToLayer: (_f, latlng) => L.marker(latlng, { title: `#${feature.id}`, alt: `#${feature.id}` }) });
     group.eachLayer((shape) => {
       shape.feature = feature;
