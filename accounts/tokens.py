@@ -45,7 +45,8 @@ WRITE_RULES = [  # (path pattern, scope) for writes; the first that matches; els
     (re.compile(r"^/api/v1/accounts/"), "admin"),
     (re.compile(r"^/api/v1/analysis/"), "analyse"),
     (re.compile(r"^/api/v1/print/$"), "read"),  # a print is an export
-    (re.compile(r"^/api/v1/(layers/|layers/services/|layers/[^/]+/reimport/|stats/tables/|imports/)$"), "import"),
+    (re.compile(r"^/api/v1/(layers/|layers/services/|layers/[^/]+/reimport/|stats/tables/|imports/|event-maps/)$"),
+     "import"),  # (an event map makes new layers)
     (re.compile(r"^/api/v1/auth/"), "read"),  # signing in or out changes nothing the token could
 ]
 TOKENS_API = "/api/v1/accounts/tokens/"  # for everyone; creating or revoking through it needs `admin` too

@@ -4,22 +4,30 @@ server-sent events, so another user's map shows it within a second or two.
 `announce` is called by editing.store for every change, whatever protocol made it, and publishes after the
 transaction commits (a rolled-back change is never announced). `EditEventsView` (GET /api/v1/edits/events/) is a
 `text/event-stream`: one `edit` event per change to a layer the reader may see —
-`{layer, fid, version, action, user, bbox}` (bbox in lon/lat, of the feature before and after: the area whose
-tiles changed) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
+`{layer, fid, version, action, user, bbox, deleted}` (bbox in lon/lat, of the feature before and after: the area
+whose tiles changed; deleted: the feature is gone — a delete, the original of a split, a feature merged into
+another) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
 with `retry: 2000`, so the
 browser's EventSource reconnects (and the reader's rights are read again) instead of holding a server thread for
 ever. The layers a reader may see are read when the stream opens; the database connection is then closed, so an
 open map holds no PostgreSQL connection. Serving it needs a threaded worker (gunicorn `--worker-class gthread`,
 as the demo, docker-compose and the browser tests run it): a sync worker would be held by one map for a minute.
 
+Anonymous readers get the changes of public layers only (the layers they may see), without the editor's user name,
+and at most EDIT_STREAMS_ANONYMOUS of their streams are open at once (counted in a Redis sorted set whose entries
+expire with the stream, so a killed worker leaks nothing); one more is answered with `retry: 30000` and ends, so
+its EventSource comes back in half a minute instead of holding a thread.
+
 The tile and capabilities caches need no message: vector tiles are addressed (and ETagged) by the layer's
 `updated_at`, which each change moves — a map that hears of a change asks for the tiles again under a new address
 —, the capabilities cache keys on every visible layer's `updated_at`, and MapServer reads the table live.
 """
 
+import contextlib
 import json
 import logging
 import time
+import uuid
 
 import redis
 from django.conf import settings
@@ -36,8 +44,10 @@ from layers.models import Layer
 
 log = logging.getLogger(__name__)
 CHANNEL = "civgis:edits"
+ANONYMOUS_STREAMS = "civgis:edits:anonymous"  # sorted set: stream id → when it opened
 STREAM_SECONDS = 55
 HEARTBEAT_SECONDS = 15
+FULL = b"retry: 30000\n: civgis live edits: too many open maps, come back soon\n\n"
 
 
 def _bbox(*states) -> list[float] | None:
@@ -63,7 +73,8 @@ def announce(layer, change) -> None:
     """Publish the change when (if) its transaction commits."""
     message = json.dumps({"layer": layer.slug, "layer_id": layer.pk, "fid": change.fid, "version": change.version,
                           "action": change.action, "user": change.username,
-                          "bbox": _bbox(change.before, change.after)}, ensure_ascii=False)
+                          "bbox": _bbox(change.before, change.after),
+                          "deleted": change.after is None}, ensure_ascii=False)
 
     def publish():
         try:
@@ -74,7 +85,31 @@ def announce(layer, change) -> None:
     transaction.on_commit(publish)
 
 
-def _stream(visible: set[int], seconds: float):
+def _seat() -> str | None:
+    """A seat for one more anonymous stream, or None when they are all taken (Redis down: no limit to keep)."""
+    seat, now = uuid.uuid4().hex, time.time()
+    try:
+        with client().pipeline() as pipe:
+            pipe.zremrangebyscore(ANONYMOUS_STREAMS, 0, now - STREAM_SECONDS - 10)
+            pipe.zadd(ANONYMOUS_STREAMS, {seat: now})
+            pipe.zcard(ANONYMOUS_STREAMS)
+            pipe.expire(ANONYMOUS_STREAMS, STREAM_SECONDS + 10)
+            open_now = pipe.execute()[2]
+        if open_now > settings.EDIT_STREAMS_ANONYMOUS:
+            _leave(seat)
+            return None
+    except redis.RedisError:
+        pass
+    return seat
+
+
+def _leave(seat: str | None) -> None:
+    if seat:
+        with contextlib.suppress(redis.RedisError):
+            client().zrem(ANONYMOUS_STREAMS, seat)
+
+
+def _stream(visible: set[int], seconds: float, anonymous: bool = False, seat: str | None = None):
     subscriber = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5).pubsub(
         ignore_subscribe_messages=True)
     try:
@@ -86,6 +121,8 @@ def _stream(visible: set[int], seconds: float):
             if message and message.get("type") == "message":
                 event = json.loads(message["data"])
                 if event.pop("layer_id", None) in visible:
+                    if anonymous:
+                        event["user"] = ""  # the public is not told who in the city's staff edited
                     yield f"event: edit\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
                     last = time.monotonic()
             if time.monotonic() - last >= HEARTBEAT_SECONDS:
@@ -95,6 +132,7 @@ def _stream(visible: set[int], seconds: float):
         yield b"event: unavailable\ndata: {}\n\n"
     finally:
         subscriber.close()
+        _leave(seat)
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -116,15 +154,21 @@ class EditEventsView(APIView):
                    responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/event-stream; ends after "
                                                    "about a minute with `retry: 2000` (EventSource reconnects)")})
     def get(self, request):
+        anonymous = not (request.user and request.user.is_authenticated)
         visible = set(Layer.objects.visible_to(request.user).filter(kind=Layer.Kind.VECTOR)
                       .values_list("pk", flat=True))
+        seat = _seat() if anonymous else None
         if not connection.in_atomic_block:
             connection.close()  # the stream holds no database connection
         try:
             seconds = min(float(request.query_params.get("timeout", STREAM_SECONDS)), STREAM_SECONDS)
         except ValueError:
             seconds = STREAM_SECONDS
-        response = StreamingHttpResponse(_stream(visible, max(seconds, 0)), content_type="text/event-stream")
+        if anonymous and seat is None:
+            body = iter([FULL])
+        else:
+            body = _stream(visible, max(seconds, 0), anonymous, seat)
+        response = StreamingHttpResponse(body, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
         return response

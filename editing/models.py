@@ -6,6 +6,7 @@ version can never both record the next one.
 """
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +19,8 @@ class FeatureChange(models.Model):
         UPDATE = "update", _("修改")
         DELETE = "delete", _("刪除")
         RESTORE = "restore", _("還原")
+        SPLIT = "split", _("分割")
+        MERGE = "merge", _("合併")
 
     layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="feature_changes")
     fid = models.BigIntegerField()
@@ -32,6 +35,9 @@ class FeatureChange(models.Model):
     after = models.JSONField(null=True, blank=True, help_text="the same after; null: deleted")
     restored_from = models.PositiveIntegerField(null=True, blank=True, help_text="for a restore: the version "
                                                 "whose state was brought back")
+    related = ArrayField(models.BigIntegerField(), default=list, blank=True,
+                         help_text="a split: on the original, the new features' fids; on each new one, the original's. "
+                                   "A merge: on the kept feature, the merged ones; on each merged one, the kept one")
 
     class Meta:
         ordering = ["layer", "fid", "-version"]
@@ -52,3 +58,45 @@ class LayerForm(models.Model):
 
     def __str__(self):
         return f"form of {self.layer_id}"
+
+
+class EventMap(models.Model):
+    """An event map (活動協作圖): one shared map of an event (the Lantern Festival …) made of sub-layers, each owned by
+    one agency. Rights are the catalog's own: each sub-layer is a restricted layer whose owner agency is its
+    agency (its members hold every right on it, accounts.rights) and whose allowed groups are every agency of the
+    event (they see it, and its live changes, but may not change it). `view` is the share link that opens the map
+    with all its sub-layers."""
+
+    class Geometry(models.TextChoices):
+        POINT = "Point", _("點")
+        LINE = "LineString", _("線")
+        POLYGON = "Polygon", _("面")
+
+    slug = models.SlugField(max_length=50, unique=True)
+    title_zh = models.CharField(max_length=120)
+    title_en = models.CharField(max_length=120, blank=True)
+    geometry_type = models.CharField(max_length=12, choices=Geometry.choices, default=Geometry.POLYGON)
+    view = models.ForeignKey("web.SharedView", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("活動協作圖")
+        verbose_name_plural = _("活動協作圖")
+
+    def __str__(self):
+        return self.slug
+
+
+class EventMapLayer(models.Model):
+    """One agency's sub-layer of an event map."""
+
+    event = models.ForeignKey(EventMap, on_delete=models.CASCADE, related_name="parts")
+    layer = models.OneToOneField(Layer, on_delete=models.CASCADE, related_name="event_part")
+    agency = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["event", "pk"]
+        constraints = [models.UniqueConstraint(fields=["event", "agency"], name="one_sub_layer_per_agency")]

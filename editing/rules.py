@@ -10,7 +10,9 @@ Rules are kept per layer (`LayerForm.fields`, edited by the layer's editors thro
   `today` or `now` — filled in when a new feature is added without the attribute;
 - `read_only`: true — clients may not change it (sending the value it has, or gets by default, is accepted);
 - `when`: `{"field": "status", "values": ["closed"]}` — the attribute is shown, and required if `required`,
-  only when `field` has a value (one of `values`, if given).
+  only when `field` has a value (one of `values`, if given);
+- `split`: what each piece of a split feature gets (editing.store.split): `copy` (the default), `clear`, or
+  `proportional` (numbers: shared by the pieces' area or length).
 
 `enforce` is the one place the rules are applied: editing.store calls it inside each write's transaction, so the
 REST API and every other protocol that writes through the store gets the same answers — a BadRequest naming the
@@ -28,7 +30,7 @@ from layers.serving.access import BadRequest
 from . import store
 from .models import LayerForm
 
-KEYS = {"required", "values", "min", "max", "default", "default_from", "read_only", "when"}
+KEYS = {"required", "values", "min", "max", "default", "default_from", "read_only", "when", "split"}
 DEFAULT_FROM = {"user": store.TEXT_TYPES, "agency": store.TEXT_TYPES,
                 "today": store.DATE_TYPES | store.TIME_TYPES | store.TEXT_TYPES,
                 "now": store.TIME_TYPES | store.TEXT_TYPES}
@@ -140,6 +142,14 @@ def _checked_rule(name: str, rule: dict, table: store.Table) -> dict:
                 raise BadRequest("屬性 {name} 的條件值（when.values）應為非空的清單", name=repr(name))
             condition["values"] = [_plain(v) for v in when["values"]]
         out["when"] = condition
+    if rule.get("split") is not None:
+        if rule["split"] not in store.SPLIT_RULES:
+            raise BadRequest("屬性 {name} 的 split 應為 {known} 之一", name=repr(name),
+                             known=", ".join(store.SPLIT_RULES))
+        if rule["split"] == "proportional" and dtype not in set(store.INTEGER_TYPES) | store.NUMBER_TYPES:
+            raise BadRequest("屬性 {name} 不是數值，分割時不能按比例分配", name=repr(name))
+        if rule["split"] != "copy":
+            out["split"] = rule["split"]
     return out
 
 

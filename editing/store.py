@@ -12,7 +12,7 @@ table's column types. Every problem a client can fix is a BadRequest naming the 
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from django.contrib.gis.gdal import GDALException
@@ -327,6 +327,138 @@ def rollback(layer: Layer, user, moment: datetime) -> list[FeatureChange]:
         return done
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# split and merge: several features in one transaction, each with its version checked and its history kept
+# ---------------------------------------------------------------------------------------------------------------
+SPLIT_RULES = ("copy", "clear", "proportional")  # a form rule's `split`: what each piece gets of the attribute
+MAX_MERGE = 100
+
+
+def split(layer: Layer, user, fid: int, body, expected: int | None) -> list[FeatureChange]:
+    """Cut a line or polygon feature by a drawn line (PostGIS ST_Split): the original is removed (a `split` change
+    naming the new fids) and each piece becomes a new feature (a `create` change naming the original). Each piece
+    gets the original's attributes as the form rule `split` of each attribute says: `copy` (the default), `clear`,
+    or `proportional` (a number shared by the pieces' area or length, e.g. a population or a cost); the form's
+    other rules are checked on each piece. Returns the original's change, then the pieces'."""
+    table = table_of(layer)
+    if table.geometry_type.removeprefix("MULTI") not in ("LINESTRING", "POLYGON"):
+        raise BadRequest("只有線或面圖層的圖徵可以分割；圖層 {slug} 是 {type}", slug=repr(layer.slug),
+                         type=table.geometry_type.title())
+    if not isinstance(body, dict) or body.get("geometry") is None:
+        raise BadRequest("分割需要一條切割線 geometry（GeoJSON LineString，經緯度）")
+    blade = geometry_of(body["geometry"], replace(table, geometry_type="LINESTRING"), layer)
+    with transaction.atomic():
+        before, current = _locked(layer, table, fid, expected, user=user)
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("SELECT ST_AsEWKB(d.geom), CASE WHEN ST_Dimension(d.geom) = 2 THEN ST_Area(d.geom)"
+                                " ELSE ST_Length(d.geom) END FROM {} t, ST_Dump(ST_Split(ST_Force2D(t.geom),"
+                                " ST_Transform(ST_GeomFromEWKB(%s), %s))) d WHERE t.fid = %s ORDER BY d.path")
+                        .format(table.identifier), [bytes(blade.ewkb), table.srid, fid])
+            pieces = [(GEOSGeometry(memoryview(ewkb)), measure) for ewkb, measure in cur.fetchall()]
+        pieces = [(g, m) for g, m in pieces if m > 0]
+        if len(pieces) < 2:
+            raise BadRequest("切割線沒有把圖徵 {fid} 切成兩塊以上：請畫一條完整穿過它的線", fid=fid)
+        whole = sum(m for _g, m in pieces)
+        originals = {name: value_of(name, value, table) for name, value in before["properties"].items()
+                     if name in table.columns}
+        form_rules = rules.rules_of(layer)
+        old_box = _native_box(table, fid)
+        made = []
+        for geom, measure in pieces:
+            values = dict(originals)
+            for name, rule in form_rules.items():
+                how = rule.get("split", "copy")
+                if name not in values or values[name] is None or how == "copy":
+                    continue
+                if how == "clear":
+                    values[name] = None
+                else:
+                    share = values[name] * measure / whole
+                    values[name] = round(share) if table.columns[name][0] in INTEGER_TYPES else share
+            changed = {k: v for k, v in values.items() if v != originals.get(k) and not
+                       form_rules.get(k, {}).get("read_only")}  # the server shares read-only values, not a client
+            values.update(rules.enforce(layer, table, user, changed, before["properties"]))
+            made.append(_insert(table, geom, values))
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("DELETE FROM {} WHERE fid = %s").format(table.identifier), [fid])
+        changes = [_record(layer, table, user, fid, current + 1, FeatureChange.Action.SPLIT, before, None, old_box,
+                           related=made)]
+        for new in made:
+            changes.append(_record(layer, table, user, new, 1, FeatureChange.Action.CREATE, None,
+                                   snapshot(layer, table, new), related=[fid]))
+        return changes
+
+
+def merge_request(body) -> tuple[dict[int, int | None], int, dict]:
+    """({fid: version read}, the fid to keep, properties to set) of a merge body:
+    {"features": [{"fid": 3, "version": 0}, …], "keep": 3, "properties": {…}}."""
+    if not isinstance(body, dict) or not isinstance(body.get("features"), list):
+        raise BadRequest("合併請送 {{\"features\": [{{\"fid\": 圖徵編號, \"version\": 讀到的版本}}, …], "
+                         "\"keep\": 保留屬性的圖徵編號}}")
+    read: dict[int, int | None] = {}
+    for i, entry in enumerate(body["features"]):
+        fid = entry.get("fid") if isinstance(entry, dict) else None
+        if not isinstance(fid, int) or isinstance(fid, bool) or not 0 < fid < 2**63:
+            raise BadRequest("features[{i}].fid：請填圖徵編號", i=i)
+        if fid in read:
+            raise BadRequest("features[{i}]：圖徵 {fid} 重複", i=i, fid=fid)
+        read[fid] = expected_version(None, entry)
+    if not 2 <= len(read) <= MAX_MERGE:
+        raise BadRequest("合併需要 2 到 {n} 個圖徵", n=MAX_MERGE)
+    keep = body.get("keep", next(iter(read)))
+    if keep not in read:
+        raise BadRequest("keep：保留屬性的圖徵必須是要合併的圖徵之一")
+    properties = body.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise BadRequest("properties 必須是物件 {{屬性: 值}}")
+    return read, keep, properties
+
+
+def merge(layer: Layer, user, read: dict[int, int | None], keep: int, properties: dict) -> list[FeatureChange]:
+    """Merge features of one layer into the one kept (PostGIS ST_Union; lines joined with ST_LineMerge): it keeps
+    its fid and attributes (with `properties` set over them, checked by the form's rules) and gets the union's
+    geometry; the others are removed. Each gets a `merge` change naming the others. Every version read is checked
+    (rows locked in fid order, so two merges never deadlock). Returns the kept one's change first."""
+    table = table_of(layer)
+    values = {name: value_of(name, value, table) for name, value in properties.items()}
+    with transaction.atomic():
+        states = {}
+        for fid in sorted(read):
+            states[fid] = _locked(layer, table, fid, read[fid], user=user)
+        single = table.geometry_type in ("POINT", "LINESTRING", "POLYGON")
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("SELECT ST_AsEWKB(u), ST_NumGeometries(u), ST_IsValid(u) FROM (SELECT CASE WHEN"
+                                " ST_Dimension(ST_Collect(geom)) = 1 THEN ST_LineMerge(ST_Union(geom)) ELSE"
+                                " ST_Union(geom) END u FROM {} WHERE fid = ANY(%s)) s").format(table.identifier),
+                        [list(read)])
+            ewkb, parts, valid = cur.fetchone()
+        geom = GEOSGeometry(memoryview(ewkb))
+        if single and parts > 1:
+            raise BadRequest("這些圖徵沒有相連，合併後是 {parts} 塊，而圖層 {slug} 只收單一的 {want}：請選相接的圖徵",
+                             parts=parts, slug=repr(layer.slug), want=table.geometry_type.title()
+                             .replace("string", "String"))
+        if single and geom.geom_type.startswith("Multi"):
+            geom = geom[0]
+            geom.srid = table.srid
+        if not valid:
+            raise BadRequest("合併後的幾何無效")
+        before, current = states[keep]
+        values = rules.enforce(layer, table, user, values, before["properties"])
+        old_box = _native_box(table, keep)
+        others = [fid for fid in sorted(read) if fid != keep]
+        gone = {fid: _native_box(table, fid) for fid in others}
+        _update(table, keep, geom, values)
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("DELETE FROM {} WHERE fid = ANY(%s)").format(table.identifier), [others])
+        changes = [_record(layer, table, user, keep, current + 1, FeatureChange.Action.MERGE, before,
+                           snapshot(layer, table, keep), old_box, related=others)]
+        for fid in others:
+            state, version = states[fid]
+            changes.append(_record(layer, table, user, fid, version + 1, FeatureChange.Action.MERGE, state, None,
+                                   gone[fid], related=[keep]))
+        return changes
+
+
 def _locked(layer: Layer, table: Table, fid: int, expected: int | None, may_be_gone: bool = False, user=None):
     """(state, version) of the feature, its row locked until the commit; NotFound, or Conflict when stale
     (`expected` LATEST: whatever version is current, for a protocol that has none to send, as WFS 1.1.0)."""
@@ -390,11 +522,11 @@ def _update(table: Table, fid: int, geom: GEOSGeometry | None, values: dict) -> 
 
 
 def _record(layer: Layer, table: Table, user, fid: int, version: int, action: str, before, after,
-            old_box=None, restored_from: int | None = None) -> FeatureChange:
+            old_box=None, restored_from: int | None = None, related: list[int] | None = None) -> FeatureChange:
     change = FeatureChange.objects.create(
         layer=layer, fid=fid, version=version, action=action, user=user if user and user.is_authenticated else None,
         username=user.get_username() if user and user.is_authenticated else "", before=before, after=after,
-        restored_from=restored_from)
+        restored_from=restored_from, related=related or [])
     _keep_catalog(layer, table, old_box, fid, (after is not None) - (before is not None))
     live.announce(layer, change)
     return change

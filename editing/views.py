@@ -52,7 +52,7 @@ def editable_layer(request, slug: str, action: str = rights.EDIT, fid: int | Non
 
 def change_body(change: FeatureChange) -> dict:
     return {"fid": change.fid, "version": change.version, "action": change.action, "user": change.username,
-            "time": change.time.isoformat(), "restored_from": change.restored_from}
+            "time": change.time.isoformat(), "restored_from": change.restored_from, "related": change.related}
 
 
 def feature_answer(change: FeatureChange, status: int = 200) -> JsonResponse:
@@ -254,3 +254,74 @@ class LayerRollbackView(APIView):
                              "restored": len(changes)})
         return _json({"layer": layer.slug, "to": moment.isoformat(), "restored": len(changes),
                       "changes": [change_body(c) for c in changes]})
+
+
+def _several(request, slug: str, needed: list[tuple[str, int | None]], operation) -> JsonResponse:
+    """A write of several features (split, merge): every right in `needed` ((action, fid) pairs) first, then the
+    operation in one transaction; the answer lists the changes and the features as they are now."""
+    layer = visible_layer(request, slug, None)
+    user = request_user(request)
+    for action, fid in needed:
+        if not rights.may(user, layer, action, fid if fid is not None and fid < 2**31 else None):
+            return _detail(rights.REFUSED[action], 403)
+    try:
+        changes = operation(layer, user)
+    except BadRequest as exc:
+        return _json({"detail": str(exc)}, 400)
+    except DataError as exc:
+        return _detail("有值不符合圖層欄位的限制：{reason}", 400, reason=str(exc).splitlines()[0][:200])
+    except store.NotFound:
+        return _detail("圖層 {slug} 沒有圖徵 {fid}", 404, slug=repr(slug), fid=", ".join(
+            str(fid) for _a, fid in needed if fid is not None))
+    except store.Conflict as conflict:
+        return conflict_answer(conflict)
+    first = changes[0]
+    events.record_layer(f"feature_{first.action}", actors.of_request(request), layer,
+                        {"fid": first.fid, "version": first.version, "related": first.related})
+    return _json({"changes": [change_body(c) for c in changes],
+                  "features": [{"type": "Feature", "id": c.fid, "version": c.version, **c.after}
+                               for c in changes if c.after is not None]})
+
+
+class FeatureSplitView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_feature_split", summary="Split a line or polygon feature by a line: the "
+                   "pieces become new features (attributes by the form's `split` rules), the original is removed; "
+                   "its history names the new fids", parameters=[VERSION_PARAM], request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{changes: [the original's "
+                                                   "split, each piece's create], features: [the pieces]}"),
+                              400: OpenApiResponse(description="no line, or one that does not cut the feature"),
+                              403: OpenApiResponse(description="you may not change, delete or add features"),
+                              404: OpenApiResponse(description="no such layer or feature, or not one you may see"),
+                              409: OpenApiResponse(description="the version read is stale: both versions")})
+    def post(self, request, slug, fid):
+        data = request.data if isinstance(request.data, dict) else {}
+        return _several(request, slug, [(rights.EDIT, fid), (rights.DELETE, fid), (rights.ADD, None)],
+                        lambda layer, user: store.split(layer, user, fid, data, store.expected_version(
+                            request.headers.get("If-Match"), data)))
+
+
+class LayerMergeView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="layer_merge", summary="Merge features of one layer into one (their union): the "
+                   "kept feature's attributes stay (with `properties` over them); the others are removed",
+                   request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{changes: [the kept one's "
+                                                   "merge, each removed one's merge], features: [the kept one]}"),
+                              400: OpenApiResponse(description="fewer than two features, features that do not "
+                                                   "touch for a single-part layer, a value the form refuses"),
+                              403: OpenApiResponse(description="you may not change every feature or delete the "
+                                                   "merged ones"),
+                              404: OpenApiResponse(description="no such layer or feature, or not one you may see"),
+                              409: OpenApiResponse(description="a version read is stale: both versions")})
+    def post(self, request, slug):
+        layer = visible_layer(request, slug, None)  # 404 before the body is read
+        try:
+            read, keep, properties = store.merge_request(request.data)
+        except BadRequest as exc:
+            return _json({"detail": str(exc)}, 400)
+        needed = [(rights.EDIT, fid) for fid in read] + [(rights.DELETE, fid) for fid in read if fid != keep]
+        return _several(request, layer.slug, needed,
+                        lambda layer, user: store.merge(layer, user, read, keep, properties))

@@ -288,6 +288,9 @@ TILE_FAST_PATH_RECHECK_SECONDS = float(os.environ.get("TILE_FAST_PATH_RECHECK_SE
 TILE_FAST_PATH_COUNT_SECONDS = float(os.environ.get("TILE_FAST_PATH_COUNT_SECONDS", "1"))  # reads sent to Redis
 TILE_SESSION_SECONDS = int(os.environ.get("TILE_SESSION_SECONDS", "300"))
 TILE_CACHE_SEED_MAX_ZOOM = int(os.environ.get("TILE_CACHE_SEED_MAX_ZOOM", 10))
+# live edits (editing.live): at most this many open streams of anonymous readers of public layers at once; more
+# are told to come back in 30 s (signed-in users' streams are not counted)
+EDIT_STREAMS_ANONYMOUS = int(os.environ.get("EDIT_STREAMS_ANONYMOUS", 100))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_URL = "/static/"

@@ -60,6 +60,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.page_urls")),
     path("harvest/", include("harvest.page_urls")),
+    path("", include("editing.page_urls")),
     path("", include("dashboards.page_urls")),
     path("", include("events.page_urls")),
     path("", include("web.urls")),

@@ -185,12 +185,27 @@ def test_live_events_reach_open_maps_of_those_who_may_see_the_layer(layer, edito
                                                                        "version": 0}, format="json")
     got = _events(watcher, 2)
     assert got[0] | {} == {"layer": "ed-hydrants", "fid": 1, "version": 1, "action": "update", "user": "ed-fire",
-                           "bbox": [121.3, 24.99, 121.33, 25.01]}
+                           "bbox": [121.3, 24.99, 121.33, 25.01], "deleted": False}
     assert got[1]["layer"] == "ed-public"
-    # an internal layer's change is not told to who may not see it; the public one is
-    assert [e["layer"] for e in _events(outsider, 2, 3)] == ["ed-public"]
+    # an internal layer's change is not told to who may not see it; the public one is, without the editor's name
+    assert [(e["layer"], e["user"]) for e in _events(outsider, 2, 3)] == [("ed-public", "")]
     watcher.close()
     outsider.close()
+
+
+def test_anonymous_streams_are_bounded(layer, settings):
+    from editing import live
+
+    live.client().delete(live.ANONYMOUS_STREAMS)
+    settings.EDIT_STREAMS_ANONYMOUS = 1
+    first = client().get("/api/v1/edits/events/?timeout=2")
+    assert next(iter(first.streaming_content)).startswith(b"retry: 2000")  # a seat, held while it streams
+    second = client().get("/api/v1/edits/events/?timeout=2")  # the seats are taken: come back in 30 s
+    assert b"".join(second.streaming_content).startswith(b"retry: 30000")
+    signed_in = client(User.objects.create_user("ed-streams")).get("/api/v1/edits/events/?timeout=0")
+    assert next(iter(signed_in.streaming_content)).startswith(b"retry: 2000")  # signed-in users are not counted
+    first.close()
+    assert live.client().zcard(live.ANONYMOUS_STREAMS) == 0  # the seat is given back when the stream ends
 
 
 def test_a_layer_rolls_back_to_a_moment_in_one_transaction(layer, editor, django_capture_on_commit_callbacks):

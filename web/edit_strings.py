@@ -2,6 +2,7 @@
 source, English in locale/)."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 
 def edit_strings() -> dict[str, str]:
@@ -15,6 +16,20 @@ def edit_strings() -> dict[str, str]:
         "edit_undo": _("復原"),
         "edit_redo": _("重做"),
         "edit_hint": _("點選圖徵以修改屬性，拖曳頂點或整個圖徵以修改形狀；新畫的圖徵會吸附到本圖層的圖徵。"),
+        "edit_split": pgettext("button", "分割"),
+        "edit_merge": pgettext("button", "合併"),
+        "edit_merge_done": _("合併 {n} 個圖徵"),
+        "edit_split_draw": _("畫一條完整穿過圖徵 #{fid} 的切割線，點最後一個頂點完成；Esc 取消。"),
+        "edit_split_done": _("圖徵 #{fid} 已分割為 {into}"),
+        "edit_merge_pick": _("點選要併入圖徵 #{fid} 的圖徵（同一圖層），再按「合併」；屬性取自 #{fid}。"),
+        "edit_merge_few": _("請再點選至少一個要併入的圖徵"),
+        "edit_merged": _("已將 {from} 併入圖徵 #{fid}"),
+        "edit_snap": _("貼齊"),
+        "edit_snap_layer": _("貼齊其他圖層"),
+        "edit_snap_none": _("不貼齊其他圖層"),
+        "edit_snap_tolerance": _("貼齊距離（像素）"),
+        "edit_snap_loaded": _("已載入 {n} 個可貼齊的圖徵"),
+        "edit_snap_many": _("可貼齊的圖徵只載入前 {n} 個：請放大地圖"),
         "edit_pick": _("點選地圖上的圖徵，或新增一個。"),
         "edit_draw_point": _("在地圖上點一下放置點；Esc 取消。"),
         "edit_draw_shape": _("在地圖上依序點出頂點，點第一個頂點（面）或最後一個頂點（線）完成；Esc 取消。"),

@@ -361,6 +361,9 @@ def viewer_config(user, every_layer: bool = False) -> dict:
                for name in ("features", "values", "statistics")},  # the attribute table's
             "metadata_page": reverse("metadata-page"),
             "layer_form": reverse("layer-form", args=["xslugx"]).replace("xslugx", "{slug}"),
+            "feature_split": reverse("layer-feature-split", args=["xslugx", 0]).replace("xslugx", "{slug}").replace(
+                "/0/", "/{fid}/"),
+            "layer_merge": reverse("layer-merge", args=["xslugx"]).replace("xslugx", "{slug}"),
             "edit_events": reverse("edit-events"),
             "ogcapi_collection": reverse("ogcapi-collection", args=["xslugx"]).replace("xslugx", "{slug}"),
             **tool_urls(),

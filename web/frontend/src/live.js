@@ -1,5 +1,5 @@
 // Live edits: the server's stream of feature changes (server-sent events, /api/v1/edits/events/) to the layers
-// this user may see. A change to a switched-on layer fetches its tiles anew (only that layer, under a new address
+// this user may see (signed out: the public layers'). A change to a switched-on layer fetches its tiles anew (only that layer, under a new address
 // past the browser's cache) and says so on the status line; the edit tool redraws the feature if it has it open.
 // EventSource reconnects by itself when the server ends a stream (about once a minute) or the network drops.
 import { config, layersBySlug, layerTitle, t, url } from "./config.js";
@@ -7,7 +7,7 @@ import { refreshLayer } from "./map2d.js";
 import { state } from "./state.js";
 
 export function startLive(map, status, onChange) {
-  if (!config.user || typeof EventSource === "undefined") return null; // signed-in users' maps only
+  if (typeof EventSource === "undefined") return null; // anonymous maps too: the server sends public layers only
   const source = new EventSource(url("edit_events"));
   const pending = new Map();
   const seen = [];
@@ -22,7 +22,7 @@ export function startLive(map, status, onChange) {
       pending.delete(event.layer);
       refreshLayer(map, event.layer);
     }, 250));
-    if (event.user !== config.user.name) {
+    if (config.user && event.user !== config.user.name) { // (anonymous readers are not told who edited)
       status.textContent = t("edit_live_changed", { user: event.user || "?", fid: event.fid,
         layer: layersBySlug[event.layer] ? layerTitle(layersBySlug[event.layer]) : event.layer });
     }
