@@ -56,7 +56,8 @@ def describe(el: EventLayer, language: str = "zh-hant") -> dict:
 
 
 class EventLayerListView(APIView):
-    @extend_schema(summary="The event layers you may see", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="events_layers_list", summary="The event layers you may see",
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response({"results": [describe(el) for el in event_layers_for(request.user)]})
 
