@@ -322,8 +322,8 @@ OGC_CAPABILITIES_CACHE_SECONDS = int(os.environ.get("OGC_CAPABILITIES_CACHE_SECO
 # after a catalog change, how many of the most recently asked capabilities variants (theme, language, parameters,
 # kind of requester) a Celery task rebuilds in the background (0: none; the others are rebuilt when next asked,
 # the previous document served meanwhile)
-# every layer's WMS 1.3.0 BoundingBox in each offered CRS (true), or in its own CRS only (false: a cold
-# GetCapabilities ~8 times quicker at 600 layers; for catalogs of thousands of layers)
+# every layer's WMS BoundingBox in each offered CRS (true: added by the front from the one in the layer's own CRS,
+# layers.ogc.capabilities_boxes), or in its own CRS only (false)
 OGC_WMS_LAYER_BBOX_ALL_CRS = env_bool("OGC_WMS_LAYER_BBOX_ALL_CRS", True)
 OGC_CAPABILITIES_PREBUILD = int(os.environ.get("OGC_CAPABILITIES_PREBUILD", 8))
 # after a catalog change, a capabilities document listing at least this many layers (slow to build: ~2 s at 600,

@@ -2,6 +2,10 @@
 source's catalog entries in step — new layers created, changed ones updated, vanished ones removed — and write the
 run's report (counts, the slugs of each, and the reason for every layer skipped).
 
+Every layer created, changed or removed has its own audit entry (who: the source's registrant, else the system;
+what; when), marked with the source and the run; a run's entries are appended to the audit chain together once its
+transaction commits (audit.events.batched), not one transaction and chain lock per layer.
+
 A remote that is slow, dead, malformed or too big fails only its own run, with the reason, and changes nothing in
 the catalog: the reading is done before anything is written. A remote that suddenly offers no layers at all while
 the catalog holds some of its layers is taken as broken, not as "everything vanished"."""
@@ -14,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from audit import actors, events
 from geo.remote import Fetcher, RemoteError
 from layers.importing.pipeline import create_with_free_slug
 from layers.models import Layer
@@ -53,7 +58,7 @@ def execute(run: HarvestRun) -> HarvestRun:
         if not offer.entries and held:
             raise RemoteError(f"{source.url}: offers no layers now (the catalog holds {held:,} of its layers); "
                               "taken as a broken answer, nothing was removed")
-        with transaction.atomic():
+        with events.batched(harvest_source=source.slug, harvest_run=run.pk), transaction.atomic():
             report = apply(source, offer.entries)
         report["skipped"] = offer.skipped[:LISTED]
         if source.kind == HarvestSource.Kind.ARCGIS:
@@ -97,17 +102,24 @@ def apply(source: HarvestSource, entries: list[Entry]) -> dict:
                                           fingerprint=fingerprint, harvested_at=now)
             _note(report, "new", layer.slug)
         elif link.fingerprint != fingerprint:
+            changed = []
             for name, value in _fields(source, entry).items():
+                if getattr(link.layer, name) != value:
+                    changed.append(name)
                 setattr(link.layer, name, value)
             link.layer.save()
             link.fingerprint, link.harvested_at = fingerprint, now
             link.save(update_fields=["fingerprint", "harvested_at"])
+            events.record_layer("change", actors.now_or(source.created_by), link.layer,
+                                {"fields": changed, "remote_id": entry.remote_id[:300]})
             _note(report, "changed", link.layer.slug)
         else:
             report["unchanged_count"] += 1
     for remote_id, link in held.items():
         if remote_id not in seen:
             _note(report, "vanished", link.layer.slug)
+            events.record_layer("delete", actors.now_or(source.created_by), link.layer,
+                                {"kind": link.layer.kind, "remote_id": remote_id, "reason": "gone from the remote"})
             link.layer.delete()
     return report
 

@@ -344,3 +344,33 @@ def test_csv_keeps_formulas_as_text(people):
     APIClient().post("/sign-in/", {"username": "=HYPERLINK(\"http://x\")", "password": "x"})
     text = b"".join(as_user(people["admin"]).get("/api/v1/audit/export.csv").streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK" in text
+
+
+def test_batched_entries_are_appended_together_after_the_commit_and_rolled_back_ones_never(monkeypatch):
+    from django.db import transaction
+
+    from audit import actors, events
+
+    appends = []
+    real_append = chain.append
+    monkeypatch.setattr(chain, "append", lambda drafts: appends.append(len(drafts)) or real_append(drafts))
+    with events.batched(run=7), transaction.atomic():
+        for i in range(5):
+            events.record("change", actors.SYSTEM, object_type="layer", object_id=i, object_label=f"layer-{i}")
+            assert not appends  # nothing before the commit
+        try:
+            with transaction.atomic():  # a part rolled back (a savepoint) did not happen
+                events.record("delete", actors.SYSTEM, object_type="layer", object_label="never")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+    assert appends == [5]
+    assert [(e.object_label, e.detail) for e in entries()] == [(f"layer-{i}", {"run": 7}) for i in range(5)]
+    try:
+        with events.batched(), transaction.atomic():
+            events.record("change", actors.SYSTEM, object_type="layer", object_label="rolled-back")
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    events.record("sign_in", actors.SYSTEM)  # outside a batch: on its own, at once
+    assert appends == [5, 1] and chain.verify()["valid"] and chain.verify()["checked"] == 6

@@ -209,6 +209,61 @@ def test_a_remote_that_suddenly_offers_nothing_removes_nothing(remote):
     assert Layer.objects.filter(harvested__source__slug="src").count() == 4
 
 
+def wms_130(names: list[str], renamed: set[str] = frozenset()) -> bytes:
+    layers = "".join(f"<Layer queryable=\"1\"><Name>{n}</Name><Title>{n}{' 改名' if n in renamed else ''}</Title>"
+                     "<EX_GeographicBoundingBox><westBoundLongitude>121.0</westBoundLongitude><eastBoundLongitude>121.1"
+                     "</eastBoundLongitude><southBoundLatitude>24.9</southBoundLatitude><northBoundLatitude>25.0"
+                     "</northBoundLatitude></EX_GeographicBoundingBox></Layer>" for n in names)
+    return ('<?xml version="1.0" encoding="UTF-8"?><WMS_Capabilities version="1.3.0" xmlns="http://www.opengis.net/wms"'
+            ' xmlns:xlink="http://www.w3.org/1999/xlink"><Service><Name>WMS</Name><Title>t</Title></Service><Capability>'
+            '<Request><GetMap><Format>image/png</Format><DCPType><HTTP><Get><OnlineResource xlink:href="http://r/wms"/>'
+            f'</Get></HTTP></DCPType></GetMap></Request><Layer><Title>root</Title>{layers}</Layer></Capability>'
+            '</WMS_Capabilities>').encode()
+
+
+def test_a_run_audits_every_layer_it_creates_changes_or_removes_in_one_append(remote, monkeypatch,
+                                                                               django_capture_on_commit_callbacks):
+    from audit import chain
+    from audit.models import AuditEntry
+
+    appends = []
+    real_append = chain.append
+    monkeypatch.setattr(chain, "append", lambda drafts: appends.append(len(drafts)) or real_append(drafts))
+    before = chain.verify()["checked"]  # another connection's test may have left entries
+    owner = User.objects.create_user("harvest-owner")
+    names = [f"road_{i}" for i in range(12)]
+    remote.routes["/wms"] = (200, "text/xml", wms_130(names))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = harvest("wms", remote.url + "/wms", created_by=owner)
+    assert first.state == "ok" and first.new == 12, first.error
+    assert appends == [12]  # one append (one transaction, one lock of the chain's head) for the run's 12 entries
+    remote.routes["/wms"] = (200, "text/xml", wms_130(names[2:], renamed={"road_5"}))
+    with django_capture_on_commit_callbacks(execute=True):
+        second = harvest("wms", remote.url + "/wms")
+    assert (second.changed, second.vanished) == (1, 2) and appends == [12, 3]
+    assert chain.verify()["valid"] and chain.verify()["checked"] == before + 15
+    auditor = User.objects.create_superuser("harvest-auditor")
+    client = APIClient()
+    client.force_authenticate(auditor)
+    for slug, action in ((first.report["new"][0], "create"), (second.report["changed"][0], "change"),
+                         (second.report["vanished"][0], "delete")):
+        found = client.get(f"/api/v1/audit/?layer={slug}&action={action}").json()["results"]
+        assert len(found) == 1 and found[0]["actor_name"] == "harvest-owner", found
+    by_run = AuditEntry.objects.filter(detail__harvest_run=second.pk).order_by("seq")
+    assert [e.action for e in by_run] == ["change", "delete", "delete"]
+    assert {e.actor_name for e in by_run} == {"harvest-owner"}
+    assert by_run[0].detail["fields"] == ["title_zh"] and by_run[0].detail["harvest_source"] == "src"
+    assert AuditEntry.objects.filter(detail__harvest_run=first.pk, action="create").count() == 12
+    # a run that breaks off while writing leaves no layers and no entries
+    remote.routes["/wms"] = (200, "text/xml", wms_130(["new_one"]))
+    monkeypatch.setattr("harvest.runner.HarvestedLayer.objects.create", lambda **kw: 1 / 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        broken = harvest("wms", remote.url + "/wms")
+    assert broken.state == "failed"
+    assert not Layer.objects.filter(harvested__remote_id="new_one").exists()
+    assert not AuditEntry.objects.filter(detail__harvest_run=broken.pk).exists() and chain.verify()["valid"]
+
+
 # -- the API -------------------------------------------------------------------------------------------------------
 
 def test_sources_and_runs_are_for_superusers_only_and_a_run_is_a_job(remote, monkeypatch,

@@ -617,3 +617,32 @@ def test_a_style_saved_through_the_api_is_what_wms_draws_and_its_legend_lists(ow
             setattr(style, field, value)
         style.save()
         mapfile.write()
+
+
+@pytest.mark.parametrize(("version", "attribute"), [("1.3.0", "CRS"), ("1.1.1", "SRS")])
+def test_layer_boxes_in_every_offered_crs_are_added_all_at_once_in_each_version_s_axis_order(version, attribute):
+    """MapServer writes a layer's box in its own CRS only (issue 21); the front adds the others (capabilities_boxes):
+    the envelope of the reprojected box, EPSG:4326 latitude first in 1.3.0 only, groups left to the filter."""
+    from pyproj import Transformer
+
+    from layers.ogc.capabilities_boxes import add_layer_boxes
+
+    root = "WMS_Capabilities" if version == "1.3.0" else "WMT_MS_Capabilities"
+    codes = "".join(f"<{attribute}>EPSG:{c}</{attribute}>" for c in (3826, 4326, 3857))
+    document = (f'<{root} xmlns="http://www.opengis.net/wms"><Capability><Layer><Title>主題</Title>{codes}'
+                f'<Layer><Name>roads</Name>{codes}<BoundingBox {attribute}="EPSG:3826" minx="270000" miny="2750000" '
+                f'maxx="280000" maxy="2770000"/><Style/></Layer></Layer></Capability></{root}>')
+    tree = etree.fromstring(document.encode()).getroottree()
+    assert add_layer_boxes(tree) == 2
+    layer = tree.find(".//{*}Layer/{*}Layer")
+    boxes = {b.get(attribute): [float(b.get(k)) for k in ("minx", "miny", "maxx", "maxy")]
+             for b in layer.findall("{*}BoundingBox")}
+    assert list(boxes) == ["EPSG:3826", "EPSG:4326", "EPSG:3857"]  # in the layer's CRS order, before its Style
+    assert etree.QName(layer[-1]).localname == "Style"
+    assert not tree.getroot().find(".//{*}Layer").findall("{*}BoundingBox")  # the group: the filter's union
+    west, south, east, north = Transformer.from_crs(3826, 4326, always_xy=True).transform_bounds(
+        270000, 2750000, 280000, 2770000, densify_pts=21)
+    lonlat = boxes["EPSG:4326"] if version == "1.1.1" else [boxes["EPSG:4326"][i] for i in (1, 0, 3, 2)]
+    assert lonlat == pytest.approx([west, south, east, north], abs=2e-6)
+    assert boxes["EPSG:3857"] == pytest.approx(list(Transformer.from_crs(3826, 3857, always_xy=True).transform_bounds(
+        270000, 2750000, 280000, 2770000, densify_pts=21)), abs=1.0)

@@ -217,10 +217,11 @@ def _common_metadata(layer: Layer) -> dict:
         "ows_keywordlist": ",".join([*layer.keywords, *( [layer.theme.name_zh] if layer.theme else [])]),
         "ows_extent": extent_text(extent, layer.srid),
         "ows_srs": SRS_LIST,
-        # OGC_WMS_LAYER_BBOX_ALL_CRS off: a layer's WMS 1.3.0 BoundingBox in its own CRS only (with
-        # EX_GeographicBoundingBox; the root still lists one per CRS). One per offered CRS on every layer is a
-        # reprojection each, most of a cold GetCapabilities: 600 layers 26.8 s → 3.2 s measured (issue 21)
-        "wms_bbox_extended": "true" if settings.OGC_WMS_LAYER_BBOX_ALL_CRS else "false",
+        # a layer's WMS 1.3.0 BoundingBox in its own CRS only (with EX_GeographicBoundingBox; the root still lists
+        # one per CRS): MapServer reprojecting one per offered CRS on every layer was most of a cold GetCapabilities
+        # (600 layers 26.8 s → 3.2 s, issue 21). With OGC_WMS_LAYER_BBOX_ALL_CRS the front adds the others, all
+        # layers at once (capabilities_boxes)
+        "wms_bbox_extended": "false",
         "wms_layer_group": theme_path(layer),
         "ows_attribution_title": layer.source,
     }

@@ -11,6 +11,8 @@ import subprocess
 import threading
 from functools import lru_cache
 
+from django.conf import settings
+
 from geo import dbrouter
 
 from . import mapfile
@@ -108,7 +110,7 @@ class MapServerEngine(OGCEngine):
         if params.get("REQUEST", "").lower() == "getcapabilities" and b"<" in payload[:100]:
             # theme groups stay in the tree but lose their names: a group request is refused like any unknown
             # layer name by the front (views.check), so capabilities must not offer it
-            payload = filter_capabilities(payload, visible)
+            payload = filter_capabilities(payload, visible, layer_boxes=settings.OGC_WMS_LAYER_BBOX_ALL_CRS)
         return OWSResponse(200, content_type, payload)
 
 
