@@ -5,6 +5,7 @@ response-time medians and the week's changes hand-computed on a tiny dataset, an
 patterns present in its 1999 cases."""
 
 import io
+import json
 import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -338,6 +339,15 @@ def test_the_emerging_hot_spot_analysis_finds_the_planted_patterns(city):
         found[name] = [emerging.pattern_name(p) for p, _n in rows]
         # the busiest cell of the disk is of the expected category (not merely some cell of it)
         assert found[name] and found[name][0] in expected, (name, found[name], summary["classes"])
+
+
+def test_the_page_offers_the_hot_spot_analysis_with_class_meanings(city):
+    page = client("ev-officer").get("/events/?layer=hotline-cases").content.decode()
+    assert "開始分析" in page, page[page.find("<main"):][:3000]
+    assert "強化熱點：至少九成時間步" in json.loads(page.split('id="hotspot-strings" type="application/json">')[1].split("</script>")[0])["meanings"]["intensifying_hot"]
+    english = client("ev-officer").get("/events/?layer=hotline-cases", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Run the analysis" in english and "Intensifying hot spot: hot in at least 90%" in english
+    assert "hotspot-form" not in client().get("/events/?layer=hotline-cases").content.decode()  # signed in only
 
 
 @pytest.mark.xfail(strict=True, reason="NOT FOUND yet: the planted hot spots (hundreds of cases a cell) set Gi*'s "
