@@ -20,8 +20,10 @@ PERIOD_LABELS = {"all": "全期間", "month": "每月", "week": "每週", "day":
 
 
 def events_page(request):
-    # read before the figures: wrapping the request in DRF's Request (areas_of) sets request.user to anonymous
-    signed_in = request.user.is_authenticated
+    # wrapping the request in DRF's Request (areas_of) sets request.user to anonymous: kept here, put back below (the
+    # page's header said "sign in" to a signed-in officer)
+    user = request.user
+    signed_in = user.is_authenticated
     layers = list(event_layers_for(request.user))
     slug = request.GET.get("layer") or (layers[0].layer.slug if layers else "")
     chosen = next((el for el in layers if el.layer.slug == slug), None)
@@ -56,6 +58,7 @@ def events_page(request):
             context.update(counts=counts, times=times, changes=changes,
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
                            unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
+        request.user = user
         if signed_in:
             context["hotspot"] = hotspot_context(chosen, english)
     return render(request, "events/page.html", context)
@@ -68,7 +71,7 @@ def hotspot_context(chosen, english: bool) -> dict:
     meanings.update({hotspot_job._level_name(c): (v[1] if english else v[0]) for c, v in hotspot_job.HOT.items()})
     words = {
         "starting": _("正在送出分析…"), "running": _("分析中：%(pct)s%%"), "failed": _("分析失敗：%(why)s"),
-        "done": _("分析完成"), "open_map": _("在地圖上開啟結果圖層"), "class": _("類別"), "meaning": _("意義"),
+        "done": _("分析完成"), "open_map": _("在地圖上開啟結果圖層"), "class": _("熱點類別"), "meaning": _("意義"),
         "cells": _("網格數（格）"), "analysed": _("分析的案件：%(n)s 件，%(locations)s 個有案件的網格"),
         "steps": _("時間步：%(n)s 步，每步 %(days)s 天"), "band": _("鄰域距離：%(d)s 公尺"),
         "left_out": _("未納入的案件"), "reasons": {

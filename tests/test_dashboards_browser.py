@@ -311,6 +311,7 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         page.get_by_role("button", name="Run the analysis").click()
         page.wait_for_selector("#hotspot-classes", timeout=60_000)
         assert "Intensifying hot spot" in page.locator("#hotspot-classes").inner_text()
+        assert page.locator("#sign-in-open").count() == 0  # the header knows the officer is signed in
         assert page.locator("#hotspot-map").get_attribute("href").startswith("/?layer_dialog=")
         page.locator("#hotspot-heading").scroll_into_view_if_needed()
         shot(page, "events-03-hotspots-en")
@@ -327,7 +328,7 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         page.wait_for_selector("#hotspot-classes", timeout=60_000)
         assert "熱點（99% 信賴）" in page.locator("#hotspot-classes").inner_text()
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
-        page.locator("#hotspot-heading").scroll_into_view_if_needed()
+        page.locator("#hotspot-classes").scroll_into_view_if_needed()
         shot(page, "events-04-hotspots-phone")
     finally:
         page.context.close()
