@@ -74,7 +74,7 @@ def hotspot_context(chosen, english: bool) -> dict:
         "done": _("分析完成"), "open_map": _("在地圖上開啟結果圖層"), "class": _("熱點類別"), "meaning": _("意義"),
         "cells": _("網格數（格）"), "analysed": _("分析的案件：%(n)s 件，%(locations)s 個有案件的網格"),
         "steps": _("時間步：%(n)s 步，每步 %(days)s 天"), "band": _("鄰域距離：%(d)s 公尺"),
-        "left_out": _("未納入的案件"), "reasons": {
+        "left_out": _("未納入的案件：%(list)s"), "sep": _("、"), "reasons": {
             "without_location": _("無位置"), "without_time": _("無時間"), "in_the_future": _("時間在未來"),
             "outside_period": _("期間外"), "outside_areas": _("區域外")}, "unit": _("件"),
     }
