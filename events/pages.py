@@ -68,7 +68,11 @@ def hotspot_context(chosen, english: bool) -> dict:
     """What the 熱點分析 section's script shows: each class's meaning (the result layer's legend labels) and the
     page's words, in the page's language."""
     meanings = {emerging.pattern_name(c): (en if english else zh) for c, (zh, en) in emerging.PATTERNS.items()}
-    meanings.update({hotspot_job._level_name(c): (v[1] if english else v[0]) for c, v in hotspot_job.HOT.items()})
+    what = {1: _("此網格與鄰近網格的案件顯著多於全區平均"), -1: _("此網格與鄰近網格的案件顯著少於全區平均"),
+            0: _("與全區平均沒有顯著差異")}
+    colon = ": " if english else "："
+    meanings.update({hotspot_job._level_name(c): f"{v[1] if english else v[0]}{colon}{what[(c > 0) - (c < 0)]}"
+                     for c, v in hotspot_job.HOT.items()})
     words = {
         "starting": _("正在送出分析…"), "running": _("分析中：%(pct)s%%"), "failed": _("分析失敗：%(why)s"),
         "done": _("分析完成"), "open_map": _("在地圖上開啟結果圖層"), "class": _("熱點類別"), "meaning": _("意義"),
