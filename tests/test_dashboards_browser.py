@@ -81,7 +81,8 @@ def drawn(page):
     page.wait_for_function("() => !document.querySelector('.widget[aria-busy]')")
 
 
-def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, django_db_blocker):
+def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, django_db_blocker,
+                                                       celery_worker_process):
     page = new_page(browser, server)
     page.set_default_navigation_timeout(60_000)  # a cold server worker on a loaded machine
     try:
@@ -304,6 +305,16 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         assert page.locator("#counts-table tbody tr").count() >= facts["villages"] // 2
         assert page.locator("#times-table tbody tr").count() >= 5 and page.locator("#changes-table tbody tr").count()
         shot(page, "events-01-en")
+        # 熱點分析 on the same page: the demo's planted intensifying street-light hot spot, as a job on the worker,
+        # its summary with each class's meaning and a link to the result layer on the map
+        page.locator("#h-category").select_option("streetlight")
+        page.get_by_role("button", name="Run the analysis").click()
+        page.wait_for_selector("#hotspot-classes", timeout=60_000)
+        assert "Intensifying hot spot" in page.locator("#hotspot-classes").inner_text()
+        assert page.locator("#sign-in-open").count() == 0  # the header knows the officer is signed in
+        assert page.locator("#hotspot-map").get_attribute("href").startswith("/?layer_dialog=")
+        page.locator("#hotspot-heading").scroll_into_view_if_needed()
+        shot(page, "events-03-hotspots-en")
         with page.expect_navigation(wait_until="domcontentloaded"):
             page.locator("#lang").select_option("zh-hant")
         page.set_viewport_size(PHONE)
@@ -312,5 +323,12 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         assert page.evaluate(UNNAMED_CONTROLS) == []
         shot(page, "events-02-phone")
+        page.locator("#h-method").select_option("hotspots")
+        page.get_by_role("button", name="開始分析").click()
+        page.wait_for_selector("#hotspot-classes", timeout=60_000)
+        assert "熱點（99% 信賴）" in page.locator("#hotspot-classes").inner_text()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        page.locator("#hotspot-classes").scroll_into_view_if_needed()
+        shot(page, "events-04-hotspots-phone")
     finally:
         page.context.close()

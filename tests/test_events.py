@@ -5,12 +5,15 @@ response-time medians and the week's changes hand-computed on a tiny dataset, an
 patterns present in its 1999 cases."""
 
 import io
+import json
 import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+import shapely
 from conftest import SHARED_DATA, committed_demo_city
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -266,7 +269,8 @@ def test_the_demo_cases_and_their_planted_patterns(city):
         return out
 
     rising, falling, new, sporadic = (weekly(p) for p in ("intensifying", "diminishing", "new", "sporadic"))
-    assert sum(rising[-8:]) > 3 * sum(rising[:8]) and sum(falling[:8]) > 3 * sum(falling[-8:])
+    assert sum(rising[-8:]) > 2 * sum(rising[:8]) and sum(falling[:8]) > 2 * sum(falling[-8:])
+    assert all(n >= c for n, c in zip(rising, hotline.PATTERN_WEEKLY_COUNTS["intensifying"], strict=True))
     assert min(new[-4:]) >= 10 and max(new[:-4]) <= 3
     on = [n for n in sporadic if n >= 10]
     assert len(on) == len(hotline.SPORADIC_WEEKS) and all(sporadic[w] >= 12 for w in hotline.SPORADIC_WEEKS)
@@ -296,6 +300,86 @@ def test_the_demo_cases_and_their_planted_patterns(city):
         username="ev-officer"), "widget")
     figures = aggregate(source, User.objects.get(username="ev-officer"), None)
     assert sum(r["value"] for r in figures["rows"]) == total == figures["total"]["value"]
+
+
+# What an analyst runs for each planted pattern (its category, a grid fine enough for the demo's 150-300 m disks,
+# the distance band derived as ArcGIS's optimized analysis does) and the classes that count as found there
+EXPECTED = {
+    "new": {"new_hot", "consecutive_hot"},
+    "intensifying": {"intensifying_hot"},
+    "diminishing": {"diminishing_hot", "historical_hot"},
+    "sporadic": {"sporadic_hot", "oscillating_hot"},
+}
+
+
+def test_the_emerging_hot_spot_analysis_finds_the_planted_patterns(city):
+    """Issue 22's done-when: each planted pattern's disk holds a cell of its expected category, the analysis run
+    through the API as the /events/ page runs it (weekly steps over the demo's 52 weeks, 100 m cells)."""
+    from conftest import run_analysis_job
+    from rest_framework.test import APIClient
+
+    from analysis.hotspots import emerging
+
+    api = APIClient()
+    api.force_authenticate(User.objects.get(username="ev-officer"))
+    planted = EventLayer.objects.get(layer__slug="hotline-cases").meta["planted"]
+    period = {"start": hotline.START.isoformat(), "end": hotline.END.isoformat()}
+    found = {}
+    for name, expected in EXPECTED.items():
+        spot = planted[name]
+        job = run_analysis_job(api, "emerging-hotspots", {
+            "layer": "hotline-cases", "category": spot["category"], "period": period, "cell_size": 100,
+            "time_step_days": 7})
+        summary = job.counts["result"]
+        assert summary["time"]["steps"] == hotline.WEEKS and summary["left_out"]["outside_period"] == 0
+        table = Layer.objects.get(slug=job.options["slug"]).table_name
+        rows = query(f'SELECT pattern, events FROM layerdata."{table}" WHERE ST_DWithin(geom, '
+                     "ST_SetSRID(ST_MakePoint(%s, %s), 3826), %s) ORDER BY events DESC",
+                     [spot["x"], spot["y"], spot["radius_m"]])
+        found[name] = [emerging.pattern_name(p) for p, _n in rows]
+        # the busiest cell of the disk is of the expected category (not merely some cell of it)
+        assert found[name] and found[name][0] in expected, (name, found[name], summary["classes"])
+
+
+def test_the_page_offers_the_hot_spot_analysis_with_class_meanings(city):
+    page = client("ev-officer").get("/events/?layer=hotline-cases").content.decode()
+    assert 'id="hotspot-form"' in page and "開始分析" in page
+    strings = json.loads(page.split('id="hotspot-strings" type="application/json">')[1].split("</script>")[0])
+    assert strings["meanings"]["intensifying_hot"].startswith("強化熱點：至少九成時間步")
+    english = client("ev-officer").get("/events/?layer=hotline-cases", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Run the analysis" in english and "Intensifying hot spot: hot in at least 90%" in english
+    assert "hotspot-form" not in client().get("/events/?layer=hotline-cases").content.decode()  # signed in only
+
+
+@pytest.mark.xfail(strict=True, reason="NOT FOUND yet: the planted hot spots (hundreds of cases a cell) set Gi*'s "
+                   "spread, the background is ~12 cases a cell a year and cells without cases are not analysed, so "
+                   "the cold disk's z stays above -2 (all categories, 250 m cells, derived 500 m band: -1.95)")
+def test_the_cold_spot_is_found_in_the_demo_size_city():
+    """The planted cold spot, by the hot and cold spot analysis (Gi*) of all categories on 250 m cells with the
+    derived band, in the demo's own city (size 1). Not in this module's size-0.1 city: there the cold disk is ~2
+    cells of ~17 cases a year among cells the planted hot spots put hundreds in, and no Gi* can call it cold. The
+    job's own steps (aggregate, neighbourhood, Gi*, FDR classes) on the generated cases; the SQL read is the part
+    the test above covers."""
+    from conftest import generated_city
+
+    from analysis.hotspots import job as hotspot_job
+    from analysis.hotspots import stats
+
+    demo = generated_city(2026, 1.0)
+    cases = demo.layers["hotline_cases"]
+    xy = shapely.get_coordinates(cases.geoms)
+    events = hotspot_job.Events(xy[:, 0], xy[:, 1], np.array([m.timestamp() for m in cases.columns["reported_at"][1]]),
+                                {}, len(xy))
+    options = {"cell_size": 250.0, "neighbourhood": {"method": "distance_band"}, "fdr": True}
+    locations = hotspot_job.aggregate(events, options, None)
+    totals = np.bincount(locations.of_event, minlength=len(locations.xy)).astype(float)
+    w, hood = hotspot_job.neighbourhood(locations, totals, options)
+    z = stats.gi_star(totals, w)
+    level = stats.confidence(z, stats.two_sided_p(z), True)
+    cold = hotline.planted_patterns(demo.layers["address_points"], demo.size)["cold"]
+    inside = np.hypot(locations.xy[:, 0] - cold["x"], locations.xy[:, 1] - cold["y"]) <= cold["radius_m"]
+    assert (level[inside] < 0).any(), (hood, sorted(zip(z[inside].round(2), level[inside], strict=True)))
+    assert (level[~inside] < 0).sum() <= (level[inside] < 0).sum(), "cold spots elsewhere outnumber the planted one"
 
 
 REAL = SHARED_DATA / "real" / "hotline-1999" / "tainan_1999_2019w30.csv"

@@ -6,9 +6,9 @@ trees in the typhoon months). On top of them, five patterns are planted, each in
 fraction of the city's extent (PLANTED_PATTERNS), so that they sit in the same part of the city at every size:
 
 - new: no cases at all until the last 4 weeks, then many (a new hot spot);
-- intensifying: more cases every 3 weeks, all year (an intensifying hot spot);
-- diminishing: the reverse: many at first, fewer every 3 weeks;
-- sporadic: 12 cases in some weeks, none in the others (on again, off again);
+- intensifying: a hot spot all year with more cases every 3 weeks (an intensifying hot spot);
+- diminishing: the reverse: a hot spot all year with fewer cases every 3 weeks;
+- sporadic: 12 cases in some weeks, none in the others (on again, off again), on in the last week;
 - cold: an area where the background is cut to a tenth (a cold spot).
 
 The counts of the planted patterns are fixed (not drawn): PATTERN_WEEKLY_COUNTS says how many cases each adds in
@@ -54,11 +54,15 @@ PLANTED_PATTERNS = {
     "sporadic": {"at": (0.78, 0.25), "radius_m": 300, "category": "noise"},
     "cold": {"at": (0.5, 0.5), "radius_m": 700, "category": None},
 }
-SPORADIC_WEEKS = (2, 3, 9, 15, 16, 22, 29, 30, 37, 43, 44, 49)
+# Esri's definitions decide the counts: an intensifying or diminishing hot spot is hot in at least 90 % of the
+# steps including the last, so neither may start (end) near zero — the pattern's own peak weeks set the cube's
+# variance, and 1 case a week beside 18 is never significant (the first version, 1 … 18, came out a consecutive
+# hot spot); a sporadic hot spot is hot in the final step, so its last "on" week is the last week.
+SPORADIC_WEEKS = (2, 3, 9, 15, 16, 22, 29, 30, 37, 43, 44, 51)
 PATTERN_WEEKLY_COUNTS = {
     "new": [0] * (WEEKS - 4) + [10, 12, 14, 16],
-    "intensifying": [1 + w // 3 for w in range(WEEKS)],  # 1 … 18
-    "diminishing": [18 - w // 3 for w in range(WEEKS)],  # 18 … 1
+    "intensifying": [10 + w // 3 for w in range(WEEKS)],  # 10 … 27
+    "diminishing": [27 - w // 3 for w in range(WEEKS)],  # 27 … 10
     "sporadic": [12 if w in SPORADIC_WEEKS else 0 for w in range(WEEKS)],
 }
 COLD_BACKGROUND_SHARE = 0.1  # the cold disk keeps a tenth of the background it would have
