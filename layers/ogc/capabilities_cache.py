@@ -87,13 +87,7 @@ def bump() -> None:
 
 
 def bump_on_commit(*args, **kwargs) -> None:
-    """A signal receiver: bump once the change is committed (before, a request would rebuild from the old rows).
-    Once per transaction: a run changing hundreds of layers at once (a harvest) bumps once, not once a layer. A bump
-    already waiting is in every savepoint still open when it was asked for, so a rollback that drops it drops this
-    change too."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(func is bump for _sids, func, _robust in connection.run_on_commit):
-        return
+    """A signal receiver: bump once the change is committed (before, a request would rebuild from the old rows)."""
     transaction.on_commit(bump)
 
 
