@@ -306,8 +306,7 @@ class HotspotJobView(JobView):
     emerging = False
 
     def validate(self, data, user):
-        options = hotspot_job.check(data, user, self.emerging)
-        return options, "時空熱點分析" if self.emerging else "熱點分析"
+        return hotspot_job.check(data, user, self.emerging), "時空熱點分析" if self.emerging else "熱點分析"
 
 
 @documented(
