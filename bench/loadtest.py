@@ -220,7 +220,12 @@ def gunicorn_pid(base: str) -> int:
     port = int(base.rsplit(":", 1)[1])
     for conn in psutil.net_connections("tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return conn.pid
+            # a worker may be the one seen listening (gunicorn 27's master shows no listening socket): go up to
+            # the master, whose tree holds every worker
+            process = psutil.Process(conn.pid)
+            while (parent := process.parent()) and "gunicorn" in " ".join(parent.cmdline()):
+                process = parent
+            return process.pid
     raise RuntimeError("no process listens on the bench's gunicorn port")
 
 
