@@ -261,10 +261,10 @@ def main() -> None:
             print(f"cached / {label}: {cached / results[label][0]:.2f}; signed in / {label}: "
                   f"{results[SIGNED_IN][0] / results[label][0]:.2f}")
     if FRONT in results and NGINX in results:
-        print(f"nginx front / {NGINX}: {results[FRONT][0] / results[NGINX][0]:.2f} anonymous, "
-              f"{results[FRONT_SIGNED_IN][0] / results[NGINX][0]:.2f} signed in; nginx front / gunicorn alone: "
-              f"×{results[FRONT][0] / cached:.1f} anonymous, ×{results[FRONT_SIGNED_IN][0] / results[SIGNED_IN][0]:.1f}"
-              " signed in")
+        front, front_signed_in = results[FRONT][0], results[FRONT_SIGNED_IN][0]
+        print(f"nginx front / {NGINX}: {front / results[NGINX][0]:.2f} anonymous, "
+              f"{front_signed_in / results[NGINX][0]:.2f} signed in; nginx front / gunicorn alone: "
+              f"×{front / cached:.1f} anonymous, ×{front_signed_in / results[SIGNED_IN][0]:.1f} signed in")
     print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if cached >= GOAL else 'NOT met'} by gunicorn alone "
           f"({cached:,.0f}/s anonymous, {results[SIGNED_IN][0]:,.0f}/s signed in)")
     if FRONT in results:

@@ -7,6 +7,7 @@ reachable from outside, and a tile invalidated by an edit is not sent stale."""
 import http.client
 import shutil
 import urllib.parse
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,9 +17,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 from test_feature_editing import _make_layer, point
 
+from layers.models import Layer
 from layers.serving import tilecache
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -59,12 +62,17 @@ def cache(front, settings):
 
 
 @pytest.fixture
-def tables():
+def tables(transactional_db):
+    """Layers made (and committed) here, their tables dropped afterwards; their updated_at an hour back, so that an
+    edit's new ETag (which counts whole seconds) differs."""
     made = []
 
     def layer(slug: str, visibility: str):
         made.append(slug.replace("-", "_"))
-        return _make_layer(made[-1], slug, visibility)
+        new = _make_layer(made[-1], slug, visibility)
+        Layer.objects.filter(pk=new.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+        new.refresh_from_db()
+        return new
 
     yield layer
     with connection.cursor() as cur:
@@ -177,6 +185,7 @@ def test_an_invalidated_tile_is_not_sent_stale(front, cache, tables):
     moved = c.patch(f"{url}{fid}/", {"geometry": point(121.3003, 24.9903), "properties": {"name": "A2"}},
                     format="json", HTTP_IF_MATCH=c.get(f"{url}{fid}/")["ETag"])
     assert moved.status_code == 200, moved.content  # committed: the tiles under A removed, every process told
+    layer.refresh_from_db()
     after = get(front.url, path, **{"If-None-Match": before.headers["ETag"]})
     assert after.status in (200, 204) and after.headers["ETag"] != before.headers["ETag"]
     assert after.body != before.body and after.body == cached_bytes(layer)  # drawn again, kept again
