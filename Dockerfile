@@ -17,6 +17,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml ./
+# every app in INSTALLED_APPS (tests/test_compose.py checks the list)
 COPY geo geo
 COPY layers layers
 COPY analysis analysis
@@ -24,6 +25,14 @@ COPY iot iot
 COPY web web
 COPY audit audit
 COPY accounts accounts
+COPY jobs jobs
+COPY network network
+COPY stats stats
+COPY catalogue catalogue
+COPY editing editing
+COPY dashboards dashboards
+COPY harvest harvest
+COPY events events
 COPY --from=viewer /build/web/static/web/dist web/static/web/dist
 COPY locale locale
 COPY manage.py ./

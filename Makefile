@@ -7,7 +7,8 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # System packages (Debian 12 / Ubuntu); PostgreSQL's major version is whatever the distribution ships.
 APT_PACKAGES := postgresql gdal-bin libgdal-dev libgeos-dev libproj-dev redis-server cgi-mapserver \
 	mapserver-bin python3-mapscript python3-venv gettext poppler-utils \
-	fonts-wqy-zenhei mosquitto chromium fonts-noto-cjk slapd ldap-utils libldap2-dev libsasl2-dev python3-dev gcc
+	fonts-wqy-zenhei mosquitto chromium fonts-noto-cjk slapd ldap-utils libldap2-dev libsasl2-dev python3-dev gcc \
+	nginx
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	--no-install-recommends
 # the Debian packages among $(1) that are not installed (a shell word list)

@@ -10,13 +10,16 @@ On the demo city (public buildings, the densest vector layer anyone may see), th
    docker-compose runs it) with the tile cache on, every tile asked for once first (the cache filled), then wrk
    over the same tiles, answered by the WSGI fast path (`layers/serving/tile_fastpath.py`): anonymous, then with
    the session cookie of a signed-in user (a session the bench signs in for gunicorn's SECRET_KEY);
-2. uncached: the same with TILE_CACHE=false (each tile drawn by PostGIS): what a miss costs;
-3. the limit: the same tile files served by nginx (when installed) and by Python's ThreadingHTTPServer, wrk
+2. behind nginx, as docker-compose runs it (when nginx is installed): the shipped template (deploy/nginx, through
+   geo.localstack.NginxFront) in front of the same gunicorn with TILE_ACCEL_REDIRECT set — the fast path decides
+   and answers with X-Accel-Redirect, nginx sends the cache file — anonymous and signed in;
+3. uncached: the same with TILE_CACHE=false (each tile drawn by PostGIS): what a miss costs;
+4. the limit: the same tile files served by nginx (when installed) and by Python's ThreadingHTTPServer, wrk
    with the same paths and connections.
 
-Printed: tiles/s, mean latency and the machine's load average beside each, the ratios cached / static and
-cached / uncached, the goal (≥ 3,000 cached tiles/s on this machine) and the cache's statistics. Not part of the
-test suite.
+Printed: tiles/s, mean latency and the machine's load average beside each, the ratios cached / static (the nginx
+front's against nginx alone) and cached / uncached, the goal (≥ 3,000 cached tiles/s on this machine) and the
+cache's statistics. Not part of the test suite.
 """
 
 import argparse
@@ -56,6 +59,9 @@ from layers.models import Layer  # noqa: E402
 SLUG = "buildings"
 GOAL = 3000
 CACHED, SIGNED_IN = "cached, anonymous (fast path)", "cached, signed in (fast path)"
+FRONT = "cached via nginx + X-Accel-Redirect, anonymous"
+FRONT_SIGNED_IN = "cached via nginx + X-Accel-Redirect, signed in"
+ACCEL = "/_tile-cache/"
 UNCACHED, NGINX = "uncached (Django, PostGIS)", "static: nginx (the limit)"
 
 
@@ -115,10 +121,31 @@ def signed_in_cookie() -> str:
 
 
 def answered_by(base: str, path: str, headers: dict) -> str:
-    """Who answered: the fast path (no Django middleware headers) or Django."""
+    """Who answered: Django (its middleware's headers), the fast path, or nginx after the fast path's
+    X-Accel-Redirect (a static file's Accept-Ranges)."""
     with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers)) as answer:
         answer.read()
-        return "Django" if answer.headers.get("X-Frame-Options") else "fast path"
+        if answer.headers.get("X-Frame-Options"):
+            return "Django"
+        return "nginx (X-Accel-Redirect)" if answer.headers.get("Accept-Ranges") == "bytes" else "fast path"
+
+
+def static_server_binary() -> str | None:
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+@contextlib.contextmanager
+def nginx_front(app: str, folder: Path):
+    """nginx in front of the app as docker-compose runs it (deploy/nginx's template), 2 workers as the limit's;
+    yields its base URL."""
+    from geo.localstack import NginxFront
+
+    front = NginxFront(folder, app.removeprefix("http://"), Path(settings.TILE_CACHE_DIR), folder / "static", ACCEL)
+    front.start()
+    try:
+        yield front.url
+    finally:
+        front.stop()
 
 
 @contextlib.contextmanager
@@ -127,7 +154,7 @@ def static_server(kind: str, folder: Path):
     ThreadingHTTPServer; yields the base URL, or None when that server is not installed."""
     port = common.free_port()
     if kind == "nginx":
-        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        nginx = static_server_binary()
         if nginx is None:
             yield None
             return
@@ -198,6 +225,20 @@ def main() -> None:
                   f"{answered_by(base, paths[1], {'Cookie': cookie})}", flush=True)
             measure(CACHED, base)
             measure(SIGNED_IN, base, (f"Cookie: {cookie}",))
+        if static_server_binary() is None:
+            print(f"  {FRONT}: nginx not installed, skipped")
+        else:
+            os.environ["TILE_ACCEL_REDIRECT"] = ACCEL
+            try:
+                with common.gunicorn(ARGS.workers, extra=options) as app, nginx_front(app, Path(tmp)) as base:
+                    for _ in range(2 * ARGS.workers):  # the session published again, for this gunicorn's workers
+                        answered_by(base, paths[0], {"Cookie": cookie})
+                    print(f"answered by (nginx in front): anonymous {answered_by(base, paths[1], {})}, signed in "
+                          f"{answered_by(base, paths[1], {'Cookie': cookie})}", flush=True)
+                    measure(FRONT, base)
+                    measure(FRONT_SIGNED_IN, base, (f"Cookie: {cookie}",))
+            finally:
+                del os.environ["TILE_ACCEL_REDIRECT"]
         os.environ["TILE_CACHE"] = "false"
         try:
             with common.gunicorn(ARGS.workers, extra=options) as base:
@@ -219,8 +260,17 @@ def main() -> None:
         if label in results:
             print(f"cached / {label}: {cached / results[label][0]:.2f}; signed in / {label}: "
                   f"{results[SIGNED_IN][0] / results[label][0]:.2f}")
-    print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if cached >= GOAL else 'NOT met'} ({cached:,.0f}/s anonymous, "
-          f"{results[SIGNED_IN][0]:,.0f}/s signed in)")
+    if FRONT in results and NGINX in results:
+        front, front_signed_in = results[FRONT][0], results[FRONT_SIGNED_IN][0]
+        print(f"nginx front / {NGINX}: {front / results[NGINX][0]:.2f} anonymous, "
+              f"{front_signed_in / results[NGINX][0]:.2f} signed in; nginx front / gunicorn alone: "
+              f"×{front / cached:.1f} anonymous, ×{front_signed_in / results[SIGNED_IN][0]:.1f} signed in")
+    print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if cached >= GOAL else 'NOT met'} by gunicorn alone "
+          f"({cached:,.0f}/s anonymous, {results[SIGNED_IN][0]:,.0f}/s signed in)")
+    if FRONT in results:
+        front = results[FRONT][0]
+        print(f"goal ≥ {GOAL:,} cached tiles/s: {'met' if front >= GOAL else 'NOT met'} with nginx in front "
+              f"({front:,.0f}/s anonymous, {results[FRONT_SIGNED_IN][0]:,.0f}/s signed in)")
     print(f"cache statistics: {tilecache.statistics()}")
     print(f"(tile cache folder: {settings.TILE_CACHE_DIR})")
 

@@ -451,6 +451,66 @@ STACK_AUTH_MAPS = {
 }
 
 
+NGINX_TEMPLATE = PROJECT_DIR / "deploy" / "nginx" / "templates" / "default.conf.template"
+
+
+class NginxFront(LoopbackServer):
+    """nginx in front of an app server as docker-compose runs it: the shipped template (deploy/nginx) with this
+    machine's upstream and folders, inside a main configuration of its own (tests and benchmarks)."""
+
+    name, scheme = "nginx", "http"
+
+    def __init__(self, root: Path, upstream: str, tile_cache_dir: Path, static_root: Path,
+                 accel_location: str = "/_tile-cache/", workers: int = 2):
+        self.name = f"nginx-{upstream.rsplit(':', 1)[-1]}"  # one per app server: never another's config
+        super().__init__(root)
+        self.binary = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin: not on every user's PATH
+        self.values = {"CIVGIS_UPSTREAM": upstream, "TILE_CACHE_DIR": str(tile_cache_dir),
+                       "STATIC_ROOT": str(static_root), "TILE_ACCEL_REDIRECT": accel_location}
+        self.workers = workers
+
+    def start(self) -> None:
+        self.port_file.unlink(missing_ok=True)  # always a fresh one, configured for this upstream
+        super().start()
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _command(self, binary: str) -> list[str]:
+        import pwd
+        from string import Template
+
+        site = Template(NGINX_TEMPLATE.read_text()).safe_substitute(  # as the image's envsubst: nginx's $vars stay
+            self.values, NGINX_LISTEN=f"127.0.0.1:{self.port}")
+        (self.dir / "civgis.conf").write_text(site)
+        temp = " ".join(f"{kind}_temp_path {self.dir}/{kind}-temp;" for kind in ("client_body", "proxy", "fastcgi",
+                                                                                   "uwsgi", "scgi"))
+        mime = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").exists() else ""
+        # as root, the workers run as root too: they read the caller's (possibly private) tile cache folder
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
+        conf = self.dir / "nginx.conf"
+        conf.write_text(f"""{user}
+worker_processes {self.workers};
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.log} warn;
+events {{ worker_connections 1024; }}
+http {{
+    {mime}
+    default_type application/octet-stream;
+    sendfile on;
+    access_log off;
+    {temp}
+    include {self.dir}/civgis.conf;
+}}
+""")
+        return [binary, "-p", str(self.dir), "-c", str(conf), "-e", str(self.log)]
+
+
 class Stack:
     """The services a command needs, taken from the environment or started privately under .var/<name>."""
 

@@ -288,6 +288,12 @@ TILE_FAST_PATH_RECHECK_SECONDS = float(os.environ.get("TILE_FAST_PATH_RECHECK_SE
 TILE_FAST_PATH_COUNT_SECONDS = float(os.environ.get("TILE_FAST_PATH_COUNT_SECONDS", "1"))  # reads sent to Redis
 TILE_SESSION_SECONDS = int(os.environ.get("TILE_SESSION_SECONDS", "300"))
 TILE_CACHE_SEED_MAX_ZOOM = int(os.environ.get("TILE_CACHE_SEED_MAX_ZOOM", 10))
+# behind nginx (deploy/nginx): the fast path decides who may see a cached tile and answers with X-Accel-Redirect to
+# this internal location of nginx, which maps it onto TILE_CACHE_DIR and sends the file itself; empty: the app sends it
+TILE_ACCEL_REDIRECT = os.environ.get("TILE_ACCEL_REDIRECT", "")
+if TILE_ACCEL_REDIRECT and not (TILE_ACCEL_REDIRECT.startswith("/") and TILE_ACCEL_REDIRECT.endswith("/")):
+    raise ImproperlyConfigured(f"TILE_ACCEL_REDIRECT={TILE_ACCEL_REDIRECT!r}: a location such as /_tile-cache/ "
+                               "(starting and ending with /)")
 # live edits (editing.live): at most this many open streams of anonymous readers of public layers at once; more
 # are told to come back in 30 s (signed-in users' streams are not counted)
 EDIT_STREAMS_ANONYMOUS = int(os.environ.get("EDIT_STREAMS_ANONYMOUS", 100))

@@ -64,3 +64,9 @@ def test_a_replica_must_be_postgis_and_the_read_your_writes_window_longer_than_i
     assert res.returncode != 0 and "DATABASE_READ_YOUR_WRITES_SECONDS must be at least" in res.stderr
     res = run_settings(DATABASE_REPLICA_URL="postgis://replica/civgis")
     assert res.returncode == 0, res.stderr  # nothing connects before the first read
+
+
+def test_the_tile_cache_location_for_nginx_is_a_location():
+    res = run_settings(TILE_ACCEL_REDIRECT="_tile-cache")
+    assert res.returncode != 0 and "TILE_ACCEL_REDIRECT='_tile-cache': a location such as /_tile-cache/" in res.stderr
+    assert run_settings(TILE_ACCEL_REDIRECT="/_tile-cache/").returncode == 0

@@ -275,3 +275,32 @@ def test_signed_in_users_get_the_fast_path_and_lose_it_at_once_with_their_rights
     with django_capture_on_commit_callbacks(execute=True):
         browser.logout()  # signed out: the entry goes with the session
     assert fast_path(url, **cookie)[0] == 404
+
+
+def test_behind_nginx_the_fast_path_names_the_cached_file_instead_of_sending_it(
+        layer, cache, fast_path, settings, django_capture_on_commit_callbacks):
+    """TILE_ACCEL_REDIRECT: the same decision, the answer an X-Accel-Redirect into nginx's internal location of the
+    tile cache (tests/test_tile_nginx.py runs nginx itself); a 304 and an empty tile are still answered here."""
+    settings.TILE_ACCEL_REDIRECT = "/_tile-cache/"
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.visibility = "public"
+        layer.save()
+    url = tile_url(A)
+    status, drawn, body = fast_path(url)
+    assert status == 200 and "X-Frame-Options" in drawn and body  # drawn by Django: the bytes
+    status, fast, nothing = fast_path(url)
+    cached = tilecache.path_of(layer, "vector", "", Z, *tile_of(*A, Z))
+    assert (status, nothing) == (200, b"") and "X-Frame-Options" not in fast
+    assert fast["X-Accel-Redirect"] == "/_tile-cache/" + cached.relative_to(cache).as_posix()
+    assert cached.read_bytes() == body and fast["Content-Length"] == "0"
+    assert (fast["ETag"], fast["Cache-Control"]) == (drawn["ETag"], drawn["Cache-Control"])
+    assert fast_path(url, HTTP_IF_NONE_MATCH=fast["ETag"])[0] == 304
+    empty = tile_url((121.60, 25.10))
+    assert fast_path(empty)[0] == 204
+    status, fast, nothing = fast_path(empty)
+    assert (status, nothing) == (204, b"") and "X-Accel-Redirect" not in fast and "X-Frame-Options" not in fast
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.visibility = "internal"
+        layer.save()
+    status, refused, body = fast_path(url)
+    assert status == 404 and "X-Accel-Redirect" not in refused and b"\x1a" not in body  # Django's missing-layer 404

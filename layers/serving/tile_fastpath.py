@@ -26,8 +26,9 @@ What makes it cheap, per process — no database, no Redis and no ORM on the way
 - the reads are counted as Django counts them (the cache's hits, the usage figures, the audit log's read counts
   with the caller and address), added up in the process and sent to Redis in one round trip at most every
   TILE_FAST_PATH_COUNT_SECONDS and when the worker exits;
-- the file is opened and handed to the server (`wsgi.file_wrapper`: gunicorn sends it with sendfile); a matching
-  If-None-Match gets a 304 without the file.
+- the file is opened and handed to the server (`wsgi.file_wrapper`: gunicorn sends it with sendfile) — or, behind
+  nginx (TILE_ACCEL_REDIRECT names nginx's internal location of the tile cache, deploy/nginx), only looked at and
+  named in an `X-Accel-Redirect`: nginx sends it; a matching If-None-Match gets a 304 without the file.
 
 Its answer is the view's: the same bytes, 200 or 204, the same ETag and Cache-Control. TILE_CACHE_FAST_PATH=false
 turns it off.
@@ -84,10 +85,11 @@ class Answer:
     """What the fast path knows of one layer for one visibility set: where its tiles are, their ETag, who may keep
     them (public or private)."""
 
-    __slots__ = ("slug", "folder", "etag", "public")
+    __slots__ = ("slug", "folder", "etag", "public", "accel")
 
-    def __init__(self, slug: str, folder: str, etag: str, public: bool):
+    def __init__(self, slug: str, folder: str, etag: str, public: bool, accel: str = ""):
         self.slug, self.folder, self.etag, self.public = slug, folder, etag, public
+        self.accel = accel  # the folder as nginx's internal location names it (TILE_ACCEL_REDIRECT), or ""
 
 
 class Caller:
@@ -274,8 +276,10 @@ class TileFastPath:
             from . import tilecache
             from .views import tile_etag
 
-            answer = Answer(layer.slug, str(tilecache.folder_of(layer, "vector", "")), tile_etag(layer),
-                            layer.visibility == "public")
+            folder = tilecache.folder_of(layer, "vector", "")
+            accel = settings.TILE_ACCEL_REDIRECT
+            answer = Answer(layer.slug, str(folder), tile_etag(layer), layer.visibility == "public",
+                            accel + folder.relative_to(tilecache.root()).as_posix() if accel else "")
         if len(known.answers) >= MAX_KEPT:
             known.answers.clear()
         known.answers[key] = answer
@@ -314,15 +318,24 @@ class TileFastPath:
             headers.append(("Vary", "Cookie"))  # as Django's session middleware says of a signed-in answer
         if environ.get("HTTP_IF_NONE_MATCH") == answer.etag:
             return "304 Not Modified", headers, []
+        tile, kind = f"{answer.folder}/{z}/{x}/{y}.mvt", ("Content-Type", "application/vnd.mapbox-vector-tile")
+        handle = None
         try:
-            handle = open(f"{answer.folder}/{z}/{x}/{y}.mvt", "rb")  # noqa: SIM115 - the server closes it
+            if answer.accel:  # behind nginx: only looked at here, sent by nginx
+                size = os.stat(tile).st_size
+            else:
+                handle = open(tile, "rb")  # noqa: SIM115 - the server closes it
+                size = os.fstat(handle.fileno()).st_size
         except OSError:
             return None
-        size = os.fstat(handle.fileno()).st_size
         if not size:
-            handle.close()
-            return "204 No Content", [("Content-Type", "application/vnd.mapbox-vector-tile"), *headers], []
-        headers = [("Content-Type", "application/vnd.mapbox-vector-tile"), ("Content-Length", str(size)), *headers]
+            if handle is not None:
+                handle.close()
+            return "204 No Content", [kind, *headers], []
+        if answer.accel:  # nginx's internal location adds this answer's ETag, Vary and nosniff back to the file
+            return "200 OK", [kind, ("Content-Length", "0"), ("X-Accel-Redirect", f"{answer.accel}/{z}/{x}/{y}.mvt"),
+                              *headers], []
+        headers = [kind, ("Content-Length", str(size)), *headers]
         wrapper = environ.get("wsgi.file_wrapper")
         if wrapper is not None:
             return "200 OK", headers, wrapper(handle, 65536)
