@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg2 import sql
 
+from layers.attribute_kinds import NUMERIC_TYPES
 from layers.models import DATA_SCHEMA, Layer
 
 from . import hexagons
@@ -131,7 +132,7 @@ def population(areas: Areas, user) -> tuple[dict[str, float], dict]:
 
 def _population_column(layer: Layer) -> str | None:
     for a in layer.attributes:
-        if a.get("type") in ("integer", "bigint", "double precision") and (
+        if a.get("type") in NUMERIC_TYPES and (
                 a["name"] in POPULATION_NAMES or a.get("label") in POPULATION_NAMES):
             return a["name"]
     return None

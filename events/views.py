@@ -31,6 +31,7 @@ from .models import EventLayer, PushToken
 
 MAX_PUSH = 1000
 BAD = OpenApiResponse(description="bad input, explained (file, rows, field)")
+MISSING = OpenApiResponse(description="no such event layer or area layer, or one you may not see")
 
 
 def event_layers_for(user):
@@ -207,7 +208,7 @@ class CountsView(APIView):
                                OpenApiParameter("per_category", bool, description="false: categories together"),
                                OpenApiParameter("geometry", bool, description="true: the areas as GeoJSON "
                                                 "(EPSG:4326) in `features`, each with its total and rate")],
-                   responses={200: OpenApiTypes.OBJECT, 400: BAD})
+                   responses={200: OpenApiTypes.OBJECT, 400: BAD, 404: MISSING})
     def get(self, request, slug):
         el = event_layer(request, slug)
         try:
@@ -222,7 +223,7 @@ class CountsView(APIView):
 class ResponseTimesView(APIView):
     @extend_schema(summary="Hours to dispatch and to close per category and area (median, 90th percentile), "
                            "the slowest areas first", parameters=AREA_PARAMS,
-                   responses={200: OpenApiTypes.OBJECT, 400: BAD})
+                   responses={200: OpenApiTypes.OBJECT, 400: BAD, 404: MISSING})
     def get(self, request, slug):
         el = event_layer(request, slug)
         return Response(figures.response_times(el.layer, areas_of(request), **_common(request)))

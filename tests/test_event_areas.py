@@ -11,10 +11,13 @@ C = [1000,1500)×[0,500)):
 """
 
 import io
+import json
+from pathlib import Path
 
 import h3
 import importfiles as files
 import numpy as np
+import pyogrio
 import pytest
 import shapely
 from django.contrib.auth.models import Group, User
@@ -169,3 +172,36 @@ def test_the_page_offers_the_new_area_kinds_and_draws_them(world):
     assert "apportioned from the villages by door numbers" in english
     hidden = Client().get("/events/?layer=ea-cases&by=layer&areas=hidden-areas").content.decode()
     assert "hidden-areas" in hidden and "祕" not in hidden  # answered as a missing layer, nothing of it shown
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not beside the project")
+def test_rates_by_the_real_statistical_areas_with_their_segis_residents(tmp_path):
+    """Taoyuan's 二級發布區 (723 polygons) with SEGIS's 最小統計區 population (106Y06M) joined by CODE2: events in
+    A6801-01 per 1,000 of its residents, summed by hand from the JSON."""
+    from test_stats_real import import_layer, import_stats
+
+    from stats import joins
+
+    admin = User.objects.create_superuser("ea-real")
+    segis = import_stats(tmp_path, "segis/segisws_68000_U0200_106Y06M.json")
+    code2 = import_layer(tmp_path, "taoyuan-stat-areas/code2_68000.topo.json", slug="ty-code2")
+    joins.join(segis, code2, key="code2")
+    frame = pyogrio.read_dataframe(REAL / "taoyuan-stat-areas/code2_68000.topo.json", where="CODE2 = 'A6801-01'")
+    inside = shapely.union_all(frame.geometry.values).representative_point()
+    csv = "案件編號,受理日期,案件類別,經度,緯度\n" + "".join(
+        f"R-{i},2026-11-02 08:00,坑洞,{inside.x},{inside.y}\n" for i in range(7))
+    f = io.BytesIO(csv.encode())
+    f.name = "real.csv"
+    c = Client()
+    c.force_login(admin)
+    assert c.post("/api/v1/events/import/", {"file": f, "slug": "ea-real", "visibility": "public"}).status_code == 201
+    got = c.get("/api/v1/events/layers/ea-real/counts/?by=layer&areas=ty-code2&per_category=false").json()
+    doc = json.loads((REAL / "segis/segisws_68000_U0200_106Y06M.json").read_text())
+    people = sum(r["P_CNT"] for r in doc["RowDataList"] if r["CODE2"] == "A6801-01")
+    [row] = got["results"]
+    assert (row["name"], row["count"], row["population"]) == ("A6801-01", 7, people)
+    assert row["rate_per_1000"] == round(7 / people * 1000, 3)
+    assert got["population"]["source"] == "statistics" and got["population"]["period"] == "2017-06-01"
