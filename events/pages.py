@@ -60,13 +60,13 @@ def events_page(request):
         labels = dict(context["categories"])
         context["category_label"] = labels.get(params["category"]) or _("全部")
         try:
-            areas = areas_of(Request(request))
+            areas = areas_of(as_api(request, user))
             period = params["period"] if params["period"] in figures.PERIODS else "all"
             category = params["category"] or None
-            counts = figures.counts(chosen.layer, areas, period, request.user, category, per_category=False,
+            counts = figures.counts(chosen.layer, areas, period, user, category, per_category=False,
                                     geometry=True)
             times = figures.response_times(chosen.layer, areas, category)
-            changes = figures.changes(chosen.layer, districts=district_areas(Request(request)))
+            changes = figures.changes(chosen.layer, districts=district_areas(as_api(request, user)))
         except (APIException, figures.FigureError) as exc:
             context["problem"] = _("無法計算：%(why)s") % {"why": _detail(exc)}
         else:
@@ -86,6 +86,14 @@ def events_page(request):
         if signed_in:
             context["hotspot"] = hotspot_context(chosen, english)
     return render(request, "events/page.html", context)
+
+
+def as_api(request, user) -> Request:
+    """The page's request as the API views read it, for the signed-in user (DRF's wrapper without the API's
+    authenticators would see an anonymous one, and the area layers only they may see would be missing)."""
+    wrapped = Request(request)
+    wrapped.user = user
+    return wrapped
 
 
 def map_data(counts: dict) -> dict:

@@ -38,6 +38,12 @@ def address_layers(user) -> list[Layer]:
             if is_address_layer(layer)]
 
 
+def _keys(zones: sql.Composable) -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT key FROM ({}) z").format(zones))
+        return [r[0] for r in cur.fetchall()]
+
+
 def apportion(zones: sql.Composable, user) -> tuple[dict[str, float], dict]:
     """zone key → residents for the zones of `zones` (a SELECT of key, rank, geom in the working CRS), and where
     they come from (`source` names the method)."""
@@ -87,11 +93,11 @@ def apportion(zones: sql.Composable, user) -> tuple[dict[str, float], dict]:
     for key, village, share in by_area:
         if share:
             shares[key, village] += share
-    out: dict[str, float] = defaultdict(float)
+    out: dict[str, float] = {key: 0.0 for key in _keys(zones)}  # no door number, no village area: nobody
     for (key, village), share in shares.items():
         if people.get(village) is not None:
-            out[key] += people[village] * share
+            out[key] = out.get(key, 0.0) + people[village] * share
     method = BY_ADDRESS_POINTS if addresses else BY_AREA
-    return dict(out), {"source": method, "villages": villages.slug, "address_layers": [a.slug for a in addresses],
+    return out, {"source": method, "villages": villages.slug, "address_layers": [a.slug for a in addresses],
                        "villages_by_area": len({v for _k, v, s in by_area if s}), "residents": origin,
                        "title": origin.get("title"), "period": origin.get("period")}
