@@ -1,25 +1,34 @@
-"""What an officer reads off an event layer: counts and rates per area (village, district or a regular grid),
-category and period; response times (to dispatch, to close: median and 90th percentile per category and area, the
-worst areas first); and what changed this week (each category and district: this week against the mean of the 4
-weeks before, biggest rises first). All in SQL over the layer's table; weeks and days are Taiwan's (Asia/Taipei).
+"""What an officer reads off an event layer: counts and rates per area (village, district, any polygon layer such as
+the statistical areas, a regular grid or H3 cells), category and period; response times (to dispatch, to close:
+median and 90th percentile per category and area, the worst areas first); and what changed this week (each category
+and district: this week against the mean of the 4 weeks before, biggest rises first). All in SQL over the layer's
+table (but an event's H3 cell: events.hexagons); weeks and days are Taiwan's (Asia/Taipei).
 
 Rates are per 1,000 residents, the residents from the statistics tables (the latest period of a statistical table
 joined to the boundary layer that has a population column: stats.StatJoin), else from the boundary layer's own
-population attribute; each answer says which.
+population attribute; areas without residents of their own (grid and H3 cells, an area layer without a population)
+get them apportioned from the villages' (events.residents). Each answer says which.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from psycopg2 import sql
 
+from layers.attribute_kinds import NUMERIC_TYPES
 from layers.models import DATA_SCHEMA, Layer
+
+from . import hexagons
 
 PERIODS = ("day", "week", "month", "all")
 AREA_KINDS = {"village": "villages", "district": "districts"}  # by → the boundary layer's slug by default
-POPULATION_NAMES = ("population", "pop", "人口數", "總人口", "人口")
-NAME_COLUMNS = ("name", "名稱", "village", "district", "villname", "townname")
+KINDS = ("village", "district", "layer", "grid", "h3")
+POPULATION_NAMES = ("population", "pop", "人口數", "總人口", "人口", "p_cnt")
+# the statistical areas (SEGIS 最小統計區 / 一級 / 二級發布區) have no name: their codes name them, the finest first
+NAME_COLUMNS = ("name", "名稱", "village", "district", "villname", "townname", "codebase", "code1", "code2")
 TZ = "Asia/Taipei"
 MIN_CELL_M, MAX_CELL_M = 50, 20_000
 
@@ -30,10 +39,15 @@ class FigureError(ValueError):
 
 @dataclass
 class Areas:
-    kind: str  # village / district / grid
+    kind: str  # one of KINDS
     layer: Layer | None = None
     name_column: str = ""
     cell_m: float = 0
+    resolution: int = 0  # of H3 cells
+
+    @property
+    def cells(self) -> bool:
+        return self.kind in ("grid", "h3")
 
 
 def _table(layer: Layer) -> sql.Composable:
@@ -62,12 +76,18 @@ def name_column(layer: Layer) -> str:
     return found
 
 
-def _area_sql(areas: Areas):
-    """(SELECT of key, name expressions, FROM/JOIN clause) grouping events by area."""
+def _area_sql(areas: Areas, layer: Layer):
+    """(SELECT of key, name expressions, FROM/JOIN clause) grouping the events of `layer` by area."""
     if areas.kind == "grid":
         c = sql.Literal(float(areas.cell_m))
         key = sql.SQL("concat(floor(ST_X(e.geom) / {c})::bigint, ',', floor(ST_Y(e.geom) / {c})::bigint)").format(c=c)
         return key, key, sql.SQL("")
+    if areas.kind == "h3":
+        # PostGIS has no H3: each event's cell is found in Python (h3) and joined back by the event's key
+        fids, cells = hexagons.assign(_table(layer), areas.resolution)
+        join = sql.SQL("JOIN unnest({f}::integer[], {c}::text[]) AS a(fid, cell) ON a.fid = e.fid").format(
+            f=sql.Literal(fids), c=sql.Literal(cells))
+        return sql.SQL("a.cell"), sql.SQL("a.cell"), join
     key = sql.SQL("a.fid::text")
     name = sql.SQL("a.{}::text").format(sql.Identifier(areas.name_column))
     # one area per event, even on a shared boundary (the lowest fid): no event is counted twice
@@ -78,9 +98,8 @@ def _area_sql(areas: Areas):
 
 
 def population(areas: Areas, user) -> tuple[dict[str, float], dict]:
-    """area key → residents, and where the figures come from."""
-    if areas.kind == "grid":
-        return {}, {"source": "none"}
+    """area key → residents of an area layer, and where the figures come from (the statistics tables joined to
+    it, else its own population attribute, else source "none")."""
     from stats.models import StatJoin
 
     visible = Layer.objects.visible_to(user)
@@ -113,19 +132,71 @@ def population(areas: Areas, user) -> tuple[dict[str, float], dict]:
 
 def _population_column(layer: Layer) -> str | None:
     for a in layer.attributes:
-        if a.get("type") in ("integer", "bigint", "double precision") and (
+        if a.get("type") in NUMERIC_TYPES and (
                 a["name"] in POPULATION_NAMES or a.get("label") in POPULATION_NAMES):
             return a["name"]
     return None
 
 
+def zones_sql(areas: Areas, keys: list[str]) -> sql.Composable:
+    """SELECT of (key, rank, geom in the working CRS) of the areas named by `keys`: what residents are apportioned
+    to and what the map draws. `rank` breaks ties on a shared boundary as the events' join does (lowest first)."""
+    if areas.kind in ("grid", "h3"):
+        if areas.kind == "grid":
+            c = areas.cell_m
+            shapes = [f"POLYGON(({i * c} {j * c},{(i + 1) * c} {j * c},{(i + 1) * c} {(j + 1) * c},{i * c} "
+                      f"{(j + 1) * c},{i * c} {j * c}))" for i, j in (map(int, k.split(",")) for k in keys)]
+            srid = settings.WORKING_SRID
+        else:
+            shapes, srid = [hexagons.wkt(k) for k in keys], 4326
+        return sql.SQL("SELECT z.key, z.rank, ST_Transform(ST_GeomFromText(z.wkt, {s}), {w}) AS geom FROM unnest("
+                       "{k}::text[], {r}::bigint[], {g}::text[]) AS z(key, rank, wkt)").format(
+            s=sql.Literal(srid), w=sql.Literal(settings.WORKING_SRID), k=sql.Literal(list(keys)),
+            r=sql.Literal(list(range(len(keys)))), g=sql.Literal(shapes))
+    return sql.SQL("SELECT fid::text AS key, fid::bigint AS rank, geom FROM {t} WHERE fid::text = ANY({k})").format(
+        t=_table(areas.layer), k=sql.Literal(list(keys)))
+
+
+def features(areas: Areas, rows: list[dict]) -> dict:
+    """The areas of `rows` as GeoJSON (EPSG:4326) with their count over all rows, residents and rate: the map's."""
+    totals: dict[str, dict] = {}
+    for r in rows:
+        t = totals.setdefault(r["area"], {"area": r["area"], "name": r["name"], "count": 0,
+                                          "population": r["population"]})
+        t["count"] += r["count"]
+    for t in totals.values():
+        t["rate_per_1000"] = round(t["count"] / t["population"] * 1000, 3) if t["population"] else None
+    if not totals:
+        return {"type": "FeatureCollection", "features": []}
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT z.key, ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(z.geom, 2), 4326), "
+                            "6) FROM ({z}) z").format(z=zones_sql(areas, list(totals))))
+        shapes = dict(cur.fetchall())
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": json.loads(shapes[k]), "properties": t}
+        for k, t in totals.items() if shapes.get(k)]}
+
+
+def residents_of(areas: Areas, keys: list[str], user) -> tuple[dict[str, float], dict]:
+    """The residents of each area and where they come from: the area layer's own (statistics tables, attribute),
+    else apportioned from the villages (grid and H3 cells, an area layer without a population)."""
+    if not areas.cells:
+        found, source = population(areas, user)
+        if source["source"] != "none" or areas.kind == "village":
+            return found, source
+    from .residents import apportion
+
+    return apportion(zones_sql(areas, keys), user)
+
+
 def counts(layer: Layer, areas: Areas, period: str, user, category: str | None = None,
-           start: datetime | None = None, end: datetime | None = None, per_category: bool = True) -> dict:
+           start: datetime | None = None, end: datetime | None = None, per_category: bool = True,
+           geometry: bool = False) -> dict:
     """Events per area × category × period (per area × period, categories together, without `per_category`),
-    with the area's residents and the rate per 1,000 of them."""
+    with the area's residents and the rate per 1,000 of them; with `geometry`, the areas as GeoJSON too."""
     if period not in PERIODS:
         raise FigureError(f"period: one of {', '.join(PERIODS)}")
-    key, name, join = _area_sql(areas)
+    key, name, join = _area_sql(areas, layer)
     when = (sql.SQL("NULL::date") if period == "all" else
             sql.SQL("date_trunc({p}, e.reported_at AT TIME ZONE {tz})::date").format(p=sql.Literal(period),
                                                                                        tz=sql.Literal(TZ)))
@@ -141,29 +212,38 @@ def counts(layer: Layer, areas: Areas, period: str, user, category: str | None =
         cur.execute(sql.SQL("SELECT count(*) FROM {t} e WHERE {where}").format(t=_table(layer), where=where),
                     params)
         total = cur.fetchone()[0]
-    residents, source = population(areas, user)
+    residents, source = residents_of(areas, sorted({r[0] for r in rows}), user)
     out = []
     for k, n, cat, label, p, count in rows:
         pop = residents.get(k)
         row = {"area": k, "name": n, "category": cat, "category_label": label if cat else None,
-               "period": p.isoformat() if p else None, "count": count, "population": pop,
+               "period": p.isoformat() if p else None, "count": count,
+               "population": round(pop, 1) if pop is not None else None,
                "rate_per_1000": round(count / pop * 1000, 3) if pop else None}
         if areas.kind == "grid":
             i, j = (int(v) for v in k.split(","))
             row["cell"] = [i * areas.cell_m, j * areas.cell_m, (i + 1) * areas.cell_m, (j + 1) * areas.cell_m]
+        elif areas.kind == "h3":
+            row["polygon"] = hexagons.polygon(k)
         out.append(row)
-    return {"by": areas.kind, "areas": areas.layer.slug if areas.layer else None, "cell_m": areas.cell_m or None,
-            "period": period, "category": category or None, "events": total,
-            "in_areas": sum(r["count"] for r in out), "population": source, "units": {
-                "count": "件", "rate_per_1000": "件/千人", "population": "人", "cell": "m (EPSG:3826)"},
-            "results": out}
+    answer = {"by": areas.kind, "areas": areas.layer.slug if areas.layer else None, "cell_m": areas.cell_m or None,
+              "period": period, "category": category or None, "events": total,
+              "in_areas": sum(r["count"] for r in out), "population": source, "units": {
+                  "count": "件", "rate_per_1000": "件/千人", "population": "人", "cell": "m (EPSG:3826)"},
+              "results": out}
+    if areas.kind == "h3":
+        answer["h3"] = {"resolution": areas.resolution, "edge_m": hexagons.edge_m(areas.resolution)}
+        answer["units"] |= {"edge_m": "m", "polygon": "EPSG:4326"}
+    if geometry:
+        answer["features"] = features(areas, out)
+    return answer
 
 
 def response_times(layer: Layer, areas: Areas, category: str | None = None, start: datetime | None = None,
                    end: datetime | None = None, worst: int = 5) -> dict:
     """Hours to dispatch and to close (median, 90th percentile) per category × area and per category overall;
     the areas with the slowest median closing first in `worst`."""
-    key, name, join = _area_sql(areas)
+    key, name, join = _area_sql(areas, layer)
     where, params = _filters(category, start, end)
     hours = ("percentile_cont({q}) WITHIN GROUP (ORDER BY extract(epoch FROM e.{col} - e.reported_at) / 3600.0) "
              "FILTER (WHERE e.{col} IS NOT NULL AND e.{col} >= e.reported_at)")
@@ -230,7 +310,7 @@ def changes(layer: Layer, week_of: datetime | None = None, weeks_before: int = 4
     end = this + timedelta(weeks=1)
     district, join = sql.SQL("coalesce(e.district, '')"), sql.SQL("")
     if districts is not None:
-        _key, name, join = _area_sql(districts)
+        _key, name, join = _area_sql(districts, layer)
         join = sql.SQL("LEFT ") + join
         district = sql.SQL("coalesce(nullif(e.district, ''), {}, '')").format(name)
     query = sql.SQL(

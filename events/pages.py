@@ -1,22 +1,41 @@
-"""/events/ — 事件統計: an officer picks an event layer and reads its counts and rates, response times and what
-changed this week as tables with units, with a link to the map. The figures are events.figures', as the API's."""
+"""/events/ — 事件統計: an officer picks an event layer and reads its counts and rates (by village, district, an area
+layer such as the statistical areas, a grid or H3 cells: tables with units and the areas drawn on the page's map),
+response times and what changed this week, with a link to the map. The figures are events.figures', as the API's."""
 
 from urllib.parse import urlencode
 
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
+from django.utils.translation import gettext_noop as N_
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
 from analysis.hotspots import emerging
 from analysis.hotspots import job as hotspot_job
 from layers.models import Layer
+from web.viewer import viewer_config
 
-from . import figures
+from . import figures, hexagons
 from .views import areas_of, district_areas, event_layers_for
 
 PERIOD_LABELS = {"all": "全期間", "month": "每月", "week": "每週", "day": "每日"}
+AREA_LABELS = {"district": N_("行政區"), "village": N_("村里"), "layer": N_("其他面圖層（如統計區）"),
+               "grid": N_("方格網"), "h3": N_("H3 六角網格")}
+
+
+def area_layers(user) -> list[tuple[str, str]]:
+    """The polygon layers with a name (or code) column the caller may see: what `by=layer` offers."""
+    english = (get_language() or "").startswith("en")
+    found = []
+    for layer in Layer.objects.visible_to(user if user.is_authenticated else None).filter(
+            kind=Layer.Kind.VECTOR, geometry_type__contains="Polygon").order_by("title_zh"):
+        try:
+            figures.name_column(layer)
+        except figures.FigureError:
+            continue
+        found.append((layer.slug, (layer.title_en or layer.title_zh) if english else layer.title_zh))
+    return found
 
 
 def events_page(request):
@@ -28,9 +47,12 @@ def events_page(request):
     slug = request.GET.get("layer") or (layers[0].layer.slug if layers else "")
     chosen = next((el for el in layers if el.layer.slug == slug), None)
     params = {"layer": slug, "by": request.GET.get("by", "district"), "cell": request.GET.get("cell", "500"),
+              "resolution": request.GET.get("resolution", "8"), "areas": request.GET.get("areas", ""),
               "period": request.GET.get("period", "all"), "category": request.GET.get("category", "")}
     context = {"layers": layers, "chosen": chosen, "params": params, "periods": [
-        (k, _(v)) for k, v in PERIOD_LABELS.items()], "problem": None}
+        (k, _(v)) for k, v in PERIOD_LABELS.items()], "problem": None,
+        "area_kinds": [(k, _(v)) for k, v in AREA_LABELS.items()], "area_layers": area_layers(user),
+        "resolutions": [(str(r), hexagons.edge_m(r)) for r in hexagons.RESOLUTIONS]}
     if chosen is not None:
         english = (get_language() or "").startswith("en")
         context["title"] = (chosen.layer.title_en or chosen.layer.title_zh) if english else chosen.layer.title_zh
@@ -38,13 +60,14 @@ def events_page(request):
         labels = dict(context["categories"])
         context["category_label"] = labels.get(params["category"]) or _("全部")
         try:
-            areas = areas_of(Request(request))
+            areas = areas_of(as_api(request, user))
             period = params["period"] if params["period"] in figures.PERIODS else "all"
             category = params["category"] or None
-            counts = figures.counts(chosen.layer, areas, period, request.user, category, per_category=False)
+            counts = figures.counts(chosen.layer, areas, period, user, category, per_category=False,
+                                    geometry=True)
             times = figures.response_times(chosen.layer, areas, category)
-            changes = figures.changes(chosen.layer, districts=district_areas(Request(request)))
-        except (ValidationError, figures.FigureError) as exc:
+            changes = figures.changes(chosen.layer, districts=district_areas(as_api(request, user)))
+        except (APIException, figures.FigureError) as exc:
             context["problem"] = _("無法計算：%(why)s") % {"why": _detail(exc)}
         else:
             for rows in (counts["results"], times["by_category"], times["worst"], changes["rises"]):
@@ -55,13 +78,32 @@ def events_page(request):
             if english and about.get("table"):
                 found = Layer.objects.filter(slug=about["table"]).values_list("title_en", flat=True).first()
                 about["title"] = found or about["title"]
-            context.update(counts=counts, times=times, changes=changes,
+            context.update(counts=counts, times=times, changes=changes, config=viewer_config(user),
+                           map_data=map_data(counts),
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
                            unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
         request.user = user
         if signed_in:
             context["hotspot"] = hotspot_context(chosen, english)
     return render(request, "events/page.html", context)
+
+
+def as_api(request, user) -> Request:
+    """The page's request as the API views read it, for the signed-in user (DRF's wrapper without the API's
+    authenticators would see an anonymous one, and the area layers only they may see would be missing)."""
+    wrapped = Request(request)
+    wrapped.user = user
+    return wrapped
+
+
+def map_data(counts: dict) -> dict:
+    """What the page's map draws: the counted areas, coloured by the rate per 1,000 residents when the residents
+    are known, else by the count, with the legend's words in the page's language."""
+    rates = any(f["properties"]["rate_per_1000"] is not None for f in counts["features"]["features"])
+    return {"features": counts["features"], "measure": "rate_per_1000" if rates else "count",
+            "title": _("每千人案件數（件/千人）") if rates else _("案件（件）"),
+            "words": {"count": _("案件"), "rate": _("每千人"), "population": _("人口"), "unit": _("件"),
+                      "rate_unit": _("件/千人"), "people": _("人"), "none": _("無人口資料")}}
 
 
 def hotspot_context(chosen, english: bool) -> dict:

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,12 +25,13 @@ from layers.importing import jobs
 from layers.importing.errors import ImportProblem
 from layers.models import Layer
 
-from . import figures, records, store
+from . import figures, hexagons, records, store
 from .importing import NothingImported, import_file
 from .models import EventLayer, PushToken
 
 MAX_PUSH = 1000
 BAD = OpenApiResponse(description="bad input, explained (file, rows, field)")
+MISSING = OpenApiResponse(description="no such event layer or area layer, or one you may not see")
 
 
 def event_layers_for(user):
@@ -146,21 +147,33 @@ def _time(text: str | None, what: str) -> datetime | None:
 
 
 def areas_of(request) -> figures.Areas:
-    by = request.query_params.get("by", "district")
+    q = request.query_params
+    by = q.get("by", "district")
     if by == "grid":
         try:
-            cell = float(request.query_params.get("cell", "500"))
+            cell = float(q.get("cell", "500"))
         except ValueError:
             raise ValidationError({"cell": "the grid's cell size in metres, e.g. cell=250"}) from None
         if not figures.MIN_CELL_M <= cell <= figures.MAX_CELL_M:
             raise ValidationError({"cell": f"between {figures.MIN_CELL_M} and {figures.MAX_CELL_M} m"})
         return figures.Areas("grid", cell_m=cell)
-    if by not in figures.AREA_KINDS:
-        raise ValidationError({"by": "village, district or grid"})
-    slug = request.query_params.get("areas") or figures.AREA_KINDS[by]
+    if by == "h3":
+        resolution = q.get("resolution", "8")
+        if resolution not in {str(r) for r in hexagons.RESOLUTIONS}:
+            raise ValidationError({"resolution": f"the H3 resolution: {hexagons.RESOLUTIONS[0]} to "
+                                                 f"{hexagons.RESOLUTIONS[-1]}"})
+        return figures.Areas("h3", resolution=int(resolution))
+    if by not in figures.KINDS:
+        raise ValidationError({"by": ", ".join(figures.KINDS)})
+    slug = q.get("areas") or figures.AREA_KINDS.get(by)
+    if not slug:
+        raise ValidationError({"areas": worded("請以 areas= 指定區域的面圖層（如統計區）")})
     layer = Layer.objects.visible_to(request.user if request.user.is_authenticated else None).filter(
         slug=slug, kind=Layer.Kind.VECTOR).first()
-    if layer is None or "Polygon" not in layer.geometry_type:
+    if layer is None and q.get("areas"):
+        # a layer the caller may not see answers as one that does not exist
+        raise NotFound(worded("找不到面圖層 {slug}", slug=repr(slug)))
+    if layer is None or "Polygon" not in (layer.geometry_type or ""):
         raise ValidationError({"areas": worded("找不到面圖層 {slug}；請以 areas= 指定村里或行政區界圖層",
                                                slug=repr(slug))})
     try:
@@ -176,9 +189,14 @@ def _common(request):
 
 
 AREA_PARAMS = [
-    OpenApiParameter("by", str, enum=["village", "district", "grid"], description="the areas (default district)"),
-    OpenApiParameter("areas", str, description="the boundary layer's slug (default villages / districts)"),
+    OpenApiParameter("by", str, enum=list(figures.KINDS), description=(
+        "the areas (default district): village, district, layer (any polygon layer you may see, named by areas=, "
+        "e.g. the statistical areas), grid (square cells) or h3 (H3 hexagons)")),
+    OpenApiParameter("areas", str, description="the area layer's slug (by=layer; for village / district the "
+                                               "default is villages / districts); one you may not see: 404"),
     OpenApiParameter("cell", float, description="grid cell size in metres (by=grid; default 500)"),
+    OpenApiParameter("resolution", int, enum=list(hexagons.RESOLUTIONS),
+                     description="H3 resolution (by=h3; default 8, mean edge ~531 m)"),
     OpenApiParameter("category", str, description="one category code"),
     OpenApiParameter("start", str, description="reported at or after (ISO date or time, Taiwan time)"),
     OpenApiParameter("end", str, description="reported before")]
@@ -187,14 +205,17 @@ AREA_PARAMS = [
 class CountsView(APIView):
     @extend_schema(summary="Events per area, category and period, with rates per 1,000 residents",
                    parameters=[*AREA_PARAMS, OpenApiParameter("period", str, enum=list(figures.PERIODS)),
-                               OpenApiParameter("per_category", bool, description="false: categories together")],
-                   responses={200: OpenApiTypes.OBJECT, 400: BAD})
+                               OpenApiParameter("per_category", bool, description="false: categories together"),
+                               OpenApiParameter("geometry", bool, description="true: the areas as GeoJSON "
+                                                "(EPSG:4326) in `features`, each with its total and rate")],
+                   responses={200: OpenApiTypes.OBJECT, 400: BAD, 404: MISSING})
     def get(self, request, slug):
         el = event_layer(request, slug)
         try:
-            return Response(figures.counts(el.layer, areas_of(request), request.query_params.get("period", "all"),
-                                           request.user, **_common(request), per_category=request.query_params.get(
-                                               "per_category", "true") != "false"))
+            q = request.query_params
+            return Response(figures.counts(el.layer, areas_of(request), q.get("period", "all"), request.user,
+                                           **_common(request), per_category=q.get("per_category", "true") != "false",
+                                           geometry=q.get("geometry") == "true"))
         except figures.FigureError as exc:
             raise ValidationError({"period": str(exc)}) from exc
 
@@ -202,7 +223,7 @@ class CountsView(APIView):
 class ResponseTimesView(APIView):
     @extend_schema(summary="Hours to dispatch and to close per category and area (median, 90th percentile), "
                            "the slowest areas first", parameters=AREA_PARAMS,
-                   responses={200: OpenApiTypes.OBJECT, 400: BAD})
+                   responses={200: OpenApiTypes.OBJECT, 400: BAD, 404: MISSING})
     def get(self, request, slug):
         el = event_layer(request, slug)
         return Response(figures.response_times(el.layer, areas_of(request), **_common(request)))

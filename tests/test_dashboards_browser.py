@@ -332,3 +332,51 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         shot(page, "events-04-hotspots-phone")
     finally:
         page.context.close()
+
+
+def test_events_page_draws_counts_by_h3_cells_and_area_layers_on_its_map(browser, server, facts):
+    """事件統計 by H3 cells (residents apportioned from the villages by their door numbers) and by an area layer:
+    the counted areas on the page's map with a legend in the page's units, in zh-Hant, in English and on a phone."""
+    page = new_page(browser, server)
+    page.set_default_navigation_timeout(60_000)
+    try:
+        page.goto("/events/")
+        page.locator("#sign-in-open").click()
+        dialog = page.locator("#sign-in-dialog")
+        dialog.get_by_label("帳號").fill("dash-builder")
+        dialog.get_by_label("密碼").fill(PASSWORD)
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            dialog.get_by_role("button", name="登入").click()
+        page.goto("/events/?layer=hotline-cases&by=h3&resolution=8", wait_until="domcontentloaded")
+        assert "531.4 公尺" in page.locator("#h3-size").inner_text()
+        assert "門牌" in page.locator("#population-source").inner_text()
+        assert page.locator("#counts-table tbody tr").count() > 10
+        page.wait_for_selector("#events-map .page-legend li")
+        assert "件/千人" in page.locator("#events-map .page-legend").inner_text()
+        assert page.locator("#e-by option:checked").inner_text() == "H3 六角網格"
+        shot(page, "events-05-h3")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("en")
+        page.wait_for_selector("#events-map .page-legend li")
+        assert "Rate per 1,000 residents" in page.locator("#events-map .page-legend").inner_text()
+        assert "mean hexagon edge 531.4 m" in page.locator("#h3-size").inner_text()
+        assert page.locator("#e-by option:checked").inner_text() == "H3 hexagons"
+        shot(page, "events-06-h3-en")
+        page.set_viewport_size(PHONE)
+        page.goto("/events/?layer=hotline-cases&by=layer&areas=villages", wait_until="domcontentloaded")
+        page.wait_for_selector("#events-map .page-legend li")
+        assert page.locator("#counts-table tbody tr").count() >= facts["villages"] // 2
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert page.evaluate(UNNAMED_CONTROLS) == []
+        shot(page, "events-07-areas-phone-en")
+        page.set_viewport_size({"width": 1366, "height": 900})  # the language menu is folded on a phone
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator("#lang").select_option("zh-hant")
+        page.set_viewport_size(PHONE)
+        page.goto("/events/?layer=hotline-cases&by=grid&cell=1000", wait_until="domcontentloaded")
+        page.wait_for_selector("#events-map .page-legend li")
+        assert "1000 公尺" in page.locator("#grid-size").inner_text()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        shot(page, "events-08-grid-phone")
+    finally:
+        page.context.close()

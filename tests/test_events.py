@@ -181,7 +181,7 @@ def test_counts_and_rates_match_independent_sql(city):
     assert sum(r["count"] for r in grid["results"]) == 6
     assert {tuple(map(int, r["area"].split(","))) for r in grid["results"]} == {(i, j) for i, j, _n in cells}
     assert client("ev-officer").get(f"/api/v1/events/layers/{layer.slug}/counts/?by=grid&cell=1").status_code == 400
-    assert client("ev-officer").get(f"/api/v1/events/layers/{layer.slug}/counts/?areas=nope").status_code == 400
+    assert client("ev-officer").get(f"/api/v1/events/layers/{layer.slug}/counts/?areas=nope").status_code == 404
 
 
 def test_response_times_and_this_weeks_changes_by_hand(city):

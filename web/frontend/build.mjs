@@ -9,7 +9,7 @@ mkdirSync(out, { recursive: true });
 await esbuild.build({
   // the decision pages (siting wizard, Wi-Fi hotspots, sensors) are entries of their own, sharing chunks with the map
   entryPoints: ["src/main.js", "src/viewer.css", "src/siting.js", "src/wifi.js", "src/sensors.js", "src/decision.css",
-    "src/metadata-report.css", "src/dashboard.js", "src/dashboard.css", "src/passkeys.js"],
+    "src/metadata-report.css", "src/events-map.js", "src/dashboard.js", "src/dashboard.css", "src/passkeys.js"],
   bundle: true,
   splitting: true,
   format: "esm",
