@@ -204,12 +204,13 @@ def _run(wfs: Request, kind: str, action):
     try:
         if kind == "Insert":
             return [_insert(wfs, feature, action.get("srsName")) for feature in action if local(feature)]
-        layer = wfs.layer(action.get("typeName") or action.get("typeNames"))
-        if kind == "Replace":
+        if kind == "Replace":  # no typeName: the feature's element names the layer
             features = [e for e in action if local(e) and local(e) != "Filter"]
             if len(features) != 1:
                 raise OWSException("InvalidParameterValue", "Replace takes one feature and a Filter", "Replace")
             layer = wfs.layer(local(features[0]))
+        else:
+            layer = wfs.layer(action.get("typeName") or action.get("typeNames"))
         table = wfs.table(layer)
         filter_element = next((e for e in action if local(e) == "Filter"), None)
         if filter_element is None:
