@@ -136,12 +136,18 @@ class UnlocatedView(APIView):
 
 # --- the figures ---------------------------------------------------------------------------------------------------
 
+YEARS = (1900, 2200)  # a time outside is a typing mistake (and weeks around year 1 or 9999 overflow)
+
+
 def _time(text: str | None, what: str) -> datetime | None:
     if not text:
         return None
     moment = records.parse_time(text)
     if moment is None:
         raise ValidationError({what: worded("{value} 不是日期或時間（例如 2026-11-02）", value=repr(text[:40]))})
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValidationError({what: worded("{value} 不在 {first} 到 {last} 年之間", value=repr(text[:40]),
+                                            first=YEARS[0], last=YEARS[1])})
     return moment
 
 
