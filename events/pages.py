@@ -19,12 +19,18 @@ from .views import areas_of, district_areas, event_layers_for
 PERIOD_LABELS = {"all": "全期間", "month": "每月", "week": "每週", "day": "每日"}
 
 
+def _as_api(request, user) -> Request:
+    """The page's request as the API helpers read it (areas_of), as its user: a DRF Request without authenticators
+    would make the caller anonymous (and the Django request's user with it)."""
+    wrapped = Request(request)
+    wrapped.user = user
+    return wrapped
+
+
 def events_page(request):
-    # wrapping the request in DRF's Request (areas_of) sets request.user to anonymous: kept here, put back below (the
-    # page's header said "sign in" to a signed-in officer)
     user = request.user
     signed_in = user.is_authenticated
-    layers = list(event_layers_for(request.user))
+    layers = list(event_layers_for(user))
     slug = request.GET.get("layer") or (layers[0].layer.slug if layers else "")
     chosen = next((el for el in layers if el.layer.slug == slug), None)
     params = {"layer": slug, "by": request.GET.get("by", "district"), "cell": request.GET.get("cell", "500"),
@@ -38,12 +44,12 @@ def events_page(request):
         labels = dict(context["categories"])
         context["category_label"] = labels.get(params["category"]) or _("全部")
         try:
-            areas = areas_of(Request(request))
+            areas = areas_of(_as_api(request, user))
             period = params["period"] if params["period"] in figures.PERIODS else "all"
             category = params["category"] or None
-            counts = figures.counts(chosen.layer, areas, period, request.user, category, per_category=False)
+            counts = figures.counts(chosen.layer, areas, period, user, category, per_category=False)
             times = figures.response_times(chosen.layer, areas, category)
-            changes = figures.changes(chosen.layer, districts=district_areas(Request(request)))
+            changes = figures.changes(chosen.layer, districts=district_areas(_as_api(request, user)))
         except (ValidationError, figures.FigureError) as exc:
             context["problem"] = _("無法計算：%(why)s") % {"why": _detail(exc)}
         else:
@@ -58,7 +64,6 @@ def events_page(request):
             context.update(counts=counts, times=times, changes=changes,
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
                            unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
-        request.user = user
         if signed_in:
             context["hotspot"] = hotspot_context(chosen, english)
     return render(request, "events/page.html", context)
