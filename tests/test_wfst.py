@@ -424,7 +424,8 @@ def test_huge_and_not_finite_numbers_are_refused_naming_the_attribute(world):
     big = "1" + "0" * 400
     for outlets, pressure, named in ((big, "310", "outlets"), ("2", big, "pressure_kpa"), ("2", "NaN", "pressure_kpa"),
                                      ("2", "-1e400", "pressure_kpa")):
-        xml = insert_110().replace("<civgis:outlets>2</civgis:outlets>", f"<civgis:outlets>{outlets}</civgis:outlets>") \
+        xml = insert_110().replace("<civgis:outlets>2</civgis:outlets>",
+                                   f"<civgis:outlets>{outlets}</civgis:outlets>") \
             .replace("<civgis:pressure_kpa>310.5</civgis:pressure_kpa>",
                      f"<civgis:pressure_kpa>{pressure}</civgis:pressure_kpa>")
         answer = post(c, xml)
