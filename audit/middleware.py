@@ -8,6 +8,8 @@ see none (read counts, model signals): see audit.actors.
 
 import json
 
+from django.conf import settings
+
 from . import actors, events
 
 API = "/api/v1/"
@@ -89,8 +91,12 @@ class AuditMiddleware:
 
 
 def _small(request) -> bool:
+    """Small enough to read here: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is the view's to refuse in its own words
+    (reading it here would end the request with a bare 400 page)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    most = SMALL_JSON if limit is None else min(SMALL_JSON, limit)
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) <= SMALL_JSON
+        return int(request.META.get("CONTENT_LENGTH") or 0) <= most
     except ValueError:  # Django reads such a body as empty; so do we
         return False
 

@@ -137,11 +137,12 @@ def value_of(name: str, value, table: Table):
     dtype, length = table.columns[name]
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     if dtype in INTEGER_TYPES:
-        if numeric and float(value).is_integer() and -INTEGER_TYPES[dtype] <= int(value) < INTEGER_TYPES[dtype]:
+        whole = isinstance(value, int) or numeric and _finite(value) and value.is_integer()
+        if numeric and whole and -INTEGER_TYPES[dtype] <= int(value) < INTEGER_TYPES[dtype]:
             return int(value)
         raise _refused("屬性 {name} 是整數，收到 {value}", name, value)
     if dtype in NUMBER_TYPES:
-        if numeric and math.isfinite(value) and (dtype != "real" or abs(value) < 3.4e38):
+        if numeric and _finite(value) and (dtype != "real" or abs(value) < 3.4e38):
             return value
         raise _refused("屬性 {name} 是數值，收到 {value}", name, value)
     if dtype in DATE_TYPES or dtype in TIME_TYPES:
@@ -162,6 +163,14 @@ def value_of(name: str, value, table: Table):
             raise BadRequest("屬性 {name} 最多 {length} 個字元", name=repr(name), length=length)
         return value
     raise BadRequest("屬性 {name}（{type}）不能經由 API 編輯", name=repr(name), type=dtype)
+
+
+def _finite(value: int | float) -> bool:
+    """A number a float column can hold (an integer of 400 digits is none: converting it overflows)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _refused(msgid: str, name: str, value) -> BadRequest:

@@ -204,12 +204,13 @@ def _run(wfs: Request, kind: str, action):
     try:
         if kind == "Insert":
             return [_insert(wfs, feature, action.get("srsName")) for feature in action if local(feature)]
-        layer = wfs.layer(action.get("typeName") or action.get("typeNames"))
-        if kind == "Replace":
+        if kind == "Replace":  # no typeName: the feature's element names the layer
             features = [e for e in action if local(e) and local(e) != "Filter"]
             if len(features) != 1:
                 raise OWSException("InvalidParameterValue", "Replace takes one feature and a Filter", "Replace")
             layer = wfs.layer(local(features[0]))
+        else:
+            layer = wfs.layer(action.get("typeName") or action.get("typeNames"))
         table = wfs.table(layer)
         filter_element = next((e for e in action if local(e) == "Filter"), None)
         if filter_element is None:
@@ -513,8 +514,8 @@ def _lock_targets(wfs: Request) -> list[tuple[Layer, list[int]]]:
                 cur.execute(sql.SQL("SELECT fid FROM {} ORDER BY fid LIMIT {}").format(
                     table.identifier, sql.Literal(MAX_FEATURES + 1)))
                 fids = [row[0] for row in cur.fetchall()]
-        else:
-            fids = [fid for fid, _v in matching(wfs, layer, table, filter_element)]
+        else:  # a ResourceId names an id, not a feature: a lock on a missing one would hold a later insert
+            fids = _existing(table, [fid for fid, _v in matching(wfs, layer, table, filter_element)])
         targets.append((layer, fids))
     if not targets:
         raise OWSException("MissingParameterValue", "name the features to lock in a Lock (1.1.0) or Query (2.0)",
@@ -523,6 +524,15 @@ def _lock_targets(wfs: Request) -> list[tuple[Layer, list[int]]]:
         raise OWSException("OperationProcessingFailed", f"at most {MAX_FEATURES} features can be locked at once",
                            "Filter", 400)
     return targets
+
+
+def _existing(table: store.Table, fids: list[int]) -> list[int]:
+    if not fids:
+        return []
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT fid FROM {} WHERE fid = ANY(%s::bigint[]) ORDER BY fid").format(table.identifier),
+                    [fids])
+        return [row[0] for row in cur.fetchall()]
 
 
 def _take_locks(wfs: Request) -> tuple[str, list, list, dict]:

@@ -39,11 +39,9 @@ def area_layers(user) -> list[tuple[str, str]]:
 
 
 def events_page(request):
-    # wrapping the request in DRF's Request (areas_of) sets request.user to anonymous: kept here, put back below (the
-    # page's header said "sign in" to a signed-in officer)
     user = request.user
     signed_in = user.is_authenticated
-    layers = list(event_layers_for(request.user))
+    layers = list(event_layers_for(user))
     slug = request.GET.get("layer") or (layers[0].layer.slug if layers else "")
     chosen = next((el for el in layers if el.layer.slug == slug), None)
     params = {"layer": slug, "by": request.GET.get("by", "district"), "cell": request.GET.get("cell", "500"),
@@ -82,7 +80,6 @@ def events_page(request):
                            map_data=map_data(counts),
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
                            unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
-        request.user = user
         if signed_in:
             context["hotspot"] = hotspot_context(chosen, english)
     return render(request, "events/page.html", context)

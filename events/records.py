@@ -78,10 +78,13 @@ PROBLEMS = {
     "future_time": _("受理時間在未來"),
     "unknown_category": _("分類不在此圖層的分類清單中"),
     "bad_time": _("派工或結案時間無法解讀"),
+    "bad_text": _("含有 NUL 字元，或案件編號超過 100 字"),
 }
+MAX_CASE_NO = 100  # what the list of unlocated events keeps (UnlocatedEvent.case_no)
 HEADERLESS_NOTE = _("沒有欄位名稱列：依臺南 1999 開放資料（Open311）的欄位順序讀取")
 UNLOCATED_REASONS = {
     "no_place": _("沒有坐標也沒有地址"),
+    "bad_coordinates": _("坐標無法解讀或不在臺灣範圍內（經緯度是否對調？），也沒有地址"),
     "address_not_found": _("地址找不到位置"),
     "no_address_layer": _("沒有可用的門牌圖層可定位地址"),
 }
@@ -213,7 +216,7 @@ class CategoryMatcher:
         if code is None:
             code = next((c for c, (zh, en) in KNOWN_CATEGORIES.items() if text in (zh, en, c)), text[:60])
         if code not in self.known:
-            zh, en = KNOWN_CATEGORIES.get(code, (text, ""))
+            zh, en = KNOWN_CATEGORIES.get(code, (text[:100], ""))  # Category.label_zh
             self.known[code] = (zh, en)
             self.added.append(code)
         self._lookup[text.lower()] = code
@@ -229,6 +232,7 @@ def events_from_rows(mapping: dict[str, int], rows: list[tuple[int, list]], head
     now = now or timezone.now()
     used = set(mapping.values())
     extras = [(i, h) for i, h in enumerate(header) if i not in used and str(h).strip()]
+    nul_in_header = any("\0" in str(h) for h in header)  # a pushed case's keys are its header
     out = []
     for line, cells in rows:
         if not any(_text(c) for c in cells):
@@ -241,6 +245,10 @@ def events_from_rows(mapping: dict[str, int], rows: list[tuple[int, list]], head
 
         values = {"case_no": _text(cell("case_no")), "status": _text(cell("status")),
                   "address": _text(cell("address")), "district": _text(cell("district"))}
+        # PostgreSQL stores no NUL (text or JSON): a row holding one, in a value or a pushed key, is refused by name
+        if len(values["case_no"]) > MAX_CASE_NO or nul_in_header or any("\0" in _text(c) for c in cells):
+            report.add("bad_text", line)
+            continue
         reported = parse_time(cell("reported_at"))
         if reported is None:
             report.add("no_time", line)

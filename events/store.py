@@ -51,11 +51,12 @@ def locate(events: list[Event], user) -> None:
                     e.lon, e.lat = lon, lat
                     e.level = "coordinates"
                     continue
+        given = bool(e.raw_x and e.raw_y)
         e.level = ""
         if e.values.get("address"):
             need_address.append(e)
         else:
-            e.unlocated = "no_place"
+            e.unlocated = "bad_coordinates" if given else "no_place"
     if not need_address:
         return
     layers = index.address_layers(Layer.objects.visible_to(user))
@@ -140,8 +141,9 @@ def set_categories(event_layer: EventLayer, categories: dict) -> None:
 def keep_unlocated(event_layer: EventLayer, events: list[Event], source: str) -> None:
     """Record unlocated events; a case number already kept is updated, not listed twice."""
     for e in events:
-        fields = dict(reported_at=e.values.get("reported_at"), category=e.values.get("category", ""),
-                      status=e.values.get("status", ""), address=e.values.get("address", "")[:300],
+        # the list's columns are bounded (a long status is kept whole in `values`)
+        fields = dict(reported_at=e.values.get("reported_at"), category=e.values.get("category", "")[:60],
+                      status=e.values.get("status", "")[:60], address=e.values.get("address", "")[:300],
                       reason=e.unlocated, row=e.row, source=source[:300],
                       values={k: str(v) if v is not None else None for k, v in {**e.values, **e.extras}.items()})
         case = e.values.get("case_no") or ""

@@ -6,8 +6,11 @@ see to read, import to import into it, manage for its push tokens, the platform'
 """
 
 import shutil
+import time
 from datetime import datetime
 
+import redis
+from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
@@ -19,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import rights
+from geo.counters import client
 from geo.messages import worded
 from iot.tokens import digest, new_token
 from layers.importing import jobs
@@ -137,12 +141,18 @@ class UnlocatedView(APIView):
 
 # --- the figures ---------------------------------------------------------------------------------------------------
 
+YEARS = (1900, 2200)  # a time outside is a typing mistake (and weeks around year 1 or 9999 overflow)
+
+
 def _time(text: str | None, what: str) -> datetime | None:
     if not text:
         return None
     moment = records.parse_time(text)
     if moment is None:
         raise ValidationError({what: worded("{value} 不是日期或時間（例如 2026-11-02）", value=repr(text[:40]))})
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValidationError({what: worded("{value} 不在 {first} 到 {last} 年之間", value=repr(text[:40]),
+                                            first=YEARS[0], last=YEARS[1])})
     return moment
 
 
@@ -295,6 +305,31 @@ class TokenDetailView(APIView):
         return Response(status=204)
 
 
+def _length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+_now = time.time  # (a test holds the minute still)
+
+
+def _rate_exceeded(token: PushToken) -> int | None:
+    """Seconds until the token may push again, when it has pushed EVENTS_PUSH_PER_MINUTE times this minute; None
+    to go on (without Redis nothing is counted: a hotline's cases matter more than the limit)."""
+    now = _now()
+    key = f"civgis:events-push:{token.pk}:{int(now // 60)}"
+    try:
+        with client().pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            pushed = pipe.execute()[0]
+    except redis.RedisError:
+        return None
+    return max(1, 60 - int(now % 60)) if pushed > settings.EVENTS_PUSH_PER_MINUTE else None
+
+
 class PushView(APIView):
     """A hotline system sends new and changed cases with `Authorization: Hotline <token>`."""
 
@@ -307,7 +342,8 @@ class PushView(APIView):
         " (the file's column names, or case_no, reported_at, category, status, dispatched_at, closed_at, address, "
         "lon, lat) with `Authorization: Hotline <token>`; a known case number updates that case"),
         responses={200: OpenApiTypes.OBJECT, 400: BAD, 401: OpenApiResponse(description="no or unknown token"),
-                   413: OpenApiResponse(description="too many cases")})
+                   413: OpenApiResponse(description="too many cases, or too large a request"),
+                   429: OpenApiResponse(description="too many pushes this minute (Retry-After)")})
     def post(self, request, slug):
         header = request.headers.get("Authorization", "")
         token = header[8:].strip() if header.startswith("Hotline ") else ""
@@ -315,6 +351,15 @@ class PushView(APIView):
             "event_layer__layer").first() if token else None
         if found is None or found.event_layer.layer.slug != slug:
             return Response({"detail": "unknown or revoked token (send Authorization: Hotline <token>)"}, status=401)
+        wait = _rate_exceeded(found)
+        if wait is not None:
+            return Response({"detail": f"at most {settings.EVENTS_PUSH_PER_MINUTE} pushes a minute per token: try "
+                                       f"again in {wait} s"}, status=429, headers={"Retry-After": str(wait)})
+        # DRF's JSON parser reads the whole body, whatever DATA_UPLOAD_MAX_MEMORY_SIZE says: the length first
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and _length(request) > limit:
+            return Response({"detail": f"the request is larger than {limit:,} bytes: push the cases in parts "
+                                       f"(at most {MAX_PUSH:,} a request)"}, status=413)
         el = found.event_layer
         items = request.data.get("cases") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not items:

@@ -297,6 +297,9 @@ if TILE_ACCEL_REDIRECT and not (TILE_ACCEL_REDIRECT.startswith("/") and TILE_ACC
 # live edits (editing.live): at most this many open streams of anonymous readers of public layers at once; more
 # are told to come back in 30 s (signed-in users' streams are not counted)
 EDIT_STREAMS_ANONYMOUS = int(os.environ.get("EDIT_STREAMS_ANONYMOUS", 100))
+# a hotline system's pushes (events.views.PushView): at most this many requests a minute per push token (more are
+# answered 429 with Retry-After), each at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413)
+EVENTS_PUSH_PER_MINUTE = int(os.environ.get("EVENTS_PUSH_PER_MINUTE", 60))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_URL = "/static/"

@@ -44,7 +44,7 @@ class JobViewSet(JobReadViewSet):
                                             404: OpenApiResponse(description="no such job of yours"),
                                             409: OpenApiResponse(description="the job has finished already")})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None, **_suffix):  # **_suffix: `cancel.json` passes `format`
         job = self.get_object()
         if not control.cancel(job, request.user):
             finished = worded("這個工作已經結束（{status}），無法取消", status=str(job.get_status_display()))

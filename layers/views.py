@@ -110,6 +110,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     lookup_value_regex = r"[a-z][a-z0-9_-]*"
     permission_classes = [IsAuthenticatedOrReadOnly, CanEditLayer]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # the actions take **_suffix: the router also routes `…/<action>.json`, passing `format` (else a TypeError, 500)
 
     def get_queryset(self):
         qs = Layer.objects.visible_to(self.request.user).select_related(  # the theme's path: no query per layer
@@ -173,7 +174,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
                            "(checked against the service's capabilities)",
                    request=ServiceRegistrationSerializer, responses={201: LayerDetailSerializer})
     @action(detail=False, methods=["post"], url_path="services", parser_classes=[JSONParser])
-    def register_service(self, request):
+    def register_service(self, request, **_suffix):
         if not request.user.is_authenticated:
             return Response({"detail": worded("請先登入才能登錄服務")}, status=status.HTTP_401_UNAUTHORIZED)
         _may_import(request)
@@ -209,7 +210,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     @extend_schema(summary="Re-import: a new version of this layer from an uploaded file (atomic swap)",
                    request=UPLOAD_SCHEMA, responses={202: JobSerializer(many=True)})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
-    def reimport(self, request, slug=None):
+    def reimport(self, request, slug=None, **_suffix):
         layer = self.get_object()
         upload = UploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
@@ -224,7 +225,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
                    parameters=[OpenApiParameter("dry_run", bool, description="preview: classify, do not save")],
                    request=StyleSerializer, responses=StyleSerializer)
     @action(detail=True, methods=["get", "put", "patch"], parser_classes=[JSONParser])
-    def style(self, request, slug=None):
+    def style(self, request, slug=None, **_suffix):
         layer = self.get_object()
         style = catalog.default_style(layer)
         if request.method == "GET":
@@ -243,7 +244,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     @extend_schema(summary="The layer's style as an SLD 1.0 document (what GeoServer is given; MapServer draws the "
                            "same classes)", responses={(200, "application/vnd.ogc.sld+xml"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], url_path="style/sld")
-    def style_sld(self, request, slug=None):
+    def style_sld(self, request, slug=None, **_suffix):
         layer = self.get_object()
         document = render_sld(layer, catalog.default_style(layer))
         return HttpResponse(document, content_type="application/vnd.ogc.sld+xml; charset=utf-8",
@@ -251,7 +252,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
 
     @extend_schema(summary="The layer's versions, newest first", responses=LayerVersionSerializer(many=True))
     @action(detail=True, methods=["get"])
-    def versions(self, request, slug=None):
+    def versions(self, request, slug=None, **_suffix):
         layer = self.get_object()
         return Response(LayerVersionSerializer(layer.versions.select_related("layer", "created_by"), many=True).data)
 
@@ -259,7 +260,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
                    parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)],
                    responses=LayerVersionSerializer)
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>\d+)/restore")
-    def restore(self, request, slug=None, number=None):
+    def restore(self, request, slug=None, number=None, **_suffix):
         layer = self.get_object()
         version = get_object_or_404(layer.versions, number=int(number))
         if layer.current_version_id == version.pk:
@@ -281,13 +282,13 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     @extend_schema(summary="Serve the layer on the OGC services (WMS, WFS, WCS, OGC API) again after a withdrawal",
                    request=None, responses={202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
-    def publish(self, request, slug=None):
+    def publish(self, request, slug=None, **_suffix):
         return self._serve(self.get_object(), publishing.PUBLISH)
 
     @extend_schema(summary="Withdraw the layer from the OGC services (the catalog, map and API keep it)",
                    request=None, responses={202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
-    def withdraw(self, request, slug=None):
+    def withdraw(self, request, slug=None, **_suffix):
         return self._serve(self.get_object(), publishing.WITHDRAW)
 
     def _serve(self, layer: Layer, change: str) -> Response:
@@ -302,7 +303,7 @@ class LayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     @extend_schema(methods=["PUT"], summary="Set every holder's rights at once (holders left out lose theirs)",
                    request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get", "put"], parser_classes=[JSONParser])
-    def grants(self, request, slug=None):
+    def grants(self, request, slug=None, **_suffix):
         layer = self.get_object()  # PUT: `manage` checked by CanEditLayer
         if request.method == "GET" and not layer.may(request.user, "manage"):
             raise PermissionDenied(worded("您沒有管理這個圖層權限的權利"))

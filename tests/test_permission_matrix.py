@@ -75,6 +75,10 @@ DELETE_XML = ('<wfs:Transaction service="WFS" version="1.1.0" xmlns:wfs="http://
               'xmlns:ogc="http://www.opengis.net/ogc"><wfs:Delete typeName="civgis:{slug}"><ogc:Filter>'
               '<ogc:PropertyIsEqualTo><ogc:PropertyName>name</ogc:PropertyName><ogc:Literal>{value}</ogc:Literal>'
               '</ogc:PropertyIsEqualTo></ogc:Filter></wfs:Delete></wfs:Transaction>')
+REPLACE_XML = (f'<wfs:Transaction service="WFS" version="2.0.0" {WFS_T}><wfs:Replace><civgis:{{slug}}>'
+               '<civgis:name>mx-replaced</civgis:name><civgis:geom><gml:Point srsName="EPSG:4326"><gml:pos>{lon} {lat}'
+               '</gml:pos></gml:Point></civgis:geom></civgis:{slug}><fes:Filter><fes:ResourceId rid="{slug}.{fid}"/>'
+               '</fes:Filter></wfs:Replace></wfs:Transaction>')
 LOCK_XML = (f'<wfs:LockFeature service="WFS" version="2.0.0" expiry="5" {WFS_T}><wfs:Query typeNames="{{slug}}">'
             '<fes:Filter><fes:ResourceId rid="{slug}.{fid}"/></fes:Filter></wfs:Query></wfs:LockFeature>')
 GETFEATUREWITHLOCK_XML = (f'<wfs:GetFeatureWithLock service="WFS" version="2.0.0" expiry="5" {WFS_T}>'
@@ -131,7 +135,7 @@ ROUTES: dict[str, list[Call]] = {
     "harvest-page": [get("/harvest/"), post("/harvest/", {"form": "run", "source": "987654"})],
     "schema": [get("/api/v1/schema/")],
     "api-docs": [get("/api/v1/docs/")],
-    "api-root": [get("/api/v1/")],
+    "api-root": [get("/api/v1/"), get("/api/v1/.json")],
     "api-token": [post("/api/v1/auth/token/", {"username": "mx-other", "password": "wrong"})],
     "login": [get("/api/v1/auth/login/")],
     "logout": [post("/api/v1/auth/logout/")],
@@ -189,30 +193,34 @@ ROUTES: dict[str, list[Call]] = {
                    get("/api/v1/layers/?bbox={lon},{lat},{lon}1,{lat}1"), get("/api/v1/layers.json?theme={theme}"),
                    post("/api/v1/layers/", {"slug": "{slug}"})],
     "layer-register-service": [post("/api/v1/layers/services/", {
-        "type": "xyz", "url": "http://127.0.0.1:9/{z}/{x}/{y}.png", "slug": "{slug}"})],
+        "type": "xyz", "url": "http://127.0.0.1:9/{z}/{x}/{y}.png", "slug": "{slug}"}),
+        post("/api/v1/layers/services.json", {"type": "xyz", "url": "http://127.0.0.1:9/{z}/{x}/{y}.png",
+                                              "slug": "{slug}"})],
     "layer-detail": [get("/api/v1/layers/{slug}/"), get("/api/v1/layers/{slug}.json"),
                      patch("/api/v1/layers/{slug}/", {"abstract": "changed"}),
                      put("/api/v1/layers/{slug}/", {"title_zh": "changed"}), delete("/api/v1/layers/{slug}/")],
-    "layer-style": [get("/api/v1/layers/{slug}/style/"), patch("/api/v1/layers/{slug}/style/", {"opacity": 0.5}),
+    "layer-style": [get("/api/v1/layers/{slug}/style/"), get("/api/v1/layers/{slug}/style.json"),
+                    patch("/api/v1/layers/{slug}/style/", {"opacity": 0.5}),
                     put("/api/v1/layers/{slug}/style/?dry_run=true", {"kind": "categorized", "attribute": "nope"})],
-    "layer-style-sld": [get("/api/v1/layers/{slug}/style/sld/")],
+    "layer-style-sld": [get("/api/v1/layers/{slug}/style/sld/"), get("/api/v1/layers/{slug}/style/sld.json")],
     "layer-metadata-xml": [get("/api/v1/layers/{slug}/metadata.xml")],
     "layer-metadata-import": [post("/api/v1/layers/{slug}/metadata/import/?apply=true", ISO_RECORD)],
-    "layer-versions": [get("/api/v1/layers/{slug}/versions/")],
-    "layer-restore": [post("/api/v1/layers/{slug}/versions/1/restore/")],
-    "layer-reimport": [post("/api/v1/layers/{slug}/reimport/")],
-    "layer-publish": [post("/api/v1/layers/{slug}/publish/")],
-    "layer-withdraw": [post("/api/v1/layers/{slug}/withdraw/")],
-    "layer-grants": [get("/api/v1/layers/{slug}/grants/"),
+    "layer-versions": [get("/api/v1/layers/{slug}/versions/"), get("/api/v1/layers/{slug}/versions.json")],
+    "layer-restore": [post("/api/v1/layers/{slug}/versions/1/restore/"),
+                      post("/api/v1/layers/{slug}/versions/1/restore.json")],
+    "layer-reimport": [post("/api/v1/layers/{slug}/reimport/"), post("/api/v1/layers/{slug}/reimport.json")],
+    "layer-publish": [post("/api/v1/layers/{slug}/publish/"), post("/api/v1/layers/{slug}/publish.json")],
+    "layer-withdraw": [post("/api/v1/layers/{slug}/withdraw/"), post("/api/v1/layers/{slug}/withdraw.json")],
+    "layer-grants": [get("/api/v1/layers/{slug}/grants/"), get("/api/v1/layers/{slug}/grants.json"),
                      put("/api/v1/layers/{slug}/grants/", {"grants": [{"kind": "user", "name": "mx-other",
                                                                        "rights": ["see"]}]})],
-    "job-list": [get("/api/v1/jobs/")],
-    "job-detail": [get("/api/v1/jobs/{job}/")],
-    "job-cancel": [post("/api/v1/jobs/{job}/cancel/")],
-    "importjob-list": [get("/api/v1/imports/")],  # the older name of job-list
-    "importjob-detail": [get("/api/v1/imports/{job}/")],
-    "theme-list": [get("/api/v1/themes/")],
-    "theme-detail": [get("/api/v1/themes/{theme}/")],
+    "job-list": [get("/api/v1/jobs/"), get("/api/v1/jobs.json")],
+    "job-detail": [get("/api/v1/jobs/{job}/"), get("/api/v1/jobs/{job}.json")],
+    "job-cancel": [post("/api/v1/jobs/{job}/cancel/"), post("/api/v1/jobs/{job}/cancel.json")],
+    "importjob-list": [get("/api/v1/imports/"), get("/api/v1/imports.json")],  # the older name of job-list
+    "importjob-detail": [get("/api/v1/imports/{job}/"), get("/api/v1/imports/{job}.json")],
+    "theme-list": [get("/api/v1/themes/"), get("/api/v1/themes.json")],
+    "theme-detail": [get("/api/v1/themes/{theme}/"), get("/api/v1/themes/{theme}.json")],
     "metadata-report": [get("/api/v1/metadata/report/"),
                         get("/api/v1/metadata/report/?ordering=-score&missing=lineage"),
                         get("/api/v1/metadata/report/?theme={theme}")],
@@ -280,7 +288,8 @@ ROUTES: dict[str, list[Call]] = {
             get("/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID={slug}"),
             post("/ows", GETFEATURE_XML),
             # WFS-T (editing.wfst): writes and locks through editing.store
-            post("/ows", TRANSACTION_XML), post("/ows", DELETE_XML), post("/ows", LOCK_XML),
+            post("/ows", TRANSACTION_XML), post("/ows", DELETE_XML), post("/ows", REPLACE_XML),
+            post("/ows", LOCK_XML),
             post("/ows", GETFEATUREWITHLOCK_XML)],
     # the catalogue service (pycsw): records of the layers one may see
     "csw": [get(CSW2 + "GetCapabilities"), get("/csw?service=CSW&version=3.0.0&request=GetCapabilities"),
@@ -418,9 +427,11 @@ ROUTES: dict[str, list[Call]] = {
     "events-counts": [get("/api/v1/events/layers/{slug}/counts/?by=grid&cell=500&period=week"),
                       get("/api/v1/events/layers/{slug}/counts/?by=h3&resolution=9&geometry=true"),
                       # the areas a layer of their own (the public layer's events): hidden areas answer as missing
-                      get("/api/v1/events/layers/mx-open/counts/?by=layer&areas={slug}")],
+                      get("/api/v1/events/layers/mx-open/counts/?by=layer&areas={slug}"),
+                      get("/api/v1/events/layers/{slug}/counts/?by=district&areas={slug}")],
     "events-response-times": [get("/api/v1/events/layers/{slug}/response-times/?by=grid&cell=1000")],
-    "events-changes": [get("/api/v1/events/layers/{slug}/changes/")],
+    "events-changes": [get("/api/v1/events/layers/{slug}/changes/"),
+                       get("/api/v1/events/layers/{slug}/changes/?districts={slug}&week=2026-11-02")],
     "events-tokens": [get("/api/v1/events/layers/{slug}/tokens/"),
                       post("/api/v1/events/layers/{slug}/tokens/", {"name": "mx"})],
     "events-token": [delete("/api/v1/events/layers/{slug}/tokens/987654/")],
@@ -432,7 +443,7 @@ ROUTES: dict[str, list[Call]] = {
     "area-profile": [get("/areas/area/{value}/"), get("/areas/town/{value}/")],
     # the map workplace: markers, share links, print (derived objects: see the tests below the matrix)
     "marker-list": [get("/api/v1/markers/"), get("/api/v1/markers.json")],
-    "marker-detail": [get("/api/v1/markers/{job}/")],
+    "marker-detail": [get("/api/v1/markers/{job}/"), get("/api/v1/markers/{job}.json")],
     "shared-view-create": [post("/api/v1/views/", {"state": STATE})],
     "shared-view": [get("/api/v1/views/{value}/")],
     "shared-view-open": [get("/s/{value}")],
@@ -467,6 +478,65 @@ def test_every_route_has_an_entry():
     assert not missing, f"routes without an entry in the permission matrix (tests/test_permission_matrix.py): " \
                         f"{sorted(missing)}"
     assert not set(ROUTES) - route_names(get_resolver().url_patterns), "entries for routes that no longer exist"
+
+
+def route_patterns(patterns, prefix: str = "") -> set[tuple[str, str]]:
+    """Every URL pattern as (its name or route, its full route as ResolverMatch.route spells it): two patterns of one
+    name (a DRF `.json` suffix, a second path to the same view) are two routes to exercise."""
+    found = set()
+    for p in patterns:
+        route = URLResolver._join_route(prefix, str(p.pattern))
+        if isinstance(p, URLResolver):
+            if p.app_name == "admin" or p.namespace == "admin":
+                continue
+            found |= route_patterns(p.url_patterns, route)
+        elif isinstance(p, URLPattern):
+            found.add((p.name or route, route))
+    return found
+
+
+SAMPLE = {"slug": "mx-open", "value": "VAL-1", "job": "1", "fid": "1", "z": "14", "x": "13700", "y": "7000",
+          "lon": "121.3", "lat": "25.0", "bbox3857": "0,0,1,1", "theme": "disaster"}
+
+
+def exercised_patterns(patterns, matrix=ROUTES) -> set[tuple[str, str]]:
+    """(name, route) of the pattern each call of the matrix reaches."""
+    from django.urls import Resolver404
+    from django.urls.resolvers import RegexPattern
+
+    root = URLResolver(RegexPattern(r"^/"), patterns)
+    found = set()
+    for calls in matrix.values():
+        for entry in calls:
+            path = re.sub(r"\{(\w+)\}", lambda m: SAMPLE.get(m.group(1), "1"), entry.url).split("?")[0]
+            try:
+                match = root.resolve(path)
+            except Resolver404:
+                continue
+            found.add((match.url_name or match.route, match.route))
+    return found
+
+
+def test_every_url_pattern_is_exercised_by_a_call_of_its_entry():
+    """Not only every name: every pattern (a route reachable by two paths is exercised on each)."""
+    patterns = get_resolver().url_patterns
+    missing = {(name, route) for name, route in route_patterns(patterns) - exercised_patterns(patterns)
+               if name not in NOT_IN_MATRIX}
+    assert not missing, "URL patterns no call of the permission matrix reaches: " + \
+        ", ".join(f"{name} ({route})" for name, route in sorted(missing))
+
+
+def test_a_second_pattern_of_a_known_name_without_a_call_fails():
+    from django.urls import path
+
+    def view(request):
+        raise AssertionError("never called")
+
+    real = get_resolver().url_patterns
+    patterns = [*real, path("api/v1/layers-again/<str:slug>/", view, name="layer-detail")]
+    before = route_patterns(real) - exercised_patterns(real)
+    assert route_patterns(patterns) - exercised_patterns(patterns) - before == {
+        ("layer-detail", "api/v1/layers-again/<str:slug>/")}
 
 
 def test_a_new_route_without_an_entry_fails():

@@ -414,3 +414,82 @@ def test_ogcapi_part4_create_replace_update_delete(world):
     assert c.get(item).status_code == 404
     assert [h.action for h in FeatureChange.objects.filter(layer__slug=SLUG, fid=made.json()["id"])
             .order_by("version")] == ["create", "update", "update", "delete"]
+
+
+def test_huge_and_not_finite_numbers_are_refused_naming_the_attribute(world):
+    """Review: a number too large for any column (400 digits) was a 500 on every write path (WFS-T, Part 4, the
+    REST API): it is a 400 naming the attribute, and nothing is written."""
+    c = as_user("wt-fire")
+    before = count()
+    big = "1" + "0" * 400
+    for outlets, pressure, named in ((big, "310", "outlets"), ("2", big, "pressure_kpa"), ("2", "NaN", "pressure_kpa"),
+                                     ("2", "-1e400", "pressure_kpa")):
+        xml = insert_110().replace("<civgis:outlets>2</civgis:outlets>",
+                                   f"<civgis:outlets>{outlets}</civgis:outlets>") \
+            .replace("<civgis:pressure_kpa>310.5</civgis:pressure_kpa>",
+                     f"<civgis:pressure_kpa>{pressure}</civgis:pressure_kpa>")
+        answer = post(c, xml)
+        assert answer.status_code == 400, (named, answer.status_code, answer.content[:300])
+        code, text = exception(answer)
+        assert code == "InvalidParameterValue" and named in text, text
+    point = {"type": "Point", "coordinates": [121.33, 25.0]}
+    for properties, named in (({"name": "大", "outlets": 10 ** 400}, "outlets"),
+                              ({"name": "大", "pressure_kpa": 10 ** 400}, "pressure_kpa")):
+        body = json.dumps({"type": "Feature", "geometry": point, "properties": properties})
+        part4 = c.post(f"/ogcapi/collections/{SLUG}/items", body, content_type="application/geo+json")
+        assert part4.status_code == 400 and named in part4.json()["description"], part4.content[:300]
+        rest = c.post(f"/api/v1/layers/{SLUG}/features/", body, content_type="application/json")
+        assert rest.status_code == 400 and named in rest.content.decode(), rest.content[:300]
+    infinite = '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [1e400, 0]}, "properties": {}}'
+    for crs in ({}, {"HTTP_CONTENT_CRS": "<http://www.opengis.net/def/crs/EPSG/0/3826>"}):
+        answer = c.post(f"/ogcapi/collections/{SLUG}/items", infinite, content_type="application/geo+json", **crs)
+        assert answer.status_code == 400, (crs, answer.content[:300])
+    assert count() == before
+
+
+def test_a_lock_holds_only_features_that_exist(world):
+    """Review: LockFeature locked (and answered as locked) a feature id no feature has — a later insert given that
+    id was born held by someone else's lock."""
+    from editing import locks
+
+    fire = as_user("wt-fire")
+    answer = post(fire, f"""<wfs:LockFeature service="WFS" version="2.0.0" expiry="60" {NSDECL2}>
+      <wfs:Query typeNames="{SLUG}"><fes:Filter><fes:ResourceId rid="{SLUG}.2"/><fes:ResourceId rid="{SLUG}.999999"/>
+      </fes:Filter></wfs:Query></wfs:LockFeature>""")
+    assert answer.status_code == 200, answer.content.decode()
+    root = etree.fromstring(answer.content)
+    try:
+        locked = [e.get("rid") for e in root.iter("{http://www.opengis.net/fes/2.0}ResourceId")]
+        assert locked == [f"{SLUG}.2"], answer.content.decode()
+        layer = Layer.objects.get(slug=SLUG)
+        locks.check(layer.pk, 999999, User.objects.get(username="wt-fire2"))  # nobody's: no Locked raised
+        with pytest.raises(locks.Locked):
+            locks.check(layer.pk, 2, User.objects.get(username="wt-fire2"))
+    finally:
+        locks.release(root.get("lockId"))
+
+
+def test_wfs_200_replace_names_its_layer_by_the_feature_and_hides_a_hidden_one(world):
+    """Review: WFS 2.0's Replace has no typeName (the feature's element names the layer): it was refused as "no layer
+    named ''"."""
+    c = as_user("wt-fire")
+
+    def replace(slug, rid):
+        return post(c, f"""<wfs:Transaction service="WFS" version="2.0.0" {NSDECL2}><wfs:Replace>
+          <civgis:{slug}><civgis:name>取代</civgis:name><civgis:status>損壞</civgis:status>
+          <civgis:geom><gml:Point srsName="EPSG:3826"><gml:pos>281500 2766500</gml:pos></gml:Point></civgis:geom>
+          </civgis:{slug}><fes:Filter><fes:ResourceId rid="{rid}"/></fes:Filter></wfs:Replace></wfs:Transaction>""")
+    done = replace(SLUG, f"{SLUG}.2")
+    assert done.status_code == 200, done.content.decode()
+    assert etree.fromstring(done.content).findtext(f".//{{{WFS2}}}totalReplaced") == "1"
+    assert row(2)[:4] == ("取代", None, None, "損壞") and row(2)[4:] == (281500, 2766500)  # replaced whole
+    clerk = as_user("wt-clerk")
+    answers = {}
+    for slug in (HIDDEN, "no-such-layer"):
+        xml = f"""<wfs:Transaction service="WFS" version="2.0.0" {NSDECL2}><wfs:Replace><civgis:{slug}>
+          <civgis:name>x</civgis:name></civgis:{slug}><fes:Filter><fes:ResourceId rid="{slug}.2"/></fes:Filter>
+          </wfs:Replace></wfs:Transaction>"""
+        answers[slug] = post(clerk, xml)
+    assert answers[HIDDEN].status_code == answers["no-such-layer"].status_code == 400
+    assert exception(answers[HIDDEN])[1].replace(HIDDEN, "X") == \
+        exception(answers["no-such-layer"])[1].replace("no-such-layer", "X")

@@ -27,6 +27,8 @@ from . import emerging, stats
 
 MIN_LOCATIONS = 30  # Gi* needs enough locations (ArcGIS's hot spot tools ask for 30)
 MIN_STEPS = 10  # the Mann-Kendall trend needs a series (ArcGIS's emerging hot spot analysis asks for 10 steps)
+MAX_STEPS = 1000  # ~20 years by the week, ~3 by the day: a longer series is a mistaken period or step
+MAX_CUBE = 5_000_000  # locations × time steps: the cube and its Gi* arrays in a worker's memory (~40 MB each)
 MAX_CELLS = 500_000
 DEFAULT_CELL_M = 250.0
 HOT = {99: ("熱點（99% 信賴）", "Hot spot (99% confidence)", "#d62f27"),
@@ -119,10 +121,13 @@ def check(data: dict, user, emerging_analysis: bool) -> dict:
 
 def _moment(value, what: str) -> datetime:
     text = str(value)
-    moment = parse_datetime(text)
-    if moment is None:
-        day = parse_date(text)
-        moment = datetime(day.year, day.month, day.day) if day else None
+    try:  # Django's parsers raise ValueError for a well-formed day that is not in the calendar (2026-02-30)
+        moment = parse_datetime(text)
+        if moment is None:
+            day = parse_date(text)
+            moment = datetime(day.year, day.month, day.day) if day else None
+    except ValueError:
+        moment = None
     if moment is None:
         raise AnalysisInputError("{what}：{value} 不是日期或時間（請用 ISO 8601，例如 2026-01-31）", what=what,
                                  value=repr(text[:40]))
@@ -278,6 +283,11 @@ def counted(events: Events, locations: Locations, options: dict, timed: bool) ->
     if timed:
         steps, n_steps, _start, _end = time_steps(events, options) if len(events.t) else (np.zeros(0, int), 0, 0, 0)
         out["time_steps"] = n_steps
+        if n_steps > MAX_STEPS or n_steps * len(locations.xy) > MAX_CUBE:
+            raise AnalysisInputError(
+                "time_step_days：{steps} 個時間步 × {locations} 個位置太大（至多 {most_steps} 步、{most_cells} 格）；"
+                "請用較長的時間步、較短的期間或較大的網格", steps=f"{n_steps:,}", locations=f"{len(locations.xy):,}",
+                most_steps=f"{MAX_STEPS:,}", most_cells=f"{MAX_CUBE:,}")
         out["time_steps_with_events"] = int(len(np.unique(steps[placed]))) if len(steps) else 0
         if out["locations_with_events"] < MIN_LOCATIONS or n_steps < MIN_STEPS or \
                 out["time_steps_with_events"] < 2:
