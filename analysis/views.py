@@ -312,7 +312,9 @@ class HotspotJobView(JobView):
 @documented(
     "analysis_hotspots",
     "Hot and cold spots of events (layer: a point layer; category; period {start, end}): counts per grid cell "
-    "(cell_size m, default 250) or polygon (areas: a polygon layer), Getis-Ord Gi* with a neighbourhood by distance "
+    "(cell_size m, default 250; empty cells in the study_area counted as 0: convex_hull of the events, "
+    "cells_with_events, or a boundary polygon layer) or polygon (areas: a polygon layer), Getis-Ord Gi* with a "
+    "neighbourhood by distance "
     "band (derived from the data as ArcGIS's Optimized Hot Spot Analysis does, or distance m) or k nearest, "
     "FDR-corrected classes at 90/95/99 %, and local Moran's I clusters and outliers (permutations) into a new layer "
     "with a legend and a summary, as a job",
@@ -325,7 +327,8 @@ class HotspotsView(HotspotJobView):
 @documented(
     "analysis_emerging_hotspots",
     "Emerging hot spots of events on a space-time cube (layer with a time attribute; category; period; cell_size or "
-    "areas; neighbourhood; time_step_days, default 7; time_window, default 1 step; alpha; fdr): Gi* per bin with "
+    "areas; study_area or boundary, whose empty cells are zero bins; neighbourhood; time_step_days, default 7; "
+    "time_window, default 1 step; alpha; fdr): Gi* per bin with "
     "space-time neighbours, the Mann-Kendall trend and Esri's 17 categories into a new layer with a legend and a "
     "summary, as a job; a cube too sparse to test is a 400 with its counts",
     HOTSPOT_RESPONSES,

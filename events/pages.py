@@ -115,7 +115,12 @@ def hotspot_context(chosen, english: bool) -> dict:
     words = {
         "starting": _("正在送出分析…"), "running": _("分析中：%(pct)s%%"), "failed": _("分析失敗：%(why)s"),
         "done": _("分析完成"), "open_map": _("在地圖上開啟結果圖層"), "class": _("熱點類別"), "meaning": _("意義"),
-        "cells": _("網格數（格）"), "analysed": _("分析的案件：%(n)s 件，%(locations)s 個有案件的網格"),
+        "cells": _("網格數（格）"),
+        "analysed": _("分析的案件：%(n)s 件，%(locations)s 個網格或區域，其中 %(empty)s 個沒有案件（以 0 件計入）"),
+        "study_area": {
+            "convex_hull": _("研究範圍：案件的凸包（%(km2)s 平方公里），中心在範圍內的網格都納入"),
+            "boundary": _("研究範圍：圖層 %(layer)s 的面（%(km2)s 平方公里），中心在範圍內的網格都納入"),
+            "cells_with_events": _("研究範圍：只分析有案件的網格")},
         "steps": _("時間步：%(n)s 步，每步 %(days)s 天"), "band": _("鄰域距離：%(d)s 公尺"),
         "left_out": _("未納入的案件：%(list)s"), "sep": _("、"), "reasons": {
             "without_location": _("無位置"), "without_time": _("無時間"), "in_the_future": _("時間在未來"),

@@ -130,6 +130,41 @@ def test_distance_band_derived_as_the_optimized_analysis_does():
         assert Moran(values, WSP(w).to_W(silence_warnings=True), transformation="B").z_rand == pytest.approx(z)
 
 
+def test_a_locational_outlier_does_not_set_the_scale():
+    """A far location (a village across the river) is left out of the band's start and increment, and counted."""
+    xy = np.vstack([grid_points(10), [[5000.0, 5000.0]]])
+    values = np.r_[np.arange(100) % 7, 3.0]
+    band = stats.optimized_band(xy, values)
+    assert band.start == 100 and band.increment == 100 and band.outliers == 1
+    assert stats.optimized_band(grid_points(10), values[:100]).outliers == 0
+
+
+def test_grid_cells_of_the_study_area_count_empty_cells_as_zero():
+    """The events' convex hull (a triangle here) adds every empty cell whose centre lies in it; a cell with events
+    is analysed wherever its centre is; "cells_with_events" keeps only those. Checked against a loop over the cells
+    with the triangle's half-plane tests (not shapely)."""
+    from analysis.hotspots import job as hotspot_job
+
+    corners = np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0]])
+    rng = np.random.default_rng(1)
+    inner = rng.uniform(0, 300, (40, 2))  # a busy corner …
+    xy = np.vstack([corners, inner, [[990.0, 5.0]]])  # … and the far corners, each its own cell
+    events = hotspot_job.Events(xy[:, 0], xy[:, 1], np.zeros(len(xy)), {}, len(xy))
+    hull = hotspot_job.aggregate(events, {"cell_size": 100.0}, None)  # the default study area
+    only = hotspot_job.aggregate(events, {"cell_size": 100.0, "study_area": "cells_with_events"}, None)
+    busy = {(int(x // 100), int(y // 100)) for x, y in xy}
+    in_triangle = {(i, j) for i in range(11) for j in range(11) if (i + 0.5) * 100 + (j + 0.5) * 100 < 1000}
+    assert {tuple(c) for c in hull.ids} == busy | in_triangle and {tuple(c) for c in only.ids} == busy
+    assert hull.study_area == {"kind": "convex_hull", "cells": len(busy | in_triangle),
+                               "cells_without_events": len(in_triangle - busy), "area_km2": 0.5}
+    assert only.study_area == {"kind": "cells_with_events", "cells": len(busy), "cells_without_events": 0}
+    for cells in (hull, only):  # every event counted once, in its own cell
+        counts = np.bincount(cells.of_event, minlength=len(cells.xy))
+        assert counts.sum() == len(xy)
+        assert all(counts[k] == sum(1 for x, y in xy if (int(x // 100), int(y // 100)) == tuple(c))
+                   for k, c in enumerate(cells.ids))
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Esri's 17 categories, each from a planted pattern
 # ------------------------------------------------------------------------------------------------------------------
@@ -276,6 +311,9 @@ def test_hot_spots_end_to_end_with_derived_band_and_a_category(events):
     ("hotspots", {"layer": "cases", "category": "火災"}, 400, "火災"),
     ("hotspots", {"layer": "cases", "cell_size": 5000}, 400, "事件太少"),
     ("hotspots", {"layer": "nowhere"}, 404, "nowhere"),
+    ("hotspots", {"layer": "cases", "study_area": "city"}, 400, "study_area"),
+    ("hotspots", {"layer": "cases", "boundary": "cases"}, 400, "不是面圖層"),
+    ("hotspots", {"layer": "cases", "boundary": "nowhere"}, 404, "nowhere"),
     ("emerging-hotspots", {"layer": "cases", "time_step_days": 0}, 400, "time_step_days"),
     ("emerging-hotspots", {"layer": "cases", "alpha": 0.2}, 400, "alpha"),
     ("emerging-hotspots", {"layer": "cases", "period": {"start": "yesterday"}}, 400, "period.start"),
@@ -348,3 +386,31 @@ def test_hot_spots_by_area_keep_the_rights_of_their_inputs(events, tmp_path):
     wards.visibility = Layer.Visibility.RESTRICTED
     wards.save()
     assert [maker.get(path).status_code for path in paths] == [404, 404, 404]
+
+
+def test_hot_spots_within_a_boundary_layer_count_its_empty_cells(events, tmp_path):
+    """A boundary layer (one polygon a cell wider than the events on every side) as the study area: its 12 × 12
+    cells are analysed, the 44 around the events with 0; the summary says so and the result derives from both."""
+    limits = np.array([shapely.box(X0 - CELL, Y0 - CELL, X0 + 11 * CELL, Y0 + 11 * CELL)], dtype=object)
+    path = files.write_vector(tmp_path / "limits.gpkg", limits, {"name": np.array(["市界"], dtype=object)},
+                              "EPSG:3826", "GPKG")
+    assert run_job(jobs.create(path, path.name, {"mode": "create", "slug": "city-limits"}).pk).status == "succeeded"
+    job = run_analysis_job(events, "hotspots", {"layer": "cases", "cell_size": 100, "boundary": "city-limits",
+                                                "permutations": 0})
+    summary = job.counts["result"]
+    assert summary["study_area"] == {"kind": "boundary", "layer": "city-limits", "cells": 144,
+                                     "cells_without_events": 44, "area_km2": 1.44}
+    assert summary["locations"] == 144 and summary["locations_with_events"] == 100
+    assert summary["parameters"]["study_area"] == "boundary" and summary["parameters"]["boundary"] == "city-limits"
+    assert summary["neighbourhood"]["start_m"] == 100.0 and summary["neighbourhood"]["locational_outliers"] == 0
+    result = Layer.objects.get(slug=f"result-{job.pk}")
+    assert result.feature_count == 144
+    assert {s.slug for s in result.source_links.all()} == {"cases", "city-limits"}
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute(f'SELECT count(*) FILTER (WHERE events = 0), sum(events) FROM layerdata."{result.table_name}"')
+        assert cur.fetchone() == (44, 100 * WEEKS + 54)
+    # the default study area is the events' hull: here every cell has events, none is added
+    hull = run_analysis_job(events, "hotspots", {"layer": "cases", "cell_size": 100, "permutations": 0})
+    assert hull.counts["result"]["study_area"]["kind"] == "convex_hull"
+    assert hull.counts["result"]["study_area"]["cells_without_events"] == 0

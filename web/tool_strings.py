@@ -21,7 +21,7 @@ def tool_strings() -> dict[str, str]:
         "hotspot_end": _("期間結束（不含）"),
         "hotspot_hint": _("鄰域距離依資料自動決定（空間自相關最先達到高峰的距離）；顯著性經錯誤發現率校正"),
         "hotspot_run": _("執行熱點分析"),
-        "hotspot_events": _("{n} 件事件，{locations} 個網格或區域"),
+        "hotspot_events": _("{n} 件事件，{locations} 個網格或區域（{empty} 個沒有事件，以 0 計入）"),
         "hotspot_steps": _("{n} 個時間步，每步 {days} 天"),
         "hotspot_band": _("鄰域：距離 {m} 公尺內"),
         "hotspot_band_derived": _("鄰域：距離 {m} 公尺內（依資料決定）"),

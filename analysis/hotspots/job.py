@@ -1,7 +1,7 @@
 """Hot spot and emerging hot spot analyses as analysis jobs (analysis/jobs.py): the request checked (`check`, a 400
 naming the field before any work), the events read from the point layer's table (one query), aggregated to a grid
-or to polygons, analysed (stats.py, emerging.py) and written as the result layer's table (`build`); the result is
-styled by its classes with zh-Hant and English labels (`style`).
+(its empty cells within the study area counted as zero) or to polygons, analysed (stats.py, emerging.py) and written
+as the result layer's table (`build`); the result is styled by its classes with zh-Hant and English labels (`style`).
 
 Events the analysis cannot place are counted, never dropped silently: those without a location, without a time
 (emerging), with a time after now (emerging), outside the period or of other categories are numbers in the summary.
@@ -30,6 +30,8 @@ MIN_STEPS = 10  # the Mann-Kendall trend needs a series (ArcGIS's emerging hot s
 MAX_STEPS = 1000  # ~20 years by the week, ~3 by the day: a longer series is a mistaken period or step
 MAX_CUBE = 5_000_000  # locations × time steps: the cube and its Gi* arrays in a worker's memory (~40 MB each)
 MAX_CELLS = 500_000
+STUDY_AREAS = ("convex_hull", "cells_with_events")  # and "boundary": a polygon layer
+DEFAULT_STUDY_AREA = "convex_hull"
 DEFAULT_CELL_M = 250.0
 HOT = {99: ("熱點（99% 信賴）", "Hot spot (99% confidence)", "#d62f27"),
        95: ("熱點（95% 信賴）", "Hot spot (95% confidence)", "#ed7551"),
@@ -92,6 +94,7 @@ def check(data: dict, user, emerging_analysis: bool) -> dict:
             raise AnalysisInputError("cell_size 與 areas 請擇一填寫")
     else:
         options["cell_size"] = number(data.get("cell_size", DEFAULT_CELL_M), "cell_size", 10, 10_000)
+    options.update(_study_area_options(data, user, grid=not areas))
     hood = data.get("neighbourhood") or data.get("neighborhood") or {}
     if not isinstance(hood, dict):
         raise AnalysisInputError("neighbourhood：請填 {{\"method\": \"distance_band\" 或 \"k_nearest\", …}}")
@@ -117,6 +120,29 @@ def check(data: dict, user, emerging_analysis: bool) -> dict:
     locations = aggregate(events, options, user)
     options["checked"] = counted(events, locations, options, emerging_analysis)
     return options
+
+
+def _study_area_options(data: dict, user, grid: bool) -> dict:
+    """Where a grid's empty cells count: `study_area` "convex_hull" (the default: the hull of the events analysed),
+    "cells_with_events" (no empty cells), or a polygon layer (`boundary`, e.g. the districts)."""
+    kind, boundary = data.get("study_area"), data.get("boundary")
+    if not grid:
+        if kind or boundary:
+            raise AnalysisInputError("study_area、boundary：依區域（areas）分析時每個區域都會計入，不需研究範圍")
+        return {}
+    if boundary:
+        if kind not in (None, "", "boundary"):
+            raise AnalysisInputError("study_area：填了 boundary（研究範圍的面圖層）時請不要另填 {kind}",
+                                     kind=repr(str(kind)[:40]))
+        layer = readable_layer(boundary, user)
+        if "POLYGON" not in (layer.geometry_type or "").upper():
+            raise AnalysisInputError("boundary：圖層 {slug} 不是面圖層（例如行政區）", slug=repr(layer.slug))
+        return {"study_area": "boundary", "boundary": layer.slug}
+    kind = kind or DEFAULT_STUDY_AREA
+    if kind not in STUDY_AREAS:
+        raise AnalysisInputError("study_area：請填 convex_hull（事件的凸包）或 cells_with_events"
+                                 "（只分析有事件的網格），或以 boundary 指定面圖層")
+    return {"study_area": kind}
 
 
 def _moment(value, what: str) -> datetime:
@@ -203,43 +229,89 @@ def read_events(layer: Layer, options: dict, timed: bool) -> Events:
 # locations: grid cells or polygons
 # ------------------------------------------------------------------------------------------------------------------
 class Locations:
-    """Where events are counted: N locations (centres for the neighbourhoods) and each event's location."""
+    """Where events are counted: N locations (centres for the neighbourhoods) and each event's location; for a grid,
+    the study area that its empty cells were counted in (`study_area`: what it is, its cells, those without events)."""
 
-    def __init__(self, xy, of_event, ids, cell=None, origin=None, names=None, area_fids=None):
+    def __init__(self, xy, of_event, ids, cell=None, origin=None, names=None, area_fids=None, study_area=None):
         self.xy, self.of_event, self.ids = xy, of_event, ids
         self.cell, self.origin, self.names, self.area_fids = cell, origin, names, area_fids
+        self.study_area = study_area
 
 
 def aggregate(events: Events, options: dict, user) -> Locations:
+    """Events counted per polygon (`areas`) or per grid cell. A grid's cells are those with events and, unless
+    `study_area` is "cells_with_events", every cell whose centre lies in the study area with its count of zero:
+    as ArcGIS's Optimized Hot Spot Analysis counts a fishnet within its bounding polygons and Esri's space-time cube
+    keeps its empty bins. Without the empty cells a place with few events looks like the average (its zeros are
+    not there to pull it down), and a cold spot cannot be found."""
     if options.get("areas"):
         return _areas(events, readable_layer(options["areas"], user))
     cell = float(options["cell_size"])
+    kind = options.get("study_area", DEFAULT_STUDY_AREA)
+    area = {"kind": kind, **({"layer": options["boundary"]} if options.get("boundary") else {})}
     if len(events.x) == 0:
-        return Locations(np.zeros((0, 2)), np.zeros(0, dtype=int), np.zeros(0, dtype=np.int64), cell, (0.0, 0.0))
-    x0, y0 = math.floor(events.x.min() / cell) * cell, math.floor(events.y.min() / cell) * cell
+        return Locations(np.zeros((0, 2)), np.zeros(0, dtype=int), np.zeros((0, 2), dtype=np.int64), cell,
+                         (0.0, 0.0), study_area={**area, "cells": 0, "cells_without_events": 0})
+    boundary = _study_area(events, options, user) if kind != "cells_with_events" else None
+    x_min, y_min, x_max, y_max = (events.x.min(), events.y.min(), events.x.max(), events.y.max())
+    if boundary is not None:  # the grid spans the events and the study area
+        bx0, by0, bx1, by1 = shapely.bounds(boundary)
+        x_min, y_min, x_max, y_max = min(x_min, bx0), min(y_min, by0), max(x_max, bx1), max(y_max, by1)
+    x0, y0 = math.floor(x_min / cell) * cell, math.floor(y_min / cell) * cell
+    nx, ny = int((x_max - x0) // cell) + 1, int((y_max - y0) // cell) + 1
+    most = 4 * MAX_CELLS if boundary is not None else 50 * MAX_CELLS  # the empty ones are tested one by one
+    if nx * ny > most:
+        raise AnalysisInputError("cell_size：{cell} 公尺的網格太細（研究範圍超過 {n} 格）；請用較大的網格",
+                                 cell=f"{cell:g}", n=f"{most:,}")
     ix = ((events.x - x0) // cell).astype(np.int64)
     iy = ((events.y - y0) // cell).astype(np.int64)
-    nx = int(ix.max()) + 1
-    if nx * (int(iy.max()) + 1) > 50 * MAX_CELLS:
-        raise AnalysisInputError("cell_size：{cell} 公尺的網格太細（超過 {n} 格）；請用較大的網格", cell=f"{cell:g}",
-                                 n=f"{50 * MAX_CELLS:,}")
     key = iy * nx + ix
-    # ArcGIS's optimized hot spot analysis of incidents on a fishnet without bounding polygons analyses the cells
-    # with at least one incident: so here
-    ids, of_event = np.unique(key, return_inverse=True)
+    busy = np.unique(key)
+    ids = busy
+    if boundary is not None:
+        every = np.arange(nx * ny, dtype=np.int64)
+        cy, cx = np.divmod(every, nx)
+        inside = shapely.contains_xy(boundary, x0 + (cx + 0.5) * cell, y0 + (cy + 0.5) * cell)
+        ids = np.union1d(busy, every[inside])  # a cell with events is analysed wherever its centre is
     if len(ids) > MAX_CELLS:
-        raise AnalysisInputError("cell_size：{n} 個有事件的網格太多（至多 {most}）；請用較大的網格", n=f"{len(ids):,}",
-                                 most=f"{MAX_CELLS:,}")
+        raise AnalysisInputError("cell_size：研究範圍內 {n} 個網格太多（至多 {most}）；請用較大的網格",
+                                 n=f"{len(ids):,}", most=f"{MAX_CELLS:,}")
+    of_event = np.searchsorted(ids, key)
     cy, cx = np.divmod(ids, nx)
     xy = np.column_stack([x0 + (cx + 0.5) * cell, y0 + (cy + 0.5) * cell])
-    return Locations(xy, of_event, np.column_stack([cx, cy]), cell, (x0, y0))
+    area.update(cells=len(ids), cells_without_events=len(ids) - len(busy))
+    if boundary is not None:
+        area["area_km2"] = round(float(boundary.area) / 1e6, 3)
+    return Locations(xy, of_event, np.column_stack([cx, cy]), cell, (x0, y0), study_area=area)
+
+
+def _study_area(events: Events, options: dict, user):
+    """The study area as one (prepared) shapely geometry: the convex hull of the events, or the union of the
+    boundary layer's polygons."""
+    if options.get("study_area") == "boundary":
+        layer = readable_layer(options["boundary"], user)
+        with connection.cursor() as cur:
+            cur.execute(sql.SQL("SELECT ST_AsBinary(ST_UnaryUnion(ST_Collect({g}))) FROM {t} WHERE geom IS NOT NULL")
+                        .format(g=_in_working_crs(layer), t=sql.Identifier(DATA_SCHEMA, layer.table_name)))
+            wkb = cur.fetchone()[0]
+        if wkb is None:
+            raise AnalysisInputError("boundary：圖層 {slug} 沒有任何面", slug=repr(layer.slug))
+        area = shapely.from_wkb(bytes(wkb))
+    else:
+        area = shapely.convex_hull(shapely.multipoints(np.column_stack([events.x, events.y])))
+    shapely.prepare(area)
+    return area
+
+
+def _in_working_crs(layer: Layer):
+    srid = settings.WORKING_SRID
+    return sql.SQL("geom") if layer.srid == srid else sql.SQL("ST_Transform(geom, {})").format(sql.Literal(srid))
 
 
 def _areas(events: Events, layer: Layer) -> Locations:
     """Every polygon of the area layer is a location (zero counts included); an event in none is counted as
     outside the areas."""
-    srid = settings.WORKING_SRID
-    geom = sql.SQL("geom") if layer.srid == srid else sql.SQL("ST_Transform(geom, {})").format(sql.Literal(srid))
+    geom = _in_working_crs(layer)
     label = next((a["name"] for a in layer.attributes if a["name"] in ("name", "village", "town", "title")), None)
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SELECT fid, {label}, ST_AsBinary({g}), ST_X(ST_PointOnSurface({g})), "
@@ -280,6 +352,8 @@ def counted(events: Events, locations: Locations, options: dict, timed: bool) ->
         out["left_out"]["outside_areas"] = int((~placed).sum())
     counts = np.bincount(locations.of_event[placed], minlength=len(locations.xy))
     out["locations_with_events"] = int((counts > 0).sum())
+    if locations.study_area:
+        out["study_area"] = locations.study_area
     if timed:
         steps, n_steps, _start, _end = time_steps(events, options) if len(events.t) else (np.zeros(0, int), 0, 0, 0)
         out["time_steps"] = n_steps
@@ -332,7 +406,8 @@ def neighbourhood(locations: Locations, values: np.ndarray, options: dict) -> tu
     band = stats.optimized_band(locations.xy, values)
     used = {"method": "distance_band", "distance_m": round(band.distance, 1), "derived": True,
             "derived_how": band.how, "start_m": round(band.start, 1), "increment_m": round(band.increment, 1),
-            "moran_z_by_distance": [[round(d, 1), round(z, 3)] for d, z in band.peaks]}
+            "moran_z_by_distance": [[round(d, 1), round(z, 3)] for d, z in band.peaks],
+            "locational_outliers": band.outliers}
     if band.k:
         used["k_for_mean_distance"] = band.k
     return stats.distance_band(locations.xy, band.distance, True), used
@@ -356,10 +431,11 @@ def build(staging: str, options: dict, user, progress) -> tuple[list[str], list,
     summary["neighbourhood"] = hood
     summary["neighbours"] = {"min": int(degree.min()), "mean": round(float(degree.mean()), 2),
                              "max": int(degree.max()), "without_any": int((degree == 0).sum())}
-    parameters = {k: options[k] for k in ("cell_size", "areas", "category", "period_start", "period_end", "fdr",
-                                          "time_step_days", "time_window", "alpha", "permutations") if k in options}
+    parameters = {k: options[k] for k in ("cell_size", "areas", "study_area", "boundary", "category", "period_start",
+                                          "period_end", "fdr", "time_step_days", "time_window", "alpha",
+                                          "permutations") if k in options}
     summary["parameters"] = parameters
-    inputs = [layer.slug] + ([options["areas"]] if options.get("areas") else [])
+    inputs = [layer.slug] + [options[k] for k in ("areas", "boundary") if options.get(k)]
     if timed:
         steps, n_steps, start, end = time_steps(events, options)
         cube = np.bincount(steps[placed] * n + locations.of_event[placed], minlength=n_steps * n).reshape(n_steps, n)

@@ -74,6 +74,7 @@ class Band:
     increment: float
     peaks: list  # [(distance, z)] of the incremental Moran's I
     k: int | None = None
+    outliers: int = 0  # locational outliers left out of the start and increment
 
 
 def global_moran_z(x: np.ndarray, w: sparse.csr_matrix) -> float:
@@ -100,22 +101,26 @@ def optimized_band(xy: np.ndarray, values: np.ndarray, steps: int = 10) -> Band:
     works": the scale of analysis from Incremental Spatial Autocorrelation):
 
     1. start = the distance at which every location has at least one neighbour (the largest nearest-neighbour
-       distance), so no location is analysed alone;
-    2. increment = the mean nearest-neighbour distance;
+       distance), so no location is analysed alone — locational outliers left out (a nearest-neighbour distance
+       more than 3 standard deviations above the mean: a far cell or village would otherwise set the scale of the
+       whole analysis; it stays in the analysis, with the neighbours the band gives it);
+    2. increment = the mean nearest-neighbour distance (outliers left out);
     3. global Moran's I z-scores at `steps` (10) distances start, start + increment, …; the band is the first peak
        (a z larger than at the distances on both sides), where clustering is most pronounced at the finest scale;
     4. no peak: the mean distance to the k nearest neighbours, k = 5 % of the locations, at least 3, at most 30
        (each location then has about k neighbours).
 
-    Not done (ArcGIS does it): dropping locational outliers before step 1; here a far outlier widens the start.
-    The pairs within the largest distance are found once and sorted by length: each distance's Moran's I is then
-    a prefix of them (binary symmetric weights: S0 = 2P, S1 = 4P, S2 = Σ (2 deg_i)², z'Wz = 2 Σ_pairs z_i z_j).
+    On a grid with its empty cells (job.aggregate) every nearest neighbour is one cell away: start = increment =
+    the cell size. The pairs within the largest distance are found once and sorted by length: each distance's
+    Moran's I is then a prefix of them (binary symmetric weights: S0 = 2P, S1 = 4P, S2 = Σ (2 deg_i)²,
+    z'Wz = 2 Σ_pairs z_i z_j).
     """
     n = len(xy)
     tree = cKDTree(xy)
     nearest, _ = tree.query(xy, k=2)
     nn = nearest[:, 1]
-    start, increment = float(nn.max()), float(nn.mean())
+    outlier = nn > nn.mean() + 3 * nn.std()
+    start, increment = float(nn[~outlier].max()), float(nn[~outlier].mean())
     distances = start + increment * np.arange(steps)
     pairs = tree.query_pairs(float(distances[-1]) * (1 + 1e-9), output_type="ndarray")
     length = np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T)
@@ -139,11 +144,11 @@ def optimized_band(xy: np.ndarray, values: np.ndarray, steps: int = 10) -> Band:
     peaks = [(float(d), float(z)) for d, z in zip(distances, zs, strict=True)]
     for i in range(1, steps - 1):
         if zs[i] > zs[i - 1] and zs[i] > zs[i + 1]:
-            return Band(float(distances[i]), "peak", start, increment, peaks)
+            return Band(float(distances[i]), "peak", start, increment, peaks, outliers=int(outlier.sum()))
     k = int(np.clip(round(0.05 * n), 3, 30))
     k = min(k, n - 1)
     d, _ = tree.query(xy, k=k + 1)
-    return Band(float(d[:, 1:].mean()), "k_nearest", start, increment, peaks, k)
+    return Band(float(d[:, 1:].mean()), "k_nearest", start, increment, peaks, k, int(outlier.sum()))
 
 
 def _moran_z(i_stat: float, n: int, s0: float, s1: float, s2: float, b2: float) -> float:

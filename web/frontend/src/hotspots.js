@@ -26,7 +26,8 @@ export function summaryLines(summary) {
     .map(([name, n]) => t("hotspot_class_count", { name: t(`hotspot_${name}`), n: numberFormat.format(n) }));
   const hood = summary.neighbourhood || {};
   const lines = [t("hotspot_events", { n: numberFormat.format(summary.events_analysed),
-    locations: numberFormat.format(summary.locations) })];
+    locations: numberFormat.format(summary.locations),
+    empty: numberFormat.format(summary.locations - summary.locations_with_events) })];
   if (summary.time) lines.push(t("hotspot_steps", { n: summary.time.steps, days: summary.time.step_days }));
   lines.push(hood.method === "k_nearest" ? t("hotspot_knn", { k: hood.k })
     : t(hood.derived ? "hotspot_band_derived" : "hotspot_band", { m: numberFormat.format(hood.distance_m) }));
