@@ -142,6 +142,12 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def pytest_configure(config):
     # WhiteNoise warns about a missing STATIC_ROOT; the demo fills it with collectstatic, tests need it only to exist.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
@@ -364,9 +370,7 @@ class LiveServer:
     """gunicorn on the test database, serving the built bundle from web/static, with the environment `env`."""
 
     def __init__(self, env: dict):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         self.env = env
         self.log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -481,28 +485,37 @@ def shared_stack(django_db_setup):
     Shared.close_server()
 
 
-def server_environment(db_name: str, nlsc_standin) -> dict:
+@pytest.fixture(scope="session")
+def browser_oidc_issuer():
+    """The OpenID Connect issuer every browser modules' server is given: an address kept for the provider that
+    test_sign_in_browser.py starts once the server's address (its callback) is known. One environment for all, so
+    the sign-in module shares the one server instead of starting its own and another after it (a gunicorn start
+    took 30-90 s under load); the other modules sign in with passwords only, as they did against the stack's."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def server_environment(db_name: str, nlsc_standin, oidc_issuer: str) -> dict:
     env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true",
-               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform")
+               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform", OIDC_ISSUER=oidc_issuer)
     for name in SERVER_ENV_IGNORED:
         env.pop(name, None)
     return env
 
 
 @pytest.fixture(scope="module")
-def server(city, django_db_blocker, nlsc_standin, shared_stack):
+def server(city, django_db_blocker, nlsc_standin, browser_oidc_issuer, shared_stack):
     """gunicorn on the test database (the committed demo city), serving the built bundle from web/static. NLSC's
     basemaps come from the local stand-in (no internet here); the map opens on the platform's own basemap.
 
     The server is shared with the neighbouring modules that need one with the same environment; a module that sets
-    the environment before it (e.g. OIDC_ISSUER, test_sign_in_browser.py) gets a server started with it."""
+    the environment before it gets a server started with it."""
     from django.db import connection
 
     if not BUNDLE.exists():
         pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
     with django_db_blocker.unblock():
         db_name = connection.settings_dict["NAME"]
-    env = server_environment(db_name, nlsc_standin)
+    env = server_environment(db_name, nlsc_standin, browser_oidc_issuer)
     if Shared.server is not None and Shared.server.env != env:
         Shared.close_server()
     if Shared.server is None:
