@@ -98,13 +98,48 @@ def themes(db):
     importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
 
 
+CITY_CACHE = PROJECT_DIR / ".var" / "democity-cache"
+
+
 @functools.lru_cache(maxsize=None, typed=True)  # size 1 and 1.0: the same city, named apart
 def generated_city(seed: int, size: float):
     """The demo city of (seed, size), generated once a run: several modules commit the same one (the size-1 city
-    took ~5 s to generate on the loaded 2-core machine, five modules use it). Read it; do not change it."""
-    from layers.democity.city import generate
+    took ~5 s to generate on the loaded 2-core machine, five modules use it). Read it; do not change it.
 
-    return generate(seed=seed, size=size)
+    Kept on disk between runs too (.var/democity-cache), under the generator's source and numpy's version: the
+    generator is deterministic (test_democity.py checks that, and generates its cities afresh)."""
+    import dataclasses
+    import hashlib
+    import pickle
+
+    import numpy as np
+    import shapely
+
+    from layers.democity import city as generator
+
+    def geometries(city, convert):  # as WKB on disk: pickling shapely objects one by one took 4 times as long
+        return dataclasses.replace(city, layers={name: dataclasses.replace(
+            layer, geoms=None if layer.geoms is None else convert(layer.geoms)) for name, layer in city.layers.items()})
+
+    source = hashlib.sha256(np.__version__.encode() + shapely.__version__.encode())
+    for path in sorted(Path(generator.__file__).parent.glob("*.py")):
+        source.update(path.read_bytes())
+    version = source.hexdigest()[:16]
+    cached = CITY_CACHE / f"{seed}-{size!r}-{version}.pickle"
+    try:
+        return geometries(pickle.loads(cached.read_bytes()), shapely.from_wkb)  # written below, in this checkout
+    except Exception:  # noqa: BLE001 - absent or unreadable: made again
+        pass
+    made = generator.generate(seed=seed, size=size)
+    CITY_CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CITY_CACHE.glob("*.pickle"):  # an older generator's
+        if not stale.name.endswith(f"-{version}.pickle"):
+            stale.unlink(missing_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.partial")
+    partial.write_bytes(pickle.dumps(geometries(made, lambda g: shapely.to_wkb(g, include_srid=True)),
+                                     protocol=pickle.HIGHEST_PROTOCOL))
+    partial.replace(cached)  # whole or absent for a run beside this one
+    return made
 
 
 @contextlib.contextmanager
