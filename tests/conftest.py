@@ -98,13 +98,48 @@ def themes(db):
     importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
 
 
+CITY_CACHE = PROJECT_DIR / ".var" / "democity-cache"
+
+
 @functools.lru_cache(maxsize=None, typed=True)  # size 1 and 1.0: the same city, named apart
 def generated_city(seed: int, size: float):
     """The demo city of (seed, size), generated once a run: several modules commit the same one (the size-1 city
-    took ~5 s to generate on the loaded 2-core machine, five modules use it). Read it; do not change it."""
-    from layers.democity.city import generate
+    took ~5 s to generate on the loaded 2-core machine, five modules use it). Read it; do not change it.
 
-    return generate(seed=seed, size=size)
+    Kept on disk between runs too (.var/democity-cache), under the generator's source and numpy's version: the
+    generator is deterministic (test_democity.py checks that, and generates its cities afresh)."""
+    import dataclasses
+    import hashlib
+    import pickle
+
+    import numpy as np
+    import shapely
+
+    from layers.democity import city as generator
+
+    def geometries(city, convert):  # as WKB on disk: pickling shapely objects one by one took 4 times as long
+        return dataclasses.replace(city, layers={name: dataclasses.replace(
+            layer, geoms=None if layer.geoms is None else convert(layer.geoms)) for name, layer in city.layers.items()})
+
+    source = hashlib.sha256(np.__version__.encode() + shapely.__version__.encode())
+    for path in sorted(Path(generator.__file__).parent.glob("*.py")):
+        source.update(path.read_bytes())
+    version = source.hexdigest()[:16]
+    cached = CITY_CACHE / f"{seed}-{size!r}-{version}.pickle"
+    try:
+        return geometries(pickle.loads(cached.read_bytes()), shapely.from_wkb)  # written below, in this checkout
+    except Exception:  # noqa: BLE001 - absent or unreadable: made again
+        pass
+    made = generator.generate(seed=seed, size=size)
+    CITY_CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CITY_CACHE.glob("*.pickle"):  # an older generator's
+        if not stale.name.endswith(f"-{version}.pickle"):
+            stale.unlink(missing_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.partial")
+    partial.write_bytes(pickle.dumps(geometries(made, lambda g: shapely.to_wkb(g, include_srid=True)),
+                                     protocol=pickle.HIGHEST_PROTOCOL))
+    partial.replace(cached)  # whole or absent for a run beside this one
+    return made
 
 
 @contextlib.contextmanager
@@ -140,6 +175,12 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pytest_configure(config):
@@ -364,9 +405,7 @@ class LiveServer:
     """gunicorn on the test database, serving the built bundle from web/static, with the environment `env`."""
 
     def __init__(self, env: dict):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         self.env = env
         self.log = open(SHOTS.parent / "viewer-server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -481,28 +520,37 @@ def shared_stack(django_db_setup):
     Shared.close_server()
 
 
-def server_environment(db_name: str, nlsc_standin) -> dict:
+@pytest.fixture(scope="session")
+def browser_oidc_issuer():
+    """The OpenID Connect issuer every browser modules' server is given: an address kept for the provider that
+    test_sign_in_browser.py starts once the server's address (its callback) is known. One environment for all, so
+    the sign-in module shares the one server instead of starting its own and another after it (a gunicorn start
+    took 30-90 s under load); the other modules sign in with passwords only, as they did against the stack's."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def server_environment(db_name: str, nlsc_standin, oidc_issuer: str) -> dict:
     env = dict(os.environ, DATABASE_URL=worker_database_url(db_name), CIVGIS_ENV="development", DEBUG="true",
-               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform")
+               NLSC_WMTS_URL=nlsc_standin.url, VIEWER_DEFAULT_BASEMAP="platform", OIDC_ISSUER=oidc_issuer)
     for name in SERVER_ENV_IGNORED:
         env.pop(name, None)
     return env
 
 
 @pytest.fixture(scope="module")
-def server(city, django_db_blocker, nlsc_standin, shared_stack):
+def server(city, django_db_blocker, nlsc_standin, browser_oidc_issuer, shared_stack):
     """gunicorn on the test database (the committed demo city), serving the built bundle from web/static. NLSC's
     basemaps come from the local stand-in (no internet here); the map opens on the platform's own basemap.
 
     The server is shared with the neighbouring modules that need one with the same environment; a module that sets
-    the environment before it (e.g. OIDC_ISSUER, test_sign_in_browser.py) gets a server started with it."""
+    the environment before it gets a server started with it."""
     from django.db import connection
 
     if not BUNDLE.exists():
         pytest.fail(f"{BUNDLE} is missing: `make install` builds the viewer")
     with django_db_blocker.unblock():
         db_name = connection.settings_dict["NAME"]
-    env = server_environment(db_name, nlsc_standin)
+    env = server_environment(db_name, nlsc_standin, browser_oidc_issuer)
     if Shared.server is not None and Shared.server.env != env:
         Shared.close_server()
     if Shared.server is None:

@@ -10,13 +10,12 @@ import importfiles as files
 import numpy as np
 import pytest
 import shapely
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, generated_city
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from layers import attribute_kinds
 from layers.attribute_kinds import guess, known
-from layers.democity.city import generate
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
 from layers.models import Layer
@@ -55,7 +54,7 @@ def _values(column):
 
 
 def test_every_demo_city_column_is_a_known_one_labelled_in_both_languages():
-    city = generate(seed=2026, size=0.05)
+    city = generated_city(2026, 0.05)
     for layer_name, layer in city.layers.items():
         for name, column in layer.columns.items():
             pgtype, values = _values(column)
@@ -68,7 +67,7 @@ def test_every_demo_city_column_is_a_known_one_labelled_in_both_languages():
 
 
 def test_nothing_that_must_not_be_summed_is_summable_in_the_demo_city():
-    city = generate(seed=2026, size=0.05)
+    city = generated_city(2026, 0.05)
     for layer in city.layers.values():
         for name, column in layer.columns.items():
             pgtype, values = _values(column)
@@ -255,7 +254,7 @@ def test_category_values_have_labels_in_both_languages_and_editors_can_correct_t
     """A land-use column holding 住宅區, 公園用地 … knows them in English (legends and identify in English mode read
     `values`); an editor adds or corrects a value's labels through the same PATCH; the viewer's layer list carries
     them."""
-    city = generate(seed=2026, size=0.05)
+    city = generated_city(2026, 0.05)
     pgtype, values = _values(city.layers["parcels"].columns["land_use"])
     named = guess("land_use", pgtype, "", values)["values"]
     assert named["住宅區"] == {"label": "住宅區", "label_en": "Residential zone"}

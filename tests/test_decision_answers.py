@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from conftest import run_analysis_job
+from conftest import generated_city, run_analysis_job
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.utils import timezone
@@ -18,7 +18,6 @@ from test_wifi import SOURCES, city  # noqa: F401 - the Wi-Fi tests' hotspots an
 
 from analysis import jobs as analysis_jobs
 from analysis.siting.demand import demand_points
-from layers.democity.city import generate
 from layers.democity.store import register, store
 from layers.models import Layer
 
@@ -31,7 +30,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 @pytest.fixture
 def demo_city(db, themes, monkeypatch):
     monkeypatch.setattr(analysis_jobs, "submit", lambda job: job)  # run here, not on a worker that may be up
-    demo = generate(seed=11, size=0.3)
+    demo = generated_city(11, 0.3)
     store(demo, progress=lambda _m: None)
     register(demo)
     planner = User.objects.create_user("answer-planner")

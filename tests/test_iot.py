@@ -13,6 +13,7 @@ import numpy as np
 import paho.mqtt.client as paho
 import pytest
 import shapely
+from conftest import generated_city
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
@@ -196,10 +197,9 @@ def test_demo_feeds_take_in_the_demo_readings_once(db, themes):
     from django.db import connection
 
     from iot.models import Alert
-    from layers.democity.city import generate
     from layers.democity.store import register, store
 
-    city = generate(seed=5, size=0.2)
+    city = generated_city(5, 0.2)
     store(city, progress=lambda _m: None)
     register(city)
     call_command("demo_feeds")

@@ -7,7 +7,6 @@ the new pages at 1366 and 390 px in both languages in .var/screenshots/sign-in-*
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -61,25 +60,15 @@ def catalog_titles(page) -> str:
     return json.dumps(page.request.get("/viewer/layers.json").json(), ensure_ascii=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def city(django_db_setup, django_db_blocker):
-    """A local administrator and a local user; this module's own OpenID Connect provider's address, in the
-    environment before the server starts (the provider itself starts once the server's address is known)."""
+    """A local administrator and a local user, and a restricted layer of each agency."""
     import importlib
 
     from django.apps import apps
 
     if not os.environ.get("LDAP_SERVER_URI"):
         pytest.skip("run through geo.localstack: it starts slapd")
-    port = free_port()
-    before = os.environ.get("OIDC_ISSUER")
-    os.environ["OIDC_ISSUER"] = f"http://127.0.0.1:{port}"
     with django_db_blocker.unblock():
         importlib.import_module("layers.migrations.0002_default_themes").create(apps, None)
         User.objects.create_superuser("root-admin", password=PASSWORD)
@@ -88,11 +77,8 @@ def city(django_db_setup, django_db_blocker):
             for agency, (slug, title) in AGENCY_LAYERS.items():
                 restricted_layer(Path(folder), agency, slug, title)
     try:
-        yield port
+        yield
     finally:
-        os.environ["OIDC_ISSUER"] = before or ""
-        if before is None:
-            del os.environ["OIDC_ISSUER"]
         with django_db_blocker.unblock():
             User.objects.filter(username__in=["root-admin", "mei", "chen", "lin"]).delete()
             for layer in Layer.objects.filter(slug__in=[slug for slug, _ in AGENCY_LAYERS.values()]):
@@ -106,19 +92,19 @@ def facts(city):
 
 
 @pytest.fixture(scope="module")
-def provider(city, server):
-    """The `oidc-provider` of geo/identity, for this server's callback (on localhost: passkeys need a domain)."""
+def provider(city, server, browser_oidc_issuer):
+    """The `oidc-provider` of geo/identity at the issuer address the browser modules' server was given
+    (conftest.browser_oidc_issuer), for this server's callback (on localhost: passkeys need a domain)."""
     from geo.localstack import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET
 
-    port = server.rsplit(":", 1)[1]
-    cmd = ["node", str(IDENTITY / "oidc-provider.mjs"), "--port", str(city), "--client-id", OIDC_CLIENT_ID,
-           "--client-secret", OIDC_CLIENT_SECRET]
+    port, issuer = server.rsplit(":", 1)[1], browser_oidc_issuer
+    cmd = ["node", str(IDENTITY / "oidc-provider.mjs"), "--port", issuer.rsplit(":", 1)[1], "--client-id",
+           OIDC_CLIENT_ID, "--client-secret", OIDC_CLIENT_SECRET]
     for host in (f"http://localhost:{port}", f"http://127.0.0.1:{port}"):
         cmd += ["--redirect-uri", f"{host}/sign-in/oidc/callback/", "--logout-uri", f"{host}/"]
     log = open(SHOTS.parent / "sign-in-oidc.log", "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     leftover_guard(f"pytest-oidc-{os.getpid()}", proc.pid)
-    issuer = f"http://127.0.0.1:{city}"
     try:
         wait_until_answering(issuer + "/.well-known/openid-configuration", proc, 20,
                              f"the OpenID Connect provider did not start; see {log.name}")

@@ -5,7 +5,7 @@ import importfiles as files
 import numpy as np
 import pytest
 import shapely
-from conftest import run_analysis_job
+from conftest import generated_city, run_analysis_job
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
@@ -13,7 +13,6 @@ from scipy.spatial import cKDTree
 
 from analysis import jobs as analysis_jobs
 from analysis.siting.demand import demand_points
-from layers.democity.city import generate
 from layers.democity.store import register, store
 from layers.importing import jobs
 from layers.importing.pipeline import run_job
@@ -110,7 +109,7 @@ def test_scores_contributions_and_allocation_known_by_hand(planner, lots):
 
 @pytest.fixture
 def demo_city(db, themes):
-    city = generate(seed=11, size=0.3)
+    city = generated_city(11, 0.3)
     store(city, progress=lambda _m: None)
     register(city)
     return city
