@@ -348,8 +348,11 @@ class PushView(APIView):
         header = request.headers.get("Authorization", "")
         token = header[8:].strip() if header.startswith("Hotline ") else ""
         found = PushToken.objects.filter(digest=digest(token), revoked_at__isnull=True).select_related(
-            "event_layer__layer").first() if token else None
-        if found is None or found.event_layer.layer.slug != slug:
+            "event_layer__layer", "created_by").first() if token else None
+        # a token speaks for its maker: it stops with their right to manage the layer (a moved or departed officer)
+        maker = found.created_by if found is not None else None
+        if (found is None or found.event_layer.layer.slug != slug or maker is None or not maker.is_active
+                or not found.event_layer.layer.may(maker, "manage")):
             return Response({"detail": "unknown or revoked token (send Authorization: Hotline <token>)"}, status=401)
         wait = _rate_exceeded(found)
         if wait is not None:
@@ -370,7 +373,7 @@ class PushView(APIView):
         matcher = records.CategoryMatcher(known, open_list=not known)
         report = records.Report()
         events = [e for e in (records.event_from_json(i, matcher, report) for i in items) if e is not None]
-        store.locate(events, el.layer.created_by)
+        store.locate(events, maker)  # placed with the address layers the token's maker may see
         with transaction.atomic():
             store.set_categories(el, {c: matcher.known[c] for c in matcher.added})
             counts = store.upsert(el, events, "push")

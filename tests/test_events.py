@@ -252,6 +252,35 @@ def test_push_with_a_token_updates_known_cases(city):
     assert push(cases, f"Hotline {token}").status_code == 401
 
 
+def test_a_push_token_stops_with_its_makers_right_to_manage_the_layer(city):
+    from accounts.models import LayerGrant
+
+    layer = tiny_layer()
+    url = f"/api/v1/events/layers/{layer.slug}/"
+    manager = User.objects.create_user("ev-manager")
+    grant = LayerGrant.objects.create(layer=layer, user=manager, rights=["see", "manage"])
+    made = client("ev-manager").post(url + "tokens/", {"name": "1999"}, content_type="application/json")
+    token = made.json()["token"]
+    case = {"cases": [{"case_no": "M-1", "reported_at": "2026-11-06T10:00:00+08:00", "category": "streetlight",
+                       "lon": 121.3, "lat": 24.99}]}
+
+    def push():
+        return Client().post(url + "push/", case, content_type="application/json",
+                             HTTP_AUTHORIZATION=f"Hotline {token}")
+
+    assert push().status_code == 200
+    grant.rights = ["see"]  # moved to another desk: may still look, no longer manage
+    grant.save()
+    refused = push()
+    assert refused.status_code == 401 and refused.json()["detail"].startswith("unknown or revoked token")
+    grant.rights = ["see", "manage"]
+    grant.save()
+    assert push().status_code == 200
+    manager.is_active = False  # left the city
+    manager.save()
+    assert push().status_code == 401
+
+
 def test_the_demo_cases_and_their_planted_patterns(city):
     demo = EventLayer.objects.get(layer__slug="hotline-cases")
     assert demo.layer.time_attribute == "reported_at" and demo.categories.count() == len(hotline.CATEGORIES)
