@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote as url_quote
+from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
 from django.conf import settings
@@ -35,9 +36,11 @@ from .capabilities_boxes import Box
 
 GEOGRAPHIC = "EPSG:4326"
 CJK = re.compile(r"[\u3400-\u9fff]")
-# MapServer's legend (mapfile LEGEND: KEYSIZE 18 12; the key spacing and margins are its defaults)
+# MapServer's legend (mapfile LEGEND: KEYSIZE 18 12; the key spacing and margins are its defaults); its label's
+# SIZE 9 is points at 96 dpi: 12 px (measured against MapServer's own LegendURL sizes: tests/test_ows.py compares
+# every layer's)
 KEY_SIZE, KEY_SPACING, LEGEND_MARGIN = (18, 12), (5, 5), 5
-LEGEND_FONT_SIZE = 9
+LEGEND_FONT_PX = 12
 
 
 def wanted(params: dict[str, str], body: bytes | None) -> bool:
@@ -177,9 +180,12 @@ def legend_size(labels: tuple[str, ...]) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=1)
 def _font():
-    from PIL import ImageFont
+    from PIL import ImageFont, features
 
-    return ImageFont.truetype(str(mapfile.CJK_FONT), LEGEND_FONT_SIZE) if mapfile.CJK_FONT.exists() else None
+    if not mapfile.CJK_FONT.exists():
+        return None
+    engine = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC  # shaped, as MapServer
+    return ImageFont.truetype(str(mapfile.CJK_FONT), LEGEND_FONT_PX, layout_engine=engine)
 
 
 @lru_cache(maxsize=65536)
@@ -187,8 +193,7 @@ def _text_size(text: str) -> tuple[int, int]:
     font = _font()
     if font is None:  # MapServer's built-in bitmap font (the legend has no TrueType label without the CJK font)
         return 7 * len(text), 13
-    left, top, right, bottom = font.getbbox(text)
-    return round(right - left), round(bottom - top)
+    return font.getbbox(text)[2], LEGEND_FONT_PX
 
 
 def _number(value: float, geographic: bool) -> str:
@@ -206,9 +211,12 @@ def _attr(value: str) -> str:
 XLINK = 'xmlns:xlink="http://www.w3.org/1999/xlink"'
 SCHEMAS = "http://schemas.opengis.net"
 # what MapServer offers with the mapfile's output formats and feature-info settings (mapfile.render)
-GETMAP_FORMATS = ("image/png", "image/jpeg", "image/png; mode=8bit", "image/vnd.jpeg-png", "image/vnd.jpeg-png8",
-                  "application/x-pdf", "image/svg+xml", "image/tiff", "application/json")
-FEATURE_INFO_FORMATS = ("application/vnd.ogc.gml", "text/plain", "geojson", "text/html")
+GETMAP_FORMATS = ("image/png", "image/jpeg", "image/tiff", "image/png; mode=8bit", "image/vnd.jpeg-png",
+                  "image/vnd.jpeg-png8", "application/x-pdf", "image/svg+xml", "application/vnd.google-earth.kml+xml",
+                  "application/vnd.google-earth.kmz", "application/vnd.mapbox-vector-tile", "application/x-protobuf",
+                  "application/json")
+# MapServer's three, and the HTML the front writes (feature_info_html)
+FEATURE_INFO_FORMATS = ("geojson", "application/vnd.ogc.gml", "text/plain", "text/html")
 LEGEND_FORMATS = ("image/png", "image/jpeg", "image/png; mode=8bit", "image/vnd.jpeg-png", "image/vnd.jpeg-png8")
 
 
@@ -245,7 +253,7 @@ class _Writer:
         out.append(f'  <OnlineResource {XLINK} xlink:href="{url}"/>\n')
         organization = settings.OGC_CONTACT_ORGANIZATION
         if organization:
-            out.append(f"  <ContactInformation>\n    <ContactPersonPrimary>\n      <ContactPerson></ContactPerson>\n"
+            out.append(f"  <ContactInformation>\n    <ContactPersonPrimary>\n"
                        f"      <ContactOrganization>{_text(organization)}</ContactOrganization>\n"
                        f"    </ContactPersonPrimary>\n  </ContactInformation>\n")
         out.append("  <Fees>none</Fees>\n  <AccessConstraints>none</AccessConstraints>\n")
@@ -349,6 +357,12 @@ class _Writer:
         if item.attribution:
             out.append(f"    <Attribution>\n        <Title>{_text(item.attribution)}</Title>\n"
                        "    </Attribution>\n")
+        # the layer's ISO 19139 record (MapServer pointed at its own GetMetadata, which /ows does not offer)
+        record = urljoin(self.url, f"/api/v1/layers/{url_quote(item.slug)}/metadata.xml")
+        out.append(f'        <MetadataURL type="{"ISO19115:2003" if self.new else "TC211"}">\n'
+                   f"          <Format>text/xml</Format>\n"
+                   f'          <OnlineResource {XLINK} xlink:type="simple" xlink:href="{record}"/>\n'
+                   f"        </MetadataURL>\n")
         if item.legend:
             width, height = item.legend
             legend = (f"{self.url}version={self.version}&amp;service=WMS&amp;request=GetLegendGraphic&amp;"
@@ -375,7 +389,7 @@ def settings_keywords() -> list[str]:
 
 
 def _scale_hint(denominator: float | None) -> str:
-    """WMS 1.1.1's ScaleHint: a pixel's diagonal in metres at that scale (MapServer: 0.28 mm pixels? see below)."""
+    """WMS 1.1.1's ScaleHint: a pixel's diagonal in metres at that scale (MapServer's: 72 dpi pixels)."""
     if not denominator:
         return "0"
-    return f"{denominator * 0.0254 / 72 * 2 ** 0.5:.6g}"
+    return f"{denominator / 72 / 39.3701 * 2 ** 0.5:.15g}"  # MapServer's inches per metre
