@@ -27,6 +27,11 @@ def crs(code: str) -> CRS:
 
 
 @lru_cache(maxsize=32)
+def is_geographic(code: str) -> bool:
+    return crs(code).is_geographic
+
+
+@lru_cache(maxsize=32)
 def lat_first(code: str) -> bool:
     """WMS 1.3.0 writes a box in its CRS's axis order: EPSG:4326 is latitude first."""
     axes = crs(code).axis_info

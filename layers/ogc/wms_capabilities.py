@@ -19,6 +19,7 @@ GetLegendGraphic only. What it lists:
 The capabilities cache (capabilities_cache) keeps the answer as it kept MapServer's.
 """
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from . import capabilities_boxes, mapfile
 from .capabilities_boxes import Box
 
 GEOGRAPHIC = "EPSG:4326"
+ALIASES = {"EPSG:900913": "EPSG:3857"}  # one CRS under two codes: its boxes reprojected once
 CJK = re.compile(r"[\u3400-\u9fff]")
 # MapServer's legend (mapfile LEGEND: KEYSIZE 18 12; the key spacing and margins are its defaults); its label's
 # SIZE 9 is points at 96 dpi: 12 px (measured against MapServer's own LegendURL sizes: tests/test_ows.py compares
@@ -137,9 +139,10 @@ def _add_boxes(entries: list[Entry], offered: list[str]) -> None:
     """Each entry's boxes: its own CRS's, EPSG:4326 (the geographic box) and every offered CRS (those of the root's
     union, whether or not the layer lists them), one numpy pass per CRS pair."""
     wanted_pairs: dict[tuple[str, str], list[Entry]] = {}
+    targets = {GEOGRAPHIC, *(c for c in offered if c not in ALIASES)}
     for item in entries:
         item.boxes = {item.crs: item.box}
-        for target in {GEOGRAPHIC, *offered}:
+        for target in targets:
             if target != item.crs and target.upper().startswith("EPSG:"):
                 wanted_pairs.setdefault((item.crs, target), []).append(item)
     for (source, target), items in wanted_pairs.items():
@@ -147,6 +150,10 @@ def _add_boxes(entries: list[Entry], offered: list[str]) -> None:
                              strict=True):
             if box is not None:
                 item.boxes[target] = box
+    for alias, same in ALIASES.items():
+        for item in entries:
+            if same in item.boxes:
+                item.boxes[alias] = item.boxes[same]
 
 
 def _tree(entries: list[Entry]) -> Group:
@@ -193,7 +200,7 @@ def _text_size(text: str) -> tuple[int, int]:
     font = _font()
     if font is None:  # MapServer's built-in bitmap font (the legend has no TrueType label without the CJK font)
         return 7 * len(text), 13
-    return font.getbbox(text)[2], LEGEND_FONT_PX
+    return math.floor(font.getlength(text) + 0.5), LEGEND_FONT_PX  # the advance, rounded as MS_NINT does
 
 
 def _number(value: float, geographic: bool) -> str:
@@ -226,6 +233,7 @@ class _Writer:
     def __init__(self, version_: str, url: str, offered: list[str]):
         self.version, self.new = version_, version_ == "1.3.0"
         self.url, self.offered = _attr(url), offered
+        self.records = _attr(urljoin(url, "/api/v1/layers/"))
         self.crs_tag = "CRS" if self.new else "SRS"
         # a layer's boxes in every offered CRS, else in its own only (MapServer's wms_bbox_extended)
         self.every_crs = offered if settings.OGC_WMS_LAYER_BBOX_ALL_CRS else []
@@ -322,7 +330,7 @@ class _Writer:
             box = boxes.get(crs)
             if box is None:
                 continue
-            geographic_crs = capabilities_boxes.crs(crs).is_geographic
+            geographic_crs = capabilities_boxes.is_geographic(crs)
             if self.new and capabilities_boxes.lat_first(crs):
                 box = (box[1], box[0], box[3], box[2])
             minx, miny, maxx, maxy = (_number(v, geographic_crs) for v in box)
@@ -358,7 +366,7 @@ class _Writer:
             out.append(f"    <Attribution>\n        <Title>{_text(item.attribution)}</Title>\n"
                        "    </Attribution>\n")
         # the layer's ISO 19139 record (MapServer pointed at its own GetMetadata, which /ows does not offer)
-        record = urljoin(self.url, f"/api/v1/layers/{url_quote(item.slug)}/metadata.xml")
+        record = f"{self.records}{url_quote(item.slug)}/metadata.xml"
         out.append(f'        <MetadataURL type="{"ISO19115:2003" if self.new else "TC211"}">\n'
                    f"          <Format>text/xml</Format>\n"
                    f'          <OnlineResource {XLINK} xlink:type="simple" xlink:href="{record}"/>\n'
