@@ -1,9 +1,9 @@
 """The WMS GetCapabilities document (1.3.0 and 1.1.1), written by the front from the catalog in one pass (issue 21).
 
-MapServer's own document grew faster than the catalog (0.65 s at 600 layers, 34 s at 3,000, 53–86 s at 5,000: its
-handling of named legend classes inside OWSDispatch), so for the MapServer engine /ows writes it here, element for
-element as MapServer wrote it (docs/benchmarks.md), and MapServer answers GetMap, GetFeatureInfo and
-GetLegendGraphic only. What it lists:
+MapServer's own document grew faster than the catalog (34 s at 3,000 layers, 53–86 s at 5,000: for each layer with a
+named class, mapwms.c walks every layer of the map to size its LegendURL), so for the MapServer engine /ows writes
+it here, element for element as MapServer wrote it (docs/benchmarks.md), and MapServer answers GetMap,
+GetFeatureInfo and GetLegendGraphic only. What it lists:
 
 - the layers the caller may see (views._visible) that the engine serves (the mapfile's LAYERs: one whose LAYER could
   not be written is left out, as MapServer left it out), in the mapfile's order, nested by theme (MapServer's
@@ -11,10 +11,11 @@ GetLegendGraphic only. What it lists:
   the root too;
 - each layer's title, abstract and keywords in the request's language (as capabilities_language does for the
   engines' documents), its EX_GeographicBoundingBox and BoundingBox in its own CRS and, with
-  OGC_WMS_LAYER_BBOX_ALL_CRS, in every offered CRS (capabilities_boxes, all layers at once); a theme's and the
-  root's boxes are the union of their members';
+  OGC_WMS_LAYER_BBOX_ALL_CRS, in every offered CRS (capabilities_boxes, all layers at once); the root's boxes are
+  the union of the layers' (a theme has a title only, as in MapServer's);
 - the default style with its LegendURL (our GetLegendGraphic, sized from the classes' names as MapServer sizes
-  its legend), queryable, the time dimension of time-enabled layers, scale limits and attribution.
+  its legend), queryable, the time dimension of time-enabled layers, scale limits, attribution and a MetadataURL
+  to the layer's ISO 19139 record.
 
 The capabilities cache (capabilities_cache) keeps the answer as it kept MapServer's.
 """
