@@ -116,6 +116,18 @@ def test_wms_130_capabilities_tree_titles_bboxes_and_only_public_layers(ows_url)
     assert roads.boundingBoxWGS84 == pytest.approx((west, south, east, north), abs=1e-4)
 
 
+@pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])
+def test_gdal_wms_driver_reads_the_capabilities_the_front_writes(ows_url, version):
+    out = subprocess.run(["gdalinfo", f"WMS:{ows_url}?SERVICE=WMS&VERSION={version}&REQUEST=GetCapabilities"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    names = set(re.findall(r"SUBDATASET_\d+_NAME=.*?LAYERS=([\w-]+)", out.stdout))
+    public = set(Layer.objects.filter(visibility="public", kind__in=["vector", "raster"])
+                 .values_list("slug", flat=True))
+    assert names == public
+    assert "SUBDATASET_1_DESC=" in out.stdout
+
+
 def test_wms_getmap_draws_features_where_they_are_in_3857_and_4326(ows_url):
     for version in ("1.1.1", "1.3.0"):
         wms = WebMapService(ows_url, version=version)
