@@ -116,6 +116,18 @@ def test_wms_130_capabilities_tree_titles_bboxes_and_only_public_layers(ows_url)
     assert roads.boundingBoxWGS84 == pytest.approx((west, south, east, north), abs=1e-4)
 
 
+@pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])
+def test_gdal_wms_driver_reads_the_capabilities_the_front_writes(ows_url, version):
+    out = subprocess.run(["gdalinfo", f"WMS:{ows_url}?SERVICE=WMS&VERSION={version}&REQUEST=GetCapabilities"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    names = set(re.findall(r"SUBDATASET_\d+_NAME=.*?LAYERS=([\w-]+)", out.stdout))
+    public = set(Layer.objects.filter(visibility="public", kind__in=["vector", "raster"])
+                 .values_list("slug", flat=True))
+    assert names == public
+    assert "SUBDATASET_1_DESC=" in out.stdout
+
+
 def test_wms_getmap_draws_features_where_they_are_in_3857_and_4326(ows_url):
     for version in ("1.1.1", "1.3.0"):
         wms = WebMapService(ows_url, version=version)
@@ -619,30 +631,147 @@ def test_a_style_saved_through_the_api_is_what_wms_draws_and_its_legend_lists(ow
         mapfile.write()
 
 
+# the order of a WMS 1.3.0 Layer's children in the schema (capabilities_1_3_0.xsd)
+LAYER_CHILDREN = ["Name", "Title", "Abstract", "KeywordList", "CRS", "SRS", "EX_GeographicBoundingBox",
+                  "LatLonBoundingBox", "BoundingBox", "Dimension", "Extent", "Attribution", "AuthorityURL",
+                  "Identifier", "MetadataURL", "DataURL", "FeatureListURL", "Style", "MinScaleDenominator",
+                  "MaxScaleDenominator", "ScaleHint", "Layer"]
+
+
+def _described(document: bytes) -> dict:
+    """What a WMS capabilities document says of each layer, by name, and of the theme tree (titles of unnamed
+    layers, nested)."""
+    def tree(el):
+        return [(child.findtext("{*}Title"), tree(child)) for child in el.findall("{*}Layer")
+                if child.find("{*}Name") is None]
+
+    root = etree.fromstring(document)
+    layers = {}
+    for el in root.iter("{*}Layer"):
+        name = el.findtext("{*}Name")
+        if name is None:
+            continue
+        tags = [etree.QName(c).localname for c in el if isinstance(c.tag, str)]
+        assert tags == sorted(tags, key=LAYER_CHILDREN.index), (name, tags)  # the schema's order
+        legend = el.find("{*}Style/{*}LegendURL")
+        layers[name] = {
+            "attributes": dict(el.attrib), "title": el.findtext("{*}Title"), "abstract": el.findtext("{*}Abstract"),
+            "keywords": [k.text for k in el.iterfind("{*}KeywordList/{*}Keyword")],
+            "crs": [c.text for c in el if etree.QName(c).localname in ("CRS", "SRS")],
+            "time": [(d.get("default"), d.text) for d in el if etree.QName(d).localname in ("Dimension", "Extent")],
+            "attribution": el.findtext("{*}Attribution/{*}Title"),
+            "style": [el.findtext("{*}Style/{*}Name"), el.findtext("{*}Style/{*}Title")],
+            "legend": legend is not None and (legend.get("width"), legend.get("height"), legend.findtext("{*}Format"),
+                                              legend.find("{*}OnlineResource").get(XLINK_HREF)),
+            "scales": [el.findtext("{*}MinScaleDenominator"), el.findtext("{*}MaxScaleDenominator"),
+                       (el.find("{*}ScaleHint").attrib if el.find("{*}ScaleHint") is not None else None)],
+            "metadata": el.find("{*}MetadataURL/{*}OnlineResource").get(XLINK_HREF),
+            "boxes": {b.get("CRS") or b.get("SRS"): [float(b.get(k)) for k in ("minx", "miny", "maxx", "maxy")]
+                      for b in el.findall("{*}BoundingBox")},
+            "geographic": [float(v.text) for v in el.find("{*}EX_GeographicBoundingBox")]
+            if el.find("{*}EX_GeographicBoundingBox") is not None
+            else [float(el.find("{*}LatLonBoundingBox").get(k)) for k in ("minx", "miny", "maxx", "maxy")],
+        }
+    head = {etree.QName(el).localname: (el.text or "").strip() for el in root.find("{*}Service")}
+    requests_ = {etree.QName(r).localname: [f.text for f in r.findall("{*}Format")]
+                 for r in root.find("{*}Capability/{*}Request")}
+    return {"layers": layers, "tree": tree(root.find("{*}Capability/{*}Layer")), "service": head,
+            "requests": requests_, "version": root.get("version")}
+
+
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+
+@pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])
+def test_the_wms_capabilities_the_front_writes_say_what_mapserver_s_own_said(ows_url, version):
+    """Issue 21: /ows writes the WMS capabilities from the catalog (layers.ogc.wms_capabilities) instead of MapServer;
+    compared here with MapServer's own document for the same caller, element by element: the tree of themes, each
+    layer's title, abstract, keywords, CRSs, time, attribution, style, LegendURL (its size too), scale limits and
+    boxes. The one difference: MapServer writes a layer's box in its own CRS only (the mapfile asks it to), the front
+    in each offered CRS."""
+    from layers import timeaxis
+    from layers.ogc import get_engine, mapfile
+
+    def with_time(layer):  # the layer made time-enabled on its first date attribute that holds times
+        for name in timeaxis.time_attributes(layer):
+            layer.time_attribute = name
+            if timeaxis.extent(layer):
+                return layer
+        return None
+
+    timed = next(filter(None, map(with_time, Layer.objects.filter(visibility="public", kind="vector"))))
+    scaled = Layer.objects.select_related("style").get(slug="buildings")
+    old_scales = scaled.style.min_scale, scaled.style.max_scale
+    scaled.style.min_scale, scaled.style.max_scale = 500, 50_000
+    try:
+        Layer.objects.filter(pk=timed.pk).update(time_attribute=timed.time_attribute)
+        scaled.style.save()
+        mapfile.write()
+        params = {"SERVICE": "WMS", "VERSION": version, "REQUEST": "GetCapabilities"}
+        visible = frozenset(Layer.objects.filter(visibility="public", kind__in=["vector", "raster"])
+                            .values_list("slug", flat=True))
+        # both in this thread, which sees the test's changes (/ows answers from the same engine method: the other
+        # tests ask it over HTTP)
+        answer = get_engine().wms_capabilities(params, visible, ows_url + "?", "zh-hant")
+        assert answer.content_type.startswith("text/xml" if version == "1.3.0" else "application/vnd.ogc.wms_xml")
+        theirs = _described(get_engine().ows(params, None, visible, url=ows_url + "?").body)
+        ours = _described(answer.body)
+    finally:
+        Layer.objects.filter(pk=timed.pk).update(time_attribute="")
+        scaled.style.min_scale, scaled.style.max_scale = old_scales
+        scaled.style.save()
+        mapfile.write()
+    assert ours["version"] == theirs["version"] == version
+    assert ours["tree"] == theirs["tree"] and ours["tree"]
+    assert ours["service"] == theirs["service"]
+    # the HTML the front writes for GetFeatureInfo (feature_info_html) is offered too
+    assert ours["requests"] == {**theirs["requests"], "GetFeatureInfo": [*theirs["requests"]["GetFeatureInfo"],
+                                                                         "text/html"]}
+    assert set(ours["layers"]) == set(theirs["layers"]) == visible
+    assert ours["layers"][timed.slug]["time"] and ours["layers"][timed.slug]["time"] == \
+        theirs["layers"][timed.slug]["time"]
+    assert any(ours["layers"]["buildings"]["scales"]) and \
+        ours["layers"]["buildings"]["scales"] == theirs["layers"]["buildings"]["scales"]
+    for name, mine in ours["layers"].items():
+        other = theirs["layers"][name]
+        for key in ("attributes", "title", "abstract", "keywords", "crs", "time", "attribution", "style", "legend",
+                    "scales"):
+            assert mine[key] == other[key], (name, key, mine[key], other[key])
+        assert mine["geographic"] == pytest.approx(other["geographic"], abs=1e-5), name
+        (own, box), = other["boxes"].items()
+        assert mine["boxes"][own] == pytest.approx(box, rel=1e-5), name  # MapServer's %g: 6 digits
+        assert set(mine["boxes"]) == set(mine["crs"]), name  # …and one in every CRS it lists
+        # its metadata record, where MapServer pointed at a GetMetadata request /ows does not answer
+        assert requests.get(mine["metadata"]).status_code == 200, name
+
+
 @pytest.mark.parametrize(("version", "attribute"), [("1.3.0", "CRS"), ("1.1.1", "SRS")])
-def test_layer_boxes_in_every_offered_crs_are_added_all_at_once_in_each_version_s_axis_order(version, attribute):
-    """MapServer writes a layer's box in its own CRS only (issue 21); the front adds the others (capabilities_boxes):
-    the envelope of the reprojected box, EPSG:4326 latitude first in 1.3.0 only, groups left to the filter."""
+def test_layer_boxes_in_every_offered_crs_in_each_version_s_axis_order_and_groups_the_union(ows_url, version,
+                                                                                            attribute):
+    """Each layer's box in every offered CRS is the envelope of its box reprojected (edges sampled, all layers of a
+    CRS pair at once: capabilities_boxes), EPSG:4326 latitude first in 1.3.0 only; a theme's and the root's boxes are
+    the union of their members'."""
     from pyproj import Transformer
 
-    from layers.ogc.capabilities_boxes import add_layer_boxes
-
-    root = "WMS_Capabilities" if version == "1.3.0" else "WMT_MS_Capabilities"
-    codes = "".join(f"<{attribute}>EPSG:{c}</{attribute}>" for c in (3826, 4326, 3857))
-    document = (f'<{root} xmlns="http://www.opengis.net/wms"><Capability><Layer><Title>主題</Title>{codes}'
-                f'<Layer><Name>roads</Name>{codes}<BoundingBox {attribute}="EPSG:3826" minx="270000" miny="2750000" '
-                f'maxx="280000" maxy="2770000"/><Style/></Layer></Layer></Capability></{root}>')
-    tree = etree.fromstring(document.encode()).getroottree()
-    assert add_layer_boxes(tree) == 2
-    layer = tree.find(".//{*}Layer/{*}Layer")
+    root = etree.fromstring(requests.get(ows_url, params={"SERVICE": "WMS", "VERSION": version,
+                                                          "REQUEST": "GetCapabilities"}).content)
+    roads = next(el for el in root.iter("{*}Layer") if el.findtext("{*}Name") == "roads")
     boxes = {b.get(attribute): [float(b.get(k)) for k in ("minx", "miny", "maxx", "maxy")]
-             for b in layer.findall("{*}BoundingBox")}
-    assert list(boxes) == ["EPSG:3826", "EPSG:4326", "EPSG:3857"]  # in the layer's CRS order, before its Style
-    assert etree.QName(layer[-1]).localname == "Style"
-    assert not tree.getroot().find(".//{*}Layer").findall("{*}BoundingBox")  # the group: the filter's union
+             for b in roads.findall("{*}BoundingBox")}
+    assert list(boxes) == ["EPSG:3826", "EPSG:4326", "EPSG:3857", "EPSG:3828", "EPSG:900913"]  # its own CRS first
+    native = boxes["EPSG:3826"]
+    assert native == pytest.approx(Layer.objects.get(slug="roads").native_extent, abs=0.002)
     west, south, east, north = Transformer.from_crs(3826, 4326, always_xy=True).transform_bounds(
-        270000, 2750000, 280000, 2770000, densify_pts=21)
+        *native, densify_pts=21)
     lonlat = boxes["EPSG:4326"] if version == "1.1.1" else [boxes["EPSG:4326"][i] for i in (1, 0, 3, 2)]
     assert lonlat == pytest.approx([west, south, east, north], abs=2e-6)
     assert boxes["EPSG:3857"] == pytest.approx(list(Transformer.from_crs(3826, 3857, always_xy=True).transform_bounds(
-        270000, 2750000, 280000, 2770000, densify_pts=21)), abs=1.0)
+        *native, densify_pts=21)), abs=1.0)
+    assert boxes["EPSG:3857"] == boxes["EPSG:900913"]
+    top = root.find("{*}Capability/{*}Layer")
+    assert top.findtext("{*}Name") is None  # the root and the themes are categories, not requestable
+    root_box = next(b for b in top.findall("{*}BoundingBox") if b.get(attribute) == "EPSG:3826")
+    named = [el for el in top.iter("{*}Layer") if el.findtext("{*}Name")]
+    members = [next(b for b in el.findall("{*}BoundingBox") if b.get(attribute) == "EPSG:3826") for el in named]
+    assert float(root_box.get("minx")) == min(float(b.get("minx")) for b in members)
+    assert float(root_box.get("maxy")) == max(float(b.get("maxy")) for b in members)

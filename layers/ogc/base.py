@@ -49,6 +49,12 @@ class OGCEngine(ABC):
         """Apply the layer's current style; engines that keep styles apart from layers override this."""
         self.publish(layer)
 
+    def wms_capabilities(self, params: dict[str, str], visible: frozenset[str], url: str,
+                         lang: str) -> OWSResponse | None:
+        """A WMS GetCapabilities document written from the catalog for the layers in `visible` that the engine serves,
+        in `lang`; None: the engine's own document (through `ows`) is served."""
+        return None
+
     @abstractmethod
     def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "",
             filters: dict[str, str] | None = None) -> OWSResponse:

@@ -1,7 +1,7 @@
 """GetCapabilities documents, built once per catalog state and served from Redis until the catalog changes.
 
-A capabilities document costs what the catalog holds (2 s and 1.2 MB for WMS at 600 layers), so /ows keeps each
-one it built, keyed by everything the document depends on:
+A capabilities document costs what the catalog holds (WMS, written by the front from the catalog: 0.2 s and 1.3 MB
+at 600 layers, 2.4 s at 5,000), so /ows keeps each one it built, keyed by everything the document depends on:
 
 - the catalog generation: a value in Redis replaced on every change to the catalog (layers saved or deleted, a new
   version, a style, a theme, a layer's groups, a user's groups — signals below — and after each publishing job has

@@ -18,9 +18,7 @@ BOX_TAGS = {"EX_GeographicBoundingBox", "LatLonBoundingBox", "BoundingBox"}
 LOWER = {"westBoundLongitude", "southBoundLatitude", "minx", "miny"}  # the rest are upper bounds
 
 
-def filter_capabilities(body: bytes, visible: frozenset[str], layer_boxes: bool = False) -> bytes:
-    """`layer_boxes`: WMS 1.3.0 layers get their BoundingBox in every CRS they offer (capabilities_boxes), made
-    from the one in their own CRS, before the groups' boxes are made the union of their members'."""
+def filter_capabilities(body: bytes, visible: frozenset[str]) -> bytes:
     # comments go too: MapServer's tell its version and build options, and which metadata the mapfile lacks
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True)
     tree = etree.fromstring(body, parser).getroottree()
@@ -33,10 +31,6 @@ def filter_capabilities(body: bytes, visible: frozenset[str], layer_boxes: bool 
             el.remove(name_el)  # a group still holding visible layers: kept for the tree, not requestable
             continue
         el.getparent().remove(el)
-    if layer_boxes:
-        from .capabilities_boxes import add_layer_boxes
-
-        add_layer_boxes(tree)
     _union_group_boxes(tree)
     return etree.tostring(tree, xml_declaration=True, encoding=tree.docinfo.encoding or "UTF-8")
 

@@ -7,7 +7,9 @@ half a file; writing it twice from the same catalog gives the same bytes.
 
 import math
 import os
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from layers.styles import ramp_colors
 from .sld import ClassRule, class_rules
 
 SRS_LIST = "EPSG:3826 EPSG:4326 EPSG:3857 EPSG:3828 EPSG:900913"
+SERVICE_KEYWORDS = "civgis,城市空間資料,Taiwan,TWD97"
 LINE_LABEL_MINDISTANCE = 400  # px, over a 256-px tile's diagonal (362 px)
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 MAPSERVER_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE", "MultiLineString": "LINE",
@@ -111,7 +114,7 @@ def render(layers) -> str:
         *_metadata({
             "ows_title": settings.OGC_SERVICE_TITLE,
             "ows_abstract": settings.OGC_SERVICE_ABSTRACT,
-            "ows_keywordlist": "civgis,城市空間資料,Taiwan,TWD97",
+            "ows_keywordlist": SERVICE_KEYWORDS,
             "ows_srs": SRS_LIST,
             "ows_enable_request": "*",
             "ows_encoding": "UTF-8",
@@ -217,10 +220,9 @@ def _common_metadata(layer: Layer) -> dict:
         "ows_keywordlist": ",".join([*layer.keywords, *( [layer.theme.name_zh] if layer.theme else [])]),
         "ows_extent": extent_text(extent, layer.srid),
         "ows_srs": SRS_LIST,
-        # a layer's WMS 1.3.0 BoundingBox in its own CRS only (with EX_GeographicBoundingBox; the root still lists
-        # one per CRS): MapServer reprojecting one per offered CRS on every layer was most of a cold GetCapabilities
-        # (600 layers 26.8 s → 3.2 s, issue 21). With OGC_WMS_LAYER_BBOX_ALL_CRS the front adds the others, all
-        # layers at once (capabilities_boxes)
+        # MapServer's own WMS capabilities (no longer served: the front writes them, wms_capabilities; kept as the
+        # reference the tests and bench/capabilities_cold.py compare with) list a layer's box in its own CRS only:
+        # reprojecting one per offered CRS on every layer was most of its cold build (issue 21)
         "wms_bbox_extended": "false",
         "wms_layer_group": theme_path(layer),
         "ows_attribution_title": layer.source,
@@ -270,22 +272,82 @@ def _vector_layer(layer: Layer) -> list[str]:
     ]
     if style and style.label_attribute and CJK_FONT.exists():
         lines.append(f"    LABELITEM {quote(style.label_attribute)}")
-    rules = class_rules(style) if style else [ClassRule(label=layer.title_zh, color="#3388ff", test="all")]
-    for rule in rules:
+    for rule in _vector_rules(layer):
         lines += _vector_class(rule, kind, style, layer)
     lines.append("  END")
     return lines
+
+
+def _vector_rules(layer: Layer) -> list[ClassRule]:
+    style = getattr(layer, "style", None)
+    return class_rules(style) if style else [ClassRule(label=layer.title_zh, color="#3388ff", test="all")]
+
+
+def _ramp_steps(layer: Layer) -> list[tuple[float, float, str, str]]:
+    """A raster without graduated classes: the ramp over its band's range as (from, to, colour, colour) steps."""
+    style = getattr(layer, "style", None)
+    band = next((b for b in layer.attributes if b.get("name") == "band_1"), {})
+    if (style and style.kind == "graduated" and style.classes) or not ("min" in band and "max" in band):
+        return []
+    stops = ramp_colors(style.ramp if style else "Viridis", 5)
+    low, high = float(band["min"]), float(band["max"])
+    step = (high - low) / (len(stops) - 1) or 1.0
+    return [(low + i * step, low + (i + 1) * step, stops[i], stops[i + 1]) for i in range(len(stops) - 1)]
+
+
+def _ramp_label(low: float, high: float) -> str:
+    return f"{low:,.0f} – {high:,.0f}"
+
+
+def legend_labels(layer: Layer) -> list[str]:
+    """The NAMEs of the layer's CLASSes in drawing order: what GetLegendGraphic draws (the WMS capabilities size
+    the LegendURL from them)."""
+    if layer.kind != Layer.Kind.RASTER:
+        return [rule.label or layer.title_zh for rule in _vector_rules(layer)]
+    style = getattr(layer, "style", None)
+    if style and style.kind == "graduated" and style.classes:
+        return [rule.label for rule in class_rules(style)]
+    return [_ramp_label(low, high) for low, high, _a, _b in _ramp_steps(layer)]
+
+
+def scale_range(layer: Layer) -> tuple[float | None, float | None]:
+    """(MINSCALEDENOM, MAXSCALEDENOM) of a vector layer: drawn from 1:low to 1:high; None where unbounded."""
+    style = getattr(layer, "style", None)
+    if layer.kind == Layer.Kind.RASTER or style is None:
+        return None, None
+    return style.min_scale or None, style.max_scale or None
+
+
+def served_slugs() -> frozenset[str]:
+    """The layers the current mapfile holds (a layer whose LAYER could not be written is not among them)."""
+    target = path()
+    try:
+        return _served_slugs(str(target), target.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return frozenset()
+
+
+LAYER_NAME = re.compile(r'^  LAYER\n    NAME "((?:[^"\\]|\\.)*)"$', re.MULTILINE)
+
+
+@lru_cache(maxsize=2)
+def _served_slugs(target: str, mtime_ns: int) -> frozenset[str]:
+    text = Path(target).read_text(encoding="utf-8")
+    return frozenset(re.sub(r"\\(.)", r"\1", name) for name in LAYER_NAME.findall(text))
 
 
 def _time_metadata(layer: Layer) -> dict:
     """A time-enabled layer's WMS TIME dimension for the capabilities: the extent its data covers, defaulting to
     all of it. No wms_timeitem: MapServer does not filter by itself; the /ows front turns TIME into the layer's
     filter (layers.serving.filters, the same SQL as every other path) and passes it as NATIVE_FILTER."""
+    whole = time_extent(layer)
+    return {"wms_timeextent": whole, "wms_timedefault": whole} if whole else {}
+
+
+def time_extent(layer: Layer) -> str | None:
+    """A time-enabled layer's first and last time as an ISO 8601 interval, None for other layers."""
     found = timeaxis.extent(layer)
-    if found is None:
-        return {}
-    whole = f"{timeaxis.iso(found[0])}/{timeaxis.iso(found[1])}"
-    return {"wms_timeextent": whole, "wms_timedefault": whole}
+    return None if found is None else f"{timeaxis.iso(found[0])}/{timeaxis.iso(found[1])}"
 
 
 def expression(rule: ClassRule, item: str) -> str | None:
@@ -363,14 +425,9 @@ def _raster_layer(layer: Layer) -> list[str]:
         for rule in class_rules(style):
             lines += ["    CLASS", f"      NAME {quote(rule.label)}", f"      EXPRESSION {expression(rule, 'pixel')}",
                       f'      STYLE COLOR "{rule.color}" END', "    END"]
-    elif "min" in band and "max" in band:
-        stops = ramp_colors(style.ramp if style else "Viridis", 5)
-        low, high = float(band["min"]), float(band["max"])
-        step = (high - low) / (len(stops) - 1) or 1.0
-        for i in range(len(stops) - 1):
-            a, b = low + i * step, low + (i + 1) * step
-            lines += ["    CLASS", f"      NAME {quote(f'{a:,.0f} – {b:,.0f}')}",
-                      f"      EXPRESSION ([pixel] >= {a!r} AND [pixel] <= {b!r})",
-                      f'      STYLE COLORRANGE "{stops[i]}" "{stops[i + 1]}" DATARANGE {a!r} {b!r} END', "    END"]
+    for a, b, start, end in _ramp_steps(layer):
+        lines += ["    CLASS", f"      NAME {quote(_ramp_label(a, b))}",
+                  f"      EXPRESSION ([pixel] >= {a!r} AND [pixel] <= {b!r})",
+                  f'      STYLE COLORRANGE "{start}" "{end}" DATARANGE {a!r} {b!r} END', "    END"]
     lines.append("  END")
     return lines

@@ -11,11 +11,9 @@ import subprocess
 import threading
 from functools import lru_cache
 
-from django.conf import settings
-
 from geo import dbrouter
 
-from . import mapfile
+from . import mapfile, wms_capabilities
 from .base import EngineStatus, OGCEngine, OWSResponse, PublishError
 from .capabilities_filter import filter_capabilities
 from .exceptions import OWSException
@@ -64,6 +62,16 @@ class MapServerEngine(OGCEngine):
         _catalog_map.cache_clear()
         return written
 
+    def wms_capabilities(self, params: dict[str, str], visible: frozenset[str], url: str,
+                         lang: str) -> OWSResponse:
+        """Written by the front from the catalog (wms_capabilities): MapServer's own grew faster than the catalog
+        (for each layer with a named class it walks every layer of the map: issue 21)."""
+        if not mapfile.path().exists():
+            self._rewrite()
+        body = wms_capabilities.document(params, visible & mapfile.served_slugs(), url, lang)
+        content_type = ("text/xml" if wms_capabilities.version(params) == "1.3.0" else "application/vnd.ogc.wms_xml")
+        return OWSResponse(200, content_type + "; charset=UTF-8", body)
+
     def ows(self, params: dict[str, str], body: bytes | None, visible: frozenset[str], url: str = "",
             filters: dict[str, str] | None = None) -> OWSResponse:
         import mapscript
@@ -110,7 +118,7 @@ class MapServerEngine(OGCEngine):
         if params.get("REQUEST", "").lower() == "getcapabilities" and b"<" in payload[:100]:
             # theme groups stay in the tree but lose their names: a group request is refused like any unknown
             # layer name by the front (views.check), so capabilities must not offer it
-            payload = filter_capabilities(payload, visible, layer_boxes=settings.OGC_WMS_LAYER_BBOX_ALL_CRS)
+            payload = filter_capabilities(payload, visible)
         return OWSResponse(200, content_type, payload)
 
 

@@ -24,7 +24,14 @@ from layers.models import Layer, Theme
 from layers.serving import filters, usage
 from layers.serving.access import BadRequest, request_user
 
-from . import capabilities_cache, capabilities_language, feature_info_html, feature_type_labels, get_engine
+from . import (
+    capabilities_cache,
+    capabilities_language,
+    feature_info_html,
+    feature_type_labels,
+    get_engine,
+    wms_capabilities,
+)
 from .base import OWSResponse
 from .exceptions import OWSException, exception_response
 from .publishing import SERVED_KINDS
@@ -232,6 +239,10 @@ def _answer(params: dict[str, str], body: bytes | None, visible: frozenset[str],
         layers = Layer.objects.in_bulk([slug for slug, _f in parts], field_name="slug")
         return OWSResponse(200, "text/html; charset=utf-8", feature_info_html.page(
             [(layers[slug], features) for slug, features in parts if slug in layers], lang))
+    if wms_capabilities.wanted(params, body):
+        written = engine.wms_capabilities(params, visible, url, lang)
+        if written is not None:  # already in the request's language
+            return written
     result = engine.ows(params, body, visible, url=url, filters=filters)
     request = params.get("REQUEST", "").lower() if body is None else ""
     if result.status == 200 and request == "getcapabilities":
