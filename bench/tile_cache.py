@@ -41,6 +41,7 @@ import common
 def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8, help="wrk's duration per figure")
+    parser.add_argument("--warmup", type=int, default=2, help="wrk's uncounted run before each figure (s)")
     parser.add_argument("--connections", type=int, default=16, help="wrk's connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread: keep-alive)")
@@ -204,6 +205,8 @@ def main() -> None:
     results = {}
 
     def measure(label, base, headers=()):
+        if ARGS.warmup:  # not counted: the first figure of a run was taken on workers that had just started
+            wrk(base, paths, ARGS.warmup, ARGS.connections, headers)
         results[label] = wrk(base, paths, ARGS.seconds, ARGS.connections, headers)
         print(f"  {label}: {results[label][0]:,.0f} tiles/s ({results[label][2]})", flush=True)
 
