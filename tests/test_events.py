@@ -378,6 +378,12 @@ def test_the_page_offers_the_hot_spot_analysis_with_class_meanings(city):
     english = client("ev-officer").get("/events/?layer=hotline-cases", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Run the analysis" in english and "Intensifying hot spot: hot in at least 90%" in english
     assert "hotspot-form" not in client().get("/events/?layer=hotline-cases").content.decode()  # signed in only
+    # every category ticked, the three study areas with what they mean, the polygon layers the officer may see
+    assert page.count('type="checkbox" name="category"') == len(hotline.CATEGORIES)
+    assert all(f'value="{code}" checked' in page for code in hotline.CATEGORIES)
+    assert 'value="convex_hull"' in page and 'value="cells_with_events"' in page and "以 0 件計" in page
+    assert '<option value="districts" selected>' in page.split('id="h-boundary"')[1]
+    assert "A polygon layer (such as the districts)" in english and "Categories (tick one or more)" in english
 
 
 # The cases of the categories no planted hot spot uses: in all categories the planted hot spots (up to ~200 cases a
