@@ -307,6 +307,8 @@ def test_the_planted_cold_spot_is_found_in_four_categories_on_the_events_page_an
         tool.locator("#hotspot-kind").select_option("hotspots")
         assert "convex hull" in tool.locator("#hotspot-study option:checked").inner_text()
         assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        categories.scroll_into_view_if_needed()
+        shot(phone, "17c-phone-hotspot-tool-categories-english")
         tool.locator("button.primary").click()
         phone.wait_for_function("document.querySelector('#tool-panel li.job')?.dataset.status === 'succeeded'",
                                 timeout=90_000)
@@ -317,7 +319,7 @@ def test_the_planted_cold_spot_is_found_in_four_categories_on_the_events_page_an
         assert "Study area: the events' convex hull (" in text, text
         assert_cold_spot_found(phone.evaluate("civgis.state.active[0]"))
         summary.scroll_into_view_if_needed()
-        shot(phone, "17c-phone-hotspot-tool-cold-spot-english")
+        shot(phone, "17d-phone-hotspot-tool-cold-spot-english")
         assert not phone.errors
     finally:
         phone.context.close()

@@ -28,15 +28,15 @@ function layerSelect(id, keep, preferred) {
 // the categories to analyse: an event layer's list as checkboxes (all ticked: every event), else a typed list
 function categoryPicker() {
   const box = el("div", { class: "hotspot-categories" });
+  let eventLayers = null; // the event layers this user may see, once: {slug: categories}
   let shown = null; // {slug, labels, boxes} of the event layer shown, or {slug, input}
   async function show(slug) {
     if (shown && shown.slug === slug) return;
     shown = { slug };
     const me = shown;
-    let categories = null;
-    try {
-      categories = (await getJSON(url("event_layer", { slug: encodeURIComponent(slug) }))).categories;
-    } catch { /* not an event layer (404): its category attribute, if any, typed */ }
+    eventLayers ||= getJSON(url("event_layers")).then((answer) =>
+      Object.fromEntries(answer.results.map((e) => [e.slug, e.categories])), () => ({}));
+    const categories = (await eventLayers)[slug]; // another point layer: its category attribute, if any, typed
     if (me !== shown) return;
     if (categories && categories.length) {
       me.labels = Object.fromEntries(categories.map((c) => [c.code, config.lang === "en" && c.label_en ? c.label_en : c.label]));
