@@ -6,7 +6,8 @@ transaction commits (a rolled-back change is never announced). `EditEventsView` 
 `text/event-stream`: one `edit` event per change to a layer the reader may see —
 `{layer, fid, version, action, user, bbox, deleted}` (bbox in lon/lat, of the feature before and after: the area
 whose tiles changed; deleted: the feature is gone — a delete, the original of a split, a feature merged into
-another) — comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
+another; a batch written elsewhere, such as pushed 1999 cases, is one event with `fid` null and its `count`) —
+comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
 with `retry: 2000`, so the
 browser's EventSource reconnects (and the reader's rights are read again) instead of holding a server thread for
 ever. The layers a reader may see are read when the stream opens; the database connection is then closed, so an
@@ -71,10 +72,21 @@ def _walk(coords, out: list) -> None:
 
 def announce(layer, change) -> None:
     """Publish the change when (if) its transaction commits."""
-    message = json.dumps({"layer": layer.slug, "layer_id": layer.pk, "fid": change.fid, "version": change.version,
-                          "action": change.action, "user": change.username,
-                          "bbox": _bbox(change.before, change.after),
-                          "deleted": change.after is None}, ensure_ascii=False)
+    _publish_on_commit({"layer": layer.slug, "layer_id": layer.pk, "fid": change.fid, "version": change.version,
+                        "action": change.action, "user": change.username,
+                        "bbox": _bbox(change.before, change.after), "deleted": change.after is None})
+
+
+def announce_batch(layer, user: str, bbox: list[float] | None, count: int) -> None:
+    """Features written outside editing.store (an event layer's push or import): one message for the whole batch
+    when it commits — `fid` null, `action` "batch", `count` features added or changed, `bbox` (lon/lat) around
+    them — so open maps fetch the layer's tiles once, not once per feature."""
+    _publish_on_commit({"layer": layer.slug, "layer_id": layer.pk, "fid": None, "version": None, "action": "batch",
+                        "user": user, "bbox": bbox, "deleted": False, "count": count})
+
+
+def _publish_on_commit(event: dict) -> None:
+    message = json.dumps(event, ensure_ascii=False)
 
     def publish():
         try:

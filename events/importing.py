@@ -69,7 +69,7 @@ def import_file(path: Path, name: str, user, event_layer: EventLayer | None = No
         return layer, answer
     with transaction.atomic():
         store.set_categories(event_layer, {c: matcher.known[c] for c in matcher.added})
-        counts = store.upsert(event_layer, events, name)
+        counts = store.upsert(event_layer, events, name, by=user.get_username() if user else "")
     answer.update(imported=counts["added"] + counts["updated"], **counts)
     return event_layer.layer, answer
 

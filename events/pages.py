@@ -24,17 +24,25 @@ AREA_LABELS = {"district": N_("行政區"), "village": N_("村里"), "layer": N_
                "grid": N_("方格網"), "h3": N_("H3 六角網格")}
 
 
+def polygon_layers(user):
+    """The polygon layers the caller may see: a hot spot analysis's study area (`boundary`) may be any of them."""
+    return Layer.objects.visible_to(user if user.is_authenticated else None).filter(
+        kind=Layer.Kind.VECTOR, geometry_type__contains="Polygon").order_by("title_zh")
+
+
+def _title(layer: Layer) -> str:
+    return (layer.title_en or layer.title_zh) if (get_language() or "").startswith("en") else layer.title_zh
+
+
 def area_layers(user) -> list[tuple[str, str]]:
     """The polygon layers with a name (or code) column the caller may see: what `by=layer` offers."""
-    english = (get_language() or "").startswith("en")
     found = []
-    for layer in Layer.objects.visible_to(user if user.is_authenticated else None).filter(
-            kind=Layer.Kind.VECTOR, geometry_type__contains="Polygon").order_by("title_zh"):
+    for layer in polygon_layers(user):
         try:
             figures.name_column(layer)
         except figures.FigureError:
             continue
-        found.append((layer.slug, (layer.title_en or layer.title_zh) if english else layer.title_zh))
+        found.append((layer.slug, _title(layer)))
     return found
 
 
@@ -81,7 +89,8 @@ def events_page(request):
                            map_url="/?" + urlencode({"layer_dialog": chosen.layer.slug}),
                            unlocated=chosen.unlocated.count(), unlocated_list=list(chosen.unlocated.all()[:50]))
         if signed_in:
-            context["hotspot"] = hotspot_context(chosen, english)
+            context["hotspot"] = hotspot_context(chosen, english, context["categories"],
+                                                 [(layer.slug, _title(layer)) for layer in polygon_layers(user)])
     return render(request, "events/page.html", context)
 
 
@@ -103,9 +112,10 @@ def map_data(counts: dict) -> dict:
                       "rate_unit": _("件/千人"), "people": _("人"), "none": _("無人口資料")}}
 
 
-def hotspot_context(chosen, english: bool) -> dict:
-    """What the 熱點分析 section's script shows: each class's meaning (the result layer's legend labels) and the
-    page's words, in the page's language."""
+def hotspot_context(chosen, english: bool, categories: list[tuple[str, str]], boundaries: list[tuple[str, str]]
+                    ) -> dict:
+    """What the 熱點分析 section shows: the categories and study areas to choose from, each class's meaning (the
+    result layer's legend labels) and the page's words, in the page's language."""
     meanings = {emerging.pattern_name(c): (en if english else zh) for c, (zh, en) in emerging.PATTERNS.items()}
     what = {1: _("此網格與鄰近網格的案件顯著多於全區平均"), -1: _("此網格與鄰近網格的案件顯著少於全區平均"),
             0: _("與全區平均沒有顯著差異")}
@@ -116,6 +126,8 @@ def hotspot_context(chosen, english: bool) -> dict:
         "starting": _("正在送出分析…"), "running": _("分析中：%(pct)s%%"), "failed": _("分析失敗：%(why)s"),
         "done": _("分析完成"), "open_map": _("在地圖上開啟結果圖層"), "class": _("熱點類別"), "meaning": _("意義"),
         "cells": _("網格數（格）"),
+        "categories": _("分析的分類：%(list)s"), "all_categories": _("全部分類"),
+        "no_category": _("請至少勾選一個分類"),
         "analysed": _("分析的案件：%(n)s 件，%(locations)s 個網格或區域，其中 %(empty)s 個沒有案件（以 0 件計入）"),
         "study_area": {
             "convex_hull": _("研究範圍：案件的凸包（%(km2)s 平方公里），中心在範圍內的網格都納入"),
@@ -126,7 +138,12 @@ def hotspot_context(chosen, english: bool) -> dict:
             "without_location": _("無位置"), "without_time": _("無時間"), "in_the_future": _("時間在未來"),
             "outside_period": _("期間外"), "outside_areas": _("區域外")}, "unit": _("件"),
     }
-    return {"layer": chosen.layer.slug, "strings": {"meanings": meanings, "words": words}}
+    boundary = next((slug for slug, _t in boundaries if slug == "districts"), boundaries[0][0] if boundaries else "")
+    return {"layer": chosen.layer.slug, "categories": categories, "boundaries": boundaries, "boundary": boundary,
+            "study_areas": [(k, _(label), _(meaning)) for k, (label, meaning) in hotspot_job.STUDY_AREA_CHOICES.items()
+                            if k != "boundary" or boundaries],
+            "strings": {"meanings": meanings, "words": words, "categories": dict(categories),
+                        "layers": dict(boundaries)}}
 
 
 def _detail(exc) -> str:

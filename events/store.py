@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 
+from editing import live
 from geo.crs import TAIWAN_LONLAT_BOUNDS, transformer
 from jobs import control
 from jobs.models import Job
@@ -153,9 +154,10 @@ def keep_unlocated(event_layer: EventLayer, events: list[Event], source: str) ->
             UnlocatedEvent.objects.create(event_layer=event_layer, **fields)
 
 
-def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
+def upsert(event_layer: EventLayer, events: list[Event], source: str, by: str = "") -> dict:
     """New cases in, known ones (same case number) updated: status, dispatch and close times. Returns counts.
-    The caller holds the transaction."""
+    The caller holds the transaction; when it commits, open maps hear of the batch once (editing.live, as the
+    user `by`)."""
     layer = event_layer.layer
     table = sql.Identifier(DATA_SCHEMA, layer.table_name)
     names = {a["name"] for a in layer.attributes}
@@ -169,9 +171,11 @@ def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
         cur.execute(sql.SQL("SELECT coalesce(max(fid), 0) FROM {}").format(table))
         next_fid = cur.fetchone()[0] + 1
         extra = extra_names(list(located[0].extras) if located else [])
+        changed = []  # fids of the cases added or updated: the area whose tiles changed
         for e in located:
             if e.values.get("case_no") in known:
                 _update(cur, table, e)
+                changed.append(known[e.values["case_no"]])
                 counts["updated"] += 1
                 continue
             row = {n: e.values.get(n) for n in FIELD_NAMES if n != "geocode_level"} | {"geocode_level": e.level}
@@ -183,14 +187,17 @@ def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
                         [next_fid, *[row[c] for c in cols], e.x, e.y, layer.srid])
             if e.values.get("case_no"):
                 known[e.values["case_no"]] = next_fid
+            changed.append(next_fid)
             next_fid += 1
             counts["added"] += 1
         # a case located now is no longer unlocated
         UnlocatedEvent.objects.filter(event_layer=event_layer, case_no__in=cases).delete()
         # an unlocated update of a case already on the map updates it there
         for e in [e for e in events if e.unlocated]:
-            if e.values.get("case_no") in known or _on_map(cur, table, e.values.get("case_no")):
+            fid = known.get(e.values.get("case_no")) or _on_map(cur, table, e.values.get("case_no"))
+            if fid:
                 _update(cur, table, e)
+                changed.append(fid)
                 counts["updated"] += 1
             else:
                 keep_unlocated(event_layer, [e], source)
@@ -205,6 +212,12 @@ def upsert(event_layer: EventLayer, events: list[Event], source: str) -> dict:
                 layer.extent = catalog.extent_lonlat(layer.native_extent, layer.srid)
             layer.save(update_fields=["feature_count", "native_extent", "extent", "updated_at"])
             transaction.on_commit(lambda: tilecache.invalidate(layer))
+            cur.execute(sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) "
+                                "AS e FROM {} WHERE fid = ANY(%s)) x").format(table), [changed])
+            box = cur.fetchone()
+            lonlat = None if None in box else [round(v, 6) for v in catalog.extent_lonlat(
+                [float(b) for b in box], layer.srid).extent]
+            live.announce_batch(layer, by, lonlat, len(changed))
     return counts
 
 
@@ -215,8 +228,10 @@ def _update(cur, table, event: Event) -> None:
         [event.values.get(n) for n in UPDATED_ON_PUSH] + [event.values["case_no"]])
 
 
-def _on_map(cur, table, case_no) -> bool:
+def _on_map(cur, table, case_no) -> int | None:
+    """The fid of the case on the map, if it is."""
     if not case_no:
-        return False
-    cur.execute(sql.SQL("SELECT 1 FROM {} WHERE case_no = %s").format(table), [case_no])
-    return cur.fetchone() is not None
+        return None
+    cur.execute(sql.SQL("SELECT fid FROM {} WHERE case_no = %s").format(table), [case_no])
+    found = cur.fetchone()
+    return found[0] if found else None

@@ -376,7 +376,7 @@ class PushView(APIView):
         store.locate(events, maker)  # placed with the address layers the token's maker may see
         with transaction.atomic():
             store.set_categories(el, {c: matcher.known[c] for c in matcher.added})
-            counts = store.upsert(el, events, "push")
+            counts = store.upsert(el, events, "push", by=maker.get_username())
             PushToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
         answer = {**report.as_dict(), **counts}
         return Response(answer, status=200 if events else 400)

@@ -307,7 +307,8 @@ def test_city_dashboard_cross_filters_and_building_one(browser, server, facts, d
         shot(page, "events-01-en")
         # 熱點分析 on the same page: the demo's planted intensifying street-light hot spot, as a job on the worker,
         # its summary with each class's meaning and a link to the result layer on the map
-        page.locator("#h-category").select_option("streetlight")
+        page.locator("#h-categories").get_by_role("button", name="None").click()
+        page.locator("#h-categories").get_by_label("Street light out").check()
         page.get_by_role("button", name="Run the analysis").click()
         page.wait_for_selector("#hotspot-classes", timeout=60_000)
         assert "Intensifying hot spot" in page.locator("#hotspot-classes").inner_text()

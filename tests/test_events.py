@@ -378,6 +378,12 @@ def test_the_page_offers_the_hot_spot_analysis_with_class_meanings(city):
     english = client("ev-officer").get("/events/?layer=hotline-cases", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Run the analysis" in english and "Intensifying hot spot: hot in at least 90%" in english
     assert "hotspot-form" not in client().get("/events/?layer=hotline-cases").content.decode()  # signed in only
+    # every category ticked, the three study areas with what they mean, the polygon layers the officer may see
+    assert page.count('type="checkbox" name="category"') == len(hotline.CATEGORIES)
+    assert all(f'value="{code}" checked' in page for code in hotline.CATEGORIES)
+    assert 'value="convex_hull"' in page and 'value="cells_with_events"' in page and "以 0 件計" in page
+    assert '<option value="districts" selected>' in page.split('id="h-boundary"')[1]
+    assert "A polygon layer (such as the districts)" in english and "Categories (tick one or more)" in english
 
 
 # The cases of the categories no planted hot spot uses: in all categories the planted hot spots (up to ~200 cases a
@@ -575,3 +581,41 @@ def test_an_empty_file_and_a_big5_export(city):
     assert made.status_code == 201, made.content[:300]
     layer = Layer.objects.get(slug=made.json()["layer"])
     assert query(f"SELECT category_label, status FROM layerdata.{layer.table_name}") == [("路燈故障", "處理中")]
+
+
+def test_a_push_or_an_import_is_announced_to_open_maps_once_per_batch(city, django_capture_on_commit_callbacks):
+    """Pushed and imported cases bypass editing.store; after they commit, open maps hear of them as one `edit`
+    event (fid null, the count, the area in lon/lat, who) — not one per case — so the layer's tiles are fetched
+    anew; a push that changes nothing is not announced."""
+    from test_feature_forms import _events
+
+    layer = tiny_layer()
+    url = f"/api/v1/events/layers/{layer.slug}/"
+    token = client("ev-officer").post(url + "tokens/", {"name": "1999"}, content_type="application/json").json()[
+        "token"]
+    (_a, x, y), = addresses(1)
+    lon, lat = query("SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 3826), 4326) p",
+                     [x, y])[0]
+    cases = {"cases": [{"case_no": f"L-{i}", "reported_at": "2026-11-06T10:00:00+08:00", "category": "streetlight",
+                        "lon": lon, "lat": lat} for i in range(3)] + [{"case_no": "T-1", "status": "已結案",
+                                                                         "category": "坑洞",
+                                                                         "reported_at": "2026-11-02 08:00"}]}
+    watcher = client("ev-officer").get("/api/v1/edits/events/?timeout=8")
+    assert next(iter(watcher.streaming_content)).startswith(b"retry: 2000")  # subscribed from here on
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = Client().post(url + "push/", cases, content_type="application/json",
+                             HTTP_AUTHORIZATION=f"Hotline {token}")
+        assert resp.status_code == 200 and (resp.json()["added"], resp.json()["updated"]) == (3, 1), resp.content
+        lines = [HEADER, f"F-1,2026-11-07 09:00,坑洞,,x,,,{x},{y}\n", f"F-2,2026-11-07 10:00,坑洞,,x,,,{x},{y}\n"]
+        assert upload(client("ev-officer"), "".join(lines), url=url + "import/").status_code == 200
+        # nothing new: no message
+        assert Client().post(url + "push/", {"cases": [{"case_no": "X", "category": "streetlight"}]},
+                             content_type="application/json", HTTP_AUTHORIZATION=f"Hotline {token}").status_code == 400
+    got = _events(watcher, 3, 6)
+    assert [(e["layer"], e["fid"], e["action"], e["count"], e["user"]) for e in got] == [
+        (layer.slug, None, "batch", 4, "ev-officer"), (layer.slug, None, "batch", 2, "ev-officer")], got
+    west, south, east, north = got[1]["bbox"]  # the imported two at one door number
+    assert west <= lon <= east and south <= lat <= north and east - west < 1e-4, got[1]["bbox"]
+    west, south, east, north = got[0]["bbox"]  # the pushed three there, and T-1 elsewhere
+    assert west <= lon <= east and south <= lat <= north
+    watcher.close()

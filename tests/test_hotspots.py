@@ -303,12 +303,19 @@ def test_hot_spots_end_to_end_with_derived_band_and_a_category(events):
     assert one.counts["result"]["events_analysed"] < summary["events_analysed"]
     assert one.counts["result"]["neighbourhood"] == {"method": "k_nearest", "k": 8, "derived": False}
     assert one.counts["result"]["clusters"] == {"not_significant": 100}  # no permutations: no clusters claimed
+    # several categories (as the /events/ page and the map tool send them): `category` or `categories`, a list
+    both = run_analysis_job(events, "hotspots", {"layer": "cases", "cell_size": 100, "permutations": 0,
+                                                 "categories": ["道路坑洞", "路燈故障"]})
+    assert both.counts["result"]["parameters"]["category"] == ["道路坑洞", "路燈故障"]
+    assert both.counts["result"]["events_analysed"] == summary["events_analysed"]  # every event is of the two
 
 
 @pytest.mark.parametrize("path, body, status, words", [
     ("hotspots", {"layer": "cases", "cell_size": "wide"}, 400, "cell_size"),
     ("hotspots", {"layer": "cases", "neighbourhood": {"method": "queen"}}, 400, "neighbourhood.method"),
     ("hotspots", {"layer": "cases", "category": "火災"}, 400, "火災"),
+    ("hotspots", {"layer": "cases", "categories": ["道路坑洞", "火災"]}, 400, "火災"),  # the unknown one named
+    ("hotspots", {"layer": "cases", "category": "道路坑洞", "categories": ["路燈故障"]}, 400, "categories"),
     ("hotspots", {"layer": "cases", "cell_size": 5000}, 400, "事件太少"),
     ("hotspots", {"layer": "nowhere"}, 404, "nowhere"),
     ("hotspots", {"layer": "cases", "study_area": "city"}, 400, "study_area"),

@@ -225,6 +225,106 @@ def test_event_hot_spots_run_as_a_job_and_say_what_they_found(celery_worker_proc
     shot(page, "11b-tool-hotspots")
 
 
+COLD_CATEGORIES = {"zh": ["路樹倒塌", "號誌故障", "違規停車", "髒亂及汙染"],
+                   "en": ["Fallen tree", "Traffic signal fault", "Illegal parking", "Litter and pollution"]}
+
+
+def cold_disk(result_slug: str) -> list[int]:
+    """The hot spot classes of the result's cells whose centre lies in the demo's planted cold disk."""
+    from django.db import connection
+
+    from events.models import EventLayer
+    from layers.models import Layer
+
+    cold = EventLayer.objects.get(layer__slug="hotline-cases").meta["planted"]["cold"]
+    table = Layer.objects.get(slug=result_slug).table_name
+    with connection.cursor() as cur:
+        cur.execute(f'SELECT hotspot FROM layerdata."{table}" WHERE ST_DWithin(ST_Centroid(geom), '  # noqa: S608
+                    "ST_SetSRID(ST_MakePoint(%s, %s), 3826), %s)", [cold["x"], cold["y"], cold["radius_m"]])
+        return [r[0] for r in cur.fetchall()]
+
+
+def assert_cold_spot_found(result_slug: str):
+    inside = cold_disk(result_slug)  # 23 of 24 cold at 250 m (docs/events.md)
+    assert len(inside) >= 20 and sum(h <= -90 for h in inside) >= 0.9 * len(inside), inside
+
+
+def test_the_planted_cold_spot_is_found_in_four_categories_on_the_events_page_and_in_the_map_tool(
+        celery_worker_process, page, browser, server):
+    """The demo's cold spot shows only when the four categories no planted hot spot uses are analysed together
+    (docs/events.md): ticked on /events/ (zh-Hant, phone) and in the map's tool (English, phone), hot and cold
+    spots over the cases' convex hull on 250 m cells; the answer names the categories and the study area, counts
+    the cells without cases, and the result layer's cells in the planted disk are cold spots."""
+    open_map(page)
+    signed_in(page)
+    page.set_viewport_size(PHONE)
+    try:
+        page.goto("/events/?layer=hotline-cases", wait_until="domcontentloaded")
+        form = page.locator("#hotspot-form")
+        assert form.locator("[name=category]:checked").count() == 8  # every category by default
+        assert "凸包" in page.locator("#h-study option:checked").inner_text()
+        assert "以 0 件計" in page.locator("#h-study-help").inner_text()
+        page.locator("#h-study").select_option("boundary")  # a layer to choose, and what it means
+        assert page.locator("#h-boundary").is_visible() and "面圖層" in page.locator("#h-study-help").inner_text()
+        page.locator("#h-study").select_option("convex_hull")
+        assert page.locator("#h-boundary").is_hidden()
+        form.get_by_role("button", name="全不選").click()
+        for label in COLD_CATEGORIES["zh"]:
+            form.get_by_label(label).check()
+        page.locator("#h-method").select_option("hotspots")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        shot(page, "events-06-cold-spot-form-phone")
+        form.get_by_role("button", name="開始分析").click()
+        page.wait_for_selector("#hotspot-classes", timeout=90_000)
+        text = page.locator("#hotspot-result").inner_text()
+        assert "分析的分類：" + "、".join(COLD_CATEGORIES["zh"]) in text, text
+        assert "研究範圍：案件的凸包（" in text and "冷點（9" in page.locator("#hotspot-classes").inner_text(), text
+        assert int(re.search(r"其中 ([\d,]+) 個沒有案件", text)[1].replace(",", "")) > 0, text
+        assert_cold_spot_found(page.locator("#hotspot-map").get_attribute("href").split("layer_dialog=")[1])
+        page.locator("#hotspot-result").scroll_into_view_if_needed()
+        shot(page, "events-07-cold-spot-phone")
+    finally:
+        page.set_viewport_size(DESKTOP)
+    phone = new_page(browser, server, viewport=PHONE, locale="en-US")
+    try:
+        open_map(phone)
+        phone.locator("#menu-toggle").click()
+        phone.get_by_role("button", name="Sign in").click()
+        dialog = phone.locator("#sign-in-dialog")
+        dialog.get_by_label("Username").fill("planner")
+        dialog.get_by_label("Password").fill(PASSWORD)
+        dialog.get_by_role("button", name="Sign in").click()
+        phone.wait_for_selector("#signed-in-as", state="attached")
+        phone.locator("#workbar").get_by_role("button", name="Event hot spots").click()
+        tool = phone.locator("#tool-panel")
+        tool.locator("#hotspot-layer").select_option("hotline-cases")
+        categories = tool.locator("#hotspot-categories")
+        categories.get_by_label("Fallen tree").wait_for()  # the event layer's own list, in English
+        assert categories.locator("input:checked").count() == 8
+        categories.get_by_role("button", name="None").click()
+        for label in COLD_CATEGORIES["en"]:
+            categories.get_by_label(label).check()
+        tool.locator("#hotspot-kind").select_option("hotspots")
+        assert "convex hull" in tool.locator("#hotspot-study option:checked").inner_text()
+        assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        categories.scroll_into_view_if_needed()
+        shot(phone, "17c-phone-hotspot-tool-categories-english")
+        tool.locator("button.primary").click()
+        phone.wait_for_function("document.querySelector('#tool-panel li.job')?.dataset.status === 'succeeded'",
+                                timeout=90_000)
+        summary = tool.locator(".hotspot-summary")
+        summary.get_by_text("Cold spot (9", exact=False).first.wait_for()
+        text = summary.inner_text()
+        assert "Categories: " + ", ".join(COLD_CATEGORIES["en"]) in text, text
+        assert "Study area: the events' convex hull (" in text, text
+        assert_cold_spot_found(phone.evaluate("civgis.state.active[0]"))
+        summary.scroll_into_view_if_needed()
+        shot(phone, "17d-phone-hotspot-tool-cold-spot-english")
+        assert not phone.errors
+    finally:
+        phone.context.close()
+
+
 def test_service_area_of_a_clicked_point_builds_the_network_and_adds_a_layer(celery_worker_process, page, facts,
                                                                               no_script_errors):
     """服務範圍: a drawn point, the roads, by car, two breaks; the driving network is built first (the tool follows

@@ -59,4 +59,5 @@ def edit_strings() -> dict[str, str]:
         "edit_keep_mine": _("以我的版本覆寫"),
         "edit_take_theirs": _("採用目前版本"),
         "edit_live_changed": _("{user} 修改了「{layer}」的圖徵 #{fid}"),
+        "edit_live_batch": _("{user} 在「{layer}」新增或更新了 {n} 個圖徵"),
     }

@@ -3,6 +3,8 @@ translated by Django like the rest of the viewer (zh-Hant source, English in loc
 
 from django.utils.translation import gettext as _
 
+from analysis.hotspots.job import STUDY_AREA_CHOICES
+
 
 def tool_strings() -> dict[str, str]:
     return {
@@ -13,8 +15,22 @@ def tool_strings() -> dict[str, str]:
         "hotspot_kind": _("分析方法"),
         "hotspot_kind_emerging": _("時空熱點（新興、強化、減弱…）"),
         "hotspot_kind_hotspots": _("熱點與冷點（熱點統計、群聚與離群）"),
-        "hotspot_category": _("事件類別（可留空）"),
+        "hotspot_category": _("事件類別（可留空；多個以逗號分隔）"),
         "hotspot_category_placeholder": _("例如 道路坑洞"),
+        "hotspot_categories": _("事件類別（可複選）"),
+        "hotspot_all": _("全選"),
+        "hotspot_none_chosen": _("全不選"),
+        "hotspot_no_category": _("請至少勾選一個類別"),
+        "hotspot_study": _("研究範圍"),
+        "hotspot_boundary": _("研究範圍的面圖層"),
+        **{f"hotspot_study_{k}": _(label) for k, (label, _meaning) in STUDY_AREA_CHOICES.items()},
+        **{f"hotspot_study_{k}_help": _(meaning) for k, (_label, meaning) in STUDY_AREA_CHOICES.items()},
+        "hotspot_chosen": _("類別：{list}"),
+        "hotspot_all_categories": _("全部類別"),
+        "hotspot_sep": _("、"),
+        "hotspot_area_convex_hull": _("研究範圍：事件的凸包（{km2} 平方公里）"),
+        "hotspot_area_boundary": _("研究範圍：{layer}（{km2} 平方公里）"),
+        "hotspot_area_cells_with_events": _("研究範圍：只有事件的網格"),
         "hotspot_cell": _("網格大小（公尺）"),
         "hotspot_step_days": _("時間步（天）"),
         "hotspot_start": _("期間開始"),

@@ -302,6 +302,7 @@ def tool_urls() -> dict:
     return {
         "buffer": reverse("analysis-buffer"), "overlay": reverse("analysis-overlay"),
         "hotspots": reverse("analysis-hotspots"), "emerging_hotspots": reverse("analysis-emerging-hotspots"),
+        "event_layers": reverse("events-layers"),
         "networks": reverse("network"), "service_areas": reverse("network-service-areas"),
         "widening_report": reverse("analysis-road-widening-report"), "widening": reverse("analysis-road-widening"),
         "upload": reverse("layer-list"), "job": reverse("job-detail", args=[0]).replace("/0/", "/{id}/"),

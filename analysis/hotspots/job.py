@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_noop as N_
 from psycopg2 import sql
 
 from layers.models import DATA_SCHEMA, STAGING_SCHEMA, Layer, Style
@@ -32,6 +33,14 @@ MAX_CUBE = 5_000_000  # locations × time steps: the cube and its Gi* arrays in 
 MAX_CELLS = 500_000
 STUDY_AREAS = ("convex_hull", "cells_with_events")  # and "boundary": a polygon layer
 DEFAULT_STUDY_AREA = "convex_hull"
+STUDY_AREA_CHOICES = {  # what the forms (/events/, the map's tool) offer, each with what it means
+    "convex_hull": (N_("事件的範圍（凸包）"), N_(
+        "包住所有分析事件的最小凸多邊形內，每個網格都納入，沒有事件的以 0 件計：找得到事件稀少的冷點。")),
+    "boundary": (N_("面圖層（如行政區）"), N_(
+        "所選面圖層的範圍內，每個網格都納入，沒有事件的以 0 件計（如全市行政區）。")),
+    "cells_with_events": (N_("只有事件的網格"), N_(
+        "只分析至少有 1 件事件的網格：空網格不計，事件稀少處的冷點找不到。")),
+}
 DEFAULT_CELL_M = 250.0
 HOT = {99: ("熱點（99% 信賴）", "Hot spot (99% confidence)", "#d62f27"),
        95: ("熱點（95% 信賴）", "Hot spot (95% confidence)", "#ed7551"),
@@ -64,6 +73,10 @@ def check(data: dict, user, emerging_analysis: bool) -> dict:
     options = {"input": layer.slug}
     names = {a["name"] for a in layer.attributes}
     categories = data.get("category")
+    if data.get("categories") not in (None, "", []):  # the plural spelling of the same list
+        if categories not in (None, "", []):
+            raise AnalysisInputError("category、categories：請擇一填寫")
+        categories = data["categories"]
     if categories not in (None, "", []):
         if isinstance(categories, str):
             categories = [categories]

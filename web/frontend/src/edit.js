@@ -605,7 +605,7 @@ export function createEditTool(map, status) {
 
   // another user's change, told by the live stream: redraw that feature unless it is being edited here
   async function changed(event) {
-    if (!open || event.layer !== slug) return;
+    if (!open || event.layer !== slug || event.fid === null) return; // a batch (pushed cases): the tiles redraw it
     if (selected && selected.fid === event.fid) return;
     const old = shapeOf(event.fid);
     if (old) shapes.removeLayer(old);

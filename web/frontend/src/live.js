@@ -23,7 +23,8 @@ export function startLive(map, status, onChange) {
       refreshLayer(map, event.layer);
     }, 250));
     if (config.user && event.user !== config.user.name) { // (anonymous readers are not told who edited)
-      status.textContent = t("edit_live_changed", { user: event.user || "?", fid: event.fid,
+      status.textContent = t(event.fid === null ? "edit_live_batch" : "edit_live_changed", { user: event.user || "?",
+        fid: event.fid, n: event.count,
         layer: layersBySlug[event.layer] ? layerTitle(layersBySlug[event.layer]) : event.layer });
     }
   });
