@@ -147,7 +147,7 @@ export function createHotspotTool() {
             : undefined, ...(emerging ? { time_step_days: Number(step.value) || 7 } : {}) };
         const job = await postJSON(url(emerging ? "emerging_hotspots" : "hotspots"), body);
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = outcome(done, job.options.title);
+        status.textContent = outcome(done, job.options);
         const found = done.counts && done.counts.result;
         if (found) summary.replaceChildren(...summaryLines(found, categories.labels()).map((line) => el("li", {}, line)));
       });

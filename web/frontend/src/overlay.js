@@ -42,8 +42,10 @@ export async function followResultJob(job, list, title) {
   return done;
 }
 
-// what became of a result-layer job, in a sentence for the tool's status line (failed, cancelled or added)
-export function outcome(done, title) {
+// what became of a result-layer job, in a sentence for the tool's status line (failed, cancelled or added); the
+// result's title in the page's language (a job named by its analysis has an English title too)
+export function outcome(done, options) {
+  const title = layerTitle({ title_zh: options.title, title_en: options.title_en });
   return done.status === "succeeded" ? t("result_added", { title }) : t(`job_${done.status}`);
 }
 
@@ -91,7 +93,7 @@ export function createOverlayTool() {
           b_filter: parseFilter(bFilter.value), title: title.value.trim() || undefined };
         const job = await postJSON(url("overlay"), body);
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = outcome(done, job.options.title);
+        status.textContent = outcome(done, job.options);
       });
     });
     return form;

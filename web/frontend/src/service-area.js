@@ -82,7 +82,7 @@ export function createServiceAreaTool(map) {
         counted.replaceChildren();
         const job = await postJSON(url("service_areas"), body);
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = outcome(done, job.options.title);
+        status.textContent = outcome(done, job.options);
         const perBreak = done.counts?.result?.population || [];
         counted.replaceChildren(...perBreak.map((b) => el("li", {}, t("service_people_within", {
           minutes: numberFormat.format(b.break_min), people: numberFormat.format(Math.round(b.population)) }))));

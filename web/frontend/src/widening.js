@@ -68,7 +68,7 @@ export function createWideningTool(map) {
       try {
         const job = await postJSON(url("widening"), { ...request(Number(width.value)), title: t("widening_result_title") });
         const done = await followResultJob(job, jobs, job.options.title);
-        status.textContent = outcome(done, job.options.title);
+        status.textContent = outcome(done, job.options);
       } catch (error) {
         status.textContent = error.message;
       } finally {
