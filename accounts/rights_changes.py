@@ -1,0 +1,99 @@
+"""Who may see which layer changed: told to the open live-edit streams and to the read router, once it commits.
+
+A *rights change* is anything `Layer.objects.visible_to` or a reader's sign-in depends on: a layer's visibility or
+owner agency, its allowed groups, a grant, a user's groups, a user saved (disabled, superuser status, a new
+password) or deleted, a group or a layer deleted. After the commit (`changed`):
+
+- a message on the Redis channel CHANNEL: every open live-edit stream (editing.live) reads its reader's visible
+  layers again before it sends its next event — one look per change and stream, none per message;
+- the Redis key RECENT_KEY, for DATABASE_READ_YOUR_WRITES_SECONDS (longer than the replica's largest usable lag
+  plus the time between two measurements of it): while it exists every request reads the primary
+  (geo.dbrouter), so a reduction reaches every reader at once, not a replica's lag later.
+
+A session ending (sign-out) only tells the streams (`changed(reads=False)`): nothing read from the replica
+depends on it.
+"""
+
+import logging
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from geo.counters import client
+
+log = logging.getLogger(__name__)
+CHANNEL = "civgis:rights"
+RECENT_KEY = "civgis:rights-changed"
+LAYER_FIELDS = ("visibility", "owner_agency_id")  # the layer's own say in who sees it
+
+
+def changed(reads: bool = True) -> None:
+    """Tell the streams (and, with `reads`, the read router) now; call after the change committed."""
+    try:
+        pipe = client().pipeline(transaction=False)
+        if reads:
+            pipe.set(RECENT_KEY, 1, ex=max(1, round(settings.DATABASE_READ_YOUR_WRITES_SECONDS)))
+        pipe.publish(CHANNEL, "1")
+        pipe.execute()
+    except redis.RedisError as exc:  # the streams then end with Redis too; the router reads the primary without it
+        log.warning("rights change not told (Redis: %s)", exc)
+
+
+def changed_recently() -> bool:
+    """Whether a rights change committed within the window (True without Redis: the primary is the safe side)."""
+    try:
+        return bool(client().exists(RECENT_KEY))
+    except redis.RedisError:
+        return True
+
+
+def _on_commit(*args, action: str = "post_", **kwargs) -> None:
+    if action.startswith("post_"):  # m2m_changed is sent before and after
+        transaction.on_commit(changed)
+
+
+def _session_ended(*args, **kwargs) -> None:
+    transaction.on_commit(lambda: changed(reads=False))
+
+
+def _layer_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """A saved layer is a rights change when its visibility or owner agency differ from the stored ones (one look
+    at the primary's row per save; a new layer takes nothing from anyone)."""
+    if raw or instance.pk is None or instance._state.adding:
+        return
+    if update_fields is not None and not {"visibility", "owner_agency", "owner_agency_id"} & set(update_fields):
+        return
+    stored = sender.objects.using("default").filter(pk=instance.pk).values_list(*LAYER_FIELDS).first()
+    if stored != tuple(getattr(instance, name) for name in LAYER_FIELDS):
+        transaction.on_commit(changed)
+
+
+def _user_saved(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # a new user sees what everyone signed in sees; a sign-in's last_login changes no right
+    transaction.on_commit(changed)
+
+
+def connect() -> None:
+    """Called once, from the accounts app's ready()."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.contrib.auth.signals import user_logged_out
+    from django.contrib.sessions.models import Session
+    from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+    from layers.models import Layer
+
+    from .models import LayerGrant
+
+    user = get_user_model()
+    pre_save.connect(_layer_saving, sender=Layer, dispatch_uid="rights-layer-saving")
+    post_save.connect(_user_saved, sender=user, dispatch_uid="rights-user-saved")
+    post_save.connect(_on_commit, sender=LayerGrant, dispatch_uid="rights-grant-saved")
+    for model in (Layer, LayerGrant, user, Group):
+        post_delete.connect(_on_commit, sender=model, dispatch_uid=f"rights-deleted-{model.__name__}")
+    for through, name in ((Layer.allowed_groups.through, "layer-groups"), (user.groups.through, "user-groups")):
+        m2m_changed.connect(_on_commit, sender=through, dispatch_uid=f"rights-{name}")
+    user_logged_out.connect(_session_ended, dispatch_uid="rights-signed-out")
+    post_delete.connect(_session_ended, sender=Session, dispatch_uid="rights-session-deleted")
