@@ -6,9 +6,9 @@ password) or deleted, a group or a layer deleted. After the commit (`changed`):
 
 - a message on the Redis channel CHANNEL: every open live-edit stream (editing.live) reads its reader's visible
   layers again before it sends its next event — one look per change and stream, none per message;
-- the Redis key RECENT_KEY, for DATABASE_READ_YOUR_WRITES_SECONDS (longer than the replica's largest usable lag
-  plus the time between two measurements of it): while it exists every request reads the primary
-  (geo.dbrouter), so a reduction reaches every reader at once, not a replica's lag later.
+- `geo.dbrouter.pin_everyone`: for DATABASE_READ_YOUR_WRITES_SECONDS (longer than the replica's largest usable
+  lag plus the time between two measurements of it) every request reads the primary, so a reduction reaches every
+  reader at once, not a replica's lag later.
 
 A session ending (sign-out) only tells the streams (`changed(reads=False)`): nothing read from the replica
 depends on it.
@@ -17,35 +17,24 @@ depends on it.
 import logging
 
 import redis
-from django.conf import settings
 from django.db import transaction
 
+from geo import dbrouter
 from geo.counters import client
 
 log = logging.getLogger(__name__)
 CHANNEL = "civgis:rights"
-RECENT_KEY = "civgis:rights-changed"
 LAYER_FIELDS = ("visibility", "owner_agency_id")  # the layer's own say in who sees it
 
 
 def changed(reads: bool = True) -> None:
-    """Tell the streams (and, with `reads`, the read router) now; call after the change committed."""
+    """Tell the read router (with `reads`) and the streams now; call after the change committed."""
+    if reads:
+        dbrouter.pin_everyone()
     try:
-        pipe = client().pipeline(transaction=False)
-        if reads:
-            pipe.set(RECENT_KEY, 1, ex=max(1, round(settings.DATABASE_READ_YOUR_WRITES_SECONDS)))
-        pipe.publish(CHANNEL, "1")
-        pipe.execute()
-    except redis.RedisError as exc:  # the streams then end with Redis too; the router reads the primary without it
-        log.warning("rights change not told (Redis: %s)", exc)
-
-
-def changed_recently() -> bool:
-    """Whether a rights change committed within the window (True without Redis: the primary is the safe side)."""
-    try:
-        return bool(client().exists(RECENT_KEY))
-    except redis.RedisError:
-        return True
+        client().publish(CHANNEL, "1")
+    except redis.RedisError as exc:  # the streams then end with Redis too
+        log.warning("rights change not told to the live-edit streams (Redis: %s)", exc)
 
 
 def _on_commit(*args, action: str = "post_", **kwargs) -> None:
