@@ -1,8 +1,9 @@
 """Who may see which layer changed: told to the open live-edit streams and to the read router, once it commits.
 
 A *rights change* is anything `Layer.objects.visible_to` or a reader's sign-in depends on: a layer's visibility or
-owner agency, its allowed groups, a grant, a user's groups, a user saved (disabled, superuser status, a new
-password) or deleted, a group or a layer deleted. After the commit (`changed`):
+owner agency, its allowed groups, a grant, a user's groups, a user disabled, made staff or superuser, given a new
+password or deleted, a group or a layer deleted (a save that changes none of these — a sign-in, an identity
+provider's name and e-mail — is none). After the commit (`changed`):
 
 - a message on the Redis channel CHANNEL: every open live-edit stream (editing.live) reads its reader's visible
   layers again before it sends its next event — one look per change and stream, none per message;
@@ -24,7 +25,6 @@ from geo.counters import client
 
 log = logging.getLogger(__name__)
 CHANNEL = "civgis:rights"
-LAYER_FIELDS = ("visibility", "owner_agency_id")  # the layer's own say in who sees it
 
 
 def changed(reads: bool = True) -> None:
@@ -46,22 +46,33 @@ def _session_ended(*args, **kwargs) -> None:
     transaction.on_commit(lambda: changed(reads=False))
 
 
-def _layer_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
-    """A saved layer is a rights change when its visibility or owner agency differ from the stored ones (one look
-    at the primary's row per save; a new layer takes nothing from anyone)."""
-    if raw or instance.pk is None or instance._state.adding:
-        return
-    if update_fields is not None and not {"visibility", "owner_agency", "owner_agency_id"} & set(update_fields):
-        return
-    stored = sender.objects.using("default").filter(pk=instance.pk).values_list(*LAYER_FIELDS).first()
-    if stored != tuple(getattr(instance, name) for name in LAYER_FIELDS):
-        transaction.on_commit(changed)
+def _watch(fields: tuple[str, ...]):
+    """pre_save and post_save receivers: a save is a rights change when one of `fields` differs from the stored
+    row (one look at the primary's row per save of an existing object; a new one takes nothing from anyone). Told
+    after the save commits — not from pre_save, whose on_commit would run at once outside a transaction, before
+    the row is written."""
+    names = set(fields) | {name.removesuffix("_id") for name in fields}
+
+    def saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+        instance._rights_changed = False
+        if raw or instance.pk is None or instance._state.adding:
+            return
+        if update_fields is not None and not names & set(update_fields):
+            return  # e.g. a sign-in's last_login, an edit's counts
+        stored = sender.objects.using("default").filter(pk=instance.pk).values_list(*fields).first()
+        instance._rights_changed = stored != tuple(getattr(instance, name) for name in fields)
+
+    def saved(sender, instance, **kwargs) -> None:
+        if getattr(instance, "_rights_changed", False):
+            instance._rights_changed = False
+            transaction.on_commit(changed)
+
+    return saving, saved
 
 
-def _user_saved(sender, instance, created=False, update_fields=None, **kwargs) -> None:
-    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
-        return  # a new user sees what everyone signed in sees; a sign-in's last_login changes no right
-    transaction.on_commit(changed)
+# a layer's own say in who sees it; a user's: signed in at all, every right, their sessions (a new password)
+LAYER_FIELDS = ("visibility", "owner_agency_id")
+USER_FIELDS = ("is_active", "is_superuser", "is_staff", "password")
 
 
 def connect() -> None:
@@ -77,8 +88,10 @@ def connect() -> None:
     from .models import LayerGrant
 
     user = get_user_model()
-    pre_save.connect(_layer_saving, sender=Layer, dispatch_uid="rights-layer-saving")
-    post_save.connect(_user_saved, sender=user, dispatch_uid="rights-user-saved")
+    for model, fields in ((Layer, LAYER_FIELDS), (user, USER_FIELDS)):
+        saving, saved = _watch(fields)
+        pre_save.connect(saving, sender=model, dispatch_uid=f"rights-saving-{model.__name__}", weak=False)
+        post_save.connect(saved, sender=model, dispatch_uid=f"rights-saved-{model.__name__}", weak=False)
     post_save.connect(_on_commit, sender=LayerGrant, dispatch_uid="rights-grant-saved")
     for model in (Layer, LayerGrant, user, Group):
         post_delete.connect(_on_commit, sender=model, dispatch_uid=f"rights-deleted-{model.__name__}")
