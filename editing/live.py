@@ -9,8 +9,11 @@ whose tiles changed; deleted: the feature is gone — a delete, the original of 
 another; a batch written elsewhere, such as pushed 1999 cases, is one event with `fid` null and its `count`) —
 comments as heartbeats every 15 s, and it ends after STREAM_SECONDS (or `?timeout=` seconds, less)
 with `retry: 2000`, so the
-browser's EventSource reconnects (and the reader's rights are read again) instead of holding a server thread for
-ever. The layers a reader may see are read when the stream opens; the database connection is then closed, so an
+browser's EventSource reconnects instead of holding a server thread for ever. The layers a reader may see are read
+when the stream opens and again after every rights change (accounts.rights_changes: a message on a second Redis
+channel the stream listens to) before the next event is sent — a layer made restricted, a grant or a group
+membership removed stops its events at once; a reader signed out, disabled or whose token was revoked gets nothing
+more, the stream ends. The database connection is closed after each look, so an
 open map holds no PostgreSQL connection. Serving it needs a threaded worker (gunicorn `--worker-class gthread`,
 as the demo, docker-compose and the browser tests run it): a sync worker would be held by one map for a minute.
 
@@ -29,17 +32,26 @@ import json
 import logging
 import time
 import uuid
+from importlib import import_module
 
 import redis
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db import connection, transaction
 from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import ForcedAuthentication
 from rest_framework.views import APIView
 
+from accounts import rights_changes
+from accounts.models import ApiToken
 from geo.counters import client
 from layers.models import Layer
 
@@ -121,19 +133,75 @@ def _leave(seat: str | None) -> None:
             client().zrem(ANONYMOUS_STREAMS, seat)
 
 
-def _stream(visible: set[int], seconds: float, anonymous: bool = False, seat: str | None = None):
+def _signed_in_now(request):
+    """The stream's reader as the database has them now: None once signed out (the session gone or its password
+    changed), disabled, or their token revoked or expired."""
+    user = get_user_model().objects.filter(pk=request.user.pk, is_active=True).first()
+    if user is None:
+        return None
+    api_token = getattr(request._request, "api_token", None)
+    how = request.successful_authenticator
+    if api_token is not None:  # a personal token (accounts.tokens)
+        valid = ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True,
+                                        expires_at__gt=timezone.now()).exists()
+    elif isinstance(how, TokenAuthentication):
+        valid = Token.objects.filter(key=request.auth.key, user_id=user.pk).exists()
+    elif isinstance(how, SessionAuthentication):
+        session = import_module(settings.SESSION_ENGINE).SessionStore(request.session.session_key)
+        valid = session.get(SESSION_KEY) == str(user.pk) and constant_time_compare(
+            session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())
+    else:  # only the test client's forced user is left: the user alone decides
+        valid = isinstance(how, ForcedAuthentication)
+    return user if valid else None
+
+
+class Reader:
+    """Whom a stream is for and the vector layers they may see, read again after a rights change."""
+
+    def __init__(self, request):
+        self.request = request
+        self.anonymous = not (request.user and request.user.is_authenticated)
+        self.visible = self._visible(None if self.anonymous else request.user)
+
+    @staticmethod
+    def _visible(user) -> set[int]:
+        return set(Layer.objects.visible_to(user).filter(kind=Layer.Kind.VECTOR).values_list("pk", flat=True))
+
+    def look_again(self) -> bool:
+        """Read the visible layers again; False: the reader is no longer signed in (the stream ends)."""
+        try:
+            user = None if self.anonymous else _signed_in_now(self.request)
+            if user is None and not self.anonymous:
+                self.visible = set()
+                return False
+            self.visible = self._visible(user)
+            return True
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()  # the stream holds no database connection between looks
+
+
+def _stream(reader: Reader, seconds: float, seat: str | None = None):
     subscriber = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5).pubsub(
         ignore_subscribe_messages=True)
+    rights = rights_changes.CHANNEL.encode()
     try:
-        subscriber.subscribe(CHANNEL)
+        subscriber.subscribe(CHANNEL, rights_changes.CHANNEL)
         yield b"retry: 2000\n: civgis live edits\n\n"
         started = last = time.monotonic()
+        stale = False  # a rights change came: look again before the next event (not per change: a burst is one)
         while time.monotonic() - started < seconds:
             message = subscriber.get_message(timeout=1.0)
-            if message and message.get("type") == "message":
+            if message and message.get("type") == "message" and message.get("channel") == rights:
+                stale = True
+            elif message and message.get("type") == "message":
                 event = json.loads(message["data"])
-                if event.pop("layer_id", None) in visible:
-                    if anonymous:
+                if stale:
+                    stale = False
+                    if not reader.look_again():
+                        return  # signed out: the EventSource comes back as whoever the browser now is
+                if event.pop("layer_id", None) in reader.visible:
+                    if reader.anonymous:
                         event["user"] = ""  # the public is not told who in the city's staff edited
                     yield f"event: edit\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
                     last = time.monotonic()
@@ -166,20 +234,18 @@ class EditEventsView(APIView):
                    responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/event-stream; ends after "
                                                    "about a minute with `retry: 2000` (EventSource reconnects)")})
     def get(self, request):
-        anonymous = not (request.user and request.user.is_authenticated)
-        visible = set(Layer.objects.visible_to(request.user).filter(kind=Layer.Kind.VECTOR)
-                      .values_list("pk", flat=True))
-        seat = _seat() if anonymous else None
+        reader = Reader(request)
+        seat = _seat() if reader.anonymous else None
         if not connection.in_atomic_block:
             connection.close()  # the stream holds no database connection
         try:
             seconds = min(float(request.query_params.get("timeout", STREAM_SECONDS)), STREAM_SECONDS)
         except ValueError:
             seconds = STREAM_SECONDS
-        if anonymous and seat is None:
+        if reader.anonymous and seat is None:
             body = iter([FULL])
         else:
-            body = _stream(visible, max(seconds, 0), anonymous, seat)
+            body = _stream(reader, max(seconds, 0), seat)
         response = StreamingHttpResponse(body, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back

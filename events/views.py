@@ -305,13 +305,6 @@ class TokenDetailView(APIView):
         return Response(status=204)
 
 
-def _length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
 _now = time.time  # (a test holds the minute still)
 
 
@@ -358,11 +351,6 @@ class PushView(APIView):
         if wait is not None:
             return Response({"detail": f"at most {settings.EVENTS_PUSH_PER_MINUTE} pushes a minute per token: try "
                                        f"again in {wait} s"}, status=429, headers={"Retry-After": str(wait)})
-        # DRF's JSON parser reads the whole body, whatever DATA_UPLOAD_MAX_MEMORY_SIZE says: the length first
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and _length(request) > limit:
-            return Response({"detail": f"the request is larger than {limit:,} bytes: push the cases in parts "
-                                       f"(at most {MAX_PUSH:,} a request)"}, status=413)
         el = found.event_layer
         items = request.data.get("cases") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not items:

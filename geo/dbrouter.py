@@ -13,6 +13,12 @@ With DATABASE_REPLICA_URL set, settings.DATABASES has a `replica` alias (a hot s
 - everything else — Celery tasks (imports, analysis, publishing), management commands, the shell — reads the
   primary: a process reads from the replica only where a request opted in, never by default.
 
+Rights changes: after any change to who may see which layer (a layer's visibility or owner agency, its allowed
+groups, a grant, a user's groups or account; accounts.rights_changes) every request reads the primary for
+DATABASE_READ_YOUR_WRITES_SECONDS (`pin_everyone`, a Redis key looked at with the caller's own in one round trip):
+a rights reduction reaches every reader at once, not the replica's lag later. Such changes are rare; a burst costs
+the replica half a minute of reads, nothing else.
+
 Read-your-writes: after a request that may have written (any POST/PUT/PATCH/DELETE answered below 400), the caller
 is pinned to the primary for DATABASE_READ_YOUR_WRITES_SECONDS, two ways:
 
@@ -50,6 +56,7 @@ REPLICA = "replica"
 PIN_COOKIE = "civgis_primary"
 PIN_KEY = "civgis:primary:{}"
 LAYER_KEY = "civgis:primary-layer:{}"
+RIGHTS_KEY = "civgis:primary-everyone"  # a rights change committed moments ago: everyone reads the primary
 # Apps always read from the primary: identity (sessions, users, groups, accounts, personal and DRF API tokens) and
 # the jobs a user watches (their progress is written by workers every few seconds; a lagging replica would show it
 # stale). DRF authenticates a token before the view reads anything else, so the user is known when the first read
@@ -87,13 +94,12 @@ _reads: contextvars.ContextVar[_Reads | None] = contextvars.ContextVar("civgis_r
 def _pinned(request) -> bool:
     if request.method not in SAFE_METHODS or PIN_COOKIE in request.COOKIES:
         return True
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return False
     from .counters import client
 
+    user = getattr(request, "user", None)
+    keys = [RIGHTS_KEY] if user is None or not user.is_authenticated else [RIGHTS_KEY, PIN_KEY.format(user.pk)]
     try:
-        return bool(client().exists(PIN_KEY.format(user.pk)))
+        return bool(client().exists(*keys))  # one round trip, once per request
     except Exception:  # noqa: BLE001 - without Redis, whether the user wrote is unknown: the primary is right
         log.warning("read-your-writes: Redis unreachable; reading from the primary")
         return True
@@ -111,6 +117,18 @@ def pin_user(user_id: int | None) -> None:
         client().set(PIN_KEY.format(user_id), 1, ex=max(1, round(settings.DATABASE_READ_YOUR_WRITES_SECONDS)))
     except Exception:  # noqa: BLE001 - the write itself succeeded; the user may then see the replica's lag
         log.warning("read-your-writes: could not pin user %s to the primary (Redis unreachable)", user_id)
+
+
+def pin_everyone() -> None:
+    """Who may see which layer changed (accounts.rights_changes, after the commit): for
+    DATABASE_READ_YOUR_WRITES_SECONDS every request reads the primary — visibility, allowed groups and grants are
+    read inside the catalog's own queries, and a reader a reduction concerns wrote nothing that would pin them."""
+    from .counters import client
+
+    try:
+        client().set(RIGHTS_KEY, 1, ex=max(1, round(settings.DATABASE_READ_YOUR_WRITES_SECONDS)))
+    except Exception:  # noqa: BLE001 - then no request finds Redis either (the primary, see _pinned)
+        log.warning("read-your-writes: could not mark a rights change (Redis unreachable)")
 
 
 def pin_layer(layer_id: int) -> None:

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "geo.bodylimit.BodyLimitMiddleware",  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 before anything reads it
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -298,7 +299,7 @@ if TILE_ACCEL_REDIRECT and not (TILE_ACCEL_REDIRECT.startswith("/") and TILE_ACC
 # are told to come back in 30 s (signed-in users' streams are not counted)
 EDIT_STREAMS_ANONYMOUS = int(os.environ.get("EDIT_STREAMS_ANONYMOUS", 100))
 # a hotline system's pushes (events.views.PushView): at most this many requests a minute per push token (more are
-# answered 429 with Retry-After), each at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413)
+# answered 429 with Retry-After), each at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413, geo.bodylimit)
 EVENTS_PUSH_PER_MINUTE = int(os.environ.get("EVENTS_PUSH_PER_MINUTE", 60))
 MEDIA_URL = "/media/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -235,3 +235,50 @@ def test_a_layer_rolls_back_to_a_moment_in_one_transaction(layer, editor, django
     assert entry.detail["restored"] == 3 and entry.actor_name == "ed-fire"
     again = c.post(URL.replace("features/", "rollback/"), {"to": moment.isoformat()}, format="json").json()
     assert again["restored"] == 0  # already as it was
+
+
+def test_a_stream_stops_carrying_a_layer_as_soon_as_its_reader_may_no_longer_see_it(
+        layer, django_capture_on_commit_callbacks):
+    """The visible layers are read again after every rights change, not only when the stream opens."""
+    from rest_framework.test import APIClient
+
+    public = _make_layer("ed_public", "ed-public", "public")
+    reader = User.objects.create_user("ed-reader", password="pw")  # internal layers: every signed-in user's
+    leaving = User.objects.create_user("ed-leaving", password="pw")
+    session = APIClient()
+    session.force_login(leaving)  # a real session: signing out ends what the stream may carry
+    streams = {"reader": client(reader), "anonymous": client(), "leaving": session}
+    streams = {who: c.get("/api/v1/edits/events/?timeout=6") for who, c in streams.items()}
+    for stream in streams.values():
+        assert next(iter(stream.streaming_content)).startswith(b"retry: 2000")
+
+    def edit(fid, slug, version):
+        with django_capture_on_commit_callbacks(execute=True):
+            done = client(User.objects.get(username="ed-admin")).patch(
+                f"/api/v1/layers/{slug}/features/{fid}/", {"properties": {"name": f"v{version}"},
+                                                           "version": version}, format="json")
+            assert done.status_code == 200, done.content
+
+    User.objects.create_superuser("ed-admin", password="pw")
+    with django_capture_on_commit_callbacks(execute=True):
+        layer.visibility = "restricted"  # the hydrants: now for the fire department only
+        layer.save()
+        public.visibility = "internal"
+        public.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        session.logout()
+    edit(1, layer.slug, 0)
+    edit(2, public.slug, 0)
+    assert [e["layer"] for e in _events(streams["reader"], 2, 3)] == ["ed-public"]
+    assert _events(streams["anonymous"], 1, 3) == []
+    assert _events(streams["leaving"], 1, 3) == []  # signed out: nothing more (the stream ends)
+
+    reader_again = client(reader).get("/api/v1/edits/events/?timeout=6")
+    assert next(iter(reader_again.streaming_content)).startswith(b"retry: 2000")
+    with django_capture_on_commit_callbacks(execute=True):
+        reader.is_active = False  # disabled: nothing more either
+        reader.save()
+    edit(2, public.slug, 1)
+    assert _events(reader_again, 1, 3) == []
+    for stream in (*streams.values(), reader_again):
+        stream.close()

@@ -75,7 +75,9 @@ def lenient(settings):
 
 def wait_replayed(timeout: float = 20.0) -> None:
     """Until the replica has replayed everything committed on the primary so far (the insert position: with
-    synchronous_commit off a commit may not be written yet)."""
+    synchronous_commit off a commit may not be written yet); the window after the setup's rights changes (a user
+    added to a group) then ends, as it would DATABASE_READ_YOUR_WRITES_SECONDS later."""
+    redis_client().delete(getattr(dbrouter, "RIGHTS_KEY", "-"))
     with connections[PRIMARY].cursor() as cur:
         cur.execute("SELECT pg_current_wal_insert_lsn()::text")
         target = cur.fetchone()[0]
@@ -251,6 +253,39 @@ def test_after_an_import_job_its_owner_reads_the_new_layer_from_the_primary(stan
         assert signed_in(other).get("/api/v1/layers/rp-stations/").status_code == 200
     finally:
         redis_client().delete(dbrouter.PIN_KEY.format(owner.pk))
+
+
+@ALL
+def test_a_rights_reduction_reaches_every_reader_at_once_not_a_replica_lag_later(standby, lenient):
+    """Who may see a layer is read from the primary for a window after any rights change (dbrouter.pin_everyone),
+    for everyone: a reader the change concerns made no write that would pin them."""
+    layer = hydrants("rp-rights")
+    public = make_hydrants("rp_rights_public", "rp-rights-public", "public")
+    writer, reader = people("rp-rights", layer)
+    wait_replayed()
+    answer, used = served_from(lambda: signed_in(reader).get(f"/api/v1/layers/{layer.slug}/features/"))
+    assert names(answer) == {"A", "B"} and used == {REPLICA}
+    try:
+        with paused_replay():
+            layer.visibility = "restricted"  # another server's administrator: the agency's staff only now
+            layer.save()
+            public.visibility = "internal"
+            public.save()
+            for url in (f"/api/v1/layers/{layer.slug}/", f"/api/v1/layers/{layer.slug}/features/"):
+                answer, used = served_from(lambda url=url: signed_in(reader).get(url))
+                assert answer.status_code == 404 and used == {PRIMARY}, (url, answer.status_code, used)
+            answer, used = served_from(lambda: Client().get(f"/api/v1/layers/{public.slug}/features/"))
+            assert answer.status_code == 404 and used == {PRIMARY}
+            assert names(signed_in(writer).get(f"/api/v1/layers/{layer.slug}/features/")) == {"A", "B"}
+            assert 0 < redis_client().ttl(dbrouter.RIGHTS_KEY) <= 30
+            redis_client().delete(dbrouter.RIGHTS_KEY)  # the window over (as 30 s later): the replica again
+            reader.first_name = "讀者"  # a save that changes no right (an identity provider's name at each sign-in)
+            reader.save()
+            assert not redis_client().exists(dbrouter.RIGHTS_KEY)
+            answer, used = served_from(lambda: signed_in(reader).get(f"/api/v1/layers/{public.slug}/features/"))
+            assert names(answer) == {"A", "B"} and used == {REPLICA}
+    finally:
+        redis_client().delete(dbrouter.RIGHTS_KEY)
 
 
 @ALL
