@@ -3,6 +3,7 @@ and 5,000 layers, MapServer's document against the one the front writes from the
 
     .venv/bin/python -m geo.localstack run bench -- .venv/bin/python bench/capabilities_cold.py
     … bench/capabilities_cold.py --sizes 600,5000 --runs 3
+    … bench/capabilities_cold.py --sizes 600,5000 --wfs     # MapServer's WFS 2.0 document (what /ows serves)
 
 The layers are catalog rows made by the bench (spread over 17 themes as the catalog bench's are, in a transaction
 rolled back at the end: no tables are made, and GetCapabilities reads none) and the mapfile `layers.ogc.mapfile.render`
@@ -28,6 +29,7 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default="600,3000,5000", help="layers in the catalog, smallest first")
     parser.add_argument("--runs", type=int, default=3, help="builds per figure (the median is printed)")
     parser.add_argument("--mapserver-runs", type=int, default=1, help="MapServer builds per figure (slow)")
+    parser.add_argument("--wfs", action="store_true", help="MapServer's WFS 2.0 document instead (the only writer)")
     return parser
 
 
@@ -85,7 +87,8 @@ def main():
     from layers.ogc import mapfile, mapserver, wms_capabilities
 
     engine = mapserver.MapServerEngine(settings.MAPSERV_BIN)
-    params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"}
+    params = ({"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetCapabilities"} if args.wfs else
+              {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"})
     folder = Path(tempfile.mkdtemp(prefix="civgis-cold-"))
     url = "http://bench/ows?"
     results = {}
@@ -110,11 +113,14 @@ def main():
                     ("mapserver", lambda v=visible: engine.ows(params, None, v, url=url).body, args.mapserver_runs,
                      cold_mapserver),
                     ("front", lambda v=visible: engine.wms_capabilities(params, v, url, "zh-hant").body, args.runs,
-                     cold_front)):
+                     cold_front))[:1 if args.wfs else 2]:
                 median, low, high, documents[way] = timed(build, runs, before)
                 results[size, way] = median
                 print(f"{size:>6,} layers, {way:9s}: cold build {median:7.2f} s (median of {runs}; {low:.2f}–"
                       f"{high:.2f})  {len(documents[way]) / 1024:,.0f} KB  {common.load()}", flush=True)
+            if args.wfs:
+                transaction.set_rollback(True)
+                continue
             theirs, ours = listed(documents["mapserver"]), listed(documents["front"])
             assert theirs == ours, [(k, theirs.get(k), ours.get(k)) for k in theirs.keys() | ours.keys()
                                     if theirs.get(k) != ours.get(k)][:5]
@@ -124,7 +130,7 @@ def main():
     sizes = sorted({size for size, _ in results})
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
-        for way in ("mapserver", "front"):
+        for way in ("mapserver",) if args.wfs else ("mapserver", "front"):
             print(f"{way}: {large:,} / {small:,} layers ×{results[large, way] / results[small, way]:.1f} "
                   f"(layers ×{large / small:.1f})")
 

@@ -18,8 +18,9 @@ sequential requests after one warm-up:
 - one GetMap (roads, 256², PNG); the viewer page with its embedded config (the page loads the tree lazily: a
   theme's layers when it is opened, the filter box's matches from the server); one theme's layers
   (/viewer/layers.json?theme=…, what opening it costs) and the panel's search (?q=…); the catalog list
-  (/api/v1/layers/, a first page of 10 and the default first page of 100); one vector tile (roads, z14, the tile
-  cache emptied before each request, and cached).
+  (/api/v1/layers/, a first page of 10 and the default first page of 100); OGC API's /ogcapi/collections (every
+  visible vector layer), kept and right after a catalog change (the generation bumped before each request); one
+  vector tile (roads, z14, the tile cache emptied before each request, and cached).
 
 In the bench's own process, per size: MapServer's GetMap of roads on a map of the named layer only (what /ows
 does now) against one of every visible layer (before), three alternating rounds.
@@ -134,6 +135,8 @@ def measure(base: str, runs: int) -> dict[str, tuple[float, int]]:
         "layer search in the panel": timed(session, base + "/viewer/layers.json?q=roads", runs),
         "catalog list (first 10)": timed(session, base + "/api/v1/layers/?limit=10", runs),
         "catalog list (first page of 100)": timed(session, base + "/api/v1/layers/", runs),
+        "OGC API collections (cached)": timed(session, base + "/ogcapi/collections", runs),
+        "OGC API collections (after a change)": timed(session, base + "/ogcapi/collections", runs, bump),
         "one vector tile (roads z14, drawn)": timed(session, f"{base}/tiles/{TEMPLATE}/{z}/{x}/{y}.mvt", runs,
                                                     no_tiles),
         "one vector tile (roads z14, cached)": timed(session, f"{base}/tiles/{TEMPLATE}/{z}/{x}/{y}.mvt", runs),

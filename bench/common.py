@@ -205,47 +205,56 @@ def copy_readings(device_pks: list[int], per_device: int, t0, value) -> float:
     return seconds
 
 
-def remove_small_layers(prefix: str) -> None:
-    """Drop what `add_small_layers` made with `prefix`."""
-    from django.db import connection
+def remove_small_layers(prefix: str, chunk: int = 500) -> None:
+    """Drop what `add_small_layers` made with `prefix` (tables dropped a few hundred per statement)."""
+    from django.db import connection, transaction
 
     from layers.models import Layer
 
     slugs = list(Layer.objects.filter(slug__startswith=prefix).values_list("slug", flat=True))
     with connection.cursor() as cur:
-        for slug in slugs:
-            cur.execute(f"DROP TABLE IF EXISTS layerdata.{slug.replace('-', '_')}")  # noqa: S608 - our names
-    Layer.objects.filter(slug__startswith=prefix).delete()
+        for at in range(0, len(slugs), chunk):
+            tables = ", ".join(f"layerdata.{slug.replace('-', '_')}" for slug in slugs[at:at + chunk])
+            cur.execute(f"DROP TABLE IF EXISTS {tables}")  # noqa: S608 - our names
+    with transaction.atomic():
+        Layer.objects.filter(slug__startswith=prefix).delete()
 
 
-def add_small_layers(count: int, prefix: str, template: str = "roads") -> None:
+def add_small_layers(count: int, prefix: str, template: str = "roads", chunk: int = 250) -> None:
     """`count` more small public vector layers named `prefix`NNNN (the catalog-size benches), each its own table of
-    20 features of the demo layer `template`, with a version and a style, spread over the demo's themes."""
+    20 features of the demo layer `template`, with a version and a style, spread over the demo's themes. Made a
+    chunk at a time (the tables' DDL in one statement, the rows by bulk_create): the same rows one `create` each
+    would leave, without one capabilities bump and transaction per layer (the catalog's signals fire once, by the
+    bump at the end)."""
     from django.db import connection, transaction
 
-    from layers.catalog import default_style
-    from layers.models import Layer, LayerVersion, Theme
+    from layers.models import Layer, LayerVersion, Style, Theme
+    from layers.ogc.capabilities_cache import bump
 
     model = Layer.objects.get(slug=template)
     themes = list(Theme.objects.all())
     start = Layer.objects.filter(slug__startswith=prefix).count()
-    for i in range(start, start + count):
-        slug = f"{prefix}{i:04d}"
-        table = slug.replace("-", "_")
+    for first in range(start, start + count, chunk):
+        numbers = range(first, min(first + chunk, start + count))
+        tables = {i: f"{prefix}{i:04d}".replace("-", "_") for i in numbers}
         with transaction.atomic():
             with connection.cursor() as cur:
-                cur.execute(f"CREATE TABLE layerdata.{table} AS SELECT * FROM layerdata.{model.table_name} "  # noqa: S608
-                            f"ORDER BY fid LIMIT 20")
-                cur.execute(f"ALTER TABLE layerdata.{table} ADD PRIMARY KEY (fid)")
-                cur.execute(f"CREATE INDEX ON layerdata.{table} USING gist (geom)")
-            layer = Layer.objects.create(
-                slug=slug, table_name=table, title_zh=f"測試圖層 {i:04d}", title_en=f"Bench layer {i:04d}",
-                abstract="效能測試用的小圖層（20 筆）", theme=themes[i % len(themes)], kind=Layer.Kind.VECTOR,
-                visibility=Layer.Visibility.PUBLIC, geometry_type=model.geometry_type, feature_count=20,
-                attributes=model.attributes, native_extent=model.native_extent, extent=model.extent,
-                srid=model.srid, source_crs=model.source_crs, min_zoom=0, owner_agency=model.owner_agency,
-                ogc_status=Layer.OgcStatus.PUBLISHED)
-            layer.current_version = LayerVersion.objects.create(layer=layer, number=1, table_name=table,
-                                                                feature_count=20, source_name="bench")
-            layer.save(update_fields=["current_version"])
-            default_style(layer)
+                ddl = (f"CREATE TABLE layerdata.{table} AS SELECT * FROM layerdata.{model.table_name} "  # noqa: S608
+                       f"ORDER BY fid LIMIT 20; ALTER TABLE layerdata.{table} ADD PRIMARY KEY (fid); "
+                       f"CREATE INDEX ON layerdata.{table} USING gist (geom)" for table in tables.values())
+                cur.execute(";".join(ddl))
+            layers = Layer.objects.bulk_create([Layer(
+                slug=f"{prefix}{i:04d}", table_name=tables[i], title_zh=f"測試圖層 {i:04d}",
+                title_en=f"Bench layer {i:04d}", abstract="效能測試用的小圖層（20 筆）", theme=themes[i % len(themes)],
+                kind=Layer.Kind.VECTOR, visibility=Layer.Visibility.PUBLIC, geometry_type=model.geometry_type,
+                feature_count=20, attributes=model.attributes, native_extent=model.native_extent,
+                extent=model.extent, srid=model.srid, source_crs=model.source_crs, min_zoom=0,
+                owner_agency=model.owner_agency, ogc_status=Layer.OgcStatus.PUBLISHED) for i in numbers])
+            versions = LayerVersion.objects.bulk_create([LayerVersion(
+                layer=layer, number=1, table_name=layer.table_name, feature_count=20, source_name="bench")
+                for layer in layers])
+            for layer, version in zip(layers, versions, strict=True):
+                layer.current_version = version
+            Layer.objects.bulk_update(layers, ["current_version"])
+            Style.objects.bulk_create([Style(layer=layer) for layer in layers])
+    bump()

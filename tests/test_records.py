@@ -165,6 +165,38 @@ def test_a_hidden_layer_changes_no_answer_of_any_catalogue_endpoint():
         assert hidden.content.replace(b"cat-hidden-0", b"X") == missing.content.replace(b"cat-nowhere-0", b"X"), ask
 
 
+def test_the_collections_listing_after_a_change_builds_the_changed_entries_only(monkeypatch):
+    """Issue 21: /ogcapi/collections keeps each collection's entry per layer and its last change, so after a change
+    to the catalog only the changed layer's entry is built again; the listing is the one built from nothing, and a
+    layer made restricted leaves it."""
+    from geo import counters
+    from layers.ogcapi import views
+
+    world = make_world()
+    made = [Layer.objects.create(slug=f"cat-listed-{n}", title_zh=f"列出圖層 {n}", visibility="public",
+                                 kind=Layer.Kind.VECTOR, table_name=f"listed_{n}", srid=3826,
+                                 owner_agency=world["layers"]["public"].owner_agency) for n in range(3)]
+    Client().get("/ogcapi/collections")
+    built = []
+    real = views.collection_doc
+    monkeypatch.setattr(views, "collection_doc", lambda request, layer, *a, **k: built.append(layer.slug) or
+                        real(request, layer, *a, **k))
+    made[1].title_zh = "改過的標題"
+    made[1].save()
+    listing = Client().get("/ogcapi/collections").json()
+    assert built == ["cat-listed-1"]
+    titles = {c["id"]: c["title"] for c in listing["collections"]}
+    assert titles["cat-listed-1"] == "改過的標題" and titles["cat-listed-0"] == "列出圖層 0"
+    for key in counters.client().scan_iter("civgis:ogcapi-collection*"):  # nothing kept: built from nothing
+        counters.client().delete(key)
+    built.clear()
+    assert Client().get("/ogcapi/collections").json() == listing
+    assert sorted(built) == sorted(titles)
+    made[2].visibility = "restricted"
+    made[2].save()
+    assert "cat-listed-2" not in {c["id"] for c in Client().get("/ogcapi/collections").json()["collections"]}
+
+
 def test_the_searchable_text_follows_layers_agencies_and_themes():
     """csw:AnyText and q read the text the database stores per layer (catalogue_record_text, kept by triggers)."""
     world = make_world()
