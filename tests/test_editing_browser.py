@@ -295,8 +295,9 @@ def test_split_merge_snapping_and_undo_while_drawing(browser, server, facts, zon
     page.wait_for_function(vertices, arg=2)
     page.mouse.click(*at(facts["lon"], facts["lat"], 60, 60))
     page.wait_for_function(vertices, arg=3)  # a busy machine: the third vertex is in before the shape is closed
-    page.mouse.move(*first, steps=4)
-    page.mouse.click(*first)  # the first vertex again: done
+    closing = at(facts["lon"], facts["lat"])  # the first vertex where it snapped to (its marker's centre)
+    page.mouse.move(*closing, steps=4)
+    page.mouse.click(*closing)  # the first vertex again: done
     page.locator("#edit-f-name").fill("新區", timeout=30_000)
     with page.expect_response(lambda r: r.request.method == "POST" and r.status == 201) as made:
         page.locator("[data-edit=save]").click()

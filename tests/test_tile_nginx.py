@@ -34,7 +34,7 @@ TILE_TYPE = "application/vnd.mapbox-vector-tile"
 
 
 @pytest.fixture(scope="module")
-def front(django_db_setup, django_db_blocker, nlsc_standin, tmp_path_factory):
+def front(django_db_setup, django_db_blocker, nlsc_standin, browser_oidc_issuer, tmp_path_factory):
     """gunicorn (2 gthread workers, TILE_ACCEL_REDIRECT on) and nginx in front of it, sharing a tile cache folder."""
     from geo.localstack import NginxFront
 
@@ -42,7 +42,8 @@ def front(django_db_setup, django_db_blocker, nlsc_standin, tmp_path_factory):
     cache = root / "tile-cache"
     with django_db_blocker.unblock():
         db_name = connection.settings_dict["NAME"]
-    env = {**server_environment(db_name, nlsc_standin), "DEBUG": "false", "TILE_ACCEL_REDIRECT": ACCEL,
+    env = {**server_environment(db_name, nlsc_standin, browser_oidc_issuer), "DEBUG": "false",
+           "TILE_ACCEL_REDIRECT": ACCEL,
            "TILE_CACHE_DIR": str(cache)}
     app = LiveServer(env)
     nginx = NginxFront(root, app.base.removeprefix("http://"), cache, root / "static", ACCEL)
