@@ -50,7 +50,7 @@ class Areas:
         return self.kind in ("grid", "h3")
 
 
-def _table(layer: Layer) -> sql.Composable:
+def table_sql(layer: Layer) -> sql.Composable:
     return sql.Identifier(DATA_SCHEMA, layer.table_name)
 
 
@@ -84,7 +84,7 @@ def _area_sql(areas: Areas, layer: Layer):
         return key, key, sql.SQL("")
     if areas.kind == "h3":
         # PostGIS has no H3: each event's cell is found in Python (h3) and joined back by the event's key
-        fids, cells = hexagons.assign(_table(layer), areas.resolution)
+        fids, cells = hexagons.assign(table_sql(layer), areas.resolution)
         join = sql.SQL("JOIN unnest({f}::integer[], {c}::text[]) AS a(fid, cell) ON a.fid = e.fid").format(
             f=sql.Literal(fids), c=sql.Literal(cells))
         return sql.SQL("a.cell"), sql.SQL("a.cell"), join
@@ -93,7 +93,7 @@ def _area_sql(areas: Areas, layer: Layer):
     # one area per event, even on a shared boundary (the lowest fid): no event is counted twice
     join = sql.SQL("JOIN LATERAL (SELECT b.fid, b.{n} FROM {t} b WHERE ST_Intersects(b.geom, ST_Transform(e.geom, "
                    "ST_SRID(b.geom))) ORDER BY b.fid LIMIT 1) a ON TRUE").format(
-        n=sql.Identifier(areas.name_column), t=_table(areas.layer))
+        n=sql.Identifier(areas.name_column), t=table_sql(areas.layer))
     return key, name, join
 
 
@@ -113,9 +113,9 @@ def population(areas: Areas, user) -> tuple[dict[str, float], dict]:
             cur.execute(sql.SQL(
                 "SELECT m.boundary_fid::text, sum(s.{c}) FROM stats_joinmatch m JOIN {t} s ON s.fid = m.row_fid "
                 "WHERE m.join_id = %s AND s.period IS NOT DISTINCT FROM (SELECT max(period) FROM {t}) "
-                "GROUP BY m.boundary_fid").format(c=sql.Identifier(column), t=_table(stat)), [join.pk])
+                "GROUP BY m.boundary_fid").format(c=sql.Identifier(column), t=table_sql(stat)), [join.pk])
             rows = cur.fetchall()
-            cur.execute(sql.SQL("SELECT max(period) FROM {}").format(_table(stat)))
+            cur.execute(sql.SQL("SELECT max(period) FROM {}").format(table_sql(stat)))
             period = cur.fetchone()[0]
         if rows:
             return ({k: float(v) for k, v in rows if v is not None},
@@ -125,7 +125,7 @@ def population(areas: Areas, user) -> tuple[dict[str, float], dict]:
     if column is None:
         return {}, {"source": "none"}
     with connection.cursor() as cur:
-        cur.execute(sql.SQL("SELECT fid::text, {} FROM {}").format(sql.Identifier(column), _table(areas.layer)))
+        cur.execute(sql.SQL("SELECT fid::text, {} FROM {}").format(sql.Identifier(column), table_sql(areas.layer)))
         return ({k: float(v) for k, v in cur.fetchall() if v is not None},
                 {"source": "layer", "table": areas.layer.slug, "title": areas.layer.title_zh, "column": column})
 
@@ -154,7 +154,7 @@ def zones_sql(areas: Areas, keys: list[str]) -> sql.Composable:
             s=sql.Literal(srid), w=sql.Literal(settings.WORKING_SRID), k=sql.Literal(list(keys)),
             r=sql.Literal(list(range(len(keys)))), g=sql.Literal(shapes))
     return sql.SQL("SELECT fid::text AS key, fid::bigint AS rank, geom FROM {t} WHERE fid::text = ANY({k})").format(
-        t=_table(areas.layer), k=sql.Literal(list(keys)))
+        t=table_sql(areas.layer), k=sql.Literal(list(keys)))
 
 
 def features(areas: Areas, rows: list[dict]) -> dict:
@@ -205,11 +205,11 @@ def counts(layer: Layer, areas: Areas, period: str, user, category: str | None =
     query = sql.SQL("SELECT {key} AS k, min({name}) AS n, {cat} AS c, min(e.category_label), {when} AS p, "
                     "count(*) FROM {t} e {join} WHERE {where} GROUP BY k, c, p "
                     "ORDER BY p NULLS FIRST, k, c").format(key=key, name=name, cat=cat, when=when,
-                                                           t=_table(layer), join=join, where=where)
+                                                           t=table_sql(layer), join=join, where=where)
     with connection.cursor() as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
-        cur.execute(sql.SQL("SELECT count(*) FROM {t} e WHERE {where}").format(t=_table(layer), where=where),
+        cur.execute(sql.SQL("SELECT count(*) FROM {t} e WHERE {where}").format(t=table_sql(layer), where=where),
                     params)
         total = cur.fetchone()[0]
     residents, source = residents_of(areas, sorted({r[0] for r in rows}), user)
@@ -254,7 +254,7 @@ def response_times(layer: Layer, areas: Areas, category: str | None = None, star
     def run(group_key, group_name, join_sql, group_by):
         q = sql.SQL("SELECT {k}, {n}, {counted}, {measures} FROM {t} e {join} WHERE {where} GROUP BY {g} "
                     "ORDER BY 1, 2").format(k=group_key, n=group_name, counted=counted, measures=measures,
-                                            t=_table(layer), join=join_sql, where=where, g=group_by)
+                                            t=table_sql(layer), join=join_sql, where=where, g=group_by)
         with connection.cursor() as cur:
             cur.execute(q, params)
             return cur.fetchall()
@@ -293,7 +293,7 @@ def week_start(moment: datetime) -> datetime:
 
 def latest(layer: Layer) -> datetime | None:
     with connection.cursor() as cur:
-        cur.execute(sql.SQL("SELECT max(reported_at) FROM {}").format(_table(layer)))
+        cur.execute(sql.SQL("SELECT max(reported_at) FROM {}").format(table_sql(layer)))
         return cur.fetchone()[0]
 
 
@@ -318,7 +318,7 @@ def changes(layer: Layer, week_of: datetime | None = None, weeks_before: int = 4
         "count(*) FILTER (WHERE e.reported_at >= %(this)s), "
         "count(*) FILTER (WHERE e.reported_at < %(this)s) "
         "FROM {t} e {join} WHERE e.reported_at >= %(first)s AND e.reported_at < %(end)s "
-        "GROUP BY 1, 3 ORDER BY 1, 3").format(district=district, t=_table(layer), join=join)
+        "GROUP BY 1, 3 ORDER BY 1, 3").format(district=district, t=table_sql(layer), join=join)
     with connection.cursor() as cur:
         cur.execute(query, {"this": this, "first": first, "end": end})
         rows = cur.fetchall()

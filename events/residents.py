@@ -14,19 +14,15 @@ from django.db import connection
 from psycopg2 import sql
 
 from layers.geocoding.index import KEYWORDS, is_address_layer
-from layers.models import DATA_SCHEMA, Layer
+from layers.models import Layer
+
+from .figures import AREA_KINDS, Areas, FigureError, name_column, population, table_sql
 
 BY_ADDRESS_POINTS = "apportioned from villages by address points"
 BY_AREA = "apportioned from villages by area"
 
 
-def _table(layer: Layer) -> sql.Composable:
-    return sql.Identifier(DATA_SCHEMA, layer.table_name)
-
-
 def village_layer(user) -> Layer | None:
-    from .figures import AREA_KINDS
-
     layer = Layer.objects.visible_to(user if user and user.is_authenticated else None).filter(
         slug=AREA_KINDS["village"], kind=Layer.Kind.VECTOR).first()
     return layer if layer and "Polygon" in (layer.geometry_type or "") else None
@@ -47,8 +43,6 @@ def _keys(zones: sql.Composable) -> list[str]:
 def apportion(zones: sql.Composable, user) -> tuple[dict[str, float], dict]:
     """zone key → residents for the zones of `zones` (a SELECT of key, rank, geom in the working CRS), and where
     they come from (`source` names the method)."""
-    from .figures import Areas, FigureError, name_column, population
-
     villages = village_layer(user)
     if villages is None:
         return {}, {"source": "none"}
@@ -69,7 +63,7 @@ def apportion(zones: sql.Composable, user) -> tuple[dict[str, float], dict]:
                 "ON ST_Intersects(a.geom, z.geom) ORDER BY a.fid, z.rank) "
                 "SELECT h.key, v.fid::text, count(*) FROM hits h JOIN LATERAL (SELECT b.fid FROM {v} b WHERE "
                 "ST_Intersects(b.geom, h.geom) ORDER BY b.fid LIMIT 1) v ON TRUE GROUP BY 1, 2").format(
-                zones=zones, a=_table(layer), v=_table(villages)))
+                zones=zones, a=table_sql(layer), v=table_sql(villages)))
             for key, village, n in cur.fetchall():
                 points_in[key, village] += n
         touched = sorted({v for _k, v in points_in})
@@ -77,18 +71,19 @@ def apportion(zones: sql.Composable, user) -> tuple[dict[str, float], dict]:
             cur.execute(sql.SQL(
                 "SELECT v.fid::text, count(*) FROM {v} v JOIN {a} a ON ST_Intersects(v.geom, a.geom) "
                 "WHERE v.fid::text = ANY(%s) AND NOT EXISTS (SELECT 1 FROM {v} b WHERE b.fid < v.fid AND "
-                "ST_Intersects(b.geom, a.geom)) GROUP BY 1").format(v=_table(villages), a=_table(layer)), [touched])
+                "ST_Intersects(b.geom, a.geom)) GROUP BY 1").format(v=table_sql(villages), a=table_sql(layer)),
+                [touched])
             for village, n in cur.fetchall():
                 points_of[village] += n
         for (key, village), n in points_in.items():
             shares[key, village] += n / points_of[village]
         # the villages without a door number (all of them when no address layer is visible): by area
         without = sql.SQL(" ").join(sql.SQL("AND NOT EXISTS (SELECT 1 FROM {a} a WHERE ST_Intersects(v.geom, a.geom))")
-                                    .format(a=_table(layer)) for layer in addresses)
+                                    .format(a=table_sql(layer)) for layer in addresses)
         cur.execute(sql.SQL(
             "WITH z AS ({zones}) SELECT z.key, v.fid::text, ST_Area(ST_Intersection(z.geom, v.geom)) / "
             "nullif(ST_Area(v.geom), 0) FROM z JOIN {v} v ON ST_Intersects(z.geom, v.geom) WHERE TRUE {without}"
-        ).format(zones=zones, v=_table(villages), without=without))
+        ).format(zones=zones, v=table_sql(villages), without=without))
         by_area = cur.fetchall()
     for key, village, share in by_area:
         if share:
